@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# deploy/test.sh — build everything and run every test suite, against a real PostgreSQL.
+#
+#   deploy/test.sh
+#
+# 1. installs the Debian packages (a no-op when present), builds build/ (RelWithDebInfo) and
+#    build-asan/ (Debug, AddressSanitizer + UBSan);
+# 2. starts the private PostgreSQL cluster (deploy/lib.sh), or uses SUANLI_DATABASE_URL;
+# 3. runs the stages below in order, each one even when an earlier one failed:
+#      unit      ctest --test-dir build, then ctest --test-dir build-asan  (cmocka)
+#      deploy    schema/002 is up to date with data/; the demo seed loads into a migrated db
+#      db        build-asan/tests/db_tests on a fresh database          (when it exists)
+#      e2e       python3 tests/e2e/run.py with build-asan/suanlid       (when it exists)
+#      contract  tests/contract/run.sh                                  (when it exists)
+#    Each stage has a time limit, and the whole run a budget of SUANLI_TEST_BUDGET_S seconds
+#    (default 1320): a stage that would start past it counts as failed.
+# 4. prints a summary and, last, one line `N passed, N failed` (the tests each stage reports;
+#    a stage whose numbers cannot be read counts as one test), and exits 1 if anything failed.
+#
+# Environment: SUANLI_DATABASE_URL (use that server: the test databases are created on it with
+# CREATE DATABASE, so its role needs CREATEDB), SUANLI_PG_PORT (private cluster port, default
+# 55432), SUANLI_TEST_ONLY (space-separated stage names to run, e.g. "unit e2e"),
+# SUANLI_TEST_NO_BUILD=1 (reuse build/ and build-asan/ as they are).
+# The private cluster is stopped at the end only when this script started it.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$SL_ROOT"
+
+T_START=$(date +%s)
+BUDGET_S="${SUANLI_TEST_BUDGET_S:-1320}"   # 22 minutes in all, builds included
+DEADLINE=$(( T_START + BUDGET_S ))
+TOTAL_PASS=0
+TOTAL_FAIL=0
+SUMMARY=()
+LOGDIR="$SL_ROOT/build/test-logs"
+
+want_stage() { [[ -z "${SUANLI_TEST_ONLY:-}" || " $SUANLI_TEST_ONLY " == *" $1 "* ]]; }
+
+record() {  # record NAME PASSED FAILED [NOTE]
+  TOTAL_PASS=$((TOTAL_PASS + $2))
+  TOTAL_FAIL=$((TOTAL_FAIL + $3))
+  SUMMARY+=("$(printf '%-22s %4d passed, %4d failed  %s' "$1" "$2" "$3" "${4:-}")")
+  printf '\n=== %s: %d passed, %d failed %s\n' "$1" "$2" "$3" "${4:-}"
+}
+
+# run_stage NAME PARSER TIMEOUT_S CMD... : run CMD (output shown and kept in the log) for at
+# most TIMEOUT_S seconds (and never past the overall budget), then turn its output and exit
+# status into passed/failed counts with PARSER.
+run_stage() {
+  local name="$1" parser="$2" limit="$3"
+  shift 3
+  local slug log rc=0 t0 left
+  slug=$(printf '%s' "$name" | tr -c 'a-zA-Z0-9-' '_')
+  log="$LOGDIR/$slug.log"
+  left=$(( DEADLINE - $(date +%s) ))
+  if (( left < 30 )); then
+    record "$name" 0 1 "(not run: the ${BUDGET_S}s budget is spent)"
+    return
+  fi
+  (( limit > left )) && limit=$left
+  printf '\n=== %s: %s\n' "$name" "$*"
+  t0=$(date +%s)
+  # In the background, so that Ctrl-C (trapped below) can stop the stage's whole process
+  # group through timeout; tail shows the output as it comes.
+  PYTHONUNBUFFERED=1 timeout -k 15 "$limit" "$@" >"$log" 2>&1 </dev/null &
+  STAGE_PID=$!
+  tail -n +1 -f --pid="$STAGE_PID" "$log" 2>/dev/null &
+  local tail_pid=$!
+  wait "$STAGE_PID" || rc=$?
+  while kill -0 "$STAGE_PID" 2>/dev/null; do wait "$STAGE_PID" || rc=$?; done
+  STAGE_PID=
+  wait "$tail_pid" 2>/dev/null || true
+  [[ "$INTERRUPTED" == 1 ]] && exit 130
+  local counts p f note
+  counts=$("$parser" "$log")
+  p=${counts% *}
+  f=${counts#* }
+  note="($(( $(date +%s) - t0 ))s"
+  if [[ $rc -eq 124 || $rc -eq 137 ]]; then note+=", timed out after ${limit}s"; fi
+  if [[ -z "$counts" ]]; then
+    # Nothing to read: the stage is one test.
+    if [[ $rc -eq 0 ]]; then p=1 f=0; else p=0 f=1; fi
+  elif [[ $rc -ne 0 && $f -eq 0 ]]; then
+    # It failed without saying which test (a crash, a leak report at exit, a timeout).
+    f=1
+  fi
+  [[ $rc -ne 0 ]] && note+=", exit status $rc"
+  record "$name" "$p" "$f" "$note)"
+}
+
+STAGE_PID=
+INTERRUPTED=0
+on_interrupt() {
+  INTERRUPTED=1
+  if [[ -n "$STAGE_PID" ]]; then kill -TERM "$STAGE_PID" 2>/dev/null || true; else exit 130; fi
+}
+trap on_interrupt INT TERM
+
+# Parsers: print "PASSED FAILED", or nothing when the log has no summary.
+parse_ctest() {
+  # "100% tests passed, 0 tests failed out of 12"; "No tests were found!!!" -> 0 0
+  if grep -q 'No tests were found' "$1"; then echo "0 0"; return; fi
+  sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2 \1/p' "$1" | tail -n 1 |
+    awk '{ if (NF == 2) print $1 - $2, $2 }'
+}
+parse_summary() {
+  # "N passed, N failed" (the last one printed)
+  sed -nE 's/.*\b([0-9]+) passed, ([0-9]+) failed.*/\1 \2/p' "$1" | tail -n 1
+}
+parse_cmocka() {
+  # cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:", per group
+  awk '/^\[  PASSED  \] [0-9]+ test/ { p += $4; seen = 1 }
+       /^\[  FAILED  \] [0-9]+ test/ { f += $4; seen = 1 }
+       END { if (seen) print p + 0, f + 0 }' "$1"
+}
+parse_none() { :; }
+
+sl_install_packages
+
+mkdir -p "$SL_ROOT/build"
+mkdir -p "$LOGDIR"
+BUILD_OK=1
+ASAN_OK=1
+if [[ "${SUANLI_TEST_NO_BUILD:-0}" != 1 ]]; then
+  if ! sl_build; then BUILD_OK=0; record "build (build/)" 0 1 "(see build/build.log)"; fi
+  if ! sl_build asan; then ASAN_OK=0; record "build (build-asan/)" 0 1 "(see build-asan/build.log)"; fi
+fi
+
+sl_pg_start
+STARTED_PG=$SL_PG_STARTED_BY_US
+EXTERNAL_DBS=()
+cleanup() {
+  local db
+  if [[ "${SUANLI_PG_PRIVATE:-1}" == 0 ]]; then
+    for db in "${EXTERNAL_DBS[@]}"; do sl_dropdb "$db" 2>/dev/null || true; done
+  fi
+  if [[ "$STARTED_PG" == 1 ]]; then sl_pg_stop || true; fi
+}
+trap cleanup EXIT
+
+fresh_db() {  # fresh_db NAME -> URL
+  if [[ "${SUANLI_PG_PRIVATE:-1}" == 0 ]]; then EXTERNAL_DBS+=("$1"); fi
+  sl_createdb "$1"
+}
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+# ---------------------------------------------------------------- a. unit tests
+if want_stage unit; then
+  run_stage "unit (build)" parse_ctest 180 ctest --test-dir build --output-on-failure
+  run_stage "unit (build-asan)" parse_ctest 300 ctest --test-dir build-asan --output-on-failure
+fi
+
+# ---------------------------------------------------------------- deploy checks
+if want_stage deploy; then
+  SEED_URL=$(fresh_db suanli_test_seed)
+  run_stage "deploy" parse_summary 120 deploy/check_seed.sh "$SEED_URL"
+fi
+
+# ---------------------------------------------------------------- b. database tests
+if want_stage db && [[ -x build-asan/tests/db_tests ]]; then
+  DB_URL=$(fresh_db suanli_test_db)
+  run_stage "db" parse_cmocka 300 env SUANLI_DATABASE_URL="$DB_URL" SUANLI_ROOT="$SL_ROOT" \
+    build-asan/tests/db_tests
+fi
+
+# ---------------------------------------------------------------- c. end-to-end tests
+if want_stage e2e && [[ -f tests/e2e/run.py ]]; then
+  E2E_URL=$(fresh_db suanli_test_e2e)
+  run_stage "e2e" parse_summary 600 env \
+    SUANLI_BIN="$SL_ROOT/build-asan/suanlid" \
+    SUANLI_DATABASE_URL="$E2E_URL" \
+    SUANLI_ROOT="$SL_ROOT" \
+    SUANLI_PG_RESTART_CMD="$SUANLI_PG_RESTART_CMD" \
+    SUANLI_PG_STOP_CMD="$SUANLI_PG_STOP_CMD" \
+    SUANLI_PG_START_CMD="$SUANLI_PG_START_CMD" \
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    python3 tests/e2e/run.py
+fi
+
+# ---------------------------------------------------------------- d. API contract
+if want_stage contract && [[ -f tests/contract/run.sh ]]; then
+  run_stage "contract" parse_summary 300 bash tests/contract/run.sh
+fi
+
+# ---------------------------------------------------------------- summary
+trap - EXIT
+cleanup
+echo
+echo "=== summary ($(( $(date +%s) - T_START ))s; logs in ${LOGDIR#"$SL_ROOT"/}/)"
+for line in "${SUMMARY[@]}"; do echo "  $line"; done
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+((TOTAL_FAIL == 0))

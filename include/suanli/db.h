@@ -1,0 +1,183 @@
+/* db.h — the database layer (src/db/, the only code that includes libpq).
+ *
+ * A fixed pool of PostgreSQL connections, each with every statement prepared; a
+ * transaction runner with retry of serialization failures and deadlocks; one function per
+ * query, grouped by resource.  Reads return JSON built by PostgreSQL (json_t owned by the
+ * caller); writes take typed arguments.  Nothing here knows HTTP. */
+#ifndef SUANLI_DB_H
+#define SUANLI_DB_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Outcome of every database call. */
+typedef enum sl_dbrc {
+  SL_DB_OK = 0,
+  SL_DB_NOROWS,  /* the query matched nothing (unknown id, not yours, wrong state) */
+  SL_DB_UNIQUE,  /* unique violation: the object already exists */
+  SL_DB_FK,      /* foreign key violation: a referenced object does not exist */
+  SL_DB_CHECK,   /* check constraint violation: a value the schema refuses */
+  SL_DB_SOFT,    /* serialization failure / deadlock: retry the transaction */
+  SL_DB_DOWN,    /* the connection is lost: the database is unavailable */
+  SL_DB_HARD,    /* anything else: a bug; logged with SQLSTATE and message */
+} sl_dbrc;
+
+const char *sl_dbrc_name(sl_dbrc rc);
+
+typedef struct sl_db sl_db;   /* the pool */
+typedef struct sl_dbc sl_dbc; /* one connection, owned by one thread between acquire/release */
+
+/* Open a pool of `size` connections to conninfo (a libpq URL or key=value string).
+ * Connections are made lazily; opening never fails because the database is down.
+ * Returns NULL only on allocation failure. */
+sl_db *sl_db_open(const char *conninfo, int size);
+void sl_db_close(sl_db *db);
+
+/* Take a connection, waiting at most timeout_ms for one to be free.  A broken connection is
+ * re-established (and its statements prepared again) before it is handed out.  Returns NULL
+ * when none is free in time or the database cannot be reached; *down tells which. */
+sl_dbc *sl_db_acquire(sl_db *db, int timeout_ms, bool *down);
+/* Give a connection back.  If it is inside a transaction, the transaction is rolled back. */
+void sl_db_release(sl_db *db, sl_dbc *c);
+/* Force the connection to reconnect on next use (after SL_DB_DOWN). */
+void sl_db_reset(sl_dbc *c);
+
+sl_dbrc sl_db_begin(sl_dbc *c);
+sl_dbrc sl_db_commit(sl_dbc *c);
+void sl_db_rollback(sl_dbc *c);
+
+/* Run body inside BEGIN/COMMIT on c, up to max_tries times while it (or COMMIT) reports
+ * SL_DB_SOFT.  body returns SL_DB_OK to commit; anything else rolls back and is returned. */
+typedef sl_dbrc (*sl_db_txn_body)(sl_dbc *c, void *arg);
+sl_dbrc sl_db_txn_run(sl_dbc *c, sl_db_txn_body body, void *arg, int max_tries);
+
+/* Detail of the last error on c: SQLSTATE, constraint name (may be ""), message. */
+const char *sl_db_last_constraint(const sl_dbc *c);
+
+/* ---- schema (migrate.c) ---- */
+
+/* Apply every embedded migration newer than the database's version, each in one
+ * transaction, serialised across processes by an advisory lock.  Fails with a message
+ * when the database is newer than this binary.  Returns true on success. */
+bool sl_db_migrate(const char *conninfo, char *err, size_t errlen);
+/* The newest migration this binary knows. */
+int sl_db_schema_latest(void);
+/* The database's recorded version (0 when none), or -1 on error. */
+int sl_db_schema_version(sl_dbc *c);
+
+/* ---- accounts and tokens (accounts.c) ---- */
+
+/* Who is calling: filled by sl_db_token_lookup. */
+typedef struct sl_principal {
+  int64_t account_id;
+  int64_t token_id;
+  char kind[16];         /* admin | provider | tenant | operator */
+  char name[201];
+  json_t *regions;       /* operator regions (array of strings, owned); NULL for others */
+  char token_public[40];
+  char token_label[201];
+  int64_t token_expires; /* epoch s, 0 = never */
+} sl_principal;
+void sl_principal_clear(sl_principal *p);
+
+/* Look up a live (not revoked, not expired, account not disabled) token by its hash. */
+sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out);
+
+sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name,
+                             const json_t *regions, json_t **out);
+sl_dbrc sl_db_account_get(sl_dbc *c, int64_t id, json_t **out);
+sl_dbrc sl_db_accounts_list(sl_dbc *c, const char *kind, int64_t after, int limit, json_t **out);
+/* Ensure an admin account named `name` exists; its id in *id. */
+sl_dbrc sl_db_account_ensure_admin(sl_dbc *c, const char *name, int64_t *id);
+
+sl_dbrc sl_db_token_create(sl_dbc *c, int64_t account_id, const char *public_id,
+                           const uint8_t hash[32], const char *label, int64_t expires_at,
+                           json_t **out);
+sl_dbrc sl_db_tokens_list(sl_dbc *c, int64_t account_id, int64_t after, int limit, json_t **out);
+/* Revoke token id; when owner != 0 only if it belongs to that account. */
+sl_dbrc sl_db_token_revoke(sl_dbc *c, int64_t id, int64_t owner, json_t **out);
+
+/* ---- audit (audit.c) ---- */
+typedef struct sl_audit {
+  const char *request_id, *method, *path, *action, *object, *outcome, *error, *client_addr;
+  int64_t account_id, token_id; /* 0 = none */
+  int status;
+} sl_audit;
+sl_dbrc sl_db_audit_insert(sl_dbc *c, const sl_audit *a);
+sl_dbrc sl_db_audit_list(sl_dbc *c, int64_t account, int64_t after, int limit, json_t **out);
+
+/* ---- idempotency (idempotency.c) ---- */
+typedef enum { SL_IDEM_CLAIMED, SL_IDEM_REPLAY, SL_IDEM_MISMATCH, SL_IDEM_IN_FLIGHT } sl_idem_state;
+/* Claim (account, key) for a request with this hash (autocommit).  An in-flight claim older
+ * than lease_s is considered abandoned (its process died before committing anything, since
+ * completion commits with the change) and is taken over.  On SL_IDEM_REPLAY, *status and
+ * *body (malloc'd, caller frees) hold the first reply. */
+sl_dbrc sl_db_idem_claim(sl_dbc *c, int64_t account, const char *key, const uint8_t hash[32],
+                         int lease_s, sl_idem_state *state, int *status, char **body);
+/* Record the reply; call inside the request's transaction for successes. */
+sl_dbrc sl_db_idem_complete(sl_dbc *c, int64_t account, const char *key, int status,
+                            const char *body);
+/* Drop an in-flight claim (after a server-side failure) so the client may retry. */
+sl_dbrc sl_db_idem_release(sl_dbc *c, int64_t account, const char *key);
+
+/* ---- regions and latency (regions.c) ---- */
+sl_dbrc sl_db_region_create(sl_dbc *c, const char *code, const char *name, const char *tier,
+                            const char *op, json_t **out);
+sl_dbrc sl_db_region_get(sl_dbc *c, const char *code, json_t **out);
+sl_dbrc sl_db_regions_list(sl_dbc *c, const char *tier, const char *after, int limit, json_t **out);
+/* Upsert entries: a JSON array of {"from","to","rtt_us"}; *updated = rows written. */
+sl_dbrc sl_db_latency_set(sl_dbc *c, const json_t *entries, int64_t *updated);
+sl_dbrc sl_db_latency_list(sl_dbc *c, const char *from, const char *to, json_t **out);
+
+/* ---- accelerators and the capacity standard (accelerators.c) ---- */
+sl_dbrc sl_db_accelerators_list(sl_dbc *c, json_t **out);
+sl_dbrc sl_db_accelerator_get(sl_dbc *c, const char *id, json_t **out);
+sl_dbrc sl_db_formula_get(sl_dbc *c, json_t **out);
+/* Set weights (and optionally the reference model, NULL = keep), bump the version and
+ * rescore every model, in the caller's transaction. */
+sl_dbrc sl_db_weights_set(sl_dbc *c, int compute_bp, int memory_bp, const char *reference);
+/* Recompute every model's score from the current weights (idempotent). */
+sl_dbrc sl_db_capacity_rescore(sl_dbc *c);
+
+/* ---- pools (pools.c) ---- */
+typedef struct sl_pool_new {
+  int64_t owner_id;
+  const char *name, *region, *accelerator, *intra_node, *inter_node, *adapter_kind;
+  int64_t gpu_count, gpus_per_node, inter_node_gbps, price_minor, available_from,
+      available_until;
+  const json_t *adapter_config;
+} sl_pool_new;
+
+/* Who is reading pools, and how to filter them. */
+typedef struct sl_pool_filter {
+  const char *region, *accelerator, *status;
+  int64_t min_memory_gb;  /* -1 = any */
+  int64_t min_ncu_milli;  /* -1 = any */
+  int64_t owner;          /* 0 = any */
+  const json_t *regions;  /* operator scope: array of codes, NULL = any */
+  bool market_only;       /* tenants: active pools only */
+  int64_t after;
+  int limit;
+} sl_pool_filter;
+
+typedef struct sl_pool_patch {
+  const char *name, *status; /* NULL = unchanged */
+  int64_t price_minor, gpu_count, available_from, available_until; /* -1 = unchanged */
+} sl_pool_patch;
+
+sl_dbrc sl_db_pool_create(sl_dbc *c, const sl_pool_new *p, json_t **out);
+/* Get one pool; owner != 0 restricts to that owner; regions != NULL to those regions;
+ * market_only to active pools. */
+sl_dbrc sl_db_pool_get(sl_dbc *c, int64_t id, const sl_pool_filter *scope, json_t **out);
+sl_dbrc sl_db_pools_list(sl_dbc *c, const sl_pool_filter *f, json_t **out);
+/* Update an owner's non-retired pool (owner 0 = any). NOROWS if unknown/foreign/retired. */
+sl_dbrc sl_db_pool_update(sl_dbc *c, int64_t id, int64_t owner, const sl_pool_patch *p,
+                          json_t **out);
+sl_dbrc sl_db_pool_retire(sl_dbc *c, int64_t id, int64_t owner, json_t **out);
+sl_dbrc sl_db_pool_heartbeat(sl_dbc *c, int64_t id, int64_t owner, int64_t healthy_gpus,
+                             int64_t utilization_bp, json_t **out);
+/* State of a pool for error messages: "retired", "active", ... or NULL (caller frees). */
+sl_dbrc sl_db_pool_status(sl_dbc *c, int64_t id, int64_t owner, char **status);
+
+#endif

@@ -1,0 +1,28 @@
+/* timeutil.h — UTC timestamps (RFC 3339) as int64 seconds since the epoch. Pure. */
+#ifndef SUANLI_TIMEUTIL_H
+#define SUANLI_TIMEUTIL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_SLOT_SECONDS 3600
+/* Earliest and latest instants the API accepts: 2000-01-01 and 2100-01-01. */
+#define SL_TIME_MIN INT64_C(946684800)
+#define SL_TIME_MAX INT64_C(4102444800)
+
+/* Parse "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" into UTC epoch seconds.  Fractions
+ * must be zero (the market works in whole seconds).  Returns false on any syntax or
+ * calendar error, or outside [SL_TIME_MIN, SL_TIME_MAX]. */
+bool sl_time_parse(const char *s, int64_t *out);
+
+/* Format epoch seconds as "YYYY-MM-DDTHH:MM:SSZ" into buf (>= 21 bytes). */
+void sl_time_format(int64_t t, char *buf, size_t len);
+
+/* True when t lies on a slot boundary (a whole UTC hour). */
+bool sl_time_on_slot(int64_t t);
+
+/* Current UTC time in seconds / microseconds (the one clock read of core). */
+int64_t sl_time_now(void);
+int64_t sl_time_now_us(void);
+
+#endif

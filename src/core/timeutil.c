@@ -1,0 +1,85 @@
+/* timeutil.c — RFC 3339 parsing/formatting in UTC without locale or TZ dependence. */
+#include "suanli/timeutil.h"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Hinnant). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool digits(const char *s, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+static int month_days(int y, int m) {
+  static const int md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
+  return md[m - 1];
+}
+
+bool sl_time_parse(const char *s, int64_t *out) {
+  int Y, M, D, h, mi, sec;
+  if (!s || strlen(s) < 20) return false;
+  if (!digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) || s[7] != '-' ||
+      !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
+      s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+    return false;
+  if (M < 1 || M > 12 || D < 1 || D > month_days(Y, M) || h > 23 || mi > 59 || sec > 59)
+    return false;
+  const char *p = s + 19;
+  if (*p == '.') {
+    p++;
+    if (*p < '0' || *p > '9') return false;
+    while (*p >= '0' && *p <= '9') {
+      if (*p != '0') return false; /* whole seconds only */
+      p++;
+    }
+  }
+  int64_t off = 0;
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if (*p == '+' || *p == '-') {
+    int oh, om;
+    if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
+      return false;
+    off = (int64_t)(oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+    p += 6;
+  } else {
+    return false;
+  }
+  if (*p != '\0') return false;
+  int64_t t = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + mi * 60 + sec - off;
+  if (t < SL_TIME_MIN || t > SL_TIME_MAX) return false;
+  *out = t;
+  return true;
+}
+
+void sl_time_format(int64_t t, char *buf, size_t len) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+bool sl_time_on_slot(int64_t t) { return t % SL_SLOT_SECONDS == 0; }
+
+int64_t sl_time_now(void) { return (int64_t)time(NULL); }
+
+int64_t sl_time_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -1,0 +1,135 @@
+/* accounts.c — accounts, operator regions and API tokens. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+#define ACCOUNT_JSON(a)                                                                     \
+  "json_build_object('id', " a ".id, 'kind', " a ".kind, 'name', " a ".name, 'regions', "  \
+  "coalesce((SELECT json_agg(o.region ORDER BY o.region) FROM operator_regions o WHERE "   \
+  "o.account_id = " a ".id), '[]'::json), 'disabled', " a ".disabled, 'created_at', "      \
+  "sl_ts(" a ".created_at))"
+
+#define TOKEN_JSON(t)                                                                       \
+  "json_build_object('id', " t ".id, 'account_id', " t ".account_id, 'public_id', " t       \
+  ".public_id, 'label', " t ".label, 'created_at', sl_ts(" t ".created_at), 'expires_at', " \
+  "sl_ts(" t ".expires_at), 'revoked_at', sl_ts(" t ".revoked_at), 'state', CASE WHEN " t   \
+  ".revoked_at IS NOT NULL THEN 'revoked' WHEN " t ".expires_at <= now() THEN 'expired' "   \
+  "ELSE 'active' END)"
+
+const sl_db_stmt sl_db_stmts_accounts[] = {
+    {"account_create",
+     "WITH a AS (INSERT INTO accounts(kind, name) VALUES ($1, $2) RETURNING *),"
+     " r AS (INSERT INTO operator_regions(account_id, region)"
+     "       SELECT a.id, x FROM a, json_array_elements_text(coalesce($3::json, '[]')) x"
+     "       RETURNING region)"
+     " SELECT json_build_object('id', a.id, 'kind', a.kind, 'name', a.name, 'regions',"
+     "   coalesce((SELECT json_agg(region ORDER BY region) FROM r), '[]'::json),"
+     "   'disabled', a.disabled, 'created_at', sl_ts(a.created_at))::text FROM a"},
+    {"account_get", "SELECT " ACCOUNT_JSON("a") "::text FROM accounts a WHERE a.id = $1"},
+    {"accounts_list",
+     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+     " SELECT a.id, " ACCOUNT_JSON("a") " AS j FROM accounts a"
+     " WHERE ($1::text IS NULL OR a.kind = $1) AND a.id > $2 ORDER BY a.id LIMIT $3) s"},
+    {"account_ensure_admin",
+     "WITH i AS (INSERT INTO accounts(kind, name) VALUES ('admin', $1)"
+     "           ON CONFLICT (name) DO NOTHING RETURNING id)"
+     " SELECT id FROM i UNION ALL"
+     " SELECT id FROM accounts WHERE name = $1 AND kind = 'admin'"},
+    {"token_lookup",
+     "SELECT t.id, a.id, a.kind, a.name, t.public_id, t.label,"
+     "  coalesce(extract(epoch FROM t.expires_at)::bigint, 0),"
+     "  (SELECT json_agg(o.region ORDER BY o.region) FROM operator_regions o"
+     "   WHERE o.account_id = a.id)::text"
+     " FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
+     " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
+     "   AND (t.expires_at IS NULL OR t.expires_at > now()) AND NOT a.disabled"},
+    {"token_create",
+     "INSERT INTO api_tokens(account_id, public_id, token_hash, label, expires_at)"
+     " VALUES ($1, $2, $3::bytea, $4, to_timestamp($5::bigint))"
+     " RETURNING " TOKEN_JSON("api_tokens") "::text"},
+    {"tokens_list",
+     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+     " SELECT t.id, " TOKEN_JSON("t") " AS j FROM api_tokens t"
+     " WHERE t.account_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3) s"},
+    {"token_revoke",
+     "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
+     " WHERE id = $1 AND ($2::bigint IS NULL OR account_id = $2)"
+     " RETURNING " TOKEN_JSON("api_tokens") "::text"},
+    {NULL, NULL},
+};
+
+void sl_principal_clear(sl_principal *p) {
+  json_decref(p->regions);
+  memset(p, 0, sizeof *p);
+}
+
+sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out) {
+  char hb[67];
+  const char *v[1] = {sl_db_bytea32(hb, hash)};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "token_lookup", 1, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(r) != 1) {
+    PQclear(r);
+    return SL_DB_NOROWS;
+  }
+  memset(out, 0, sizeof *out);
+  out->token_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  out->account_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+  snprintf(out->kind, sizeof out->kind, "%s", PQgetvalue(r, 0, 2));
+  snprintf(out->name, sizeof out->name, "%s", PQgetvalue(r, 0, 3));
+  snprintf(out->token_public, sizeof out->token_public, "%s", PQgetvalue(r, 0, 4));
+  snprintf(out->token_label, sizeof out->token_label, "%s", PQgetvalue(r, 0, 5));
+  out->token_expires = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
+  if (!PQgetisnull(r, 0, 7)) out->regions = json_loads(PQgetvalue(r, 0, 7), 0, NULL);
+  if (!out->regions && strcmp(out->kind, "operator") == 0) out->regions = json_array();
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name,
+                             const json_t *regions, json_t **out) {
+  char *rj = regions ? json_dumps(regions, JSON_COMPACT) : NULL;
+  const char *v[3] = {kind, name, rj};
+  sl_dbrc rc = sl_db_json(c, "account_create", 3, v, out);
+  free(rj);
+  return rc;
+}
+
+sl_dbrc sl_db_account_get(sl_dbc *c, int64_t id, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, id)};
+  return sl_db_json(c, "account_get", 1, v, out);
+}
+
+sl_dbrc sl_db_accounts_list(sl_dbc *c, const char *kind, int64_t after, int limit, json_t **out) {
+  char b1[24], b2[24];
+  const char *v[3] = {kind, sl_db_i64(b1, after), sl_db_i64(b2, limit)};
+  return sl_db_json(c, "accounts_list", 3, v, out);
+}
+
+sl_dbrc sl_db_account_ensure_admin(sl_dbc *c, const char *name, int64_t *id) {
+  const char *v[1] = {name};
+  return sl_db_int(c, "account_ensure_admin", 1, v, id);
+}
+
+sl_dbrc sl_db_token_create(sl_dbc *c, int64_t account_id, const char *public_id,
+                           const uint8_t hash[32], const char *label, int64_t expires_at,
+                           json_t **out) {
+  char b1[24], b2[24], hb[67];
+  const char *v[5] = {sl_db_i64(b1, account_id), public_id, sl_db_bytea32(hb, hash), label,
+                      sl_db_i64_opt(b2, expires_at, 0)};
+  return sl_db_json(c, "token_create", 5, v, out);
+}
+
+sl_dbrc sl_db_tokens_list(sl_dbc *c, int64_t account_id, int64_t after, int limit, json_t **out) {
+  char b1[24], b2[24], b3[24];
+  const char *v[3] = {sl_db_i64(b1, account_id), sl_db_i64(b2, after), sl_db_i64(b3, limit)};
+  return sl_db_json(c, "tokens_list", 3, v, out);
+}
+
+sl_dbrc sl_db_token_revoke(sl_dbc *c, int64_t id, int64_t owner, json_t **out) {
+  char b1[24], b2[24];
+  const char *v[2] = {sl_db_i64(b1, id), sl_db_i64_opt(b2, owner, 0)};
+  return sl_db_json(c, "token_revoke", 2, v, out);
+}

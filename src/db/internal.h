@@ -1,0 +1,47 @@
+/* internal.h — shared by the files of src/db only. */
+#ifndef SUANLI_DB_INTERNAL_H
+#define SUANLI_DB_INTERNAL_H
+#include <libpq-fe.h>
+#include <stdio.h>
+#include "suanli/db.h"
+
+/* A named statement; each src/db file exports a NULL-terminated table. */
+typedef struct sl_db_stmt {
+  const char *name;
+  const char *sql;
+} sl_db_stmt;
+
+extern const sl_db_stmt sl_db_stmts_accounts[];
+extern const sl_db_stmt sl_db_stmts_audit[];
+extern const sl_db_stmt sl_db_stmts_idem[];
+extern const sl_db_stmt sl_db_stmts_regions[];
+extern const sl_db_stmt sl_db_stmts_accel[];
+extern const sl_db_stmt sl_db_stmts_pools[];
+
+struct sl_dbc {
+  PGconn *pg;
+  bool prepared;     /* every statement prepared on this session */
+  bool in_txn;
+  char sqlstate[6];
+  char constraint[64];
+};
+
+/* Execute prepared statement `name` with n text parameters (NULL = SQL NULL).  On SL_DB_OK
+ * *res (if res != NULL) holds the result, which the caller PQclear()s. */
+sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, PGresult **res);
+
+/* Execute a statement returning one row with one text column holding JSON; parse it.
+ * Zero rows or a NULL value give SL_DB_NOROWS. */
+sl_dbrc sl_db_json(sl_dbc *c, const char *name, int n, const char *const *vals, json_t **out);
+
+/* Execute a statement returning one row with one bigint column (e.g. a count). */
+sl_dbrc sl_db_int(sl_dbc *c, const char *name, int n, const char *const *vals, int64_t *out);
+
+/* Format helpers for parameters: write into buf and return it (or NULL for "unset"). */
+const char *sl_db_i64(char buf[24], int64_t v);
+const char *sl_db_i64_opt(char buf[24], int64_t v, int64_t unset); /* NULL when v == unset */
+const char *sl_db_ts(char buf[24], int64_t epoch);                /* epoch seconds as text */
+/* Hex-encode a 32-byte hash as a bytea literal "\\x..." into buf (67 bytes). */
+const char *sl_db_bytea32(char buf[67], const uint8_t h[32]);
+
+#endif

@@ -1,0 +1,67 @@
+/* regions.c — regions and the directional latency matrix. */
+#include <stdlib.h>
+#include "internal.h"
+
+#define REGION_JSON(r)                                                                      \
+  "json_build_object('code', " r ".code, 'name', " r ".name, 'tier', " r ".tier, "         \
+  "'operator', " r ".operator, 'created_at', sl_ts(" r ".created_at))"
+
+const sl_db_stmt sl_db_stmts_regions[] = {
+    {"region_create",
+     "INSERT INTO regions(code, name, tier, operator) VALUES ($1, $2, $3, coalesce($4, ''))"
+     " RETURNING " REGION_JSON("regions") "::text"},
+    {"region_get", "SELECT " REGION_JSON("r") "::text FROM regions r WHERE r.code = $1"},
+    {"regions_list",
+     "SELECT coalesce(json_agg(j ORDER BY code), '[]')::text FROM ("
+     " SELECT r.code, " REGION_JSON("r") " AS j FROM regions r"
+     " WHERE ($1::text IS NULL OR r.tier = $1) AND r.code > coalesce($2, '')"
+     " ORDER BY r.code LIMIT $3) s"},
+    /* $1: JSON array of {"from","to","rtt_us"}; returns the number of rows written. */
+    {"latency_set",
+     "WITH e AS (SELECT x->>'from' AS f, x->>'to' AS t, (x->>'rtt_us')::bigint AS us"
+     "           FROM json_array_elements($1::json) x),"
+     " w AS (INSERT INTO region_latency(from_region, to_region, rtt_us)"
+     "       SELECT f, t, us FROM e"
+     "       ON CONFLICT (from_region, to_region)"
+     "       DO UPDATE SET rtt_us = EXCLUDED.rtt_us, updated_at = now() RETURNING 1)"
+     " SELECT count(*) FROM w"},
+    {"latency_list",
+     "SELECT coalesce(json_agg(json_build_object('from', l.from_region, 'to', l.to_region,"
+     "  'rtt_us', l.rtt_us, 'updated_at', sl_ts(l.updated_at))"
+     "  ORDER BY l.from_region, l.to_region), '[]')::text"
+     " FROM region_latency l"
+     " WHERE ($1::text IS NULL OR l.from_region = $1) AND ($2::text IS NULL OR l.to_region = $2)"},
+    {NULL, NULL},
+};
+
+sl_dbrc sl_db_region_create(sl_dbc *c, const char *code, const char *name, const char *tier,
+                            const char *op, json_t **out) {
+  const char *v[4] = {code, name, tier, op};
+  return sl_db_json(c, "region_create", 4, v, out);
+}
+
+sl_dbrc sl_db_region_get(sl_dbc *c, const char *code, json_t **out) {
+  const char *v[1] = {code};
+  return sl_db_json(c, "region_get", 1, v, out);
+}
+
+sl_dbrc sl_db_regions_list(sl_dbc *c, const char *tier, const char *after, int limit,
+                           json_t **out) {
+  char b[24];
+  const char *v[3] = {tier, after, sl_db_i64(b, limit)};
+  return sl_db_json(c, "regions_list", 3, v, out);
+}
+
+sl_dbrc sl_db_latency_set(sl_dbc *c, const json_t *entries, int64_t *updated) {
+  char *js = json_dumps(entries, JSON_COMPACT);
+  if (!js) return SL_DB_HARD;
+  const char *v[1] = {js};
+  sl_dbrc rc = sl_db_int(c, "latency_set", 1, v, updated);
+  free(js);
+  return rc;
+}
+
+sl_dbrc sl_db_latency_list(sl_dbc *c, const char *from, const char *to, json_t **out) {
+  const char *v[2] = {from, to};
+  return sl_db_json(c, "latency_list", 2, v, out);
+}

@@ -1,0 +1,161 @@
+/* h_accounts.c — accounts and their API tokens. */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+#include "suanli/timeutil.h"
+
+static const char *const kinds[] = {"admin", "provider", "tenant", "operator", NULL};
+static const char *const page_q[] = {"after", "limit", NULL};
+static const char *const list_q[] = {"kind", "after", "limit", NULL};
+static const char *const no_q[] = {NULL};
+
+/* True when the caller is an admin or the account `id` itself. */
+static bool admin_or_self(const sl_req *r, int64_t id) {
+  return sl_role_is(r, "admin") || r->who.account_id == id;
+}
+
+/* POST /v1/accounts {"kind", "name", "regions"?} */
+void h_accounts_create(sl_req *r) {
+  json_t *body = sl_req_body(r);
+  if (!body) return;
+  const char *kind = NULL, *name = NULL;
+  json_t *regions = NULL;
+  const sl_jfield f[] = {
+      {"kind", SL_JT_ENUM, true, &kind, NULL, 0, 0, kinds},
+      {"name", SL_JT_STRING, true, &name, NULL, 1, 200, NULL},
+      {"regions", SL_JT_ARRAY, false, &regions, NULL, 1, 200, NULL},
+  };
+  if (!sl_req_decode(r, body, f, sizeof f / sizeof f[0])) goto cleanup;
+  bool op = strcmp(kind, "operator") == 0;
+  if (op && !regions) {
+    sl_reply_error(r, SL_E_MISSING_FIELD, "regions", "regions is required for an operator");
+    goto cleanup;
+  }
+  if (!op && regions) {
+    sl_reply_error(r, SL_E_UNKNOWN_FIELD, "regions", "only operator accounts have regions");
+    goto cleanup;
+  }
+  size_t i, j;
+  json_t *v;
+  json_array_foreach(regions, i, v) {
+    if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 40) {
+      sl_reply_error(r, SL_E_WRONG_TYPE, "regions", "regions[%zu] must be a region code", i);
+      goto cleanup;
+    }
+    for (j = 0; j < i; j++)
+      if (json_equal(v, json_array_get(regions, j))) {
+        sl_reply_error(r, SL_E_INVALID_VALUE, "regions", "regions[%zu] is a duplicate", i);
+        goto cleanup;
+      }
+  }
+  json_t *acct;
+  sl_dbrc rc = sl_db_account_create(r->db, kind, name, regions, &acct);
+  if (rc == SL_DB_UNIQUE)
+    sl_reply_error(r, SL_E_ALREADY_EXISTS, "name", "an account named '%s' exists", name);
+  else if (rc == SL_DB_FK)
+    sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, "regions", "a region in regions does not exist");
+  else if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else {
+    snprintf(r->audit_object, sizeof r->audit_object, "account:%lld",
+             (long long)json_integer_value(json_object_get(acct, "id")));
+    sl_reply_json(r, 201, acct);
+  }
+cleanup:
+  json_decref(body);
+}
+
+void h_accounts_list(sl_req *r) {
+  int64_t after;
+  int limit;
+  const char *kind;
+  if (!sl_req_query_only(r, list_q) || !sl_req_page_id(r, &after, &limit) ||
+      !sl_req_query_enum(r, "kind", kinds, &kind))
+    return;
+  json_t *items;
+  sl_dbrc rc = sl_db_accounts_list(r->db, kind, after, limit, &items);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
+}
+
+void h_accounts_get(sl_req *r) {
+  int64_t id;
+  if (!sl_req_query_only(r, no_q) || !sl_req_path_id(r, 0, &id)) return;
+  if (!admin_or_self(r, id)) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+    return;
+  }
+  json_t *acct;
+  sl_dbrc rc = sl_db_account_get(r->db, id, &acct);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, acct);
+}
+
+/* POST /v1/accounts/{id}/tokens {"label"?, "expires_at"?} — the secret is in this reply only. */
+void h_tokens_create(sl_req *r) {
+  int64_t id;
+  if (!sl_req_path_id(r, 0, &id)) return;
+  if (!admin_or_self(r, id)) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+    return;
+  }
+  json_t *body = sl_req_body(r);
+  if (!body) return;
+  const char *label = "";
+  int64_t expires = 0;
+  const sl_jfield f[] = {
+      {"label", SL_JT_STRING, false, &label, NULL, 0, 200, NULL},
+      {"expires_at", SL_JT_TIME, false, &expires, NULL, 0, 0, NULL},
+  };
+  if (!sl_req_decode(r, body, f, sizeof f / sizeof f[0])) goto cleanup;
+  if (expires && expires <= sl_time_now()) {
+    sl_reply_error(r, SL_E_INVALID_VALUE, "expires_at", "expires_at must be in the future");
+    goto cleanup;
+  }
+  char token[SL_TOKEN_LEN + 1];
+  json_t *tok;
+  sl_dbrc rc = sl_http_issue_token(r->db, id, label, expires, token, &tok);
+  if (rc == SL_DB_FK) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+  } else if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+  } else {
+    json_object_set_new(tok, "token", json_string(token));
+    snprintf(r->audit_object, sizeof r->audit_object, "token:%lld",
+             (long long)json_integer_value(json_object_get(tok, "id")));
+    sl_reply_json(r, 201, tok);
+  }
+  explicit_bzero(token, sizeof token);
+cleanup:
+  json_decref(body);
+}
+
+void h_tokens_list(sl_req *r) {
+  int64_t id, after;
+  int limit;
+  if (!sl_req_query_only(r, page_q) || !sl_req_path_id(r, 0, &id) ||
+      !sl_req_page_id(r, &after, &limit))
+    return;
+  json_t *acct;
+  if (!admin_or_self(r, id) || sl_db_account_get(r->db, id, &acct) != SL_DB_OK) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+    return;
+  }
+  json_decref(acct);
+  json_t *items;
+  sl_dbrc rc = sl_db_tokens_list(r->db, id, after, limit, &items);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
+}
+
+void h_tokens_revoke(sl_req *r) {
+  int64_t id;
+  if (!sl_req_query_only(r, no_q) || !sl_req_path_id(r, 0, &id)) return;
+  snprintf(r->audit_object, sizeof r->audit_object, "token:%lld", (long long)id);
+  json_t *tok;
+  sl_dbrc rc = sl_db_token_revoke(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id, &tok);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no token %lld", (long long)id);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, tok);
+}

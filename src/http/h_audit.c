@@ -1,0 +1,16 @@
+/* h_audit.c — GET /v1/audit (admin): the audit trail, oldest first. */
+#include "internal.h"
+
+static const char *const q[] = {"account", "after", "limit", NULL};
+
+void h_audit_list(sl_req *r) {
+  int64_t after, account = 0;
+  int limit;
+  if (!sl_req_query_only(r, q) || !sl_req_page_id(r, &after, &limit) ||
+      !sl_req_query_int(r, "account", 1, INT64_C(9007199254740991), &account))
+    return;
+  json_t *items;
+  sl_dbrc rc = sl_db_audit_list(r->db, account, after, limit, &items);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
+}

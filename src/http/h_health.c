@@ -1,0 +1,44 @@
+/* h_health.c — GET /healthz, GET /readyz, GET /v1/me. */
+#include "internal.h"
+#include "suanli/timeutil.h"
+
+static const char *const no_query[] = {NULL};
+
+void h_healthz(sl_req *r) { sl_reply_json(r, 200, json_pack("{s:s}", "status", "ok")); }
+
+/* Ready when the database answers and its schema is the one this binary knows. */
+void h_readyz(sl_req *r) {
+  bool down = false;
+  r->db = sl_db_acquire(r->pool, 2000, &down);
+  if (!r->db) {
+    sl_reply_error(r, down ? SL_E_DB_UNAVAILABLE : SL_E_BUSY, NULL, "the database is not reachable");
+    return;
+  }
+  int v = sl_db_schema_version(r->db);
+  if (v < 0) {
+    sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database did not answer");
+    return;
+  }
+  if (v != sl_db_schema_latest()) {
+    sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "schema version %d, expected %d", v,
+                   sl_db_schema_latest());
+    return;
+  }
+  sl_reply_json(r, 200, json_pack("{s:s,s:i}", "status", "ready", "schema_version", v));
+}
+
+void h_me(sl_req *r) {
+  if (!sl_req_query_only(r, no_query)) return;
+  json_t *acct;
+  sl_dbrc rc = sl_db_account_get(r->db, r->who.account_id, &acct);
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    return;
+  }
+  char exp[32] = "";
+  if (r->who.token_expires) sl_time_format(r->who.token_expires, exp, sizeof exp);
+  json_t *tok = json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)r->who.token_id, "public_id",
+                          r->who.token_public, "label", r->who.token_label, "expires_at",
+                          exp[0] ? json_string(exp) : json_null());
+  sl_reply_json(r, 200, json_pack("{s:o,s:o}", "account", acct, "token", tok));
+}

@@ -1,0 +1,142 @@
+/* h_regions.c — regions and the directional latency matrix. */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+
+static const char *const tiers[] = {"cloud", "edge", "terminal", NULL};
+static const char *const list_q[] = {"tier", "after", "limit", NULL};
+static const char *const latency_q[] = {"from", "to", NULL};
+static const char *const no_q[] = {NULL};
+
+/* Region codes: lowercase letters, digits and '-', 2..40 characters, not starting with '-'. */
+static bool valid_code(const char *s) {
+  size_t n = strlen(s);
+  if (n < 2 || n > 40 || s[0] == '-') return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-')) return false;
+  return true;
+}
+
+void h_regions_list(sl_req *r) {
+  const char *tier;
+  int64_t limit = 100;
+  if (!sl_req_query_only(r, list_q) || !sl_req_query_enum(r, "tier", tiers, &tier) ||
+      !sl_req_query_int(r, "limit", 1, 500, &limit))
+    return;
+  const char *after = sl_req_query(r, "after");
+  if (after && strlen(after) > 40) {
+    sl_reply_error(r, SL_E_BAD_QUERY, "after", "after must be a region code");
+    return;
+  }
+  json_t *items;
+  sl_dbrc rc = sl_db_regions_list(r->db, tier, after, (int)limit, &items);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, (int)limit, "code");
+}
+
+void h_regions_create(sl_req *r) {
+  json_t *body = sl_req_body(r);
+  if (!body) return;
+  const char *code = NULL, *name = NULL, *tier = NULL, *op = NULL;
+  const sl_jfield f[] = {
+      {"code", SL_JT_STRING, true, &code, NULL, 2, 40, NULL},
+      {"name", SL_JT_STRING, true, &name, NULL, 1, 200, NULL},
+      {"tier", SL_JT_ENUM, true, &tier, NULL, 0, 0, tiers},
+      {"operator", SL_JT_STRING, false, &op, NULL, 0, 200, NULL},
+  };
+  if (!sl_req_decode(r, body, f, sizeof f / sizeof f[0])) goto cleanup;
+  if (!valid_code(code)) {
+    sl_reply_error(r, SL_E_INVALID_VALUE, "code",
+                   "code must be 2-40 lowercase letters, digits or '-', not starting with '-'");
+    goto cleanup;
+  }
+  json_t *reg;
+  sl_dbrc rc = sl_db_region_create(r->db, code, name, tier, op, &reg);
+  if (rc == SL_DB_UNIQUE) {
+    sl_reply_error(r, SL_E_ALREADY_EXISTS, "code", "region '%s' exists", code);
+  } else if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+  } else {
+    snprintf(r->audit_object, sizeof r->audit_object, "region:%s", code);
+    sl_reply_json(r, 201, reg);
+  }
+cleanup:
+  json_decref(body);
+}
+
+void h_regions_get(sl_req *r) {
+  if (!sl_req_query_only(r, no_q)) return;
+  json_t *reg;
+  sl_dbrc rc = valid_code(r->params[0]) ? sl_db_region_get(r->db, r->params[0], &reg) : SL_DB_NOROWS;
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "code", "no region '%.40s'", r->params[0]);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, reg);
+}
+
+void h_latency_list(sl_req *r) {
+  if (!sl_req_query_only(r, latency_q)) return;
+  const char *from = sl_req_query(r, "from"), *to = sl_req_query(r, "to");
+  if ((from && !valid_code(from)) || (to && !valid_code(to))) {
+    sl_reply_error(r, SL_E_BAD_QUERY, from && !valid_code(from) ? "from" : "to",
+                   "must be a region code");
+    return;
+  }
+  json_t *items;
+  sl_dbrc rc = sl_db_latency_list(r->db, from, to, &items);
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    return;
+  }
+  size_t i;
+  json_t *e;
+  json_array_foreach(items, i, e) sl_json_milli(e, "rtt_us", "rtt_ms");
+  sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
+/* PUT /v1/latency {"entries": [{"from","to","rtt_ms"}]}: upsert directional RTTs. */
+void h_latency_set(sl_req *r) {
+  json_t *body = sl_req_body(r), *entries = NULL, *rows = json_array(), *seen = json_object();
+  if (!body) goto cleanup;
+  const sl_jfield f[] = {{"entries", SL_JT_ARRAY, true, &entries, NULL, 1, 2000, NULL}};
+  if (!sl_req_decode(r, body, f, 1)) goto cleanup;
+  size_t i;
+  json_t *e;
+  json_array_foreach(entries, i, e) {
+    const char *from = NULL, *to = NULL;
+    int64_t us = 0;
+    char path[32], key[96];
+    snprintf(path, sizeof path, "entries[%zu].", i);
+    const sl_jfield ef[] = {
+        {"from", SL_JT_STRING, true, &from, NULL, 2, 40, NULL},
+        {"to", SL_JT_STRING, true, &to, NULL, 2, 40, NULL},
+        {"rtt_ms", SL_JT_MILLI, true, &us, NULL, 0, 10000000, NULL},
+    };
+    sl_jerr je;
+    if (!sl_json_decode(e, ef, 3, path, &je)) {
+      sl_reply_jerr(r, &je);
+      goto cleanup;
+    }
+    snprintf(key, sizeof key, "%s>%s", from, to);
+    if (json_object_get(seen, key)) {
+      sl_reply_error(r, SL_E_INVALID_VALUE, path, "%s -> %s appears twice", from, to);
+      goto cleanup;
+    }
+    json_object_set_new(seen, key, json_true());
+    json_array_append_new(rows, json_pack("{s:s,s:s,s:I}", "from", from, "to", to, "rtt_us",
+                                          (json_int_t)us));
+  }
+  int64_t n;
+  sl_dbrc rc = sl_db_latency_set(r->db, rows, &n);
+  if (rc == SL_DB_FK)
+    sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, "entries", "an entry names a region that does not exist");
+  else if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else {
+    snprintf(r->audit_object, sizeof r->audit_object, "latency:%lld", (long long)n);
+    sl_reply_json(r, 200, json_pack("{s:I}", "updated", (json_int_t)n));
+  }
+cleanup:
+  json_decref(body);
+  json_decref(rows);
+  json_decref(seen);
+}

@@ -1,0 +1,147 @@
+/* internal.h — shared by the files of src/http only: request context, routes, replies. */
+#ifndef SUANLI_HTTP_INTERNAL_H
+#define SUANLI_HTTP_INTERNAL_H
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "suanli/db.h"
+#include "suanli/error.h"
+#include "suanli/http.h"
+#include "suanli/jsonspec.h"
+
+/* Roles, as a bitmask in the route table. */
+enum {
+  SL_ROLE_PUBLIC = 1u << 0,
+  SL_ROLE_ADMIN = 1u << 1,
+  SL_ROLE_OPERATOR = 1u << 2,
+  SL_ROLE_PROVIDER = 1u << 3,
+  SL_ROLE_TENANT = 1u << 4,
+  SL_ROLE_ANY = SL_ROLE_ADMIN | SL_ROLE_OPERATOR | SL_ROLE_PROVIDER | SL_ROLE_TENANT,
+};
+
+typedef struct sl_req sl_req;
+typedef void (*sl_handler)(sl_req *r);
+
+typedef struct sl_route {
+  const char *method;
+  const char *path;   /* segments; "{name}" captures one segment */
+  sl_handler fn;
+  unsigned roles;
+  const char *action; /* audit action name for mutating routes, e.g. "pool.create" */
+} sl_route;
+
+extern const sl_route sl_routes[];
+extern const size_t sl_routes_count;
+
+#define SL_MAX_PARAMS 3
+
+/* One request.  Created on libmicrohttpd's first callback, freed only in the
+ * request-completed callback; handlers never free it. */
+struct sl_req {
+  struct MHD_Connection *conn;
+  struct sl_http *srv;
+  sl_db *pool;              /* the connection pool, borrowed */
+  const sl_route *route;
+  const char *method;       /* borrowed from libmicrohttpd, valid for the request */
+  char *path;               /* owned copy */
+  char *params[SL_MAX_PARAMS];
+  char *body;
+  size_t body_len, body_cap;
+  bool body_too_large;
+  bool finished;            /* a response was queued */
+  char request_id[40];
+  char client[64];
+  int64_t t0_us;
+
+  sl_principal who;         /* valid when authed */
+  bool authed;
+  sl_dbc *db;               /* a connection for the handler, or NULL */
+
+  /* reply */
+  unsigned status;
+  json_t *reply;            /* owned */
+  char *reply_text;         /* owned; set when serialised or replayed */
+  bool retry_after;
+  bool replayed;
+  bool db_soft;             /* handler hit a serialization failure: retry the transaction */
+  bool db_down;
+  sl_err err;
+  char audit_object[96];
+};
+
+/* ---- replies (request.c) ---- */
+void sl_reply_json(sl_req *r, unsigned status, json_t *steal);
+/* An error reply in the registry's shape; field may be NULL. */
+void sl_reply_error(sl_req *r, sl_err e, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void sl_reply_jerr(sl_req *r, const sl_jerr *e);
+/* Map a database outcome that the handler does not handle itself. */
+void sl_reply_db(sl_req *r, sl_dbrc rc);
+/* {"items": items, "next_after": <last cursor or null>} where the cursor is the `key`
+ * of the last item when the page is full. */
+void sl_reply_page(sl_req *r, json_t *items_steal, int limit, const char *key);
+
+/* ---- request input (request.c) ---- */
+/* Parse the JSON body; on failure replies 4xx and returns NULL. */
+json_t *sl_req_body(sl_req *r);
+/* Decode body fields; on failure replies 400 naming the field and returns false. */
+bool sl_req_decode(sl_req *r, const json_t *body, const sl_jfield *f, size_t n);
+const char *sl_req_query(sl_req *r, const char *name);
+/* Reply 400 and return false when a query parameter is not in allowed (NULL-terminated). */
+bool sl_req_query_only(sl_req *r, const char *const *allowed);
+/* Page parameters ?after=<id>&limit=; reply 400 on bad values. */
+bool sl_req_page_id(sl_req *r, int64_t *after, int *limit);
+/* Query parameter as a non-negative integer in [min,max]; *out untouched when absent. */
+bool sl_req_query_int(sl_req *r, const char *name, int64_t min, int64_t max, int64_t *out);
+/* A query parameter that must be one of values (NULL-terminated); NULL when absent. */
+bool sl_req_query_enum(sl_req *r, const char *name, const char *const *values, const char **out);
+/* Path parameter i as an id; reply 400 bad_path_id on failure. */
+bool sl_req_path_id(sl_req *r, int i, int64_t *out);
+bool sl_role_is(const sl_req *r, const char *kind);
+
+/* ---- shaping (request.c) ---- */
+/* Replace integer obj[minor_key] by a decimal money string obj[out_key]. */
+void sl_json_money(json_t *obj, const char *minor_key, const char *out_key);
+/* Replace integer thousandths obj[key] by a decimal string "1.234" at out_key (null kept). */
+void sl_json_milli(json_t *obj, const char *key, const char *out_key);
+
+/* ---- auth (auth.c) ---- */
+/* Authenticate from the Authorization header; on failure replies 401 and returns false. */
+bool sl_auth_request(sl_req *r);
+unsigned sl_role_bit(const char *kind);
+
+/* ---- mutations (mutate.c) ---- */
+/* Run r->route's handler as a mutation: Idempotency-Key, transaction with retry, audit. */
+void sl_run_mutation(sl_req *r);
+/* Write the audit row of a refused request (autocommit; best effort). */
+void sl_audit_refused(sl_req *r);
+
+/* ---- handlers (h_*.c) ---- */
+void h_healthz(sl_req *r);
+void h_readyz(sl_req *r);
+void h_me(sl_req *r);
+void h_accounts_create(sl_req *r);
+void h_accounts_list(sl_req *r);
+void h_accounts_get(sl_req *r);
+void h_tokens_create(sl_req *r);
+void h_tokens_list(sl_req *r);
+void h_tokens_revoke(sl_req *r);
+void h_regions_list(sl_req *r);
+void h_regions_create(sl_req *r);
+void h_regions_get(sl_req *r);
+void h_latency_list(sl_req *r);
+void h_latency_set(sl_req *r);
+void h_accelerators_list(sl_req *r);
+void h_accelerators_get(sl_req *r);
+void h_formula_get(sl_req *r);
+void h_weights_set(sl_req *r);
+void h_pools_list(sl_req *r);
+void h_pools_create(sl_req *r);
+void h_pools_get(sl_req *r);
+void h_pools_update(sl_req *r);
+void h_pools_retire(sl_req *r);
+void h_pools_heartbeat(sl_req *r);
+void h_audit_list(sl_req *r);
+
+#endif

@@ -1,0 +1,305 @@
+/* server.c — the libmicrohttpd daemon: request context lifecycle, routing, dispatch,
+ * connection limits and draining. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+#include "suanli/log.h"
+#include "suanli/timeutil.h"
+
+struct sl_http {
+  struct MHD_Daemon *d;
+  sl_db *db;
+  sl_http_config cfg;
+  atomic_uint in_flight;
+  atomic_ullong counter;
+  char id_prefix[9];
+};
+
+static sl_req *req_new(sl_http *h, struct MHD_Connection *conn, const char *url,
+                       const char *method) {
+  sl_req *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->conn = conn;
+  r->srv = h;
+  r->pool = h->db;
+  r->method = method;
+  r->path = strdup(url);
+  r->t0_us = sl_time_now_us();
+  snprintf(r->request_id, sizeof r->request_id, "req-%s-%llu", h->id_prefix,
+           (unsigned long long)atomic_fetch_add(&h->counter, 1) + 1);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (ci && ci->client_addr) {
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+      inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->client,
+                sizeof r->client);
+    else if (sa->sa_family == AF_INET6)
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                r->client, sizeof r->client);
+  }
+  atomic_fetch_add(&h->in_flight, 1);
+  return r;
+}
+
+static void req_free(sl_req *r) {
+  if (r->db) sl_db_release(r->pool, r->db);
+  for (int i = 0; i < SL_MAX_PARAMS; i++) free(r->params[i]);
+  sl_principal_clear(&r->who);
+  json_decref(r->reply);
+  free(r->reply_text);
+  free(r->body);
+  free(r->path);
+  free(r);
+}
+
+/* Match path against pattern; on success captures {params} into r->params. */
+static bool match(const char *pattern, const char *path, sl_req *r) {
+  const char *p = pattern, *u = path;
+  int np = 0;
+  char *caps[SL_MAX_PARAMS] = {0};
+  while (*p && *u) {
+    if (*p != '/' || *u != '/') goto fail;
+    p++;
+    u++;
+    size_t ul = strcspn(u, "/");
+    size_t pl = strcspn(p, "/");
+    if (p[0] == '{') {
+      if (ul == 0 || np == SL_MAX_PARAMS) goto fail;
+      caps[np++] = strndup(u, ul);
+    } else if (pl != ul || strncmp(p, u, pl) != 0) {
+      goto fail;
+    }
+    p += pl;
+    u += ul;
+  }
+  if (*p || *u) goto fail;
+  if (r)
+    for (int i = 0; i < np; i++) r->params[i] = caps[i];
+  else
+    for (int i = 0; i < np; i++) free(caps[i]);
+  return true;
+fail:
+  for (int i = 0; i < np; i++) free(caps[i]);
+  return false;
+}
+
+/* Find the route; sets *path_matched when some route has this path with another method. */
+static const sl_route *find_route(const char *method, const char *path, sl_req *r,
+                                  bool *path_matched, char *allow, size_t allow_len) {
+  *path_matched = false;
+  allow[0] = '\0';
+  for (size_t i = 0; i < sl_routes_count; i++) {
+    const sl_route *rt = &sl_routes[i];
+    if (strcmp(rt->method, method) == 0) {
+      if (match(rt->path, path, r)) return rt;
+    } else if (match(rt->path, path, NULL)) {
+      *path_matched = true;
+      size_t l = strlen(allow);
+      snprintf(allow + l, allow_len - l, "%s%s", l ? ", " : "", rt->method);
+    }
+  }
+  return NULL;
+}
+
+static bool is_mutating(const char *method) { return strcmp(method, "GET") != 0; }
+
+/* Everything between "the whole request has arrived" and "a reply is ready". */
+static void process(sl_req *r) {
+  bool path_matched;
+  char allow[64];
+  r->route = find_route(r->method, r->path, r, &path_matched, allow, sizeof allow);
+  if (!r->route) {
+    if (path_matched)
+      sl_reply_error(r, SL_E_METHOD_NOT_ALLOWED, NULL, "%s is not allowed here; allowed: %s",
+                     r->method, allow);
+    else
+      sl_reply_error(r, SL_E_ROUTE_NOT_FOUND, NULL, "no route for %s %s", r->method, r->path);
+    return;
+  }
+  if (r->body_too_large) {
+    sl_reply_error(r, SL_E_BODY_TOO_LARGE, NULL, "the body is larger than %zu bytes",
+                   r->srv->cfg.max_body);
+    goto refused;
+  }
+  if (r->route->roles & SL_ROLE_PUBLIC) {
+    r->route->fn(r);
+    return;
+  }
+  bool down = false;
+  r->db = sl_db_acquire(r->pool, 5000, &down);
+  if (!r->db) {
+    if (down) sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
+    else sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
+    r->retry_after = true;
+    return;
+  }
+  if (!sl_auth_request(r)) goto refused;
+  if (!(r->route->roles & sl_role_bit(r->who.kind))) {
+    sl_reply_error(r, SL_E_FORBIDDEN, NULL, "role '%s' may not use %s %s", r->who.kind,
+                   r->route->method, r->route->path);
+    goto refused;
+  }
+  if (is_mutating(r->method)) {
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    if (r->body_len && ct && strncasecmp(ct, "application/json", 16) != 0) {
+      sl_reply_error(r, SL_E_UNSUPPORTED_MEDIA, NULL, "Content-Type is '%s'", ct);
+      goto refused;
+    }
+    sl_run_mutation(r);
+    return;
+  }
+  r->route->fn(r);
+  return;
+refused:
+  if (is_mutating(r->method)) sl_audit_refused(r);
+}
+
+static enum MHD_Result queue(sl_req *r) {
+  if (!r->reply_text) {
+    if (!r->reply) sl_reply_error(r, SL_E_INTERNAL, NULL, "the handler produced no reply");
+    r->reply_text = json_dumps(r->reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!r->reply_text) r->reply_text = strdup("{\"error\":\"internal_error\"}");
+  }
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      strlen(r->reply_text), r->reply_text, MHD_RESPMEM_MUST_COPY);
+  if (!resp) return MHD_NO;
+  MHD_add_response_header(resp, "Content-Type", "application/json");
+  MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  if (r->retry_after) MHD_add_response_header(resp, "Retry-After", "1");
+  if (r->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+  if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+  if (r->status == 405 && r->route == NULL) {
+    char allow[64];
+    bool pm;
+    find_route("", r->path, NULL, &pm, allow, sizeof allow);
+    MHD_add_response_header(resp, "Allow", allow);
+  }
+  enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+  MHD_destroy_response(resp);
+  r->finished = true;
+  return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+  sl_http *h = cls;
+  sl_req *r = *con_cls;
+  if (!r) {
+    r = req_new(h, conn, url, method);
+    if (!r) return MHD_NO;
+    *con_cls = r;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > h->cfg.max_body) r->body_too_large = true;
+    return MHD_YES;
+  }
+  if (*upload_data_size) {
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (r->finished) return MHD_YES;
+    if (r->body_too_large || r->body_len + n > h->cfg.max_body) {
+      /* Answer now and stop reading a body we will never use. */
+      r->body_too_large = true;
+      free(r->body);
+      r->body = NULL;
+      r->body_len = r->body_cap = 0;
+      process(r);
+      return queue(r);
+    }
+    if (r->body_len + n + 1 > r->body_cap) {
+      size_t cap = r->body_cap ? r->body_cap : 1024;
+      while (cap < r->body_len + n + 1) cap *= 2;
+      char *nb = realloc(r->body, cap);
+      if (!nb) return MHD_NO;
+      r->body = nb;
+      r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, upload_data, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return MHD_YES;
+  }
+  if (r->finished) return MHD_YES;
+  process(r);
+  return queue(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  sl_http *h = cls;
+  sl_req *r = *con_cls;
+  if (!r) return;
+  *con_cls = NULL;
+  json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:I,s:s}", "request_id", r->request_id, "method",
+                        r->method, "path", r->path, "status", (int)r->status, "duration_us",
+                        (json_int_t)(sl_time_now_us() - r->t0_us), "client", r->client);
+  if (f && r->authed) json_object_set_new(f, "account_id", json_integer(r->who.account_id));
+  if (f && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    json_object_set_new(f, "terminated", json_integer((json_int_t)toe));
+  sl_log(r->status >= 500 ? SL_LOG_WARN : SL_LOG_INFO, "request", f);
+  req_free(r);
+  atomic_fetch_sub(&h->in_flight, 1);
+}
+
+sl_http *sl_http_start(const sl_http_config *cfg, sl_db *db) {
+  sl_http *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  h->db = db;
+  h->cfg = *cfg;
+  uint8_t rnd[4];
+  randombytes_buf(rnd, sizeof rnd);
+  sodium_bin2hex(h->id_prefix, sizeof h->id_prefix, rnd, sizeof rnd);
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(cfg->port);
+  if (inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
+    sl_logf(SL_LOG_ERROR, "invalid listen address '%s'", cfg->host);
+    free(h);
+    return NULL;
+  }
+  h->d = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO, cfg->port,
+      NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned int)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned int)cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned int)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)131072,
+      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, h, MHD_OPTION_END);
+  if (!h->d) {
+    sl_logf(SL_LOG_ERROR, "cannot listen on %s:%u", cfg->host, cfg->port);
+    free(h);
+    return NULL;
+  }
+  return h;
+}
+
+unsigned sl_http_drain_and_stop(sl_http *h) {
+  MHD_socket fd = MHD_quiesce_daemon(h->d);
+  int64_t deadline = sl_time_now_us() + (int64_t)h->cfg.drain_timeout_s * 1000000;
+  while (atomic_load(&h->in_flight) > 0 && sl_time_now_us() < deadline) {
+    struct timespec ts = {0, 10 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  unsigned left = atomic_load(&h->in_flight);
+  MHD_stop_daemon(h->d);
+  if (fd != MHD_INVALID_SOCKET) close(fd);
+  free(h);
+  return left;
+}
+
+void sl_http_print_routes(FILE *out) {
+  for (size_t i = 0; i < sl_routes_count; i++)
+    fprintf(out, "%s %s\n", sl_routes[i].method, sl_routes[i].path);
+}
