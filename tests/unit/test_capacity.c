@@ -212,6 +212,32 @@ static void test_monotonic(void **state) {
   }
 }
 
+/* Absurd but finite figures (a typo in an admin-entered spec, e.g. 1e300 TFLOPS) must not
+ * produce a score below that of a smaller figure, let alone a negative one.
+ *
+ * BUG (src/core/capacity.c, to_milli): `(int64_t)floor(x * 1000.0 + 0.5)` converts an
+ * unbounded double to int64; for x * 1000 >= 2^63 that is undefined behaviour (not caught by
+ * -fsanitize=undefined; -fsanitize=float-cast-overflow reports it) and on x86-64 yields
+ * INT64_MIN.  Inputs: bf16 = 1e19 with bandwidth unknown (compute_only), or bf16 = 1e300
+ * with bandwidth 3350 (rated), default weights.  Expected: unrated, or a score >= 1000 (e.g.
+ * clamped, or such figures rejected); actual: score -9223372036854775808.
+ * Kept enabled. */
+static void test_huge_figures(void **state) {
+  (void)state;
+  static const double huge[] = {1e19, 1e30, 1e300, 1.7e308};
+  for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+    sl_capacity_specs s[] = {specs(huge[i], UNKNOWN, 3350), specs(989, 989, huge[i]),
+                             specs(huge[i], UNKNOWN, UNKNOWN)};
+    for (size_t k = 0; k < 3; k++) {
+      int64_t got = SENTINEL;
+      sl_rating r = sl_capacity_score(&W_DEFAULT, &s[k], &got);
+      if (r != SL_RATING_UNRATED && got < 1000)
+        fail_msg("bf16=%g bw=%g: rating %s score %lld, want unrated or >= 1000",
+                 s[k].bf16_tflops, s[k].bandwidth, sl_rating_name(r), (long long)got);
+    }
+  }
+}
+
 static void test_names_and_formula(void **state) {
   (void)state;
   assert_string_equal(sl_rating_name(SL_RATING_RATED), "rated");
@@ -236,6 +262,7 @@ int main(void) {
       cmocka_unit_test(test_weights_valid),
       cmocka_unit_test(test_rounding_half_up),
       cmocka_unit_test(test_monotonic),
+      cmocka_unit_test(test_huge_figures),
       cmocka_unit_test(test_names_and_formula),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -330,6 +330,29 @@ static void test_array(void **state) {
   json_decref(obj);
 }
 
+/* An array with a minimum but no maximum (max 0) must not report "must have 1 to 0
+ * elements" when it is too short.
+ *
+ * BUG (src/core/jsonspec.c, decode_one, case SL_JT_ARRAY): the detail always prints
+ * "%lld to %lld" with f->max, which is 0 when there is no upper limit.  Input: {"xs":[]}
+ * with min 1, max 0.  Expected: a detail such as "must have at least 1 element"; actual:
+ * "must have 1 to 0 elements".  Kept enabled. */
+static void test_array_min_only_detail(void **state) {
+  (void)state;
+  json_t *a = NULL;
+  sl_jfield f[] = {{"xs", SL_JT_ARRAY, true, &a, NULL, 1, 0, NULL}};
+  json_t *doc = load("{\"xs\":[]}");
+  sl_jerr err;
+  bool ok = sl_json_decode(doc, f, N(f), NULL, &err);
+  json_decref(doc); /* before any assertion: a failure must not leak it */
+  assert_false(ok);
+  assert_int_equal(err.code, SL_E_INVALID_VALUE);
+  assert_string_equal(err.field, "xs");
+  if (strstr(err.detail, "to 0"))
+    fail_msg("detail \"%s\" states an upper limit of 0 for an unlimited array", err.detail);
+  assert_non_null(strstr(err.detail, "1"));
+}
+
 /* ---------------------------------------------------------------- SL_JT_MILLI */
 
 static void test_milli(void **state) {
@@ -387,6 +410,42 @@ static void test_milli(void **state) {
   decode_fail("{\"w\":\"0.499\"}", r, N(r), NULL, SL_E_INVALID_VALUE, "w", "between 0.500 and 2.000");
   decode_fail("{\"w\":2.001}", r, N(r), NULL, SL_E_INVALID_VALUE, "w", "between 0.500 and 2.000");
   decode_fail("{\"w\":3}", r, N(r), NULL, SL_E_INVALID_VALUE, "w", "between 0.500 and 2.000");
+}
+
+/* The upper edge of SL_JT_MILLI is the same whatever the JSON form: the integer path accepts
+ * up to 10^12 and the real path's range check (`d > 1e12`) admits 1e12 too.
+ *
+ * BUG (src/core/jsonspec.c, parse_milli_str, `if (++nd > 12) return false;`): a 13-digit
+ * whole part is refused, so 1000000000000.0 (a real the range check admits) fails with the
+ * false detail "has more than 3 decimal places", and "1000000000000" (string) fails while
+ * the integer 1000000000000 is accepted.  Likewise -0.0 passes the `d >= 0` check, prints as
+ * "-0.000" and is reported as "more than 3 decimal places".  Expected: 10^12 accepted as
+ * 10^15 thousandths in all three forms; -0.0 accepted as 0 or rejected with a true detail.
+ * Kept enabled. */
+static void test_milli_edges_consistent(void **state) {
+  (void)state;
+  int64_t m = I64_SENTINEL;
+  sl_jfield f[] = {{"ncu", SL_JT_MILLI, true, &m, NULL, 0, INT64_C(1000000000000000), NULL}};
+  static const char *const forms[] = {"{\"ncu\":1000000000000}", "{\"ncu\":1000000000000.0}",
+                                      "{\"ncu\":\"1000000000000\"}",
+                                      "{\"ncu\":\"1000000000000.000\"}"};
+  for (size_t i = 0; i < N(forms); i++) {
+    json_t *doc = load(forms[i]);
+    sl_jerr err;
+    m = I64_SENTINEL;
+    bool ok = sl_json_decode(doc, f, N(f), NULL, &err);
+    json_decref(doc);
+    if (!ok || m != INT64_C(1000000000000000))
+      fail_msg("%s: code=%s detail=\"%s\" m=%lld, want 10^15 thousandths", forms[i],
+               sl_err_name(err.code), err.detail, (long long)m);
+  }
+  json_t *doc = load("{\"ncu\":-0.0}");
+  sl_jerr err;
+  m = I64_SENTINEL;
+  bool ok = sl_json_decode(doc, f, N(f), NULL, &err);
+  json_decref(doc);
+  if (ok ? m != 0 : strstr(err.detail, "decimal places") != NULL)
+    fail_msg("-0.0: ok=%d m=%lld detail=\"%s\"", ok, (long long)m, ok ? "" : err.detail);
 }
 
 /* ---------------------------------------------------------------- decoder rules */
@@ -776,7 +835,9 @@ int main(void) {
       cmocka_unit_test(test_enum),
       cmocka_unit_test(test_object),
       cmocka_unit_test(test_array),
+      cmocka_unit_test(test_array_min_only_detail),
       cmocka_unit_test(test_milli),
+      cmocka_unit_test(test_milli_edges_consistent),
       cmocka_unit_test(test_unknown_field),
       cmocka_unit_test(test_missing_and_null),
       cmocka_unit_test(test_null_and_non_object),

@@ -263,6 +263,29 @@ static void test_format_roundtrip(void **state) {
   }
 }
 
+/* The header promises that a buffer of >= 21 bytes is enough.  For instants outside the
+ * years 0000..9999 the text does not fit (or gmtime_r fails and `tm` is used uninitialised),
+ * and strftime() then returns 0 leaving the buffer's contents indeterminate: a caller that
+ * prints it reads past the end.
+ *
+ * BUG (src/core/timeutil.c, sl_time_format, the gmtime_r and strftime calls): neither
+ * return value is checked.  Inputs: INT64_MAX, INT64_MIN, 253402300800 (10000-01-01),
+ * -10^15, with a 21-byte buffer.  Expected: a NUL-terminated string (e.g. "" or a clamped
+ * or "invalid" text); actual: 21 bytes written with no terminator.  Kept enabled. */
+static void test_format_out_of_range_terminated(void **state) {
+  (void)state;
+  static const int64_t ts[] = {INT64_MAX, INT64_MIN, INT64_C(253402300800),
+                               INT64_C(-1000000000000000)};
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+    char buf[21];
+    memset(buf, 'Q', sizeof buf);
+    sl_time_format(ts[i], buf, sizeof buf);
+    if (!memchr(buf, '\0', sizeof buf))
+      fail_msg("format(%lld) left a 21-byte buffer without a terminating NUL: \"%.21s\"",
+               (long long)ts[i], buf);
+  }
+}
+
 static void test_slots(void **state) {
   (void)state;
   assert_true(sl_time_on_slot(0));
@@ -318,6 +341,7 @@ int main(void) {
       cmocka_unit_test(test_every_prefix_rejected),
       cmocka_unit_test(test_format),
       cmocka_unit_test(test_format_roundtrip),
+      cmocka_unit_test(test_format_out_of_range_terminated),
       cmocka_unit_test(test_slots),
       cmocka_unit_test(test_now),
   };

@@ -1,0 +1,152 @@
+"""Every route x every role, with the expected status in every cell.
+
+The expected table is written out below from the "who" column of src/http/README.md:
+401 without a token (public routes excepted), 403 for a role that may never use the route,
+404 for someone else's object (existence is not revealed), 2xx where allowed.  The matrix must
+cover exactly the routes `suanlid routes` prints, so a new route without a row fails.
+"""
+import os
+import re
+
+from harness import ROOT, Collector, check, env, error_problems, run_cli, uniq
+
+ROLES = ("admin", "operator", "provider", "other_provider", "tenant", "none")
+
+#                                      admin operator provider other  tenant none
+MATRIX = {
+    "GET /healthz":                   (200,  200,     200,     200,   200,   200),
+    "GET /readyz":                    (200,  200,     200,     200,   200,   200),
+    "GET /v1/me":                     (200,  200,     200,     200,   200,   401),
+    "POST /v1/accounts":              (201,  403,     403,     403,   403,   401),
+    "GET /v1/accounts":               (200,  403,     403,     403,   403,   401),
+    "GET /v1/accounts/{}":            (200,  404,     200,     404,   404,   401),  # the provider's account
+    "POST /v1/accounts/{}/tokens":    (201,  404,     201,     404,   404,   401),  # the provider's account
+    "GET /v1/accounts/{}/tokens":     (200,  404,     200,     404,   404,   401),  # the provider's account
+    "DELETE /v1/tokens/{}":           (200,  404,     200,     404,   404,   401),  # a token of the provider
+    "GET /v1/regions":                (200,  200,     200,     200,   200,   401),
+    "POST /v1/regions":               (201,  403,     403,     403,   403,   401),
+    "GET /v1/regions/{}":             (200,  200,     200,     200,   200,   401),
+    "GET /v1/latency":                (200,  200,     200,     200,   200,   401),
+    "PUT /v1/latency":                (200,  403,     403,     403,   403,   401),
+    "GET /v1/accelerators":           (200,  200,     200,     200,   200,   401),
+    "GET /v1/accelerators/{}":        (200,  200,     200,     200,   200,   401),
+    "GET /v1/capacity/formula":       (200,  200,     200,     200,   200,   401),
+    "PUT /v1/capacity/weights":       (200,  403,     403,     403,   403,   401),
+    "GET /v1/pools":                  (200,  200,     200,     200,   200,   401),
+    "POST /v1/pools":                 (403,  403,     201,     201,   403,   401),
+    "GET /v1/pools/{}":               (200,  200,     200,     404,   200,   401),  # provider's active pool
+    "PATCH /v1/pools/{}":             (403,  403,     200,     404,   403,   401),  # in the operator's region
+    "DELETE /v1/pools/{}":            (403,  403,     200,     404,   403,   401),
+    "POST /v1/pools/{}/heartbeat":    (403,  403,     200,     404,   403,   401),
+    "GET /v1/audit":                  (200,  403,     403,     403,   403,   401),
+}
+
+ERROR_FOR = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+# cells run in this order: the owner and the admin last, so refused cells see the objects intact
+ORDER = ("none", "tenant", "operator", "other_provider", "admin", "provider")
+
+
+def normalize(route):
+    m, p = route.split(" ", 1)
+    return m + " " + re.sub(r"\{[^}/]*\}|:[A-Za-z_][A-Za-z0-9_]*|<[^>/]*>", "{}", p)
+
+
+def server_routes():
+    p = run_cli("routes")
+    check(p.returncode == 0, "suanlid routes exit %s: %s" % (p.returncode, p.stderr[-300:]))
+    lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
+    bad = [ln for ln in lines if not re.fullmatch(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /\S*", ln)]
+    check(not bad, "suanlid routes prints lines not of the form 'METHOD /path': %s" % bad[:5])
+    return [normalize(ln) for ln in lines]
+
+
+def readme_routes():
+    out = []
+    with open(os.path.join(ROOT, "src", "http", "README.md"), encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"^\|\s*(GET|POST|PUT|PATCH|DELETE)\s*\|\s*(/\S*)\s*\|", line)
+            if m:
+                out.append(normalize(m.group(1) + " " + m.group(2)))
+    return out
+
+
+def test_routes_match_readme_and_matrix():
+    c = Collector()
+    env()
+    srv = server_routes()
+    c.check(len(srv) == len(set(srv)), "suanlid routes prints duplicates: %s" % sorted(r for r in srv if srv.count(r) > 1))
+    doc = set(readme_routes())
+    c.check(set(srv) - doc == set(), "routes the server has but src/http/README.md does not document: %s"
+            % sorted(set(srv) - doc))
+    c.check(doc - set(srv) == set(), "documented routes the server does not print: %s" % sorted(doc - set(srv)))
+    c.check(set(srv) - set(MATRIX) == set(), "routes without a role-matrix row (add one): %s"
+            % sorted(set(srv) - set(MATRIX)))
+    c.check(set(MATRIX) - set(srv) == set(), "matrix rows for routes the server does not have: %s"
+            % sorted(set(MATRIX) - set(srv)))
+    c.done()
+
+
+def test_role_matrix():
+    e = env()
+    c = Collector()
+    R1, R2 = e.region(), e.region()
+    P, Q, T = e.account("provider"), e.account("provider"), e.account("tenant")
+    OP = e.account("operator", regions=[R1])
+    X = e.pool(P["token"], R1, gpu_count=16)
+    D = e.pool(P["token"], R1)
+    spare = {"admin": e.token(P["id"])["id"], "provider": e.token(P["id"])["id"]}
+    f0 = e.c.get("/v1/capacity/formula", token=e.admin).json
+    tokens = {"admin": e.admin, "operator": OP["token"], "provider": P["token"], "other_provider": Q["token"],
+              "tenant": T["token"], "none": None}
+
+    def req(route, role):
+        """(path, body) for route as role."""
+        pid = P["id"]
+        return {
+            "GET /healthz": ("/healthz", None),
+            "GET /readyz": ("/readyz", None),
+            "GET /v1/me": ("/v1/me", None),
+            "POST /v1/accounts": ("/v1/accounts", {"kind": "tenant", "name": uniq("m")}),
+            "GET /v1/accounts": ("/v1/accounts", None),
+            "GET /v1/accounts/{}": ("/v1/accounts/%d" % pid, None),
+            "POST /v1/accounts/{}/tokens": ("/v1/accounts/%d/tokens" % pid, {"label": "m"}),
+            "GET /v1/accounts/{}/tokens": ("/v1/accounts/%d/tokens" % pid, None),
+            "DELETE /v1/tokens/{}": ("/v1/tokens/%d" % spare.get(role, spare["admin"]), None),
+            "GET /v1/regions": ("/v1/regions", None),
+            "POST /v1/regions": ("/v1/regions", {"code": uniq("m"), "name": "m", "tier": "cloud"}),
+            "GET /v1/regions/{}": ("/v1/regions/" + R1, None),
+            "GET /v1/latency": ("/v1/latency", None),
+            "PUT /v1/latency": ("/v1/latency", {"entries": [{"from": R1, "to": R2, "rtt_ms": "9"}]}),
+            "GET /v1/accelerators": ("/v1/accelerators", None),
+            "GET /v1/accelerators/{}": ("/v1/accelerators/H100-SXM", None),
+            "GET /v1/capacity/formula": ("/v1/capacity/formula", None),
+            "PUT /v1/capacity/weights": ("/v1/capacity/weights",
+                                         {"compute_weight_bp": f0["compute_weight_bp"],
+                                          "memory_weight_bp": f0["memory_weight_bp"]}),
+            "GET /v1/pools": ("/v1/pools", None),
+            "POST /v1/pools": ("/v1/pools", e.pool_body(R1)),
+            "GET /v1/pools/{}": ("/v1/pools/%d" % X["id"], None),
+            "PATCH /v1/pools/{}": ("/v1/pools/%d" % X["id"], {"name": "m-" + role}),
+            "DELETE /v1/pools/{}": ("/v1/pools/%d" % D["id"], None),
+            "POST /v1/pools/{}/heartbeat": ("/v1/pools/%d/heartbeat" % X["id"],
+                                            {"healthy_gpus": 16, "utilization_bp": 0}),
+            "GET /v1/audit": ("/v1/audit", None),
+        }[route]
+
+    cells = 0
+    for route, row in MATRIX.items():
+        method = route.split(" ", 1)[0]
+        for role in ORDER:
+            want = row[ROLES.index(role)]
+            path, body = req(route, role)
+            r = e.c.req(method, path, body=body, token=tokens[role])
+            cells += 1
+            if want in ERROR_FOR:
+                p = error_problems(r, want, ERROR_FOR[want])
+                c.check(not p, "%-30s %-14s %s %s: expected %d %s, got %s %s"
+                        % (route, role, method, path, want, ERROR_FOR[want], r.status, r.raw[:120]))
+            else:
+                c.check(r.status == want, "%-30s %-14s %s %s: expected %d, got %s %s"
+                        % (route, role, method, path, want, r.status, r.raw[:120]))
+    c.check(cells == len(MATRIX) * len(ROLES), "matrix incomplete")
+    c.done()
