@@ -17,7 +17,6 @@
  *     so they cannot land in one of the library's threads.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -55,15 +54,16 @@ static int pool_json(char *buf, size_t len, long id) {
       id, id);
 }
 
-/* {"items":[pool, pool, ...],"next_after":N} with as many pools as fit in about `target`
- * bytes (at least one).  Returns a malloc'd string and its length in *out_len. */
+/* {"items":[pool, pool, ...],"next_after":N,"pad":"   "} with as many pools as fit in
+ * `target` bytes (at least one), padded to `target` bytes when there is room.  Returns a
+ * malloc'd string and its length in *out_len. */
 static char *build_page(size_t target, size_t *out_len) {
   char one[1024];
   int n1 = pool_json(one, sizeof one, 1);
   if (n1 <= 0 || (size_t)n1 >= sizeof one) return NULL;
   size_t count = target > 64 ? (target - 32) / ((size_t)n1 + 1) : 1;
   if (count == 0) count = 1;
-  size_t cap = (count + 1) * ((size_t)n1 + 16) + 64;
+  size_t cap = (count + 1) * ((size_t)n1 + 16) + target + 64;
   char *buf = malloc(cap);
   if (!buf) return NULL;
   size_t len = (size_t)snprintf(buf, cap, "{\"items\":[");
@@ -76,7 +76,17 @@ static char *build_page(size_t target, size_t *out_len) {
     }
     len += (size_t)n;
   }
-  len += (size_t)snprintf(buf + len, cap - len, "],\"next_after\":%zu}", count);
+  len += (size_t)snprintf(buf + len, cap - len, "],\"next_after\":%zu", count);
+  /* Pad with a string field up to the target size, so the size can match suanlid's. */
+  static const char pad_key[] = ",\"pad\":\"";
+  if (len + sizeof pad_key + 2 < target && target < cap) {
+    memcpy(buf + len, pad_key, sizeof pad_key - 1);
+    len += sizeof pad_key - 1;
+    while (len < target - 2) buf[len++] = ' ';
+    buf[len++] = '"';
+  }
+  buf[len++] = '}';
+  buf[len] = '\0';
   *out_len = len;
   return buf;
 }

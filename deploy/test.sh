@@ -138,9 +138,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fresh_db() {  # fresh_db NAME -> URL
+fresh_db() {  # fresh_db NAME: create an empty database NAME; its URL in FRESH_URL
   if [[ "${SUANLI_PG_PRIVATE:-1}" == 0 ]]; then EXTERNAL_DBS+=("$1"); fi
-  sl_createdb "$1"
+  FRESH_URL=$(sl_createdb "$1")
 }
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
@@ -154,23 +154,23 @@ fi
 
 # ---------------------------------------------------------------- deploy checks
 if want_stage deploy; then
-  SEED_URL=$(fresh_db suanli_test_seed)
-  run_stage "deploy" parse_summary 120 deploy/check_seed.sh "$SEED_URL"
+  fresh_db suanli_test_seed
+  run_stage "deploy" parse_summary 120 deploy/check_seed.sh "$FRESH_URL"
 fi
 
 # ---------------------------------------------------------------- b. database tests
 if want_stage db && [[ -x build-asan/tests/db_tests ]]; then
-  DB_URL=$(fresh_db suanli_test_db)
-  run_stage "db" parse_cmocka 300 env SUANLI_DATABASE_URL="$DB_URL" SUANLI_ROOT="$SL_ROOT" \
+  fresh_db suanli_test_db
+  run_stage "db" parse_cmocka 300 env SUANLI_DATABASE_URL="$FRESH_URL" SUANLI_ROOT="$SL_ROOT" \
     build-asan/tests/db_tests
 fi
 
 # ---------------------------------------------------------------- c. end-to-end tests
 if want_stage e2e && [[ -f tests/e2e/run.py ]]; then
-  E2E_URL=$(fresh_db suanli_test_e2e)
+  fresh_db suanli_test_e2e
   run_stage "e2e" parse_summary 600 env \
     SUANLI_BIN="$SL_ROOT/build-asan/suanlid" \
-    SUANLI_DATABASE_URL="$E2E_URL" \
+    SUANLI_DATABASE_URL="$FRESH_URL" \
     SUANLI_ROOT="$SL_ROOT" \
     SUANLI_PG_RESTART_CMD="$SUANLI_PG_RESTART_CMD" \
     SUANLI_PG_STOP_CMD="$SUANLI_PG_STOP_CMD" \

@@ -19,7 +19,13 @@ bool sl_capacity_weights_valid(const sl_capacity_weights *w) {
          w->ref_bandwidth > 0;
 }
 
-static int64_t to_milli(double x) { return (int64_t)floor(x * 1000.0 + 0.5); }
+/* Thousandths, rounded half up, clamped to [0, 10^15] so absurd figures never overflow. */
+static int64_t to_milli(double x) {
+  double m = floor(x * 1000.0 + 0.5);
+  if (!(m > 0)) return 0;
+  if (m > 1e15) return INT64_C(1000000000000000);
+  return (int64_t)m;
+}
 
 sl_rating sl_capacity_score(const sl_capacity_weights *w, const sl_capacity_specs *s,
                             int64_t *score_milli) {

@@ -22,7 +22,7 @@ json_t *sl_json_parse_body(const char *body, size_t len, sl_jerr *err) {
     return NULL;
   }
   json_error_t je;
-  json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+  json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
   if (!doc) {
     sl_jerr_set(err, SL_E_MALFORMED_JSON, "", "%s at line %d column %d", je.text, je.line,
                 je.column);
@@ -70,7 +70,7 @@ bool sl_parse_milli(const char *s, int64_t *out) {
   const char *p = s;
   while (*p >= '0' && *p <= '9') {
     whole = whole * 10 + (*p - '0');
-    if (++nd > 12) return false;
+    if (++nd > 13) return false;
     p++;
   }
   if (nd == 0) return false;
@@ -170,9 +170,13 @@ static bool decode_one(const sl_jfield *f, const json_t *v, const char *fname, s
   case SL_JT_ARRAY: {
     if (!json_is_array(v)) break;
     int64_t n = (int64_t)json_array_size(v);
-    if (n < f->min || (f->max && n > f->max))
+    if (n < f->min || (f->max && n > f->max)) {
+      if (!f->max)
+        return sl_jerr_set(err, SL_E_INVALID_VALUE, fname, "must have at least %lld elements",
+                           (long long)f->min);
       return sl_jerr_set(err, SL_E_INVALID_VALUE, fname, "must have %lld to %lld elements",
                          (long long)f->min, (long long)f->max);
+    }
     *(json_t **)f->dest = (json_t *)v;
     return true;
   }
@@ -193,8 +197,8 @@ static bool decode_one(const sl_jfield *f, const json_t *v, const char *fname, s
       double d = json_real_value(v);
       if (!(d >= 0) || d > 1e12)
         return sl_jerr_set(err, SL_E_INVALID_VALUE, fname, "is out of range");
-      snprintf(buf, sizeof buf, "%.3f", d);
-      if (!sl_parse_milli(buf, &m) || (double)m / 1000.0 != d)
+      snprintf(buf, sizeof buf, "%.3f", d == 0 ? 0.0 : d);
+      if (!sl_parse_milli(buf, &m) || (double)m / 1000.0 != (d == 0 ? 0.0 : d))
         return sl_jerr_set(err, SL_E_INVALID_VALUE, fname, "has more than 3 decimal places");
     } else {
       break;

@@ -13,6 +13,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 void sl_log_set_level(sl_log_level min) { min_level = min; }
 
 void sl_log(sl_log_level lvl, const char *msg, json_t *fields) {
+  if ((unsigned)lvl > SL_LOG_ERROR) lvl = SL_LOG_ERROR;
   if (lvl < min_level) {
     json_decref(fields);
     return;
@@ -29,7 +30,7 @@ void sl_log(sl_log_level lvl, const char *msg, json_t *fields) {
   json_object_set_new(line, "level", json_string(level_names[lvl]));
   json_object_set_new(line, "msg", json_string(msg ? msg : ""));
   if (fields) {
-    json_object_update(line, fields);
+    json_object_update_missing(line, fields); /* ts, level and msg always win */
     json_decref(fields);
   }
   char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);

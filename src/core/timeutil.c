@@ -68,10 +68,14 @@ bool sl_time_parse(const char *s, int64_t *out) {
 }
 
 void sl_time_format(int64_t t, char *buf, size_t len) {
+  if (len == 0) return;
+  /* Outside years 0000-9999 the text would not fit the documented 21 bytes: clamp. */
+  if (t < INT64_C(-62167219200)) t = INT64_C(-62167219200);
+  if (t > INT64_C(253402300799)) t = INT64_C(253402300799);
   time_t tt = (time_t)t;
   struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  buf[0] = '\0';
+  if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) buf[0] = '\0';
 }
 
 bool sl_time_on_slot(int64_t t) { return t % SL_SLOT_SECONDS == 0; }

@@ -23,10 +23,13 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.environ.get("SUANLI_ROOT") or os.path.dirname(os.path.dirname(HERE))
 RUN = secrets.token_hex(3)  # makes every name this run creates unique
 TOKEN_RE = re.compile(r"^sl_([0-9a-f]{32})_([A-Za-z0-9_\-]+)$")
 ERROR_KEYS = {"error", "code", "hint", "field", "detail", "request_id"}
+# `field` of errors that are not about a body field: '' or the header / path parameter named
+AUTH_FIELD = ("", "Authorization")
+PATH_FIELD = ("", "id")
 
 _counter = itertools.count(1)
 
@@ -241,9 +244,14 @@ def error_problems(r, status, name, field=None):
             p.append("hint %r differs from errors.def" % j.get("hint"))
     if field is not None:
         f = j.get("field")
-        ok = field(f) if callable(field) else f == field
+        if callable(field):
+            ok, want = field(f), field.__doc__ or "a matching field"
+        elif isinstance(field, (tuple, list, set, frozenset)):
+            ok, want = f in field, " or ".join(repr(x) for x in field)
+        else:
+            ok, want = f == field, repr(field)
         if not ok:
-            p.append("field %r, expected %r" % (f, getattr(field, "__doc__", None) or field))
+            p.append("field %r, expected %s" % (f, want))
     if not isinstance(j.get("field", None), str):
         p.append("field is not a string")
     rid = r.headers.get("x-request-id")
@@ -356,7 +364,7 @@ def run_cli(*args, timeout=60, extra_env=None):
 
 
 class Server:
-    def __init__(self, name="main", log_level="debug"):
+    def __init__(self, name="main", log_level="info"):
         self.port = free_port()
         self.log_path = os.path.join(out_dir(), "%s-%s.log" % (name, self.port))
         self.client = Client(self.port)

@@ -23,10 +23,10 @@ import harness  # noqa: E402
 
 def discover(pattern):
     tests = []
-    for fn in sorted(os.listdir(HERE)):
-        if not (fn.startswith("test_") and fn.endswith(".py")):
-            continue
-        mod = importlib.import_module(fn[:-3])
+    mods = [importlib.import_module(fn[:-3]) for fn in sorted(os.listdir(HERE))
+            if fn.startswith("test_") and fn.endswith(".py")]
+    mods.sort(key=lambda m: getattr(m, "RUN_ORDER", 50))  # a module may ask to run late (RUN_ORDER > 50)
+    for mod in mods:
         funcs = [(name, f) for name, f in vars(mod).items()
                  if name.startswith("test_") and inspect.isfunction(f) and f.__module__ == mod.__name__]
         funcs.sort(key=lambda nf: nf[1].__code__.co_firstlineno)

@@ -13,7 +13,9 @@ FORMULA_KEYS = {"formula", "compute_weight_bp", "memory_weight_bp", "reference",
 NUMERIC_FIGURES = ["memory_gb", "mem_bandwidth_gbps", "fp16_dense_tflops", "bf16_dense_tflops",
                    "fp32_tflops", "interconnect_gbps"]
 TEXT_FIGURES = ["memory_type", "interconnect"]
-CSV_PATH = os.path.join(os.path.dirname(ROOT), "shared", "data", "accelerators.csv")
+CSV_PATH = next((p for p in (os.path.join(ROOT, "data", "accelerators.csv"),
+                             os.path.join(os.path.dirname(ROOT), "shared", "data", "accelerators.csv"))
+                 if os.path.exists(p)), "data/accelerators.csv")
 
 
 def _num(x):

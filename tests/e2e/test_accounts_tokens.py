@@ -3,7 +3,7 @@ import datetime
 import re
 import time
 
-from harness import (TOKEN_RE, Collector, blake2b_256, check, env, error_problems, expect_error,
+from harness import (AUTH_FIELD, TOKEN_RE, Collector, blake2b_256, check, env, error_problems, expect_error,
                      fail, parse_ts, psql, quote_lit, ts, uniq, utcnow)
 
 ACCOUNT_KEYS = {"id", "kind", "name", "regions", "disabled", "created_at"}
@@ -143,7 +143,7 @@ def test_token_expiry():
     delay = (exp - utcnow()).total_seconds() + 1.2
     time.sleep(max(delay, 0))
     r = e.c.get("/v1/me", token=tok)
-    expect_error(r, 401, "token_invalid", "")
+    expect_error(r, 401, "token_invalid", AUTH_FIELD)
 
 
 def test_revoke_token():
@@ -164,7 +164,7 @@ def test_revoke_token():
         c.check(r.json.get("id") == t["id"] and r.json.get("revoked_at"), "revoke reply: %s" % r.json)
         c.check("token" not in r.json, "revoke reply shows the token")
     r = e.c.get("/v1/me", token=t["token"])
-    p_ = error_problems(r, 401, "token_invalid", "")
+    p_ = error_problems(r, 401, "token_invalid", AUTH_FIELD)
     c.check(not p_, "revoked token: %s" % "; ".join(p_))
     # admin revokes anyone's
     t2 = e.token(p["id"])
@@ -208,7 +208,7 @@ def test_malformed_and_unknown_tokens():
         if names is None:
             c.check(r.status in (200, 401), "%s: %s" % (label, r.short()))
             continue
-        p_ = error_problems(r, 401, None, "")
+        p_ = error_problems(r, 401, None, AUTH_FIELD)
         if r.err() not in names:
             p_.append("error %r, expected one of %s" % (r.err(), names))
         if "bearer" not in (r.headers.get("www-authenticate") or "").lower():

@@ -2,7 +2,7 @@
 import os
 import re
 
-from harness import ROOT, Collector, check, env, error_problems, expect_error
+from harness import AUTH_FIELD, ROOT, Collector, check, env, error_problems, expect_error
 
 
 def _latest_migration():
@@ -66,6 +66,6 @@ def test_error_body_shape_and_request_ids_unique():
     ids = set()
     for _ in range(5):
         r = e.c.get("/v1/me")
-        expect_error(r, 401, "unauthenticated", "")
+        expect_error(r, 401, "unauthenticated", AUTH_FIELD)
         ids.add(r.headers.get("x-request-id"))
     check(len(ids) == 5, "X-Request-Id not unique across 5 requests: %s" % ids)

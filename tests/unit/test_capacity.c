@@ -7,8 +7,8 @@
  * the comment next to it (exact fractions; the double computation is far from any .5). */
 #include <math.h>
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,7 +18,7 @@
 #include "suanli/capacity.h"
 
 #define SENTINEL INT64_C(-424242)
-#define UNKNOWN (-1.0)
+#define UNKNOWN  (-1.0)
 
 static const sl_capacity_weights W_DEFAULT = {7000, 3000, 989.0, 3350.0};
 
@@ -43,8 +43,8 @@ static void test_reference_is_1000(void **state) {
   /* H100 SXM: (7000*989/989 + 3000*3350/3350) / 10000 = 1 -> 1000 milli */
   expect_score(&W_DEFAULT, specs(989, 989, 3350), SL_RATING_RATED, 1000);
   /* ... whatever the weights */
-  static const int32_t ws[][2] = {{10000, 0}, {0, 10000}, {5000, 5000}, {1, 0}, {0, 1},
-                                  {1, 9999}, {3333, 3333}, {1234, 8766}};
+  static const int32_t ws[][2] = {{10000, 0}, {0, 10000}, {5000, 5000}, {1, 0},
+                                  {0, 1},     {1, 9999},  {3333, 3333}, {1234, 8766}};
   for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
     sl_capacity_weights w = {ws[i][0], ws[i][1], 989.0, 3350.0};
     assert_true(sl_capacity_weights_valid(&w));
@@ -138,12 +138,28 @@ static void test_weights_valid(void **state) {
     int32_t c, m;
     bool ok;
   } cases[] = {
-      {0, 0, false},        {10000, 0, true},      {0, 10000, true},    {5000, 5000, true},
-      {5000, 5001, false},  {5001, 5000, false},   {1, 0, true},        {0, 1, true},
-      {9999, 1, true},      {10000, 1, false},     {10001, 0, false},   {0, 10001, false},
-      {-1, 5000, false},    {5000, -1, false},     {-1, 2, false},      {2, -1, false},
-      {INT32_MAX, 0, false}, {0, INT32_MAX, false}, {INT32_MAX, INT32_MAX, false},
-      {INT32_MIN, 10000, false}, {INT32_MIN, INT32_MIN, false}, {7000, 3000, true},
+      {0, 0, false},
+      {10000, 0, true},
+      {0, 10000, true},
+      {5000, 5000, true},
+      {5000, 5001, false},
+      {5001, 5000, false},
+      {1, 0, true},
+      {0, 1, true},
+      {9999, 1, true},
+      {10000, 1, false},
+      {10001, 0, false},
+      {0, 10001, false},
+      {-1, 5000, false},
+      {5000, -1, false},
+      {-1, 2, false},
+      {2, -1, false},
+      {INT32_MAX, 0, false},
+      {0, INT32_MAX, false},
+      {INT32_MAX, INT32_MAX, false},
+      {INT32_MIN, 10000, false},
+      {INT32_MIN, INT32_MIN, false},
+      {7000, 3000, true},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     sl_capacity_weights w = {cases[i].c, cases[i].m, 989.0, 3350.0};
@@ -173,9 +189,9 @@ static void test_rounding_half_up(void **state) {
     double t;
     int64_t want;
   } cases[] = {
-      {0.5, 1},   /* half-even would give 0 */
-      {1.5, 2},   {2.5, 3}, /* half-even would give 2 */
-      {3.5, 4},   {0.4, 0},  {0.6, 1},  {2.49, 2}, {2.51, 3}, {999.5, 1000}, {0, 0},
+      {0.5, 1},           /* half-even would give 0 */
+      {1.5, 2}, {2.5, 3}, /* half-even would give 2 */
+      {3.5, 4}, {0.4, 0}, {0.6, 1}, {2.49, 2}, {2.51, 3}, {999.5, 1000}, {0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     double x = cases[i].t / 1000.0 * 1000.0;
@@ -232,8 +248,8 @@ static void test_huge_figures(void **state) {
       int64_t got = SENTINEL;
       sl_rating r = sl_capacity_score(&W_DEFAULT, &s[k], &got);
       if (r != SL_RATING_UNRATED && got < 1000)
-        fail_msg("bf16=%g bw=%g: rating %s score %lld, want unrated or >= 1000",
-                 s[k].bf16_tflops, s[k].bandwidth, sl_rating_name(r), (long long)got);
+        fail_msg("bf16=%g bw=%g: rating %s score %lld, want unrated or >= 1000", s[k].bf16_tflops,
+                 s[k].bandwidth, sl_rating_name(r), (long long)got);
     }
   }
 }
@@ -253,16 +269,11 @@ static void test_names_and_formula(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_reference_is_1000),
-      cmocka_unit_test(test_a100_by_hand),
-      cmocka_unit_test(test_catalog_models),
-      cmocka_unit_test(test_compute_only),
-      cmocka_unit_test(test_unrated),
-      cmocka_unit_test(test_fp16_fallback),
-      cmocka_unit_test(test_weights_valid),
-      cmocka_unit_test(test_rounding_half_up),
-      cmocka_unit_test(test_monotonic),
-      cmocka_unit_test(test_huge_figures),
+      cmocka_unit_test(test_reference_is_1000), cmocka_unit_test(test_a100_by_hand),
+      cmocka_unit_test(test_catalog_models),    cmocka_unit_test(test_compute_only),
+      cmocka_unit_test(test_unrated),           cmocka_unit_test(test_fp16_fallback),
+      cmocka_unit_test(test_weights_valid),     cmocka_unit_test(test_rounding_half_up),
+      cmocka_unit_test(test_monotonic),         cmocka_unit_test(test_huge_figures),
       cmocka_unit_test(test_names_and_formula),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

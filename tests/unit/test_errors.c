@@ -4,8 +4,8 @@
  * lookups are checked against the file itself, entry by entry. */
 #include <ctype.h>
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -47,8 +47,7 @@ static void test_unique_codes_and_names(void **state) {
   for (size_t i = 0; i < COUNT; i++)
     for (size_t j = i + 1; j < COUNT; j++) {
       if (registry[i].code == registry[j].code)
-        fail_msg("%s and %s share code %d", registry[i].ident, registry[j].ident,
-                 registry[i].code);
+        fail_msg("%s and %s share code %d", registry[i].ident, registry[j].ident, registry[i].code);
       if (strcmp(registry[i].name, registry[j].name) == 0)
         fail_msg("%s and %s share name \"%s\"", registry[i].ident, registry[j].ident,
                  registry[i].name);
@@ -92,8 +91,8 @@ static void test_status_classes(void **state) {
     bool server_block = e->code / 1000 == 5;
     bool server_status = e->status >= 500;
     if (server_block != server_status)
-      fail_msg("%s: code %d with status %u (5xxx codes must be exactly the 5xx statuses)",
-               e->ident, e->code, e->status);
+      fail_msg("%s: code %d with status %u (5xxx codes must be exactly the 5xx statuses)", e->ident,
+               e->code, e->status);
     if (e->code < 1000 || e->code > 5999)
       fail_msg("%s: code %d outside the 1xxx..5xxx blocks", e->ident, e->code);
   }
@@ -120,8 +119,8 @@ static void test_known_entries(void **state) {
 /* Values outside the enum map to internal_error, never out of bounds (ASan checks). */
 static void test_unknown_values(void **state) {
   (void)state;
-  static const int bad[] = {-1, -1000, SL_E__COUNT, SL_E__COUNT + 1, 5000, 1000000, INT32_MIN,
-                            INT32_MAX};
+  static const int bad[] = {-1,   -1000,   SL_E__COUNT, SL_E__COUNT + 1,
+                            5000, 1000000, INT32_MIN,   INT32_MAX};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     sl_err e = (sl_err)bad[i];
     assert_string_equal(sl_err_name(e), "internal_error");
@@ -133,12 +132,9 @@ static void test_unknown_values(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_enum_matches_file),
-      cmocka_unit_test(test_unique_codes_and_names),
-      cmocka_unit_test(test_entry_shapes),
-      cmocka_unit_test(test_status_classes),
-      cmocka_unit_test(test_known_entries),
-      cmocka_unit_test(test_unknown_values),
+      cmocka_unit_test(test_enum_matches_file), cmocka_unit_test(test_unique_codes_and_names),
+      cmocka_unit_test(test_entry_shapes),      cmocka_unit_test(test_status_classes),
+      cmocka_unit_test(test_known_entries),     cmocka_unit_test(test_unknown_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

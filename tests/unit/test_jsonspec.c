@@ -5,8 +5,8 @@
  * fields, missing required fields, null = missing, `present` flags, path prefixes; then
  * sl_json_parse_body and sl_parse_id. */
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include "suanli/jsonspec.h"
 #include "suanli/money.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a)         (sizeof(a) / sizeof((a)[0]))
 #define I64_SENTINEL INT64_C(-31337)
 
 static json_t *load(const char *text) {
@@ -35,8 +35,8 @@ static json_t *decode_ok(const char *text, const sl_jfield *f, size_t n, const c
   sl_jerr err;
   memset(&err, 0x55, sizeof err);
   if (!sl_json_decode(doc, f, n, path, &err))
-    fail_msg("decode(%s) failed: code=%s field=\"%s\" detail=\"%s\"", text,
-             sl_err_name(err.code), err.field, err.detail);
+    fail_msg("decode(%s) failed: code=%s field=\"%s\" detail=\"%s\"", text, sl_err_name(err.code),
+             err.field, err.detail);
   assert_int_equal(err.code, SL_E_OK);
   assert_string_equal(err.field, "");
   return doc;
@@ -52,8 +52,8 @@ static void decode_fail(const char *text, const sl_jfield *f, size_t n, const ch
   bool ok = sl_json_decode(doc, f, n, path, &err);
   if (ok) fail_msg("decode(%s) succeeded, want %s on \"%s\"", text, sl_err_name(code), field);
   if (err.code != code || strcmp(err.field, field) != 0)
-    fail_msg("decode(%s): code=%s field=\"%s\" detail=\"%s\"; want code=%s field=\"%s\"",
-             text, sl_err_name(err.code), err.field, err.detail, sl_err_name(code), field);
+    fail_msg("decode(%s): code=%s field=\"%s\" detail=\"%s\"; want code=%s field=\"%s\"", text,
+             sl_err_name(err.code), err.field, err.detail, sl_err_name(code), field);
   if (detail && !strstr(err.detail, detail))
     fail_msg("decode(%s): detail \"%s\" lacks \"%s\"", text, err.detail, detail);
   assert_true(strlen(err.detail) > 0);
@@ -116,8 +116,8 @@ static void test_string_control_chars(void **state) {
   const char *s = NULL;
   sl_jfield f[] = {{"s", SL_JT_STRING, true, &s, NULL, 0, 64, NULL}};
   static const char *const bad[] = {
-      "{\"s\":\"a\\u0001b\"}", "{\"s\":\"a\\tb\"}",   "{\"s\":\"line\\n\"}",
-      "{\"s\":\"\\r\"}",       "{\"s\":\"\\u001f\"}", "{\"s\":\"del\\u007f\"}",
+      "{\"s\":\"a\\u0001b\"}",   "{\"s\":\"a\\tb\"}",   "{\"s\":\"line\\n\"}",
+      "{\"s\":\"\\r\"}",         "{\"s\":\"\\u001f\"}", "{\"s\":\"del\\u007f\"}",
       "{\"s\":\"\\u001b[31m\"}",
   };
   for (size_t i = 0; i < N(bad); i++)
@@ -209,8 +209,8 @@ static void test_money(void **state) {
               sl_money_strerror(SL_MONEY_SYNTAX));
   decode_fail("{\"price\":\"1e3\"}", f, N(f), NULL, SL_E_INVALID_VALUE, "price", NULL);
   decode_fail("{\"price\":\"\"}", f, N(f), NULL, SL_E_INVALID_VALUE, "price", NULL);
-  decode_fail("{\"price\":\"99999999999999999999\"}", f, N(f), NULL, SL_E_INVALID_VALUE,
-              "price", sl_money_strerror(SL_MONEY_RANGE));
+  decode_fail("{\"price\":\"99999999999999999999\"}", f, N(f), NULL, SL_E_INVALID_VALUE, "price",
+              sl_money_strerror(SL_MONEY_RANGE));
   /* a JSON number is the wrong type: money is never a float */
   decode_fail("{\"price\":12.34}", f, N(f), NULL, SL_E_WRONG_TYPE, "price", "decimal string");
   decode_fail("{\"price\":12}", f, N(f), NULL, SL_E_WRONG_TYPE, "price", NULL);
@@ -243,8 +243,8 @@ static void test_time(void **state) {
   decode_fail("{\"start\":\"2026-01-01T00:00:01Z\"}", slot, N(slot), NULL, SL_E_INVALID_VALUE,
               "start", "whole UTC hour");
   /* on the hour in +05:30 is half past in UTC */
-  decode_fail("{\"start\":\"2026-01-01T09:00:00+05:30\"}", slot, N(slot), NULL,
-              SL_E_INVALID_VALUE, "start", "whole UTC hour");
+  decode_fail("{\"start\":\"2026-01-01T09:00:00+05:30\"}", slot, N(slot), NULL, SL_E_INVALID_VALUE,
+              "start", "whole UTC hour");
   decode_fail("{\"at\":\"2026-02-30T00:00:00Z\"}", any, N(any), NULL, SL_E_INVALID_VALUE, "at",
               "RFC 3339");
   decode_fail("{\"at\":\"2026-01-01T00:00:00.5Z\"}", any, N(any), NULL, SL_E_INVALID_VALUE, "at",
@@ -279,10 +279,11 @@ static void test_enum(void **state) {
   decode_fail("{\"adapter\":[\"slurm\"]}", f, N(f), NULL, SL_E_WRONG_TYPE, "adapter", NULL);
 
   /* a long list of allowed values is cut to fit, never overflowing the detail */
-  static const char *const many[] = {
-      "aaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb", "cccccccccccccccccccc",
-      "dddddddddddddddddddd", "eeeeeeeeeeeeeeeeeeee", "ffffffffffffffffffff",
-      "gggggggggggggggggggg", "hhhhhhhhhhhhhhhhhhhh", "iiiiiiiiiiiiiiiiiiii", NULL};
+  static const char *const many[] = {"aaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb",
+                                     "cccccccccccccccccccc", "dddddddddddddddddddd",
+                                     "eeeeeeeeeeeeeeeeeeee", "ffffffffffffffffffff",
+                                     "gggggggggggggggggggg", "hhhhhhhhhhhhhhhhhhhh",
+                                     "iiiiiiiiiiiiiiiiiiii", NULL};
   sl_jfield g[] = {{"e", SL_JT_ENUM, true, &k, NULL, 0, 0, many}};
   decode_fail("{\"e\":\"zzz\"}", g, N(g), NULL, SL_E_INVALID_VALUE, "e", "aaaaaaaaaaaaaaaaaaaa");
 }
@@ -322,7 +323,8 @@ static void test_array(void **state) {
   json_decref(decode_ok("{\"xs\":[]}", u, N(u), NULL));
   json_t *obj = json_object();
   json_t *big = json_array();
-  for (int i = 0; i < 5000; i++) json_array_append_new(big, json_integer(i));
+  for (int i = 0; i < 5000; i++)
+    json_array_append_new(big, json_integer(i));
   json_object_set_new(obj, "xs", big);
   sl_jerr err;
   assert_true(sl_json_decode(obj, u, N(u), NULL, &err));
@@ -363,27 +365,49 @@ static void test_milli(void **state) {
     const char *text;
     int64_t want;
   } ok[] = {
-      {"{\"ncu\":12}", 12000},          {"{\"ncu\":0}", 0},
-      {"{\"ncu\":\"12.345\"}", 12345},  {"{\"ncu\":12.345}", 12345},
-      {"{\"ncu\":\"12\"}", 12000},      {"{\"ncu\":\"0.5\"}", 500},
-      {"{\"ncu\":\"0.05\"}", 50},       {"{\"ncu\":\"0.001\"}", 1},
-      {"{\"ncu\":0.5}", 500},           {"{\"ncu\":0.1}", 100},
-      {"{\"ncu\":0.001}", 1},           {"{\"ncu\":1e-3}", 1},
-      {"{\"ncu\":2.675}", 2675},        {"{\"ncu\":1.0}", 1000},
-      {"{\"ncu\":1.5e2}", 150000},      {"{\"ncu\":\"999999999999.999\"}", INT64_C(999999999999999)},
+      {"{\"ncu\":12}", 12000},
+      {"{\"ncu\":0}", 0},
+      {"{\"ncu\":\"12.345\"}", 12345},
+      {"{\"ncu\":12.345}", 12345},
+      {"{\"ncu\":\"12\"}", 12000},
+      {"{\"ncu\":\"0.5\"}", 500},
+      {"{\"ncu\":\"0.05\"}", 50},
+      {"{\"ncu\":\"0.001\"}", 1},
+      {"{\"ncu\":0.5}", 500},
+      {"{\"ncu\":0.1}", 100},
+      {"{\"ncu\":0.001}", 1},
+      {"{\"ncu\":1e-3}", 1},
+      {"{\"ncu\":2.675}", 2675},
+      {"{\"ncu\":1.0}", 1000},
+      {"{\"ncu\":1.5e2}", 150000},
+      {"{\"ncu\":\"999999999999.999\"}", INT64_C(999999999999999)},
       {"{\"ncu\":1000000000000}", INT64_C(1000000000000000)},
   };
   for (size_t i = 0; i < N(ok); i++) {
     m = I64_SENTINEL;
     json_decref(decode_ok(ok[i].text, f, N(f), NULL));
-    if (m != ok[i].want) fail_msg("%s -> %lld, want %lld", ok[i].text, (long long)m, (long long)ok[i].want);
+    if (m != ok[i].want)
+      fail_msg("%s -> %lld, want %lld", ok[i].text, (long long)m, (long long)ok[i].want);
   }
   static const char *const bad[] = {
-      "{\"ncu\":1.2345}",     "{\"ncu\":\"1.2345\"}", "{\"ncu\":0.0001}", "{\"ncu\":1e-4}",
-      "{\"ncu\":-1}",         "{\"ncu\":-0.5}",       "{\"ncu\":\"-1\"}", "{\"ncu\":\"\"}",
-      "{\"ncu\":\"1.\"}",     "{\"ncu\":\".5\"}",     "{\"ncu\":\"1e3\"}", "{\"ncu\":\" 1\"}",
-      "{\"ncu\":\"1,5\"}",    "{\"ncu\":\"abc\"}",    "{\"ncu\":1000000000001}",
-      "{\"ncu\":\"1.2.3\"}",  "{\"ncu\":1e300}",      "{\"ncu\":9223372036854775807}",
+      "{\"ncu\":1.2345}",
+      "{\"ncu\":\"1.2345\"}",
+      "{\"ncu\":0.0001}",
+      "{\"ncu\":1e-4}",
+      "{\"ncu\":-1}",
+      "{\"ncu\":-0.5}",
+      "{\"ncu\":\"-1\"}",
+      "{\"ncu\":\"\"}",
+      "{\"ncu\":\"1.\"}",
+      "{\"ncu\":\".5\"}",
+      "{\"ncu\":\"1e3\"}",
+      "{\"ncu\":\" 1\"}",
+      "{\"ncu\":\"1,5\"}",
+      "{\"ncu\":\"abc\"}",
+      "{\"ncu\":1000000000001}",
+      "{\"ncu\":\"1.2.3\"}",
+      "{\"ncu\":1e300}",
+      "{\"ncu\":9223372036854775807}",
       "{\"ncu\":\"9999999999999\"}", /* 13 integer digits */
   };
   for (size_t i = 0; i < N(bad); i++)
@@ -401,13 +425,20 @@ static void test_milli(void **state) {
   assert_int_equal(err.code, SL_E_INVALID_VALUE);
   json_decref(obj);
 
+  /* negative values are refused in every form, even when the range would allow them */
+  sl_jfield neg[] = {{"x", SL_JT_MILLI, true, &m, NULL, INT64_C(-1000000000), 1000000, NULL}};
+  decode_fail("{\"x\":-1}", neg, N(neg), NULL, SL_E_INVALID_VALUE, "x", NULL);
+  decode_fail("{\"x\":-0.5}", neg, N(neg), NULL, SL_E_INVALID_VALUE, "x", NULL);
+  decode_fail("{\"x\":\"-0.5\"}", neg, N(neg), NULL, SL_E_INVALID_VALUE, "x", "non-negative");
+
   /* range in thousandths, reported with three decimals */
   sl_jfield r[] = {{"w", SL_JT_MILLI, true, &m, NULL, 500, 2000, NULL}};
   json_decref(decode_ok("{\"w\":\"0.5\"}", r, N(r), NULL));
   assert_true(m == 500);
   json_decref(decode_ok("{\"w\":2}", r, N(r), NULL));
   assert_true(m == 2000);
-  decode_fail("{\"w\":\"0.499\"}", r, N(r), NULL, SL_E_INVALID_VALUE, "w", "between 0.500 and 2.000");
+  decode_fail("{\"w\":\"0.499\"}", r, N(r), NULL, SL_E_INVALID_VALUE, "w",
+              "between 0.500 and 2.000");
   decode_fail("{\"w\":2.001}", r, N(r), NULL, SL_E_INVALID_VALUE, "w", "between 0.500 and 2.000");
   decode_fail("{\"w\":3}", r, N(r), NULL, SL_E_INVALID_VALUE, "w", "between 0.500 and 2.000");
 }
@@ -517,7 +548,8 @@ static void test_missing_and_null(void **state) {
                      {"g", SL_JT_OBJECT, false, &j, &p[6], 0, 0, NULL},
                      {"h", SL_JT_MILLI, false, &i64, &p[7], 0, 9, NULL}};
   json_decref(decode_ok("{}", all, N(all), NULL));
-  for (int i = 0; i < 8; i++) assert_false(p[i]);
+  for (int i = 0; i < 8; i++)
+    assert_false(p[i]);
   assert_true(i64 == I64_SENTINEL);
   assert_true(b);
   assert_string_equal(str, "x");
@@ -589,8 +621,8 @@ static void test_path_prefix(void **state) {
     json_decref(doc);
   }
   /* outer errors carry no prefix */
-  decode_fail("{\"adapter_config\":[]}", outer, N(outer), NULL, SL_E_WRONG_TYPE,
-              "adapter_config", NULL);
+  decode_fail("{\"adapter_config\":[]}", outer, N(outer), NULL, SL_E_WRONG_TYPE, "adapter_config",
+              NULL);
 }
 
 /* Very long names are truncated to fit sl_jerr.field, always NUL-terminated. */
@@ -661,8 +693,8 @@ static void expect_body_err(const char *body, size_t len, sl_err code) {
     fail_msg("body \"%.*s\" accepted, want %s", (int)len, body ? body : "", sl_err_name(code));
   }
   if (err.code != code)
-    fail_msg("body \"%.*s\": %s (%s), want %s", (int)len, body ? body : "",
-             sl_err_name(err.code), err.detail, sl_err_name(code));
+    fail_msg("body \"%.*s\": %s (%s), want %s", (int)len, body ? body : "", sl_err_name(err.code),
+             err.detail, sl_err_name(code));
   assert_string_equal(err.field, "");
   assert_true(strlen(err.detail) > 0);
 }
@@ -708,10 +740,22 @@ static void test_parse_body_errors(void **state) {
   expect_body_err("{}", 0, SL_E_BODY_REQUIRED);
 
   static const char *const malformed[] = {
-      "{",          "}",           "{\"a\":}",      "{'a':1}",        "{a:1}",
-      "{\"a\":1,}", "{\"a\" 1}",   "{} x",          "{}{}",           "{\"a\":01}",
-      "{\"a\":NaN}", "{\"a\":.5}", "{\"a\":\"\\x\"}", "nul",          "\"unterminated",
-      "{\"a\":1,\"a\":2}", /* duplicate keys */
+      "{",
+      "}",
+      "{\"a\":}",
+      "{'a':1}",
+      "{a:1}",
+      "{\"a\":1,}",
+      "{\"a\" 1}",
+      "{} x",
+      "{}{}",
+      "{\"a\":01}",
+      "{\"a\":NaN}",
+      "{\"a\":.5}",
+      "{\"a\":\"\\x\"}",
+      "nul",
+      "\"unterminated",
+      "{\"a\":1,\"a\":2}",         /* duplicate keys */
       "{\"a\":{\"b\":1,\"b\":1}}", /* duplicate keys, nested */
       "{\"a\":\"\\u0000\"}",       /* NUL inside a string */
       "{\"a\":\"\xff\"}",          /* invalid UTF-8 */
@@ -719,7 +763,8 @@ static void test_parse_body_errors(void **state) {
       "{\"a\":\"\\ud800\"}",       /* lone surrogate */
       "   ",
   };
-  for (size_t i = 0; i < N(malformed); i++) expect_body_err_s(malformed[i], SL_E_MALFORMED_JSON);
+  for (size_t i = 0; i < N(malformed); i++)
+    expect_body_err_s(malformed[i], SL_E_MALFORMED_JSON);
 
   /* A raw NUL byte within len */
   expect_body_err("{\"a\":1}\0", 8, SL_E_MALFORMED_JSON);
@@ -743,7 +788,8 @@ static void test_parse_body_errors(void **state) {
 static void test_parse_body_scalars_not_object(void **state) {
   (void)state;
   static const char *const scalars[] = {"42", "\"a string\"", "true", "null", "-1.5"};
-  for (size_t i = 0; i < N(scalars); i++) expect_body_err_s(scalars[i], SL_E_BODY_NOT_OBJECT);
+  for (size_t i = 0; i < N(scalars); i++)
+    expect_body_err_s(scalars[i], SL_E_BODY_NOT_OBJECT);
 }
 
 /* Pathologically deep nesting is refused (or parsed) without crashing. */

@@ -2,8 +2,8 @@
  *
  * stderr is redirected into a pipe around each call, and what was written is parsed back. */
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,7 +37,8 @@ static const char *capture_end(void) {
   close(saved_fd);
   size_t n = 0;
   ssize_t r;
-  while (n < sizeof buf - 1 && (r = read(pipe_rd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
+  while (n < sizeof buf - 1 && (r = read(pipe_rd, buf + n, sizeof buf - 1 - n)) > 0)
+    n += (size_t)r;
   close(pipe_rd);
   buf[n] = '\0';
   return buf;
@@ -59,7 +60,8 @@ static void test_line_shape(void **state) {
   (void)state;
   sl_log_set_level(SL_LOG_DEBUG);
   capture_begin();
-  sl_log(SL_LOG_WARN, "pool heartbeat late", json_pack("{s:i, s:s}", "pool_id", 17, "region", "cn-west-1"));
+  sl_log(SL_LOG_WARN, "pool heartbeat late",
+         json_pack("{s:i, s:s}", "pool_id", 17, "region", "cn-west-1"));
   json_t *j = one_line(capture_end());
   assert_string_equal(json_string_value(json_object_get(j, "level")), "warn");
   assert_string_equal(json_string_value(json_object_get(j, "msg")), "pool heartbeat late");
@@ -127,7 +129,8 @@ static void test_logf_and_escaping(void **state) {
   capture_begin();
   sl_log(SL_LOG_ERROR, "bad \"input\"\nsecond line\t\x01", json_pack("{s:s}", "sql", "a\nb"));
   j = one_line(capture_end());
-  assert_string_equal(json_string_value(json_object_get(j, "msg")), "bad \"input\"\nsecond line\t\x01");
+  assert_string_equal(json_string_value(json_object_get(j, "msg")),
+                      "bad \"input\"\nsecond line\t\x01");
   assert_string_equal(json_string_value(json_object_get(j, "sql")), "a\nb");
   json_decref(j);
 

@@ -5,8 +5,8 @@
  * range limit SL_MONEY_MAX, the formatting of every int64 (including INT64_MIN, which must
  * not be negated as a signed value) and the overflow edges of the arithmetic helpers. */
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,16 +23,15 @@ static void expect_parse(const char *s, int64_t want) {
   int64_t got = SENTINEL;
   sl_money_rc rc = sl_money_parse(s, &got);
   if (rc != SL_MONEY_OK || got != want)
-    fail_msg("parse(\"%s\"): rc=%d value=%lld, want rc=0 value=%lld", s, (int)rc,
-             (long long)got, (long long)want);
+    fail_msg("parse(\"%s\"): rc=%d value=%lld, want rc=0 value=%lld", s, (int)rc, (long long)got,
+             (long long)want);
 }
 
 /* Parse s, expecting failure with rc want and *out untouched. */
 static void expect_parse_fail(const char *s, sl_money_rc want) {
   int64_t got = SENTINEL;
   sl_money_rc rc = sl_money_parse(s, &got);
-  if (rc != want)
-    fail_msg("parse(\"%s\"): rc=%d, want %d", s ? s : "(null)", (int)rc, (int)want);
+  if (rc != want) fail_msg("parse(\"%s\"): rc=%d, want %d", s ? s : "(null)", (int)rc, (int)want);
   if (got != SENTINEL) fail_msg("parse(\"%s\") wrote *out on error", s ? s : "(null)");
 }
 
@@ -41,8 +40,8 @@ static void expect_format(int64_t v, const char *want) {
   memset(buf, 'X', sizeof buf);
   int n = sl_money_format(v, buf, sizeof buf);
   if (n != (int)strlen(want) || strcmp(buf, want) != 0)
-    fail_msg("format(%lld): n=%d \"%.*s\", want %d \"%s\"", (long long)v, n,
-             (int)sizeof buf, buf, (int)strlen(want), want);
+    fail_msg("format(%lld): n=%d \"%.*s\", want %d \"%s\"", (long long)v, n, (int)sizeof buf, buf,
+             (int)strlen(want), want);
 }
 
 /* format(v) then parse() must give v back, and the text must be canonical (two decimals). */
@@ -108,13 +107,15 @@ static void test_parse_precision(void **state) {
 static void test_parse_syntax(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "",      "-1",     "+1",    "1e3",   "1E3",    " 1",     "1 ",    ".5",   "5.",
-      "01",    "00",     "00.5",  "007",   "1.2.3",  "abc",    "1,5",   "1,50", "-0",
-      "-0.01", "+0.01",  "\t1",   "1\n",   "0x10",   "1_000",  "NaN",   "inf",  "Infinity",
-      "1.",    ".",      "..",    "1..2",  "1.-2",   "1.+2",   "12a",   "a12",  "1 000",
-      "$1",    "1$",     "1.5e2", "\xef\xbc\x91" /* fullwidth 1 */,    "1.2 ", " ",
+      "",     "-1",  "+1",       "1e3",   "1E3", " 1",    "1 ",    ".5",
+      "5.",   "01",  "00",       "00.5",  "007", "1.2.3", "abc",   "1,5",
+      "1,50", "-0",  "-0.01",    "+0.01", "\t1", "1\n",   "0x10",  "1_000",
+      "NaN",  "inf", "Infinity", "1.",    ".",   "..",    "1..2",  "1.-2",
+      "1.+2", "12a", "a12",      "1 000", "$1",  "1$",    "1.5e2", "\xef\xbc\x91" /* fullwidth 1 */,
+      "1.2 ", " ",
   };
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) expect_parse_fail(bad[i], SL_MONEY_SYNTAX);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    expect_parse_fail(bad[i], SL_MONEY_SYNTAX);
   expect_parse_fail(NULL, SL_MONEY_SYNTAX);
 }
 
@@ -137,12 +138,12 @@ static void test_parse_range(void **state) {
   expect_parse_fail("10000000000001", SL_MONEY_RANGE);
   expect_parse_fail("99999999999999", SL_MONEY_RANGE);
   expect_parse_fail("100000000000000", SL_MONEY_RANGE);
-  expect_parse_fail("999999999999999999", SL_MONEY_RANGE);     /* 18 digits */
-  expect_parse_fail("9223372036854775807", SL_MONEY_RANGE);    /* INT64_MAX */
-  expect_parse_fail("9223372036854775808", SL_MONEY_RANGE);    /* INT64_MAX + 1 */
-  expect_parse_fail("92233720368547758.07", SL_MONEY_RANGE);   /* INT64_MAX cents */
-  expect_parse_fail("18446744073709551616", SL_MONEY_RANGE);   /* 2^64 */
-  expect_parse_fail("12345678901234567890", SL_MONEY_RANGE);   /* 20 digits */
+  expect_parse_fail("999999999999999999", SL_MONEY_RANGE);   /* 18 digits */
+  expect_parse_fail("9223372036854775807", SL_MONEY_RANGE);  /* INT64_MAX */
+  expect_parse_fail("9223372036854775808", SL_MONEY_RANGE);  /* INT64_MAX + 1 */
+  expect_parse_fail("92233720368547758.07", SL_MONEY_RANGE); /* INT64_MAX cents */
+  expect_parse_fail("18446744073709551616", SL_MONEY_RANGE); /* 2^64 */
+  expect_parse_fail("12345678901234567890", SL_MONEY_RANGE); /* 20 digits */
   expect_parse_fail("99999999999999999999.99", SL_MONEY_RANGE);
 
   /* A very long run of digits must be rejected without overflowing anything. */
@@ -151,7 +152,8 @@ static void test_parse_range(void **state) {
   big[sizeof big - 1] = '\0';
   expect_parse_fail(big, SL_MONEY_RANGE);
   big[0] = '1';
-  for (size_t i = 1; i < sizeof big - 1; i++) big[i] = '0';
+  for (size_t i = 1; i < sizeof big - 1; i++)
+    big[i] = '0';
   expect_parse_fail(big, SL_MONEY_RANGE);
 }
 
@@ -183,11 +185,13 @@ static void test_format_buffer(void **state) {
   memset(buf, 'X', sizeof buf);
   assert_int_equal(sl_money_format(12345, buf, 7), 6);
   assert_string_equal(buf, "123.45");
-  for (size_t i = 7; i < sizeof buf; i++) assert_int_equal(buf[i], 'X');
+  for (size_t i = 7; i < sizeof buf; i++)
+    assert_int_equal(buf[i], 'X');
 
   memset(buf, 'X', sizeof buf);
   assert_int_equal(sl_money_format(12345, buf, 6), -1);
-  for (size_t i = 6; i < sizeof buf; i++) assert_int_equal(buf[i], 'X'); /* no overrun */
+  for (size_t i = 6; i < sizeof buf; i++)
+    assert_int_equal(buf[i], 'X'); /* no overrun */
 
   assert_int_equal(sl_money_format(12345, buf, 1), -1);
   assert_int_equal(sl_money_format(0, NULL, 0), -1);
@@ -204,10 +208,14 @@ static void test_format_buffer(void **state) {
 
 static void test_roundtrip_many(void **state) {
   (void)state;
-  static const int64_t fixed[] = {0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 12345, 99999,
-                                  100000, 123456789, SL_MONEY_MAX - 1, SL_MONEY_MAX};
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) roundtrip(fixed[i]);
-  for (int64_t v = 0; v <= 20000; v++) roundtrip(v);
+  static const int64_t fixed[] = {0,           1,     9,      10,        11,
+                                  99,          100,   101,    999,       1000,
+                                  12345,       99999, 100000, 123456789, SL_MONEY_MAX - 1,
+                                  SL_MONEY_MAX};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+    roundtrip(fixed[i]);
+  for (int64_t v = 0; v <= 20000; v++)
+    roundtrip(v);
   /* every power of ten and its neighbours up to SL_MONEY_MAX */
   for (int64_t p = 1; p <= SL_MONEY_MAX; p *= 10) {
     roundtrip(p);
@@ -229,8 +237,9 @@ static void test_parse_then_format(void **state) {
   (void)state;
   static const struct {
     const char *in, *canon;
-  } cases[] = {{"0", "0.00"},     {"0.5", "0.50"},   {"1", "1.00"},
-               {"1.5", "1.50"},   {"1.230", "1.23"}, {"99", "99.00"},
+  } cases[] = {{"0", "0.00"},         {"0.5", "0.50"},
+               {"1", "1.00"},         {"1.5", "1.50"},
+               {"1.230", "1.23"},     {"99", "99.00"},
                {"12345", "12345.00"}, {"10000000000000", "10000000000000.00"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t v = SENTINEL;

@@ -3,8 +3,8 @@
  * Expected epoch values were computed independently (Python's calendar.timegm) and are
  * also cross-checked against glibc's timegm() for every day of 2000..2099. */
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,13 +21,13 @@ static void expect_time(const char *s, int64_t want) {
   int64_t got = SENTINEL;
   bool ok = sl_time_parse(s, &got);
   if (!ok || got != want)
-    fail_msg("parse(\"%s\"): ok=%d value=%lld, want %lld", s, ok, (long long)got,
-             (long long)want);
+    fail_msg("parse(\"%s\"): ok=%d value=%lld, want %lld", s, ok, (long long)got, (long long)want);
 }
 
 static void expect_bad(const char *s) {
   int64_t got = SENTINEL;
-  if (sl_time_parse(s, &got)) fail_msg("parse(\"%s\") accepted (%lld)", s ? s : "(null)", (long long)got);
+  if (sl_time_parse(s, &got))
+    fail_msg("parse(\"%s\") accepted (%lld)", s ? s : "(null)", (long long)got);
   if (got != SENTINEL) fail_msg("parse(\"%s\") wrote *out on error", s ? s : "(null)");
 }
 
@@ -92,7 +92,8 @@ static void test_calendar(void **state) {
       "2026-01-01T23:59:60Z", /* leap seconds are not representable */
       "2026-01-01T99:00:00Z",
   };
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) expect_bad(bad[i]);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    expect_bad(bad[i]);
 }
 
 /* Every day of 2000..2099 at 13:37:42 parses to what glibc's timegm() says, and formats
@@ -114,8 +115,12 @@ static void test_every_day_against_timegm(void **state) {
           if (ok) fail_msg("\"%s\" accepted", s);
           continue;
         }
-        struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d,
-                        .tm_hour = 13, .tm_min = 37, .tm_sec = 42};
+        struct tm tm = {.tm_year = y - 1900,
+                        .tm_mon = m - 1,
+                        .tm_mday = d,
+                        .tm_hour = 13,
+                        .tm_min = 37,
+                        .tm_sec = 42};
         int64_t want = (int64_t)timegm(&tm);
         if (!ok || t != want)
           fail_msg("\"%s\": ok=%d %lld, timegm %lld", s, ok, (long long)t, (long long)want);
@@ -140,7 +145,7 @@ static void test_fractions(void **state) {
   expect_bad("2026-01-01T00:00:00.Z");
   expect_bad("2026-01-01T00:00:00.");
   expect_bad("2026-01-01T00:00:00..0Z");
-  expect_bad("2026-01-01T00:00:00.0");   /* no zone */
+  expect_bad("2026-01-01T00:00:00.0");    /* no zone */
   expect_bad("2026-01-01T00:00:00,000Z"); /* ISO 8601 comma, not RFC 3339 */
 }
 
@@ -157,9 +162,9 @@ static void test_range(void **state) {
   expect_bad("2100-06-01T00:00:00Z");
   expect_bad("9999-12-31T23:59:59Z");
   /* the range applies to the UTC instant, after the offset */
-  expect_bad("2000-01-01T00:00:00+01:00");                /* 1999-12-31T23:00Z */
+  expect_bad("2000-01-01T00:00:00+01:00");               /* 1999-12-31T23:00Z */
   expect_time("1999-12-31T23:00:00-01:00", SL_TIME_MIN); /* 2000-01-01T00:00Z */
-  expect_bad("2100-01-01T00:00:00-00:01");                /* 2100-01-01T00:01Z */
+  expect_bad("2100-01-01T00:00:00-00:01");               /* 2100-01-01T00:01Z */
   expect_time("2100-01-01T01:00:00+01:00", SL_TIME_MAX);
 }
 
@@ -170,8 +175,8 @@ static void test_garbage(void **state) {
       "garbage",
       "2026-01-01",
       "2026-01-01T00:00Z",
-      "2026-01-01T00:00:00",          /* no zone */
-      "2026-01-01 00:00:00Z",         /* space instead of T */
+      "2026-01-01T00:00:00",  /* no zone */
+      "2026-01-01 00:00:00Z", /* space instead of T */
       "2026-01-01T00:00:00 Z",
       "2026-01-01T00:00:00Z ",
       " 2026-01-01T00:00:00Z",
@@ -205,7 +210,8 @@ static void test_garbage(void **state) {
       "abcd-ef-ghTij:kl:mnZ",
       "\xef\xbc\x92\xef\xbc\x90\xef\xbc\x92\xef\xbc\x96-01-01T00:00:00Z", /* fullwidth */
   };
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) expect_bad(bad[i]);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    expect_bad(bad[i]);
   expect_bad(NULL);
 }
 
@@ -312,7 +318,8 @@ static void test_slots(void **state) {
 
   /* exactly 24 slot boundaries in one day */
   int n = 0;
-  for (int64_t x = INT64_C(1767225600); x < INT64_C(1767225600) + 86400; x++) n += sl_time_on_slot(x);
+  for (int64_t x = INT64_C(1767225600); x < INT64_C(1767225600) + 86400; x++)
+    n += sl_time_on_slot(x);
   assert_int_equal(n, 24);
 }
 
