@@ -34,9 +34,9 @@ typedef int MHD_RESULT;
 typedef enum MHD_Result MHD_RESULT;
 #endif
 
-static struct MHD_Response *g_page;     /* the fixed 200 reply, shared by every request */
+static struct MHD_Response *g_page; /* the fixed 200 reply, shared by every request */
 static struct MHD_Response *g_not_allowed;
-static int g_first_call_marker;          /* address used to mark "first call seen" */
+static int g_first_call_marker; /* address used to mark "first call seen" */
 
 /* One pool object of about 600 bytes, like GET /v1/pools returns to a tenant. */
 static int pool_json(char *buf, size_t len, long id) {
@@ -82,7 +82,8 @@ static char *build_page(size_t target, size_t *out_len) {
   if (len + sizeof pad_key + 2 < target && target < cap) {
     memcpy(buf + len, pad_key, sizeof pad_key - 1);
     len += sizeof pad_key - 1;
-    while (len < target - 2) buf[len++] = ' ';
+    while (len < target - 2)
+      buf[len++] = ' ';
     buf[len++] = '"';
   }
   buf[len++] = '}';
@@ -144,8 +145,10 @@ int main(int argc, char **argv) {
   g_not_allowed = MHD_create_response_from_buffer(sizeof not_allowed - 1, (void *)not_allowed,
                                                   MHD_RESPMEM_PERSISTENT);
   if (!g_page || !g_not_allowed ||
-      MHD_add_response_header(g_page, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
-      MHD_add_response_header(g_not_allowed, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
+      MHD_add_response_header(g_page, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
+          MHD_YES ||
+      MHD_add_response_header(g_not_allowed, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
+          MHD_YES ||
       MHD_add_response_header(g_not_allowed, MHD_HTTP_HEADER_ALLOW, "GET") != MHD_YES) {
     fprintf(stderr, "bench_baseline_mhd: cannot build responses\n");
     return 1;
@@ -170,9 +173,9 @@ int main(int argc, char **argv) {
   struct MHD_Daemon *d = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
       NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)2, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned int)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_END);
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)2, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+      (unsigned int)1024, MHD_OPTION_END);
   if (!d) {
     fprintf(stderr, "bench_baseline_mhd: cannot listen on 127.0.0.1:%ld\n", port);
     return 1;

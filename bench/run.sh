@@ -219,6 +219,7 @@ print(label, f["rps"], f["p50_us"], f["p99_us"], f["non2xx"], sockerr, f["reques
 EOF
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 : >"$TMP/runs"
 for round in $(seq 1 "$ROUNDS"); do
   run_wrk baseline "$BASE_URL"
@@ -269,7 +270,7 @@ EOF
   echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $([[ $MODE == full ]] && echo "GET /v1/pools vs libmicrohttpd baseline" || echo "libmicrohttpd baseline only")"
   echo
   echo "- command: \`$CMD\` (wrk -t$THREADS -c$CONNS -d$DURATION --latency, alternating, $ROUNDS round(s))"
-  echo "- host: \`$(uname -a)\`; nproc $(nproc); CPU: ${CPU:-unknown}"
+  echo "- host: \`$(uname -a)\`; nproc $(nproc); CPU: ${CPU:-unknown}; load average before the runs: $LOAD_BEFORE"
   echo "- revision: $REV; wrk: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2); libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?')"
   echo "- baseline: \`$(basename "$BASELINE_BIN")\` (epoll, thread pool 2), body $BASE_BYTES bytes; RSS $(awk '{print $1}' <<<"$BASE_RSS") kB"
   if [[ $MODE == full ]]; then

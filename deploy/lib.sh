@@ -105,8 +105,11 @@ sl_build() {
   local keep_going=()
   [[ -f "$dir/Makefile" ]] && keep_going=(-- -k)
   if ! cmake --build "$dir" -j2 "${keep_going[@]}" >>"$log" 2>&1; then
-    grep -E 'error|Error|undefined reference' "$log" | head -n 40 >&2 || true
-    tail -n 30 "$log" >&2
+    if grep -qE 'error:|undefined reference' "$log"; then
+      grep -E 'error:|undefined reference' "$log" | sort -u | head -n 40 >&2
+    else
+      tail -n 30 "$log" >&2
+    fi
     sl_log "build failed (log: $log)"
     return 1
   fi

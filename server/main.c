@@ -8,13 +8,15 @@
  * Environment: SUANLI_DATABASE_URL (required but for `routes`), SUANLI_LISTEN
  * (host:port, default 127.0.0.1:8080), SUANLI_THREADS (default 4), SUANLI_LOG_LEVEL
  * (debug|info|warn|error), SUANLI_MAX_BODY (bytes, default 65536), SUANLI_CONN_LIMIT
- * (default 1024), SUANLI_PER_IP_LIMIT (default 512), SUANLI_CONN_TIMEOUT (s, default 30). */
+ * (default 1024), SUANLI_PER_IP_LIMIT (default 512), SUANLI_CONN_TIMEOUT (s, default 30),
+ * SUANLI_WORKERS (1 = run the book and settlement workers in this process, the default). */
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "suanli/db.h"
+#include "suanli/exchange.h"
 #include "suanli/http.h"
 #include "suanli/log.h"
 
@@ -132,6 +134,8 @@ static int serve(const char *url) {
     sl_db_close(db);
     return 1;
   }
+  /* SUANLI_WORKERS=0 runs a pure API process (workers elsewhere). */
+  sl_workers *workers = env_long("SUANLI_WORKERS", 1, 0, 1) ? sl_workers_start(url) : NULL;
   sl_log(SL_LOG_INFO, "listening",
          json_pack("{s:s,s:i,s:i,s:i}", "host", host, "port", (int)port, "threads",
                    (int)cfg.threads, "schema_version", sl_db_schema_latest()));
@@ -139,6 +143,7 @@ static int serve(const char *url) {
   sigwait(&set, &sig);
   sl_log(SL_LOG_INFO, "draining", json_pack("{s:i}", "signal", sig));
   unsigned left = sl_http_drain_and_stop(h);
+  sl_workers_stop(workers);
   sl_db_close(db);
   sl_log(left ? SL_LOG_WARN : SL_LOG_INFO, "stopped", json_pack("{s:i}", "unfinished", (int)left));
   return 0;

@@ -8,7 +8,7 @@
 
 static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_accounts, sl_db_stmts_audit, sl_db_stmts_idem,
-    sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools,
+    sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools, sl_db_stmts_market,
 };
 
 struct sl_db {
@@ -69,6 +69,7 @@ static bool conn_ready(sl_db *db, sl_dbc *c) {
   }
   c->prepared = false;
   c->in_txn = false;
+  c->listening = false;
   const char *keys[] = {"dbname", "connect_timeout", "options", "application_name",
                         "keepalives_idle", NULL};
   const char *vals[] = {db->conninfo, "3",

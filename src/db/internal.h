@@ -17,11 +17,13 @@ extern const sl_db_stmt sl_db_stmts_idem[];
 extern const sl_db_stmt sl_db_stmts_regions[];
 extern const sl_db_stmt sl_db_stmts_accel[];
 extern const sl_db_stmt sl_db_stmts_pools[];
+extern const sl_db_stmt sl_db_stmts_market[];
 
 struct sl_dbc {
   PGconn *pg;
   bool prepared;     /* every statement prepared on this session */
   bool in_txn;
+  bool listening;    /* LISTEN issued on this session */
   char sqlstate[6];
   char constraint[64];
 };

@@ -3,7 +3,6 @@
 #include "internal.h"
 #include "suanli/capacity.h"
 
-static const char *const no_q[] = {NULL};
 
 static void shape_accel(json_t *a) { sl_json_milli(a, "ncu_milli", "ncu"); }
 
@@ -19,7 +18,6 @@ static json_t *formula(sl_req *r) {
 }
 
 void h_accelerators_list(sl_req *r) {
-  if (!sl_req_query_only(r, no_q)) return;
   json_t *items, *f;
   sl_dbrc rc = sl_db_accelerators_list(r->db, &items);
   if (rc != SL_DB_OK) {
@@ -37,7 +35,6 @@ void h_accelerators_list(sl_req *r) {
 }
 
 void h_accelerators_get(sl_req *r) {
-  if (!sl_req_query_only(r, no_q)) return;
   json_t *a;
   sl_dbrc rc = strlen(r->params[0]) <= 64 ? sl_db_accelerator_get(r->db, r->params[0], &a) : SL_DB_NOROWS;
   if (rc == SL_DB_NOROWS) {
@@ -51,7 +48,6 @@ void h_accelerators_get(sl_req *r) {
 }
 
 void h_formula_get(sl_req *r) {
-  if (!sl_req_query_only(r, no_q)) return;
   json_t *f = formula(r);
   if (f) sl_reply_json(r, 200, f);
 }

@@ -5,9 +5,6 @@
 #include "suanli/timeutil.h"
 
 static const char *const kinds[] = {"admin", "provider", "tenant", "operator", NULL};
-static const char *const page_q[] = {"after", "limit", NULL};
-static const char *const list_q[] = {"kind", "after", "limit", NULL};
-static const char *const no_q[] = {NULL};
 
 /* True when the caller is an admin or the account `id` itself. */
 static bool admin_or_self(const sl_req *r, int64_t id) {
@@ -69,7 +66,7 @@ void h_accounts_list(sl_req *r) {
   int64_t after;
   int limit;
   const char *kind;
-  if (!sl_req_query_only(r, list_q) || !sl_req_page_id(r, &after, &limit) ||
+  if (!sl_req_page_id(r, &after, &limit) ||
       !sl_req_query_enum(r, "kind", kinds, &kind))
     return;
   json_t *items;
@@ -80,7 +77,7 @@ void h_accounts_list(sl_req *r) {
 
 void h_accounts_get(sl_req *r) {
   int64_t id;
-  if (!sl_req_query_only(r, no_q) || !sl_req_path_id(r, 0, &id)) return;
+  if (!sl_req_path_id(r, 0, &id)) return;
   if (!admin_or_self(r, id)) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
     return;
@@ -134,7 +131,7 @@ cleanup:
 void h_tokens_list(sl_req *r) {
   int64_t id, after;
   int limit;
-  if (!sl_req_query_only(r, page_q) || !sl_req_path_id(r, 0, &id) ||
+  if (!sl_req_path_id(r, 0, &id) ||
       !sl_req_page_id(r, &after, &limit))
     return;
   json_t *acct;
@@ -151,7 +148,7 @@ void h_tokens_list(sl_req *r) {
 
 void h_tokens_revoke(sl_req *r) {
   int64_t id;
-  if (!sl_req_query_only(r, no_q) || !sl_req_path_id(r, 0, &id)) return;
+  if (!sl_req_path_id(r, 0, &id)) return;
   snprintf(r->audit_object, sizeof r->audit_object, "token:%lld", (long long)id);
   json_t *tok;
   sl_dbrc rc = sl_db_token_revoke(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id, &tok);

@@ -1,12 +1,11 @@
 /* h_audit.c — GET /v1/audit (admin): the audit trail, oldest first. */
 #include "internal.h"
 
-static const char *const q[] = {"account", "after", "limit", NULL};
 
 void h_audit_list(sl_req *r) {
   int64_t after, account = 0;
   int limit;
-  if (!sl_req_query_only(r, q) || !sl_req_page_id(r, &after, &limit) ||
+  if (!sl_req_page_id(r, &after, &limit) ||
       !sl_req_query_int(r, "account", 1, INT64_C(9007199254740991), &account))
     return;
   json_t *items;

@@ -2,7 +2,6 @@
 #include "internal.h"
 #include "suanli/timeutil.h"
 
-static const char *const no_query[] = {NULL};
 
 void h_healthz(sl_req *r) { sl_reply_json(r, 200, json_pack("{s:s}", "status", "ok")); }
 
@@ -28,7 +27,6 @@ void h_readyz(sl_req *r) {
 }
 
 void h_me(sl_req *r) {
-  if (!sl_req_query_only(r, no_query)) return;
   json_t *acct;
   sl_dbrc rc = sl_db_account_get(r->db, r->who.account_id, &acct);
   if (rc != SL_DB_OK) {

@@ -10,9 +10,6 @@ static const char *const intra[] = {"nvlink", "pcie", "infinity_fabric", "hccs",
 static const char *const inter[] = {"infiniband", "roce", "ethernet", "none", NULL};
 static const char *const statuses[] = {"active", "draining", "offline", "retired", NULL};
 static const char *const settable[] = {"active", "draining", "offline", NULL};
-static const char *const list_q[] = {"region", "accelerator", "min_memory_gb", "min_ncu",
-                                     "status", "owner", "after", "limit", NULL};
-static const char *const no_q[] = {NULL};
 
 #define PRICE_MIN 1                      /* 0.01 per GPU-hour */
 #define PRICE_MAX INT64_C(10000000)      /* 100000.00 per GPU-hour */
@@ -68,6 +65,14 @@ static void write_refused(sl_req *r, sl_dbrc rc) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "available_until", "must be after available_from");
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pools_healthy_le_count"))
     sl_reply_error(r, SL_E_INVALID_VALUE, "healthy_gpus", "exceeds the pool's gpu_count");
+  else if (rc == SL_DB_CHECK && !strcmp(cn, "slot_not_overbooked"))
+    sl_reply_error(r, SL_E_CONFLICT, "gpu_count",
+                   "GPUs already booked in some future slot exceed the new gpu_count; drain instead");
+  else if (rc == SL_DB_CHECK && !strcmp(cn, "pool_window_strands_bookings"))
+    sl_reply_error(r, SL_E_CONFLICT, "available_until",
+                   "the new window would leave booked slots outside it");
+  else if (rc == SL_DB_CHECK && !strcmp(cn, "pool_has_bookings"))
+    sl_reply_error(r, SL_E_CONFLICT, "id", "the pool has future bookings; set it to draining first");
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pools_network_gbps"))
     sl_reply_error(r, SL_E_INVALID_VALUE, "inter_node_gbps", "must be 0 exactly when inter_node is none");
   else
@@ -147,7 +152,7 @@ void h_pools_list(sl_req *r) {
   sl_pool_filter f = viewer_scope(r);
   int64_t after, owner = 0, mem = -1, ncu = -1;
   int limit;
-  if (!sl_req_query_only(r, list_q) || !sl_req_page_id(r, &after, &limit) ||
+  if (!sl_req_page_id(r, &after, &limit) ||
       !sl_req_query_int(r, "min_memory_gb", 0, 100000, &mem) ||
       !sl_req_query_int(r, "owner", 1, INT64_C(9007199254740991), &owner) ||
       !sl_req_query_enum(r, "status", statuses, &f.status))
@@ -186,7 +191,7 @@ void h_pools_list(sl_req *r) {
 
 void h_pools_get(sl_req *r) {
   int64_t id;
-  if (!sl_req_query_only(r, no_q) || !sl_req_path_id(r, 0, &id)) return;
+  if (!sl_req_path_id(r, 0, &id)) return;
   sl_pool_filter scope = viewer_scope(r);
   json_t *pool;
   sl_dbrc rc = sl_db_pool_get(r->db, id, &scope, &pool);
@@ -242,14 +247,14 @@ cleanup:
 
 void h_pools_retire(sl_req *r) {
   int64_t id;
-  if (!sl_req_query_only(r, no_q) || !sl_req_path_id(r, 0, &id)) return;
+  if (!sl_req_path_id(r, 0, &id)) return;
   snprintf(r->audit_object, sizeof r->audit_object, "pool:%lld", (long long)id);
   json_t *pool;
   sl_dbrc rc = sl_db_pool_retire(r->db, id, r->who.account_id, &pool);
   if (rc == SL_DB_NOROWS) {
     not_writable(r, id);
   } else if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
+    write_refused(r, rc);
   } else {
     shape(r, pool);
     sl_reply_json(r, 200, pool);

@@ -4,9 +4,6 @@
 #include "internal.h"
 
 static const char *const tiers[] = {"cloud", "edge", "terminal", NULL};
-static const char *const list_q[] = {"tier", "after", "limit", NULL};
-static const char *const latency_q[] = {"from", "to", NULL};
-static const char *const no_q[] = {NULL};
 
 /* Region codes: lowercase letters, digits and '-', 2..40 characters, not starting with '-'. */
 static bool valid_code(const char *s) {
@@ -20,7 +17,7 @@ static bool valid_code(const char *s) {
 void h_regions_list(sl_req *r) {
   const char *tier;
   int64_t limit = 100;
-  if (!sl_req_query_only(r, list_q) || !sl_req_query_enum(r, "tier", tiers, &tier) ||
+  if (!sl_req_query_enum(r, "tier", tiers, &tier) ||
       !sl_req_query_int(r, "limit", 1, 500, &limit))
     return;
   const char *after = sl_req_query(r, "after");
@@ -65,7 +62,6 @@ cleanup:
 }
 
 void h_regions_get(sl_req *r) {
-  if (!sl_req_query_only(r, no_q)) return;
   json_t *reg;
   sl_dbrc rc = valid_code(r->params[0]) ? sl_db_region_get(r->db, r->params[0], &reg) : SL_DB_NOROWS;
   if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "code", "no region '%.40s'", r->params[0]);
@@ -74,7 +70,6 @@ void h_regions_get(sl_req *r) {
 }
 
 void h_latency_list(sl_req *r) {
-  if (!sl_req_query_only(r, latency_q)) return;
   const char *from = sl_req_query(r, "from"), *to = sl_req_query(r, "to");
   if ((from && !valid_code(from)) || (to && !valid_code(to))) {
     sl_reply_error(r, SL_E_BAD_QUERY, from && !valid_code(from) ? "from" : "to",

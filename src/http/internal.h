@@ -29,6 +29,7 @@ typedef struct sl_route {
   sl_handler fn;
   unsigned roles;
   const char *action; /* audit action name for mutating routes, e.g. "pool.create" */
+  const char *const *query; /* accepted query parameters, NULL-terminated */
 } sl_route;
 
 extern const sl_route sl_routes[];
@@ -143,5 +144,20 @@ void h_pools_update(sl_req *r);
 void h_pools_retire(sl_req *r);
 void h_pools_heartbeat(sl_req *r);
 void h_audit_list(sl_req *r);
+void h_balances_get(sl_req *r);
+void h_postings_list(sl_req *r);
+void h_deposits_create(sl_req *r);
+void h_withdrawals_create(sl_req *r);
+void h_budget_set(sl_req *r);
+void h_quotes_create(sl_req *r);
+void h_orders_create(sl_req *r);
+void h_orders_list(sl_req *r);
+void h_orders_get(sl_req *r);
+void h_orders_cancel(sl_req *r);
+void h_trades_list(sl_req *r);
+void h_trades_get(sl_req *r);
+void h_trades_cancel(sl_req *r);
+void h_settings_get(sl_req *r);
+void h_settings_set(sl_req *r);
 
 #endif

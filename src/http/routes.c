@@ -1,36 +1,76 @@
-/* routes.c — the one route table.  Keep api/openapi.yaml and src/http/README.md in step:
- * tests/contract checks that this table and the spec list the same routes. */
+/* routes.c — the one route table: method, path, handler, roles, audit action, and the
+ * query parameters the route accepts (any other is a 400 before the handler runs).
+ * Keep api/openapi.yaml and src/http/README.md in step: tests/contract checks that this
+ * table and the spec list the same routes with the same roles. */
 #include "internal.h"
 
 #define ANY SL_ROLE_ANY
 #define ADMIN SL_ROLE_ADMIN
-#define SELF (SL_ROLE_ANY) /* self-or-admin is checked in the handler */
+#define TENANT SL_ROLE_TENANT
+#define PROVIDER SL_ROLE_PROVIDER
+#define PUBLIC SL_ROLE_PUBLIC
+#define SELF SL_ROLE_ANY /* admin, or the account itself: checked in the handler */
+
+#define Q(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define NOQ ((const char *const[]){NULL})
+#define PAGE "after", "limit"
 
 const sl_route sl_routes[] = {
-    {"GET", "/healthz", h_healthz, SL_ROLE_PUBLIC, NULL},
-    {"GET", "/readyz", h_readyz, SL_ROLE_PUBLIC, NULL},
-    {"GET", "/v1/me", h_me, ANY, NULL},
-    {"POST", "/v1/accounts", h_accounts_create, ADMIN, "account.create"},
-    {"GET", "/v1/accounts", h_accounts_list, ADMIN, NULL},
-    {"GET", "/v1/accounts/{id}", h_accounts_get, SELF, NULL},
-    {"POST", "/v1/accounts/{id}/tokens", h_tokens_create, SELF, "token.create"},
-    {"GET", "/v1/accounts/{id}/tokens", h_tokens_list, SELF, NULL},
-    {"DELETE", "/v1/tokens/{id}", h_tokens_revoke, SELF, "token.revoke"},
-    {"GET", "/v1/regions", h_regions_list, ANY, NULL},
-    {"POST", "/v1/regions", h_regions_create, ADMIN, "region.create"},
-    {"GET", "/v1/regions/{code}", h_regions_get, ANY, NULL},
-    {"GET", "/v1/latency", h_latency_list, ANY, NULL},
-    {"PUT", "/v1/latency", h_latency_set, ADMIN, "latency.set"},
-    {"GET", "/v1/accelerators", h_accelerators_list, ANY, NULL},
-    {"GET", "/v1/accelerators/{id}", h_accelerators_get, ANY, NULL},
-    {"GET", "/v1/capacity/formula", h_formula_get, ANY, NULL},
-    {"PUT", "/v1/capacity/weights", h_weights_set, ADMIN, "capacity.weights.set"},
-    {"GET", "/v1/pools", h_pools_list, ANY, NULL},
-    {"POST", "/v1/pools", h_pools_create, SL_ROLE_PROVIDER, "pool.create"},
-    {"GET", "/v1/pools/{id}", h_pools_get, ANY, NULL},
-    {"PATCH", "/v1/pools/{id}", h_pools_update, SL_ROLE_PROVIDER, "pool.update"},
-    {"DELETE", "/v1/pools/{id}", h_pools_retire, SL_ROLE_PROVIDER, "pool.retire"},
-    {"POST", "/v1/pools/{id}/heartbeat", h_pools_heartbeat, SL_ROLE_PROVIDER, "pool.heartbeat"},
-    {"GET", "/v1/audit", h_audit_list, ADMIN, NULL},
+    {"GET", "/healthz", h_healthz, PUBLIC, NULL, NOQ},
+    {"GET", "/readyz", h_readyz, PUBLIC, NULL, NOQ},
+    {"GET", "/v1/me", h_me, ANY, NULL, NOQ},
+    {"POST", "/v1/accounts", h_accounts_create, ADMIN, "account.create", NOQ},
+    {"GET", "/v1/accounts", h_accounts_list, ADMIN, NULL, Q("kind", PAGE)},
+    {"GET", "/v1/accounts/{id}", h_accounts_get, SELF, NULL, NOQ},
+    {"POST", "/v1/accounts/{id}/tokens", h_tokens_create, SELF, "token.create", NOQ},
+    {"GET", "/v1/accounts/{id}/tokens", h_tokens_list, SELF, NULL, Q(PAGE)},
+    {"DELETE", "/v1/tokens/{id}", h_tokens_revoke, SELF, "token.revoke", NOQ},
+    {"GET", "/v1/accounts/{id}/balances", h_balances_get, SELF, NULL, NOQ},
+    {"GET", "/v1/accounts/{id}/postings", h_postings_list, SELF, NULL, Q(PAGE)},
+    {"POST", "/v1/accounts/{id}/deposits", h_deposits_create, ADMIN, "money.deposit", NOQ},
+    {"POST", "/v1/accounts/{id}/withdrawals", h_withdrawals_create, SELF, "money.withdraw", NOQ},
+    {"PUT", "/v1/accounts/{id}/budget", h_budget_set, SELF, "budget.set", NOQ},
+    {"GET", "/v1/regions", h_regions_list, ANY, NULL, Q("tier", PAGE)},
+    {"POST", "/v1/regions", h_regions_create, ADMIN, "region.create", NOQ},
+    {"GET", "/v1/regions/{code}", h_regions_get, ANY, NULL, NOQ},
+    {"GET", "/v1/latency", h_latency_list, ANY, NULL, Q("from", "to")},
+    {"PUT", "/v1/latency", h_latency_set, ADMIN, "latency.set", NOQ},
+    {"GET", "/v1/accelerators", h_accelerators_list, ANY, NULL, NOQ},
+    {"GET", "/v1/accelerators/{id}", h_accelerators_get, ANY, NULL, NOQ},
+    {"GET", "/v1/capacity/formula", h_formula_get, ANY, NULL, NOQ},
+    {"PUT", "/v1/capacity/weights", h_weights_set, ADMIN, "capacity.weights.set", NOQ},
+    {"GET", "/v1/pools", h_pools_list, ANY, NULL,
+     Q("region", "accelerator", "min_memory_gb", "min_ncu", "status", "owner", PAGE)},
+    {"POST", "/v1/pools", h_pools_create, PROVIDER, "pool.create", NOQ},
+    {"GET", "/v1/pools/{id}", h_pools_get, ANY, NULL, NOQ},
+    {"PATCH", "/v1/pools/{id}", h_pools_update, PROVIDER, "pool.update", NOQ},
+    {"DELETE", "/v1/pools/{id}", h_pools_retire, PROVIDER, "pool.retire", NOQ},
+    {"POST", "/v1/pools/{id}/heartbeat", h_pools_heartbeat, PROVIDER, "pool.heartbeat", NOQ},
+    {"POST", "/v1/quotes", h_quotes_create, TENANT, "quote.create", NOQ},
+    {"POST", "/v1/orders", h_orders_create, TENANT, "order.create", NOQ},
+    {"GET", "/v1/orders", h_orders_list, TENANT | ADMIN, NULL, Q("state", PAGE)},
+    {"GET", "/v1/orders/{id}", h_orders_get, TENANT | ADMIN, NULL, NOQ},
+    {"DELETE", "/v1/orders/{id}", h_orders_cancel, TENANT | ADMIN, "order.cancel", NOQ},
+    {"GET", "/v1/trades", h_trades_list, ANY, NULL, Q("order", PAGE)},
+    {"GET", "/v1/trades/{id}", h_trades_get, ANY, NULL, NOQ},
+    {"POST", "/v1/trades/{id}/cancel", h_trades_cancel, TENANT | ADMIN, "trade.cancel", NOQ},
+    {"GET", "/v1/exchange/settings", h_settings_get, ANY, NULL, NOQ},
+    {"PUT", "/v1/exchange/settings", h_settings_set, ADMIN, "exchange.settings.set", NOQ},
+    {"GET", "/v1/audit", h_audit_list, ADMIN, NULL, Q("account", PAGE)},
 };
 const size_t sl_routes_count = sizeof sl_routes / sizeof sl_routes[0];
+
+static const char *role_names[] = {"public", "admin", "operator", "provider", "tenant"};
+
+void sl_http_print_routes(FILE *out) {
+  for (size_t i = 0; i < sl_routes_count; i++) {
+    fprintf(out, "%s %s ", sl_routes[i].method, sl_routes[i].path);
+    const char *sep = "";
+    for (unsigned b = 0; b < 5; b++)
+      if (sl_routes[i].roles & (1u << b)) {
+        fprintf(out, "%s%s", sep, role_names[b]);
+        sep = ",";
+      }
+    fputc('\n', out);
+  }
+}

@@ -130,7 +130,7 @@ static void process(sl_req *r) {
     goto refused;
   }
   if (r->route->roles & SL_ROLE_PUBLIC) {
-    r->route->fn(r);
+    if (sl_req_query_only(r, r->route->query)) r->route->fn(r);
     return;
   }
   bool down = false;
@@ -147,6 +147,7 @@ static void process(sl_req *r) {
                    r->route->method, r->route->path);
     goto refused;
   }
+  if (!sl_req_query_only(r, r->route->query)) goto refused;
   if (is_mutating(r->method)) {
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     if (r->body_len && ct && strncasecmp(ct, "application/json", 16) != 0) {
@@ -297,9 +298,4 @@ unsigned sl_http_drain_and_stop(sl_http *h) {
   if (fd != MHD_INVALID_SOCKET) close(fd);
   free(h);
   return left;
-}
-
-void sl_http_print_routes(FILE *out) {
-  for (size_t i = 0; i < sl_routes_count; i++)
-    fprintf(out, "%s %s\n", sl_routes[i].method, sl_routes[i].path);
 }

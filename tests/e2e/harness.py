@@ -292,6 +292,56 @@ def psql(sql, url=None):
     return p.stdout.rstrip("\n")
 
 
+class PsqlSession:
+    """One long-lived psql process for frequent read-only queries (snapshots): a fresh psql
+    per query costs ~30 ms, a query on this one ~2 ms.  Restarted when it dies (e.g. after
+    a database restart)."""
+
+    MARK = "__suanli_e2e_end__"
+
+    def __init__(self):
+        self.p = None
+
+    def _start(self):
+        self.p = subprocess.Popen(["psql", db_url(), "-X", "-At", "-q", "-v", "ON_ERROR_STOP=0"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, bufsize=1)
+
+    def query(self, sql):
+        for attempt in (1, 2):
+            if self.p is None or self.p.poll() is not None:
+                self._start()
+            try:
+                self.p.stdin.write(sql.rstrip().rstrip(";") + ";\n\\echo " + self.MARK + "\n")
+                self.p.stdin.flush()
+                lines = []
+                while True:
+                    line = self.p.stdout.readline()
+                    if not line:
+                        raise OSError("psql ended")
+                    line = line.rstrip("\n")
+                    if line == self.MARK:
+                        break
+                    lines.append(line)
+                if lines:
+                    return "\n".join(lines)
+            except OSError:
+                pass
+            self.close()
+        return psql(sql)  # fall back to a one-off psql, which reports the error
+
+    def close(self):
+        if self.p is not None:
+            try:
+                self.p.kill()
+                self.p.wait(5)
+            except OSError:
+                pass
+            self.p = None
+
+
+_session = PsqlSession()
+
 SNAPSHOT_EXCLUDE = {"audit_log", "idempotency_keys"}
 _snapshot_sql = None
 
@@ -307,7 +357,7 @@ def snapshot():
                  "FROM %s t)" % (quote_lit(t), quote_ident(t)) for t in tables]
         _snapshot_sql = " UNION ALL ".join(parts)
     out = {}
-    for line in psql(_snapshot_sql).split("\n"):
+    for line in _session.query(_snapshot_sql).split("\n"):
         if line:
             t, h = line.split("|", 1)
             out[t] = h

@@ -254,3 +254,22 @@ def test_bootstrap_admin_token_is_fresh():
     check(r.status == 200 and r.json["account"]["kind"] == "admin", "bootstrap token /v1/me: %s" % r.short())
     if parse_ts(r.json["account"]["created_at"]) > utcnow() + datetime.timedelta(minutes=1):
         fail("created_at in the future")
+
+
+def test_token_secret_never_stored_even_with_idempotency_key():
+    """The secret is shown once and only its hash is stored: an Idempotency-Key on token
+    creation must not keep the plaintext (idempotency_keys.response) nor replay it."""
+    e = env()
+    c = Collector()
+    p = e.account("tenant")
+    h = {"Idempotency-Key": uniq("tok")}
+    r = e.c.post("/v1/accounts/%d/tokens" % p["id"], {"label": "idem"}, token=e.admin, headers=h)
+    check(r.status == 201, "create token with Idempotency-Key: %s" % r.short())
+    secret = TOKEN_RE.match(r.json["token"]).group(2)
+    tables = [t for t in psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").split("\n") if t]
+    for t in tables:
+        text = psql("SELECT coalesce(string_agg(x::text, '|'), '') FROM %s x" % t)
+        c.check(secret not in text, "table %s holds the plaintext token secret" % t)
+    r2 = e.c.post("/v1/accounts/%d/tokens" % p["id"], {"label": "idem"}, token=e.admin, headers=h)
+    c.check(secret.encode() not in r2.raw, "a replay shows the secret a second time: %s" % r2.short())
+    c.done()

@@ -97,7 +97,8 @@ def _body_cases(label, method, path, token, valid, fields, required, skip_empty=
         add(Case("%s non-object %r" % (label, raw), method, path, token, raw, [E(400, "body_not_object", "")]))
     if not skip_empty:
         add(Case("%s empty body" % label, method, path, token, b"", [E(400, "body_required", "")]))
-    for ct in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
+    for ct in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+               "application/jsonx", None):
         add(Case("%s Content-Type %s" % (label, ct), method, path, token, valid,
                  [E(415, "unsupported_media_type")], ctype=ct))
     add(Case("%s unknown field" % label, method, path, token, _with(valid, zzz_unknown=1),
@@ -214,7 +215,7 @@ def build_cases(e):
     bad = [("gpu_count", 0), ("gpu_count", 1000001), ("gpus_per_node", 0), ("gpus_per_node", 65),
            ("inter_node_gbps", 100001), ("name", ""), ("name", "n" * 201),
            ("available_from", hour(2)[:-6] + "30:00Z"), ("available_until", hour(200)[:-3] + "01Z"),
-           ("available_until", hour(24 * 365 * 5 + 48))]
+           ("available_until", hour(24 * (365 * 5 + 30)))]
     for f, v in bad:
         cs.append(Case("POST /v1/pools %s=%r" % (f, v if len(str(v)) < 30 else str(v)[:30]), "POST", "/v1/pools",
                        P["token"], _with(pb, **{f: v}), [E(400, "invalid_value", f)]))

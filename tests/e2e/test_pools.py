@@ -245,6 +245,10 @@ def test_list_filters():
     c.check(_ids(r) == {p4["id"]}, "tenant lists R2: %s, expected only the active pool" % (_ids(r),))
     if r.status == 200:
         c.check(all("adapter" not in x for x in r.json["items"]), "tenant list shows adapter")
+    for st in ("draining", "retired", "offline"):
+        r = e.c.get("/v1/pools?status=%s&region=%s" % (st, R2), token=e.account("tenant")["token"])
+        c.check(r.status in (200, 400) and (r.status == 400 or r.json["items"] == []),
+                "tenant lists ?status=%s: %s (tenants see active pools only)" % (st, r.short()))
     for q in ("min_ncu=abc", "min_ncu=-1", "min_memory_gb=-1", "min_memory_gb=1.5", "status=sleeping",
               "owner=abc", "owner=-3", "after=abc", "limit=0", "shape=round"):
         r = e.c.get("/v1/pools?" + q, token=e.admin)

@@ -1,0 +1,524 @@
+/* market.c — the market's queries: book snapshot, orders, trades, journal, budgets and the
+ * background work (settlement, expiry, book events).  Money logic is in the stored
+ * functions of schema/003_market.sql; this file only calls them. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include "internal.h"
+
+#define TRADE_JSON(t)                                                                        \
+  "json_build_object('id', " t ".id, 'order_id', " t ".order_id, 'tenant_id', " t          \
+  ".tenant_id, 'provider_id', " t ".provider_id, 'pool_id', " t ".pool_id, 'region', " t   \
+  ".region, 'accelerator', " t ".accelerator_id, 'gpus', " t ".gpus, 'start', sl_ts(" t    \
+  ".start_at), 'end', sl_ts(" t ".end_at), 'hours', extract(epoch FROM " t ".end_at - " t  \
+  ".start_at)::bigint / 3600, 'unit_price_minor', " t ".unit_price_minor, 'total_minor', " \
+  t ".total_minor, 'fee_bp', " t ".fee_bp, 'fee_minor', " t ".fee_minor, 'state', " t       \
+  ".state, 'refunded_minor', " t ".refunded_minor, 'reservation', (SELECT "                 \
+  "json_build_object('id', rv.id, 'state', rv.state) FROM reservations rv WHERE "           \
+  "rv.trade_id = " t ".id), 'created_at', sl_ts(" t ".created_at), 'settled_at', sl_ts(" t \
+  ".settled_at), 'cancelled_at', sl_ts(" t ".cancelled_at))"
+
+#define ORDER_JSON(o)                                                                        \
+  "json_build_object('id', " o ".id, 'tenant_id', " o ".tenant_id, 'state', " o            \
+  ".state, 'reason', " o ".reason, 'request', " o ".request, 'created_at', sl_ts(" o       \
+  ".created_at), 'updated_at', sl_ts(" o ".updated_at), 'filled_at', sl_ts(" o             \
+  ".filled_at), 'trades', coalesce((SELECT json_agg(" TRADE_JSON("t") " ORDER BY t.id) "    \
+  "FROM trades t WHERE t.order_id = " o ".id), '[]'::json))"
+
+/* Operator / party scope of trades: $2 party (tenant or provider), $3 regions JSON. */
+#define TRADE_SCOPE                                                                          \
+  " ($2::bigint IS NULL OR t.tenant_id = $2 OR t.provider_id = $2)"                          \
+  " AND ($3::json IS NULL OR t.region IN (SELECT json_array_elements_text($3::json)))"
+
+#define TEXT_ARRAY(n) "(SELECT array_agg(x) FROM json_array_elements_text(" n "::json) x)"
+
+const sl_db_stmt sl_db_stmts_market[] = {
+    {"mkt_pools",
+     "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
+     " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
+     " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
+     " extract(epoch FROM p.available_until)::bigint, p.status, p.health, p.gpu_count,"
+     " coalesce(l.rtt_us, -1)"
+     " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
+     " LEFT JOIN region_latency l ON l.from_region = $1 AND l.to_region = p.region"
+     " WHERE p.status <> 'retired' ORDER BY p.id"},
+    {"mkt_bookings",
+     "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
+     " WHERE slot >= to_timestamp($1::bigint) AND slot < to_timestamp($2::bigint) AND booked > 0"},
+    {"order_insert",
+     "INSERT INTO orders(tenant_id, state, request, gpus, duration_hours, earliest_start,"
+     " latest_start, time_in_force, expires_at, accelerators, min_memory_gb, min_ncu_milli,"
+     " max_price_minor, regions, excluded)"
+     " VALUES ($1, 'open', $2::jsonb, $3, $4, to_timestamp($5::bigint), to_timestamp($6::bigint),"
+     " $7, to_timestamp($8::bigint), " TEXT_ARRAY("$9") ", $10, $11, $12, " TEXT_ARRAY("$13") ", "
+     TEXT_ARRAY("$14") ") RETURNING id"},
+    {"order_lock_open",
+     "SELECT request::text, tenant_id FROM orders WHERE id = $1 AND state = 'open' FOR UPDATE"},
+    {"order_set_state",
+     "UPDATE orders SET state = $2, reason = $3, updated_at = now(),"
+     " filled_at = CASE WHEN $2 = 'filled' THEN now() ELSE filled_at END WHERE id = $1"},
+    {"order_get",
+     "SELECT " ORDER_JSON("o") "::text FROM orders o"
+     " WHERE o.id = $1 AND ($2::bigint IS NULL OR o.tenant_id = $2)"},
+    {"orders_list",
+     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+     " SELECT o.id, " ORDER_JSON("o") " AS j FROM orders o"
+     " WHERE ($1::bigint IS NULL OR o.tenant_id = $1) AND ($2::text IS NULL OR o.state = $2)"
+     "   AND o.id > $3 ORDER BY o.id LIMIT $4) s"},
+    {"order_cancel",
+     "WITH o AS (UPDATE orders SET state = 'cancelled', reason = 'cancelled by the tenant',"
+     " updated_at = now() WHERE id = $1 AND ($2::bigint IS NULL OR tenant_id = $2)"
+     " AND state = 'open' RETURNING *) SELECT " ORDER_JSON("o") "::text FROM o"},
+    {"trade_buy", "SELECT out_trade, out_outcome FROM sl_trade($1, $2, $3, to_timestamp($4::bigint),"
+                  " $5::int, $6::int, $7)"},
+    {"trade_get",
+     "SELECT " TRADE_JSON("t") "::text FROM trades t WHERE t.id = $1 AND" TRADE_SCOPE},
+    {"trades_list",
+     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+     " SELECT t.id, " TRADE_JSON("t") " AS j FROM trades t WHERE t.id > $1 AND" TRADE_SCOPE
+     " AND ($4::bigint IS NULL OR t.order_id = $4) ORDER BY t.id LIMIT $5) s"},
+    {"trade_cancel", "SELECT out_outcome, out_refund, out_charge FROM sl_cancel_trade($1, $2)"},
+    {"deposit", "SELECT sl_deposit($1, $2, $3)"},
+    {"withdraw", "SELECT coalesce(sl_withdraw($1, $2, $3), 0)"},
+    {"balances",
+     "SELECT json_build_object('account_id', a.id, 'available_minor',"
+     " coalesce((SELECT balance FROM ledger_accounts WHERE owner_id = a.id AND purpose = 'available'), 0),"
+     " 'escrow_minor',"
+     " coalesce((SELECT balance FROM ledger_accounts WHERE owner_id = a.id AND purpose = 'escrow'), 0),"
+     " 'hourly_cap_minor', b.hourly_cap_minor, 'monthly_cap_minor', b.monthly_cap_minor,"
+     " 'spent_this_month_minor', coalesce((SELECT sum(total_minor - refunded_minor) FROM trades"
+     "   WHERE tenant_id = a.id AND created_at >= date_trunc('month', now())), 0))::text"
+     " FROM accounts a LEFT JOIN tenant_budgets b ON b.account_id = a.id WHERE a.id = $1"},
+    {"postings_list",
+     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+     " SELECT p.id, json_build_object('id', p.id, 'txn_id', p.txn_id, 'kind', j.kind,"
+     "  'trade_id', j.trade_id, 'account', l.purpose, 'amount_minor', p.amount,"
+     "  'balance_after_minor', p.balance_after, 'memo', j.memo, 'at', sl_ts(j.created_at)) AS j"
+     " FROM postings p JOIN ledger_accounts l ON l.id = p.ledger_account_id"
+     " JOIN journal_txns j ON j.id = p.txn_id"
+     " WHERE l.owner_id = $1 AND p.id > $2 ORDER BY p.id LIMIT $3) s"},
+    {"budget_set",
+     "INSERT INTO tenant_budgets(account_id, hourly_cap_minor, monthly_cap_minor)"
+     " VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET"
+     " hourly_cap_minor = EXCLUDED.hourly_cap_minor,"
+     " monthly_cap_minor = EXCLUDED.monthly_cap_minor, updated_at = now()"},
+    {"budget_get",
+     "SELECT coalesce(b.hourly_cap_minor, -1), coalesce(b.monthly_cap_minor, -1),"
+     " coalesce((SELECT sum(total_minor - refunded_minor) FROM trades"
+     "   WHERE tenant_id = $1 AND created_at >= date_trunc('month', now())), 0)"
+     " FROM (SELECT $1::bigint AS id) a LEFT JOIN tenant_budgets b ON b.account_id = a.id"},
+    {"settings_get",
+     "SELECT json_build_object('fee_bp', fee_bp, 'cancel_free_hours', cancel_free_hours,"
+     " 'cancel_charge_bp', cancel_charge_bp, 'updated_at', sl_ts(updated_at))::text"
+     " FROM exchange_settings"},
+    {"settings_set",
+     "UPDATE exchange_settings SET fee_bp = coalesce($1, fee_bp),"
+     " cancel_free_hours = coalesce($2, cancel_free_hours),"
+     " cancel_charge_bp = coalesce($3, cancel_charge_bp), updated_at = now()"},
+    {"settle_due",
+     "SELECT count(*) FILTER (WHERE sl_settle(id)) FROM ("
+     " SELECT id FROM trades WHERE state = 'booked' AND end_at <= now()"
+     " ORDER BY end_at LIMIT $1 FOR UPDATE SKIP LOCKED) d"},
+    {"expire_orders",
+     "WITH e AS (UPDATE orders SET state = 'expired', updated_at = now(),"
+     " reason = CASE WHEN expires_at <= now() THEN 'deadline passed' ELSE 'latest start passed' END"
+     " WHERE state = 'open' AND (expires_at <= now() OR latest_start < date_trunc('hour', now()))"
+     " RETURNING 1) SELECT count(*) FROM e"},
+    {"book_events_take",
+     "WITH ev AS (DELETE FROM book_events WHERE id IN ("
+     "  SELECT id FROM book_events ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+     "  RETURNING pool_id)"
+     " SELECT json_build_object('events', (SELECT count(*) FROM ev), 'orders',"
+     "  (SELECT coalesce(json_agg(DISTINCT o.id), '[]')"
+     " FROM (SELECT DISTINCT pool_id FROM ev) e"
+     " JOIN pools p ON p.id = e.pool_id AND p.status = 'active'"
+     " JOIN accelerators a ON a.id = p.accelerator_id"
+     " JOIN orders o ON o.state = 'open'"
+     "  AND o.latest_start >= date_trunc('hour', now())"
+     "  AND (o.accelerators IS NULL OR p.accelerator_id = ANY(o.accelerators))"
+     "  AND (o.min_memory_gb IS NULL OR a.memory_gb >= o.min_memory_gb)"
+     "  AND (o.min_ncu_milli IS NULL OR a.score_milli >= o.min_ncu_milli)"
+     "  AND (o.max_price_minor IS NULL OR p.price_minor <= o.max_price_minor)"
+     "  AND (o.regions IS NULL OR p.region = ANY(o.regions))"
+     "  AND (o.excluded IS NULL OR NOT (p.region = ANY(o.excluded)))"
+     "  AND p.available_until > o.earliest_start AND p.available_from <= o.latest_start))::text"},
+    {"region_unknown",
+     "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
+     " WHERE NOT EXISTS (SELECT 1 FROM regions WHERE code = x) ORDER BY i LIMIT 1"},
+    {"accel_unknown",
+     "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
+     " WHERE NOT EXISTS (SELECT 1 FROM accelerators WHERE id = x) ORDER BY i LIMIT 1"},
+    {NULL, NULL},
+};
+
+static char *field_copy(char *dst, size_t n, const char *src) {
+  snprintf(dst, n, "%s", src);
+  return dst;
+}
+
+sl_dbrc sl_db_market_pools(sl_dbc *c, const char *origin, sl_db_pool_row **rows, size_t *n) {
+  const char *v[1] = {origin};
+  PGresult *r;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_exec(c, "mkt_pools", 1, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  size_t cnt = (size_t)PQntuples(r);
+  sl_db_pool_row *out = calloc(cnt ? cnt : 1, sizeof *out);
+  if (!out) {
+    PQclear(r);
+    return SL_DB_HARD;
+  }
+  for (size_t i = 0; i < cnt; i++) {
+    int k = (int)i;
+    sl_db_pool_row *p = &out[i];
+    p->id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+    p->owner_id = strtoll(PQgetvalue(r, k, 1), NULL, 10);
+    field_copy(p->region, sizeof p->region, PQgetvalue(r, k, 2));
+    field_copy(p->accelerator, sizeof p->accelerator, PQgetvalue(r, k, 3));
+    p->memory_gb = (int32_t)strtol(PQgetvalue(r, k, 4), NULL, 10);
+    p->ncu_milli = strtoll(PQgetvalue(r, k, 5), NULL, 10);
+    field_copy(p->intra, sizeof p->intra, PQgetvalue(r, k, 6));
+    field_copy(p->inter, sizeof p->inter, PQgetvalue(r, k, 7));
+    p->inter_gbps = (int32_t)strtol(PQgetvalue(r, k, 8), NULL, 10);
+    p->price_minor = strtoll(PQgetvalue(r, k, 9), NULL, 10);
+    p->avail_from = strtoll(PQgetvalue(r, k, 10), NULL, 10);
+    p->avail_until = strtoll(PQgetvalue(r, k, 11), NULL, 10);
+    field_copy(p->status, sizeof p->status, PQgetvalue(r, k, 12));
+    field_copy(p->health, sizeof p->health, PQgetvalue(r, k, 13));
+    p->gpu_count = (int32_t)strtol(PQgetvalue(r, k, 14), NULL, 10);
+    p->rtt_us = origin ? strtoll(PQgetvalue(r, k, 15), NULL, 10) : -1;
+  }
+  PQclear(r);
+  *rows = out;
+  *n = cnt;
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_market_bookings(sl_dbc *c, int64_t from, int64_t until, sl_db_booking **rows,
+                              size_t *n) {
+  char b1[24], b2[24];
+  const char *v[2] = {sl_db_i64(b1, from), sl_db_i64(b2, until)};
+  PGresult *r;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_exec(c, "mkt_bookings", 2, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  size_t cnt = (size_t)PQntuples(r);
+  sl_db_booking *out = calloc(cnt ? cnt : 1, sizeof *out);
+  if (!out) {
+    PQclear(r);
+    return SL_DB_HARD;
+  }
+  for (size_t i = 0; i < cnt; i++) {
+    out[i].pool_id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+    out[i].slot = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
+    out[i].booked = (int32_t)strtol(PQgetvalue(r, (int)i, 2), NULL, 10);
+  }
+  PQclear(r);
+  *rows = out;
+  *n = cnt;
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id) {
+  char b1[24], b3[24], b4[24], b5[24], b6[24], b8[24], b10[24], b11[24], b12[24];
+  char *req = json_dumps(o->request, JSON_COMPACT | JSON_SORT_KEYS);
+  char *acc = o->accelerators ? json_dumps(o->accelerators, JSON_COMPACT) : NULL;
+  char *reg = o->regions ? json_dumps(o->regions, JSON_COMPACT) : NULL;
+  char *exc = o->excluded ? json_dumps(o->excluded, JSON_COMPACT) : NULL;
+  const char *v[14] = {sl_db_i64(b1, o->tenant_id),
+                       req,
+                       sl_db_i64(b3, o->gpus),
+                       sl_db_i64(b4, o->duration_hours),
+                       sl_db_i64(b5, o->earliest_start),
+                       sl_db_i64(b6, o->latest_start),
+                       o->time_in_force,
+                       sl_db_i64_opt(b8, o->expires_at, 0),
+                       acc,
+                       sl_db_i64_opt(b10, o->min_memory_gb, -1),
+                       sl_db_i64_opt(b11, o->min_ncu_milli, -1),
+                       sl_db_i64_opt(b12, o->max_price_minor, -1),
+                       reg,
+                       exc};
+  sl_dbrc rc = req ? sl_db_int(c, "order_insert", 14, v, id) : SL_DB_HARD;
+  free(req);
+  free(acc);
+  free(reg);
+  free(exc);
+  return rc;
+}
+
+sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *tenant) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, id)};
+  PGresult *r;
+  *request = NULL;
+  sl_dbrc rc = sl_db_exec(c, "order_lock_open", 1, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(r) != 1) {
+    PQclear(r);
+    return SL_DB_NOROWS;
+  }
+  *request = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+  *tenant = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+  PQclear(r);
+  return *request ? SL_DB_OK : SL_DB_HARD;
+}
+
+sl_dbrc sl_db_order_set_state(sl_dbc *c, int64_t id, const char *state, const char *reason) {
+  char b[24];
+  const char *v[3] = {sl_db_i64(b, id), state, reason ? reason : ""};
+  return sl_db_exec(c, "order_set_state", 3, v, NULL);
+}
+
+sl_dbrc sl_db_order_get(sl_dbc *c, int64_t id, int64_t tenant, json_t **out) {
+  char b1[24], b2[24];
+  const char *v[2] = {sl_db_i64(b1, id), sl_db_i64_opt(b2, tenant, 0)};
+  return sl_db_json(c, "order_get", 2, v, out);
+}
+
+sl_dbrc sl_db_orders_list(sl_dbc *c, int64_t tenant, const char *state, int64_t after, int limit,
+                          json_t **out) {
+  char b1[24], b3[24], b4[24];
+  const char *v[4] = {sl_db_i64_opt(b1, tenant, 0), state, sl_db_i64(b3, after),
+                      sl_db_i64(b4, limit)};
+  return sl_db_json(c, "orders_list", 4, v, out);
+}
+
+sl_dbrc sl_db_order_cancel(sl_dbc *c, int64_t id, int64_t tenant, json_t **out) {
+  char b1[24], b2[24];
+  const char *v[2] = {sl_db_i64(b1, id), sl_db_i64_opt(b2, tenant, 0)};
+  sl_dbrc rc = sl_db_json(c, "order_cancel", 2, v, out);
+  if (rc != SL_DB_NOROWS) return rc;
+  /* distinguish "not yours / unknown" from "no longer open" */
+  json_t *o;
+  if (sl_db_order_get(c, id, tenant, &o) == SL_DB_OK) {
+    *out = o;
+    return SL_DB_CHECK;
+  }
+  return SL_DB_NOROWS;
+}
+
+static const char *intern_outcome(const char *s) {
+  static const char *const known[] = {"ok", "no_capacity", "price_changed",
+                                      "insufficient_funds", "budget", "not_found",
+                                      "started", "not_booked", NULL};
+  for (const char *const *k = known; *k; k++)
+    if (strcmp(*k, s) == 0) return *k;
+  return "unknown";
+}
+
+sl_dbrc sl_db_trade(sl_dbc *c, int64_t order, int64_t tenant, int64_t pool, int64_t start,
+                    int64_t hours, int64_t gpus, int64_t unit_minor, int64_t *trade,
+                    const char **outcome) {
+  char b[7][24];
+  const char *v[7] = {sl_db_i64(b[0], order), sl_db_i64(b[1], tenant), sl_db_i64(b[2], pool),
+                      sl_db_i64(b[3], start), sl_db_i64(b[4], hours), sl_db_i64(b[5], gpus),
+                      sl_db_i64(b[6], unit_minor)};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "trade_buy", 7, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  *trade = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  *outcome = intern_outcome(PQgetvalue(r, 0, 1));
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+static void trade_scope_params(const sl_trade_scope *s, const char **v, char b[24], char **regions) {
+  v[0] = sl_db_i64_opt(b, s ? s->party : 0, 0);
+  *regions = (s && s->regions) ? json_dumps(s->regions, JSON_COMPACT) : NULL;
+  v[1] = *regions;
+}
+
+sl_dbrc sl_db_trade_get(sl_dbc *c, int64_t id, const sl_trade_scope *s, json_t **out) {
+  char b1[24], b2[24];
+  char *regions;
+  const char *v[3];
+  v[0] = sl_db_i64(b1, id);
+  trade_scope_params(s, v + 1, b2, &regions);
+  sl_dbrc rc = sl_db_json(c, "trade_get", 3, v, out);
+  free(regions);
+  return rc;
+}
+
+sl_dbrc sl_db_trades_list(sl_dbc *c, const sl_trade_scope *s, int64_t order, int64_t after,
+                          int limit, json_t **out) {
+  char b1[24], b2[24], b4[24], b5[24];
+  char *regions;
+  const char *v[5];
+  v[0] = sl_db_i64(b1, after);
+  trade_scope_params(s, v + 1, b2, &regions);
+  v[3] = sl_db_i64_opt(b4, order, 0);
+  v[4] = sl_db_i64(b5, limit);
+  sl_dbrc rc = sl_db_json(c, "trades_list", 5, v, out);
+  free(regions);
+  return rc;
+}
+
+sl_dbrc sl_db_trade_cancel(sl_dbc *c, int64_t trade, int64_t tenant, const char **outcome,
+                           int64_t *refund, int64_t *charge) {
+  char b1[24], b2[24];
+  const char *v[2] = {sl_db_i64(b1, trade), sl_db_i64_opt(b2, tenant, 0)};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "trade_cancel", 2, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  *outcome = intern_outcome(PQgetvalue(r, 0, 0));
+  *refund = PQgetisnull(r, 0, 1) ? 0 : strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+  *charge = PQgetisnull(r, 0, 2) ? 0 : strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_deposit(sl_dbc *c, int64_t account, int64_t amount, const char *memo, int64_t *txn) {
+  char b1[24], b2[24];
+  const char *v[3] = {sl_db_i64(b1, account), sl_db_i64(b2, amount), memo ? memo : ""};
+  return sl_db_int(c, "deposit", 3, v, txn);
+}
+
+sl_dbrc sl_db_withdraw(sl_dbc *c, int64_t account, int64_t amount, const char *memo, int64_t *txn) {
+  char b1[24], b2[24];
+  const char *v[3] = {sl_db_i64(b1, account), sl_db_i64(b2, amount), memo ? memo : ""};
+  return sl_db_int(c, "withdraw", 3, v, txn);
+}
+
+sl_dbrc sl_db_balances(sl_dbc *c, int64_t account, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, account)};
+  return sl_db_json(c, "balances", 1, v, out);
+}
+
+sl_dbrc sl_db_postings_list(sl_dbc *c, int64_t account, int64_t after, int limit, json_t **out) {
+  char b1[24], b2[24], b3[24];
+  const char *v[3] = {sl_db_i64(b1, account), sl_db_i64(b2, after), sl_db_i64(b3, limit)};
+  return sl_db_json(c, "postings_list", 3, v, out);
+}
+
+sl_dbrc sl_db_budget_set(sl_dbc *c, int64_t account, int64_t hourly, int64_t monthly) {
+  char b1[24], b2[24], b3[24];
+  const char *v[3] = {sl_db_i64(b1, account), sl_db_i64_opt(b2, hourly, -1),
+                      sl_db_i64_opt(b3, monthly, -1)};
+  return sl_db_exec(c, "budget_set", 3, v, NULL);
+}
+
+sl_dbrc sl_db_budget_get(sl_dbc *c, int64_t account, int64_t *hourly, int64_t *monthly,
+                         int64_t *spent_month) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, account)};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "budget_get", 1, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  *hourly = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  *monthly = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+  *spent_month = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_settings_get(sl_dbc *c, json_t **out) {
+  return sl_db_json(c, "settings_get", 0, NULL, out);
+}
+
+sl_dbrc sl_db_settings_set(sl_dbc *c, int64_t fee_bp, int64_t free_hours, int64_t charge_bp) {
+  char b1[24], b2[24], b3[24];
+  const char *v[3] = {sl_db_i64_opt(b1, fee_bp, -1), sl_db_i64_opt(b2, free_hours, -1),
+                      sl_db_i64_opt(b3, charge_bp, -1)};
+  return sl_db_exec(c, "settings_set", 3, v, NULL);
+}
+
+sl_dbrc sl_db_settle_due(sl_dbc *c, int limit, int *done) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, limit)};
+  int64_t n = 0;
+  sl_dbrc rc = sl_db_int(c, "settle_due", 1, v, &n);
+  *done = (int)n;
+  return rc;
+}
+
+sl_dbrc sl_db_expire_orders(sl_dbc *c, int *done) {
+  int64_t n = 0;
+  sl_dbrc rc = sl_db_int(c, "expire_orders", 0, NULL, &n);
+  *done = (int)n;
+  return rc;
+}
+
+sl_dbrc sl_db_book_events_take(sl_dbc *c, int limit, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, limit)};
+  return sl_db_json(c, "book_events_take", 1, v, out);
+}
+
+sl_dbrc sl_db_savepoint(sl_dbc *c, const char *name) {
+  if (!c->pg) return SL_DB_DOWN;
+  char q[80];
+  snprintf(q, sizeof q, "SAVEPOINT %s", name);
+  PGresult *r = PQexec(c->pg, q);
+  sl_dbrc rc = PQresultStatus(r) == PGRES_COMMAND_OK ? SL_DB_OK : SL_DB_HARD;
+  if (rc != SL_DB_OK && PQstatus(c->pg) != CONNECTION_OK) {
+    c->prepared = false;
+    rc = SL_DB_DOWN;
+  }
+  PQclear(r);
+  return rc;
+}
+
+void sl_db_rollback_to_savepoint(sl_dbc *c, const char *name) {
+  if (!c->pg) return;
+  char q[80];
+  snprintf(q, sizeof q, "ROLLBACK TO SAVEPOINT %s", name);
+  PQclear(PQexec(c->pg, q));
+}
+
+bool sl_db_wait_notify(sl_dbc *c, const char *channel, int timeout_ms) {
+  if (!c->pg) return false;
+  if (!c->listening) {
+    char *id = PQescapeIdentifier(c->pg, channel, strlen(channel));
+    char q[128];
+    snprintf(q, sizeof q, "LISTEN %s", id ? id : "suanli");
+    PQfreemem(id);
+    PGresult *r = PQexec(c->pg, q);
+    c->listening = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!c->listening) return false;
+  }
+  PGnotify *n = NULL;
+  PQconsumeInput(c->pg);
+  if ((n = PQnotifies(c->pg)) == NULL) {
+    int fd = PQsocket(c->pg);
+    if (fd < 0) return false;
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(fd, &rs);
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    if (select(fd + 1, &rs, NULL, NULL, &tv) > 0) {
+      if (!PQconsumeInput(c->pg)) {
+        c->prepared = false; /* the connection broke: reconnect on next acquire */
+        c->listening = false;
+        return false;
+      }
+      n = PQnotifies(c->pg);
+    }
+  }
+  bool got = n != NULL;
+  while (n) {
+    PQfreemem(n);
+    n = PQnotifies(c->pg);
+  }
+  return got;
+}
+
+/* The first code of `codes` (a JSON array of strings) that names no region / accelerator. */
+static const char *const unknown_sql[] = {"region_unknown", "accel_unknown"};
+sl_dbrc sl_db_first_unknown(sl_dbc *c, bool accelerators, const json_t *codes, char **first) {
+  *first = NULL;
+  char *js = json_dumps(codes, JSON_COMPACT);
+  if (!js) return SL_DB_HARD;
+  const char *v[1] = {js};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, unknown_sql[accelerators ? 1 : 0], 1, v, &r);
+  free(js);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(r) > 0) *first = strdup(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return SL_DB_OK;
+}

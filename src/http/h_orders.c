@@ -1,0 +1,183 @@
+/* h_orders.c — quotes and orders (tenants); admins may read every order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "suanli/exchange.h"
+#include "suanli/timeutil.h"
+
+static const char *const order_states[] = {"open", "filled", "killed", "cancelled", "expired", NULL};
+
+/* Money fields of a trade, minor units -> decimal strings. */
+void sl_shape_trade(json_t *t) {
+  sl_json_money(t, "unit_price_minor", "unit_price");
+  sl_json_money(t, "total_minor", "total");
+  sl_json_money(t, "fee_minor", "fee");
+  sl_json_money(t, "refunded_minor", "refunded");
+}
+
+static void shape_order(json_t *o) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(o, "trades"), i, t) sl_shape_trade(t);
+}
+
+/* Parse the body and check that every region and model it names exists.  Replies and
+ * returns false on any problem. */
+static bool parse_order(sl_req *r, json_t *body, sl_order_req *o) {
+  sl_jerr je;
+  if (!sl_order_parse(body, sl_time_now(), o, &je)) {
+    sl_reply_jerr(r, &je);
+    return false;
+  }
+  struct {
+    const json_t *codes;
+    bool accel;
+    const char *field;
+  } checks[4] = {{o->accelerators, true, "spec.accelerators"},
+                 {o->regions, false, "regions"},
+                 {o->excluded, false, "exclude_regions"},
+                 {NULL, false, "origin_region"}};
+  json_t *origin = o->origin ? json_pack("[s]", o->origin) : NULL;
+  checks[3].codes = origin;
+  bool ok = true;
+  for (int i = 0; i < 4 && ok; i++) {
+    if (!checks[i].codes) continue;
+    char *unknown = NULL;
+    sl_dbrc rc = sl_db_first_unknown(r->db, checks[i].accel, checks[i].codes, &unknown);
+    if (rc != SL_DB_OK) {
+      sl_reply_db(r, rc);
+      ok = false;
+    } else if (unknown) {
+      sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, checks[i].field, "'%s' does not exist", unknown);
+      free(unknown);
+      ok = false;
+    }
+  }
+  json_decref(origin);
+  if (!ok) sl_order_req_free(o);
+  return ok;
+}
+
+/* POST /v1/quotes: what the exchange would do with this order, booking nothing. */
+void h_quotes_create(sl_req *r) {
+  json_t *body = sl_req_body(r);
+  if (!body) return;
+  sl_order_req o;
+  if (parse_order(r, body, &o)) {
+    sl_xchg_book b;
+    sl_dbrc rc = sl_xchg_match(r->db, &o, r->who.account_id, sl_time_now(), &b);
+    if (rc != SL_DB_OK) {
+      sl_reply_db(r, rc);
+    } else {
+      sl_reply_json(r, 200, sl_xchg_quote_json(&b, &o));
+      sl_xchg_book_free(&b);
+    }
+    sl_order_req_free(&o);
+  }
+  json_decref(body);
+}
+
+/* POST /v1/orders: insert, try to fill now; fill-or-kill orders that cannot fill are killed,
+ * good-till orders rest on the book.  An order the tenant cannot pay for is refused whole. */
+void h_orders_create(sl_req *r) {
+  json_t *body = sl_req_body(r);
+  if (!body) return;
+  sl_order_req o;
+  if (!parse_order(r, body, &o)) goto cleanup_body;
+  const sl_mkt_order *m = &o.m;
+  sl_db_order_new n = {
+      .tenant_id = r->who.account_id, .request = body, .gpus = m->gpus,
+      .duration_hours = m->duration_slots, .earliest_start = m->earliest_start,
+      .latest_start = m->latest_start, .expires_at = o.expires_at,
+      .time_in_force = o.good_till ? "good_till" : "fill_or_kill",
+      .accelerators = o.accelerators, .regions = o.regions, .excluded = o.excluded,
+      .min_memory_gb = m->min_memory_gb, .min_ncu_milli = m->min_ncu_milli,
+      .max_price_minor = m->max_price_minor};
+  int64_t id;
+  sl_dbrc rc = sl_db_order_insert(r->db, &n, &id);
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    goto cleanup;
+  }
+  snprintf(r->audit_object, sizeof r->audit_object, "order:%lld", (long long)id);
+  sl_xchg_outcome out;
+  char reason[512];
+  rc = sl_xchg_execute(r->db, id, r->who.account_id, &o, sl_time_now(), &out, reason, sizeof reason);
+  if (rc == SL_DB_OK && out == SL_XCHG_NO_FUNDS) {
+    sl_reply_error(r, SL_E_INSUFFICIENT_FUNDS, "", "%s", reason);
+    goto cleanup;
+  }
+  if (rc == SL_DB_OK && out == SL_XCHG_NOT_FILLED)
+    rc = sl_db_order_set_state(r->db, id, o.good_till ? "open" : "killed", reason);
+  json_t *order = NULL;
+  if (rc == SL_DB_OK) rc = sl_db_order_get(r->db, id, 0, &order);
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    goto cleanup;
+  }
+  shape_order(order);
+  sl_reply_json(r, 201, order);
+cleanup:
+  sl_order_req_free(&o);
+cleanup_body:
+  json_decref(body);
+}
+
+static int64_t tenant_scope(const sl_req *r) {
+  return sl_role_is(r, "admin") ? 0 : r->who.account_id;
+}
+
+void h_orders_list(sl_req *r) {
+  int64_t after;
+  int limit;
+  const char *state;
+  if (!sl_req_page_id(r, &after, &limit) || !sl_req_query_enum(r, "state", order_states, &state))
+    return;
+  json_t *items;
+  sl_dbrc rc = sl_db_orders_list(r->db, tenant_scope(r), state, after, limit, &items);
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    return;
+  }
+  size_t i;
+  json_t *o;
+  json_array_foreach(items, i, o) shape_order(o);
+  sl_reply_page(r, items, limit, "id");
+}
+
+void h_orders_get(sl_req *r) {
+  int64_t id;
+  if (!sl_req_path_id(r, 0, &id)) return;
+  json_t *o;
+  sl_dbrc rc = sl_db_order_get(r->db, id, tenant_scope(r), &o);
+  if (rc == SL_DB_NOROWS) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no order %lld", (long long)id);
+  } else if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+  } else {
+    shape_order(o);
+    sl_reply_json(r, 200, o);
+  }
+}
+
+/* DELETE /v1/orders/{id}: take a resting order off the book. */
+void h_orders_cancel(sl_req *r) {
+  int64_t id;
+  if (!sl_req_path_id(r, 0, &id)) return;
+  snprintf(r->audit_object, sizeof r->audit_object, "order:%lld", (long long)id);
+  json_t *o = NULL;
+  sl_dbrc rc = sl_db_order_cancel(r->db, id, tenant_scope(r), &o);
+  if (rc == SL_DB_NOROWS) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no order %lld", (long long)id);
+  } else if (rc == SL_DB_CHECK) {
+    sl_reply_error(r, SL_E_CONFLICT, "id", "order %lld is %s, not open", (long long)id,
+                   json_string_value(json_object_get(o, "state")));
+    json_decref(o);
+  } else if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+  } else {
+    shape_order(o);
+    sl_reply_json(r, 200, o);
+  }
+}

@@ -1,0 +1,96 @@
+/* h_trades.c — trades for their two parties, admins and the operators of their regions;
+ * cancellation of a booked trade before it starts (tenant or admin). */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+#include "suanli/money.h"
+
+void sl_shape_trade(json_t *t);
+
+static sl_trade_scope scope_of(const sl_req *r) {
+  sl_trade_scope s = {0, NULL};
+  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider")) s.party = r->who.account_id;
+  else if (sl_role_is(r, "operator")) s.regions = r->who.regions;
+  return s;
+}
+
+void h_trades_list(sl_req *r) {
+  int64_t after, order = 0;
+  int limit;
+  if (!sl_req_page_id(r, &after, &limit) ||
+      !sl_req_query_int(r, "order", 1, INT64_C(9007199254740991), &order))
+    return;
+  sl_trade_scope s = scope_of(r);
+  json_t *items;
+  sl_dbrc rc = sl_db_trades_list(r->db, &s, order, after, limit, &items);
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    return;
+  }
+  size_t i;
+  json_t *t;
+  json_array_foreach(items, i, t) sl_shape_trade(t);
+  sl_reply_page(r, items, limit, "id");
+}
+
+void h_trades_get(sl_req *r) {
+  int64_t id;
+  if (!sl_req_path_id(r, 0, &id)) return;
+  sl_trade_scope s = scope_of(r);
+  json_t *t;
+  sl_dbrc rc = sl_db_trade_get(r->db, id, &s, &t);
+  if (rc == SL_DB_NOROWS) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no trade %lld", (long long)id);
+  } else if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+  } else {
+    sl_shape_trade(t);
+    sl_reply_json(r, 200, t);
+  }
+}
+
+/* POST /v1/trades/{id}/cancel: free the capacity and refund per the exchange's policy. */
+void h_trades_cancel(sl_req *r) {
+  int64_t id;
+  if (!sl_req_path_id(r, 0, &id)) return;
+  snprintf(r->audit_object, sizeof r->audit_object, "trade:%lld", (long long)id);
+  if (r->body_len) {
+    json_t *body = sl_req_body(r);
+    if (!body) return;
+    bool ok = sl_req_decode(r, body, NULL, 0);
+    json_decref(body);
+    if (!ok) return;
+  }
+  const char *what;
+  int64_t refund = 0, charge = 0;
+  sl_dbrc rc = sl_db_trade_cancel(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id,
+                                  &what, &refund, &charge);
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    return;
+  }
+  if (!strcmp(what, "not_found")) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no trade %lld", (long long)id);
+    return;
+  }
+  if (!strcmp(what, "started")) {
+    sl_reply_error(r, SL_E_CONFLICT, "id", "trade %lld has already started", (long long)id);
+    return;
+  }
+  if (strcmp(what, "ok") != 0) {
+    sl_reply_error(r, SL_E_CONFLICT, "id", "trade %lld is no longer booked", (long long)id);
+    return;
+  }
+  json_t *t;
+  sl_trade_scope all = {0, NULL};
+  rc = sl_db_trade_get(r->db, id, &all, &t);
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    return;
+  }
+  sl_shape_trade(t);
+  char rb[SL_MONEY_STRLEN], cb[SL_MONEY_STRLEN];
+  sl_money_format(refund, rb, sizeof rb);
+  sl_money_format(charge, cb, sizeof cb);
+  sl_reply_json(r, 200, json_pack("{s:o,s:s,s:s}", "trade", t, "refund", rb, "cancellation_charge", cb));
+}

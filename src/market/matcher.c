@@ -1,0 +1,782 @@
+/* matcher.c — the pure matcher of include/suanli/market.h.
+ *
+ * No I/O, no clock, no globals: the same snapshot and order always give the same result.
+ *
+ * Per pool, the checks run in the order of sl_mkt_why; the first that fails is the pool's
+ * verdict, with a human detail (money through sl_money_format):
+ *
+ *   HEALTH    !active ("pool is not active"), then down ("pool health is down").
+ *   SPEC      accelerators (exact id match; empty list = any), min_memory_gb (unknown memory
+ *             fails), min_ncu_milli (unrated fails), intra (must be equal unless ANY),
+ *             network class pool.inter >= min_inter (NONE < ETHERNET < ROCE < INFINIBAND),
+ *             pool.inter_gbps >= min_inter_gbps.
+ *   REGION    allowed list (when non-empty), then the excluded list.
+ *   LATENCY   only when has_origin and max_rtt_us >= 0: unknown RTT (< 0) or RTT > max fails.
+ *   PRICE     price <= max_price_minor (per GPU-hour); price*1000 <= max_ncu_price_minor *
+ *             ncu_milli (unrated pools fail); gpus * duration * price must fit int64
+ *             ("total overflows").  Every piece of the order is bounded by that total.
+ *   CAPACITY  no feasible start (below).
+ *   BUDGET    gpus*price <= budget_hourly_minor and the fill's total <= budget_total_minor
+ *             (each when >= 0).
+ *   OUTRANKED feasible, but another placement ranks better ("rank N" in result.ranked).
+ *
+ * Steps 1–5 are the "static" checks; a pool that passes them is "statically ok".
+ *
+ * Feasible start.  Starts s are the slots in [earliest_start, latest_start].  A pool can give
+ * g GPUs at s when [s, s + d) lies inside [avail_from, avail_until) and min(free[] over the
+ * d slots of [s, s + d)) >= g.  The window minima of all starts of one pool come from one
+ * pass of a monotonic deque: O(nslots) per pool, whatever the duration.  Negative free[]
+ * entries (never produced by the database) count as 0.
+ *
+ * Ranking key, lower is better; ties by start (earlier), then pool id (lower), then input
+ * index (only reached when ids repeat).  A key is a triple compared lexicographically:
+ *   CHEAPEST        (0, price, 0)
+ *   LOWEST_LATENCY  (0, rtt, price); unknown rtt (1, 0, price); no origin: (0, 0, price)
+ *   TRADEOFF        (0, price*1000 + rtt_us*money_per_ms_minor, 0), saturating at INT64_MAX;
+ *                   unknown rtt (1, price*1000, 0); no origin: (0, price*1000, 0)
+ * (price*1000 is in thousandths of a minor unit, like rtt_us * money-per-ms.)
+ *
+ * GANG (split = false).  Each statically-ok pool is placed at its earliest feasible start
+ * for order.gpus (the key does not depend on the start, so the earliest is its best), then
+ * budget-checked.  `ranked` = every such (pool, start), sorted; `pieces` = ranked[0].
+ * Verdicts: CHOSEN for ranked[0], OUTRANKED "rank N" for the rest.
+ *
+ * SPLIT.  Pools are sorted by key once.  For every start s (ascending), each statically-ok
+ * pool offers cap(s) = its window minimum at s (0 outside its availability).  The fill is the
+ * greedy one: walk the pools in key order, take min(cap, remaining), at most max_pieces pools.
+ * When that greedy fill falls short but the max_pieces largest caps would cover the order, a
+ * repair pass walks the pools in key order again and takes a pool only when the remainder can
+ * still be covered by the remaining pieces (checked against the largest caps after it); it
+ * equals the greedy fill whenever the greedy fill succeeds, and always succeeds when any fill
+ * of <= max_pieces pools exists.  A full fill within budget (sum gpus_i*price_i <= hourly,
+ * sum of totals <= total) is a candidate with score sum(gpus_i * key_i) (per component, in
+ * __int128); the lowest score wins, ties to the earliest start.
+ * Verdicts: pools of the fill CHOSEN; other statically-ok pools with a free GPU at some start
+ * OUTRANKED; statically-ok pools never free at any start CAPACITY.  When no start fills:
+ * filled = false, no pieces, gpus_filled = the most GPUs any start could gather with at most
+ * max_pieces pools (sum of its largest caps), and statically-ok pools get CAPACITY saying so.
+ * When some start fills but none within budget: gpus_filled = 0, and statically-ok pools with
+ * capacity get BUDGET (the others CAPACITY).  `ranked` = every statically-ok pool at its
+ * earliest start with a free GPU, gpus = min(its free GPUs there, order.gpus), sorted.
+ *
+ * Orders are all-or-nothing: `pieces` is either a full fill or empty.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suanli/market.h"
+#include "suanli/money.h"
+#include "suanli/timeutil.h"
+
+const char *sl_mkt_why_name(sl_mkt_why w) {
+  switch (w) {
+  case SL_WHY_CHOSEN: return "chosen";
+  case SL_WHY_HEALTH: return "health";
+  case SL_WHY_SPEC: return "spec";
+  case SL_WHY_REGION: return "region";
+  case SL_WHY_LATENCY: return "latency";
+  case SL_WHY_PRICE: return "price";
+  case SL_WHY_CAPACITY: return "capacity";
+  case SL_WHY_BUDGET: return "budget";
+  case SL_WHY_OUTRANKED: return "outranked";
+  }
+  return "unknown";
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small helpers                                                                            */
+
+typedef struct {
+  int64_t k[3];
+} mkey;
+
+typedef struct {
+  __int128 s[3];
+} mscore;
+
+/* One rankable placement: sorted by key, start, pool id, input index. */
+typedef struct {
+  mkey key;
+  int64_t start;
+  int64_t id;
+  size_t idx;
+  int32_t gpus;
+} rank_ent;
+
+static int cmp_key(const mkey *a, const mkey *b) {
+  for (int i = 0; i < 3; i++)
+    if (a->k[i] != b->k[i]) return a->k[i] < b->k[i] ? -1 : 1;
+  return 0;
+}
+
+static int cmp_score(const mscore *a, const mscore *b) {
+  for (int i = 0; i < 3; i++)
+    if (a->s[i] != b->s[i]) return a->s[i] < b->s[i] ? -1 : 1;
+  return 0;
+}
+
+static int cmp_rank_ent(const void *pa, const void *pb) {
+  const rank_ent *a = pa, *b = pb;
+  int c = cmp_key(&a->key, &b->key);
+  if (c) return c;
+  if (a->start != b->start) return a->start < b->start ? -1 : 1;
+  if (a->id != b->id) return a->id < b->id ? -1 : 1;
+  if (a->idx != b->idx) return a->idx < b->idx ? -1 : 1;
+  return 0;
+}
+
+/* Saturating arithmetic over non-negative int64 values. */
+static int64_t sat_mul(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+static int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static const char *intra_name(sl_mkt_intra v) {
+  static const char *const names[] = {"any", "NVLink", "PCIe", "Infinity Fabric", "HCCS",
+                                      "other"};
+  return (unsigned)v < sizeof names / sizeof names[0] ? names[v] : "?";
+}
+
+static const char *inter_name(sl_mkt_inter v) {
+  static const char *const names[] = {"none", "Ethernet", "RoCE", "InfiniBand"};
+  return (unsigned)v < sizeof names / sizeof names[0] ? names[v] : "?";
+}
+
+/* Money as "12.34" into buf[SL_MONEY_STRLEN]; returns buf. */
+static const char *money(int64_t minor, char *buf) {
+  if (sl_money_format(minor, buf, SL_MONEY_STRLEN) < 0) snprintf(buf, SL_MONEY_STRLEN, "?");
+  return buf;
+}
+
+/* Same for an __int128 amount (sums of pieces); saturates at INT64_MAX for display. */
+static const char *money128(__int128 minor, char *buf) {
+  return money(minor > INT64_MAX ? INT64_MAX : (int64_t)minor, buf);
+}
+
+/* Non-negative thousandths as "1.234" (NCU) or microseconds as milliseconds with `dec`
+ * decimals (1 or 3), truncated. */
+static void fmt_milli(int64_t v, int dec, char *buf, size_t len) {
+  uint64_t m = v < 0 ? 0 : (uint64_t)v;
+  if (dec == 1)
+    snprintf(buf, len, "%llu.%llu", (unsigned long long)(m / 1000),
+             (unsigned long long)(m % 1000 / 100));
+  else
+    snprintf(buf, len, "%llu.%03llu", (unsigned long long)(m / 1000),
+             (unsigned long long)(m % 1000));
+}
+
+static bool in_list(const char *s, const char *const *list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(s, list[i]) == 0) return true;
+  return false;
+}
+
+/* Sets a verdict; returns false so that a failing check can `return verdict(...)`. */
+__attribute__((format(printf, 3, 4))) static bool verdict(sl_mkt_verdict *v, sl_mkt_why w,
+                                                          const char *fmt, ...) {
+  va_list ap;
+  v->why = w;
+  va_start(ap, fmt);
+  vsnprintf(v->detail, sizeof v->detail, fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Arguments                                                                                */
+
+static bool str_list_ok(const char *const *list, size_t n) {
+  if (n == 0) return true;
+  if (list == NULL) return false;
+  for (size_t i = 0; i < n; i++)
+    if (list[i] == NULL) return false;
+  return true;
+}
+
+static bool args_valid(const sl_mkt_order *o, const sl_mkt_pool *pools, size_t npools,
+                       int64_t window_start, size_t nslots) {
+  if (o == NULL || (npools > 0 && pools == NULL)) return false;
+  if (o->gpus < 1 || o->duration_slots < 1) return false;
+  if (!sl_time_on_slot(window_start) || !sl_time_on_slot(o->earliest_start) ||
+      !sl_time_on_slot(o->latest_start))
+    return false;
+  if (o->earliest_start > o->latest_start || o->earliest_start < window_start) return false;
+  int64_t span, window_end, need_end;
+  if (nslots > (size_t)(INT64_MAX / SL_SLOT_SECONDS)) return false;
+  span = (int64_t)nslots * SL_SLOT_SECONDS;
+  if (__builtin_add_overflow(window_start, span, &window_end)) return false;
+  if (__builtin_add_overflow(o->latest_start, (int64_t)o->duration_slots * SL_SLOT_SECONDS,
+                             &need_end))
+    return false;
+  if (need_end > window_end) return false;
+  if (o->split && o->max_pieces < 1) return false;
+  if ((unsigned)o->objective > SL_OBJ_TRADEOFF) return false;
+  if (o->objective == SL_OBJ_TRADEOFF && o->money_per_ms_minor < 0) return false;
+  if ((unsigned)o->intra > SL_INTRA_OTHER || (unsigned)o->min_inter > SL_INTER_INFINIBAND)
+    return false;
+  if (!str_list_ok(o->accelerators, o->n_accelerators) || !str_list_ok(o->regions, o->n_regions) ||
+      !str_list_ok(o->excluded, o->n_excluded))
+    return false;
+  for (size_t i = 0; i < npools; i++) {
+    const sl_mkt_pool *p = &pools[i];
+    if (p->free == NULL || p->region == NULL || p->accelerator == NULL || p->price_minor < 0)
+      return false;
+  }
+  return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Static checks (HEALTH .. PRICE) and the ranking key                                      */
+
+/* Runs the static checks; on failure fills *v and returns false.  On success *total is
+ * order.gpus * duration * price (fits int64). */
+static bool static_checks(const sl_mkt_order *o, const sl_mkt_pool *p, sl_mkt_verdict *v,
+                          int64_t *total) {
+  char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], c[SL_MONEY_STRLEN];
+  char x[32], y[32];
+
+  /* HEALTH */
+  if (!p->active) return verdict(v, SL_WHY_HEALTH, "pool is not active");
+  if (p->down) return verdict(v, SL_WHY_HEALTH, "pool health is down");
+
+  /* SPEC */
+  if (o->n_accelerators > 0 && !in_list(p->accelerator, o->accelerators, o->n_accelerators))
+    return verdict(v, SL_WHY_SPEC, "model %s not in the order's list", p->accelerator);
+  if (o->min_memory_gb >= 0) {
+    if (p->memory_gb < 0)
+      return verdict(v, SL_WHY_SPEC, "memory unknown, order needs min_memory_gb %d",
+                     (int)o->min_memory_gb);
+    if (p->memory_gb < o->min_memory_gb)
+      return verdict(v, SL_WHY_SPEC, "min_memory_gb %d > %d", (int)o->min_memory_gb,
+                     (int)p->memory_gb);
+  }
+  if (o->min_ncu_milli >= 0) {
+    if (p->ncu_milli < 0)
+      return verdict(v, SL_WHY_SPEC, "unrated model cannot meet min_ncu");
+    if (p->ncu_milli < o->min_ncu_milli) {
+      fmt_milli(o->min_ncu_milli, 3, x, sizeof x);
+      fmt_milli(p->ncu_milli, 3, y, sizeof y);
+      return verdict(v, SL_WHY_SPEC, "min_ncu %s > %s", x, y);
+    }
+  }
+  if (o->intra != SL_INTRA_ANY && p->intra != o->intra)
+    return verdict(v, SL_WHY_SPEC, "intra-node %s, order needs %s", intra_name(p->intra),
+                   intra_name(o->intra));
+  if (p->inter < o->min_inter)
+    return verdict(v, SL_WHY_SPEC, "network %s below minimum %s", inter_name(p->inter),
+                   inter_name(o->min_inter));
+  if (o->min_inter_gbps > 0 && p->inter_gbps < o->min_inter_gbps)
+    return verdict(v, SL_WHY_SPEC, "network %d Gb/s < min %d Gb/s", (int)p->inter_gbps,
+                   (int)o->min_inter_gbps);
+
+  /* REGION */
+  if (o->n_regions > 0 && !in_list(p->region, o->regions, o->n_regions))
+    return verdict(v, SL_WHY_REGION, "region %s not in the order's list", p->region);
+  if (o->n_excluded > 0 && in_list(p->region, o->excluded, o->n_excluded))
+    return verdict(v, SL_WHY_REGION, "region %s excluded", p->region);
+
+  /* LATENCY */
+  if (o->has_origin && o->max_rtt_us >= 0) {
+    if (p->rtt_us < 0) return verdict(v, SL_WHY_LATENCY, "no RTT known from origin");
+    if (p->rtt_us > o->max_rtt_us) {
+      int dec = 1;
+      fmt_milli(p->rtt_us, dec, x, sizeof x);
+      fmt_milli(o->max_rtt_us, dec, y, sizeof y);
+      if (strcmp(x, y) == 0) { /* 80.04 vs 80.00 would both read "80.0" */
+        dec = 3;
+        fmt_milli(p->rtt_us, dec, x, sizeof x);
+        fmt_milli(o->max_rtt_us, dec, y, sizeof y);
+      }
+      return verdict(v, SL_WHY_LATENCY, "RTT %s ms > max %s ms", x, y);
+    }
+  }
+
+  /* PRICE */
+  if (o->max_price_minor >= 0 && p->price_minor > o->max_price_minor)
+    return verdict(v, SL_WHY_PRICE, "price %s > max %s per GPU-hour", money(p->price_minor, a),
+                   money(o->max_price_minor, b));
+  if (o->max_ncu_price_minor >= 0) {
+    if (p->ncu_milli < 0)
+      return verdict(v, SL_WHY_PRICE, "unrated model has no price per NCU-hour");
+    __int128 lhs = (__int128)p->price_minor * 1000;
+    __int128 rhs = (__int128)o->max_ncu_price_minor * p->ncu_milli;
+    if (lhs > rhs) {
+      if (p->ncu_milli == 0)
+        return verdict(v, SL_WHY_PRICE, "price %s per GPU-hour buys 0 NCU",
+                       money(p->price_minor, a));
+      /* per-NCU price, rounded up so that it reads above the maximum */
+      __int128 per = (lhs + p->ncu_milli - 1) / p->ncu_milli;
+      fmt_milli(p->ncu_milli, 3, x, sizeof x);
+      return verdict(v, SL_WHY_PRICE, "price %s per NCU-hour > max %s (%s per GPU-hour at %s NCU)",
+                     money128(per, a), money(o->max_ncu_price_minor, b),
+                     money(p->price_minor, c), x);
+    }
+  }
+  int64_t t;
+  if (__builtin_mul_overflow((int64_t)o->gpus * o->duration_slots, p->price_minor, &t))
+    return verdict(v, SL_WHY_PRICE, "total overflows");
+  *total = t;
+  return true;
+}
+
+static mkey pool_key(const sl_mkt_order *o, const sl_mkt_pool *p) {
+  mkey k = {{0, 0, 0}};
+  bool unknown = o->has_origin && p->rtt_us < 0;
+  switch (o->objective) {
+  case SL_OBJ_CHEAPEST: k.k[1] = p->price_minor; break;
+  case SL_OBJ_LOWEST_LATENCY:
+    if (unknown) k.k[0] = 1;
+    else if (o->has_origin) k.k[1] = p->rtt_us;
+    k.k[2] = p->price_minor;
+    break;
+  case SL_OBJ_TRADEOFF:
+    k.k[1] = sat_mul(p->price_minor, 1000);
+    if (unknown) k.k[0] = 1;
+    else if (o->has_origin) k.k[1] = sat_add(k.k[1], sat_mul(p->rtt_us, o->money_per_ms_minor));
+    break;
+  }
+  return k;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Capacity                                                                                 */
+
+typedef struct {
+  const sl_mkt_order *o;
+  const sl_mkt_pool *pools;
+  size_t npools;
+  int64_t window_start;
+  size_t first;   /* slot index of earliest_start */
+  size_t nstarts; /* number of candidate starts */
+  size_t dur;     /* duration in slots */
+} mctx;
+
+static int32_t free_at(const sl_mkt_pool *p, size_t i) { return p->free[i] < 0 ? 0 : p->free[i]; }
+
+/* caps[t] = min free over the duration window of start t (t in [0, nstarts)), or -1 when that
+ * window is not inside the pool's availability.  dq is scratch of nstarts + dur - 1 entries.
+ * One pass of a monotonic deque: O(nstarts + dur). */
+static void window_caps(const mctx *c, const sl_mkt_pool *p, int32_t *caps, size_t *dq) {
+  size_t head = 0, tail = 0, last = c->first + c->nstarts + c->dur - 1;
+  for (size_t j = c->first; j < last; j++) {
+    int32_t v = free_at(p, j);
+    while (tail > head && free_at(p, dq[tail - 1]) >= v) tail--;
+    dq[tail++] = j;
+    if (j + 1 >= c->first + c->dur) {
+      size_t i = j + 1 - c->dur; /* start slot index */
+      while (dq[head] < i) head++;
+      caps[i - c->first] = free_at(p, dq[head]);
+    }
+  }
+  int64_t d = (int64_t)c->dur * SL_SLOT_SECONDS;
+  for (size_t t = 0; t < c->nstarts; t++) {
+    int64_t s = c->window_start + (int64_t)(c->first + t) * SL_SLOT_SECONDS;
+    if (s < p->avail_from || s + d > p->avail_until) caps[t] = -1; /* s + d <= window end */
+  }
+}
+
+static int64_t start_of(const mctx *c, size_t t) {
+  return c->window_start + (int64_t)(c->first + t) * SL_SLOT_SECONDS;
+}
+
+static void fill_piece(const mctx *c, sl_mkt_piece *pc, size_t idx, int64_t start, int32_t g) {
+  const sl_mkt_pool *p = &c->pools[idx];
+  pc->pool = idx;
+  pc->start = start;
+  pc->gpus = g;
+  pc->unit_price_minor = p->price_minor;
+  pc->total_minor = (int64_t)g * c->o->duration_slots * p->price_minor; /* <= checked total */
+  pc->rtt_us = c->o->has_origin ? p->rtt_us : -1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Gang                                                                                     */
+
+static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int32_t *caps,
+                       size_t *dq, sl_mkt_result *out) {
+  const sl_mkt_order *o = c->o;
+  char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], f[24], u[24];
+  rank_ent *ents = NULL;
+  size_t n = 0;
+  if (c->npools > 0 && (ents = calloc(c->npools, sizeof *ents)) == NULL) return false;
+
+  for (size_t i = 0; i < c->npools; i++) {
+    if (!ok[i]) continue;
+    const sl_mkt_pool *p = &c->pools[i];
+    sl_mkt_verdict *v = &out->verdicts[i];
+    window_caps(c, p, caps, dq);
+    int32_t best = -1;
+    size_t found = c->nstarts;
+    for (size_t t = 0; t < c->nstarts; t++) {
+      if (caps[t] >= o->gpus) {
+        found = t;
+        break;
+      }
+      if (caps[t] > best) best = caps[t];
+    }
+    if (found == c->nstarts) {
+      if (best < 0) {
+        sl_time_format(p->avail_from, f, sizeof f);
+        sl_time_format(p->avail_until, u, sizeof u);
+        verdict(v, SL_WHY_CAPACITY, "availability [%s, %s) leaves no start in window", f, u);
+      } else {
+        verdict(v, SL_WHY_CAPACITY, "no start in window with %d free GPUs (best: %d)",
+                (int)o->gpus, (int)best);
+      }
+      continue;
+    }
+    int64_t hourly = (int64_t)o->gpus * p->price_minor; /* <= totals[i], fits */
+    if (o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor) {
+      verdict(v, SL_WHY_BUDGET, "hourly cost %s > budget %s", money(hourly, a),
+              money(o->budget_hourly_minor, b));
+      continue;
+    }
+    if (o->budget_total_minor >= 0 && totals[i] > o->budget_total_minor) {
+      verdict(v, SL_WHY_BUDGET, "total %s > budget %s", money(totals[i], a),
+              money(o->budget_total_minor, b));
+      continue;
+    }
+    ents[n].key = pool_key(o, p);
+    ents[n].start = start_of(c, found);
+    ents[n].id = p->id;
+    ents[n].idx = i;
+    ents[n].gpus = o->gpus;
+    n++;
+  }
+
+  if (n > 0) {
+    qsort(ents, n, sizeof *ents, cmp_rank_ent);
+    out->ranked = calloc(n, sizeof *out->ranked);
+    out->pieces = calloc(1, sizeof *out->pieces);
+    if (out->ranked == NULL || out->pieces == NULL) {
+      free(ents);
+      return false;
+    }
+    for (size_t r = 0; r < n; r++) {
+      fill_piece(c, &out->ranked[r], ents[r].idx, ents[r].start, o->gpus);
+      sl_mkt_verdict *v = &out->verdicts[ents[r].idx];
+      if (r == 0) verdict(v, SL_WHY_CHOSEN, "rank 1");
+      else verdict(v, SL_WHY_OUTRANKED, "rank %zu", r + 1);
+    }
+    out->nranked = n;
+    out->pieces[0] = out->ranked[0];
+    out->npieces = 1;
+    out->filled = true;
+    out->gpus_filled = o->gpus;
+  }
+  free(ents);
+  return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Split                                                                                    */
+
+typedef struct {
+  size_t r;  /* position in key order */
+  int32_t g; /* GPUs taken */
+} take;
+
+typedef struct {
+  size_t r;
+  int32_t cap;
+} rcap;
+
+static int cmp_rcap_desc(const void *pa, const void *pb) {
+  const rcap *a = pa, *b = pb;
+  if (a->cap != b->cap) return a->cap > b->cap ? -1 : 1;
+  return a->r < b->r ? -1 : a->r > b->r;
+}
+
+/* Split matching.  byk[0..nok) = statically-ok pool indices in key order; capm[r*nstarts+t]
+ * their caps (<= 0: none). */
+static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size_t nok,
+                        const int32_t *capm, sl_mkt_result *out) {
+  const sl_mkt_order *o = c->o;
+  const size_t kmax = (size_t)o->max_pieces < nok ? (size_t)o->max_pieces : nok;
+  const int64_t dslots = o->duration_slots;
+  char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN];
+  bool okrc = false;
+  take *fill = NULL, *best = NULL;
+  rcap *desc = NULL;
+  rank_ent *ents = NULL;
+  bool *hascap = NULL, *chosen = NULL;
+  size_t *rankpos = NULL;
+  if (nok > 0) {
+    fill = calloc(nok, sizeof *fill);
+    best = calloc(nok, sizeof *best);
+    desc = calloc(nok, sizeof *desc);
+    ents = calloc(nok, sizeof *ents);
+    hascap = calloc(nok, sizeof *hascap);
+    chosen = calloc(nok, sizeof *chosen);
+    rankpos = calloc(c->npools, sizeof *rankpos);
+    if (!fill || !best || !desc || !ents || !hascap || !chosen || !rankpos) goto cleanup;
+  }
+
+  size_t nbest = 0, best_t = 0;
+  bool have_best = false, any_full = false;
+  mscore best_score;
+  memset(&best_score, 0, sizeof best_score);
+  int64_t max_gather = 0;
+  __int128 min_hourly = -1, min_total = -1; /* over full fills that broke the budget */
+
+  for (size_t t = 0; t < c->nstarts; t++) {
+    int64_t need = o->gpus;
+    size_t n = 0;
+    for (size_t r = 0; r < nok && need > 0 && n < kmax; r++) {
+      int32_t cap = capm[r * c->nstarts + t];
+      if (cap <= 0) continue;
+      int32_t g = cap < need ? cap : (int32_t)need;
+      fill[n++] = (take){r, g};
+      need -= g;
+    }
+    if (need > 0) {
+      /* The greedy fill falls short: what can max_pieces pools gather at this start? */
+      size_t nd = 0;
+      for (size_t r = 0; r < nok; r++) {
+        int32_t cap = capm[r * c->nstarts + t];
+        if (cap > 0) desc[nd++] = (rcap){r, cap};
+      }
+      qsort(desc, nd, sizeof *desc, cmp_rcap_desc);
+      int64_t top = 0;
+      for (size_t e = 0; e < nd && e < kmax; e++) top += desc[e].cap;
+      if (top < o->gpus) {
+        if (top > max_gather) max_gather = top;
+        continue;
+      }
+      /* Repair: key order, but take a pool only if the rest stays coverable. */
+      need = o->gpus;
+      n = 0;
+      size_t kl = kmax;
+      for (size_t r = 0; r < nok && need > 0; r++) {
+        int32_t cap = capm[r * c->nstarts + t];
+        if (cap <= 0) continue;
+        int32_t g = cap < need ? cap : (int32_t)need;
+        if (g == need) {
+          fill[n++] = (take){r, g};
+          need = 0;
+          break;
+        }
+        if (kl < 2) continue;
+        int64_t sum = 0;
+        size_t cnt = 0;
+        for (size_t e = 0; e < nd && cnt < kl - 1; e++)
+          if (desc[e].r > r) {
+            sum += desc[e].cap;
+            cnt++;
+          }
+        if (sum >= need - g) {
+          fill[n++] = (take){r, g};
+          need -= g;
+          kl--;
+        }
+      }
+      if (need > 0) continue; /* cannot happen: the invariant keeps the rest coverable */
+    }
+
+    /* A full fill: budget, then score. */
+    __int128 hourly = 0, total = 0;
+    mscore sc;
+    memset(&sc, 0, sizeof sc);
+    for (size_t e = 0; e < n; e++) {
+      const sl_mkt_pool *p = &c->pools[byk[fill[e].r]];
+      hourly += (__int128)fill[e].g * p->price_minor;
+      total += (__int128)fill[e].g * dslots * p->price_minor;
+      for (int i = 0; i < 3; i++) sc.s[i] += (__int128)fill[e].g * keys[fill[e].r].k[i];
+    }
+    if ((o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor) ||
+        (o->budget_total_minor >= 0 && total > o->budget_total_minor)) {
+      any_full = true;
+      if (min_hourly < 0 || hourly < min_hourly) min_hourly = hourly;
+      if (min_total < 0 || total < min_total) min_total = total;
+      continue;
+    }
+    if (!have_best || cmp_score(&sc, &best_score) < 0) {
+      have_best = true;
+      best_score = sc;
+      best_t = t;
+      nbest = n;
+      memcpy(best, fill, n * sizeof *fill);
+    }
+  }
+
+  /* ranked: each statically-ok pool at its earliest start with a free GPU */
+  size_t nr = 0;
+  for (size_t r = 0; r < nok; r++) {
+    for (size_t t = 0; t < c->nstarts; t++) {
+      int32_t cap = capm[r * c->nstarts + t];
+      if (cap <= 0) continue;
+      ents[nr].key = keys[r];
+      ents[nr].start = start_of(c, t);
+      ents[nr].id = c->pools[byk[r]].id;
+      ents[nr].idx = byk[r];
+      ents[nr].gpus = cap < o->gpus ? cap : o->gpus;
+      nr++;
+      hascap[r] = true;
+      break;
+    }
+  }
+  if (nr > 0) {
+    qsort(ents, nr, sizeof *ents, cmp_rank_ent);
+    if ((out->ranked = calloc(nr, sizeof *out->ranked)) == NULL) goto cleanup;
+    for (size_t e = 0; e < nr; e++) {
+      fill_piece(c, &out->ranked[e], ents[e].idx, ents[e].start, ents[e].gpus);
+      rankpos[ents[e].idx] = e + 1;
+    }
+    out->nranked = nr;
+  }
+
+  if (have_best) {
+    if ((out->pieces = calloc(nbest, sizeof *out->pieces)) == NULL) goto cleanup;
+    for (size_t e = 0; e < nbest; e++) {
+      fill_piece(c, &out->pieces[e], byk[best[e].r], start_of(c, best_t), best[e].g);
+      chosen[best[e].r] = true;
+      verdict(&out->verdicts[byk[best[e].r]], SL_WHY_CHOSEN, "%d GPUs, piece %zu of %zu",
+              (int)best[e].g, e + 1, nbest);
+    }
+    out->npieces = nbest;
+    out->filled = true;
+    out->gpus_filled = o->gpus;
+  }
+
+  for (size_t r = 0; r < nok; r++) {
+    size_t i = byk[r];
+    sl_mkt_verdict *v = &out->verdicts[i];
+    bool has_cap = hascap[r];
+    if (have_best) {
+      if (chosen[r]) continue; /* part of the fill */
+      if (!has_cap) {
+        verdict(v, SL_WHY_CAPACITY, "no free GPU at any start in window");
+      } else if (capm[r * c->nstarts + best_t] <= 0) {
+        verdict(v, SL_WHY_OUTRANKED, "rank %zu; no free GPU at the chosen start", rankpos[i]);
+      } else {
+        verdict(v, SL_WHY_OUTRANKED, "rank %zu", rankpos[i]);
+      }
+    } else if (any_full && has_cap) {
+      if (o->budget_hourly_minor >= 0 && min_hourly > o->budget_hourly_minor)
+        verdict(v, SL_WHY_BUDGET, "every full fill exceeds the hourly budget %s (lowest: %s)",
+                money(o->budget_hourly_minor, a), money128(min_hourly, b));
+      else if (o->budget_total_minor >= 0 && min_total > o->budget_total_minor)
+        verdict(v, SL_WHY_BUDGET, "every full fill exceeds the total budget %s (lowest: %s)",
+                money(o->budget_total_minor, a), money128(min_total, b));
+      else
+        verdict(v, SL_WHY_BUDGET, "no full fill meets both the hourly and the total budget");
+    } else if (any_full) {
+      verdict(v, SL_WHY_CAPACITY, "no free GPU at any start in window");
+    } else if (has_cap) {
+      verdict(v, SL_WHY_CAPACITY, "no start in window gathers %d GPUs (best: %lld in at most %d pools)",
+              (int)o->gpus, (long long)max_gather, (int)o->max_pieces);
+    } else {
+      verdict(v, SL_WHY_CAPACITY, "no free GPU at any start in window (best start gathers %lld of %d)",
+              (long long)max_gather, (int)o->gpus);
+    }
+  }
+  if (!have_best && !any_full) out->gpus_filled = (int32_t)max_gather;
+  okrc = true;
+
+cleanup:
+  free(fill);
+  free(best);
+  free(desc);
+  free(ents);
+  free(hascap);
+  free(chosen);
+  free(rankpos);
+  return okrc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Entry points                                                                             */
+
+void sl_market_result_free(sl_mkt_result *r) {
+  if (r == NULL) return;
+  free(r->pieces);
+  free(r->ranked);
+  free(r->verdicts);
+  memset(r, 0, sizeof *r);
+}
+
+bool sl_market_match(const sl_mkt_order *order, const sl_mkt_pool *pools, size_t npools,
+                     int64_t window_start, size_t nslots, sl_mkt_result *out) {
+  if (out == NULL) return false;
+  memset(out, 0, sizeof *out);
+  if (!args_valid(order, pools, npools, window_start, nslots)) return false;
+
+  mctx c = {
+      .o = order,
+      .pools = pools,
+      .npools = npools,
+      .window_start = window_start,
+      .first = (size_t)((order->earliest_start - window_start) / SL_SLOT_SECONDS),
+      .nstarts = (size_t)((order->latest_start - order->earliest_start) / SL_SLOT_SECONDS) + 1,
+      .dur = (size_t)order->duration_slots,
+  };
+  bool rc = false;
+  bool *ok = NULL;
+  int64_t *totals = NULL;
+  int32_t *caps = NULL, *capm = NULL;
+  size_t *dq = NULL, *byk = NULL;
+  mkey *keys = NULL;
+  rank_ent *ord = NULL;
+
+  if (npools == 0) return true; /* nothing to match: not filled, no verdicts */
+  out->verdicts = calloc(npools, sizeof *out->verdicts);
+  ok = calloc(npools, sizeof *ok);
+  totals = calloc(npools, sizeof *totals);
+  caps = calloc(c.nstarts, sizeof *caps);
+  dq = calloc(c.nstarts + c.dur, sizeof *dq);
+  if (!out->verdicts || !ok || !totals || !caps || !dq) goto cleanup;
+
+  size_t nok = 0;
+  for (size_t i = 0; i < npools; i++) {
+    if (static_checks(order, &pools[i], &out->verdicts[i], &totals[i])) {
+      ok[i] = true;
+      nok++;
+    }
+  }
+
+  if (!order->split) {
+    rc = match_gang(&c, ok, totals, caps, dq, out);
+    goto cleanup;
+  }
+
+  /* split: statically-ok pools in key order (ties: id, then index), and their caps */
+  if (nok > 0) {
+    if (nok > SIZE_MAX / sizeof(int32_t) / c.nstarts) goto cleanup;
+    ord = calloc(nok, sizeof *ord);
+    byk = calloc(nok, sizeof *byk);
+    keys = calloc(nok, sizeof *keys);
+    capm = calloc(nok * c.nstarts, sizeof *capm);
+    if (!ord || !byk || !keys || !capm) goto cleanup;
+    size_t n = 0;
+    for (size_t i = 0; i < npools; i++) {
+      if (!ok[i]) continue;
+      ord[n] = (rank_ent){.key = pool_key(order, &pools[i]), .id = pools[i].id, .idx = i};
+      n++;
+    }
+    qsort(ord, nok, sizeof *ord, cmp_rank_ent);
+    for (size_t r = 0; r < nok; r++) {
+      byk[r] = ord[r].idx;
+      keys[r] = ord[r].key;
+      window_caps(&c, &pools[byk[r]], &capm[r * c.nstarts], dq);
+    }
+  }
+  rc = match_split(&c, byk, keys, nok, capm, out);
+
+cleanup:
+  free(ok);
+  free(totals);
+  free(caps);
+  free(capm);
+  free(dq);
+  free(byk);
+  free(keys);
+  free(ord);
+  if (!rc) sl_market_result_free(out);
+  return rc;
+}

@@ -1,0 +1,170 @@
+/* order.c — decode and validate order bodies into sl_mkt_order; see order.h. */
+#include "suanli/order.h"
+#include <stdlib.h>
+#include <string.h>
+#include "suanli/money.h"
+#include "suanli/timeutil.h"
+
+#define MAX_WINDOW_S (30 * 86400LL)
+#define MAX_AHEAD_S (366 * 86400LL)
+
+static const char *const intra_names[] = {"nvlink", "pcie", "infinity_fabric", "hccs", "other", NULL};
+static const char *const inter_names[] = {"ethernet", "roce", "infiniband", NULL};
+static const char *const placements[] = {"gang", "split", NULL};
+static const char *const objectives[] = {"cheapest", "lowest_latency", "tradeoff", NULL};
+static const char *const tifs[] = {"fill_or_kill", "good_till", NULL};
+
+int64_t sl_order_next_slot(int64_t t) {
+  int64_t r = t % SL_SLOT_SECONDS;
+  return r == 0 ? t : t + (SL_SLOT_SECONDS - r);
+}
+
+static int index_of(const char *const *names, const char *v) {
+  for (int i = 0; names[i]; i++)
+    if (strcmp(names[i], v) == 0) return i;
+  return -1;
+}
+
+/* Check an array of short codes: strings, 1..64 bytes, no duplicates; copy pointers. */
+static bool string_list(json_t *arr, const char *field, const char **dst, sl_jerr *err) {
+  size_t i, j;
+  json_t *v;
+  json_array_foreach(arr, i, v) {
+    if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 64)
+      return sl_jerr_set(err, SL_E_WRONG_TYPE, field, "element %zu must be a non-empty string of at most 64 characters", i);
+    for (j = 0; j < i; j++)
+      if (json_equal(v, json_array_get(arr, j)))
+        return sl_jerr_set(err, SL_E_INVALID_VALUE, field, "element %zu is a duplicate", i);
+    dst[i] = json_string_value(v);
+  }
+  return true;
+}
+
+bool sl_order_parse(json_t *body, int64_t now, sl_order_req *out, sl_jerr *err) {
+  memset(out, 0, sizeof *out);
+  int64_t gpus = 0, hours = 0, earliest = 0, latest = 0, expires = 0, max_pieces = 16;
+  int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1;
+  bool has_latest = false, has_max_price = false, has_ncu_price = false, has_mpm = false,
+       has_rtt = false, has_expires = false, has_pieces = false;
+  const char *placement = "gang", *objective = "cheapest", *tif = "fill_or_kill";
+  const char *origin = NULL;
+  json_t *spec = NULL, *regions = NULL, *excluded = NULL;
+  const sl_jfield f[] = {
+      {"gpus", SL_JT_INT, true, &gpus, NULL, 1, 100000, NULL},
+      {"duration_hours", SL_JT_INT, true, &hours, NULL, 1, 2160, NULL},
+      {"earliest_start", SL_JT_TIME, true, &earliest, NULL, 0, 1, NULL},
+      {"latest_start", SL_JT_TIME, false, &latest, &has_latest, 0, 1, NULL},
+      {"spec", SL_JT_OBJECT, false, &spec, NULL, 0, 0, NULL},
+      {"origin_region", SL_JT_STRING, false, &origin, NULL, 2, 40, NULL},
+      {"max_rtt_ms", SL_JT_MILLI, false, &max_rtt, &has_rtt, 0, 10000000, NULL},
+      {"regions", SL_JT_ARRAY, false, &regions, NULL, 1, 200, NULL},
+      {"exclude_regions", SL_JT_ARRAY, false, &excluded, NULL, 1, 200, NULL},
+      {"max_price_per_gpu_hour", SL_JT_MONEY, false, &max_price, &has_max_price, 1, INT64_C(10000000), NULL},
+      {"max_price_per_ncu_hour", SL_JT_MONEY, false, &max_ncu_price, &has_ncu_price, 1, INT64_C(10000000), NULL},
+      {"placement", SL_JT_ENUM, false, &placement, NULL, 0, 0, placements},
+      {"max_pieces", SL_JT_INT, false, &max_pieces, &has_pieces, 1, 64, NULL},
+      {"objective", SL_JT_ENUM, false, &objective, NULL, 0, 0, objectives},
+      {"money_per_ms", SL_JT_MONEY, false, &mpm, &has_mpm, 0, INT64_C(10000000), NULL},
+      {"time_in_force", SL_JT_ENUM, false, &tif, NULL, 0, 0, tifs},
+      {"expires_at", SL_JT_TIME, false, &expires, &has_expires, 0, 0, NULL},
+  };
+  if (!sl_json_decode(body, f, sizeof f / sizeof f[0], NULL, err)) return false;
+
+  int64_t min_mem = -1, min_ncu = -1, min_gbps = 0;
+  const char *intra = NULL, *min_inter = NULL;
+  json_t *accels = NULL;
+  const sl_jfield sf[] = {
+      {"accelerators", SL_JT_ARRAY, false, &accels, NULL, 1, 64, NULL},
+      {"min_memory_gb", SL_JT_INT, false, &min_mem, NULL, 1, 4096, NULL},
+      {"min_ncu", SL_JT_MILLI, false, &min_ncu, NULL, 1, 1000000, NULL},
+      {"intra_node", SL_JT_ENUM, false, &intra, NULL, 0, 0, intra_names},
+      {"min_inter_node", SL_JT_ENUM, false, &min_inter, NULL, 0, 0, inter_names},
+      {"min_inter_node_gbps", SL_JT_INT, false, &min_gbps, NULL, 1, 100000, NULL},
+  };
+  if (spec && !sl_json_decode(spec, sf, sizeof sf / sizeof sf[0], "spec.", err)) return false;
+
+  if (!has_latest) latest = earliest;
+  if (latest < earliest)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start", "must not be before earliest_start");
+  if (latest - earliest > MAX_WINDOW_S)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start", "may be at most 30 days after earliest_start");
+  if (has_rtt && !origin)
+    return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "max_rtt_ms needs origin_region");
+  bool tradeoff = strcmp(objective, "tradeoff") == 0;
+  if (strcmp(objective, "cheapest") != 0 && !origin)
+    return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "objective %s needs origin_region", objective);
+  if (tradeoff && !has_mpm)
+    return sl_jerr_set(err, SL_E_MISSING_FIELD, "money_per_ms", "objective tradeoff needs money_per_ms");
+  if (!tradeoff && has_mpm)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "money_per_ms", "only allowed with objective tradeoff");
+  bool split = strcmp(placement, "split") == 0;
+  if (!split && has_pieces)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "max_pieces", "only allowed with placement split");
+  bool good_till = strcmp(tif, "good_till") == 0;
+  if (good_till && !has_expires)
+    return sl_jerr_set(err, SL_E_MISSING_FIELD, "expires_at", "time_in_force good_till needs expires_at");
+  if (!good_till && has_expires)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "expires_at", "only allowed with time_in_force good_till");
+  if (now > 0) {
+    if (latest < sl_order_next_slot(now))
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start",
+                         "the start window is in the past (the next possible start is the next whole hour)");
+    if (earliest > now + MAX_AHEAD_S)
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, "earliest_start", "may be at most one year ahead");
+    if (good_till && expires <= now)
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, "expires_at", "must be in the future");
+  }
+
+  size_t na = accels ? json_array_size(accels) : 0, nr = regions ? json_array_size(regions) : 0,
+         nx = excluded ? json_array_size(excluded) : 0;
+  out->lists = calloc(na + nr + nx + 1, sizeof *out->lists);
+  if (!out->lists) return sl_jerr_set(err, SL_E_INTERNAL, "", "out of memory");
+  if ((accels && !string_list(accels, "spec.accelerators", out->lists, err)) ||
+      (regions && !string_list(regions, "regions", out->lists + na, err)) ||
+      (excluded && !string_list(excluded, "exclude_regions", out->lists + na + nr, err))) {
+    free(out->lists);
+    out->lists = NULL;
+    return false;
+  }
+  sl_mkt_order *m = &out->m;
+  m->gpus = (int32_t)gpus;
+  m->duration_slots = (int32_t)hours;
+  m->earliest_start = earliest;
+  m->latest_start = latest;
+  m->accelerators = out->lists;
+  m->n_accelerators = na;
+  m->min_memory_gb = (int32_t)min_mem;
+  m->min_ncu_milli = min_ncu;
+  m->intra = intra ? (sl_mkt_intra)(index_of(intra_names, intra) + 1) : SL_INTRA_ANY;
+  m->min_inter = min_inter ? (sl_mkt_inter)(index_of(inter_names, min_inter) + 1) : SL_INTER_NONE;
+  m->min_inter_gbps = (int32_t)min_gbps;
+  m->has_origin = origin != NULL;
+  m->max_rtt_us = has_rtt ? max_rtt : -1; /* thousandths of a millisecond = microseconds */
+  m->regions = out->lists + na;
+  m->n_regions = nr;
+  m->excluded = out->lists + na + nr;
+  m->n_excluded = nx;
+  m->max_price_minor = has_max_price ? max_price : -1;
+  m->max_ncu_price_minor = has_ncu_price ? max_ncu_price : -1;
+  m->budget_hourly_minor = -1;
+  m->budget_total_minor = -1;
+  m->split = split;
+  m->max_pieces = (int32_t)max_pieces;
+  m->objective = tradeoff ? SL_OBJ_TRADEOFF
+                          : (strcmp(objective, "lowest_latency") == 0 ? SL_OBJ_LOWEST_LATENCY : SL_OBJ_CHEAPEST);
+  m->money_per_ms_minor = has_mpm ? mpm : 0;
+  out->origin = origin;
+  out->good_till = good_till;
+  out->expires_at = good_till ? expires : 0;
+  out->doc = json_incref(body);
+  out->accelerators = accels;
+  out->regions = regions;
+  out->excluded = excluded;
+  return true;
+}
+
+void sl_order_req_free(sl_order_req *o) {
+  free(o->lists);
+  json_decref(o->doc);
+  memset(o, 0, sizeof *o);
+}
