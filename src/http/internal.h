@@ -50,6 +50,7 @@ struct sl_req {
   char *body;
   size_t body_len, body_cap;
   bool body_too_large;
+  size_t discarded;         /* bytes of a too-large body read and dropped */
   bool finished;            /* a response was queued */
   char request_id[40];
   char client[64];

@@ -13,6 +13,9 @@
 #include "suanli/log.h"
 #include "suanli/timeutil.h"
 
+/* A too-large body is read and dropped up to this size before the 413 is sent. */
+#define SL_DISCARD_MAX ((size_t)1 << 20)
+
 struct sl_http {
   struct MHD_Daemon *d;
   sl_db *db;
@@ -201,7 +204,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) return MHD_NO;
     *con_cls = r;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > h->cfg.max_body) r->body_too_large = true;
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    if (declared > h->cfg.max_body) r->body_too_large = true;
+    if (declared > SL_DISCARD_MAX) {
+      process(r); /* far too large: answer before the body and let the connection close */
+      return queue(r);
+    }
     return MHD_YES;
   }
   if (*upload_data_size) {
@@ -209,11 +217,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *upload_data_size = 0;
     if (r->finished) return MHD_YES;
     if (r->body_too_large || r->body_len + n > h->cfg.max_body) {
-      /* Answer now and stop reading a body we will never use. */
+      /* Read and drop up to SL_DISCARD_MAX bytes so that a client that writes its whole
+       * body before reading still gets the 413; beyond that, answer now and close. */
       r->body_too_large = true;
+      r->discarded += n;
       free(r->body);
       r->body = NULL;
       r->body_len = r->body_cap = 0;
+      if (r->discarded <= SL_DISCARD_MAX) return MHD_YES;
       process(r);
       return queue(r);
     }

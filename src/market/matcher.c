@@ -60,6 +60,18 @@
  * earliest start with a free GPU, gpus = min(its free GPUs there, order.gpus), sorted.
  *
  * Orders are all-or-nothing: `pieces` is either a full fill or empty.
+ *
+ * Arguments (false, *out empty, on any of these): order/out NULL, pools NULL with npools > 0,
+ * gpus < 1, duration < 1, window_start/earliest/latest not on a slot, earliest > latest,
+ * window not covering [earliest, latest + duration), split with max_pieces < 1, enum values out
+ * of range, TRADEOFF with money_per_ms_minor < 0, a list with a NULL array or entry, a pool
+ * with free/region/accelerator NULL or a negative price.  npools == 0 is valid (not filled).
+ * Negative limits (max price, budgets, min memory, ...) mean "none", like the documented -1.
+ *
+ * Cost, P pools, S candidate starts, N slots: static checks O(P); window minima O(P * N);
+ * gang O(P log P) to rank; split O(S * P) for the greedy fills, plus O(P log P) at each start
+ * where the greedy fill falls short but a repaired one exists (sort by cap, Fenwick tree).
+ * Memory: split keeps the caps of the statically-ok pools, P * S int32.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,15 +84,24 @@
 
 const char *sl_mkt_why_name(sl_mkt_why w) {
   switch (w) {
-  case SL_WHY_CHOSEN: return "chosen";
-  case SL_WHY_HEALTH: return "health";
-  case SL_WHY_SPEC: return "spec";
-  case SL_WHY_REGION: return "region";
-  case SL_WHY_LATENCY: return "latency";
-  case SL_WHY_PRICE: return "price";
-  case SL_WHY_CAPACITY: return "capacity";
-  case SL_WHY_BUDGET: return "budget";
-  case SL_WHY_OUTRANKED: return "outranked";
+  case SL_WHY_CHOSEN:
+    return "chosen";
+  case SL_WHY_HEALTH:
+    return "health";
+  case SL_WHY_SPEC:
+    return "spec";
+  case SL_WHY_REGION:
+    return "region";
+  case SL_WHY_LATENCY:
+    return "latency";
+  case SL_WHY_PRICE:
+    return "price";
+  case SL_WHY_CAPACITY:
+    return "capacity";
+  case SL_WHY_BUDGET:
+    return "budget";
+  case SL_WHY_OUTRANKED:
+    return "outranked";
   }
   return "unknown";
 }
@@ -138,8 +159,7 @@ static int64_t sat_add(int64_t a, int64_t b) {
 }
 
 static const char *intra_name(sl_mkt_intra v) {
-  static const char *const names[] = {"any", "NVLink", "PCIe", "Infinity Fabric", "HCCS",
-                                      "other"};
+  static const char *const names[] = {"any", "NVLink", "PCIe", "Infinity Fabric", "HCCS", "other"};
   return (unsigned)v < sizeof names / sizeof names[0] ? names[v] : "?";
 }
 
@@ -257,8 +277,7 @@ static bool static_checks(const sl_mkt_order *o, const sl_mkt_pool *p, sl_mkt_ve
                      (int)p->memory_gb);
   }
   if (o->min_ncu_milli >= 0) {
-    if (p->ncu_milli < 0)
-      return verdict(v, SL_WHY_SPEC, "unrated model cannot meet min_ncu");
+    if (p->ncu_milli < 0) return verdict(v, SL_WHY_SPEC, "unrated model cannot meet min_ncu");
     if (p->ncu_milli < o->min_ncu_milli) {
       fmt_milli(o->min_ncu_milli, 3, x, sizeof x);
       fmt_milli(p->ncu_milli, 3, y, sizeof y);
@@ -314,8 +333,8 @@ static bool static_checks(const sl_mkt_order *o, const sl_mkt_pool *p, sl_mkt_ve
       __int128 per = (lhs + p->ncu_milli - 1) / p->ncu_milli;
       fmt_milli(p->ncu_milli, 3, x, sizeof x);
       return verdict(v, SL_WHY_PRICE, "price %s per NCU-hour > max %s (%s per GPU-hour at %s NCU)",
-                     money128(per, a), money(o->max_ncu_price_minor, b),
-                     money(p->price_minor, c), x);
+                     money128(per, a), money(o->max_ncu_price_minor, b), money(p->price_minor, c),
+                     x);
     }
   }
   int64_t t;
@@ -329,16 +348,22 @@ static mkey pool_key(const sl_mkt_order *o, const sl_mkt_pool *p) {
   mkey k = {{0, 0, 0}};
   bool unknown = o->has_origin && p->rtt_us < 0;
   switch (o->objective) {
-  case SL_OBJ_CHEAPEST: k.k[1] = p->price_minor; break;
+  case SL_OBJ_CHEAPEST:
+    k.k[1] = p->price_minor;
+    break;
   case SL_OBJ_LOWEST_LATENCY:
-    if (unknown) k.k[0] = 1;
-    else if (o->has_origin) k.k[1] = p->rtt_us;
+    if (unknown)
+      k.k[0] = 1;
+    else if (o->has_origin)
+      k.k[1] = p->rtt_us;
     k.k[2] = p->price_minor;
     break;
   case SL_OBJ_TRADEOFF:
     k.k[1] = sat_mul(p->price_minor, 1000);
-    if (unknown) k.k[0] = 1;
-    else if (o->has_origin) k.k[1] = sat_add(k.k[1], sat_mul(p->rtt_us, o->money_per_ms_minor));
+    if (unknown)
+      k.k[0] = 1;
+    else if (o->has_origin)
+      k.k[1] = sat_add(k.k[1], sat_mul(p->rtt_us, o->money_per_ms_minor));
     break;
   }
   return k;
@@ -366,11 +391,13 @@ static void window_caps(const mctx *c, const sl_mkt_pool *p, int32_t *caps, size
   size_t head = 0, tail = 0, last = c->first + c->nstarts + c->dur - 1;
   for (size_t j = c->first; j < last; j++) {
     int32_t v = free_at(p, j);
-    while (tail > head && free_at(p, dq[tail - 1]) >= v) tail--;
+    while (tail > head && free_at(p, dq[tail - 1]) >= v)
+      tail--;
     dq[tail++] = j;
     if (j + 1 >= c->first + c->dur) {
       size_t i = j + 1 - c->dur; /* start slot index */
-      while (dq[head] < i) head++;
+      while (dq[head] < i)
+        head++;
       caps[i - c->first] = free_at(p, dq[head]);
     }
   }
@@ -426,8 +453,8 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
         sl_time_format(p->avail_until, u, sizeof u);
         verdict(v, SL_WHY_CAPACITY, "availability [%s, %s) leaves no start in window", f, u);
       } else {
-        verdict(v, SL_WHY_CAPACITY, "no start in window with %d free GPUs (best: %d)",
-                (int)o->gpus, (int)best);
+        verdict(v, SL_WHY_CAPACITY, "no start in window with %d free GPUs (best: %d)", (int)o->gpus,
+                (int)best);
       }
       continue;
     }
@@ -461,8 +488,10 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     for (size_t r = 0; r < n; r++) {
       fill_piece(c, &out->ranked[r], ents[r].idx, ents[r].start, o->gpus);
       sl_mkt_verdict *v = &out->verdicts[ents[r].idx];
-      if (r == 0) verdict(v, SL_WHY_CHOSEN, "rank 1");
-      else verdict(v, SL_WHY_OUTRANKED, "rank %zu", r + 1);
+      if (r == 0)
+        verdict(v, SL_WHY_CHOSEN, "rank 1");
+      else
+        verdict(v, SL_WHY_OUTRANKED, "rank %zu", r + 1);
     }
     out->nranked = n;
     out->pieces[0] = out->ranked[0];
@@ -493,6 +522,54 @@ static int cmp_rcap_desc(const void *pa, const void *pb) {
   return a->r < b->r ? -1 : a->r > b->r;
 }
 
+/* A Fenwick tree over caps sorted in descending order: present entries count 1 and their
+ * cap; "sum of the j largest present caps" is one O(log n) descent. */
+typedef struct {
+  size_t n;
+  int32_t *cnt; /* 1-based */
+  int64_t *sum;
+} fenwick;
+
+/* Build over desc[0..n) (all present); dpos[r] = index in desc of key position r. */
+static void fw_build(fenwick *f, const rcap *desc, size_t n, size_t *dpos) {
+  f->n = n;
+  for (size_t i = 1; i <= n; i++) {
+    f->cnt[i] = 1;
+    f->sum[i] = desc[i - 1].cap;
+    dpos[desc[i - 1].r] = i - 1;
+  }
+  for (size_t i = 1; i <= n; i++) {
+    size_t j = i + (i & (~i + 1));
+    if (j <= n) {
+      f->cnt[j] += f->cnt[i];
+      f->sum[j] += f->sum[i];
+    }
+  }
+}
+
+static void fw_remove(fenwick *f, size_t i, int32_t cap) {
+  for (size_t x = i + 1; x <= f->n; x += x & (~x + 1)) {
+    f->cnt[x] -= 1;
+    f->sum[x] -= cap;
+  }
+}
+
+/* Sum of the j largest present caps (all of them when fewer are present). */
+static int64_t fw_top(const fenwick *f, size_t j) {
+  size_t pos = 0, step = 1;
+  int64_t s = 0;
+  while (step * 2 <= f->n)
+    step *= 2;
+  for (; step > 0; step /= 2) {
+    if (pos + step <= f->n && (size_t)f->cnt[pos + step] <= j) {
+      pos += step;
+      j -= (size_t)f->cnt[pos];
+      s += f->sum[pos];
+    }
+  }
+  return s;
+}
+
 /* Split matching.  byk[0..nok) = statically-ok pool indices in key order; capm[r*nstarts+t]
  * their caps (<= 0: none). */
 static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size_t nok,
@@ -504,6 +581,8 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
   bool okrc = false;
   take *fill = NULL, *best = NULL;
   rcap *desc = NULL;
+  size_t *dpos = NULL;
+  fenwick fw = {0, NULL, NULL};
   rank_ent *ents = NULL;
   bool *hascap = NULL, *chosen = NULL;
   size_t *rankpos = NULL;
@@ -511,11 +590,16 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
     fill = calloc(nok, sizeof *fill);
     best = calloc(nok, sizeof *best);
     desc = calloc(nok, sizeof *desc);
+    dpos = calloc(nok, sizeof *dpos);
+    fw.cnt = calloc(nok + 1, sizeof *fw.cnt);
+    fw.sum = calloc(nok + 1, sizeof *fw.sum);
     ents = calloc(nok, sizeof *ents);
     hascap = calloc(nok, sizeof *hascap);
     chosen = calloc(nok, sizeof *chosen);
     rankpos = calloc(c->npools, sizeof *rankpos);
-    if (!fill || !best || !desc || !ents || !hascap || !chosen || !rankpos) goto cleanup;
+    if (!fill || !best || !desc || !dpos || !fw.cnt || !fw.sum || !ents || !hascap || !chosen ||
+        !rankpos)
+      goto cleanup;
   }
 
   size_t nbest = 0, best_t = 0;
@@ -542,14 +626,18 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
         int32_t cap = capm[r * c->nstarts + t];
         if (cap > 0) desc[nd++] = (rcap){r, cap};
       }
-      qsort(desc, nd, sizeof *desc, cmp_rcap_desc);
+      if (nd > 1) qsort(desc, nd, sizeof *desc, cmp_rcap_desc);
       int64_t top = 0;
-      for (size_t e = 0; e < nd && e < kmax; e++) top += desc[e].cap;
+      for (size_t e = 0; e < nd && e < kmax; e++)
+        top += desc[e].cap;
       if (top < o->gpus) {
         if (top > max_gather) max_gather = top;
         continue;
       }
-      /* Repair: key order, but take a pool only if the rest stays coverable. */
+      /* Repair: key order, but take a pool only if the rest stays coverable by the kl - 1
+       * largest caps after it (a Fenwick tree over the caps in descending order holds
+       * exactly the pools after the walk's position). */
+      fw_build(&fw, desc, nd, dpos);
       need = o->gpus;
       n = 0;
       size_t kl = kmax;
@@ -557,20 +645,14 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
         int32_t cap = capm[r * c->nstarts + t];
         if (cap <= 0) continue;
         int32_t g = cap < need ? cap : (int32_t)need;
+        fw_remove(&fw, dpos[r], cap);
         if (g == need) {
           fill[n++] = (take){r, g};
           need = 0;
           break;
         }
         if (kl < 2) continue;
-        int64_t sum = 0;
-        size_t cnt = 0;
-        for (size_t e = 0; e < nd && cnt < kl - 1; e++)
-          if (desc[e].r > r) {
-            sum += desc[e].cap;
-            cnt++;
-          }
-        if (sum >= need - g) {
+        if (fw_top(&fw, kl - 1) >= need - g) {
           fill[n++] = (take){r, g};
           need -= g;
           kl--;
@@ -587,7 +669,8 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       const sl_mkt_pool *p = &c->pools[byk[fill[e].r]];
       hourly += (__int128)fill[e].g * p->price_minor;
       total += (__int128)fill[e].g * dslots * p->price_minor;
-      for (int i = 0; i < 3; i++) sc.s[i] += (__int128)fill[e].g * keys[fill[e].r].k[i];
+      for (int i = 0; i < 3; i++)
+        sc.s[i] += (__int128)fill[e].g * keys[fill[e].r].k[i];
     }
     if ((o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor) ||
         (o->budget_total_minor >= 0 && total > o->budget_total_minor)) {
@@ -669,10 +752,12 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
     } else if (any_full) {
       verdict(v, SL_WHY_CAPACITY, "no free GPU at any start in window");
     } else if (has_cap) {
-      verdict(v, SL_WHY_CAPACITY, "no start in window gathers %d GPUs (best: %lld in at most %d pools)",
-              (int)o->gpus, (long long)max_gather, (int)o->max_pieces);
+      verdict(v, SL_WHY_CAPACITY,
+              "no start in window gathers %d GPUs (best: %lld in at most %d pools)", (int)o->gpus,
+              (long long)max_gather, (int)o->max_pieces);
     } else {
-      verdict(v, SL_WHY_CAPACITY, "no free GPU at any start in window (best start gathers %lld of %d)",
+      verdict(v, SL_WHY_CAPACITY,
+              "no free GPU at any start in window (best start gathers %lld of %d)",
               (long long)max_gather, (int)o->gpus);
     }
   }
@@ -683,6 +768,9 @@ cleanup:
   free(fill);
   free(best);
   free(desc);
+  free(dpos);
+  free(fw.cnt);
+  free(fw.sum);
   free(ents);
   free(hascap);
   free(chosen);

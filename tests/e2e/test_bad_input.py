@@ -97,9 +97,12 @@ def _body_cases(label, method, path, token, valid, fields, required, skip_empty=
         add(Case("%s non-object %r" % (label, raw), method, path, token, raw, [E(400, "body_not_object", "")]))
     if not skip_empty:
         add(Case("%s empty body" % label, method, path, token, b"", [E(400, "body_required", "")]))
+    def fresh():  # unique names, in case a wrongly accepted case already took the first ones
+        return _with(valid, **{k: uniq("ctl") for k in ("name", "code") if k in valid and RUN in str(valid[k])})
+
     for ct in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                "application/jsonx", None):
-        add(Case("%s Content-Type %s" % (label, ct), method, path, token, valid,
+        add(Case("%s Content-Type %s" % (label, ct), method, path, token, fresh(),
                  [E(415, "unsupported_media_type")], ctype=ct))
     add(Case("%s unknown field" % label, method, path, token, _with(valid, zzz_unknown=1),
              [E(400, "unknown_field", "zzz_unknown")]))
@@ -132,9 +135,7 @@ def _body_cases(label, method, path, token, valid, fields, required, skip_empty=
                      json.dumps(valid).encode(), [E(400, "bad_idempotency_key")],
                      raw=_raw_request(method, path, token, json.dumps(valid).encode(),
                                       headers=[("Idempotency-Key", key)])))
-    # the control gets fresh unique names, in case a wrongly accepted case took the first ones
-    control = _with(valid, **{k: uniq("ctl") for k in ("name", "code") if k in valid and RUN in str(valid[k])})
-    add(Case("%s VALID control" % label, method, path, token, control, [], changes=True))
+    add(Case("%s VALID control" % label, method, path, token, fresh(), [], changes=True))
     return cs
 
 

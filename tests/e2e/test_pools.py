@@ -128,8 +128,9 @@ def test_pool_patch_and_retire():
                               ({"price_per_gpu_hour": "1.001"}, "invalid_value", "price_per_gpu_hour")]:
         r = e.c.patch(path, body, token=prov["token"])
         pr = error_problems(r, 400, name, field)
-        if snapshot_diff(before, snapshot()):
-            pr.append("database changed")
+        d = snapshot_diff(before, snapshot())
+        if d:
+            pr.append("database changed: %s" % d)
         c.check(not pr, "PATCH %s: %s" % (body, "; ".join(pr)))
     # retire
     r = e.c.delete(path, token=prov["token"])
@@ -179,8 +180,9 @@ def test_heartbeat_sets_health():
                               ({"healthy_gpus": "1", "utilization_bp": 0}, "wrong_type", "healthy_gpus")]:
         r = e.c.post(path, body, token=prov["token"])
         pr = error_problems(r, 400, name, field)
-        if snapshot_diff(before, snapshot()):
-            pr.append("database changed")
+        d = snapshot_diff(before, snapshot())
+        if d:
+            pr.append("database changed: %s" % d)
         c.check(not pr, "heartbeat %s: %s" % (body, "; ".join(pr)))
     # shrinking the pool below its healthy GPUs must not break (no 500): refused or clamped
     r = e.c.patch("/v1/pools/%d" % p["id"], {"gpu_count": 8}, token=prov["token"])
@@ -301,8 +303,9 @@ def test_adapter_config_validation():
     for adapter, name, field in cases:
         r = e.c.post("/v1/pools", e.pool_body(R, adapter=adapter), token=P["token"])
         pr = error_problems(r, 400, name, field)
-        if snapshot_diff(before, snapshot()):
-            pr.append("database changed")
+        d = snapshot_diff(before, snapshot())
+        if d:
+            pr.append("database changed: %s" % d)
             before = snapshot()
         c.check(not pr, "adapter %s: %s" % (adapter, "; ".join(pr)))
     c.done()

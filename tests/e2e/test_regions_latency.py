@@ -143,7 +143,8 @@ def test_latency_bad_input_changes_nothing():
         p = error_problems(r, 413, "body_too_large")
     else:
         p = error_problems(r, 400, "invalid_value", "entries")
-    if snapshot_diff(before, snapshot()):
-        p.append("database changed")
+    d = snapshot_diff(before, snapshot())
+    if d:
+        p.append("database changed: %s" % d)
     c.check(not p, "PUT latency with 2001 entries (%d bytes): %s" % (len(body), "; ".join(p)))
     c.done()

@@ -52,12 +52,33 @@ def normalize(route):
 
 
 def server_routes():
+    """{normalized route: set of roles or None} from `suanlid routes` ("METHOD /path" lines,
+    optionally followed by the comma-separated roles that may use the route)."""
     p = run_cli("routes")
     check(p.returncode == 0, "suanlid routes exit %s: %s" % (p.returncode, p.stderr[-300:]))
     lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
-    bad = [ln for ln in lines if not re.fullmatch(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /\S*", ln)]
-    check(not bad, "suanlid routes prints lines not of the form 'METHOD /path': %s" % bad[:5])
-    return [normalize(ln) for ln in lines]
+    pat = re.compile(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (/\S*)(?: ([a-z_]+(?:,[a-z_]+)*))?")
+    bad = [ln for ln in lines if not pat.fullmatch(ln)]
+    check(not bad, "suanlid routes prints lines not of the form 'METHOD /path [roles]': %s" % bad[:5])
+    out = []
+    for ln in lines:
+        m = pat.fullmatch(ln)
+        out.append((normalize(m.group(1) + " " + m.group(2)),
+                    set(m.group(3).split(",")) if m.group(3) else None))
+    return out
+
+
+def matrix_roles(row):
+    """The roles the matrix lets use a route (refused only by ownership, i.e. 404, counts as
+    allowed): {'public'} when no token is needed."""
+    if row[ROLES.index("none")] != 401:
+        return {"public"}
+    allowed = set()
+    for role, name in (("admin", "admin"), ("operator", "operator"), ("provider", "provider"),
+                       ("other_provider", "provider"), ("tenant", "tenant")):
+        if row[ROLES.index(role)] != 403:
+            allowed.add(name)
+    return allowed
 
 
 def readme_routes():
@@ -73,7 +94,12 @@ def readme_routes():
 def test_routes_match_readme_and_matrix():
     c = Collector()
     env()
-    srv = server_routes()
+    listed = server_routes()
+    srv = [r for r, _ in listed]
+    for route, roles in listed:
+        if roles is not None and route in MATRIX:
+            c.check(roles == matrix_roles(MATRIX[route]), "%s: suanlid routes says roles %s, the matrix (README) %s"
+                    % (route, ",".join(sorted(roles)), ",".join(sorted(matrix_roles(MATRIX[route])))))
     c.check(len(srv) == len(set(srv)), "suanlid routes prints duplicates: %s" % sorted(r for r in srv if srv.count(r) > 1))
     doc = set(readme_routes())
     c.check(set(srv) - doc == set(), "routes the server has but src/http/README.md does not document: %s"

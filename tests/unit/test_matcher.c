@@ -17,9 +17,9 @@
 
 #include "suanli/market.h"
 
-#define H INT64_C(3600)
-#define T0 INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
-#define NS 48                  /* slots in the snapshot window */
+#define H    INT64_C(3600)
+#define T0   INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
+#define NS   48                  /* slots in the snapshot window */
 #define MAXP 16
 
 /* ---------------------------------------------------------------------------------------- */
@@ -36,7 +36,8 @@ typedef struct {
 static sl_mkt_pool *add_pool(book *b, int64_t id, int64_t price, int32_t nfree) {
   assert_true(b->n < MAXP);
   size_t i = b->n++;
-  for (size_t s = 0; s < NS; s++) b->fr[i][s] = nfree;
+  for (size_t s = 0; s < NS; s++)
+    b->fr[i][s] = nfree;
   sl_mkt_pool *p = &b->p[i];
   *p = (sl_mkt_pool){.id = id,
                      .region = "us-east-1",
@@ -58,7 +59,8 @@ static sl_mkt_pool *add_pool(book *b, int64_t id, int64_t price, int32_t nfree) 
 
 /* Book `g` GPUs of pool i in slots [from, to). */
 static void book_slots(book *b, size_t i, size_t from, size_t to, int32_t g) {
-  for (size_t s = from; s < to; s++) b->fr[i][s] -= g;
+  for (size_t s = from; s < to; s++)
+    b->fr[i][s] -= g;
 }
 
 static sl_mkt_order mk_order(int32_t gpus, int32_t dur) {
@@ -118,8 +120,8 @@ static void expect_single(book *b, const sl_mkt_order *o, sl_mkt_why why, const 
 
 static void test_why_names(void **state) {
   (void)state;
-  static const char *const want[] = {"chosen",   "health", "spec",   "region",   "latency",
-                                     "price",    "capacity", "budget", "outranked"};
+  static const char *const want[] = {"chosen", "health",   "spec",   "region",   "latency",
+                                     "price",  "capacity", "budget", "outranked"};
   for (int w = SL_WHY_CHOSEN; w <= SL_WHY_OUTRANKED; w++)
     assert_string_equal(sl_mkt_why_name((sl_mkt_why)w), want[w]);
   assert_string_equal(sl_mkt_why_name((sl_mkt_why)99), "unknown");
@@ -325,12 +327,12 @@ static void test_price_per_ncu(void **state) {
   (void)state;
   book b = {0};
   sl_mkt_order o = mk_order(1, 1);
-  o.max_ncu_price_minor = 300; /* 3.00 per NCU-hour */
-  add_pool(&b, 1, 100, 8)->ncu_milli = -1;  /* unrated: no price per NCU */
-  add_pool(&b, 2, 200, 8)->ncu_milli = 500; /* 2.00 / 0.5 = 4.00 per NCU-hour */
-  add_pool(&b, 3, 100, 8)->ncu_milli = 0;   /* rated 0: any positive price is infinite */
-  add_pool(&b, 4, 200, 8)->ncu_milli = 333; /* 6.006... -> shown rounded up: 6.01 */
-  add_pool(&b, 5, 150, 8)->ncu_milli = 500; /* 1.50 / 0.5 = 3.00 exactly: allowed */
+  o.max_ncu_price_minor = 300;               /* 3.00 per NCU-hour */
+  add_pool(&b, 1, 100, 8)->ncu_milli = -1;   /* unrated: no price per NCU */
+  add_pool(&b, 2, 200, 8)->ncu_milli = 500;  /* 2.00 / 0.5 = 4.00 per NCU-hour */
+  add_pool(&b, 3, 100, 8)->ncu_milli = 0;    /* rated 0: any positive price is infinite */
+  add_pool(&b, 4, 200, 8)->ncu_milli = 333;  /* 6.006... -> shown rounded up: 6.01 */
+  add_pool(&b, 5, 150, 8)->ncu_milli = 500;  /* 1.50 / 0.5 = 3.00 exactly: allowed */
   add_pool(&b, 6, 400, 8)->ncu_milli = 2000; /* 4.00 / 2 = 2.00 */
   sl_mkt_result r;
   match(&b, &o, &r);
@@ -382,7 +384,8 @@ static void test_check_order(void **state) {
   expect_single(&b, &o, SL_WHY_PRICE, "price 9.99 > max 2.00 per GPU-hour");
   p->price_minor = 199; /* over the hourly budget 12.00 (8 x 1.99 = 15.92), and no capacity */
   expect_single(&b, &o, SL_WHY_CAPACITY, "no start in window with 8 free GPUs (best: 0)");
-  for (size_t s = 0; s < NS; s++) b.fr[0][s] = 8;
+  for (size_t s = 0; s < NS; s++)
+    b.fr[0][s] = 8;
   expect_single(&b, &o, SL_WHY_BUDGET, "hourly cost 15.92 > budget 12.00");
   p->price_minor = 150;
   expect_single(&b, &o, SL_WHY_CHOSEN, NULL);
@@ -688,7 +691,8 @@ static void test_budget_split(void **state) {
   assert_false(r.filled);
   assert_int_equal(r.npieces, 0);
   assert_int_equal(r.gpus_filled, 0);
-  expect_verdict(&r, 0, SL_WHY_BUDGET, "every full fill exceeds the hourly budget 13.99 (lowest: 14.00)");
+  expect_verdict(&r, 0, SL_WHY_BUDGET,
+                 "every full fill exceeds the hourly budget 13.99 (lowest: 14.00)");
   expect_verdict(&r, 1, SL_WHY_BUDGET, NULL);
   assert_int_equal(r.nranked, 2); /* ranked still lists what each pool could give */
   sl_market_result_free(&r);
@@ -700,7 +704,8 @@ static void test_budget_split(void **state) {
   o.budget_total_minor = 2799;
   match(&b, &o, &r);
   assert_false(r.filled);
-  expect_verdict(&r, 0, SL_WHY_BUDGET, "every full fill exceeds the total budget 27.99 (lowest: 28.00)");
+  expect_verdict(&r, 0, SL_WHY_BUDGET,
+                 "every full fill exceeds the total budget 27.99 (lowest: 28.00)");
   sl_market_result_free(&r);
   o.budget_total_minor = 2800;
   match(&b, &o, &r);
@@ -743,7 +748,8 @@ static void test_split_cheapest_combination(void **state) {
   assert_int_equal(r.pieces[2].pool, 1);
   assert_int_equal(r.pieces[2].gpus, 2);
   assert_int_equal(r.pieces[2].total_minor, 2 * 2 * 200);
-  for (size_t i = 0; i < 3; i++) assert_int_equal(r.pieces[i].start, T0);
+  for (size_t i = 0; i < 3; i++)
+    assert_int_equal(r.pieces[i].start, T0);
   expect_verdict(&r, 0, SL_WHY_CHOSEN, "4 GPUs, piece 1 of 3");
   expect_verdict(&r, 3, SL_WHY_CAPACITY, "no free GPU at any start in window");
   expect_verdict(&r, 4, SL_WHY_OUTRANKED, "rank 4");
@@ -781,7 +787,8 @@ static void test_split_max_pieces(void **state) {
   assert_false(r.filled);
   assert_int_equal(r.npieces, 0);
   assert_int_equal(r.gpus_filled, 6);
-  expect_verdict(&r, 0, SL_WHY_CAPACITY, "no start in window gathers 10 GPUs (best: 6 in at most 1 pools)");
+  expect_verdict(&r, 0, SL_WHY_CAPACITY,
+                 "no start in window gathers 10 GPUs (best: 6 in at most 1 pools)");
   sl_market_result_free(&r);
   /* gang semantics for comparison: also nothing */
   o.split = false;
@@ -808,7 +815,8 @@ static void test_split_not_filled(void **state) {
   assert_false(r.filled);
   assert_int_equal(r.npieces, 0);
   assert_int_equal(r.gpus_filled, 11);
-  expect_verdict(&r, 0, SL_WHY_CAPACITY, "no start in window gathers 16 GPUs (best: 11 in at most 8 pools)");
+  expect_verdict(&r, 0, SL_WHY_CAPACITY,
+                 "no start in window gathers 16 GPUs (best: 11 in at most 8 pools)");
   expect_verdict(&r, 2, SL_WHY_CAPACITY,
                  "no free GPU at any start in window (best start gathers 11 of 16)");
   assert_int_equal(r.nranked, 2);
@@ -882,7 +890,7 @@ static void test_overflow(void **state) {
   o.has_origin = true;
   o.money_per_ms_minor = INT64_MAX;
   add_pool(&b, 1, INT64_MAX / 1000, 1000); /* 1000 x 48 x price overflows */
-  add_pool(&b, 2, INT64_MAX / 48000, 600);  /* exactly fits */
+  add_pool(&b, 2, INT64_MAX / 48000, 600); /* exactly fits */
   add_pool(&b, 3, INT64_MAX / 48000, 600)->rtt_us = 1;
   sl_mkt_result r;
   match(&b, &o, &r);
@@ -941,11 +949,11 @@ static void test_invalid_arguments(void **state) {
   assert_false(sl_market_match(&good, b.p, b.n, T0, NS, NULL));
   expect_invalid(&b, NULL, T0, NS, "no order");
   sl_mkt_order o;
-#define BAD(stmt, what)                                                                        \
-  do {                                                                                         \
-    o = good;                                                                                  \
-    stmt;                                                                                      \
-    expect_invalid(&b, &o, T0, NS, what);                                                      \
+#define BAD(stmt, what)                                                                            \
+  do {                                                                                             \
+    o = good;                                                                                      \
+    stmt;                                                                                          \
+    expect_invalid(&b, &o, T0, NS, what);                                                          \
   } while (0)
   BAD(o.gpus = 0, "gpus 0");
   BAD(o.gpus = -1, "gpus -1");
@@ -1006,7 +1014,9 @@ static uint64_t rnd(void) {
   rng_state ^= rng_state << 17;
   return rng_state;
 }
-static int64_t rnd_in(int64_t lo, int64_t hi) { return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1)); }
+static int64_t rnd_in(int64_t lo, int64_t hi) {
+  return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+}
 
 static const char *const R_REGIONS[] = {"us-east-1", "eu-west-1", "ap-south-1", "cn-west-1"};
 static const char *const R_MODELS[] = {"H100-SXM", "A100-80GB-SXM", "L4-PCIe", "MI300X"};
@@ -1060,8 +1070,8 @@ static void random_case(rcase *c) {
   memset(c, 0, sizeof *c);
   size_t np = (size_t)rnd_in(1, 9);
   c->nslots = (size_t)rnd_in(1, 30);
-  int32_t dur = (int32_t)rnd_in(1, (int64_t)c->nslots);
-  sl_mkt_order o = mk_order((int32_t)rnd_in(1, 12), dur);
+  int32_t dur = (int32_t)rnd_in(1, (int64_t)(c->nslots + 1) / 2);
+  sl_mkt_order o = mk_order((int32_t)rnd_in(1, 9), dur);
   int64_t maxfirst = (int64_t)c->nslots - dur;
   int64_t e = rnd_in(0, maxfirst), l = rnd_in(e, maxfirst);
   o.earliest_start = T0 + e * H;
@@ -1080,7 +1090,7 @@ static void random_case(rcase *c) {
   if (rnd() % 10 == 0) o.min_inter = (sl_mkt_inter)rnd_in(1, 3);
   if (rnd() % 10 == 0) o.min_inter_gbps = (int32_t)rnd_in(100, 400);
   if (rnd() % 4 == 0) o.budget_hourly_minor = rnd_in(0, 3000);
-  if (rnd() % 4 == 0) o.budget_total_minor = rnd_in(0, 20000);
+  if (rnd() % 4 == 0) o.budget_total_minor = rnd_in(0, 40000);
   if (rnd() % 5 == 0) {
     c->allowed[0] = R_REGIONS[rnd() % 4];
     c->allowed[1] = R_REGIONS[rnd() % 4];
@@ -1101,7 +1111,8 @@ static void random_case(rcase *c) {
   c->o = o;
   /* ids: a random permutation-ish of distinct values */
   int64_t base = rnd_in(1, 1000), ids[MAXP];
-  for (size_t i = 0; i < np; i++) ids[i] = base + (int64_t)i * 3;
+  for (size_t i = 0; i < np; i++)
+    ids[i] = base + (int64_t)i * 3;
   for (size_t i = np; i > 1; i--) {
     size_t j = (size_t)(rnd() % i);
     int64_t t = ids[i - 1];
@@ -1110,8 +1121,9 @@ static void random_case(rcase *c) {
   }
   for (size_t i = 0; i < np; i++) {
     sl_mkt_pool *p = add_pool(&c->b, ids[i], rnd_in(0, 5) * 50 + 50, 0);
-    int32_t hi = (int32_t)rnd_in(0, 10), lo = (int32_t)rnd_in(0, hi);
-    for (size_t s = 0; s < NS; s++) c->b.fr[i][s] = rnd() % 4 ? hi : (int32_t)rnd_in(0, lo);
+    int32_t hi = (int32_t)rnd_in(1, 10), lo = (int32_t)rnd_in(0, hi);
+    for (size_t s = 0; s < NS; s++)
+      c->b.fr[i][s] = rnd() % 4 ? hi : (int32_t)rnd_in(0, lo);
     if (rnd() % 3 == 0) {
       int64_t f = rnd_in(-2, (int64_t)c->nslots), u = rnd_in(f, (int64_t)c->nslots + 2);
       p->avail_from = T0 + f * H + (rnd() % 4 == 0 ? 1800 : 0);
@@ -1163,7 +1175,8 @@ static void check_properties(const rcase *c, const sl_mkt_result *r, size_t case
     if (sum != o->gpus) fail_msg("case %zu: filled %d of %d", caseno, sum, o->gpus);
     if (r->gpus_filled != o->gpus) fail_msg("case %zu: gpus_filled", caseno);
     if (!o->split && r->npieces != 1) fail_msg("case %zu: gang in %zu pieces", caseno, r->npieces);
-    if (o->split && r->npieces > (size_t)o->max_pieces) fail_msg("case %zu: too many pieces", caseno);
+    if (o->split && r->npieces > (size_t)o->max_pieces)
+      fail_msg("case %zu: too many pieces", caseno);
     if (o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor)
       fail_msg("case %zu: hourly budget broken", caseno);
     if (o->budget_total_minor >= 0 && total > o->budget_total_minor)
@@ -1229,8 +1242,7 @@ static void check_properties(const rcase *c, const sl_mkt_result *r, size_t case
                best);
     if (best >= 0)
       for (size_t i = 0; i < b->n; i++)
-        if (r->verdicts[i].why == SL_WHY_OUTRANKED &&
-            b->p[i].price_minor < b->p[best].price_minor)
+        if (r->verdicts[i].why == SL_WHY_OUTRANKED && b->p[i].price_minor < b->p[best].price_minor)
           fail_msg("case %zu: an outranked pool is strictly cheaper", caseno);
   } else if (o->budget_hourly_minor < 0 && o->budget_total_minor < 0) {
     /* no budget: filled iff some start's max_pieces largest caps cover the order */
@@ -1251,7 +1263,8 @@ static void check_properties(const rcase *c, const sl_mkt_result *r, size_t case
             caps[y] = t;
           }
       int64_t top = 0;
-      for (size_t x = 0; x < n && x < (size_t)o->max_pieces; x++) top += caps[x];
+      for (size_t x = 0; x < n && x < (size_t)o->max_pieces; x++)
+        top += caps[x];
       if (top > most) most = top;
     }
     if (r->filled != (most >= o->gpus))
@@ -1313,7 +1326,7 @@ static void test_random_properties(void **state) {
   (void)state;
   static rcase c;
   rng_state = 0x9e3779b97f4a7c15ull;
-  for (size_t n = 0; n < 600; n++) {
+  for (size_t n = 0; n < 3000; n++) { /* ~20 ms; fewer cases miss the repair pass */
     random_case(&c);
     sl_mkt_result r, s;
     if (!sl_market_match(&c.o, c.b.p, c.b.n, T0, c.nslots, &r))
@@ -1352,7 +1365,8 @@ static void test_determinism_permutations(void **state) {
   static const int perms[][4] = {{0, 1, 2, 3}, {3, 2, 1, 0}, {1, 3, 0, 2}, {2, 0, 3, 1}};
   for (size_t k = 0; k < 4; k++) {
     sl_mkt_pool sh[4];
-    for (size_t i = 0; i < 4; i++) sh[i] = b.p[perms[k][i]];
+    for (size_t i = 0; i < 4; i++)
+      sh[i] = b.p[perms[k][i]];
     sl_mkt_result r;
     assert_true(sl_market_match(&o, sh, 4, T0, NS, &r));
     assert_true(r.filled);
