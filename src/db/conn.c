@@ -73,7 +73,7 @@ static bool conn_ready(sl_db *db, sl_dbc *c) {
   const char *keys[] = {"dbname", "connect_timeout", "options", "application_name",
                         "keepalives_idle", NULL};
   const char *vals[] = {db->conninfo, "3",
-                        "-c TimeZone=UTC -c statement_timeout=30000 "
+                        "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=30000 "
                         "-c idle_in_transaction_session_timeout=60000",
                         "suanlid", "30", NULL};
   c->pg = PQconnectdbParams(keys, vals, 1);

@@ -29,7 +29,7 @@ static bool ok(PGresult *r, PGconn *pg, char *err, size_t errlen, const char *wh
 
 bool sl_db_migrate(const char *conninfo, char *err, size_t errlen) {
   const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
-  const char *vals[] = {conninfo, "5", "-c TimeZone=UTC -c client_min_messages=warning",
+  const char *vals[] = {conninfo, "5", "-c TimeZone=UTC -c DateStyle=ISO -c client_min_messages=warning",
                         "suanlid-migrate", NULL};
   bool result = false;
   PGresult *r = NULL;

@@ -8,7 +8,7 @@ cover exactly the routes `suanlid routes` prints, so a new route without a row f
 import os
 import re
 
-from harness import ROOT, Collector, check, env, error_problems, run_cli, uniq
+from harness import ROOT, Collector, check, env, error_problems, hour, run_cli, uniq
 
 ROLES = ("admin", "operator", "provider", "other_provider", "tenant", "none")
 
@@ -39,6 +39,23 @@ MATRIX = {
     "DELETE /v1/pools/{}":            (403,  403,     200,     404,   403,   401),
     "POST /v1/pools/{}/heartbeat":    (403,  403,     200,     404,   403,   401),
     "GET /v1/audit":                  (200,  403,     403,     403,   403,   401),
+    # market (the tenant T has funds, a filled order with trades in the provider's pool X,
+    # and resting good-till orders)
+    "GET /v1/accounts/{}/balances":   (200,  404,     200,     404,   404,   401),  # the provider's account
+    "GET /v1/accounts/{}/postings":   (200,  404,     200,     404,   404,   401),  # the provider's account
+    "POST /v1/accounts/{}/deposits":  (201,  403,     403,     403,   403,   401),  # the tenant's account
+    "POST /v1/accounts/{}/withdrawals": (201, 404,    404,     404,   201,   401),  # the tenant's account
+    "PUT /v1/accounts/{}/budget":     (200,  404,     404,     404,   200,   401),  # the tenant's account
+    "POST /v1/quotes":                (403,  403,     403,     403,   200,   401),
+    "POST /v1/orders":                (403,  403,     403,     403,   201,   401),
+    "GET /v1/orders":                 (200,  403,     403,     403,   200,   401),
+    "GET /v1/orders/{}":              (200,  403,     403,     403,   200,   401),  # the tenant's order
+    "DELETE /v1/orders/{}":           (200,  403,     403,     403,   200,   401),  # a resting order of the tenant
+    "GET /v1/trades":                 (200,  200,     200,     200,   200,   401),
+    "GET /v1/trades/{}":              (200,  200,     200,     404,   200,   401),  # T's trade in P's pool, op's region
+    "POST /v1/trades/{}/cancel":      (200,  403,     403,     403,   200,   401),  # a future trade of the tenant
+    "GET /v1/exchange/settings":      (200,  200,     200,     200,   200,   401),
+    "PUT /v1/exchange/settings":      (200,  403,     403,     403,   403,   401),
 }
 
 ERROR_FOR = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
@@ -122,6 +139,26 @@ def test_role_matrix():
     D = e.pool(P["token"], R1)
     spare = {"admin": e.token(P["id"])["id"], "provider": e.token(P["id"])["id"]}
     f0 = e.c.get("/v1/capacity/formula", token=e.admin).json
+    # market fixtures: funds, two filled orders (a trade each to cancel) and two resting orders
+    r = e.c.post("/v1/accounts/%d/deposits" % T["id"], {"amount": "1000.00"}, token=e.admin)
+    check(r.status == 201, "setup deposit: %s" % r.short())
+    fill = {"gpus": 1, "duration_hours": 1, "earliest_start": hour(3), "regions": [R1]}
+    rest = {"gpus": 1, "duration_hours": 1, "earliest_start": hour(3), "regions": [R2],
+            "time_in_force": "good_till", "expires_at": hour(6)}
+    trades, resting = {}, {}
+    for role in ("admin", "tenant"):
+        r = e.c.post("/v1/orders", fill, token=T["token"])
+        check(r.status == 201 and r.json.get("state") == "filled" and r.json.get("trades"),
+              "setup filled order: %s" % r.short())
+        trades[role] = r.json["trades"][0]["id"]
+        order_id = r.json["id"]
+        r = e.c.post("/v1/orders", rest, token=T["token"])
+        check(r.status == 201 and r.json.get("state") == "open", "setup resting order: %s" % r.short())
+        resting[role] = r.json["id"]
+    r = e.c.post("/v1/orders", fill, token=T["token"])
+    check(r.status == 201 and r.json.get("trades"), "setup trade: %s" % r.short())
+    trade_id = r.json["trades"][0]["id"]
+    settings = e.c.get("/v1/exchange/settings", token=e.admin).json
     tokens = {"admin": e.admin, "operator": OP["token"], "provider": P["token"], "other_provider": Q["token"],
               "tenant": T["token"], "none": None}
 
@@ -157,6 +194,21 @@ def test_role_matrix():
             "POST /v1/pools/{}/heartbeat": ("/v1/pools/%d/heartbeat" % X["id"],
                                             {"healthy_gpus": 16, "utilization_bp": 0}),
             "GET /v1/audit": ("/v1/audit", None),
+            "GET /v1/accounts/{}/balances": ("/v1/accounts/%d/balances" % pid, None),
+            "GET /v1/accounts/{}/postings": ("/v1/accounts/%d/postings" % pid, None),
+            "POST /v1/accounts/{}/deposits": ("/v1/accounts/%d/deposits" % T["id"], {"amount": "1.00"}),
+            "POST /v1/accounts/{}/withdrawals": ("/v1/accounts/%d/withdrawals" % T["id"], {"amount": "1.00"}),
+            "PUT /v1/accounts/{}/budget": ("/v1/accounts/%d/budget" % T["id"], {"monthly_cap": "900.00"}),
+            "POST /v1/quotes": ("/v1/quotes", fill),
+            "POST /v1/orders": ("/v1/orders", fill),
+            "GET /v1/orders": ("/v1/orders", None),
+            "GET /v1/orders/{}": ("/v1/orders/%d" % order_id, None),
+            "DELETE /v1/orders/{}": ("/v1/orders/%d" % resting.get(role, resting["admin"]), None),
+            "GET /v1/trades": ("/v1/trades", None),
+            "GET /v1/trades/{}": ("/v1/trades/%d" % trade_id, None),
+            "POST /v1/trades/{}/cancel": ("/v1/trades/%d/cancel" % trades.get(role, trades["admin"]), {}),
+            "GET /v1/exchange/settings": ("/v1/exchange/settings", None),
+            "PUT /v1/exchange/settings": ("/v1/exchange/settings", {"fee_bp": settings["fee_bp"]}),
         }[route]
 
     cells = 0

@@ -473,6 +473,14 @@ static void test_window_availability(void **state) {
   match(&b, &o, &r);
   expect_gang(&r, 0, T0 + 3 * H);
   sl_market_result_free(&r);
+  /* extreme availability values: no overflow, and a readable (clamped) detail */
+  p->avail_from = INT64_MIN;
+  p->avail_until = INT64_MAX;
+  expect_single(&b, &o, SL_WHY_CHOSEN, NULL);
+  p->avail_from = INT64_MAX - 1;
+  expect_single(&b, &o, SL_WHY_CAPACITY,
+                "availability [9999-12-31T23:59:59Z, 9999-12-31T23:59:59Z) leaves no start in "
+                "window");
 }
 
 /* latest_start itself is a usable start; the window may end exactly at latest + d. */
