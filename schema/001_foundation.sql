@@ -9,6 +9,19 @@ CREATE FUNCTION sl_ts(t timestamptz) RETURNS text
   LANGUAGE sql STABLE PARALLEL SAFE
   AS $$ SELECT replace(date_trunc('second', t AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z' $$;
 
+-- Money in minor units (cents) as the API's decimal string, e.g. 12345 -> '123.45'.
+-- Must agree with sl_money_format() in src/core/money.c (tests/db checks both).
+CREATE FUNCTION sl_money(v bigint) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT CASE WHEN v < 0 THEN '-' ELSE '' END || (abs(v) / 100)::text || '.'
+               || lpad((abs(v) % 100)::text, 2, '0') $$;
+
+-- Thousandths as a decimal string with three places, e.g. 764 -> '0.764'.
+CREATE FUNCTION sl_milli(v bigint) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT CASE WHEN v < 0 THEN '-' ELSE '' END || (abs(v) / 1000)::text || '.'
+               || lpad((abs(v) % 1000)::text, 3, '0') $$;
+
 CREATE TABLE regions (
   code        text PRIMARY KEY CHECK (code ~ '^[a-z0-9][a-z0-9-]{1,39}$'),
   name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),

@@ -145,6 +145,7 @@ static int serve(const char *url) {
   unsigned left = sl_http_drain_and_stop(h);
   sl_workers_stop(workers);
   sl_db_close(db);
+  sl_auth_cache_clear();
   sl_log(left ? SL_LOG_WARN : SL_LOG_INFO, "stopped", json_pack("{s:i}", "unfinished", (int)left));
   return 0;
 }

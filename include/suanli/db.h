@@ -157,6 +157,7 @@ typedef struct sl_pool_filter {
   int64_t owner;          /* 0 = any */
   const json_t *regions;  /* operator scope: array of codes, NULL = any */
   bool market_only;       /* tenants: active pools only */
+  bool public_view;       /* leave out the adapter (tenants and operators) */
   int64_t after;
   int limit;
 } sl_pool_filter;
@@ -170,7 +171,9 @@ sl_dbrc sl_db_pool_create(sl_dbc *c, const sl_pool_new *p, json_t **out);
 /* Get one pool; owner != 0 restricts to that owner; regions != NULL to those regions;
  * market_only to active pools. */
 sl_dbrc sl_db_pool_get(sl_dbc *c, int64_t id, const sl_pool_filter *scope, json_t **out);
-sl_dbrc sl_db_pools_list(sl_dbc *c, const sl_pool_filter *f, json_t **out);
+/* A page {"items": [Pool], "next_after": id|null} as JSON text, built by PostgreSQL in
+ * its final API shape (the hot read path: no JSON re-parsing in suanlid). */
+sl_dbrc sl_db_pools_page(sl_dbc *c, const sl_pool_filter *f, char **out);
 /* Update an owner's non-retired pool (owner 0 = any). NOROWS if unknown/foreign/retired. */
 sl_dbrc sl_db_pool_update(sl_dbc *c, int64_t id, int64_t owner, const sl_pool_patch *p,
                           json_t **out);

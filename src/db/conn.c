@@ -203,6 +203,20 @@ sl_dbrc sl_db_json(sl_dbc *c, const char *name, int n, const char *const *vals, 
   return SL_DB_OK;
 }
 
+sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, char **out) {
+  PGresult *r;
+  *out = NULL;
+  sl_dbrc rc = sl_db_exec(c, name, n, vals, &r);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) {
+    PQclear(r);
+    return SL_DB_NOROWS;
+  }
+  *out = strdup(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return *out ? SL_DB_OK : SL_DB_HARD;
+}
+
 sl_dbrc sl_db_int(sl_dbc *c, const char *name, int n, const char *const *vals, int64_t *out) {
   PGresult *r;
   sl_dbrc rc = sl_db_exec(c, name, n, vals, &r);

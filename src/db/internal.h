@@ -36,6 +36,9 @@ sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, 
  * Zero rows or a NULL value give SL_DB_NOROWS. */
 sl_dbrc sl_db_json(sl_dbc *c, const char *name, int n, const char *const *vals, json_t **out);
 
+/* Same, returning the JSON text as is (malloc'd) instead of parsing it. */
+sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, char **out);
+
 /* Execute a statement returning one row with one bigint column (e.g. a count). */
 sl_dbrc sl_db_int(sl_dbc *c, const char *name, int n, const char *const *vals, int64_t *out);
 

@@ -3,27 +3,48 @@
 #include <string.h>
 #include "internal.h"
 
-/* A pool with its accelerator's public figures; money stays in minor units here. */
-#define POOL_JSON(p, a)                                                                      \
-  "json_build_object('id', " p ".id, 'owner_id', " p ".owner_id, 'name', " p ".name, "      \
+/* A pool in its API shape (money as decimal strings, NCU with three decimals), with its
+ * accelerator's public figures.  POOL_JSON includes the adapter (owner and admin views),
+ * POOL_JSON_PUBLIC leaves it out (tenants and operators). */
+#define POOL_FIELDS(p, a)                                                                    \
+  "'id', " p ".id, 'owner_id', " p ".owner_id, 'name', " p ".name, "                        \
   "'region', " p ".region, 'accelerator', " p ".accelerator_id, 'memory_gb', " a            \
-  ".memory_gb, 'ncu_milli', " a ".score_milli, 'gpu_count', " p ".gpu_count, "             \
+  ".memory_gb, 'ncu_per_gpu', sl_milli(" a ".score_milli), 'gpu_count', " p ".gpu_count, " \
   "'gpus_per_node', " p ".gpus_per_node, 'nodes', (" p ".gpu_count + " p                    \
   ".gpus_per_node - 1) / " p ".gpus_per_node, 'intra_node', " p ".intra_node, "             \
   "'inter_node', " p ".inter_node, 'inter_node_gbps', " p ".inter_node_gbps, "              \
-  "'price_minor', " p ".price_minor, 'available_from', sl_ts(" p ".available_from), "       \
+  "'price_per_gpu_hour', sl_money(" p ".price_minor), 'price_per_ncu_hour', CASE WHEN " a   \
+  ".score_milli > 0 THEN sl_money((" p ".price_minor * 1000 + " a ".score_milli / 2) / " a  \
+  ".score_milli) END, 'available_from', sl_ts(" p ".available_from), "                      \
   "'available_until', sl_ts(" p ".available_until), 'status', " p ".status, "               \
   "'health', json_build_object('state', " p ".health, 'healthy_gpus', " p                   \
   ".healthy_gpus, 'utilization_bp', " p ".utilization_bp, 'last_heartbeat_at', sl_ts(" p    \
-  ".last_heartbeat_at)), 'adapter', json_build_object('kind', " p ".adapter_kind, "         \
-  "'config', " p ".adapter_config), 'created_at', sl_ts(" p ".created_at), "                \
-  "'updated_at', sl_ts(" p ".updated_at))"
+  ".last_heartbeat_at)), 'created_at', sl_ts(" p ".created_at), "                           \
+  "'updated_at', sl_ts(" p ".updated_at)"
+#define POOL_JSON(p, a)                                                                      \
+  "json_build_object(" POOL_FIELDS(p, a) ", 'adapter', json_build_object('kind', " p         \
+  ".adapter_kind, 'config', " p ".adapter_config))"
+#define POOL_JSON_PUBLIC(p, a) "json_build_object(" POOL_FIELDS(p, a) ")"
 
 /* Scope shared by get and list: $2 owner, $3 operator regions (JSON array), $4 market. */
 #define POOL_SCOPE                                                                           \
   " ($2::bigint IS NULL OR p.owner_id = $2)"                                                 \
   " AND ($3::json IS NULL OR p.region IN (SELECT json_array_elements_text($3::json)))"       \
   " AND (NOT $4::boolean OR p.status = 'active')"
+
+/* A page of pools: {"items": [...], "next_after": last id when the page is full}. */
+#define POOLS_PAGE(json)                                                                     \
+  "SELECT json_build_object('items', coalesce(json_agg(j ORDER BY id), '[]'),"              \
+  " 'next_after', CASE WHEN count(*) = $10 THEN max(id) END)::text FROM ("                   \
+  " SELECT p.id, " json " AS j FROM pools p"                                                \
+  " JOIN accelerators a ON a.id = p.accelerator_id"                                         \
+  " WHERE p.id > $1 AND" POOL_SCOPE                                                          \
+  "  AND ($5::text IS NULL OR p.region = $5)"                                                \
+  "  AND ($6::text IS NULL OR p.accelerator_id = $6)"                                        \
+  "  AND ($7::int IS NULL OR a.memory_gb >= $7)"                                             \
+  "  AND ($8::bigint IS NULL OR a.score_milli >= $8)"                                        \
+  "  AND (CASE WHEN $9::text IS NULL THEN p.status <> 'retired' ELSE p.status = $9 END)"    \
+  " ORDER BY p.id LIMIT $10) s"
 
 const sl_db_stmt sl_db_stmts_pools[] = {
     {"pool_create",
@@ -36,17 +57,11 @@ const sl_db_stmt sl_db_stmts_pools[] = {
     {"pool_get",
      "SELECT " POOL_JSON("p", "a") "::text FROM pools p"
      " JOIN accelerators a ON a.id = p.accelerator_id WHERE p.id = $1 AND" POOL_SCOPE},
-    {"pools_list",
-     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT p.id, " POOL_JSON("p", "a") " AS j FROM pools p"
-     " JOIN accelerators a ON a.id = p.accelerator_id"
-     " WHERE p.id > $1 AND" POOL_SCOPE
-     "  AND ($5::text IS NULL OR p.region = $5)"
-     "  AND ($6::text IS NULL OR p.accelerator_id = $6)"
-     "  AND ($7::int IS NULL OR a.memory_gb >= $7)"
-     "  AND ($8::bigint IS NULL OR a.score_milli >= $8)"
-     "  AND (CASE WHEN $9::text IS NULL THEN p.status <> 'retired' ELSE p.status = $9 END)"
-     " ORDER BY p.id LIMIT $10) s"},
+    {"pool_get_public",
+     "SELECT " POOL_JSON_PUBLIC("p", "a") "::text FROM pools p"
+     " JOIN accelerators a ON a.id = p.accelerator_id WHERE p.id = $1 AND" POOL_SCOPE},
+    {"pools_page", POOLS_PAGE(POOL_JSON("p", "a"))},
+    {"pools_page_public", POOLS_PAGE(POOL_JSON_PUBLIC("p", "a"))},
     {"pool_update",
      "WITH p AS (UPDATE pools SET name = coalesce($3, name), status = coalesce($4, status),"
      "  price_minor = coalesce($5::bigint, price_minor),"
@@ -106,12 +121,12 @@ sl_dbrc sl_db_pool_get(sl_dbc *c, int64_t id, const sl_pool_filter *scope, json_
   const char *v[4];
   v[0] = sl_db_i64(b1, id);
   scope_params(scope, v + 1, b2, &regions);
-  sl_dbrc rc = sl_db_json(c, "pool_get", 4, v, out);
+  sl_dbrc rc = sl_db_json(c, scope && scope->public_view ? "pool_get_public" : "pool_get", 4, v, out);
   free(regions);
   return rc;
 }
 
-sl_dbrc sl_db_pools_list(sl_dbc *c, const sl_pool_filter *f, json_t **out) {
+sl_dbrc sl_db_pools_page(sl_dbc *c, const sl_pool_filter *f, char **out) {
   char b1[24], b2[24], b7[24], b8[24], b10[24];
   char *regions;
   const char *v[10];
@@ -123,7 +138,7 @@ sl_dbrc sl_db_pools_list(sl_dbc *c, const sl_pool_filter *f, json_t **out) {
   v[7] = sl_db_i64_opt(b8, f->min_ncu_milli, -1);
   v[8] = f->status;
   v[9] = sl_db_i64(b10, f->limit);
-  sl_dbrc rc = sl_db_json(c, "pools_list", 10, v, out);
+  sl_dbrc rc = sl_db_text(c, f->public_view ? "pools_page_public" : "pools_page", 10, v, out);
   free(regions);
   return rc;
 }

@@ -4,10 +4,14 @@
  * characters (the secret, 256 random bits).  Only BLAKE2b-256 of the whole token is
  * stored; a lookup by that hash authenticates (the secret's entropy makes a slow hash
  * unnecessary, and the comparison happens on a hash, never on the secret). */
+#include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include "internal.h"
+#include "suanli/timeutil.h"
 
 #define PUB_HEX 32
 #define SECRET_B64 43
@@ -30,6 +34,89 @@ static bool well_formed(const char *t) {
 
 static void token_hash(const char *token, uint8_t out[32]) {
   crypto_generichash(out, 32, (const unsigned char *)token, strlen(token), NULL, 0);
+}
+
+/* ---- the token cache ----
+ * A small in-process cache of successful lookups, keyed by the token hash, so that most
+ * requests cost one database round trip instead of two.  An entry lives at most
+ * cache_ms (SUANLI_AUTH_CACHE_MS, default 1000; 0 disables it) and never past the token's
+ * own expiry; a revocation through this process drops the entry at once, one through
+ * another process takes effect within cache_ms. */
+#define CACHE_SLOTS 1024
+typedef struct {
+  uint8_t hash[32];
+  int64_t until_ms;   /* 0 = empty */
+  sl_principal who;   /* regions kept as text below; who.regions unused */
+  char *regions;
+} cache_entry;
+static cache_entry cache[CACHE_SLOTS];
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t cache_ms = -1;
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t cache_ttl(void) {
+  if (cache_ms < 0) {
+    const char *v = getenv("SUANLI_AUTH_CACHE_MS");
+    cache_ms = v && *v ? atoll(v) : 1000;
+    if (cache_ms < 0 || cache_ms > 60000) cache_ms = 1000;
+  }
+  return cache_ms;
+}
+
+static size_t slot_of(const uint8_t hash[32]) {
+  size_t h;
+  memcpy(&h, hash, sizeof h);
+  return h % CACHE_SLOTS;
+}
+
+static bool cache_get(const uint8_t hash[32], sl_principal *out) {
+  if (cache_ttl() == 0) return false;
+  bool hit = false;
+  pthread_mutex_lock(&cache_mu);
+  cache_entry *e = &cache[slot_of(hash)];
+  if (e->until_ms > mono_ms() && memcmp(e->hash, hash, 32) == 0 &&
+      (e->who.token_expires == 0 || e->who.token_expires > sl_time_now())) {
+    *out = e->who;
+    out->regions = e->regions ? json_loads(e->regions, 0, NULL) : NULL;
+    hit = true;
+  }
+  pthread_mutex_unlock(&cache_mu);
+  return hit;
+}
+
+static void cache_put(const uint8_t hash[32], const sl_principal *who) {
+  if (cache_ttl() == 0) return;
+  char *regions = who->regions ? json_dumps(who->regions, JSON_COMPACT) : NULL;
+  pthread_mutex_lock(&cache_mu);
+  cache_entry *e = &cache[slot_of(hash)];
+  free(e->regions);
+  memcpy(e->hash, hash, 32);
+  e->who = *who;
+  e->who.regions = NULL;
+  e->regions = regions;
+  e->until_ms = mono_ms() + cache_ttl();
+  pthread_mutex_unlock(&cache_mu);
+}
+
+void sl_auth_cache_forget(int64_t token_id) {
+  pthread_mutex_lock(&cache_mu);
+  for (size_t i = 0; i < CACHE_SLOTS; i++)
+    if (cache[i].until_ms && cache[i].who.token_id == token_id) cache[i].until_ms = 0;
+  pthread_mutex_unlock(&cache_mu);
+}
+
+void sl_auth_cache_clear(void) {
+  pthread_mutex_lock(&cache_mu);
+  for (size_t i = 0; i < CACHE_SLOTS; i++) {
+    free(cache[i].regions);
+    memset(&cache[i], 0, sizeof cache[i]);
+  }
+  pthread_mutex_unlock(&cache_mu);
 }
 
 unsigned sl_role_bit(const char *kind) {
@@ -58,6 +145,10 @@ bool sl_auth_request(sl_req *r) {
   }
   uint8_t hash[32];
   token_hash(t, hash);
+  if (cache_get(hash, &r->who)) {
+    r->authed = true;
+    return true;
+  }
   sl_dbrc rc = sl_db_token_lookup(r->db, hash, &r->who);
   if (rc == SL_DB_NOROWS) {
     sl_reply_error(r, SL_E_TOKEN_INVALID, "Authorization", "the token is unknown, expired or revoked");
@@ -68,6 +159,7 @@ bool sl_auth_request(sl_req *r) {
     return false;
   }
   r->authed = true;
+  cache_put(hash, &r->who);
   return true;
 }
 

@@ -152,7 +152,12 @@ void h_tokens_revoke(sl_req *r) {
   snprintf(r->audit_object, sizeof r->audit_object, "token:%lld", (long long)id);
   json_t *tok;
   sl_dbrc rc = sl_db_token_revoke(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id, &tok);
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no token %lld", (long long)id);
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, tok);
+  if (rc == SL_DB_NOROWS) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no token %lld", (long long)id);
+  } else if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+  } else {
+    sl_auth_cache_forget(id);
+    sl_reply_json(r, 200, tok);
+  }
 }

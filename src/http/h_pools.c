@@ -3,7 +3,6 @@
 #include <string.h>
 #include "internal.h"
 #include "suanli/adapter.h"
-#include "suanli/money.h"
 #include "suanli/timeutil.h"
 
 static const char *const intra[] = {"nvlink", "pcie", "infinity_fabric", "hccs", "other", NULL};
@@ -21,24 +20,8 @@ static sl_pool_filter viewer_scope(const sl_req *r) {
   if (sl_role_is(r, "provider")) f.owner = r->who.account_id;
   else if (sl_role_is(r, "operator")) f.regions = r->who.regions;
   else if (sl_role_is(r, "tenant")) f.market_only = true;
+  f.public_view = !sl_role_is(r, "admin") && !sl_role_is(r, "provider");
   return f;
-}
-
-/* Turn a database pool into its API shape for this caller. */
-static void shape(const sl_req *r, json_t *p) {
-  json_t *price = json_object_get(p, "price_minor"), *ncu = json_object_get(p, "ncu_milli");
-  json_t *per_ncu = json_null();
-  if (json_is_integer(price) && json_is_integer(ncu) && json_integer_value(ncu) > 0) {
-    /* price per NCU-hour = price per GPU-hour / NCU per GPU, rounded half up to a cent */
-    int64_t pm = json_integer_value(price), nm = json_integer_value(ncu);
-    char buf[SL_MONEY_STRLEN];
-    sl_money_format((pm * 1000 + nm / 2) / nm, buf, sizeof buf);
-    per_ncu = json_string(buf);
-  }
-  sl_json_money(p, "price_minor", "price_per_gpu_hour");
-  json_object_set_new(p, "price_per_ncu_hour", per_ncu);
-  sl_json_milli(p, "ncu_milli", "ncu_per_gpu");
-  if (!sl_role_is(r, "admin") && !sl_role_is(r, "provider")) json_object_del(p, "adapter");
 }
 
 /* Reply for a write that matched no row: 409 when the caller's pool is retired, else 404. */
@@ -142,7 +125,6 @@ void h_pools_create(sl_req *r) {
   }
   snprintf(r->audit_object, sizeof r->audit_object, "pool:%lld",
            (long long)json_integer_value(json_object_get(pool, "id")));
-  shape(r, pool);
   sl_reply_json(r, 201, pool);
 cleanup:
   json_decref(body);
@@ -177,16 +159,10 @@ void h_pools_list(sl_req *r) {
   f.min_ncu_milli = ncu;
   f.after = after;
   f.limit = limit;
-  json_t *items;
-  sl_dbrc rc = sl_db_pools_list(r->db, &f, &items);
-  if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-    return;
-  }
-  size_t i;
-  json_t *p;
-  json_array_foreach(items, i, p) shape(r, p);
-  sl_reply_page(r, items, limit, "id");
+  char *page;
+  sl_dbrc rc = sl_db_pools_page(r->db, &f, &page);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_text(r, 200, page);
 }
 
 void h_pools_get(sl_req *r) {
@@ -200,8 +176,7 @@ void h_pools_get(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
   } else {
-    shape(r, pool);
-    sl_reply_json(r, 200, pool);
+      sl_reply_json(r, 200, pool);
   }
 }
 
@@ -238,8 +213,7 @@ void h_pools_update(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     write_refused(r, rc);
   } else {
-    shape(r, pool);
-    sl_reply_json(r, 200, pool);
+      sl_reply_json(r, 200, pool);
   }
 cleanup:
   json_decref(body);
@@ -256,8 +230,7 @@ void h_pools_retire(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     write_refused(r, rc);
   } else {
-    shape(r, pool);
-    sl_reply_json(r, 200, pool);
+      sl_reply_json(r, 200, pool);
   }
 }
 
@@ -280,8 +253,7 @@ void h_pools_heartbeat(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     write_refused(r, rc);
   } else {
-    shape(r, pool);
-    sl_reply_json(r, 200, pool);
+      sl_reply_json(r, 200, pool);
   }
 cleanup:
   json_decref(body);

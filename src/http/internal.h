@@ -74,6 +74,8 @@ struct sl_req {
 
 /* ---- replies (request.c) ---- */
 void sl_reply_json(sl_req *r, unsigned status, json_t *steal);
+/* A reply whose JSON text is ready (malloc'd; the request takes it). */
+void sl_reply_text(sl_req *r, unsigned status, char *steal);
 /* An error reply in the registry's shape; field may be NULL. */
 void sl_reply_error(sl_req *r, sl_err e, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -112,6 +114,8 @@ void sl_json_milli(json_t *obj, const char *key, const char *out_key);
 /* Authenticate from the Authorization header; on failure replies 401 and returns false. */
 bool sl_auth_request(sl_req *r);
 unsigned sl_role_bit(const char *kind);
+/* Drop a revoked token from this process's authentication cache. */
+void sl_auth_cache_forget(int64_t token_id);
 
 /* ---- mutations (mutate.c) ---- */
 /* Run r->route's handler as a mutation: Idempotency-Key, transaction with retry, audit. */

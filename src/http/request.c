@@ -16,6 +16,15 @@ void sl_reply_json(sl_req *r, unsigned status, json_t *steal) {
   r->err = SL_E_OK;
 }
 
+void sl_reply_text(sl_req *r, unsigned status, char *steal) {
+  json_decref(r->reply);
+  r->reply = NULL;
+  free(r->reply_text);
+  r->reply_text = steal;
+  r->status = status;
+  r->err = SL_E_OK;
+}
+
 void sl_reply_error(sl_req *r, sl_err e, const char *field, const char *fmt, ...) {
   char detail[512];
   va_list ap;

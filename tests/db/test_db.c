@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "suanli/db.h"
+#include "suanli/money.h"
 
 static const char *url;
 static sl_db *db;
@@ -211,7 +212,7 @@ static void test_pool_constraints(void **state) {
   json_t *pool;
   assert_int_equal(sl_db_pool_create(c, &p, &pool), SL_DB_OK);
   assert_int_equal(json_integer_value(json_object_get(pool, "nodes")), 2);
-  assert_int_equal(json_integer_value(json_object_get(pool, "price_minor")), 199);
+  assert_string_equal(json_string_value(json_object_get(pool, "price_per_gpu_hour")), "1.99");
   int64_t id = json_integer_value(json_object_get(pool, "id"));
   json_decref(pool);
   /* the database refuses windows off the hour, unknown regions and models */
@@ -278,6 +279,30 @@ static void test_txn_retries_soft(void **state) {
   sl_db_release(db, c);
 }
 
+/* The database renders money for the hot read paths; it must agree with src/core. */
+static void test_sql_money_matches_core(void **state) {
+  const int64_t values[] = {0, 1, 5, 9, 10, 99, 100, 101, 12345, 99999, 100000, -1, -99, -100,
+                            -12345, SL_MONEY_MAX, -SL_MONEY_MAX, INT64_C(9223372036854775807)};
+  PGconn *c = raw();
+  for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+    char v[24], want[SL_MONEY_STRLEN];
+    snprintf(v, sizeof v, "%lld", (long long)values[i]);
+    sl_money_format(values[i], want, sizeof want);
+    const char *p[1] = {v};
+    PGresult *r = PQexecParams(c, "SELECT sl_money($1::bigint)", 1, NULL, p, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+  }
+  PGresult *r = PQexec(c, "SELECT sl_milli(764), sl_milli(1000), sl_milli(5), sl_ts('2026-01-02 03:04:05.678+00')");
+  assert_string_equal(PQgetvalue(r, 0, 0), "0.764");
+  assert_string_equal(PQgetvalue(r, 0, 1), "1.000");
+  assert_string_equal(PQgetvalue(r, 0, 2), "0.005");
+  assert_string_equal(PQgetvalue(r, 0, 3), "2026-01-02T03:04:05Z");
+  PQclear(r);
+  PQfinish(c);
+}
+
 int main(void) {
   url = getenv("SUANLI_DATABASE_URL");
   if (!url) {
@@ -300,6 +325,7 @@ int main(void) {
       cmocka_unit_test(test_pool_constraints),
       cmocka_unit_test(test_rescore),
       cmocka_unit_test(test_txn_retries_soft),
+      cmocka_unit_test(test_sql_money_matches_core),
   };
   int rc = cmocka_run_group_tests_name("db", tests, NULL, NULL);
   sl_db_close(db);

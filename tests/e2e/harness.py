@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -380,11 +381,27 @@ def quote_ident(s):
 
 # ---------------------------------------------------------------- the server
 
-def binary():
+def source_binary():
     b = os.environ.get("SUANLI_BIN", os.path.join(ROOT, "build", "suanlid"))
     if not os.path.isabs(b):
         b = os.path.join(ROOT, b)
     return b
+
+
+_binary_copy = None
+
+
+def binary():
+    """A private copy of SUANLI_BIN, taken at first use, so that a rebuild during the run
+    cannot swap the server under the suite."""
+    global _binary_copy
+    if _binary_copy is None:
+        src = source_binary()
+        if not os.path.exists(src):
+            raise Failed("no server binary at %s (set SUANLI_BIN)" % src)
+        _binary_copy = os.path.join(out_dir(), "suanlid")
+        shutil.copy2(src, _binary_copy)
+    return _binary_copy
 
 
 def free_port():
@@ -424,8 +441,6 @@ class Server:
         e.update({"SUANLI_DATABASE_URL": db_url(), "SUANLI_LISTEN": "127.0.0.1:%d" % self.port,
                   "SUANLI_LOG_LEVEL": log_level})
         self.log = open(self.log_path, "wb")
-        if not os.path.exists(binary()):
-            raise Failed("no server binary at %s (set SUANLI_BIN)" % binary())
         self.proc = subprocess.Popen([binary(), "serve"], stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=e)
         self.exit_code = None

@@ -48,7 +48,7 @@ def main(argv):
     if "-k" in argv:
         pattern = argv[argv.index("-k") + 1]
     harness.db_url()  # fail early without a database
-    print("suanli e2e: binary %s, logs in %s" % (harness.binary(), harness.out_dir()), flush=True)
+    print("suanli e2e: binary %s, logs in %s" % (harness.source_binary(), harness.out_dir()), flush=True)
     passed = failed = skipped = 0
     t_all = time.time()
     tests = discover(pattern) + [("harness::shutdown", harness.shutdown)]
