@@ -357,7 +357,7 @@ BEGIN
   PERFORM sl_post(v_txn, sl_ledger_account(t.tenant_id, 'escrow'), -v_net);
   PERFORM sl_post(v_txn, sl_ledger_account(t.provider_id, 'available'), v_net - v_fee);
   PERFORM sl_post(v_txn, sl_ledger_account(NULL, 'fees'), v_fee);
-  UPDATE trades SET state = 'settled', settled_at = now() WHERE id = t.id;
+  UPDATE trades SET state = 'settled', settled_at = now(), fee_minor = v_fee WHERE id = t.id;
   UPDATE reservations SET state = 'completed', updated_at = now()
    WHERE trade_id = t.id AND state NOT IN ('failed', 'cancelled');
   RETURN true;
@@ -391,7 +391,8 @@ BEGIN
   PERFORM sl_post(v_txn, sl_ledger_account(t.tenant_id, 'available'), out_refund);
   PERFORM sl_post(v_txn, sl_ledger_account(t.provider_id, 'available'), out_charge - v_fee);
   PERFORM sl_post(v_txn, sl_ledger_account(NULL, 'fees'), v_fee);
-  UPDATE trades SET state = 'cancelled', cancelled_at = now(), refunded_minor = out_refund
+  UPDATE trades SET state = 'cancelled', cancelled_at = now(), refunded_minor = out_refund,
+                    fee_minor = v_fee
    WHERE id = t.id;
   UPDATE reservations SET state = 'cancelled', updated_at = now() WHERE trade_id = t.id;
   INSERT INTO book_events(pool_id, cause) VALUES (t.pool_id, 'cancellation');

@@ -66,8 +66,10 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " WHERE ($1::bigint IS NULL OR o.tenant_id = $1) AND ($2::text IS NULL OR o.state = $2)"
      "   AND o.id > $3 ORDER BY o.id LIMIT $4) s"},
     {"order_cancel",
-     "WITH o AS (UPDATE orders SET state = 'cancelled', reason = 'cancelled by the tenant',"
-     " updated_at = now() WHERE id = $1 AND ($2::bigint IS NULL OR tenant_id = $2)"
+     "WITH o AS (UPDATE orders SET state = 'cancelled', updated_at = now(),"
+     " reason = CASE WHEN $2::bigint IS NULL THEN 'cancelled by an admin'"
+     "          ELSE 'cancelled by the tenant' END"
+     " WHERE id = $1 AND ($2::bigint IS NULL OR tenant_id = $2)"
      " AND state = 'open' RETURNING *) SELECT " ORDER_JSON("o") "::text FROM o"},
     {"trade_buy", "SELECT out_trade, out_outcome FROM sl_trade($1, $2, $3, to_timestamp($4::bigint),"
                   " $5::int, $6::int, $7)"},

@@ -1,5 +1,6 @@
 /* h_money.c — balances, deposits, withdrawals, postings, budget caps, exchange settings. */
 #include <stdio.h>
+#include <string.h>
 #include "internal.h"
 
 #define AMOUNT_MAX INT64_C(100000000000) /* 1,000,000,000.00 per deposit or withdrawal */
@@ -8,17 +9,25 @@ static bool admin_or_self(const sl_req *r, int64_t id) {
   return sl_role_is(r, "admin") || r->who.account_id == id;
 }
 
-/* The path's account id, visible to the caller (admin or itself) and existing. */
-static bool target_account(sl_req *r, int64_t *id) {
+/* The path's account id, visible to the caller (admin or itself) and existing; when
+ * tenant_only, it must be a tenant account (budgets). */
+static bool target_account_kind(sl_req *r, int64_t *id, bool tenant_only) {
   if (!sl_req_path_id(r, 0, id)) return false;
   json_t *a = NULL;
   sl_dbrc rc = admin_or_self(r, *id) ? sl_db_account_get(r->db, *id, &a) : SL_DB_NOROWS;
+  bool tenant = rc == SL_DB_OK && !strcmp(json_string_value(json_object_get(a, "kind")), "tenant");
   json_decref(a);
+  if (rc == SL_DB_OK && tenant_only && !tenant) {
+    sl_reply_error(r, SL_E_CONFLICT, "id", "budget caps apply to tenant accounts only");
+    return false;
+  }
   if (rc == SL_DB_OK) return true;
   if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)*id);
   else sl_reply_db(r, rc);
   return false;
 }
+
+static bool target_account(sl_req *r, int64_t *id) { return target_account_kind(r, id, false); }
 
 static json_t *balances(sl_req *r, int64_t id) {
   json_t *b;
@@ -78,7 +87,7 @@ void h_withdrawals_create(sl_req *r) { move_money(r, false); }
 void h_postings_list(sl_req *r) {
   int64_t id, after;
   int limit;
-  if (!sl_req_page_id(r, &after, &limit) || !target_account(r, &id)) return;
+  if (!target_account(r, &id) || !sl_req_page_id(r, &after, &limit)) return;
   json_t *items;
   sl_dbrc rc = sl_db_postings_list(r->db, id, after, limit, &items);
   if (rc != SL_DB_OK) {
@@ -97,7 +106,7 @@ void h_postings_list(sl_req *r) {
 /* PUT /v1/accounts/{id}/budget {"hourly_cap"?, "monthly_cap"?}: absent or null = no cap. */
 void h_budget_set(sl_req *r) {
   int64_t id;
-  if (!target_account(r, &id)) return;
+  if (!target_account_kind(r, &id, true)) return;
   json_t *body = sl_req_body(r);
   if (!body) return;
   int64_t hourly = -1, monthly = -1;
@@ -126,13 +135,14 @@ void h_settings_set(sl_req *r) {
   json_t *body = sl_req_body(r);
   if (!body) return;
   int64_t fee = -1, free_h = -1, charge = -1;
+  bool has[3] = {false, false, false};
   const sl_jfield f[] = {
-      {"fee_bp", SL_JT_INT, false, &fee, NULL, 0, 5000, NULL},
-      {"cancel_free_hours", SL_JT_INT, false, &free_h, NULL, 0, 8760, NULL},
-      {"cancel_charge_bp", SL_JT_INT, false, &charge, NULL, 0, 10000, NULL},
+      {"fee_bp", SL_JT_INT, false, &fee, &has[0], 0, 5000, NULL},
+      {"cancel_free_hours", SL_JT_INT, false, &free_h, &has[1], 0, 8760, NULL},
+      {"cancel_charge_bp", SL_JT_INT, false, &charge, &has[2], 0, 10000, NULL},
   };
   if (sl_req_decode(r, body, f, 3)) {
-    if (json_object_size(body) == 0) {
+    if (!has[0] && !has[1] && !has[2]) {
       sl_reply_error(r, SL_E_MISSING_FIELD, "", "give at least one setting");
     } else {
       snprintf(r->audit_object, sizeof r->audit_object, "exchange_settings");

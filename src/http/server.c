@@ -112,6 +112,14 @@ static const sl_route *find_route(const char *method, const char *path, sl_req *
   return NULL;
 }
 
+/* "application/json", optionally followed by parameters ("; charset=utf-8"). */
+static bool is_json_type(const char *ct) {
+  if (!ct || strncasecmp(ct, "application/json", 16) != 0) return false;
+  const char *rest = ct + 16;
+  while (*rest == ' ') rest++;
+  return *rest == '\0' || *rest == ';';
+}
+
 static bool is_mutating(const char *method) { return strcmp(method, "GET") != 0; }
 
 /* Everything between "the whole request has arrived" and "a reply is ready". */
@@ -153,8 +161,9 @@ static void process(sl_req *r) {
   if (!sl_req_query_only(r, r->route->query)) goto refused;
   if (is_mutating(r->method)) {
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-    if (r->body_len && ct && strncasecmp(ct, "application/json", 16) != 0) {
-      sl_reply_error(r, SL_E_UNSUPPORTED_MEDIA, NULL, "Content-Type is '%s'", ct);
+    if (r->body_len && !is_json_type(ct)) {
+      sl_reply_error(r, SL_E_UNSUPPORTED_MEDIA, "Content-Type", "Content-Type is '%.80s'",
+                     ct ? ct : "(none)");
       goto refused;
     }
     sl_run_mutation(r);

@@ -107,7 +107,7 @@ bool sl_order_parse(json_t *body, int64_t now, sl_order_req *out, sl_jerr *err) 
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "expires_at", "only allowed with time_in_force good_till");
   if (now > 0) {
     if (latest < sl_order_next_slot(now))
-      return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start",
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, has_latest ? "latest_start" : "earliest_start",
                          "the start window is in the past (the next possible start is the next whole hour)");
     if (earliest > now + MAX_AHEAD_S)
       return sl_jerr_set(err, SL_E_INVALID_VALUE, "earliest_start", "may be at most one year ahead");

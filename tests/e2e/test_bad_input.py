@@ -4,6 +4,8 @@ Each case sends one bad request and asserts: the status, the error body shape wi
 `error` name and (where it applies) the right `field`, and that the database is unchanged
 (every table but audit_log and idempotency_keys).  A valid control request per route ends
 its cases, so the valid bodies the cases are derived from are known to be valid.
+The market routes (money, budgets, orders, quotes, trades, settings) have their own table in
+test_market.py (test_market_bad_input_table).
 """
 import json
 
@@ -16,11 +18,10 @@ HUGE_NAMES = {"malformed_json", "invalid_value", "wrong_type"}
 
 class Case:
     def __init__(self, label, method, path, token, body, alts, headers=None, ctype="application/json",
-                 raw=None, changes=False, ok=None):
+                 raw=None, changes=False):
         self.label, self.method, self.path, self.token = label, method, path, token
         self.body, self.alts, self.headers, self.ctype, self.raw = body, alts, headers, ctype, raw
         self.changes = changes  # a valid control: must succeed (2xx)
-        self.ok = ok  # a valid request that must answer this status and change nothing
 
 
 def E(status, name, field=None):
@@ -80,8 +81,6 @@ def _bad_values(kind):
         out += [(2 ** 63 - 1, inval)]
     if kind == "uint":
         out += [(-1, inval)]
-    if kind == "int_or_milli":  # a number or a decimal string with at most 3 decimals
-        out += [(True, wrong), ([], wrong), ("1.2345", inval), (-1, inval)]
     if kind == "array":
         out += [({}, wrong), ("x", wrong), (1, wrong)]
     if kind == "object":
@@ -89,7 +88,7 @@ def _bad_values(kind):
     return out
 
 
-def _body_cases(label, method, path, token, valid, fields, required, skip_empty=False, control_ok=None):
+def _body_cases(label, method, path, token, valid, fields, required, skip_empty=False):
     """Generic cases for a JSON route: valid is a good body, fields {name: kind}."""
     cs = []
     add = cs.append
@@ -138,10 +137,7 @@ def _body_cases(label, method, path, token, valid, fields, required, skip_empty=
                      json.dumps(valid).encode(), [E(400, "bad_idempotency_key")],
                      raw=_raw_request(method, path, token, json.dumps(valid).encode(),
                                       headers=[("Idempotency-Key", key)])))
-    if control_ok:  # a read-only POST (quotes): succeeds and changes nothing
-        add(Case("%s VALID control" % label, method, path, token, fresh(), [], ok=control_ok))
-    else:
-        add(Case("%s VALID control" % label, method, path, token, fresh(), [], changes=True))
+    add(Case("%s VALID control" % label, method, path, token, fresh(), [], changes=True))
     return cs
 
 
@@ -261,107 +257,8 @@ def build_cases(e):
                       {"healthy_gpus": 1, "utilization_bp": 0})
     cs.append(Case("heartbeat foreign pool", "POST", hpath, Q["token"], {"healthy_gpus": 1, "utilization_bp": 0},
                    [E(404, "not_found")]))
-    cs += build_market_cases(e, P, Q, T, R, R2)
     # DELETE pool control last (retires X)
     cs.append(Case("DELETE pool VALID control", "DELETE", xpath, P["token"], None, [], changes=True))
-    return cs
-
-
-def build_market_cases(e, P, Q, T, R, R2):
-    """Money, budgets, quotes, orders, trades and exchange settings."""
-    cs = []
-    T2 = e.account("tenant")  # a tenant without money
-    r = e.c.post("/v1/accounts/%d/deposits" % T["id"], {"amount": "500.00"}, token=e.admin)
-    if r.status != 201:
-        raise AssertionError("setup deposit: %s" % r.short())
-    money = {"amount": "money", "memo": "str"}
-    dpath = "/v1/accounts/%d/deposits" % T["id"]
-    cs += _body_cases("deposit", "POST", dpath, e.admin, {"amount": "10.00", "memo": "m"}, money, ["amount"])
-    cs += _path_cases("deposit", "POST", "/v1/accounts/%s/deposits", e.admin, {"amount": "1.00"})
-    wpath = "/v1/accounts/%d/withdrawals" % T["id"]
-    cs += _body_cases("withdrawal", "POST", wpath, T["token"], {"amount": "1.00", "memo": "m"}, money, ["amount"])
-    cs.append(Case("withdrawal above the balance", "POST", "/v1/accounts/%d/withdrawals" % T2["id"], T2["token"],
-                   {"amount": "0.01"}, [E(422, "insufficient_funds")]))
-    cs.append(Case("withdrawal from another account", "POST", wpath, T2["token"], {"amount": "0.01"},
-                   [E(404, "not_found")]))
-    cs += _path_cases("withdrawal", "POST", "/v1/accounts/%s/withdrawals", e.admin, {"amount": "1.00"})
-    bpath = "/v1/accounts/%d/budget" % T["id"]
-    cs += _body_cases("budget", "PUT", bpath, T["token"], {"hourly_cap": "100.00", "monthly_cap": "9000.00"},
-                      {"hourly_cap": "money", "monthly_cap": "money"}, [])
-    cs.append(Case("budget of another tenant", "PUT", bpath, T2["token"], {"monthly_cap": "1.00"},
-                   [E(404, "not_found")]))
-    cs += _path_cases("budget", "PUT", "/v1/accounts/%s/budget", e.admin, {"monthly_cap": "1.00"})
-    # settings
-    st = e.c.get("/v1/exchange/settings", token=e.admin).json
-    sfields = {"fee_bp": "uint", "cancel_free_hours": "uint", "cancel_charge_bp": "uint"}
-    cs += _body_cases("settings", "PUT", "/v1/exchange/settings", e.admin,
-                      {k: st[k] for k in sfields}, sfields, [])
-    for f, v in (("fee_bp", 5001), ("cancel_free_hours", 8761), ("cancel_charge_bp", 10001)):
-        cs.append(Case("settings %s=%d" % (f, v), "PUT", "/v1/exchange/settings", e.admin, {f: v},
-                       [E(400, "invalid_value", f)]))
-    # quotes and orders (OrderRequest)
-    order = {"gpus": 1, "duration_hours": 1, "earliest_start": hour(3), "regions": [R]}
-    ofields = {"gpus": "uint", "duration_hours": "uint", "earliest_start": "time", "latest_start": "time",
-               "spec": "object", "origin_region": "ref", "regions": "array", "exclude_regions": "array",
-               "max_price_per_gpu_hour": "money", "max_price_per_ncu_hour": "money", "placement": "enum",
-               "objective": "enum", "time_in_force": "enum", "expires_at": "time", "max_rtt_ms": "int_or_milli"}
-    full = dict(order, latest_start=hour(4), spec={"min_memory_gb": 1}, max_price_per_gpu_hour="50.00")
-    semantic = [
-        ("gpus 0", {"gpus": 0}, E(400, "invalid_value", "gpus")),
-        ("gpus 100001", {"gpus": 100001}, E(400, "invalid_value", "gpus")),
-        ("duration 0", {"duration_hours": 0}, E(400, "invalid_value", "duration_hours")),
-        ("duration 2161", {"duration_hours": 2161}, E(400, "invalid_value", "duration_hours")),
-        ("start off the hour", {"earliest_start": hour(3)[:-6] + "30:00Z"}, E(400, "invalid_value", "earliest_start")),
-        ("start in the past", {"earliest_start": hour(-3)}, E(400, "invalid_value", "earliest_start")),
-        ("latest before earliest", {"latest_start": hour(2)}, E(400, "invalid_value", "latest_start")),
-        ("latest 31 days later", {"latest_start": hour(3 + 24 * 31)}, E(400, "invalid_value", "latest_start")),
-        ("unknown region", {"regions": ["zz-" + uniq("none")]}, E(422, "unknown_reference", "regions")),
-        ("unknown excluded region", {"exclude_regions": ["zz-" + uniq("none")]},
-         E(422, "unknown_reference", "exclude_regions")),
-        ("unknown origin", {"origin_region": "zz-" + uniq("none")}, E(422, "unknown_reference", "origin_region")),
-        ("unknown model", {"spec": {"accelerators": ["NOPE-9000"]}}, E(422, "unknown_reference", "spec.accelerators")),
-        ("spec unknown field", {"spec": {"colour": "red"}}, E(400, "unknown_field", "spec.colour")),
-        ("spec min_ncu number-ish", {"spec": {"min_ncu": "abc"}}, E(400, "invalid_value", "spec.min_ncu")),
-        ("spec min_memory_gb -1", {"spec": {"min_memory_gb": -1}}, E(400, "invalid_value", "spec.min_memory_gb")),
-        ("spec intra_node bogus", {"spec": {"intra_node": "smoke"}}, E(400, "invalid_value", "spec.intra_node")),
-        ("max_rtt_ms without origin", {"max_rtt_ms": 50}, E(400, None, lambda f: f in ("max_rtt_ms", "origin_region"))),
-        ("lowest_latency without origin", {"objective": "lowest_latency"},
-         E(400, None, lambda f: f in ("objective", "origin_region"))),
-        ("max_pieces with gang", {"max_pieces": 4}, E(400, None, lambda f: f in ("max_pieces", "placement"))),
-        ("max_pieces 65", {"placement": "split", "max_pieces": 65}, E(400, "invalid_value", "max_pieces")),
-        ("money_per_ms without tradeoff", {"money_per_ms": "0.01"},
-         E(400, None, lambda f: f in ("money_per_ms", "objective"))),
-        ("expires_at with fill_or_kill", {"expires_at": hour(5)},
-         E(400, None, lambda f: f in ("expires_at", "time_in_force"))),
-        ("price 1.001", {"max_price_per_gpu_hour": "1.001"}, E(400, "invalid_value", "max_price_per_gpu_hour")),
-        ("regions not codes", {"regions": [1]}, E(400, "wrong_type", lambda f: str(f).startswith("regions"))),
-    ]
-    for path, who, label in (("/v1/quotes", T, "quote"), ("/v1/orders", T, "order")):
-        cs += _body_cases(label, "POST", path, who["token"], full, ofields, ["gpus", "duration_hours", "earliest_start"],
-                          control_ok=200 if label == "quote" else None)
-        for name, over, alt in semantic:
-            cs.append(Case("%s %s" % (label, name), "POST", path, who["token"], _with(order, **over), [alt]))
-    # a quote books nothing; an order without money stores nothing
-    cs.append(Case("order without funds", "POST", "/v1/orders", T2["token"], order, [E(422, "insufficient_funds")]))
-    # trades and orders by id
-    r = e.c.post("/v1/orders", order, token=T["token"])
-    if r.status != 201 or not r.json.get("trades"):
-        raise AssertionError("setup order: %s" % r.short())
-    tr = r.json["trades"][0]["id"]
-    cs += _path_cases("cancel trade", "POST", "/v1/trades/%s/cancel", T["token"], {})
-    cs.append(Case("cancel another tenant's trade", "POST", "/v1/trades/%d/cancel" % tr, T2["token"], {},
-                   [E(404, "not_found")]))
-    cs.append(Case("cancel trade unknown field", "POST", "/v1/trades/%d/cancel" % tr, T["token"], {"why": 1},
-                   [E(400, "unknown_field", "why")]))
-    cs += _path_cases("cancel order", "DELETE", "/v1/orders/%s", T["token"], None)
-    cs.append(Case("cancel a filled order", "DELETE", "/v1/orders/%d" % r.json["id"], T["token"], None,
-                   [E(409, "conflict")]))
-    cs.append(Case("cancel another tenant's order", "DELETE", "/v1/orders/%d" % r.json["id"], T2["token"], None,
-                   [E(404, "not_found")]))
-    cs.append(Case("cancel trade VALID control", "POST", "/v1/trades/%d/cancel" % tr, T["token"], {}, [],
-                   changes=True))
-    cs.append(Case("cancel a cancelled trade", "POST", "/v1/trades/%d/cancel" % tr, T["token"], {},
-                   [E(409, "conflict")]))
     return cs
 
 
@@ -388,11 +285,6 @@ def test_bad_input_table():
         if cs.changes:
             c.check(200 <= r.status < 300, "%s: %s" % (cs.label, r.short()))
             before = snapshot()
-            continue
-        if cs.ok:
-            d = snapshot_diff(before, snapshot())
-            c.check(r.status == cs.ok and not d, "%s: expected %d and no change; got %s, changed %s"
-                    % (cs.label, cs.ok, r.short(), d))
             continue
         best = None
         for (status, name, field) in cs.alts:

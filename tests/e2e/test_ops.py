@@ -83,6 +83,29 @@ def test_sigterm_idle_exits_zero():
     srv.check_stopped_cleanly()
 
 
+def test_revocation_reaches_another_process():
+    """Two suanlid on one database (DESIGN.md: stateless processes): a token revoked through
+    one is refused by the other within the documented auth cache time (1 s by default)."""
+    e = env()
+    t = e.account("tenant")
+    srv = Server("second")
+    try:
+        srv.wait_ready()
+        check(srv.client.get("/v1/me", token=t["token"]).status == 200, "token on the second server")
+        r = e.c.delete("/v1/tokens/%d" % t["token_id"], token=e.admin)
+        check(r.status == 200, "revoke: %s" % r.short())
+        t0 = time.time()
+        while True:
+            r = srv.client.get("/v1/me", token=t["token"])
+            if r.status == 401:
+                break
+            if time.time() - t0 > 2.5:
+                fail("the second server still accepts a revoked token after %.1fs: %s" % (time.time() - t0, r.short()))
+            time.sleep(0.05)
+    finally:
+        srv.check_stopped_cleanly()
+
+
 def _wait_for(fn, timeout):
     deadline = time.time() + timeout
     last = None
@@ -146,4 +169,7 @@ def test_database_outage_503_then_recovers():
         r = e.c.get("/readyz")
         c.check(r.status == 200, "/readyz after the restart: %s" % r.short())
     c.check(e.server.proc.poll() is None, "the server exited during the outage")
+    time.sleep(0.2)
+    bad = e.server.log_problems()
+    c.check(not bad, "the outage left lines in the log that are not JSON objects:\n  " + "\n  ".join(bad[:5]))
     c.done()
