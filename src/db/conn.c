@@ -59,6 +59,20 @@ void sl_db_close(sl_db *db) {
   free(db);
 }
 
+/* libpq prints server notices (e.g. "terminating connection due to administrator command")
+ * on stderr by default; route them into the structured log instead. */
+static void on_notice(void *arg, const char *message) {
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", message);
+  size_t n = strlen(buf);
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
+  sl_log(SL_LOG_WARN, "database notice", json_pack("{s:s}", "notice", buf));
+}
+
+void sl_db_quiet_notices(PGconn *pg) {
+  if (pg) PQsetNoticeProcessor(pg, on_notice, NULL);
+}
+
 /* Connect (or reconnect) c and prepare every statement.  Returns false if the database
  * cannot be reached or a statement fails to prepare (logged). */
 static bool conn_ready(sl_db *db, sl_dbc *c) {
@@ -77,6 +91,7 @@ static bool conn_ready(sl_db *db, sl_dbc *c) {
                         "-c idle_in_transaction_session_timeout=60000",
                         "suanlid", "30", NULL};
   c->pg = PQconnectdbParams(keys, vals, 1);
+  sl_db_quiet_notices(c->pg);
   if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
     sl_log(SL_LOG_WARN, "database connection failed",
            json_pack("{s:s}", "error", c->pg ? PQerrorMessage(c->pg) : "out of memory"));

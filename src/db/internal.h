@@ -28,6 +28,9 @@ struct sl_dbc {
   char constraint[64];
 };
 
+/* Send this connection's server notices to the structured log. */
+void sl_db_quiet_notices(PGconn *pg);
+
 /* Execute prepared statement `name` with n text parameters (NULL = SQL NULL).  On SL_DB_OK
  * *res (if res != NULL) holds the result, which the caller PQclear()s. */
 sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, PGresult **res);

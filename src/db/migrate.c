@@ -34,6 +34,7 @@ bool sl_db_migrate(const char *conninfo, char *err, size_t errlen) {
   bool result = false;
   PGresult *r = NULL;
   PGconn *pg = PQconnectdbParams(keys, vals, 1);
+  sl_db_quiet_notices(pg);
   if (!pg || PQstatus(pg) != CONNECTION_OK) {
     snprintf(err, errlen, "cannot connect to the database: %s",
              pg ? PQerrorMessage(pg) : "out of memory");

@@ -118,6 +118,11 @@ void h_tokens_create(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
   } else {
+    /* A replay of this request must not reveal the secret again: store a copy without it. */
+    json_object_set_new(tok, "token", json_null());
+    json_object_set_new(tok, "token_note", json_string("shown only in the first reply"));
+    r->idem_text = json_dumps(tok, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_object_del(tok, "token_note");
     json_object_set_new(tok, "token", json_string(token));
     snprintf(r->audit_object, sizeof r->audit_object, "token:%lld",
              (long long)json_integer_value(json_object_get(tok, "id")));

@@ -1,5 +1,6 @@
 /* h_regions.c — regions and the directional latency matrix. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -120,11 +121,27 @@ void h_latency_set(sl_req *r) {
     json_array_append_new(rows, json_pack("{s:s,s:s,s:I}", "from", from, "to", to, "rtt_us",
                                           (json_int_t)us));
   }
-  int64_t n;
-  sl_dbrc rc = sl_db_latency_set(r->db, rows, &n);
-  if (rc == SL_DB_FK)
-    sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, "entries", "an entry names a region that does not exist");
-  else if (rc != SL_DB_OK)
+  /* Name the first entry whose region does not exist, before writing anything. */
+  json_t *codes = json_array();
+  json_array_foreach(rows, i, e) {
+    json_array_append(codes, json_object_get(e, "from"));
+    json_array_append(codes, json_object_get(e, "to"));
+  }
+  char *unknown = NULL;
+  sl_dbrc rc = sl_db_first_unknown(r->db, false, codes, &unknown);
+  if (rc == SL_DB_OK && unknown) {
+    json_array_foreach(codes, i, e) if (!strcmp(json_string_value(e), unknown)) break;
+    char field[48];
+    snprintf(field, sizeof field, "entries[%zu].%s", i / 2, i % 2 ? "to" : "from");
+    sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, field, "no region '%s'", unknown);
+    free(unknown);
+    json_decref(codes);
+    goto cleanup;
+  }
+  json_decref(codes);
+  int64_t n = 0;
+  if (rc == SL_DB_OK) rc = sl_db_latency_set(r->db, rows, &n);
+  if (rc != SL_DB_OK)
     sl_reply_db(r, rc);
   else {
     snprintf(r->audit_object, sizeof r->audit_object, "latency:%lld", (long long)n);

@@ -70,6 +70,8 @@ struct sl_req {
   bool db_down;
   sl_err err;
   char audit_object[96];
+  char *idem_text;          /* owned; when set, stored under the Idempotency-Key instead of
+                               the reply (replies carrying a secret shown only once) */
 };
 
 /* ---- replies (request.c) ---- */

@@ -129,7 +129,8 @@ void sl_run_mutation(sl_req *r) {
     serialise(r);
     rc = write_audit(r);
     if (rc == SL_DB_OK && have_key)
-      rc = sl_db_idem_complete(r->db, acct, key, (int)r->status, r->reply_text);
+      rc = sl_db_idem_complete(r->db, acct, key, (int)r->status,
+                               r->idem_text ? r->idem_text : r->reply_text);
     if (rc == SL_DB_OK) rc = sl_db_commit(r->db);
     else sl_db_rollback(r->db);
     if (rc == SL_DB_OK) {

@@ -58,6 +58,7 @@ static void req_free(sl_req *r) {
   sl_principal_clear(&r->who);
   json_decref(r->reply);
   free(r->reply_text);
+  free(r->idem_text);
   free(r->body);
   free(r->path);
   free(r);

@@ -16,6 +16,7 @@ static const char *const tifs[] = {"fill_or_kill", "good_till", NULL};
 
 int64_t sl_order_next_slot(int64_t t) {
   int64_t r = t % SL_SLOT_SECONDS;
+  if (r < 0) r += SL_SLOT_SECONDS; /* C's % keeps the sign of t */
   return r == 0 ? t : t + (SL_SLOT_SECONDS - r);
 }
 
@@ -30,8 +31,14 @@ static bool string_list(json_t *arr, const char *field, const char **dst, sl_jer
   size_t i, j;
   json_t *v;
   json_array_foreach(arr, i, v) {
-    if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 64)
-      return sl_jerr_set(err, SL_E_WRONG_TYPE, field, "element %zu must be a non-empty string of at most 64 characters", i);
+    if (!json_is_string(v))
+      return sl_jerr_set(err, SL_E_WRONG_TYPE, field, "element %zu must be a string", i);
+    const char *str = json_string_value(v);
+    if (json_string_length(v) < 1 || json_string_length(v) > 64 || strlen(str) != json_string_length(v))
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, field, "element %zu must be 1 to 64 characters", i);
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++)
+      if (*p < 0x21 || *p == 0x7f)
+        return sl_jerr_set(err, SL_E_INVALID_VALUE, field, "element %zu contains a space or control character", i);
     for (j = 0; j < i; j++)
       if (json_equal(v, json_array_get(arr, j)))
         return sl_jerr_set(err, SL_E_INVALID_VALUE, field, "element %zu is a duplicate", i);

@@ -195,6 +195,12 @@ def test_quote_explains_every_pool_and_order_fills_cheapest():
             c.check(not error_problems(rr, 404, "not_found"), "%s by a foreign %s: %s" % (path, who["kind"], rr.short()))
         lst2 = expect_status(e.c.get("/v1/trades?order=%d" % o["id"], token=T2["token"]), 200)
         c.check(lst2["items"] == [], "another tenant lists this order's trades: %s" % lst2["items"])
+        # operators: the trade's region, yes; another region, no
+        op_in, op_out = e.account("operator", regions=[ra]), e.account("operator", regions=[rc])
+        rr = e.c.get("/v1/trades/%d" % t["id"], token=op_in["token"])
+        c.check(rr.status == 200 and rr.json.get("id") == t["id"], "operator of the trade's region: %s" % rr.short())
+        rr = e.c.get("/v1/trades/%d" % t["id"], token=op_out["token"])
+        c.check(not error_problems(rr, 404, "not_found"), "operator of another region: %s" % rr.short())
     c.check(mk.get_order(o["id"], T["token"]) == o, "GET /v1/orders/{id} differs from the POST reply")
     # money: available -14.22, escrow +14.22
     b = mk.balances(T["id"], token=T["token"])
@@ -392,6 +398,11 @@ def test_objectives_pick_different_pools():
             "cheapest / lowest_latency orders filled %s" % got)
     TRADES.extend(t["id"] for o in (o1, o2) for t in o["trades"])
     c.check(mk.avail_escrow(T["id"]) == (20000 - 1000, 1000), "balances %s" % (mk.avail_escrow(T["id"]),))
+    # a window that began in the past starts at the next whole hour
+    qj = mk.quote(T["token"], dict(base, earliest_start=hour(-2), latest_start=hour(3)))
+    c.check(qj["window"] == {"earliest_start": hour(1), "latest_start": hour(3)}, "clamped window %s" % qj["window"])
+    c.check([p["start"] for p in qj["placements"]] == [hour(1)], "placement starts %s, expected %s"
+            % ([p["start"] for p in qj["placements"]], hour(1)))
     c.done()
 
 
@@ -590,6 +601,93 @@ def test_resting_order_unfunded_and_expiry():
     c.check(o["state"] == "open", "short-lived resting order %s" % o["state"])
     o2 = mk.wait_order(o["id"], T["token"], states=("expired",), timeout=10)
     c.check(o2["state"] == "expired", "10 s after its deadline the order is %s" % o2["state"])
+    c.done()
+
+
+def test_resting_orders_woken_by_cancellation_reactivation_and_growth():
+    """The other pool events: capacity freed by a cancelled trade, a draining pool set active
+    again, and a pool that grows each fill a resting order that fits."""
+    e = env()
+    mk = _m()
+    c = Collector()
+    r = e.region()
+    P = e.account("provider")
+    X = _pool(P, r, price_per_gpu_hour="1.00")
+    T1, T2 = _tenant("100.00"), _tenant("100.00")
+    start = hour(30)
+    full = expect_status(mk.order(T1["token"], _order_body(start, gpus=8, hours=2, regions=[r])), 201)
+    check(full["state"] == "filled", "setup: %s" % full["state"])
+    TRADES.extend(t["id"] for t in full["trades"])
+    gt = dict(time_in_force="good_till", expires_at=hour(24))
+    o = expect_status(mk.order(T2["token"], _order_body(start, gpus=6, hours=2, regions=[r], **gt)), 201)
+    c.check(o["state"] == "open" and "capacity" in o["reason"], "resting order on a full pool: %s %r"
+            % (o["state"], o["reason"]))
+    expect_status(e.c.post("/v1/trades/%d/cancel" % full["trades"][0]["id"], None, token=T1["token"]), 200)
+    o2 = mk.wait_order(o["id"], T2["token"], timeout=10)
+    c.check(o2["state"] == "filled" and [t["gpus"] for t in o2["trades"]] == [6],
+            "10 s after a cancellation freed 8 GPUs the resting order is %s" % o2["state"])
+    TRADES.extend(t["id"] for t in o2["trades"])
+    # reactivation
+    Y = _pool(P, r, price_per_gpu_hour="1.00", gpu_count=4, gpus_per_node=4)
+    expect_status(mk.patch_pool(P["token"], Y["id"], {"status": "draining"}), 200)
+    o = expect_status(mk.order(T2["token"], _order_body(start, gpus=3, hours=1, regions=[r], **gt)), 201)
+    c.check(o["state"] == "open", "resting order while the 4-GPU pool drains: %s (%r)" % (o["state"], o["reason"]))
+    expect_status(mk.patch_pool(P["token"], Y["id"], {"status": "active"}), 200)
+    o2 = mk.wait_order(o["id"], T2["token"], timeout=10)
+    c.check(o2["state"] == "filled" and [t["pool_id"] for t in o2["trades"]] == [Y["id"]],
+            "10 s after reactivation the resting order is %s" % o2["state"])
+    TRADES.extend(t["id"] for t in o2["trades"])
+    # growth: X has 2 GPUs free at the start (6 booked), Y 1: 10 GPUs fit nowhere until X has 16
+    o = expect_status(mk.order(T2["token"], _order_body(start, gpus=10, hours=1, regions=[r], **gt)), 201)
+    c.check(o["state"] == "open", "resting order for 10 GPUs: %s" % o["state"])
+    expect_status(mk.patch_pool(P["token"], X["id"], {"gpu_count": 16}), 200)
+    o2 = mk.wait_order(o["id"], T2["token"], timeout=10)
+    c.check(o2["state"] == "filled" and [(t["pool_id"], t["gpus"]) for t in o2["trades"]] == [(X["id"], 10)],
+            "10 s after the pool grew the resting order is %s" % o2["state"])
+    TRADES.extend(t["id"] for t in o2["trades"])
+    if o2["state"] == "open":
+        e.c.delete("/v1/orders/%d" % o["id"], token=T2["token"])
+    # 6 x 2 x 1.00 + 3 x 1 x 1.00 + 10 x 1 x 1.00 = 25.00
+    c.check(mk.avail_escrow(T2["id"]) == (10000 - 2500, 2500), "balances %s" % (mk.avail_escrow(T2["id"]),))
+    for p in calendar_problems([X["id"], Y["id"]]):
+        c.add(p)
+    c.done()
+
+
+def test_order_idempotency_key_buys_once():
+    e = env()
+    mk = _m()
+    c = Collector()
+    r = e.region()
+    P = e.account("provider")
+    X = _pool(P, r, price_per_gpu_hour="1.50")
+    T = _tenant("100.00")
+    body = _order_body(hour(30), gpus=2, hours=2, regions=[r])
+    key = uniq("idem-order")
+    r1 = mk.order(T["token"], body, headers={"Idempotency-Key": key})
+    o1 = expect_status(r1, 201)
+    TRADES.extend(t["id"] for t in o1["trades"])
+    before = _quiet_snapshot()
+    r2 = mk.order(T["token"], body, headers={"Idempotency-Key": key})
+    c.check(r2.status == 201 and r2.raw == r1.raw and r2.headers.get("idempotent-replayed") == "true",
+            "replay: %s (replayed header %r)" % (r2.short(), r2.headers.get("idempotent-replayed")))
+    d = snapshot_diff(before, snapshot())
+    c.check(not d, "a replayed order changed the database: %s" % d)
+    r3 = mk.order(T["token"], dict(body, gpus=3), headers={"Idempotency-Key": key})
+    c.check(not error_problems(r3, 422, "idempotency_key_reused"), "same key, other body: %s" % r3.short())
+    c.check(q1("SELECT count(*) FROM orders WHERE tenant_id = %d" % T["id"]) == "1", "orders stored != 1")
+    c.check(q1("SELECT count(*) FROM trades WHERE tenant_id = %d" % T["id"]) == "1", "trades stored != 1")
+    c.check(mk.avail_escrow(T["id"]) == (10000 - 600, 600), "balances %s, expected one purchase of 6.00"
+            % (mk.avail_escrow(T["id"]),))
+    c.check(booked_slots(X["id"]) == 4, "pool_slots booked %d, expected 2 GPUs x 2 slots" % booked_slots(X["id"]))
+    # an insufficient-funds refusal is replayed as the same 422, and still stores nothing
+    key2 = uniq("idem-poor")
+    big = _order_body(hour(30), gpus=6, hours=11, regions=[r])  # 99.00 > 94.00
+    r4 = mk.order(T["token"], big, headers={"Idempotency-Key": key2})
+    r5 = mk.order(T["token"], big, headers={"Idempotency-Key": key2})
+    c.check(not error_problems(r4, 422, "insufficient_funds"), "first: %s" % r4.short())
+    c.check(r5.status == 422 and r5.raw == r4.raw, "replayed refusal: %s" % r5.short())
+    c.check(q1("SELECT count(*) FROM orders WHERE tenant_id = %d" % T["id"]) == "1", "a refused order was stored")
     c.done()
 
 
@@ -793,8 +891,10 @@ def _order_cases(label, path, T, R, valid):
         ("earliest_start 2026-02-30", {"earliest_start": "2026-02-30T00:00:00Z"}, [E(400, inv, "earliest_start")]),
         ("earliest_start more than a year ahead", {"earliest_start": hour(24 * 400)}, [E(400, inv, "earliest_start")]),
         ("window in the past", past_w, [E(400, inv, "latest_start")]),
-        ("start in the past, no latest", {"earliest_start": hour(-2)}, [E(400, inv, "latest_start")]),
-        ("start this hour", {"earliest_start": hour(0)}, [E(400, inv, "latest_start")]),
+        # without latest_start the window is [earliest, earliest]: either name is fair
+        ("start in the past, no latest", {"earliest_start": hour(-2)},
+         [E(400, inv, "earliest_start"), E(400, inv, "latest_start")]),
+        ("start this hour", {"earliest_start": hour(0)}, [E(400, inv, "earliest_start"), E(400, inv, "latest_start")]),
         ("latest before earliest", {"latest_start": hour(29)}, [E(400, inv, "latest_start")]),
         ("window over 30 days", {"latest_start": hour(40 + 24 * 30 + 1)}, [E(400, inv, "latest_start")]),
         ("latest_start not on the hour", {"latest_start": hour(31)[:-3] + "01Z"}, [E(400, inv, "latest_start")]),
@@ -922,6 +1022,8 @@ def build_market_cases(e, mk):
     bpath = "/v1/accounts/%d/budget" % T2["id"]
     cs += _generic("budget", "PUT", bpath, T2["token"], {"hourly_cap": "5.00", "monthly_cap": "100.00"},
                    money_fields=("hourly_cap", "monthly_cap"))
+    cs.append(Case("budget of a provider", "PUT", "/v1/accounts/%d/budget" % P["id"], e.admin, {"hourly_cap": "1.00"},
+                   [E(409, "conflict", PATH_FIELD)]))
     cs.append(Case("budget of another tenant", "PUT", "/v1/accounts/%d/budget" % T["id"], T2["token"],
                    {"hourly_cap": "1.00"}, [E(404, "not_found", PATH_FIELD)]))
     cs += _path_ids("budget", "PUT", "/v1/accounts/%s/budget", e.admin, {"hourly_cap": "1.00"})
@@ -1008,9 +1110,16 @@ def test_market_ledger_and_calendar_invariants():
     bad = q("SELECT t.id, o.state, o.tenant_id, t.tenant_id FROM trades t JOIN orders o ON o.id = t.order_id"
             " WHERE t.id IN %s AND (o.state <> 'filled' OR o.tenant_id <> t.tenant_id)" % ids_sql(TRADES))
     c.check(not bad, "trades of orders that are not filled or not the tenant's: %s" % bad)
-    bad = q("SELECT t.id, t.fee_minor, t.total_minor, t.fee_bp FROM trades t WHERE t.id IN %s"
-            " AND t.fee_minor <> (t.total_minor * t.fee_bp + 5000) / 10000" % ids_sql(TRADES))
-    c.check(not bad, "trades whose fee is not round(total x fee_bp / 10000): %s" % bad)
+    bad = q("SELECT t.id, t.state, t.fee_minor, t.total_minor, t.refunded_minor, t.fee_bp FROM trades t WHERE t.id IN %s"
+            " AND t.fee_minor <> ((t.total_minor - t.refunded_minor) * t.fee_bp + 5000) / 10000" % ids_sql(TRADES))
+    c.check(not bad, "trades whose fee is not round((total - refunded) x fee_bp / 10000): %s" % bad)
+    # a trade's fee is what the fees account received for it once settled or cancelled
+    bad = q("SELECT t.id, t.state, t.fee_minor, coalesce(sum(p.amount), 0) FROM trades t"
+            " LEFT JOIN journal_txns j ON j.trade_id = t.id LEFT JOIN postings p ON p.txn_id = j.id"
+            " AND p.ledger_account_id = (SELECT id FROM ledger_accounts WHERE owner_id IS NULL AND purpose = 'fees')"
+            " WHERE t.id IN %s AND t.state <> 'booked' GROUP BY t.id, t.state, t.fee_minor"
+            " HAVING t.fee_minor <> coalesce(sum(p.amount), 0)" % ids_sql(TRADES))
+    c.check(not bad, "settled/cancelled trades whose fee differs from the fees account's legs: %s" % bad)
     open_left = q("SELECT id FROM orders WHERE state = 'open' AND tenant_id IN (SELECT tenant_id FROM trades WHERE id IN %s)"
                   % ids_sql(TRADES))
     c.check(not open_left, "open orders left behind: %s" % open_left)

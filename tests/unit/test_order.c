@@ -512,11 +512,24 @@ static void test_window_rules(void **state) {
 
 static void test_window_against_now(void **state) {
   (void)state;
-  /* now = 10:20, so the next whole hour is 11:00 */
-  FAIL("{\"earliest_start\":\"2030-01-01T10:00:00Z\"}", NOW, SL_E_INVALID_VALUE, "latest_start");
+  /* now = 10:20, so the next whole hour is 11:00.  A window that ends before it is named
+   * by latest_start when the body has one, else by earliest_start (the field it sent). */
   FAIL("{\"earliest_start\":\"2030-01-01T09:00:00Z\",\"latest_start\":\"2030-01-01T10:00:00Z\"}",
        NOW, SL_E_INVALID_VALUE, "latest_start");
-  FAIL("{\"earliest_start\":\"2029-12-01T00:00:00Z\"}", NOW, SL_E_INVALID_VALUE, "latest_start");
+  FAIL("{\"earliest_start\":\"2030-01-01T10:00:00Z\",\"latest_start\":\"2030-01-01T10:00:00Z\"}",
+       NOW, SL_E_INVALID_VALUE, "latest_start");
+  FAIL("{\"earliest_start\":\"2029-12-01T00:00:00Z\",\"latest_start\":\"2029-12-02T00:00:00Z\"}",
+       NOW, SL_E_INVALID_VALUE, "latest_start");
+  FAIL("{\"earliest_start\":\"2030-01-01T10:00:00Z\"}", NOW, SL_E_INVALID_VALUE, "earliest_start");
+  FAIL("{\"earliest_start\":\"2029-12-01T00:00:00Z\"}", NOW, SL_E_INVALID_VALUE, "earliest_start");
+  FAIL("{\"earliest_start\":\"2030-01-01T10:00:00Z\",\"latest_start\":null}", NOW,
+       SL_E_INVALID_VALUE, "earliest_start"); /* null = absent */
+  /* exactly the next whole hour is accepted, as latest_start or as the default */
+  sl_order_req o0 = parse_ok("{\"earliest_start\":\"2030-01-01T08:00:00Z\","
+                             "\"latest_start\":\"2030-01-01T11:00:00Z\"}",
+                             NOW);
+  assert_int_equal(o0.m.latest_start, sl_order_next_slot(NOW));
+  sl_order_req_free(&o0);
   sl_order_req o = parse_ok("{\"earliest_start\":\"2030-01-01T11:00:00Z\"}", NOW);
   assert_int_equal(o.m.earliest_start, T2030 + 11 * HOUR);
   assert_int_equal(o.m.latest_start, sl_order_next_slot(NOW));
@@ -533,9 +546,9 @@ static void test_window_against_now(void **state) {
   o = parse_ok("{\"earliest_start\":\"2030-01-01T10:00:00Z\"}", on);
   assert_int_equal(o.m.latest_start, on);
   sl_order_req_free(&o);
-  FAIL("{\"earliest_start\":\"2030-01-01T09:00:00Z\"}", on, SL_E_INVALID_VALUE, "latest_start");
+  FAIL("{\"earliest_start\":\"2030-01-01T09:00:00Z\"}", on, SL_E_INVALID_VALUE, "earliest_start");
   /* one second past the hour: the next hour */
-  FAIL("{\"earliest_start\":\"2030-01-01T10:00:00Z\"}", on + 1, SL_E_INVALID_VALUE, "latest_start");
+  FAIL("{\"earliest_start\":\"2030-01-01T10:00:00Z\"}", on + 1, SL_E_INVALID_VALUE, "earliest_start");
   o = parse_ok("{\"earliest_start\":\"2030-01-01T11:00:00Z\"}", on + 1);
   sl_order_req_free(&o);
   /* one second before the hour */
@@ -764,14 +777,14 @@ static void test_list_sizes(void **state) {
       json_object_set_new(b, "spec", holder);
     }
     json_object_set_new(holder, key, arr);
-    expect_fail_body(b, NOW, SL_E_WRONG_TYPE, lists[l], "65-byte element", __LINE__);
+    expect_fail_body(b, NOW, SL_E_INVALID_VALUE, lists[l], "65-byte element", __LINE__);
 
     size_t max = in_spec ? 64 : 200;
     for (size_t extra = 0; extra < 2; extra++) {
       b = body_with(NULL);
       arr = json_array();
       for (size_t i = 0; i < max + extra; i++) {
-        char code[16];
+        char code[32];
         snprintf(code, sizeof code, "c-%zu", i);
         json_array_append_new(arr, json_string(code));
       }
@@ -789,7 +802,7 @@ static void test_list_sizes(void **state) {
         assert_int_equal(n, max);
         const char *const *p = in_spec ? o.m.accelerators : (l == 0 ? o.m.regions : o.m.excluded);
         assert_string_equal(p[0], "c-0");
-        char last[16];
+        char last[32];
         snprintf(last, sizeof last, "c-%zu", max - 1);
         assert_string_equal(p[max - 1], last);
         sl_order_req_free(&o);
@@ -818,8 +831,10 @@ static void test_list_errors(void **state) {
       {"[[\"a\"]]", SL_E_WRONG_TYPE},
       {"[{}]", SL_E_WRONG_TYPE},
       {"[true]", SL_E_WRONG_TYPE},
-      {"[\"\"]", SL_E_WRONG_TYPE},                /* empty string */
-      {"[\"a-1\",\"\"]", SL_E_WRONG_TYPE},
+      {"[\"\"]", SL_E_INVALID_VALUE},             /* empty string */
+      {"[\"a-1\",\"\"]", SL_E_INVALID_VALUE},
+      {"[\"a 1\"]", SL_E_INVALID_VALUE},          /* space */
+      {"[\"a\\u00011\"]", SL_E_INVALID_VALUE},  /* control character */
       {"[\"a-1\",\"a-1\"]", SL_E_INVALID_VALUE},  /* duplicate */
       {"[\"a-1\",\"b-2\",\"a-1\"]", SL_E_INVALID_VALUE},
       {"[\"a-1\",\"b-2\",\"b-2\"]", SL_E_INVALID_VALUE},
@@ -842,7 +857,7 @@ static void test_list_errors(void **state) {
   FAIL("{\"spec\":{\"accelerators\":[\"H100-SXM\"]},\"regions\":[\"eu-west-1\",5]}", NOW,
        SL_E_WRONG_TYPE, "regions");
   /* the first list's error is reported first */
-  FAIL("{\"spec\":{\"accelerators\":[\"\"]},\"regions\":[5]}", NOW, SL_E_WRONG_TYPE,
+  FAIL("{\"spec\":{\"accelerators\":[\"\"]},\"regions\":[5]}", NOW, SL_E_INVALID_VALUE,
        "spec.accelerators");
 }
 
