@@ -9,13 +9,16 @@
  * (host:port, default 127.0.0.1:8080), SUANLI_THREADS (default 4), SUANLI_LOG_LEVEL
  * (debug|info|warn|error), SUANLI_MAX_BODY (bytes, default 65536), SUANLI_CONN_LIMIT
  * (default 1024), SUANLI_PER_IP_LIMIT (default 512), SUANLI_CONN_TIMEOUT (s, default 30),
- * SUANLI_WORKERS (1 = run the book and settlement workers in this process, the default). */
+ * SUANLI_WORKERS (1 = run the book, maintenance and dispatch workers in this process, the
+ * default), SUANLI_DISPATCH_THREADS (default 2), SUANLI_MAINTENANCE_MS (default 2000),
+ * SUANLI_WEBHOOK_ALLOW (CIDRs webhooks may reach besides public addresses). */
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "suanli/db.h"
+#include "suanli/dispatch.h"
 #include "suanli/exchange.h"
 #include "suanli/http.h"
 #include "suanli/log.h"
@@ -135,7 +138,10 @@ static int serve(const char *url) {
     return 1;
   }
   /* SUANLI_WORKERS=0 runs a pure API process (workers elsewhere). */
-  sl_workers *workers = env_long("SUANLI_WORKERS", 1, 0, 1) ? sl_workers_start(url) : NULL;
+  bool run_workers = env_long("SUANLI_WORKERS", 1, 0, 1);
+  sl_workers *workers = run_workers ? sl_workers_start(url) : NULL;
+  sl_dispatcher *dispatcher =
+      run_workers ? sl_dispatcher_start(url, (int)env_long("SUANLI_DISPATCH_THREADS", 2, 1, 8)) : NULL;
   sl_log(SL_LOG_INFO, "listening",
          json_pack("{s:s,s:i,s:i,s:i}", "host", host, "port", (int)port, "threads",
                    (int)cfg.threads, "schema_version", sl_db_schema_latest()));
@@ -143,6 +149,7 @@ static int serve(const char *url) {
   sigwait(&set, &sig);
   sl_log(SL_LOG_INFO, "draining", json_pack("{s:i}", "signal", sig));
   unsigned left = sl_http_drain_and_stop(h);
+  sl_dispatcher_stop(dispatcher);
   sl_workers_stop(workers);
   sl_db_close(db);
   sl_auth_cache_clear();

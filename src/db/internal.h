@@ -18,6 +18,7 @@ extern const sl_db_stmt sl_db_stmts_regions[];
 extern const sl_db_stmt sl_db_stmts_accel[];
 extern const sl_db_stmt sl_db_stmts_pools[];
 extern const sl_db_stmt sl_db_stmts_market[];
+extern const sl_db_stmt sl_db_stmts_dispatch[];
 
 struct sl_dbc {
   PGconn *pg;

@@ -14,9 +14,13 @@
   ".start_at)::bigint / 3600, 'unit_price_minor', " t ".unit_price_minor, 'total_minor', " \
   t ".total_minor, 'fee_bp', " t ".fee_bp, 'fee_minor', " t ".fee_minor, 'state', " t       \
   ".state, 'refunded_minor', " t ".refunded_minor, 'reservation', (SELECT "                 \
-  "json_build_object('id', rv.id, 'state', rv.state) FROM reservations rv WHERE "           \
+  "json_build_object('id', rv.id, 'state', rv.state, 'external_ref', rv.external_ref, "    \
+  "'events', (SELECT coalesce(json_agg(json_build_object('from', e.from_state, 'to', "       \
+  "e.to_state, 'cause', e.cause, 'at', sl_ts(e.at)) ORDER BY e.id), '[]') FROM "             \
+  "reservation_events e WHERE e.reservation_id = rv.id)) FROM reservations rv WHERE "       \
   "rv.trade_id = " t ".id), 'created_at', sl_ts(" t ".created_at), 'settled_at', sl_ts(" t \
-  ".settled_at), 'cancelled_at', sl_ts(" t ".cancelled_at))"
+  ".settled_at), 'cancelled_at', sl_ts(" t ".cancelled_at), 'lost_gpus', " t ".lost_gpus, " \
+  "'replaces_trade_id', " t ".replaces_trade_id)"
 
 #define ORDER_JSON(o)                                                                        \
   "json_build_object('id', " o ".id, 'tenant_id', " o ".tenant_id, 'state', " o            \

@@ -10,26 +10,39 @@ const char *const sl_adapter_kinds[] = {"sim", "slurm", "webhook", NULL};
 /* sim: in-process simulated cluster; fault injection in basis points and milliseconds. */
 static bool validate_sim(const json_t *cfg, sl_jerr *err) {
   int64_t fail = 0, drop = 0, delay = 0;
+  bool silent = false;
   const sl_jfield f[] = {
       {"fail_rate_bp", SL_JT_INT, false, &fail, NULL, 0, 10000, NULL},
       {"drop_rate_bp", SL_JT_INT, false, &drop, NULL, 0, 10000, NULL},
-      {"delay_ms", SL_JT_INT, false, &delay, NULL, 0, 600000, NULL},
+      {"delay_ms", SL_JT_INT, false, &delay, NULL, 0, 10000, NULL},
+      {"silent", SL_JT_BOOL, false, &silent, NULL, 0, 0, NULL},
   };
   return sl_json_decode(cfg, f, sizeof f / sizeof f[0], CFG, err);
 }
 
-/* slurm: the partition to reserve nodes in; optional cluster name. */
+/* Slurm names passed to scontrol: letters, digits, '_', '-' and '.' only. */
+static bool slurm_name_ok(const char *s) {
+  for (const char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '_' || *p == '-' || *p == '.'))
+      return false;
+  return true;
+}
+
+/* slurm: the partition to reserve nodes in; optional user (default root) and cluster. */
 static bool validate_slurm(const json_t *cfg, sl_jerr *err) {
-  const char *partition = NULL, *cluster = NULL;
+  const char *partition = NULL, *cluster = NULL, *user = NULL;
   const sl_jfield f[] = {
       {"partition", SL_JT_STRING, true, &partition, NULL, 1, 64, NULL},
       {"cluster", SL_JT_STRING, false, &cluster, NULL, 1, 64, NULL},
+      {"user", SL_JT_STRING, false, &user, NULL, 1, 64, NULL},
   };
   if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], CFG, err)) return false;
-  for (const char *p = partition; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '_' || *p == '-' || *p == '.'))
-      return sl_jerr_set(err, SL_E_INVALID_VALUE, CFG "partition",
+  const char *names[] = {partition, cluster, user};
+  const char *fields[] = {CFG "partition", CFG "cluster", CFG "user"};
+  for (int i = 0; i < 3; i++)
+    if (names[i] && !slurm_name_ok(names[i]))
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, fields[i],
                          "may contain only letters, digits, '_', '-' and '.'");
   return true;
 }

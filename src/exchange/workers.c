@@ -5,7 +5,9 @@
  *    under its row lock, in the same transaction that consumes the events (a crash loses
  *    nothing: the events come back).  Woken by NOTIFY suanli_book; polls once a second as a
  *    fallback because notifications are only a hint.
- *  - maintenance worker: settles trades whose window has ended and expires orders.
+ *  - maintenance worker: settles trades whose window has ended, expires orders, senses pool
+ *    health (simulated heartbeats; silent pools go offline) and fails over the not yet
+ *    started trades of offline pools.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +23,7 @@ struct sl_workers {
   atomic_bool stop;
   pthread_t book, maint;
   bool book_started, maint_started;
+  int period_ticks; /* maintenance period in 100 ms ticks */
 };
 
 static void nap_ms(int ms) {
@@ -100,6 +103,76 @@ static void *book_main(void *arg) {
 
 static sl_dbrc settle_batch(sl_dbc *c, void *arg) { return sl_db_settle_due(c, 200, arg); }
 
+/* Fail over one booked, not yet started trade on an offline pool: refund it through the
+ * journal and re-match its GPUs and window under the original order's constraints as new
+ * trades of the same order; when nothing fits, the refund stands and the order says why.
+ * *done is set when there is nothing left to fail over. */
+static sl_dbrc failover_one(sl_dbc *c, void *arg) {
+  bool *done = arg;
+  sl_db_failover f;
+  sl_dbrc rc = sl_db_failover_next(c, &f);
+  if (rc == SL_DB_NOROWS) {
+    *done = true;
+    return SL_DB_OK;
+  }
+  if (rc != SL_DB_OK) return rc;
+  char cause[160], note[768], reason[512] = "";
+  snprintf(cause, sizeof cause, "failover: pool %lld went offline before the start",
+           (long long)f.pool_id);
+  int64_t refund_txn = 0;
+  rc = sl_db_trade_fail(c, f.trade_id, cause, &refund_txn);
+  sl_order_req o;
+  sl_jerr je;
+  sl_xchg_outcome out = SL_XCHG_NOT_FILLED;
+  if (rc == SL_DB_OK && sl_order_parse(f.request, 0, &o, &je)) {
+    o.m.gpus = f.gpus;
+    o.m.duration_slots = f.hours;
+    o.m.earliest_start = o.m.latest_start = f.start;
+    rc = sl_xchg_execute(c, f.order_id, f.tenant_id, &o, sl_time_now(), &out, reason, sizeof reason);
+    sl_order_req_free(&o);
+  } else if (rc == SL_DB_OK) {
+    snprintf(reason, sizeof reason, "the stored order no longer parses");
+  }
+  if (rc == SL_DB_OK && out == SL_XCHG_FILLED) {
+    rc = sl_db_trades_mark_replacing(c, f.trade_id, f.order_id);
+    snprintf(note, sizeof note, "trade %lld failed over to new trades (pool %lld went offline)",
+             (long long)f.trade_id, (long long)f.pool_id);
+  } else {
+    snprintf(note, sizeof note, "trade %lld refunded: pool %lld went offline and no replacement fits: %s",
+             (long long)f.trade_id, (long long)f.pool_id, reason);
+  }
+  if (rc == SL_DB_OK) rc = sl_db_order_note(c, f.order_id, note);
+  if (rc == SL_DB_OK)
+    sl_log(SL_LOG_INFO, "failover", json_pack("{s:I,s:I,s:b}", "trade_id", (json_int_t)f.trade_id,
+                                              "order_id", (json_int_t)f.order_id, "replaced",
+                                              out == SL_XCHG_FILLED));
+  json_decref(f.request);
+  return rc;
+}
+
+/* Health sensing: simulated pools heartbeat; pools silent past the timeout go offline, their
+ * running trades are refunded for the lost GPU-hours and their future trades fail over. */
+static void sense_health(sl_dbc *c) {
+  int n = 0;
+  sl_db_sim_heartbeats(c, &n);
+  json_t *silent = NULL;
+  if (sl_db_pools_mark_silent(c, &silent) == SL_DB_OK) {
+    size_t i;
+    json_t *id;
+    json_array_foreach(silent, i, id) {
+      int64_t refunded = 0;
+      sl_log(SL_LOG_WARN, "pool silent: offline", json_pack("{s:I}", "pool_id", (json_int_t)json_integer_value(id)));
+      sl_db_pool_shortfall(c, json_integer_value(id), &refunded);
+    }
+    json_decref(silent);
+  }
+  for (int k = 0; k < 1000; k++) {
+    bool done = false;
+    if (sl_db_txn_run(c, failover_one, &done, 3) != SL_DB_OK || done) break;
+  }
+  sl_db_reservations_activate(c, &n);
+}
+
 static void *maint_main(void *arg) {
   sl_workers *w = arg;
   while (!atomic_load(&w->stop)) {
@@ -113,9 +186,10 @@ static void *maint_main(void *arg) {
       } while (settled == 200 && !atomic_load(&w->stop));
       if (sl_db_expire_orders(c, &expired) == SL_DB_OK && expired)
         sl_log(SL_LOG_INFO, "orders expired", json_pack("{s:i}", "count", expired));
+      sense_health(c);
       sl_db_release(w->db, c);
     }
-    for (int i = 0; i < 20 && !atomic_load(&w->stop); i++) nap_ms(100);
+    for (int i = 0; i < w->period_ticks && !atomic_load(&w->stop); i++) nap_ms(100);
   }
   return NULL;
 }
@@ -124,6 +198,9 @@ sl_workers *sl_workers_start(const char *conninfo) {
   sl_workers *w = calloc(1, sizeof *w);
   if (!w) return NULL;
   w->db = sl_db_open(conninfo, 2);
+  const char *p = getenv("SUANLI_MAINTENANCE_MS");
+  long ms = p && *p ? atol(p) : 2000;
+  w->period_ticks = (int)(ms < 100 ? 1 : ms > 60000 ? 600 : ms / 100);
   if (!w->db) {
     free(w);
     return NULL;

@@ -165,7 +165,9 @@ def test_quote_explains_every_pool_and_order_fills_cheapest():
             c.check(set(got) == {"pool_id", "region", "accelerator", "reason", "detail"}, "rejected keys %s" % sorted(got))
     c.check(A["id"] not in why, "the chosen pool A is listed as rejected: %s" % why.get(A["id"]))
     # every other pool on the database is rejected for its region
-    others = [x for x in quote.get("rejected", []) if x["pool_id"] not in ids and x["reason"] != "region"]
+    # every other pool on the database fails an earlier check or the region
+    others = [x for x in quote.get("rejected", []) if x["pool_id"] not in ids
+              and x["reason"] not in ("health", "spec", "region")]
     c.check(not others, "pools outside the order's regions rejected for another reason: %s" % others[:3])
 
     # the order: the same request fills pool A
@@ -328,7 +330,7 @@ def test_fill_or_kill_and_insufficient_funds():
     r = e.region()
     P = e.account("provider")
     X = _pool(P, r, price_per_gpu_hour="2.00")
-    Y = _pool(P, r, price_per_gpu_hour="2.00", gpu_count=4, gpus_per_node=4)
+    Y = _pool(P, r, price_per_gpu_hour="1.00", gpu_count=4, gpus_per_node=4)
     T = _tenant("10.00")
     start = hour(30)
     # more GPUs than any pool: killed, reason says capacity; no trade, no booking
@@ -347,7 +349,8 @@ def test_fill_or_kill_and_insufficient_funds():
     norders = q1("SELECT count(*) FROM orders WHERE tenant_id = %d" % T["id"])
     bal = mk.balances(T["id"])
     for label, body in (("gang", _order_body(start, gpus=4, hours=2, regions=[r])),           # 16.00 > 10.00
-                        ("split", _order_body(start, gpus=10, hours=1, regions=[r], placement="split")),  # 20.00
+                        # Y's piece (4 x 1.00) is affordable, X's (6 x 2.00) is not: nothing may remain
+                        ("split", _order_body(start, gpus=10, hours=1, regions=[r], placement="split")),  # 16.00
                         ("good_till", _order_body(start, gpus=3, hours=2, regions=[r], time_in_force="good_till",
                                                   expires_at=hour(20)))):
         before = _quiet_snapshot()
@@ -651,6 +654,185 @@ def test_resting_orders_woken_by_cancellation_reactivation_and_growth():
     c.check(mk.avail_escrow(T2["id"]) == (10000 - 2500, 2500), "balances %s" % (mk.avail_escrow(T2["id"]),))
     for p in calendar_problems([X["id"], Y["id"]]):
         c.add(p)
+    c.done()
+
+
+def test_resting_order_woken_when_pool_health_recovers():
+    """A pool whose heartbeat says `down` is skipped (reason health); when its heartbeat says
+    healthy again its capacity is usable, so a resting order that fits must be filled."""
+    e = env()
+    mk = _m()
+    c = Collector()
+    r = e.region()
+    P = e.account("provider")
+    X = _pool(P, r, price_per_gpu_hour="1.00")
+    hb = "/v1/pools/%d/heartbeat" % X["id"]
+    j = expect_status(e.c.post(hb, {"healthy_gpus": 0, "utilization_bp": 0}, token=P["token"]), 200)
+    c.check(j["health"]["state"] == "down", "health after a heartbeat of 0 healthy GPUs: %s" % j["health"])
+    T = _tenant("100.00")
+    body = _order_body(hour(30), gpus=2, hours=1, regions=[r])
+    qj = mk.quote(T["token"], body)
+    v = [x["reason"] for x in qj["rejected"] if x["pool_id"] == X["id"]]
+    c.check(not qj["filled"] and v == ["health"], "quote on a down pool: filled %s, reasons %s" % (qj["filled"], v))
+    o = expect_status(mk.order(T["token"], dict(body, time_in_force="good_till", expires_at=hour(24))), 201)
+    c.check(o["state"] == "open" and "health" in o["reason"], "resting order: %s %r" % (o["state"], o["reason"]))
+    j = expect_status(e.c.post(hb, {"healthy_gpus": 8, "utilization_bp": 0}, token=P["token"]), 200)
+    c.check(j["health"]["state"] == "healthy", "health after a full heartbeat: %s" % j["health"])
+    c.check(mk.quote(T["token"], body)["filled"], "a quote on the recovered pool does not fill")
+    o2 = mk.wait_order(o["id"], T["token"], timeout=10)
+    c.check(o2["state"] == "filled", "10 s after the pool recovered the resting order is %s (%r)"
+            % (o2["state"], o2["reason"]))
+    TRADES.extend(t["id"] for t in o2["trades"])
+    if o2["state"] == "open":
+        e.c.delete("/v1/orders/%d" % o["id"], token=T["token"])
+    c.done()
+
+
+def test_resting_order_woken_by_deposit_or_budget_lift():
+    """A resting order held back only by the tenant's money (reason: balance) or budget cap
+    must fill once the tenant deposits or lifts the cap, not wait for an unrelated pool event."""
+    e = env()
+    mk = _m()
+    c = Collector()
+    r = e.region()
+    T1, T2 = _tenant(), _tenant("100.00")
+    mk.budget(T2["id"], hourly_cap="1.00")
+    gt = dict(time_in_force="good_till", expires_at=hour(24))
+    o1 = expect_status(mk.order(T1["token"], _order_body(hour(30), gpus=2, hours=2, regions=[r], **gt)), 201)
+    o2 = expect_status(mk.order(T2["token"], _order_body(hour(30), gpus=2, hours=2, regions=[r], **gt)), 201)
+    P = e.account("provider")
+    _pool(P, r, price_per_gpu_hour="1.00")
+    check(book_quiet(), "book worker idle")
+    a, b = mk.get_order(o1["id"], T1["token"]), mk.get_order(o2["id"], T2["token"])
+    c.check(a["state"] == "open" and "balance" in a["reason"], "unfunded resting order %s %r" % (a["state"], a["reason"]))
+    c.check(b["state"] == "open" and "budget" in b["reason"], "capped resting order %s %r" % (b["state"], b["reason"]))
+    mk.deposit(T1["id"], "100.00")
+    mk.budget(T2["id"])
+    for label, o, t in (("a deposit", o1, T1), ("lifting the hourly cap", o2, T2)):
+        got = mk.wait_order(o["id"], t["token"], timeout=6)
+        c.check(got["state"] == "filled", "6 s after %s the resting order is %s (%r)" % (label, got["state"], got["reason"]))
+        TRADES.extend(x["id"] for x in got["trades"])
+        if got["state"] == "open":
+            e.c.delete("/v1/orders/%d" % o["id"], token=t["token"])
+    c.done()
+
+
+def test_start_window_availability_and_pieces():
+    """The earliest start with room in the window; the pool's availability bounds; exclude_regions;
+    the default of 16 pieces for split orders; the hourly cap over a split order's pieces."""
+    e = env()
+    mk = _m()
+    c = Collector()
+    r, r2 = e.region(), e.region()
+    P = e.account("provider")
+    X = _pool(P, r, price_per_gpu_hour="1.00", available_from=hour(30), available_until=hour(36))
+    T = _tenant("1000.00")
+    full = expect_status(mk.order(T["token"], _order_body(hour(30), gpus=8, hours=1, regions=[r])), 201)
+    check(full["state"] == "filled", "setup %s %r" % (full["state"], full["reason"]))
+    TRADES.extend(t["id"] for t in full["trades"])
+    o = expect_status(mk.order(T["token"], _order_body(hour(30), gpus=4, hours=2, latest_start=hour(33), regions=[r])), 201)
+    c.check(o["state"] == "filled" and [(t["start"], t["end"]) for t in o["trades"]] == [(hour(31), hour(33))],
+            "window [30, 33] with slot 30 full: %s %s" % (o["state"], [(t["start"], t["end"]) for t in o["trades"]]))
+    TRADES.extend(t["id"] for t in o["trades"])
+    # availability ends at 36: a 3-hour order may start at 33 at the latest
+    for start, hours, ok in ((hour(34), 2, True), (hour(34), 3, False), (hour(29), 1, False), (hour(36), 1, False)):
+        qj = mk.quote(T["token"], _order_body(start, gpus=1, hours=hours, regions=[r]))
+        v = [x["reason"] for x in qj["rejected"] if x["pool_id"] == X["id"]]
+        c.check(qj["filled"] == ok and (ok or v == ["capacity"]),
+                "start %s for %d h in availability [30, 36): filled %s, reasons %s" % (start, hours, qj["filled"], v))
+    qj = mk.quote(T["token"], _order_body(hour(34), gpus=1, regions=[r, r2], exclude_regions=[r]))
+    v = [x["reason"] for x in qj["rejected"] if x["pool_id"] == X["id"]]
+    c.check(not qj["filled"] and v == ["region"], "excluded region: filled %s, reasons %s" % (qj["filled"], v))
+    # 20 one-GPU pools: a split of 20 needs 20 pieces; the default allows 16
+    ones = [_pool(P, r2, price_per_gpu_hour=money(100 + i), gpu_count=1, gpus_per_node=1) for i in range(20)]
+    body = _order_body(hour(30), gpus=20, hours=1, regions=[r2], placement="split")
+    qj = mk.quote(T["token"], body)
+    c.check(not qj["filled"], "split of 20 one-GPU pieces with the default max_pieces (16) fills: %d pieces"
+            % len(qj["placements"]))
+    qj = mk.quote(T["token"], dict(body, gpus=16))
+    c.check(qj["filled"] and len(qj["placements"]) == 16 and
+            sorted(p["pool_id"] for p in qj["placements"]) == sorted(p["id"] for p in ones[:16]),
+            "split of 16: filled %s with %d pieces (expected the 16 cheapest pools)" % (qj["filled"], len(qj["placements"])))
+    # 1.00 + 1.01 + ... + 1.15 = 17.20 per hour: a cap of 17.19 refuses it, 17.20 allows it
+    want = sum(100 + i for i in range(16))
+    c.check(qj["total"] == money(want), "split of 16 total %s, expected %s" % (qj["total"], money(want)))
+    mk.budget(T["id"], hourly_cap=money(want - 1))
+    o = expect_status(mk.order(T["token"], dict(body, gpus=16)), 201)
+    c.check(o["state"] == "killed" and "budget" in o["reason"], "split over the hourly cap: %s %r" % (o["state"], o["reason"]))
+    mk.budget(T["id"], hourly_cap=money(want))
+    o = expect_status(mk.order(T["token"], dict(body, gpus=16, max_pieces=64)), 201)
+    c.check(o["state"] == "filled" and len(o["trades"]) == 16 and len({t["start"] for t in o["trades"]}) == 1,
+            "split of 16 at exactly the hourly cap: %s, %d trades" % (o["state"], len(o["trades"])))
+    TRADES.extend(t["id"] for t in o["trades"])
+    o = expect_status(mk.order(T["token"], dict(body, gpus=4, max_pieces=64)), 201)
+    c.check(o["state"] == "filled" and len(o["trades"]) == 4, "split of the 4 remaining pools: %s" % o["state"])
+    TRADES.extend(t["id"] for t in o["trades"])
+    mk.budget(T["id"])
+    c.done()
+
+
+def test_settings_fee_for_new_trades_policy_for_all():
+    """PUT /v1/exchange/settings: a new fee applies to trades made afterwards (a trade keeps its
+    fee_bp); a new cancellation policy applies to every trade."""
+    e = env()
+    mk = _m()
+    c = Collector()
+    st = _settings()
+    r = e.region()
+    P = e.account("provider")
+    _pool(P, r, price_per_gpu_hour="3.33")
+    T = _tenant("1000.00")
+    old = mk.order(T["token"], _order_body(hour(3), gpus=3, hours=1, regions=[r])).json  # 9.99, old fee
+    try:
+        s = expect_status(e.c.put("/v1/exchange/settings", {"fee_bp": 500, "cancel_charge_bp": 2000}, token=e.admin), 200)
+        c.check((s["fee_bp"], s["cancel_free_hours"], s["cancel_charge_bp"]) == (500, st["cancel_free_hours"], 2000),
+                "settings after PUT %s" % s)
+        new = mk.order(T["token"], _order_body(hour(3), gpus=3, hours=1, regions=[r])).json
+        TRADES.extend(t["id"] for x in (old, new) for t in x["trades"])
+        to, tn = old["trades"][0], new["trades"][0]
+        c.check((to["fee_bp"], to["fee"]) == (st["fee_bp"], money(bp_of(999, st["fee_bp"]))), "old trade fee %s %s"
+                % (to["fee_bp"], to["fee"]))
+        c.check((tn["fee_bp"], tn["fee"]) == (500, "0.50"), "new trade fee %s %s, expected 500 bp, 0.50"
+                % (tn["fee_bp"], tn["fee"]))
+        for t, bp in ((to, st["fee_bp"]), (tn, 500)):
+            fees0, prov0 = fees_balance(), mk.avail_escrow(P["id"])[0]
+            j = expect_status(e.c.post("/v1/trades/%d/cancel" % t["id"], None, token=T["token"]), 200)
+            charge = bp_of(999, 2000)  # the policy now in force: 20 %
+            c.check((j["refund"], j["cancellation_charge"]) == (money(999 - charge), money(charge)),
+                    "late cancel under the new policy: refund %s, charge %s, expected %s, %s"
+                    % (j["refund"], j["cancellation_charge"], money(999 - charge), money(charge)))
+            fee = bp_of(charge, bp)  # at the trade's own fee
+            c.check(fees_balance() - fees0 == fee and mk.avail_escrow(P["id"])[0] - prov0 == charge - fee,
+                    "trade at %d bp: fees +%d, provider +%d, expected +%d, +%d"
+                    % (bp, fees_balance() - fees0, mk.avail_escrow(P["id"])[0] - prov0, fee, charge - fee))
+    finally:
+        e.c.put("/v1/exchange/settings", {"fee_bp": st["fee_bp"], "cancel_charge_bp": st["cancel_charge_bp"]},
+                token=e.admin)
+    c.done()
+
+
+def test_monthly_budget_counts_net_spend():
+    """A fully refunded cancellation gives the monthly budget back; a late one keeps the charge."""
+    e = env()
+    mk = _m()
+    c = Collector()
+    r = e.region()
+    P = e.account("provider")
+    _pool(P, r, price_per_gpu_hour="2.00", gpu_count=32)
+    T = _tenant("100.00")
+    mk.budget(T["id"], monthly_cap="20.00")
+    body = _order_body(hour(40), gpus=4, hours=2, regions=[r])  # 16.00
+    o1 = expect_status(mk.order(T["token"], body), 201)
+    check(o1["state"] == "filled", "first order %s" % o1["state"])
+    expect_status(e.c.post("/v1/trades/%d/cancel" % o1["trades"][0]["id"], None, token=T["token"]), 200)
+    c.check(mk.balances(T["id"])["spent_this_month"] == "0.00", "spent after a free cancel %s" % mk.balances(T["id"]))
+    o2 = expect_status(mk.order(T["token"], body), 201)
+    c.check(o2["state"] == "filled", "after a full refund the same order is %s (%r)" % (o2["state"], o2["reason"]))
+    TRADES.extend(t["id"] for x in (o1, o2) for t in x["trades"])
+    qj = mk.quote(T["token"], body)
+    v = {x["reason"] for x in qj["rejected"] if x["region"] == r}
+    c.check(not qj["filled"] and v == {"budget"}, "quote past the monthly cap: filled %s, reasons %s" % (qj["filled"], v))
+    mk.budget(T["id"])
     c.done()
 
 

@@ -1,0 +1,67 @@
+/* dispatch.h — carrying reservations out on the owners' systems (src/dispatch/).
+ *
+ * Every adapter is a table of operations behind one interface.  An operation gets the
+ * reservation (its id is the idempotency key: a retry after a lost reply must never create
+ * a second reservation on the pool) and answers OK, RETRY (transient: timeout, 5xx,
+ * connection refused — tried again with capped exponential backoff and jitter until the
+ * job's deadline) or TERMINAL (the pool refused for good: bad configuration, not enough
+ * nodes — the reservation fails and the tenant is refunded).
+ *
+ * Writing a new adapter: copy adapter_sim.c, implement reserve/cancel/status for your
+ * system, add a validator for its configuration in adapters.c, and add the table to
+ * sl_adapter_find() in dispatcher.c. */
+#ifndef SUANLI_DISPATCH_H
+#define SUANLI_DISPATCH_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SL_AD_OK, SL_AD_RETRY, SL_AD_TERMINAL } sl_ad_rc;
+
+typedef struct sl_ad_call {
+  int64_t reservation_id, trade_id, pool_id, tenant_id;
+  int64_t start, end;          /* epoch seconds, [start, end) */
+  int32_t gpus, gpus_per_node;
+  int32_t nodes;               /* ceil(gpus / gpus_per_node) */
+  const char *region, *accelerator;
+  const json_t *config;        /* the pool's adapter configuration (validated) */
+} sl_ad_call;
+
+typedef struct sl_adapter_ops {
+  const char *kind;
+  /* Set *ref (an identifier on the pool's system) on OK. */
+  sl_ad_rc (*reserve)(const sl_ad_call *c, char *ref, size_t reflen, char *err, size_t errlen);
+  /* Cancelling an unknown reservation is OK (idempotent). */
+  sl_ad_rc (*cancel)(const sl_ad_call *c, char *err, size_t errlen);
+  /* Read back the state on the pool's system ("reserved", "absent", ...). */
+  sl_ad_rc (*status)(const sl_ad_call *c, char *state, size_t len, char *err, size_t errlen);
+} sl_adapter_ops;
+
+/* The adapter for kind, or NULL. */
+const sl_adapter_ops *sl_adapter_find(const char *kind);
+
+/* The simulated cluster keeps its own state in the database through its own connections
+ * (an external system from the exchange's point of view); call once before dispatching. */
+bool sl_adapter_sim_init(const char *conninfo);
+void sl_adapter_sim_fini(void);
+extern const sl_adapter_ops sl_adapter_sim;
+
+/* Webhook signing: the exchange's key signs each webhook body (set once at start-up).
+ * Returns false when no key is available. */
+typedef bool (*sl_dispatch_signer)(const uint8_t *body, size_t len, uint8_t sig[64], char key_id[17]);
+void sl_dispatch_set_signer(sl_dispatch_signer fn);
+/* The webhook address policy (see adapter_webhook.c); family AF_INET or AF_INET6. */
+bool sl_webhook_address_allowed(int family, const uint8_t *addr);
+
+/* Dispatcher workers: claim due jobs with FOR UPDATE SKIP LOCKED, call the adapter, record
+ * the outcome; woken by NOTIFY suanli_dispatch, polling once a second as a fallback. */
+typedef struct sl_dispatcher sl_dispatcher;
+sl_dispatcher *sl_dispatcher_start(const char *conninfo, int threads);
+void sl_dispatcher_stop(sl_dispatcher *d);
+
+/* Backoff before retry number `attempt` (1-based): min(cap, base * 2^(attempt-1)) scaled by
+ * a jitter factor in [0.5, 1.5).  Pure: jitter01 is a uniform number in [0, 1). */
+double sl_dispatch_backoff_s(int attempt, double base_s, double cap_s, double jitter01);
+
+#endif

@@ -1,0 +1,159 @@
+/* dispatcher.c — the outbox workers.
+ *
+ * Each worker, in one transaction: claims the next due job (FOR UPDATE SKIP LOCKED on the
+ * job and its reservation, so any number of processes never run the same job twice at
+ * once), calls the pool's adapter with the reservation id as idempotency key, and records
+ * the outcome: done (the reservation becomes dispatched), a retry with capped exponential
+ * backoff and jitter, or — on a terminal error or past the job's deadline — a failed
+ * reservation whose trade is refunded.  If the process dies during the call, the
+ * transaction rolls back and another worker retries the job; the adapter's idempotency makes
+ * that safe.  Workers sleep on LISTEN suanli_dispatch (a hint only) and poll every second. */
+#include <math.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "suanli/db.h"
+#include "suanli/dispatch.h"
+#include "suanli/log.h"
+#include "suanli/timeutil.h"
+
+#define BACKOFF_BASE_S 0.5
+#define BACKOFF_CAP_S 60.0
+#define MAX_THREADS 8
+
+extern const sl_adapter_ops sl_adapter_webhook;
+extern const sl_adapter_ops sl_adapter_slurm;
+
+const sl_adapter_ops *sl_adapter_find(const char *kind) {
+  static const sl_adapter_ops *const all[] = {&sl_adapter_sim, &sl_adapter_webhook,
+                                              &sl_adapter_slurm};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    if (strcmp(all[i]->kind, kind) == 0) return all[i];
+  return NULL;
+}
+
+double sl_dispatch_backoff_s(int attempt, double base_s, double cap_s, double jitter01) {
+  if (attempt < 1) attempt = 1;
+  double d = attempt > 30 ? cap_s : base_s * pow(2.0, attempt - 1);
+  if (d > cap_s) d = cap_s;
+  return d * (0.5 + jitter01);
+}
+
+struct sl_dispatcher {
+  sl_db *db;
+  atomic_bool stop;
+  int nthreads;
+  pthread_t threads[MAX_THREADS];
+};
+
+typedef struct {
+  bool worked; /* a job was processed */
+} step_result;
+
+/* One job, inside the transaction opened by sl_db_txn_run. */
+static sl_dbrc step(sl_dbc *c, void *arg) {
+  step_result *res = arg;
+  sl_db_job j;
+  res->worked = false;
+  sl_dbrc rc = sl_db_job_claim(c, &j);
+  if (rc == SL_DB_NOROWS) return SL_DB_OK;
+  if (rc != SL_DB_OK) return rc;
+  res->worked = true;
+  bool reserve = strcmp(j.action, "reserve") == 0;
+  if (reserve && strcmp(j.reservation_state, "pending") != 0) {
+    rc = sl_db_job_finish(c, j.id, "skipped", false, "reservation no longer pending", 0);
+    goto cleanup;
+  }
+  const sl_adapter_ops *ops = sl_adapter_find(j.adapter_kind);
+  char err[256] = "", ref[128] = "";
+  sl_ad_rc ar;
+  if (sl_time_now() >= j.deadline) {
+    ar = SL_AD_TERMINAL;
+    snprintf(err, sizeof err, "gave up at the deadline after %d attempts (last error: %.150s)",
+             j.attempts, j.last_error);
+  } else if (!ops) {
+    ar = SL_AD_TERMINAL;
+    snprintf(err, sizeof err, "no adapter '%s'", j.adapter_kind);
+  } else {
+    sl_ad_call call = {.reservation_id = j.reservation_id, .trade_id = j.trade_id,
+                       .pool_id = j.pool_id, .tenant_id = j.tenant_id, .start = j.start,
+                       .end = j.end, .gpus = j.gpus, .gpus_per_node = j.gpus_per_node,
+                       .nodes = (j.gpus + j.gpus_per_node - 1) / j.gpus_per_node,
+                       .region = j.region, .accelerator = j.accelerator, .config = j.config};
+    int64_t t0 = sl_time_now_us();
+    ar = reserve ? ops->reserve(&call, ref, sizeof ref, err, sizeof err)
+                 : ops->cancel(&call, err, sizeof err);
+    sl_log(SL_LOG_INFO, "adapter call",
+           json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:s}", "adapter", j.adapter_kind, "action",
+                     j.action, "reservation_id", (json_int_t)j.reservation_id, "job_id",
+                     (json_int_t)j.id, "outcome",
+                     ar == SL_AD_OK ? "ok" : ar == SL_AD_RETRY ? "retry" : "terminal",
+                     "duration_us", (json_int_t)(sl_time_now_us() - t0), "error", err));
+  }
+  if (ar == SL_AD_OK) {
+    rc = sl_db_job_finish(c, j.id, "done", true, "", 0);
+    if (rc == SL_DB_OK && reserve) rc = sl_db_reservation_dispatched(c, j.reservation_id, ref);
+  } else if (ar == SL_AD_RETRY) {
+    double wait = sl_dispatch_backoff_s(j.attempts + 1, BACKOFF_BASE_S, BACKOFF_CAP_S,
+                                        randombytes_uniform(1000000) / 1e6);
+    rc = sl_db_job_finish(c, j.id, "queued", true, err, wait);
+  } else {
+    rc = sl_db_job_finish(c, j.id, "failed", true, err, 0);
+    if (rc == SL_DB_OK && reserve) {
+      char cause[320];
+      int64_t txn = 0;
+      snprintf(cause, sizeof cause, "dispatch failed: %s", err);
+      rc = sl_db_trade_fail(c, j.trade_id, cause, &txn);
+    }
+  }
+cleanup:
+  sl_db_job_clear(&j);
+  return rc;
+}
+
+static void *worker_main(void *arg) {
+  sl_dispatcher *d = arg;
+  while (!atomic_load(&d->stop)) {
+    bool down;
+    sl_dbc *c = sl_db_acquire(d->db, 1000, &down);
+    if (!c) continue;
+    while (!atomic_load(&d->stop)) {
+      step_result res = {false};
+      sl_dbrc rc = sl_db_txn_run(c, step, &res, 3);
+      if (rc == SL_DB_DOWN) break;
+      if (rc != SL_DB_OK)
+        sl_log(SL_LOG_WARN, "dispatch step failed", json_pack("{s:s}", "rc", sl_dbrc_name(rc)));
+      if (!res.worked) sl_db_wait_notify(c, "suanli_dispatch", 1000);
+    }
+    sl_db_release(d->db, c);
+  }
+  return NULL;
+}
+
+sl_dispatcher *sl_dispatcher_start(const char *conninfo, int threads) {
+  if (threads < 1) threads = 1;
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  sl_dispatcher *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->db = sl_db_open(conninfo, threads);
+  if (!d->db || !sl_adapter_sim_init(conninfo)) {
+    sl_db_close(d->db);
+    free(d);
+    return NULL;
+  }
+  for (int i = 0; i < threads; i++)
+    if (pthread_create(&d->threads[d->nthreads], NULL, worker_main, d) == 0) d->nthreads++;
+  return d;
+}
+
+void sl_dispatcher_stop(sl_dispatcher *d) {
+  if (!d) return;
+  atomic_store(&d->stop, true);
+  for (int i = 0; i < d->nthreads; i++) pthread_join(d->threads[i], NULL);
+  sl_db_close(d->db);
+  sl_adapter_sim_fini();
+  free(d);
+}
