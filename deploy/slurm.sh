@@ -11,9 +11,10 @@
 #
 # The cluster: ClusterName=suanli, SlurmctldHost=localhost, nodes gpu1..gpu4
 # (NodeHostname=localhost, one slurmd each with its own port, spool, pid and log file, each with
-# Gres=gpu:h100:8 defined without device files), one partition `gpu` (Default, MaxTime=INFINITE),
-# select/cons_tres, no accounting, no cgroups.  Every start begins with a clean controller state
-# (slurmctld -c): reservations and jobs of an earlier run are gone.
+# Gres=gpu:h100:8 whose "device files" are symlinks to /dev/null), one partition `gpu` (Default,
+# MaxTime=INFINITE), select/cons_tres, no accounting, no cgroup plugins.  Every start of
+# slurmctld begins with a clean controller state (slurmctld -c): reservations and jobs of an
+# earlier run are gone.  Templates: deploy/slurm/*.in; details: deploy/slurm/README.md.
 #
 # Environment:
 #   SUANLI_SLURM_DIR    state folder (default <checkout>/.slurm); everything lives under it:
@@ -24,7 +25,7 @@
 #   SUANLI_SLURM_WAIT_S how long start waits for the nodes to be idle (default 60)
 #
 # munged runs as the `munge` user with its own key and socket under <state>/munge (the socket is
-# named in slurm.conf by AuthInfo/CredType socket=...), so a system munged (/run/munge), if any,
+# named in slurm.conf by AuthInfo=socket=...), so a system munged (/run/munge), if any,
 # is neither used nor disturbed.  When the munge user cannot reach the state folder (e.g. a
 # checkout under /root) or the socket path would be too long, the munge folder is
 # /run/suanli-munge-<hash of the state folder> instead.  Needs root.
@@ -49,6 +50,13 @@ STATE="$(realpath -m -- "$STATE")"
 CONF="$STATE/slurm.conf"
 export SLURM_CONF="$CONF"
 
+# stop/status: the port and node count of the cluster as written (not as now asked).
+if [[ "${1:-}" != start && -f "$CONF" ]]; then
+  PORT=$(sed -n 's/^SlurmctldPort=\([0-9]*\).*/\1/p' "$CONF" | head -n 1)
+  NODES=$(grep -c '^NodeName=gpu' "$CONF" || true)
+  [[ "$PORT" =~ ^[0-9]+$ && "$NODES" =~ ^[1-9][0-9]*$ ]] || die "cannot read $CONF"
+fi
+
 NODELIST="gpu[1-$NODES]"
 ((NODES == 1)) && NODELIST=gpu1
 
@@ -63,7 +71,10 @@ need_root() { [[ $(id -u) -eq 0 ]] || die "run as root (munged must run as the m
 # The munge folder (see the header).
 munge_dir() {
   local d="$STATE/munge"
-  if (( ${#d} + 20 > 100 )) || ! id munge >/dev/null 2>&1 ||
+  if [[ $(id -u) -ne 0 ]]; then
+    # (status as a user: runuser needs root; take what start chose)
+    [[ -d "$d" ]] || d="/run/suanli-munge-$(printf '%s' "$STATE" | sha256sum | cut -c1-12)"
+  elif (( ${#d} + 20 > 100 )) || ! id munge >/dev/null 2>&1 ||
      ! runuser -u munge -- test -x "$STATE" 2>/dev/null; then
     d="/run/suanli-munge-$(printf '%s' "$STATE" | sha256sum | cut -c1-12)"
   fi
@@ -77,33 +88,56 @@ pid_alive() {
   [[ -s "$f" ]] || return 1
   pid=$(tr -dc '0-9' <"$f" 2>/dev/null | head -c 12)
   [[ -n "$pid" ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  [[ -r "/proc/$pid/cmdline" ]] || return 1   # (not kill -0: status may run as a user)
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$word"
 }
 
 pid_of() { tr -dc '0-9' <"$1" 2>/dev/null | head -c 12; }
 
-# stop_pidfile NAME PIDFILE WORD
-stop_pidfile() {
-  local name="$1" f="$2" word="$3" pid i
-  if pid_alive "$f" "$word"; then
-    pid=$(pid_of "$f")
-    log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.2
-    fi
-  fi
-  rm -f "$f"
+# proc_live PID: PID runs (a zombie does not: the init of a container may reap it late).
+proc_live() {
+  local st
+  st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n "$st" && "$st" != Z && "$st" != X ]]
 }
 
-port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+# stop_pidfiles NAME PIDFILE WORD [NAME PIDFILE WORD ...]: SIGTERM to each live one at once,
+# wait up to 10 s for all of them, then SIGKILL what is left; the pid files are removed.
+stop_pidfiles() {
+  local pids=() names=() files=() pid i
+  while (($# >= 3)); do
+    if pid_alive "$2" "$3"; then
+      pid=$(pid_of "$2")
+      log "stopping $1 (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid"); names+=("$1")
+    fi
+    files+=("$2")
+    shift 3
+  done
+  for _ in $(seq 1 100); do
+    local left=0
+    for pid in "${pids[@]}"; do proc_live "$pid" && left=1; done
+    ((left == 0)) && break
+    sleep 0.1
+  done
+  for i in "${!pids[@]}"; do
+    if proc_live "${pids[$i]}"; then
+      log "${names[$i]} (pid ${pids[$i]}) ignored SIGTERM for 10 s; sending SIGKILL"
+      kill -KILL "${pids[$i]}" 2>/dev/null || true
+    fi
+  done
+  rm -f "${files[@]}"
+}
+
+# port_busy PORT: something listens on PORT (ss when there, else a connect to 127.0.0.1).
+port_busy() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+  else
+    timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+  fi
+}
 
 install_packages() {
   local want=(slurmctld slurmd slurm-client munge) missing=() p st
@@ -135,8 +169,13 @@ write_if_changed() {
   if [[ -f "$f" ]] && cmp -s "$tmp" "$f"; then rm -f "$tmp"; else chmod 644 "$tmp"; mv -f "$tmp" "$f"; fi
 }
 
+# sed_esc STRING: STRING for the right-hand side of a sed s|...|...| command.
+sed_esc() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
+
 write_config() {
-  local m="$1" n
+  local m="$1" n st ms
+  st=$(sed_esc "$STATE")
+  ms=$(sed_esc "$m/run/munge.socket")
   mkdir -p "$STATE"/{ctld,log,run}
   for n in $(seq 1 "$NODES"); do mkdir -p "$STATE/spool/gpu$n"; done
   chmod 755 "$STATE"
@@ -147,7 +186,7 @@ write_config() {
     cat <<EOF
 # Written by deploy/slurm.sh at every start (from deploy/slurm/slurm.conf.in); do not edit.
 EOF
-    sed -e "s|@STATE@|$STATE|g" -e "s|@MUNGE_SOCKET@|$m/run/munge.socket|g" \
+    sed -e "s|@STATE@|$st|g" -e "s|@MUNGE_SOCKET@|$ms|g" \
         -e "s|@CTLD_PORT@|$PORT|g" -e "s|@NODELIST@|$NODELIST|g" \
         -e "s|@GPUS@|$GPUS_PER_NODE|g" \
         "$ROOT/deploy/slurm/slurm.conf.in"
@@ -156,10 +195,23 @@ EOF
       echo "NodeName=gpu$n NodeHostname=localhost NodeAddr=127.0.0.1 Port=$((PORT + n)) CPUs=$NODE_CPUS RealMemory=$NODE_MEM_MB Gres=gpu:h100:$GPUS_PER_NODE State=UNKNOWN"
     done
     echo "PartitionName=gpu Nodes=$NODELIST Default=YES MaxTime=INFINITE State=UP"
-  } | write_if_changed "$CONF"
+  } >"$CONF.new"
+  if [[ -f "$CONF" ]] && ! cmp -s "$CONF.new" "$CONF" && ctld_alive; then
+    rm -f "$CONF.new"
+    die "the cluster runs with another configuration (port/nodes/paths); run '$0 stop' first"
+  fi
+  write_if_changed "$CONF" <"$CONF.new"
+  rm -f "$CONF.new"
 
-  sed -e "s|@NODELIST@|$NODELIST|g" -e "s|@GPUS@|$GPUS_PER_NODE|g" \
+  # Fake GPU device files (see gres.conf.in).
+  mkdir -p "$STATE/dev"
+  for n in $(seq 0 $((GPUS_PER_NODE - 1))); do
+    [[ -L "$STATE/dev/nvidia$n" ]] || ln -sfn /dev/null "$STATE/dev/nvidia$n"
+  done
+  sed -e "s|@NODELIST@|$NODELIST|g" -e "s|@GPUS@|$GPUS_PER_NODE|g" -e "s|@STATE@|$st|g" \
+      -e "s|@LASTGPU@|$((GPUS_PER_NODE - 1))|g" \
       "$ROOT/deploy/slurm/gres.conf.in" | write_if_changed "$STATE/gres.conf"
+  write_if_changed "$STATE/cgroup.conf" <"$ROOT/deploy/slurm/cgroup.conf.in"
 }
 
 # ------------------------------------------------------------------------------ munged
@@ -184,16 +236,15 @@ start_munge() {
   log "starting munged (socket $m/run/munge.socket)"
   # --force: run even when a folder above the state folder is not owned by root/munge (a
   # checkout owned by a user); munged then only warns.  It removes a stale socket itself.
-  if ! (cd / && runuser -u munge -- /usr/sbin/munged --force \
+  if ! (cd / && exec 9>&- && runuser -u munge -- /usr/sbin/munged --force \
           --socket="$m/run/munge.socket" --key-file="$m/key/munge.key" \
           --pid-file="$m/run/munged.pid" --log-file="$m/log/munged.log" \
-          --seed-file="$m/lib/munged.seed") >"$STATE/log/munged.start.log" 2>&1; then
+          --seed-file="$m/lib/munged.seed") </dev/null >"$STATE/log/munged.start.log" 2>&1; then
     cat "$STATE/log/munged.start.log" >&2
     tail -n 20 "$m/log/munged.log" >&2 2>/dev/null || true
     die "munged did not start (log: $m/log/munged.log)"
   fi
-  local i
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     munge -n -S "$m/run/munge.socket" 2>/dev/null | unmunge -S "$m/run/munge.socket" >/dev/null 2>&1 &&
       return 0
     sleep 0.1
@@ -217,13 +268,13 @@ start_ctld() {
   port_busy "$PORT" && die "port $PORT (slurmctld) is in use by another program; set SUANLI_SLURM_PORT"
   log "starting slurmctld on port $PORT (clean state)"
   # -c: clear the saved state of an earlier run (old reservations, jobs, node states).
-  (cd / && /usr/sbin/slurmctld -c -f "$CONF") >"$STATE/log/slurmctld.start.log" 2>&1 ||
+  (cd / && exec 9>&- && /usr/sbin/slurmctld -c -f "$CONF") </dev/null >"$STATE/log/slurmctld.start.log" 2>&1 ||
     daemon_failed slurmctld "$STATE/log/slurmctld.log" "$STATE/log/slurmctld.start.log"
-  local i
-  for i in $(seq 1 100); do
-    scontrol ping 2>/dev/null | grep -q 'is UP' && return 0
-    ctld_alive || { sleep 0.2; ctld_alive; } ||
-      daemon_failed slurmctld "$STATE/log/slurmctld.log" "$STATE/log/slurmctld.start.log"
+  # Up when it answers a ping; gone when its pid file names no live slurmctld after 3 s.
+  local t0=$SECONDS
+  while (( SECONDS - t0 < 30 )); do
+    timeout 10 scontrol ping 2>/dev/null | grep -q 'is UP' && return 0
+    if (( SECONDS - t0 >= 3 )) && ! ctld_alive; then break; fi
     sleep 0.1
   done
   daemon_failed slurmctld "$STATE/log/slurmctld.log" "$STATE/log/slurmctld.start.log"
@@ -234,7 +285,8 @@ start_slurmd() {
   if slurmd_alive "$n"; then return 0; fi
   rm -f "$STATE/run/slurmd-$node.pid"
   port_busy $((PORT + n)) && die "port $((PORT + n)) (slurmd $node) is in use by another program; set SUANLI_SLURM_PORT"
-  (cd / && /usr/sbin/slurmd -N "$node" -f "$CONF") >"$STATE/log/slurmd-$node.start.log" 2>&1 ||
+  log "starting slurmd $node on port $((PORT + n))"
+  (cd / && exec 9>&- && /usr/sbin/slurmd -N "$node" -f "$CONF") </dev/null >"$STATE/log/slurmd-$node.start.log" 2>&1 ||
     daemon_failed "slurmd $node" "$STATE/log/slurmd-$node.log" "$STATE/log/slurmd-$node.start.log"
 }
 
@@ -244,7 +296,7 @@ wait_idle() {
   t0=$(date +%s)
   while :; do
     states=$(sinfo -h -N -p gpu -o '%N %T' 2>/dev/null | sort -u || true)
-    bad=$(awk 'NF == 2 && $2 !~ /^(idle|allocated|mixed|reserved|completing)$/' <<<"$states")
+    bad=$(awk 'NF == 2 && $2 !~ /^(idle|allocated|mixed|reserved|completing|planned|maint)$/' <<<"$states")
     if [[ -n "$states" && -z "$bad" ]] && (( $(wc -l <<<"$states") == NODES )); then return 0; fi
     now=$(date +%s)
     # Nodes left DOWN/DRAINED (e.g. by a crash) come back with a resume.
@@ -290,11 +342,13 @@ cmd_stop() {
   with_lock
   local m n
   m=$(munge_dir)
+  local args=()
   for n in $(seq 1 "$NODES"); do
-    stop_pidfile "slurmd gpu$n" "$STATE/run/slurmd-gpu$n.pid" "$CONF"
+    args+=("slurmd gpu$n" "$STATE/run/slurmd-gpu$n.pid" "$CONF")
   done
-  stop_pidfile slurmctld "$STATE/run/slurmctld.pid" "$CONF"
-  stop_pidfile munged "$m/run/munged.pid" "$m/run/munge.socket"
+  stop_pidfiles "${args[@]}"
+  stop_pidfiles slurmctld "$STATE/run/slurmctld.pid" "$CONF"
+  stop_pidfiles munged "$m/run/munged.pid" "$m/run/munge.socket"
   # A /run fallback folder is only runtime state: leave no trace.
   if [[ "$m" == /run/suanli-munge-* ]]; then rm -rf "$m"; fi
   return 0

@@ -43,6 +43,12 @@ void sl_db_release(sl_db *db, sl_dbc *c);
 /* Force the connection to reconnect on next use (after SL_DB_DOWN). */
 void sl_db_reset(sl_dbc *c);
 
+/* A function run inside every transaction just before it commits (through sl_db_commit or
+ * sl_db_txn_run); its failure rolls the transaction back.  The ledger uses it to sign every
+ * trade and money event a transaction wrote, so no code path can forget. */
+typedef sl_dbrc (*sl_db_precommit_fn)(sl_dbc *c);
+void sl_db_set_precommit(sl_db_precommit_fn fn);
+
 sl_dbrc sl_db_begin(sl_dbc *c);
 sl_dbrc sl_db_commit(sl_dbc *c);
 void sl_db_rollback(sl_dbc *c);
@@ -329,5 +335,69 @@ sl_dbrc sl_db_sim_reserve(sl_dbc *c, int64_t reservation, int64_t pool, int gpus
 sl_dbrc sl_db_sim_cancel(sl_dbc *c, int64_t reservation);
 /* [{"from","to","cause","at"}] of a reservation. */
 sl_dbrc sl_db_reservation_events(sl_dbc *c, int64_t reservation, json_t **out);
+
+/* ---- ledger (ledger.c): keys, entries, sequencer, checkpoints ---- */
+typedef struct sl_db_key_row {
+  char key_id[20], public_hex[68];
+  int64_t valid_from, valid_until; /* valid_until 0 = open-ended */
+} sl_db_key_row;
+sl_dbrc sl_db_keys_json(sl_dbc *c, json_t **out);
+sl_dbrc sl_db_keys_rows(sl_dbc *c, sl_db_key_row **rows, size_t *n);
+sl_dbrc sl_db_key_insert(sl_dbc *c, const char *key_id, const char *public_hex, int64_t valid_from);
+/* Serialise key creation across processes (transaction-scoped advisory lock). */
+sl_dbrc sl_db_key_lock(sl_dbc *c);
+/* End the validity of every other key still valid at `at` (rotation). */
+sl_dbrc sl_db_keys_close_others(sl_dbc *c, const char *key_id, int64_t at);
+
+typedef struct sl_db_trade_row {
+  int64_t trade_id, order_id, tenant_id, provider_id, pool_id, start, end, unit_price_minor,
+      total_minor, created_at;
+  int32_t gpus, fee_bp;
+} sl_db_trade_row;
+typedef struct sl_db_money_row {
+  int64_t txn_id, trade_id, account_id, at, to_tenant_minor, to_provider_minor, fee_minor;
+  char kind[16];
+} sl_db_money_row;
+/* Trades and journal transactions written by the current transaction that have no ledger
+ * entry yet (malloc'd arrays; NULL when none). */
+sl_dbrc sl_db_pending_trades(sl_dbc *c, sl_db_trade_row **rows, size_t *n);
+sl_dbrc sl_db_pending_money(sl_dbc *c, sl_db_money_row **rows, size_t *n);
+sl_dbrc sl_db_entry_next_id(sl_dbc *c, int64_t *id);
+sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,
+                           const char *record_hex, const char *key_id, const char *sig_hex);
+
+typedef struct sl_db_entry_row {
+  int64_t id;
+  char record_hex[2 * 104 + 1], key_id[20], sig_hex[129];
+} sl_db_entry_row;
+/* The sequencer's transaction: an advisory lock (one sequencer at a time), the tree head
+ * (size and last chain hash, "" for the empty tree), the next unsequenced entries in id
+ * order (locked), and the assignment of positions (arrays as SQL array literals). */
+sl_dbrc sl_db_seq_lock(sl_dbc *c, bool *got);
+sl_dbrc sl_db_seq_head(sl_dbc *c, int64_t *size, char chain_hex[65]);
+sl_dbrc sl_db_seq_pending(sl_dbc *c, int limit, sl_db_entry_row **rows, size_t *n);
+sl_dbrc sl_db_seq_assign(sl_dbc *c, const char *ids, const char *indexes, const char *leaf_hexes,
+                         const char *chain_hexes);
+/* Leaf hashes [from, to) as concatenated hex (64 chars each; malloc'd). */
+sl_dbrc sl_db_leaves(sl_dbc *c, int64_t from, int64_t to, char **hexes, size_t *n);
+sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, const char *root_hex, int64_t at,
+                                const char *key_id, const char *sig_hex, const char *record_hex);
+/* A checkpoint by size (-1 = the latest). */
+sl_dbrc sl_db_checkpoint_get(sl_dbc *c, int64_t size, json_t **out);
+/* The latest checkpoint that covers leaf_index. */
+sl_dbrc sl_db_checkpoint_covering(sl_dbc *c, int64_t leaf_index, json_t **out);
+sl_dbrc sl_db_entries_of_trade(sl_dbc *c, int64_t trade, json_t **out);
+sl_dbrc sl_db_entry_get(sl_dbc *c, int64_t id, json_t **out);
+
+/* ---- streaming reads (auditor.c) ---- */
+/* Run statement `name` and call row() for each row as it arrives (single-row mode: constant
+ * memory); row returns false to skip the rest.  Statements for the auditor: "audit_entries",
+ * "audit_checkpoints", and finding queries returning (table, id, detail): "audit_trades_unsigned",
+ * "audit_txns_unsigned", "audit_txns_unbalanced", "audit_txns_empty", "audit_balances",
+ * "audit_balance_chain", "audit_floors", "audit_trade_totals", "audit_trade_escrow",
+ * "audit_refunds". */
+sl_dbrc sl_db_each(sl_dbc *c, const char *name, int n, const char *const *vals,
+                   bool (*row)(int ncols, const char *const *cols, const bool *nulls, void *arg),
+                   void *arg);
 
 #endif

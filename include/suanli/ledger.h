@@ -11,8 +11,10 @@
  * the few field rules of each layout (below) must hold.
  *
  * Entries.  A ledger entry is a TRADE or a money-event record plus the key id and signature
- * that sign it.  Entry ids are 1-based and gapless in append order: entry N is Merkle leaf
- * N-1, and a checkpoint of tree_size N covers entries 1..N.
+ * that sign it.  Its entry_id (never 0) is unique and signed inside the record; its position
+ * in the Merkle tree (the leaf index) is assigned by whoever appends, in append order, and
+ * is bound to the entry by inclusion proofs, not by the id.  A checkpoint of tree_size N
+ * covers leaves 0..N-1.
  *
  * Hashes.  SHA-256 throughout the tree (RFC 9162 section 2.1); BLAKE2b-256 only for key ids. */
 #ifndef SUANLI_LEDGER_H
@@ -29,7 +31,7 @@
 #define SL_LEDGER_KEY_ID_LEN    8  /* raw key id: first 8 bytes of BLAKE2b-256(public key) */
 #define SL_LEDGER_KEY_ID_HEXLEN 16 /* lowercase hex of the raw key id (a buffer needs +1) */
 
-#define SL_LEDGER_HEADER_SIZE     8   /* u32 size | u32 purpose */
+#define SL_LEDGER_HEADER_SIZE     8 /* u32 size | u32 purpose */
 #define SL_LEDGER_TRADE_SIZE      104
 #define SL_LEDGER_MONEY_SIZE      72
 #define SL_LEDGER_CHECKPOINT_SIZE 56
@@ -143,8 +145,7 @@ sl_ledger_rc sl_ledger_export_encode(const sl_ledger_export *e, uint8_t *out);
  * only on success.  sl_ledger_money_decode accepts any of the five money purposes. */
 sl_ledger_rc sl_ledger_trade_decode(const uint8_t *buf, size_t len, sl_ledger_trade *out);
 sl_ledger_rc sl_ledger_money_decode(const uint8_t *buf, size_t len, sl_ledger_money *out);
-sl_ledger_rc sl_ledger_checkpoint_decode(const uint8_t *buf, size_t len,
-                                         sl_ledger_checkpoint *out);
+sl_ledger_rc sl_ledger_checkpoint_decode(const uint8_t *buf, size_t len, sl_ledger_checkpoint *out);
 sl_ledger_rc sl_ledger_export_decode(const uint8_t *buf, size_t len, sl_ledger_export *out);
 
 /* Encode/decode any record by its purpose.  encode writes *len bytes into out[0..cap); a cap
@@ -213,7 +214,7 @@ void sl_ledger_chain_step(const sl_ledger_hash *prev, const sl_ledger_hash *leaf
                           sl_ledger_hash *out);
 
 /* ------------------------------------------------------------------ Merkle tree, RFC 9162 */
-/* Generation takes the caller's array of n leaf hashes (leaf i = entry i+1) and allocates
+/* Generation takes the caller's array of n leaf hashes (in tree order) and allocates
  * nothing: it uses about 2 KiB of stack, and O(n) hashing per call.  Proofs are written
  * into the caller's proof[SL_LEDGER_PROOF_MAX], bottom-up (the leaf's sibling first), exactly
  * as RFC 9162 sections 2.1.3.1 and 2.1.4.1 define them. */

@@ -8,7 +8,8 @@
 
 static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_accounts, sl_db_stmts_audit, sl_db_stmts_idem,
-    sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools, sl_db_stmts_market, sl_db_stmts_dispatch,
+    sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools, sl_db_stmts_market, sl_db_stmts_dispatch, sl_db_stmts_ledger,
+    sl_db_stmts_auditor,
 };
 
 struct sl_db {
@@ -282,7 +283,18 @@ sl_dbrc sl_db_begin(sl_dbc *c) {
   return rc;
 }
 
+static sl_db_precommit_fn precommit;
+
+void sl_db_set_precommit(sl_db_precommit_fn fn) { precommit = fn; }
+
 sl_dbrc sl_db_commit(sl_dbc *c) {
+  if (precommit) {
+    sl_dbrc hr = precommit(c);
+    if (hr != SL_DB_OK) {
+      sl_db_rollback(c);
+      return hr;
+    }
+  }
   sl_dbrc rc = simple(c, "COMMIT");
   c->in_txn = false;
   return rc;

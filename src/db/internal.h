@@ -19,6 +19,8 @@ extern const sl_db_stmt sl_db_stmts_accel[];
 extern const sl_db_stmt sl_db_stmts_pools[];
 extern const sl_db_stmt sl_db_stmts_market[];
 extern const sl_db_stmt sl_db_stmts_dispatch[];
+extern const sl_db_stmt sl_db_stmts_ledger[];
+extern const sl_db_stmt sl_db_stmts_auditor[];
 
 struct sl_dbc {
   PGconn *pg;

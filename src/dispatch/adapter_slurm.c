@@ -3,12 +3,16 @@
  * A reservation is named "suanli-res-<reservation id>" (the idempotency key: a retry finds
  * it by name instead of creating a second one), covers ceil(gpus / gpus_per_node) whole
  * nodes of the pool's partition (Slurm 22.05 reserves nodes, not typed GPUs), starts at the
- * trade's start (UTC; the controller must run in UTC) and lasts its duration.  Configuration:
- * {"partition", "user"? (default root), "cluster"? (passed as -M)}.  scontrol comes from
- * PATH; SLURM_CONF in suanlid's environment names the cluster's configuration.
+ * trade's start and lasts its duration.  scontrol reads and prints times in its own time
+ * zone: suanlid runs with TZ=UTC.  Configuration: {"partition", "user"? (default root),
+ * "cluster"? (passed as -M)}.  scontrol comes from PATH; SLURM_CONF in suanlid's environment
+ * names the cluster's configuration.
  *
- * Errors: the controller unreachable or timing out → RETRY; Slurm refusing the request
- * (not enough nodes, unknown partition, invalid user) → TERMINAL. */
+ * Errors (observed on Slurm 22.05, see deploy/slurm/README.md): Slurm refusing the request —
+ * nodes busy, invalid time/partition/user, unknown TRES — is TERMINAL; anything else (the
+ * controller down: "Unable to contact", "Unexpected message received", timeouts) is RETRY.
+ * Slurm silently creates a reservation with fewer nodes when only some are free: the node
+ * count is read back, and a short reservation is deleted and reported as busy. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -98,69 +102,102 @@ static void res_name(const sl_ad_call *c, char *buf, size_t len) {
   snprintf(buf, len, "suanli-res-%lld", (long long)c->reservation_id);
 }
 
-static bool unreachable(const char *out) {
-  return strstr(out, "Unable to contact") || strstr(out, "Connection refused") ||
-         strstr(out, "timed out") || strstr(out, "Socket timed out") || strstr(out, "cannot run");
+/* Slurm's answers that no retry will change. */
+static bool refused_for_good(const char *out) {
+  static const char *const terminal[] = {"Requested nodes are busy", "Invalid time",
+                                         "Invalid partition", "Invalid user",
+                                         "couldn't identify configured TRES",
+                                         "Invalid node count", "Invalid account"};
+  for (size_t i = 0; i < sizeof terminal / sizeof terminal[0]; i++)
+    if (strstr(out, terminal[i])) return true;
+  return false;
 }
 
-static sl_ad_rc slurm_status(const sl_ad_call *c, char *state, size_t len, char *err, size_t errlen) {
+static bool absent(const char *out) {
+  return strstr(out, "not found") || strstr(out, "Requested reservation is invalid") ||
+         strstr(out, "No reservations");
+}
+
+/* NodeCnt=N from `scontrol -o show reservation` output, or -1. */
+static int node_count(const char *out) {
+  const char *p = strstr(out, "NodeCnt=");
+  return p ? atoi(p + 8) : -1;
+}
+
+/* Show the reservation; *nodes = its node count (-1 when absent). */
+static sl_ad_rc show(const sl_ad_call *c, int *nodes, char *err, size_t errlen) {
   char name[64], out[2048];
   res_name(c, name, sizeof name);
   const char *args[] = {"-o", "show", "reservation", name, NULL};
   int rc = run_scontrol(c->config, args, out, sizeof out);
+  *nodes = -1;
   if (rc == 0 && strstr(out, name)) {
-    snprintf(state, len, "reserved");
+    *nodes = node_count(out);
     return SL_AD_OK;
   }
-  if (strstr(out, "not found") || strstr(out, "Invalid reservation") || strstr(out, "No reservations")) {
-    snprintf(state, len, "absent");
-    return SL_AD_OK;
-  }
+  if (rc > 0 && absent(out)) return SL_AD_OK;
   snprintf(err, errlen, "scontrol show: %.200s", out);
-  return unreachable(out) || rc < 0 ? SL_AD_RETRY : SL_AD_TERMINAL;
+  return SL_AD_RETRY;
 }
 
-static sl_ad_rc slurm_reserve(const sl_ad_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
-  char state[32];
-  sl_ad_rc s = slurm_status(c, state, sizeof state, err, errlen);
-  if (s != SL_AD_OK) return s;
-  char name[64];
-  res_name(c, name, sizeof name);
-  if (strcmp(state, "reserved") == 0) { /* a retry after a lost reply: already there */
-    snprintf(ref, reflen, "%s", name);
-    return SL_AD_OK;
-  }
-  char a_name[96], a_start[64], a_dur[48], a_nodes[48], a_part[96], a_user[96];
-  char when[32];
-  time_t t = (time_t)c->start;
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(a_name, sizeof a_name, "ReservationName=%s", name);
-  snprintf(a_start, sizeof a_start, "StartTime=%s", when);
-  snprintf(a_dur, sizeof a_dur, "Duration=%lld", (long long)((c->end - c->start) / 60));
-  snprintf(a_nodes, sizeof a_nodes, "NodeCnt=%d", c->nodes);
-  snprintf(a_part, sizeof a_part, "PartitionName=%s", cfg_str(c->config, "partition", ""));
-  snprintf(a_user, sizeof a_user, "Users=%s", cfg_str(c->config, "user", "root"));
-  const char *args[] = {"create", "reservation", a_name, a_start, a_dur, a_nodes, a_part, a_user, NULL};
-  char out[2048];
-  int rc = run_scontrol(c->config, args, out, sizeof out);
-  if (rc == 0 || strstr(out, "Duplicate reservation name")) {
-    snprintf(ref, reflen, "%s", name);
-    return SL_AD_OK;
-  }
-  snprintf(err, errlen, "scontrol create: %.200s", out);
-  return unreachable(out) || rc < 0 ? SL_AD_RETRY : SL_AD_TERMINAL;
+static sl_ad_rc slurm_status(const sl_ad_call *c, char *state, size_t len, char *err, size_t errlen) {
+  int nodes;
+  sl_ad_rc rc = show(c, &nodes, err, errlen);
+  if (rc == SL_AD_OK) snprintf(state, len, "%s", nodes < 0 ? "absent" : "reserved");
+  return rc;
 }
 
-static sl_ad_rc slurm_cancel(const sl_ad_call *c, char *err, size_t errlen) {
+static sl_ad_rc slurm_delete(const sl_ad_call *c, char *err, size_t errlen) {
   char name[64], out[2048];
   res_name(c, name, sizeof name);
   const char *args[] = {"delete", "reservation", name, NULL};
   int rc = run_scontrol(c->config, args, out, sizeof out);
-  if (rc == 0 || strstr(out, "Invalid reservation") || strstr(out, "not found")) return SL_AD_OK;
+  if (rc == 0 || (rc > 0 && absent(out))) return SL_AD_OK;
   snprintf(err, errlen, "scontrol delete: %.200s", out);
-  return unreachable(out) || rc < 0 ? SL_AD_RETRY : SL_AD_TERMINAL;
+  return refused_for_good(out) ? SL_AD_TERMINAL : SL_AD_RETRY;
+}
+
+static sl_ad_rc slurm_reserve(const sl_ad_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
+  int nodes;
+  sl_ad_rc s = show(c, &nodes, err, errlen);
+  if (s != SL_AD_OK) return s;
+  char name[64];
+  res_name(c, name, sizeof name);
+  if (nodes < 0) {
+    char a_name[96], a_start[64], a_dur[48], a_nodes[48], a_part[96], a_user[96];
+    char when[32];
+    time_t t = (time_t)c->start;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(a_name, sizeof a_name, "ReservationName=%s", name);
+    snprintf(a_start, sizeof a_start, "StartTime=%s", when);
+    snprintf(a_dur, sizeof a_dur, "Duration=%lld", (long long)((c->end - c->start) / 60));
+    snprintf(a_nodes, sizeof a_nodes, "NodeCnt=%d", c->nodes);
+    snprintf(a_part, sizeof a_part, "PartitionName=%s", cfg_str(c->config, "partition", ""));
+    snprintf(a_user, sizeof a_user, "Users=%s", cfg_str(c->config, "user", "root"));
+    const char *args[] = {"create", "reservation", a_name, a_start, a_dur, a_nodes, a_part, a_user, NULL};
+    char out[2048];
+    int rc = run_scontrol(c->config, args, out, sizeof out);
+    if (rc != 0 && !strstr(out, "Duplicate reservation name")) {
+      snprintf(err, errlen, "scontrol create: %.200s", out);
+      return refused_for_good(out) ? SL_AD_TERMINAL : SL_AD_RETRY;
+    }
+    if ((s = show(c, &nodes, err, errlen)) != SL_AD_OK) return s;
+  }
+  /* Already there (a retry after a lost reply, or a duplicate): it must be the whole size. */
+  if (nodes < c->nodes) {
+    char derr[128];
+    slurm_delete(c, derr, sizeof derr);
+    snprintf(err, errlen, "Requested nodes are busy: only %d of %d nodes free", nodes < 0 ? 0 : nodes, c->nodes);
+    return SL_AD_TERMINAL;
+  }
+  snprintf(ref, reflen, "%s", name);
+  return SL_AD_OK;
+}
+
+static sl_ad_rc slurm_cancel(const sl_ad_call *c, char *err, size_t errlen) {
+  return slurm_delete(c, err, errlen);
 }
 
 const sl_adapter_ops sl_adapter_slurm = {"slurm", slurm_reserve, slurm_cancel, slurm_status};

@@ -17,12 +17,13 @@
 #include "suanli/exchange.h"
 #include "suanli/log.h"
 #include "suanli/timeutil.h"
+#include "suanli/xledger.h"
 
 struct sl_workers {
   sl_db *db;
   atomic_bool stop;
-  pthread_t book, maint;
-  bool book_started, maint_started;
+  pthread_t book, maint, seq;
+  bool book_started, maint_started, seq_started;
   int period_ticks; /* maintenance period in 100 ms ticks */
 };
 
@@ -150,6 +151,11 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
   return rc;
 }
 
+static sl_dbrc shortfall_body(sl_dbc *c, void *arg) {
+  int64_t refunded = 0;
+  return sl_db_pool_shortfall(c, *(int64_t *)arg, &refunded);
+}
+
 /* Health sensing: simulated pools heartbeat; pools silent past the timeout go offline, their
  * running trades are refunded for the lost GPU-hours and their future trades fail over. */
 static void sense_health(sl_dbc *c) {
@@ -160,9 +166,9 @@ static void sense_health(sl_dbc *c) {
     size_t i;
     json_t *id;
     json_array_foreach(silent, i, id) {
-      int64_t refunded = 0;
-      sl_log(SL_LOG_WARN, "pool silent: offline", json_pack("{s:I}", "pool_id", (json_int_t)json_integer_value(id)));
-      sl_db_pool_shortfall(c, json_integer_value(id), &refunded);
+      int64_t pool = json_integer_value(id);
+      sl_log(SL_LOG_WARN, "pool silent: offline", json_pack("{s:I}", "pool_id", (json_int_t)pool));
+      sl_db_txn_run(c, shortfall_body, &pool, 3); /* refunds are signed at commit */
     }
     json_decref(silent);
   }
@@ -194,10 +200,28 @@ static void *maint_main(void *arg) {
   return NULL;
 }
 
+/* The ledger sequencer: folds signed entries into the Merkle tree in batches and signs a
+ * checkpoint per batch (one process at a time holds the sequencer's advisory lock). */
+static void *seq_main(void *arg) {
+  sl_workers *w = arg;
+  while (!atomic_load(&w->stop)) {
+    bool down;
+    sl_dbc *c = sl_db_acquire(w->db, 1000, &down);
+    int added = 0;
+    if (c) {
+      if (sl_xledger_sequence(c, 5000, &added) != SL_DB_OK) added = 0;
+      sl_db_release(w->db, c);
+    }
+    if (added < 5000)
+      for (int i = 0; i < 5 && !atomic_load(&w->stop); i++) nap_ms(100);
+  }
+  return NULL;
+}
+
 sl_workers *sl_workers_start(const char *conninfo) {
   sl_workers *w = calloc(1, sizeof *w);
   if (!w) return NULL;
-  w->db = sl_db_open(conninfo, 2);
+  w->db = sl_db_open(conninfo, 3);
   const char *p = getenv("SUANLI_MAINTENANCE_MS");
   long ms = p && *p ? atol(p) : 2000;
   w->period_ticks = (int)(ms < 100 ? 1 : ms > 60000 ? 600 : ms / 100);
@@ -207,6 +231,7 @@ sl_workers *sl_workers_start(const char *conninfo) {
   }
   w->book_started = pthread_create(&w->book, NULL, book_main, w) == 0;
   w->maint_started = pthread_create(&w->maint, NULL, maint_main, w) == 0;
+  if (sl_xledger_enabled()) w->seq_started = pthread_create(&w->seq, NULL, seq_main, w) == 0;
   return w;
 }
 
@@ -215,6 +240,7 @@ void sl_workers_stop(sl_workers *w) {
   atomic_store(&w->stop, true);
   if (w->book_started) pthread_join(w->book, NULL);
   if (w->maint_started) pthread_join(w->maint, NULL);
+  if (w->seq_started) pthread_join(w->seq, NULL);
   sl_db_close(w->db);
   free(w);
 }

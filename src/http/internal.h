@@ -166,5 +166,11 @@ void h_trades_get(sl_req *r);
 void h_trades_cancel(sl_req *r);
 void h_settings_get(sl_req *r);
 void h_settings_set(sl_req *r);
+void h_keys_list(sl_req *r);
+void h_trades_receipt(sl_req *r);
+void h_ledger_entry(sl_req *r);
+void h_checkpoint_latest(sl_req *r);
+void h_checkpoint_get(sl_req *r);
+void h_consistency(sl_req *r);
 
 #endif

@@ -77,7 +77,8 @@ sl_ledger_rc sl_ledger_entry_leaf_hash(const uint8_t *rec, size_t rec_len,
 /* Largest power of two strictly below n (n >= 2). */
 static uint64_t split_point(uint64_t n) {
   uint64_t k = 1;
-  while (k < n - k) k <<= 1; /* k < n/2 without overflow: stop at the first k >= n - k */
+  while (k < n - k)
+    k <<= 1; /* k < n/2 without overflow: stop at the first k >= n - k */
   return k;
 }
 
@@ -213,12 +214,13 @@ sl_ledger_rc sl_ledger_consistency_verify(uint64_t m, uint64_t n, const sl_ledge
     crypto_hash_sha256(empty.b, NULL, 0);
     return proof_len == 0 && hash_eq(old_root, &empty) ? SL_LEDGER_OK : SL_LEDGER_EPROOF;
   }
-  if (m == n) return proof_len == 0 && hash_eq(old_root, new_root) ? SL_LEDGER_OK : SL_LEDGER_EPROOF;
+  if (m == n)
+    return proof_len == 0 && hash_eq(old_root, new_root) ? SL_LEDGER_OK : SL_LEDGER_EPROOF;
   if (proof_len == 0) return SL_LEDGER_EPROOF;
 
   bool prepend = is_pow2(m);
   size_t total = proof_len + (prepend ? 1 : 0);
-#define PATH(i) (prepend ? ((i) == 0 ? old_root : &proof[(i) - 1]) : &proof[i])
+#define PATH(i) (prepend ? ((i) == 0 ? old_root : &proof[(i)-1]) : &proof[i])
   uint64_t fn = m - 1, sn = n - 1;
   while (fn & 1) {
     fn >>= 1;

@@ -66,14 +66,22 @@ bool sl_ledger_purpose_is_money(uint32_t purpose) {
 
 const char *sl_ledger_strerror(sl_ledger_rc rc) {
   switch (rc) {
-  case SL_LEDGER_OK: return "ok";
-  case SL_LEDGER_ELENGTH: return "length is not the layout's size";
-  case SL_LEDGER_ESIZE: return "size field does not match the layout";
-  case SL_LEDGER_EPURPOSE: return "unknown or unexpected purpose";
-  case SL_LEDGER_EFIELD: return "a field breaks a rule of the layout";
-  case SL_LEDGER_ESIG: return "signature does not verify";
-  case SL_LEDGER_EPROOF: return "proof does not verify";
-  case SL_LEDGER_ERANGE: return "index, size or length out of range";
+  case SL_LEDGER_OK:
+    return "ok";
+  case SL_LEDGER_ELENGTH:
+    return "length is not the layout's size";
+  case SL_LEDGER_ESIZE:
+    return "size field does not match the layout";
+  case SL_LEDGER_EPURPOSE:
+    return "unknown or unexpected purpose";
+  case SL_LEDGER_EFIELD:
+    return "a field breaks a rule of the layout";
+  case SL_LEDGER_ESIG:
+    return "signature does not verify";
+  case SL_LEDGER_EPROOF:
+    return "proof does not verify";
+  case SL_LEDGER_ERANGE:
+    return "index, size or length out of range";
   }
   return "unknown error";
 }
@@ -248,10 +256,18 @@ sl_ledger_rc sl_ledger_record_encode(const sl_ledger_record *r, uint8_t *out, si
   if (cap < size) return SL_LEDGER_ERANGE;
   sl_ledger_rc rc;
   switch (r->purpose) {
-  case SL_LEDGER_TRADE: rc = sl_ledger_trade_encode(&r->u.trade, out); break;
-  case SL_LEDGER_CHECKPOINT: rc = sl_ledger_checkpoint_encode(&r->u.checkpoint, out); break;
-  case SL_LEDGER_EXPORT: rc = sl_ledger_export_encode(&r->u.export_, out); break;
-  default: rc = sl_ledger_money_encode(&r->u.money, out); break;
+  case SL_LEDGER_TRADE:
+    rc = sl_ledger_trade_encode(&r->u.trade, out);
+    break;
+  case SL_LEDGER_CHECKPOINT:
+    rc = sl_ledger_checkpoint_encode(&r->u.checkpoint, out);
+    break;
+  case SL_LEDGER_EXPORT:
+    rc = sl_ledger_export_encode(&r->u.export_, out);
+    break;
+  default:
+    rc = sl_ledger_money_encode(&r->u.money, out);
+    break;
   }
   if (rc == SL_LEDGER_OK) *len = size;
   return rc;
@@ -265,10 +281,18 @@ sl_ledger_rc sl_ledger_record_decode(const uint8_t *buf, size_t len, sl_ledger_r
   memset(&r, 0, sizeof r);
   r.purpose = p;
   switch (p) {
-  case SL_LEDGER_TRADE: rc = sl_ledger_trade_decode(buf, len, &r.u.trade); break;
-  case SL_LEDGER_CHECKPOINT: rc = sl_ledger_checkpoint_decode(buf, len, &r.u.checkpoint); break;
-  case SL_LEDGER_EXPORT: rc = sl_ledger_export_decode(buf, len, &r.u.export_); break;
-  default: rc = sl_ledger_money_decode(buf, len, &r.u.money); break;
+  case SL_LEDGER_TRADE:
+    rc = sl_ledger_trade_decode(buf, len, &r.u.trade);
+    break;
+  case SL_LEDGER_CHECKPOINT:
+    rc = sl_ledger_checkpoint_decode(buf, len, &r.u.checkpoint);
+    break;
+  case SL_LEDGER_EXPORT:
+    rc = sl_ledger_export_decode(buf, len, &r.u.export_);
+    break;
+  default:
+    rc = sl_ledger_money_decode(buf, len, &r.u.money);
+    break;
   }
   if (rc == SL_LEDGER_OK) *out = r;
   return rc;
@@ -276,8 +300,12 @@ sl_ledger_rc sl_ledger_record_decode(const uint8_t *buf, size_t len, sl_ledger_r
 
 bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out) {
   switch (r->purpose) {
-  case SL_LEDGER_TRADE: *out = r->u.trade.created_at; return true;
-  case SL_LEDGER_CHECKPOINT: *out = r->u.checkpoint.timestamp; return true;
+  case SL_LEDGER_TRADE:
+    *out = r->u.trade.created_at;
+    return true;
+  case SL_LEDGER_CHECKPOINT:
+    *out = r->u.checkpoint.timestamp;
+    return true;
   default:
     if (!sl_ledger_purpose_is_money(r->purpose)) return false;
     *out = r->u.money.at;

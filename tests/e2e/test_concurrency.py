@@ -17,14 +17,17 @@ moment).  Afterwards SQL checks, exactly:
   * each tenant's escrow is the total of its trades and available + escrow = its deposits;
   * every journal transaction sums to zero, the postings sum to zero, stored balances equal
     the replay of postings, and each trade has exactly one escrow transaction and reservation.
+
+A second test races resting (good_till) orders against the creation of the pool that fits
+them: none may be left resting while a quote of the same request fills (a lost wake-up).
 """
 import random
 import threading
 import time
 
 from harness import Collector, check, env, hour
-from market_util import (Market, PortServer, calendar_problems, ids_sql, ledger_problems, minor, money, pick_ports, q,
-                         trade_journal_problems)
+from market_util import (Market, PortServer, book_quiet, calendar_problems, ids_sql, ledger_problems, minor, money,
+                         pick_ports, q, trade_journal_problems)
 
 N_POOLS = 10
 GPUS_PER_POOL = 8
@@ -246,4 +249,77 @@ def test_two_servers_no_overbooking_and_exact_money():
                 c.run("server %s" % s.port, s.check_stopped_cleanly)
             except Exception as ex:  # noqa: BLE001
                 c.add("stopping server %s: %s" % (s.port, ex))
+    c.done()
+
+
+def test_resting_orders_not_lost_when_pools_appear_concurrently():
+    """A good_till order placed while a pool that fits it is being created must end up filled:
+    either its own match sees the pool, or the book worker re-matches it on the pool's event.
+    Each round releases one pool creation and four resting orders for a fresh region together
+    (the pool a few milliseconds late or early); afterwards no order may still rest while a
+    quote of the same request fills.  (A race: a server with the bug fails most runs, not all.)"""
+    e = env()
+    mk = Market(e)
+    c = Collector()
+    P = e.account("provider")
+    T = e.account("tenant")
+    mk.deposit(T["id"], "10000.00")
+    rnd = random.Random(SEED + 1)
+    rounds = 60
+    placed = []   # (order id, body)
+    errors = []
+    for i in range(rounds):
+        region = e.region()
+        body = {"gpus": 1, "duration_hours": 1, "earliest_start": hour(30), "regions": [region],
+                "time_in_force": "good_till", "expires_at": hour(24)}
+        delay = rnd.choice([0, 0.0005, 0.001, 0.002, 0.003, 0.005])
+        bar = threading.Barrier(5)
+        out = []
+
+        def make_pool():
+            bar.wait()
+            time.sleep(delay)
+            r = e.c.post("/v1/pools", e.pool_body(region, gpu_count=8, gpus_per_node=8, price_per_gpu_hour="1.00"),
+                         token=P["token"])
+            if r.status != 201:
+                errors.append("pool: %s" % r.short())
+
+        def place():
+            bar.wait()
+            r = e.c.post("/v1/orders", body, token=T["token"])
+            if r.status != 201:
+                errors.append("order: %s" % r.short())
+            else:
+                out.append(r.json["id"])
+
+        ths = [threading.Thread(target=make_pool)] + [threading.Thread(target=place) for _ in range(4)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join(30)
+        placed += [(oid, body) for oid in out]
+    for x in errors[:5]:
+        c.add(x)
+    check(book_quiet(), "the book worker did not consume the pool events within 10 s")
+    # give any re-matching up to 10 s
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if q("SELECT id FROM orders WHERE state = 'open' AND id IN %s" % ids_sql([x[0] for x in placed])) == []:
+            break
+        time.sleep(0.5)
+    stuck = []
+    for oid, body in placed:
+        o = mk.get_order(oid, T["token"])
+        if o["state"] == "open":
+            qj = mk.quote(T["token"], {k: v for k, v in body.items() if k not in ("time_in_force", "expires_at")})
+            stuck.append((oid, qj.get("filled"), o["reason"][:80]))
+            e.c.delete("/v1/orders/%d" % oid, token=T["token"])
+        else:
+            c.check(o["state"] == "filled", "order %d is %s" % (oid, o["state"]))
+    lost = [s for s in stuck if s[1]]
+    c.check(not lost, "%d of %d resting orders stayed open although a quote of the same request fills (lost "
+            "wake-up: the pool's event was consumed before the order committed): %s"
+            % (len(lost), len(placed), lost[:5]))
+    c.check(len(stuck) == len(lost), "orders open for another reason: %s" % [s for s in stuck if not s[1]][:5])
+    print("    (%d resting orders in %d rounds, %d left open)" % (len(placed), rounds, len(stuck)))
     c.done()

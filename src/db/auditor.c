@@ -1,0 +1,113 @@
+/* auditor.c — the auditor's reads: every ledger entry with what the database says it
+ * records (streamed row by row: constant memory whatever the ledger's size), and the
+ * journal's own consistency queries. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+#define EPOCH(x) "extract(epoch FROM " x ")::bigint"
+
+const sl_db_stmt sl_db_stmts_auditor[] = {
+    {"audit_entries",
+     "SELECT e.id, e.purpose, coalesce(e.trade_id, 0), coalesce(e.journal_txn_id, 0),"
+     " encode(e.record, 'hex'), e.key_id, encode(e.signature, 'hex'), coalesce(e.leaf_index, -1),"
+     " coalesce(encode(e.leaf_hash, 'hex'), ''), coalesce(encode(e.chain_hash, 'hex'), ''),"
+     " coalesce(t.id, 0), t.order_id, t.tenant_id, t.provider_id, t.pool_id, t.gpus,"
+     " " EPOCH("t.start_at") ", " EPOCH("t.end_at") ", t.unit_price_minor, t.total_minor,"
+     " t.fee_bp, " EPOCH("t.created_at") ","
+     " coalesce(m.kind, ''), m.trade_id, m.account_id, m.at, m.to_tenant, m.to_provider, m.fee"
+     " FROM ledger_entries e"
+     " LEFT JOIN trades t ON e.purpose = 1 AND t.id = e.trade_id"
+     " LEFT JOIN LATERAL (SELECT j.kind, coalesce(j.trade_id, 0) AS trade_id,"
+     "   coalesce(tt.tenant_id, j.account_id) AS account_id, " EPOCH("j.created_at") " AS at,"
+     "   coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available'"
+     "     AND la.owner_id = coalesce(tt.tenant_id, j.account_id)), 0) AS to_tenant,"
+     "   coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available'"
+     "     AND la.owner_id = tt.provider_id), 0) AS to_provider,"
+     "   coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'fees'), 0) AS fee"
+     "   FROM journal_txns j LEFT JOIN trades tt ON tt.id = j.trade_id"
+     "   LEFT JOIN postings p ON p.txn_id = j.id"
+     "   LEFT JOIN ledger_accounts la ON la.id = p.ledger_account_id"
+     "   WHERE j.id = e.journal_txn_id GROUP BY j.id, tt.tenant_id, tt.provider_id) m ON true"
+     " ORDER BY e.leaf_index NULLS LAST, e.id"},
+    {"audit_checkpoints",
+     "SELECT tree_size, encode(root_hash, 'hex'), " EPOCH("signed_at") ", key_id,"
+     " encode(signature, 'hex'), encode(record, 'hex') FROM ledger_checkpoints ORDER BY tree_size"},
+    /* Each query below returns (table, id, detail) rows: one finding each. */
+    {"audit_trades_unsigned",
+     "SELECT 'trades', t.id, 'trade has no signed TRADE entry' FROM trades t"
+     " WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.purpose = 1 AND e.trade_id = t.id)"
+     " ORDER BY t.id"},
+    {"audit_txns_unsigned",
+     "SELECT 'journal_txns', j.id, 'journal transaction (' || j.kind || ') has no signed entry'"
+     " FROM journal_txns j WHERE j.kind <> 'trade'"
+     " AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.journal_txn_id = j.id) ORDER BY j.id"},
+    {"audit_txns_unbalanced",
+     "SELECT 'journal_txns', txn_id, 'postings sum to ' || sum(amount) || ', not 0'"
+     " FROM postings GROUP BY txn_id HAVING sum(amount) <> 0 ORDER BY txn_id"},
+    {"audit_txns_empty",
+     "SELECT 'journal_txns', j.id, 'journal transaction has no postings' FROM journal_txns j"
+     " WHERE NOT EXISTS (SELECT 1 FROM postings p WHERE p.txn_id = j.id) ORDER BY j.id"},
+    {"audit_balances",
+     "SELECT 'ledger_accounts', la.id, 'stored balance ' || la.balance || ' but postings replay to '"
+     " || coalesce(sum(p.amount), 0) FROM ledger_accounts la"
+     " LEFT JOIN postings p ON p.ledger_account_id = la.id GROUP BY la.id"
+     " HAVING la.balance <> coalesce(sum(p.amount), 0) ORDER BY la.id"},
+    {"audit_balance_chain",
+     "SELECT 'postings', id, 'balance_after ' || balance_after || ' but the running balance is ' || running"
+     " FROM (SELECT p.id, p.balance_after, sum(p.amount) OVER (PARTITION BY p.ledger_account_id"
+     " ORDER BY p.id) AS running FROM postings p) x WHERE running <> balance_after ORDER BY id"},
+    {"audit_floors",
+     "SELECT 'ledger_accounts', id, 'balance ' || balance || ' below its floor ' || min_balance"
+     " FROM ledger_accounts WHERE min_balance IS NOT NULL AND balance < min_balance ORDER BY id"},
+    {"audit_trade_totals",
+     "SELECT 'trades', id, 'total ' || total_minor || ' is not gpus x hours x unit price'"
+     " FROM trades WHERE total_minor <> gpus::bigint * unit_price_minor"
+     " * (extract(epoch FROM end_at - start_at)::bigint / 3600) ORDER BY id"},
+    {"audit_trade_escrow",
+     "SELECT 'trades', t.id, 'escrow postings of the trade move ' || coalesce(x.moved, 0)"
+     " || ', not its total ' || t.total_minor FROM trades t LEFT JOIN LATERAL ("
+     "  SELECT sum(p.amount) FILTER (WHERE la.purpose = 'escrow') AS moved FROM journal_txns j"
+     "  JOIN postings p ON p.txn_id = j.id JOIN ledger_accounts la ON la.id = p.ledger_account_id"
+     "  WHERE j.trade_id = t.id AND j.kind = 'trade') x ON true"
+     " WHERE coalesce(x.moved, 0) <> t.total_minor ORDER BY t.id"},
+    {"audit_refunds",
+     "SELECT 'trades', t.id, 'refunded ' || t.refunded_minor || ' but refund postings to the tenant total '"
+     " || coalesce(x.back, 0) FROM trades t LEFT JOIN LATERAL ("
+     "  SELECT sum(p.amount) AS back FROM journal_txns j JOIN postings p ON p.txn_id = j.id"
+     "  JOIN ledger_accounts la ON la.id = p.ledger_account_id"
+     "  WHERE j.trade_id = t.id AND j.kind IN ('refund', 'cancellation') AND la.purpose = 'available'"
+     "    AND la.owner_id = t.tenant_id) x ON true"
+     " WHERE t.refunded_minor <> coalesce(x.back, 0) ORDER BY t.id"},
+    {NULL, NULL},
+};
+
+sl_dbrc sl_db_each(sl_dbc *c, const char *name, int n, const char *const *vals,
+                   bool (*row)(int ncols, const char *const *cols, const bool *nulls, void *arg),
+                   void *arg) {
+  if (!c->pg) return SL_DB_DOWN;
+  if (!PQsendQueryPrepared(c->pg, name, n, vals, NULL, NULL, 0) || !PQsetSingleRowMode(c->pg)) {
+    PQclear(PQgetResult(c->pg));
+    return PQstatus(c->pg) == CONNECTION_OK ? SL_DB_HARD : SL_DB_DOWN;
+  }
+  sl_dbrc rc = SL_DB_OK;
+  bool go = true;
+  PGresult *r;
+  while ((r = PQgetResult(c->pg)) != NULL) {
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_SINGLE_TUPLE && go) {
+      int nc = PQnfields(r);
+      const char *cols[48];
+      bool nulls[48];
+      for (int i = 0; i < nc && i < 48; i++) {
+        cols[i] = PQgetvalue(r, 0, i);
+        nulls[i] = PQgetisnull(r, 0, i);
+      }
+      go = row(nc < 48 ? nc : 48, cols, nulls, arg);
+    } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && rc == SL_DB_OK) {
+      rc = PQstatus(c->pg) == CONNECTION_OK ? SL_DB_HARD : SL_DB_DOWN;
+    }
+    PQclear(r);
+  }
+  return rc;
+}

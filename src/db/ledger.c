@@ -1,0 +1,316 @@
+/* ledger.c — signing keys, ledger entries, the sequencer's batches, checkpoints, and the
+ * auditor's reads.  Binary values travel as hex text. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+const sl_db_stmt sl_db_stmts_ledger[] = {
+    {"keys_json",
+     "SELECT json_build_object('keys', coalesce(json_agg(json_build_object('key_id', key_id,"
+     " 'public_key', encode(public_key, 'hex'), 'valid_from', sl_ts(valid_from),"
+     " 'valid_until', sl_ts(valid_until)) ORDER BY valid_from, key_id), '[]'))::text"
+     " FROM exchange_keys"},
+    {"keys_rows",
+     "SELECT key_id, encode(public_key, 'hex'), extract(epoch FROM valid_from)::bigint,"
+     " coalesce(extract(epoch FROM valid_until)::bigint, 0) FROM exchange_keys"
+     " ORDER BY valid_from, key_id"},
+    {"key_insert",
+     "INSERT INTO exchange_keys(key_id, public_key, valid_from)"
+     " VALUES ($1, decode($2, 'hex'), to_timestamp($3::bigint))"},
+    {"key_close",
+     "UPDATE exchange_keys SET valid_until = to_timestamp($2::bigint)"
+     " WHERE key_id <> $1 AND (valid_until IS NULL OR valid_until > to_timestamp($2::bigint))"
+     "   AND valid_from < to_timestamp($2::bigint)"},
+    {"pending_trades",
+     "SELECT t.id, t.order_id, t.tenant_id, t.provider_id, t.pool_id, t.gpus,"
+     " extract(epoch FROM t.start_at)::bigint, extract(epoch FROM t.end_at)::bigint,"
+     " t.unit_price_minor, t.total_minor, t.fee_bp, extract(epoch FROM t.created_at)::bigint"
+     " FROM trades t WHERE t.created_at = now() AND NOT EXISTS ("
+     "  SELECT 1 FROM ledger_entries e WHERE e.purpose = 1 AND e.trade_id = t.id) ORDER BY t.id"},
+    {"pending_money",
+     "SELECT j.id, j.kind, coalesce(j.trade_id, 0), coalesce(t.tenant_id, j.account_id),"
+     " extract(epoch FROM j.created_at)::bigint,"
+     " coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available'"
+     "   AND la.owner_id = coalesce(t.tenant_id, j.account_id)), 0),"
+     " coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available' AND la.owner_id = t.provider_id), 0),"
+     " coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'fees'), 0)"
+     " FROM journal_txns j LEFT JOIN trades t ON t.id = j.trade_id"
+     " JOIN postings p ON p.txn_id = j.id JOIN ledger_accounts la ON la.id = p.ledger_account_id"
+     " WHERE j.created_at = now() AND j.kind <> 'trade' AND NOT EXISTS ("
+     "  SELECT 1 FROM ledger_entries e WHERE e.journal_txn_id = j.id)"
+     " GROUP BY j.id, t.tenant_id, t.provider_id ORDER BY j.id"},
+    {"entry_next_id", "SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id'))"},
+    {"entry_insert",
+     "INSERT INTO ledger_entries(id, purpose, trade_id, journal_txn_id, record, key_id, signature)"
+     " VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6, decode($7, 'hex'))"},
+    {"seq_lock", "SELECT pg_try_advisory_xact_lock(5817264002)"},
+    {"key_lock", "SELECT pg_advisory_xact_lock(5817264003)"},
+    {"seq_head",
+     "SELECT coalesce(max(leaf_index) + 1, 0),"
+     " coalesce((SELECT encode(chain_hash, 'hex') FROM ledger_entries"
+     "           WHERE leaf_index = (SELECT max(leaf_index) FROM ledger_entries)), '')"
+     " FROM ledger_entries"},
+    {"seq_pending",
+     "SELECT id, encode(record, 'hex'), key_id, encode(signature, 'hex') FROM ledger_entries"
+     " WHERE leaf_index IS NULL ORDER BY id LIMIT $1 FOR UPDATE"},
+    {"seq_assign",
+     "UPDATE ledger_entries e SET leaf_index = u.li, leaf_hash = decode(u.lh, 'hex'),"
+     " chain_hash = decode(u.ch, 'hex')"
+     " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(id, li, lh, ch)"
+     " WHERE e.id = u.id"},
+    {"leaves_from",
+     "SELECT encode(leaf_hash, 'hex') FROM ledger_entries WHERE leaf_index >= $1"
+     " AND leaf_index < $2 ORDER BY leaf_index"},
+    {"checkpoint_insert",
+     "INSERT INTO ledger_checkpoints(tree_size, root_hash, signed_at, key_id, signature, record)"
+     " VALUES ($1, decode($2, 'hex'), to_timestamp($3::bigint), $4, decode($5, 'hex'),"
+     " decode($6, 'hex')) ON CONFLICT (tree_size) DO NOTHING"},
+    {"checkpoint_get",
+     "SELECT json_build_object('tree_size', tree_size, 'root_hash', encode(root_hash, 'hex'),"
+     " 'timestamp', sl_ts(signed_at), 'key_id', key_id, 'signature', encode(signature, 'hex'),"
+     " 'record', encode(record, 'hex'))::text FROM ledger_checkpoints"
+     " WHERE tree_size = coalesce($1, (SELECT max(tree_size) FROM ledger_checkpoints))"},
+    {"checkpoint_covering",
+     "SELECT json_build_object('tree_size', tree_size, 'root_hash', encode(root_hash, 'hex'),"
+     " 'timestamp', sl_ts(signed_at), 'key_id', key_id, 'signature', encode(signature, 'hex'),"
+     " 'record', encode(record, 'hex'))::text FROM ledger_checkpoints"
+     " WHERE tree_size > $1 ORDER BY tree_size DESC LIMIT 1"},
+    {"entries_of_trade",
+     "SELECT coalesce(json_agg(json_build_object('entry_id', e.id, 'purpose', e.purpose,"
+     " 'record', encode(e.record, 'hex'), 'key_id', e.key_id,"
+     " 'signature', encode(e.signature, 'hex'), 'leaf_index', e.leaf_index,"
+     " 'journal_txn_id', e.journal_txn_id) ORDER BY e.id), '[]')::text"
+     " FROM ledger_entries e WHERE e.trade_id = $1"},
+    {"entry_get",
+     "SELECT json_build_object('entry_id', e.id, 'purpose', e.purpose, 'trade_id', e.trade_id,"
+     " 'journal_txn_id', e.journal_txn_id, 'record', encode(e.record, 'hex'), 'key_id', e.key_id,"
+     " 'signature', encode(e.signature, 'hex'), 'leaf_index', e.leaf_index)::text"
+     " FROM ledger_entries e WHERE e.id = $1"},
+    {NULL, NULL},
+};
+
+sl_dbrc sl_db_keys_json(sl_dbc *c, json_t **out) { return sl_db_json(c, "keys_json", 0, NULL, out); }
+
+sl_dbrc sl_db_keys_rows(sl_dbc *c, sl_db_key_row **rows, size_t *n) {
+  PGresult *r;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_exec(c, "keys_rows", 0, NULL, &r);
+  if (rc != SL_DB_OK) return rc;
+  size_t cnt = (size_t)PQntuples(r);
+  sl_db_key_row *out = calloc(cnt ? cnt : 1, sizeof *out);
+  if (!out) {
+    PQclear(r);
+    return SL_DB_HARD;
+  }
+  for (size_t i = 0; i < cnt; i++) {
+    snprintf(out[i].key_id, sizeof out[i].key_id, "%s", PQgetvalue(r, (int)i, 0));
+    snprintf(out[i].public_hex, sizeof out[i].public_hex, "%s", PQgetvalue(r, (int)i, 1));
+    out[i].valid_from = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
+    out[i].valid_until = strtoll(PQgetvalue(r, (int)i, 3), NULL, 10);
+  }
+  PQclear(r);
+  *rows = out;
+  *n = cnt;
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_key_insert(sl_dbc *c, const char *key_id, const char *public_hex, int64_t valid_from) {
+  char b[24];
+  const char *v[3] = {key_id, public_hex, sl_db_i64(b, valid_from)};
+  return sl_db_exec(c, "key_insert", 3, v, NULL);
+}
+
+sl_dbrc sl_db_keys_close_others(sl_dbc *c, const char *key_id, int64_t at) {
+  char b[24];
+  const char *v[2] = {key_id, sl_db_i64(b, at)};
+  return sl_db_exec(c, "key_close", 2, v, NULL);
+}
+
+static int64_t col_i64(PGresult *r, int row, int col) {
+  return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+sl_dbrc sl_db_pending_trades(sl_dbc *c, sl_db_trade_row **rows, size_t *n) {
+  PGresult *r;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_exec(c, "pending_trades", 0, NULL, &r);
+  if (rc != SL_DB_OK) return rc;
+  size_t cnt = (size_t)PQntuples(r);
+  if (cnt) {
+    *rows = calloc(cnt, sizeof **rows);
+    if (!*rows) {
+      PQclear(r);
+      return SL_DB_HARD;
+    }
+  }
+  for (size_t i = 0; i < cnt; i++) {
+    sl_db_trade_row *t = &(*rows)[i];
+    int k = (int)i;
+    t->trade_id = col_i64(r, k, 0);
+    t->order_id = col_i64(r, k, 1);
+    t->tenant_id = col_i64(r, k, 2);
+    t->provider_id = col_i64(r, k, 3);
+    t->pool_id = col_i64(r, k, 4);
+    t->gpus = (int32_t)col_i64(r, k, 5);
+    t->start = col_i64(r, k, 6);
+    t->end = col_i64(r, k, 7);
+    t->unit_price_minor = col_i64(r, k, 8);
+    t->total_minor = col_i64(r, k, 9);
+    t->fee_bp = (int32_t)col_i64(r, k, 10);
+    t->created_at = col_i64(r, k, 11);
+  }
+  *n = cnt;
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_pending_money(sl_dbc *c, sl_db_money_row **rows, size_t *n) {
+  PGresult *r;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_exec(c, "pending_money", 0, NULL, &r);
+  if (rc != SL_DB_OK) return rc;
+  size_t cnt = (size_t)PQntuples(r);
+  if (cnt) {
+    *rows = calloc(cnt, sizeof **rows);
+    if (!*rows) {
+      PQclear(r);
+      return SL_DB_HARD;
+    }
+  }
+  for (size_t i = 0; i < cnt; i++) {
+    sl_db_money_row *m = &(*rows)[i];
+    int k = (int)i;
+    m->txn_id = col_i64(r, k, 0);
+    snprintf(m->kind, sizeof m->kind, "%s", PQgetvalue(r, k, 1));
+    m->trade_id = col_i64(r, k, 2);
+    m->account_id = col_i64(r, k, 3);
+    m->at = col_i64(r, k, 4);
+    m->to_tenant_minor = col_i64(r, k, 5);
+    m->to_provider_minor = col_i64(r, k, 6);
+    m->fee_minor = col_i64(r, k, 7);
+  }
+  *n = cnt;
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_entry_next_id(sl_dbc *c, int64_t *id) { return sl_db_int(c, "entry_next_id", 0, NULL, id); }
+
+sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,
+                           const char *record_hex, const char *key_id, const char *sig_hex) {
+  char b1[24], b2[24], b3[24], b4[24];
+  const char *v[7] = {sl_db_i64(b1, id), sl_db_i64(b2, purpose), sl_db_i64_opt(b3, trade_id, 0),
+                      sl_db_i64_opt(b4, txn_id, 0), record_hex, key_id, sig_hex};
+  return sl_db_exec(c, "entry_insert", 7, v, NULL);
+}
+
+sl_dbrc sl_db_seq_lock(sl_dbc *c, bool *got) {
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "seq_lock", 0, NULL, &r);
+  if (rc != SL_DB_OK) return rc;
+  *got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_seq_head(sl_dbc *c, int64_t *size, char chain_hex[65]) {
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "seq_head", 0, NULL, &r);
+  if (rc != SL_DB_OK) return rc;
+  *size = col_i64(r, 0, 0);
+  snprintf(chain_hex, 65, "%s", PQgetvalue(r, 0, 1));
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_seq_pending(sl_dbc *c, int limit, sl_db_entry_row **rows, size_t *n) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, limit)};
+  PGresult *r;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_exec(c, "seq_pending", 1, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  size_t cnt = (size_t)PQntuples(r);
+  if (cnt) {
+    *rows = calloc(cnt, sizeof **rows);
+    if (!*rows) {
+      PQclear(r);
+      return SL_DB_HARD;
+    }
+  }
+  for (size_t i = 0; i < cnt; i++) {
+    sl_db_entry_row *e = &(*rows)[i];
+    e->id = col_i64(r, (int)i, 0);
+    snprintf(e->record_hex, sizeof e->record_hex, "%s", PQgetvalue(r, (int)i, 1));
+    snprintf(e->key_id, sizeof e->key_id, "%s", PQgetvalue(r, (int)i, 2));
+    snprintf(e->sig_hex, sizeof e->sig_hex, "%s", PQgetvalue(r, (int)i, 3));
+  }
+  *n = cnt;
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_seq_assign(sl_dbc *c, const char *ids, const char *indexes, const char *leaf_hexes,
+                         const char *chain_hexes) {
+  const char *v[4] = {ids, indexes, leaf_hexes, chain_hexes};
+  return sl_db_exec(c, "seq_assign", 4, v, NULL);
+}
+
+sl_dbrc sl_db_leaves(sl_dbc *c, int64_t from, int64_t to, char **hexes, size_t *n) {
+  char b1[24], b2[24];
+  const char *v[2] = {sl_db_i64(b1, from), sl_db_i64(b2, to)};
+  PGresult *r;
+  *hexes = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_exec(c, "leaves_from", 2, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  size_t cnt = (size_t)PQntuples(r);
+  char *buf = malloc(cnt * 64 + 1);
+  if (!buf) {
+    PQclear(r);
+    return SL_DB_HARD;
+  }
+  for (size_t i = 0; i < cnt; i++) memcpy(buf + i * 64, PQgetvalue(r, (int)i, 0), 64);
+  buf[cnt * 64] = '\0';
+  PQclear(r);
+  *hexes = buf;
+  *n = cnt;
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, const char *root_hex, int64_t at,
+                                const char *key_id, const char *sig_hex, const char *record_hex) {
+  char b1[24], b3[24];
+  const char *v[6] = {sl_db_i64(b1, size), root_hex, sl_db_i64(b3, at), key_id, sig_hex, record_hex};
+  return sl_db_exec(c, "checkpoint_insert", 6, v, NULL);
+}
+
+sl_dbrc sl_db_checkpoint_get(sl_dbc *c, int64_t size, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64_opt(b, size, -1)};
+  return sl_db_json(c, "checkpoint_get", 1, v, out);
+}
+
+sl_dbrc sl_db_checkpoint_covering(sl_dbc *c, int64_t leaf_index, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, leaf_index)};
+  return sl_db_json(c, "checkpoint_covering", 1, v, out);
+}
+
+sl_dbrc sl_db_entries_of_trade(sl_dbc *c, int64_t trade, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, trade)};
+  return sl_db_json(c, "entries_of_trade", 1, v, out);
+}
+
+sl_dbrc sl_db_entry_get(sl_dbc *c, int64_t id, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, id)};
+  return sl_db_json(c, "entry_get", 1, v, out);
+}
+
+sl_dbrc sl_db_key_lock(sl_dbc *c) { return sl_db_exec(c, "key_lock", 0, NULL, NULL); }

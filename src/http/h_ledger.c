@@ -1,0 +1,169 @@
+/* h_ledger.c — the published keys, receipts, checkpoints and proofs: everything a tenant,
+ * provider or outside auditor needs to verify a trade offline (tools/suanli-verify). */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+#include "suanli/xledger.h"
+
+void sl_shape_trade(json_t *t);
+
+/* GET /v1/keys (public): every key with its validity period. */
+void h_keys_list(sl_req *r) {
+  bool down = false;
+  r->db = sl_db_acquire(r->pool, 2000, &down);
+  if (!r->db) {
+    sl_reply_error(r, down ? SL_E_DB_UNAVAILABLE : SL_E_BUSY, NULL, "the database is not reachable");
+    return;
+  }
+  json_t *keys;
+  sl_dbrc rc = sl_db_keys_json(r->db, &keys);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, keys);
+}
+
+/* Add the inclusion proof of entry e (a JSON object from the database) against the latest
+ * checkpoint that covers it, or nulls when it is not yet in a checkpoint. */
+static sl_dbrc add_proof(sl_req *r, json_t *e) {
+  json_t *li = json_object_get(e, "leaf_index"), *cp = NULL, *proof = NULL;
+  json_object_set_new(e, "tree_size", json_null());
+  json_object_set_new(e, "inclusion_proof", json_null());
+  json_object_set_new(e, "checkpoint", json_null());
+  if (!json_is_integer(li)) return SL_DB_OK;
+  sl_dbrc rc = sl_db_checkpoint_covering(r->db, json_integer_value(li), &cp);
+  if (rc == SL_DB_NOROWS) return SL_DB_OK;
+  if (rc != SL_DB_OK) return rc;
+  int64_t size = json_integer_value(json_object_get(cp, "tree_size"));
+  rc = sl_xledger_inclusion(r->db, json_integer_value(li), size, &proof);
+  if (rc != SL_DB_OK) {
+    json_decref(cp);
+    return rc;
+  }
+  json_object_set_new(e, "tree_size", json_integer(size));
+  json_object_set_new(e, "inclusion_proof", proof);
+  json_object_set_new(e, "checkpoint", cp);
+  return SL_DB_OK;
+}
+
+/* GET /v1/trades/{id}/receipt: the trade, its signed TRADE record and every signed money
+ * event of the trade, each with its inclusion proof when sequenced. */
+void h_trades_receipt(sl_req *r) {
+  int64_t id;
+  if (!sl_req_path_id(r, 0, &id)) return;
+  sl_trade_scope s = {0, NULL};
+  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider")) s.party = r->who.account_id;
+  else if (sl_role_is(r, "operator")) s.regions = r->who.regions;
+  json_t *t = NULL, *entries = NULL;
+  sl_dbrc rc = sl_db_trade_get(r->db, id, &s, &t);
+  if (rc == SL_DB_NOROWS) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no trade %lld", (long long)id);
+    return;
+  }
+  if (rc == SL_DB_OK) rc = sl_db_entries_of_trade(r->db, id, &entries);
+  json_t *trade_entry = NULL, *events = json_array();
+  size_t i;
+  json_t *e;
+  json_array_foreach(entries, i, e) {
+    if (rc != SL_DB_OK) break;
+    rc = add_proof(r, e);
+    if (json_integer_value(json_object_get(e, "purpose")) == SL_LEDGER_TRADE && !trade_entry)
+      trade_entry = json_incref(e);
+    else
+      json_array_append(events, e);
+  }
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+  } else if (!trade_entry) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "trade %lld has no ledger entry (signing is off)", (long long)id);
+  } else {
+    sl_shape_trade(t);
+    json_object_set_new(trade_entry, "trade", json_incref(t));
+    json_object_set_new(trade_entry, "money_events", json_incref(events));
+    sl_reply_json(r, 200, json_incref(trade_entry));
+  }
+  json_decref(trade_entry);
+  json_decref(events);
+  json_decref(entries);
+  json_decref(t);
+}
+
+/* GET /v1/ledger/entries/{id}: any entry with its inclusion proof. */
+void h_ledger_entry(sl_req *r) {
+  int64_t id;
+  if (!sl_req_path_id(r, 0, &id)) return;
+  json_t *e;
+  sl_dbrc rc = sl_db_entry_get(r->db, id, &e);
+  if (rc == SL_DB_NOROWS) {
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no ledger entry %lld", (long long)id);
+    return;
+  }
+  if (rc == SL_DB_OK && !sl_role_is(r, "admin")) {
+    /* only the parties of the entry's trade (or account) may read it */
+    int64_t trade = json_integer_value(json_object_get(e, "trade_id"));
+    json_t *t = NULL;
+    sl_trade_scope s = {r->who.account_id, NULL};
+    if (sl_role_is(r, "operator")) s = (sl_trade_scope){0, r->who.regions};
+    if (!trade || sl_db_trade_get(r->db, trade, &s, &t) != SL_DB_OK) {
+      json_decref(e);
+      sl_reply_error(r, SL_E_NOT_FOUND, "id", "no ledger entry %lld", (long long)id);
+      return;
+    }
+    json_decref(t);
+  }
+  if (rc == SL_DB_OK) rc = add_proof(r, e);
+  if (rc != SL_DB_OK) {
+    json_decref(e);
+    sl_reply_db(r, rc);
+  } else {
+    sl_reply_json(r, 200, e);
+  }
+}
+
+/* GET /v1/ledger/checkpoint: the latest signed tree head. */
+void h_checkpoint_latest(sl_req *r) {
+  json_t *cp;
+  sl_dbrc rc = sl_db_checkpoint_get(r->db, -1, &cp);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no checkpoint has been signed yet");
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, cp);
+}
+
+/* GET /v1/ledger/checkpoints/{size}. */
+void h_checkpoint_get(sl_req *r) {
+  int64_t size;
+  if (!sl_req_path_id(r, 0, &size)) return;
+  json_t *cp;
+  sl_dbrc rc = sl_db_checkpoint_get(r->db, size, &cp);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "size", "no checkpoint of size %lld", (long long)size);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, cp);
+}
+
+/* GET /v1/ledger/consistency?from=M&to=N: RFC 9162 consistency proof between two signed
+ * tree sizes (both must be checkpoints). */
+void h_consistency(sl_req *r) {
+  int64_t from = -1, to = -1;
+  if (!sl_req_query_int(r, "from", 1, INT64_C(9007199254740991), &from) ||
+      !sl_req_query_int(r, "to", 1, INT64_C(9007199254740991), &to))
+    return;
+  if (from < 0 || to < 0) {
+    sl_reply_error(r, SL_E_BAD_QUERY, from < 0 ? "from" : "to", "from and to are required");
+    return;
+  }
+  if (from > to) {
+    sl_reply_error(r, SL_E_BAD_QUERY, "from", "from must not exceed to");
+    return;
+  }
+  json_t *a = NULL, *b = NULL, *proof = NULL;
+  sl_dbrc rc = sl_db_checkpoint_get(r->db, from, &a);
+  if (rc == SL_DB_OK) rc = sl_db_checkpoint_get(r->db, to, &b);
+  if (rc == SL_DB_NOROWS) {
+    sl_reply_error(r, SL_E_NOT_FOUND, a ? "to" : "from", "no checkpoint of that size");
+  } else if (rc == SL_DB_OK && (rc = sl_xledger_consistency(r->db, from, to, &proof)) == SL_DB_OK) {
+    sl_reply_json(r, 200, json_pack("{s:I,s:I,s:o}", "from", (json_int_t)from, "to", (json_int_t)to,
+                                    "proof", proof));
+  } else {
+    sl_reply_db(r, rc);
+  }
+  json_decref(a);
+  json_decref(b);
+}
