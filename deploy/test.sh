@@ -10,6 +10,7 @@
 #      unit      ctest --test-dir build, then ctest --test-dir build-asan  (cmocka)
 #      deploy    schema/002 is up to date with data/; the demo seed loads into a migrated db
 #      db        build-asan/tests/db_tests on a fresh database          (when it exists)
+#      slurm     tests/slurm/smoke.sh against the private Slurm cluster (deploy/slurm.sh)
 #      e2e       python3 tests/e2e/run.py with build-asan/suanlid       (when it exists)
 #      contract  tests/contract/run.sh                                  (when it exists)
 #    Each stage has a time limit, and the whole run a budget of SUANLI_TEST_BUDGET_S seconds
@@ -134,8 +135,19 @@ cleanup() {
     for db in "${EXTERNAL_DBS[@]}"; do sl_dropdb "$db" 2>/dev/null || true; done
   fi
   if [[ "$STARTED_PG" == 1 ]]; then sl_pg_stop || true; fi
+  if [[ "${STARTED_SLURM:-0}" == 1 ]]; then deploy/slurm.sh stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
+
+# A real single-host Slurm cluster for the Slurm adapter's tests (deploy/slurm/README.md).
+STARTED_SLURM=0
+if want_stage slurm || want_stage e2e; then
+  deploy/slurm.sh status >/dev/null 2>&1 || STARTED_SLURM=1
+  if SLURM_ENV=$(deploy/slurm.sh start); then eval "$SLURM_ENV"
+  else STARTED_SLURM=0; record "slurm (cluster start)" 0 1 "(logs in .slurm/log/)"; fi
+fi
+# Signing keys of the test servers live with the build, never in the project folder.
+export SUANLI_KEY_DIR="$SL_ROOT/build/test-keys"
 
 fresh_db() {  # fresh_db NAME: create an empty database NAME; its URL in FRESH_URL
   if [[ "${SUANLI_PG_PRIVATE:-1}" == 0 ]]; then EXTERNAL_DBS+=("$1"); fi
@@ -166,6 +178,11 @@ elif want_stage db && [[ -x build-asan/tests/db_tests ]]; then
     build-asan/tests/db_tests
 fi
 
+# ---------------------------------------------------------------- slurm smoke test
+if want_stage slurm && [[ -n "${SLURM_CONF:-}" ]]; then
+  run_stage "slurm" parse_summary 120 bash tests/slurm/smoke.sh
+fi
+
 # ---------------------------------------------------------------- c. end-to-end tests
 if want_stage e2e && [[ -f tests/e2e/run.py && $ASAN_OK == 0 ]]; then
   # (not against a stale binary)
@@ -179,6 +196,10 @@ elif want_stage e2e && [[ -f tests/e2e/run.py ]]; then
     SUANLI_PG_RESTART_CMD="$SUANLI_PG_RESTART_CMD" \
     SUANLI_PG_STOP_CMD="$SUANLI_PG_STOP_CMD" \
     SUANLI_PG_START_CMD="$SUANLI_PG_START_CMD" \
+    SUANLI_PG_ADMIN_URL="${SUANLI_PG_ADMIN_URL:-}" \
+    SUANLI_KEY_DIR="$SUANLI_KEY_DIR" \
+    SLURM_CONF="${SLURM_CONF:-}" \
+    SUANLI_WEBHOOK_ALLOW="127.0.0.0/8" \
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     python3 tests/e2e/run.py

@@ -115,12 +115,13 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " FROM (SELECT $1::bigint AS id) a LEFT JOIN tenant_budgets b ON b.account_id = a.id"},
     {"settings_get",
      "SELECT json_build_object('fee_bp', fee_bp, 'cancel_free_hours', cancel_free_hours,"
-     " 'cancel_charge_bp', cancel_charge_bp, 'updated_at', sl_ts(updated_at))::text"
-     " FROM exchange_settings"},
+     " 'cancel_charge_bp', cancel_charge_bp, 'heartbeat_timeout_s', heartbeat_timeout_s,"
+     " 'updated_at', sl_ts(updated_at))::text FROM exchange_settings"},
     {"settings_set",
      "UPDATE exchange_settings SET fee_bp = coalesce($1, fee_bp),"
      " cancel_free_hours = coalesce($2, cancel_free_hours),"
-     " cancel_charge_bp = coalesce($3, cancel_charge_bp), updated_at = now()"},
+     " cancel_charge_bp = coalesce($3, cancel_charge_bp),"
+     " heartbeat_timeout_s = coalesce($4, heartbeat_timeout_s), updated_at = now()"},
     {"settle_due",
      "SELECT count(*) FILTER (WHERE sl_settle(id)) FROM ("
      " SELECT id FROM trades WHERE state = 'booked' AND end_at <= now()"
@@ -425,11 +426,12 @@ sl_dbrc sl_db_settings_get(sl_dbc *c, json_t **out) {
   return sl_db_json(c, "settings_get", 0, NULL, out);
 }
 
-sl_dbrc sl_db_settings_set(sl_dbc *c, int64_t fee_bp, int64_t free_hours, int64_t charge_bp) {
-  char b1[24], b2[24], b3[24];
-  const char *v[3] = {sl_db_i64_opt(b1, fee_bp, -1), sl_db_i64_opt(b2, free_hours, -1),
-                      sl_db_i64_opt(b3, charge_bp, -1)};
-  return sl_db_exec(c, "settings_set", 3, v, NULL);
+sl_dbrc sl_db_settings_set(sl_dbc *c, int64_t fee_bp, int64_t free_hours, int64_t charge_bp,
+                           int64_t heartbeat_timeout_s) {
+  char b1[24], b2[24], b3[24], b4[24];
+  const char *v[4] = {sl_db_i64_opt(b1, fee_bp, -1), sl_db_i64_opt(b2, free_hours, -1),
+                      sl_db_i64_opt(b3, charge_bp, -1), sl_db_i64_opt(b4, heartbeat_timeout_s, -1)};
+  return sl_db_exec(c, "settings_set", 4, v, NULL);
 }
 
 sl_dbrc sl_db_settle_due(sl_dbc *c, int limit, int *done) {

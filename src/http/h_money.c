@@ -134,19 +134,20 @@ void h_settings_get(sl_req *r) {
 void h_settings_set(sl_req *r) {
   json_t *body = sl_req_body(r);
   if (!body) return;
-  int64_t fee = -1, free_h = -1, charge = -1;
-  bool has[3] = {false, false, false};
+  int64_t fee = -1, free_h = -1, charge = -1, hb = -1;
+  bool has[4] = {false, false, false, false};
   const sl_jfield f[] = {
       {"fee_bp", SL_JT_INT, false, &fee, &has[0], 0, 5000, NULL},
       {"cancel_free_hours", SL_JT_INT, false, &free_h, &has[1], 0, 8760, NULL},
       {"cancel_charge_bp", SL_JT_INT, false, &charge, &has[2], 0, 10000, NULL},
+      {"heartbeat_timeout_s", SL_JT_INT, false, &hb, &has[3], 10, 86400, NULL},
   };
-  if (sl_req_decode(r, body, f, 3)) {
-    if (!has[0] && !has[1] && !has[2]) {
+  if (sl_req_decode(r, body, f, 4)) {
+    if (!has[0] && !has[1] && !has[2] && !has[3]) {
       sl_reply_error(r, SL_E_MISSING_FIELD, "", "give at least one setting");
     } else {
       snprintf(r->audit_object, sizeof r->audit_object, "exchange_settings");
-      sl_dbrc rc = sl_db_settings_set(r->db, fee, free_h, charge);
+      sl_dbrc rc = sl_db_settings_set(r->db, fee, free_h, charge, hb);
       json_t *s = NULL;
       if (rc == SL_DB_OK) rc = sl_db_settings_get(r->db, &s);
       if (rc != SL_DB_OK) sl_reply_db(r, rc);
