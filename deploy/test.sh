@@ -170,12 +170,12 @@ if want_stage deploy; then
 fi
 
 # ---------------------------------------------------------------- b. database tests
-if want_stage db && [[ -x build-asan/tests/db_tests && $ASAN_OK == 0 ]]; then
+if want_stage db && [[ -x build-asan/tests/db/db_tests && $ASAN_OK == 0 ]]; then
   record "db" 0 1 "(not run: build-asan/ did not build)"
-elif want_stage db && [[ -x build-asan/tests/db_tests ]]; then
+elif want_stage db && [[ -x build-asan/tests/db/db_tests ]]; then
   fresh_db suanli_test_db
   run_stage "db" parse_cmocka 300 env SUANLI_DATABASE_URL="$FRESH_URL" SUANLI_ROOT="$SL_ROOT" \
-    build-asan/tests/db_tests
+    build-asan/tests/db/db_tests
 fi
 
 # ---------------------------------------------------------------- slurm smoke test

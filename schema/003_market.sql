@@ -117,6 +117,7 @@ BEGIN
     RETURNING id INTO v_txn;
   PERFORM sl_post(v_txn, sl_ledger_account(p_owner, 'available'), p_amount);
   PERFORM sl_post(v_txn, sl_ledger_account(NULL, 'external'), -p_amount);
+  PERFORM sl_wake_tenant_orders(p_owner, 'deposit');
   RETURN v_txn;
 END $$;
 
@@ -251,14 +252,27 @@ CREATE TABLE reservations (
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- Pools whose capacity may have become usable (new, cheaper, bigger, reactivated, or freed
--- by a cancellation): the book worker re-matches only the resting orders such a pool fits.
+-- Wake-ups for resting orders.  A pool event names a pool whose capacity may have become
+-- usable (new, cheaper, bigger, reactivated, healthy again, or freed by a cancellation): the
+-- book worker re-matches only the resting orders such a pool fits.  An order event names one
+-- order to re-match after it commits (a new resting order — closing the race with a pool
+-- that appears while the order is being written — or its tenant's funds or budget grew).
 CREATE TABLE book_events (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  pool_id     bigint NOT NULL REFERENCES pools(id),
+  pool_id     bigint REFERENCES pools(id),
+  order_id    bigint REFERENCES orders(id),
   cause       text NOT NULL,
-  created_at  timestamptz NOT NULL DEFAULT now()
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  CHECK ((pool_id IS NULL) <> (order_id IS NULL))
 );
+
+-- Queue a re-match of a tenant's resting orders (after a deposit or a budget change).
+CREATE FUNCTION sl_wake_tenant_orders(p_tenant bigint, p_cause text) RETURNS void
+LANGUAGE sql AS $$
+  INSERT INTO book_events(order_id, cause)
+    SELECT id, p_cause FROM orders WHERE tenant_id = p_tenant AND state = 'open';
+  SELECT pg_notify('suanli_book', 'tenant');
+$$;
 
 CREATE FUNCTION sl_pool_event() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE v_cause text;
@@ -269,6 +283,8 @@ BEGIN
     v_cause := 'pool reactivated';
   ELSIF NEW.status = 'active' AND NEW.price_minor < OLD.price_minor THEN
     v_cause := 'price cut';
+  ELSIF NEW.status = 'active' AND OLD.health = 'down' AND NEW.health <> 'down' THEN
+    v_cause := 'pool healthy again';
   ELSIF NEW.status = 'active' AND (NEW.gpu_count > OLD.gpu_count
         OR NEW.available_from < OLD.available_from OR NEW.available_until > OLD.available_until) THEN
     v_cause := 'more capacity';

@@ -334,9 +334,8 @@ static int cmd_receipt(const char *receipt_file, const char *keys_file) {
   size_t raw_len = 0;
   key k;
   memset(&rec, 0, sizeof rec);
-  bool sig_ok =
-      check_signed_record(&r, &kr, "", rec_hex, key_id, sig_hex, &rec, raw, &raw_len, sig, &k);
-  (void)sig_ok;
+  (void)check_signed_record(&r, &kr, "", rec_hex, key_id, sig_hex, &rec, raw, &raw_len, sig,
+                            &k); /* each check is reported */
   if (raw_len != 0) {
     uint64_t rec_entry = sl_ledger_record_entry_id(&rec);
     if (rec_entry == 0)

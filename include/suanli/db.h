@@ -272,6 +272,10 @@ sl_dbrc sl_db_settings_set(sl_dbc *c, int64_t fee_bp, int64_t free_hours, int64_
  * no accelerator model); *first = NULL when all exist (malloc'd otherwise). */
 sl_dbrc sl_db_first_unknown(sl_dbc *c, bool accelerators, const json_t *codes, char **first);
 
+/* Queue a re-match of one resting order (after it commits), or of all of a tenant's. */
+sl_dbrc sl_db_order_wake(sl_dbc *c, int64_t order, const char *cause);
+sl_dbrc sl_db_tenant_wake(sl_dbc *c, int64_t tenant, const char *cause);
+
 /* ---- background work (market.c) ---- */
 /* Settle up to `limit` trades whose window has ended; *done = how many. */
 sl_dbrc sl_db_settle_due(sl_dbc *c, int limit, int *done);

@@ -134,21 +134,27 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"book_events_take",
      "WITH ev AS (DELETE FROM book_events WHERE id IN ("
      "  SELECT id FROM book_events ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
-     "  RETURNING pool_id)"
+     "  RETURNING pool_id, order_id)"
      " SELECT json_build_object('events', (SELECT count(*) FROM ev), 'orders',"
-     "  (SELECT coalesce(json_agg(DISTINCT o.id), '[]')"
-     " FROM (SELECT DISTINCT pool_id FROM ev) e"
-     " JOIN pools p ON p.id = e.pool_id AND p.status = 'active'"
-     " JOIN accelerators a ON a.id = p.accelerator_id"
-     " JOIN orders o ON o.state = 'open'"
-     "  AND o.latest_start >= date_trunc('hour', now())"
-     "  AND (o.accelerators IS NULL OR p.accelerator_id = ANY(o.accelerators))"
-     "  AND (o.min_memory_gb IS NULL OR a.memory_gb >= o.min_memory_gb)"
-     "  AND (o.min_ncu_milli IS NULL OR a.score_milli >= o.min_ncu_milli)"
-     "  AND (o.max_price_minor IS NULL OR p.price_minor <= o.max_price_minor)"
-     "  AND (o.regions IS NULL OR p.region = ANY(o.regions))"
-     "  AND (o.excluded IS NULL OR NOT (p.region = ANY(o.excluded)))"
-     "  AND p.available_until > o.earliest_start AND p.available_from <= o.latest_start))::text"},
+     "  (SELECT coalesce(json_agg(DISTINCT x.id), '[]') FROM ("
+     "   SELECT order_id AS id FROM ev WHERE order_id IS NOT NULL"
+     "   UNION SELECT o.id"
+     "   FROM (SELECT DISTINCT pool_id FROM ev WHERE pool_id IS NOT NULL) e"
+     "   JOIN pools p ON p.id = e.pool_id AND p.status = 'active'"
+     "   JOIN accelerators a ON a.id = p.accelerator_id"
+     "   JOIN orders o ON o.state = 'open'"
+     "    AND o.latest_start >= date_trunc('hour', now())"
+     "    AND (o.accelerators IS NULL OR p.accelerator_id = ANY(o.accelerators))"
+     "    AND (o.min_memory_gb IS NULL OR a.memory_gb >= o.min_memory_gb)"
+     "    AND (o.min_ncu_milli IS NULL OR a.score_milli >= o.min_ncu_milli)"
+     "    AND (o.max_price_minor IS NULL OR p.price_minor <= o.max_price_minor)"
+     "    AND (o.regions IS NULL OR p.region = ANY(o.regions))"
+     "    AND (o.excluded IS NULL OR NOT (p.region = ANY(o.excluded)))"
+     "    AND p.available_until > o.earliest_start AND p.available_from <= o.latest_start) x))::text"},
+    {"order_wake",
+     "WITH i AS (INSERT INTO book_events(order_id, cause) VALUES ($1, $2) RETURNING 1)"
+     " SELECT pg_notify('suanli_book', 'order') FROM i"},
+    {"tenant_wake", "SELECT sl_wake_tenant_orders($1, $2)"},
     {"region_unknown",
      "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
      " WHERE NOT EXISTS (SELECT 1 FROM regions WHERE code = x) ORDER BY i LIMIT 1"},
@@ -529,4 +535,16 @@ sl_dbrc sl_db_first_unknown(sl_dbc *c, bool accelerators, const json_t *codes, c
   if (PQntuples(r) > 0) *first = strdup(PQgetvalue(r, 0, 0));
   PQclear(r);
   return SL_DB_OK;
+}
+
+sl_dbrc sl_db_order_wake(sl_dbc *c, int64_t order, const char *cause) {
+  char b[24];
+  const char *v[2] = {sl_db_i64(b, order), cause};
+  return sl_db_exec(c, "order_wake", 2, v, NULL);
+}
+
+sl_dbrc sl_db_tenant_wake(sl_dbc *c, int64_t tenant, const char *cause) {
+  char b[24];
+  const char *v[2] = {sl_db_i64(b, tenant), cause};
+  return sl_db_exec(c, "tenant_wake", 2, v, NULL);
 }

@@ -117,6 +117,7 @@ void h_budget_set(sl_req *r) {
   if (sl_req_decode(r, body, f, 2)) {
     snprintf(r->audit_object, sizeof r->audit_object, "budget:%lld", (long long)id);
     sl_dbrc rc = sl_db_budget_set(r->db, id, hourly, monthly);
+    if (rc == SL_DB_OK) rc = sl_db_tenant_wake(r->db, id, "budget changed");
     json_t *b = rc == SL_DB_OK ? balances(r, id) : NULL;
     if (rc != SL_DB_OK) sl_reply_db(r, rc);
     else if (b) sl_reply_json(r, 200, b);

@@ -110,6 +110,10 @@ void h_orders_create(sl_req *r) {
   }
   if (rc == SL_DB_OK && out == SL_XCHG_NOT_FILLED)
     rc = sl_db_order_set_state(r->db, id, o.good_till ? "open" : "killed", reason);
+  /* A resting order is matched once more after it commits: capacity that appeared while it
+   * was being written raised its event before the order was visible. */
+  if (rc == SL_DB_OK && out == SL_XCHG_NOT_FILLED && o.good_till)
+    rc = sl_db_order_wake(r->db, id, "new resting order");
   json_t *order = NULL;
   if (rc == SL_DB_OK) rc = sl_db_order_get(r->db, id, 0, &order);
   if (rc != SL_DB_OK) {

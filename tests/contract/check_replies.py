@@ -79,7 +79,12 @@ class Validator:
                 keys |= ks
         return keys, described
 
-    def errors(self, schema, v, where="$"):
+    def errors(self, schema, v, where="$", top=True):
+        """Problems of value v against schema.  `top` is true where schema is the whole
+        schema of this value (the closed-object check is made there, against every key the
+        schema names through allOf/oneOf/anyOf/if/then/else) and false for the subschemas
+        that apply to the same value (allOf/oneOf/anyOf/not/if/then/else members), so that a
+        conditional or composed part does not report the keys that another part describes."""
         schema = self.resolve(schema)
         if schema is True or schema == {}:
             return []
@@ -87,20 +92,20 @@ class Validator:
             return ["%s: not allowed" % where]
         out = []
         for sub in schema.get("allOf", []):
-            out += self.errors(sub, v, where)
+            out += self.errors(sub, v, where, False)
         if "oneOf" in schema:
-            n = sum(1 for sub in schema["oneOf"] if not self.errors(sub, v, where))
+            n = sum(1 for sub in schema["oneOf"] if not self.errors(sub, v, where, False))
             if n != 1:
                 out.append("%s: matches %d of oneOf (want 1): %r" % (where, n, v))
         if "anyOf" in schema:
-            if not any(not self.errors(sub, v, where) for sub in schema["anyOf"]):
+            if not any(not self.errors(sub, v, where, False) for sub in schema["anyOf"]):
                 out.append("%s: matches none of anyOf: %r" % (where, v))
-        if "not" in schema and not self.errors(schema["not"], v, where):
+        if "not" in schema and not self.errors(schema["not"], v, where, False):
             out.append("%s: matches `not`: %r" % (where, v))
         if "if" in schema:
-            branch = "then" if not self.errors(schema["if"], v, where) else "else"
+            branch = "then" if not self.errors(schema["if"], v, where, False) else "else"
             if branch in schema:
-                out += self.errors(schema[branch], v, where)
+                out += self.errors(schema[branch], v, where, False)
         t = schema.get("type")
         if t is not None:
             ts = t if isinstance(t, list) else [t]
@@ -147,10 +152,10 @@ class Validator:
             elif isinstance(ap, dict):
                 for k in extra:
                     out += self.errors(ap, v[k], "%s.%s" % (where, k))
-            if self.closed and "properties" in schema and ap is not False:
-                known, _ = self.known_keys(schema)
+            if self.closed and top and ap is not False:
+                known, described = self.known_keys(schema)
                 extra = sorted(k for k in v if k not in known)
-                if extra:
+                if described and extra:
                     out.append("%s: keys the spec does not describe: %s" % (where, extra))
             if len(v) < schema.get("minProperties", 0) or len(v) > schema.get("maxProperties", 1 << 60):
                 out.append("%s: %d keys out of range" % (where, len(v)))

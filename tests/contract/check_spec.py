@@ -10,7 +10,8 @@ Checks, each printed as `ok`/`FAIL`:
   errors-used      every error name (but ok, route_not_found, method_not_allowed, which the
                    router answers) is listed in some operation's x-errors
   roles            every operation has x-roles from {admin, operator, provider, tenant, public};
-                   public (security: []) exactly for /healthz and /readyz
+                   public (security: []) exactly for the GETs of PUBLIC_PATHS (the probes and
+                   the exchange's public keys, as in src/http/README.md)
   x-errors         every name an operation lists is in errors.def and its status is one of the
                    operation's responses; every error response is explained by some name; 403
                    exactly when some role is excluded
@@ -37,6 +38,10 @@ import errors_def  # noqa: E402
 ROLES = {"admin", "operator", "provider", "tenant", "public"}
 ALL_ROLES = {"admin", "operator", "provider", "tenant"}
 ROUTER_ONLY = {"ok", "route_not_found", "method_not_allowed"}
+# The routes that need no token (src/http/README.md, role `public`): the liveness and
+# readiness probes, and the exchange's public signing keys (a verifier needs them without an
+# account).  Every other operation must require a token.
+PUBLIC_PATHS = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/keys")}
 METHODS = check_routes.METHODS
 
 
@@ -150,8 +155,10 @@ def main():
             p_roles.append("%s: x-roles %s but security %s" % (where, roles, op.get("security", "global")))
         if "public" in roles and len(roles) > 1:
             p_roles.append("%s: public cannot be combined with other roles" % where)
-        if public != (path in ("/healthz", "/readyz")):
-            p_roles.append("%s: only /healthz and /readyz are public" % where)
+        if public != ((method, path) in PUBLIC_PATHS):
+            p_roles.append("%s: %s" % (where, "must be public (no token)" if not public else
+                                       "only %s are public" % ", ".join(
+                                           "%s %s" % mp for mp in sorted(PUBLIC_PATHS))))
 
         responses = op.get("responses", {})
         err_status = {int(s) for s in responses if s.isdigit() and int(s) >= 400}

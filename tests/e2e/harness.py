@@ -349,15 +349,43 @@ SNAPSHOT_EXCLUDE = {"audit_log", "idempotency_keys", "book_events"}
 _snapshot_sql = None
 
 
+# Columns and tables that background workers change on their own (sim heartbeats, the
+# dispatcher, the simulated cluster, the ledger's sequencer): left out of `snapshot`, so that
+# "a refused request changed nothing" does not depend on their timing.  Rows they insert on
+# their own (reservation events after the first) are left out too; rows a request writes
+# are not.
+WORKER_COLUMNS = {
+    "pools": {"health", "healthy_gpus", "utilization_bp", "last_heartbeat_at"},
+    "reservations": {"state", "updated_at", "external_ref", "cause"},
+    "dispatch_jobs": {"state", "attempts", "next_attempt_at", "last_error", "updated_at", "done_at"},
+    "ledger_entries": {"leaf_index", "leaf_hash", "chain_hash"},
+}
+WORKER_ROWS = {"reservation_events": "from_state IS NULL"}
+WORKER_TABLES = {"sim_cluster_reservations", "ledger_checkpoints"}
+
+
 def snapshot():
-    """{table: md5 of all its rows} for every public table but audit_log and
-    idempotency_keys."""
+    """{table: md5 of all its rows} for every public table but audit_log, idempotency_keys,
+    book_events and what the background workers change on their own (WORKER_*)."""
     global _snapshot_sql
     if _snapshot_sql is None:
+        cols = {}
+        for line in psql("SELECT table_name || '|' || column_name FROM information_schema.columns"
+                         " WHERE table_schema = 'public' ORDER BY table_name, ordinal_position").split("\n"):
+            if line:
+                t, c = line.split("|", 1)
+                cols.setdefault(t, []).append(c)
         tables = [t for t in psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                  "ORDER BY 1").split("\n") if t and t not in SNAPSHOT_EXCLUDE]
-        parts = ["SELECT %s, (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
-                 "FROM %s t)" % (quote_lit(t), quote_ident(t)) for t in tables]
+                                  "ORDER BY 1").split("\n")
+                  if t and t not in SNAPSHOT_EXCLUDE and t not in WORKER_TABLES]
+        parts = []
+        for t in tables:
+            keep = [c for c in cols.get(t, []) if c not in WORKER_COLUMNS.get(t, set())]
+            proj = "ROW(%s)::text" % ", ".join(quote_ident(c) for c in keep)
+            where = " WHERE " + WORKER_ROWS[t] if t in WORKER_ROWS else ""
+            parts.append("SELECT %s, (SELECT md5(coalesce(string_agg(r, '|' ORDER BY r), '')) "
+                         "FROM (SELECT %s AS r FROM %s%s) x)"
+                         % (quote_lit(t), proj, quote_ident(t), where))
         _snapshot_sql = " UNION ALL ".join(parts)
     out = {}
     for line in _session.query(_snapshot_sql).split("\n"):

@@ -158,16 +158,18 @@ def trade_journal_problems(trade_ids):
 
 
 # Columns and tables that background workers change on their own (sim heartbeats, the
-# dispatcher, the simulated cluster): left out of `stable_snapshot`, so that "a refused request
-# changed nothing" does not depend on their timing.  Rows they insert on their own
-# (reservation_events after the first one) are left out too; rows a request writes are not.
+# dispatcher, the simulated cluster, the ledger's sequencer): left out of `stable_snapshot`, so
+# that "a refused request changed nothing" does not depend on their timing.  Rows they insert
+# on their own (reservation_events after the first one) are left out too; rows a request
+# writes are not.
 WORKER_COLUMNS = {
     "pools": {"health", "healthy_gpus", "utilization_bp", "last_heartbeat_at"},
     "reservations": {"state", "updated_at", "external_ref", "cause"},
     "dispatch_jobs": {"state", "attempts", "next_attempt_at", "last_error", "updated_at", "done_at"},
+    "ledger_entries": {"leaf_index", "leaf_hash", "chain_hash"},
 }
 WORKER_ROWS = {"reservation_events": "from_state IS NULL"}
-WORKER_TABLES = {"sim_cluster_reservations"}
+WORKER_TABLES = {"sim_cluster_reservations", "ledger_checkpoints"}
 _stable_sql = None
 
 

@@ -7,7 +7,9 @@ from harness import (AUTH_FIELD, TOKEN_RE, Collector, blake2b_256, check, env, e
                      fail, parse_ts, psql, quote_lit, ts, uniq, utcnow)
 
 ACCOUNT_KEYS = {"id", "kind", "name", "regions", "disabled", "created_at"}
-TOKEN_CREATE_KEYS = {"id", "token", "public_id", "label", "created_at", "expires_at"}
+# src/http/README.md: Token plus the secret "token" (shown only in this reply)
+TOKEN_CREATE_KEYS = {"id", "account_id", "public_id", "label", "created_at", "expires_at",
+                     "revoked_at", "state", "token"}
 
 
 def _secret_bits(secret):

@@ -7,6 +7,7 @@ cover exactly the routes `suanlid routes` prints, so a new route without a row f
 """
 import os
 import re
+import time
 
 from harness import ROOT, Collector, check, env, error_problems, hour, run_cli, uniq
 
@@ -56,6 +57,13 @@ MATRIX = {
     "POST /v1/trades/{}/cancel":      (200,  403,     403,     403,   200,   401),  # a future trade of the tenant
     "GET /v1/exchange/settings":      (200,  200,     200,     200,   200,   401),
     "PUT /v1/exchange/settings":      (200,  403,     403,     403,   403,   401),
+    # ledger (T's trade in P's pool in the operator's region; its signed TRADE entry)
+    "GET /v1/trades/{}/receipt":      (200,  200,     200,     404,   200,   401),
+    "GET /v1/keys":                   (200,  200,     200,     200,   200,   200),
+    "GET /v1/ledger/checkpoint":      (200,  200,     200,     200,   200,   401),
+    "GET /v1/ledger/checkpoints/{}":  (200,  200,     200,     200,   200,   401),
+    "GET /v1/ledger/consistency":     (200,  200,     200,     200,   200,   401),
+    "GET /v1/ledger/entries/{}":      (200,  200,     200,     404,   200,   401),
 }
 
 ERROR_FOR = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
@@ -208,8 +216,27 @@ def test_role_matrix():
             "GET /v1/trades/{}": ("/v1/trades/%d" % trade_id, None),
             "POST /v1/trades/{}/cancel": ("/v1/trades/%d/cancel" % trades.get(role, trades["admin"]), {}),
             "GET /v1/exchange/settings": ("/v1/exchange/settings", None),
+            "GET /v1/trades/{}/receipt": ("/v1/trades/%d/receipt" % trade_id, None),
+            "GET /v1/keys": ("/v1/keys", None),
+            "GET /v1/ledger/checkpoint": ("/v1/ledger/checkpoint", None),
+            "GET /v1/ledger/checkpoints/{}": ("/v1/ledger/checkpoints/%d" % ledger["size"], None),
+            "GET /v1/ledger/consistency": ("/v1/ledger/consistency?from=%d&to=%d"
+                                           % (ledger["size"], ledger["size"]), None),
+            "GET /v1/ledger/entries/{}": ("/v1/ledger/entries/%d" % ledger["entry"], None),
             "PUT /v1/exchange/settings": ("/v1/exchange/settings", {"fee_bp": settings["fee_bp"]}),
         }[route]
+
+    # the trade's signed entry and a checkpoint that covers it (the sequencer runs in the
+    # background: wait for it)
+    ledger = {}
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        rr = e.c.get("/v1/trades/%d/receipt" % trade_id, token=e.admin)
+        if rr.status == 200 and rr.json.get("checkpoint"):
+            ledger = {"entry": rr.json["entry_id"], "size": rr.json["tree_size"]}
+            break
+        time.sleep(0.2)
+    check(ledger, "no checkpoint covered trade %d within 15 s" % trade_id)
 
     cells = 0
     for route, row in MATRIX.items():
