@@ -10,7 +10,7 @@
  * and the purpose's layout size must all agree, the purpose must be the one asked for, and
  * the few field rules of each layout (below) must hold.
  *
- * Entries.  A ledger entry is a TRADE or a money-event record plus the key id and signature
+ * Entries.  A ledger entry is a TRADE, money-event or PERIOD_CLOSE record plus the key id and signature
  * that sign it.  Its entry_id (never 0) is unique and signed inside the record; its position
  * in the Merkle tree (the leaf index) is assigned by whoever appends, in append order, and
  * is bound to the entry by inclusion proofs, not by the id.  A checkpoint of tree_size N
@@ -36,6 +36,7 @@
 #define SL_LEDGER_MONEY_SIZE      72
 #define SL_LEDGER_CHECKPOINT_SIZE 56
 #define SL_LEDGER_EXPORT_SIZE     40
+#define SL_LEDGER_PERIOD_SIZE     80
 #define SL_LEDGER_RECORD_MAX      104 /* the largest layout */
 /* Leaf data of an entry: record || raw key id || signature. */
 #define SL_LEDGER_LEAF_DATA_MAX (SL_LEDGER_RECORD_MAX + SL_LEDGER_KEY_ID_LEN + SL_LEDGER_SIG_LEN)
@@ -53,8 +54,9 @@ typedef enum {
   SL_LEDGER_WITHDRAWAL = 6,   /* money event: funds out; trade_id is 0 */
   SL_LEDGER_CHECKPOINT = 7,   /* signed tree head: size, root, time */
   SL_LEDGER_EXPORT = 8,       /* SHA-256 of an exported file (statement, CSV) */
+  SL_LEDGER_PERIOD_CLOSE = 9, /* an accounting period closed: its range and export digest */
 } sl_ledger_purpose;
-#define SL_LEDGER_PURPOSE_MAX 8
+#define SL_LEDGER_PURPOSE_MAX 9
 
 typedef enum {
   SL_LEDGER_OK = 0,
@@ -76,7 +78,7 @@ typedef struct {
 
 /* ------------------------------------------------------------------------------ purposes */
 
-/* The layout size of a purpose (104, 72, 56 or 40), or 0 when the purpose is unknown. */
+/* The layout size of a purpose (104, 72, 56, 40 or 80), or 0 when the purpose is unknown. */
 size_t sl_ledger_purpose_size(uint32_t purpose);
 /* "trade", "cancellation", "settlement", "refund", "deposit", "withdrawal", "checkpoint",
  * "export"; NULL when unknown. */
@@ -122,6 +124,15 @@ typedef struct {
   sl_ledger_hash sha256;
 } sl_ledger_export;
 
+/* PERIOD_CLOSE, 80 bytes: a ledger entry.  Rules: entry_id != 0, period_id != 0,
+ * start < end.  sha256 is the digest of the period's canonical all-accounts export. */
+typedef struct {
+  uint64_t entry_id, period_id;
+  int64_t start, end; /* [start, end), epoch seconds */
+  sl_ledger_hash sha256;
+  int64_t at;
+} sl_ledger_period;
+
 /* Any record, tagged by its purpose. */
 typedef struct {
   uint32_t purpose;
@@ -130,6 +141,7 @@ typedef struct {
     sl_ledger_money money; /* money.purpose == purpose */
     sl_ledger_checkpoint checkpoint;
     sl_ledger_export export_;
+    sl_ledger_period period;
   } u;
 } sl_ledger_record;
 
@@ -140,6 +152,7 @@ sl_ledger_rc sl_ledger_trade_encode(const sl_ledger_trade *t, uint8_t *out);
 sl_ledger_rc sl_ledger_money_encode(const sl_ledger_money *m, uint8_t *out);
 sl_ledger_rc sl_ledger_checkpoint_encode(const sl_ledger_checkpoint *c, uint8_t *out);
 sl_ledger_rc sl_ledger_export_encode(const sl_ledger_export *e, uint8_t *out);
+sl_ledger_rc sl_ledger_period_encode(const sl_ledger_period *p, uint8_t *out);
 
 /* Decoders read buf[0..len) strictly (see the top of this file) into *out, which is written
  * only on success.  sl_ledger_money_decode accepts any of the five money purposes. */
@@ -147,6 +160,7 @@ sl_ledger_rc sl_ledger_trade_decode(const uint8_t *buf, size_t len, sl_ledger_tr
 sl_ledger_rc sl_ledger_money_decode(const uint8_t *buf, size_t len, sl_ledger_money *out);
 sl_ledger_rc sl_ledger_checkpoint_decode(const uint8_t *buf, size_t len, sl_ledger_checkpoint *out);
 sl_ledger_rc sl_ledger_export_decode(const uint8_t *buf, size_t len, sl_ledger_export *out);
+sl_ledger_rc sl_ledger_period_decode(const uint8_t *buf, size_t len, sl_ledger_period *out);
 
 /* Encode/decode any record by its purpose.  encode writes *len bytes into out[0..cap); a cap
  * of SL_LEDGER_RECORD_MAX always suffices (ERANGE when cap is too small). */

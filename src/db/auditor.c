@@ -5,7 +5,7 @@
 #include <string.h>
 #include "internal.h"
 
-#define EPOCH(x) "extract(epoch FROM " x ")::bigint"
+#define EPOCH(x) "floor(extract(epoch FROM " x "))::bigint"
 
 const sl_db_stmt sl_db_stmts_auditor[] = {
     {"audit_entries",

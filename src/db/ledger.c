@@ -24,12 +24,12 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
     {"pending_trades",
      "SELECT t.id, t.order_id, t.tenant_id, t.provider_id, t.pool_id, t.gpus,"
      " extract(epoch FROM t.start_at)::bigint, extract(epoch FROM t.end_at)::bigint,"
-     " t.unit_price_minor, t.total_minor, t.fee_bp, extract(epoch FROM t.created_at)::bigint"
+     " t.unit_price_minor, t.total_minor, t.fee_bp, floor(extract(epoch FROM t.created_at))::bigint"
      " FROM trades t WHERE t.created_at = now() AND NOT EXISTS ("
      "  SELECT 1 FROM ledger_entries e WHERE e.purpose = 1 AND e.trade_id = t.id) ORDER BY t.id"},
     {"pending_money",
      "SELECT j.id, j.kind, coalesce(j.trade_id, 0), coalesce(t.tenant_id, j.account_id),"
-     " extract(epoch FROM j.created_at)::bigint,"
+     " floor(extract(epoch FROM j.created_at))::bigint,"
      " coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available'"
      "   AND la.owner_id = coalesce(t.tenant_id, j.account_id)), 0),"
      " coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available' AND la.owner_id = t.provider_id), 0),"
@@ -83,9 +83,10 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      " FROM ledger_entries e WHERE e.trade_id = $1"},
     {"entry_get",
      "SELECT json_build_object('entry_id', e.id, 'purpose', e.purpose, 'trade_id', e.trade_id,"
-     " 'journal_txn_id', e.journal_txn_id, 'record', encode(e.record, 'hex'), 'key_id', e.key_id,"
+     " 'journal_txn_id', e.journal_txn_id, 'account_id', j.account_id,"
+     " 'record', encode(e.record, 'hex'), 'key_id', e.key_id,"
      " 'signature', encode(e.signature, 'hex'), 'leaf_index', e.leaf_index)::text"
-     " FROM ledger_entries e WHERE e.id = $1"},
+     " FROM ledger_entries e LEFT JOIN journal_txns j ON j.id = e.journal_txn_id WHERE e.id = $1"},
     {NULL, NULL},
 };
 

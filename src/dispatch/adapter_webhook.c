@@ -94,6 +94,9 @@ bool sl_webhook_address_allowed(int family, const uint8_t *a) {
     if (nallow < 0) return !private_;
   } else if (family == AF_INET6) {
     static const uint8_t zero[16] = {0};
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, v4mapped, 12) == 0 || (memcmp(a, zero, 12) == 0 && (a[12] | a[13] | a[14]) != 0))
+      return sl_webhook_address_allowed(AF_INET, a + 12); /* ::ffff:a.b.c.d and ::a.b.c.d */
     if (memcmp(a, zero, 16) == 0 || a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
       return false;
     bool private_ = (memcmp(a, zero, 15) == 0 && a[15] == 1) || (a[0] & 0xfe) == 0xfc;

@@ -14,6 +14,11 @@
 #include "suanli/xledger.h"
 
 #define MAX_KEYS 64
+/* Every process re-reads the published keys this often while it signs, and a rotation takes
+ * effect this much later than asked (default: now + ROTATION_GRACE_S), so that no process
+ * signs with a key whose validity has just ended. */
+#define KEY_REFRESH_S 1
+#define ROTATION_GRACE_S 3
 /* The first key covers transactions that began just before it was made. */
 #define FIRST_KEY_BACKDATE_S 3600
 
@@ -200,7 +205,7 @@ bool sl_xledger_rotate(const char *conninfo, const char *key_dir, int64_t at, ch
                        char *err, size_t errlen) {
   err[0] = '\0';
   snprintf(L.dir, sizeof L.dir, "%s", key_dir);
-  keyjob j = {err, errlen, at ? at : sl_time_now(), ""};
+  keyjob j = {err, errlen, at ? at : sl_time_now() + ROTATION_GRACE_S, ""};
   bool ok = with_conn(conninfo, ensure_key_body, &j, err, errlen);
   snprintf(key_id, 17, "%s", j.key_id);
   return ok;
@@ -221,7 +226,7 @@ static bool sign_at(sl_dbc *c, int64_t t, const uint8_t *rec, size_t len, uint8_
                     char key_id[17]) {
   pthread_mutex_lock(&L.mu);
   ring_key *k = key_for(t);
-  if ((!k || sl_time_now() - L.refreshed_at > 30) && c) {
+  if ((!k || sl_time_now() - L.refreshed_at >= KEY_REFRESH_S) && c) {
     load_keys(c); /* another process may have rotated */
     k = key_for(t);
   }

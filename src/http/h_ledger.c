@@ -99,10 +99,12 @@ void h_ledger_entry(sl_req *r) {
   if (rc == SL_DB_OK && !sl_role_is(r, "admin")) {
     /* only the parties of the entry's trade (or account) may read it */
     int64_t trade = json_integer_value(json_object_get(e, "trade_id"));
+    int64_t owner = json_integer_value(json_object_get(e, "account_id")); /* deposits, withdrawals */
     json_t *t = NULL;
     sl_trade_scope s = {r->who.account_id, NULL};
     if (sl_role_is(r, "operator")) s = (sl_trade_scope){0, r->who.regions};
-    if (!trade || sl_db_trade_get(r->db, trade, &s, &t) != SL_DB_OK) {
+    bool mine = trade ? sl_db_trade_get(r->db, trade, &s, &t) == SL_DB_OK : owner == r->who.account_id;
+    if (!mine) {
       json_decref(e);
       sl_reply_error(r, SL_E_NOT_FOUND, "id", "no ledger entry %lld", (long long)id);
       return;

@@ -167,9 +167,23 @@ bool sl_req_page_id(sl_req *r, int64_t *after, int *limit) {
   return true;
 }
 
+/* The name of path parameter i in the route's pattern ("id", "size", ...). */
+static void param_name(const sl_req *r, int i, char *buf, size_t len) {
+  const char *p = r->route ? r->route->path : "";
+  snprintf(buf, len, "id");
+  for (int k = 0; (p = strchr(p, '{')) != NULL; k++, p++) {
+    if (k != i) continue;
+    size_t n = strcspn(p + 1, "}");
+    snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p + 1);
+    return;
+  }
+}
+
 bool sl_req_path_id(sl_req *r, int i, int64_t *out) {
   if (sl_parse_id(r->params[i], out)) return true;
-  sl_reply_error(r, SL_E_BAD_PATH_ID, "id", "'%.40s' is not a positive integer id", r->params[i]);
+  char name[32];
+  param_name(r, i, name, sizeof name);
+  sl_reply_error(r, SL_E_BAD_PATH_ID, name, "'%.40s' is not a positive integer %s", r->params[i], name);
   return false;
 }
 

@@ -50,6 +50,7 @@ static const struct {
     [SL_LEDGER_WITHDRAWAL] = {"withdrawal", SL_LEDGER_MONEY_SIZE},
     [SL_LEDGER_CHECKPOINT] = {"checkpoint", SL_LEDGER_CHECKPOINT_SIZE},
     [SL_LEDGER_EXPORT] = {"export", SL_LEDGER_EXPORT_SIZE},
+    [SL_LEDGER_PERIOD_CLOSE] = {"period_close", SL_LEDGER_PERIOD_SIZE},
 };
 
 size_t sl_ledger_purpose_size(uint32_t purpose) {
@@ -245,6 +246,38 @@ sl_ledger_rc sl_ledger_export_decode(const uint8_t *buf, size_t len, sl_ledger_e
   return SL_LEDGER_OK;
 }
 
+/* -------------------------------------------------------------------------- PERIOD_CLOSE */
+/* 0 size | 4 purpose | 8 entry_id | 16 period_id | 24 start | 32 end | 40 sha256 (32 bytes)
+ * | 72 at | 80 */
+
+sl_ledger_rc sl_ledger_period_encode(const sl_ledger_period *p, uint8_t *out) {
+  if (p->entry_id == 0 || p->period_id == 0 || p->start >= p->end) return SL_LEDGER_EFIELD;
+  put_header(out, SL_LEDGER_PERIOD_CLOSE);
+  put_u64(out + 8, p->entry_id);
+  put_u64(out + 16, p->period_id);
+  put_i64(out + 24, p->start);
+  put_i64(out + 32, p->end);
+  memcpy(out + 40, p->sha256.b, SL_LEDGER_HASH_LEN);
+  put_i64(out + 72, p->at);
+  return SL_LEDGER_OK;
+}
+
+sl_ledger_rc sl_ledger_period_decode(const uint8_t *buf, size_t len, sl_ledger_period *out) {
+  uint32_t pp;
+  sl_ledger_rc rc = check_as(buf, len, SL_LEDGER_PERIOD_CLOSE, false, &pp);
+  if (rc != SL_LEDGER_OK) return rc;
+  sl_ledger_period p;
+  p.entry_id = get_u64(buf + 8);
+  p.period_id = get_u64(buf + 16);
+  p.start = get_i64(buf + 24);
+  p.end = get_i64(buf + 32);
+  memcpy(p.sha256.b, buf + 40, SL_LEDGER_HASH_LEN);
+  p.at = get_i64(buf + 72);
+  if (p.entry_id == 0 || p.period_id == 0 || p.start >= p.end) return SL_LEDGER_EFIELD;
+  *out = p;
+  return SL_LEDGER_OK;
+}
+
 /* --------------------------------------------------------------------------- any record */
 
 sl_ledger_rc sl_ledger_record_encode(const sl_ledger_record *r, uint8_t *out, size_t cap,
@@ -264,6 +297,9 @@ sl_ledger_rc sl_ledger_record_encode(const sl_ledger_record *r, uint8_t *out, si
     break;
   case SL_LEDGER_EXPORT:
     rc = sl_ledger_export_encode(&r->u.export_, out);
+    break;
+  case SL_LEDGER_PERIOD_CLOSE:
+    rc = sl_ledger_period_encode(&r->u.period, out);
     break;
   default:
     rc = sl_ledger_money_encode(&r->u.money, out);
@@ -290,6 +326,9 @@ sl_ledger_rc sl_ledger_record_decode(const uint8_t *buf, size_t len, sl_ledger_r
   case SL_LEDGER_EXPORT:
     rc = sl_ledger_export_decode(buf, len, &r.u.export_);
     break;
+  case SL_LEDGER_PERIOD_CLOSE:
+    rc = sl_ledger_period_decode(buf, len, &r.u.period);
+    break;
   default:
     rc = sl_ledger_money_decode(buf, len, &r.u.money);
     break;
@@ -306,6 +345,9 @@ bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out) {
   case SL_LEDGER_CHECKPOINT:
     *out = r->u.checkpoint.timestamp;
     return true;
+  case SL_LEDGER_PERIOD_CLOSE:
+    *out = r->u.period.at;
+    return true;
   default:
     if (!sl_ledger_purpose_is_money(r->purpose)) return false;
     *out = r->u.money.at;
@@ -315,6 +357,7 @@ bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out) {
 
 uint64_t sl_ledger_record_entry_id(const sl_ledger_record *r) {
   if (r->purpose == SL_LEDGER_TRADE) return r->u.trade.entry_id;
+  if (r->purpose == SL_LEDGER_PERIOD_CLOSE) return r->u.period.entry_id;
   if (sl_ledger_purpose_is_money(r->purpose)) return r->u.money.entry_id;
   return 0;
 }

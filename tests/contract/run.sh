@@ -116,6 +116,27 @@ selftest_errors() {
     python3 "$HERE/check_spec.py" "$TMP/openapi.json" --def "$TMP/errors2.def" --spec "$SPEC"
 }
 
+# The reply checker must accept conforming replies (a conditional schema included) and catch
+# an undescribed key, a missing conditional key and an undeclared status.
+selftest_replies() {
+  local T='"id": 7, "account_id": 3, "public_id": "0123456789abcdef0123456789abcdef", "label": "", "created_at": "2026-11-27T22:00:00Z", "expires_at": null, "revoked_at": null, "state": "active"'
+  local P='"method": "POST", "path": "/v1/accounts/{id}/tokens", "status": 201'
+  cat >"$TMP/replies.ok" <<EOF
+{"method": "GET", "path": "/v1/keys", "status": 200, "body": {"keys": []}}
+{$P, "body": {$T, "token": "sl_0123456789abcdef0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}
+{$P, "body": {$T, "token": null, "token_note": "shown only in the first reply"}}
+EOF
+  python3 "$HERE/check_replies.py" "$TMP/openapi.json" "$TMP/replies.ok"
+  cat >"$TMP/replies.bad" <<EOF
+{$P, "body": {$T, "token": null}}
+{"method": "GET", "path": "/v1/keys", "status": 200, "body": {"keys": [], "extra": 1}}
+{"method": "GET", "path": "/v1/keys", "status": 401, "body": {}}
+EOF
+  expect_fail replies-bad \
+    "missing required key 'token_note'|keys the spec does not describe: ['extra']|status 401 is not declared|0 of 3 replies match" \
+    python3 "$HERE/check_replies.py" "$TMP/openapi.json" "$TMP/replies.bad"
+}
+
 server_routes() {
   if [[ ! -x $BIN ]]; then
     echo "$BIN is not an executable: build suanlid first (cmake --build build --target suanlid) or set SUANLI_BIN"
@@ -124,7 +145,7 @@ server_routes() {
   python3 "$HERE/check_routes.py" --spec "$SPEC" --server-bin "$BIN"
 }
 
-export -f expect_fail install_tools lint bundle_and_check selftest_routes selftest_errors server_routes
+export -f expect_fail install_tools lint bundle_and_check selftest_routes selftest_errors selftest_replies server_routes
 
 t tools-installed install_tools
 if [[ -x $REDOCLY ]]; then
@@ -134,8 +155,9 @@ if [[ -x $REDOCLY ]]; then
   if [[ -f $TMP/openapi.json ]]; then
     t selftest-check-routes selftest_routes
     t selftest-error-checks selftest_errors
+    t selftest-check-replies selftest_replies
   else
-    failed=$((failed + 2)); echo "FAIL selftest-check-routes, selftest-error-checks (no bundle)"
+    failed=$((failed + 3)); echo "FAIL selftest-check-routes, selftest-error-checks, selftest-check-replies (no bundle)"
   fi
 else
   failed=$((failed + 5)); echo "FAIL openapi-lint, errors-def-generated, spec-semantics, selftests (no redocly)"

@@ -207,20 +207,20 @@ static void test_registry(void **state) {
   } want[] = {
       {1, "trade", 104, false},     {2, "cancellation", 72, true}, {3, "settlement", 72, true},
       {4, "refund", 72, true},      {5, "deposit", 72, true},      {6, "withdrawal", 72, true},
-      {7, "checkpoint", 56, false}, {8, "export", 40, false},
+      {7, "checkpoint", 56, false}, {8, "export", 40, false},     {9, "period_close", 80, false},
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     assert_string_equal(sl_ledger_purpose_name(want[i].p), want[i].name);
     assert_int_equal(sl_ledger_purpose_size(want[i].p), want[i].size);
     assert_int_equal(sl_ledger_purpose_is_money(want[i].p), want[i].money);
   }
-  static const uint32_t unknown[] = {0, 9, 10, 255, 256, 0x01000001u, UINT32_MAX};
+  static const uint32_t unknown[] = {0, 10, 11, 255, 256, 0x01000001u, UINT32_MAX};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     assert_null(sl_ledger_purpose_name(unknown[i]));
     assert_int_equal(sl_ledger_purpose_size(unknown[i]), 0);
     assert_false(sl_ledger_purpose_is_money(unknown[i]));
   }
-  assert_int_equal(SL_LEDGER_PURPOSE_MAX, 8);
+  assert_int_equal(SL_LEDGER_PURPOSE_MAX, 9);
   assert_int_equal(SL_LEDGER_RECORD_MAX, SL_LEDGER_TRADE_SIZE);
   assert_int_equal(SL_LEDGER_LEAF_DATA_MAX, 104 + 8 + 64);
   for (int rc = SL_LEDGER_OK; rc <= SL_LEDGER_ERANGE; rc++) {
@@ -439,7 +439,7 @@ static void test_strict_decode(void **state) {
     }
 
     /* unknown purposes */
-    static const uint32_t unknown[] = {0, 9, 10, 0x100, 0x01000001u, UINT32_MAX};
+    static const uint32_t unknown[] = {0, 10, 11, 0x100, 0x01000001u, UINT32_MAX};
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
       uint8_t c[sizeof buf];
       memcpy(c, buf, sizeof c);
@@ -517,7 +517,8 @@ static void test_field_rules(void **state) {
   expect_decode(buf, SL_LEDGER_TRADE_SIZE, SL_LEDGER_TRADE, SL_LEDGER_EFIELD, "trade entry_id 0");
 
   /* money encoders refuse non-money purposes, the generic encoder a purpose mismatch */
-  static const uint32_t bad[] = {0, SL_LEDGER_TRADE, SL_LEDGER_CHECKPOINT, SL_LEDGER_EXPORT, 9};
+  static const uint32_t bad[] = {0, SL_LEDGER_TRADE, SL_LEDGER_CHECKPOINT, SL_LEDGER_EXPORT,
+                                 SL_LEDGER_PERIOD_CLOSE, 10};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     sl_ledger_money m = {bad[i], 1, 0, 7, 9, 0, 0, 0, 0};
     assert_int_equal(sl_ledger_money_encode(&m, buf), SL_LEDGER_EPURPOSE);
@@ -528,7 +529,7 @@ static void test_field_rules(void **state) {
   assert_int_equal(sl_ledger_record_encode(&r, buf, sizeof buf, &len), SL_LEDGER_EPURPOSE);
   r.purpose = 0;
   assert_int_equal(sl_ledger_record_encode(&r, buf, sizeof buf, &len), SL_LEDGER_EPURPOSE);
-  r.purpose = 9;
+  r.purpose = 10;
   assert_int_equal(sl_ledger_record_encode(&r, buf, sizeof buf, &len), SL_LEDGER_EPURPOSE);
 }
 
@@ -644,7 +645,7 @@ static void test_sign_refuses_malformed(void **state) {
       {0, 0, 104, SL_LEDGER_ELENGTH},
       {SL_LEDGER_TRADE_SIZE, 0, 105, SL_LEDGER_ESIZE},
       {SL_LEDGER_TRADE_SIZE, 4, 0, SL_LEDGER_EPURPOSE},
-      {SL_LEDGER_TRADE_SIZE, 4, 9, SL_LEDGER_EPURPOSE},
+      {SL_LEDGER_TRADE_SIZE, 4, 10, SL_LEDGER_EPURPOSE},
       {SL_LEDGER_TRADE_SIZE, 4, SL_LEDGER_CHECKPOINT, SL_LEDGER_ESIZE},
       {SL_LEDGER_TRADE_SIZE, 12, 0, SL_LEDGER_EFIELD}, /* entry_id low word 0 -> 0 */
   };
