@@ -20,7 +20,6 @@ CREATE TRIGGER periods_append_only BEFORE UPDATE OR DELETE ON periods
 
 ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_purpose_check;
 ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_purpose_check CHECK (purpose BETWEEN 1 AND 9);
-ALTER TABLE ledger_entries ADD COLUMN period_id bigint REFERENCES periods(id);
 CREATE INDEX postings_txn_account ON postings(txn_id, ledger_account_id);
 
 -- The journal lines of a period [p_from, p_to): one row per (account, journal transaction)

@@ -29,9 +29,15 @@ bool sl_xledger_rotate(const char *conninfo, const char *key_dir, int64_t at, ch
 /* Sign what the current transaction wrote (no-op when disabled). */
 sl_dbrc sl_xledger_record_pending(sl_dbc *c);
 
+/* Sign and append the PERIOD_CLOSE entry of a closed period (in the caller's transaction). */
+sl_dbrc sl_xledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int64_t to,
+                                 const uint8_t sha256[32], int64_t *entry_id);
+
 /* Sign bytes' SHA-256 as an EXPORT record (files, webhook bodies) with the key valid now. */
 bool sl_xledger_sign_blob(const uint8_t *data, size_t len, uint8_t sig[64], char key_id[17],
                           uint8_t sha256[32]);
+/* The same for a digest already computed (streamed exports). */
+bool sl_xledger_sign_digest(const uint8_t sha256[32], uint8_t sig[64], char key_id[17]);
 
 /* Sequence up to `limit` entries into the tree and sign a checkpoint when any were added;
  * *added = how many.  Runs its own transaction on c. */

@@ -15,8 +15,10 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      " coalesce(t.id, 0), t.order_id, t.tenant_id, t.provider_id, t.pool_id, t.gpus,"
      " " EPOCH("t.start_at") ", " EPOCH("t.end_at") ", t.unit_price_minor, t.total_minor,"
      " t.fee_bp, " EPOCH("t.created_at") ","
-     " coalesce(m.kind, ''), m.trade_id, m.account_id, m.at, m.to_tenant, m.to_provider, m.fee"
-     " FROM ledger_entries e"
+     " coalesce(m.kind, ''), m.trade_id, m.account_id, m.at, m.to_tenant, m.to_provider, m.fee,"
+     " coalesce(pr.id, 0), " EPOCH("pr.starts_at") ", " EPOCH("pr.ends_at") ","
+     " coalesce(encode(pr.export_sha256, 'hex'), '')"
+     " FROM ledger_entries e LEFT JOIN periods pr ON pr.ledger_entry = e.id"
      " LEFT JOIN trades t ON e.purpose = 1 AND t.id = e.trade_id"
      " LEFT JOIN LATERAL (SELECT j.kind, coalesce(j.trade_id, 0) AS trade_id,"
      "   coalesce(tt.tenant_id, j.account_id) AS account_id, " EPOCH("j.created_at") " AS at,"
@@ -30,6 +32,9 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      "   LEFT JOIN ledger_accounts la ON la.id = p.ledger_account_id"
      "   WHERE j.id = e.journal_txn_id GROUP BY j.id, tt.tenant_id, tt.provider_id) m ON true"
      " ORDER BY e.leaf_index NULLS LAST, e.id"},
+    {"audit_periods",
+     "SELECT id, " EPOCH("starts_at") ", " EPOCH("ends_at") ", encode(export_sha256, 'hex'),"
+     " coalesce(ledger_entry, 0) FROM periods ORDER BY id"},
     {"audit_checkpoints",
      "SELECT tree_size, encode(root_hash, 'hex'), " EPOCH("signed_at") ", key_id,"
      " encode(signature, 'hex'), encode(record, 'hex') FROM ledger_checkpoints ORDER BY tree_size"},

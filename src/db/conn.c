@@ -9,7 +9,7 @@
 static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_accounts, sl_db_stmts_audit, sl_db_stmts_idem,
     sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools, sl_db_stmts_market, sl_db_stmts_dispatch, sl_db_stmts_ledger,
-    sl_db_stmts_auditor,
+    sl_db_stmts_auditor, sl_db_stmts_settlement,
 };
 
 struct sl_db {
@@ -169,7 +169,7 @@ static sl_dbrc classify(sl_dbc *c, PGresult *r, const char *what) {
   snprintf(c->sqlstate, sizeof c->sqlstate, "%s", st ? st : "");
   snprintf(c->constraint, sizeof c->constraint, "%s", cn ? cn : "");
   if (!st) return SL_DB_HARD;
-  if (!strcmp(st, "23505")) return SL_DB_UNIQUE;
+  if (!strcmp(st, "23505") || !strcmp(st, "23P01")) return SL_DB_UNIQUE; /* or exclusion */
   if (!strcmp(st, "23503")) return SL_DB_FK;
   if (!strcmp(st, "23514") || !strcmp(st, "23502") || !strncmp(st, "22", 2)) return SL_DB_CHECK;
   if (!strcmp(st, "40001") || !strcmp(st, "40P01")) return SL_DB_SOFT;

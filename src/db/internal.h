@@ -21,6 +21,7 @@ extern const sl_db_stmt sl_db_stmts_market[];
 extern const sl_db_stmt sl_db_stmts_dispatch[];
 extern const sl_db_stmt sl_db_stmts_ledger[];
 extern const sl_db_stmt sl_db_stmts_auditor[];
+extern const sl_db_stmt sl_db_stmts_settlement[];
 
 struct sl_dbc {
   PGconn *pg;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "suanli/settlement.h"
 #include "suanli/xledger.h"
 
 typedef struct {
@@ -24,6 +25,11 @@ typedef struct {
   sl_ledger_hash chain;
   bool have_chain;
   bool failed;            /* out of memory */
+  struct period_ref {
+    char id[24], sha[65];
+    int64_t from, to;
+  } *period_ids;
+  size_t nperiods;
 } audit_ctx;
 
 static void finding(audit_ctx *a, const char *check, const char *table, const char *id,
@@ -125,6 +131,20 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
       SAME("fee_minor", x->fee_minor, num(col[28]));
     }
   }
+  if (r.purpose == SL_LEDGER_PERIOD_CLOSE) {
+    const sl_ledger_period *x = &r.u.period;
+    if (nc < 33 || num(col[29]) == 0) {
+      finding(a, "record_matches_row", "ledger_entries", id, "period %llu has no closed period row",
+              (unsigned long long)x->period_id);
+    } else {
+      uint8_t sha[32];
+      SAME("period_id", x->period_id, num(col[29]));
+      SAME("start", x->start, num(col[30]));
+      SAME("end", x->end, num(col[31]));
+      if (!sl_ledger_hex_decode(col[32], sha, 32) || memcmp(sha, x->sha256.b, 32) != 0)
+        finding(a, "record_matches_row", "ledger_entries", id, "export_sha256: the signed digest differs from the period's");
+    }
+  }
   /* tree position, leaf hash and chain link */
   int64_t li = num(col[7]);
   if (li < 0) return true; /* not yet sequenced */
@@ -189,6 +209,26 @@ static bool checkpoint_row(int nc, const char *const *col, const bool *nul, void
   return true;
 }
 
+/* A closed period's canonical export must still hash to what was signed when it closed. */
+static bool period_row(int nc, const char *const *col, const bool *nul, void *arg) {
+  audit_ctx *a = arg;
+  if (nc < 5) return true;
+  if (num(col[4]) == 0)
+    finding(a, "period", "periods", col[0], "the closed period has no signed PERIOD_CLOSE entry");
+  a->period_ids = realloc(a->period_ids, (a->nperiods + 1) * sizeof *a->period_ids);
+  if (!a->period_ids) {
+    a->failed = true;
+    return false;
+  }
+  struct period_ref *p = &a->period_ids[a->nperiods++];
+  snprintf(p->id, sizeof p->id, "%s", col[0]);
+  p->from = num(col[1]);
+  p->to = num(col[2]);
+  snprintf(p->sha, sizeof p->sha, "%s", col[3]);
+  (void)nul;
+  return true;
+}
+
 static bool simple_row(int nc, const char *const *col, const bool *nul, void *arg) {
   audit_ctx *a = arg;
   if (nc >= 3) finding(a, a->report ? "journal" : "journal", col[0], col[1], "%s", col[2]);
@@ -225,6 +265,21 @@ long sl_xledger_audit(sl_dbc *c, void (*report)(json_t *, void *), void *arg) {
   if (rc == SL_DB_OK && !a.failed) rc = sl_db_each(c, "audit_checkpoints", 0, NULL, checkpoint_row, &a);
   for (size_t i = 0; rc == SL_DB_OK && i < sizeof checks / sizeof checks[0]; i++)
     rc = sl_db_each(c, checks[i], 0, NULL, simple_row, &a);
+  if (rc == SL_DB_OK) rc = sl_db_each(c, "audit_periods", 0, NULL, period_row, &a);
+  for (size_t i = 0; rc == SL_DB_OK && i < a.nperiods; i++) {
+    sl_export *e = sl_export_new(false);
+    uint8_t sha[32];
+    char hex[65];
+    rc = e ? sl_settle_period_csv(c, a.period_ids[i].from, a.period_ids[i].to, e) : SL_DB_HARD;
+    if (rc == SL_DB_OK && sl_export_finish(e, sha, NULL, NULL, NULL, NULL)) {
+      sl_ledger_hex_encode(sha, 32, hex);
+      if (strcmp(hex, a.period_ids[i].sha) != 0)
+        finding(&a, "period", "periods", a.period_ids[i].id,
+                "the journal of this closed period no longer hashes to its signed export digest");
+    }
+    sl_export_free(e);
+  }
+  free(a.period_ids);
   free(a.keys);
   free(a.leaves);
   return (rc != SL_DB_OK || a.failed || !a.keys) && rc != SL_DB_OK ? -1 : a.findings;

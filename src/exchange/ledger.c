@@ -309,14 +309,37 @@ sl_dbrc sl_xledger_record_pending(sl_dbc *c) {
   return rc;
 }
 
-bool sl_xledger_sign_blob(const uint8_t *data, size_t len, uint8_t sig[64], char key_id[17],
-                          uint8_t sha256[32]) {
+bool sl_xledger_sign_digest(const uint8_t sha256[32], uint8_t sig[64], char key_id[17]) {
   sl_ledger_export e;
-  crypto_hash_sha256(e.sha256.b, data, len);
-  if (sha256) memcpy(sha256, e.sha256.b, 32);
+  memcpy(e.sha256.b, sha256, 32);
   uint8_t rec[SL_LEDGER_EXPORT_SIZE];
   if (sl_ledger_export_encode(&e, rec) != SL_LEDGER_OK) return false;
   return sign_at(NULL, sl_time_now(), rec, sizeof rec, sig, key_id);
+}
+
+bool sl_xledger_sign_blob(const uint8_t *data, size_t len, uint8_t sig[64], char key_id[17],
+                          uint8_t sha256[32]) {
+  uint8_t h[32];
+  crypto_hash_sha256(h, data, len);
+  if (sha256) memcpy(sha256, h, 32);
+  return sl_xledger_sign_digest(h, sig, key_id);
+}
+
+sl_dbrc sl_xledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int64_t to,
+                                 const uint8_t sha256[32], int64_t *entry_id) {
+  *entry_id = 0;
+  if (!L.enabled) return SL_DB_OK;
+  int64_t id;
+  sl_dbrc rc = sl_db_entry_next_id(c, &id);
+  if (rc != SL_DB_OK) return rc;
+  sl_ledger_period p = {.entry_id = (uint64_t)id, .period_id = (uint64_t)period_id,
+                        .start = from, .end = to, .at = sl_time_now()};
+  memcpy(p.sha256.b, sha256, 32);
+  uint8_t rec[SL_LEDGER_PERIOD_SIZE];
+  if (sl_ledger_period_encode(&p, rec) != SL_LEDGER_OK) return SL_DB_HARD;
+  rc = append(c, SL_LEDGER_PERIOD_CLOSE, 0, 0, rec, sizeof rec, p.at);
+  if (rc == SL_DB_OK) *entry_id = id;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- tree cache */

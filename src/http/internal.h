@@ -70,6 +70,12 @@ struct sl_req {
   bool db_down;
   sl_err err;
   char audit_object[96];
+  /* a reply streamed from a file (exports): fd owned until handed to libmicrohttpd */
+  bool has_fd;
+  int reply_fd;
+  uint64_t reply_size;
+  const char *content_type;
+  char sig_key[17], sig_hex[129], sha_hex[65];
   char *idem_text;          /* owned; when set, stored under the Idempotency-Key instead of
                                the reply (replies carrying a secret shown only once) */
 };
@@ -172,5 +178,11 @@ void h_ledger_entry(sl_req *r);
 void h_checkpoint_latest(sl_req *r);
 void h_checkpoint_get(sl_req *r);
 void h_consistency(sl_req *r);
+void h_periods_create(sl_req *r);
+void h_periods_list(sl_req *r);
+void h_periods_get(sl_req *r);
+void h_statement_get(sl_req *r);
+void h_period_export(sl_req *r);
+void h_period_regions(sl_req *r);
 
 #endif

@@ -53,6 +53,7 @@ static sl_req *req_new(sl_http *h, struct MHD_Connection *conn, const char *url,
 }
 
 static void req_free(sl_req *r) {
+  if (r->has_fd) close(r->reply_fd);
   if (r->db) sl_db_release(r->pool, r->db);
   for (int i = 0; i < SL_MAX_PARAMS; i++) free(r->params[i]);
   sl_principal_clear(&r->who);
@@ -176,7 +177,27 @@ refused:
   if (is_mutating(r->method)) sl_audit_refused(r);
 }
 
+/* A signed export streamed from its file. */
+static enum MHD_Result queue_file(sl_req *r) {
+  struct MHD_Response *resp = MHD_create_response_from_fd64(r->reply_size, r->reply_fd);
+  if (!resp) return MHD_NO;
+  r->has_fd = false; /* libmicrohttpd closes it */
+  MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+  MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  MHD_add_response_header(resp, "X-Suanli-Sha256", r->sha_hex);
+  if (r->sig_key[0]) {
+    MHD_add_response_header(resp, "X-Suanli-Key-Id", r->sig_key);
+    MHD_add_response_header(resp, "X-Suanli-Signature", r->sig_hex);
+  }
+  enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+  MHD_destroy_response(resp);
+  r->finished = true;
+  return ret;
+}
+
 static enum MHD_Result queue(sl_req *r) {
+  if (r->has_fd && r->status == 200) return queue_file(r);
   if (!r->reply_text) {
     if (!r->reply) sl_reply_error(r, SL_E_INTERNAL, NULL, "the handler produced no reply");
     r->reply_text = json_dumps(r->reply, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -57,12 +57,14 @@ def _build_base():
     finally:
         code = srv.stop()
     check(code == 0, "base server exit status %s" % code)
-    # a second key: rotated while no server runs (a running server keeps signing with the key
-    # it loaded; see test_ledger), at least 2 s after the last record (records state rounded
-    # seconds)
-    time.sleep(2.2)
+    # a second key, rotated while no server runs; the rotation takes effect a few seconds later
+    # (valid_from in the future): wait for it, so that the trades below are signed by the new key
     p = L.cli(url, keys, "rotate-key")
     check(p.returncode == 0, "rotate-key: %s %s" % (p.returncode, p.stderr[-300:]))
+    start = float(L.one(url, "SELECT extract(epoch FROM valid_from) FROM exchange_keys WHERE key_id = '%s'"
+                        % p.stdout.strip()))
+    check(start - time.time() < 60, "the rotation takes effect %.0f s from now" % (start - time.time()))
+    time.sleep(max(0.0, start - time.time() + 0.3))
     srv = L.LedgerServer("tamper-base2", url, keys)
     try:
         srv.wait_ready()
