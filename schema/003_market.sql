@@ -301,8 +301,10 @@ BEGIN
       USING ERRCODE = 'check_violation', CONSTRAINT = 'pool_window_strands_bookings';
   END IF;
   IF TG_OP = 'UPDATE' AND NEW.gpu_count <> OLD.gpu_count THEN
-    -- raises slot_not_overbooked when a slot already holds more than the new count
-    UPDATE pool_slots SET capacity = NEW.gpu_count WHERE pool_id = NEW.id;
+    -- raises slot_not_overbooked when a current or future slot already holds more than the
+    -- new count (past slots keep the capacity they were sold under)
+    UPDATE pool_slots SET capacity = NEW.gpu_count
+     WHERE pool_id = NEW.id AND slot >= date_trunc('hour', now());
   END IF;
   IF v_cause IS NOT NULL THEN
     INSERT INTO book_events(pool_id, cause) VALUES (NEW.id, v_cause);

@@ -199,26 +199,6 @@ sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, 
   return rc;
 }
 
-sl_dbrc sl_db_json(sl_dbc *c, const char *name, int n, const char *const *vals, json_t **out) {
-  PGresult *r;
-  *out = NULL;
-  sl_dbrc rc = sl_db_exec(c, name, n, vals, &r);
-  if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
-  json_error_t je;
-  *out = json_loads(PQgetvalue(r, 0, 0), JSON_DECODE_ANY, &je);
-  PQclear(r);
-  if (!*out) {
-    sl_log(SL_LOG_ERROR, "database returned invalid JSON",
-           json_pack("{s:s,s:s}", "statement", name, "error", je.text));
-    return SL_DB_HARD;
-  }
-  return SL_DB_OK;
-}
-
 sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, char **out) {
   PGresult *r;
   *out = NULL;
@@ -231,6 +211,22 @@ sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, 
   *out = strdup(PQgetvalue(r, 0, 0));
   PQclear(r);
   return *out ? SL_DB_OK : SL_DB_HARD;
+}
+
+sl_dbrc sl_db_json(sl_dbc *c, const char *name, int n, const char *const *vals, json_t **out) {
+  char *text;
+  *out = NULL;
+  sl_dbrc rc = sl_db_text(c, name, n, vals, &text);
+  if (rc != SL_DB_OK) return rc;
+  json_error_t je;
+  *out = json_loads(text, JSON_DECODE_ANY, &je);
+  free(text);
+  if (!*out) {
+    sl_log(SL_LOG_ERROR, "database returned invalid JSON",
+           json_pack("{s:s,s:s}", "statement", name, "error", je.text));
+    return SL_DB_HARD;
+  }
+  return SL_DB_OK;
 }
 
 sl_dbrc sl_db_int(sl_dbc *c, const char *name, int n, const char *const *vals, int64_t *out) {

@@ -157,48 +157,9 @@ def trade_journal_problems(trade_ids):
     return p
 
 
-# Columns and tables that background workers change on their own (sim heartbeats, the
-# dispatcher, the simulated cluster, the ledger's sequencer): left out of `stable_snapshot`, so
-# that "a refused request changed nothing" does not depend on their timing.  Rows they insert
-# on their own (reservation_events after the first one) are left out too; rows a request
-# writes are not.
-WORKER_COLUMNS = {
-    "pools": {"health", "healthy_gpus", "utilization_bp", "last_heartbeat_at"},
-    "reservations": {"state", "updated_at", "external_ref", "cause"},
-    "dispatch_jobs": {"state", "attempts", "next_attempt_at", "last_error", "updated_at", "done_at"},
-    "ledger_entries": {"leaf_index", "leaf_hash", "chain_hash"},
-}
-WORKER_ROWS = {"reservation_events": "from_state IS NULL"}
-WORKER_TABLES = {"sim_cluster_reservations", "ledger_checkpoints"}
-_stable_sql = None
-
-
 def stable_snapshot():
-    """Like harness.snapshot() (md5 of every table but audit_log and idempotency_keys), without
-    what the background workers change on their own (WORKER_*)."""
-    global _stable_sql
-    if _stable_sql is None:
-        cols = {}
-        for t, col in q("SELECT table_name, column_name FROM information_schema.columns"
-                        " WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"):
-            cols.setdefault(t, []).append(col)
-        tables = [t for t in q1("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables"
-                                " WHERE schemaname = 'public'").split(",")
-                  if t and t not in harness.SNAPSHOT_EXCLUDE and t not in WORKER_TABLES]
-        parts = []
-        for t in tables:
-            keep = [c for c in cols.get(t, []) if c not in WORKER_COLUMNS.get(t, set())]
-            proj = "ROW(%s)::text" % ", ".join(harness.quote_ident(c) for c in keep)
-            where = " WHERE " + WORKER_ROWS[t] if t in WORKER_ROWS else ""
-            parts.append("SELECT %s, (SELECT md5(coalesce(string_agg(r, '|' ORDER BY r), '')) FROM (SELECT %s AS r"
-                         " FROM %s%s) x)" % (harness.quote_lit(t), proj, harness.quote_ident(t), where))
-        _stable_sql = " UNION ALL ".join(parts)
-    out = {}
-    for line in harness._session.query(_stable_sql).split("\n"):
-        if line:
-            t, h = line.split("|", 1)
-            out[t] = h
-    return out
+    """harness.snapshot(): every table but what background workers change on their own."""
+    return harness.snapshot()
 
 
 def fees_balance():
