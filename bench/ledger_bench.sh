@@ -8,8 +8,8 @@
 #   - a fresh database on the PostgreSQL of deploy/lib.sh (the private cluster, or
 #     SUANLI_DATABASE_URL's server), `suanlid migrate`, deploy/seed_demo.sql, bootstrap-admin;
 #   - `suanlid serve` (build/, RelWithDebInfo) on a free port in 18500..18599 with its own
-#     SUANLI_KEY_DIR, default workers (the sequencer checkpoints every SUANLI_MAINTENANCE_MS,
-#     default 2000 ms), and SUANLI_LEDGER=off for the "off" runs (nothing signed, no entries);
+#     SUANLI_KEY_DIR, default workers (the sequencer folds new entries and signs a checkpoint
+#     about every 0.5 s), and SUANLI_LEDGER=off for the "off" runs (nothing signed, no entries);
 #   - bench/ledger_bench_client.py: a private region with 8 pools, BENCH_CLIENTS funded tenants,
 #     64 warm-up orders, then BENCH_ORDERS fill-or-kill orders (same seeded draws in every run)
 #     from BENCH_CLIENTS threads with keep-alive connections and unique Idempotency-Keys;
@@ -24,7 +24,6 @@
 # BENCH_NO_RECORD=1 to print only.  Takes about 1-3 minutes on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 ORDERS=${BENCH_ORDERS:-2000}
 CLIENTS=${BENCH_CLIENTS:-16}
@@ -235,7 +234,7 @@ EOF
   echo
   echo "- command: \`$CMD\` ($ORDERS fill-or-kill orders from $CLIENTS keep-alive clients per run after 64 warm-up orders, alternating on/off in ABBA order, $ROUNDS round(s); ${ELAPSED} s in all)"
   echo "- host: \`$(uname -srvmo)\`; nproc $(nproc); CPU: ${CPU:-unknown}; load average $LOAD_BEFORE before, $LOAD_AFTER after"
-  echo "- revision: $REV; suanlid \`$SUANLI_BIN\` (${BUILD_TYPE:-unknown}), SUANLI_THREADS=${SUANLI_THREADS:-default}, SUANLI_MAINTENANCE_MS=default (sequencer every 2 s); PostgreSQL $PG_VERSION"
+  echo "- revision: $REV; suanlid \`$SUANLI_BIN\` (${BUILD_TYPE:-unknown}), SUANLI_THREADS=${SUANLI_THREADS:-default}, default workers (the sequencer checkpoints about every 0.5 s); PostgreSQL $PG_VERSION"
   echo "- each run: fresh database, migrate + deploy/seed_demo.sql, a private region with 8 pools x 64 H100, orders of 1-2 GPUs x 1-3 h over the next 25 days (same seeded draws every run); the client runs on the same machine"
   echo
   cat "$TMP/table.md"

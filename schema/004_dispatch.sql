@@ -22,7 +22,7 @@ CREATE TABLE reservation_events (
   from_state      text,
   to_state        text NOT NULL,
   cause           text NOT NULL DEFAULT '',
-  at              timestamptz NOT NULL DEFAULT now()
+  at              timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX reservation_events_res ON reservation_events(reservation_id, id);
 
@@ -33,7 +33,10 @@ CREATE TABLE dispatch_jobs (
   id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   reservation_id   bigint NOT NULL REFERENCES reservations(id),
   action           text NOT NULL CHECK (action IN ('reserve', 'cancel')),
-  state            text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'done', 'failed', 'skipped')),
+  state            text NOT NULL DEFAULT 'queued'
+                   CHECK (state IN ('queued', 'running', 'done', 'failed', 'skipped')),
+  -- a running job belongs to its worker until then; a worker that died loses it after that
+  lease_until      timestamptz,
   attempts         integer NOT NULL DEFAULT 0,
   next_attempt_at  timestamptz NOT NULL DEFAULT now(),
   deadline         timestamptz NOT NULL,
@@ -43,7 +46,7 @@ CREATE TABLE dispatch_jobs (
   done_at          timestamptz,
   UNIQUE (reservation_id, action)
 );
-CREATE INDEX dispatch_jobs_due ON dispatch_jobs(next_attempt_at) WHERE state = 'queued';
+CREATE INDEX dispatch_jobs_due ON dispatch_jobs(next_attempt_at) WHERE state IN ('queued', 'running');
 
 CREATE FUNCTION sl_reservation_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE v_start timestamptz;

@@ -295,8 +295,7 @@ bool sl_db_wait_notify(sl_dbc *c, const char *channel, int timeout_ms);
 
 /* ---- dispatch (dispatch.c): outbox jobs, reservations, health, failover, sim store ---- */
 
-/* A claimed dispatch job with what the adapter needs; locked (job and reservation rows)
- * until the caller's transaction ends. */
+/* A leased dispatch job with what the adapter needs. */
 typedef struct sl_db_job {
   int64_t id, reservation_id, trade_id, pool_id, tenant_id;
   char action[12], reservation_state[16], region[48], accelerator[72], adapter_kind[16];
@@ -306,10 +305,13 @@ typedef struct sl_db_job {
   json_t *config; /* owned: the pool's adapter configuration */
 } sl_db_job;
 
-/* Claim the next due job (FOR UPDATE SKIP LOCKED) inside the caller's transaction. */
-sl_dbrc sl_db_job_claim(sl_dbc *c, sl_db_job *j);
+/* Lease the next due job for lease_s seconds (FOR UPDATE SKIP LOCKED; commit right after,
+ * so no lock is held during the adapter call); NOROWS when none is due. */
+sl_dbrc sl_db_job_lease(sl_dbc *c, int lease_s, int64_t *id);
+/* Read a leased job and what the adapter needs. */
+sl_dbrc sl_db_job_claim(sl_dbc *c, int64_t id, sl_db_job *j);
 void sl_db_job_clear(sl_db_job *j);
-/* state: "done", "failed", "skipped", or "queued" (retry after retry_in_s). */
+/* End the lease: state "done", "failed", "skipped", or "queued" (retry after retry_in_s). */
 sl_dbrc sl_db_job_finish(sl_dbc *c, int64_t id, const char *state, bool attempted,
                          const char *error, double retry_in_s);
 sl_dbrc sl_db_reservation_dispatched(sl_dbc *c, int64_t id, const char *external_ref);

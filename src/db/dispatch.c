@@ -5,18 +5,30 @@
 #include "internal.h"
 
 const sl_db_stmt sl_db_stmts_dispatch[] = {
+    /* Lease the next due job (or one whose worker's lease ran out).  A cancel waits while
+     * the reserve of the same reservation is running, so it always runs after it. */
+    {"job_lease",
+     "WITH j AS (SELECT j.id FROM dispatch_jobs j"
+     "  WHERE ((j.state = 'queued' AND j.next_attempt_at <= now())"
+     "      OR (j.state = 'running' AND j.lease_until < now()))"
+     "    AND NOT (j.action = 'cancel' AND EXISTS (SELECT 1 FROM dispatch_jobs r"
+     "      WHERE r.reservation_id = j.reservation_id AND r.action = 'reserve'"
+     "        AND r.state = 'running' AND r.lease_until >= now()))"
+     "  ORDER BY j.next_attempt_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+     " UPDATE dispatch_jobs d SET state = 'running', attempts = d.attempts + 1,"
+     "  lease_until = now() + make_interval(secs => $1::int), updated_at = now()"
+     " FROM j WHERE d.id = j.id RETURNING d.id"},
     {"job_claim",
      "SELECT j.id, j.action, j.attempts, extract(epoch FROM j.deadline)::bigint, r.id, r.state,"
      " t.id, t.pool_id, extract(epoch FROM t.start_at)::bigint, extract(epoch FROM t.end_at)::bigint,"
      " t.gpus, p.gpus_per_node, p.region, p.accelerator_id, p.adapter_kind, p.adapter_config::text,"
      " t.tenant_id, j.last_error"
      " FROM dispatch_jobs j JOIN reservations r ON r.id = j.reservation_id"
-     " JOIN trades t ON t.id = r.trade_id JOIN pools p ON p.id = t.pool_id"
-     " WHERE j.state = 'queued' AND j.next_attempt_at <= now()"
-     " ORDER BY j.next_attempt_at, j.id LIMIT 1 FOR UPDATE OF j, r SKIP LOCKED"},
+     " JOIN trades t ON t.id = r.trade_id JOIN pools p ON p.id = t.pool_id WHERE j.id = $1"},
     {"job_finish",
      "UPDATE dispatch_jobs SET state = $2, attempts = attempts + $3::int, last_error = $4,"
-     " updated_at = now(), done_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END,"
+     " updated_at = now(), lease_until = NULL,"
+     " done_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END,"
      " next_attempt_at = now() + make_interval(secs => $5::double precision)"
      " WHERE id = $1"},
     {"reservation_dispatched",
@@ -69,10 +81,18 @@ const sl_db_stmt sl_db_stmts_dispatch[] = {
     {NULL, NULL},
 };
 
-sl_dbrc sl_db_job_claim(sl_dbc *c, sl_db_job *j) {
+sl_dbrc sl_db_job_lease(sl_dbc *c, int lease_s, int64_t *id) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, lease_s)};
+  return sl_db_int(c, "job_lease", 1, v, id);
+}
+
+sl_dbrc sl_db_job_claim(sl_dbc *c, int64_t id, sl_db_job *j) {
   PGresult *r;
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, id)};
   memset(j, 0, sizeof *j);
-  sl_dbrc rc = sl_db_exec(c, "job_claim", 0, NULL, &r);
+  sl_dbrc rc = sl_db_exec(c, "job_claim", 1, v, &r);
   if (rc != SL_DB_OK) return rc;
   if (PQntuples(r) != 1) {
     PQclear(r);

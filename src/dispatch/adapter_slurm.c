@@ -124,15 +124,38 @@ static int node_count(const char *out) {
   return p ? atoi(p + 8) : -1;
 }
 
-/* Show the reservation; *nodes = its node count (-1 when absent). */
-static sl_ad_rc show(const sl_ad_call *c, int *nodes, char *err, size_t errlen) {
+/* Key=Value from `scontrol -o show` output into buf ("" when absent). */
+static void field(const char *out, const char *key, char *buf, size_t len) {
+  const char *p = strstr(out, key);
+  buf[0] = '\0';
+  if (!p) return;
+  p += strlen(key);
+  size_t n = strcspn(p, " \n");
+  snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p);
+}
+
+/* Show the reservation; *nodes = its node count (-1 when absent), *ours = its start time and
+ * duration are this reservation's (a reservation of the same name left by another exchange
+ * database, or a stale one, is not ours). */
+static sl_ad_rc show(const sl_ad_call *c, int *nodes, bool *ours, char *err, size_t errlen) {
   char name[64], out[2048];
   res_name(c, name, sizeof name);
   const char *args[] = {"-o", "show", "reservation", name, NULL};
   int rc = run_scontrol(c->config, args, out, sizeof out);
   *nodes = -1;
+  *ours = false;
   if (rc == 0 && strstr(out, name)) {
+    char start[40], when[40], end[40], want_end[40];
+    time_t t = (time_t)c->start, e = (time_t)c->end;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    gmtime_r(&e, &tm);
+    strftime(want_end, sizeof want_end, "%Y-%m-%dT%H:%M:%S", &tm);
+    field(out, "StartTime=", start, sizeof start);
+    field(out, "EndTime=", end, sizeof end);
     *nodes = node_count(out);
+    *ours = strcmp(start, when) == 0 && strcmp(end, want_end) == 0;
     return SL_AD_OK;
   }
   if (rc > 0 && absent(out)) return SL_AD_OK;
@@ -142,8 +165,9 @@ static sl_ad_rc show(const sl_ad_call *c, int *nodes, char *err, size_t errlen) 
 
 static sl_ad_rc slurm_status(const sl_ad_call *c, char *state, size_t len, char *err, size_t errlen) {
   int nodes;
-  sl_ad_rc rc = show(c, &nodes, err, errlen);
-  if (rc == SL_AD_OK) snprintf(state, len, "%s", nodes < 0 ? "absent" : "reserved");
+  bool ours;
+  sl_ad_rc rc = show(c, &nodes, &ours, err, errlen);
+  if (rc == SL_AD_OK) snprintf(state, len, "%s", nodes < 0 ? "absent" : ours ? "reserved" : "conflict");
   return rc;
 }
 
@@ -159,8 +183,14 @@ static sl_ad_rc slurm_delete(const sl_ad_call *c, char *err, size_t errlen) {
 
 static sl_ad_rc slurm_reserve(const sl_ad_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
   int nodes;
-  sl_ad_rc s = show(c, &nodes, err, errlen);
+  bool ours;
+  sl_ad_rc s = show(c, &nodes, &ours, err, errlen);
   if (s != SL_AD_OK) return s;
+  if (nodes >= 0 && !ours) {
+    snprintf(err, errlen, "a different reservation named suanli-res-%lld exists on the cluster",
+             (long long)c->reservation_id);
+    return SL_AD_TERMINAL; /* never delete or adopt what is not ours */
+  }
   char name[64];
   res_name(c, name, sizeof name);
   if (nodes < 0) {
@@ -183,7 +213,12 @@ static sl_ad_rc slurm_reserve(const sl_ad_call *c, char *ref, size_t reflen, cha
       snprintf(err, errlen, "scontrol create: %.200s", out);
       return refused_for_good(out) ? SL_AD_TERMINAL : SL_AD_RETRY;
     }
-    if ((s = show(c, &nodes, err, errlen)) != SL_AD_OK) return s;
+    if ((s = show(c, &nodes, &ours, err, errlen)) != SL_AD_OK) return s;
+    if (nodes >= 0 && !ours) {
+      snprintf(err, errlen, "a different reservation named suanli-res-%lld exists on the cluster",
+               (long long)c->reservation_id);
+      return SL_AD_TERMINAL;
+    }
   }
   /* Already there (a retry after a lost reply, or a duplicate): it must be the whole size. */
   if (nodes < c->nodes) {

@@ -2,8 +2,8 @@
  *
  * Each call POSTs a JSON body {"action": reserve|cancel|status, "reservation_id", "trade_id",
  * "pool_id", "region", "accelerator", "gpus", "nodes", "start", "end"} with the headers
- *   Idempotency-Key: reservation-<id>       (the same on every retry)
- *   X-Suanli-Key-Id, X-Suanli-Signature     (Ed25519 over the WEBHOOK record of
+ *   Idempotency-Key: reservation-<id>[-cancel|-status]  (one per action; the same on retries)
+ *   X-Suanli-Key-Id, X-Suanli-Signature     (Ed25519 over the EXPORT record of
  *                                            api/SIGNING.md: the SHA-256 of the exact body)
  * Replies: 2xx → OK (a JSON {"ref"} or {"state"} is read when present); 408, 429, 5xx,
  * timeouts and connection errors → RETRY; other 4xx → TERMINAL.
@@ -176,7 +176,8 @@ static sl_ad_rc post(const sl_ad_call *c, const char *action, char **reply, char
   for (int i = 0; i < 64; i++) snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
   snprintf(h_key, sizeof h_key, "X-Suanli-Key-Id: %s", key_id);
   snprintf(h_sig, sizeof h_sig, "X-Suanli-Signature: %s", sig_hex);
-  snprintf(h_idem, sizeof h_idem, "Idempotency-Key: reservation-%lld", (long long)c->reservation_id);
+  snprintf(h_idem, sizeof h_idem, "Idempotency-Key: reservation-%lld%s%s", (long long)c->reservation_id,
+           strcmp(action, "reserve") ? "-" : "", strcmp(action, "reserve") ? action : "");
   json_t *t = json_object_get(c->config, "timeout_ms");
   long timeout = json_is_integer(t) ? (long)json_integer_value(t) : 5000;
   const char *url = json_string_value(json_object_get(c->config, "url"));

@@ -53,7 +53,7 @@ static bool validate_webhook(const json_t *cfg, sl_jerr *err) {
   int64_t timeout = 0;
   const sl_jfield f[] = {
       {"url", SL_JT_STRING, true, &url, NULL, 8, 2048, NULL},
-      {"timeout_ms", SL_JT_INT, false, &timeout, NULL, 100, 60000, NULL},
+      {"timeout_ms", SL_JT_INT, false, &timeout, NULL, 100, 20000, NULL},
   };
   if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], CFG, err)) return false;
   const char *rest = NULL;

@@ -1,13 +1,15 @@
 /* dispatcher.c — the outbox workers.
  *
- * Each worker, in one transaction: claims the next due job (FOR UPDATE SKIP LOCKED on the
- * job and its reservation, so any number of processes never run the same job twice at
- * once), calls the pool's adapter with the reservation id as idempotency key, and records
+ * Each worker leases the next due job in a short transaction (FOR UPDATE SKIP LOCKED: any
+ * number of processes never lease the same job), calls the pool's adapter outside any
+ * transaction — no row stays locked while a provider's system answers, so a tenant's
+ * cancellation never waits for it — with the reservation id as idempotency key, then records
  * the outcome: done (the reservation becomes dispatched), a retry with capped exponential
  * backoff and jitter, or — on a terminal error or past the job's deadline — a failed
- * reservation whose trade is refunded.  If the process dies during the call, the
- * transaction rolls back and another worker retries the job; the adapter's idempotency makes
- * that safe.  Workers sleep on LISTEN suanli_dispatch (a hint only) and poll every second. */
+ * reservation whose trade is refunded.  If the process dies during the call, the lease runs
+ * out and another worker retries the job; the adapter's idempotency makes that safe.  A
+ * cancel job waits while the reserve of its reservation is running.  Workers sleep on
+ * LISTEN suanli_dispatch (a hint only) and poll every second. */
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -49,68 +51,109 @@ struct sl_dispatcher {
   pthread_t threads[MAX_THREADS];
 };
 
-typedef struct {
-  bool worked; /* a job was processed */
-} step_result;
+#define LEASE_S 30 /* longer than any adapter call (webhook <= 20 s, scontrol 15 s, sim <= 10 s) */
 
-/* One job, inside the transaction opened by sl_db_txn_run. */
-static sl_dbrc step(sl_dbc *c, void *arg) {
-  step_result *res = arg;
+typedef struct {
+  int64_t job;     /* the leased job, 0 when none was due */
   sl_db_job j;
-  res->worked = false;
-  sl_dbrc rc = sl_db_job_claim(c, &j);
-  if (rc == SL_DB_NOROWS) return SL_DB_OK;
-  if (rc != SL_DB_OK) return rc;
-  res->worked = true;
-  bool reserve = strcmp(j.action, "reserve") == 0;
-  if (reserve && strcmp(j.reservation_state, "pending") != 0) {
-    rc = sl_db_job_finish(c, j.id, "skipped", false, "reservation no longer pending", 0);
-    goto cleanup;
+  bool call;       /* the adapter must be called */
+} lease_result;
+
+/* Transaction 1: lease the next job (committed at once: no lock is held during the call). */
+static sl_dbrc lease_step(sl_dbc *c, void *arg) {
+  lease_result *l = arg;
+  l->job = 0;
+  l->call = false;
+  sl_dbrc rc = sl_db_job_lease(c, LEASE_S, &l->job);
+  if (rc == SL_DB_NOROWS) {
+    l->job = 0;
+    return SL_DB_OK;
   }
-  const sl_adapter_ops *ops = sl_adapter_find(j.adapter_kind);
+  if (rc != SL_DB_OK) return rc;
+  rc = sl_db_job_claim(c, l->job, &l->j);
+  if (rc != SL_DB_OK) return rc;
+  if (!strcmp(l->j.action, "reserve") && strcmp(l->j.reservation_state, "pending") != 0) {
+    sl_db_job_clear(&l->j);
+    l->job = 0;
+    return sl_db_job_finish(c, l->j.id, "skipped", false, "reservation no longer pending", 0);
+  }
+  l->call = true;
+  return SL_DB_OK;
+}
+
+typedef struct {
+  const sl_db_job *j;
+  sl_ad_rc ar;
+  const char *err, *ref;
+} finish_args;
+
+/* Transaction 3: record the outcome.  A reserve that succeeded while the tenant cancelled
+ * leaves the reservation cancelled; its queued cancel job runs next and removes it. */
+static sl_dbrc finish_step(sl_dbc *c, void *arg) {
+  finish_args *f = arg;
+  const sl_db_job *j = f->j;
+  bool reserve = strcmp(j->action, "reserve") == 0;
+  sl_dbrc rc;
+  if (f->ar == SL_AD_OK) {
+    rc = sl_db_job_finish(c, j->id, "done", false, "", 0);
+    if (rc == SL_DB_OK && reserve) rc = sl_db_reservation_dispatched(c, j->reservation_id, f->ref);
+  } else if (f->ar == SL_AD_RETRY) {
+    double wait = sl_dispatch_backoff_s(j->attempts, BACKOFF_BASE_S, BACKOFF_CAP_S,
+                                        randombytes_uniform(1000000) / 1e6);
+    rc = sl_db_job_finish(c, j->id, "queued", false, f->err, wait);
+  } else {
+    rc = sl_db_job_finish(c, j->id, "failed", false, f->err, 0);
+    if (rc == SL_DB_OK && reserve) {
+      char cause[320];
+      int64_t txn = 0;
+      snprintf(cause, sizeof cause, "dispatch failed: %s", f->err);
+      rc = sl_db_trade_fail(c, j->trade_id, cause, &txn);
+    }
+  }
+  return rc;
+}
+
+/* One job: lease, call the adapter outside any transaction, record.  *worked = a job ran. */
+static sl_dbrc step(sl_dbc *c, bool *worked) {
+  lease_result l;
+  memset(&l, 0, sizeof l);
+  sl_dbrc rc = sl_db_txn_run(c, lease_step, &l, 3);
+  *worked = l.job != 0 || rc != SL_DB_OK;
+  if (rc != SL_DB_OK || !l.call) {
+    if (l.call) sl_db_job_clear(&l.j);
+    return rc;
+  }
+  sl_db_job *j = &l.j;
+  bool reserve = strcmp(j->action, "reserve") == 0;
+  const sl_adapter_ops *ops = sl_adapter_find(j->adapter_kind);
   char err[256] = "", ref[128] = "";
   sl_ad_rc ar;
-  if (sl_time_now() >= j.deadline) {
+  if (sl_time_now() >= j->deadline) {
     ar = SL_AD_TERMINAL;
     snprintf(err, sizeof err, "gave up at the deadline after %d attempts (last error: %.150s)",
-             j.attempts, j.last_error);
+             j->attempts - 1, j->last_error);
   } else if (!ops) {
     ar = SL_AD_TERMINAL;
-    snprintf(err, sizeof err, "no adapter '%s'", j.adapter_kind);
+    snprintf(err, sizeof err, "no adapter '%s'", j->adapter_kind);
   } else {
-    sl_ad_call call = {.reservation_id = j.reservation_id, .trade_id = j.trade_id,
-                       .pool_id = j.pool_id, .tenant_id = j.tenant_id, .start = j.start,
-                       .end = j.end, .gpus = j.gpus, .gpus_per_node = j.gpus_per_node,
-                       .nodes = (j.gpus + j.gpus_per_node - 1) / j.gpus_per_node,
-                       .region = j.region, .accelerator = j.accelerator, .config = j.config};
+    sl_ad_call call = {.reservation_id = j->reservation_id, .trade_id = j->trade_id,
+                       .pool_id = j->pool_id, .tenant_id = j->tenant_id, .start = j->start,
+                       .end = j->end, .gpus = j->gpus, .gpus_per_node = j->gpus_per_node,
+                       .nodes = (j->gpus + j->gpus_per_node - 1) / j->gpus_per_node,
+                       .region = j->region, .accelerator = j->accelerator, .config = j->config};
     int64_t t0 = sl_time_now_us();
     ar = reserve ? ops->reserve(&call, ref, sizeof ref, err, sizeof err)
                  : ops->cancel(&call, err, sizeof err);
     sl_log(SL_LOG_INFO, "adapter call",
-           json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:s}", "adapter", j.adapter_kind, "action",
-                     j.action, "reservation_id", (json_int_t)j.reservation_id, "job_id",
-                     (json_int_t)j.id, "outcome",
+           json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:s}", "adapter", j->adapter_kind, "action",
+                     j->action, "reservation_id", (json_int_t)j->reservation_id, "job_id",
+                     (json_int_t)j->id, "outcome",
                      ar == SL_AD_OK ? "ok" : ar == SL_AD_RETRY ? "retry" : "terminal",
                      "duration_us", (json_int_t)(sl_time_now_us() - t0), "error", err));
   }
-  if (ar == SL_AD_OK) {
-    rc = sl_db_job_finish(c, j.id, "done", true, "", 0);
-    if (rc == SL_DB_OK && reserve) rc = sl_db_reservation_dispatched(c, j.reservation_id, ref);
-  } else if (ar == SL_AD_RETRY) {
-    double wait = sl_dispatch_backoff_s(j.attempts + 1, BACKOFF_BASE_S, BACKOFF_CAP_S,
-                                        randombytes_uniform(1000000) / 1e6);
-    rc = sl_db_job_finish(c, j.id, "queued", true, err, wait);
-  } else {
-    rc = sl_db_job_finish(c, j.id, "failed", true, err, 0);
-    if (rc == SL_DB_OK && reserve) {
-      char cause[320];
-      int64_t txn = 0;
-      snprintf(cause, sizeof cause, "dispatch failed: %s", err);
-      rc = sl_db_trade_fail(c, j.trade_id, cause, &txn);
-    }
-  }
-cleanup:
-  sl_db_job_clear(&j);
+  finish_args f = {j, ar, err, ref};
+  rc = sl_db_txn_run(c, finish_step, &f, 3);
+  sl_db_job_clear(j);
   return rc;
 }
 
@@ -121,12 +164,12 @@ static void *worker_main(void *arg) {
     sl_dbc *c = sl_db_acquire(d->db, 1000, &down);
     if (!c) continue;
     while (!atomic_load(&d->stop)) {
-      step_result res = {false};
-      sl_dbrc rc = sl_db_txn_run(c, step, &res, 3);
+      bool worked = false;
+      sl_dbrc rc = step(c, &worked);
       if (rc == SL_DB_DOWN) break;
       if (rc != SL_DB_OK)
         sl_log(SL_LOG_WARN, "dispatch step failed", json_pack("{s:s}", "rc", sl_dbrc_name(rc)));
-      if (!res.worked) sl_db_wait_notify(c, "suanli_dispatch", 1000);
+      if (!worked) sl_db_wait_notify(c, "suanli_dispatch", 1000);
     }
     sl_db_release(d->db, c);
   }

@@ -35,10 +35,19 @@ static struct {
   ring_key keys[MAX_KEYS];
   int nkeys;
   int64_t refreshed_at;
-  /* the tree cache: leaf hashes [0, nleaves) and the compact frontier of perfect subtrees */
-  sl_ledger_hash *leaves;
-  size_t nleaves, cap;
+  /* entry ids handed out by this process, taken from the sequence in blocks */
+  int64_t next_id, last_id;
 } L = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* The tree cache (see "tree cache" below). */
+static struct {
+  pthread_rwlock_t lock;
+  sl_ledger_hash *leaves;
+  size_t n, cap;
+  sl_ledger_hash front[64];
+  uint64_t front_size[64];
+  int nfront;
+} T = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 bool sl_xledger_enabled(void) { return L.enabled; }
 
@@ -215,10 +224,13 @@ void sl_xledger_fini(void) {
   pthread_mutex_lock(&L.mu);
   for (int i = 0; i < L.nkeys; i++) sl_ledger_keypair_wipe(&L.keys[i].kp);
   L.nkeys = 0;
-  free(L.leaves);
-  L.leaves = NULL;
-  L.nleaves = L.cap = 0;
   pthread_mutex_unlock(&L.mu);
+  pthread_rwlock_wrlock(&T.lock);
+  free(T.leaves);
+  T.leaves = NULL;
+  T.n = T.cap = 0;
+  T.nfront = 0;
+  pthread_rwlock_unlock(&T.lock);
 }
 
 /* Sign rec (which states time t) with the key valid at t; refresh keys once if none. */
@@ -342,36 +354,86 @@ sl_dbrc sl_xledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int
   return rc;
 }
 
-/* ---------------------------------------------------------------- tree cache */
+/* ---------------------------------------------------------------- tree cache
+ * The leaf hashes [0, n) of the sequenced tree, in memory, under their own read-write lock
+ * (never the signing lock: proofs and the sequencer never hold up commits).  The compact
+ * frontier — the roots of the perfect subtrees that make up the tree, largest first — gives
+ * the root of every new size in O(log n). */
 
-/* Bring the cache up to the database's sequenced leaves [0, size).  Caller holds L.mu. */
+
+/* Append one leaf.  Caller holds T.lock for writing. */
+static bool tree_push(const sl_ledger_hash *leaf) {
+  if (T.n == T.cap) {
+    size_t cap = T.cap ? T.cap * 2 : 4096;
+    sl_ledger_hash *nl = realloc(T.leaves, cap * sizeof *nl);
+    if (!nl) return false;
+    T.leaves = nl;
+    T.cap = cap;
+  }
+  T.leaves[T.n++] = *leaf;
+  T.front[T.nfront] = *leaf;
+  T.front_size[T.nfront++] = 1;
+  while (T.nfront >= 2 && T.front_size[T.nfront - 1] == T.front_size[T.nfront - 2]) {
+    sl_ledger_node_hash(&T.front[T.nfront - 2], &T.front[T.nfront - 1], &T.front[T.nfront - 2]);
+    T.front_size[T.nfront - 2] *= 2;
+    T.nfront--;
+  }
+  return true;
+}
+
+/* The root of the whole cached tree, from the frontier (RFC 9162 MTH).  Caller holds T.lock. */
+static void tree_root(sl_ledger_hash *root) {
+  if (T.nfront == 0) {
+    sl_ledger_merkle_root(NULL, 0, root);
+    return;
+  }
+  *root = T.front[T.nfront - 1];
+  for (int i = T.nfront - 2; i >= 0; i--) sl_ledger_node_hash(&T.front[i], root, root);
+}
+
+static void tree_reset(void) {
+  T.n = 0;
+  T.nfront = 0;
+}
+
+/* Bring the cache up to the database's sequenced leaves [0, size).  Caller holds T.lock for
+ * writing. */
 static sl_dbrc sync_leaves(sl_dbc *c, int64_t size) {
-  if ((int64_t)L.nleaves >= size) return SL_DB_OK;
-  if ((size_t)size > L.cap) {
-    size_t cap = L.cap ? L.cap : 1024;
-    while (cap < (size_t)size) cap *= 2;
-    sl_ledger_hash *nl = realloc(L.leaves, cap * sizeof *nl);
-    if (!nl) return SL_DB_HARD;
-    L.leaves = nl;
-    L.cap = cap;
+  while ((int64_t)T.n < size) {
+    char *hex;
+    size_t n;
+    int64_t to = size - (int64_t)T.n > 100000 ? (int64_t)T.n + 100000 : size;
+    sl_dbrc rc = sl_db_leaves(c, (int64_t)T.n, to, &hex, &n);
+    if (rc != SL_DB_OK) return rc;
+    bool ok = n > 0;
+    for (size_t i = 0; ok && i < n; i++) {
+      char one[65];
+      sl_ledger_hash h;
+      memcpy(one, hex + 64 * i, 64);
+      one[64] = '\0';
+      ok = sl_ledger_hex_decode(one, h.b, 32) && tree_push(&h);
+    }
+    free(hex);
+    if (!ok) return SL_DB_HARD;
   }
-  char *hex;
-  size_t n;
-  sl_dbrc rc = sl_db_leaves(c, (int64_t)L.nleaves, size, &hex, &n);
-  if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < n; i++) {
-    char one[65];
-    memcpy(one, hex + 64 * i, 64);
-    one[64] = '\0';
-    if (!sl_ledger_hex_decode(one, L.leaves[L.nleaves].b, 32)) break;
-    L.nleaves++;
-  }
-  free(hex);
-  return (int64_t)L.nleaves >= size ? SL_DB_OK : SL_DB_HARD;
+  return SL_DB_OK;
+}
+
+/* Make sure the cache covers [0, size), taking the write lock only when it does not. */
+static sl_dbrc ensure_leaves(sl_dbc *c, int64_t size) {
+  pthread_rwlock_rdlock(&T.lock);
+  bool have = (int64_t)T.n >= size;
+  pthread_rwlock_unlock(&T.lock);
+  if (have) return SL_DB_OK;
+  pthread_rwlock_wrlock(&T.lock);
+  sl_dbrc rc = sync_leaves(c, size);
+  pthread_rwlock_unlock(&T.lock);
+  return rc;
 }
 
 typedef struct {
   int limit, added;
+  bool touched_cache;
 } seq_job;
 
 static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
@@ -390,11 +452,11 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
     free(rows);
     return SL_DB_OK;
   }
-  sl_ledger_hash chain, *prev = NULL;
+  sl_ledger_hash chain, *prev = NULL, *leaves = calloc(n, sizeof *leaves);
   if (chain_hex[0] && sl_ledger_hex_decode(chain_hex, chain.b, 32)) prev = &chain;
-  size_t cap = n * 160 + 16;
+  size_t cap = n * 24 + 16;
   char *ids = malloc(cap), *idx = malloc(cap), *lh = malloc(n * 68 + 16), *ch = malloc(n * 68 + 16);
-  rc = (ids && idx && lh && ch) ? SL_DB_OK : SL_DB_HARD;
+  rc = (leaves && ids && idx && lh && ch) ? SL_DB_OK : SL_DB_HARD;
   size_t pi = 0, px = 0, pl = 0, pc = 0;
   if (rc == SL_DB_OK) {
     ids[pi++] = '{';
@@ -405,18 +467,17 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
   for (size_t i = 0; rc == SL_DB_OK && i < n; i++) {
     uint8_t rec[SL_LEDGER_RECORD_MAX], sig[64], kid[8];
     size_t rlen;
-    sl_ledger_hash leaf;
     if (!sl_ledger_hex_decode_var(rows[i].record_hex, rec, sizeof rec, &rlen) ||
         !sl_ledger_hex_decode(rows[i].sig_hex, sig, 64) || !sl_ledger_hex_decode(rows[i].key_id, kid, 8) ||
-        sl_ledger_entry_leaf_hash(rec, rlen, kid, sig, &leaf) != SL_LEDGER_OK) {
+        sl_ledger_entry_leaf_hash(rec, rlen, kid, sig, &leaves[i]) != SL_LEDGER_OK) {
       sl_log(SL_LOG_ERROR, "ledger entry cannot be sequenced", json_pack("{s:I}", "entry_id", (json_int_t)rows[i].id));
       rc = SL_DB_HARD;
       break;
     }
-    sl_ledger_chain_step(prev, &leaf, &chain);
+    sl_ledger_chain_step(prev, &leaves[i], &chain);
     prev = &chain;
     char lhex[65], chex[65];
-    sl_ledger_hex_encode(leaf.b, 32, lhex);
+    sl_ledger_hex_encode(leaves[i].b, 32, lhex);
     sl_ledger_hex_encode(chain.b, 32, chex);
     const char *sep = i + 1 < n ? "," : "}";
     pi += (size_t)snprintf(ids + pi, cap - pi, "%lld%s", (long long)rows[i].id, sep);
@@ -426,28 +487,34 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
   }
   if (rc == SL_DB_OK) rc = sl_db_seq_assign(c, ids, idx, lh, ch);
   int64_t new_size = size + (int64_t)n;
+  sl_ledger_hash root;
   if (rc == SL_DB_OK) {
-    pthread_mutex_lock(&L.mu);
-    rc = sync_leaves(c, new_size);
-    sl_ledger_hash root;
-    if (rc == SL_DB_OK) sl_ledger_merkle_root(L.leaves, (size_t)new_size, &root);
-    pthread_mutex_unlock(&L.mu);
-    if (rc == SL_DB_OK) {
-      sl_ledger_checkpoint cp = {.tree_size = (uint64_t)new_size, .root = root, .timestamp = sl_time_now()};
-      uint8_t rec[SL_LEDGER_CHECKPOINT_SIZE], sig[64];
-      char key_id[17], rec_hex[2 * SL_LEDGER_CHECKPOINT_SIZE + 1], sig_hex[129], root_hex[65];
-      if (sl_ledger_checkpoint_encode(&cp, rec) != SL_LEDGER_OK ||
-          !sign_at(c, cp.timestamp, rec, sizeof rec, sig, key_id)) {
-        rc = SL_DB_HARD;
-      } else {
-        sl_ledger_hex_encode(rec, sizeof rec, rec_hex);
-        sl_ledger_hex_encode(sig, 64, sig_hex);
-        sl_ledger_hex_encode(root.b, 32, root_hex);
-        rc = sl_db_checkpoint_insert(c, new_size, root_hex, cp.timestamp, key_id, sig_hex, rec_hex);
-      }
+    /* extend the cache with the batch (it must hold exactly [0, size) first) */
+    pthread_rwlock_wrlock(&T.lock);
+    if ((int64_t)T.n > size) tree_reset(); /* a rolled-back batch of ours: rebuild */
+    rc = sync_leaves(c, size);
+    for (size_t i = 0; rc == SL_DB_OK && i < n; i++)
+      if (!tree_push(&leaves[i])) rc = SL_DB_HARD;
+    if (rc == SL_DB_OK) tree_root(&root);
+    j->touched_cache = true;
+    pthread_rwlock_unlock(&T.lock);
+  }
+  if (rc == SL_DB_OK) {
+    sl_ledger_checkpoint cp = {.tree_size = (uint64_t)new_size, .root = root, .timestamp = sl_time_now()};
+    uint8_t rec[SL_LEDGER_CHECKPOINT_SIZE], sig[64];
+    char key_id[17], rec_hex[2 * SL_LEDGER_CHECKPOINT_SIZE + 1], sig_hex[129], root_hex[65];
+    if (sl_ledger_checkpoint_encode(&cp, rec) != SL_LEDGER_OK ||
+        !sign_at(c, cp.timestamp, rec, sizeof rec, sig, key_id)) {
+      rc = SL_DB_HARD;
+    } else {
+      sl_ledger_hex_encode(rec, sizeof rec, rec_hex);
+      sl_ledger_hex_encode(sig, 64, sig_hex);
+      sl_ledger_hex_encode(root.b, 32, root_hex);
+      rc = sl_db_checkpoint_insert(c, new_size, root_hex, cp.timestamp, key_id, sig_hex, rec_hex);
     }
   }
   if (rc == SL_DB_OK) j->added = (int)n;
+  free(leaves);
   free(ids);
   free(idx);
   free(lh);
@@ -457,13 +524,13 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
 }
 
 sl_dbrc sl_xledger_sequence(sl_dbc *c, int limit, int *added) {
-  seq_job j = {limit, 0};
+  seq_job j = {limit, 0, false};
   sl_dbrc rc = sl_db_txn_run(c, sequence_body, &j, 3);
-  if (rc != SL_DB_OK) {
-    /* the cache may hold leaves of a rolled-back batch: drop it */
-    pthread_mutex_lock(&L.mu);
-    L.nleaves = 0;
-    pthread_mutex_unlock(&L.mu);
+  if (rc != SL_DB_OK && j.touched_cache) {
+    /* the cache may hold leaves of a rolled-back batch: rebuild it on next use */
+    pthread_rwlock_wrlock(&T.lock);
+    tree_reset();
+    pthread_rwlock_unlock(&T.lock);
   }
   *added = j.added;
   return rc;
@@ -482,14 +549,14 @@ static json_t *hashes_json(const sl_ledger_hash *h, size_t n) {
 sl_dbrc sl_xledger_inclusion(sl_dbc *c, int64_t leaf_index, int64_t tree_size, json_t **proof) {
   *proof = NULL;
   if (leaf_index < 0 || leaf_index >= tree_size) return SL_DB_NOROWS;
-  pthread_mutex_lock(&L.mu);
-  sl_dbrc rc = sync_leaves(c, tree_size);
+  sl_dbrc rc = ensure_leaves(c, tree_size);
   sl_ledger_hash p[SL_LEDGER_PROOF_MAX];
   size_t plen = 0;
-  if (rc == SL_DB_OK &&
-      sl_ledger_inclusion_proof(L.leaves, (size_t)tree_size, (uint64_t)leaf_index, p, &plen) != SL_LEDGER_OK)
+  pthread_rwlock_rdlock(&T.lock);
+  if (rc == SL_DB_OK && ((int64_t)T.n < tree_size ||
+      sl_ledger_inclusion_proof(T.leaves, (size_t)tree_size, (uint64_t)leaf_index, p, &plen) != SL_LEDGER_OK))
     rc = SL_DB_NOROWS;
-  pthread_mutex_unlock(&L.mu);
+  pthread_rwlock_unlock(&T.lock);
   if (rc == SL_DB_OK) *proof = hashes_json(p, plen);
   return rc;
 }
@@ -497,14 +564,14 @@ sl_dbrc sl_xledger_inclusion(sl_dbc *c, int64_t leaf_index, int64_t tree_size, j
 sl_dbrc sl_xledger_consistency(sl_dbc *c, int64_t from, int64_t to, json_t **proof) {
   *proof = NULL;
   if (from < 0 || from > to) return SL_DB_NOROWS;
-  pthread_mutex_lock(&L.mu);
-  sl_dbrc rc = sync_leaves(c, to);
+  sl_dbrc rc = ensure_leaves(c, to);
   sl_ledger_hash p[SL_LEDGER_PROOF_MAX];
   size_t plen = 0;
-  if (rc == SL_DB_OK &&
-      sl_ledger_consistency_proof(L.leaves, (size_t)to, (uint64_t)from, p, &plen) != SL_LEDGER_OK)
+  pthread_rwlock_rdlock(&T.lock);
+  if (rc == SL_DB_OK && ((int64_t)T.n < to ||
+      sl_ledger_consistency_proof(T.leaves, (size_t)to, (uint64_t)from, p, &plen) != SL_LEDGER_OK))
     rc = SL_DB_NOROWS;
-  pthread_mutex_unlock(&L.mu);
+  pthread_rwlock_unlock(&T.lock);
   if (rc == SL_DB_OK) *proof = hashes_json(p, plen);
   return rc;
 }

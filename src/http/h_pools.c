@@ -247,13 +247,17 @@ void h_pools_heartbeat(sl_req *r) {
   };
   if (!sl_req_decode(r, body, f, sizeof f / sizeof f[0])) goto cleanup;
   json_t *pool;
+  int64_t refunded = 0;
   sl_dbrc rc = sl_db_pool_heartbeat(r->db, id, r->who.account_id, healthy, util, &pool);
   if (rc == SL_DB_NOROWS) {
     not_writable(r, id);
   } else if (rc != SL_DB_OK) {
     write_refused(r, rc);
+  } else if ((rc = sl_db_pool_shortfall(r->db, id, &refunded)) != SL_DB_OK) {
+    json_decref(pool); /* running trades are refunded for lost GPUs in the same transaction */
+    sl_reply_db(r, rc);
   } else {
-      sl_reply_json(r, 200, pool);
+    sl_reply_json(r, 200, pool);
   }
 cleanup:
   json_decref(body);

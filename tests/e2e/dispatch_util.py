@@ -238,7 +238,6 @@ class PrivateEnv(harness.Env):
                 s.check_stopped_cleanly()
             except AssertionError as e:
                 problems.append(str(e))
-        self.servers_stopped = True
         drop_db(self.url)
         if check and problems:
             raise Failed("\n".join(problems))
@@ -304,7 +303,7 @@ class PrivateEnv(harness.Env):
         return last["t"]
 
     def jobs_queued(self):
-        return int(self.q1("SELECT count(*) FROM dispatch_jobs WHERE state = 'queued'"))
+        return int(self.q1("SELECT count(*) FROM dispatch_jobs WHERE state IN ('queued', 'running')"))
 
     def bump_ids(self):
         """Test-only: start this database's trade and reservation ids at a random high value, so
@@ -313,6 +312,7 @@ class PrivateEnv(harness.Env):
         base = 10 ** 6 + secrets.randbelow(10 ** 9)
         for t in ("reservations", "trades", "orders"):
             self.psql("SELECT setval(pg_get_serial_sequence(%s, 'id'), %d)" % (quote_lit(t), base))
+        return base  # the next reservation's id is base + 1
 
 
 # ---------------------------------------------------------------- webhook receiver

@@ -35,17 +35,32 @@ def _base_url():
 
 
 def _with_db(url, db, user=None):
+    """url (a postgresql:// URL or a key=value conninfo) with the database (and user) replaced."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        kv = [p for p in url.split() if not p.startswith("dbname=") and not (user and p.startswith("user="))]
+        return " ".join(kv + ["dbname=" + db] + (["user=" + user] if user else []))
     u = urllib.parse.urlsplit(url)
     netloc = u.netloc
+    q = [(k, v) for k, v in urllib.parse.parse_qsl(u.query, keep_blank_values=True)
+         if k != "dbname" and not (user and k == "user")]
     if user is not None:
         host = netloc.rsplit("@", 1)[-1]
-        netloc = "%s@%s" % (user, host)
-    return urllib.parse.urlunsplit((u.scheme, netloc, "/" + db, u.query, u.fragment))
+        netloc = "%s@%s" % (user, host) if host else ""
+        if not host:
+            q.append(("user", user))
+    return urllib.parse.urlunsplit((u.scheme, netloc, "/" + urllib.parse.quote(db), urllib.parse.urlencode(q),
+                                    u.fragment))
 
 
 def db_user():
     """The role of SUANLI_DATABASE_URL (the role the server runs as)."""
-    u = urllib.parse.urlsplit(_base_url())
+    url = _base_url()
+    if not url.startswith(("postgresql://", "postgres://")):
+        for p in url.split():
+            if p.startswith("user="):
+                return p[5:]
+        return os.environ.get("PGUSER") or os.environ.get("USER") or "postgres"
+    u = urllib.parse.urlsplit(url)
     if u.username:
         return urllib.parse.unquote(u.username)
     q = urllib.parse.parse_qs(u.query)
@@ -89,9 +104,17 @@ def create_db(name, template=None):
     """Drop and create database `name` owned by the server's role; returns its user URL."""
     a = admin_url()
     sql(a, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % _ident(name))
-    tmpl = " TEMPLATE %s STRATEGY FILE_COPY" % _ident(template) if template else ""
-    sql(a, "CREATE DATABASE %s OWNER %s%s" % (_ident(name), harness.quote_ident(db_user()), tmpl))
-    return user_url(name)
+    tmpl = " TEMPLATE %s" % _ident(template) if template else ""
+    deadline = time.time() + 10
+    while True:
+        try:
+            sql(a, "CREATE DATABASE %s OWNER %s%s" % (_ident(name), harness.quote_ident(db_user()), tmpl))
+            return user_url(name)
+        except Failed as e:
+            # a backend of a client that just disconnected from the template may linger briefly
+            if "being accessed by other users" not in str(e) or time.time() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def drop_db(name):

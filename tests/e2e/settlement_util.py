@@ -157,11 +157,11 @@ def snapshot(url):
             cols.setdefault(t, []).append(c)
         parts = []
         for t in sorted(cols):
-            if t in harness.SNAPSHOT_EXCLUDE or t in market_util.WORKER_TABLES:
+            if t in harness.SNAPSHOT_EXCLUDE or t in harness.WORKER_TABLES:
                 continue
-            keep = [c for c in cols[t] if c not in market_util.WORKER_COLUMNS.get(t, set())]
+            keep = [c for c in cols[t] if c not in harness.WORKER_COLUMNS.get(t, set())]
             proj = "ROW(%s)::text" % ", ".join(harness.quote_ident(c) for c in keep)
-            where = " WHERE " + market_util.WORKER_ROWS[t] if t in market_util.WORKER_ROWS else ""
+            where = " WHERE " + harness.WORKER_ROWS[t] if t in harness.WORKER_ROWS else ""
             parts.append("SELECT %s, (SELECT md5(coalesce(string_agg(r, '|' ORDER BY r), '')) FROM (SELECT %s AS r"
                          " FROM %s%s) x)" % (harness.quote_lit(t), proj, harness.quote_ident(t), where))
         _snap_sql[url] = " UNION ALL ".join(parts)
@@ -289,12 +289,14 @@ class World:
     def move_to_past_and_settle(self, trade_ids):
         """TEST-ONLY (as test_market.test_settlement_by_maintenance_worker): a trade cannot end
         during a test, so each trade (its window, its creation and its booking journal
-        transaction) is moved back by whole hours to end one hour before the current hour, its
-        calendar booking released; then the maintenance worker must settle it."""
+        transaction) is moved back by whole hours to end before the current hour (the trades one
+        after the other, so that moved trades never overlap on a pool), its calendar booking
+        released; then the maintenance worker must settle it."""
         ids = harness_ids(trade_ids)
         self.su_sql(
-            "CREATE TEMP TABLE mv AS SELECT id, end_at - (date_trunc('hour', now()) - interval '1 hour') AS k"
-            "  FROM trades WHERE id IN %s;\n"
+            "CREATE TEMP TABLE mv AS SELECT id, end_at - (date_trunc('hour', now()) - interval '1 hour'"
+            "  - coalesce(sum(end_at - start_at + interval '1 hour') OVER (ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING"
+            "  AND 1 PRECEDING), interval '0')) AS k FROM trades WHERE id IN %s;\n"
             "SELECT sl_unbook(pool_id, start_at, end_at, gpus) FROM trades WHERE id IN %s;\n"
             "UPDATE trades t SET start_at = t.start_at - mv.k, end_at = t.end_at - mv.k, created_at = t.created_at - mv.k"
             "  FROM mv WHERE mv.id = t.id;\n"
@@ -314,11 +316,20 @@ class World:
             raise Failed("dispatch jobs or book events still pending after %ss" % timeout)
         L.wait_sequenced(self.c, self.url, self.admin, timeout)
 
-    def boundary(self):
+    def boundary(self, prev=None):
+        """Max ids now, the clock, and the first / last journal time (epoch microseconds) of the
+        journal transactions after `prev`'s."""
         r = self.q("SELECT (SELECT coalesce(max(id), 0) FROM journal_txns), (SELECT coalesce(max(id), 0) FROM trades),"
                    " (SELECT coalesce(max(id), 0) FROM orders), (SELECT coalesce(max(id), 0) FROM ledger_entries),"
-                   " extract(epoch FROM clock_timestamp())")[0]
-        return {"txn": int(r[0]), "trade": int(r[1]), "order": int(r[2]), "entry": int(r[3]), "t": float(r[4])}
+                   " (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")[0]
+        b = {"txn": int(r[0]), "trade": int(r[1]), "order": int(r[2]), "entry": int(r[3]), "t_us": int(r[4])}
+        lo = prev["txn"] if prev else 0
+        mm = self.q("SELECT (extract(epoch FROM min(created_at)) * 1000000)::bigint,"
+                    " (extract(epoch FROM max(created_at)) * 1000000)::bigint FROM journal_txns WHERE id > %d AND id <= %d"
+                    % (lo, b["txn"]))[0]
+        check(mm[0] != "", "phase ending at journal transaction %d wrote no journal transaction" % b["txn"])
+        b["min_us"], b["max_us"] = int(mm[0]), int(mm[1])
+        return b
 
 
 def harness_ids(ids):
@@ -328,29 +339,41 @@ def harness_ids(ids):
 
 # ---------------------------------------------------------------- moving history (TEST-ONLY)
 
-def _shift(col, a, b, key, da, db):
-    return ("(CASE WHEN %s <= %d THEN %d WHEN %s <= %d THEN %d ELSE 0 END) * interval '1 second'"
-            % (col, a[key], da, col, b[key], db))
+US = 1000000
+HOUR_US = HOUR * US
 
 
-def _tshift(col, a, b, da, db):
-    return ("(CASE WHEN %s <= to_timestamp(%f) THEN %d WHEN %s <= to_timestamp(%f) THEN %d ELSE 0 END)"
-            " * interval '1 second'" % (col, a["t"], da, col, b["t"], db))
+def _by_id(col, phases, key, hours=False):
+    """The shift (an interval) of a row by its id: the phase whose max id covers it; the trade
+    windows (hours=True) move by the shift rounded down to whole hours."""
+    whens = " ".join("WHEN %s <= %d THEN %d" % (col, ph["b"][key], (ph["d"] // HOUR_US * HOUR_US) if hours else ph["d"])
+                     for ph in phases)
+    return "(CASE %s ELSE 0 END) * interval '1 microsecond'" % whens
 
 
-def rewrite_history(w, a, b, da, db):
-    """Move phase A rows back by da seconds and phase B rows by db (see the module docstring),
-    then re-sign the ledger.  The server must be stopped.  TEST-ONLY."""
-    tr = _shift("id", a, b, "trade", da, db)
+def _by_time(col, phases):
+    """The shift of a row by its real time: the phase that was running when it was written."""
+    whens = " ".join("WHEN %s <= to_timestamp(%d / 1000000.0) THEN %d" % (col, ph["b"]["t_us"], ph["d"]) for ph in phases)
+    return "(CASE %s ELSE 0 END) * interval '1 microsecond'" % whens
+
+
+def rewrite_history(w, phases):
+    """Move every row of each phase back by its shift `d` (microseconds; trade windows by `d`
+    rounded down to whole hours, so that they stay on the calendar's slots and a trade is still
+    booked before its window), rebuild the calendar, then re-sign the ledger.  `phases`: in
+    order, {"b": boundary at the phase's end, "d": shift}.  The server must be stopped.  TEST-ONLY."""
+    last = phases[-1]["b"]
+    earliest = max(ph["d"] for ph in phases)
     sql = [
-        "UPDATE journal_txns SET created_at = created_at - %s WHERE id <= %d;" % (_shift("id", a, b, "txn", da, db), b["txn"]),
-        "CREATE TEMP TABLE tshift AS SELECT id AS tid, %s AS d FROM trades WHERE id <= %d;" % (tr, b["trade"]),
-        "UPDATE trades t SET created_at = t.created_at - s.d, start_at = t.start_at - s.d, end_at = t.end_at - s.d,"
+        "UPDATE journal_txns SET created_at = created_at - %s WHERE id <= %d;" % (_by_id("id", phases, "txn"), last["txn"]),
+        "CREATE TEMP TABLE tshift AS SELECT id AS tid, %s AS d, %s AS dh FROM trades WHERE id <= %d;"
+        % (_by_id("id", phases, "trade"), _by_id("id", phases, "trade", hours=True), last["trade"]),
+        "UPDATE trades t SET created_at = t.created_at - s.d, start_at = t.start_at - s.dh, end_at = t.end_at - s.dh,"
         " settled_at = t.settled_at - s.d, cancelled_at = t.cancelled_at - s.d FROM tshift s WHERE s.tid = t.id;",
-        "UPDATE orders o SET created_at = o.created_at - d, updated_at = o.updated_at - d, filled_at = o.filled_at - d,"
-        " earliest_start = o.earliest_start - d, latest_start = o.latest_start - d, expires_at = o.expires_at - d"
-        " FROM (SELECT id AS oid, %s AS d FROM orders WHERE id <= %d) s WHERE s.oid = o.id;"
-        % (_shift("id", a, b, "order", da, db), b["order"]),
+        "UPDATE orders o SET created_at = o.created_at - s.d, updated_at = o.updated_at - s.d, filled_at = o.filled_at - s.d,"
+        " earliest_start = o.earliest_start - s.dh, latest_start = o.latest_start - s.dh, expires_at = o.expires_at - s.d"
+        " FROM (SELECT id AS oid, %s AS d, %s AS dh FROM orders WHERE id <= %d) s WHERE s.oid = o.id;"
+        % (_by_id("id", phases, "order"), _by_id("id", phases, "order", hours=True), last["order"]),
         "UPDATE reservations r SET created_at = r.created_at - s.d, updated_at = r.updated_at - s.d"
         " FROM tshift s WHERE s.tid = r.trade_id;",
         "UPDATE reservation_events e SET at = e.at - s.d FROM reservations r, tshift s"
@@ -358,16 +381,16 @@ def rewrite_history(w, a, b, da, db):
         "UPDATE dispatch_jobs j SET next_attempt_at = j.next_attempt_at - s.d, deadline = j.deadline - s.d,"
         " created_at = j.created_at - s.d, updated_at = j.updated_at - s.d, done_at = j.done_at - s.d"
         " FROM reservations r, tshift s WHERE j.reservation_id = r.id AND s.tid = r.trade_id;",
-        "UPDATE sim_cluster_reservations c SET start_at = c.start_at - s.d, end_at = c.end_at - s.d,"
+        "UPDATE sim_cluster_reservations c SET start_at = c.start_at - s.dh, end_at = c.end_at - s.dh,"
         " created_at = c.created_at - s.d FROM reservations r, tshift s WHERE c.reservation_id = r.id AND s.tid = r.trade_id;",
-        "UPDATE ledger_entries SET created_at = created_at - %s WHERE id <= %d;" % (_shift("id", a, b, "entry", da, db), b["entry"]),
-        "UPDATE ledger_checkpoints SET signed_at = signed_at - %s;" % _tshift("signed_at", a, b, da, db),
-        "UPDATE accounts SET created_at = created_at - %s;" % _tshift("created_at", a, b, da, db),
-        "UPDATE api_tokens SET created_at = created_at - %s;" % _tshift("created_at", a, b, da, db),
-        "UPDATE regions SET created_at = created_at - %s;" % _tshift("created_at", a, b, da, db),
-        "UPDATE pools SET created_at = created_at - %s, available_from = available_from - %d * interval '1 second';"
-        % (_tshift("created_at", a, b, da, db), da),
-        "UPDATE exchange_keys SET valid_from = valid_from - %d * interval '1 second';" % (da + 7 * DAY),
+        "UPDATE ledger_entries SET created_at = created_at - %s WHERE id <= %d;" % (_by_id("id", phases, "entry"), last["entry"]),
+        "UPDATE ledger_checkpoints SET signed_at = signed_at - %s;" % _by_time("signed_at", phases),
+        "UPDATE accounts SET created_at = created_at - %s;" % _by_time("created_at", phases),
+        "UPDATE api_tokens SET created_at = created_at - %s;" % _by_time("created_at", phases),
+        "UPDATE regions SET created_at = created_at - %s;" % _by_time("created_at", phases),
+        "UPDATE pools SET created_at = created_at - %s, available_from = available_from - %d * interval '1 microsecond';"
+        % (_by_time("created_at", phases), earliest // HOUR_US * HOUR_US),
+        "UPDATE exchange_keys SET valid_from = valid_from - %d * interval '1 microsecond';" % (earliest + 7 * DAY * US),
         # the calendar is a function of the trades: rebuild it at the trades' new times
         "DELETE FROM pool_slots;",
         "INSERT INTO pool_slots(pool_id, slot, capacity, booked) SELECT t.pool_id, s, p.gpu_count, sum(t.gpus)"
@@ -468,21 +491,27 @@ def build(w):
     w.pool(P[0], r3, "1.60")  # the failover target
     w.settled_by_worker, w.cancelled_free, w.cancelled_charged = [], [], []
 
-    # ---- phase A (moved to before the period)
+    S, E = previous_month(time.time())
+    w.S, w.E = S, E
+
+    # ---- phase A: moved to end one microsecond before the period
     for t in T:
         w.deposit(t, "5000.00", "opening deposit")
     a1 = w.buy(T[0], r0, 2, 3, 2)["trades"][0]["id"]
-    w.buy(T[1], r1, 4, 2, 5)
+    w.buy(T[1], r1, 4, 2, 5)                       # booked before the period, ends in it, settled after it
     w.buy(T[2], r2, 1, 1, 8)
     w.withdraw(T[3], "100.00", "tenant withdrawal before the period")
     w.move_to_past_and_settle([a1])
     w.settled_by_worker.append(a1)
     w.quiet()
-    bound_a = w.boundary()
+    bA = w.boundary()
 
-    # ---- phase B (moved into the period)
-    S, E = previous_month(time.time())
-    w.S, w.E = S, E
+    # ---- phase B1: moved to start at the period's first microsecond
+    w.deposit(T[5], "1.23", "first microsecond of the period")
+    w.withdraw(T[5], "0.23", "early withdrawal")
+    bB1 = w.boundary(bA)
+
+    # ---- phase B2: the month's market, moved to start a day into the period
     fa = w.pool(P[2], r3, "1.10", silent=True)
     w.settings(heartbeat_timeout_s=10)
     w.post("/v1/pools/%d/heartbeat" % fa["id"], {"healthy_gpus": 16, "utilization_bp": 0}, P[2]["token"], want=200)
@@ -525,28 +554,45 @@ def build(w):
     check(len(w.replacements) == 2, "failover replacement trades %s, expected 2" % w.replacements)
     w.settings(heartbeat_timeout_s=300)
     w.quiet()
+    bB2 = w.boundary(bB1)
+
+    # ---- phase B3: moved to end at the period's last microsecond; B4: at the next one's first
+    w.deposit(T[4], "2.00", "late deposit")
+    w.withdraw(T[4], "1.00", "last microsecond of the period")
+    bB3 = w.boundary(bB2)
+    w.deposit(T[4], "3.00", "first microsecond after the period")
+    w.quiet()
     w.stop_server()
-    bound_b = w.boundary()
+    bB4 = w.boundary(bB3)
 
     # ---- move A and B into the past (TEST-ONLY; see the module docstring)
-    w.DB = int(bound_a["t"]) // HOUR * HOUR - (S + 10 * DAY)
-    w.DB -= w.DB % HOUR
-    w.DA = w.DB + 14 * DAY
-    rewrite_history(w, bound_a, bound_b, w.DA, w.DB)
-    w.bounds = (bound_a, bound_b)
+    phases = [{"name": "A", "b": bA, "d": bA["max_us"] - (S * US - 1)},
+              {"name": "B1", "b": bB1, "d": bB1["min_us"] - S * US},
+              {"name": "B2", "b": bB2, "d": bB2["min_us"] - (S + DAY) * US},
+              {"name": "B3", "b": bB3, "d": bB3["max_us"] - (E * US - 1)},
+              {"name": "B4", "b": bB4, "d": bB4["min_us"] - E * US}]
+    w.phases = phases
+    rewrite_history(w, phases)
     w.start_server()
     rc, findings, err = L.audit(w.url, w.keys)
     if rc != 0 or findings:
         raise Failed("set-up: after moving history, suanlid audit exit %s with %d finding(s): %s %s"
                      % (rc, len(findings), findings[:8], err[-300:]))
-    # sanity of the move: A before the period, B inside it, nothing of B after it
-    span = w.q("SELECT min(extract(epoch FROM created_at))::bigint, max(extract(epoch FROM created_at))::bigint"
-               " FROM journal_txns WHERE id > %d AND id <= %d" % (bound_a["txn"], bound_b["txn"]))[0]
-    check(S <= int(span[0]) and int(span[1]) < E, "phase B journal times %s not inside [%d, %d)" % (span, S, E))
-    check(int(w.q1("SELECT max(extract(epoch FROM created_at))::bigint FROM journal_txns WHERE id <= %d"
-                   % bound_a["txn"])) < S, "phase A not before the period")
-    check(int(w.q1("SELECT max(extract(epoch FROM end_at))::bigint FROM trades WHERE id <= %d"
-                   % bound_b["trade"])) < E, "a phase B trade ends after the period")
+    # the move did what it should: A ends 1 us before the period, B1 starts at its first
+    # microsecond, B3 ends at its last, B4 starts at the next period's first; B2's trades end in it
+    got = []
+    lo = 0
+    for ph in phases:
+        r = w.q("SELECT (extract(epoch FROM min(created_at)) * 1000000)::bigint,"
+                " (extract(epoch FROM max(created_at)) * 1000000)::bigint FROM journal_txns WHERE id > %d AND id <= %d"
+                % (lo, ph["b"]["txn"]))[0]
+        got.append((int(r[0]), int(r[1])))
+        lo = ph["b"]["txn"]
+    check(got[0][1] == S * US - 1 and got[1][0] == S * US and S * US <= got[2][0] and got[2][1] < got[3][0]
+          and got[3][1] == E * US - 1 and got[4][0] == E * US,
+          "set-up: phase journal spans (us) %s around the period [%d, %d)" % (got, S * US, E * US))
+    check(int(w.q1("SELECT max(extract(epoch FROM end_at))::bigint FROM trades WHERE id <= %d" % bB4["trade"])) < E,
+          "set-up: a trade of the period ends after it")
 
     # ---- phase C (real time, after the period)
     def all_settled():
@@ -565,6 +611,7 @@ def build(w):
     # ---- close last month (POST {} = the previous calendar month)
     body = {} if previous_month(time.time()) == (S, E) else {"start": rfc3339(S), "end": rfc3339(E)}
     w.close_key = "settle-close-%s" % run
+    w.close_body = body
     r = w.req("POST", "/v1/periods", body=body, token=w.admin, headers={"Idempotency-Key": w.close_key})
     w.close_reply = r
     if r.status != 201:

@@ -9,7 +9,8 @@ neither see nor disturb the rest of the suite.
     on a pool of 8 GPUs per node becomes `suanli-res-<reservation id>` with NodeCnt=2, the
     trade's StartTime and Duration=02:00:00 within seconds; cancelling the trade deletes it on
     Slurm and records the events; 40 GPUs (5 nodes) on the 4-node cluster fail for good, the
-    tenant is refunded to the cent and the cause is in the reservation's events.
+    tenant is refunded to the cent and the cause is in the reservation's events.  A reservation
+    of the same name already on the cluster with another window is not taken for ours.
   * Webhook: exactly one verified reserve request per reservation with the trade's fields; a
     reply lost once (connection closed, or answered after the adapter's timeout_ms) and a 500
     are retried with the same Idempotency-Key, and the receiver (deduplicating by key) holds
@@ -167,6 +168,53 @@ def test_slurm_reserve_cancel_and_too_big():
     c.done()
 
 
+def _scontrol(*args):
+    p = subprocess.run(["scontrol"] + list(args), capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, TZ="UTC"))
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+def test_slurm_same_name_other_window_is_not_ours():
+    """A reservation named suanli-res-<id> that is already on the cluster with another window
+    (another exchange's, or a leftover of an earlier database) is not taken for ours: the
+    adapter must not answer OK for it (deploy/slurm/README.md: a duplicate name is ours only
+    with the same NodeCnt/StartTime/Duration, else terminal), the tenant is refunded, and the
+    foreign reservation is left as it was."""
+    if not os.environ.get("SLURM_CONF"):
+        raise Skip("SLURM_CONF is not set: no Slurm test cluster (eval \"$(deploy/slurm.sh start)\")")
+    c = Collector()
+    with PrivateEnv("slurmdup") as e:
+        base = e.bump_ids()
+        name = "suanli-res-%d" % (base + 1)
+        other_start = hour(40)[:-1]
+        rc, out = _scontrol("create", "reservation", "ReservationName=" + name, "StartTime=" + other_start,
+                            "Duration=60", "NodeCnt=2", "PartitionName=gpu", "Users=root")
+        check(rc == 0, "could not create the foreign reservation %s: %s" % (name, out))
+        try:
+            region = e.region()
+            prov, ten = e.account("provider"), e.account("tenant")
+            e.pool(prov["token"], region, gpu_count=32, gpus_per_node=8, price_per_gpu_hour="3.00",
+                   adapter={"kind": "slurm", "config": {"partition": "gpu"}})
+            e.deposit(ten["id"], TENANT_FUNDS)
+            tr = _buy(e, ten["token"], region, 12, 2, hour(2))
+            check(tr["reservation"]["id"] == base + 1, "reservation id %s, expected %s" % (tr["reservation"]["id"],
+                                                                                          base + 1))
+            t = e.wait_res(tr["id"], ("dispatched", "failed", "cancelled"), timeout=30)
+            res = t["reservation"]
+            c.check(res["state"] == "failed",
+                    "%s already existed on Slurm for %s (1 h), but the trade's reservation (%s, 2 h) became %r as %r;"
+                    " events %s" % (name, other_start, tr["start"], res["state"], res["external_ref"], res["events"]))
+            if res["state"] == "failed":
+                c.check(t["refunded"] == t["total"], "refunded %s of %s" % (t["refunded"], t["total"]))
+            wait_for(lambda: e.jobs_queued() == 0, 10)
+            rc, f, text = _scontrol_show(name)
+            c.check(rc == 0 and f.get("StartTime") == other_start and f.get("Duration") == "01:00:00",
+                    "the foreign reservation %s was changed or deleted: %s" % (name, text))
+        finally:
+            _scontrol("delete", "reservation", name)
+    c.done()
+
+
 # ---------------------------------------------------------------- webhook
 
 def _expected_body(tr, nodes, action="reserve"):
@@ -181,12 +229,12 @@ def test_webhook_signed_idempotent_retries():
         keys = e.c.get("/v1/keys")
         check(keys.status == 200 and keys.json.get("keys"), "GET /v1/keys: %s" % keys.short())
         key_ids = {k["key_id"] for k in keys.json["keys"]}
-        recv = Receiver(keys.raw.decode(), slow_s=2.5)
+        recv = Receiver(keys.raw.decode(), slow_s=4.0)
         try:
             region = e.region()
             prov, ten = e.account("provider"), e.account("tenant")
             pool = e.pool(prov["token"], region, gpu_count=64, gpus_per_node=8, price_per_gpu_hour="2.00",
-                          adapter={"kind": "webhook", "config": {"url": recv.url(), "timeout_ms": 1000}})
+                          adapter={"kind": "webhook", "config": {"url": recv.url(), "timeout_ms": 3000}})
             e.deposit(ten["id"], TENANT_FUNDS)
             cases = [("plain", [], 1), ("reply dropped once", ["drop"], 2),
                      ("answered after timeout_ms once", ["slow"], 2), ("500 twice, then 200", ["500", "500"], 3)]

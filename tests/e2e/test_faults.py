@@ -30,6 +30,7 @@ import random
 import threading
 import time
 
+import harness
 from harness import Collector, Failed, check, hour
 from dispatch_util import PrivateEnv, wait_for
 from market_util import minor, money
@@ -93,7 +94,6 @@ def audit_problems(e):
 
 
 def harness_cli(e, *args):
-    import harness
     return harness.run_cli(*args, extra_env={"SUANLI_DATABASE_URL": e.url})
 
 
@@ -116,7 +116,7 @@ POOR_FUNDS = "35.00"   # one piece of their split orders fits, the whole order d
 SEED = 4242
 
 
-def _send_order(servers, idx, token, body, key, log):
+def _send_order(servers, idx, token, body, key):
     """POST /v1/orders with an Idempotency-Key, starting at servers[idx % 2]; a connection
     error (the server was killed) moves to the other server with the same key.  Returns
     ("reply", Resp) or ("unknown", why)."""
@@ -182,13 +182,13 @@ def test_crash_during_dispatch():
                 if i is None:
                     return
                 t, body = jobs[i]
-                results[i] = _send_order(e.servers, i, t["token"], body, keys[i], None)
+                results[i] = _send_order(e.servers, i, t["token"], body, keys[i])
 
         kills = []
 
         def killer():
             # three crashes: while orders are still coming in, then twice during dispatch
-            for delay, which in ((0.15, 0), (0.6, 1), (0.8, 0)):
+            for delay, which in ((0.15, 0), (0.3, 1), (0.3, 0)):
                 time.sleep(delay)
                 s = e.servers[which]
                 queued = e.jobs_queued()
@@ -211,9 +211,9 @@ def test_crash_during_dispatch():
         if not drained:
             c.add("dispatch jobs still queued %.0fs after the orders: %s" % (
                 t_drain, e.q("SELECT id, action, state, attempts, last_error, next_attempt_at - now()"
-                             " FROM dispatch_jobs WHERE state = 'queued' ORDER BY id LIMIT 10")))
-        c.check(all(q > 0 for _, q, _ in kills[1:]),
-                "a crash did not happen during dispatch (queued jobs at each kill: %s)" % [k[1] for k in kills])
+                             " FROM dispatch_jobs WHERE state IN ('queued', 'running') ORDER BY id LIMIT 10")))
+        c.check(sum(1 for _, q, _ in kills if q > 0) >= 2,
+                "fewer than two crashes happened during dispatch (queued jobs at each kill: %s)" % [k[1] for k in kills])
 
         # --- replies vs the ledger
         replied = [(i, r[1]) for i, r in enumerate(results) if r and r[0] == "reply"]

@@ -16,7 +16,6 @@ clean.
 Each mutation is its own test (`test_tamper_<name>`), so `run.py -k tamper_trade_pool` runs one;
 what the auditor said about each is written to <SUANLI_E2E_OUT>/tamper-report.txt.
 """
-import json
 import os
 import secrets
 import struct
@@ -54,9 +53,10 @@ def _build_base():
         admin = L.bootstrap_admin(url, keys)
         m = L.build_market(srv.client, admin, "tp" + harness.RUN)
         L.wait_sequenced(srv.client, url, admin)
-    finally:
-        code = srv.stop()
-    check(code == 0, "base server exit status %s" % code)
+    except Exception:
+        srv.stop()
+        raise
+    srv.check_stopped_cleanly()
     # a second key, rotated while no server runs; the rotation takes effect a few seconds later
     # (valid_from in the future): wait for it, so that the trades below are signed by the new key
     p = L.cli(url, keys, "rotate-key")
@@ -77,9 +77,10 @@ def _build_base():
         o = _buy(srv.client, t[2]["token"], m["regions"][0], 64, 1, 2)
         m["trades"] += [x["id"] for x in o["trades"]]
         L.wait_sequenced(srv.client, url, admin)
-    finally:
-        code = srv.stop()
-    check(code == 0, "base server exit status %s" % code)
+    except Exception:
+        srv.stop()
+        raise
+    srv.check_stopped_cleanly()
     B["market"] = m
     B["info"] = _info(url, m)
 
@@ -100,6 +101,8 @@ def _info(url, m):
     i["checkpoint_rows"] = [{"size": int(r[0]), "key_id": r[1], "record": bytes.fromhex(r[2])} for r in cps]
     i["keys"] = [r[0] for r in L.rows(url, "SELECT key_id FROM exchange_keys ORDER BY valid_from")]
     check(len(i["keys"]) == 2, "base: keys %s, expected 2 after the rotation" % i["keys"])
+    i["per_key"] = {k: sum(1 for e in i["entries"] if e["key_id"] == k) for k in i["keys"]}
+    check(all(i["per_key"].values()), "base: entries per key %s, expected both keys to sign some" % i["per_key"])
     i["pools"] = [int(r[0]) for r in L.rows(url, "SELECT id FROM pools ORDER BY id")]
     i["tenants"] = [t["id"] for t in m["tenants"]]
     i["total_check"] = L.one(url, "SELECT conname FROM pg_constraint WHERE conrelid = 'trades'::regclass"
@@ -482,9 +485,9 @@ def test_tamper_base_run_audits_clean():
     rc, findings, err = L.audit(b["url"], b["keys"])
     check(rc == 0 and not findings, "the honest base run: suanlid audit exit %s, findings %s %s"
           % (rc, findings[:5], err[-200:]))
-    _report("# tamper suite, run %s: base %s, %d entries, %d trades, checkpoints %s, keys %s"
+    _report("# tamper suite, run %s: base %s, %d entries, %d trades, checkpoints %s, entries per key %s"
             % (harness.RUN, b["db"], len(b["info"]["entries"]), len(b["info"]["trades"]), b["info"]["checkpoints"],
-               b["info"]["keys"]))
+               b["info"]["per_key"]))
 
 
 def _make_test(name, builder, note):
