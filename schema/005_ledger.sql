@@ -35,24 +35,18 @@ CREATE INDEX journal_txns_created ON journal_txns(created_at);
 CREATE INDEX trades_created ON trades(created_at);
 
 -- Append-only: an entry is never deleted and never changed, except that the sequencer sets
--- its tree position once.
-CREATE FUNCTION sl_ledger_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'DELETE' THEN
-    RAISE EXCEPTION 'ledger_entries is append-only' USING ERRCODE = 'insufficient_privilege';
-  END IF;
-  IF OLD.leaf_index IS NOT NULL
+-- its tree position once.  The WHEN clause keeps the sequencer's legitimate update off the
+-- trigger function entirely (it is evaluated inside the executor, without a PL/pgSQL call).
+CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+  FOR EACH ROW EXECUTE FUNCTION sl_append_only();
+CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE ON ledger_entries
+  FOR EACH ROW WHEN (OLD.leaf_index IS NOT NULL
      OR NEW.id <> OLD.id OR NEW.purpose <> OLD.purpose
      OR NEW.trade_id IS DISTINCT FROM OLD.trade_id
      OR NEW.journal_txn_id IS DISTINCT FROM OLD.journal_txn_id
      OR NEW.record <> OLD.record OR NEW.key_id <> OLD.key_id OR NEW.signature <> OLD.signature
-     OR NEW.created_at <> OLD.created_at THEN
-    RAISE EXCEPTION 'ledger_entries is append-only' USING ERRCODE = 'insufficient_privilege';
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
-  FOR EACH ROW EXECUTE FUNCTION sl_ledger_guard();
+     OR NEW.created_at <> OLD.created_at)
+  EXECUTE FUNCTION sl_append_only();
 
 -- Signed tree heads: one per sequenced batch.
 CREATE TABLE ledger_checkpoints (

@@ -47,6 +47,10 @@ void sl_db_reset(sl_dbc *c);
  * sl_db_txn_run); its failure rolls the transaction back.  The ledger uses it to sign every
  * trade and money event a transaction wrote, so no code path can forget. */
 typedef sl_dbrc (*sl_db_precommit_fn)(sl_dbc *c);
+/* What the open transaction wrote: trades (each with its escrow transaction), and/or other
+ * journal transactions (cancellations, settlements, refunds, deposits, withdrawals). */
+enum { SL_DB_WROTE_TRADES = 1, SL_DB_WROTE_MONEY = 2 };
+unsigned sl_db_money_moved(const sl_dbc *c);
 void sl_db_set_precommit(sl_db_precommit_fn fn);
 
 sl_dbrc sl_db_begin(sl_dbc *c);
@@ -370,6 +374,8 @@ typedef struct sl_db_money_row {
 sl_dbrc sl_db_pending_trades(sl_dbc *c, sl_db_trade_row **rows, size_t *n);
 sl_dbrc sl_db_pending_money(sl_dbc *c, sl_db_money_row **rows, size_t *n);
 sl_dbrc sl_db_entry_next_id(sl_dbc *c, int64_t *id);
+/* A block of n fresh entry ids from the sequence, ascending, into ids. */
+sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids);
 sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,
                            const char *record_hex, const char *key_id, const char *sig_hex);
 

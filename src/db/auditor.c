@@ -84,6 +84,14 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      "  WHERE j.trade_id = t.id AND j.kind IN ('refund', 'cancellation') AND la.purpose = 'available'"
      "    AND la.owner_id = t.tenant_id) x ON true"
      " WHERE t.refunded_minor <> coalesce(x.back, 0) ORDER BY t.id"},
+    {"audit_posting_parties",
+     "SELECT 'postings', p.id, 'posts to account ' || la.owner_id"
+     " || ', which is not a party of journal transaction ' || j.id"
+     " FROM postings p JOIN journal_txns j ON j.id = p.txn_id"
+     " JOIN ledger_accounts la ON la.id = p.ledger_account_id"
+     " LEFT JOIN trades t ON t.id = j.trade_id"
+     " WHERE la.owner_id IS NOT NULL AND la.owner_id NOT IN (coalesce(t.tenant_id, -1),"
+     "   coalesce(t.provider_id, -1), coalesce(j.account_id, -1)) ORDER BY p.id"},
     {NULL, NULL},
 };
 

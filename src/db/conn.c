@@ -184,9 +184,22 @@ static sl_dbrc classify(sl_dbc *c, PGresult *r, const char *what) {
   return SL_DB_HARD;
 }
 
+/* Statements that write trades or journal transactions: the ledger signs what they wrote. */
+static unsigned writes_of(const char *name) {
+  static const char *const money[] = {"trade_cancel", "deposit",        "withdraw",
+                                      "settle_due",   "trade_fail",     "pool_shortfall", NULL};
+  if (strcmp(name, "trade_buy") == 0) return SL_DB_WROTE_TRADES;
+  for (const char *const *n = money; *n; n++)
+    if (strcmp(*n, name) == 0) return SL_DB_WROTE_MONEY;
+  return 0;
+}
+
+unsigned sl_db_money_moved(const sl_dbc *c) { return c->money; }
+
 sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, PGresult **res) {
   if (res) *res = NULL;
   if (!c->pg) return SL_DB_DOWN;
+  if (c->in_txn) c->money |= writes_of(name);
   PGresult *r = PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
   ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -276,6 +289,7 @@ static sl_dbrc simple(sl_dbc *c, const char *sql) {
 sl_dbrc sl_db_begin(sl_dbc *c) {
   sl_dbrc rc = simple(c, "BEGIN");
   c->in_txn = rc == SL_DB_OK;
+  c->money = 0;
   return rc;
 }
 

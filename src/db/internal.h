@@ -28,6 +28,7 @@ struct sl_dbc {
   bool prepared;     /* every statement prepared on this session */
   bool in_txn;
   bool listening;    /* LISTEN issued on this session */
+  unsigned money;    /* SL_DB_WROTE_* bits: what the open transaction wrote */
   char sqlstate[6];
   char constraint[64];
 };

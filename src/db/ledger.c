@@ -40,6 +40,8 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      "  SELECT 1 FROM ledger_entries e WHERE e.journal_txn_id = j.id)"
      " GROUP BY j.id, t.tenant_id, t.provider_id ORDER BY j.id"},
     {"entry_next_id", "SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id'))"},
+    {"entry_ids",
+     "SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id')) FROM generate_series(1, $1)"},
     {"entry_insert",
      "INSERT INTO ledger_entries(id, purpose, trade_id, journal_txn_id, record, key_id, signature)"
      " VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6, decode($7, 'hex'))"},
@@ -315,3 +317,15 @@ sl_dbrc sl_db_entry_get(sl_dbc *c, int64_t id, json_t **out) {
 }
 
 sl_dbrc sl_db_key_lock(sl_dbc *c) { return sl_db_exec(c, "key_lock", 0, NULL, NULL); }
+
+sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, n)};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "entry_ids", 1, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(r) != n) rc = SL_DB_HARD;
+  for (int i = 0; rc == SL_DB_OK && i < n; i++) ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+  PQclear(r);
+  return rc;
+}

@@ -21,7 +21,9 @@ typedef struct {
   akey *keys;
   size_t nkeys;
   sl_ledger_hash *leaves; /* recomputed leaf hashes in tree order */
+  int64_t *entry_ids;     /* the entry at each leaf position */
   size_t nleaves, cap;
+  int64_t good_size;      /* the largest checkpoint size whose root matched */
   sl_ledger_hash chain;
   bool have_chain;
   bool failed;            /* out of memory */
@@ -55,12 +57,15 @@ static const akey *find_key(const audit_ctx *a, const char *id) {
 
 static int64_t num(const char *s) { return strtoll(s, NULL, 10); }
 
-/* Compare one field of a record with the database's value. */
+/* Compare one field of a record with the database's value.  When the entry's signature
+ * verifies, the signed record is the truth and the row that disagrees is named (row_table,
+ * row_id); otherwise the entry itself is. */
 #define SAME(name, rec, db)                                                                      \
   do {                                                                                           \
     if ((int64_t)(rec) != (int64_t)(db))                                                         \
-      finding(a, "record_matches_row", "ledger_entries", id, "%s: signed %lld, database %lld",  \
-              name, (long long)(rec), (long long)(db));                                          \
+      finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries",                 \
+              sig_good ? row_id : id, "%s: signed %lld in entry %s, database %lld", name,       \
+              (long long)(rec), id, (long long)(db));                                            \
   } while (0)
 
 static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg) {
@@ -82,6 +87,7 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
             (unsigned long long)sl_ledger_record_entry_id(&r));
   const akey *k = find_key(a, col[5]);
   bool sig_ok = sl_ledger_hex_decode(col[6], sig, 64) && sl_ledger_hex_decode(col[5], kid, 8);
+  bool sig_good = false;
   int64_t t = 0;
   sl_ledger_record_time(&r, &t);
   if (!k)
@@ -91,6 +97,23 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
   else if (t < k->from || (k->until && t >= k->until))
     finding(a, "signature", "ledger_entries", id, "signed at %lld outside key %s's validity",
             (long long)t, k->key_id);
+  else
+    sig_good = true;
+  const char *row_table = "ledger_entries", *row_id = id;
+  char row_buf[24];
+  if (r.purpose == SL_LEDGER_TRADE) {
+    row_table = "trades";
+    snprintf(row_buf, sizeof row_buf, "%llu", (unsigned long long)r.u.trade.trade_id);
+    row_id = row_buf;
+  } else if (sl_ledger_purpose_is_money(r.purpose)) {
+    row_table = "journal_txns";
+    snprintf(row_buf, sizeof row_buf, "%llu", (unsigned long long)r.u.money.journal_txn_id);
+    row_id = row_buf;
+  } else if (r.purpose == SL_LEDGER_PERIOD_CLOSE) {
+    row_table = "periods";
+    snprintf(row_buf, sizeof row_buf, "%llu", (unsigned long long)r.u.period.period_id);
+    row_id = row_buf;
+  }
   /* what the record says against the rows it records */
   if (r.purpose == SL_LEDGER_TRADE) {
     const sl_ledger_trade *x = &r.u.trade;
@@ -120,8 +143,8 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
     } else {
       static const char *const kinds[] = {"", "", "cancellation", "settlement", "refund", "deposit", "withdrawal"};
       if (r.purpose < 7 && strcmp(kinds[r.purpose], col[22]) != 0)
-        finding(a, "record_matches_row", "ledger_entries", id, "signed as %s, journal says %s",
-                kinds[r.purpose], col[22]);
+        finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries", sig_good ? row_id : id,
+                "kind: signed %s in entry %s, journal says %s", kinds[r.purpose], id, col[22]);
       SAME("journal_txn_id", x->journal_txn_id, num(col[3]));
       SAME("trade_id", x->trade_id, num(col[23]));
       SAME("account_id", x->account_id, num(col[24]));
@@ -142,7 +165,8 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
       SAME("start", x->start, num(col[30]));
       SAME("end", x->end, num(col[31]));
       if (!sl_ledger_hex_decode(col[32], sha, 32) || memcmp(sha, x->sha256.b, 32) != 0)
-        finding(a, "record_matches_row", "ledger_entries", id, "export_sha256: the signed digest differs from the period's");
+        finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries", sig_good ? row_id : id,
+                "export_sha256: the signed digest in entry %s differs from the period's", id);
     }
   }
   /* tree position, leaf hash and chain link */
@@ -162,13 +186,16 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
   if (a->nleaves == a->cap) {
     size_t cap = a->cap ? a->cap * 2 : 4096;
     sl_ledger_hash *nl = realloc(a->leaves, cap * sizeof *nl);
-    if (!nl) {
+    if (nl) a->leaves = nl;
+    int64_t *ni = nl ? realloc(a->entry_ids, cap * sizeof *ni) : NULL;
+    if (!nl || !ni) {
       a->failed = true;
       return false;
     }
-    a->leaves = nl;
+    a->entry_ids = ni;
     a->cap = cap;
   }
+  a->entry_ids[a->nleaves] = num(id);
   a->leaves[a->nleaves++] = leaf;
   (void)nc;
   (void)nul;
@@ -194,15 +221,31 @@ static bool checkpoint_row(int nc, const char *const *col, const bool *nul, void
   const akey *k = find_key(a, col[3]);
   if (!k || !sl_ledger_hex_decode(col[4], sig, 64) || sl_ledger_verify(k->pk, rec, rlen, sig) != SL_LEDGER_OK)
     finding(a, "checkpoint", "ledger_checkpoints", id, "the signature does not verify");
+  else if (cp.timestamp < k->from || (k->until && cp.timestamp >= k->until))
+    finding(a, "checkpoint", "ledger_checkpoints", id, "signed at %lld outside key %s's validity",
+            (long long)cp.timestamp, k->key_id);
   if (size > (int64_t)a->nleaves) {
     finding(a, "checkpoint", "ledger_checkpoints", id, "covers %lld entries but the tree has %zu",
             (long long)size, a->nleaves);
   } else {
     sl_ledger_hash mth;
     sl_ledger_merkle_root(a->leaves, (size_t)size, &mth);
-    if (memcmp(mth.b, cp.root.b, 32) != 0)
+    if (memcmp(mth.b, cp.root.b, 32) != 0) {
       finding(a, "checkpoint", "ledger_checkpoints", id,
               "the signed root is not the root of the first %lld entries as they are now", (long long)size);
+      /* the change lies among the entries this checkpoint added to the last good one */
+      for (int64_t i = a->good_size; i < size; i++) {
+        char eid[24];
+        snprintf(eid, sizeof eid, "%lld", (long long)a->entry_ids[i]);
+        finding(a, "tree_order", "ledger_entries", eid,
+                "at tree position %lld, between checkpoint %lld (consistent) and checkpoint %lld "
+                "(root mismatch): changed, moved or re-appended", (long long)i,
+                (long long)a->good_size, (long long)size);
+      }
+      a->good_size = size; /* report each entry once */
+    } else {
+      a->good_size = size;
+    }
   }
   (void)nc;
   (void)nul;
@@ -260,7 +303,7 @@ long sl_xledger_audit(sl_dbc *c, void (*report)(json_t *, void *), void *arg) {
   static const char *const checks[] = {
       "audit_trades_unsigned", "audit_txns_unsigned", "audit_txns_unbalanced", "audit_txns_empty",
       "audit_balances",        "audit_balance_chain", "audit_floors",          "audit_trade_totals",
-      "audit_trade_escrow",    "audit_refunds"};
+      "audit_trade_escrow",    "audit_refunds",         "audit_posting_parties"};
   if (a.keys) rc = sl_db_each(c, "audit_entries", 0, NULL, entry_row, &a);
   if (rc == SL_DB_OK && !a.failed) rc = sl_db_each(c, "audit_checkpoints", 0, NULL, checkpoint_row, &a);
   for (size_t i = 0; rc == SL_DB_OK && i < sizeof checks / sizeof checks[0]; i++)
@@ -282,5 +325,6 @@ long sl_xledger_audit(sl_dbc *c, void (*report)(json_t *, void *), void *arg) {
   free(a.period_ids);
   free(a.keys);
   free(a.leaves);
+  free(a.entry_ids);
   return (rc != SL_DB_OK || a.failed || !a.keys) && rc != SL_DB_OK ? -1 : a.findings;
 }

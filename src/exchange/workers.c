@@ -213,7 +213,7 @@ static void *seq_main(void *arg) {
       sl_db_release(w->db, c);
     }
     if (added < 5000)
-      for (int i = 0; i < 5 && !atomic_load(&w->stop); i++) nap_ms(100);
+      for (int i = 0; i < 10 && !atomic_load(&w->stop); i++) nap_ms(100);
   }
   return NULL;
 }
