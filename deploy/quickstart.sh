@@ -37,6 +37,8 @@ TOKEN=$(build/suanlid bootstrap-admin)
 [[ -n "$TOKEN" ]] || sl_die "suanlid bootstrap-admin printed no token"
 
 export SUANLI_LISTEN="${SUANLI_LISTEN:-127.0.0.1:8080}"
+# the exchange's signing keys (created on the first start; keep them with the database)
+export SUANLI_KEY_DIR="${SUANLI_KEY_DIR:-$SL_ROOT/.state/keys}"
 host=${SUANLI_LISTEN%:*}
 port=${SUANLI_LISTEN##*:}
 [[ "$host" == 0.0.0.0 || "$host" == "*" || -z "$host" ]] && host=127.0.0.1
@@ -55,6 +57,7 @@ cat <<EOF
     curl -s $URL/v1/regions -H 'Authorization: Bearer $TOKEN'
     curl -s $URL/v1/accelerators -H 'Authorization: Bearer $TOKEN'
     curl -s '$URL/v1/pools?region=us-east-1&limit=5' -H 'Authorization: Bearer $TOKEN'
+    curl -s $URL/v1/keys          # the exchange's public signing keys
 
   Ctrl-C stops the server; deploy/pg.sh stop stops the database.
 

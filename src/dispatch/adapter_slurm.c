@@ -231,7 +231,14 @@ static sl_ad_rc slurm_reserve(const sl_ad_call *c, char *ref, size_t reflen, cha
   return SL_AD_OK;
 }
 
+/* Delete the reservation only when it is ours: a same-named reservation with another
+ * window (left by another exchange database, or made by hand) is never touched. */
 static sl_ad_rc slurm_cancel(const sl_ad_call *c, char *err, size_t errlen) {
+  int nodes;
+  bool ours;
+  sl_ad_rc s = show(c, &nodes, &ours, err, errlen);
+  if (s != SL_AD_OK) return s;
+  if (nodes < 0 || !ours) return SL_AD_OK;
   return slurm_delete(c, err, errlen);
 }
 

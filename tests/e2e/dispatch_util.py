@@ -391,11 +391,13 @@ class Receiver:
                    "headers": dict(h.headers), "behaviour": beh, "at": time.time(), "path": h.path}
             self.requests.append(rec)
             if ok and beh != "500" and isinstance(j, dict):
-                act = j.get("action")
-                if act == "reserve" and key not in self.store:
-                    self.store[key] = body
+                # the provider's side: one reservation per reservation id (each action has its
+                # own Idempotency-Key: "reservation-<id>", "reservation-<id>-cancel", ...)
+                act, res = j.get("action"), "reservation-%s" % j.get("reservation_id")
+                if act == "reserve" and res not in self.store:
+                    self.store[res] = body
                 elif act == "cancel":
-                    self.store.pop(key, None)
+                    self.store.pop(res, None)
         if beh == "drop":
             h.close_connection = True
             try:

@@ -13,23 +13,28 @@ future, the journal takes the database clock), so the activity is made through t
 then *the whole clock-dependent world is moved back consistently*, as the exchange itself (the
 holder of the signing key) would have written it a month ago:
 
-  phase A (before the period): deposits, trades, a withdrawal, one settlement by the worker;
-  phase B (inside the period): trades in four regions, a split order, cancellations inside and
-      outside the free window, a silent pool failing over (refunds, replacement trades, an
-      order refunded with no replacement), settlements by the maintenance worker, deposits and
-      withdrawals of tenants and a provider;
-  the server is stopped; every row of phase A is moved back by D_A and every row of phase B by
-      D_B (whole hours; D_A - D_B = 14 days): journal_txns.created_at; trades' created_at,
-      start_at, end_at, settled_at, cancelled_at; orders; reservations, their events, dispatch
-      jobs and the simulated cluster; ledger_entries.created_at; accounts, tokens, regions and
-      pools by creation time; pools' availability; the calendar (pool_slots) is rebuilt from the
-      trades; then every ledger record carrying a moved time is re-encoded with the new time
-      and re-signed with the exchange's own key (read from SUANLI_KEY_DIR), leaf hashes and
-      the hash chain are recomputed, every checkpoint is re-signed over the new roots, and the
-      key's valid_from is moved before the oldest record;
+  phase A (just before the period): deposits, trades, a withdrawal, one settlement by the worker;
+  phase B1 (the period's first microseconds): a deposit and a withdrawal;
+  phase B2 (inside the period, from its second day): trades in four regions, a split order,
+      cancellations inside and outside the free window, a silent pool failing over (refunds,
+      replacement trades, an order refunded with no replacement), settlements by the maintenance
+      worker, deposits and withdrawals of tenants and a provider;
+  phase B3 (the period's last microseconds) and B4 (the next period's first): deposits and a
+      withdrawal, so that both ends of the half-open range are exercised to the microsecond;
+  the server is stopped; every row of each phase is moved back by that phase's shift (chosen so
+      that A's last journal transaction lands 1 us before the period, B1's first exactly on its
+      start, B3's last 1 us before its end and B4's first exactly on its end): journal times;
+      trades' created_at, settled_at, cancelled_at, and their windows by the shift rounded down
+      to whole hours (windows stay on calendar slots and still start after the booking); orders;
+      reservations, their events, dispatch jobs and the simulated cluster; ledger_entries;
+      accounts, tokens, regions and pools by creation time; pools' availability; the calendar
+      (pool_slots) is rebuilt from the trades; then every ledger record carrying a moved time is
+      re-encoded with the new time and re-signed with the exchange's own key (read from
+      SUANLI_KEY_DIR), leaf hashes and the hash chain are recomputed, every checkpoint is
+      re-signed over the new roots, and the key's valid_from is moved before the oldest record;
   the server is restarted: `suanlid audit` must find nothing (the rewrite is coherent, and the
       auditor, not this helper, is the judge of that);
-  phase C (after the period, real time): the worker settles what ended (trades of A and B),
+  phase C (after the period, real time): the worker settles what ended (trades of A and B2),
       more deposits, trades, a cancellation and withdrawals.
 
 Ids split the phases (max ids at each boundary), not times, because the set-up itself moves
@@ -44,7 +49,6 @@ import csv
 import datetime
 import hashlib
 import io
-import json
 import os
 import socket
 import struct
@@ -53,9 +57,8 @@ import time
 
 import harness
 import ledger_util as L
-import market_util
 from harness import Failed, check
-from market_util import minor, money
+from market_util import minor  # noqa: F401 — used by test_settlement as U.minor
 
 PORTS = range(18800, 18900)
 HOUR = 3600
@@ -149,7 +152,7 @@ _snap_sql = {}
 
 def snapshot(url):
     """{table: md5} of every table of `url` but request logs and what workers change on their
-    own (the same exclusions as market_util.stable_snapshot)."""
+    own (the same exclusions as harness.snapshot, on another database)."""
     if url not in _snap_sql:
         cols = {}
         for t, c in L.rows(url, "SELECT table_name, column_name FROM information_schema.columns"

@@ -292,12 +292,14 @@ def test_webhook_signed_idempotent_retries():
                     % sorted({r["key"] for r in recv.requests} - want_keys))
             _money_ok(c, e, ten["id"], minor(TENANT_FUNDS) - spent, spent, "after the webhook trades")
 
-            # cancelling one: a signed cancel with the same key, the receiver drops it
+            # cancelling one: a signed cancel under its own key ("<reserve key>-cancel": a
+            # different request must not reuse the reserve's key), the receiver drops it
             tr = trades[0]
             key = "reservation-%d" % tr["reservation"]["id"]
             r = e.c.post("/v1/trades/%d/cancel" % tr["id"], {}, token=ten["token"])
             c.check(r.status == 200, "cancel: %s" % r.short())
-            got = wait_for(lambda: [x for x in recv.for_key(key) if (x["json"] or {}).get("action") == "cancel"], 10)
+            got = wait_for(lambda: [x for x in recv.for_key(key + "-cancel")
+                                    if (x["json"] or {}).get("action") == "cancel"], 10)
             c.check(got and all(x["verified"] for x in got) and got[0]["json"] == _expected_body(tr, 1, "cancel"),
                     "cancel request for %s: %s" % (key, [(x["json"], x["verified"]) for x in got or []]))
             c.check(key not in recv.store, "the receiver still holds %s after the cancellation" % key)

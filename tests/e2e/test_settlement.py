@@ -8,7 +8,9 @@ SUANLI_KEY_DIR, SUANLI_MAINTENANCE_MS=200), built once by settlement_util.world(
     cancellations outside (free) and inside (charged) the free window, a silent pool that goes
     offline so its trades fail over (refunds, replacement trades, an order refunded with no
     replacement), settlements by the maintenance worker, withdrawals of tenants and a provider;
-  * activity before the period (phase A), inside it (phase B) and after it (phase C, real time);
+  * activity before the period (phase A, its last transaction 1 us before the start), inside it
+    (B1 at its first microsecond, the market B2, B3 ending 1 us before its end), at the next
+    period's first microsecond (B4) and after it (phase C, real time);
   * TEST-ONLY, how history reaches last month: the run happens now through the API; then, with
     the server stopped, phase A and phase B rows are moved back by whole hours (A before last
     month, B into it) *together with everything that depends on the clock*: trade windows,
@@ -27,6 +29,7 @@ Python in settlement_util.period_postings), never from sl_period_lines.  Tests r
 order and share the world; each reports every problem it finds (Collector).
 """
 import os
+import struct
 import time
 
 import harness
@@ -203,7 +206,6 @@ def test_close_last_month_period_signed():
     if c.check(len(row) == 1, "ledger_entry %s is not a ledger entry" % p.get("ledger_entry")):
         purpose, rec_hex, kid, sig_hex = row[0]
         rec = bytes.fromhex(rec_hex)
-        import struct
         if c.check(len(rec) == 80, "PERIOD_CLOSE record of %d bytes, expected 80" % len(rec)):
             size, purp, entry_id, period_id, start, end = struct.unpack(">IIQQqq", rec[:40])
             sha, at = rec[40:72], struct.unpack(">q", rec[72:80])[0]
