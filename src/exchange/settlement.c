@@ -180,6 +180,7 @@ static bool stmt_row(int nc, const char *const *col, const bool *nul, void *arg)
     json_t *g = group(s, col[7], "region", col[7]);
     add(g, "fees_minor", fee);
   }
+  if (!strcmp(s->kind, "exchange")) s->fees += fee; /* the exchange earns the platform fees */
   if (s->csv) {
     csv_line(s->out, col);
   } else {
@@ -218,22 +219,37 @@ static json_t *m(int64_t minor) {
   return json_string(buf);
 }
 
-/* The groups object as an array ordered by key, money fields as decimal strings. */
+static int by_key(const void *a, const void *b) {
+  const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+  size_t lx = strlen(x), ly = strlen(y);
+  bool nx = x[0] >= '0' && x[0] <= '9', ny = y[0] >= '0' && y[0] <= '9';
+  if (nx && ny && lx != ly) return lx < ly ? -1 : 1; /* numeric ids: shorter is smaller */
+  return strcmp(x, y);
+}
+
+/* The groups object as an array ordered by key (ids numerically, regions by code), money
+ * fields as decimal strings. */
 static json_t *groups_array(json_t *groups) {
   json_t *arr = json_array();
+  size_t n = json_object_size(groups), i = 0;
+  const char **keys = calloc(n ? n : 1, sizeof *keys);
   const char *k;
   json_t *g;
-  json_object_foreach(groups, k, g) {
+  json_object_foreach(groups, k, g) if (keys) keys[i++] = k;
+  if (keys) qsort(keys, n, sizeof *keys, by_key);
+  for (i = 0; keys && i < n; i++) {
+    g = json_object_get(groups, keys[i]);
     static const char *const money_keys[] = {"charged_minor", "refunded_minor", "payout_minor",
                                              "fees_minor", "refunds_borne_minor"};
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t f = 0; f < 5; f++) {
       char out[32];
-      snprintf(out, sizeof out, "%.*s", (int)(strlen(money_keys[i]) - 6), money_keys[i]);
-      json_object_set_new(g, out, m(json_integer_value(json_object_get(g, money_keys[i]))));
-      json_object_del(g, money_keys[i]);
+      snprintf(out, sizeof out, "%.*s", (int)(strlen(money_keys[f]) - 6), money_keys[f]);
+      json_object_set_new(g, out, m(json_integer_value(json_object_get(g, money_keys[f]))));
+      json_object_del(g, money_keys[f]);
     }
     json_array_append(arr, g);
   }
+  free(keys);
   return arr;
 }
 

@@ -64,6 +64,13 @@ MATRIX = {
     "GET /v1/ledger/checkpoints/{}":  (200,  200,     200,     200,   200,   401),
     "GET /v1/ledger/consistency":     (200,  200,     200,     200,   200,   401),
     "GET /v1/ledger/entries/{}":      (200,  200,     200,     404,   200,   401),
+    # settlement (a closed period of 2020; the statement of the provider's account)
+    "POST /v1/periods":               (201,  403,     403,     403,   403,   401),
+    "GET /v1/periods":                (200,  200,     200,     200,   200,   401),
+    "GET /v1/periods/{}":             (200,  200,     200,     200,   200,   401),
+    "GET /v1/periods/{}/statements/{}": (200, 404,    200,     404,   404,   401),
+    "GET /v1/periods/{}/export":      (200,  403,     403,     403,   403,   401),
+    "GET /v1/periods/{}/regions":     (200,  200,     403,     403,   403,   401),
 }
 
 ERROR_FOR = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
@@ -167,6 +174,12 @@ def test_role_matrix():
     check(r.status == 201 and r.json.get("trades"), "setup trade: %s" % r.short())
     trade_id = r.json["trades"][0]["id"]
     settings = e.c.get("/v1/exchange/settings", token=e.admin).json
+    # a closed (empty) period long past, and a free range for the admin's POST cell
+    p0, p1 = "2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z"
+    r = e.c.post("/v1/periods", {"start": p0, "end": p1}, token=e.admin)
+    check(r.status == 201, "setup period: %s" % r.short())
+    period_id = r.json["id"]
+    post_period = {"start": p0.replace("2020-", "2021-"), "end": p1.replace("2020-", "2021-")}
     tokens = {"admin": e.admin, "operator": OP["token"], "provider": P["token"], "other_provider": Q["token"],
               "tenant": T["token"], "none": None}
 
@@ -223,6 +236,12 @@ def test_role_matrix():
             "GET /v1/ledger/consistency": ("/v1/ledger/consistency?from=%d&to=%d"
                                            % (ledger["size"], ledger["size"]), None),
             "GET /v1/ledger/entries/{}": ("/v1/ledger/entries/%d" % ledger["entry"], None),
+            "POST /v1/periods": ("/v1/periods", post_period),
+            "GET /v1/periods": ("/v1/periods", None),
+            "GET /v1/periods/{}": ("/v1/periods/%d" % period_id, None),
+            "GET /v1/periods/{}/statements/{}": ("/v1/periods/%d/statements/%d" % (period_id, pid), None),
+            "GET /v1/periods/{}/export": ("/v1/periods/%d/export" % period_id, None),
+            "GET /v1/periods/{}/regions": ("/v1/periods/%d/regions" % period_id, None),
             "PUT /v1/exchange/settings": ("/v1/exchange/settings", {"fee_bp": settings["fee_bp"]}),
         }[route]
 

@@ -12,8 +12,9 @@ SUANLI_KEY_DIR, SUANLI_MAINTENANCE_MS=200), built once by settlement_util.world(
     (B1 at its first microsecond, the market B2, B3 ending 1 us before its end), at the next
     period's first microsecond (B4) and after it (phase C, real time);
   * TEST-ONLY, how history reaches last month: the run happens now through the API; then, with
-    the server stopped, phase A and phase B rows are moved back by whole hours (A before last
-    month, B into it) *together with everything that depends on the clock*: trade windows,
+    the server stopped, each phase's rows are moved back by that phase's shift (A before last
+    month, B into it; trade windows by whole hours so they stay on calendar slots) *together
+    with everything that depends on the clock*: trade windows,
     journal times, orders, reservations, the calendar, and the signed ledger itself — each
     record carrying a moved time is re-encoded and re-signed with the exchange's own key (the
     test owns SUANLI_KEY_DIR), leaf hashes, the hash chain and every checkpoint recomputed, the
@@ -38,7 +39,6 @@ import settlement_util as U
 from harness import Collector, Failed, check, error_problems
 from market_util import money
 
-KINDS_WITH_TRADE = ("trade", "settlement", "cancellation", "refund")
 PERIOD_KEYS = {"id", "start", "end", "closed_at", "closed_by", "export_sha256", "ledger_entry"}
 TOTAL_MONEY = ("deposits", "withdrawals", "charges", "refunds", "settled", "payouts", "platform_fees",
                "gross_earnings", "refunds_borne")
@@ -186,8 +186,9 @@ def _group_problems(label, kind, got, want):
 
 def test_close_last_month_period_signed():
     """POST /v1/periods {} closes last calendar month: the Period's fields, its PERIOD_CLOSE ledger
-    entry (record decoded and its signature recomputed with the exchange's key), GET list / one,
-    visible to any role, and an Idempotency-Key replay that closes nothing more."""
+    entry (record decoded, its signature recomputed with the exchange's key, sequenced, and
+    accepted by `suanli-verify receipt`), GET list / one, visible to any role, and an
+    Idempotency-Key replay that closes nothing more."""
     w = _w()
     c = Collector()
     p = w.period
@@ -216,6 +217,17 @@ def test_close_last_month_period_signed():
             c.check(abs(at - closed_at) <= 1, "PERIOD_CLOSE at %d, closed_at %d" % (at, closed_at))
             want_sig = L.ed25519_sign(L.read_seed(w.keys, kid), rec).hex()
             c.check(sig_hex == want_sig, "the PERIOD_CLOSE signature is not Ed25519(key %s, record)" % kid)
+        # it is a ledger entry like the others: sequenced into the tree, readable with its proof
+        L.wait_sequenced(w.c, w.url, w.admin)
+        r = w.c.get("/v1/ledger/entries/%d" % p["ledger_entry"], token=w.admin)
+        c.check(r.status == 200 and r.json.get("purpose") == 9 and r.json.get("record") == rec_hex
+                and r.json.get("signature") == sig_hex and r.json.get("leaf_index") is not None
+                and r.json.get("inclusion_proof") is not None,
+                "GET /v1/ledger/entries/%s (the PERIOD_CLOSE entry): %s" % (p["ledger_entry"], r.short()))
+        if r.status == 200:  # and it verifies offline as a receipt, inclusion proof included
+            rc, out = L.verify("receipt", L.write_json(_folder(), "period_close.json", r.json),
+                               L.write_json(_folder(), "keys.json", _keys(w)))
+            c.check(rc == 0, "suanli-verify receipt of the PERIOD_CLOSE entry: exit %d: %s" % (rc, out[-400:]))
     # GET /v1/periods and /v1/periods/{id}, for every role
     for label, tok in (("admin", w.admin), ("tenant", w.tenants[0]["token"]), ("provider", w.providers[0]["token"]),
                        ("operator", w.operators[0]["token"])):
