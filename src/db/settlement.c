@@ -33,8 +33,9 @@ const sl_db_stmt sl_db_stmts_settlement[] = {
      "   AND la.purpose = 'available' AND la.owner_id = t.tenant_id"
      "   AND j.created_at >= to_timestamp($2::bigint) AND j.created_at < to_timestamp($3::bigint)"
      " GROUP BY t.pool_id ORDER BY t.pool_id"},
-    /* per region: trades sold and kept (not cancelled or failed over), their GPU-hours and
-     * gross, fees earned and refunds paid in the period */
+    /* per region: every trade sold in the period (what happened later — a cancellation, a
+     * failover — shows in the refunds of the period it happened in, so a closed period's
+     * summary never changes), its GPU-hours and gross, fees earned and refunds paid */
     {"region_summary",
      "WITH r AS (SELECT code FROM regions WHERE $3::json IS NULL"
      "           OR code IN (SELECT json_array_elements_text($3::json))),"
@@ -42,7 +43,6 @@ const sl_db_stmt sl_db_stmts_settlement[] = {
      "   (extract(epoch FROM t.end_at - t.start_at)::bigint / 3600)) AS gpu_hours,"
      "   sum(t.total_minor) AS gross FROM trades t"
      "   WHERE t.created_at >= to_timestamp($1::bigint) AND t.created_at < to_timestamp($2::bigint)"
-     "     AND t.state NOT IN ('cancelled', 'failed')"
      "   GROUP BY t.region),"
      " money AS (SELECT t.region,"
      "   sum(p.amount) FILTER (WHERE la.purpose = 'fees') AS fees,"

@@ -742,7 +742,8 @@ def expected_totals(lines, kind, refunds_borne=0):
             t["platform_fees"] += ln.fee
         if kind == "exchange" and ln.kind in ("settlement", "refund", "cancellation"):
             t["platform_fees"] += ln.fee  # what the exchange earned
-    t["gross_earnings"] = t["payouts"] + t["platform_fees"] if kind == "provider" else 0
+    # a provider earns payouts + fees; the exchange earns its fees; a tenant earns nothing
+    t["gross_earnings"] = t["payouts"] + t["platform_fees"] if kind in ("provider", "exchange") else 0
     t["refunds_borne"] = refunds_borne
     return t
 
