@@ -68,9 +68,22 @@ static bool read_seed(const char *key_id, uint8_t seed[32]) {
   return ok;
 }
 
+/* mkdir -p with mode 0700 for the last component (parents 0755). */
+static bool make_dirs(const char *dir) {
+  char path[512];
+  snprintf(path, sizeof path, "%s", dir);
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) return false;
+    *p = '/';
+  }
+  return mkdir(path, 0700) == 0 || errno == EEXIST;
+}
+
 static bool write_seed(const char *key_id, const uint8_t seed[32], char *err, size_t errlen) {
   char path[640], hex[65];
-  if (mkdir(L.dir, 0700) != 0 && errno != EEXIST) {
+  if (!make_dirs(L.dir)) {
     snprintf(err, errlen, "cannot create key folder %s: %s", L.dir, strerror(errno));
     return false;
   }
