@@ -61,57 +61,10 @@ BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$SUANLI_BIN")/C
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/suanli-export-bench.XXXXXX")
 SRV_PID="" BENCH_DB="" SAMPLER=""
 
-stop_server() {
-  [[ -n $SRV_PID ]] || return 0
-  kill "$SRV_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 150); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$SRV_PID" 2>/dev/null || true
-  wait "$SRV_PID" 2>/dev/null || true
-  SRV_PID=""
-}
-
-cleanup() {
-  local rc=$?
-  set +e
-  stop_server
-  if [[ -n $BENCH_DB ]]; then (sl_dropdb "$BENCH_DB") >/dev/null 2>&1; fi
-  if [[ $rc != 0 ]]; then log "logs kept in $TMP"; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {  # a free loopback port in 18850..18899
-  python3 - <<'EOF'
-import random, socket
-ports = list(range(18850, 18900))
-random.shuffle(ports)
-for p in ports:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break
-else:
-    raise SystemExit("no free port in 18850..18899")
-EOF
-}
-
-wait_ready() {  # wait_ready URL LOG
-  local i
-  for i in $(seq 1 150); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/readyz" || true) == 200 ]] && return 0
-    kill -0 "$SRV_PID" 2>/dev/null || break
-    sleep 0.2
-  done
-  tail -n 20 "$2" >&2
-  return 1
-}
 
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$SRV_PID/status"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$SRV_PID/status"; }
@@ -189,7 +142,7 @@ log "generated in ${GEN_S}s: $NPOST postings in $NTXN journal transactions in th
 [[ $CHECKS == "0 unbalanced, 0 balances off" ]] || die "the generated journal is inconsistent: $CHECKS"
 ((NPOST >= 1000000)) || log "warning: only $NPOST postings in the period (BENCH_TRADES=$TRADES)"
 
-PORT=$(free_port)
+PORT=$(free_port 18850 18899)
 URL="http://127.0.0.1:$PORT"
 SRV_LOG="$TMP/suanlid.log"
 SUANLI_LISTEN="127.0.0.1:$PORT" SUANLI_KEY_DIR=$KEYS SUANLI_LOG_LEVEL=warn "$SUANLI_BIN" serve >"$SRV_LOG" 2>&1 &

@@ -50,57 +50,10 @@ BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$SUANLI_BIN")/C
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/suanli-ledger-bench.XXXXXX")
 SRV_PID="" BENCH_DB=""
 
-stop_server() {
-  [[ -n $SRV_PID ]] || return 0
-  kill "$SRV_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 150); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$SRV_PID" 2>/dev/null || true
-  wait "$SRV_PID" 2>/dev/null || true
-  SRV_PID=""
-}
-
-cleanup() {
-  local rc=$?
-  set +e
-  stop_server
-  if [[ -n $BENCH_DB ]]; then (sl_dropdb "$BENCH_DB") >/dev/null 2>&1; fi
-  if [[ $rc != 0 ]]; then log "logs kept in $TMP"; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {  # a free loopback port in 18500..18599
-  python3 - <<'EOF'
-import random, socket
-ports = list(range(18500, 18600))
-random.shuffle(ports)
-for p in ports:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break
-else:
-    raise SystemExit("no free port in 18500..18599")
-EOF
-}
-
-wait_ready() {  # wait_ready URL LOG
-  local i
-  for i in $(seq 1 150); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/readyz" || true) == 200 ]] && return 0
-    kill -0 "$SRV_PID" 2>/dev/null || break
-    sleep 0.2
-  done
-  tail -n 20 "$2" >&2
-  return 1
-}
 
 # shellcheck source=../deploy/lib.sh
 source deploy/lib.sh
@@ -120,7 +73,7 @@ run_one() {
   keys="$TMP/keys-$tag"
   admin=$(SUANLI_KEY_DIR=$keys timeout 60 "$SUANLI_BIN" bootstrap-admin 2>"$TMP/bootstrap-$tag.log") ||
     { cat "$TMP/bootstrap-$tag.log" >&2; die "bootstrap-admin failed"; }
-  port=$(free_port)
+  port=$(free_port 18500 18599)
   url="http://127.0.0.1:$port"
   log="$TMP/suanlid-$tag.log"
   SUANLI_LISTEN="127.0.0.1:$port" SUANLI_KEY_DIR=$keys SUANLI_LEDGER=$mode SUANLI_LOG_LEVEL=warn \
