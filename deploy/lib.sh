@@ -14,7 +14,11 @@
 #
 # Variables read:
 #   SUANLI_DATABASE_URL   when set before sl_pg_start: use that server, start nothing
-#   SUANLI_PG_PORT        port of the private cluster (default 55432; listens on 127.0.0.1)
+#   SUANLI_PG_PORT        port of the private cluster (default 15432; listens on 127.0.0.1).
+#                         Keep it below the kernel's ephemeral range (32768-60999): a client
+#                         polling a port in that range while the server is down can be given
+#                         that very port as its own and connect to itself, which then keeps
+#                         PostgreSQL from binding it.
 #   SUANLI_PG_DIR         folder of the private cluster (default $ROOT/.pg, see below)
 #
 # Exported by sl_pg_start:
@@ -116,7 +120,7 @@ sl_build() {
 }
 
 # ------------------------------------------------------------------------------ PostgreSQL
-_sl_pg_port() { printf '%s' "${SUANLI_PG_PORT:-55432}"; }
+_sl_pg_port() { printf '%s' "${SUANLI_PG_PORT:-15432}"; }
 
 # The folder of the private cluster (see the header).
 _sl_pg_dir() {

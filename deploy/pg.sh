@@ -8,7 +8,7 @@
 #   deploy/pg.sh url        print the URL of the `suanli` database (starts the cluster)
 #   deploy/pg.sh psql [...] psql on the `suanli` database (starts the cluster)
 #
-# Port: SUANLI_PG_PORT (default 55432).  With SUANLI_DATABASE_URL set, start/url/psql use that
+# Port: SUANLI_PG_PORT (default 15432).  With SUANLI_DATABASE_URL set, start/url/psql use that
 # server instead and stop/restart refuse to touch it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

@@ -11,7 +11,7 @@
 # running: `deploy/pg.sh stop` stops it).
 #
 # Environment: SUANLI_DATABASE_URL (use that database instead of the private cluster),
-# SUANLI_LISTEN (default 127.0.0.1:8080), SUANLI_PG_PORT (private cluster, default 55432),
+# SUANLI_LISTEN (default 127.0.0.1:8080), SUANLI_PG_PORT (private cluster, default 15432),
 # SUANLI_THREADS, SUANLI_LOG_LEVEL (debug|info|warn|error).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

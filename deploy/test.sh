@@ -20,7 +20,7 @@
 #
 # Environment: SUANLI_DATABASE_URL (use that server: the test databases are created on it with
 # CREATE DATABASE, so its role needs CREATEDB), SUANLI_PG_PORT (private cluster port, default
-# 55432), SUANLI_TEST_ONLY (space-separated stage names to run, e.g. "unit e2e"),
+# 15432), SUANLI_TEST_ONLY (space-separated stage names to run, e.g. "unit e2e"),
 # SUANLI_TEST_NO_BUILD=1 (reuse build/ and build-asan/ as they are).
 # The private cluster is stopped at the end only when this script started it.
 set -euo pipefail
