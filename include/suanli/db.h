@@ -344,8 +344,6 @@ sl_dbrc sl_db_sim_heartbeats(sl_dbc *c, int *n);
 sl_dbrc sl_db_sim_reserve(sl_dbc *c, int64_t reservation, int64_t pool, int gpus, int64_t start,
                           int64_t end, bool *was_cancelled);
 sl_dbrc sl_db_sim_cancel(sl_dbc *c, int64_t reservation);
-/* [{"from","to","cause","at"}] of a reservation. */
-sl_dbrc sl_db_reservation_events(sl_dbc *c, int64_t reservation, json_t **out);
 
 /* ---- ledger (ledger.c): keys, entries, sequencer, checkpoints ---- */
 typedef struct sl_db_key_row {
@@ -373,7 +371,6 @@ typedef struct sl_db_money_row {
  * entry yet (malloc'd arrays; NULL when none). */
 sl_dbrc sl_db_pending_trades(sl_dbc *c, sl_db_trade_row **rows, size_t *n);
 sl_dbrc sl_db_pending_money(sl_dbc *c, sl_db_money_row **rows, size_t *n);
-sl_dbrc sl_db_entry_next_id(sl_dbc *c, int64_t *id);
 /* A block of n fresh entry ids from the sequence, ascending, into ids. */
 sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids);
 sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,

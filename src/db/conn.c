@@ -242,6 +242,27 @@ sl_dbrc sl_db_json(sl_dbc *c, const char *name, int n, const char *const *vals, 
   return SL_DB_OK;
 }
 
+sl_dbrc sl_db_rows(sl_dbc *c, const char *name, int n, const char *const *vals, size_t elem_size,
+                   PGresult **res, void **rows, size_t *count) {
+  *rows = NULL;
+  *count = 0;
+  sl_dbrc rc = sl_db_exec(c, name, n, vals, res);
+  if (rc != SL_DB_OK) return rc;
+  size_t cnt = (size_t)PQntuples(*res);
+  *rows = calloc(cnt ? cnt : 1, elem_size);
+  if (!*rows) {
+    PQclear(*res);
+    *res = NULL;
+    return SL_DB_HARD;
+  }
+  *count = cnt;
+  return SL_DB_OK;
+}
+
+int64_t sl_db_col_i64(PGresult *r, int row, int col) {
+  return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
 sl_dbrc sl_db_int(sl_dbc *c, const char *name, int n, const char *const *vals, int64_t *out) {
   PGresult *r;
   sl_dbrc rc = sl_db_exec(c, name, n, vals, &r);

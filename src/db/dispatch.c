@@ -74,10 +74,6 @@ const sl_db_stmt sl_db_stmts_dispatch[] = {
     {"sim_cancel",
      "UPDATE sim_cluster_reservations SET state = 'cancelled', cancel_calls = cancel_calls + 1"
      " WHERE reservation_id = $1"},
-    {"reservation_events",
-     "SELECT coalesce(json_agg(json_build_object('from', e.from_state, 'to', e.to_state,"
-     " 'cause', e.cause, 'at', sl_ts(e.at)) ORDER BY e.id), '[]')::text"
-     " FROM reservation_events e WHERE e.reservation_id = $1"},
     {NULL, NULL},
 };
 
@@ -219,10 +215,4 @@ sl_dbrc sl_db_sim_cancel(sl_dbc *c, int64_t reservation) {
   char b[24];
   const char *v[1] = {sl_db_i64(b, reservation)};
   return sl_db_exec(c, "sim_cancel", 1, v, NULL);
-}
-
-sl_dbrc sl_db_reservation_events(sl_dbc *c, int64_t reservation, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, reservation)};
-  return sl_db_json(c, "reservation_events", 1, v, out);
 }

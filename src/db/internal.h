@@ -44,6 +44,14 @@ sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, 
  * Zero rows or a NULL value give SL_DB_NOROWS. */
 sl_dbrc sl_db_json(sl_dbc *c, const char *name, int n, const char *const *vals, json_t **out);
 
+/* Execute a statement and allocate an array of one zeroed element of elem_size per result
+ * row (at least one element, so *rows is never NULL on success).  The caller fills the rows
+ * from *res, then PQclear()s it; on error nothing is left to free. */
+sl_dbrc sl_db_rows(sl_dbc *c, const char *name, int n, const char *const *vals, size_t elem_size,
+                   PGresult **res, void **rows, size_t *count);
+/* Column col of row as an int64. */
+int64_t sl_db_col_i64(PGresult *r, int row, int col);
+
 /* Same, returning the JSON text as is (malloc'd) instead of parsing it. */
 sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, char **out);
 

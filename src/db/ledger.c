@@ -39,7 +39,6 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      " WHERE j.created_at = now() AND j.kind <> 'trade' AND NOT EXISTS ("
      "  SELECT 1 FROM ledger_entries e WHERE e.journal_txn_id = j.id)"
      " GROUP BY j.id, t.tenant_id, t.provider_id ORDER BY j.id"},
-    {"entry_next_id", "SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id'))"},
     {"entry_ids",
      "SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id')) FROM generate_series(1, $1)"},
     {"entry_insert",
@@ -98,14 +97,10 @@ sl_dbrc sl_db_keys_rows(sl_dbc *c, sl_db_key_row **rows, size_t *n) {
   PGresult *r;
   *rows = NULL;
   *n = 0;
-  sl_dbrc rc = sl_db_exec(c, "keys_rows", 0, NULL, &r);
+  sl_db_key_row *out;
+  size_t cnt;
+  sl_dbrc rc = sl_db_rows(c, "keys_rows", 0, NULL, sizeof *out, &r, (void **)&out, &cnt);
   if (rc != SL_DB_OK) return rc;
-  size_t cnt = (size_t)PQntuples(r);
-  sl_db_key_row *out = calloc(cnt ? cnt : 1, sizeof *out);
-  if (!out) {
-    PQclear(r);
-    return SL_DB_HARD;
-  }
   for (size_t i = 0; i < cnt; i++) {
     snprintf(out[i].key_id, sizeof out[i].key_id, "%s", PQgetvalue(r, (int)i, 0));
     snprintf(out[i].public_hex, sizeof out[i].public_hex, "%s", PQgetvalue(r, (int)i, 1));
@@ -130,39 +125,28 @@ sl_dbrc sl_db_keys_close_others(sl_dbc *c, const char *key_id, int64_t at) {
   return sl_db_exec(c, "key_close", 2, v, NULL);
 }
 
-static int64_t col_i64(PGresult *r, int row, int col) {
-  return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
 sl_dbrc sl_db_pending_trades(sl_dbc *c, sl_db_trade_row **rows, size_t *n) {
   PGresult *r;
   *rows = NULL;
   *n = 0;
-  sl_dbrc rc = sl_db_exec(c, "pending_trades", 0, NULL, &r);
+  size_t cnt;
+  sl_dbrc rc = sl_db_rows(c, "pending_trades", 0, NULL, sizeof **rows, &r, (void **)rows, &cnt);
   if (rc != SL_DB_OK) return rc;
-  size_t cnt = (size_t)PQntuples(r);
-  if (cnt) {
-    *rows = calloc(cnt, sizeof **rows);
-    if (!*rows) {
-      PQclear(r);
-      return SL_DB_HARD;
-    }
-  }
   for (size_t i = 0; i < cnt; i++) {
     sl_db_trade_row *t = &(*rows)[i];
     int k = (int)i;
-    t->trade_id = col_i64(r, k, 0);
-    t->order_id = col_i64(r, k, 1);
-    t->tenant_id = col_i64(r, k, 2);
-    t->provider_id = col_i64(r, k, 3);
-    t->pool_id = col_i64(r, k, 4);
-    t->gpus = (int32_t)col_i64(r, k, 5);
-    t->start = col_i64(r, k, 6);
-    t->end = col_i64(r, k, 7);
-    t->unit_price_minor = col_i64(r, k, 8);
-    t->total_minor = col_i64(r, k, 9);
-    t->fee_bp = (int32_t)col_i64(r, k, 10);
-    t->created_at = col_i64(r, k, 11);
+    t->trade_id = sl_db_col_i64(r, k, 0);
+    t->order_id = sl_db_col_i64(r, k, 1);
+    t->tenant_id = sl_db_col_i64(r, k, 2);
+    t->provider_id = sl_db_col_i64(r, k, 3);
+    t->pool_id = sl_db_col_i64(r, k, 4);
+    t->gpus = (int32_t)sl_db_col_i64(r, k, 5);
+    t->start = sl_db_col_i64(r, k, 6);
+    t->end = sl_db_col_i64(r, k, 7);
+    t->unit_price_minor = sl_db_col_i64(r, k, 8);
+    t->total_minor = sl_db_col_i64(r, k, 9);
+    t->fee_bp = (int32_t)sl_db_col_i64(r, k, 10);
+    t->created_at = sl_db_col_i64(r, k, 11);
   }
   *n = cnt;
   PQclear(r);
@@ -173,34 +157,25 @@ sl_dbrc sl_db_pending_money(sl_dbc *c, sl_db_money_row **rows, size_t *n) {
   PGresult *r;
   *rows = NULL;
   *n = 0;
-  sl_dbrc rc = sl_db_exec(c, "pending_money", 0, NULL, &r);
+  size_t cnt;
+  sl_dbrc rc = sl_db_rows(c, "pending_money", 0, NULL, sizeof **rows, &r, (void **)rows, &cnt);
   if (rc != SL_DB_OK) return rc;
-  size_t cnt = (size_t)PQntuples(r);
-  if (cnt) {
-    *rows = calloc(cnt, sizeof **rows);
-    if (!*rows) {
-      PQclear(r);
-      return SL_DB_HARD;
-    }
-  }
   for (size_t i = 0; i < cnt; i++) {
     sl_db_money_row *m = &(*rows)[i];
     int k = (int)i;
-    m->txn_id = col_i64(r, k, 0);
+    m->txn_id = sl_db_col_i64(r, k, 0);
     snprintf(m->kind, sizeof m->kind, "%s", PQgetvalue(r, k, 1));
-    m->trade_id = col_i64(r, k, 2);
-    m->account_id = col_i64(r, k, 3);
-    m->at = col_i64(r, k, 4);
-    m->to_tenant_minor = col_i64(r, k, 5);
-    m->to_provider_minor = col_i64(r, k, 6);
-    m->fee_minor = col_i64(r, k, 7);
+    m->trade_id = sl_db_col_i64(r, k, 2);
+    m->account_id = sl_db_col_i64(r, k, 3);
+    m->at = sl_db_col_i64(r, k, 4);
+    m->to_tenant_minor = sl_db_col_i64(r, k, 5);
+    m->to_provider_minor = sl_db_col_i64(r, k, 6);
+    m->fee_minor = sl_db_col_i64(r, k, 7);
   }
   *n = cnt;
   PQclear(r);
   return SL_DB_OK;
 }
-
-sl_dbrc sl_db_entry_next_id(sl_dbc *c, int64_t *id) { return sl_db_int(c, "entry_next_id", 0, NULL, id); }
 
 sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,
                            const char *record_hex, const char *key_id, const char *sig_hex) {
@@ -223,7 +198,7 @@ sl_dbrc sl_db_seq_head(sl_dbc *c, int64_t *size, char chain_hex[65]) {
   PGresult *r;
   sl_dbrc rc = sl_db_exec(c, "seq_head", 0, NULL, &r);
   if (rc != SL_DB_OK) return rc;
-  *size = col_i64(r, 0, 0);
+  *size = sl_db_col_i64(r, 0, 0);
   snprintf(chain_hex, 65, "%s", PQgetvalue(r, 0, 1));
   PQclear(r);
   return SL_DB_OK;
@@ -235,19 +210,12 @@ sl_dbrc sl_db_seq_pending(sl_dbc *c, int limit, sl_db_entry_row **rows, size_t *
   PGresult *r;
   *rows = NULL;
   *n = 0;
-  sl_dbrc rc = sl_db_exec(c, "seq_pending", 1, v, &r);
+  size_t cnt;
+  sl_dbrc rc = sl_db_rows(c, "seq_pending", 1, v, sizeof **rows, &r, (void **)rows, &cnt);
   if (rc != SL_DB_OK) return rc;
-  size_t cnt = (size_t)PQntuples(r);
-  if (cnt) {
-    *rows = calloc(cnt, sizeof **rows);
-    if (!*rows) {
-      PQclear(r);
-      return SL_DB_HARD;
-    }
-  }
   for (size_t i = 0; i < cnt; i++) {
     sl_db_entry_row *e = &(*rows)[i];
-    e->id = col_i64(r, (int)i, 0);
+    e->id = sl_db_col_i64(r, (int)i, 0);
     snprintf(e->record_hex, sizeof e->record_hex, "%s", PQgetvalue(r, (int)i, 1));
     snprintf(e->key_id, sizeof e->key_id, "%s", PQgetvalue(r, (int)i, 2));
     snprintf(e->sig_hex, sizeof e->sig_hex, "%s", PQgetvalue(r, (int)i, 3));

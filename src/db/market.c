@@ -174,14 +174,10 @@ sl_dbrc sl_db_market_pools(sl_dbc *c, const char *origin, sl_db_pool_row **rows,
   PGresult *r;
   *rows = NULL;
   *n = 0;
-  sl_dbrc rc = sl_db_exec(c, "mkt_pools", 1, v, &r);
+  sl_db_pool_row *out;
+  size_t cnt;
+  sl_dbrc rc = sl_db_rows(c, "mkt_pools", 1, v, sizeof *out, &r, (void **)&out, &cnt);
   if (rc != SL_DB_OK) return rc;
-  size_t cnt = (size_t)PQntuples(r);
-  sl_db_pool_row *out = calloc(cnt ? cnt : 1, sizeof *out);
-  if (!out) {
-    PQclear(r);
-    return SL_DB_HARD;
-  }
   for (size_t i = 0; i < cnt; i++) {
     int k = (int)i;
     sl_db_pool_row *p = &out[i];
@@ -215,14 +211,10 @@ sl_dbrc sl_db_market_bookings(sl_dbc *c, int64_t from, int64_t until, sl_db_book
   PGresult *r;
   *rows = NULL;
   *n = 0;
-  sl_dbrc rc = sl_db_exec(c, "mkt_bookings", 2, v, &r);
+  sl_db_booking *out;
+  size_t cnt;
+  sl_dbrc rc = sl_db_rows(c, "mkt_bookings", 2, v, sizeof *out, &r, (void **)&out, &cnt);
   if (rc != SL_DB_OK) return rc;
-  size_t cnt = (size_t)PQntuples(r);
-  sl_db_booking *out = calloc(cnt ? cnt : 1, sizeof *out);
-  if (!out) {
-    PQclear(r);
-    return SL_DB_HARD;
-  }
   for (size_t i = 0; i < cnt; i++) {
     out[i].pool_id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
     out[i].slot = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);

@@ -263,6 +263,19 @@ def error_problems(r, status, name, field=None):
     return p
 
 
+def best_error_problems(r, alts):
+    """The problems of the alternative (status, name, field) that reply r matches best: []
+    when one matches exactly."""
+    best = None
+    for (status, name, field) in alts:
+        p = error_problems(r, status, name, field)
+        if best is None or len(p) < len(best):
+            best = p
+        if not p:
+            break
+    return best or []
+
+
 def expect_error(r, status, name, field=None):
     p = error_problems(r, status, name, field)
     if p:

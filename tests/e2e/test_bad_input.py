@@ -9,7 +9,7 @@ test_market.py (test_market_bad_input_table).
 """
 import json
 
-from harness import (PATH_FIELD, RUN, Collector, env, error_problems, hour, snapshot, snapshot_diff, uniq)
+from harness import (PATH_FIELD, RUN, Collector, best_error_problems, env, error_problems, hour, snapshot, snapshot_diff, uniq)
 
 MAX_BODY = 64 * 1024
 BIG_INTS = [2 ** 63, 2 ** 64, 10 ** 30]
@@ -286,13 +286,7 @@ def test_bad_input_table():
             c.check(200 <= r.status < 300, "%s: %s" % (cs.label, r.short()))
             before = snapshot()
             continue
-        best = None
-        for (status, name, field) in cs.alts:
-            p = error_problems(r, status, name, field)
-            if best is None or len(p) < len(best):
-                best = p
-            if not p:
-                break
+        best = best_error_problems(r, cs.alts)
         after = snapshot()
         d = snapshot_diff(before, after)
         if d:

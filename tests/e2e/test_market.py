@@ -10,7 +10,7 @@ import datetime
 import json
 import time
 
-from harness import (PATH_FIELD, Collector, check, env, error_problems, expect_status, hour, parse_ts, psql,
+from harness import (PATH_FIELD, Collector, best_error_problems, check, env, error_problems, expect_status, hour, parse_ts, psql,
                      snapshot_diff, ts, uniq, utcnow)
 from market_util import (Market, bp_of, book_quiet, calendar_problems, fees_balance, ids_sql, ledger_problems,
                          minor, money, q, q1, slots, stable_snapshot, trade_journal_problems)
@@ -1282,13 +1282,7 @@ def test_market_bad_input_table():
             c.check(200 <= r.status < 300, "%s: %s" % (cs.label, r.short()))
             before = _quiet_snapshot()
             continue
-        best = None
-        for (status, name, field) in cs.alts:
-            p = error_problems(r, status, name, field)
-            if best is None or len(p) < len(best):
-                best = p
-            if not p:
-                break
+        best = best_error_problems(r, cs.alts)
         after = snapshot()
         d = snapshot_diff(before, after)
         if d:
