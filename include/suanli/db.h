@@ -54,6 +54,10 @@ unsigned sl_db_money_moved(const sl_dbc *c);
 void sl_db_set_precommit(sl_db_precommit_fn fn);
 
 sl_dbrc sl_db_begin(sl_dbc *c);
+/* A read-only transaction over one snapshot (REPEATABLE READ): every read in it sees the
+ * database as of its first statement, however busy the writers are.  End it with
+ * sl_db_rollback. */
+sl_dbrc sl_db_begin_snapshot(sl_dbc *c);
 sl_dbrc sl_db_commit(sl_dbc *c);
 void sl_db_rollback(sl_dbc *c);
 

@@ -18,6 +18,7 @@ struct sl_db {
   sl_dbc *conns;
   int *free_stack;
   int nfree;
+  unsigned long epoch; /* bumped whenever a connection finds the server gone (atomic) */
   pthread_mutex_t mu;
   pthread_cond_t cv;
 };
@@ -41,7 +42,10 @@ sl_db *sl_db_open(const char *conninfo, int size) {
     free(db);
     return NULL;
   }
-  for (int i = 0; i < size; i++) db->free_stack[i] = size - 1 - i;
+  for (int i = 0; i < size; i++) {
+    db->free_stack[i] = size - 1 - i;
+    db->conns[i].db = db;
+  }
   db->nfree = size;
   pthread_mutex_init(&db->mu, NULL);
   pthread_cond_init(&db->cv, NULL);
@@ -76,8 +80,12 @@ void sl_db_quiet_notices(PGconn *pg) {
 
 /* Connect (or reconnect) c and prepare every statement.  Returns false if the database
  * cannot be reached or a statement fails to prepare (logged). */
+/* A session opened before the last outage seen by any connection of the pool is presumed
+ * dead (PostgreSQL restarted: PQstatus still says OK until the socket is used), so it is
+ * reopened instead of failing the next request with 503. */
 static bool conn_ready(sl_db *db, sl_dbc *c) {
-  if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->prepared) return true;
+  unsigned long epoch = __atomic_load_n(&db->epoch, __ATOMIC_ACQUIRE);
+  if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->prepared && c->epoch == epoch) return true;
   if (c->pg) {
     PQfinish(c->pg);
     c->pg = NULL;
@@ -85,6 +93,7 @@ static bool conn_ready(sl_db *db, sl_dbc *c) {
   c->prepared = false;
   c->in_txn = false;
   c->listening = false;
+  c->epoch = epoch;
   const char *keys[] = {"dbname", "connect_timeout", "options", "application_name",
                         "keepalives_idle", NULL};
   const char *vals[] = {db->conninfo, "3",
@@ -157,10 +166,15 @@ void sl_db_reset(sl_dbc *c) { c->prepared = false; }
 const char *sl_db_last_constraint(const sl_dbc *c) { return c->constraint; }
 
 /* Map a failed result (or a broken connection) to an sl_dbrc, remembering details. */
+static void outage_seen(sl_dbc *c) {
+  c->prepared = false;
+  if (c->db) __atomic_add_fetch(&c->db->epoch, 1, __ATOMIC_RELEASE);
+}
+
 static sl_dbrc classify(sl_dbc *c, PGresult *r, const char *what) {
   c->sqlstate[0] = c->constraint[0] = '\0';
   if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-    c->prepared = false;
+    outage_seen(c);
     sl_log(SL_LOG_WARN, "database connection lost", json_pack("{s:s}", "statement", what));
     return SL_DB_DOWN;
   }
@@ -175,7 +189,7 @@ static sl_dbrc classify(sl_dbc *c, PGresult *r, const char *what) {
   if (!strcmp(st, "40001") || !strcmp(st, "40P01")) return SL_DB_SOFT;
   if (!strncmp(st, "08", 2) || !strcmp(st, "57P01") || !strcmp(st, "57P02") ||
       !strcmp(st, "57P03")) {
-    c->prepared = false;
+    outage_seen(c);
     return SL_DB_DOWN;
   }
   sl_log(SL_LOG_ERROR, "database error",
@@ -307,8 +321,23 @@ static sl_dbrc simple(sl_dbc *c, const char *sql) {
   return rc;
 }
 
+/* BEGIN; when the session turns out to be dead, nothing has been sent in the transaction,
+ * so the connection is reopened once and BEGIN tried again. */
+static sl_dbrc begin_with(sl_dbc *c, const char *sql) {
+  sl_dbrc rc = simple(c, sql);
+  if (rc == SL_DB_DOWN && c->db && conn_ready(c->db, c)) rc = simple(c, sql);
+  return rc;
+}
+
+sl_dbrc sl_db_begin_snapshot(sl_dbc *c) {
+  sl_dbrc rc = begin_with(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  c->in_txn = rc == SL_DB_OK;
+  c->money = 0;
+  return rc;
+}
+
 sl_dbrc sl_db_begin(sl_dbc *c) {
-  sl_dbrc rc = simple(c, "BEGIN");
+  sl_dbrc rc = begin_with(c, "BEGIN");
   c->in_txn = rc == SL_DB_OK;
   c->money = 0;
   return rc;

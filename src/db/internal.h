@@ -24,6 +24,8 @@ extern const sl_db_stmt sl_db_stmts_auditor[];
 extern const sl_db_stmt sl_db_stmts_settlement[];
 
 struct sl_dbc {
+  sl_db *db;         /* the pool this connection belongs to */
+  unsigned long epoch; /* the pool's outage epoch when this session was opened */
   PGconn *pg;
   bool prepared;     /* every statement prepared on this session */
   bool in_txn;
