@@ -38,6 +38,8 @@ cd "$SL_ROOT"
 DIR="${SUANLI_CLUSTER_DIR:-$SL_ROOT/.cluster}"
 APPS="${SUANLI_CLUSTER_APPS:-2}"
 SYNC="${SUANLI_CLUSTER_SYNC:-on}"
+# a running cluster keeps the mode it was made with
+if [[ "${1:-}" != up && -f "$DIR/sync" ]]; then SYNC=$(cat "$DIR/sync"); fi
 BASE="${SUANLI_CLUSTER_PORT:-15440}"
 PG_RW=$BASE
 PG_RO=$((BASE - 1))
@@ -112,15 +114,14 @@ wait_for() {  # wait_for SECONDS WHAT CMD...: poll CMD every 0.2 s
   done
 }
 
-patroni_role() {  # patroni_role MEMBER: primary | replica | (nothing when down)
-  curl -s -m 1 "http://127.0.0.1:$(member_api_port "$1")/patroni" 2>/dev/null |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("role","") if d.get("state")=="running" else "")' 2>/dev/null || true
-}
-
+# The member whose Patroni answers 200 on /primary (a running primary holding the leader key).
 leader() {
   local m
   for m in "${MEMBERS[@]}"; do
-    [[ "$(patroni_role "$m")" == primary || "$(patroni_role "$m")" == master ]] && { echo "$m"; return 0; }
+    if curl -sf -o /dev/null -m 1 "http://127.0.0.1:$(member_api_port "$m")/primary" 2>/dev/null; then
+      echo "$m"
+      return 0
+    fi
   done
   return 1
 }
@@ -193,6 +194,7 @@ cmd_up() {
   fi
   rm -rf "$DIR"
   mkdir -p "$DIR/log" "$DIR/tls" "$DIR/keys" "$DIR/etcd"
+  echo "$SYNC" >"$DIR/sync"
   chmod 700 "$DIR/keys"
   own "$DIR"
   if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -w "$DIR"; then
@@ -312,7 +314,9 @@ cmd_failover() {
   # The host is lost: its Patroni (which would restart PostgreSQL in place) and its postmaster.
   kill -KILL "$(cat "$DIR/$old.pid")" 2>/dev/null || true
   pkill -KILL -f "patroni $DIR/$old.yml" 2>/dev/null || true
-  [[ -n "$pm" ]] && kill -KILL "$pm" 2>/dev/null || true
+  # every process of that server at once (a postmaster's children outlive it for a while and
+  # would go on streaming WAL and answering queries: not what a lost host does)
+  [[ -n "$pm" ]] && kill -KILL "$pm" $(pgrep -P "$pm") 2>/dev/null || true
   local deadline=$(( $(date +%s) + 60 ))
   new=""
   while (( $(date +%s) < deadline )); do

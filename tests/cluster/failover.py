@@ -16,8 +16,8 @@ two suanlid processes behind HAProxy (TLS), three PostgreSQL members under Patro
    Idempotency-Key; an ambiguous answer — a dropped connection, a 503 — is retried with the same
    key until the server gives a definite one, as a careful client does).  Meanwhile the primary
    is lost (`deploy/cluster.sh failover`: kill -9 of its Patroni and its postmaster) F times.
-   Before each loss the replicas' WAL receivers are paused for --lag-window seconds (SIGSTOP),
-   so that the primary is ahead of every replica when it dies: with synchronous replication no
+   Before each loss the primary's WAL senders are paused for --lag-window seconds (SIGSTOP), so
+   that the primary is ahead of every replica when it dies: with synchronous replication no
    COMMIT can be acknowledged in that window; without it, acknowledged COMMITs exist only on
    the primary that is about to die.
 4. Checks, on the new primary: every acknowledged order and trade exists exactly once, as
@@ -177,13 +177,13 @@ class Load:
                     elif st == 503:
                         self.counts["503"] += 1
                         self.events.append((now, False))
-                    elif st == 409 and (js or {}).get("code") == "idempotency_in_flight":
+                    elif st == 409 and (js or {}).get("error") == "idempotency_in_flight":
                         self.counts["409_in_flight"] += 1
                     else:  # a definite refusal: the key is resolved, the service answered
-                        k = "http_%d_%s" % (st, (js or {}).get("code", ""))
+                        k = "http_%d_%s" % (st, (js or {}).get("error", ""))
                         self.counts[k] = self.counts.get(k, 0) + 1
                         self.refused += 1
-                if st is not None and st != 503 and not (st == 409 and (js or {}).get("code") == "idempotency_in_flight"):
+                if st is not None and st != 503 and not (st == 409 and (js or {}).get("error") == "idempotency_in_flight"):
                     break
                 if now > deadline:
                     with self.lock:
@@ -212,8 +212,9 @@ def throughput(url, ca, tenants, region, clients, seconds, seed):
     return ld.counts["201"] / (time.time() - t0), ld
 
 
-def walreceivers():
-    out = subprocess.run(["pgrep", "-u", "postgres", "-f", "walreceiver"], capture_output=True, text=True)
+def walsenders():
+    """The primary's WAL sender processes (only a primary has them: no cascading replicas)."""
+    out = subprocess.run(["pgrep", "-u", "postgres", "-f", "walsender replicator"], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
 
 
@@ -277,16 +278,17 @@ def main():
     time.sleep(a.steady)
     failovers = []
     for i in range(a.failovers):
-        paused = walreceivers()
+        paused = walsenders()
         for p in paused:
-            os.kill(p, 19)  # SIGSTOP: the replicas stop receiving WAL
+            os.kill(p, 19)  # SIGSTOP: the primary stops sending WAL to its replicas
         time.sleep(a.lag_window)
         t_kill = time.time()
         proc = subprocess.Popen([os.path.join(ROOT, "deploy/cluster.sh"), "failover"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        # The receivers resume once the primary is gone (a stopped one would also keep its
-        # replica from being promoted: promotion waits for the receiver to exit).
-        time.sleep(0.5)
+        # the senders die with their primary (SIGCONT only for any left after 30 s)
+        gone_by = time.time() + 30
+        while time.time() < gone_by and any(os.path.exists("/proc/%d" % p) for p in paused):
+            time.sleep(0.05)
         for p in paused:
             try:
                 os.kill(p, 18)  # SIGCONT
@@ -299,12 +301,15 @@ def main():
             break
         subprocess.run([os.path.join(ROOT, "deploy/cluster.sh"), "rejoin-wait", "120"], capture_output=True, text=True)
         time.sleep(a.steady)
-        failovers.append((line, t_kill))
+        failovers.append((line, t_kill, t_kill - a.lag_window))
     finished = ld.finish()
     check(finished, "every client resolved its last key within 180 s of the end")
-    for i, (line, t_kill) in enumerate(failovers):
-        print("    failover %d: %s, unavailability %.2fs (first failed to first successful order)"
-              % (i + 1, line, unavailability(ld.events, t_kill)))
+    for i, (line, t_kill, t_pause) in enumerate(failovers):
+        lag_acks = sum(1 for t, ok in ld.events if ok and t_pause <= t < t_kill)
+        fails = [t - t_kill for t, ok in ld.events if not ok and t >= t_pause]
+        print("    failover %d: %s, unavailability %.2fs (first failed to first successful order); %d orders"
+              " acknowledged while the replicas were cut off; first failure at %+.2fs"
+              % (i + 1, line, unavailability(ld.events, t_pause), lag_acks, fails[0] if fails else float("nan")))
     print("    load: %s, acknowledged orders %d, unresolved keys %d, run %.0fs"
           % (ld.counts, len(ld.acked), len(ld.unresolved), time.time() - t_start))
     check(len(failovers) == a.failovers, "%d failovers done" % a.failovers)
