@@ -1,5 +1,5 @@
 /* h_ui.c — the dashboard: static files compiled into suanlid (cmake/embed_web.cmake, from
- * web/ and the vendored uPlot) served under /ui/, and the extra headers of every reply
+ * web/ and the vendored uPlot) served at /ui and /ui/<file>, and the extra headers of every reply
  * (ETag of the dashboard's JSON; a strict Content-Security-Policy on the dashboard's files).
  *
  * The page signs in with an API token that it keeps in memory only (never in a URL, a cookie
@@ -32,7 +32,7 @@ static void serve(sl_req *r, const char *name) {
   sl_reply_error(r, SL_E_NOT_FOUND, "asset", "no dashboard file '%.64s'", name);
 }
 
-/* GET /ui/ */
+/* GET /ui (also /ui/index.html) */
 void h_ui_index(sl_req *r) { serve(r, "index.html"); }
 
 /* GET /ui/{asset} */

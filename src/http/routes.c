@@ -78,7 +78,7 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/market/prices", h_market_prices, ANY, NULL, Q("accelerator", "region", "days")},
     {"GET", "/v1/market/last", h_market_last, ANY, NULL, NOQ},
     {"GET", "/metrics", h_metrics, ADMIN | SL_ROLE_OPERATOR, NULL, NOQ},
-    {"GET", "/ui/", h_ui_index, PUBLIC, NULL, NOQ},
+    {"GET", "/ui", h_ui_index, PUBLIC, NULL, NOQ},
     {"GET", "/ui/{asset}", h_ui_asset, PUBLIC, NULL, NOQ},
 };
 const size_t sl_routes_count = sizeof sl_routes / sizeof sl_routes[0];

@@ -117,7 +117,7 @@ page.on("pageerror", (e) => consoleErrors.push("exception: " + e.message));
 const shot = (name) => page.screenshot({ path: join(OUT, name + ".png"), fullPage: true });
 
 async function signIn(token) {
-  await page.goto(BASE + "/ui/");
+  await page.goto(BASE + "/ui");
   await page.fill("#token", token);
   await page.click("#signin-btn");
 }
@@ -133,8 +133,8 @@ const cardValue = (label) => page.evaluate((k) => {
 
 try {
   await test("the dashboard is served with a strict Content-Security-Policy", async () => {
-    const r = await fetch(BASE + "/ui/");
-    assert(r.status === 200, "GET /ui/ " + r.status);
+    const r = await fetch(BASE + "/ui");
+    assert(r.status === 200, "GET /ui " + r.status);
     assert((r.headers.get("content-type") || "").startsWith("text/html"), "content type " + r.headers.get("content-type"));
     assert((r.headers.get("content-security-policy") || "").includes("script-src 'self'"), "no CSP");
   });
@@ -152,7 +152,7 @@ try {
   });
 
   await test("keyboard: the token field is reachable with Tab and shows a focus ring", async () => {
-    await page.goto(BASE + "/ui/");
+    await page.goto(BASE + "/ui");
     let id = null;
     for (let i = 0; i < 10 && id !== "token"; i++) {
       await page.keyboard.press("Tab");
