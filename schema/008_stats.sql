@@ -5,12 +5,14 @@
 
 -- Windows over recent trades per region / per model (region overview, price history).
 CREATE INDEX trades_region_created ON trades(region, created_at);
-CREATE INDEX trades_accel_created ON trades(accelerator_id, created_at);
+CREATE INDEX trades_accel_created ON trades(accelerator_id, created_at, id);
 -- Orders of the live period (filled / killed / resting counts, top non-fill reasons).
 CREATE INDEX orders_created ON orders(created_at);
 -- Dispatch lag and outcomes over the last day.
 CREATE INDEX dispatch_jobs_updated ON dispatch_jobs(updated_at);
 CREATE INDEX reservations_updated ON reservations(updated_at);
+-- Live reservations (the dashboard's and /metrics' gauges) without reading finished ones.
+CREATE INDEX reservations_live ON reservations(pool_id) WHERE state IN ('pending', 'dispatched', 'active');
 -- Failovers and refunds of the last day with their causes.
 CREATE INDEX reservation_events_at ON reservation_events(at);
 
