@@ -48,5 +48,22 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+rc=0
 SUANLI_URL="http://127.0.0.1:$PORT" SUANLI_ADMIN_TOKEN="$ADMIN" SUANLI_TEST_OUT="$OUT" \
-  node tests/browser/dashboard.mjs
+  node tests/browser/dashboard.mjs | tee "$OUT/dashboard.log" || rc=$?
+
+# The server must stop cleanly: exit status 0, and no sanitizer report (leaks, UB) in its log.
+kill "$SRV" 2>/dev/null || true
+st=0
+wait "$SRV" 2>/dev/null || st=$?
+trap - EXIT
+read -r p f < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$OUT/dashboard.log" | tail -n 1)
+p=${p:-0} f=${f:-1}
+if [[ $st == 0 ]] && ! grep -qE 'ERROR: (Leak|Address)Sanitizer|runtime error:' "$OUT/suanlid.log"; then
+  echo "PASS suanlid stopped cleanly (exit 0, no sanitizer report)"; p=$((p + 1))
+else
+  echo "FAIL suanlid stopped cleanly: exit status $st; $(grep -cE 'Sanitizer|runtime error:' "$OUT/suanlid.log") sanitizer lines in $OUT/suanlid.log"
+  f=$((f + 1))
+fi
+echo "$p passed, $f failed"
+((f == 0 && rc == 0))
