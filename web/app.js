@@ -393,6 +393,8 @@
           { label: "VWAP $/GPU-h", stroke: "#0b5cad", width: 2, points: { show: true, size: 6 } },
           { label: "Min", stroke: "#1d6b2f", dash: [4, 4] },
           { label: "Max", stroke: "#a4161a", dash: [4, 4] }],
+        // the whole window on the time axis, however few points it has
+        scales: { x: { time: true, range: () => [Date.now() / 1000 - p.days * 86400, Date.now() / 1000] } },
         axes: [{}, { label: "USD per GPU-hour" }],
       };
       // uPlot renders into a detached node first; attach after the fragment is in the page
