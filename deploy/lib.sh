@@ -64,7 +64,8 @@ _sl_as_root() {
 # ------------------------------------------------------------------------------ packages
 SL_PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libpq-dev libjansson-dev
              libsodium-dev libssl-dev libcurl4-openssl-dev libcmocka-dev postgresql-15 postgresql-client-15
-             python3 curl wrk ca-certificates slurm-wlm munge)
+             python3 curl wrk ca-certificates slurm-wlm munge
+             chromium prometheus)
 
 sl_install_packages() {
   local want=("${SL_PACKAGES[@]}") missing=() p st
@@ -73,7 +74,7 @@ sl_install_packages() {
     st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
     [[ "$st" == installed ]] || missing+=("$p")
   done
-  ((${#missing[@]} == 0)) && return 0
+  ((${#missing[@]} == 0)) && { _sl_vendor_web; return 0; }
   sl_log "installing Debian packages: ${missing[*]}"
   local log
   log=$(mktemp /tmp/suanli-apt.XXXXXX)
@@ -84,6 +85,13 @@ sl_install_packages() {
     sl_die "package installation failed (full log: $log)"
   fi
   rm -f "$log"
+  _sl_vendor_web
+}
+
+# The dashboard's charting library (uPlot from npm, pinned in web/package-lock.json), which the
+# build compiles into suanlid.  Without it the dashboard still works, with tables and no charts.
+_sl_vendor_web() {
+  "$SL_ROOT/deploy/vendor_web.sh" || sl_log "warning: could not vendor uPlot (deploy/vendor_web.sh); the dashboard will have no charts"
 }
 
 # ------------------------------------------------------------------------------ build

@@ -13,6 +13,8 @@
 #      slurm     tests/slurm/smoke.sh against the private Slurm cluster (deploy/slurm.sh)
 #      e2e       python3 tests/e2e/run.py with build-asan/suanlid       (when it exists)
 #      contract  tests/contract/run.sh                                  (when it exists)
+#      browser   tests/browser/run.sh: the dashboard in headless chromium, and a real
+#                Prometheus scraping /metrics, against build-asan/suanlid on a fresh database
 #    Each stage has a time limit, and the whole run a budget of SUANLI_TEST_BUDGET_S seconds
 #    (default 1320): a stage that would start past it counts as failed.
 # 4. prints a summary and, last, one line `N passed, N failed` (the tests each stage reports;
@@ -20,7 +22,7 @@
 #
 # Environment: SUANLI_DATABASE_URL (use that server: the test databases are created on it with
 # CREATE DATABASE, so its role needs CREATEDB), SUANLI_PG_PORT (private cluster port, default
-# 15432), SUANLI_TEST_ONLY (space-separated stage names to run, e.g. "unit e2e"),
+# 15432), SUANLI_TEST_ONLY (space-separated stage names to run, e.g. "unit e2e browser"),
 # SUANLI_TEST_NO_BUILD=1 (reuse build/ and build-asan/ as they are).
 # The private cluster is stopped at the end only when this script started it.
 set -euo pipefail
@@ -208,6 +210,17 @@ fi
 # ---------------------------------------------------------------- d. API contract
 if want_stage contract && [[ -f tests/contract/run.sh ]]; then
   run_stage "contract" parse_summary 300 bash tests/contract/run.sh
+fi
+
+# ---------------------------------------------------------------- e. dashboard in a browser
+if want_stage browser && [[ -f tests/browser/run.sh && $ASAN_OK == 0 ]]; then
+  record "browser" 0 1 "(not run: build-asan/ did not build)"
+elif want_stage browser && [[ -f tests/browser/run.sh ]]; then
+  fresh_db suanli_test_browser
+  run_stage "browser" parse_summary 240 env SUANLI_BIN="$SL_ROOT/build-asan/suanlid" \
+    SUANLI_DATABASE_URL="$FRESH_URL" SUANLI_KEY_DIR="$SUANLI_KEY_DIR" \
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    bash tests/browser/run.sh
 fi
 
 # ---------------------------------------------------------------- summary

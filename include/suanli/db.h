@@ -42,6 +42,15 @@ sl_dbc *sl_db_acquire(sl_db *db, int timeout_ms, bool *down);
 void sl_db_release(sl_db *db, sl_dbc *c);
 /* Force the connection to reconnect on next use (after SL_DB_DOWN). */
 void sl_db_reset(sl_dbc *c);
+/* Counters of the pool since it opened (for /metrics). */
+typedef struct sl_db_pool_stats {
+  uint64_t acquires;          /* sl_db_acquire calls */
+  uint64_t waits;             /* ... that found no free connection and waited */
+  uint64_t timeouts;          /* ... that gave up waiting */
+  uint64_t connect_failures;  /* ... whose connection could not be (re)established */
+  int size, in_use;
+} sl_db_pool_stats;
+void sl_db_pool_stats_get(sl_db *db, sl_db_pool_stats *out);
 
 /* A function run inside every transaction just before it commits (through sl_db_commit or
  * sl_db_txn_run); its failure rolls the transaction back.  The ledger uses it to sign every
@@ -432,5 +441,29 @@ sl_dbrc sl_db_refunds_borne(sl_dbc *c, int64_t provider, int64_t from, int64_t t
 /* (region, trades, gpu_hours, gross, fees, refunds) for regions (JSON array; NULL = all). */
 sl_dbrc sl_db_region_summary(sl_dbc *c, int64_t from, int64_t to, const json_t *regions,
                              sl_db_row_fn row, void *arg);
+
+/* ---- dashboard, market view and /metrics (stats.c) ----
+ * Read-only; every reply is bounded (see src/db/stats.c).  scope: a JSON array of region
+ * codes (an operator's regions) or NULL for everything; *out is owned by the caller. */
+/* Per region: pools and GPUs by model and health, NCU, GPUs booked now and over 14 days,
+ * the live period's trades, revenue, fees and refunds since `since`, and order outcomes. */
+sl_dbrc sl_db_stats_regions(sl_dbc *c, const json_t *scope, const char *region, int64_t since,
+                            json_t **out);
+/* Booked GPUs of the region's pools (first 100) for `hours` hourly slots from this hour. */
+sl_dbrc sl_db_stats_utilization(sl_dbc *c, const char *region, int hours, json_t **out);
+/* Heartbeats, silent pools, failovers and refunds of the last 24 h; owner 0 = any. */
+sl_dbrc sl_db_stats_health(sl_dbc *c, const json_t *scope, int64_t owner, json_t **out);
+/* Reservations by state per adapter, dispatch lag percentiles, retries, failures (24 h). */
+sl_dbrc sl_db_stats_dispatch(sl_dbc *c, const json_t *scope, json_t **out);
+/* Free GPUs this hour and price bands per (region, model); filters may be NULL. */
+sl_dbrc sl_db_market_offers(sl_dbc *c, const char *accelerator, const char *region, int limit,
+                            json_t **out);
+/* Volume-weighted price per bucket ("hour" or "day") over the last `days` days. */
+sl_dbrc sl_db_market_prices(sl_dbc *c, const char *accelerator, int days, const char *region,
+                            const char *bucket, json_t **out);
+/* The last trade price of every model that has traded. */
+sl_dbrc sl_db_market_last(sl_dbc *c, json_t **out);
+/* The database figures of /metrics (trade rollup, pools, reservations, dispatch, ledger). */
+sl_dbrc sl_db_stats_metrics(sl_dbc *c, const json_t *scope, json_t **out);
 
 #endif

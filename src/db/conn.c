@@ -10,6 +10,7 @@ static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_accounts, sl_db_stmts_audit, sl_db_stmts_idem,
     sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools, sl_db_stmts_market, sl_db_stmts_dispatch, sl_db_stmts_ledger,
     sl_db_stmts_auditor, sl_db_stmts_settlement,
+    sl_db_stmts_stats,
 };
 
 struct sl_db {
@@ -21,6 +22,7 @@ struct sl_db {
   unsigned long epoch; /* bumped whenever a connection finds the server gone (atomic) */
   pthread_mutex_t mu;
   pthread_cond_t cv;
+  sl_db_pool_stats stats; /* under mu */
 };
 
 const char *sl_dbrc_name(sl_dbrc rc) {
@@ -136,8 +138,11 @@ sl_dbc *sl_db_acquire(sl_db *db, int timeout_ms, bool *down) {
   }
   *down = false;
   pthread_mutex_lock(&db->mu);
+  db->stats.acquires++;
+  if (db->nfree == 0) db->stats.waits++;
   while (db->nfree == 0) {
     if (pthread_cond_timedwait(&db->cv, &db->mu, &deadline) != 0 && db->nfree == 0) {
+      db->stats.timeouts++;
       pthread_mutex_unlock(&db->mu);
       return NULL;
     }
@@ -145,6 +150,9 @@ sl_dbc *sl_db_acquire(sl_db *db, int timeout_ms, bool *down) {
   sl_dbc *c = &db->conns[db->free_stack[--db->nfree]];
   pthread_mutex_unlock(&db->mu);
   if (!conn_ready(db, c)) {
+    pthread_mutex_lock(&db->mu);
+    db->stats.connect_failures++;
+    pthread_mutex_unlock(&db->mu);
     *down = true;
     sl_db_release(db, c);
     return NULL;
@@ -162,6 +170,14 @@ void sl_db_release(sl_db *db, sl_dbc *c) {
 }
 
 void sl_db_reset(sl_dbc *c) { c->prepared = false; }
+
+void sl_db_pool_stats_get(sl_db *db, sl_db_pool_stats *out) {
+  pthread_mutex_lock(&db->mu);
+  *out = db->stats;
+  out->size = db->size;
+  out->in_use = db->size - db->nfree;
+  pthread_mutex_unlock(&db->mu);
+}
 
 const char *sl_db_last_constraint(const sl_dbc *c) { return c->constraint; }
 

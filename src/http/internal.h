@@ -78,6 +78,8 @@ struct sl_req {
   char sig_key[17], sig_hex[129], sha_hex[65];
   char *idem_text;          /* owned; when set, stored under the Idempotency-Key instead of
                                the reply (replies carrying a secret shown only once) */
+  char etag[32];            /* ETag of the reply, or "" (h_stats.c) */
+  bool ui_asset;            /* a dashboard file: its security headers (h_ui.c) */
 };
 
 /* ---- replies (request.c) ---- */
@@ -184,5 +186,21 @@ void h_periods_get(sl_req *r);
 void h_statement_get(sl_req *r);
 void h_period_export(sl_req *r);
 void h_period_regions(sl_req *r);
+
+/* ---- dashboard, market view, metrics (h_stats.c, h_ui.c, h_metrics.c) ---- */
+void h_stats_regions(sl_req *r);
+void h_stats_utilization(sl_req *r);
+void h_stats_health(sl_req *r);
+void h_stats_dispatch(sl_req *r);
+void h_market_offers(sl_req *r);
+void h_market_prices(sl_req *r);
+void h_market_last(sl_req *r);
+void h_metrics(sl_req *r);
+void h_ui_index(sl_req *r);
+void h_ui_asset(sl_req *r);
+/* Headers every reply may carry besides the usual ones: ETag, the dashboard's CSP. */
+void sl_http_extra_headers(const sl_req *r, struct MHD_Response *resp);
+/* Count a finished request (status, route, latency) for /metrics. */
+void sl_metrics_observe(const sl_req *r);
 
 #endif

@@ -69,6 +69,17 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/exchange/settings", h_settings_get, ANY, NULL, NOQ},
     {"PUT", "/v1/exchange/settings", h_settings_set, ADMIN, "exchange.settings.set", NOQ},
     {"GET", "/v1/audit", h_audit_list, ADMIN, NULL, Q("account", PAGE)},
+    /* dashboard, market view and metrics (h_stats.c, h_metrics.c, h_ui.c) */
+    {"GET", "/v1/stats/regions", h_stats_regions, ADMIN | SL_ROLE_OPERATOR, NULL, Q("region")},
+    {"GET", "/v1/stats/utilization", h_stats_utilization, ADMIN | SL_ROLE_OPERATOR, NULL, Q("region", "hours")},
+    {"GET", "/v1/stats/health", h_stats_health, ADMIN | SL_ROLE_OPERATOR | PROVIDER, NULL, NOQ},
+    {"GET", "/v1/stats/dispatch", h_stats_dispatch, ADMIN | SL_ROLE_OPERATOR, NULL, NOQ},
+    {"GET", "/v1/market/offers", h_market_offers, ANY, NULL, Q("accelerator", "region", "limit")},
+    {"GET", "/v1/market/prices", h_market_prices, ANY, NULL, Q("accelerator", "region", "days")},
+    {"GET", "/v1/market/last", h_market_last, ANY, NULL, NOQ},
+    {"GET", "/metrics", h_metrics, ADMIN | SL_ROLE_OPERATOR, NULL, NOQ},
+    {"GET", "/ui", h_ui_index, PUBLIC, NULL, NOQ},
+    {"GET", "/ui/{asset}", h_ui_asset, PUBLIC, NULL, NOQ},
 };
 const size_t sl_routes_count = sizeof sl_routes / sizeof sl_routes[0];
 

@@ -206,9 +206,10 @@ static enum MHD_Result queue(sl_req *r) {
   struct MHD_Response *resp = MHD_create_response_from_buffer(
       strlen(r->reply_text), r->reply_text, MHD_RESPMEM_MUST_COPY);
   if (!resp) return MHD_NO;
-  MHD_add_response_header(resp, "Content-Type", "application/json");
+  MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", r->request_id);
   MHD_add_response_header(resp, "Cache-Control", "no-store");
+  sl_http_extra_headers(r, resp);
   if (r->retry_after) MHD_add_response_header(resp, "Retry-After", "1");
   if (r->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
   if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
@@ -290,6 +291,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (f && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
     json_object_set_new(f, "terminated", json_integer((json_int_t)toe));
   sl_log(r->status >= 500 ? SL_LOG_WARN : SL_LOG_INFO, "request", f);
+  sl_metrics_observe(r);
   req_free(r);
   atomic_fetch_sub(&h->in_flight, 1);
 }

@@ -39,9 +39,10 @@ ROLES = {"admin", "operator", "provider", "tenant", "public"}
 ALL_ROLES = {"admin", "operator", "provider", "tenant"}
 ROUTER_ONLY = {"ok", "route_not_found", "method_not_allowed"}
 # The routes that need no token (src/http/README.md, role `public`): the liveness and
-# readiness probes, and the exchange's public signing keys (a verifier needs them without an
-# account).  Every other operation must require a token.
-PUBLIC_PATHS = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/keys")}
+# readiness probes, the exchange's public signing keys (a verifier needs them without an
+# account), and the dashboard's static files (the page signs in itself, with a token it
+# keeps in memory).  Every other operation must require a token.
+PUBLIC_PATHS = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/keys"), ("GET", "/ui"), ("GET", "/ui/{asset}")}
 METHODS = check_routes.METHODS
 
 

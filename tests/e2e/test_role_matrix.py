@@ -71,6 +71,17 @@ MATRIX = {
     "GET /v1/periods/{}/statements/{}": (200, 404,    200,     404,   404,   401),
     "GET /v1/periods/{}/export":      (200,  403,     403,     403,   403,   401),
     "GET /v1/periods/{}/regions":     (200,  200,     403,     403,   403,   401),
+    # dashboard, market view and metrics (the operator's region R1 in the utilization cell)
+    "GET /v1/stats/regions":          (200,  200,     403,     403,   403,   401),
+    "GET /v1/stats/utilization":      (200,  200,     403,     403,   403,   401),
+    "GET /v1/stats/health":           (200,  200,     200,     200,   403,   401),
+    "GET /v1/stats/dispatch":         (200,  200,     403,     403,   403,   401),
+    "GET /v1/market/offers":          (200,  200,     200,     200,   200,   401),
+    "GET /v1/market/prices":          (200,  200,     200,     200,   200,   401),
+    "GET /v1/market/last":            (200,  200,     200,     200,   200,   401),
+    "GET /metrics":                   (200,  200,     403,     403,   403,   401),
+    "GET /ui":                        (200,  200,     200,     200,   200,   200),
+    "GET /ui/{}":                     (200,  200,     200,     200,   200,   200),
 }
 
 ERROR_FOR = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
@@ -243,6 +254,16 @@ def test_role_matrix():
             "GET /v1/periods/{}/export": ("/v1/periods/%d/export" % period_id, None),
             "GET /v1/periods/{}/regions": ("/v1/periods/%d/regions" % period_id, None),
             "PUT /v1/exchange/settings": ("/v1/exchange/settings", {"fee_bp": settings["fee_bp"]}),
+            "GET /v1/stats/regions": ("/v1/stats/regions", None),
+            "GET /v1/stats/utilization": ("/v1/stats/utilization?region=%s&hours=24" % R1, None),
+            "GET /v1/stats/health": ("/v1/stats/health", None),
+            "GET /v1/stats/dispatch": ("/v1/stats/dispatch", None),
+            "GET /v1/market/offers": ("/v1/market/offers", None),
+            "GET /v1/market/prices": ("/v1/market/prices?accelerator=H100-SXM", None),
+            "GET /v1/market/last": ("/v1/market/last", None),
+            "GET /metrics": ("/metrics", None),
+            "GET /ui": ("/ui", None),
+            "GET /ui/{}": ("/ui/app.js", None),
         }[route]
 
     # the trade's signed entry and a checkpoint that covers it (the sequencer runs in the
