@@ -207,8 +207,13 @@ static int serve(const char *url) {
     return 1;
   }
   sl_db_release(db, c);
+  /* Optional replica for reads of closed periods (deploy/README.md, "Reads from replicas"). */
+  const char *read_url = getenv("SUANLI_DATABASE_READ_URL");
+  sl_db *read_db = read_url && *read_url ? sl_db_open(read_url, (int)cfg.threads) : NULL;
+  cfg.read_db = read_db;
   sl_http *h = sl_http_start(&cfg, db);
   if (!h) {
+    sl_db_close(read_db);
     sl_db_close(db);
     return 1;
   }
@@ -226,6 +231,7 @@ static int serve(const char *url) {
   unsigned left = sl_http_drain_and_stop(h);
   sl_dispatcher_stop(dispatcher);
   sl_workers_stop(workers);
+  sl_db_close(read_db);
   sl_db_close(db);
   sl_auth_cache_clear();
   sl_xledger_fini();

@@ -15,6 +15,7 @@ typedef struct sl_http_config {
   unsigned conn_timeout_s;     /* idle connection timeout */
   size_t max_body;             /* request body limit, bytes */
   unsigned drain_timeout_s;    /* SIGTERM: how long in-flight requests may finish */
+  sl_db *read_db;              /* optional (borrowed): a replica for reads of closed periods */
 } sl_http_config;
 
 typedef struct sl_http sl_http;

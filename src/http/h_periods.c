@@ -82,6 +82,10 @@ static bool load_period(sl_req *r, json_t **p, int64_t *from, int64_t *to) {
   if (!sl_req_path_id(r, 0, &id)) return false;
   sl_dbrc rc = sl_db_period_get(r->db, id, p);
   if (rc == SL_DB_OK) rc = sl_db_period_bounds(r->db, id, from, to);
+  if (rc == SL_DB_OK) {
+    json_t *pid = json_object_get(*p, "id");
+    r->period_id = json_is_integer(pid) ? (int64_t)json_integer_value(pid) : id;
+  }
   if (rc == SL_DB_NOROWS) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no closed period %lld (only closed periods have statements)", (long long)id);
     return false;
@@ -104,6 +108,29 @@ static bool format_csv(sl_req *r, bool *csv, bool csv_default) {
   if (!sl_req_query_enum(r, "format", formats, &fmt)) return false;
   *csv = fmt ? strcmp(fmt, "csv") == 0 : csv_default;
   return true;
+}
+
+/* The connection that reads a closed period's lines.  A closed period never changes, so a
+ * replica (SUANLI_DATABASE_READ_URL) may serve it once it has replayed the close: the close
+ * committed the period row after everything the period holds, so a replica that sees the row
+ * sees the whole period.  Otherwise — no replica, unreachable, or behind — the primary's
+ * connection r->db.  *replica is set to the connection to release with sl_db_release(
+ * r->read_pool, ...), or NULL.  Sets the X-Suanli-Read-From header. */
+static sl_dbc *period_reader(sl_req *r, sl_dbc **replica) {
+  *replica = NULL;
+  r->read_from = "primary";
+  if (!r->read_pool) return r->db;
+  bool down;
+  sl_dbc *c = sl_db_acquire(r->read_pool, 500, &down);
+  if (!c) return r->db;
+  int64_t from, to;
+  if (sl_db_period_bounds(c, r->period_id, &from, &to) != SL_DB_OK) {
+    sl_db_release(r->read_pool, c);
+    return r->db;
+  }
+  *replica = c;
+  r->read_from = "replica";
+  return c;
 }
 
 /* Hand a finished export to the reply. */
@@ -152,7 +179,9 @@ void h_statement_get(sl_req *r) {
     json_object_del(acct, "regions");
     json_object_del(acct, "disabled");
     json_object_del(acct, "created_at");
-    rc = sl_settle_statement(r->db, p, from, to, acct, csv, e);
+    sl_dbc *replica, *c = period_reader(r, &replica);
+    rc = sl_settle_statement(c, p, from, to, acct, csv, e);
+    if (replica) sl_db_release(r->read_pool, replica);
   }
   if (rc == SL_DB_OK) reply_export(r, e, csv);
   else sl_reply_db(r, rc);
@@ -173,7 +202,9 @@ void h_period_export(sl_req *r) {
     goto cleanup;
   }
   sl_export *e = sl_export_new(true);
-  sl_dbrc rc = e ? sl_settle_period_csv(r->db, from, to, e) : SL_DB_HARD;
+  sl_dbc *replica, *c = period_reader(r, &replica);
+  sl_dbrc rc = e ? sl_settle_period_csv(c, from, to, e) : SL_DB_HARD;
+  if (replica) sl_db_release(r->read_pool, replica);
   if (rc == SL_DB_OK) reply_export(r, e, true);
   else sl_reply_db(r, rc);
   sl_export_free(e);
@@ -188,8 +219,10 @@ void h_period_regions(sl_req *r) {
   bool csv;
   if (!format_csv(r, &csv, false) || !load_period(r, &p, &from, &to)) goto cleanup;
   sl_export *e = sl_export_new(true);
-  sl_dbrc rc = e ? sl_settle_regions(r->db, p, from, to, sl_role_is(r, "operator") ? r->who.regions : NULL, csv, e)
+  sl_dbc *replica, *c = period_reader(r, &replica);
+  sl_dbrc rc = e ? sl_settle_regions(c, p, from, to, sl_role_is(r, "operator") ? r->who.regions : NULL, csv, e)
                  : SL_DB_HARD;
+  if (replica) sl_db_release(r->read_pool, replica);
   if (rc == SL_DB_OK) reply_export(r, e, csv);
   else sl_reply_db(r, rc);
   sl_export_free(e);

@@ -43,6 +43,7 @@ struct sl_req {
   struct MHD_Connection *conn;
   struct sl_http *srv;
   sl_db *pool;              /* the connection pool, borrowed */
+  sl_db *read_pool;         /* a replica's pool for immutable reads, borrowed; may be NULL */
   const sl_route *route;
   const char *method;       /* borrowed from libmicrohttpd, valid for the request */
   char *path;               /* owned copy */
@@ -76,6 +77,8 @@ struct sl_req {
   uint64_t reply_size;
   const char *content_type;
   char sig_key[17], sig_hex[129], sha_hex[65];
+  int64_t period_id;        /* the closed period a statement/export route reads */
+  const char *read_from;    /* "replica" | "primary": where a closed period was read (static) */
   char *idem_text;          /* owned; when set, stored under the Idempotency-Key instead of
                                the reply (replies carrying a secret shown only once) */
   char etag[32];            /* ETag of the reply, or "" (h_stats.c) */

@@ -32,6 +32,7 @@ static sl_req *req_new(sl_http *h, struct MHD_Connection *conn, const char *url,
   r->conn = conn;
   r->srv = h;
   r->pool = h->db;
+  r->read_pool = h->cfg.read_db;
   r->method = method;
   r->path = strdup(url);
   r->t0_us = sl_time_now_us();
@@ -190,6 +191,7 @@ static enum MHD_Result queue_file(sl_req *r) {
     MHD_add_response_header(resp, "X-Suanli-Key-Id", r->sig_key);
     MHD_add_response_header(resp, "X-Suanli-Signature", r->sig_hex);
   }
+  if (r->read_from) MHD_add_response_header(resp, "X-Suanli-Read-From", r->read_from);
   enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
   MHD_destroy_response(resp);
   r->finished = true;
