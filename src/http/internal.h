@@ -151,6 +151,7 @@ void h_accelerators_get(sl_req *r);
 void h_formula_get(sl_req *r);
 void h_weights_set(sl_req *r);
 void h_pools_list(sl_req *r);
+void h_offers_list(sl_req *r);
 void h_pools_create(sl_req *r);
 void h_pools_get(sl_req *r);
 void h_pools_update(sl_req *r);
