@@ -39,6 +39,7 @@ MATRIX = {
     "PATCH /v1/pools/{}":             (403,  403,     200,     404,   403,   401),  # in the operator's region
     "DELETE /v1/pools/{}":            (403,  403,     200,     404,   403,   401),
     "POST /v1/pools/{}/heartbeat":    (403,  403,     200,     404,   403,   401),
+    "GET /v1/offers":                 (200,  200,     200,     200,   200,   401),
     "GET /v1/audit":                  (200,  403,     403,     403,   403,   401),
     # market (the tenant T has funds, a filled order with trades in the provider's pool X,
     # and resting good-till orders)
@@ -208,6 +209,7 @@ def test_role_matrix():
                                          {"compute_weight_bp": f0["compute_weight_bp"],
                                           "memory_weight_bp": f0["memory_weight_bp"]}),
             "GET /v1/pools": ("/v1/pools", None),
+            "GET /v1/offers": ("/v1/offers?sort=price&limit=5", None),
             "POST /v1/pools": ("/v1/pools", e.pool_body(R1)),
             "GET /v1/pools/{}": ("/v1/pools/%d" % X["id"], None),
             "PATCH /v1/pools/{}": ("/v1/pools/%d" % X["id"], {"name": "m-" + role}),
