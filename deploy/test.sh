@@ -13,6 +13,8 @@
 #      slurm     tests/slurm/smoke.sh against the private Slurm cluster (deploy/slurm.sh)
 #      e2e       python3 tests/e2e/run.py with build-asan/suanlid       (when it exists)
 #      contract  tests/contract/run.sh                                  (when it exists)
+#      cli       python3 tests/cli/run.py: the suanli client (build-asan/) against
+#                build-asan/suanlid on a fresh database                 (when it exists)
 #    Each stage has a time limit, and the whole run a budget of SUANLI_TEST_BUDGET_S seconds
 #    (default 1320): a stage that would start past it counts as failed.
 # 4. prints a summary and, last, one line `N passed, N failed` (the tests each stage reports;
@@ -208,6 +210,22 @@ fi
 # ---------------------------------------------------------------- d. API contract
 if want_stage contract && [[ -f tests/contract/run.sh ]]; then
   run_stage "contract" parse_summary 300 bash tests/contract/run.sh
+fi
+
+# ---------------------------------------------------------------- e. the suanli CLI
+if want_stage cli && [[ -f tests/cli/run.py && $ASAN_OK == 0 ]]; then
+  record "cli" 0 1 "(not run: build-asan/ did not build)"
+elif want_stage cli && [[ -f tests/cli/run.py ]]; then
+  fresh_db suanli_test_cli
+  run_stage "cli" parse_summary 300 env \
+    SUANLI_BIN="$SL_ROOT/build-asan/suanlid" \
+    SUANLI_CLI="$SL_ROOT/build-asan/tools/suanli/suanli" \
+    SUANLI_DATABASE_URL="$FRESH_URL" \
+    SUANLI_ROOT="$SL_ROOT" \
+    SUANLI_KEY_DIR="$SUANLI_KEY_DIR" \
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    python3 tests/cli/run.py
 fi
 
 # ---------------------------------------------------------------- summary

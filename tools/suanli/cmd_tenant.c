@@ -113,7 +113,7 @@ int cmd_offers(cli *c, int argc, char **argv) {
   table_print(&t);
   char w0[64], w1[64];
   json_t *w = json_object_get(page, "window");
-  printf("%d offer%s, free GPUs counted from %s to %s", t.rows, t.rows == 1 ? "" : "s",
+  printf("found %d offer%s; free GPUs counted from %s to %s", t.rows, t.rows == 1 ? "" : "s",
          fmt_time(json_object_get(w, "start"), w0, sizeof w0), fmt_time(json_object_get(w, "end"), w1, sizeof w1));
   json_t *next = json_object_get(page, "next_after");
   if (json_is_string(next) || json_is_integer(next)) {
