@@ -217,6 +217,20 @@ typedef struct sl_offer_filter {
  * text, active pools only (the market view: no adapter, no owner). */
 sl_dbrc sl_db_offers_page(sl_dbc *c, const sl_offer_filter *f, char **out);
 
+/* ---- access (access.c): tenants' X25519 keys, reservations' sealed access details ---- */
+
+/* Register (or replace) an account's X25519 public key (64 hex digits) -> {"account_id",
+ * "public_key", "updated_at"}. */
+sl_dbrc sl_db_access_key_set(sl_dbc *c, int64_t account, const char *pk_hex, json_t **out);
+/* The account's key, NOROWS when it has none. */
+sl_dbrc sl_db_access_key_get(sl_dbc *c, int64_t account, json_t **out);
+/* Store a reservation's sealed box (base64) sealed to pk_hex; a second store is ignored. */
+sl_dbrc sl_db_access_store(sl_dbc *c, int64_t reservation, const char *pk_hex,
+                           const char *sealed_b64, const char *source);
+/* {"trade_id", "reservation_id", "reservation_state", "public_key", "sealed" (base64 or
+ * null), "source", "created_at"} of a trade (tenant 0 = any); NOROWS for no such trade. */
+sl_dbrc sl_db_trade_access(sl_dbc *c, int64_t trade, int64_t tenant, json_t **out);
+
 /* ---- market (market.c): calendar snapshot, orders, trades, money ---- */
 
 /* One pool as the matcher needs it.  Strings are NUL-terminated copies. */

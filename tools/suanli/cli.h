@@ -75,6 +75,10 @@ bool cli_need_token(const cli *c);
 /* Load the config file into c (URL and token), then apply SUANLI_URL / SUANLI_TOKEN. */
 void cli_config_load(cli *c);
 int cli_config_save(const cli *c, const char *url, const char *token);
+/* Write text to path atomically (temporary file, fsync, rename) with mode 0600; -1 on error. */
+int cli_write_private(const char *path, const char *text);
+/* mkdir -p; the last folder with mode 0700.  -1 on error. */
+int cli_mkdirs(const char *dir);
 
 /* ---- output (out.c) ---- */
 typedef struct table {
@@ -122,6 +126,7 @@ int cmd_export(cli *c, int argc, char **argv);
 int cmd_region(cli *c, int argc, char **argv);
 int cmd_access(cli *c, int argc, char **argv);
 int cmd_keygen(cli *c, int argc, char **argv);
+int cmd_seal(cli *c, int argc, char **argv);
 
 /* ---- the offers filter language (filter.c) ---- */
 /* Turn one term ("model=H100*", "gpus>=8", "price<3", "region=eu-*", "rtt<50@us-east-1",

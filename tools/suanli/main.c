@@ -33,6 +33,9 @@ static const command commands[] = {
     {"receipt", cmd_receipt, "download a trade's signed receipt; --verify checks it offline"},
     {"balance", cmd_balance, "available, escrow, caps and this month's spend"},
     {"budget", cmd_budget, "show or set the hourly and monthly spending caps"},
+    {"access", cmd_access, "open a trade's sealed access details with your private key"},
+    {"keygen", cmd_keygen, "make an X25519 key pair for access details and register it"},
+    {"seal", cmd_seal, "providers: seal access details to a tenant's public key"},
     {"pools", cmd_pools, "providers: pools add|list|set-price|drain|retire"},
     {"heartbeat", cmd_heartbeat, "providers: report a pool's healthy GPUs and utilisation"},
     {"statement", cmd_statement, "billing: a period's statement (--csv), signed"},
@@ -153,7 +156,8 @@ static int cmd_completion(cli *c, int argc, char **argv) {
          "    receipt) opts+=' --verify --dir --file --keys' ;;\n"
          "    budget) opts+=' --hourly --monthly --clear' ;;\n"
          "    access) opts+=' --key' ;;\n"
-         "    keygen) opts+=' --key --register' ;;\n"
+         "    keygen) opts+=' --key --no-register' ;;\n"
+         "    seal) opts+=' --to --in' ;;\n"
          "    pools) opts+=' add list set-price drain retire --name --region --model --gpus "
          "--per-node --intra --inter --gbps --price --from --until --adapter --config' ;;\n"
          "    heartbeat) opts+=' --healthy --util' ;;\n"

@@ -44,7 +44,7 @@ void cli_config_load(cli *c) {
 }
 
 /* mkdir -p with mode 0700 for the last component. */
-static int mkdirs(const char *dir) {
+int cli_mkdirs(const char *dir) {
   char tmp[600];
   snprintf(tmp, sizeof tmp, "%s", dir);
   for (char *p = tmp + 1; *p; p++)
@@ -58,7 +58,7 @@ static int mkdirs(const char *dir) {
 }
 
 /* Write text to path atomically (temporary file, fsync, rename) with mode 0600. */
-static int write_private(const char *path, const char *text) {
+int cli_write_private(const char *path, const char *text) {
   char tmp[700];
   snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -75,7 +75,7 @@ static int write_private(const char *path, const char *text) {
 
 int cli_config_save(const cli *c, const char *url, const char *token) {
   char path[600];
-  if (mkdirs(c->config_dir) != 0) {
+  if (cli_mkdirs(c->config_dir) != 0) {
     fprintf(stderr, "suanli: cannot create %s: %s\n", c->config_dir, strerror(errno));
     return EX_USAGE;
   }
@@ -83,7 +83,7 @@ int cli_config_save(const cli *c, const char *url, const char *token) {
   json_t *j = json_pack("{s:s, s:s}", "url", url, "token", token);
   char *text = json_dumps(j, JSON_INDENT(2));
   json_decref(j);
-  int rc = text && write_private(path, text) == 0 ? EX_OK : EX_USAGE;
+  int rc = text && cli_write_private(path, text) == 0 ? EX_OK : EX_USAGE;
   if (rc != EX_OK) fprintf(stderr, "suanli: cannot write %s: %s\n", path, strerror(errno));
   free(text);
   return rc;
@@ -317,7 +317,7 @@ int cli_send_once(cli *c, const char *method, const char *path, json_t *body, re
     p = json_pack("{s:s, s:s, s:s, s:O, s:s}", "key", k, "method", method, "path", path, "body",
                   body ? body : json_null(), "command", c->argv_line ? c->argv_line : "");
     char *text = json_dumps(p, JSON_INDENT(2));
-    if (!text || mkdirs(dir) != 0 || write_private(file, text) != 0) {
+    if (!text || cli_mkdirs(dir) != 0 || cli_write_private(file, text) != 0) {
       fprintf(stderr, "suanli: cannot persist the Idempotency-Key in %s: %s (nothing sent)\n", dir,
               strerror(errno));
       free(text);
