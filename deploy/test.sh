@@ -220,6 +220,7 @@ elif want_stage cli && [[ -f tests/cli/run.py ]]; then
   run_stage "cli" parse_summary 300 env \
     SUANLI_BIN="$SL_ROOT/build-asan/suanlid" \
     SUANLI_CLI="$SL_ROOT/build-asan/tools/suanli/suanli" \
+    SUANLI_WEBHOOK_ALLOW="127.0.0.0/8" \
     SUANLI_DATABASE_URL="$FRESH_URL" \
     SUANLI_ROOT="$SL_ROOT" \
     SUANLI_KEY_DIR="$SUANLI_KEY_DIR" \

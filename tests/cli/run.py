@@ -568,15 +568,158 @@ def test_bash_completion():
           "completion: %r %r" % (p.stdout, p.stderr))
 
 
+# ---------------------------------------------------------------- access to what was bought
+
+def wait_access(trade, token, cfg, key, timeout=30):
+    """Poll `suanli access` until the details are there (the dispatcher reserves soon after
+    the trade); returns the last Run."""
+    deadline = time.time() + timeout
+    while True:
+        r = suanli("access", str(trade), "--key", key, "--json", token=token, cfg=cfg)
+        if r.rc == 0 or time.time() > deadline:
+            return r
+        time.sleep(0.3)
+
+
+def ciphertext_only(reservation, secrets_):
+    """The stored row of a reservation: its columns are the ciphertext and metadata only,
+    and none of the plaintext's secrets appear in the stored bytes."""
+    cols = harness.psql("SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM"
+                        " information_schema.columns WHERE table_name = 'reservation_access'")
+    check(cols == "reservation_id,recipient_key,sealed,source,created_at", "columns: %s" % cols)
+    hexed = harness.psql("SELECT encode(sealed, 'hex') FROM reservation_access WHERE reservation_id = %d"
+                         % reservation)
+    check(len(hexed) >= 2 * 49, "a sealed box is stored for reservation %d" % reservation)
+    raw = bytes.fromhex(hexed)
+    for sec in secrets_:
+        check(sec.encode() not in raw, "the stored box must not contain %r" % sec)
+    n = harness.psql("SELECT count(*) FROM reservation_access a JOIN reservations r ON r.id = a.reservation_id"
+                     " WHERE r.id = %d AND a.sealed::text LIKE '%%password%%'" % reservation)
+    check(n == "0", "no plaintext in the stored column")
+
+
+def test_access_flow_sim():
+    t = S["ten"]["token"]
+    cfg = tempfile.mkdtemp(prefix="suanli-access-")
+    key = os.path.join(cfg, "tenant.key")
+    r = suanli("keygen", "--key", key, token=t, cfg=cfg)
+    expect_rc(r, 0)
+    check(stat.S_IMODE(os.stat(key).st_mode) == 0o600, "the key file is private")
+    with open(key) as f:
+        pk = json.load(f)["public_key"]
+    j = S["env"].c.get("/v1/me/access-key", token=t).json
+    check(j["public_key"] == pk, "the key is registered: %r" % j)
+    r = suanli("buy", "--gpus", "2", "--for", "2h", "--start", "now+1h", "--model", "H100-SXM",
+               "--region", S["names"]["east"], "--json", token=t, cfg=cfg)
+    expect_rc(r, 0)
+    trade = r.json()["trades"][0]
+    r = wait_access(trade["id"], t, cfg, key)
+    expect_rc(r, 0)
+    d = r.json()
+    res = S["env"].c.get("/v1/trades/%d" % trade["id"], token=t).json["reservation"]
+    check(res["state"] in ("dispatched", "active"), "the sim cluster reserved it: %r" % res)
+    check(d["kind"] == "ssh+slurm" and d["ssh"]["user"] == "r%d" % res["id"] and
+          d["slurm"]["reservation"] == res["external_ref"] and d["gpus"] == 2,
+          "access details of this reservation: %r" % d)
+    r = suanli("access", str(trade["id"]), "--key", key, token=t, cfg=cfg)
+    expect_rc(r, 0)
+    check("ssh -p 22 r%d@" % res["id"] in r.out, "human output: %r" % r.out)
+    ciphertext_only(res["id"], [d["ssh"]["password"], d["ssh"]["user"] + "@", d["ssh"]["host"]])
+    # another key cannot open them; another tenant cannot read them
+    other = os.path.join(cfg, "other.key")
+    expect_rc(suanli("keygen", "--key", other, "--no-register", cfg=cfg), 0)
+    r = suanli("access", str(trade["id"]), "--key", other, token=t, cfg=cfg)
+    expect_rc(r, 1)
+    stranger = S["env"].account("tenant")
+    r = S["env"].c.get("/v1/trades/%d/access" % trade["id"], token=stranger["token"])
+    harness.expect_error(r, 404, "not_found", "id")
+    r = S["env"].c.put("/v1/me/access-key", {"public_key": "zz" * 32}, token=t)
+    harness.expect_error(r, 400, "invalid_value", "public_key")
+
+
+class WebhookReceiver:
+    """A provider's webhook receiver: answers reserve with a ref and the access details sealed
+    (with `suanli seal`) to the tenant_access_key the exchange sent."""
+
+    def __init__(self):
+        import http.server
+        outer = self
+        self.details = {}
+        self.keys_seen = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                reply = {"ref": "wh-%d" % body["reservation_id"]}
+                if body["action"] == "reserve" and body.get("tenant_access_key"):
+                    outer.keys_seen.append(body["tenant_access_key"])
+                    d = {"kind": "kubernetes", "namespace": "tenant-r%d" % body["reservation_id"],
+                         "kubeconfig": "apiVersion: v1\nkind: Config\n# token k8s-%s\n"
+                                       % os.urandom(8).hex()}
+                    outer.details[body["reservation_id"]] = d
+                    p = subprocess.run([cli_bin(), "seal", "--to", body["tenant_access_key"]],
+                                       input=json.dumps(d), capture_output=True, text=True, timeout=20)
+                    reply["access_sealed"] = p.stdout.strip()
+                out = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_access_flow_webhook():
+    e, t = S["env"], S["ten"]["token"]
+    hook = WebhookReceiver()
+    try:
+        region = e.region(code="cli-hook-" + harness.RUN)
+        e.pool(S["prov"]["token"], region, name="cli-hook-pool", available_from=hour(0),
+               available_until=hour(24 * 5), adapter={"kind": "webhook", "config": {
+                   "url": "http://127.0.0.1:%d/reserve" % hook.port}})
+        cfg = tempfile.mkdtemp(prefix="suanli-access-wh-")
+        key = os.path.join(cfg, "tenant.key")
+        expect_rc(suanli("keygen", "--key", key, "--force", token=t, cfg=cfg), 0)
+        with open(key) as f:
+            pk = json.load(f)["public_key"]
+        r = suanli("buy", "--gpus", "8", "--for", "1h", "--start", "now+1h", "--region", region,
+                   "--json", token=t, cfg=cfg)
+        expect_rc(r, 0)
+        trade = r.json()["trades"][0]
+        r = wait_access(trade["id"], t, cfg, key)
+        expect_rc(r, 0)
+        res = e.c.get("/v1/trades/%d" % trade["id"], token=t).json["reservation"]
+        check(hook.keys_seen and hook.keys_seen[-1] == pk, "the webhook carried the tenant's key")
+        check(res["external_ref"] == "wh-%d" % res["id"], "the receiver's ref: %r" % res)
+        check(r.json() == hook.details[res["id"]], "opened details equal what the receiver sealed")
+        ciphertext_only(res["id"], ["k8s-", "kubeconfig", "tenant-r%d" % res["id"]])
+        src = harness.psql("SELECT source FROM reservation_access WHERE reservation_id = %d" % res["id"])
+        check(src == "webhook", "source %r" % src)
+    finally:
+        hook.close()
+
+
 TESTS = [test_usage_errors, test_server_down, test_login_whoami, test_offers, test_quote,
          test_buy_orders_trades_balance, test_buy_retry_after_dropped_connection,
          test_receipt_verify_offline, test_cancel, test_budget, test_provider_pools_and_heartbeat,
-         test_region_operator, test_statement_and_export_verified, test_bash_completion]
+         test_region_operator, test_statement_and_export_verified, test_bash_completion,
+         test_access_flow_sim, test_access_flow_webhook]
 
 
 def main(argv):
     pattern = argv[argv.index("-k") + 1] if "-k" in argv else None
     harness.db_url()
+    os.environ.setdefault("SUANLI_WEBHOOK_ALLOW", "127.0.0.0/8")  # the webhook receiver of the access test
     print("suanli cli tests: client %s, server %s" % (cli_bin(), harness.source_binary()), flush=True)
     passed = failed = 0
     try:
