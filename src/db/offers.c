@@ -8,8 +8,8 @@
  * pattern, $5 min free GPUs, $6 min price, $7 max price, $8 max price per NCU, $9 min NCU
  * (milli), $10 min memory GB, $11 origin region, $12 max RTT (us), $13 sort, $14 offset,
  * $15 limit.  Free GPUs: gpu_count less the most booked hour of the window; 0 when the window
- * is not inside the pool's availability.  RTT from the origin: 0 in the origin region itself,
- * else the latency matrix (unknown RTTs never pass a max_rtt filter and sort last). */
+ * is not inside the pool's availability.  RTT from the origin: the latency matrix, as the
+ * matcher reads it (unknown RTTs never pass a max_rtt filter and sort last). */
 const sl_db_stmt sl_db_stmts_offers[] = {
     {"offers_page",
      "WITH o AS ("
@@ -24,8 +24,7 @@ const sl_db_stmt sl_db_stmts_offers[] = {
      "   ELSE 0 END AS free,"
      "  CASE WHEN a.score_milli > 0"
      "   THEN (p.price_minor * 1000 + a.score_milli / 2) / a.score_milli END AS ncu_price,"
-     "  CASE WHEN $11::text IS NULL THEN NULL WHEN p.region = $11 THEN 0::bigint"
-     "   ELSE l.rtt_us END AS rtt_us"
+     "  CASE WHEN $11::text IS NULL THEN NULL ELSE l.rtt_us END AS rtt_us"
      " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
      " LEFT JOIN region_latency l ON l.from_region = $11 AND l.to_region = p.region"
      " WHERE p.status = 'active'"

@@ -242,6 +242,10 @@ bad:
   return NULL;
 }
 
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void placements_table(json_t *arr) {
   static const char *head[] = {"POOL", "REGION", "MODEL", "GPUS", "START", "END", "$/GPU-H", "RTT MS", "TOTAL"};
   table t;
@@ -294,12 +298,18 @@ int cmd_quote(cli *c, int argc, char **argv) {
     } else {
       json_incref(rej);
     }
+    /* reasons in alphabetical order, so the line reads the same every time */
+    const char *keys[32];
+    size_t nk = 0;
     const char *k;
     json_t *v;
-    json_object_foreach(rej, k, v) {
+    json_object_foreach(rej, k, v) if (nk < 32) keys[nk++] = k;
+    qsort(keys, nk, sizeof keys[0], cmp_str);
+    for (size_t i = 0; i < nk; i++) {
       size_t l = strlen(why);
+      v = json_object_get(rej, keys[i]);
       long long cnt = json_is_integer(v) ? (long long)json_integer_value(v) : jint(v, "count");
-      snprintf(why + l, sizeof why - l, "%s%s %lld", l ? ", " : "", k, cnt);
+      snprintf(why + l, sizeof why - l, "%s%s %lld", l ? ", " : "", keys[i], cnt);
     }
     json_decref(rej);
     if (*why) printf("not chosen: %s\n", why);
