@@ -6,9 +6,11 @@
 # Installs the Debian packages (a no-op when present), builds build/, starts the private
 # PostgreSQL cluster (or uses SUANLI_DATABASE_URL), applies the schema (`suanlid migrate`),
 # seeds the demo market from data/ when the database has no pools yet (deploy/seed_demo.sql),
-# creates a fresh admin token (`suanlid bootstrap-admin`), prints it with a few example
-# requests, and runs `suanlid serve` in the foreground (Ctrl-C stops it; PostgreSQL keeps
-# running: `deploy/pg.sh stop` stops it).
+# creates a fresh admin token (`suanlid bootstrap-admin`), starts `suanlid serve`, seeds the
+# demo tenant (funded), operator and provider accounts through the API
+# (deploy/demo_accounts.py) and prints a fresh token for each with the first `suanli`
+# commands, then keeps the server in the foreground (Ctrl-C stops it; PostgreSQL keeps
+# running: `deploy/pg.sh stop` stops it).  The client is build/suanli, next to build/suanlid.
 #
 # Environment: SUANLI_DATABASE_URL (use that database instead of the private cluster),
 # SUANLI_LISTEN (default 127.0.0.1:8080), SUANLI_PG_PORT (private cluster, default 15432),
@@ -44,23 +46,47 @@ port=${SUANLI_LISTEN##*:}
 [[ "$host" == 0.0.0.0 || "$host" == "*" || -z "$host" ]] && host=127.0.0.1
 URL="http://$host:$port"
 
+# the client, next to the server
+ln -sf tools/suanli/suanli build/suanli
+[[ -x build/suanli ]] || sl_die "build/tools/suanli/suanli was not built"
+
+build/suanlid serve &
+SERVER_PID=$!
+trap 'kill -TERM "$SERVER_PID" 2>/dev/null || true' INT TERM
+for _ in $(seq 1 150); do
+  curl -fs "$URL/readyz" >/dev/null 2>&1 && break
+  kill -0 "$SERVER_PID" 2>/dev/null || sl_die "suanlid exited during start-up"
+  sleep 0.2
+done
+curl -fs "$URL/readyz" >/dev/null || sl_die "suanlid is not ready at $URL"
+DEMO=$(python3 deploy/demo_accounts.py "$URL" "$TOKEN") || sl_die "seeding the demo accounts failed"
+eval "$DEMO"
+mkdir -p .state
+printf '%s\n' "$DEMO" > .state/demo-tokens.env
+chmod 600 .state/demo-tokens.env
+
 cat <<EOF
 
-  Suanli is starting at $URL   (database: $SUANLI_DATABASE_URL)
+  Suanli is running at $URL   (database: $SUANLI_DATABASE_URL)
 
-  Admin token (a new one at every run of deploy/quickstart.sh):
+  Tokens (new ones at every run of deploy/quickstart.sh; also in .state/demo-tokens.env):
 
-    $TOKEN
+    admin     $TOKEN
+    tenant    $SUANLI_DEMO_TENANT_TOKEN   (demo-tenant, 10000.00 USD)
+    operator  $SUANLI_DEMO_OPERATOR_TOKEN   (demo-operator: us-east-1, us-west-2)
+    provider  $SUANLI_DEMO_PROVIDER_TOKEN   (demo-provider)
 
-  Try, from another terminal:
+  From another terminal, as the tenant (README.md, "A whole trade"):
 
-    curl -s $URL/v1/regions -H 'Authorization: Bearer $TOKEN'
-    curl -s $URL/v1/accelerators -H 'Authorization: Bearer $TOKEN'
-    curl -s '$URL/v1/pools?region=us-east-1&limit=5' -H 'Authorization: Bearer $TOKEN'
-    curl -s $URL/v1/keys          # the exchange's public signing keys
+    export PATH=\$PWD/build:\$PATH
+    echo $SUANLI_DEMO_TENANT_TOKEN | suanli login --url $URL
+    suanli offers 'model=H100* gpus>=8 price<3' --limit 5
 
   Ctrl-C stops the server; deploy/pg.sh stop stops the database.
 
 EOF
 
-exec build/suanlid serve
+rc=0
+wait "$SERVER_PID" || rc=$?
+while kill -0 "$SERVER_PID" 2>/dev/null; do wait "$SERVER_PID" || rc=$?; done
+exit "$rc"

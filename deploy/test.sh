@@ -15,8 +15,12 @@
 #      contract  tests/contract/run.sh                                  (when it exists)
 #      browser   tests/browser/run.sh: the dashboard in headless chromium, and a real
 #                Prometheus scraping /metrics, against build-asan/suanlid on a fresh database
+#      cli       python3 tests/cli/run.py: the suanli client (build-asan/) against
+#                build-asan/suanlid on a fresh database                 (when it exists)
+#      cluster   tests/cluster/run.sh: deploy/cluster.sh up, three failovers under keyed load
+#                (tests/cluster/failover.py), deploy/cluster.sh down
 #    Each stage has a time limit, and the whole run a budget of SUANLI_TEST_BUDGET_S seconds
-#    (default 1320): a stage that would start past it counts as failed.
+#    (default 2400): a stage that would start past it counts as failed.
 # 4. prints a summary and, last, one line `N passed, N failed` (the tests each stage reports;
 #    a stage whose numbers cannot be read counts as one test), and exits 1 if anything failed.
 #
@@ -30,7 +34,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$SL_ROOT"
 
 T_START=$(date +%s)
-BUDGET_S="${SUANLI_TEST_BUDGET_S:-1320}"   # 22 minutes in all, builds included
+BUDGET_S="${SUANLI_TEST_BUDGET_S:-2400}"   # 40 minutes in all, builds included (a quiet machine needs ~15)
 DEADLINE=$(( T_START + BUDGET_S ))
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -221,6 +225,31 @@ elif want_stage browser && [[ -f tests/browser/run.sh ]]; then
     SUANLI_DATABASE_URL="$FRESH_URL" SUANLI_KEY_DIR="$SUANLI_KEY_DIR" \
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     bash tests/browser/run.sh
+fi
+
+# ---------------------------------------------------------------- f. the suanli CLI
+if want_stage cli && [[ -f tests/cli/run.py && $ASAN_OK == 0 ]]; then
+  record "cli" 0 1 "(not run: build-asan/ did not build)"
+elif want_stage cli && [[ -f tests/cli/run.py ]]; then
+  fresh_db suanli_test_cli
+  run_stage "cli" parse_summary 300 env \
+    SUANLI_BIN="$SL_ROOT/build-asan/suanlid" \
+    SUANLI_CLI="$SL_ROOT/build-asan/tools/suanli/suanli" \
+    SUANLI_WEBHOOK_ALLOW="127.0.0.0/8" \
+    SUANLI_DATABASE_URL="$FRESH_URL" \
+    SUANLI_ROOT="$SL_ROOT" \
+    SUANLI_KEY_DIR="$SUANLI_KEY_DIR" \
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    python3 tests/cli/run.py
+fi
+
+# ---------------------------------------------------------------- g. the clustered deployment
+# deploy/cluster.sh (etcd, three PostgreSQL members under Patroni with synchronous replication,
+# HAProxy with TLS, PgBouncer, two suanlid from build/): 32 clients send keyed orders while the
+# primary's host is lost three times; nothing acknowledged may be lost or doubled.
+if want_stage cluster && [[ -f tests/cluster/run.sh ]]; then
+  run_stage "cluster" parse_summary 600 bash tests/cluster/run.sh
 fi
 
 # ---------------------------------------------------------------- summary

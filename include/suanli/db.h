@@ -206,6 +206,40 @@ sl_dbrc sl_db_pool_heartbeat(sl_dbc *c, int64_t id, int64_t owner, int64_t healt
 /* State of a pool for error messages: "retired", "active", ... or NULL (caller frees). */
 sl_dbrc sl_db_pool_status(sl_dbc *c, int64_t id, int64_t owner, char **status);
 
+/* ---- offers (offers.c): the market's searchable, sorted view (GET /v1/offers) ---- */
+
+typedef struct sl_offer_filter {
+  int64_t start, end;                 /* the window: free GPUs are counted in every hour */
+  const char *accelerator_like;       /* ILIKE patterns ('%' wildcards, '\\' escapes) or NULL */
+  const char *region_like;
+  int64_t min_free_gpus;              /* -1: at least 1 */
+  int64_t min_price_minor, max_price_minor, max_ncu_price_minor; /* -1 = any */
+  int64_t min_ncu_milli, min_memory_gb;                          /* -1 = any */
+  const char *origin;                 /* RTT from this region, or NULL */
+  int64_t max_rtt_us;                 /* -1 = any (needs origin) */
+  const char *sort;                   /* price | price_per_ncu | rtt | free */
+  int64_t offset;
+  int limit;
+} sl_offer_filter;
+
+/* A page {"items": [Offer], "window": {start, end}, "next_after": "<offset>"|null} as JSON
+ * text, active pools only (the market view: no adapter, no owner). */
+sl_dbrc sl_db_offers_page(sl_dbc *c, const sl_offer_filter *f, char **out);
+
+/* ---- access (access.c): tenants' X25519 keys, reservations' sealed access details ---- */
+
+/* Register (or replace) an account's X25519 public key (64 hex digits) -> {"account_id",
+ * "public_key", "updated_at"}. */
+sl_dbrc sl_db_access_key_set(sl_dbc *c, int64_t account, const char *pk_hex, json_t **out);
+/* The account's key, NOROWS when it has none. */
+sl_dbrc sl_db_access_key_get(sl_dbc *c, int64_t account, json_t **out);
+/* Store a reservation's sealed box (base64) sealed to pk_hex; a second store is ignored. */
+sl_dbrc sl_db_access_store(sl_dbc *c, int64_t reservation, const char *pk_hex,
+                           const char *sealed_b64, const char *source);
+/* {"trade_id", "reservation_id", "reservation_state", "public_key", "sealed" (base64 or
+ * null), "source", "created_at"} of a trade (tenant 0 = any); NOROWS for no such trade. */
+sl_dbrc sl_db_trade_access(sl_dbc *c, int64_t trade, int64_t tenant, json_t **out);
+
 /* ---- market (market.c): calendar snapshot, orders, trades, money ---- */
 
 /* One pool as the matcher needs it.  Strings are NUL-terminated copies. */

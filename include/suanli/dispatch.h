@@ -26,7 +26,17 @@ typedef struct sl_ad_call {
   int32_t nodes;               /* ceil(gpus / gpus_per_node) */
   const char *region, *accelerator;
   const json_t *config;        /* the pool's adapter configuration (validated) */
+  /* Access to what was bought (api/ACCESS.md): the tenant's X25519 public key (64 hex
+   * digits) or NULL; reserve may write the access details into access_out, sealed to that
+   * key (crypto_box_seal) and base64-encoded, NUL-terminated; left empty when it has none. */
+  const char *access_key;
+  char *access_out;
+  size_t access_out_len;
 } sl_ad_call;
+
+/* Longest sealed box the exchange stores (bytes, before base64), and its base64 size. */
+#define SL_ACCESS_SEALED_MAX 16384
+#define SL_ACCESS_B64_MAX (SL_ACCESS_SEALED_MAX / 3 * 4 + 8)
 
 typedef struct sl_adapter_ops {
   const char *kind;

@@ -26,6 +26,10 @@ typedef enum sl_jtype {
   SL_JT_ARRAY,   /* dest: json_t ** (borrowed); min/max: element count */
   SL_JT_MILLI,   /* dest: int64_t * thousandths; JSON number or decimal string with
                     at most 3 fraction digits; min/max range in thousandths */
+  SL_JT_START,   /* dest: int64_t * (epoch s); like SL_JT_TIME, or for humans "now" /
+                    "now+2h" (sl_time_parse_human: rounded up to the next whole hour) */
+  SL_JT_HOURS,   /* dest: int64_t * (hours); a JSON integer, or a duration string of whole
+                    hours such as "24h", "3d", "1w" (sl_duration_parse); min/max in hours */
 } sl_jtype;
 
 typedef struct sl_jfield {

@@ -25,4 +25,23 @@ bool sl_time_on_slot(int64_t t);
 int64_t sl_time_now(void);
 int64_t sl_time_now_us(void);
 
+/* ---- human inputs (documented in src/http/README.md, "Human inputs") ---- */
+
+/* Longest duration accepted: 10 years. */
+#define SL_DURATION_MAX_S (3660LL * 86400)
+
+/* Parse a duration: one or more <integer><unit> terms, unit m (minutes), h, d or w, such as
+ * "90m", "24h", "3d", "1w", "1d12h"; a bare integer counts hours ("24").  At most 9 digits a
+ * term.  *seconds > 0 and <= SL_DURATION_MAX_S.  Returns false otherwise. */
+bool sl_duration_parse(const char *s, int64_t *seconds);
+
+/* Parse a start time for humans: "now" or "now+<duration>" (sl_duration_parse) relative to
+ * `now`, rounded UP to the next whole UTC hour (an instant already on the hour stays); or an
+ * RFC 3339 timestamp as sl_time_parse (not rounded).  *relative tells which it was (may be
+ * NULL).  Returns false on anything else. */
+bool sl_time_parse_human(const char *s, int64_t now, int64_t *out, bool *relative);
+
+/* The first whole UTC hour at or after t. */
+int64_t sl_time_ceil_slot(int64_t t);
+
 #endif

@@ -58,6 +58,8 @@ static const char *type_name(sl_jtype t) {
   case SL_JT_OBJECT: return "an object";
   case SL_JT_ARRAY: return "an array";
   case SL_JT_MILLI: return "a number with at most 3 decimal places";
+  case SL_JT_START: return "an RFC 3339 UTC timestamp, \"now\" or \"now+2h\"";
+  case SL_JT_HOURS: return "an integer number of hours or a duration such as \"24h\" or \"3d\"";
   }
   return "a value";
 }
@@ -208,6 +210,40 @@ static bool decode_one(const sl_jfield *f, const json_t *v, const char *fname, s
                          (long long)(f->min / 1000), (long long)(f->min % 1000),
                          (long long)(f->max / 1000), (long long)(f->max % 1000));
     *(int64_t *)f->dest = m;
+    return true;
+  }
+  case SL_JT_START: {
+    if (!json_is_string(v)) break;
+    int64_t t;
+    bool rel = false;
+    if (!sl_time_parse_human(json_string_value(v), sl_time_now(), &t, &rel))
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, fname,
+                         "must be \"now\", \"now+<duration>\" (e.g. \"now+2h\") or an RFC 3339 "
+                         "timestamp in whole seconds, e.g. \"2026-01-01T00:00:00Z\"");
+    if (f->max && !rel && !sl_time_on_slot(t))
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, fname, "must be on a whole UTC hour");
+    *(int64_t *)f->dest = t;
+    return true;
+  }
+  case SL_JT_HOURS: {
+    int64_t h;
+    if (json_is_integer(v)) {
+      h = (int64_t)json_integer_value(v);
+    } else if (json_is_string(v) && json_string_value(v)[strspn(json_string_value(v), "0123456789")]) {
+      /* a string needs a unit: "4" is a number written as a string, a wrong type */
+      int64_t sec;
+      if (!sl_duration_parse(json_string_value(v), &sec) || sec % 3600 != 0)
+        return sl_jerr_set(err, SL_E_INVALID_VALUE, fname,
+                           "must be a whole number of hours: an integer or a duration such as "
+                           "\"24h\", \"3d\" or \"1w\"");
+      h = sec / 3600;
+    } else {
+      break;
+    }
+    if (h < f->min || h > f->max)
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, fname, "must be between %lld and %lld hours",
+                         (long long)f->min, (long long)f->max);
+    *(int64_t *)f->dest = h;
     return true;
   }
   }

@@ -87,3 +87,65 @@ int64_t sl_time_now_us(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+/* ------------------------------------------------------------------------- human inputs */
+
+int64_t sl_time_ceil_slot(int64_t t) {
+  int64_t r = t % SL_SLOT_SECONDS;
+  if (r < 0) r += SL_SLOT_SECONDS;
+  return r == 0 ? t : t + (SL_SLOT_SECONDS - r);
+}
+
+bool sl_duration_parse(const char *s, int64_t *seconds) {
+  if (!s || !*s) return false;
+  size_t digits = strspn(s, "0123456789");
+  bool bare = s[digits] == 0; /* "24": hours */
+  int64_t total = 0;
+  const char *p = s;
+  while (*p) {
+    int64_t n = 0;
+    int nd = 0;
+    while (*p >= '0' && *p <= '9') {
+      if (++nd > 9) return false;
+      n = n * 10 + (*p++ - '0');
+    }
+    if (nd == 0) return false;
+    int64_t unit = 3600;
+    if (!bare) {
+      switch (*p++) {
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      case 'w': unit = 7 * 86400; break;
+      default: return false; /* no unit, or an unknown one */
+      }
+    }
+    total += n * unit;
+    if (total > SL_DURATION_MAX_S) return false;
+  }
+  if (total <= 0) return false;
+  *seconds = total;
+  return true;
+}
+
+bool sl_time_parse_human(const char *s, int64_t now, int64_t *out, bool *relative) {
+  if (!s) return false;
+  if (strncmp(s, "now", 3) == 0) {
+    int64_t off = 0;
+    if (s[3] == '+') {
+      size_t n = strlen(s + 4);
+      /* the offset needs a unit ("now+2" is not taken as hours) */
+      if (n == 0 || strchr("mhdw", s[3 + n]) == NULL || !sl_duration_parse(s + 4, &off)) return false;
+    } else if (s[3] != 0) {
+      return false;
+    }
+    int64_t t = sl_time_ceil_slot(now + off);
+    if (t < SL_TIME_MIN || t > SL_TIME_MAX) return false;
+    *out = t;
+    if (relative) *relative = true;
+    return true;
+  }
+  if (!sl_time_parse(s, out)) return false;
+  if (relative) *relative = false;
+  return true;
+}

@@ -23,6 +23,8 @@ extern const sl_db_stmt sl_db_stmts_ledger[];
 extern const sl_db_stmt sl_db_stmts_auditor[];
 extern const sl_db_stmt sl_db_stmts_settlement[];
 extern const sl_db_stmt sl_db_stmts_stats[];
+extern const sl_db_stmt sl_db_stmts_offers[];
+extern const sl_db_stmt sl_db_stmts_access[];
 
 struct sl_dbc {
   sl_db *db;         /* the pool this connection belongs to */

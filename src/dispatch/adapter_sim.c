@@ -8,13 +8,19 @@
  *                 then finds the reservation by its id and answers OK
  *   delay_ms      added latency per call
  *   silent        the cluster stops sending heartbeats (health sensing takes it offline)
+ * Access details: when the tenant has registered an X25519 key, a successful reserve hands
+ * back test access details (an SSH login node and user with a one-time password, the Slurm
+ * reservation) sealed to that key — as a provider's system would; the plaintext never
+ * leaves this function (api/ACCESS.md).
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "suanli/db.h"
 #include "suanli/dispatch.h"
+#include "suanli/timeutil.h"
 
 static sl_db *store;
 
@@ -43,6 +49,43 @@ static void delay(const json_t *cfg) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
   }
+}
+
+/* Seal the simulated cluster's access details for c's reservation to c->access_key into
+ * c->access_out (base64).  Leaves it empty when there is no key or it does not fit. */
+static void sim_access(const sl_ad_call *c) {
+  uint8_t pk[crypto_box_PUBLICKEYBYTES], pw[12];
+  size_t pklen = 0;
+  if (!c->access_key || !c->access_out || c->access_out_len == 0) return;
+  c->access_out[0] = '\0';
+  if (sodium_hex2bin(pk, sizeof pk, c->access_key, strlen(c->access_key), NULL, &pklen, NULL) != 0 ||
+      pklen != sizeof pk)
+    return;
+  char pw_hex[2 * sizeof pw + 1], host[128], user[64], start[32], end[32], resv[64];
+  randombytes_buf(pw, sizeof pw);
+  sodium_bin2hex(pw_hex, sizeof pw_hex, pw, sizeof pw);
+  snprintf(host, sizeof host, "login.%s.sim.suanli.test", c->region);
+  snprintf(user, sizeof user, "r%lld", (long long)c->reservation_id);
+  snprintf(resv, sizeof resv, "sim-%lld", (long long)c->reservation_id);
+  sl_time_format(c->start, start, sizeof start);
+  sl_time_format(c->end, end, sizeof end);
+  json_t *d = json_pack("{s:s, s:{s:s, s:i, s:s, s:s}, s:{s:s, s:s, s:s}, s:i, s:s, s:s, s:s}",
+                        "kind", "ssh+slurm", "ssh", "host", host, "port", 22, "user", user,
+                        "password", pw_hex, "slurm", "reservation", resv, "login_node", host,
+                        "partition", "sim", "gpus", (int)c->gpus, "start", start, "end", end,
+                        "note", "test access details from the simulated cluster");
+  char *plain = json_dumps(d, JSON_COMPACT);
+  json_decref(d);
+  if (!plain) return;
+  size_t mlen = strlen(plain), clen = mlen + crypto_box_SEALBYTES;
+  uint8_t *box = malloc(clen);
+  if (box && clen <= SL_ACCESS_SEALED_MAX && sodium_base64_ENCODED_LEN(clen, sodium_base64_VARIANT_ORIGINAL) <= c->access_out_len &&
+      crypto_box_seal(box, (const uint8_t *)plain, mlen, pk) == 0)
+    sodium_bin2base64(c->access_out, c->access_out_len, box, clen, sodium_base64_VARIANT_ORIGINAL);
+  sodium_memzero(plain, mlen);
+  sodium_memzero(pw_hex, sizeof pw_hex);
+  free(plain);
+  free(box);
 }
 
 static sl_ad_rc sim_reserve(const sl_ad_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
@@ -74,6 +117,7 @@ static sl_ad_rc sim_reserve(const sl_ad_call *c, char *ref, size_t reflen, char 
     return SL_AD_RETRY;
   }
   snprintf(ref, reflen, "sim-%lld", (long long)c->reservation_id);
+  sim_access(c);
   return SL_AD_OK;
 }
 

@@ -5,6 +5,10 @@
  *   Idempotency-Key: reservation-<id>[-cancel|-status]  (one per action; the same on retries)
  *   X-Suanli-Key-Id, X-Suanli-Signature     (Ed25519 over the EXPORT record of
  *                                            api/SIGNING.md: the SHA-256 of the exact body)
+ * A reserve also carries "tenant_access_key" (the tenant's X25519 public key, 64 hex digits,
+ * or null): the receiver may answer {"access_sealed": base64 of a crypto_box_seal of the
+ * access details to that key}, which the exchange stores as it is (api/ACCESS.md); a value
+ * that is not base64 of 49..16384 bytes is ignored.
  * Replies: 2xx → OK (a JSON {"ref"} or {"state"} is read when present); 408, 429, 5xx,
  * timeouts and connection errors → RETRY; other 4xx → TERMINAL.
  *
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sodium.h>
 #include "suanli/dispatch.h"
 #include "suanli/timeutil.h"
 
@@ -148,11 +153,14 @@ static json_t *body_of(const sl_ad_call *c, const char *action) {
   char s[32], e[32];
   sl_time_format(c->start, s, sizeof s);
   sl_time_format(c->end, e, sizeof e);
-  return json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:i,s:i,s:s,s:s}", "action", action,
-                   "reservation_id", (json_int_t)c->reservation_id, "trade_id",
-                   (json_int_t)c->trade_id, "pool_id", (json_int_t)c->pool_id, "region",
-                   c->region, "accelerator", c->accelerator, "gpus", (int)c->gpus, "nodes",
-                   (int)c->nodes, "start", s, "end", e);
+  json_t *b = json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:i,s:i,s:s,s:s}", "action", action,
+                        "reservation_id", (json_int_t)c->reservation_id, "trade_id",
+                        (json_int_t)c->trade_id, "pool_id", (json_int_t)c->pool_id, "region",
+                        c->region, "accelerator", c->accelerator, "gpus", (int)c->gpus, "nodes",
+                        (int)c->nodes, "start", s, "end", e);
+  if (b && strcmp(action, "reserve") == 0)
+    json_object_set_new(b, "tenant_access_key", c->access_key ? json_string(c->access_key) : json_null());
+  return b;
 }
 
 /* POST the action; on OK *reply (malloc'd, may be NULL) holds the reply body. */
@@ -252,6 +260,19 @@ static sl_ad_rc wh_reserve(const sl_ad_call *c, char *ref, size_t reflen, char *
   if (rc == SL_AD_OK) {
     reply_field(reply, "ref", ref, reflen);
     if (!ref[0]) snprintf(ref, reflen, "reservation-%lld", (long long)c->reservation_id);
+    if (c->access_key && c->access_out && c->access_out_len) {
+      /* the sealed access details, taken only when they are well-formed base64 of a box */
+      char *b64 = malloc(c->access_out_len);
+      uint8_t *bin = malloc(SL_ACCESS_SEALED_MAX);
+      size_t n = 0;
+      if (b64 && bin && reply_field(reply, "access_sealed", b64, c->access_out_len)[0] &&
+          sodium_base642bin(bin, SL_ACCESS_SEALED_MAX, b64, strlen(b64), NULL, &n, NULL,
+                            sodium_base64_VARIANT_ORIGINAL) == 0 &&
+          n > crypto_box_SEALBYTES)
+        snprintf(c->access_out, c->access_out_len, "%s", b64);
+      free(b64);
+      free(bin);
+    }
   }
   free(reply);
   return rc;

@@ -57,6 +57,7 @@ typedef struct {
   int64_t job;     /* the leased job, 0 when none was due */
   sl_db_job j;
   bool call;       /* the adapter must be called */
+  char access_key[65]; /* reserve: the tenant's X25519 key (hex), "" when none */
 } lease_result;
 
 /* Transaction 1: lease the next job (committed at once: no lock is held during the call). */
@@ -78,6 +79,19 @@ static sl_dbrc lease_step(sl_dbc *c, void *arg) {
     return sl_db_job_finish(c, l->j.id, "skipped", false, "reservation no longer pending", 0);
   }
   l->call = true;
+  l->access_key[0] = '\0';
+  if (!strcmp(l->j.action, "reserve")) { /* access details are sealed to this key */
+    json_t *k = NULL;
+    rc = sl_db_access_key_get(c, l->j.tenant_id, &k);
+    if (rc == SL_DB_OK)
+      snprintf(l->access_key, sizeof l->access_key, "%s", json_string_value(json_object_get(k, "public_key")));
+    json_decref(k);
+    if (rc != SL_DB_OK && rc != SL_DB_NOROWS) {
+      sl_db_job_clear(&l->j);
+      l->call = false;
+      return rc;
+    }
+  }
   return SL_DB_OK;
 }
 
@@ -85,6 +99,7 @@ typedef struct {
   const sl_db_job *j;
   sl_ad_rc ar;
   const char *err, *ref;
+  const char *access_key, *access; /* sealed access details (base64) to store, or "" */
 } finish_args;
 
 /* Transaction 3: record the outcome.  A reserve that succeeded while the tenant cancelled
@@ -97,6 +112,8 @@ static sl_dbrc finish_step(sl_dbc *c, void *arg) {
   if (f->ar == SL_AD_OK) {
     rc = sl_db_job_finish(c, j->id, "done", false, "", 0);
     if (rc == SL_DB_OK && reserve) rc = sl_db_reservation_dispatched(c, j->reservation_id, f->ref);
+    if (rc == SL_DB_OK && reserve && f->access[0] && f->access_key[0])
+      rc = sl_db_access_store(c, j->reservation_id, f->access_key, f->access, j->adapter_kind);
   } else if (f->ar == SL_AD_RETRY) {
     double wait = sl_dispatch_backoff_s(j->attempts, BACKOFF_BASE_S, BACKOFF_CAP_S,
                                         randombytes_uniform(1000000) / 1e6);
@@ -127,6 +144,11 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
   bool reserve = strcmp(j->action, "reserve") == 0;
   const sl_adapter_ops *ops = sl_adapter_find(j->adapter_kind);
   char err[256] = "", ref[128] = "";
+  char *access = calloc(1, SL_ACCESS_B64_MAX);
+  if (!access) {
+    sl_db_job_clear(&l.j);
+    return SL_DB_HARD;
+  }
   sl_ad_rc ar;
   if (sl_time_now() >= j->deadline) {
     ar = SL_AD_TERMINAL;
@@ -140,7 +162,9 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
                        .pool_id = j->pool_id, .tenant_id = j->tenant_id, .start = j->start,
                        .end = j->end, .gpus = j->gpus, .gpus_per_node = j->gpus_per_node,
                        .nodes = (j->gpus + j->gpus_per_node - 1) / j->gpus_per_node,
-                       .region = j->region, .accelerator = j->accelerator, .config = j->config};
+                       .region = j->region, .accelerator = j->accelerator, .config = j->config,
+                       .access_key = l.access_key[0] ? l.access_key : NULL,
+                       .access_out = access, .access_out_len = SL_ACCESS_B64_MAX};
     int64_t t0 = sl_time_now_us();
     ar = reserve ? ops->reserve(&call, ref, sizeof ref, err, sizeof err)
                  : ops->cancel(&call, err, sizeof err);
@@ -151,9 +175,10 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
                      ar == SL_AD_OK ? "ok" : ar == SL_AD_RETRY ? "retry" : "terminal",
                      "duration_us", (json_int_t)(sl_time_now_us() - t0), "error", err));
   }
-  finish_args f = {j, ar, err, ref};
+  finish_args f = {j, ar, err, ref, l.access_key, access};
   rc = sl_db_txn_run(c, finish_step, &f, 3);
   sl_db_job_clear(j);
+  free(access);
   return rc;
 }
 

@@ -58,9 +58,9 @@ bool sl_order_parse(json_t *body, int64_t now, sl_order_req *out, sl_jerr *err) 
   json_t *spec = NULL, *regions = NULL, *excluded = NULL;
   const sl_jfield f[] = {
       {"gpus", SL_JT_INT, true, &gpus, NULL, 1, 100000, NULL},
-      {"duration_hours", SL_JT_INT, true, &hours, NULL, 1, 2160, NULL},
-      {"earliest_start", SL_JT_TIME, true, &earliest, NULL, 0, 1, NULL},
-      {"latest_start", SL_JT_TIME, false, &latest, &has_latest, 0, 1, NULL},
+      {"duration_hours", SL_JT_HOURS, true, &hours, NULL, 1, 2160, NULL},
+      {"earliest_start", SL_JT_START, true, &earliest, NULL, 0, 1, NULL},
+      {"latest_start", SL_JT_START, false, &latest, &has_latest, 0, 1, NULL},
       {"spec", SL_JT_OBJECT, false, &spec, NULL, 0, 0, NULL},
       {"origin_region", SL_JT_STRING, false, &origin, NULL, 2, 40, NULL},
       {"max_rtt_ms", SL_JT_MILLI, false, &max_rtt, &has_rtt, 0, 10000000, NULL},
@@ -163,6 +163,16 @@ bool sl_order_parse(json_t *body, int64_t now, sl_order_req *out, sl_jerr *err) 
   out->origin = origin;
   out->good_till = good_till;
   out->expires_at = good_till ? expires : 0;
+  /* Human inputs ("now+2h", "24h") are resolved once, here: the stored and echoed request
+   * holds the exact times and hours, so a resting order re-read later means the same. */
+  char ts[32];
+  sl_time_format(earliest, ts, sizeof ts);
+  json_object_set_new(body, "earliest_start", json_string(ts));
+  if (has_latest) {
+    sl_time_format(latest, ts, sizeof ts);
+    json_object_set_new(body, "latest_start", json_string(ts));
+  }
+  json_object_set_new(body, "duration_hours", json_integer(hours));
   out->doc = json_incref(body);
   out->accelerators = accels;
   out->regions = regions;

@@ -217,10 +217,13 @@ def test_slurm_same_name_other_window_is_not_ours():
 
 # ---------------------------------------------------------------- webhook
 
-def _expected_body(tr, nodes, action="reserve"):
-    return {"action": action, "reservation_id": tr["reservation"]["id"], "trade_id": tr["id"],
-            "pool_id": tr["pool_id"], "region": tr["region"], "accelerator": tr["accelerator"],
-            "gpus": tr["gpus"], "nodes": nodes, "start": tr["start"], "end": tr["end"]}
+def _expected_body(tr, nodes, action="reserve", access_key=None):
+    b = {"action": action, "reservation_id": tr["reservation"]["id"], "trade_id": tr["id"],
+         "pool_id": tr["pool_id"], "region": tr["region"], "accelerator": tr["accelerator"],
+         "gpus": tr["gpus"], "nodes": nodes, "start": tr["start"], "end": tr["end"]}
+    if action == "reserve":  # the tenant's X25519 key for access details (api/ACCESS.md)
+        b["tenant_access_key"] = access_key
+    return b
 
 
 def test_webhook_signed_idempotent_retries():

@@ -39,6 +39,7 @@ MATRIX = {
     "PATCH /v1/pools/{}":             (403,  403,     200,     404,   403,   401),  # in the operator's region
     "DELETE /v1/pools/{}":            (403,  403,     200,     404,   403,   401),
     "POST /v1/pools/{}/heartbeat":    (403,  403,     200,     404,   403,   401),
+    "GET /v1/offers":                 (200,  200,     200,     200,   200,   401),
     "GET /v1/audit":                  (200,  403,     403,     403,   403,   401),
     # market (the tenant T has funds, a filled order with trades in the provider's pool X,
     # and resting good-till orders)
@@ -59,6 +60,10 @@ MATRIX = {
     "PUT /v1/exchange/settings":      (200,  403,     403,     403,   403,   401),
     # ledger (T's trade in P's pool in the operator's region; its signed TRADE entry)
     "GET /v1/trades/{}/receipt":      (200,  200,     200,     404,   200,   401),
+    # the tenant bought without a registered key: no access details (still not 403)
+    "GET /v1/trades/{}/access":       (404,  403,     403,     403,   404,   401),
+    "PUT /v1/me/access-key":          (403,  403,     403,     403,   200,   401),
+    "GET /v1/me/access-key":          (403,  403,     403,     403,   200,   401),  # after the PUT
     "GET /v1/keys":                   (200,  200,     200,     200,   200,   200),
     "GET /v1/ledger/checkpoint":      (200,  200,     200,     200,   200,   401),
     "GET /v1/ledger/checkpoints/{}":  (200,  200,     200,     200,   200,   401),
@@ -219,6 +224,7 @@ def test_role_matrix():
                                          {"compute_weight_bp": f0["compute_weight_bp"],
                                           "memory_weight_bp": f0["memory_weight_bp"]}),
             "GET /v1/pools": ("/v1/pools", None),
+            "GET /v1/offers": ("/v1/offers?sort=price&limit=5", None),
             "POST /v1/pools": ("/v1/pools", e.pool_body(R1)),
             "GET /v1/pools/{}": ("/v1/pools/%d" % X["id"], None),
             "PATCH /v1/pools/{}": ("/v1/pools/%d" % X["id"], {"name": "m-" + role}),
@@ -241,6 +247,9 @@ def test_role_matrix():
             "POST /v1/trades/{}/cancel": ("/v1/trades/%d/cancel" % trades.get(role, trades["admin"]), {}),
             "GET /v1/exchange/settings": ("/v1/exchange/settings", None),
             "GET /v1/trades/{}/receipt": ("/v1/trades/%d/receipt" % trade_id, None),
+            "GET /v1/trades/{}/access": ("/v1/trades/%d/access" % trade_id, None),
+            "PUT /v1/me/access-key": ("/v1/me/access-key", {"public_key": "ab" * 32}),
+            "GET /v1/me/access-key": ("/v1/me/access-key", None),
             "GET /v1/keys": ("/v1/keys", None),
             "GET /v1/ledger/checkpoint": ("/v1/ledger/checkpoint", None),
             "GET /v1/ledger/checkpoints/{}": ("/v1/ledger/checkpoints/%d" % ledger["size"], None),

@@ -1,0 +1,83 @@
+/* offers.c — the market's offers (GET /v1/offers): active pools with the GPUs free in every
+ * hour of a window, filtered and sorted by PostgreSQL, one bounded page at a time. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+/* $1 window start, $2 window end (epoch s), $3 accelerator pattern (ILIKE), $4 region
+ * pattern, $5 min free GPUs, $6 min price, $7 max price, $8 max price per NCU, $9 min NCU
+ * (milli), $10 min memory GB, $11 origin region, $12 max RTT (us), $13 sort, $14 offset,
+ * $15 limit.  Free GPUs: gpu_count less the most booked hour of the window; 0 when the window
+ * is not inside the pool's availability.  RTT from the origin: the latency matrix, as the
+ * matcher reads it (unknown RTTs never pass a max_rtt filter and sort last). */
+const sl_db_stmt sl_db_stmts_offers[] = {
+    {"offers_page",
+     "WITH o AS ("
+     " SELECT p.id, p.region, p.accelerator_id, a.memory_gb, a.score_milli, p.gpu_count,"
+     "  p.gpus_per_node, p.intra_node, p.inter_node, p.inter_node_gbps, p.price_minor, p.health,"
+     "  p.available_from, p.available_until,"
+     "  CASE WHEN p.available_from <= to_timestamp($1::bigint)"
+     "        AND p.available_until >= to_timestamp($2::bigint)"
+     "   THEN p.gpu_count - coalesce((SELECT max(ps.booked) FROM pool_slots ps"
+     "     WHERE ps.pool_id = p.id AND ps.slot >= to_timestamp($1::bigint)"
+     "       AND ps.slot < to_timestamp($2::bigint)), 0)"
+     "   ELSE 0 END AS free,"
+     "  CASE WHEN a.score_milli > 0"
+     "   THEN (p.price_minor * 1000 + a.score_milli / 2) / a.score_milli END AS ncu_price,"
+     "  CASE WHEN $11::text IS NULL THEN NULL ELSE l.rtt_us END AS rtt_us"
+     " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
+     " LEFT JOIN region_latency l ON l.from_region = $11 AND l.to_region = p.region"
+     " WHERE p.status = 'active'"
+     "  AND ($3::text IS NULL OR p.accelerator_id ILIKE $3)"
+     "  AND ($4::text IS NULL OR p.region ILIKE $4)"
+     "  AND ($6::bigint IS NULL OR p.price_minor >= $6)"
+     "  AND ($7::bigint IS NULL OR p.price_minor <= $7)"
+     "  AND ($9::bigint IS NULL OR a.score_milli >= $9)"
+     "  AND ($10::int IS NULL OR a.memory_gb >= $10)),"
+     " f AS (SELECT o.*, row_number() OVER (ORDER BY"
+     "   CASE WHEN $13 = 'price' THEN price_minor END,"
+     "   CASE WHEN $13 = 'price_per_ncu' THEN ncu_price END NULLS LAST,"
+     "   CASE WHEN $13 = 'rtt' THEN rtt_us END NULLS LAST,"
+     "   CASE WHEN $13 = 'free' THEN free END DESC,"
+     "   price_minor, id) AS n"
+     "  FROM o WHERE free >= coalesce($5::int, 1)"
+     "  AND ($8::bigint IS NULL OR ncu_price <= $8)"
+     "  AND ($12::bigint IS NULL OR rtt_us <= $12)),"
+     " s AS (SELECT * FROM f WHERE n > $14 ORDER BY n LIMIT $15)"
+     " SELECT json_build_object('items', coalesce(json_agg(json_build_object("
+     "  'pool_id', id, 'region', region, 'accelerator', accelerator_id, 'memory_gb', memory_gb,"
+     "  'ncu_per_gpu', sl_milli(score_milli), 'gpu_count', gpu_count,"
+     "  'gpus_per_node', gpus_per_node, 'intra_node', intra_node, 'inter_node', inter_node,"
+     "  'inter_node_gbps', inter_node_gbps, 'free_gpus', free,"
+     "  'price_per_gpu_hour', sl_money(price_minor), 'price_per_ncu_hour', sl_money(ncu_price),"
+     "  'rtt_ms', sl_milli(rtt_us), 'health', health,"
+     "  'available_from', sl_ts(available_from), 'available_until', sl_ts(available_until))"
+     "  ORDER BY n), '[]'),"
+     " 'window', json_build_object('start', sl_ts(to_timestamp($1::bigint)),"
+     "  'end', sl_ts(to_timestamp($2::bigint))),"
+     " 'next_after', CASE WHEN count(*) = $15 THEN ($14 + $15)::text END)::text"
+     " FROM s"},
+    {NULL, NULL},
+};
+
+sl_dbrc sl_db_offers_page(sl_dbc *c, const sl_offer_filter *f, char **out) {
+  char b[15][24];
+  const char *v[15] = {
+      sl_db_ts(b[0], f->start),
+      sl_db_ts(b[1], f->end),
+      f->accelerator_like,
+      f->region_like,
+      sl_db_i64_opt(b[4], f->min_free_gpus, -1),
+      sl_db_i64_opt(b[5], f->min_price_minor, -1),
+      sl_db_i64_opt(b[6], f->max_price_minor, -1),
+      sl_db_i64_opt(b[7], f->max_ncu_price_minor, -1),
+      sl_db_i64_opt(b[8], f->min_ncu_milli, -1),
+      sl_db_i64_opt(b[9], f->min_memory_gb, -1),
+      f->origin,
+      sl_db_i64_opt(b[11], f->max_rtt_us, -1),
+      f->sort,
+      sl_db_i64(b[13], f->offset),
+      sl_db_i64(b[14], f->limit),
+  };
+  return sl_db_text(c, "offers_page", 15, v, out);
+}
