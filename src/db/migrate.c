@@ -61,8 +61,19 @@ bool sl_db_migrate(const char *conninfo, char *err, size_t errlen) {
              current, latest);
     goto cleanup;
   }
+  /* Every migration not yet recorded, in version order — not only those above the newest
+   * applied: branches developed side by side may land a lower number after a higher one. */
   for (int i = 0; sl_migrations[i].name; i++) {
-    if (sl_migrations[i].version <= current) continue;
+    char have[16];
+    snprintf(have, sizeof have, "%d", sl_migrations[i].version);
+    const char *hp[1] = {have};
+    r = PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, NULL, hp,
+                     NULL, NULL, 0);
+    if (!ok(r, pg, err, errlen, "read versions")) goto cleanup;
+    bool applied = PQntuples(r) > 0;
+    PQclear(r);
+    r = NULL;
+    if (applied) continue;
     r = PQexec(pg, "BEGIN");
     if (!ok(r, pg, err, errlen, "begin")) goto cleanup;
     PQclear(r);
