@@ -57,3 +57,10 @@ void sl_logf(sl_log_level lvl, const char *fmt, ...) {
   va_end(ap);
   sl_log(lvl, msg, NULL);
 }
+
+void sl_crash_point(const char *name) {
+  const char *at = getenv("SUANLI_CRASH_AT");
+  if (!at || strcmp(at, name) != 0) return;
+  sl_log(SL_LOG_WARN, "crash point reached: exiting", json_pack("{s:s}", "point", name));
+  _exit(137);
+}
