@@ -405,7 +405,8 @@ static sl_dbrc resolve_commit(sl_dbc *c, int64_t xid) {
       const char *v[1] = {sl_db_i64(b, xid)};
       PGresult *r;
       if (sl_db_exec(c, "txn_status", 1, v, &r) == SL_DB_OK) {
-        const char *st = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "";
+        char st[24];
+        snprintf(st, sizeof st, "%s", PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
         sl_dbrc rc = !strcmp(st, "committed") ? SL_DB_OK
                    : !strcmp(st, "aborted")   ? SL_DB_DOWN
                                               : SL_DB_UNKNOWN;
