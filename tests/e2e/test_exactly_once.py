@@ -348,6 +348,18 @@ def test_commit_outcome_unknown():
     c.done()
 
 
+def hold_tenant_rows(e, t, seconds):
+    """Lock the tenant's ledger accounts from another connection for `seconds` (an order's
+    escrow posting waits on them); returns the psql process (close its stdin, then wait)."""
+    holder = subprocess.Popen(["psql", e.url, "-X", "-q", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    holder.stdin.write("BEGIN; SELECT 1 FROM ledger_accounts WHERE owner_id = %d FOR UPDATE;\n"
+                       "SELECT pg_sleep(%d); COMMIT;\n" % (t["id"], seconds))
+    holder.stdin.flush()
+    time.sleep(0.5)
+    return holder
+
+
 def _stalled_order(e, srv, region, t, k, out):
     out["r"] = srv.client.req("POST", "/v1/orders", body=order_body(region), token=t["token"],
                               headers={"Idempotency-Key": k}, timeout=60)
@@ -359,14 +371,7 @@ def test_claim_outlives_lease_two_servers():
         region, prov, pool, (t,) = setup_market(e)
         a, b = e.servers
         k = key()
-        # hold the tenant's available-balance row from another connection: the order's
-        # escrow posting waits on it
-        holder = subprocess.Popen(["psql", e.url, "-X", "-q", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        holder.stdin.write("BEGIN; SELECT 1 FROM ledger_accounts WHERE owner_id = %d FOR UPDATE;\n"
-                           "SELECT pg_sleep(8); COMMIT;\n" % t["id"])
-        holder.stdin.flush()
-        time.sleep(0.5)
+        holder = hold_tenant_rows(e, t, 8)
         out = {}
         th = threading.Thread(target=_stalled_order, args=(e, a, region, t, k, out))
         th.start()
@@ -403,12 +408,7 @@ def test_killed_claim_resolves_in_seconds():
         region, prov, pool, (t,) = setup_market(e)
         a, b = e.servers
         k = key()
-        holder = subprocess.Popen(["psql", e.url, "-X", "-q", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        holder.stdin.write("BEGIN; SELECT 1 FROM ledger_accounts WHERE owner_id = %d FOR UPDATE;\n"
-                           "SELECT pg_sleep(3); COMMIT;\n" % t["id"])
-        holder.stdin.flush()
-        time.sleep(0.5)
+        holder = hold_tenant_rows(e, t, 3)
         out = {}
         th = threading.Thread(target=lambda: out.update(r=_try(lambda: a.client.req(
             "POST", "/v1/orders", body=order_body(region), token=t["token"], headers={"Idempotency-Key": k},
