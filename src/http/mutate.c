@@ -160,7 +160,7 @@ void sl_run_mutation(sl_req *r) {
       }
     }
     if (rc != SL_DB_OK) {
-      if (r->db && sl_db_txid(r->db) == 0) sl_db_rollback(r->db);
+      sl_db_rollback(r->db);
       sl_reply_db(r, rc);
       if (rc == SL_DB_SOFT) continue;
       break;

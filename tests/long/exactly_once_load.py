@@ -36,7 +36,7 @@ def now_hour(offset):
 
 
 def psql(url, sql):
-    p = subprocess.run(["psql", url, "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
+    p = subprocess.run(["psql", url, "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1"], input=sql,
                        capture_output=True, text=True, timeout=120)
     if p.returncode != 0:
         raise RuntimeError("psql: %s" % p.stderr)
@@ -215,6 +215,9 @@ def main():
         t_pg = time.time() + a.pg_crash_every
         while not stop.is_set():
             time.sleep(0.2)
+            for s in servers:  # a server started while PostgreSQL was down exits: start it again
+                if s.proc.poll() is not None:
+                    s.start()
             if time.time() >= t_kill:
                 s = random.choice(servers)
                 s.kill9()
