@@ -26,6 +26,9 @@ Each test runs on a database of its own (dispatch_util.PrivateEnv) with servers 
     re-matching it: nothing is lost — the pool is still online after the first crash (the
     mark and the refund are one transaction), and a healthy server then refunds the running
     trade's lost hours and fails the future trade over; journal and audit exact.
+  * test_crash_window_dispatch_failure: the same for the dispatcher's terminal failure and
+    its refund (SUANLI_CRASH_AT=dispatch_failed): the trade stays booked until the next
+    process fails the job and refunds it in full.
   * test_money_routes_require_a_key: 400 idempotency_key_required naming the header, nothing
     changed.
   * test_auditor_calendar_and_idempotency_mutations: `suanlid audit` is clean, then names a
@@ -569,4 +572,45 @@ def test_auditor_calendar_and_idempotency_mutations():
         e.psql("UPDATE idempotency_keys SET request_id = '%s' WHERE %s" % (rid, kw))
         rc, found = audit_findings(e)
         c.check(rc == 0 and not found, "after restoring the record: exit %s, findings %s" % (rc, found[:5]))
+    c.done()
+
+
+def test_crash_window_dispatch_failure():
+    """The dispatcher records a terminal failure and refunds the trade in one transaction: a
+    crash between the two (SUANLI_CRASH_AT=dispatch_failed) leaves the job leased and the
+    trade booked, and the next process that takes the job fails and refunds it."""
+    c = Collector()
+    with PrivateEnv("dispcrash", extra_env={"SUANLI_CRASH_AT": "dispatch_failed",
+                                            "SUANLI_WEBHOOK_ALLOW": "127.0.0.0/8"}) as e:
+        region = e.region()
+        prov, ten = e.account("provider"), e.account("tenant")
+        e.deposit(ten["id"], "100.00")
+        # the address guard refuses the metadata address: a terminal failure at once
+        e.pool(prov["token"], region, gpu_count=8, gpus_per_node=8, price_per_gpu_hour="1.50",
+               adapter={"kind": "webhook", "config": {"url": "http://169.254.169.254/hook", "timeout_ms": 1000}})
+        r = e.c.post("/v1/orders", {"gpus": 2, "duration_hours": 1, "earliest_start": hour(3), "regions": [region]},
+                     token=ten["token"])
+        check(r.status == 201 and r.json["state"] == "filled", "order: %s" % r.short())
+        tr = r.json["trades"][0]
+        srv = e.servers[0]
+        code = _wait_exit(srv, 30)
+        srv.log.close()
+        c.check(code == 137 and "crash point reached" in srv.all_log_text(),
+                "the server did not stop at the crash point (exit %s)" % code)
+        row = e.q("SELECT t.state, t.refunded_minor, j.state FROM trades t JOIN reservations r ON r.trade_id = t.id"
+                  " JOIN dispatch_jobs j ON j.reservation_id = r.id AND j.action = 'reserve' WHERE t.id = %d" % tr["id"])
+        c.check(row == [["booked", "0", "running"]],
+                "after a crash between the job's failure and the refund: (trade, refunded, job) %s, expected the"
+                " trade booked, nothing refunded, the job still leased" % row)
+        # TEST-ONLY: end the dead worker's lease now instead of waiting its 30 s
+        e.psql("UPDATE dispatch_jobs SET lease_until = now() - interval '1 second' WHERE state = 'running'")
+        srv.extra_env["SUANLI_CRASH_AT"] = None
+        srv.restart()
+        t = e.wait_res(tr["id"], ("failed",), 20)
+        c.check(t["state"] == "failed" and t["refunded"] == t["total"],
+                "after the restart: trade %s refunded %s of %s" % (t["state"], t["refunded"], t["total"]))
+        b = e.balances(ten["id"])
+        c.check((minor(b["available"]), minor(b["escrow"])) == (100_00, 0), "tenant money %s" % b)
+        rc, found = audit_findings(e)
+        c.check(rc == 0 and not found, "suanlid audit: exit %s, findings %s" % (rc, found[:5]))
     c.done()
