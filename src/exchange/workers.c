@@ -82,15 +82,13 @@ static sl_dbrc book_batch(sl_dbc *c, void *arg) {
 
 static void *book_main(void *arg) {
   sl_workers *w = arg;
-  int attempt = 0;
   while (!atomic_load(&w->stop)) {
     bool down;
     sl_dbc *c = sl_db_acquire(w->db, 1000, &down);
     if (!c) {
-      sl_db_backoff(&attempt); /* exponential with jitter while the database is away */
+      nap_ms(1000);
       continue;
     }
-    attempt = 0;
     while (!atomic_load(&w->stop)) {
       bool more = false;
       sl_dbrc rc = sl_db_txn_run(c, book_batch, &more, 4);
