@@ -146,6 +146,7 @@ void sl_run_mutation(sl_req *r) {
     }
   }
 
+  if (have_key) sl_stall_point("idem_claimed"); /* tests: a claim left unlocked for a while */
   bool committed = false, fenced = false, unknown = false;
   for (int attempt = 0; attempt < MAX_TRIES && !committed; attempt++) {
     r->db_soft = r->db_down = false;

@@ -20,6 +20,9 @@ Each test runs on a database of its own (dispatch_util.PrivateEnv) with servers 
   * test_killed_claim_resolves_in_seconds: a server is SIGKILLed while its request waits on a
     lock; a retry on another server with the same key executes within a few seconds (the
     claim rule of src/db/idempotency.c), not after a minute, and exactly once.
+  * test_taken_over_claim_is_fenced: a request stalled between its claim and its
+    transaction (SUANLI_STALL_AT) past the lease is taken over by a retry on another server,
+    which executes; the stalled one then changes nothing and answers 409; one order.
   * test_crash_windows_health_and_failover: suanlid is made to die (SUANLI_CRASH_AT, as
     kill -9 would) right after health sensing marked a silent pool offline and before its
     running trade's refund, then right after a failover refunded a future trade and before
@@ -613,4 +616,35 @@ def test_crash_window_dispatch_failure():
         c.check((minor(b["available"]), minor(b["escrow"])) == (100_00, 0), "tenant money %s" % b)
         rc, found = audit_findings(e)
         c.check(rc == 0 and not found, "suanlid audit: exit %s, findings %s" % (rc, found[:5]))
+    c.done()
+
+
+def test_taken_over_claim_is_fenced():
+    """A request stalled between its claim and its transaction (SUANLI_STALL_AT) past the
+    lease: a retry on another server takes the claim over and executes; the stalled request
+    then finds its claim gone, changes nothing and answers 409; the key replays the retry's
+    reply.  Exactly one order."""
+    c = Collector()
+    with PrivateEnv("fence") as e:
+        region, prov, pool, (t,) = setup_market(e)
+        a = Srv("fence-stalled", e.url, dict(e.extra_env, SUANLI_STALL_AT="idem_claimed:6000"))
+        e.servers.append(a)
+        a.wait_ready()
+        k = key()
+        out = {}
+        th = threading.Thread(target=_stalled_order, args=(e, a, region, t, k, out))
+        th.start()
+        time.sleep(3.8)  # past the 3 s lease; the claim is not locked (no transaction yet)
+        rb = e.c.req("POST", "/v1/orders", body=order_body(region), token=t["token"], headers={"Idempotency-Key": k})
+        th.join(60)
+        ra = out.get("r")
+        c.check(rb.status == 201, "the retry on the other server did not take the abandoned claim over: %s" % rb.short())
+        c.check(ra is not None and ra.status == 409 and (ra.json or {}).get("error") == "idempotency_in_flight"
+                and "took the request over" in (ra.json or {}).get("detail", ""),
+                "the stalled request whose claim was taken over: %s" % (ra.short() if ra else "no reply"))
+        rr = a.client.req("POST", "/v1/orders", body=order_body(region), token=t["token"], headers={"Idempotency-Key": k})
+        c.check(rr.status == rb.status and rr.raw == rb.raw, "the key does not replay the retry's reply: %s" % rr.short())
+        c.check(count(e, "SELECT count(*) FROM orders WHERE tenant_id = %d" % t["id"]) == 1, "not exactly one order")
+        c.check(count(e, "SELECT count(*) FROM trades WHERE tenant_id = %d" % t["id"]) == 1, "not exactly one trade")
+        c.check("stall point reached" in a.all_log_text(), "the stall point was not reached")
     c.done()
