@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 
 
 def free_port():
@@ -67,6 +68,8 @@ class Api:
             h["Content-Type"] = "application/json"
         if token:
             h["Authorization"] = "Bearer " + token
+        if method == "POST" and (path == "/v1/orders" or path.endswith(("/deposits", "/withdrawals", "/cancel"))):
+            h["Idempotency-Key"] = uuid.uuid4().hex  # required on money-moving POSTs
         c.request(method, path, body=data, headers=h)
         r = c.getresponse()
         raw = r.read()

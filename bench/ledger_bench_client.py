@@ -38,6 +38,9 @@ class Api:
         h = {"Content-Type": "application/json"}
         if token:
             h["Authorization"] = "Bearer " + token
+        if method == "POST" and "Idempotency-Key" not in (headers or {}) and (
+                path == "/v1/orders" or path.endswith(("/deposits", "/withdrawals", "/cancel"))):
+            h["Idempotency-Key"] = uuid.uuid4().hex  # required on money-moving POSTs
         if headers:
             h.update(headers)
         data = json.dumps(body).encode() if body is not None else None

@@ -21,6 +21,8 @@ typedef enum sl_dbrc {
   SL_DB_SOFT,    /* serialization failure / deadlock: retry the transaction */
   SL_DB_DOWN,    /* the connection is lost: the database is unavailable */
   SL_DB_HARD,    /* anything else: a bug; logged with SQLSTATE and message */
+  SL_DB_UNKNOWN, /* COMMIT's reply was lost and the database could not say whether the
+                    transaction committed: never retry blindly (only sl_db_commit) */
 } sl_dbrc;
 
 const char *sl_dbrc_name(sl_dbrc rc);
@@ -56,8 +58,10 @@ void sl_db_pool_stats_get(sl_db *db, sl_db_pool_stats *out);
  * sl_db_txn_run); its failure rolls the transaction back.  The ledger uses it to sign every
  * trade and money event a transaction wrote, so no code path can forget. */
 typedef sl_dbrc (*sl_db_precommit_fn)(sl_dbc *c);
-/* What the open transaction wrote: trades (each with its escrow transaction), and/or other
- * journal transactions (cancellations, settlements, refunds, deposits, withdrawals). */
+/* What the committing transaction wrote, as the schema's own triggers flagged it (schema/007:
+ * every INSERT into trades or journal_txns marks the transaction, and a deferred constraint
+ * refuses to commit it without its signed ledger entries): trades (each with its escrow
+ * transaction), and/or other journal transactions.  Valid inside the precommit function. */
 enum { SL_DB_WROTE_TRADES = 1, SL_DB_WROTE_MONEY = 2 };
 unsigned sl_db_money_moved(const sl_dbc *c);
 void sl_db_set_precommit(sl_db_precommit_fn fn);
@@ -67,8 +71,17 @@ sl_dbrc sl_db_begin(sl_dbc *c);
  * database as of its first statement, however busy the writers are.  End it with
  * sl_db_rollback. */
 sl_dbrc sl_db_begin_snapshot(sl_dbc *c);
+/* COMMIT, after the precommit function.  When the reply to COMMIT is lost, the transaction's
+ * fate is asked of PostgreSQL (txid_status, after reconnecting with backoff) before this
+ * returns: SL_DB_OK when it committed, SL_DB_DOWN when it did not, SL_DB_UNKNOWN when the
+ * database stayed unreachable for ~15 s. */
 sl_dbrc sl_db_commit(sl_dbc *c);
 void sl_db_rollback(sl_dbc *c);
+/* The id of the transaction last committed (or attempted) on c; 0 if it wrote nothing. */
+int64_t sl_db_txid(const sl_dbc *c);
+/* Sleep before the next reconnect or retry: exponential from 50 ms up to 5 s, with jitter
+ * (a random half of the step), and count the attempt.  Reset *attempt to 0 on success. */
+void sl_db_backoff(int *attempt);
 
 /* Run body inside BEGIN/COMMIT on c, up to max_tries times while it (or COMMIT) reports
  * SL_DB_SOFT.  body returns SL_DB_OK to commit; anything else rolls back and is returned. */
@@ -130,19 +143,24 @@ typedef struct sl_audit {
 sl_dbrc sl_db_audit_insert(sl_dbc *c, const sl_audit *a);
 sl_dbrc sl_db_audit_list(sl_dbc *c, int64_t account, int64_t after, int limit, json_t **out);
 
-/* ---- idempotency (idempotency.c) ---- */
+/* ---- idempotency (idempotency.c; the claim rule is at the top of that file) ---- */
 typedef enum { SL_IDEM_CLAIMED, SL_IDEM_REPLAY, SL_IDEM_MISMATCH, SL_IDEM_IN_FLIGHT } sl_idem_state;
-/* Claim (account, key) for a request with this hash (autocommit).  An in-flight claim older
- * than lease_s is considered abandoned (its process died before committing anything, since
- * completion commits with the change) and is taken over.  On SL_IDEM_REPLAY, *status and
- * *body (malloc'd, caller frees) hold the first reply. */
+/* Claim (account, key) for a request with this hash under `token` (autocommit): a new claim,
+ * or the takeover of an abandoned one (not locked by a running business transaction and
+ * older than lease_s).  Otherwise *state says replay (with *status and *body, malloc'd),
+ * mismatch (another request used the key) or in flight. */
 sl_dbrc sl_db_idem_claim(sl_dbc *c, int64_t account, const char *key, const uint8_t hash[32],
-                         int lease_s, sl_idem_state *state, int *status, char **body);
-/* Record the reply; call inside the request's transaction for successes. */
-sl_dbrc sl_db_idem_complete(sl_dbc *c, int64_t account, const char *key, int status,
-                            const char *body);
-/* Drop an in-flight claim (after a server-side failure) so the client may retry. */
-sl_dbrc sl_db_idem_release(sl_dbc *c, int64_t account, const char *key);
+                         const char *token, int lease_s, sl_idem_state *state, int *status,
+                         char **body);
+/* Inside the business transaction: lock the claim until COMMIT/ROLLBACK.  SL_DB_NOROWS when
+ * the claim is no longer `token`'s (taken over by a retry). */
+sl_dbrc sl_db_idem_lock(sl_dbc *c, int64_t account, const char *key, const char *token);
+/* Store the reply of request_id under the key: only while the claim is `token`'s
+ * (SL_DB_NOROWS otherwise: the caller must roll back). */
+sl_dbrc sl_db_idem_complete(sl_dbc *c, int64_t account, const char *key, const char *token,
+                            int status, const char *body, const char *request_id);
+/* Drop `token`'s in-flight claim (nothing committed), so that a retry executes at once. */
+sl_dbrc sl_db_idem_release(sl_dbc *c, int64_t account, const char *key, const char *token);
 
 /* ---- regions and latency (regions.c) ---- */
 sl_dbrc sl_db_region_create(sl_dbc *c, const char *code, const char *name, const char *tier,
@@ -418,6 +436,9 @@ typedef struct sl_db_money_row {
  * entry yet (malloc'd arrays; NULL when none). */
 sl_dbrc sl_db_pending_trades(sl_dbc *c, sl_db_trade_row **rows, size_t *n);
 sl_dbrc sl_db_pending_money(sl_dbc *c, sl_db_money_row **rows, size_t *n);
+/* Waive signing for the open transaction (SUANLI_LEDGER=off only): schema/007's deferred
+ * constraint then lets its trades and money movements commit without ledger entries. */
+sl_dbrc sl_db_ledger_waive(sl_dbc *c);
 /* A block of n fresh entry ids from the sequence, ascending, into ids. */
 sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids);
 sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,

@@ -14,4 +14,11 @@ void sl_log(sl_log_level lvl, const char *msg, json_t *fields_steal);
 /* printf-style convenience without fields. */
 void sl_logf(sl_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Fault injection for the crash-window tests: when SUANLI_CRASH_AT names this point, log it
+ * and end the process at once (_exit(137), no cleanup: as kill -9 would).  A no-op otherwise. */
+void sl_crash_point(const char *name);
+/* Fault injection for the fencing tests: when SUANLI_STALL_AT is "<name>:<ms>", sleep that
+ * many milliseconds here (a request stalled between two of its steps).  A no-op otherwise. */
+void sl_stall_point(const char *name);
+
 #endif

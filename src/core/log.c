@@ -57,3 +57,21 @@ void sl_logf(sl_log_level lvl, const char *fmt, ...) {
   va_end(ap);
   sl_log(lvl, msg, NULL);
 }
+
+void sl_crash_point(const char *name) {
+  const char *at = getenv("SUANLI_CRASH_AT");
+  if (!at || strcmp(at, name) != 0) return;
+  sl_log(SL_LOG_WARN, "crash point reached: exiting", json_pack("{s:s}", "point", name));
+  _exit(137);
+}
+
+void sl_stall_point(const char *name) {
+  const char *at = getenv("SUANLI_STALL_AT");
+  size_t n = strlen(name);
+  if (!at || strncmp(at, name, n) != 0 || at[n] != ':') return;
+  long ms = atol(at + n + 1);
+  if (ms <= 0) return;
+  sl_log(SL_LOG_WARN, "stall point reached", json_pack("{s:s,s:i}", "point", name, "ms", (int)ms));
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}

@@ -92,6 +92,54 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      " LEFT JOIN trades t ON t.id = j.trade_id"
      " WHERE la.owner_id IS NOT NULL AND la.owner_id NOT IN (coalesce(t.tenant_id, -1),"
      "   coalesce(t.provider_id, -1), coalesce(j.account_id, -1)) ORDER BY p.id"},
+    /* The calendar re-derived from the trades: each pool slot must book exactly the GPUs of
+     * the trades that cover it (cancelled trades free their slots; a failed trade frees its
+     * slots from the hour it failed, so before the current hour it may or may not count),
+     * and no slot may book beyond its capacity. */
+    {"audit_calendar",
+     "WITH d AS (SELECT t.pool_id, s.slot, sum(t.gpus) FILTER (WHERE t.state <> 'failed') AS live,"
+     "   sum(t.gpus) AS upper FROM trades t, generate_series(t.start_at, t.end_at - interval"
+     "   '1 hour', interval '1 hour') AS s(slot) WHERE t.state <> 'cancelled'"
+     "   GROUP BY t.pool_id, s.slot),"
+     " c AS (SELECT coalesce(ps.pool_id, d.pool_id) AS pool_id, coalesce(ps.slot, d.slot) AS slot,"
+     "   coalesce(ps.booked, 0) AS booked, coalesce(ps.capacity, p.gpu_count) AS capacity,"
+     "   coalesce(d.live, 0) AS live, CASE WHEN coalesce(ps.slot, d.slot) >= date_trunc('hour', now())"
+     "   THEN coalesce(d.live, 0) ELSE coalesce(d.upper, 0) END AS upper"
+     "   FROM pool_slots ps FULL JOIN d ON d.pool_id = ps.pool_id AND d.slot = ps.slot"
+     "   LEFT JOIN pools p ON p.id = coalesce(ps.pool_id, d.pool_id))"
+     " SELECT 'pool_slots', pool_id || '@' || sl_ts(slot), CASE"
+     "   WHEN booked > capacity OR live > capacity THEN 'overbooked: the slot books ' || booked"
+     "     || ' and its trades ' || live || ' of ' || capacity || ' GPUs'"
+     "   ELSE 'the slot books ' || booked || ' GPUs but its trades book ' || live"
+     "     || CASE WHEN upper <> live THEN ' (' || upper || ' with failed trades)' ELSE '' END END"
+     " FROM c WHERE booked > capacity OR live > capacity OR booked < live OR booked > upper"
+     " ORDER BY pool_id, slot"},
+    /* Idempotency records against what they point to: a completed record names the request
+     * whose reply it stores; that request's audit row (written in the same transaction) must
+     * exist for the same account with the same status, and the object a successful reply
+     * created or changed must exist and belong to the account. */
+    {"audit_idempotency",
+     "SELECT 'idempotency_keys', k.account_id || ':' || k.key, CASE"
+     "   WHEN a.id IS NULL THEN 'stored reply of request ' || k.request_id || ' has no audit row'"
+     "   WHEN a.account_id IS DISTINCT FROM k.account_id THEN 'request ' || k.request_id"
+     "     || ' was made by account ' || coalesce(a.account_id::text, 'none')"
+     "   WHEN a.status <> k.status THEN 'stored status ' || k.status || ' but request '"
+     "     || k.request_id || ' answered ' || a.status"
+     "   ELSE 'request ' || k.request_id || ' points to ' || a.object || ', which does not exist"
+     " or is not the account''s' END"
+     " FROM idempotency_keys k LEFT JOIN LATERAL (SELECT a.id, a.account_id, a.status, a.object"
+     "   FROM audit_log a WHERE a.request_id = k.request_id"
+     "   AND a.error IS DISTINCT FROM 'idempotent_replay' ORDER BY a.id LIMIT 1) a ON true"
+     " WHERE k.state = 'done' AND k.request_id IS NOT NULL AND (a.id IS NULL"
+     "   OR a.account_id IS DISTINCT FROM k.account_id OR a.status <> k.status"
+     "   OR (k.status < 300 AND a.object ~ '^(order|trade|journal):[0-9]+$' AND NOT EXISTS ("
+     "     SELECT 1 WHERE (split_part(a.object, ':', 1) = 'order' AND EXISTS (SELECT 1 FROM orders o"
+     "       WHERE o.id = split_part(a.object, ':', 2)::bigint AND o.tenant_id = k.account_id))"
+     "     OR (split_part(a.object, ':', 1) = 'trade' AND EXISTS (SELECT 1 FROM trades t"
+     "       WHERE t.id = split_part(a.object, ':', 2)::bigint))"
+     "     OR (split_part(a.object, ':', 1) = 'journal' AND EXISTS (SELECT 1 FROM journal_txns j"
+     "       WHERE j.id = split_part(a.object, ':', 2)::bigint)))))"
+     " ORDER BY k.account_id, k.key"},
     {NULL, NULL},
 };
 

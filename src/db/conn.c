@@ -3,15 +3,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sodium.h>
 #include "internal.h"
 #include "suanli/log.h"
 
 static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_accounts, sl_db_stmts_audit, sl_db_stmts_idem,
     sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools, sl_db_stmts_market, sl_db_stmts_dispatch, sl_db_stmts_ledger,
-    sl_db_stmts_auditor, sl_db_stmts_settlement,
+    sl_db_stmts_auditor, sl_db_stmts_settlement, sl_db_stmts_conn,
     sl_db_stmts_stats,
     sl_db_stmts_offers, sl_db_stmts_access,
+};
+
+/* The transaction runner's own statements (see probe and resolve_commit). */
+const sl_db_stmt sl_db_stmts_conn[] = {
+    {"txn_probe",
+     "SELECT txid_current_if_assigned(), current_setting('suanli.sign_trades', true),"
+     " current_setting('suanli.sign_money', true)"},
+    {"txn_status", "SELECT txid_status($1::bigint)"},
+    {NULL, NULL},
 };
 
 struct sl_db {
@@ -27,7 +37,8 @@ struct sl_db {
 };
 
 const char *sl_dbrc_name(sl_dbrc rc) {
-  static const char *const names[] = {"ok", "norows", "unique", "fk", "check", "soft", "down", "hard"};
+  static const char *const names[] = {"ok",   "norows", "unique", "fk",     "check",
+                                      "soft", "down",   "hard",   "unknown"};
   return (unsigned)rc < sizeof names / sizeof names[0] ? names[rc] : "?";
 }
 
@@ -182,55 +193,59 @@ void sl_db_pool_stats_get(sl_db *db, sl_db_pool_stats *out) {
 
 const char *sl_db_last_constraint(const sl_dbc *c) { return c->constraint; }
 
-/* Map a failed result (or a broken connection) to an sl_dbrc, remembering details. */
+/* This session found the server gone: it is reopened on next use, and so is every other
+ * session of the pool opened before now (the outage epoch). */
 static void outage_seen(sl_dbc *c) {
   c->prepared = false;
   if (c->db) __atomic_add_fetch(&c->db->epoch, 1, __ATOMIC_RELEASE);
 }
 
+/* The one classification of SQLSTATEs (PostgreSQL appendix A) into outcomes:
+ *   connection loss  08xxx, 57P01-57P03 (shutdown, crash, starting up), 53300 (too many
+ *                    connections), and libpq's own errors, which carry no SQLSTATE: DOWN
+ *   serialization    40001, 40P01, 55P03 (lock not available): SOFT, retry the transaction
+ *   constraint       23505/23P01 UNIQUE, 23503 FK, 23514/23502/22xxx CHECK
+ *   aborted txn      25P02: whatever failed first in this transaction (SOFT if unknown)
+ *   hard             everything else: a bug, logged with its SQLSTATE. */
+static sl_dbrc class_of(const sl_dbc *c, const char *st) {
+  if (!st || !st[0]) return SL_DB_DOWN;
+  if (!strncmp(st, "08", 2) || !strcmp(st, "57P01") || !strcmp(st, "57P02") ||
+      !strcmp(st, "57P03") || !strcmp(st, "53300"))
+    return SL_DB_DOWN;
+  if (!strcmp(st, "40001") || !strcmp(st, "40P01") || !strcmp(st, "55P03")) return SL_DB_SOFT;
+  if (!strcmp(st, "23505") || !strcmp(st, "23P01")) return SL_DB_UNIQUE; /* or exclusion */
+  if (!strcmp(st, "23503")) return SL_DB_FK;
+  if (!strcmp(st, "23514") || !strcmp(st, "23502") || !strncmp(st, "22", 2)) return SL_DB_CHECK;
+  if (!strcmp(st, "25P02")) return c->failed != SL_DB_OK ? c->failed : SL_DB_SOFT;
+  return SL_DB_HARD;
+}
+
+/* Map a failed result (or a broken connection) to an sl_dbrc, remembering details and the
+ * first failure of the open transaction. */
 static sl_dbrc classify(sl_dbc *c, PGresult *r, const char *what) {
   c->sqlstate[0] = c->constraint[0] = '\0';
-  if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-    outage_seen(c);
-    sl_log(SL_LOG_WARN, "database connection lost", json_pack("{s:s}", "statement", what));
-    return SL_DB_DOWN;
-  }
   const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   const char *cn = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
   snprintf(c->sqlstate, sizeof c->sqlstate, "%s", st ? st : "");
   snprintf(c->constraint, sizeof c->constraint, "%s", cn ? cn : "");
-  if (!st) return SL_DB_HARD;
-  if (!strcmp(st, "23505") || !strcmp(st, "23P01")) return SL_DB_UNIQUE; /* or exclusion */
-  if (!strcmp(st, "23503")) return SL_DB_FK;
-  if (!strcmp(st, "23514") || !strcmp(st, "23502") || !strncmp(st, "22", 2)) return SL_DB_CHECK;
-  if (!strcmp(st, "40001") || !strcmp(st, "40P01")) return SL_DB_SOFT;
-  if (!strncmp(st, "08", 2) || !strcmp(st, "57P01") || !strcmp(st, "57P02") ||
-      !strcmp(st, "57P03")) {
+  sl_dbrc rc = (!c->pg || PQstatus(c->pg) != CONNECTION_OK) ? SL_DB_DOWN : class_of(c, st);
+  if (rc == SL_DB_DOWN) {
     outage_seen(c);
-    return SL_DB_DOWN;
+    sl_log(SL_LOG_WARN, "database connection lost",
+           json_pack("{s:s,s:s}", "statement", what, "sqlstate", c->sqlstate));
+  } else if (rc == SL_DB_HARD) {
+    sl_log(SL_LOG_ERROR, "database error",
+           json_pack("{s:s,s:s,s:s}", "statement", what, "sqlstate", st, "error",
+                     PQresultErrorMessage(r)));
   }
-  sl_log(SL_LOG_ERROR, "database error",
-         json_pack("{s:s,s:s,s:s}", "statement", what, "sqlstate", st, "error",
-                   PQresultErrorMessage(r)));
-  return SL_DB_HARD;
+  if (c->in_txn && c->failed == SL_DB_OK) c->failed = rc;
+  return rc;
 }
 
-/* Statements that write trades or journal transactions: the ledger signs what they wrote. */
-static unsigned writes_of(const char *name) {
-  static const char *const money[] = {"trade_cancel", "deposit",        "withdraw",
-                                      "settle_due",   "trade_fail",     "pool_shortfall", NULL};
-  if (strcmp(name, "trade_buy") == 0) return SL_DB_WROTE_TRADES;
-  for (const char *const *n = money; *n; n++)
-    if (strcmp(*n, name) == 0) return SL_DB_WROTE_MONEY;
-  return 0;
-}
-
-unsigned sl_db_money_moved(const sl_dbc *c) { return c->money; }
 
 sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, PGresult **res) {
   if (res) *res = NULL;
   if (!c->pg) return SL_DB_DOWN;
-  if (c->in_txn) c->money |= writes_of(name);
   PGresult *r = PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
   ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -330,7 +345,7 @@ const char *sl_db_bytea32(char buf[67], const uint8_t h[32]) {
   return buf;
 }
 
-static sl_dbrc simple(sl_dbc *c, const char *sql) {
+sl_dbrc sl_db_simple(sl_dbc *c, const char *sql) {
   if (!c->pg) return SL_DB_DOWN;
   PGresult *r = PQexec(c->pg, sql);
   sl_dbrc rc = PQresultStatus(r) == PGRES_COMMAND_OK ? SL_DB_OK : classify(c, r, sql);
@@ -341,44 +356,112 @@ static sl_dbrc simple(sl_dbc *c, const char *sql) {
 /* BEGIN; when the session turns out to be dead, nothing has been sent in the transaction,
  * so the connection is reopened once and BEGIN tried again. */
 static sl_dbrc begin_with(sl_dbc *c, const char *sql) {
-  sl_dbrc rc = simple(c, sql);
-  if (rc == SL_DB_DOWN && c->db && conn_ready(c->db, c)) rc = simple(c, sql);
+  c->failed = SL_DB_OK;
+  sl_dbrc rc = sl_db_simple(c, sql);
+  if (rc == SL_DB_DOWN && c->db && conn_ready(c->db, c)) rc = sl_db_simple(c, sql);
+  c->in_txn = rc == SL_DB_OK;
+  c->money = 0;
+  c->xid = 0;
+  c->failed = SL_DB_OK;
   return rc;
 }
 
 sl_dbrc sl_db_begin_snapshot(sl_dbc *c) {
-  sl_dbrc rc = begin_with(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  c->in_txn = rc == SL_DB_OK;
-  c->money = 0;
-  return rc;
+  return begin_with(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
-sl_dbrc sl_db_begin(sl_dbc *c) {
-  sl_dbrc rc = begin_with(c, "BEGIN");
-  c->in_txn = rc == SL_DB_OK;
-  c->money = 0;
-  return rc;
-}
+sl_dbrc sl_db_begin(sl_dbc *c) { return begin_with(c, "BEGIN"); }
 
 static sl_db_precommit_fn precommit;
 
 void sl_db_set_precommit(sl_db_precommit_fn fn) { precommit = fn; }
 
-sl_dbrc sl_db_commit(sl_dbc *c) {
-  if (precommit) {
-    sl_dbrc hr = precommit(c);
-    if (hr != SL_DB_OK) {
-      sl_db_rollback(c);
-      return hr;
-    }
+unsigned sl_db_money_moved(const sl_dbc *c) { return c->money; }
+
+int64_t sl_db_txid(const sl_dbc *c) { return c->xid; }
+
+void sl_db_backoff(int *attempt) {
+  int a = *attempt < 10 ? *attempt : 10;
+  long cap = 50L << a; /* 50 ms, 100 ms, ... capped at 5 s */
+  if (cap > 5000) cap = 5000;
+  long ms = cap / 2 + (long)(randombytes_uniform((uint32_t)(cap / 2 + 1)));
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+  if (*attempt < 1000) (*attempt)++;
+}
+
+/* What the open transaction is about to commit: its transaction id (0: it wrote nothing)
+ * and what the schema's triggers flagged for signing (trades, other journal transactions:
+ * schema/007).  One round trip, just before COMMIT. */
+static sl_dbrc probe(sl_dbc *c) {
+  PGresult *r;
+  c->xid = 0;
+  c->money = 0;
+  sl_dbrc rc = sl_db_exec(c, "txn_probe", 0, NULL, &r);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(r) == 1) {
+    if (!PQgetisnull(r, 0, 0)) c->xid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (PQgetvalue(r, 0, 1)[0] == '1') c->money |= SL_DB_WROTE_TRADES;
+    if (PQgetvalue(r, 0, 2)[0] == '1') c->money |= SL_DB_WROTE_MONEY;
   }
-  sl_dbrc rc = simple(c, "COMMIT");
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+/* The fate of transaction xid after its COMMIT's reply was lost: reconnect (with backoff)
+ * and ask txid_status() until PostgreSQL says committed or aborted, for at most
+ * RESOLVE_MS.  Returns SL_DB_OK (committed), SL_DB_DOWN (aborted: nothing committed) or
+ * SL_DB_UNKNOWN (the database stayed unreachable, or the transaction is still in progress). */
+#define RESOLVE_MS 15000
+static sl_dbrc resolve_commit(sl_dbc *c, int64_t xid) {
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int attempt = 0;
+  for (;;) {
+    if (c->db && conn_ready(c->db, c)) {
+      char b[24];
+      const char *v[1] = {sl_db_i64(b, xid)};
+      PGresult *r;
+      if (sl_db_exec(c, "txn_status", 1, v, &r) == SL_DB_OK) {
+        char st[24];
+        snprintf(st, sizeof st, "%s", PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+        sl_dbrc rc = !strcmp(st, "committed") ? SL_DB_OK
+                   : !strcmp(st, "aborted")   ? SL_DB_DOWN
+                                              : SL_DB_UNKNOWN;
+        PQclear(r);
+        if (rc != SL_DB_UNKNOWN) {
+          sl_log(SL_LOG_WARN, "commit outcome resolved",
+                 json_pack("{s:I,s:s}", "txid", (json_int_t)xid, "status", st));
+          return rc;
+        }
+      }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
+    if (ms >= RESOLVE_MS) break;
+    sl_db_backoff(&attempt);
+  }
+  sl_log(SL_LOG_ERROR, "commit outcome unknown", json_pack("{s:I}", "txid", (json_int_t)xid));
+  return SL_DB_UNKNOWN;
+}
+
+sl_dbrc sl_db_commit(sl_dbc *c) {
+  sl_dbrc rc = probe(c);
+  if (rc == SL_DB_OK && precommit) rc = precommit(c);
+  if (rc != SL_DB_OK) {
+    sl_db_rollback(c);
+    return rc;
+  }
+  int64_t xid = c->xid;
+  rc = sl_db_simple(c, "COMMIT");
   c->in_txn = false;
+  /* The reply to COMMIT was lost: the transaction may or may not have committed. */
+  if (rc == SL_DB_DOWN && xid) rc = resolve_commit(c, xid);
   return rc;
 }
 
 void sl_db_rollback(sl_dbc *c) {
-  if (c->pg && PQstatus(c->pg) == CONNECTION_OK) (void)simple(c, "ROLLBACK");
+  if (c->pg && PQstatus(c->pg) == CONNECTION_OK) (void)sl_db_simple(c, "ROLLBACK");
   c->in_txn = false;
 }
 

@@ -25,6 +25,7 @@ extern const sl_db_stmt sl_db_stmts_settlement[];
 extern const sl_db_stmt sl_db_stmts_stats[];
 extern const sl_db_stmt sl_db_stmts_offers[];
 extern const sl_db_stmt sl_db_stmts_access[];
+extern const sl_db_stmt sl_db_stmts_conn[];
 
 struct sl_dbc {
   sl_db *db;         /* the pool this connection belongs to */
@@ -33,10 +34,16 @@ struct sl_dbc {
   bool prepared;     /* every statement prepared on this session */
   bool in_txn;
   bool listening;    /* LISTEN issued on this session */
-  unsigned money;    /* SL_DB_WROTE_* bits: what the open transaction wrote */
+  unsigned money;    /* SL_DB_WROTE_* bits: what the open transaction wrote (at commit) */
+  int64_t xid;       /* the open transaction's id, known just before COMMIT (0: none) */
+  sl_dbrc failed;    /* the first failure inside the open transaction (SL_DB_OK: none) */
   char sqlstate[6];
   char constraint[64];
 };
+
+/* Run one SQL command without parameters (SAVEPOINT, ROLLBACK TO ...), classified like
+ * every statement. */
+sl_dbrc sl_db_simple(sl_dbc *c, const char *sql);
 
 /* Send this connection's server notices to the structured log. */
 void sl_db_quiet_notices(PGconn *pg);

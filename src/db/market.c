@@ -455,24 +455,15 @@ sl_dbrc sl_db_book_events_take(sl_dbc *c, int limit, json_t **out) {
 }
 
 sl_dbrc sl_db_savepoint(sl_dbc *c, const char *name) {
-  if (!c->pg) return SL_DB_DOWN;
   char q[80];
   snprintf(q, sizeof q, "SAVEPOINT %s", name);
-  PGresult *r = PQexec(c->pg, q);
-  sl_dbrc rc = PQresultStatus(r) == PGRES_COMMAND_OK ? SL_DB_OK : SL_DB_HARD;
-  if (rc != SL_DB_OK && PQstatus(c->pg) != CONNECTION_OK) {
-    c->prepared = false;
-    rc = SL_DB_DOWN;
-  }
-  PQclear(r);
-  return rc;
+  return sl_db_simple(c, q);
 }
 
 void sl_db_rollback_to_savepoint(sl_dbc *c, const char *name) {
-  if (!c->pg) return;
   char q[80];
   snprintf(q, sizeof q, "ROLLBACK TO SAVEPOINT %s", name);
-  PQclear(PQexec(c->pg, q));
+  if (sl_db_simple(c, q) == SL_DB_OK) c->failed = SL_DB_OK; /* the transaction is usable again */
 }
 
 bool sl_db_wait_notify(sl_dbc *c, const char *channel, int timeout_ms) {

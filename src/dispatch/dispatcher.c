@@ -124,6 +124,7 @@ static sl_dbrc finish_step(sl_dbc *c, void *arg) {
       char cause[320];
       int64_t txn = 0;
       snprintf(cause, sizeof cause, "dispatch failed: %s", f->err);
+      sl_crash_point("dispatch_failed"); /* job failed, refund not yet: one transaction */
       rc = sl_db_trade_fail(c, j->trade_id, cause, &txn);
     }
   }
@@ -184,10 +185,17 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
 
 static void *worker_main(void *arg) {
   sl_dispatcher *d = arg;
+  int attempt = 0;
   while (!atomic_load(&d->stop)) {
     bool down;
     sl_dbc *c = sl_db_acquire(d->db, 1000, &down);
-    if (!c) continue;
+    if (!c) {
+      /* the database is away: back off (50 ms doubling to 5 s, jittered) instead of
+       * reconnecting in a tight loop */
+      sl_db_backoff(&attempt);
+      continue;
+    }
+    attempt = 0;
     while (!atomic_load(&d->stop)) {
       bool worked = false;
       sl_dbrc rc = step(c, &worked);

@@ -27,6 +27,7 @@ typedef struct {
   sl_ledger_hash chain;
   bool have_chain;
   bool failed;            /* out of memory */
+  const char *check;      /* the check name of simple_row's findings (NULL: "journal") */
   struct period_ref {
     char id[24], sha[65];
     int64_t from, to;
@@ -274,7 +275,7 @@ static bool period_row(int nc, const char *const *col, const bool *nul, void *ar
 
 static bool simple_row(int nc, const char *const *col, const bool *nul, void *arg) {
   audit_ctx *a = arg;
-  if (nc >= 3) finding(a, a->report ? "journal" : "journal", col[0], col[1], "%s", col[2]);
+  if (nc >= 3) finding(a, a->check ? a->check : "journal", col[0], col[1], "%s", col[2]);
   (void)nul;
   return true;
 }
@@ -308,6 +309,14 @@ static long audit_snapshot(sl_dbc *c, void (*report)(json_t *, void *), void *ar
   if (rc == SL_DB_OK && !a.failed) rc = sl_db_each(c, "audit_checkpoints", 0, NULL, checkpoint_row, &a);
   for (size_t i = 0; rc == SL_DB_OK && i < sizeof checks / sizeof checks[0]; i++)
     rc = sl_db_each(c, checks[i], 0, NULL, simple_row, &a);
+  /* the calendar against the trades, and the idempotency records against their requests */
+  static const char *const more[][2] = {{"audit_calendar", "calendar"},
+                                        {"audit_idempotency", "idempotency"}};
+  for (size_t i = 0; rc == SL_DB_OK && i < sizeof more / sizeof more[0]; i++) {
+    a.check = more[i][1];
+    rc = sl_db_each(c, more[i][0], 0, NULL, simple_row, &a);
+  }
+  a.check = NULL;
   if (rc == SL_DB_OK) rc = sl_db_each(c, "audit_periods", 0, NULL, period_row, &a);
   for (size_t i = 0; rc == SL_DB_OK && i < a.nperiods; i++) {
     sl_export *e = sl_export_new(false);

@@ -303,9 +303,14 @@ static sl_dbrc next_entry_id(sl_dbc *c, int64_t *id) {
   return rc;
 }
 
+/* The precommit function (server/main.c): sign what the committing transaction wrote, as the
+ * schema's triggers flagged it (schema/007).  The journal's deferred constraint refuses the
+ * COMMIT of any trade or money movement left without its entry, so this cannot be skipped;
+ * with signing off (SUANLI_LEDGER=off) the transaction waives it explicitly. */
 sl_dbrc sl_xledger_record_pending(sl_dbc *c) {
-  unsigned wrote = L.enabled ? sl_db_money_moved(c) : 0;
+  unsigned wrote = sl_db_money_moved(c);
   if (!wrote) return SL_DB_OK;
+  if (!L.enabled) return sl_db_ledger_waive(c);
   sl_db_trade_row *trades = NULL;
   sl_db_money_row *money = NULL;
   size_t nt = 0, nm = 0;
@@ -332,7 +337,12 @@ sl_dbrc sl_xledger_record_pending(sl_dbc *c) {
   for (size_t i = 0; rc == SL_DB_OK && i < nm; i++) {
     const sl_db_money_row *m = &money[i];
     uint32_t purpose = purpose_of_kind(m->kind);
-    if (!purpose) continue;
+    if (!purpose) { /* a kind without a signed layout: refuse to commit, never skip */
+      sl_log(SL_LOG_ERROR, "journal kind has no signed layout",
+             json_pack("{s:s,s:I}", "kind", m->kind, "journal_txn_id", (json_int_t)m->txn_id));
+      rc = SL_DB_HARD;
+      break;
+    }
     int64_t id;
     if ((rc = next_entry_id(c, &id)) != SL_DB_OK) break;
     sl_ledger_money rec = {.purpose = purpose, .entry_id = (uint64_t)id,

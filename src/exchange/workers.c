@@ -122,6 +122,7 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
            (long long)f.pool_id);
   int64_t refund_txn = 0;
   rc = sl_db_trade_fail(c, f.trade_id, cause, &refund_txn);
+  sl_crash_point("failover_refunded"); /* refund written, replacement not yet: one transaction */
   sl_order_req o;
   sl_jerr je;
   sl_xchg_outcome out = SL_XCHG_NOT_FILLED;
@@ -151,9 +152,23 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
   return rc;
 }
 
-static sl_dbrc shortfall_body(sl_dbc *c, void *arg) {
-  int64_t refunded = 0;
-  return sl_db_pool_shortfall(c, *(int64_t *)arg, &refunded);
+/* Mark silent pools offline and refund their running trades' lost GPU-hours in ONE
+ * transaction: a crash between the status change and the refunds cannot lose the refunds
+ * (both commit or neither does; the next pass finds the pools still silent).  *silent
+ * receives the ids marked (owned by the caller). */
+static sl_dbrc silent_body(sl_dbc *c, void *arg) {
+  json_t **silent = arg;
+  json_decref(*silent);
+  *silent = NULL;
+  sl_dbrc rc = sl_db_pools_mark_silent(c, silent);
+  size_t i;
+  json_t *id;
+  json_array_foreach(*silent, i, id) {
+    sl_crash_point("health_marked"); /* the old crash window: status changed, no refund yet */
+    int64_t refunded = 0;
+    if (rc == SL_DB_OK) rc = sl_db_pool_shortfall(c, json_integer_value(id), &refunded);
+  }
+  return rc;
 }
 
 /* Health sensing: simulated pools heartbeat; pools silent past the timeout go offline, their
@@ -162,16 +177,13 @@ static void sense_health(sl_dbc *c) {
   int n = 0;
   sl_db_sim_heartbeats(c, &n);
   json_t *silent = NULL;
-  if (sl_db_pools_mark_silent(c, &silent) == SL_DB_OK) {
+  if (sl_db_txn_run(c, silent_body, &silent, 3) == SL_DB_OK) { /* refunds signed at commit */
     size_t i;
     json_t *id;
-    json_array_foreach(silent, i, id) {
-      int64_t pool = json_integer_value(id);
-      sl_log(SL_LOG_WARN, "pool silent: offline", json_pack("{s:I}", "pool_id", (json_int_t)pool));
-      sl_db_txn_run(c, shortfall_body, &pool, 3); /* refunds are signed at commit */
-    }
-    json_decref(silent);
+    json_array_foreach(silent, i, id)
+      sl_log(SL_LOG_WARN, "pool silent: offline", json_pack("{s:I}", "pool_id", json_integer_value(id)));
   }
+  json_decref(silent);
   for (int k = 0; k < 1000; k++) {
     bool done = false;
     if (sl_db_txn_run(c, failover_one, &done, 3) != SL_DB_OK || done) break;
@@ -204,10 +216,16 @@ static void *maint_main(void *arg) {
  * checkpoint per batch (one process at a time holds the sequencer's advisory lock). */
 static void *seq_main(void *arg) {
   sl_workers *w = arg;
+  int attempt = 0;
   while (!atomic_load(&w->stop)) {
     bool down;
     sl_dbc *c = sl_db_acquire(w->db, 1000, &down);
     int added = 0;
+    if (!c && down) {
+      sl_db_backoff(&attempt);
+      continue;
+    }
+    attempt = 0;
     if (c) {
       if (sl_xledger_sequence(c, 5000, &added) != SL_DB_OK) added = 0;
       sl_db_release(w->db, c);

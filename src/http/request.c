@@ -57,6 +57,10 @@ void sl_reply_db(sl_req *r, sl_dbrc rc) {
     r->db_down = true;
     sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database connection was lost");
     return;
+  case SL_DB_UNKNOWN:
+    sl_reply_error(r, SL_E_OUTCOME_UNKNOWN, NULL,
+                   "the connection was lost while committing and the outcome could not be told");
+    return;
   case SL_DB_UNIQUE:
     sl_reply_error(r, SL_E_ALREADY_EXISTS, NULL, "the object already exists");
     return;

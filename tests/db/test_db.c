@@ -111,34 +111,47 @@ static void test_idempotency_states(void **state) {
   sl_idem_state st;
   int status;
   char *body;
-  assert_int_equal(sl_db_idem_claim(c, acct, "k", h, 60, &st, &status, &body), SL_DB_OK);
+  assert_int_equal(sl_db_idem_claim(c, acct, "k", h, "t1", 60, &st, &status, &body), SL_DB_OK);
   assert_int_equal(st, SL_IDEM_CLAIMED);
-  assert_int_equal(sl_db_idem_claim(c, acct, "k", h, 60, &st, &status, &body), SL_DB_OK);
+  assert_int_equal(sl_db_idem_claim(c, acct, "k", h, "t2", 60, &st, &status, &body), SL_DB_OK);
   assert_int_equal(st, SL_IDEM_IN_FLIGHT);
-  assert_int_equal(sl_db_idem_claim(c, acct, "k", other, 60, &st, &status, &body), SL_DB_OK);
+  assert_int_equal(sl_db_idem_claim(c, acct, "k", other, "t3", 60, &st, &status, &body), SL_DB_OK);
   assert_int_equal(st, SL_IDEM_MISMATCH);
-  assert_int_equal(sl_db_idem_complete(c, acct, "k", 201, "{\"id\":7}"), SL_DB_OK);
-  assert_int_equal(sl_db_idem_claim(c, acct, "k", h, 60, &st, &status, &body), SL_DB_OK);
+  /* only the claim's owner completes it */
+  assert_int_equal(sl_db_idem_complete(c, acct, "k", "t2", 201, "{\"id\":8}", "r2"), SL_DB_NOROWS);
+  assert_int_equal(sl_db_idem_complete(c, acct, "k", "t1", 201, "{\"id\":7}", "r1"), SL_DB_OK);
+  assert_int_equal(sl_db_idem_claim(c, acct, "k", h, "t4", 60, &st, &status, &body), SL_DB_OK);
   assert_int_equal(st, SL_IDEM_REPLAY);
   assert_int_equal(status, 201);
   assert_string_equal(body, "{\"id\":7}");
   free(body);
-  /* an abandoned in-flight claim is taken over after its lease, a done one never */
-  assert_int_equal(sl_db_idem_claim(c, acct, "k2", h, 60, &st, &status, &body), SL_DB_OK);
+  /* an abandoned in-flight claim is taken over after its lease, a done one never; the old
+   * owner is fenced out */
+  assert_int_equal(sl_db_idem_claim(c, acct, "k2", h, "a1", 60, &st, &status, &body), SL_DB_OK);
   assert_int_equal(st, SL_IDEM_CLAIMED);
   sql("UPDATE idempotency_keys SET claimed_at = now() - interval '2 minutes'");
-  assert_int_equal(sl_db_idem_claim(c, acct, "k2", h, 60, &st, &status, &body), SL_DB_OK);
+  assert_int_equal(sl_db_idem_claim(c, acct, "k2", h, "a2", 60, &st, &status, &body), SL_DB_OK);
   assert_int_equal(st, SL_IDEM_CLAIMED);
-  assert_int_equal(sl_db_idem_claim(c, acct, "k", h, 60, &st, &status, &body), SL_DB_OK);
+  assert_int_equal(sl_db_idem_claim(c, acct, "k", h, "a3", 60, &st, &status, &body), SL_DB_OK);
   assert_int_equal(st, SL_IDEM_REPLAY);
   free(body);
+  assert_int_equal(sl_db_begin(c), SL_DB_OK);
+  assert_int_equal(sl_db_idem_lock(c, acct, "k2", "a1"), SL_DB_NOROWS);
+  sl_db_rollback(c);
+  assert_int_equal(sl_db_idem_complete(c, acct, "k2", "a1", 201, "{}", "r"), SL_DB_NOROWS);
+  assert_int_equal(sl_db_begin(c), SL_DB_OK);
+  assert_int_equal(sl_db_idem_lock(c, acct, "k2", "a2"), SL_DB_OK);
+  sl_db_rollback(c);
   /* keys are per account */
   int64_t acct2 = new_account(c, "tenant", "db-idem-tenant-2");
-  assert_int_equal(sl_db_idem_claim(c, acct2, "k", other, 60, &st, &status, &body), SL_DB_OK);
+  assert_int_equal(sl_db_idem_claim(c, acct2, "k", other, "b1", 60, &st, &status, &body), SL_DB_OK);
   assert_int_equal(st, SL_IDEM_CLAIMED);
-  /* release lets the client retry */
-  assert_int_equal(sl_db_idem_release(c, acct2, "k"), SL_DB_OK);
-  assert_int_equal(sl_db_idem_claim(c, acct2, "k", h, 60, &st, &status, &body), SL_DB_OK);
+  /* release lets the client retry; only the owner's release counts */
+  assert_int_equal(sl_db_idem_release(c, acct2, "k", "zz"), SL_DB_OK);
+  assert_int_equal(sl_db_idem_claim(c, acct2, "k", other, "b2", 60, &st, &status, &body), SL_DB_OK);
+  assert_int_equal(st, SL_IDEM_IN_FLIGHT);
+  assert_int_equal(sl_db_idem_release(c, acct2, "k", "b1"), SL_DB_OK);
+  assert_int_equal(sl_db_idem_claim(c, acct2, "k", h, "b3", 60, &st, &status, &body), SL_DB_OK);
   assert_int_equal(st, SL_IDEM_CLAIMED);
   sl_db_release(db, c);
 }
@@ -159,7 +172,7 @@ static void *claim_thread(void *arg) {
   sl_idem_state st;
   int status;
   char *body = NULL;
-  if (sl_db_idem_claim(c, rc->acct, "race", h, 60, &st, &status, &body) == SL_DB_OK &&
+  if (sl_db_idem_claim(c, rc->acct, "race", h, "racer", 60, &st, &status, &body) == SL_DB_OK &&
       st == SL_IDEM_CLAIMED) {
     pthread_mutex_lock(&race_mu);
     rc->claimed++;

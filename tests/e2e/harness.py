@@ -160,7 +160,19 @@ def _body_bytes(body):
     return json.dumps(body).encode("utf-8")
 
 
+MONEY_ROUTE = re.compile(r"^/v1/(orders|trades/[^/]+/cancel|accounts/[^/]+/(deposits|withdrawals))$")
+
+
+def money_route(method, path):
+    """True for the POSTs that move money, which require an Idempotency-Key."""
+    return method == "POST" and bool(MONEY_ROUTE.match(path.split("?", 1)[0]))
+
+
 class Client:
+    """HTTP client.  Like a careful client, it sends a fresh Idempotency-Key with every
+    money-moving POST that does not bring its own; headers={"Idempotency-Key": None} sends
+    none (to test the refusal)."""
+
     def __init__(self, port, host="127.0.0.1"):
         self.host, self.port = host, port
 
@@ -172,8 +184,11 @@ class Client:
             h["Content-Type"] = ctype
         if token is not None:
             h["Authorization"] = "Bearer " + token
+        if money_route(method, path):
+            h["Idempotency-Key"] = "auto-" + secrets.token_hex(12)
         if headers:
             h.update(headers)
+        h = {k: v for k, v in h.items() if v is not None}
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=h)
