@@ -79,6 +79,10 @@ sl_dbrc sl_db_commit(sl_dbc *c);
 void sl_db_rollback(sl_dbc *c);
 /* The id of the transaction last committed (or attempted) on c; 0 if it wrote nothing. */
 int64_t sl_db_txid(const sl_dbc *c);
+/* The pool's outage epoch: it changes whenever a connection of c's pool finds the server gone
+ * (a restart, a failover).  Values reserved from the database outside a committed transaction
+ * (e.g. sequence numbers cached in memory) are only known to be durable within one epoch. */
+unsigned long sl_db_outage_epoch(const sl_dbc *c);
 /* Sleep before the next reconnect or retry: exponential from 50 ms up to 5 s, with jitter
  * (a random half of the step), and count the attempt.  Reset *attempt to 0 on success. */
 void sl_db_backoff(int *attempt);

@@ -380,6 +380,10 @@ unsigned sl_db_money_moved(const sl_dbc *c) { return c->money; }
 
 int64_t sl_db_txid(const sl_dbc *c) { return c->xid; }
 
+unsigned long sl_db_outage_epoch(const sl_dbc *c) {
+  return c->db ? __atomic_load_n(&c->db->epoch, __ATOMIC_ACQUIRE) : 0;
+}
+
 void sl_db_backoff(int *attempt) {
   int a = *attempt < 10 ? *attempt : 10;
   long cap = 50L << a; /* 50 ms, 100 ms, ... capped at 5 s */

@@ -292,11 +292,20 @@ static uint32_t purpose_of_kind(const char *kind) {
 static sl_dbrc next_entry_id(sl_dbc *c, int64_t *id) {
   static int64_t block[ID_BLOCK];
   static int used = ID_BLOCK;
+  static unsigned long block_epoch;
+  /* A block taken before an outage may come from a sequence advance that never became durable
+   * (taken in a transaction that did not commit on a primary that was then lost): after a
+   * failover the new primary would hand the same ids out again.  Such a block is dropped. */
+  unsigned long epoch = sl_db_outage_epoch(c);
   pthread_mutex_lock(&L.mu);
   sl_dbrc rc = SL_DB_OK;
+  if (used < ID_BLOCK && block_epoch != epoch) used = ID_BLOCK;
   if (used == ID_BLOCK) {
     rc = sl_db_entry_ids(c, ID_BLOCK, block);
-    if (rc == SL_DB_OK) used = 0;
+    if (rc == SL_DB_OK) {
+      used = 0;
+      block_epoch = epoch;
+    }
   }
   if (rc == SL_DB_OK) *id = block[used++];
   pthread_mutex_unlock(&L.mu);

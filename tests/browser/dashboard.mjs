@@ -53,6 +53,9 @@ async function until(what, fn, ms = 20000) {
 async function api(method, path, body, token) {
   const headers = { "Content-Type": "application/json" };
   if (token) headers.Authorization = "Bearer " + token;
+  // every POST as a careful client sends it: one fresh key per intended operation (money-moving
+  // routes require one)
+  if (method === "POST") headers["Idempotency-Key"] = crypto.randomUUID();
   const r = await fetch(BASE + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const text = await r.text();
   let json = null;
