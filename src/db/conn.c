@@ -1,5 +1,7 @@
 /* conn.c — connection pool, statement preparation, execution, transactions. */
 #include <pthread.h>
+#include <stdint.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,10 +19,17 @@ static const sl_db_stmt *const all_stmt_tables[] = {
 
 /* The transaction runner's own statements (see probe and resolve_commit). */
 const sl_db_stmt sl_db_stmts_conn[] = {
+    /* just before COMMIT: the transaction id, what the triggers flagged for signing, and, for
+     * a write transaction, its marker (schema/012) */
     {"txn_probe",
-     "SELECT txid_current_if_assigned(), current_setting('suanli.sign_trades', true),"
-     " current_setting('suanli.sign_money', true)"},
-    {"txn_status", "SELECT txid_status($1::bigint)"},
+     "WITH m AS (INSERT INTO txn_commits(session, nonce) SELECT $1::bigint, $2::bigint"
+     "  WHERE txid_current_if_assigned() IS NOT NULL"
+     "  ON CONFLICT (session) DO UPDATE SET nonce = excluded.nonce, at = now() RETURNING 1)"
+     " SELECT txid_current_if_assigned(), current_setting('suanli.sign_trades', true),"
+     " current_setting('suanli.sign_money', true), (SELECT count(*) FROM m)"},
+    {"txn_status", "SELECT sl_commit_outcome($1::bigint, $2::bigint, $3::bigint)"},
+    /* markers of sessions gone for a week (one row per session: the table stays small) */
+    {"txn_commits_reap", "DELETE FROM txn_commits WHERE at < now() - interval '7 days'"},
     {NULL, NULL},
 };
 
@@ -136,6 +145,13 @@ static bool conn_ready(sl_db *db, sl_dbc *c) {
     }
   }
   c->prepared = true;
+  /* a fresh session id for this session's commit markers (schema/012) */
+  uint64_t sid = 0;
+  if (getrandom(&sid, sizeof sid, 0) != (ssize_t)sizeof sid) sid = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c;
+  c->session = (int64_t)(sid >> 1);
+  c->commits = 0;
+  PGresult *r = PQexecPrepared(c->pg, "txn_commits_reap", 0, NULL, NULL, NULL, 0);
+  PQclear(r); /* best effort (a read-only replica refuses it) */
   return true;
 }
 
@@ -401,32 +417,37 @@ static sl_dbrc probe(sl_dbc *c) {
   PGresult *r;
   c->xid = 0;
   c->money = 0;
-  sl_dbrc rc = sl_db_exec(c, "txn_probe", 0, NULL, &r);
+  char sb[24], nb[24];
+  const char *v[2] = {sl_db_i64(sb, c->session), sl_db_i64(nb, c->commits + 1)};
+  sl_dbrc rc = sl_db_exec(c, "txn_probe", 2, v, &r);
   if (rc != SL_DB_OK) return rc;
   if (PQntuples(r) == 1) {
     if (!PQgetisnull(r, 0, 0)) c->xid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     if (PQgetvalue(r, 0, 1)[0] == '1') c->money |= SL_DB_WROTE_TRADES;
     if (PQgetvalue(r, 0, 2)[0] == '1') c->money |= SL_DB_WROTE_MONEY;
+    if (PQgetvalue(r, 0, 3)[0] == '1') c->nonce = ++c->commits;
   }
   PQclear(r);
   return SL_DB_OK;
 }
 
-/* The fate of transaction xid after its COMMIT's reply was lost: reconnect (with backoff)
- * and ask txid_status() until PostgreSQL says committed or aborted, for at most
+/* The fate of transaction xid (session, nonce: its marker, schema/012) after its COMMIT's reply
+ * was lost: reconnect (with backoff) and ask sl_commit_outcome() — txid_status() and the
+ * marker, so that a transaction id handed out again after a failover is never taken for ours
+ * — until PostgreSQL says committed or aborted, for at most
  * RESOLVE_MS.  Returns SL_DB_OK (committed), SL_DB_DOWN (aborted: nothing committed) or
  * SL_DB_UNKNOWN (the database stayed unreachable, or the transaction is still in progress). */
 #define RESOLVE_MS 15000
-static sl_dbrc resolve_commit(sl_dbc *c, int64_t xid) {
+static sl_dbrc resolve_commit(sl_dbc *c, int64_t session, int64_t nonce, int64_t xid) {
   struct timespec t0, now;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int attempt = 0;
   for (;;) {
     if (c->db && conn_ready(c->db, c)) {
-      char b[24];
-      const char *v[1] = {sl_db_i64(b, xid)};
+      char b[24], sb[24], nb[24];
+      const char *v[3] = {sl_db_i64(sb, session), sl_db_i64(nb, nonce), sl_db_i64(b, xid)};
       PGresult *r;
-      if (sl_db_exec(c, "txn_status", 1, v, &r) == SL_DB_OK) {
+      if (sl_db_exec(c, "txn_status", 3, v, &r) == SL_DB_OK) {
         char st[24];
         snprintf(st, sizeof st, "%s", PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
         sl_dbrc rc = !strcmp(st, "committed") ? SL_DB_OK
@@ -456,11 +477,11 @@ sl_dbrc sl_db_commit(sl_dbc *c) {
     sl_db_rollback(c);
     return rc;
   }
-  int64_t xid = c->xid;
+  int64_t xid = c->xid, session = c->session, nonce = c->nonce;
   rc = sl_db_simple(c, "COMMIT");
   c->in_txn = false;
   /* The reply to COMMIT was lost: the transaction may or may not have committed. */
-  if (rc == SL_DB_DOWN && xid) rc = resolve_commit(c, xid);
+  if (rc == SL_DB_DOWN && xid) rc = resolve_commit(c, session, nonce, xid);
   return rc;
 }
 

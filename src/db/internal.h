@@ -36,6 +36,9 @@ struct sl_dbc {
   bool listening;    /* LISTEN issued on this session */
   unsigned money;    /* SL_DB_WROTE_* bits: what the open transaction wrote (at commit) */
   int64_t xid;       /* the open transaction's id, known just before COMMIT (0: none) */
+  int64_t session;   /* random id of this database session (commit markers, schema/012) */
+  int64_t commits;   /* write transactions this session has marked */
+  int64_t nonce;     /* the open transaction's marker nonce (valid when xid != 0) */
   sl_dbrc failed;    /* the first failure inside the open transaction (SL_DB_OK: none) */
   char sqlstate[6];
   char constraint[64];
