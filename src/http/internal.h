@@ -78,6 +78,15 @@ struct sl_req {
   char sig_key[17], sig_hex[129], sha_hex[65];
   char *idem_text;          /* owned; when set, stored under the Idempotency-Key instead of
                                the reply (replies carrying a secret shown only once) */
+  /* hostile clients (server.c, limits.c) */
+  bool started;             /* the access handler has seen this request */
+  int bad_target;           /* the raw path or query failed its checks: 1 path, 2 query */
+  char bad_why[200];
+  bool rl_charged;          /* a bucket was charged: send RateLimit headers */
+  double rl_limit, rl_remaining, rl_per_s;
+  int64_t rl_reset_ms, rl_retry_ms;
+  const char *rl_policy;    /* "token", "address", "anonymous" */
+  bool anon_checked, anon_ok; /* the anonymous budget was consulted (once per request) */
 };
 
 /* ---- replies (request.c) ---- */
