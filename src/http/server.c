@@ -174,6 +174,25 @@ static void process(sl_req *r) {
   char allow[64], detail[400];
   if (r->bad_target) {
     sl_limits_count_bad_request();
+    if (r->bad_target == 1) {
+      /* A route whose {parameter} holds the bad segment: name the parameter.  Matching the
+       * printable copy is safe: '/' in it are the raw path's own, an escaped "%2F" stays
+       * inside its segment. */
+      r->route = find_route(r->method, r->path, r, &path_matched, allow, sizeof allow);
+      const char *name = r->route ? strchr(r->route->path, '{') : NULL;
+      for (int i = 0; name && i < SL_MAX_PARAMS && r->params[i]; i++, name = strchr(name + 1, '{')) {
+        if (r->params[i][strspn(r->params[i], "0123456789abcdefghijklmnopqrstuvwxyz"
+                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_~")] == '\0')
+          continue;
+        char field[32];
+        snprintf(field, sizeof field, "%.*s", (int)strcspn(name + 1, "}"), name + 1);
+        snprintf(detail, sizeof detail, "'%.40s' is not a valid %s: %s", r->params[i], field,
+                 r->bad_why);
+        refuse_early(r, SL_E_BAD_PATH_ID, field, detail);
+        return;
+      }
+      r->route = NULL;
+    }
     refuse_early(r, r->bad_target == 1 ? SL_E_BAD_PATH : SL_E_BAD_QUERY,
                  r->bad_target == 1 ? "path" : "query", r->bad_why);
     return;
