@@ -433,4 +433,13 @@ sl_dbrc sl_db_refunds_borne(sl_dbc *c, int64_t provider, int64_t from, int64_t t
 sl_dbrc sl_db_region_summary(sl_dbc *c, int64_t from, int64_t to, const json_t *regions,
                              sl_db_row_fn row, void *arg);
 
+/* ---- retention (reaper.c, issue 16) ---- */
+/* Delete up to limit idempotency records older than retention_s; the count in *deleted. */
+sl_dbrc sl_db_idem_reap(sl_dbc *c, int64_t retention_s, int limit, int64_t *deleted);
+/* The retention of idempotency records: SUANLI_IDEMPOTENCY_RETENTION_H hours (default and
+ * minimum 24). */
+int64_t sl_idem_retention_s(void);
+/* One maintenance step (at most once a minute per thread): reap expired records. */
+void sl_db_reap_step(sl_dbc *c);
+
 #endif

@@ -10,6 +10,7 @@ static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_accounts, sl_db_stmts_audit, sl_db_stmts_idem,
     sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools, sl_db_stmts_market, sl_db_stmts_dispatch, sl_db_stmts_ledger,
     sl_db_stmts_auditor, sl_db_stmts_settlement,
+    sl_db_stmts_reaper,
 };
 
 struct sl_db {

@@ -22,6 +22,7 @@ extern const sl_db_stmt sl_db_stmts_dispatch[];
 extern const sl_db_stmt sl_db_stmts_ledger[];
 extern const sl_db_stmt sl_db_stmts_auditor[];
 extern const sl_db_stmt sl_db_stmts_settlement[];
+extern const sl_db_stmt sl_db_stmts_reaper[];
 
 struct sl_dbc {
   sl_db *db;         /* the pool this connection belongs to */

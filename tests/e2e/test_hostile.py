@@ -298,3 +298,27 @@ def test_slowloris_from_many_addresses_does_not_starve_legitimate_requests():
         code = srv.stop()
     c.check(code == 0, "the %s server exited with %s (log %s)" % (srv.log_path, code, srv.log_path))
     c.done()
+
+
+def test_idempotency_records_expire_after_the_retention():
+    e = env()
+    T = e.account("tenant")
+    old, fresh = "reap-old-" + RUN, "reap-fresh-" + RUN
+    psql("INSERT INTO idempotency_keys (account_id, key, request_hash, state, status, response, created_at, claimed_at)"
+         " VALUES (%d, %s, '\\x00', 'done', 201, '{}', now() - interval '25 hours', now() - interval '25 hours'),"
+         " (%d, %s, '\\x00', 'done', 201, '{}', now() - interval '23 hours', now() - interval '23 hours')"
+         % (T["id"], quote_lit(old), T["id"], quote_lit(fresh)))
+    srv = _start("reaper", {})  # its maintenance worker reaps on its first round
+    try:
+        gone = False
+        for _ in range(300):
+            left = psql("SELECT string_agg(key, ',' ORDER BY key) FROM idempotency_keys WHERE account_id = %d" % T["id"])
+            if old not in left:
+                gone = True
+                break
+            time.sleep(0.1)
+        check(gone, "a 25-hour-old idempotency record was not reaped: %s" % left)
+        check(fresh in left, "a 23-hour-old record (inside the 24 h retention) was reaped")
+    finally:
+        code = srv.stop()
+    check(code == 0, "the reaper server exited with %s" % code)
