@@ -13,6 +13,7 @@
 #      slurm     tests/slurm/smoke.sh against the private Slurm cluster (deploy/slurm.sh)
 #      e2e       python3 tests/e2e/run.py with build-asan/suanlid       (when it exists)
 #      contract  tests/contract/run.sh                                  (when it exists)
+#      fuzz      tests/fuzz/run.sh: libFuzzer targets replay their corpora (when it exists)
 #    Each stage has a time limit, and the whole run a budget of SUANLI_TEST_BUDGET_S seconds
 #    (default 1320): a stage that would start past it counts as failed.
 # 4. prints a summary and, last, one line `N passed, N failed` (the tests each stage reports;
@@ -208,6 +209,13 @@ fi
 # ---------------------------------------------------------------- d. API contract
 if want_stage contract && [[ -f tests/contract/run.sh ]]; then
   run_stage "contract" parse_summary 300 bash tests/contract/run.sh
+fi
+
+# ---------------------------------------------------------------- e. fuzz corpus replay
+# libFuzzer targets (clang, ASan + UBSan) replaying their checked-in corpora: bounded, about a
+# minute with the build (tests/fuzz/run.sh; `run.sh fuzz SECONDS` fuzzes for real).
+if want_stage fuzz && [[ -f tests/fuzz/run.sh ]]; then
+  run_stage "fuzz" parse_summary 240 bash tests/fuzz/run.sh replay
 fi
 
 # ---------------------------------------------------------------- summary
