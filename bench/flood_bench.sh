@@ -11,11 +11,11 @@
 # back to back from another loopback address.  The figure that matters is the victim's p99
 # under the flood divided by its p99 alone (same run, same server): the issue asks for <= 1.5.
 #
-# Environment: BENCH_SECONDS (15), BENCH_FLOODERS (8), BENCH_ROUNDS (1), SUANLI_BIN
+# Environment: BENCH_SECONDS (30), BENCH_FLOODERS (8), BENCH_ROUNDS (1), SUANLI_BIN
 # (build/suanlid), BENCH_RESULTS (bench/RESULTS.md), BENCH_NO_RECORD=1 to print only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_=${BENCH_SECONDS:-15}
+SECONDS_=${BENCH_SECONDS:-30}
 FLOODERS=${BENCH_FLOODERS:-8}
 ROUNDS=${BENCH_ROUNDS:-1}
 RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
@@ -99,7 +99,7 @@ echo "$REPORT"
   echo
   echo "- command: \`bench/flood_bench.sh\` (BENCH_SECONDS=$SECONDS_ BENCH_FLOODERS=$FLOODERS BENCH_ROUNDS=$ROUNDS)"
   echo "- host: \`$(uname -srvm)\`; nproc $(nproc); CPU: ${CPU:-?}; load average $LOAD_BEFORE before, $LOAD_AFTER after (the machine is shared)"
-  echo "- revision: $REV; suanlid \`$SUANLI_BIN\`, log level warn; the victim sends one request per 50 ms (quotes and pool pages alternating, new connection each); the flooder sends quotes back to back on keep-alive connections from 127.0.0.2; limits on = the defaults (tenant 20/s, burst 60; a quote costs 4), off = every budget unlimited"
+  echo "- revision: $REV; suanlid \`$SUANLI_BIN\`, log level warn; the victim sends one request per 150 ms (inside its own budget) (quotes and pool pages alternating, new connection each); the flooder sends quotes back to back on keep-alive connections from 127.0.0.2; limits on = the defaults (tenant 20/s, burst 60; a quote costs 4), off = every budget unlimited"
   echo
   echo "$REPORT"
 } >>"$RESULTS"

@@ -5,7 +5,7 @@ and without a flooding neighbour.
   flood_bench_client.py URL ADMIN_TOKEN --seconds S --flooders N --tag TAG
 
 Sets up a private region with 8 pools and two tenants (victim, flooder), then:
-  1. baseline: the victim alone for S seconds — one request every 50 ms, alternating
+  1. baseline: the victim alone for S seconds — one request every --interval s, alternating
      POST /v1/quotes and GET /v1/pools?limit=20, a new connection each (as a light client);
   2. flood: the same victim loop while N threads of the flooder send POST /v1/quotes back to
      back on keep-alive connections from 127.0.0.2 (another address: only the token budget
@@ -73,6 +73,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--flooders", type=int, default=8)
     ap.add_argument("--tag", default="f")
+    ap.add_argument("--interval", type=float, default=0.15,
+                    help="seconds between the victim's requests (0.15: ~17 budget tokens/s, inside "
+                         "the default tenant budget of 20/s)")
     a = ap.parse_args()
     host, port = a.url.split("//")[1].split(":")
     port = int(port)
@@ -118,7 +121,7 @@ def main():
                 fails.append("%s %s" % (st, raw[:100]))
             else:
                 lat[which].append(dt)
-            time.sleep(max(0.0, 0.05 - dt))
+            time.sleep(max(0.0, a.interval - dt))
         return lat, fails
 
     # warm up

@@ -228,6 +228,10 @@ static void process(sl_req *r) {
                    (long long)r->rl_retry_ms);
     return;
   }
+  /* A cached token is charged before a database connection is taken: a token over its
+   * budget costs the server no database work at all. */
+  bool cached = !r->authed && has_auth_header(r) && sl_auth_cached(r);
+  if (cached && !sl_limit_token(r)) return; /* counted, not audited row by row */
   bool down = false;
   if (!r->db) r->db = sl_db_acquire(r->pool, 5000, &down);
   if (!r->db) {
@@ -236,7 +240,7 @@ static void process(sl_req *r) {
     r->retry_after = true;
     return;
   }
-  if (!sl_auth_request(r)) {
+  if (!cached && !sl_auth_request(r)) {
     /* a missing token already took from the anonymous budget above */
     if (has_auth_header(r) && !sl_limit_anonymous(r)) {
       sl_reply_error(r, SL_E_RATE_LIMITED, "Authorization",
@@ -246,7 +250,7 @@ static void process(sl_req *r) {
     }
     goto refused;
   }
-  if (!sl_limit_token(r)) {
+  if (!cached && !sl_limit_token(r)) {
     /* not audited row by row: a flood must not turn into audit writes */
     return;
   }
