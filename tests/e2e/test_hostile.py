@@ -322,3 +322,71 @@ def test_idempotency_records_expire_after_the_retention():
     finally:
         code = srv.stop()
     check(code == 0, "the reaper server exited with %s" % code)
+
+
+def _own_ipv4():
+    """A non-loopback IPv4 address of this host, or None."""
+    import subprocess
+    try:
+        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout.split()
+    except OSError:
+        return None
+    v4 = [a for a in out if a.count(".") == 3 and not a.startswith("127.")]
+    return v4[0] if v4 else None
+
+
+def test_webhook_addresses_checked_at_registration():
+    e = env()
+    c = Collector()
+    P = e.account("provider")
+    region = e.region()
+    own = _own_ipv4()
+
+    def register(srv, url):
+        body = e.pool_body(region, adapter={"kind": "webhook", "config": {"url": url}})
+        return srv.client.post("/v1/pools", body, token=P["token"])
+
+    def refused(srv, url, why):
+        r = register(srv, url)
+        probs = error_problems(r, 422, "address_not_allowed", "adapter.config.url")
+        c.check(not probs, "%s (%s): %s %s" % (why, url, probs, r.short()))
+
+    def accepted(srv, url, why):
+        r = register(srv, url)
+        c.check(r.status == 201, "%s (%s): %s" % (why, url, r.short()))
+
+    # no allow list: public https only; own, loopback, private and special-purpose refused
+    srv = _start("wh-open", {"SUANLI_WEBHOOK_ALLOW": ""})
+    try:
+        for url, why in (("https://198.51.100.7/h", "documentation range TEST-NET-2"),
+                         ("https://203.0.113.9/h", "documentation range TEST-NET-3"),
+                         ("https://192.0.2.9/h", "documentation range TEST-NET-1"),
+                         ("https://198.18.0.1/h", "benchmarking range"),
+                         ("https://240.0.0.1/h", "reserved 240/4"),
+                         ("https://[64:ff9b::a00:1]/h", "NAT64 prefix"),
+                         ("https://[2002:a00:1::1]/h", "6to4 prefix"),
+                         ("https://[2001:db8::1]/h", "IPv6 documentation range"),
+                         ("https://127.0.0.1/h", "loopback"), ("https://localhost/h", "localhost"),
+                         ("https://[::ffff:169.254.169.254]/h", "metadata as IPv4-mapped IPv6"),
+                         ("https://10.0.0.1/h", "private range"),
+                         ("http://93.184.216.34/h", "plain http to a public address")):
+            refused(srv, url, why)
+        if own:
+            refused(srv, "https://%s/h" % own, "the exchange's own address")
+        accepted(srv, "https://93.184.216.34/hook", "a public https address")
+    finally:
+        code = srv.stop()
+    c.check(code == 0, "wh-open server exited with %s" % code)
+    # an allow list covering the host's own network: the own address still needs an exact entry
+    if own:
+        net = own.rsplit(".", 1)[0]
+        other = "%s.%d" % (net, 1 if not own.endswith(".1") else 2)
+        srv = _start("wh-allow", {"SUANLI_WEBHOOK_ALLOW": "127.0.0.0/8,%s.0/24" % net})
+        try:
+            refused(srv, "http://%s:9/hook" % own, "own address inside an allowed range")
+            accepted(srv, "http://%s:9/hook" % other, "another address of the allowed range")
+            accepted(srv, "http://127.0.0.1:9/hook", "allowed loopback")
+        finally:
+            code = srv.stop()
+        c.check(code == 0, "wh-allow server exited with %s" % code)
+    c.done()
