@@ -103,6 +103,33 @@ static sl_take take(pthread_mutex_t *mu, sl_rate_table *tab, const char *key, sl
   return t;
 }
 
+/* Contract: when the peer is a trusted proxy (SUANLI_TRUSTED_PROXIES, comma-separated exact
+ * addresses) and the request carries X-Forwarded-For, the client is the last address of that
+ * header (the one the proxy appended); otherwise r->client is left as the peer. */
+void sl_limit_client_from_proxy(sl_req *r) {
+  const char *tp = getenv("SUANLI_TRUSTED_PROXIES");
+  if (!tp || !*tp || !r->client[0]) return;
+  size_t n = strlen(r->client);
+  bool trusted = false;
+  for (const char *p = tp; *p;) {
+    size_t l = strcspn(p, ", ");
+    if (l == n && strncmp(p, r->client, n) == 0) trusted = true;
+    p += l;
+    p += strspn(p, ", ");
+  }
+  if (!trusted) return;
+  const char *x = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
+  if (!x || !*x) return;
+  const char *last = strrchr(x, ',');
+  last = last ? last + 1 : x;
+  while (*last == ' ') last++;
+  unsigned char buf[16];
+  char a[64];
+  snprintf(a, sizeof a, "%.*s", (int)strcspn(last, " "), last);
+  if (inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1)
+    snprintf(r->client, sizeof r->client, "%s", a);
+}
+
 bool sl_limit_address(sl_req *r) {
   char key[80];
   snprintf(key, sizeof key, "a:%s", r->client);

@@ -33,6 +33,8 @@ bool sl_limits_start(const sl_limits_config *cfg);
 void sl_limits_stop(void);
 
 /* ---- request rate (called from server.c's process()) ---- */
+/* Behind a trusted proxy, take the client address from X-Forwarded-For (limits, audit, log). */
+void sl_limit_client_from_proxy(sl_req *r);
 /* Every request, before the database is touched: the per-address bucket. */
 bool sl_limit_address(sl_req *r);
 /* A request without a usable token (absent, malformed, unknown): the anonymous bucket.

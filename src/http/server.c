@@ -338,6 +338,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (!r->started) {
     r->started = true;
     r->method = method;
+    sl_limit_client_from_proxy(r);
     sl_conn_phase(conn, SL_CONN_BODY);
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
     if (te && strcasecmp(te, "identity") != 0) {

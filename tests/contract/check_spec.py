@@ -8,7 +8,8 @@ Checks, each printed as `ok`/`FAIL`:
   errors-registry  ErrorName.x-registry == errors.def (name, code, status, hint)
   errors-table     the Markdown table in info.description == errors.def
   errors-used      every error name (but ok, route_not_found, method_not_allowed, bad_path,
-                   length_required, rate_limited, which the router answers on any operation)
+                   length_required, rate_limited, request_timeout, malformed_request, which
+                   the router or the front proxy answers on any operation)
                    is listed in some operation's x-errors
   roles            every operation has x-roles from {admin, operator, provider, tenant, public};
                    public (security: []) exactly for the GETs of PUBLIC_PATHS (the probes and
@@ -40,7 +41,7 @@ ROLES = {"admin", "operator", "provider", "tenant", "public"}
 ALL_ROLES = {"admin", "operator", "provider", "tenant"}
 # answered by the router before any operation runs (documented once in info.description)
 ROUTER_ONLY = {"ok", "route_not_found", "method_not_allowed", "bad_path", "length_required",
-               "rate_limited"}
+               "rate_limited", "request_timeout", "malformed_request"}
 # The routes that need no token (src/http/README.md, role `public`): the liveness and
 # readiness probes, and the exchange's public signing keys (a verifier needs them without an
 # account).  Every other operation must require a token.
