@@ -1,5 +1,6 @@
 /* h_accounts.c — accounts and their API tokens. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 #include "suanli/timeutil.h"
@@ -90,6 +91,16 @@ void h_accounts_get(sl_req *r) {
 }
 
 /* POST /v1/accounts/{id}/tokens {"label"?, "expires_at"?} — the secret is in this reply only. */
+/* The lifetime of a token created without expires_at: SUANLI_TOKEN_DEFAULT_TTL_H hours
+ * (default 2160 = 90 days; 0 = such tokens never expire).  Issue 16: 40 of 43 tokens in a
+ * security pass never expired because nobody set an expiry. */
+static int64_t default_ttl_s(void) {
+  const char *v = getenv("SUANLI_TOKEN_DEFAULT_TTL_H");
+  long h = v && *v ? strtol(v, NULL, 10) : 2160;
+  if (h < 0 || h > 24 * 3660) h = 2160;
+  return (int64_t)h * 3600;
+}
+
 void h_tokens_create(sl_req *r) {
   int64_t id;
   if (!sl_req_path_id(r, 0, &id)) return;
@@ -110,6 +121,7 @@ void h_tokens_create(sl_req *r) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "expires_at", "expires_at must be in the future");
     goto cleanup;
   }
+  if (!expires && default_ttl_s() > 0) expires = sl_time_now() + default_ttl_s();
   char token[SL_TOKEN_LEN + 1];
   json_t *tok;
   sl_dbrc rc = sl_http_issue_token(r->db, id, label, expires, token, &tok);
