@@ -7,6 +7,7 @@
 #ifndef SUANLI_DB_H
 #define SUANLI_DB_H
 #include <jansson.h>
+#include "suanli/scopes.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,7 +93,10 @@ typedef struct sl_principal {
   char token_public[40];
   char token_label[201];
   int64_t token_expires; /* epoch s, 0 = never */
+  unsigned scopes;       /* SL_SCOPE_* bits; 0 = everything the role may do (issue 16) */
 } sl_principal;
+
+
 void sl_principal_clear(sl_principal *p);
 
 /* Look up a live (not revoked, not expired, account not disabled) token by its hash. */
@@ -109,6 +113,8 @@ sl_dbrc sl_db_token_create(sl_dbc *c, int64_t account_id, const char *public_id,
                            const uint8_t hash[32], const char *label, int64_t expires_at,
                            json_t **out);
 sl_dbrc sl_db_tokens_list(sl_dbc *c, int64_t account_id, int64_t after, int limit, json_t **out);
+/* Set a token's scopes (a JSON array of names); the token in *out. */
+sl_dbrc sl_db_token_set_scopes(sl_dbc *c, int64_t id, const json_t *scopes, json_t **out);
 /* Revoke token id; when owner != 0 only if it belongs to that account. */
 sl_dbrc sl_db_token_revoke(sl_dbc *c, int64_t id, int64_t owner, json_t **out);
 

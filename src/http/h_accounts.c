@@ -112,11 +112,26 @@ void h_tokens_create(sl_req *r) {
   if (!body) return;
   const char *label = "";
   int64_t expires = 0;
+  json_t *scopes = NULL;
   const sl_jfield f[] = {
       {"label", SL_JT_STRING, false, &label, NULL, 0, 200, NULL},
       {"expires_at", SL_JT_TIME, false, &expires, NULL, 0, 0, NULL},
+      {"scopes", SL_JT_ARRAY, false, &scopes, NULL, 0, 10, NULL},
   };
   if (!sl_req_decode(r, body, f, sizeof f / sizeof f[0])) goto cleanup;
+  size_t si;
+  json_t *sv;
+  json_array_foreach(scopes, si, sv) {
+    const char *name = json_string_value(sv);
+    bool known = false;
+    for (unsigned k = 0; name && sl_scope_names[k]; k++) known = known || !strcmp(name, sl_scope_names[k]);
+    if (!known) {
+      sl_reply_error(r, SL_E_INVALID_VALUE, "scopes",
+                     "scopes[%zu] must be one of: read, heartbeat, pools, market, money, accounts, "
+                     "settlement, ledger, catalog, audit", si);
+      goto cleanup;
+    }
+  }
   if (expires && expires <= sl_time_now()) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "expires_at", "expires_at must be in the future");
     goto cleanup;
@@ -125,6 +140,12 @@ void h_tokens_create(sl_req *r) {
   char token[SL_TOKEN_LEN + 1];
   json_t *tok;
   sl_dbrc rc = sl_http_issue_token(r->db, id, label, expires, token, &tok);
+  if (rc == SL_DB_OK && json_array_size(scopes) > 0) {
+    json_t *scoped = NULL;
+    rc = sl_db_token_set_scopes(r->db, json_integer_value(json_object_get(tok, "id")), scopes, &scoped);
+    json_decref(tok);
+    tok = rc == SL_DB_OK ? scoped : NULL;
+  }
   if (rc == SL_DB_FK) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
   } else if (rc != SL_DB_OK) {

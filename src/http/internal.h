@@ -132,6 +132,8 @@ void sl_json_milli(json_t *obj, const char *key, const char *out_key);
 bool sl_auth_request(sl_req *r);
 /* Authenticate from the process's token cache only (no database, no reply); false on a miss. */
 bool sl_auth_cached(sl_req *r);
+/* ---- token scopes (scopes.c) ---- */
+bool sl_scope_allows(const sl_req *r);
 unsigned sl_role_bit(const char *kind);
 /* Drop a revoked token from this process's authentication cache. */
 void sl_auth_cache_forget(int64_t token_id);

@@ -259,6 +259,11 @@ static void process(sl_req *r) {
                    r->route->method, r->route->path);
     goto refused;
   }
+  if (!sl_scope_allows(r)) {
+    sl_reply_error(r, SL_E_FORBIDDEN, "Authorization", "this token's scopes do not allow %s %s",
+                   r->route->method, r->route->path);
+    goto refused;
+  }
   if (!sl_req_query_only(r, r->route->query)) goto refused;
   if (is_mutating(r->method)) {
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");

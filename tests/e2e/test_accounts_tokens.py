@@ -10,7 +10,7 @@ from harness import (AUTH_FIELD, TOKEN_RE, Collector, blake2b_256, check, env, e
 ACCOUNT_KEYS = {"id", "kind", "name", "regions", "disabled", "created_at"}
 # src/http/README.md: Token plus the secret "token" (shown only in this reply)
 TOKEN_CREATE_KEYS = {"id", "account_id", "public_id", "label", "created_at", "expires_at",
-                     "revoked_at", "state", "token"}
+                     "revoked_at", "state", "scopes", "token"}
 
 
 def _secret_bits(secret):

@@ -390,3 +390,40 @@ def test_webhook_addresses_checked_at_registration():
             code = srv.stop()
         c.check(code == 0, "wh-allow server exited with %s" % code)
     c.done()
+
+
+def test_token_scopes():
+    e = env()
+    c = Collector()
+    P = e.account("provider")
+    region = e.region()
+    pool = e.pool(P["token"], region)
+    agent = e.token(P["id"], scopes=["heartbeat"])
+    reader = e.token(P["id"], scopes=["read"])
+    c.check(agent.get("scopes") == ["heartbeat"] and reader.get("scopes") == ["read"],
+            "scopes not echoed: %s / %s" % (agent.get("scopes"), reader.get("scopes")))
+    hb = {"healthy_gpus": 8, "utilization_bp": 100}
+    cases = [  # (token, method, path, body, expected status)
+        (agent, "POST", "/v1/pools/%d/heartbeat" % pool["id"], hb, 200),
+        (agent, "GET", "/v1/pools/%d" % pool["id"], None, 403),
+        (agent, "PATCH", "/v1/pools/%d" % pool["id"], {"name": "x"}, 403),
+        (agent, "GET", "/v1/me", None, 200),
+        (reader, "GET", "/v1/pools/%d" % pool["id"], None, 200),
+        (reader, "GET", "/v1/accounts/%d/balances" % P["id"], None, 200),
+        (reader, "POST", "/v1/pools/%d/heartbeat" % pool["id"], hb, 403),
+        (reader, "DELETE", "/v1/pools/%d" % pool["id"], None, 403),
+    ]
+    for tok, method, path, body, want in cases:
+        r = e.c.req(method, path, body=body, token=tok["token"])
+        if want == 403:
+            probs = error_problems(r, 403, "forbidden")
+            c.check(not probs, "%s %s with scopes %s: %s" % (method, path, tok["scopes"], r.short()))
+            if method != "GET" and r.headers.get("x-request-id"):
+                n = _audit_rows(r.headers["x-request-id"])
+                c.check(n == 1, "%s %s refused by scope: %d audit rows" % (method, path, n))
+        else:
+            c.check(r.status == want, "%s %s with scopes %s: %s" % (method, path, tok["scopes"], r.short()))
+    for bad in (["root"], "read", [1], ["read"] * 11):
+        r = e.c.post("/v1/accounts/%d/tokens" % P["id"], {"scopes": bad}, token=e.admin)
+        c.check(r.status == 400 and r.field() == "scopes", "scopes %r: %s" % (bad, r.short()))
+    c.done()
