@@ -139,12 +139,16 @@ def test_haproxy_front():
         c.check(r.status == 408, "slow headers at the front: no 408 while trickling bytes: %r" % buf[:200])
         # one address holding many idle connections: capped at accept, while others are served
         slow = []
+        refused = 0
         for _ in range(80):
-            t = socket.create_connection(("127.0.0.1", port), timeout=3, source_address=("127.0.0.6", 0))
+            try:
+                t = socket.create_connection(("127.0.0.1", port), timeout=3, source_address=("127.0.0.6", 0))
+            except OSError:
+                refused += 1  # reset by the proxy before connect() returned
+                continue
             t.setblocking(False)
             slow.append(t)
         time.sleep(0.5)
-        refused = 0
         for t in slow:
             try:
                 if t.recv(1) == b"":
