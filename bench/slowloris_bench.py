@@ -9,7 +9,7 @@ Each slow connection sends a request line and then one header byte every 2 s, ne
 its headers (a closed one is reopened at once, so the pressure stays on).  The legitimate
 client (127.0.0.1, known to the server from a first request) sends GET /v1/me on a new
 connection every 50 ms.  Prints (and with --record appends) the legitimate success rate, the
-slow connections opened, refused at connect and shut by the server.  One thread, select()."""
+slow connections opened, refused at connect and shut by the server.  One thread, poll()."""
 import argparse
 import http.client
 import os
@@ -83,7 +83,12 @@ def main():
                     pass
                 except OSError:
                     pass
-        r, _, _ = select.select(list(slots)[:1000], [], [], 0.01)
+        poller = select.poll()
+        by_fd = {}
+        for s in slots:
+            poller.register(s, select.POLLIN | select.POLLHUP | select.POLLERR)
+            by_fd[s.fileno()] = s
+        r = [by_fd[fd] for fd, _ in poller.poll(10)]
         for s in r:
             try:
                 data = s.recv(4096)
