@@ -349,8 +349,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (te && strcasecmp(te, "identity") != 0) {
       /* refuse chunked bodies before libmicrohttpd parses a chunk (its own refusals are
        * HTML pages, and a body without a length has no natural bound) */
-      sl_reply_error(r, SL_E_LENGTH_REQUIRED, "Transfer-Encoding", "Transfer-Encoding '%.40s'", te);
-      if (is_mutating(r->method) && (r->authed || sl_limit_anonymous(r))) sl_audit_refused(r);
+      char detail[80];
+      snprintf(detail, sizeof detail, "Transfer-Encoding '%.40s'", te);
+      refuse_early(r, SL_E_LENGTH_REQUIRED, "Transfer-Encoding", detail);
       return queue(r);
     }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
