@@ -19,6 +19,7 @@
 #                build-asan/suanlid on a fresh database                 (when it exists)
 #      cluster   tests/cluster/run.sh: deploy/cluster.sh up, three failovers under keyed load
 #                (tests/cluster/failover.py), deploy/cluster.sh down
+#      fuzz      tests/fuzz/run.sh: libFuzzer targets replay their corpora (when it exists)
 #    Each stage has a time limit, and the whole run a budget of SUANLI_TEST_BUDGET_S seconds
 #    (default 2400): a stage that would start past it counts as failed.
 # 4. prints a summary and, last, one line `N passed, N failed` (the tests each stage reports;
@@ -259,6 +260,13 @@ fi
 # primary's host is lost three times; nothing acknowledged may be lost or doubled.
 if want_stage cluster && [[ -f tests/cluster/run.sh ]]; then
   run_stage "cluster" parse_summary 600 bash tests/cluster/run.sh
+fi
+
+# ---------------------------------------------------------------- h. fuzz corpus replay
+# libFuzzer targets (clang, ASan + UBSan) replaying their checked-in corpora: bounded, about a
+# minute with the build (tests/fuzz/run.sh; `run.sh fuzz SECONDS` fuzzes for real).
+if want_stage fuzz && [[ -f tests/fuzz/run.sh ]]; then
+  run_stage "fuzz" parse_summary 240 bash tests/fuzz/run.sh replay
 fi
 
 # ---------------------------------------------------------------- summary

@@ -194,6 +194,9 @@ static int serve(const char *url) {
       .conn_timeout_s = (unsigned)env_long("SUANLI_CONN_TIMEOUT", 30, 1, 3600),
       .max_body = (size_t)env_long("SUANLI_MAX_BODY", 65536, 1024, 16 << 20),
       .drain_timeout_s = 15,
+      .conn_reserve = (unsigned)env_long("SUANLI_CONN_RESERVE", 128, 0, 65536),
+      .header_deadline_s = (unsigned)env_long("SUANLI_HEADER_DEADLINE", 10, 1, 3600),
+      .body_deadline_s = (unsigned)env_long("SUANLI_BODY_DEADLINE", 30, 1, 3600),
   };
   if (migrate(url) || ledger_start(url)) return 1;
   sl_db *db = sl_db_open(url, (int)cfg.threads + 2);

@@ -7,6 +7,7 @@
 #ifndef SUANLI_DB_H
 #define SUANLI_DB_H
 #include <jansson.h>
+#include "suanli/scopes.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -118,7 +119,10 @@ typedef struct sl_principal {
   char token_public[40];
   char token_label[201];
   int64_t token_expires; /* epoch s, 0 = never */
+  unsigned scopes;       /* SL_SCOPE_* bits; 0 = everything the role may do (issue 16) */
 } sl_principal;
+
+
 void sl_principal_clear(sl_principal *p);
 
 /* Look up a live (not revoked, not expired, account not disabled) token by its hash. */
@@ -135,6 +139,8 @@ sl_dbrc sl_db_token_create(sl_dbc *c, int64_t account_id, const char *public_id,
                            const uint8_t hash[32], const char *label, int64_t expires_at,
                            json_t **out);
 sl_dbrc sl_db_tokens_list(sl_dbc *c, int64_t account_id, int64_t after, int limit, json_t **out);
+/* Set a token's scopes (a JSON array of names); the token in *out. */
+sl_dbrc sl_db_token_set_scopes(sl_dbc *c, int64_t id, const json_t *scopes, json_t **out);
 /* Revoke token id; when owner != 0 only if it belongs to that account. */
 sl_dbrc sl_db_token_revoke(sl_dbc *c, int64_t id, int64_t owner, json_t **out);
 
@@ -524,5 +530,13 @@ sl_dbrc sl_db_market_prices(sl_dbc *c, const char *accelerator, int days, const 
 sl_dbrc sl_db_market_last(sl_dbc *c, json_t **out);
 /* The database figures of /metrics (trade rollup, pools, reservations, dispatch, ledger). */
 sl_dbrc sl_db_stats_metrics(sl_dbc *c, const json_t *scope, json_t **out);
+/* ---- retention (reaper.c, issue 16) ---- */
+/* Delete up to limit idempotency records older than retention_s; the count in *deleted. */
+sl_dbrc sl_db_idem_reap(sl_dbc *c, int64_t retention_s, int limit, int64_t *deleted);
+/* The retention of idempotency records: SUANLI_IDEMPOTENCY_RETENTION_H hours (default and
+ * minimum 24). */
+int64_t sl_idem_retention_s(void);
+/* One maintenance step (at most once a minute per thread): reap expired records. */
+void sl_db_reap_step(sl_dbc *c);
 
 #endif

@@ -63,6 +63,9 @@ typedef bool (*sl_dispatch_signer)(const uint8_t *body, size_t len, uint8_t sig[
 void sl_dispatch_set_signer(sl_dispatch_signer fn);
 /* The webhook address policy (see adapter_webhook.c); family AF_INET or AF_INET6. */
 bool sl_webhook_address_allowed(int family, const uint8_t *addr);
+/* Registration-time check of a webhook URL: resolve its host, check every address (and the
+ * plain-http rule); false with an English reason in why when refused. */
+bool sl_webhook_url_allowed(const char *url, char *why, size_t whylen);
 
 /* Dispatcher workers: claim due jobs with FOR UPDATE SKIP LOCKED, call the adapter, record
  * the outcome; woken by NOTIFY suanli_dispatch, polling once a second as a fallback. */

@@ -16,6 +16,10 @@ typedef struct sl_http_config {
   size_t max_body;             /* request body limit, bytes */
   unsigned drain_timeout_s;    /* SIGTERM: how long in-flight requests may finish */
   sl_db *read_db;              /* optional (borrowed): a replica for reads of closed periods */
+  /* hostile clients (src/http/limits.c) */
+  unsigned conn_reserve;       /* of conn_limit, kept for addresses with recent good requests */
+  unsigned header_deadline_s;  /* whole time allowed for a request line + headers */
+  unsigned body_deadline_s;    /* whole time allowed for a request body */
 } sl_http_config;
 
 typedef struct sl_http sl_http;

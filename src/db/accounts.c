@@ -12,7 +12,8 @@
 #define TOKEN_JSON(t)                                                                       \
   "json_build_object('id', " t ".id, 'account_id', " t ".account_id, 'public_id', " t       \
   ".public_id, 'label', " t ".label, 'created_at', sl_ts(" t ".created_at), 'expires_at', " \
-  "sl_ts(" t ".expires_at), 'revoked_at', sl_ts(" t ".revoked_at), 'state', CASE WHEN " t   \
+  "sl_ts(" t ".expires_at), 'revoked_at', sl_ts(" t ".revoked_at), 'scopes', to_json(" t      \
+  ".scopes), 'state', CASE WHEN " t                                                        \
   ".revoked_at IS NOT NULL THEN 'revoked' WHEN " t ".expires_at <= now() THEN 'expired' "   \
   "ELSE 'active' END)"
 
@@ -39,7 +40,8 @@ const sl_db_stmt sl_db_stmts_accounts[] = {
      "SELECT t.id, a.id, a.kind, a.name, t.public_id, t.label,"
      "  coalesce(extract(epoch FROM t.expires_at)::bigint, 0),"
      "  (SELECT json_agg(o.region ORDER BY o.region) FROM operator_regions o"
-     "   WHERE o.account_id = a.id)::text"
+     "   WHERE o.account_id = a.id)::text,"
+     "  array_to_string(t.scopes, ',')"
      " FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
      " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
      "   AND (t.expires_at IS NULL OR t.expires_at > now()) AND NOT a.disabled"},
@@ -47,6 +49,9 @@ const sl_db_stmt sl_db_stmts_accounts[] = {
      "INSERT INTO api_tokens(account_id, public_id, token_hash, label, expires_at)"
      " VALUES ($1, $2, $3::bytea, $4, to_timestamp($5::bigint))"
      " RETURNING " TOKEN_JSON("api_tokens") "::text"},
+    {"token_set_scopes",
+     "UPDATE api_tokens SET scopes = ARRAY(SELECT json_array_elements_text($2::json))"
+     " WHERE id = $1 RETURNING " TOKEN_JSON("api_tokens") "::text"},
     {"tokens_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
      " SELECT t.id, " TOKEN_JSON("t") " AS j FROM api_tokens t"
@@ -83,6 +88,7 @@ sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out)
   out->token_expires = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
   if (!PQgetisnull(r, 0, 7)) out->regions = json_loads(PQgetvalue(r, 0, 7), 0, NULL);
   if (!out->regions && strcmp(out->kind, "operator") == 0) out->regions = json_array();
+  out->scopes = sl_scopes_parse(PQgetvalue(r, 0, 8));
   PQclear(r);
   return SL_DB_OK;
 }
@@ -120,6 +126,16 @@ sl_dbrc sl_db_token_create(sl_dbc *c, int64_t account_id, const char *public_id,
   const char *v[5] = {sl_db_i64(b1, account_id), public_id, sl_db_bytea32(hb, hash), label,
                       sl_db_i64_opt(b2, expires_at, 0)};
   return sl_db_json(c, "token_create", 5, v, out);
+}
+
+sl_dbrc sl_db_token_set_scopes(sl_dbc *c, int64_t id, const json_t *scopes, json_t **out) {
+  char b1[24];
+  char *sj = json_dumps(scopes, JSON_COMPACT);
+  if (!sj) return SL_DB_HARD;
+  const char *v[2] = {sl_db_i64(b1, id), sj};
+  sl_dbrc rc = sl_db_json(c, "token_set_scopes", 2, v, out);
+  free(sj);
+  return rc;
 }
 
 sl_dbrc sl_db_tokens_list(sl_dbc *c, int64_t account_id, int64_t after, int limit, json_t **out) {

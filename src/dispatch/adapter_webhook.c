@@ -17,9 +17,23 @@
  * and fe80::/10), unspecified, broadcast or multicast; loopback and private ranges only when
  * the operator lists them in SUANLI_WEBHOOK_ALLOW (comma-separated CIDRs, e.g.
  * "127.0.0.0/8,10.1.0.0/16"); public addresses unless SUANLI_WEBHOOK_ALLOW is set, in which
- * case only the listed ranges.  Configuration: {"url", "timeout_ms"? (default 5000)}. */
+ * case only the listed ranges.  Configuration: {"url", "timeout_ms"? (default 5000)}.
+ *
+ * Issue 16 widened the guard: every special-purpose range of the RFC 6890 registries
+ * (documentation 192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32; benchmarking
+ * 198.18/15; reserved 240/4; 192.0.0/24; 6to4 relay 192.88.99/24; NAT64 64:ff9b::/96; 6to4
+ * 2002::/16; IETF protocol assignments 2001::/23 incl. Teredo; discard 100::/64; ULA fc00::/7)
+ * counts as private (only an allow-list entry admits it), and the exchange's own interface
+ * addresses are refused unless an allow-list entry names exactly that address (/32, /128).
+ * Plain http:// goes only to addresses on the allow list; anything else must be https://,
+ * whose certificate libcurl (OpenSSL build) verifies against the system CAs or the bundle in
+ * SUANLI_WEBHOOK_CA.  The same policy runs at registration (sl_webhook_url_allowed: the host
+ * is resolved and every address checked; 422 address_not_allowed naming adapter.config.url)
+ * and at every connection (open_socket below), since DNS can change in between. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <ifaddrs.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +57,9 @@ typedef struct {
 } cidr;
 static cidr allow[MAX_RANGES];
 static int nallow = -1; /* -1: not configured (public addresses only) */
+#define MAX_OWN 64
+static cidr own[MAX_OWN]; /* this host's interface addresses (bits = full length) */
+static int nown;
 
 void sl_dispatch_set_signer(sl_dispatch_signer fn) { signer = fn; }
 
@@ -70,6 +87,22 @@ static bool parse_cidr(const char *s, cidr *out) {
 
 static void init_once(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  struct ifaddrs *ifs = NULL;
+  if (getifaddrs(&ifs) == 0) {
+    for (struct ifaddrs *i = ifs; i && nown < MAX_OWN; i = i->ifa_next) {
+      if (!i->ifa_addr) continue;
+      if (i->ifa_addr->sa_family == AF_INET) {
+        own[nown].family = AF_INET;
+        own[nown].bits = 32;
+        memcpy(own[nown++].addr, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
+      } else if (i->ifa_addr->sa_family == AF_INET6) {
+        own[nown].family = AF_INET6;
+        own[nown].bits = 128;
+        memcpy(own[nown++].addr, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
+      }
+    }
+    freeifaddrs(ifs);
+  }
   const char *env = getenv("SUANLI_WEBHOOK_ALLOW");
   if (!env || !*env) return;
   nallow = 0;
@@ -89,14 +122,55 @@ static bool in_cidr(int family, const uint8_t *a, const cidr *c) {
   return (a[full] & mask) == (c->addr[full] & mask);
 }
 
-/* The address policy above; pure given the configured ranges. */
+/* IPv4 ranges of the RFC 6890 special-purpose registry (and RFC 6598, 5737, 2544) that a
+ * webhook may reach only through the allow list. */
+static bool special_v4(uint32_t ip) {
+  static const struct { uint32_t net; int bits; } r[] = {
+      {0x00000000, 8},  {0x0A000000, 8},  {0x64400000, 10}, {0x7F000000, 8},
+      {0xAC100000, 12}, {0xC0000000, 24}, {0xC0000200, 24}, {0xC0586300, 24},
+      {0xC0A80000, 16}, {0xC6120000, 15}, {0xC6336400, 24}, {0xCB007100, 24},
+      {0xF0000000, 4},
+  };
+  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+    if ((ip >> (32 - r[i].bits)) == (r[i].net >> (32 - r[i].bits))) return true;
+  return false;
+}
+
+static bool special_v6(const uint8_t *a) {
+  static const uint8_t zero[16] = {0};
+  if (memcmp(a, zero, 15) == 0 && a[15] == 1) return true;             /* ::1 */
+  if ((a[0] & 0xfe) == 0xfc) return true;                              /* fc00::/7 */
+  if (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b) return true; /* 64:ff9b::/96 (and /48) */
+  if (a[0] == 0x01 && a[1] == 0x00 && memcmp(a + 2, zero, 6) == 0) return true; /* 100::/64 */
+  if (a[0] == 0x20 && a[1] == 0x01 && a[2] < 0x02) return true;        /* 2001::/23 */
+  if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) return true; /* 2001:db8::/32 */
+  if (a[0] == 0x20 && a[1] == 0x02) return true;                       /* 2002::/16 */
+  return false;
+}
+
+static bool in_allow(int family, const uint8_t *a, bool exact_only) {
+  for (int i = 0; i < nallow; i++)
+    if ((!exact_only || allow[i].bits == (family == AF_INET ? 32 : 128)) && in_cidr(family, a, &allow[i]))
+      return true;
+  return false;
+}
+
+static bool is_own(int family, const uint8_t *a) {
+  for (int i = 0; i < nown; i++)
+    if (in_cidr(family, a, &own[i])) return true;
+  return false;
+}
+
+/* The address policy above; pure given the configured ranges and this host's addresses. */
 bool sl_webhook_address_allowed(int family, const uint8_t *a) {
+  pthread_once(&once, init_once);
+  bool private_;
   if (family == AF_INET) {
     uint32_t ip = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
     if ((ip >> 16) == 0xA9FE || ip == 0 || ip == 0xFFFFFFFF || (ip >> 28) == 0xE) return false;
-    bool private_ = (ip >> 24) == 127 || (ip >> 24) == 10 || (ip >> 20) == 0xAC1 ||
-                    (ip >> 16) == 0xC0A8 || (ip >> 22) == (0x64400000u >> 22) || (ip >> 24) == 0;
-    if (nallow < 0) return !private_;
+    private_ = special_v4(ip);
+    /* the exchange's own addresses (but loopback, which the ranges above already cover) */
+    if ((ip >> 24) != 127 && is_own(family, a)) return in_allow(family, a, true);
   } else if (family == AF_INET6) {
     static const uint8_t zero[16] = {0};
     static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -104,18 +178,82 @@ bool sl_webhook_address_allowed(int family, const uint8_t *a) {
       return sl_webhook_address_allowed(AF_INET, a + 12); /* ::ffff:a.b.c.d and ::a.b.c.d */
     if (memcmp(a, zero, 16) == 0 || a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
       return false;
-    bool private_ = (memcmp(a, zero, 15) == 0 && a[15] == 1) || (a[0] & 0xfe) == 0xfc;
-    if (nallow < 0) return !private_;
+    private_ = special_v6(a);
+    bool loop = memcmp(a, zero, 15) == 0 && a[15] == 1;
+    if (!loop && is_own(family, a)) return in_allow(family, a, true);
   } else {
     return false;
   }
-  for (int i = 0; i < nallow; i++)
-    if (in_cidr(family, a, &allow[i])) return true;
-  return false;
+  if (nallow < 0) return !private_;
+  return in_allow(family, a, false);
+}
+
+/* Plain http:// may go only to an address the allow list names. */
+static bool plain_allowed(int family, const uint8_t *a) {
+  pthread_once(&once, init_once);
+  static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (family == AF_INET6 && memcmp(a, v4mapped, 12) == 0) return plain_allowed(AF_INET, a + 12);
+  return nallow > 0 && in_allow(family, a, false);
+}
+
+/* Contract: parses url (http/https only), resolves its host and checks every address with
+ * the policy (and, for http://, the plain-HTTP rule).  On refusal writes why (an English
+ * sentence naming the address) and returns false.  Blocks for the resolver. */
+bool sl_webhook_url_allowed(const char *url, char *why, size_t whylen) {
+  bool ok = false;
+  char *host = NULL, *scheme = NULL;
+  struct addrinfo *res = NULL;
+  CURLU *u = curl_url();
+  if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+    snprintf(why, whylen, "the URL cannot be parsed");
+    goto cleanup;
+  }
+  bool plain = strcmp(scheme, "http") == 0;
+  char h[256];
+  size_t hl = strlen(host);
+  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') snprintf(h, sizeof h, "%.*s", (int)(hl - 2), host + 1);
+  else snprintf(h, sizeof h, "%s", host);
+  char *pct = strchr(h, '%'); /* a zone id: fe80::1%eth0 is link-local anyway */
+  if (pct) *pct = '\0';
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  int gr = getaddrinfo(h, NULL, &hints, &res);
+  if (gr != 0 || !res) {
+    snprintf(why, whylen, "the host '%.100s' does not resolve (%s)", h, gai_strerror(gr));
+    goto cleanup;
+  }
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    const uint8_t *a = NULL;
+    if (ai->ai_family == AF_INET) a = (const uint8_t *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
+    else if (ai->ai_family == AF_INET6) a = (const uint8_t *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr;
+    else continue;
+    char txt[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(ai->ai_family, a, txt, sizeof txt);
+    if (!sl_webhook_address_allowed(ai->ai_family, a)) {
+      snprintf(why, whylen, "'%.100s' resolves to %s: the exchange's own, loopback, private, "
+               "link-local or special-purpose address, which the operator's policy refuses", h, txt);
+      goto cleanup;
+    }
+    if (plain && !plain_allowed(ai->ai_family, a)) {
+      snprintf(why, whylen, "plain http:// to %s is not on the operator's allow list; use https://", txt);
+      goto cleanup;
+    }
+  }
+  ok = true;
+cleanup:
+  if (res) freeaddrinfo(res);
+  curl_free(host);
+  curl_free(scheme);
+  curl_url_cleanup(u);
+  return ok;
 }
 
 typedef struct {
   bool refused;
+  bool plain;   /* http://: only allow-listed addresses */
   char *buf;
   size_t len;
   bool too_big;
@@ -126,7 +264,7 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
   const uint8_t *a = NULL;
   if (sa->family == AF_INET) a = (const uint8_t *)&((struct sockaddr_in *)(void *)&sa->addr)->sin_addr;
   else if (sa->family == AF_INET6) a = (const uint8_t *)&((struct sockaddr_in6 *)(void *)&sa->addr)->sin6_addr;
-  if (!a || !sl_webhook_address_allowed(sa->family, a)) {
+  if (!a || !sl_webhook_address_allowed(sa->family, a) || (ctx->plain && !plain_allowed(sa->family, a))) {
     ctx->refused = true;
     return CURL_SOCKET_BAD;
   }
@@ -190,6 +328,7 @@ static sl_ad_rc post(const sl_ad_call *c, const char *action, char **reply, char
   long timeout = json_is_integer(t) ? (long)json_integer_value(t) : 5000;
   const char *url = json_string_value(json_object_get(c->config, "url"));
   call_ctx ctx = {0};
+  ctx.plain = url && strncmp(url, "http://", 7) == 0;
   struct curl_slist *hdr = NULL;
   hdr = curl_slist_append(hdr, "Content-Type: application/json");
   hdr = curl_slist_append(hdr, h_key);
@@ -214,6 +353,11 @@ static sl_ad_rc post(const sl_ad_call *c, const char *action, char **reply, char
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &ctx);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "suanlid-webhook/1");
+  /* https: the peer's certificate chain and name are verified (OpenSSL through libcurl) */
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  const char *ca = getenv("SUANLI_WEBHOOK_CA");
+  if (ca && *ca) curl_easy_setopt(h, CURLOPT_CAINFO, ca);
   CURLcode cr = curl_easy_perform(h);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

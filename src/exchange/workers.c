@@ -205,6 +205,7 @@ static void *maint_main(void *arg) {
       if (sl_db_expire_orders(c, &expired) == SL_DB_OK && expired)
         sl_log(SL_LOG_INFO, "orders expired", json_pack("{s:i}", "count", expired));
       sense_health(c);
+      sl_db_reap_step(c);
       sl_db_release(w->db, c);
     }
     for (int i = 0; i < w->period_ticks && !atomic_load(&w->stop); i++) nap_ms(100);

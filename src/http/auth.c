@@ -127,6 +127,22 @@ unsigned sl_role_bit(const char *kind) {
   return 0;
 }
 
+/* Contract: authenticates r from this process's token cache alone (no database, no reply);
+ * false when there is no well-formed bearer token or it is not cached.  Lets a flood of
+ * requests over budget be refused without taking a database connection. */
+bool sl_auth_cached(sl_req *r) {
+  const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+  if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
+  const char *t = h + 7;
+  while (*t == ' ') t++;
+  if (!well_formed(t)) return false;
+  uint8_t hash[32];
+  token_hash(t, hash);
+  if (!cache_get(hash, &r->who)) return false;
+  r->authed = true;
+  return true;
+}
+
 bool sl_auth_request(sl_req *r) {
   const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
   if (!h || !*h) {

@@ -1,5 +1,6 @@
 /* h_accounts.c — accounts and their API tokens. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 #include "suanli/timeutil.h"
@@ -90,6 +91,16 @@ void h_accounts_get(sl_req *r) {
 }
 
 /* POST /v1/accounts/{id}/tokens {"label"?, "expires_at"?} — the secret is in this reply only. */
+/* The lifetime of a token created without expires_at: SUANLI_TOKEN_DEFAULT_TTL_H hours
+ * (default 2160 = 90 days; 0 = such tokens never expire).  Issue 16: 40 of 43 tokens in a
+ * security pass never expired because nobody set an expiry. */
+static int64_t default_ttl_s(void) {
+  const char *v = getenv("SUANLI_TOKEN_DEFAULT_TTL_H");
+  long h = v && *v ? strtol(v, NULL, 10) : 2160;
+  if (h < 0 || h > 24 * 3660) h = 2160;
+  return (int64_t)h * 3600;
+}
+
 void h_tokens_create(sl_req *r) {
   int64_t id;
   if (!sl_req_path_id(r, 0, &id)) return;
@@ -101,18 +112,40 @@ void h_tokens_create(sl_req *r) {
   if (!body) return;
   const char *label = "";
   int64_t expires = 0;
+  json_t *scopes = NULL;
   const sl_jfield f[] = {
       {"label", SL_JT_STRING, false, &label, NULL, 0, 200, NULL},
       {"expires_at", SL_JT_TIME, false, &expires, NULL, 0, 0, NULL},
+      {"scopes", SL_JT_ARRAY, false, &scopes, NULL, 0, 10, NULL},
   };
   if (!sl_req_decode(r, body, f, sizeof f / sizeof f[0])) goto cleanup;
+  size_t si;
+  json_t *sv;
+  json_array_foreach(scopes, si, sv) {
+    const char *name = json_string_value(sv);
+    bool known = false;
+    for (unsigned k = 0; name && sl_scope_names[k]; k++) known = known || !strcmp(name, sl_scope_names[k]);
+    if (!known) {
+      sl_reply_error(r, SL_E_INVALID_VALUE, "scopes",
+                     "scopes[%zu] must be one of: read, heartbeat, pools, market, money, accounts, "
+                     "settlement, ledger, catalog, audit", si);
+      goto cleanup;
+    }
+  }
   if (expires && expires <= sl_time_now()) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "expires_at", "expires_at must be in the future");
     goto cleanup;
   }
+  if (!expires && default_ttl_s() > 0) expires = sl_time_now() + default_ttl_s();
   char token[SL_TOKEN_LEN + 1];
   json_t *tok;
   sl_dbrc rc = sl_http_issue_token(r->db, id, label, expires, token, &tok);
+  if (rc == SL_DB_OK && json_array_size(scopes) > 0) {
+    json_t *scoped = NULL;
+    rc = sl_db_token_set_scopes(r->db, json_integer_value(json_object_get(tok, "id")), scopes, &scoped);
+    json_decref(tok);
+    tok = rc == SL_DB_OK ? scoped : NULL;
+  }
   if (rc == SL_DB_FK) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
   } else if (rc != SL_DB_OK) {

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "internal.h"
 #include "suanli/adapter.h"
+#include "suanli/dispatch.h"
 #include "suanli/timeutil.h"
 
 static const char *const intra[] = {"nvlink", "pcie", "infinity_fabric", "hccs", "other", NULL};
@@ -107,6 +108,14 @@ void h_pools_create(sl_req *r) {
       !sl_adapter_validate(p.adapter_kind, config, &je)) {
     sl_reply_jerr(r, &je);
     goto cleanup;
+  }
+  if (strcmp(p.adapter_kind, "webhook") == 0) {
+    char why[300];
+    const char *url = json_string_value(json_object_get(config, "url"));
+    if (!sl_webhook_url_allowed(url, why, sizeof why)) {
+      sl_reply_error(r, SL_E_ADDRESS_NOT_ALLOWED, "adapter.config.url", "%s", why);
+      goto cleanup;
+    }
   }
   if ((strcmp(p.inter_node, "none") == 0) != (p.inter_node_gbps == 0)) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "inter_node_gbps",

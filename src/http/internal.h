@@ -83,6 +83,15 @@ struct sl_req {
                                the reply (replies carrying a secret shown only once) */
   char etag[32];            /* ETag of the reply, or "" (h_stats.c) */
   bool ui_asset;            /* a dashboard file: its security headers (h_ui.c) */
+  /* hostile clients (server.c, limits.c) */
+  bool started;             /* the access handler has seen this request */
+  int bad_target;           /* the raw path or query failed its checks: 1 path, 2 query */
+  char bad_why[200];
+  bool rl_charged;          /* a bucket was charged: send RateLimit headers */
+  double rl_limit, rl_remaining, rl_per_s;
+  int64_t rl_reset_ms, rl_retry_ms;
+  const char *rl_policy;    /* "token", "address", "anonymous" */
+  bool anon_checked, anon_ok; /* the anonymous budget was consulted (once per request) */
 };
 
 /* ---- replies (request.c) ---- */
@@ -126,6 +135,10 @@ void sl_json_milli(json_t *obj, const char *key, const char *out_key);
 /* ---- auth (auth.c) ---- */
 /* Authenticate from the Authorization header; on failure replies 401 and returns false. */
 bool sl_auth_request(sl_req *r);
+/* Authenticate from the process's token cache only (no database, no reply); false on a miss. */
+bool sl_auth_cached(sl_req *r);
+/* ---- token scopes (scopes.c) ---- */
+bool sl_scope_allows(const sl_req *r);
 unsigned sl_role_bit(const char *kind);
 /* Drop a revoked token from this process's authentication cache. */
 void sl_auth_cache_forget(int64_t token_id);

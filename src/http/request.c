@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "suanli/log.h"
 #include "suanli/money.h"
+#include "suanli/rawpath.h"
 
 void sl_reply_json(sl_req *r, unsigned status, json_t *steal) {
   json_decref(r->reply);
@@ -31,9 +32,21 @@ void sl_reply_error(sl_req *r, sl_err e, const char *field, const char *fmt, ...
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
+  /* Input echoed into an error (a query key, a header) may be any bytes: keep the body
+   * valid JSON by escaping what is not printable ASCII. */
+  char safe_detail[sizeof detail * 3], safe_field[200];
+  const char *dtext = detail;
+  if (!sl_utf8_valid(detail, strlen(detail))) {
+    sl_text_escape(detail, safe_detail, sizeof safe_detail);
+    dtext = safe_detail;
+  }
+  if (field && !sl_utf8_valid(field, strlen(field))) {
+    sl_text_escape(field, safe_field, sizeof safe_field);
+    field = safe_field;
+  }
   json_t *b = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "error", sl_err_name(e), "code",
                         sl_err_code(e), "hint", sl_err_hint(e), "field", field ? field : "",
-                        "detail", detail, "request_id", r->request_id);
+                        "detail", dtext, "request_id", r->request_id);
   sl_reply_json(r, sl_err_status(e), b);
   r->err = e;
   if (e == SL_E_DB_UNAVAILABLE || e == SL_E_BUSY) r->retry_after = true;

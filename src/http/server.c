@@ -7,10 +7,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
+#include "limits.h"
 #include "suanli/log.h"
+#include "suanli/rawpath.h"
 #include "suanli/timeutil.h"
 
 /* A too-large body is read and dropped up to this size before the 413 is sent. */
@@ -25,16 +28,37 @@ struct sl_http {
   char id_prefix[9];
 };
 
-static sl_req *req_new(sl_http *h, struct MHD_Connection *conn, const char *url,
-                       const char *method) {
+/* The path to route on, from the raw request target (see suanli/rawpath.h); a target that
+ * fails the checks keeps a printable copy of its path for the log and the audit row, and
+ * the reason in r->bad_why. */
+static void set_target(sl_req *r, const char *raw) {
+  char canon[SL_RAWPATH_MAX + 1];
+  const char *query = NULL;
+  sl_rawpath_rc rc = sl_rawpath_canon(raw, canon, sizeof canon, &query);
+  if (rc != SL_RAWPATH_OK) {
+    char shown[SL_RAWPATH_MAX + 1];
+    size_t n = strcspn(raw, "?");
+    char *path = strndup(raw, n < SL_RAWPATH_MAX / 3 ? n : SL_RAWPATH_MAX / 3);
+    sl_text_escape(path ? path : "", shown, sizeof shown);
+    free(path);
+    r->path = strdup(shown);
+    r->bad_target = 1;
+    snprintf(r->bad_why, sizeof r->bad_why, "%s", sl_rawpath_why(rc));
+  } else {
+    r->path = strdup(canon);
+    if (!sl_rawquery_check(query, r->bad_why, sizeof r->bad_why)) r->bad_target = 2;
+  }
+}
+
+static sl_req *req_new(sl_http *h, struct MHD_Connection *conn, const char *raw_uri) {
   sl_req *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   r->conn = conn;
   r->srv = h;
   r->pool = h->db;
   r->read_pool = h->cfg.read_db;
-  r->method = method;
-  r->path = strdup(url);
+  r->method = "-";
+  set_target(r, raw_uri);
   r->t0_us = sl_time_now_us();
   snprintf(r->request_id, sizeof r->request_id, "req-%s-%llu", h->id_prefix,
            (unsigned long long)atomic_fetch_add(&h->counter, 1) + 1);
@@ -125,17 +149,68 @@ static bool is_json_type(const char *ct) {
 
 static bool is_mutating(const char *method) { return strcmp(method, "GET") != 0; }
 
+static bool has_auth_header(sl_req *r) {
+  const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+  return a && *a;
+}
+
+/* A refusal decided before authentication (bad target, no route, wrong method, too large,
+ * rate limit): for a mutating request, authenticate quietly when a token was sent, then
+ * reply.  An authenticated refusal gets its audit row; one without a valid token is counted,
+ * and audited only while the address's anonymous budget lasts. */
+static void refuse_early(sl_req *r, sl_err e, const char *field, const char *detail) {
+  if (is_mutating(r->method) && has_auth_header(r) && !r->authed) {
+    bool down = false;
+    if (!r->db) r->db = sl_db_acquire(r->pool, 1000, &down);
+    if (r->db) (void)sl_auth_request(r);
+  }
+  sl_reply_error(r, e, field, "%s", detail);
+  if (e == SL_E_METHOD_NOT_ALLOWED) r->route = NULL;
+  if (!is_mutating(r->method)) return;
+  if (r->authed || sl_limit_anonymous(r)) sl_audit_refused(r);
+}
 /* Everything between "the whole request has arrived" and "a reply is ready". */
 static void process(sl_req *r) {
   bool path_matched;
-  char allow[64];
+  char allow[64], detail[400];
+  if (r->bad_target) {
+    sl_limits_count_bad_request();
+    if (r->bad_target == 1) {
+      /* A route whose {parameter} holds the bad segment: name the parameter.  Matching the
+       * printable copy is safe: '/' in it are the raw path's own, an escaped "%2F" stays
+       * inside its segment. */
+      r->route = find_route(r->method, r->path, r, &path_matched, allow, sizeof allow);
+      const char *name = r->route ? strchr(r->route->path, '{') : NULL;
+      for (int i = 0; name && i < SL_MAX_PARAMS && r->params[i]; i++, name = strchr(name + 1, '{')) {
+        if (r->params[i][strspn(r->params[i], "0123456789abcdefghijklmnopqrstuvwxyz"
+                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_~")] == '\0')
+          continue;
+        char field[32];
+        snprintf(field, sizeof field, "%.*s", (int)strcspn(name + 1, "}"), name + 1);
+        snprintf(detail, sizeof detail, "'%.40s' is not a valid %s: %s", r->params[i], field,
+                 r->bad_why);
+        refuse_early(r, SL_E_BAD_PATH_ID, field, detail);
+        return;
+      }
+      r->route = NULL;
+    }
+    refuse_early(r, r->bad_target == 1 ? SL_E_BAD_PATH : SL_E_BAD_QUERY,
+                 r->bad_target == 1 ? "path" : "query", r->bad_why);
+    return;
+  }
   r->route = find_route(r->method, r->path, r, &path_matched, allow, sizeof allow);
   if (!r->route) {
-    if (path_matched)
-      sl_reply_error(r, SL_E_METHOD_NOT_ALLOWED, NULL, "%s is not allowed here; allowed: %s",
-                     r->method, allow);
-    else
-      sl_reply_error(r, SL_E_ROUTE_NOT_FOUND, NULL, "no route for %s %s", r->method, r->path);
+    if (path_matched) {
+      snprintf(detail, sizeof detail, "%s is not allowed here; allowed: %s", r->method, allow);
+      refuse_early(r, SL_E_METHOD_NOT_ALLOWED, NULL, detail);
+    } else {
+      snprintf(detail, sizeof detail, "no route for %.40s %.300s", r->method, r->path);
+      refuse_early(r, SL_E_ROUTE_NOT_FOUND, NULL, detail);
+    }
+    return;
+  }
+  if (!sl_limit_address(r)) {
+    refuse_early(r, SL_E_RATE_LIMITED, NULL, "too many requests from this client address");
     return;
   }
   if (r->body_too_large) {
@@ -147,17 +222,46 @@ static void process(sl_req *r) {
     if (sl_req_query_only(r, r->route->query)) r->route->fn(r);
     return;
   }
+  if (!has_auth_header(r) && !sl_limit_anonymous(r)) {
+    /* no token and the address's anonymous budget is spent: counted, not audited */
+    sl_reply_error(r, SL_E_RATE_LIMITED, NULL,
+                   "too many requests without a token from this address; retry in %lld ms",
+                   (long long)r->rl_retry_ms);
+    return;
+  }
+  /* A cached token is charged before a database connection is taken: a token over its
+   * budget costs the server no database work at all. */
+  bool cached = !r->authed && has_auth_header(r) && sl_auth_cached(r);
+  if (cached && !sl_limit_token(r)) return; /* counted, not audited row by row */
   bool down = false;
-  r->db = sl_db_acquire(r->pool, 5000, &down);
+  if (!r->db) r->db = sl_db_acquire(r->pool, 5000, &down);
   if (!r->db) {
     if (down) sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
     else sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
     r->retry_after = true;
     return;
   }
-  if (!sl_auth_request(r)) goto refused;
+  if (!cached && !sl_auth_request(r)) {
+    /* a missing token already took from the anonymous budget above */
+    if (has_auth_header(r) && !sl_limit_anonymous(r)) {
+      sl_reply_error(r, SL_E_RATE_LIMITED, "Authorization",
+                     "too many requests with invalid tokens from this address; retry in %lld ms",
+                     (long long)r->rl_retry_ms);
+      return;
+    }
+    goto refused;
+  }
+  if (!cached && !sl_limit_token(r)) {
+    /* not audited row by row: a flood must not turn into audit writes */
+    return;
+  }
   if (!(r->route->roles & sl_role_bit(r->who.kind))) {
     sl_reply_error(r, SL_E_FORBIDDEN, NULL, "role '%s' may not use %s %s", r->who.kind,
+                   r->route->method, r->route->path);
+    goto refused;
+  }
+  if (!sl_scope_allows(r)) {
+    sl_reply_error(r, SL_E_FORBIDDEN, "Authorization", "this token's scopes do not allow %s %s",
                    r->route->method, r->route->path);
     goto refused;
   }
@@ -175,7 +279,7 @@ static void process(sl_req *r) {
   r->route->fn(r);
   return;
 refused:
-  if (is_mutating(r->method)) sl_audit_refused(r);
+  if (is_mutating(r->method) && (r->authed || sl_limit_anonymous(r))) sl_audit_refused(r);
 }
 
 /* A signed export streamed from its file. */
@@ -211,8 +315,8 @@ static enum MHD_Result queue(sl_req *r) {
   MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", r->request_id);
   MHD_add_response_header(resp, "Cache-Control", "no-store");
-  sl_http_extra_headers(r, resp);
-  if (r->retry_after) MHD_add_response_header(resp, "Retry-After", "1");
+  if (r->retry_after && r->status != 429) MHD_add_response_header(resp, "Retry-After", "1");
+  sl_limit_headers(r, resp);
   if (r->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
   if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
   if (r->status == 405 && r->route == NULL) {
@@ -233,10 +337,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls) {
   sl_http *h = cls;
   sl_req *r = *con_cls;
-  if (!r) {
-    r = req_new(h, conn, url, method);
+  if (!r) { /* the URI callback could not allocate */
+    r = req_new(h, conn, url);
     if (!r) return MHD_NO;
     *con_cls = r;
+  }
+  if (!r->started) {
+    r->started = true;
+    r->method = method;
+    sl_limit_client_from_proxy(r);
+    sl_conn_phase(conn, SL_CONN_BODY);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    if (te && strcasecmp(te, "identity") != 0) {
+      /* refuse chunked bodies before libmicrohttpd parses a chunk (its own refusals are
+       * HTML pages, and a body without a length has no natural bound) */
+      char detail[80];
+      snprintf(detail, sizeof detail, "Transfer-Encoding '%.40s'", te);
+      refuse_early(r, SL_E_LENGTH_REQUIRED, "Transfer-Encoding", detail);
+      return queue(r);
+    }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
     if (declared > h->cfg.max_body) r->body_too_large = true;
@@ -276,8 +395,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
   }
   if (r->finished) return MHD_YES;
+  sl_conn_phase(conn, SL_CONN_BUSY);
   process(r);
   return queue(r);
+}
+
+/* The raw request target, before libmicrohttpd decodes it: the request starts here. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  sl_conn_phase(conn, SL_CONN_HEADERS);
+  sl_req *r = req_new(cls, conn, uri);
+  if (r && r->bad_target == 2) {
+    /* The query is refused anyway: hide it from libmicrohttpd's argument parser, which
+     * (0.9.75) stalls the connection without a reply when thousands of parameters overflow
+     * the connection's memory pool.  The URI lives in the connection's own read buffer,
+     * which libmicrohttpd itself rewrites in place right after this callback. */
+    char *q = strchr((char *)(uintptr_t)uri, '?');
+    if (q) q[1] = '\0';
+  }
+  return r;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -292,6 +427,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (f && r->authed) json_object_set_new(f, "account_id", json_integer(r->who.account_id));
   if (f && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
     json_object_set_new(f, "terminated", json_integer((json_int_t)toe));
+  if (r->finished && (r->status < 400 || (r->authed && r->status < 500)))
+    sl_limit_good(r->client);
+  sl_conn_phase(conn, SL_CONN_IDLE);
   sl_log(r->status >= 500 ? SL_LOG_WARN : SL_LOG_INFO, "request", f);
   sl_metrics_observe(r);
   req_free(r);
@@ -315,17 +453,25 @@ sl_http *sl_http_start(const sl_http_config *cfg, sl_db *db) {
     free(h);
     return NULL;
   }
+  sl_limits_config lc = {cfg->conn_limit, cfg->conn_reserve, cfg->per_ip_limit,
+                         cfg->header_deadline_s, cfg->body_deadline_s};
+  if (!sl_limits_start(&lc)) {
+    free(h);
+    return NULL;
+  }
   h->d = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO, cfg->port,
-      NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+      sl_conn_accept, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned int)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned int)cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned int)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)131072,
       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, h, MHD_OPTION_END);
+      on_completed, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_CONNECTION,
+      sl_conn_notify, NULL, MHD_OPTION_END);
   if (!h->d) {
     sl_logf(SL_LOG_ERROR, "cannot listen on %s:%u", cfg->host, cfg->port);
+    sl_limits_stop();
     free(h);
     return NULL;
   }
@@ -341,6 +487,7 @@ unsigned sl_http_drain_and_stop(sl_http *h) {
   }
   unsigned left = atomic_load(&h->in_flight);
   MHD_stop_daemon(h->d);
+  sl_limits_stop();
   if (fd != MHD_INVALID_SOCKET) close(fd);
   free(h);
   return left;

@@ -7,8 +7,10 @@ Checks, each printed as `ok`/`FAIL`:
   errors-enum      components.schemas.ErrorName.enum == the names in errors.def, in order
   errors-registry  ErrorName.x-registry == errors.def (name, code, status, hint)
   errors-table     the Markdown table in info.description == errors.def
-  errors-used      every error name (but ok, route_not_found, method_not_allowed, which the
-                   router answers) is listed in some operation's x-errors
+  errors-used      every error name (but ok, route_not_found, method_not_allowed, bad_path,
+                   length_required, rate_limited, request_timeout, malformed_request, which
+                   the router or the front proxy answers on any operation)
+                   is listed in some operation's x-errors
   roles            every operation has x-roles from {admin, operator, provider, tenant, public};
                    public (security: []) exactly for the GETs of PUBLIC_PATHS (the probes and
                    the exchange's public keys, as in src/http/README.md)
@@ -37,7 +39,9 @@ import errors_def  # noqa: E402
 
 ROLES = {"admin", "operator", "provider", "tenant", "public"}
 ALL_ROLES = {"admin", "operator", "provider", "tenant"}
-ROUTER_ONLY = {"ok", "route_not_found", "method_not_allowed"}
+# answered by the router before any operation runs (documented once in info.description)
+ROUTER_ONLY = {"ok", "route_not_found", "method_not_allowed", "bad_path", "length_required",
+               "rate_limited", "request_timeout", "malformed_request"}
 # The routes that need no token (src/http/README.md, role `public`): the liveness and
 # readiness probes, the exchange's public signing keys (a verifier needs them without an
 # account), and the dashboard's static files (the page signs in itself, with a token it

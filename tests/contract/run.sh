@@ -119,7 +119,7 @@ selftest_errors() {
 # The reply checker must accept conforming replies (a conditional schema included) and catch
 # an undescribed key, a missing conditional key and an undeclared status.
 selftest_replies() {
-  local T='"id": 7, "account_id": 3, "public_id": "0123456789abcdef0123456789abcdef", "label": "", "created_at": "2026-11-27T22:00:00Z", "expires_at": null, "revoked_at": null, "state": "active"'
+  local T='"id": 7, "account_id": 3, "public_id": "0123456789abcdef0123456789abcdef", "label": "", "created_at": "2026-11-27T22:00:00Z", "expires_at": null, "revoked_at": null, "state": "active", "scopes": []'
   local P='"method": "POST", "path": "/v1/accounts/{id}/tokens", "status": 201'
   cat >"$TMP/replies.ok" <<EOF
 {"method": "GET", "path": "/v1/keys", "status": 200, "body": {"keys": []}}

@@ -1,5 +1,6 @@
 """Accounts, API tokens and authentication."""
 import datetime
+import os
 import re
 import time
 
@@ -9,7 +10,7 @@ from harness import (AUTH_FIELD, TOKEN_RE, Collector, blake2b_256, check, env, e
 ACCOUNT_KEYS = {"id", "kind", "name", "regions", "disabled", "created_at"}
 # src/http/README.md: Token plus the secret "token" (shown only in this reply)
 TOKEN_CREATE_KEYS = {"id", "account_id", "public_id", "label", "created_at", "expires_at",
-                     "revoked_at", "state", "token"}
+                     "revoked_at", "state", "scopes", "token"}
 
 
 def _secret_bits(secret):
@@ -91,7 +92,15 @@ def test_token_format_and_secrecy():
     check(m, "token %r is not sl_<32 hex>_<secret>" % t.get("token"))
     c.check(m.group(1) == t.get("public_id"), "public_id %r differs from token's %r" % (t.get("public_id"), m.group(1)))
     c.check(_secret_bits(m.group(2)) >= 128, "secret %d chars, under 128 bits" % len(m.group(2)))
-    c.check(t.get("label") == "ci" and t.get("expires_at") is None, "token echo: %s" % t)
+    c.check(t.get("label") == "ci", "token echo: %s" % t)
+    # no expires_at: the default lifetime (90 days unless SUANLI_TOKEN_DEFAULT_TTL_H says
+    # otherwise), never "no expiry" (issue 16)
+    want_h = int(os.environ.get("SUANLI_TOKEN_DEFAULT_TTL_H", "2160"))
+    if want_h:
+        exp = parse_ts(t["expires_at"]) if t.get("expires_at") else None
+        c.check(exp is not None and abs((exp - utcnow()).total_seconds() - want_h * 3600) < 3600,
+                "a token created without expires_at expires at %r, expected about %d h from now"
+                % (t.get("expires_at"), want_h))
     token, secret = t["token"], m.group(2)
     # a second token is different
     t2 = e.token(p["id"])

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench/flood_bench.sh — one tenant floods POST /v1/quotes: what happens to another tenant's
+# latency, with the request budgets on (the defaults) and off (every SUANLI_RATE_*=unlimited).
+#
+#   bench/flood_bench.sh            run it and append a dated section to bench/RESULTS.md
+#
+# One fresh database (migrate, bootstrap-admin); for each mode in the order on, off, off, on
+# (BENCH_ROUNDS=2 rounds; ABBA so that drift does not favour either): `suanlid serve` (build/,
+# RelWithDebInfo) with its own key dir, then bench/flood_bench_client.py: the victim alone for
+# BENCH_SECONDS, then the victim while BENCH_FLOODERS threads of a second tenant send quotes
+# back to back from another loopback address.  The figure that matters is the victim's p99
+# under the flood divided by its p99 alone (same run, same server): the issue asks for <= 1.5.
+#
+# Environment: BENCH_SECONDS (30), BENCH_FLOODERS (8), BENCH_ROUNDS (1), SUANLI_BIN
+# (build/suanlid), BENCH_RESULTS (bench/RESULTS.md), BENCH_NO_RECORD=1 to print only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_=${BENCH_SECONDS:-30}
+FLOODERS=${BENCH_FLOODERS:-8}
+ROUNDS=${BENCH_ROUNDS:-1}
+RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
+SUANLI_BIN=${SUANLI_BIN:-build/suanlid}
+die() { echo "flood_bench: error: $*" >&2; exit 1; }
+log() { echo "flood_bench: $*" >&2; }
+[[ $SECONDS_ =~ ^[0-9]+$ ]] && ((SECONDS_ >= 3 && SECONDS_ <= 600)) || die "BENCH_SECONDS must be 3..600"
+[[ $FLOODERS =~ ^[0-9]+$ ]] && ((FLOODERS >= 1 && FLOODERS <= 64)) || die "BENCH_FLOODERS must be 1..64"
+[[ $ROUNDS =~ ^[1-9]$ ]] || die "BENCH_ROUNDS must be 1..9"
+[[ -x $SUANLI_BIN ]] || die "$SUANLI_BIN not built"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/suanli-flood-bench.XXXXXX")
+SRV_PID="" BENCH_DB=""
+# shellcheck source=lib.sh
+source bench/lib.sh
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+# shellcheck source=../deploy/lib.sh
+source deploy/lib.sh
+sl_pg_start >"$TMP/pg.log" 2>&1 || { cat "$TMP/pg.log" >&2; die "PostgreSQL did not start"; }
+BENCH_DB="suanli_bench_flood_$$"
+export SUANLI_DATABASE_URL
+SUANLI_DATABASE_URL=$(sl_createdb "$BENCH_DB")
+timeout 120 "$SUANLI_BIN" migrate >"$TMP/migrate.log" 2>&1 || { cat "$TMP/migrate.log" >&2; die "migrate failed"; }
+KEYS="$TMP/keys"
+ADMIN=$(SUANLI_KEY_DIR=$KEYS timeout 60 "$SUANLI_BIN" bootstrap-admin 2>"$TMP/bootstrap.log") || die "bootstrap-admin failed"
+
+run_one() {  # run_one TAG MODE
+  local tag=$1 mode=$2 port url logf res
+  port=$(free_port 18500 18599)
+  url="http://127.0.0.1:$port"
+  logf="$TMP/suanlid-$tag.log"
+  local -a envs=(SUANLI_LISTEN="127.0.0.1:$port" SUANLI_KEY_DIR="$KEYS" SUANLI_LOG_LEVEL=warn)
+  if [[ $mode == off ]]; then
+    for k in ADMIN OPERATOR PROVIDER TENANT ANONYMOUS ADDRESS; do envs+=("SUANLI_RATE_$k=unlimited"); done
+  else
+    for k in ADMIN OPERATOR PROVIDER TENANT ANONYMOUS ADDRESS; do envs+=("SUANLI_RATE_$k="); done
+  fi
+  env "${envs[@]}" "$SUANLI_BIN" serve >"$logf" 2>&1 &
+  SRV_PID=$!
+  wait_ready "$url" "$logf" || die "suanlid did not become ready"
+  log "$tag: limits $mode, victim alone ${SECONDS_}s then with $FLOODERS flooders ${SECONDS_}s"
+  res=$(timeout 600 python3 bench/flood_bench_client.py "$url" "$ADMIN" --seconds "$SECONDS_" \
+        --flooders "$FLOODERS" --tag "$tag$$") || die "the client failed"
+  stop_server
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(tag=sys.argv[2], limits=sys.argv[3]); print(json.dumps(r))' \
+    "$res" "$tag" "$mode" >>"$TMP/runs.jsonl"
+  log "  $(tail -n 1 "$TMP/runs.jsonl")"
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+: >"$TMP/runs.jsonl"
+for round in $(seq 1 "$ROUNDS"); do
+  if ((round % 2)); then run_one "r${round}on" on; run_one "r${round}off" off
+  else run_one "r${round}off" off; run_one "r${round}on" on; fi
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo none)
+[[ -z $(git status --porcelain 2>/dev/null | head -n 1) ]] || REV="$REV+uncommitted"
+REPORT=$(python3 - "$TMP/runs.jsonl" <<'EOF'
+import json, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+print("| run | limits | victim quote p50 / p99 alone ms | under flood ms | p99 ratio | victim pools p50 / p99 alone ms | under flood ms | p99 ratio | victim failures | flooder req/s | flooder 2xx/s | flooder 429/s |")
+print("|---|---|---|---|---:|---|---|---:|---:|---:|---:|---:|")
+for r in runs:
+    def ratio(k):
+        a, b = r["baseline_%s_p99_ms" % k], r["flood_%s_p99_ms" % k]
+        return "%.2f" % (b / a) if a and b else "-"
+    print("| %s | %s | %s / %s | %s / %s | **%s** | %s / %s | %s / %s | **%s** | %d | %s | %s | %s |" % (
+        r["tag"], r["limits"], r["baseline_quote_p50_ms"], r["baseline_quote_p99_ms"], r["flood_quote_p50_ms"],
+        r["flood_quote_p99_ms"], ratio("quote"), r["baseline_pools_p50_ms"], r["baseline_pools_p99_ms"],
+        r["flood_pools_p50_ms"], r["flood_pools_p99_ms"], ratio("pools"), r["flood_failures"],
+        r["flooder_sent_per_s"], r["flooder_ok_per_s"], r["flooder_429_per_s"]))
+EOF
+)
+echo "$REPORT"
+[[ ${BENCH_NO_RECORD:-0} == 1 ]] && exit 0
+{
+  echo
+  echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — a flooding tenant and a victim tenant (issue 16)"
+  echo
+  echo "- command: \`bench/flood_bench.sh\` (BENCH_SECONDS=$SECONDS_ BENCH_FLOODERS=$FLOODERS BENCH_ROUNDS=$ROUNDS)"
+  echo "- host: \`$(uname -srvm)\`; nproc $(nproc); CPU: ${CPU:-?}; load average $LOAD_BEFORE before, $LOAD_AFTER after (the machine is shared)"
+  echo "- revision: $REV; suanlid \`$SUANLI_BIN\`, log level warn; the victim sends one request per 150 ms (inside its own budget) (quotes and pool pages alternating, new connection each); the flooder sends quotes back to back on keep-alive connections from 127.0.0.2; limits on = the defaults (tenant 20/s, burst 60; a quote costs 4), off = every budget unlimited"
+  echo
+  echo "$REPORT"
+} >>"$RESULTS"
+log "appended to $RESULTS"
