@@ -82,6 +82,7 @@ struct sl_req {
   char *idem_text;          /* owned; when set, stored under the Idempotency-Key instead of
                                the reply (replies carrying a secret shown only once) */
   char etag[32];            /* ETag of the reply, or "" (h_stats.c) */
+  char *location;           /* Location of a 308 to the canonical path (server.c), owned */
   bool ui_asset;            /* a dashboard file: its security headers (h_ui.c) */
   /* hostile clients (server.c, limits.c) */
   bool started;             /* the access handler has seen this request */

@@ -87,6 +87,7 @@ static void req_free(sl_req *r) {
   free(r->idem_text);
   free(r->body);
   free(r->path);
+  free(r->location);
   free(r);
 }
 
@@ -169,6 +170,25 @@ static void refuse_early(sl_req *r, sl_err e, const char *field, const char *det
   if (!is_mutating(r->method)) return;
   if (r->authed || sl_limit_anonymous(r)) sl_audit_refused(r);
 }
+/* GET of a path with one trailing slash whose slashless form is a route (the dashboard's
+ * `/ui/`): 308 to the canonical path.  A redirect, not an alias, so that whatever stands in
+ * front (a proxy's exact-path rules) always sees the one canonical form. */
+static bool redirect_slash(sl_req *r) {
+  size_t n = strlen(r->path);
+  if (strcmp(r->method, "GET") != 0 || n < 2 || r->path[n - 1] != '/' || r->path[n - 2] == '/')
+    return false;
+  char *canon = strndup(r->path, n - 1);
+  bool pm;
+  char allow[64];
+  if (!canon || !find_route("GET", canon, NULL, &pm, allow, sizeof allow)) {
+    free(canon);
+    return false;
+  }
+  r->location = canon;
+  sl_reply_json(r, 308, json_pack("{s:s}", "location", canon));
+  return true;
+}
+
 /* Everything between "the whole request has arrived" and "a reply is ready". */
 static void process(sl_req *r) {
   bool path_matched;
@@ -199,6 +219,7 @@ static void process(sl_req *r) {
     return;
   }
   r->route = find_route(r->method, r->path, r, &path_matched, allow, sizeof allow);
+  if (!r->route && !path_matched && redirect_slash(r)) return;
   if (!r->route) {
     if (path_matched) {
       snprintf(detail, sizeof detail, "%s is not allowed here; allowed: %s", r->method, allow);
@@ -315,6 +336,8 @@ static enum MHD_Result queue(sl_req *r) {
   MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", r->request_id);
   MHD_add_response_header(resp, "Cache-Control", "no-store");
+  sl_http_extra_headers(r, resp);
+  if (r->location) MHD_add_response_header(resp, "Location", r->location);
   if (r->retry_after && r->status != 429) MHD_add_response_header(resp, "Retry-After", "1");
   sl_limit_headers(r, resp);
   if (r->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
