@@ -3,7 +3,7 @@
  * functions of schema/003_market.sql; this file only calls them. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
+#include <poll.h>
 #include "internal.h"
 
 #define TRADE_JSON(t)                                                                        \
@@ -492,11 +492,9 @@ bool sl_db_wait_notify(sl_dbc *c, const char *channel, int timeout_ms) {
   if ((n = PQnotifies(c->pg)) == NULL) {
     int fd = PQsocket(c->pg);
     if (fd < 0) return false;
-    fd_set rs;
-    FD_ZERO(&rs);
-    FD_SET(fd, &rs);
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    if (select(fd + 1, &rs, NULL, NULL, &tv) > 0) {
+    /* poll, not select: a descriptor >= FD_SETSIZE would corrupt an fd_set. */
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) > 0) {
       if (!PQconsumeInput(c->pg)) {
         c->prepared = false; /* the connection broke: reconnect on next acquire */
         c->listening = false;

@@ -196,13 +196,26 @@ static enum MHD_Result queue_file(sl_req *r) {
   return ret;
 }
 
+/* Hand the request's database connection back to the pool.  Called as soon as the reply
+ * body exists (text or file): sending it to a slow or keep-alive client must not hold a
+ * connection other requests are waiting for in sl_db_acquire. */
+static void release_db(sl_req *r) {
+  if (!r->db) return;
+  sl_db_release(r->pool, r->db);
+  r->db = NULL;
+}
+
 static enum MHD_Result queue(sl_req *r) {
-  if (r->has_fd && r->status == 200) return queue_file(r);
+  if (r->has_fd && r->status == 200) {
+    release_db(r);
+    return queue_file(r);
+  }
   if (!r->reply_text) {
     if (!r->reply) sl_reply_error(r, SL_E_INTERNAL, NULL, "the handler produced no reply");
     r->reply_text = json_dumps(r->reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!r->reply_text) r->reply_text = strdup("{\"error\":\"internal_error\"}");
   }
+  release_db(r);
   struct MHD_Response *resp = MHD_create_response_from_buffer(
       strlen(r->reply_text), r->reply_text, MHD_RESPMEM_MUST_COPY);
   if (!resp) return MHD_NO;
