@@ -207,6 +207,9 @@ static int serve(const char *url) {
     return 1;
   }
   sl_db_release(db, c);
+  /* The in-memory capacity book (issue 11): loaded now, kept current from the change feed. */
+  if (!sl_xbook_start(url))
+    sl_log(SL_LOG_WARN, "capacity book not loaded yet: the first quote loads it", NULL);
   sl_http *h = sl_http_start(&cfg, db);
   if (!h) {
     sl_db_close(db);
@@ -226,6 +229,7 @@ static int serve(const char *url) {
   unsigned left = sl_http_drain_and_stop(h);
   sl_dispatcher_stop(dispatcher);
   sl_workers_stop(workers);
+  sl_xbook_stop();
   sl_db_close(db);
   sl_auth_cache_clear();
   sl_xledger_fini();

@@ -358,7 +358,8 @@ _session = PsqlSession()
 
 # audit_log and idempotency_keys record refused requests too; book_events is a work queue
 # (rows written by earlier accepted changes, deleted by a background worker at any time).
-SNAPSHOT_EXCLUDE = {"audit_log", "idempotency_keys", "book_events"}
+SNAPSHOT_EXCLUDE = {"audit_log", "idempotency_keys", "book_events",
+                    "market_changes"}  # the capacity book's change feed: a log of the tables above
 _snapshot_sql = None
 
 

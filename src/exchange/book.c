@@ -1,0 +1,297 @@
+/* book.c — this process's capacity book, loaded from PostgreSQL and kept current from the
+ * change feed (schema/009_market_feed.sql).  See src/market/README.md, "The capacity book".
+ *
+ * One book per process, behind a read-write lock: matches read it, sl_xbook_sync() writes it.
+ * The book has its own database connection, so a sync never reads inside a caller's
+ * transaction (it must not see, and keep, uncommitted bookings that may yet roll back).
+ *
+ * Freshness: every match first calls sl_xbook_sync(), which reads the changes committed since
+ * the book's cursor (one indexed query, usually empty) and applies them; syncs that started
+ * after a caller asked are shared (32 concurrent quotes cost about one read).  So a change
+ * committed before a request began is always in the book that request matches against.  The
+ * database still arbitrates every booking: a placement the book proposes on stale data is
+ * refused by sl_trade and retried (engine.c). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "suanli/book.h"
+#include "suanli/exchange.h"
+#include "suanli/log.h"
+#include "suanli/timeutil.h"
+
+#define FEED_LIMIT 5000    /* more changes than this at once: reload instead */
+#define PAST_SLOTS 1       /* bookings kept from one slot before now */
+
+static struct {
+  pthread_rwlock_t lock;   /* guards book */
+  pthread_mutex_t sync_mu; /* one sync at a time */
+  sl_book *book;
+  sl_db *db;
+  uint64_t cursor;         /* feed xid cursor; 0 = not loaded */
+  int64_t sync_started_us; /* start of the last successful sync */
+  unsigned long reloads, syncs;
+  bool started;
+} X = {.lock = PTHREAD_RWLOCK_INITIALIZER, .sync_mu = PTHREAD_MUTEX_INITIALIZER};
+
+static sl_mkt_intra intra_of(const char *s) {
+  if (!strcmp(s, "nvlink")) return SL_INTRA_NVLINK;
+  if (!strcmp(s, "pcie")) return SL_INTRA_PCIE;
+  if (!strcmp(s, "infinity_fabric")) return SL_INTRA_INFINITY_FABRIC;
+  if (!strcmp(s, "hccs")) return SL_INTRA_HCCS;
+  return SL_INTRA_OTHER;
+}
+
+static sl_mkt_inter inter_of(const char *s) {
+  if (!strcmp(s, "infiniband")) return SL_INTER_INFINIBAND;
+  if (!strcmp(s, "roce")) return SL_INTER_ROCE;
+  if (!strcmp(s, "ethernet")) return SL_INTER_ETHERNET;
+  return SL_INTER_NONE;
+}
+
+/* Put (or, when retired, remove) one loaded pool row. */
+static bool apply_row(sl_book *b, const sl_db_pool_row *r) {
+  if (!strcmp(r->status, "retired")) {
+    sl_book_remove(b, r->id);
+    return true;
+  }
+  sl_book_pool p = {.id = r->id, .owner_id = r->owner_id, .region = r->region,
+                    .accelerator = r->accelerator, .memory_gb = r->memory_gb,
+                    .ncu_milli = r->ncu_milli, .intra = intra_of(r->intra),
+                    .inter = inter_of(r->inter), .inter_gbps = r->inter_gbps,
+                    .gpu_count = r->gpu_count, .price_minor = r->price_minor,
+                    .avail_from = r->avail_from, .avail_until = r->avail_until,
+                    .active = strcmp(r->status, "active") == 0,
+                    .down = strcmp(r->health, "down") == 0};
+  return sl_book_put(b, &p);
+}
+
+static int cmp_booking(const void *pa, const void *pb) {
+  const sl_db_booking *a = pa, *b = pb;
+  if (a->pool_id != b->pool_id) return a->pool_id < b->pool_id ? -1 : 1;
+  return (a->slot > b->slot) - (a->slot < b->slot);
+}
+
+/* Set the bookings of [from, to] from rows sorted by pool: one call per pool. */
+static bool apply_bookings(sl_book *b, sl_db_booking *bk, size_t n, int64_t from, int64_t to) {
+  int64_t *slots = malloc((n ? n : 1) * sizeof *slots);
+  int32_t *vals = malloc((n ? n : 1) * sizeof *vals);
+  bool ok = slots && vals;
+  for (size_t i = 0; ok && i < n;) {
+    size_t j = i;
+    for (; j < n && bk[j].pool_id == bk[i].pool_id; j++) {
+      slots[j - i] = bk[j].slot;
+      vals[j - i] = bk[j].booked;
+    }
+    sl_book_set_booked(b, bk[i].pool_id, from, to, slots, vals, j - i); /* unknown pool: skip */
+    i = j;
+  }
+  free(slots);
+  free(vals);
+  return ok;
+}
+
+static bool apply_latency(sl_book *b, const sl_db_rtt_row *l, size_t n) {
+  sl_book_clear_rtt(b);
+  for (size_t i = 0; i < n; i++)
+    if (!sl_book_set_rtt(b, l[i].from, l[i].to, l[i].rtt_us)) return false;
+  return true;
+}
+
+/* A whole new book from the tables; *xmin is taken first, so every change the loads might
+ * miss comes through the feed afterwards (applying a change twice is harmless). */
+static sl_dbrc load_all(sl_dbc *c, sl_book **out, uint64_t *xmin) {
+  sl_db_pool_row *rows = NULL;
+  sl_db_booking *bk = NULL;
+  sl_db_rtt_row *lat = NULL;
+  size_t nrows = 0, nbk = 0, nlat = 0;
+  sl_book *b = NULL;
+  int64_t from = sl_order_next_slot(sl_time_now()) - (PAST_SLOTS + 1) * SL_SLOT_SECONDS;
+  sl_dbrc rc = sl_db_feed_xmin(c, xmin);
+  if (rc == SL_DB_OK) rc = sl_db_book_pools(c, 0, &rows, &nrows);
+  if (rc == SL_DB_OK) rc = sl_db_book_slots(c, 0, from, INT32_MAX * (int64_t)SL_SLOT_SECONDS, &bk, &nbk);
+  if (rc == SL_DB_OK) rc = sl_db_book_latency(c, &lat, &nlat);
+  if (rc != SL_DB_OK) goto cleanup;
+  rc = SL_DB_HARD;
+  if (!(b = sl_book_new())) goto cleanup;
+  for (size_t i = 0; i < nrows; i++)
+    if (!apply_row(b, &rows[i])) goto cleanup;
+  qsort(bk, nbk, sizeof *bk, cmp_booking);
+  if (!apply_bookings(b, bk, nbk, from, INT32_MAX * (int64_t)SL_SLOT_SECONDS)) goto cleanup;
+  if (!apply_latency(b, lat, nlat)) goto cleanup;
+  *out = b;
+  b = NULL;
+  rc = SL_DB_OK;
+cleanup:
+  sl_book_free(b);
+  free(rows);
+  free(bk);
+  free(lat);
+  return rc;
+}
+
+/* One loaded change, ready to apply under the write lock. */
+typedef struct {
+  sl_db_change ch;
+  sl_db_pool_row *rows; /* pool: 0 or 1 row */
+  sl_db_booking *bk;    /* slots */
+  size_t n;
+} loaded;
+
+/* Read the feed and the state it names; apply it under the write lock.  *reload is set when
+ * the feed cannot bring the book up to date (pruned past the cursor, too many changes, new
+ * ratings). */
+static sl_dbrc catch_up(sl_dbc *c, bool *reload) {
+  uint64_t xmin = 0, pruned = 0;
+  sl_db_change *ch = NULL;
+  size_t n = 0;
+  *reload = false;
+  sl_dbrc rc = sl_db_feed_read(c, X.cursor, FEED_LIMIT, &xmin, &pruned, &ch, &n);
+  if (rc != SL_DB_OK) return rc;
+  if ((pruned && X.cursor <= pruned) || n >= FEED_LIMIT) *reload = true;
+  for (size_t i = 0; i < n && !*reload; i++)
+    if (!strcmp(ch[i].kind, "accelerators")) *reload = true;
+  if (*reload) {
+    free(ch);
+    return SL_DB_OK;
+  }
+  loaded *ld = calloc(n ? n : 1, sizeof *ld);
+  sl_db_rtt_row *lat = NULL;
+  size_t nlat = 0;
+  bool want_lat = false;
+  if (!ld) {
+    free(ch);
+    return SL_DB_HARD;
+  }
+  for (size_t i = 0; i < n && rc == SL_DB_OK; i++) {
+    ld[i].ch = ch[i];
+    if (!strcmp(ch[i].kind, "latency")) want_lat = true;
+    bool dup = want_lat && !strcmp(ch[i].kind, "latency"); /* a flag: read once below */
+    /* the same pool named twice close together: one read serves both */
+    for (size_t j = i > 64 ? i - 64 : 0; j < i && !dup; j++)
+      dup = !strcmp(ch[j].kind, ch[i].kind) && ch[j].pool_id == ch[i].pool_id &&
+            (strcmp(ch[i].kind, "slots") ||
+             (ch[j].slot_from == ch[i].slot_from && ch[j].slot_to == ch[i].slot_to));
+    if (dup) {
+      ld[i].ch.kind[0] = '\0';
+      continue;
+    }
+    if (!strcmp(ch[i].kind, "pool"))
+      rc = sl_db_book_pools(c, ch[i].pool_id, &ld[i].rows, &ld[i].n);
+    else if (!strcmp(ch[i].kind, "slots"))
+      rc = sl_db_book_slots(c, ch[i].pool_id, ch[i].slot_from, ch[i].slot_to, &ld[i].bk, &ld[i].n);
+  }
+  if (rc == SL_DB_OK && want_lat) rc = sl_db_book_latency(c, &lat, &nlat);
+  if (rc == SL_DB_OK) {
+    bool ok = true;
+    pthread_rwlock_wrlock(&X.lock);
+    for (size_t i = 0; i < n && ok; i++) {
+      const loaded *l = &ld[i];
+      if (!strcmp(l->ch.kind, "pool")) {
+        if (l->n == 0) sl_book_remove(X.book, l->ch.pool_id); /* gone */
+        else ok = apply_row(X.book, &l->rows[0]);
+      } else if (!strcmp(l->ch.kind, "slots")) {
+        ok = apply_bookings(X.book, l->bk, l->n, l->ch.slot_from, l->ch.slot_to);
+        if (l->n == 0) sl_book_set_booked(X.book, l->ch.pool_id, l->ch.slot_from, l->ch.slot_to, NULL, NULL, 0);
+      }
+    }
+    if (ok && want_lat) ok = apply_latency(X.book, lat, nlat);
+    pthread_rwlock_unlock(&X.lock);
+    if (ok) X.cursor = xmin;
+    else *reload = true; /* out of memory half-way: start again from the tables */
+  }
+  for (size_t i = 0; i < n; i++) {
+    free(ld[i].rows);
+    free(ld[i].bk);
+  }
+  free(ld);
+  free(lat);
+  free(ch);
+  return rc;
+}
+
+static sl_dbrc reload(sl_dbc *c) {
+  sl_book *nb = NULL;
+  uint64_t xmin = 0;
+  sl_dbrc rc = load_all(c, &nb, &xmin);
+  if (rc != SL_DB_OK) return rc;
+  pthread_rwlock_wrlock(&X.lock);
+  sl_book *old = X.book;
+  X.book = nb;
+  pthread_rwlock_unlock(&X.lock);
+  sl_book_free(old);
+  X.cursor = xmin;
+  X.reloads++;
+  sl_log(SL_LOG_INFO, "capacity book loaded",
+         json_pack("{s:I,s:I}", "pools", (json_int_t)sl_book_size(nb), "bytes",
+                   (json_int_t)sl_book_memory(nb)));
+  return SL_DB_OK;
+}
+
+bool sl_xbook_start(const char *conninfo) {
+  if (X.started) return true;
+  X.db = sl_db_open(conninfo, 1);
+  if (!X.db) return false;
+  X.started = true;
+  return sl_xbook_sync(sl_time_now_us()) == SL_DB_OK;
+}
+
+void sl_xbook_stop(void) {
+  if (!X.started) return;
+  sl_db_close(X.db);
+  sl_book_free(X.book);
+  X.book = NULL;
+  X.db = NULL;
+  X.cursor = 0;
+  X.started = false;
+}
+
+sl_dbrc sl_xbook_sync(int64_t asked_us) {
+  if (!X.started) return SL_DB_HARD;
+  pthread_mutex_lock(&X.sync_mu);
+  if (X.cursor && X.sync_started_us >= asked_us) { /* a sync that began after we asked */
+    pthread_mutex_unlock(&X.sync_mu);
+    return SL_DB_OK;
+  }
+  int64_t started = sl_time_now_us();
+  bool down;
+  sl_dbrc rc = SL_DB_DOWN;
+  sl_dbc *c = sl_db_acquire(X.db, 5000, &down);
+  if (c) {
+    bool again = X.cursor == 0;
+    rc = SL_DB_OK;
+    if (!again) rc = catch_up(c, &again);
+    if (rc == SL_DB_OK && again) rc = reload(c);
+    sl_db_release(X.db, c);
+  } else if (!down) {
+    rc = SL_DB_SOFT;
+  }
+  if (rc == SL_DB_OK) {
+    X.sync_started_us = started;
+    X.syncs++;
+  }
+  pthread_mutex_unlock(&X.sync_mu);
+  return rc;
+}
+
+sl_dbrc sl_xbook_reload(void) {
+  if (!X.started) return SL_DB_HARD;
+  pthread_mutex_lock(&X.sync_mu);
+  X.cursor = 0;
+  pthread_mutex_unlock(&X.sync_mu);
+  return sl_xbook_sync(sl_time_now_us());
+}
+
+bool sl_xbook_ready(void) { return X.started; }
+
+void sl_xbook_read_lock(void) { pthread_rwlock_rdlock(&X.lock); }
+void sl_xbook_read_unlock(void) { pthread_rwlock_unlock(&X.lock); }
+const sl_book *sl_xbook_get(void) { return X.book; }
+
+void sl_xbook_stats(size_t *pools, size_t *bytes, unsigned long *reloads, unsigned long *syncs) {
+  pthread_rwlock_rdlock(&X.lock);
+  *pools = X.book ? sl_book_size(X.book) : 0;
+  *bytes = X.book ? sl_book_memory(X.book) : 0;
+  pthread_rwlock_unlock(&X.lock);
+  *reloads = X.reloads;
+  *syncs = X.syncs;
+}
