@@ -56,6 +56,10 @@ bool sl_book_get(const sl_book *b, int64_t id, sl_book_pool *out);
 /* Booked GPUs of pool id in `slot` (0 when none); -1 when the pool is unknown. */
 int32_t sl_book_booked_at(const sl_book *b, int64_t id, int64_t slot);
 
+/* A hash of the pools, their attributes, their bookings of slots >= from_slot and the
+ * latency matrix: two books with the same content have the same digest. */
+uint64_t sl_book_digest(const sl_book *b, int64_t from_slot);
+
 /* How a match is bounded. */
 typedef struct sl_book_opts {
   size_t limit;        /* ranked placements wanted (>= 1) */

@@ -62,6 +62,9 @@ void sl_xbook_read_lock(void);
 void sl_xbook_read_unlock(void);
 const sl_book *sl_xbook_get(void);           /* under the read lock */
 void sl_xbook_stats(size_t *pools, size_t *bytes, unsigned long *reloads, unsigned long *syncs);
+/* The book's size and digest after a sync; with verify, also the digest of a book loaded
+ * afresh from the same database snapshot ("agrees": the two are equal).  Admin diagnostics. */
+sl_dbrc sl_xbook_check(bool verify, json_t **out);
 void sl_xchg_retries_add(unsigned long n);
 unsigned long sl_xchg_retries(void);         /* stale placements refused and retried */
 

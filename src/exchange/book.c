@@ -12,6 +12,7 @@
  * database still arbitrates every booking: a placement the book proposes on stale data is
  * refused by sl_trade and retried (engine.c). */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "suanli/book.h"
@@ -294,4 +295,51 @@ void sl_xbook_stats(size_t *pools, size_t *bytes, unsigned long *reloads, unsign
   pthread_rwlock_unlock(&X.lock);
   *reloads = X.reloads;
   *syncs = X.syncs;
+}
+
+sl_dbrc sl_xbook_check(bool verify, json_t **out) {
+  *out = NULL;
+  sl_dbrc rc = sl_xbook_sync(sl_time_now_us());
+  if (rc != SL_DB_OK) return rc;
+  int64_t from = sl_order_next_slot(sl_time_now()) - SL_SLOT_SECONDS;
+  char live[17] = "", fresh[17] = "";
+  size_t fresh_pools = 0;
+  pthread_mutex_lock(&X.sync_mu);
+  bool down;
+  sl_dbc *c = verify ? sl_db_acquire(X.db, 5000, &down) : NULL;
+  if (verify && !c) rc = down ? SL_DB_DOWN : SL_DB_SOFT;
+  /* One snapshot for both: catch up, then load a second book from the same tables. */
+  if (c) rc = sl_db_begin_snapshot(c);
+  if (c && rc == SL_DB_OK) {
+    bool again = false;
+    rc = catch_up(c, &again);
+    if (rc == SL_DB_OK && again) rc = SL_DB_SOFT; /* a reload would compare a book with itself */
+    sl_book *nb = NULL;
+    uint64_t xmin;
+    if (rc == SL_DB_OK) rc = load_all(c, &nb, &xmin);
+    if (rc == SL_DB_OK) {
+      snprintf(fresh, sizeof fresh, "%016llx", (unsigned long long)sl_book_digest(nb, from));
+      fresh_pools = sl_book_size(nb);
+    }
+    sl_book_free(nb);
+    sl_db_rollback(c);
+  }
+  if (c) sl_db_release(X.db, c);
+  pthread_rwlock_rdlock(&X.lock);
+  size_t pools = X.book ? sl_book_size(X.book) : 0, bytes = X.book ? sl_book_memory(X.book) : 0;
+  if (X.book) snprintf(live, sizeof live, "%016llx", (unsigned long long)sl_book_digest(X.book, from));
+  pthread_rwlock_unlock(&X.lock);
+  unsigned long long cursor = X.cursor;
+  pthread_mutex_unlock(&X.sync_mu);
+  if (rc != SL_DB_OK) return rc;
+  *out = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "pools", (json_int_t)pools, "bytes",
+                   (json_int_t)bytes, "bytes_per_pool", (json_int_t)(pools ? bytes / pools : 0),
+                   "reloads", (json_int_t)X.reloads, "stale_retries",
+                   (json_int_t)sl_xchg_retries(), "cursor", (json_int_t)cursor, "digest", live);
+  if (*out && verify) {
+    json_object_set_new(*out, "fresh_digest", json_string(fresh));
+    json_object_set_new(*out, "fresh_pools", json_integer((json_int_t)fresh_pools));
+    json_object_set_new(*out, "agrees", json_boolean(strcmp(live, fresh) == 0));
+  }
+  return *out ? SL_DB_OK : SL_DB_HARD;
 }

@@ -135,6 +135,7 @@ void sl_audit_refused(sl_req *r);
 void h_healthz(sl_req *r);
 void h_readyz(sl_req *r);
 void h_me(sl_req *r);
+void h_market_book(sl_req *r);
 void h_accounts_create(sl_req *r);
 void h_accounts_list(sl_req *r);
 void h_accounts_get(sl_req *r);

@@ -48,6 +48,7 @@ const sl_route sl_routes[] = {
     {"POST", "/v1/pools/{id}/heartbeat", h_pools_heartbeat, PROVIDER, "pool.heartbeat", NOQ},
     {"POST", "/v1/quotes", h_quotes_create, TENANT, "quote.create",
      Q("limit", "rejected", "rejected_after", "rejected_limit")},
+    {"GET", "/v1/market/book", h_market_book, ADMIN, NULL, Q("verify")},
     {"POST", "/v1/orders", h_orders_create, TENANT, "order.create", NOQ},
     {"GET", "/v1/orders", h_orders_list, TENANT | ADMIN, NULL, Q("state", PAGE)},
     {"GET", "/v1/orders/{id}", h_orders_get, TENANT | ADMIN, NULL, NOQ},

@@ -812,3 +812,48 @@ bool sl_book_verdicts(const sl_book *b, const sl_mkt_order *m, const char *origi
   *next = i < b->npools ? b->ids[i - 1] : 0;
   return true;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Digest: equal books (same pools, attributes, bookings from a slot on, latency) hash equal, */
+/* whatever the order of their construction.                                               */
+
+static uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  h ^= h >> 31;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 29);
+}
+
+static uint64_t mix_str(uint64_t h, const char *s) {
+  uint64_t f = 1469598103934665603ULL;
+  for (; *s; s++) f = (f ^ (unsigned char)*s) * 1099511628211ULL;
+  return mix(h, f);
+}
+
+uint64_t sl_book_digest(const sl_book *b, int64_t from_slot) {
+  uint64_t sum = 0;
+  int32_t h0 = (int32_t)(from_slot / HOUR);
+  for (size_t i = 0; i < b->npools; i++) {
+    const bpool *p = &b->pools[i];
+    uint64_t h = mix(0, (uint64_t)p->id);
+    h = mix(h, (uint64_t)p->owner);
+    h = mix_str(h, b->regions[p->region]);
+    h = mix_str(h, b->models[p->model]);
+    h = mix(h, (uint64_t)p->price);
+    h = mix(h, (uint64_t)p->avail_from);
+    h = mix(h, (uint64_t)p->avail_until);
+    h = mix(h, (uint64_t)p->ncu_milli);
+    h = mix(h, ((uint64_t)(uint32_t)p->gpu_count << 32) | (uint32_t)p->memory_gb);
+    h = mix(h, ((uint64_t)p->intra << 40) | ((uint64_t)p->inter << 32) | (uint32_t)p->inter_gbps);
+    h = mix(h, (uint64_t)p->active << 1 | p->down);
+    for (size_t k = bk_lower(p, h0); k < p->nbk; k++)
+      h = mix(h, ((uint64_t)(uint32_t)p->bk_slot[k] << 32) | (uint32_t)p->bk_n[k]);
+    sum += h; /* order-independent */
+  }
+  for (size_t f = 0; f < b->rtt_dim; f++)
+    for (size_t t = 0; t < b->rtt_dim; t++) {
+      int64_t r = b->rtt[f * b->rtt_dim + t];
+      if (r >= 0) sum += mix(mix_str(mix_str(0, b->regions[f]), b->regions[t]), (uint64_t)r);
+    }
+  return mix(sum, b->npools);
+}
