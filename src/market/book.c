@@ -7,6 +7,9 @@
 #include "suanli/timeutil.h"
 
 #define HOUR SL_SLOT_SECONDS
+/* Split orders examine every statically fit pool up to this many (the fill is then exactly
+ * the full matcher's); beyond it, a bounded prefix in key order (README: "Bounds"). */
+#define SPLIT_EXACT 2000
 
 /* ---------------------------------------------------------------------------------------- */
 /* An open-addressing hash map uint64 -> uint32 (key 0 is "empty"; callers never use it).   */
@@ -669,6 +672,7 @@ bool sl_book_match_order(const sl_book *b, const sl_mkt_order *m, const char *or
   if (m->split) {
     size_t mp = m->max_pieces > 0 ? (size_t)m->max_pieces : 1;
     if (need < mp) need = mp;
+    if (static_ok <= SPLIT_EXACT) need = SIZE_MAX;
   }
   int64_t stop_key[3] = {0, 0, 0};
   bool stopping = false;
