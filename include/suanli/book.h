@@ -84,6 +84,7 @@ typedef struct sl_book_match {
   size_t total;            /* pools in the book */
   size_t examined;         /* statically fit pools whose capacity was looked at */
   size_t unexamined;       /* statically fit pools ranked after the examined ones */
+  size_t pruned;           /* statically fit pools too small for a gang order (CAPACITY), by index */
 } sl_book_match;
 
 /* Match order m (budget fields as the caller set them; has_origin with `origin` naming the

@@ -115,7 +115,7 @@ typedef struct {
 
 typedef struct {
   uint16_t region, model;
-  uint8_t intra, inter;
+  uint8_t intra, inter, size_class;
   int32_t inter_gbps;
   bent *live; /* active and not down, sorted by (price, id) */
   size_t nlive, caplive;
@@ -194,8 +194,12 @@ void sl_book_free(sl_book *b) {
   free(b);
 }
 
+/* Size class: pools of 2^(c-1) .. 2^c - 1 GPUs.  A gang order for G GPUs skips every bucket
+ * whose class holds less than G without visiting its pools. */
+static uint8_t size_class(int32_t gpus) { return gpus <= 0 ? 0 : (uint8_t)(32 - __builtin_clz((unsigned)gpus)); }
+
 static uint64_t bucket_key(const bpool *p) {
-  return (1ULL << 63) | ((uint64_t)p->region << 40) | ((uint64_t)p->model << 24) |
+  return (1ULL << 63) | ((uint64_t)(size_class(p->gpu_count) & 0x1f) << 57) | ((uint64_t)p->region << 40) | ((uint64_t)p->model << 24) |
          ((uint64_t)(p->intra & 0xf) << 20) | ((uint64_t)(p->inter & 0xf) << 16) |
          ((uint64_t)(uint32_t)p->inter_gbps & 0xffff) |
          ((uint64_t)((uint32_t)p->inter_gbps >> 16) << 56);
@@ -254,6 +258,7 @@ static bool bucket_link(sl_book *b, bpool *p) {
     if (!hmap_put(&b->by_key, key, bi)) return false;
     b->buckets[b->nbuckets++] = (bucket){.region = p->region, .model = p->model,
                                          .intra = p->intra, .inter = p->inter,
+                                         .size_class = size_class(p->gpu_count),
                                          .inter_gbps = p->inter_gbps};
   }
   bucket *k = &b->buckets[bi];
@@ -653,6 +658,19 @@ bool sl_book_match_order(const sl_book *b, const sl_mkt_order *m, const char *or
         break;
       }
       if (!note(out, want_ex, w, pool_of(b, k->live[i].id), &in, examples)) goto cleanup;
+    }
+    int64_t class_max = k->size_class >= 31 ? INT32_MAX : ((int64_t)1 << k->size_class) - 1;
+    if (nok && !m->split && class_max < m->gpus) { /* too small, whatever the bookings */
+      out->pruned += nok;
+      for (size_t i = 0; i < nok; i++) {
+        if (want_ex[SL_WHY_CAPACITY] >= examples) {
+          out->counts[SL_WHY_CAPACITY] += nok - i;
+          break;
+        }
+        if (!note(out, want_ex, SL_WHY_CAPACITY, pool_of(b, k->live[i].id), &in, examples))
+          goto cleanup;
+      }
+      nok = 0;
     }
     okn[bi] = nok;
     if (nok) {

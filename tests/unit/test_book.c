@@ -204,7 +204,7 @@ static void compare(const sl_book *b, const model *m, const sl_mkt_order *o, con
     for (size_t k = 0; k < bm.nexamples[w]; k++)
       assert_int_equal(bm.result.verdicts[bm.examples[w][k]].why, w);
   }
-  assert_int_equal(bm.unexamined + bm.examined, n - want[SL_WHY_HEALTH] - want[SL_WHY_SPEC] -
+  assert_int_equal(bm.unexamined + bm.examined + bm.pruned, n - want[SL_WHY_HEALTH] - want[SL_WHY_SPEC] -
                                                     want[SL_WHY_REGION] - want[SL_WHY_LATENCY] -
                                                     want[SL_WHY_PRICE]);
   n_filled += full.filled;
