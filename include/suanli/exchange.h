@@ -54,10 +54,20 @@ sl_dbrc sl_xchg_quote(sl_dbc *c, sl_order_req *o, int64_t tenant, int64_t now,
 bool sl_xbook_start(const char *conninfo);   /* own connection; loads the book */
 void sl_xbook_stop(void);
 bool sl_xbook_ready(void);
+/* Changes whenever a pool's attributes, the ratings or the latency matrix may have changed
+ * (bookings alone do not count; 0: never loaded); listings built from the database at one
+ * version stay valid while it holds (src/http/cache.c). */
+uint64_t sl_xbook_version(void);
 /* Bring the book up to date with every change committed before asked_us (sl_time_now_us);
  * concurrent callers share one read of the feed. */
 sl_dbrc sl_xbook_sync(int64_t asked_us);
 sl_dbrc sl_xbook_reload(void);              /* from the tables, whole */
+/* This process committed a change (called after every successful mutating request). */
+void sl_xbook_touch(void);
+/* Sync unless the last sync began after this process's last committed change and less than
+ * max_age_us ago (a listener syncs on every NOTIFY, so other processes' changes arrive within
+ * milliseconds; max_age_us bounds it when notifications are lost). */
+sl_dbrc sl_xbook_sync_recent(int64_t max_age_us);
 void sl_xbook_read_lock(void);
 void sl_xbook_read_unlock(void);
 const sl_book *sl_xbook_get(void);           /* under the read lock */

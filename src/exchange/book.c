@@ -13,6 +13,7 @@
  * refused by sl_trade and retried (engine.c). */
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include "suanli/book.h"
@@ -27,11 +28,17 @@ static struct {
   pthread_rwlock_t lock;   /* guards book */
   pthread_mutex_t sync_mu; /* one sync at a time */
   sl_book *book;
-  sl_db *db;
+  sl_db *db;               /* syncs */
+  sl_db *ldb;              /* the listener */
   uint64_t cursor;         /* feed xid cursor; 0 = not loaded */
   int64_t sync_started_us; /* start of the last successful sync */
   unsigned long reloads, syncs;
-  bool started;
+  _Atomic uint64_t version;  /* bumped when pools, ratings or latency may have changed */
+  _Atomic int64_t touched_us; /* the last change this process committed (sl_xbook_touch) */
+  _Atomic int64_t synced_us;  /* start of the last successful sync */
+  pthread_t listener;
+  _Atomic bool stop;
+  bool started, listening;
 } X = {.lock = PTHREAD_RWLOCK_INITIALIZER, .sync_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static sl_mkt_intra intra_of(const char *s) {
@@ -196,6 +203,11 @@ static sl_dbrc catch_up(sl_dbc *c, bool *reload) {
       }
     }
     if (ok && want_lat) ok = apply_latency(X.book, lat, nlat);
+    for (size_t i = 0; i < n; i++) /* bookings alone do not change a listing */
+      if (strcmp(ch[i].kind, "slots") != 0) {
+        X.version++;
+        break;
+      }
     pthread_rwlock_unlock(&X.lock);
     if (ok) X.cursor = xmin;
     else *reload = true; /* out of memory half-way: start again from the tables */
@@ -218,6 +230,7 @@ static sl_dbrc reload(sl_dbc *c) {
   pthread_rwlock_wrlock(&X.lock);
   sl_book *old = X.book;
   X.book = nb;
+  X.version++;
   pthread_rwlock_unlock(&X.lock);
   sl_book_free(old);
   X.cursor = xmin;
@@ -228,20 +241,60 @@ static sl_dbrc reload(sl_dbc *c) {
   return SL_DB_OK;
 }
 
+/* Keeps the book warm: syncs on every NOTIFY suanli_market (a change committed by any
+ * process) and at least once a second.  Only a wake-up: correctness never depends on it. */
+static void *listen_main(void *arg) {
+  (void)arg;
+  struct timespec nap = {0, 100 * 1000000L};
+  while (!X.stop) {
+    bool down;
+    sl_dbc *c = sl_db_acquire(X.ldb, 1000, &down);
+    while (c && !X.stop) {
+      int64_t t0 = sl_time_now_us();
+      bool got = sl_db_wait_notify(c, "suanli_market", 1000);
+      if (sl_xbook_sync(sl_time_now_us()) == SL_DB_DOWN) break;
+      if (!got && sl_time_now_us() - t0 < 500000) break; /* the wait failed at once: reconnect */
+    }
+    if (c) sl_db_release(X.ldb, c);
+    if (!X.stop) nanosleep(&nap, NULL);
+  }
+  return NULL;
+}
+
 bool sl_xbook_start(const char *conninfo) {
   if (X.started) return true;
   X.db = sl_db_open(conninfo, 1);
-  if (!X.db) return false;
+  X.ldb = X.db ? sl_db_open(conninfo, 1) : NULL; /* the listener's own: it holds it */
+  if (!X.db || !X.ldb) {
+    if (X.db) sl_db_close(X.db);
+    X.db = NULL;
+    return false;
+  }
   X.started = true;
-  return sl_xbook_sync(sl_time_now_us()) == SL_DB_OK;
+  X.stop = false;
+  bool ok = sl_xbook_sync(sl_time_now_us()) == SL_DB_OK;
+  X.listening = pthread_create(&X.listener, NULL, listen_main, NULL) == 0;
+  return ok;
+}
+
+void sl_xbook_touch(void) { X.touched_us = sl_time_now_us(); }
+
+sl_dbrc sl_xbook_sync_recent(int64_t max_age_us) {
+  int64_t synced = X.synced_us;
+  if (X.cursor && synced > X.touched_us && sl_time_now_us() - synced < max_age_us) return SL_DB_OK;
+  return sl_xbook_sync(sl_time_now_us());
 }
 
 void sl_xbook_stop(void) {
   if (!X.started) return;
+  X.stop = true;
+  if (X.listening) pthread_join(X.listener, NULL);
+  X.listening = false;
+  sl_db_close(X.ldb);
   sl_db_close(X.db);
   sl_book_free(X.book);
   X.book = NULL;
-  X.db = NULL;
+  X.db = X.ldb = NULL;
   X.cursor = 0;
   X.started = false;
 }
@@ -268,6 +321,7 @@ sl_dbrc sl_xbook_sync(int64_t asked_us) {
   }
   if (rc == SL_DB_OK) {
     X.sync_started_us = started;
+    X.synced_us = started;
     X.syncs++;
   }
   pthread_mutex_unlock(&X.sync_mu);
@@ -283,6 +337,8 @@ sl_dbrc sl_xbook_reload(void) {
 }
 
 bool sl_xbook_ready(void) { return X.started; }
+
+uint64_t sl_xbook_version(void) { return X.version; }
 
 void sl_xbook_read_lock(void) { pthread_rwlock_rdlock(&X.lock); }
 void sl_xbook_read_unlock(void) { pthread_rwlock_unlock(&X.lock); }

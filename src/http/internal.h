@@ -78,7 +78,17 @@ struct sl_req {
   char sig_key[17], sig_hex[129], sha_hex[65];
   char *idem_text;          /* owned; when set, stored under the Idempotency-Key instead of
                                the reply (replies carrying a secret shown only once) */
+  char etag[20];            /* the reply's ETag ("..." quoted), when known; else computed */
 };
+
+/* ---- reply cache and ETags (cache.c) ---- */
+/* The strong ETag of a reply text: "<16 hex>" with the quotes. */
+void sl_etag_of(const char *text, char out[20]);
+/* Reply from the cache when an entry for this viewer and query was built at this book
+ * version and is young enough; false when the handler must build the reply. */
+bool sl_cache_reply(sl_req *r, uint64_t version);
+/* Keep text (a 200 reply built from state read after built_at_us) for the next requests. */
+void sl_cache_store(sl_req *r, uint64_t version, const char *text, int64_t built_at_us);
 
 /* ---- replies (request.c) ---- */
 void sl_reply_json(sl_req *r, unsigned status, json_t *steal);

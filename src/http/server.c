@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
+#include "suanli/exchange.h"
 #include "suanli/log.h"
 #include "suanli/timeutil.h"
 
@@ -216,12 +217,23 @@ static enum MHD_Result queue(sl_req *r) {
     if (!r->reply_text) r->reply_text = strdup("{\"error\":\"internal_error\"}");
   }
   release_db(r);
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      strlen(r->reply_text), r->reply_text, MHD_RESPMEM_MUST_COPY);
+  /* A change this process committed: the next listing syncs the book first (cache.c). */
+  if (is_mutating(r->method) && r->status / 100 == 2) sl_xbook_touch();
+  /* GET replies carry an ETag; If-None-Match with it gets a 304 without a body. */
+  bool tagged = r->status == 200 && strcmp(r->method, "GET") == 0;
+  if (tagged && !r->etag[0]) sl_etag_of(r->reply_text, r->etag);
+  if (tagged) {
+    const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
+    if (inm && (strstr(inm, r->etag) || strcmp(inm, "*") == 0)) r->status = 304;
+  }
+  size_t len = r->status == 304 ? 0 : strlen(r->reply_text);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, r->reply_text, MHD_RESPMEM_MUST_COPY);
   if (!resp) return MHD_NO;
-  MHD_add_response_header(resp, "Content-Type", "application/json");
+  if (r->status != 304) MHD_add_response_header(resp, "Content-Type", "application/json");
   MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  MHD_add_response_header(resp, "Cache-Control", tagged ? "private, no-cache" : "no-store");
+  if (tagged) MHD_add_response_header(resp, "ETag", r->etag);
   if (r->retry_after) MHD_add_response_header(resp, "Retry-After", "1");
   if (r->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
   if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");

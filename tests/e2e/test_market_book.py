@@ -161,9 +161,10 @@ def test_lost_notification_reconnect_and_pruned_feed_recover():
         _check_books(c, [srv], e.admin, "after reconnect")
 
         # 3. the feed pruned past the server's cursor: a full reload
-        e.c.patch("/v1/pools/%d" % X["id"], {"price_per_gpu_hour": "1.70"}, token=P["token"])
-        q("BEGIN; UPDATE market_feed_state SET pruned_xid = (SELECT max(xid) FROM market_changes);"
-          " DELETE FROM market_changes; COMMIT")
+        # (the change and the pruning of its row commit together: no process can have read it)
+        q("BEGIN; UPDATE pools SET price_minor = 170 WHERE id = %d;"
+          " UPDATE market_feed_state SET pruned_xid = pg_current_xact_id();"
+          " DELETE FROM market_changes; COMMIT" % X["id"])
         c.check(_quote_price(mk, T["token"], region) == "1.70", "after the feed was pruned the change is missing")
         after, _ = _book(srv.client, e.admin, verify=False)
         if before and after:
@@ -285,4 +286,43 @@ def test_keepalive_burst_of_32_clients():
     if slow:
         print("    (%d requests on %d keep-alive connections: median %.1f ms, max %.1f ms)"
               % (len(slow), n, 1000 * slow[len(slow) // 2], 1000 * slow[-1]))
+    c.done()
+
+
+def test_listing_etag_304_and_invalidation():
+    e = env()
+    c = Collector()
+    region = e.region()
+    P = e.account("provider")
+    T = e.account("tenant")
+    X = e.pool(P["token"], region, gpu_count=8, gpus_per_node=8, price_per_gpu_hour="3.00")
+    path = "/v1/pools?region=%s&limit=50" % region
+    r1 = e.c.get(path, token=T["token"])
+    tag = r1.headers.get("etag")
+    c.check(r1.status == 200 and tag and tag.startswith('"'), "GET %s: %s, ETag %r" % (path, r1.status, tag))
+    r2 = e.c.get(path, token=T["token"], headers={"If-None-Match": tag})
+    c.check(r2.status == 304 and r2.raw == b"" and r2.headers.get("etag") == tag,
+            "If-None-Match with the current ETag: %s %r %r" % (r2.status, r2.raw[:80], r2.headers.get("etag")))
+    # a change through this process: the next listing is new at once
+    e.c.patch("/v1/pools/%d" % X["id"], {"price_per_gpu_hour": "2.50"}, token=P["token"])
+    r3 = e.c.get(path, token=T["token"], headers={"If-None-Match": tag})
+    c.check(r3.status == 200 and r3.headers.get("etag") != tag, "after a price change: %s, ETag %r (was %r)"
+            % (r3.status, r3.headers.get("etag"), tag))
+    if r3.status == 200:
+        prices = [p["price_per_gpu_hour"] for p in r3.json["items"] if p["id"] == X["id"]]
+        c.check(prices == ["2.50"], "the listing shows price %s, expected 2.50" % prices)
+    # a change behind the API (another process): seen within the listener's wake-up
+    q("UPDATE pools SET price_minor = 240 WHERE id = %d" % X["id"])
+    seen = None
+    for _ in range(40):
+        r4 = e.c.get(path, token=T["token"])
+        seen = [p["price_per_gpu_hour"] for p in r4.json["items"] if p["id"] == X["id"]]
+        if seen == ["2.40"]:
+            break
+        time.sleep(0.05)
+    c.check(seen == ["2.40"], "a change committed elsewhere is not listed within 2 s: %s" % seen)
+    # the catalog carries ETags too
+    a = e.c.get("/v1/accelerators", token=T["token"])
+    b = e.c.get("/v1/accelerators", token=T["token"], headers={"If-None-Match": a.headers.get("etag", "-")})
+    c.check(a.status == 200 and b.status == 304, "GET /v1/accelerators with its ETag: %s then %s" % (a.status, b.status))
     c.done()
