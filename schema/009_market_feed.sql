@@ -23,6 +23,7 @@ CREATE TABLE market_changes (
   at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX market_changes_xid ON market_changes(xid);
+CREATE INDEX market_changes_at ON market_changes(at);  -- pruning
 
 CREATE TABLE market_feed_state (
   singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
