@@ -405,8 +405,10 @@ bool sl_book_set_booked(sl_book *b, int64_t id, int64_t from, int64_t to, const 
     p->capbk = (uint32_t)c;
   }
   size_t tail = p->nbk - hi;
-  memmove(&p->bk_slot[lo + m], &p->bk_slot[hi], tail * sizeof *p->bk_slot);
-  memmove(&p->bk_n[lo + m], &p->bk_n[hi], tail * sizeof *p->bk_n);
+  if (tail) { /* (the arrays are still NULL for a pool never booked) */
+    memmove(&p->bk_slot[lo + m], &p->bk_slot[hi], tail * sizeof *p->bk_slot);
+    memmove(&p->bk_n[lo + m], &p->bk_n[hi], tail * sizeof *p->bk_n);
+  }
   for (size_t i = 0; i < m; i++) {
     p->bk_slot[lo + i] = pairs[2 * i];
     p->bk_n[lo + i] = pairs[2 * i + 1];
