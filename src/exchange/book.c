@@ -23,6 +23,7 @@
 
 #define FEED_LIMIT 5000    /* more changes than this at once: reload instead */
 #define PAST_SLOTS 1       /* bookings kept from one slot before now */
+#define FAR_SLOT ((int64_t)(INT32_MAX - 1) * SL_SLOT_SECONDS) /* "every future slot" */
 
 static struct {
   pthread_rwlock_t lock;   /* guards book */
@@ -116,7 +117,7 @@ static sl_dbrc load_all(sl_dbc *c, sl_book **out, uint64_t *xmin) {
   int64_t from = sl_order_next_slot(sl_time_now()) - (PAST_SLOTS + 1) * SL_SLOT_SECONDS;
   sl_dbrc rc = sl_db_feed_xmin(c, xmin);
   if (rc == SL_DB_OK) rc = sl_db_book_pools(c, 0, &rows, &nrows);
-  if (rc == SL_DB_OK) rc = sl_db_book_slots(c, 0, from, INT32_MAX * (int64_t)SL_SLOT_SECONDS, &bk, &nbk);
+  if (rc == SL_DB_OK) rc = sl_db_book_slots(c, 0, from, FAR_SLOT, &bk, &nbk);
   if (rc == SL_DB_OK) rc = sl_db_book_latency(c, &lat, &nlat);
   if (rc != SL_DB_OK) goto cleanup;
   rc = SL_DB_HARD;
@@ -124,7 +125,7 @@ static sl_dbrc load_all(sl_dbc *c, sl_book **out, uint64_t *xmin) {
   for (size_t i = 0; i < nrows; i++)
     if (!apply_row(b, &rows[i])) goto cleanup;
   qsort(bk, nbk, sizeof *bk, cmp_booking);
-  if (!apply_bookings(b, bk, nbk, from, INT32_MAX * (int64_t)SL_SLOT_SECONDS)) goto cleanup;
+  if (!apply_bookings(b, bk, nbk, from, FAR_SLOT)) goto cleanup;
   if (!apply_latency(b, lat, nlat)) goto cleanup;
   *out = b;
   b = NULL;

@@ -376,7 +376,8 @@ static int cmp_pair(const void *pa, const void *pb) {
 bool sl_book_set_booked(sl_book *b, int64_t id, int64_t from, int64_t to, const int64_t *slots,
                         const int32_t *booked, size_t n) {
   bpool *p = pool_of(b, id);
-  if (!p || from > to) return false;
+  if (!p || from > to || from < 0) return false;
+  if (to / HOUR > INT32_MAX) to = (int64_t)INT32_MAX * HOUR;
   int32_t hf = (int32_t)(from / HOUR), ht = (int32_t)(to / HOUR);
   int32_t *pairs = malloc((n ? n : 1) * 2 * sizeof *pairs);
   if (!pairs) return false;
@@ -389,7 +390,7 @@ bool sl_book_set_booked(sl_book *b, int64_t id, int64_t from, int64_t to, const 
     m++;
   }
   qsort(pairs, m, 2 * sizeof *pairs, cmp_pair);
-  size_t lo = bk_lower(p, hf), hi = bk_lower(p, ht + 1);
+  size_t lo = bk_lower(p, hf), hi = ht == INT32_MAX ? p->nbk : bk_lower(p, ht + 1);
   size_t nn = p->nbk - (hi - lo) + m;
   if (nn > p->capbk) {
     size_t c = p->capbk ? p->capbk : 4;

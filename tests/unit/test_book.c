@@ -331,6 +331,13 @@ static void test_ids_and_bookings(void **state) {
   assert_true(sl_book_set_booked(b, pid, T0 + 5 * H, T0 + 10 * H, NULL, NULL, 0));
   assert_int_equal(sl_book_booked_at(b, pid, T0 + 9 * H), 0);
   assert_int_equal(sl_book_booked_at(b, pid, T0 + 2 * H), 4);
+  /* "every future slot" as the range (a full load does this): no overflow, earlier ones kept */
+  int64_t s3[1] = {T0 + 50 * H};
+  int32_t v3[1] = {2};
+  assert_true(sl_book_set_booked(b, pid, T0 + 40 * H, (int64_t)INT32_MAX * H, s3, v3, 1));
+  assert_true(sl_book_set_booked(b, pid, T0 + 40 * H, (int64_t)INT32_MAX * H, s3, v3, 1));
+  assert_int_equal(sl_book_booked_at(b, pid, T0 + 50 * H), 2);
+  assert_int_equal(sl_book_booked_at(b, pid, T0 + 2 * H), 4);
   sl_book_forget_before(b, T0 + 3 * H);
   assert_int_equal(sl_book_booked_at(b, pid, T0 + 2 * H), 0);
   assert_int_equal(sl_book_booked_at(b, 999999999, T0), -1);
