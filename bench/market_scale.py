@@ -282,8 +282,8 @@ def report(rows, region):
     out.append("\n## %s — market at scale (capacity book, bounded quotes)\n" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     out.append("- command: `%s` (MARKET_SIZES=\"%s\", BENCH_SECONDS=%d)" % (CMD, " ".join(map(str, SIZES)), SECS))
     out.append("- host: `%s`; nproc %d; CPU: %s; load average at the end: %s" % (host, os.cpu_count(), cpu, " ".join(load)))
-    out.append("- revision: %s%s; suanlid build: %s; one suanlid (default threads), workers on" % (rev, "+uncommitted" if dirty else "", BIN))
-    out.append("- market: demo seed cloned (prices spread -10%%..+10%%, 30-day windows, silent simulated adapters that never time out);"
+    out.append("- revision: %s%s; suanlid build: %s; one suanlid (SUANLI_THREADS=%s), workers on" % (rev, "+uncommitted" if dirty else "", BIN, os.environ.get("SUANLI_THREADS", "default 4")))
+    out.append("- market: demo seed cloned (prices spread -10%..+10%, 30-day windows, silent simulated adapters that never time out);"
                " a third of each clone's slots of the next 72 h half booked (pool_slots rows without trades: a bench-only database)")
     out.append("- quote: 8-GPU gang, 4 h, start window 48 h, origin us-east-1, max RTT 100 ms; pools page: `GET /v1/pools?region=%s&limit=50`;"
                " orders: 1 GPU x 1 h fill-or-kill, random seeded region and hour" % region)
