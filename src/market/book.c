@@ -8,7 +8,7 @@
 
 #define HOUR SL_SLOT_SECONDS
 /* Split orders examine every statically fit pool up to this many (the fill is then exactly
- * the full matcher's); beyond it, a bounded prefix in key order (README: "Bounds"). */
+ * the full matcher's); beyond it, a bounded prefix in key order (src/market/README.md, "A quote"). */
 #define SPLIT_EXACT 2000
 
 /* ---------------------------------------------------------------------------------------- */
