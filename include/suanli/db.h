@@ -223,6 +223,12 @@ sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t 
 /* Booked GPUs (> 0) per slot in [from, to] (inclusive) of one pool, or of all (pool == 0). */
 sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_db_booking **rows,
                          size_t *n);
+/* The same for a set of pools in one query each: pools by id (whatever their status), and
+ * their booked slots in [from, to] ordered by pool and slot. */
+sl_dbrc sl_db_book_pools_in(sl_dbc *c, const int64_t *ids, size_t nids, sl_db_pool_row **rows,
+                            size_t *n);
+sl_dbrc sl_db_book_slots_in(sl_dbc *c, const int64_t *ids, size_t nids, int64_t from, int64_t to,
+                            sl_db_booking **rows, size_t *n);
 typedef struct sl_db_rtt_row {
   char from[48], to[48];
   int64_t rtt_us;

@@ -1,6 +1,7 @@
 /* market.c — the market's queries: book snapshot, orders, trades, journal, budgets and the
  * background work (settlement, expiry, book events).  Money logic is in the stored
  * functions of schema/003_market.sql; this file only calls them. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -160,6 +161,17 @@ const sl_db_stmt sl_db_stmts_market[] = {
      "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
      " WHERE ($1::bigint IS NULL OR pool_id = $1) AND slot >= to_timestamp($2::bigint)"
      " AND slot <= to_timestamp($3::bigint) AND booked > 0"},
+    {"book_pools_in",
+     "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
+     " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
+     " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
+     " extract(epoch FROM p.available_until)::bigint, p.status, p.health, p.gpu_count"
+     " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
+     " WHERE p.id = ANY($1::bigint[]) ORDER BY p.id"},
+    {"book_slots_in",
+     "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
+     " WHERE pool_id = ANY($1::bigint[]) AND slot >= to_timestamp($2::bigint)"
+     " AND slot <= to_timestamp($3::bigint) AND booked > 0 ORDER BY pool_id, slot"},
     {"book_latency", "SELECT from_region, to_region, rtt_us FROM region_latency"},
     {"feed_xmin", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"},
     {"feed_read",
@@ -496,15 +508,16 @@ sl_dbrc sl_db_tenant_wake(sl_dbc *c, int64_t tenant, const char *cause) {
 
 /* ---- the capacity book's loads and its change feed (schema/009_market_feed.sql) ---- */
 
-sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t *n) {
-  char b[24];
-  const char *v[1] = {sl_db_i64_opt(b, pool, 0)};
+/* Rows of book_pools / book_pools_in into sl_db_pool_row (rtt_us -1). */
+static sl_dbrc book_pool_rows(sl_dbc *c, const char *stmt, const char *param,
+                              sl_db_pool_row **rows, size_t *n) {
+  const char *v[1] = {param};
   PGresult *r;
   sl_db_pool_row *out;
   size_t cnt;
   *rows = NULL;
   *n = 0;
-  sl_dbrc rc = sl_db_rows(c, "book_pools", 1, v, sizeof *out, &r, (void **)&out, &cnt);
+  sl_dbrc rc = sl_db_rows(c, stmt, 1, v, sizeof *out, &r, (void **)&out, &cnt);
   if (rc != SL_DB_OK) return rc;
   for (size_t i = 0; i < cnt; i++) {
     int k = (int)i;
@@ -532,16 +545,42 @@ sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t 
   return SL_DB_OK;
 }
 
-sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_db_booking **rows,
-                         size_t *n) {
-  char b1[24], b2[24], b3[24];
-  const char *v[3] = {sl_db_i64_opt(b1, pool, 0), sl_db_i64(b2, from), sl_db_i64(b3, to)};
+sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t *n) {
+  char b[24];
+  return book_pool_rows(c, "book_pools", sl_db_i64_opt(b, pool, 0), rows, n);
+}
+
+/* ids as a PostgreSQL array literal "{1,2,3}" (malloc'd). */
+static char *id_array(const int64_t *ids, size_t n) {
+  char *a = malloc(n * 21 + 3), *w = a;
+  if (!a) return NULL;
+  *w++ = '{';
+  for (size_t i = 0; i < n; i++) w += sprintf(w, "%s%lld", i ? "," : "", (long long)ids[i]);
+  *w++ = '}';
+  *w = '\0';
+  return a;
+}
+
+sl_dbrc sl_db_book_pools_in(sl_dbc *c, const int64_t *ids, size_t nids, sl_db_pool_row **rows,
+                            size_t *n) {
+  char *a = id_array(ids, nids);
+  if (!a) return SL_DB_HARD;
+  sl_dbrc rc = book_pool_rows(c, "book_pools_in", a, rows, n);
+  free(a);
+  return rc;
+}
+
+/* Rows of book_slots / book_slots_in. */
+static sl_dbrc book_slot_rows(sl_dbc *c, const char *stmt, const char *first, int64_t from,
+                              int64_t to, sl_db_booking **rows, size_t *n) {
+  char b2[24], b3[24];
+  const char *v[3] = {first, sl_db_i64(b2, from), sl_db_i64(b3, to)};
   PGresult *r;
   sl_db_booking *out;
   size_t cnt;
   *rows = NULL;
   *n = 0;
-  sl_dbrc rc = sl_db_rows(c, "book_slots", 3, v, sizeof *out, &r, (void **)&out, &cnt);
+  sl_dbrc rc = sl_db_rows(c, stmt, 3, v, sizeof *out, &r, (void **)&out, &cnt);
   if (rc != SL_DB_OK) return rc;
   for (size_t i = 0; i < cnt; i++) {
     out[i].pool_id = sl_db_col_i64(r, (int)i, 0);
@@ -552,6 +591,21 @@ sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_d
   *rows = out;
   *n = cnt;
   return SL_DB_OK;
+}
+
+sl_dbrc sl_db_book_slots_in(sl_dbc *c, const int64_t *ids, size_t nids, int64_t from, int64_t to,
+                            sl_db_booking **rows, size_t *n) {
+  char *a = id_array(ids, nids);
+  if (!a) return SL_DB_HARD;
+  sl_dbrc rc = book_slot_rows(c, "book_slots_in", a, from, to, rows, n);
+  free(a);
+  return rc;
+}
+
+sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_db_booking **rows,
+                         size_t *n) {
+  char b1[24];
+  return book_slot_rows(c, "book_slots", sl_db_i64_opt(b1, pool, 0), from, to, rows, n);
 }
 
 sl_dbrc sl_db_book_latency(sl_dbc *c, sl_db_rtt_row **rows, size_t *n) {

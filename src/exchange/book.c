@@ -138,17 +138,26 @@ cleanup:
   return rc;
 }
 
-/* One loaded change, ready to apply under the write lock. */
-typedef struct {
-  sl_db_change ch;
-  sl_db_pool_row *rows; /* pool: 0 or 1 row */
-  sl_db_booking *bk;    /* slots */
-  size_t n;
-} loaded;
+static int cmp_i64(const void *pa, const void *pb) {
+  int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+  return (a > b) - (a < b);
+}
 
-/* Read the feed and the state it names; apply it under the write lock.  *reload is set when
- * the feed cannot bring the book up to date (pruned past the cursor, too many changes, new
- * ratings). */
+/* Sort and deduplicate ids[0..n); returns the new count. */
+static size_t uniq(int64_t *ids, size_t n) {
+  if (!n) return 0;
+  qsort(ids, n, sizeof *ids, cmp_i64);
+  size_t m = 1;
+  for (size_t i = 1; i < n; i++)
+    if (ids[i] != ids[m - 1]) ids[m++] = ids[i];
+  return m;
+}
+
+/* Read the feed and the state it names — at most three queries whatever the number of
+ * changes: the pools named (by id), their booked slots over the union of the ranges named,
+ * the latency matrix — and apply it under the write lock.  Re-reading a wider range than a
+ * change named is still the truth for that range.  *reload is set when the feed cannot bring
+ * the book up to date (pruned past the cursor, too many changes, new ratings). */
 static sl_dbrc catch_up(sl_dbc *c, bool *reload) {
   uint64_t xmin = 0, pruned = 0;
   sl_db_change *ch = NULL;
@@ -159,65 +168,66 @@ static sl_dbrc catch_up(sl_dbc *c, bool *reload) {
   if ((pruned && X.cursor <= pruned) || n >= FEED_LIMIT) *reload = true;
   for (size_t i = 0; i < n && !*reload; i++)
     if (!strcmp(ch[i].kind, "accelerators")) *reload = true;
-  if (*reload) {
+  if (*reload || n == 0) {
     free(ch);
+    if (!*reload) X.cursor = xmin;
     return SL_DB_OK;
   }
-  loaded *ld = calloc(n ? n : 1, sizeof *ld);
+  int64_t *pids = malloc(n * sizeof *pids), *sids = malloc(n * sizeof *sids);
+  size_t np = 0, ns = 0;
+  int64_t from = INT64_MAX, to = INT64_MIN;
+  bool want_lat = false, ok = true;
+  sl_db_pool_row *rows = NULL;
+  sl_db_booking *bk = NULL;
   sl_db_rtt_row *lat = NULL;
-  size_t nlat = 0;
-  bool want_lat = false;
-  if (!ld) {
-    free(ch);
-    return SL_DB_HARD;
-  }
-  for (size_t i = 0; i < n && rc == SL_DB_OK; i++) {
-    ld[i].ch = ch[i];
-    if (!strcmp(ch[i].kind, "latency")) want_lat = true;
-    bool dup = want_lat && !strcmp(ch[i].kind, "latency"); /* a flag: read once below */
-    /* the same pool named twice close together: one read serves both */
-    for (size_t j = i > 64 ? i - 64 : 0; j < i && !dup; j++)
-      dup = !strcmp(ch[j].kind, ch[i].kind) && ch[j].pool_id == ch[i].pool_id &&
-            (strcmp(ch[i].kind, "slots") ||
-             (ch[j].slot_from == ch[i].slot_from && ch[j].slot_to == ch[i].slot_to));
-    if (dup) {
-      ld[i].ch.kind[0] = '\0';
-      continue;
-    }
-    if (!strcmp(ch[i].kind, "pool"))
-      rc = sl_db_book_pools(c, ch[i].pool_id, &ld[i].rows, &ld[i].n);
-    else if (!strcmp(ch[i].kind, "slots"))
-      rc = sl_db_book_slots(c, ch[i].pool_id, ch[i].slot_from, ch[i].slot_to, &ld[i].bk, &ld[i].n);
-  }
-  if (rc == SL_DB_OK && want_lat) rc = sl_db_book_latency(c, &lat, &nlat);
-  if (rc == SL_DB_OK) {
-    bool ok = true;
-    pthread_rwlock_wrlock(&X.lock);
-    for (size_t i = 0; i < n && ok; i++) {
-      const loaded *l = &ld[i];
-      if (!strcmp(l->ch.kind, "pool")) {
-        if (l->n == 0) sl_book_remove(X.book, l->ch.pool_id); /* gone */
-        else ok = apply_row(X.book, &l->rows[0]);
-      } else if (!strcmp(l->ch.kind, "slots")) {
-        ok = apply_bookings(X.book, l->bk, l->n, l->ch.slot_from, l->ch.slot_to);
-        if (l->n == 0) sl_book_set_booked(X.book, l->ch.pool_id, l->ch.slot_from, l->ch.slot_to, NULL, NULL, 0);
-      }
-    }
-    if (ok && want_lat) ok = apply_latency(X.book, lat, nlat);
-    for (size_t i = 0; i < n; i++) /* bookings alone do not change a listing */
-      if (strcmp(ch[i].kind, "slots") != 0) {
-        X.version++;
-        break;
-      }
-    pthread_rwlock_unlock(&X.lock);
-    if (ok) X.cursor = xmin;
-    else *reload = true; /* out of memory half-way: start again from the tables */
+  size_t nrows = 0, nbk = 0, nlat = 0;
+  if (!pids || !sids) {
+    rc = SL_DB_HARD;
+    goto cleanup;
   }
   for (size_t i = 0; i < n; i++) {
-    free(ld[i].rows);
-    free(ld[i].bk);
+    if (!strcmp(ch[i].kind, "pool")) {
+      pids[np++] = ch[i].pool_id;
+    } else if (!strcmp(ch[i].kind, "slots")) {
+      sids[ns++] = ch[i].pool_id;
+      if (ch[i].slot_from < from) from = ch[i].slot_from;
+      if (ch[i].slot_to > to) to = ch[i].slot_to;
+    } else if (!strcmp(ch[i].kind, "latency")) {
+      want_lat = true;
+    }
   }
-  free(ld);
+  np = uniq(pids, np);
+  ns = uniq(sids, ns);
+  if (np) rc = sl_db_book_pools_in(c, pids, np, &rows, &nrows);
+  if (rc == SL_DB_OK && ns) rc = sl_db_book_slots_in(c, sids, ns, from, to, &bk, &nbk);
+  if (rc == SL_DB_OK && want_lat) rc = sl_db_book_latency(c, &lat, &nlat);
+  if (rc != SL_DB_OK) goto cleanup;
+  pthread_rwlock_wrlock(&X.lock);
+  /* pools first (a booking may name a pool created in the same batch); rows are by id */
+  for (size_t i = 0, r = 0; i < np && ok; i++) {
+    while (r < nrows && rows[r].id < pids[i]) r++;
+    if (r < nrows && rows[r].id == pids[i]) ok = apply_row(X.book, &rows[r]);
+    else sl_book_remove(X.book, pids[i]); /* gone */
+  }
+  /* bookings: rows by (pool, slot); a pool without rows in the range is cleared there */
+  for (size_t i = 0, r = 0; i < ns && ok; i++) {
+    while (r < nbk && bk[r].pool_id < sids[i]) r++;
+    size_t e = r;
+    while (e < nbk && bk[e].pool_id == sids[i]) e++;
+    if (e > r) ok = apply_bookings(X.book, bk + r, e - r, from, to);
+    else sl_book_set_booked(X.book, sids[i], from, to, NULL, NULL, 0);
+    r = e;
+  }
+  if (ok && want_lat) ok = apply_latency(X.book, lat, nlat);
+  if (np || want_lat) X.version++; /* bookings alone do not change a listing */
+  pthread_rwlock_unlock(&X.lock);
+  if (ok) X.cursor = xmin;
+  else *reload = true; /* out of memory half-way: start again from the tables */
+cleanup:
+  free(pids);
+  free(sids);
+  free(rows);
+  free(bk);
   free(lat);
   free(ch);
   return rc;
