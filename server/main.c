@@ -214,8 +214,12 @@ static int serve(const char *url) {
   const char *read_url = getenv("SUANLI_DATABASE_READ_URL");
   sl_db *read_db = read_url && *read_url ? sl_db_open(read_url, (int)cfg.threads) : NULL;
   cfg.read_db = read_db;
+  /* The in-memory capacity book (issue 11): loaded now, kept current from the change feed. */
+  if (!sl_xbook_start(url))
+    sl_log(SL_LOG_WARN, "capacity book not loaded yet: the first quote loads it", NULL);
   sl_http *h = sl_http_start(&cfg, db);
   if (!h) {
+    sl_xbook_stop();
     sl_db_close(read_db);
     sl_db_close(db);
     return 1;
@@ -235,6 +239,7 @@ static int serve(const char *url) {
   sl_dispatcher_stop(dispatcher);
   sl_workers_stop(workers);
   sl_db_close(read_db);
+  sl_xbook_stop();
   sl_db_close(db);
   sl_auth_cache_clear();
   sl_xledger_fini();

@@ -278,7 +278,7 @@ typedef struct sl_db_pool_row {
   int64_t ncu_milli;      /* -1 unrated */
   int32_t inter_gbps, gpu_count;
   int64_t price_minor, avail_from, avail_until;
-  int64_t rtt_us;         /* from the origin region; -1 unknown or no origin */
+  int64_t rtt_us;         /* -1 (the book looks RTTs up in its latency matrix) */
 } sl_db_pool_row;
 
 typedef struct sl_db_booking {
@@ -286,12 +286,38 @@ typedef struct sl_db_booking {
   int32_t booked;
 } sl_db_booking;
 
-/* Every non-retired pool, ordered by id, with RTT from origin (NULL = none).  *rows is
- * malloc'd (caller frees). */
-sl_dbrc sl_db_market_pools(sl_dbc *c, const char *origin, sl_db_pool_row **rows, size_t *n);
-/* Booked GPUs per pool and slot in [from, until). *rows malloc'd. */
-sl_dbrc sl_db_market_bookings(sl_dbc *c, int64_t from, int64_t until, sl_db_booking **rows,
-                              size_t *n);
+/* ---- The capacity book (issue 11): full loads and the change feed of schema 009 ---- */
+
+/* Every non-retired pool (pool == 0), or pool `pool` whatever its status (0 or 1 rows);
+ * rtt_us is -1.  *rows malloc'd. */
+sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t *n);
+/* Booked GPUs (> 0) per slot in [from, to] (inclusive) of one pool, or of all (pool == 0). */
+sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_db_booking **rows,
+                         size_t *n);
+/* The same for a set of pools in one query each: pools by id (whatever their status), and
+ * their booked slots in [from, to] ordered by pool and slot. */
+sl_dbrc sl_db_book_pools_in(sl_dbc *c, const int64_t *ids, size_t nids, sl_db_pool_row **rows,
+                            size_t *n);
+sl_dbrc sl_db_book_slots_in(sl_dbc *c, const int64_t *ids, size_t nids, int64_t from, int64_t to,
+                            sl_db_booking **rows, size_t *n);
+typedef struct sl_db_rtt_row {
+  char from[48], to[48];
+  int64_t rtt_us;
+} sl_db_rtt_row;
+sl_dbrc sl_db_book_latency(sl_dbc *c, sl_db_rtt_row **rows, size_t *n);
+typedef struct sl_db_change {
+  char kind[16];                /* pool | slots | latency | accelerators */
+  int64_t pool_id;              /* 0 when none */
+  int64_t slot_from, slot_to;   /* slots: the range touched (inclusive) */
+} sl_db_change;
+/* The xmin of the current snapshot: every transaction below it has finished. */
+sl_dbrc sl_db_feed_xmin(sl_dbc *c, uint64_t *xmin);
+/* Changes of transactions with xid >= cursor, in sequence order (at most limit), with the
+ * xmin of the same snapshot (the next cursor once all are applied) and the pruned mark. */
+sl_dbrc sl_db_feed_read(sl_dbc *c, uint64_t cursor, int limit, uint64_t *xmin, uint64_t *pruned,
+                        sl_db_change **rows, size_t *n);
+/* Delete changes older than the given seconds, raising the pruned mark. */
+sl_dbrc sl_db_feed_prune(sl_dbc *c, int older_than_s);
 
 typedef struct sl_db_order_new {
   int64_t tenant_id;

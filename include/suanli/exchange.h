@@ -13,25 +13,70 @@
 #include "suanli/market.h"
 #include "suanli/order.h"
 
-/* A matched snapshot: pools, their free-capacity arrays and the matcher's result. */
+#include "suanli/book.h"
+
+#define SL_XCHG_LIMIT_DEFAULT 10    /* ranked placements in a quote unless asked otherwise */
+#define SL_XCHG_LIMIT_MAX 100
+#define SL_XCHG_EXAMPLES 3          /* named pools per reason in a quote */
+#define SL_XCHG_MAX_EXAMINED 20000  /* statically fit pools checked for capacity, at most */
+
+/* A bounded match against this process's capacity book (src/exchange/book.c). */
 typedef struct sl_xchg_book {
-  sl_db_pool_row *rows;
-  size_t nrows;
-  sl_mkt_pool *pools;
-  int32_t *free;          /* nrows * nslots */
+  sl_book_match m;        /* matcher input (candidates, examples), result, counts */
+  sl_mkt_order order;     /* the order as matched: window from now, budget caps applied */
   int64_t window_start;
   size_t nslots;
-  sl_mkt_result result;
 } sl_xchg_book;
 
-/* Snapshot the book for order o (tenant's budget caps applied) at time now and match it.
- * Returns SL_DB_OK with *book filled (free with sl_xchg_book_free) or a database error. */
-sl_dbrc sl_xchg_match(sl_dbc *c, sl_order_req *o, int64_t tenant, int64_t now, sl_xchg_book *book);
+/* Match order o for tenant (budget caps applied; 0 = none) at time now against the book,
+ * after syncing it with the database: at most `limit` ranked placements, the pools in
+ * exclude[] left out.  Returns SL_DB_OK with *book filled (free with sl_xchg_book_free; its
+ * region/accelerator names are valid until the book reloads) or an error. */
+sl_dbrc sl_xchg_match(sl_dbc *c, sl_order_req *o, int64_t tenant, int64_t now, size_t limit,
+                      const int64_t *exclude, size_t nexclude, sl_xchg_book *book);
 void sl_xchg_book_free(sl_xchg_book *b);
 
-/* The quote reply: {"filled", "gpus", "window":{...}, "placements":[...], "alternatives":[...],
- * "rejected":[{pool_id, region, accelerator, reason, detail}]}. */
-json_t *sl_xchg_quote_json(const sl_xchg_book *b, const sl_order_req *o);
+typedef struct sl_xchg_quote_opts {
+  size_t limit;      /* ranked placements (0 = SL_XCHG_LIMIT_DEFAULT) */
+  bool rejected;     /* also one page of the full per-pool list */
+  int64_t after;     /* ... of pools with id > after */
+  size_t page;       /* ... at most this many (0 = 100) */
+} sl_xchg_quote_opts;
+
+/* The quote reply, bounded whatever the market's size: {"filled", "gpus", "gpus_available",
+ * "total", "window", "placements", "ranked" (<= limit), "reasons": [{reason, pools,
+ * examples: [{pool_id, region, accelerator, detail}]}], "pools": {total, examined,
+ * unexamined}} and, when asked, "rejected" (one page) and "rejected_next". */
+sl_dbrc sl_xchg_quote(sl_dbc *c, sl_order_req *o, int64_t tenant, int64_t now,
+                      const sl_xchg_quote_opts *q, json_t **out);
+
+/* This process's capacity book (src/exchange/book.c). */
+bool sl_xbook_start(const char *conninfo);   /* own connection; loads the book */
+void sl_xbook_stop(void);
+bool sl_xbook_ready(void);
+/* Changes whenever a pool's attributes, the ratings or the latency matrix may have changed
+ * (bookings alone do not count; 0: never loaded); listings built from the database at one
+ * version stay valid while it holds (src/http/cache.c). */
+uint64_t sl_xbook_version(void);
+/* Bring the book up to date with every change committed before asked_us (sl_time_now_us);
+ * concurrent callers share one read of the feed. */
+sl_dbrc sl_xbook_sync(int64_t asked_us);
+sl_dbrc sl_xbook_reload(void);              /* from the tables, whole */
+/* This process committed a change (called after every successful mutating request). */
+void sl_xbook_touch(void);
+/* Sync unless the last sync began after this process's last committed change and less than
+ * max_age_us ago (a listener syncs on every NOTIFY, so other processes' changes arrive within
+ * milliseconds; max_age_us bounds it when notifications are lost). */
+sl_dbrc sl_xbook_sync_recent(int64_t max_age_us);
+void sl_xbook_read_lock(void);
+void sl_xbook_read_unlock(void);
+const sl_book *sl_xbook_get(void);           /* under the read lock */
+void sl_xbook_stats(size_t *pools, size_t *bytes, unsigned long *reloads, unsigned long *syncs);
+/* The book's size and digest after a sync; with verify, also the digest of a book loaded
+ * afresh from the same database snapshot ("agrees": the two are equal).  Admin diagnostics. */
+sl_dbrc sl_xbook_check(bool verify, json_t **out);
+void sl_xchg_retries_add(unsigned long n);
+unsigned long sl_xchg_retries(void);         /* stale placements refused and retried */
 
 typedef enum {
   SL_XCHG_FILLED,        /* every piece bought */

@@ -117,4 +117,11 @@ bool sl_market_match(const sl_mkt_order *order, const sl_mkt_pool *pools, size_t
                      int64_t window_start, size_t nslots, sl_mkt_result *out);
 void sl_market_result_free(sl_mkt_result *r);
 
+/* The static checks (HEALTH .. PRICE) of sl_market_match for one pool: SL_WHY_CHOSEN when the
+ * pool passes them, else the first failing reason (with its detail in *v when v != NULL).
+ * p->free is not read. */
+sl_mkt_why sl_market_static_check(const sl_mkt_order *o, const sl_mkt_pool *p, sl_mkt_verdict *v);
+/* The ranking key of sl_market_match for pool p (lower is better, compared in order). */
+void sl_market_key(const sl_mkt_order *o, const sl_mkt_pool *p, int64_t key[3]);
+
 #endif

@@ -1,9 +1,10 @@
 /* market.c — the market's queries: book snapshot, orders, trades, journal, budgets and the
  * background work (settlement, expiry, book events).  Money logic is in the stored
  * functions of schema/003_market.sql; this file only calls them. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
+#include <poll.h>
 #include "internal.h"
 
 #define TRADE_JSON(t)                                                                        \
@@ -37,18 +38,6 @@
 #define TEXT_ARRAY(n) "(SELECT array_agg(x) FROM json_array_elements_text(" n "::json) x)"
 
 const sl_db_stmt sl_db_stmts_market[] = {
-    {"mkt_pools",
-     "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
-     " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
-     " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
-     " extract(epoch FROM p.available_until)::bigint, p.status, p.health, p.gpu_count,"
-     " coalesce(l.rtt_us, -1)"
-     " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
-     " LEFT JOIN region_latency l ON l.from_region = $1 AND l.to_region = p.region"
-     " WHERE p.status <> 'retired' ORDER BY p.id"},
-    {"mkt_bookings",
-     "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
-     " WHERE slot >= to_timestamp($1::bigint) AND slot < to_timestamp($2::bigint) AND booked > 0"},
     {"order_insert",
      "INSERT INTO orders(tenant_id, state, request, gpus, duration_hours, earliest_start,"
      " latest_start, time_in_force, expires_at, accelerators, min_memory_gb, min_ncu_milli,"
@@ -161,69 +150,47 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"accel_unknown",
      "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
      " WHERE NOT EXISTS (SELECT 1 FROM accelerators WHERE id = x) ORDER BY i LIMIT 1"},
+    {"book_pools",
+     "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
+     " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
+     " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
+     " extract(epoch FROM p.available_until)::bigint, p.status, p.health, p.gpu_count"
+     " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
+     " WHERE ($1::bigint IS NULL AND p.status <> 'retired') OR p.id = $1 ORDER BY p.id"},
+    {"book_slots",
+     "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
+     " WHERE ($1::bigint IS NULL OR pool_id = $1) AND slot >= to_timestamp($2::bigint)"
+     " AND slot <= to_timestamp($3::bigint) AND booked > 0"},
+    {"book_pools_in",
+     "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
+     " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
+     " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
+     " extract(epoch FROM p.available_until)::bigint, p.status, p.health, p.gpu_count"
+     " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
+     " WHERE p.id = ANY($1::bigint[]) ORDER BY p.id"},
+    {"book_slots_in",
+     "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
+     " WHERE pool_id = ANY($1::bigint[]) AND slot >= to_timestamp($2::bigint)"
+     " AND slot <= to_timestamp($3::bigint) AND booked > 0 ORDER BY pool_id, slot"},
+    {"book_latency", "SELECT from_region, to_region, rtt_us FROM region_latency"},
+    {"feed_xmin", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"},
+    {"feed_read",
+     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text,"
+     " (SELECT pruned_xid::text FROM market_feed_state), c.kind, c.pool_id,"
+     " extract(epoch FROM c.slot_from)::bigint, extract(epoch FROM c.slot_to)::bigint"
+     " FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT * FROM market_changes"
+     "  WHERE xid >= $1::text::xid8 ORDER BY seq LIMIT $2) c ON true"},
+    {"feed_prune",
+     "WITH d AS (DELETE FROM market_changes WHERE at < now() - make_interval(secs => $1::int)"
+     "  RETURNING xid),"
+     " m AS (SELECT xid FROM d ORDER BY xid DESC LIMIT 1)"
+     " UPDATE market_feed_state s SET pruned_xid = m.xid FROM m WHERE m.xid > s.pruned_xid"},
     {NULL, NULL},
 };
 
 static char *field_copy(char *dst, size_t n, const char *src) {
   snprintf(dst, n, "%s", src);
   return dst;
-}
-
-sl_dbrc sl_db_market_pools(sl_dbc *c, const char *origin, sl_db_pool_row **rows, size_t *n) {
-  const char *v[1] = {origin};
-  PGresult *r;
-  *rows = NULL;
-  *n = 0;
-  sl_db_pool_row *out;
-  size_t cnt;
-  sl_dbrc rc = sl_db_rows(c, "mkt_pools", 1, v, sizeof *out, &r, (void **)&out, &cnt);
-  if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < cnt; i++) {
-    int k = (int)i;
-    sl_db_pool_row *p = &out[i];
-    p->id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
-    p->owner_id = strtoll(PQgetvalue(r, k, 1), NULL, 10);
-    field_copy(p->region, sizeof p->region, PQgetvalue(r, k, 2));
-    field_copy(p->accelerator, sizeof p->accelerator, PQgetvalue(r, k, 3));
-    p->memory_gb = (int32_t)strtol(PQgetvalue(r, k, 4), NULL, 10);
-    p->ncu_milli = strtoll(PQgetvalue(r, k, 5), NULL, 10);
-    field_copy(p->intra, sizeof p->intra, PQgetvalue(r, k, 6));
-    field_copy(p->inter, sizeof p->inter, PQgetvalue(r, k, 7));
-    p->inter_gbps = (int32_t)strtol(PQgetvalue(r, k, 8), NULL, 10);
-    p->price_minor = strtoll(PQgetvalue(r, k, 9), NULL, 10);
-    p->avail_from = strtoll(PQgetvalue(r, k, 10), NULL, 10);
-    p->avail_until = strtoll(PQgetvalue(r, k, 11), NULL, 10);
-    field_copy(p->status, sizeof p->status, PQgetvalue(r, k, 12));
-    field_copy(p->health, sizeof p->health, PQgetvalue(r, k, 13));
-    p->gpu_count = (int32_t)strtol(PQgetvalue(r, k, 14), NULL, 10);
-    p->rtt_us = origin ? strtoll(PQgetvalue(r, k, 15), NULL, 10) : -1;
-  }
-  PQclear(r);
-  *rows = out;
-  *n = cnt;
-  return SL_DB_OK;
-}
-
-sl_dbrc sl_db_market_bookings(sl_dbc *c, int64_t from, int64_t until, sl_db_booking **rows,
-                              size_t *n) {
-  char b1[24], b2[24];
-  const char *v[2] = {sl_db_i64(b1, from), sl_db_i64(b2, until)};
-  PGresult *r;
-  *rows = NULL;
-  *n = 0;
-  sl_db_booking *out;
-  size_t cnt;
-  sl_dbrc rc = sl_db_rows(c, "mkt_bookings", 2, v, sizeof *out, &r, (void **)&out, &cnt);
-  if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < cnt; i++) {
-    out[i].pool_id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
-    out[i].slot = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
-    out[i].booked = (int32_t)strtol(PQgetvalue(r, (int)i, 2), NULL, 10);
-  }
-  PQclear(r);
-  *rows = out;
-  *n = cnt;
-  return SL_DB_OK;
 }
 
 sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id) {
@@ -483,11 +450,9 @@ bool sl_db_wait_notify(sl_dbc *c, const char *channel, int timeout_ms) {
   if ((n = PQnotifies(c->pg)) == NULL) {
     int fd = PQsocket(c->pg);
     if (fd < 0) return false;
-    fd_set rs;
-    FD_ZERO(&rs);
-    FD_SET(fd, &rs);
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    if (select(fd + 1, &rs, NULL, NULL, &tv) > 0) {
+    /* poll, not select: a descriptor >= FD_SETSIZE would corrupt an fd_set. */
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) > 0) {
       if (!PQconsumeInput(c->pg)) {
         c->prepared = false; /* the connection broke: reconnect on next acquire */
         c->listening = false;
@@ -530,4 +495,169 @@ sl_dbrc sl_db_tenant_wake(sl_dbc *c, int64_t tenant, const char *cause) {
   char b[24];
   const char *v[2] = {sl_db_i64(b, tenant), cause};
   return sl_db_exec(c, "tenant_wake", 2, v, NULL);
+}
+
+/* ---- the capacity book's loads and its change feed (schema/009_market_feed.sql) ---- */
+
+/* Rows of book_pools / book_pools_in into sl_db_pool_row (rtt_us -1). */
+static sl_dbrc book_pool_rows(sl_dbc *c, const char *stmt, const char *param,
+                              sl_db_pool_row **rows, size_t *n) {
+  const char *v[1] = {param};
+  PGresult *r;
+  sl_db_pool_row *out;
+  size_t cnt;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_rows(c, stmt, 1, v, sizeof *out, &r, (void **)&out, &cnt);
+  if (rc != SL_DB_OK) return rc;
+  for (size_t i = 0; i < cnt; i++) {
+    int k = (int)i;
+    sl_db_pool_row *p = &out[i];
+    p->id = sl_db_col_i64(r, k, 0);
+    p->owner_id = sl_db_col_i64(r, k, 1);
+    field_copy(p->region, sizeof p->region, PQgetvalue(r, k, 2));
+    field_copy(p->accelerator, sizeof p->accelerator, PQgetvalue(r, k, 3));
+    p->memory_gb = (int32_t)sl_db_col_i64(r, k, 4);
+    p->ncu_milli = sl_db_col_i64(r, k, 5);
+    field_copy(p->intra, sizeof p->intra, PQgetvalue(r, k, 6));
+    field_copy(p->inter, sizeof p->inter, PQgetvalue(r, k, 7));
+    p->inter_gbps = (int32_t)sl_db_col_i64(r, k, 8);
+    p->price_minor = sl_db_col_i64(r, k, 9);
+    p->avail_from = sl_db_col_i64(r, k, 10);
+    p->avail_until = sl_db_col_i64(r, k, 11);
+    field_copy(p->status, sizeof p->status, PQgetvalue(r, k, 12));
+    field_copy(p->health, sizeof p->health, PQgetvalue(r, k, 13));
+    p->gpu_count = (int32_t)sl_db_col_i64(r, k, 14);
+    p->rtt_us = -1;
+  }
+  PQclear(r);
+  *rows = out;
+  *n = cnt;
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t *n) {
+  char b[24];
+  return book_pool_rows(c, "book_pools", sl_db_i64_opt(b, pool, 0), rows, n);
+}
+
+/* ids as a PostgreSQL array literal "{1,2,3}" (malloc'd). */
+static char *id_array(const int64_t *ids, size_t n) {
+  char *a = malloc(n * 21 + 3), *w = a;
+  if (!a) return NULL;
+  *w++ = '{';
+  for (size_t i = 0; i < n; i++) w += sprintf(w, "%s%lld", i ? "," : "", (long long)ids[i]);
+  *w++ = '}';
+  *w = '\0';
+  return a;
+}
+
+sl_dbrc sl_db_book_pools_in(sl_dbc *c, const int64_t *ids, size_t nids, sl_db_pool_row **rows,
+                            size_t *n) {
+  char *a = id_array(ids, nids);
+  if (!a) return SL_DB_HARD;
+  sl_dbrc rc = book_pool_rows(c, "book_pools_in", a, rows, n);
+  free(a);
+  return rc;
+}
+
+/* Rows of book_slots / book_slots_in. */
+static sl_dbrc book_slot_rows(sl_dbc *c, const char *stmt, const char *first, int64_t from,
+                              int64_t to, sl_db_booking **rows, size_t *n) {
+  char b2[24], b3[24];
+  const char *v[3] = {first, sl_db_i64(b2, from), sl_db_i64(b3, to)};
+  PGresult *r;
+  sl_db_booking *out;
+  size_t cnt;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_rows(c, stmt, 3, v, sizeof *out, &r, (void **)&out, &cnt);
+  if (rc != SL_DB_OK) return rc;
+  for (size_t i = 0; i < cnt; i++) {
+    out[i].pool_id = sl_db_col_i64(r, (int)i, 0);
+    out[i].slot = sl_db_col_i64(r, (int)i, 1);
+    out[i].booked = (int32_t)sl_db_col_i64(r, (int)i, 2);
+  }
+  PQclear(r);
+  *rows = out;
+  *n = cnt;
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_book_slots_in(sl_dbc *c, const int64_t *ids, size_t nids, int64_t from, int64_t to,
+                            sl_db_booking **rows, size_t *n) {
+  char *a = id_array(ids, nids);
+  if (!a) return SL_DB_HARD;
+  sl_dbrc rc = book_slot_rows(c, "book_slots_in", a, from, to, rows, n);
+  free(a);
+  return rc;
+}
+
+sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_db_booking **rows,
+                         size_t *n) {
+  char b1[24];
+  return book_slot_rows(c, "book_slots", sl_db_i64_opt(b1, pool, 0), from, to, rows, n);
+}
+
+sl_dbrc sl_db_book_latency(sl_dbc *c, sl_db_rtt_row **rows, size_t *n) {
+  PGresult *r;
+  sl_db_rtt_row *out;
+  size_t cnt;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_rows(c, "book_latency", 0, NULL, sizeof *out, &r, (void **)&out, &cnt);
+  if (rc != SL_DB_OK) return rc;
+  for (size_t i = 0; i < cnt; i++) {
+    field_copy(out[i].from, sizeof out[i].from, PQgetvalue(r, (int)i, 0));
+    field_copy(out[i].to, sizeof out[i].to, PQgetvalue(r, (int)i, 1));
+    out[i].rtt_us = sl_db_col_i64(r, (int)i, 2);
+  }
+  PQclear(r);
+  *rows = out;
+  *n = cnt;
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_feed_xmin(sl_dbc *c, uint64_t *xmin) {
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "feed_xmin", 0, NULL, &r);
+  if (rc != SL_DB_OK) return rc;
+  *xmin = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_feed_read(sl_dbc *c, uint64_t cursor, int limit, uint64_t *xmin, uint64_t *pruned,
+                        sl_db_change **rows, size_t *n) {
+  char b1[24], b2[24];
+  snprintf(b1, sizeof b1, "%llu", (unsigned long long)cursor);
+  const char *v[2] = {b1, sl_db_i64(b2, limit)};
+  PGresult *r;
+  sl_db_change *out;
+  size_t cnt;
+  *rows = NULL;
+  *n = 0;
+  sl_dbrc rc = sl_db_rows(c, "feed_read", 2, v, sizeof *out, &r, (void **)&out, &cnt);
+  if (rc != SL_DB_OK) return rc;
+  *xmin = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+  *pruned = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+  size_t m = 0;
+  for (size_t i = 0; i < cnt; i++) {
+    if (PQgetisnull(r, (int)i, 2)) continue; /* the LEFT JOIN's empty row */
+    field_copy(out[m].kind, sizeof out[m].kind, PQgetvalue(r, (int)i, 2));
+    out[m].pool_id = PQgetisnull(r, (int)i, 3) ? 0 : sl_db_col_i64(r, (int)i, 3);
+    out[m].slot_from = PQgetisnull(r, (int)i, 4) ? 0 : sl_db_col_i64(r, (int)i, 4);
+    out[m].slot_to = PQgetisnull(r, (int)i, 5) ? 0 : sl_db_col_i64(r, (int)i, 5);
+    m++;
+  }
+  PQclear(r);
+  *rows = out;
+  *n = m;
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_feed_prune(sl_dbc *c, int older_than_s) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, older_than_s)};
+  return sl_db_exec(c, "feed_prune", 1, v, NULL);
 }

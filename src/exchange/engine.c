@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "suanli/book.h"
 #include "suanli/exchange.h"
 #include "suanli/log.h"
 #include "suanli/money.h"
@@ -9,90 +10,60 @@
 
 #define MAX_MATCH_TRIES 4
 
-static sl_mkt_intra intra_of(const char *s) {
-  if (!strcmp(s, "nvlink")) return SL_INTRA_NVLINK;
-  if (!strcmp(s, "pcie")) return SL_INTRA_PCIE;
-  if (!strcmp(s, "infinity_fabric")) return SL_INTRA_INFINITY_FABRIC;
-  if (!strcmp(s, "hccs")) return SL_INTRA_HCCS;
-  return SL_INTRA_OTHER;
-}
-
-static sl_mkt_inter inter_of(const char *s) {
-  if (!strcmp(s, "infiniband")) return SL_INTER_INFINIBAND;
-  if (!strcmp(s, "roce")) return SL_INTER_ROCE;
-  if (!strcmp(s, "ethernet")) return SL_INTER_ETHERNET;
-  return SL_INTER_NONE;
-}
-
-static int cmp_row_id(const void *key, const void *elem) {
-  int64_t k = *(const int64_t *)key, id = ((const sl_db_pool_row *)elem)->id;
-  return k < id ? -1 : k > id;
-}
+static _Atomic unsigned long retries; /* stale placements refused by the database */
+void sl_xchg_retries_add(unsigned long n) { retries += n; }
+unsigned long sl_xchg_retries(void) { return retries; }
 
 void sl_xchg_book_free(sl_xchg_book *b) {
-  sl_market_result_free(&b->result);
-  free(b->rows);
-  free(b->pools);
-  free(b->free);
+  sl_book_match_free(&b->m);
   memset(b, 0, sizeof *b);
 }
 
-sl_dbrc sl_xchg_match(sl_dbc *c, sl_order_req *o, int64_t tenant, int64_t now, sl_xchg_book *b) {
+/* Prepare the order for matching at `now` (earliest start not in the past, the tenant's
+ * budget caps) and sync the process's capacity book. */
+static sl_dbrc prepare(sl_dbc *c, const sl_order_req *o, int64_t tenant, int64_t now,
+                       sl_xchg_book *b) {
   memset(b, 0, sizeof *b);
+  int64_t asked = sl_time_now_us();
   sl_mkt_order m = o->m;
   if (now > 0 && m.earliest_start < sl_order_next_slot(now)) m.earliest_start = sl_order_next_slot(now);
   if (m.earliest_start > m.latest_start) m.earliest_start = m.latest_start; /* caller checks */
   int64_t hourly = -1, monthly = -1, spent = 0;
-  sl_dbrc rc = SL_DB_OK;
   if (tenant) {
-    rc = sl_db_budget_get(c, tenant, &hourly, &monthly, &spent);
+    sl_dbrc rc = sl_db_budget_get(c, tenant, &hourly, &monthly, &spent);
     if (rc != SL_DB_OK) return rc;
   }
   m.budget_hourly_minor = hourly;
   m.budget_total_minor = monthly < 0 ? -1 : (monthly > spent ? monthly - spent : 0);
+  b->order = m;
   b->window_start = m.earliest_start;
   b->nslots = (size_t)((m.latest_start - m.earliest_start) / SL_SLOT_SECONDS + m.duration_slots);
-  rc = sl_db_market_pools(c, o->origin, &b->rows, &b->nrows);
-  if (rc != SL_DB_OK) goto fail;
-  sl_db_booking *bk = NULL;
-  size_t nbk = 0;
-  rc = sl_db_market_bookings(c, b->window_start,
-                             b->window_start + (int64_t)b->nslots * SL_SLOT_SECONDS, &bk, &nbk);
-  if (rc != SL_DB_OK) goto fail;
-  b->pools = calloc(b->nrows ? b->nrows : 1, sizeof *b->pools);
-  b->free = calloc(b->nrows * b->nslots + 1, sizeof *b->free);
-  if (!b->pools || !b->free) {
-    free(bk);
-    rc = SL_DB_HARD;
-    goto fail;
-  }
-  for (size_t i = 0; i < b->nrows; i++) {
-    sl_db_pool_row *r = &b->rows[i];
-    int32_t *fr = b->free + i * b->nslots;
-    for (size_t k = 0; k < b->nslots; k++) fr[k] = r->gpu_count;
-    b->pools[i] = (sl_mkt_pool){
-        .id = r->id, .region = r->region, .accelerator = r->accelerator,
-        .memory_gb = r->memory_gb, .ncu_milli = r->ncu_milli, .intra = intra_of(r->intra),
-        .inter = inter_of(r->inter), .inter_gbps = r->inter_gbps, .price_minor = r->price_minor,
-        .avail_from = r->avail_from, .avail_until = r->avail_until,
-        .active = strcmp(r->status, "active") == 0, .down = strcmp(r->health, "down") == 0,
-        .rtt_us = r->rtt_us, .free = fr};
-  }
-  for (size_t j = 0; j < nbk; j++) {
-    sl_db_pool_row *r = bsearch(&bk[j].pool_id, b->rows, b->nrows, sizeof *b->rows, cmp_row_id);
-    if (!r) continue;
-    size_t i = (size_t)(r - b->rows), k = (size_t)((bk[j].slot - b->window_start) / SL_SLOT_SECONDS);
-    int32_t *fr = b->free + i * b->nslots;
-    fr[k] = fr[k] > bk[j].booked ? fr[k] - bk[j].booked : 0;
-  }
-  free(bk);
-  if (!sl_market_match(&m, b->pools, b->nrows, b->window_start, b->nslots, &b->result)) {
-    rc = SL_DB_HARD;
-    goto fail;
-  }
+  return sl_xbook_sync(asked);
+}
+
+/* The bounded match against the book; the caller holds the book's read lock. */
+static sl_dbrc match_locked(const sl_order_req *o, size_t limit, const int64_t *exclude,
+                            size_t nexclude, sl_xchg_book *b) {
+  sl_book_opts opts = {.limit = limit ? limit : SL_XCHG_LIMIT_DEFAULT,
+                       .examples = SL_XCHG_EXAMPLES,
+                       .max_examined = SL_XCHG_MAX_EXAMINED,
+                       .exclude = exclude,
+                       .n_exclude = nexclude};
+  const sl_book *bk = sl_xbook_get();
+  if (!bk) return SL_DB_HARD;
+  if (!sl_book_match_order(bk, &b->order, o->origin, b->window_start, b->nslots, &opts, &b->m))
+    return SL_DB_HARD;
   return SL_DB_OK;
-fail:
-  sl_xchg_book_free(b);
+}
+
+sl_dbrc sl_xchg_match(sl_dbc *c, sl_order_req *o, int64_t tenant, int64_t now, size_t limit,
+                      const int64_t *exclude, size_t nexclude, sl_xchg_book *b) {
+  sl_dbrc rc = prepare(c, o, tenant, now, b);
+  if (rc != SL_DB_OK) return rc;
+  sl_xbook_read_lock();
+  rc = match_locked(o, limit, exclude, nexclude, b);
+  sl_xbook_read_unlock();
+  if (rc != SL_DB_OK) sl_xchg_book_free(b);
   return rc;
 }
 
@@ -116,67 +87,122 @@ static json_t *ts(int64_t t) {
 }
 
 static json_t *piece_json(const sl_xchg_book *b, const sl_order_req *o, const sl_mkt_piece *p) {
-  const sl_db_pool_row *r = &b->rows[p->pool];
+  const sl_mkt_pool *r = &b->m.pools[p->pool];
   json_t *per_ncu = json_null();
   if (r->ncu_milli > 0) per_ncu = money((p->unit_price_minor * 1000 + r->ncu_milli / 2) / r->ncu_milli);
   return json_pack("{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:i,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
-                   "provider_id", (json_int_t)r->owner_id, "region", r->region, "accelerator",
-                   r->accelerator, "rtt_ms", o->origin ? ms(p->rtt_us) : json_null(), "start",
-                   ts(p->start), "end",
+                   "provider_id", (json_int_t)b->m.owner[p->pool], "region", r->region,
+                   "accelerator", r->accelerator, "rtt_ms", o->origin ? ms(p->rtt_us) : json_null(),
+                   "start", ts(p->start), "end",
                    ts(p->start + (int64_t)o->m.duration_slots * SL_SLOT_SECONDS), "gpus",
                    (int)p->gpus, "unit_price", money(p->unit_price_minor), "price_per_ncu_hour",
                    per_ncu, "total", money(p->total_minor));
 }
 
-json_t *sl_xchg_quote_json(const sl_xchg_book *b, const sl_order_req *o) {
-  const sl_mkt_result *res = &b->result;
-  json_t *placements = json_array(), *ranked = json_array(), *rejected = json_array();
+static json_t *verdict_json(int64_t id, const char *region, const char *accelerator,
+                            const sl_mkt_verdict *v, bool with_reason) {
+  json_t *j = json_pack("{s:I,s:s,s:s}", "pool_id", (json_int_t)id, "region", region,
+                        "accelerator", accelerator);
+  if (with_reason) json_object_set_new(j, "reason", json_string(sl_mkt_why_name(v->why)));
+  json_object_set_new(j, "detail", json_string(v->detail));
+  return j;
+}
+
+/* The reply body; the caller holds the book's read lock (names point into it). */
+static json_t *quote_json_locked(const sl_xchg_book *b, const sl_order_req *o,
+                                 const sl_xchg_quote_opts *q) {
+  const sl_mkt_result *res = &b->m.result;
+  size_t limit = q->limit ? q->limit : SL_XCHG_LIMIT_DEFAULT;
+  json_t *placements = json_array(), *ranked = json_array(), *reasons = json_array();
   int64_t total = 0;
   for (size_t i = 0; i < res->npieces; i++) {
     json_array_append_new(placements, piece_json(b, o, &res->pieces[i]));
     total += res->pieces[i].total_minor;
   }
-  for (size_t i = 0; i < res->nranked && i < 20; i++)
+  for (size_t i = 0; i < res->nranked && i < limit; i++)
     json_array_append_new(ranked, piece_json(b, o, &res->ranked[i]));
-  for (size_t i = 0; i < b->nrows; i++) {
-    const sl_mkt_verdict *v = &res->verdicts[i];
-    if (v->why == SL_WHY_CHOSEN) continue;
-    json_array_append_new(rejected, json_pack("{s:I,s:s,s:s,s:s,s:s}", "pool_id",
-                                              (json_int_t)b->rows[i].id, "region",
-                                              b->rows[i].region, "accelerator",
-                                              b->rows[i].accelerator, "reason",
-                                              sl_mkt_why_name(v->why), "detail", v->detail));
+  for (int w = SL_WHY_HEALTH; w <= SL_WHY_OUTRANKED; w++) {
+    if (!b->m.counts[w]) continue;
+    json_t *ex = json_array();
+    for (size_t k = 0; k < b->m.nexamples[w]; k++) {
+      size_t i = b->m.examples[w][k];
+      const sl_mkt_pool *p = &b->m.pools[i];
+      json_array_append_new(ex, verdict_json(p->id, p->region, p->accelerator,
+                                             &res->verdicts[i], false));
+    }
+    json_array_append_new(reasons, json_pack("{s:s,s:I,s:o}", "reason",
+                                             sl_mkt_why_name((sl_mkt_why)w), "pools",
+                                             (json_int_t)b->m.counts[w], "examples", ex));
   }
-  return json_pack("{s:b,s:i,s:i,s:o,s:{s:o,s:o},s:o,s:o,s:o}", "filled", res->filled, "gpus",
-                   (int)o->m.gpus, "gpus_available", (int)res->gpus_filled, "total",
-                   res->filled ? money(total) : json_null(), "window", "earliest_start",
-                   ts(b->window_start), "latest_start", ts(o->m.latest_start), "placements",
-                   placements, "ranked", ranked, "rejected", rejected);
+  json_t *j = json_pack("{s:b,s:i,s:i,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "filled",
+                        res->filled, "gpus", (int)o->m.gpus, "gpus_available",
+                        (int)res->gpus_filled, "total", res->filled ? money(total) : json_null(),
+                        "window", "earliest_start", ts(b->window_start), "latest_start",
+                        ts(o->m.latest_start), "placements", placements, "ranked", ranked,
+                        "reasons", reasons, "pools", "total", (json_int_t)b->m.total, "examined",
+                        (json_int_t)b->m.examined, "unexamined", (json_int_t)b->m.unexamined);
+  if (!j || !q->rejected) return j;
+  /* the full per-pool list, one page in pool id order */
+  int64_t chosen[64];
+  size_t nch = 0;
+  for (size_t i = 0; i < res->npieces && nch < 64; i++) chosen[nch++] = b->m.pools[res->pieces[i].pool].id;
+  sl_book_verdict_row *rows = NULL;
+  size_t n = 0;
+  int64_t next = 0;
+  if (!sl_book_verdicts(sl_xbook_get(), &b->order, o->origin, b->window_start, b->nslots, chosen,
+                        nch, q->after, q->page ? q->page : 100, &rows, &n, &next)) {
+    json_decref(j);
+    return NULL;
+  }
+  json_t *rej = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(rej, verdict_json(rows[i].pool_id, rows[i].region, rows[i].accelerator,
+                                            &rows[i].v, true));
+  free(rows);
+  json_object_set_new(j, "rejected", rej);
+  json_object_set_new(j, "rejected_next", next ? json_integer(next) : json_null());
+  return j;
+}
+
+sl_dbrc sl_xchg_quote(sl_dbc *c, sl_order_req *o, int64_t tenant, int64_t now,
+                      const sl_xchg_quote_opts *q, json_t **out) {
+  sl_xchg_book b;
+  *out = NULL;
+  sl_dbrc rc = prepare(c, o, tenant, now, &b);
+  if (rc != SL_DB_OK) return rc;
+  sl_xbook_read_lock();
+  rc = match_locked(o, q->limit, NULL, 0, &b);
+  if (rc == SL_DB_OK && !(*out = quote_json_locked(&b, o, q))) rc = SL_DB_HARD;
+  sl_xbook_read_unlock();
+  sl_xchg_book_free(&b);
+  return rc;
 }
 
 /* "no placement: 12 spec, 3 price, 1 capacity" with the details of the closest verdict. */
 static void summarise(const sl_xchg_book *b, char *out, size_t len) {
-  int counts[SL_WHY_OUTRANKED + 1] = {0};
   const sl_mkt_verdict *closest = NULL;
-  for (size_t i = 0; i < b->nrows; i++) {
-    const sl_mkt_verdict *v = &b->result.verdicts[i];
-    counts[v->why]++;
+  for (size_t i = 0; i < b->m.npools; i++) {
+    const sl_mkt_verdict *v = &b->m.result.verdicts[i];
     if (!closest || v->why > closest->why) closest = v; /* later checks = got further */
   }
   size_t n = (size_t)snprintf(out, len, "no placement for the whole order");
-  if (b->nrows == 0) {
+  if (b->m.total == 0) {
     snprintf(out + n, len - n, ": no pools are listed");
     return;
   }
   const char *sep = ": ";
   for (int w = SL_WHY_HEALTH; w <= SL_WHY_OUTRANKED && n < len; w++) {
-    if (!counts[w]) continue;
-    n += (size_t)snprintf(out + n, len - n, "%s%d %s", sep, counts[w], sl_mkt_why_name((sl_mkt_why)w));
+    if (!b->m.counts[w]) continue;
+    n += (size_t)snprintf(out + n, len - n, "%s%zu %s", sep, b->m.counts[w], sl_mkt_why_name((sl_mkt_why)w));
     sep = ", ";
   }
   if (closest && n < len) snprintf(out + n, len - n, "; closest: %s", closest->detail);
 }
 
+/* Fill order_id in the caller's transaction from the book.  A piece the database refuses
+ * (the book was stale: capacity or price changed, the pool went away) rolls the pieces back;
+ * the book is synced, the refused pool left out of the next round, and the match redone, at
+ * most MAX_MATCH_TRIES times.  The database's constraints decide: never an overbooking. */
 sl_dbrc sl_xchg_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_order_req *o, int64_t now,
                         sl_xchg_outcome *outcome, char *reason, size_t reason_len) {
   *outcome = SL_XCHG_NOT_FILLED;
@@ -185,23 +211,25 @@ sl_dbrc sl_xchg_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_order_re
     snprintf(reason, reason_len, "the start window has passed");
     return SL_DB_OK;
   }
+  int64_t refused[MAX_MATCH_TRIES];
+  size_t nrefused = 0;
   for (int attempt = 0; attempt < MAX_MATCH_TRIES; attempt++) {
     sl_xchg_book b;
-    sl_dbrc rc = sl_xchg_match(c, o, tenant, now, &b);
+    sl_dbrc rc = sl_xchg_match(c, o, tenant, now, SL_XCHG_LIMIT_DEFAULT, refused, nrefused, &b);
     if (rc != SL_DB_OK) return rc;
-    if (!b.result.filled) {
+    if (!b.m.result.filled) {
       summarise(&b, reason, reason_len);
       sl_xchg_book_free(&b);
       return SL_DB_OK;
     }
     rc = sl_db_savepoint(c, "sl_pieces");
     bool retry = false;
-    for (size_t i = 0; rc == SL_DB_OK && i < b.result.npieces && !retry; i++) {
-      const sl_mkt_piece *p = &b.result.pieces[i];
-      int64_t trade = 0;
+    for (size_t i = 0; rc == SL_DB_OK && i < b.m.result.npieces && !retry; i++) {
+      const sl_mkt_piece *p = &b.m.result.pieces[i];
+      int64_t trade = 0, pool = b.m.pools[p->pool].id;
       const char *what = NULL;
-      rc = sl_db_trade(c, order_id, tenant, b.rows[p->pool].id, p->start, o->m.duration_slots,
-                       p->gpus, p->unit_price_minor, &trade, &what);
+      rc = sl_db_trade(c, order_id, tenant, pool, p->start, o->m.duration_slots, p->gpus,
+                       p->unit_price_minor, &trade, &what);
       if (rc != SL_DB_OK) break;
       if (!strcmp(what, "ok")) continue;
       sl_db_rollback_to_savepoint(c, "sl_pieces");
@@ -216,7 +244,12 @@ sl_dbrc sl_xchg_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_order_re
         sl_xchg_book_free(&b);
         return SL_DB_OK;
       }
-      retry = true; /* no_capacity / price_changed: the book moved under us */
+      /* no_capacity / price_changed / not active: the book was stale for this pool */
+      sl_log(SL_LOG_DEBUG, "stale placement refused",
+             json_pack("{s:I,s:I,s:s}", "order_id", (json_int_t)order_id, "pool_id",
+                       (json_int_t)pool, "outcome", what));
+      refused[nrefused++] = pool;
+      retry = true;
     }
     sl_xchg_book_free(&b);
     if (rc != SL_DB_OK) return rc;
@@ -224,6 +257,7 @@ sl_dbrc sl_xchg_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_order_re
       *outcome = SL_XCHG_FILLED;
       return sl_db_order_set_state(c, order_id, "filled", "");
     }
+    sl_xchg_retries_add(1);
   }
   snprintf(reason, reason_len, "the capacity kept changing while matching; try again");
   return SL_DB_OK;

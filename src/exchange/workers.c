@@ -7,7 +7,8 @@
  *    fallback because notifications are only a hint.
  *  - maintenance worker: settles trades whose window has ended, expires orders, senses pool
  *    health (simulated heartbeats; silent pools go offline) and fails over the not yet
- *    started trades of offline pools.
+ *    started trades of offline pools; prunes the capacity book's change feed (an indexed
+ *    delete of what is older than 10 minutes: work proportional to the changes, not the pools).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -204,6 +205,8 @@ static void *maint_main(void *arg) {
       } while (settled == 200 && !atomic_load(&w->stop));
       if (sl_db_expire_orders(c, &expired) == SL_DB_OK && expired)
         sl_log(SL_LOG_INFO, "orders expired", json_pack("{s:i}", "count", expired));
+      /* the capacity book's change feed keeps 10 minutes (a process further behind reloads) */
+      sl_db_feed_prune(c, 600);
       sense_health(c);
       sl_db_reap_step(c);
       sl_db_release(w->db, c);

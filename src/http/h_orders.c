@@ -1,4 +1,5 @@
 /* h_orders.c — quotes and orders (tenants); admins may read every order. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,20 +60,29 @@ static bool parse_order(sl_req *r, json_t *body, sl_order_req *o) {
   return ok;
 }
 
-/* POST /v1/quotes: what the exchange would do with this order, booking nothing. */
+/* POST /v1/quotes: what the exchange would do with this order, booking nothing.  The reply
+ * is bounded: ?limit= ranked placements (default 10, at most 100), non-matches aggregated per
+ * reason; ?rejected=full adds one page of the per-pool list (?rejected_after=<pool id>,
+ * ?rejected_limit=, default 100, at most 1000). */
 void h_quotes_create(sl_req *r) {
+  static const char *const full[] = {"full", NULL};
+  int64_t limit = 0, after = 0, page = 0;
+  const char *rej = NULL;
+  if (!sl_req_query_int(r, "limit", 1, SL_XCHG_LIMIT_MAX, &limit) ||
+      !sl_req_query_enum(r, "rejected", full, &rej) ||
+      !sl_req_query_int(r, "rejected_after", 0, INT64_MAX, &after) ||
+      !sl_req_query_int(r, "rejected_limit", 1, 1000, &page))
+    return;
   json_t *body = sl_req_body(r);
   if (!body) return;
   sl_order_req o;
   if (parse_order(r, body, &o)) {
-    sl_xchg_book b;
-    sl_dbrc rc = sl_xchg_match(r->db, &o, r->who.account_id, sl_time_now(), &b);
-    if (rc != SL_DB_OK) {
-      sl_reply_db(r, rc);
-    } else {
-      sl_reply_json(r, 200, sl_xchg_quote_json(&b, &o));
-      sl_xchg_book_free(&b);
-    }
+    sl_xchg_quote_opts q = {.limit = (size_t)limit, .rejected = rej != NULL, .after = after,
+                            .page = (size_t)page};
+    json_t *out = NULL;
+    sl_dbrc rc = sl_xchg_quote(r->db, &o, r->who.account_id, sl_time_now(), &q, &out);
+    if (rc != SL_DB_OK) sl_reply_db(r, rc);
+    else sl_reply_json(r, 200, out);
     sl_order_req_free(&o);
   }
   json_decref(body);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/exchange.h"
 #include "suanli/adapter.h"
 #include "suanli/dispatch.h"
 #include "suanli/timeutil.h"
@@ -168,10 +169,19 @@ void h_pools_list(sl_req *r) {
   f.min_ncu_milli = ncu;
   f.after = after;
   f.limit = limit;
+  /* Served from the reply cache while the capacity book has not moved (cache.c). */
+  int64_t asked = sl_time_now_us();
+  uint64_t version = 0;
+  bool cacheable = sl_xbook_sync_recent(1000000) == SL_DB_OK && (version = sl_xbook_version()) != 0;
+  if (cacheable && sl_cache_reply(r, version)) return;
   char *page;
   sl_dbrc rc = sl_db_pools_page(r->db, &f, &page);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_text(r, 200, page);
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    return;
+  }
+  if (cacheable) sl_cache_store(r, version, page, asked);
+  sl_reply_text(r, 200, page);
 }
 
 void h_pools_get(sl_req *r) {

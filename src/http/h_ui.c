@@ -1,6 +1,6 @@
 /* h_ui.c — the dashboard: static files compiled into suanlid (cmake/embed_web.cmake, from
  * web/ and the vendored uPlot) served at /ui and /ui/<file>, and the extra headers of every reply
- * (ETag of the dashboard's JSON; a strict Content-Security-Policy on the dashboard's files).
+ * (a strict Content-Security-Policy on the dashboard's files; ETags are every GET's, server.c).
  *
  * The page signs in with an API token that it keeps in memory only (never in a URL, a cookie
  * or storage) and sends as `Authorization: Bearer`; every figure comes from the JSON API, so
@@ -39,7 +39,6 @@ void h_ui_index(sl_req *r) { serve(r, "index.html"); }
 void h_ui_asset(sl_req *r) { serve(r, r->params[0]); }
 
 void sl_http_extra_headers(const sl_req *r, struct MHD_Response *resp) {
-  if (r->etag[0]) MHD_add_response_header(resp, "ETag", r->etag);
   if (!r->ui_asset) return;
   MHD_add_response_header(resp, "Content-Security-Policy",
                           "default-src 'none'; script-src 'self'; style-src 'self'; "

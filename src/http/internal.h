@@ -81,7 +81,7 @@ struct sl_req {
   const char *read_from;    /* "replica" | "primary": where a closed period was read (static) */
   char *idem_text;          /* owned; when set, stored under the Idempotency-Key instead of
                                the reply (replies carrying a secret shown only once) */
-  char etag[32];            /* ETag of the reply, or "" (h_stats.c) */
+  char etag[20];            /* the reply's ETag ("..." quoted), when known; else computed */
   char *location;           /* Location of a 308 to the canonical path (server.c), owned */
   bool ui_asset;            /* a dashboard file: its security headers (h_ui.c) */
   /* hostile clients (server.c, limits.c) */
@@ -94,6 +94,15 @@ struct sl_req {
   const char *rl_policy;    /* "token", "address", "anonymous" */
   bool anon_checked, anon_ok; /* the anonymous budget was consulted (once per request) */
 };
+
+/* ---- reply cache and ETags (cache.c) ---- */
+/* The strong ETag of a reply text: "<16 hex>" with the quotes. */
+void sl_etag_of(const char *text, char out[20]);
+/* Reply from the cache when an entry for this viewer and query was built at this book
+ * version and is young enough; false when the handler must build the reply. */
+bool sl_cache_reply(sl_req *r, uint64_t version);
+/* Keep text (a 200 reply built from state read after built_at_us) for the next requests. */
+void sl_cache_store(sl_req *r, uint64_t version, const char *text, int64_t built_at_us);
 
 /* ---- replies (request.c) ---- */
 void sl_reply_json(sl_req *r, unsigned status, json_t *steal);
@@ -154,6 +163,7 @@ void sl_audit_refused(sl_req *r);
 void h_healthz(sl_req *r);
 void h_readyz(sl_req *r);
 void h_me(sl_req *r);
+void h_market_book(sl_req *r);
 void h_accounts_create(sl_req *r);
 void h_accounts_list(sl_req *r);
 void h_accounts_get(sl_req *r);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "internal.h"
 #include "limits.h"
+#include "suanli/exchange.h"
 #include "suanli/log.h"
 #include "suanli/rawpath.h"
 #include "suanli/timeutil.h"
@@ -323,19 +324,44 @@ static enum MHD_Result queue_file(sl_req *r) {
   return ret;
 }
 
+/* Hand the request's database connection back to the pool.  Called as soon as the reply
+ * body exists (text or file): sending it to a slow or keep-alive client must not hold a
+ * connection other requests are waiting for in sl_db_acquire. */
+static void release_db(sl_req *r) {
+  if (!r->db) return;
+  sl_db_release(r->pool, r->db);
+  r->db = NULL;
+}
+
 static enum MHD_Result queue(sl_req *r) {
-  if (r->has_fd && r->status == 200) return queue_file(r);
+  if (r->has_fd && r->status == 200) {
+    release_db(r);
+    return queue_file(r);
+  }
   if (!r->reply_text) {
     if (!r->reply) sl_reply_error(r, SL_E_INTERNAL, NULL, "the handler produced no reply");
     r->reply_text = json_dumps(r->reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!r->reply_text) r->reply_text = strdup("{\"error\":\"internal_error\"}");
   }
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      strlen(r->reply_text), r->reply_text, MHD_RESPMEM_MUST_COPY);
+  release_db(r);
+  /* A change this process committed: the next listing syncs the book first (cache.c). */
+  if (is_mutating(r->method) && r->status / 100 == 2) sl_xbook_touch();
+  /* GET replies carry an ETag; If-None-Match with it gets a 304 without a body. */
+  bool tagged = r->status == 200 && strcmp(r->method, "GET") == 0;
+  if (tagged && !r->etag[0]) sl_etag_of(r->reply_text, r->etag);
+  if (tagged) {
+    const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
+    if (inm && (strstr(inm, r->etag) || strcmp(inm, "*") == 0)) r->status = 304;
+  }
+  size_t len = r->status == 304 ? 0 : strlen(r->reply_text);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, r->reply_text, MHD_RESPMEM_MUST_COPY);
   if (!resp) return MHD_NO;
-  MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+  if (r->status != 304)
+    MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  MHD_add_response_header(resp, "Cache-Control", tagged ? "private, no-cache" : "no-store");
+  if (tagged) MHD_add_response_header(resp, "ETag", r->etag);
   sl_http_extra_headers(r, resp);
   if (r->location) MHD_add_response_header(resp, "Location", r->location);
   if (r->retry_after && r->status != 429) MHD_add_response_header(resp, "Retry-After", "1");

@@ -868,3 +868,19 @@ cleanup:
   if (!rc) sl_market_result_free(out);
   return rc;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Exported for the capacity book (book.c): the same rules, one pool at a time.             */
+
+sl_mkt_why sl_market_static_check(const sl_mkt_order *o, const sl_mkt_pool *p, sl_mkt_verdict *v) {
+  sl_mkt_verdict scratch;
+  int64_t total;
+  if (!v) v = &scratch;
+  if (static_checks(o, p, v, &total)) return SL_WHY_CHOSEN;
+  return v->why;
+}
+
+void sl_market_key(const sl_mkt_order *o, const sl_mkt_pool *p, int64_t key[3]) {
+  mkey k = pool_key(o, p);
+  for (int i = 0; i < 3; i++) key[i] = k.k[i];
+}

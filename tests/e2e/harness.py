@@ -379,8 +379,9 @@ _session = PsqlSession()
 
 # audit_log and idempotency_keys record refused requests too; book_events is a work queue
 # (rows written by earlier accepted changes, deleted by a background worker at any time);
-# txn_commits marks every write transaction of a session (schema/012), a refusal's audit row too.
-SNAPSHOT_EXCLUDE = {"audit_log", "idempotency_keys", "book_events", "txn_commits"}
+# txn_commits marks every write transaction of a session (schema/012), a refusal's audit row
+# too; market_changes is the capacity book's change feed (a log of the tables above).
+SNAPSHOT_EXCLUDE = {"audit_log", "idempotency_keys", "book_events", "txn_commits", "market_changes"}
 _snapshot_sql = None
 
 

@@ -272,11 +272,26 @@ class Market:
     def order(self, token, body, **kw):
         return self.c.post("/v1/orders", body, token=token, **kw)
 
-    def quote(self, token, body):
-        r = self.c.post("/v1/quotes", body, token=token)
+    def quote(self, token, body, full=True, limit=None):
+        """POST /v1/quotes.  With full (the default here), also walk every page of the per-pool
+        list (?rejected=full) and return it whole as "rejected" (without "rejected_next")."""
+        q = ["limit=%d" % limit] if limit else []
+        if full:
+            q += ["rejected=full", "rejected_limit=1000"]
+        path = "/v1/quotes" + ("?" + "&".join(q) if q else "")
+        r = self.c.post(path, body, token=token)
         if r.status != 200:
             raise Failed("quote: %s" % r.short())
-        return r.json
+        j = r.json
+        if full:
+            after = j.pop("rejected_next", None)
+            while after:
+                r = self.c.post(path + "&rejected_after=%d" % after, body, token=token)
+                if r.status != 200:
+                    raise Failed("quote page after %d: %s" % (after, r.short()))
+                j["rejected"].extend(r.json["rejected"])
+                after = r.json.get("rejected_next")
+        return j
 
     def get_order(self, oid, token):
         r = self.c.get("/v1/orders/%d" % oid, token=token)

@@ -25,7 +25,8 @@ TRADE_KEYS_DISPATCH = {"lost_gpus", "replaces_trade_id"}  # added with dispatch 
 ORDER_KEYS = {"id", "tenant_id", "state", "reason", "request", "created_at", "updated_at", "filled_at", "trades"}
 PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "start", "end", "gpus", "unit_price",
                   "price_per_ncu_hour", "total"}
-QUOTE_KEYS = {"filled", "gpus", "gpus_available", "total", "window", "placements", "ranked", "rejected"}
+QUOTE_KEYS = {"filled", "gpus", "gpus_available", "total", "window", "placements", "ranked", "reasons", "pools",
+              "rejected"}  # "rejected" only with ?rejected=full (market_util.quote asks for it)
 BALANCE_KEYS = {"account_id", "available", "escrow", "hourly_cap", "monthly_cap", "spent_this_month", "currency"}
 
 # what this module made, for the closing invariant test

@@ -49,6 +49,7 @@ MATRIX = {
     "POST /v1/accounts/{}/withdrawals": (201, 404,    404,     404,   201,   401),  # the tenant's account
     "PUT /v1/accounts/{}/budget":     (200,  404,     404,     404,   200,   401),  # the tenant's account
     "POST /v1/quotes":                (403,  403,     403,     403,   200,   401),
+    "GET /v1/market/book":            (200,  403,     403,     403,   403,   401),
     "POST /v1/orders":                (403,  403,     403,     403,   201,   401),
     "GET /v1/orders":                 (200,  403,     403,     403,   200,   401),
     "GET /v1/orders/{}":              (200,  403,     403,     403,   200,   401),  # the tenant's order
@@ -238,6 +239,7 @@ def test_role_matrix():
             "POST /v1/accounts/{}/withdrawals": ("/v1/accounts/%d/withdrawals" % T["id"], {"amount": "1.00"}),
             "PUT /v1/accounts/{}/budget": ("/v1/accounts/%d/budget" % T["id"], {"monthly_cap": "900.00"}),
             "POST /v1/quotes": ("/v1/quotes", fill),
+            "GET /v1/market/book": ("/v1/market/book", None),
             "POST /v1/orders": ("/v1/orders", fill),
             "GET /v1/orders": ("/v1/orders", None),
             "GET /v1/orders/{}": ("/v1/orders/%d" % order_id, None),

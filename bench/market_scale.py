@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""bench/market_scale.py — the market at 1k/10k/100k(/1M) pools; run by bench/market_scale.sh.
+
+The wrapper gives it a migrated, demo-seeded database of its own (SUANLI_DATABASE_URL), an
+admin token (BENCH_ADMIN), the server binary (SUANLI_BIN) and the libmicrohttpd baseline
+(BASELINE_BIN).  For each size in MARKET_SIZES it stops suanlid, grows the market to that many
+pools by cloning the demo pools (new ids, prices spread, availability 30 days, simulated
+adapter, silent, never timing out), books a third of every new pool's slots of the next 72
+hours half full, restarts suanlid (the book loads at start) and measures, in the same run:
+
+  * the book: pools, bytes per pool (GET /v1/market/book), suanlid's RSS, load time;
+  * GET /healthz p50 on the idle server (wrk -t1 -c1);
+  * quotes: an 8-GPU gang order over a 48-hour window from us-east-1, max RTT 100 ms —
+    p50/p99 and req/s with 1 client (wrk -t1 -c1) and with 32 (wrk -t2 -c32); reply bytes;
+  * GET /v1/pools?region=<largest region>&limit=50 (wrk -t2 -c64) against the minimal
+    libmicrohttpd server (bench/baseline_mhd.c, same wrk settings, run right after);
+  * order->trade: 32 clients (wrk -t2 -c32) POSTing 1-GPU 1-hour fill-or-kill orders in random
+    seeded regions and hours: trades per second (trades counted in the database), and the row
+    writes per trade (pg_stat_user_tables, all tables, over the run);
+  * pgbench baseline: 32 clients (-j2), each transaction the same number of INSERTs and
+    UPDATEs as one trade measured above (rows of ~200 bytes): order->trade / pgbench.
+
+Results are appended to BENCH_RESULTS (default bench/RESULTS.md) with the command and machine.
+"""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DB = os.environ["SUANLI_DATABASE_URL"]
+ADMIN = os.environ["BENCH_ADMIN"]
+BIN = os.environ.get("SUANLI_BIN", os.path.join(ROOT, "build/suanlid"))
+BASELINE = os.environ["BASELINE_BIN"]
+SIZES = [int(x) for x in os.environ.get("MARKET_SIZES", "1000 10000 100000").split()]
+SECS = int(os.environ.get("BENCH_SECONDS", "8"))
+RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench/RESULTS.md"))
+CMD = os.environ.get("BENCH_CMD", "bench/market_scale.sh")
+TMP = tempfile.mkdtemp(prefix="suanli-market-")
+
+
+def log(msg):
+    print("market_scale: %s" % msg, file=sys.stderr, flush=True)
+
+
+def psql(sql, timeout=3600):
+    r = subprocess.run(["psql", "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1", "-d", DB, "-c", sql],
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise SystemExit("psql failed: %s\n%s" % (sql[:200], r.stderr))
+    return r.stdout.strip()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Server:
+    def __init__(self):
+        self.port = free_port()
+        self.log = os.path.join(TMP, "suanlid-%d.log" % self.port)
+        env = dict(os.environ, SUANLI_LISTEN="127.0.0.1:%d" % self.port, SUANLI_LOG_LEVEL="warn")
+        t0 = time.time()
+        self.proc = subprocess.Popen([BIN, "serve"], stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env)
+        for _ in range(1200):
+            try:
+                if self.req("GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise SystemExit("suanlid exited: %s" % open(self.log).read()[-2000:])
+            time.sleep(0.1)
+        else:
+            raise SystemExit("suanlid did not become ready")
+        self.ready_s = time.time() - t0
+
+    def req(self, method, path, body=None, token=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        h = {"Content-Type": "application/json"}
+        if token:
+            h["Authorization"] = "Bearer " + token
+        try:
+            c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+            r = c.getresponse()
+            raw = r.read()
+            return r.status, raw
+        finally:
+            c.close()
+
+    def api(self, method, path, body=None, token=ADMIN):
+        st, raw = self.req(method, path, body, token)
+        if st // 100 != 2:
+            raise SystemExit("%s %s: %d %s" % (method, path, st, raw[:300]))
+        return json.loads(raw)
+
+    def rss_kb(self):
+        for line in open("/proc/%d/status" % self.proc.pid):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def wrk(url, threads, conns, secs, script, env=None, path_note=""):
+    e = dict(os.environ)
+    e.update(env or {})
+    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % secs, "--timeout", "10s", "--latency",
+                          "-s", script, url], capture_output=True, text=True, env=e, timeout=secs + 120)
+    m = re.search(r"^BENCH (.*)$", out.stdout, re.M)
+    if not m:
+        raise SystemExit("wrk %s: no BENCH line\n%s\n%s" % (url, out.stdout[-1000:], out.stderr[-1000:]))
+    f = dict(kv.split("=") for kv in m.group(1).split())
+    return {"rps": float(f["rps"]), "p50": int(f["p50_us"]) / 1000, "p99": int(f["p99_us"]) / 1000,
+            "max": int(f["max_us"]) / 1000, "non2xx": int(f["non2xx"]), "requests": int(f["requests"]),
+            "errors": sum(int(f[k]) for k in ("connect", "read", "write", "timeout"))}
+
+
+def hour_iso(h):
+    t = (int(time.time()) // 3600 + h) * 3600
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def grow(n):
+    have = int(psql("SELECT count(*) FROM pools WHERE status <> 'retired'"))
+    if have >= n:
+        return have
+    need = n - have
+    log("growing the market from %d to %d pools" % (have, n))
+    first_new = int(psql("SELECT coalesce(max(id), 0) FROM pools"))
+    t0 = time.time()
+    psql("""
+INSERT INTO pools (owner_id, name, region, accelerator_id, gpu_count, gpus_per_node, intra_node, inter_node,
+                   inter_node_gbps, price_minor, available_from, available_until, adapter_kind, adapter_config,
+                   status, health, healthy_gpus, last_heartbeat_at)
+SELECT d.owner_id, d.name || ' #' || g, d.region, d.accelerator_id, d.gpu_count, d.gpus_per_node, d.intra_node,
+       d.inter_node, d.inter_node_gbps, greatest(1, d.price_minor * (90 + (g * 7 + d.id) %% 21) / 100),
+       date_trunc('hour', now()) - interval '1 hour', date_trunc('hour', now()) + interval '30 days',
+       'sim', '{"silent": true}', 'active', 'healthy', d.gpu_count, 'infinity'
+  FROM (SELECT * FROM pools WHERE name NOT LIKE '%% #%%' AND status = 'active') d,
+       generate_series(1, %d) g
+ ORDER BY g, d.id LIMIT %d""" % (need // 400 + 2, need))
+    # a third of every new pool's slots of the next 72 hours half booked
+    psql("""
+INSERT INTO pool_slots (pool_id, slot, capacity, booked)
+SELECT p.id, s, p.gpu_count, greatest(1, p.gpu_count / 2)
+  FROM pools p, generate_series(date_trunc('hour', now()) + interval '1 hour',
+                                date_trunc('hour', now()) + interval '72 hours', interval '1 hour') s
+ WHERE p.id > %d AND (p.id + extract(epoch FROM s)::bigint / 3600) %% 3 = 0
+ON CONFLICT DO NOTHING""" % first_new)
+    psql("DELETE FROM book_events")
+    psql("VACUUM ANALYZE pools")
+    psql("VACUUM ANALYZE pool_slots")
+    log("grown in %.0fs" % (time.time() - t0))
+    return int(psql("SELECT count(*) FROM pools WHERE status <> 'retired'"))
+
+
+def row_writes():
+    r = psql("SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0)"
+             " FROM pg_stat_user_tables WHERE relname NOT LIKE 'pgb_%'")
+    return [int(x) for x in r.split("|")]
+
+
+def pgbench(ins, upd, secs):
+    psql("CREATE TABLE IF NOT EXISTS pgb_ins (id bigserial PRIMARY KEY, a bigint, b bigint, c text,"
+         " at timestamptz DEFAULT now())")
+    if psql("SELECT to_regclass('pgb_upd') IS NULL") == "t":
+        psql("CREATE TABLE pgb_upd (id int PRIMARY KEY, v bigint, c text)")
+        psql("INSERT INTO pgb_upd SELECT g, 0, repeat('x', 100) FROM generate_series(1, 100000) g")
+        psql("VACUUM ANALYZE pgb_upd")
+    script = os.path.join(TMP, "trade.sql")
+    with open(script, "w") as f:
+        f.write("\\set k random(1, 100000)\nBEGIN;\n")
+        for i in range(ins):
+            f.write("INSERT INTO pgb_ins (a, b, c) VALUES (:k, %d, repeat('y', 180));\n" % i)
+        for i in range(upd):
+            f.write("UPDATE pgb_upd SET v = v + 1 WHERE id = (:k + %d) %% 100000 + 1;\n" % (i * 7919))
+        f.write("END;\n")
+    out = subprocess.run(["pgbench", "-n", "-c", "32", "-j", "2", "-T", str(secs), "-f", script, DB],
+                         capture_output=True, text=True, timeout=secs + 120)
+    m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out.stdout)
+    if not m:
+        raise SystemExit("pgbench: %s %s" % (out.stdout[-1000:], out.stderr[-1000:]))
+    return float(m.group(1))
+
+
+def main():
+    post = os.path.join(ROOT, "bench/market_post.lua")
+    get = os.path.join(ROOT, "bench/auth.lua")
+    srv = Server()
+    # two tenants: one buys (its trades accumulate), one only quotes and lists
+    toks = []
+    for who in ("buyer", "quoter"):
+        acct = srv.api("POST", "/v1/accounts", {"kind": "tenant", "name": "market-bench-%s-%d" % (who, time.time())})
+        toks.append(srv.api("POST", "/v1/accounts/%d/tokens" % acct["id"], {"label": "bench"})["token"])
+        srv.api("POST", "/v1/accounts/%d/deposits" % acct["id"], {"amount": "100000000.00"})
+    buyer, tok = toks
+    region = psql("SELECT region FROM pools GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+    regions = psql("SELECT string_agg(region, ',') FROM (SELECT DISTINCT region FROM pools) r")
+    srv.stop()
+    base_port = free_port()
+    base = subprocess.Popen([BASELINE, str(base_port), "2048"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    quote = {"gpus": 8, "duration_hours": 4, "earliest_start": hour_iso(1), "latest_start": hour_iso(48),
+             "origin_region": "us-east-1", "max_rtt_ms": 100}
+    rows = []
+    try:
+        for n in SIZES:
+            pools = grow(n)
+            srv = Server()
+            r = {"size": n, "pools": pools, "ready_s": srv.ready_s}
+            book = srv.api("GET", "/v1/market/book")
+            r.update(book_pools=book["pools"], bytes_per_pool=book["bytes_per_pool"], rss_kb=srv.rss_kb())
+            env = {"SUANLI_TOKEN": tok}
+            base_url = "http://127.0.0.1:%d" % srv.port
+            st, raw = srv.req("POST", "/v1/quotes", quote, tok)
+            q = json.loads(raw)
+            r.update(quote_bytes=len(raw), quote_filled=q.get("filled"), quote_examined=q["pools"]["examined"])
+            st, raw = srv.req("GET", "/v1/pools?region=%s&limit=50" % region, None, tok)
+            r["pools_page_bytes"] = len(raw)
+            time.sleep(1)
+            r["healthz"] = wrk(base_url + "/healthz", 1, 1, 3, get)
+            qenv = dict(env, BENCH_BODY=json.dumps(quote))
+            r["quote1"] = wrk(base_url + "/v1/quotes", 1, 1, SECS, post, qenv)
+            r["quote32"] = wrk(base_url + "/v1/quotes", 2, 32, SECS, post, qenv)
+            r["list"] = wrk(base_url + "/v1/pools?region=%s&limit=50" % region, 2, 64, SECS, get, env)
+            r["baseline"] = wrk("http://127.0.0.1:%d/v1/pools?limit=50" % base_port, 2, 64, SECS, get, env)
+            w0, t0 = row_writes(), int(psql("SELECT count(*) FROM trades"))
+            oenv = dict(env, SUANLI_TOKEN=buyer, BENCH_ORDER_REGIONS=regions, BENCH_ORDER_T0=str((int(time.time()) // 3600 + 2) * 3600))
+            r["orders"] = wrk(base_url + "/v1/orders", 2, 32, SECS, post, oenv)
+            trades = int(psql("SELECT count(*) FROM trades")) - t0
+            time.sleep(2)  # statistics are flushed at most once a second
+            w1 = row_writes()
+            r["trades"] = trades
+            r["trades_per_s"] = trades / SECS
+            ins = (w1[0] - w0[0]) / max(trades, 1)
+            upd = (w1[1] + w1[2] - w0[1] - w0[2]) / max(trades, 1)
+            r["ins_per_trade"], r["upd_per_trade"] = ins, upd
+            r["pgbench_tps"] = pgbench(max(1, round(ins)), round(upd), SECS)
+            r["rss_after_kb"] = srv.rss_kb()
+            srv.stop()
+            rows.append(r)
+            log("%d pools: quote p50 %.2f ms p99 %.2f ms (1 client), %.0f/s (32); pools %.0f/s vs baseline %.0f/s;"
+                " %.0f trades/s vs pgbench %.0f tps" % (n, r["quote1"]["p50"], r["quote1"]["p99"], r["quote32"]["rps"],
+                                                        r["list"]["rps"], r["baseline"]["rps"], r["trades_per_s"],
+                                                        r["pgbench_tps"]))
+    finally:
+        base.terminate()
+    report(rows, region)
+
+
+def report(rows, region):
+    host = subprocess.run(["uname", "-srvm"], capture_output=True, text=True).stdout.strip()
+    cpu = ""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+    load = open("/proc/loadavg").read().split()[:3]
+    out = []
+    out.append("\n## %s — market at scale (capacity book, bounded quotes)\n" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    out.append("- command: `%s` (MARKET_SIZES=\"%s\", BENCH_SECONDS=%d)" % (CMD, " ".join(map(str, SIZES)), SECS))
+    out.append("- host: `%s`; nproc %d; CPU: %s; load average at the end: %s" % (host, os.cpu_count(), cpu, " ".join(load)))
+    out.append("- revision: %s%s; suanlid build: %s; one suanlid (SUANLI_THREADS=%s), workers on" % (rev, "+uncommitted" if dirty else "", BIN, os.environ.get("SUANLI_THREADS", "default 4")))
+    out.append("- market: demo seed cloned (prices spread -10%..+10%, 30-day windows, silent simulated adapters that never time out);"
+               " a third of each clone's slots of the next 72 h half booked (pool_slots rows without trades: a bench-only database)")
+    out.append("- quote: 8-GPU gang, 4 h, start window 48 h, origin us-east-1, max RTT 100 ms; pools page: `GET /v1/pools?region=%s&limit=50`;"
+               " orders: 1 GPU x 1 h fill-or-kill, random seeded region and hour" % region)
+    out.append("")
+    out.append("| pools | book B/pool | RSS MB | ready s | healthz p50 ms | quote p50 ms (1) | quote p99 ms (1) | quote/s (1) | quote p50 ms (32) | quote p99 ms (32) | quote/s (32) | quote bytes | examined |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        out.append("| %d | %d | %.0f | %.1f | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %.0f | %d | %d |" % (
+            r["pools"], r["bytes_per_pool"], r["rss_after_kb"] / 1024, r["ready_s"], r["healthz"]["p50"],
+            r["quote1"]["p50"], r["quote1"]["p99"], r["quote1"]["rps"], r["quote32"]["p50"], r["quote32"]["p99"],
+            r["quote32"]["rps"], r["quote_bytes"], r["quote_examined"]))
+    out.append("")
+    out.append("| pools | /v1/pools req/s | baseline req/s | ratio | page bytes | trades/s (32) | rows/trade (ins+upd) | pgbench tps | ratio | order non-2xx |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        out.append("| %d | %.0f | %.0f | %.3f | %d | %.0f | %.1f+%.1f | %.0f | %.2f | %d |" % (
+            r["pools"], r["list"]["rps"], r["baseline"]["rps"], r["list"]["rps"] / r["baseline"]["rps"], r["pools_page_bytes"], r["trades_per_s"],
+            r["ins_per_trade"], r["upd_per_trade"], r["pgbench_tps"], r["trades_per_s"] / r["pgbench_tps"],
+            r["orders"]["non2xx"]))
+    if len(rows) >= 2:
+        a, b = rows[0], rows[-1]
+        out.append("")
+        out.append("- quote p50 at %d pools / at %d pools: **%.2f×** (target ≤ 2×); quote p99 at %d pools: **%.2f ms** (target < 5 ms)"
+                   % (b["pools"], a["pools"], b["quote1"]["p50"] / a["quote1"]["p50"], b["pools"], b["quote1"]["p99"]))
+        out.append("- reply sizes: quote %s bytes, pools page %s bytes (by size, smallest first)"
+                   % ("/".join(str(r["quote_bytes"]) for r in rows), "/".join(str(r["pools_page_bytes"]) for r in rows)))
+    text = "\n".join(out) + "\n"
+    with open(RESULTS, "a") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
