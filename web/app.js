@@ -411,9 +411,10 @@
 
   // ---------------------------------------------------------------- ledger
   async function renderLedger(box) {
-    let ck = null;
+    let ck = null, au = null;
     try { ck = await api("/v1/ledger/checkpoint"); } catch (e) { if (e.status !== 404) throw e; }
-    renderInto(box, "", ck, () => {
+    try { au = await api("/v1/ledger/audit"); } catch (e) { if (e.status !== 404) throw e; }
+    renderInto(box, "", { ck, au }, () => {
       const f = document.createDocumentFragment();
       if (!ck) { f.append(el("p", { text: "No checkpoint has been signed yet." })); return f; }
       const age = (Date.now() - Date.parse(ck.timestamp)) / 1000;
@@ -421,7 +422,19 @@
                   card("Checkpoint age", dur(Math.max(0, age))), card("Signing key", ck.key_id)));
       f.append(el("p", {}, "Latest signed checkpoint at ", time(ck.timestamp), ". Root hash ",
                   el("code", { text: ck.root_hash })));
-      f.append(el("p", { class: "legend-note", text: "Audit runs (suanlid audit) print their findings; the server does not record them yet, so no last audit result is shown here." }));
+      if (!au) {
+        f.append(el("p", { text: "No run of the ledger auditor (suanlid audit) has been recorded yet." }));
+        return f;
+      }
+      const checks = Object.entries(au.by_check || {});
+      f.append(el("div", { class: "cards", id: "audit-cards" },
+                  card("Last audit", au.findings === 0 ? "clean" : fmtInt(au.findings) + " findings"),
+                  card("Audit age", dur(Math.max(0, (Date.now() - Date.parse(au.finished_at)) / 1000))),
+                  card("Tree size audited", au.tree_size === null ? "-" : fmtInt(au.tree_size))));
+      f.append(el("p", {}, "Last audit run from ", time(au.started_at), " to ", time(au.finished_at), "."));
+      if (checks.length)
+        f.append(table("Findings of the last audit by check", [
+          { h: "Check", get: (x) => x[0] }, { h: "Findings", num: true, get: (x) => fmtInt(x[1]) }], checks));
       return f;
     });
   }

@@ -498,6 +498,11 @@ sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, const char *root_hex, i
                                 const char *key_id, const char *sig_hex, const char *record_hex);
 /* A checkpoint by size (-1 = the latest). */
 sl_dbrc sl_db_checkpoint_get(sl_dbc *c, int64_t size, json_t **out);
+/* Record one run of the auditor (schema/013): when it started (epoch seconds), how many
+ * findings, and by_check (JSON text: {"check": count}). */
+sl_dbrc sl_db_audit_run_record(sl_dbc *c, int64_t started_at, long findings, const char *by_check);
+/* The latest recorded audit run as JSON; SL_DB_NOROWS when none. */
+sl_dbrc sl_db_audit_run_latest(sl_dbc *c, json_t **out);
 /* The latest checkpoint that covers leaf_index. */
 sl_dbrc sl_db_checkpoint_covering(sl_dbc *c, int64_t leaf_index, json_t **out);
 sl_dbrc sl_db_entries_of_trade(sl_dbc *c, int64_t trade, json_t **out);

@@ -72,6 +72,13 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      " 'timestamp', sl_ts(signed_at), 'key_id', key_id, 'signature', encode(signature, 'hex'),"
      " 'record', encode(record, 'hex'))::text FROM ledger_checkpoints"
      " WHERE tree_size = coalesce($1, (SELECT max(tree_size) FROM ledger_checkpoints))"},
+    {"audit_run_insert",
+     "INSERT INTO audit_runs(started_at, findings, by_check, tree_size)"
+     " VALUES (to_timestamp($1::bigint), $2, $3::jsonb, (SELECT max(tree_size) FROM ledger_checkpoints))"},
+    {"audit_run_latest",
+     "SELECT json_build_object('id', id, 'started_at', sl_ts(started_at), 'finished_at',"
+     " sl_ts(finished_at), 'findings', findings, 'by_check', by_check, 'tree_size', tree_size)::text"
+     " FROM audit_runs ORDER BY id DESC LIMIT 1"},
     {"checkpoint_covering",
      "SELECT json_build_object('tree_size', tree_size, 'root_hash', encode(root_hash, 'hex'),"
      " 'timestamp', sl_ts(signed_at), 'key_id', key_id, 'signature', encode(signature, 'hex'),"
@@ -265,6 +272,16 @@ sl_dbrc sl_db_checkpoint_get(sl_dbc *c, int64_t size, json_t **out) {
   char b[24];
   const char *v[1] = {sl_db_i64_opt(b, size, -1)};
   return sl_db_json(c, "checkpoint_get", 1, v, out);
+}
+
+sl_dbrc sl_db_audit_run_record(sl_dbc *c, int64_t started_at, long findings, const char *by_check) {
+  char b1[24], b2[24];
+  const char *v[3] = {sl_db_i64(b1, started_at), sl_db_i64(b2, findings), by_check};
+  return sl_db_exec(c, "audit_run_insert", 3, v, NULL);
+}
+
+sl_dbrc sl_db_audit_run_latest(sl_dbc *c, json_t **out) {
+  return sl_db_json(c, "audit_run_latest", 0, NULL, out);
 }
 
 sl_dbrc sl_db_checkpoint_covering(sl_dbc *c, int64_t leaf_index, json_t **out) {

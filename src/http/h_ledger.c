@@ -129,6 +129,15 @@ void h_checkpoint_latest(sl_req *r) {
   else sl_reply_json(r, 200, cp);
 }
 
+/* GET /v1/ledger/audit: the latest recorded run of `suanlid audit` (404 before the first). */
+void h_ledger_audit_latest(sl_req *r) {
+  json_t *run;
+  sl_dbrc rc = sl_db_audit_run_latest(r->db, &run);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no audit run has been recorded yet");
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, run);
+}
+
 /* GET /v1/ledger/checkpoints/{size}. */
 void h_checkpoint_get(sl_req *r) {
   int64_t size;

@@ -210,6 +210,7 @@ void h_trades_receipt(sl_req *r);
 void h_ledger_entry(sl_req *r);
 void h_checkpoint_latest(sl_req *r);
 void h_checkpoint_get(sl_req *r);
+void h_ledger_audit_latest(sl_req *r);
 void h_consistency(sl_req *r);
 void h_periods_create(sl_req *r);
 void h_periods_list(sl_req *r);

@@ -66,6 +66,7 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/keys", h_keys_list, PUBLIC, NULL, NOQ},
     {"GET", "/v1/ledger/checkpoint", h_checkpoint_latest, ANY, NULL, NOQ},
     {"GET", "/v1/ledger/checkpoints/{size}", h_checkpoint_get, ANY, NULL, NOQ},
+    {"GET", "/v1/ledger/audit", h_ledger_audit_latest, ANY, NULL, NOQ},
     {"GET", "/v1/ledger/consistency", h_consistency, ANY, NULL, Q("from", "to")},
     {"GET", "/v1/ledger/entries/{id}", h_ledger_entry, ANY, NULL, NOQ},
     {"POST", "/v1/periods", h_periods_create, ADMIN, "period.close", NOQ},

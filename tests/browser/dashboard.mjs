@@ -195,6 +195,10 @@ try {
     await shot("04-operator-dispatch");
     await openTab("ledger");
     await page.waitForSelector("#ledger .cards, #ledger p");
+    // the last recorded run of the ledger auditor (run.sh ran `suanlid audit` on the seed)
+    await page.waitForSelector("#audit-cards");
+    const auditText = await page.$eval("#audit-cards", (x) => x.textContent);
+    assert(/Last audit/.test(auditText) && /clean|findings/.test(auditText), "ledger view audit cards: " + auditText);
     await shot("05-operator-ledger");
   });
 

@@ -35,6 +35,8 @@ fi
 psql -X -q -v ON_ERROR_STOP=1 -d "$SUANLI_DATABASE_URL" -f deploy/seed_demo.sql >"$OUT/seed.log" 2>&1 ||
   fail "deploy/seed_demo.sql (log: $OUT/seed.log)"
 ADMIN=$("$BIN" bootstrap-admin 2>>"$OUT/migrate.log") || fail "suanlid bootstrap-admin"
+# one recorded run of the ledger auditor, which the ledger view shows
+"$BIN" audit >"$OUT/audit.log" 2>&1 || fail "suanlid audit on the seeded market (log: $OUT/audit.log)"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export SUANLI_KEY_DIR=${SUANLI_KEY_DIR:-$ROOT/build/test-keys}

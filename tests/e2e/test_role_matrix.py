@@ -68,6 +68,7 @@ MATRIX = {
     "GET /v1/keys":                   (200,  200,     200,     200,   200,   200),
     "GET /v1/ledger/checkpoint":      (200,  200,     200,     200,   200,   401),
     "GET /v1/ledger/checkpoints/{}":  (200,  200,     200,     200,   200,   401),
+    "GET /v1/ledger/audit":           (200,  200,     200,     200,   200,   401),  # after a run
     "GET /v1/ledger/consistency":     (200,  200,     200,     200,   200,   401),
     "GET /v1/ledger/entries/{}":      (200,  200,     200,     404,   200,   401),
     # settlement (a closed period of 2020; the statement of the provider's account)
@@ -254,6 +255,7 @@ def test_role_matrix():
             "GET /v1/me/access-key": ("/v1/me/access-key", None),
             "GET /v1/keys": ("/v1/keys", None),
             "GET /v1/ledger/checkpoint": ("/v1/ledger/checkpoint", None),
+            "GET /v1/ledger/audit": ("/v1/ledger/audit", None),
             "GET /v1/ledger/checkpoints/{}": ("/v1/ledger/checkpoints/%d" % ledger["size"], None),
             "GET /v1/ledger/consistency": ("/v1/ledger/consistency?from=%d&to=%d"
                                            % (ledger["size"], ledger["size"]), None),
@@ -288,6 +290,9 @@ def test_role_matrix():
             break
         time.sleep(0.2)
     check(ledger, "no checkpoint covered trade %d within 15 s" % trade_id)
+    # a recorded run of the ledger auditor, for GET /v1/ledger/audit
+    au = run_cli("audit", timeout=120)
+    check(au.returncode in (0, 1), "suanlid audit: exit %s %s" % (au.returncode, au.stderr[-300:]))
 
     cells = 0
     for route, row in MATRIX.items():

@@ -1,4 +1,5 @@
-/* fuzz_verify.c — suanli-verify's parsers (tools/suanli_verify.c): a fuzzed file read as a
+/* fuzz_verify.c — suanli-verify's parsers (tools/verify_common.c, shared with the suanli CLI;
+ * the sample key ring from tools/suanli_verify.c): a fuzzed file read as a
  * receipt, a checkpoint and a signature file against a fixed sample key ring.  The verifier
  * exits on shape errors (its contract: exit status 2); here exit() returns to the harness.
  * Leak checking is off for this target (the CLI frees nothing on its exit paths). */
@@ -11,6 +12,7 @@ static jmp_buf sl_fuzz_jmp;
 static void sl_fuzz_exit(int code) { longjmp(sl_fuzz_jmp, code + 1); }
 #define exit(c) sl_fuzz_exit(c)
 #define main suanli_verify_main
+#include "tools/verify_common.c"
 #include "tools/suanli_verify.c"
 #undef main
 #undef exit
@@ -33,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!f) return 0;
   fwrite(data, 1, size, f);
   fclose(f);
-  if (setjmp(sl_fuzz_jmp) == 0) (void)cmd_receipt(input, keys);
-  if (setjmp(sl_fuzz_jmp) == 0) (void)cmd_checkpoint(input, keys);
+  if (setjmp(sl_fuzz_jmp) == 0) (void)slv_receipt(input, keys);
+  if (setjmp(sl_fuzz_jmp) == 0) (void)slv_checkpoint(input, keys);
   return 0;
 }

@@ -12,7 +12,7 @@
 #   order    request JSON -> body parser -> order decoder (jsonspec.c, market/order.c)
 #   records  the signed-record decoders, with a decode/encode round trip (ledger/records.c)
 #   merkle   inclusion and consistency proof verification (ledger/merkle.c)
-#   verify   suanli-verify's receipt and checkpoint parsers (tools/suanli_verify.c)
+#   verify   suanli-verify's receipt and checkpoint parsers (tools/verify_common.c)
 # Binaries go to build-fuzz/.  Prints one line per target and `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -283,10 +283,18 @@ int cmd_quote(cli *c, int argc, char **argv) {
            jint(q, "gpus"), fmt_val(json_object_get(q, "gpus_available"), b1, sizeof b1),
            *jstr(q, "total") ? jstr(q, "total") : "-");
     if (json_array_size(json_object_get(q, "placements"))) placements_table(json_object_get(q, "placements"));
-    /* why not the others: counts per reason (an array of rejections, or already counted) */
+    /* why not the others: counts per reason — the bounded reply's "reasons"
+     * ([{"reason", "pools": count, "examples"}]), or an older reply's per-pool "rejected" */
     json_t *rej = json_object_get(q, "rejected");
+    json_t *reasons = json_object_get(q, "reasons");
     char why[512] = "";
-    if (json_is_array(rej)) {
+    if (json_is_array(reasons)) {
+      json_t *counts = json_object();
+      size_t i;
+      json_t *x;
+      json_array_foreach(reasons, i, x) json_object_set_new(counts, jstr(x, "reason"), json_integer(jint(x, "pools")));
+      rej = counts;
+    } else if (json_is_array(rej)) {
       json_t *counts = json_object();
       size_t i;
       json_t *x;
