@@ -15,10 +15,12 @@
 #                               `old=NAME new=NAME seconds=S` (S: kill to new leader)
 #   deploy/cluster.sh env       print the export lines of a running cluster
 #   deploy/cluster.sh heal      restart every member whose Patroni is not running
+#   deploy/cluster.sh dir       print the state folder
 #   deploy/cluster.sh rejoin-wait [S]  wait (at most S seconds) until every member streams
 #
 # Environment:
-#   SUANLI_CLUSTER_DIR    state folder (default $ROOT/.cluster; owned by postgres when root)
+#   SUANLI_CLUSTER_DIR    state folder (default $ROOT/.cluster, or /var/tmp/suanli-cluster-<hash>
+#                         when the postgres user cannot reach $ROOT; owned by postgres when root)
 #   SUANLI_CLUSTER_APPS   suanlid processes behind HAProxy (default 2)
 #   SUANLI_CLUSTER_SYNC   on (default) | off: synchronous replication (off is the negative
 #                         control of tests/cluster/failover.py: acknowledged trades may be lost)
@@ -35,7 +37,19 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SL_ROOT"
 
-DIR="${SUANLI_CLUSTER_DIR:-$SL_ROOT/.cluster}"
+# The state folder: .cluster/ in the project, unless the postgres user cannot reach the
+# project folder (a checkout under /root) or the members' unix socket paths would be too
+# long; then a folder of its own under /var/tmp (as deploy/lib.sh does for .pg/).
+cluster_dir() {
+  if [[ -n "${SUANLI_CLUSTER_DIR:-}" ]]; then printf '%s' "$SUANLI_CLUSTER_DIR"; return; fi
+  local dir="$SL_ROOT/.cluster"
+  if (( ${#dir} + 20 > 100 )) ||
+     { [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$SL_ROOT" 2>/dev/null; }; then
+    dir="/var/tmp/suanli-cluster-$(printf '%s' "$SL_ROOT" | sha256sum | cut -c1-12)"
+  fi
+  printf '%s' "$dir"
+}
+DIR=$(cluster_dir)
 APPS="${SUANLI_CLUSTER_APPS:-2}"
 SYNC="${SUANLI_CLUSTER_SYNC:-on}"
 # a running cluster keeps the mode it was made with
@@ -351,6 +365,7 @@ case "${1:-}" in
   status) cmd_status ;;
   failover) cmd_failover ;;
   env) print_env ;;
+  dir) printf '%s\n' "$DIR" ;;
   heal) cmd_heal ;;
   rejoin-wait) wait_for "${2:-120}" "every member streaming" cluster_healthy ;;
   *) echo "usage: $0 up|down|status|failover|env|heal|rejoin-wait [SECONDS]" >&2; exit 2 ;;

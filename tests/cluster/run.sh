@@ -8,11 +8,10 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 LOGS=build/test-logs/cluster
 mkdir -p "$LOGS"
-export SUANLI_CLUSTER_DIR="${SUANLI_CLUSTER_DIR:-$PWD/.cluster}"
 export SUANLI_CLUSTER_SYNC=on
 deploy/cluster.sh down >/dev/null 2>&1 || true
 finish() {
-  cp -r "$SUANLI_CLUSTER_DIR/log/." "$LOGS/" 2>/dev/null || true
+  cp -r "$(deploy/cluster.sh dir)/log/." "$LOGS/" 2>/dev/null || true
   deploy/cluster.sh down >/dev/null 2>&1 || true
 }
 trap finish EXIT
