@@ -170,7 +170,9 @@ start_member() {  # start_member NAME
 
 own() { if [[ $(id -u) -eq 0 ]]; then chown -R postgres:postgres "$@"; fi; }
 
-app_env() {  # the environment of suanlid process I
+app_env() {  # the environment of suanlid process I (request budgets: SUANLI_RATE_* pass through)
+  local v
+  for v in $(compgen -e | grep '^SUANLI_RATE_' || true); do printf '%s=%s ' "$v" "${!v}"; done
   echo "SUANLI_DATABASE_URL=$(db_url suanli)" "SUANLI_LISTEN=127.0.0.1:$(app_port "$1")" \
     "SUANLI_DATABASE_READ_URL=postgresql://suanli@127.0.0.1:$PG_RO/suanli?connect_timeout=2" \
     "SUANLI_KEY_DIR=$DIR/keys" "SUANLI_LOG_LEVEL=${SUANLI_LOG_LEVEL:-warn}"

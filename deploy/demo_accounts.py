@@ -15,6 +15,7 @@ pools belong to the catalog's providers); at every run it makes a fresh token fo
 Exit status 1 (with the server's answer on stderr) when a call fails.  python3 stdlib only.
 """
 import json
+import secrets
 import sys
 import urllib.error
 import urllib.request
@@ -59,10 +60,16 @@ def main(url, admin):
             st, acc = call(url, admin, "POST", "/v1/accounts", body)
             if st != 201:
                 sys.exit("creating %s: %s %s" % (name, st, acc))
+        if kind == "tenant" and not created:
+            # funded once: an account left unfunded by an interrupted earlier run is funded now
+            st, bal = call(url, admin, "GET", "/v1/accounts/%d/balances" % acc["id"])
+            if st != 200:
+                sys.exit("balances of %s: %s %s" % (name, st, bal))
+            created = all(bal.get(k) in ("0.00", "0") for k in ("available", "escrow", "spent_this_month"))
         if created and kind == "tenant":
             st, dep = call(url, admin, "POST", "/v1/accounts/%d/deposits" % acc["id"],
                            {"amount": "10000.00", "memo": "quickstart demo funds"},
-                           idem="quickstart-demo-deposit-%d" % acc["id"])
+                           idem="quickstart-demo-deposit-%d-%s" % (acc["id"], secrets.token_hex(8)))
             if st != 201:
                 sys.exit("funding %s: %s %s" % (name, st, dep))
         st, tok = call(url, admin, "POST", "/v1/accounts/%d/tokens" % acc["id"], {"label": "quickstart"})

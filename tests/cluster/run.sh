@@ -9,6 +9,12 @@ cd "$(dirname "$0")/../.."
 LOGS=build/test-logs/cluster
 mkdir -p "$LOGS"
 export SUANLI_CLUSTER_SYNC=on
+# Request budgets off (as in the e2e suite): 32 clients on 16 tokens from one address measure
+# the deployment's capacity, not the per-token fair share (which is per process).
+for k in ADMIN OPERATOR PROVIDER TENANT ANONYMOUS ADDRESS; do
+  v="SUANLI_RATE_$k"
+  export "$v=${!v:-unlimited}"
+done
 deploy/cluster.sh down >/dev/null 2>&1 || true
 finish() {
   cp -r "$(deploy/cluster.sh dir)/log/." "$LOGS/" 2>/dev/null || true
