@@ -3,6 +3,8 @@
  * regions; pool health also for providers, scoped to their pools) and the market view
  * (offers, price history, last prices; every role).
  *
+ * The figures are read with sl_req_reader: from a replica when the server has one (they are
+ * aggregates the page refreshes every few seconds, so a replica's lag is harmless).
  * Every reply carries an ETag (a hash of its bytes, as every GET 200 does: server.c); a request
  * whose If-None-Match names it gets 304 with no body, so the dashboard can poll cheaply. */
 #include <sodium.h>
@@ -76,7 +78,7 @@ void h_stats_regions(sl_req *r) {
   if (!query_code(r, "region", &region)) return;
   if (region && !visible_region(r, "region", region)) return;
   json_t *items;
-  sl_dbrc rc = sl_db_stats_regions(r->db, scope_of(r), region, month_start(sl_time_now()), &items);
+  sl_dbrc rc = sl_db_stats_regions(sl_req_reader(r), scope_of(r), region, month_start(sl_time_now()), &items);
   if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
     return;
@@ -98,7 +100,7 @@ void h_stats_utilization(sl_req *r) {
   if (!sl_req_query_int(r, "hours", 1, 336, &hours)) return;
   if (!visible_region(r, "region", region)) return;
   json_t *grid;
-  sl_dbrc rc = sl_db_stats_utilization(r->db, region, (int)hours, &grid);
+  sl_dbrc rc = sl_db_stats_utilization(sl_req_reader(r), region, (int)hours, &grid);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else reply_etag(r, grid);
 }
@@ -107,7 +109,7 @@ void h_stats_utilization(sl_req *r) {
 void h_stats_health(sl_req *r) {
   json_t *out;
   int64_t owner = sl_role_is(r, "provider") ? r->who.account_id : 0;
-  sl_dbrc rc = sl_db_stats_health(r->db, scope_of(r), owner, &out);
+  sl_dbrc rc = sl_db_stats_health(sl_req_reader(r), scope_of(r), owner, &out);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else reply_etag(r, out);
 }
@@ -115,7 +117,7 @@ void h_stats_health(sl_req *r) {
 /* GET /v1/stats/dispatch */
 void h_stats_dispatch(sl_req *r) {
   json_t *out;
-  sl_dbrc rc = sl_db_stats_dispatch(r->db, scope_of(r), &out);
+  sl_dbrc rc = sl_db_stats_dispatch(sl_req_reader(r), scope_of(r), &out);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else reply_etag(r, out);
 }
@@ -128,7 +130,7 @@ void h_market_offers(sl_req *r) {
       !sl_req_query_int(r, "limit", 1, 500, &limit))
     return;
   json_t *items;
-  sl_dbrc rc = sl_db_market_offers(r->db, accel, region, (int)limit, &items);
+  sl_dbrc rc = sl_db_market_offers(sl_req_reader(r), accel, region, (int)limit, &items);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else reply_etag(r, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
 }
@@ -154,7 +156,7 @@ void h_market_prices(sl_req *r) {
   }
   json_t *out = NULL;
   if (rc == SL_DB_OK)
-    rc = sl_db_market_prices(r->db, accel, (int)days, region, days <= 7 ? "hour" : "day", &out);
+    rc = sl_db_market_prices(sl_req_reader(r), accel, (int)days, region, days <= 7 ? "hour" : "day", &out);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else reply_etag(r, out);
 }
@@ -162,7 +164,7 @@ void h_market_prices(sl_req *r) {
 /* GET /v1/market/last: the last trade price of every model that has traded. */
 void h_market_last(sl_req *r) {
   json_t *items;
-  sl_dbrc rc = sl_db_market_last(r->db, &items);
+  sl_dbrc rc = sl_db_market_last(sl_req_reader(r), &items);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else reply_etag(r, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
 }

@@ -44,6 +44,7 @@ struct sl_req {
   struct sl_http *srv;
   sl_db *pool;              /* the connection pool, borrowed */
   sl_db *read_pool;         /* a replica's pool for immutable reads, borrowed; may be NULL */
+  sl_dbc *rdb;              /* a connection of read_pool taken by sl_req_reader, or NULL */
   const sl_route *route;
   const char *method;       /* borrowed from libmicrohttpd, valid for the request */
   char *path;               /* owned copy */
@@ -135,6 +136,10 @@ bool sl_req_query_enum(sl_req *r, const char *name, const char *const *values, c
 /* Path parameter i as an id; reply 400 bad_path_id on failure. */
 bool sl_req_path_id(sl_req *r, int i, int64_t *out);
 bool sl_role_is(const sl_req *r, const char *kind);
+/* The connection for reads that may lag the primary by a moment (the dashboard's figures):
+ * a replica's (SUANLI_DATABASE_READ_URL) when one answers within 0.2 s, else the request's
+ * own.  Sets X-Suanli-Read-From; the replica connection is released with the request's. */
+sl_dbc *sl_req_reader(sl_req *r);
 
 /* ---- shaping (request.c) ---- */
 /* Replace integer obj[minor_key] by a decimal money string obj[out_key]. */

@@ -235,3 +235,14 @@ void sl_json_milli(json_t *obj, const char *key, const char *out_key) {
   }
   if (strcmp(key, out_key) != 0) json_object_del(obj, key);
 }
+
+sl_dbc *sl_req_reader(sl_req *r) {
+  if (r->rdb) return r->rdb;
+  r->read_from = "primary";
+  if (r->read_pool) {
+    bool down;
+    r->rdb = sl_db_acquire(r->read_pool, 200, &down);
+    if (r->rdb) r->read_from = "replica";
+  }
+  return r->rdb ? r->rdb : r->db;
+}

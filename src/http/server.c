@@ -80,6 +80,7 @@ static sl_req *req_new(sl_http *h, struct MHD_Connection *conn, const char *raw_
 
 static void req_free(sl_req *r) {
   if (r->has_fd) close(r->reply_fd);
+  if (r->rdb) sl_db_release(r->read_pool, r->rdb);
   if (r->db) sl_db_release(r->pool, r->db);
   for (int i = 0; i < SL_MAX_PARAMS; i++) free(r->params[i]);
   sl_principal_clear(&r->who);
@@ -328,6 +329,8 @@ static enum MHD_Result queue_file(sl_req *r) {
  * body exists (text or file): sending it to a slow or keep-alive client must not hold a
  * connection other requests are waiting for in sl_db_acquire. */
 static void release_db(sl_req *r) {
+  if (r->rdb) sl_db_release(r->read_pool, r->rdb);
+  r->rdb = NULL;
   if (!r->db) return;
   sl_db_release(r->pool, r->db);
   r->db = NULL;
@@ -364,6 +367,7 @@ static enum MHD_Result queue(sl_req *r) {
   if (tagged) MHD_add_response_header(resp, "ETag", r->etag);
   sl_http_extra_headers(r, resp);
   if (r->location) MHD_add_response_header(resp, "Location", r->location);
+  if (r->read_from) MHD_add_response_header(resp, "X-Suanli-Read-From", r->read_from);
   if (r->retry_after && r->status != 429) MHD_add_response_header(resp, "Retry-After", "1");
   sl_limit_headers(r, resp);
   if (r->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");

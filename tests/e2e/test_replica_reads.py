@@ -1,5 +1,5 @@
-"""Reads of closed periods from a read replica (SUANLI_DATABASE_READ_URL; deploy/README.md,
-"Reads from replicas").
+"""Reads of closed periods and of the dashboard's figures from a read replica
+(SUANLI_DATABASE_READ_URL; deploy/README.md, "Reads from replicas").
 
 A closed period never changes, so its statements, export and region summary may be served by a
 replica that has replayed the close; a server with no replica, or whose replica cannot be
@@ -59,6 +59,12 @@ def test_closed_period_reads_from_replica_or_primary():
                     c.check(r.headers.get("x-suanli-sha256") == period["export_sha256"],
                             "%s: the export's SHA-256 %s differs from the digest signed at the close %s"
                             % (name, r.headers.get("x-suanli-sha256"), period["export_sha256"]))
+            # the dashboard's figures may lag by a moment: read where a replica answers
+            for path in ("/v1/stats/regions", "/v1/market/last"):
+                r = client.get(path, token=e.admin)
+                c.check(r.status == 200 and r.headers.get("x-suanli-read-from") == want,
+                        "%s: GET %s: %s, read from %r, expected %r"
+                        % (name, path, r.status, r.headers.get("x-suanli-read-from"), want))
         # an unknown period is 404 wherever it would have been read
         r = servers[0][0].client.get(PATHS[0] % (pid + 100000), token=e.admin)
         c.check(r.status == 404 and r.err() == "not_found", "unknown period through the replica server: %s" % r.short())
