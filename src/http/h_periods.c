@@ -111,25 +111,16 @@ static bool format_csv(sl_req *r, bool *csv, bool csv_default) {
 }
 
 /* The connection that reads a closed period's lines.  A closed period never changes, so a
- * replica (SUANLI_DATABASE_READ_URL) may serve it once it has replayed the close: the close
- * committed the period row after everything the period holds, so a replica that sees the row
- * sees the whole period.  Otherwise — no replica, unreachable, or behind — the primary's
- * connection r->db.  *replica is set to the connection to release with sl_db_release(
- * r->read_pool, ...), or NULL.  Sets the X-Suanli-Read-From header. */
-static sl_dbc *period_reader(sl_req *r, sl_dbc **replica) {
-  *replica = NULL;
-  r->read_from = "primary";
-  if (!r->read_pool) return r->db;
-  bool down;
-  sl_dbc *c = sl_db_acquire(r->read_pool, 500, &down);
-  if (!c) return r->db;
+ * replica (sl_req_reader) may serve it once it has replayed the close: the close committed the
+ * period row after everything the period holds, so a replica that sees the row sees the whole
+ * period.  Otherwise — no replica, unreachable, or behind — the primary's connection r->db. */
+static sl_dbc *period_reader(sl_req *r) {
+  sl_dbc *c = sl_req_reader(r);
   int64_t from, to;
-  if (sl_db_period_bounds(c, r->period_id, &from, &to) != SL_DB_OK) {
-    sl_db_release(r->read_pool, c);
+  if (c != r->db && sl_db_period_bounds(c, r->period_id, &from, &to) != SL_DB_OK) {
+    sl_req_reader_drop(r);
     return r->db;
   }
-  *replica = c;
-  r->read_from = "replica";
   return c;
 }
 
@@ -179,9 +170,7 @@ void h_statement_get(sl_req *r) {
     json_object_del(acct, "regions");
     json_object_del(acct, "disabled");
     json_object_del(acct, "created_at");
-    sl_dbc *replica, *c = period_reader(r, &replica);
-    rc = sl_settle_statement(c, p, from, to, acct, csv, e);
-    if (replica) sl_db_release(r->read_pool, replica);
+    rc = sl_settle_statement(period_reader(r), p, from, to, acct, csv, e);
   }
   if (rc == SL_DB_OK) reply_export(r, e, csv);
   else sl_reply_db(r, rc);
@@ -202,9 +191,7 @@ void h_period_export(sl_req *r) {
     goto cleanup;
   }
   sl_export *e = sl_export_new(true);
-  sl_dbc *replica, *c = period_reader(r, &replica);
-  sl_dbrc rc = e ? sl_settle_period_csv(c, from, to, e) : SL_DB_HARD;
-  if (replica) sl_db_release(r->read_pool, replica);
+  sl_dbrc rc = e ? sl_settle_period_csv(period_reader(r), from, to, e) : SL_DB_HARD;
   if (rc == SL_DB_OK) reply_export(r, e, true);
   else sl_reply_db(r, rc);
   sl_export_free(e);
@@ -219,10 +206,9 @@ void h_period_regions(sl_req *r) {
   bool csv;
   if (!format_csv(r, &csv, false) || !load_period(r, &p, &from, &to)) goto cleanup;
   sl_export *e = sl_export_new(true);
-  sl_dbc *replica, *c = period_reader(r, &replica);
-  sl_dbrc rc = e ? sl_settle_regions(c, p, from, to, sl_role_is(r, "operator") ? r->who.regions : NULL, csv, e)
+  sl_dbrc rc = e ? sl_settle_regions(period_reader(r), p, from, to,
+                                     sl_role_is(r, "operator") ? r->who.regions : NULL, csv, e)
                  : SL_DB_HARD;
-  if (replica) sl_db_release(r->read_pool, replica);
   if (rc == SL_DB_OK) reply_export(r, e, csv);
   else sl_reply_db(r, rc);
   sl_export_free(e);

@@ -7,16 +7,11 @@
  * aggregates the page refreshes every few seconds, so a replica's lag is harmless).
  * Every reply carries an ETag (a hash of its bytes, as every GET 200 does: server.c); a request
  * whose If-None-Match names it gets 304 with no body, so the dashboard can poll cheaply. */
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "internal.h"
 #include "suanli/timeutil.h"
-
-/* Reply 200 with body (stolen).  Like every GET 200, it carries an ETag of its bytes and an
- * If-None-Match naming it gets 304 with no body (server.c). */
-static void reply_etag(sl_req *r, json_t *steal) { sl_reply_json(r, 200, steal); }
 
 /* The caller's region scope: the operator's regions, or NULL (everything). */
 static const json_t *scope_of(const sl_req *r) {
@@ -85,7 +80,7 @@ void h_stats_regions(sl_req *r) {
   }
   char start[32];
   sl_time_format(month_start(sl_time_now()), start, sizeof start);
-  reply_etag(r, json_pack("{s:s,s:s,s:o}", "period_start", start, "currency", "USD", "items", items));
+  sl_reply_json(r, 200, json_pack("{s:s,s:s,s:o}", "period_start", start, "currency", "USD", "items", items));
 }
 
 /* GET /v1/stats/utilization?region=&hours= (hours 1..336, default 336). */
@@ -102,7 +97,7 @@ void h_stats_utilization(sl_req *r) {
   json_t *grid;
   sl_dbrc rc = sl_db_stats_utilization(sl_req_reader(r), region, (int)hours, &grid);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else reply_etag(r, grid);
+  else sl_reply_json(r, 200, grid);
 }
 
 /* GET /v1/stats/health (providers: their own pools). */
@@ -111,7 +106,7 @@ void h_stats_health(sl_req *r) {
   int64_t owner = sl_role_is(r, "provider") ? r->who.account_id : 0;
   sl_dbrc rc = sl_db_stats_health(sl_req_reader(r), scope_of(r), owner, &out);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else reply_etag(r, out);
+  else sl_reply_json(r, 200, out);
 }
 
 /* GET /v1/stats/dispatch */
@@ -119,7 +114,7 @@ void h_stats_dispatch(sl_req *r) {
   json_t *out;
   sl_dbrc rc = sl_db_stats_dispatch(sl_req_reader(r), scope_of(r), &out);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else reply_etag(r, out);
+  else sl_reply_json(r, 200, out);
 }
 
 /* GET /v1/market/offers?accelerator=&region=&limit= (limit 1..500, default 200). */
@@ -132,7 +127,7 @@ void h_market_offers(sl_req *r) {
   json_t *items;
   sl_dbrc rc = sl_db_market_offers(sl_req_reader(r), accel, region, (int)limit, &items);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else reply_etag(r, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
+  else sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
 }
 
 /* GET /v1/market/prices?accelerator=&days=&region= (days 1..90, default 7; hourly points up
@@ -158,7 +153,7 @@ void h_market_prices(sl_req *r) {
   if (rc == SL_DB_OK)
     rc = sl_db_market_prices(sl_req_reader(r), accel, (int)days, region, days <= 7 ? "hour" : "day", &out);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else reply_etag(r, out);
+  else sl_reply_json(r, 200, out);
 }
 
 /* GET /v1/market/last: the last trade price of every model that has traded. */
@@ -166,5 +161,5 @@ void h_market_last(sl_req *r) {
   json_t *items;
   sl_dbrc rc = sl_db_market_last(sl_req_reader(r), &items);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else reply_etag(r, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
+  else sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
 }

@@ -140,6 +140,8 @@ bool sl_role_is(const sl_req *r, const char *kind);
  * a replica's (SUANLI_DATABASE_READ_URL) when one answers within 0.2 s, else the request's
  * own.  Sets X-Suanli-Read-From; the replica connection is released with the request's. */
 sl_dbc *sl_req_reader(sl_req *r);
+/* Give the replica connection back now and read the primary from here on. */
+void sl_req_reader_drop(sl_req *r);
 
 /* ---- shaping (request.c) ---- */
 /* Replace integer obj[minor_key] by a decimal money string obj[out_key]. */

@@ -246,3 +246,9 @@ sl_dbc *sl_req_reader(sl_req *r) {
   }
   return r->rdb ? r->rdb : r->db;
 }
+
+void sl_req_reader_drop(sl_req *r) {
+  if (r->rdb) sl_db_release(r->read_pool, r->rdb);
+  r->rdb = NULL;
+  r->read_from = "primary";
+}
