@@ -21,13 +21,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/db.h"
-#include "suanli/dispatch.h"
-#include "suanli/exchange.h"
-#include "suanli/http.h"
-#include "suanli/log.h"
-#include "suanli/timeutil.h"
-#include "suanli/xledger.h"
+#include "suanli/db/accelerators.h"
+#include "suanli/db/accounts.h"
+#include "suanli/db/ledger.h"
+#include "suanli/db/migrate.h"
+#include "suanli/dispatch/dispatch.h"
+#include "suanli/trading/trading.h"
+#include "suanli/http/http.h"
+#include "suanli/core/log.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/ledger/ledger.h"
+#include "server/workers.h"
 
 static long env_long(const char *name, long def, long min, long max) {
   const char *v = getenv(name);
@@ -69,19 +73,19 @@ static const char *key_dir(void) {
 
 /* Load the signing keys, sign every transaction's trades and money events, sign webhooks. */
 static bool webhook_sign(const uint8_t *body, size_t len, uint8_t sig[64], char key_id[17]) {
-  return sl_xledger_sign_blob(body, len, sig, key_id, NULL);
+  return sl_ledger_sign_blob(body, len, sig, key_id, NULL);
 }
 
 static int ledger_start(const char *url) {
   const char *mode = getenv("SUANLI_LEDGER");
   bool enabled = !(mode && strcmp(mode, "off") == 0);
   char err[512];
-  if (!sl_xledger_init(url, key_dir(), enabled, err, sizeof err)) {
+  if (!sl_ledger_init(url, key_dir(), enabled, err, sizeof err)) {
     sl_log(SL_LOG_ERROR, "signing keys unavailable", json_pack("{s:s}", "error", err));
     fprintf(stderr, "suanlid: %s\n", err);
     return 1;
   }
-  sl_db_set_precommit(sl_xledger_record_pending);
+  sl_db_set_precommit(sl_ledger_record_pending);
   sl_dispatch_set_signer(webhook_sign);
   return 0;
 }
@@ -111,7 +115,7 @@ static int audit(const char *url) {
   }
   int64_t started = sl_time_now();
   json_t *by_check = json_object();
-  long n = sl_xledger_audit(c, print_finding, by_check);
+  long n = sl_ledger_audit(c, print_finding, by_check);
   /* The run's result is recorded for operators (GET /v1/ledger/audit, the dashboard). */
   char *counts = n >= 0 && by_check ? json_dumps(by_check, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   if (counts && sl_db_audit_run_record(c, started, n, counts) != SL_DB_OK)
@@ -137,12 +141,12 @@ static int rotate_key(const char *url, const char *when) {
   }
   if (migrate(url)) return 1;
   char key_id[17], err[512];
-  if (!sl_xledger_rotate(url, key_dir(), at, key_id, err, sizeof err)) {
+  if (!sl_ledger_rotate(url, key_dir(), at, key_id, err, sizeof err)) {
     fprintf(stderr, "suanlid: %s\n", err);
     return 1;
   }
   printf("%s\n", key_id);
-  sl_xledger_fini();
+  sl_ledger_fini();
   return 0;
 }
 
@@ -230,18 +234,21 @@ static int serve(const char *url) {
   sl_db *read_db = read_url && *read_url ? sl_db_open(read_url, (int)cfg.threads) : NULL;
   cfg.read_db = read_db;
   /* The in-memory capacity book (issue 11): loaded now, kept current from the change feed. */
-  if (!sl_xbook_start(url))
+  if (!sl_trading_book_start(url))
     sl_log(SL_LOG_WARN, "capacity book not loaded yet: the first quote loads it", NULL);
   sl_http *h = sl_http_start(&cfg, db);
   if (!h) {
-    sl_xbook_stop();
+    sl_trading_book_stop();
     sl_db_close(read_db);
     sl_db_close(db);
     return 1;
   }
   /* SUANLI_WORKERS=0 runs a pure API process (workers elsewhere). */
   bool run_workers = env_long("SUANLI_WORKERS", 1, 0, 1);
-  sl_workers *workers = run_workers ? sl_workers_start(url) : NULL;
+  sl_workers_config wcfg = {.conninfo = url,
+                            .maintenance_ms = env_long("SUANLI_MAINTENANCE_MS", 2000, 1, 86400000),
+                            .sequencer = sl_ledger_enabled()};
+  sl_workers *workers = run_workers ? sl_workers_start(&wcfg) : NULL;
   sl_dispatcher *dispatcher =
       run_workers ? sl_dispatcher_start(url, (int)env_long("SUANLI_DISPATCH_THREADS", 2, 1, 8)) : NULL;
   sl_log(SL_LOG_INFO, "listening",
@@ -254,10 +261,10 @@ static int serve(const char *url) {
   sl_dispatcher_stop(dispatcher);
   sl_workers_stop(workers);
   sl_db_close(read_db);
-  sl_xbook_stop();
+  sl_trading_book_stop();
   sl_db_close(db);
   sl_auth_cache_clear();
-  sl_xledger_fini();
+  sl_ledger_fini();
   sl_log(left ? SL_LOG_WARN : SL_LOG_INFO, "stopped", json_pack("{s:i}", "unfinished", (int)left));
   return 0;
 }

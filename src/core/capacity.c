@@ -1,5 +1,5 @@
 /* capacity.c — normalized compute units; see capacity.h for the formula. */
-#include "suanli/capacity.h"
+#include "suanli/core/capacity.h"
 #include <math.h>
 
 const char sl_capacity_formula_text[] =

@@ -1,5 +1,5 @@
 /* error.c — lookups into the error registry (api/errors.def). */
-#include "suanli/error.h"
+#include "suanli/core/error.h"
 
 static const struct {
   int code;

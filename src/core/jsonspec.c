@@ -1,10 +1,10 @@
 /* jsonspec.c — declarative JSON body decoding; see jsonspec.h. */
-#include "suanli/jsonspec.h"
+#include "suanli/core/jsonspec.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "suanli/money.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/money.h"
+#include "suanli/core/timeutil.h"
 
 bool sl_jerr_set(sl_jerr *err, sl_err code, const char *field, const char *fmt, ...) {
   err->code = code;

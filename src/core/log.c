@@ -1,5 +1,5 @@
 /* log.c — one JSON object per line on stderr. */
-#include "suanli/log.h"
+#include "suanli/core/log.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

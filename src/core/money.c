@@ -1,5 +1,5 @@
 /* money.c — decimal strings <-> int64 minor units, overflow-checked arithmetic. */
-#include "suanli/money.h"
+#include "suanli/core/money.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* ratelimit.c — token buckets and a bounded, open-addressed table of them. */
-#include "suanli/ratelimit.h"
+#include "suanli/core/ratelimit.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

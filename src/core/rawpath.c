@@ -1,5 +1,5 @@
-/* rawpath.c — raw request-target checks; see include/suanli/rawpath.h. */
-#include "suanli/rawpath.h"
+/* rawpath.c — raw request-target checks; see include/suanli/core/rawpath.h. */
+#include "suanli/core/rawpath.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>

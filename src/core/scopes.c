@@ -1,5 +1,5 @@
-/* scopes.c — token scope names and bits (include/suanli/scopes.h). */
-#include "suanli/scopes.h"
+/* scopes.c — token scope names and bits (include/suanli/core/scopes.h). */
+#include "suanli/core/scopes.h"
 #include <stddef.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* timeutil.c — RFC 3339 parsing/formatting in UTC without locale or TZ dependence. */
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

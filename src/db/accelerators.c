@@ -2,7 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/capacity.h"
+#include "suanli/db/accelerators.h"
+#include "suanli/core/capacity.h"
 
 #define ACCEL_JSON(a)                                                                        \
   "json_build_object('id', " a ".id, 'model', " a ".model, 'variant', " a ".variant, "      \

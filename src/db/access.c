@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/access.h"
 
 const sl_db_stmt sl_db_stmts_access[] = {
     {"access_key_set",

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/accounts.h"
 
 #define ACCOUNT_JSON(a)                                                                     \
   "json_build_object('id', " a ".id, 'kind', " a ".kind, 'name', " a ".name, 'regions', "  \

@@ -1,5 +1,6 @@
 /* audit.c — the audit log: one row per mutating request. */
 #include "internal.h"
+#include "suanli/db/audit.h"
 
 const sl_db_stmt sl_db_stmts_audit[] = {
     {"audit_insert",

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <sodium.h>
 #include "internal.h"
-#include "suanli/log.h"
+#include "suanli/core/log.h"
 
 static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_accounts, sl_db_stmts_audit, sl_db_stmts_idem,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/dispatch.h"
 
 const sl_db_stmt sl_db_stmts_dispatch[] = {
     /* Lease the next due job (or one whose worker's lease ran out).  A cancel waits while

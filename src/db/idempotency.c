@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/idempotency.h"
 
 const sl_db_stmt sl_db_stmts_idem[] = {
     {"idem_claim",

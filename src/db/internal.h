@@ -3,7 +3,7 @@
 #define SUANLI_DB_INTERNAL_H
 #include <libpq-fe.h>
 #include <stdio.h>
-#include "suanli/db.h"
+#include "suanli/db/db.h"
 
 /* A named statement; each src/db file exports a NULL-terminated table. */
 typedef struct sl_db_stmt {

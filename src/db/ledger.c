@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/ledger.h"
 
 const sl_db_stmt sl_db_stmts_ledger[] = {
     {"keys_json",

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <poll.h>
 #include "internal.h"
+#include "suanli/db/market.h"
 
 #define TRADE_JSON(t)                                                                        \
   "json_build_object('id', " t ".id, 'order_id', " t ".order_id, 'tenant_id', " t          \

@@ -2,7 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/log.h"
+#include "suanli/db/migrate.h"
+#include "suanli/core/log.h"
 
 extern const struct {
   int version;

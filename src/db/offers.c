@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/offers.h"
 
 /* $1 window start, $2 window end (epoch s), $3 accelerator pattern (ILIKE), $4 region
  * pattern, $5 min free GPUs, $6 min price, $7 max price, $8 max price per NCU, $9 min NCU

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/pools.h"
 
 /* A pool in its API shape (money as decimal strings, NCU with three decimals), with its
  * accelerator's public figures.  POOL_JSON includes the adapter (owner and admin views),

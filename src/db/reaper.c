@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 #include "internal.h"
-#include "suanli/log.h"
+#include "suanli/db/reaper.h"
+#include "suanli/core/log.h"
 
 const sl_db_stmt sl_db_stmts_reaper[] = {
     {"idem_reap",

@@ -1,6 +1,7 @@
 /* regions.c — regions and the directional latency matrix. */
 #include <stdlib.h>
 #include "internal.h"
+#include "suanli/db/regions.h"
 
 #define REGION_JSON(r)                                                                      \
   "json_build_object('code', " r ".code, 'name', " r ".name, 'tier', " r ".tier, "         \

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/settlement.h"
+#include "suanli/db/auditor.h"
 
 #define PERIOD_JSON(p)                                                                        \
   "json_build_object('id', " p ".id, 'start', sl_ts(" p ".starts_at), 'end', sl_ts(" p       \

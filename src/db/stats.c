@@ -8,6 +8,7 @@
  * times as RFC 3339 UTC (sl_ts). */
 #include <stdlib.h>
 #include "internal.h"
+#include "suanli/db/stats.h"
 
 /* The regions in scope: $1 JSON array of codes or NULL for all. */
 #define IN_SCOPE(col) "($1::jsonb IS NULL OR " col " IN (SELECT jsonb_array_elements_text($1::jsonb)))"

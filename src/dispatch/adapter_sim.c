@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "suanli/db.h"
-#include "suanli/dispatch.h"
-#include "suanli/timeutil.h"
+#include "suanli/db/dispatch.h"
+#include "suanli/dispatch/dispatch.h"
+#include "suanli/core/timeutil.h"
 
 static sl_db *store;
 
@@ -53,7 +53,7 @@ static void delay(const json_t *cfg) {
 
 /* Seal the simulated cluster's access details for c's reservation to c->access_key into
  * c->access_out (base64).  Leaves it empty when there is no key or it does not fit. */
-static void sim_access(const sl_ad_call *c) {
+static void sim_access(const sl_adapter_call *c) {
   uint8_t pk[crypto_box_PUBLICKEYBYTES], pw[12];
   size_t pklen = 0;
   if (!c->access_key || !c->access_out || c->access_out_len == 0) return;
@@ -88,17 +88,17 @@ static void sim_access(const sl_ad_call *c) {
   free(box);
 }
 
-static sl_ad_rc sim_reserve(const sl_ad_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
+static sl_adapter_rc sim_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
   delay(c->config);
   if (roll(cfg_int(c->config, "fail_rate_bp"))) {
     snprintf(err, errlen, "simulated failure");
-    return SL_AD_RETRY;
+    return SL_ADAPTER_RETRY;
   }
   bool down;
   sl_dbc *db = store ? sl_db_acquire(store, 2000, &down) : NULL;
   if (!db) {
     snprintf(err, errlen, "simulated cluster unreachable");
-    return SL_AD_RETRY;
+    return SL_ADAPTER_RETRY;
   }
   bool cancelled = false;
   sl_dbrc rc = sl_db_sim_reserve(db, c->reservation_id, c->pool_id, c->gpus, c->start, c->end,
@@ -106,45 +106,45 @@ static sl_ad_rc sim_reserve(const sl_ad_call *c, char *ref, size_t reflen, char 
   sl_db_release(store, db);
   if (rc != SL_DB_OK) {
     snprintf(err, errlen, "simulated cluster error (%s)", sl_dbrc_name(rc));
-    return SL_AD_RETRY;
+    return SL_ADAPTER_RETRY;
   }
   if (cancelled) {
     snprintf(err, errlen, "reservation %lld was cancelled on the cluster", (long long)c->reservation_id);
-    return SL_AD_TERMINAL;
+    return SL_ADAPTER_TERMINAL;
   }
   if (roll(cfg_int(c->config, "drop_rate_bp"))) {
     snprintf(err, errlen, "simulated lost reply");
-    return SL_AD_RETRY;
+    return SL_ADAPTER_RETRY;
   }
   snprintf(ref, reflen, "sim-%lld", (long long)c->reservation_id);
   sim_access(c);
-  return SL_AD_OK;
+  return SL_ADAPTER_OK;
 }
 
-static sl_ad_rc sim_cancel(const sl_ad_call *c, char *err, size_t errlen) {
+static sl_adapter_rc sim_cancel(const sl_adapter_call *c, char *err, size_t errlen) {
   delay(c->config);
   if (roll(cfg_int(c->config, "fail_rate_bp"))) {
     snprintf(err, errlen, "simulated failure");
-    return SL_AD_RETRY;
+    return SL_ADAPTER_RETRY;
   }
   bool down;
   sl_dbc *db = store ? sl_db_acquire(store, 2000, &down) : NULL;
   if (!db) {
     snprintf(err, errlen, "simulated cluster unreachable");
-    return SL_AD_RETRY;
+    return SL_ADAPTER_RETRY;
   }
   sl_dbrc rc = sl_db_sim_cancel(db, c->reservation_id);
   sl_db_release(store, db);
   if (rc != SL_DB_OK) {
     snprintf(err, errlen, "simulated cluster error (%s)", sl_dbrc_name(rc));
-    return SL_AD_RETRY;
+    return SL_ADAPTER_RETRY;
   }
-  return SL_AD_OK;
+  return SL_ADAPTER_OK;
 }
 
-static sl_ad_rc sim_status(const sl_ad_call *c, char *state, size_t len, char *err, size_t errlen) {
+static sl_adapter_rc sim_status(const sl_adapter_call *c, char *state, size_t len, char *err, size_t errlen) {
   snprintf(state, len, "unknown");
-  return SL_AD_OK;
+  return SL_ADAPTER_OK;
 }
 
 const sl_adapter_ops sl_adapter_sim = {"sim", sim_reserve, sim_cancel, sim_status};

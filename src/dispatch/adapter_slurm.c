@@ -25,8 +25,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "suanli/dispatch.h"
-#include "suanli/timeutil.h"
+#include "suanli/dispatch/dispatch.h"
+#include "suanli/core/timeutil.h"
 
 extern char **environ;
 
@@ -98,7 +98,7 @@ static int run_scontrol(const json_t *cfg, const char *const *args, char *out, s
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void res_name(const sl_ad_call *c, char *buf, size_t len) {
+static void res_name(const sl_adapter_call *c, char *buf, size_t len) {
   snprintf(buf, len, "suanli-res-%lld", (long long)c->reservation_id);
 }
 
@@ -137,7 +137,7 @@ static void field(const char *out, const char *key, char *buf, size_t len) {
 /* Show the reservation; *nodes = its node count (-1 when absent), *ours = its start time and
  * duration are this reservation's (a reservation of the same name left by another exchange
  * database, or a stale one, is not ours). */
-static sl_ad_rc show(const sl_ad_call *c, int *nodes, bool *ours, char *err, size_t errlen) {
+static sl_adapter_rc show(const sl_adapter_call *c, int *nodes, bool *ours, char *err, size_t errlen) {
   char name[64], out[2048];
   res_name(c, name, sizeof name);
   const char *args[] = {"-o", "show", "reservation", name, NULL};
@@ -156,40 +156,40 @@ static sl_ad_rc show(const sl_ad_call *c, int *nodes, bool *ours, char *err, siz
     field(out, "EndTime=", end, sizeof end);
     *nodes = node_count(out);
     *ours = strcmp(start, when) == 0 && strcmp(end, want_end) == 0;
-    return SL_AD_OK;
+    return SL_ADAPTER_OK;
   }
-  if (rc > 0 && absent(out)) return SL_AD_OK;
+  if (rc > 0 && absent(out)) return SL_ADAPTER_OK;
   snprintf(err, errlen, "scontrol show: %.200s", out);
-  return SL_AD_RETRY;
+  return SL_ADAPTER_RETRY;
 }
 
-static sl_ad_rc slurm_status(const sl_ad_call *c, char *state, size_t len, char *err, size_t errlen) {
+static sl_adapter_rc slurm_status(const sl_adapter_call *c, char *state, size_t len, char *err, size_t errlen) {
   int nodes;
   bool ours;
-  sl_ad_rc rc = show(c, &nodes, &ours, err, errlen);
-  if (rc == SL_AD_OK) snprintf(state, len, "%s", nodes < 0 ? "absent" : ours ? "reserved" : "conflict");
+  sl_adapter_rc rc = show(c, &nodes, &ours, err, errlen);
+  if (rc == SL_ADAPTER_OK) snprintf(state, len, "%s", nodes < 0 ? "absent" : ours ? "reserved" : "conflict");
   return rc;
 }
 
-static sl_ad_rc slurm_delete(const sl_ad_call *c, char *err, size_t errlen) {
+static sl_adapter_rc slurm_delete(const sl_adapter_call *c, char *err, size_t errlen) {
   char name[64], out[2048];
   res_name(c, name, sizeof name);
   const char *args[] = {"delete", "reservation", name, NULL};
   int rc = run_scontrol(c->config, args, out, sizeof out);
-  if (rc == 0 || (rc > 0 && absent(out))) return SL_AD_OK;
+  if (rc == 0 || (rc > 0 && absent(out))) return SL_ADAPTER_OK;
   snprintf(err, errlen, "scontrol delete: %.200s", out);
-  return refused_for_good(out) ? SL_AD_TERMINAL : SL_AD_RETRY;
+  return refused_for_good(out) ? SL_ADAPTER_TERMINAL : SL_ADAPTER_RETRY;
 }
 
-static sl_ad_rc slurm_reserve(const sl_ad_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
+static sl_adapter_rc slurm_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
   int nodes;
   bool ours;
-  sl_ad_rc s = show(c, &nodes, &ours, err, errlen);
-  if (s != SL_AD_OK) return s;
+  sl_adapter_rc s = show(c, &nodes, &ours, err, errlen);
+  if (s != SL_ADAPTER_OK) return s;
   if (nodes >= 0 && !ours) {
     snprintf(err, errlen, "a different reservation named suanli-res-%lld exists on the cluster",
              (long long)c->reservation_id);
-    return SL_AD_TERMINAL; /* never delete or adopt what is not ours */
+    return SL_ADAPTER_TERMINAL; /* never delete or adopt what is not ours */
   }
   char name[64];
   res_name(c, name, sizeof name);
@@ -211,13 +211,13 @@ static sl_ad_rc slurm_reserve(const sl_ad_call *c, char *ref, size_t reflen, cha
     int rc = run_scontrol(c->config, args, out, sizeof out);
     if (rc != 0 && !strstr(out, "Duplicate reservation name")) {
       snprintf(err, errlen, "scontrol create: %.200s", out);
-      return refused_for_good(out) ? SL_AD_TERMINAL : SL_AD_RETRY;
+      return refused_for_good(out) ? SL_ADAPTER_TERMINAL : SL_ADAPTER_RETRY;
     }
-    if ((s = show(c, &nodes, &ours, err, errlen)) != SL_AD_OK) return s;
+    if ((s = show(c, &nodes, &ours, err, errlen)) != SL_ADAPTER_OK) return s;
     if (nodes >= 0 && !ours) {
       snprintf(err, errlen, "a different reservation named suanli-res-%lld exists on the cluster",
                (long long)c->reservation_id);
-      return SL_AD_TERMINAL;
+      return SL_ADAPTER_TERMINAL;
     }
   }
   /* Already there (a retry after a lost reply, or a duplicate): it must be the whole size. */
@@ -225,20 +225,20 @@ static sl_ad_rc slurm_reserve(const sl_ad_call *c, char *ref, size_t reflen, cha
     char derr[128];
     slurm_delete(c, derr, sizeof derr);
     snprintf(err, errlen, "Requested nodes are busy: only %d of %d nodes free", nodes < 0 ? 0 : nodes, c->nodes);
-    return SL_AD_TERMINAL;
+    return SL_ADAPTER_TERMINAL;
   }
   snprintf(ref, reflen, "%s", name);
-  return SL_AD_OK;
+  return SL_ADAPTER_OK;
 }
 
 /* Delete the reservation only when it is ours: a same-named reservation with another
  * window (left by another exchange database, or made by hand) is never touched. */
-static sl_ad_rc slurm_cancel(const sl_ad_call *c, char *err, size_t errlen) {
+static sl_adapter_rc slurm_cancel(const sl_adapter_call *c, char *err, size_t errlen) {
   int nodes;
   bool ours;
-  sl_ad_rc s = show(c, &nodes, &ours, err, errlen);
-  if (s != SL_AD_OK) return s;
-  if (nodes < 0 || !ours) return SL_AD_OK;
+  sl_adapter_rc s = show(c, &nodes, &ours, err, errlen);
+  if (s != SL_ADAPTER_OK) return s;
+  if (nodes < 0 || !ours) return SL_ADAPTER_OK;
   return slurm_delete(c, err, errlen);
 }
 

@@ -41,8 +41,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sodium.h>
-#include "suanli/dispatch.h"
-#include "suanli/timeutil.h"
+#include "suanli/dispatch/dispatch.h"
+#include "suanli/core/timeutil.h"
 
 #define REPLY_MAX 65536
 #define MAX_RANGES 32
@@ -287,7 +287,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp) {
   return k;
 }
 
-static json_t *body_of(const sl_ad_call *c, const char *action) {
+static json_t *body_of(const sl_adapter_call *c, const char *action) {
   char s[32], e[32];
   sl_time_format(c->start, s, sizeof s);
   sl_time_format(c->end, e, sizeof e);
@@ -302,7 +302,7 @@ static json_t *body_of(const sl_ad_call *c, const char *action) {
 }
 
 /* POST the action; on OK *reply (malloc'd, may be NULL) holds the reply body. */
-static sl_ad_rc post(const sl_ad_call *c, const char *action, char **reply, char *err, size_t errlen) {
+static sl_adapter_rc post(const sl_adapter_call *c, const char *action, char **reply, char *err, size_t errlen) {
   pthread_once(&once, init_once);
   *reply = NULL;
   json_t *b = body_of(c, action);
@@ -310,14 +310,14 @@ static sl_ad_rc post(const sl_ad_call *c, const char *action, char **reply, char
   json_decref(b);
   if (!body) {
     snprintf(err, errlen, "out of memory");
-    return SL_AD_RETRY;
+    return SL_ADAPTER_RETRY;
   }
   uint8_t sig[64];
   char key_id[17] = "", sig_hex[129], h_key[64], h_sig[160], h_idem[64];
   if (!signer || !signer((const uint8_t *)body, strlen(body), sig, key_id)) {
     free(body);
     snprintf(err, errlen, "no signing key available");
-    return SL_AD_RETRY;
+    return SL_ADAPTER_RETRY;
   }
   for (int i = 0; i < 64; i++) snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
   snprintf(h_key, sizeof h_key, "X-Suanli-Key-Id: %s", key_id);
@@ -335,7 +335,7 @@ static sl_ad_rc post(const sl_ad_call *c, const char *action, char **reply, char
   hdr = curl_slist_append(hdr, h_sig);
   hdr = curl_slist_append(hdr, h_idem);
   CURL *h = curl_easy_init();
-  sl_ad_rc rc = SL_AD_RETRY;
+  sl_adapter_rc rc = SL_ADAPTER_RETRY;
   if (!h || !url) {
     snprintf(err, errlen, "cannot start the request");
     goto cleanup;
@@ -363,23 +363,23 @@ static sl_ad_rc post(const sl_ad_call *c, const char *action, char **reply, char
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (ctx.refused) {
     snprintf(err, errlen, "the webhook address is not allowed by the operator's policy");
-    rc = SL_AD_TERMINAL;
+    rc = SL_ADAPTER_TERMINAL;
   } else if (ctx.too_big) {
     snprintf(err, errlen, "the reply exceeded %d bytes", REPLY_MAX);
-    rc = SL_AD_TERMINAL;
+    rc = SL_ADAPTER_TERMINAL;
   } else if (cr != CURLE_OK) {
     snprintf(err, errlen, "%s", curl_easy_strerror(cr));
-    rc = SL_AD_RETRY;
+    rc = SL_ADAPTER_RETRY;
   } else if (status >= 200 && status < 300) {
-    rc = SL_AD_OK;
+    rc = SL_ADAPTER_OK;
     *reply = ctx.buf;
     ctx.buf = NULL;
   } else if (status == 408 || status == 429 || status >= 500) {
     snprintf(err, errlen, "HTTP %ld", status);
-    rc = SL_AD_RETRY;
+    rc = SL_ADAPTER_RETRY;
   } else {
     snprintf(err, errlen, "HTTP %ld: %.120s", status, ctx.buf ? ctx.buf : "");
-    rc = SL_AD_TERMINAL;
+    rc = SL_ADAPTER_TERMINAL;
   }
 cleanup:
   if (h) curl_easy_cleanup(h);
@@ -398,10 +398,10 @@ static const char *reply_field(const char *reply, const char *key, char *buf, si
   return buf;
 }
 
-static sl_ad_rc wh_reserve(const sl_ad_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
+static sl_adapter_rc wh_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
   char *reply;
-  sl_ad_rc rc = post(c, "reserve", &reply, err, errlen);
-  if (rc == SL_AD_OK) {
+  sl_adapter_rc rc = post(c, "reserve", &reply, err, errlen);
+  if (rc == SL_ADAPTER_OK) {
     reply_field(reply, "ref", ref, reflen);
     if (!ref[0]) snprintf(ref, reflen, "reservation-%lld", (long long)c->reservation_id);
     if (c->access_key && c->access_out && c->access_out_len) {
@@ -422,17 +422,17 @@ static sl_ad_rc wh_reserve(const sl_ad_call *c, char *ref, size_t reflen, char *
   return rc;
 }
 
-static sl_ad_rc wh_cancel(const sl_ad_call *c, char *err, size_t errlen) {
+static sl_adapter_rc wh_cancel(const sl_adapter_call *c, char *err, size_t errlen) {
   char *reply;
-  sl_ad_rc rc = post(c, "cancel", &reply, err, errlen);
+  sl_adapter_rc rc = post(c, "cancel", &reply, err, errlen);
   free(reply);
   return rc;
 }
 
-static sl_ad_rc wh_status(const sl_ad_call *c, char *state, size_t len, char *err, size_t errlen) {
+static sl_adapter_rc wh_status(const sl_adapter_call *c, char *state, size_t len, char *err, size_t errlen) {
   char *reply;
-  sl_ad_rc rc = post(c, "status", &reply, err, errlen);
-  if (rc == SL_AD_OK && !reply_field(reply, "state", state, len)[0]) snprintf(state, len, "unknown");
+  sl_adapter_rc rc = post(c, "status", &reply, err, errlen);
+  if (rc == SL_ADAPTER_OK && !reply_field(reply, "state", state, len)[0]) snprintf(state, len, "unknown");
   free(reply);
   return rc;
 }

@@ -1,7 +1,7 @@
 /* adapters.c — the adapter registry: one table of kinds, each with its configuration
  * validator.  Later the table gains reserve/cancel/status operations. */
 #include <string.h>
-#include "suanli/adapter.h"
+#include "suanli/dispatch/adapter.h"
 
 const char *const sl_adapter_kinds[] = {"sim", "slurm", "webhook", NULL};
 

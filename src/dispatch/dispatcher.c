@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/db.h"
-#include "suanli/dispatch.h"
-#include "suanli/log.h"
-#include "suanli/timeutil.h"
+#include "suanli/db/access.h"
+#include "suanli/db/dispatch.h"
+#include "suanli/db/market.h"
+#include "suanli/dispatch/dispatch.h"
+#include "suanli/core/log.h"
+#include "suanli/core/timeutil.h"
 
 #define BACKOFF_BASE_S 0.5
 #define BACKOFF_CAP_S 60.0
@@ -97,7 +99,7 @@ static sl_dbrc lease_step(sl_dbc *c, void *arg) {
 
 typedef struct {
   const sl_db_job *j;
-  sl_ad_rc ar;
+  sl_adapter_rc ar;
   const char *err, *ref;
   const char *access_key, *access; /* sealed access details (base64) to store, or "" */
 } finish_args;
@@ -109,12 +111,12 @@ static sl_dbrc finish_step(sl_dbc *c, void *arg) {
   const sl_db_job *j = f->j;
   bool reserve = strcmp(j->action, "reserve") == 0;
   sl_dbrc rc;
-  if (f->ar == SL_AD_OK) {
+  if (f->ar == SL_ADAPTER_OK) {
     rc = sl_db_job_finish(c, j->id, "done", false, "", 0);
     if (rc == SL_DB_OK && reserve) rc = sl_db_reservation_dispatched(c, j->reservation_id, f->ref);
     if (rc == SL_DB_OK && reserve && f->access[0] && f->access_key[0])
       rc = sl_db_access_store(c, j->reservation_id, f->access_key, f->access, j->adapter_kind);
-  } else if (f->ar == SL_AD_RETRY) {
+  } else if (f->ar == SL_ADAPTER_RETRY) {
     double wait = sl_dispatch_backoff_s(j->attempts, BACKOFF_BASE_S, BACKOFF_CAP_S,
                                         randombytes_uniform(1000000) / 1e6);
     rc = sl_db_job_finish(c, j->id, "queued", false, f->err, wait);
@@ -150,16 +152,16 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
     sl_db_job_clear(&l.j);
     return SL_DB_HARD;
   }
-  sl_ad_rc ar;
+  sl_adapter_rc ar;
   if (sl_time_now() >= j->deadline) {
-    ar = SL_AD_TERMINAL;
+    ar = SL_ADAPTER_TERMINAL;
     snprintf(err, sizeof err, "gave up at the deadline after %d attempts (last error: %.150s)",
              j->attempts - 1, j->last_error);
   } else if (!ops) {
-    ar = SL_AD_TERMINAL;
+    ar = SL_ADAPTER_TERMINAL;
     snprintf(err, sizeof err, "no adapter '%s'", j->adapter_kind);
   } else {
-    sl_ad_call call = {.reservation_id = j->reservation_id, .trade_id = j->trade_id,
+    sl_adapter_call call = {.reservation_id = j->reservation_id, .trade_id = j->trade_id,
                        .pool_id = j->pool_id, .tenant_id = j->tenant_id, .start = j->start,
                        .end = j->end, .gpus = j->gpus, .gpus_per_node = j->gpus_per_node,
                        .nodes = (j->gpus + j->gpus_per_node - 1) / j->gpus_per_node,
@@ -173,7 +175,7 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
            json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:s}", "adapter", j->adapter_kind, "action",
                      j->action, "reservation_id", (json_int_t)j->reservation_id, "job_id",
                      (json_int_t)j->id, "outcome",
-                     ar == SL_AD_OK ? "ok" : ar == SL_AD_RETRY ? "retry" : "terminal",
+                     ar == SL_ADAPTER_OK ? "ok" : ar == SL_ADAPTER_RETRY ? "retry" : "terminal",
                      "duration_us", (json_int_t)(sl_time_now_us() - t0), "error", err));
   }
   finish_args f = {j, ar, err, ref, l.access_key, access};

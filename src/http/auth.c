@@ -11,7 +11,8 @@
 #include <strings.h>
 #include <time.h>
 #include "internal.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accounts.h"
 
 #define PUB_HEX 32
 #define SECRET_B64 43

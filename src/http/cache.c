@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
 
 #define SLOTS 256
 

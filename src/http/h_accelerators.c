@@ -1,7 +1,8 @@
 /* h_accelerators.c — the accelerator catalog and the normalized-capacity standard. */
 #include <string.h>
 #include "internal.h"
-#include "suanli/capacity.h"
+#include "suanli/core/capacity.h"
+#include "suanli/db/accelerators.h"
 
 
 static void shape_accel(json_t *a) { sl_json_milli(a, "ncu_milli", "ncu"); }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/access.h"
 
 /* PUT /v1/me/access-key {"public_key": 64 lowercase hex digits}. */
 void h_access_key_set(sl_req *r) {

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accounts.h"
 
 static const char *const kinds[] = {"admin", "provider", "tenant", "operator", NULL};
 

@@ -1,5 +1,6 @@
 /* h_audit.c — GET /v1/audit (admin): the audit trail, oldest first. */
 #include "internal.h"
+#include "suanli/db/audit.h"
 
 
 void h_audit_list(sl_req *r) {

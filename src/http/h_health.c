@@ -1,6 +1,8 @@
 /* h_health.c — GET /healthz, GET /readyz, GET /v1/me. */
 #include "internal.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accounts.h"
+#include "suanli/db/migrate.h"
 
 
 void h_healthz(sl_req *r) { sl_reply_json(r, 200, json_pack("{s:s}", "status", "ok")); }

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/xledger.h"
+#include "suanli/ledger/ledger.h"
+#include "suanli/db/ledger.h"
+#include "suanli/db/market.h"
 
 void sl_shape_trade(json_t *t);
 
@@ -33,7 +35,7 @@ static sl_dbrc add_proof(sl_req *r, json_t *e) {
   if (rc == SL_DB_NOROWS) return SL_DB_OK;
   if (rc != SL_DB_OK) return rc;
   int64_t size = json_integer_value(json_object_get(cp, "tree_size"));
-  rc = sl_xledger_inclusion(r->db, json_integer_value(li), size, &proof);
+  rc = sl_ledger_inclusion(r->db, json_integer_value(li), size, &proof);
   if (rc != SL_DB_OK) {
     json_decref(cp);
     return rc;
@@ -169,7 +171,7 @@ void h_consistency(sl_req *r) {
   if (rc == SL_DB_OK) rc = sl_db_checkpoint_get(r->db, to, &b);
   if (rc == SL_DB_NOROWS) {
     sl_reply_error(r, SL_E_NOT_FOUND, a ? "to" : "from", "no checkpoint of that size");
-  } else if (rc == SL_DB_OK && (rc = sl_xledger_consistency(r->db, from, to, &proof)) == SL_DB_OK) {
+  } else if (rc == SL_DB_OK && (rc = sl_ledger_consistency(r->db, from, to, &proof)) == SL_DB_OK) {
     sl_reply_json(r, 200, json_pack("{s:I,s:I,s:o}", "from", (json_int_t)from, "to", (json_int_t)to,
                                     "proof", proof));
   } else {

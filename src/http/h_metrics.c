@@ -19,7 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "internal.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/stats.h"
 
 #define MAX_ROUTES 128 /* route table entries + 1 for "unmatched" */
 static const unsigned statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,

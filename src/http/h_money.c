@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/accounts.h"
+#include "suanli/db/market.h"
 
 #define AMOUNT_MAX INT64_C(100000000000) /* 1,000,000,000.00 per deposit or withdrawal */
 

@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/money.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/money.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/offers.h"
 
 static const char *const sorts[] = {"price", "price_per_ncu", "rtt", "free", NULL};
 

@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/exchange.h"
-#include "suanli/timeutil.h"
+#include "suanli/trading/trading.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/market.h"
 
 static const char *const order_states[] = {"open", "filled", "killed", "cancelled", "expired", NULL};
 
@@ -25,9 +26,9 @@ static void shape_order(json_t *o) {
 
 /* Parse the body and check that every region and model it names exists.  Replies and
  * returns false on any problem. */
-static bool parse_order(sl_req *r, json_t *body, sl_order_req *o) {
+static bool parse_order(sl_req *r, json_t *body, sl_market_order_req *o) {
   sl_jerr je;
-  if (!sl_order_parse(body, sl_time_now(), o, &je)) {
+  if (!sl_market_order_parse(body, sl_time_now(), o, &je)) {
     sl_reply_jerr(r, &je);
     return false;
   }
@@ -56,7 +57,7 @@ static bool parse_order(sl_req *r, json_t *body, sl_order_req *o) {
     }
   }
   json_decref(origin);
-  if (!ok) sl_order_req_free(o);
+  if (!ok) sl_market_order_req_free(o);
   return ok;
 }
 
@@ -68,22 +69,22 @@ void h_quotes_create(sl_req *r) {
   static const char *const full[] = {"full", NULL};
   int64_t limit = 0, after = 0, page = 0;
   const char *rej = NULL;
-  if (!sl_req_query_int(r, "limit", 1, SL_XCHG_LIMIT_MAX, &limit) ||
+  if (!sl_req_query_int(r, "limit", 1, SL_TRADING_LIMIT_MAX, &limit) ||
       !sl_req_query_enum(r, "rejected", full, &rej) ||
       !sl_req_query_int(r, "rejected_after", 0, INT64_MAX, &after) ||
       !sl_req_query_int(r, "rejected_limit", 1, 1000, &page))
     return;
   json_t *body = sl_req_body(r);
   if (!body) return;
-  sl_order_req o;
+  sl_market_order_req o;
   if (parse_order(r, body, &o)) {
-    sl_xchg_quote_opts q = {.limit = (size_t)limit, .rejected = rej != NULL, .after = after,
+    sl_trading_quote_opts q = {.limit = (size_t)limit, .rejected = rej != NULL, .after = after,
                             .page = (size_t)page};
     json_t *out = NULL;
-    sl_dbrc rc = sl_xchg_quote(r->db, &o, r->who.account_id, sl_time_now(), &q, &out);
+    sl_dbrc rc = sl_trading_quote(r->db, &o, r->who.account_id, sl_time_now(), &q, &out);
     if (rc != SL_DB_OK) sl_reply_db(r, rc);
     else sl_reply_json(r, 200, out);
-    sl_order_req_free(&o);
+    sl_market_order_req_free(&o);
   }
   json_decref(body);
 }
@@ -93,9 +94,9 @@ void h_quotes_create(sl_req *r) {
 void h_orders_create(sl_req *r) {
   json_t *body = sl_req_body(r);
   if (!body) return;
-  sl_order_req o;
+  sl_market_order_req o;
   if (!parse_order(r, body, &o)) goto cleanup_body;
-  const sl_mkt_order *m = &o.m;
+  const sl_market_order *m = &o.m;
   sl_db_order_new n = {
       .tenant_id = r->who.account_id, .request = body, .gpus = m->gpus,
       .duration_hours = m->duration_slots, .earliest_start = m->earliest_start,
@@ -111,18 +112,18 @@ void h_orders_create(sl_req *r) {
     goto cleanup;
   }
   snprintf(r->audit_object, sizeof r->audit_object, "order:%lld", (long long)id);
-  sl_xchg_outcome out;
+  sl_trading_outcome out;
   char reason[512];
-  rc = sl_xchg_execute(r->db, id, r->who.account_id, &o, sl_time_now(), &out, reason, sizeof reason);
-  if (rc == SL_DB_OK && out == SL_XCHG_NO_FUNDS) {
+  rc = sl_trading_execute(r->db, id, r->who.account_id, &o, sl_time_now(), &out, reason, sizeof reason);
+  if (rc == SL_DB_OK && out == SL_TRADING_NO_FUNDS) {
     sl_reply_error(r, SL_E_INSUFFICIENT_FUNDS, "", "%s", reason);
     goto cleanup;
   }
-  if (rc == SL_DB_OK && out == SL_XCHG_NOT_FILLED)
+  if (rc == SL_DB_OK && out == SL_TRADING_NOT_FILLED)
     rc = sl_db_order_set_state(r->db, id, o.good_till ? "open" : "killed", reason);
   /* A resting order is matched once more after it commits: capacity that appeared while it
    * was being written raised its event before the order was visible. */
-  if (rc == SL_DB_OK && out == SL_XCHG_NOT_FILLED && o.good_till)
+  if (rc == SL_DB_OK && out == SL_TRADING_NOT_FILLED && o.good_till)
     rc = sl_db_order_wake(r->db, id, "new resting order");
   json_t *order = NULL;
   if (rc == SL_DB_OK) rc = sl_db_order_get(r->db, id, 0, &order);
@@ -133,7 +134,7 @@ void h_orders_create(sl_req *r) {
   shape_order(order);
   sl_reply_json(r, 201, order);
 cleanup:
-  sl_order_req_free(&o);
+  sl_market_order_req_free(&o);
 cleanup_body:
   json_decref(body);
 }

@@ -7,8 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
-#include "suanli/settlement.h"
-#include "suanli/timeutil.h"
+#include "suanli/settlement/settlement.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accounts.h"
+#include "suanli/db/settlement.h"
 
 static const char *const formats[] = {"json", "csv", NULL};
 
@@ -54,7 +56,7 @@ void h_periods_create(sl_req *r) {
     goto cleanup;
   }
   int64_t id = 0;
-  sl_dbrc rc = sl_settle_close(r->db, from, to, r->who.account_id, &id);
+  sl_dbrc rc = sl_settlement_close(r->db, from, to, r->who.account_id, &id);
   json_t *p = NULL;
   if (rc == SL_DB_OK) rc = sl_db_period_get(r->db, id, &p);
   if (rc == SL_DB_UNIQUE) {
@@ -125,11 +127,11 @@ static sl_dbc *period_reader(sl_req *r) {
 }
 
 /* Hand a finished export to the reply. */
-static void reply_export(sl_req *r, sl_export *e, bool csv) {
+static void reply_export(sl_req *r, sl_settlement_export *e, bool csv) {
   uint8_t sha[32];
   int fd = -1;
   uint64_t size = 0;
-  if (!sl_export_finish(e, sha, &fd, &size, r->sig_key, r->sig_hex)) {
+  if (!sl_settlement_export_finish(e, sha, &fd, &size, r->sig_key, r->sig_hex)) {
     if (fd >= 0) close(fd);
     sl_reply_error(r, SL_E_INTERNAL, NULL, "the export could not be written");
     return;
@@ -164,17 +166,17 @@ void h_statement_get(sl_req *r) {
     sl_reply_error(r, SL_E_NOT_FOUND, "account", "no account %lld", (long long)account);
     goto cleanup;
   }
-  sl_export *e = rc == SL_DB_OK ? sl_export_new(true) : NULL;
+  sl_settlement_export *e = rc == SL_DB_OK ? sl_settlement_export_new(true) : NULL;
   if (rc == SL_DB_OK && !e) rc = SL_DB_HARD;
   if (rc == SL_DB_OK) {
     json_object_del(acct, "regions");
     json_object_del(acct, "disabled");
     json_object_del(acct, "created_at");
-    rc = sl_settle_statement(period_reader(r), p, from, to, acct, csv, e);
+    rc = sl_settlement_statement(period_reader(r), p, from, to, acct, csv, e);
   }
   if (rc == SL_DB_OK) reply_export(r, e, csv);
   else sl_reply_db(r, rc);
-  sl_export_free(e);
+  sl_settlement_export_free(e);
 cleanup:
   json_decref(p);
   json_decref(acct);
@@ -190,11 +192,11 @@ void h_period_export(sl_req *r) {
     sl_reply_error(r, SL_E_BAD_QUERY, "format", "the period export is CSV only");
     goto cleanup;
   }
-  sl_export *e = sl_export_new(true);
-  sl_dbrc rc = e ? sl_settle_period_csv(period_reader(r), from, to, e) : SL_DB_HARD;
+  sl_settlement_export *e = sl_settlement_export_new(true);
+  sl_dbrc rc = e ? sl_settlement_period_csv(period_reader(r), from, to, e) : SL_DB_HARD;
   if (rc == SL_DB_OK) reply_export(r, e, true);
   else sl_reply_db(r, rc);
-  sl_export_free(e);
+  sl_settlement_export_free(e);
 cleanup:
   json_decref(p);
 }
@@ -205,13 +207,13 @@ void h_period_regions(sl_req *r) {
   int64_t from, to;
   bool csv;
   if (!format_csv(r, &csv, false) || !load_period(r, &p, &from, &to)) goto cleanup;
-  sl_export *e = sl_export_new(true);
-  sl_dbrc rc = e ? sl_settle_regions(period_reader(r), p, from, to,
+  sl_settlement_export *e = sl_settlement_export_new(true);
+  sl_dbrc rc = e ? sl_settlement_regions(period_reader(r), p, from, to,
                                      sl_role_is(r, "operator") ? r->who.regions : NULL, csv, e)
                  : SL_DB_HARD;
   if (rc == SL_DB_OK) reply_export(r, e, csv);
   else sl_reply_db(r, rc);
-  sl_export_free(e);
+  sl_settlement_export_free(e);
 cleanup:
   json_decref(p);
 }

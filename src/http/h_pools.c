@@ -2,10 +2,12 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/exchange.h"
-#include "suanli/adapter.h"
-#include "suanli/dispatch.h"
-#include "suanli/timeutil.h"
+#include "suanli/trading/trading.h"
+#include "suanli/dispatch/adapter.h"
+#include "suanli/dispatch/dispatch.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/dispatch.h"
+#include "suanli/db/pools.h"
 
 static const char *const intra[] = {"nvlink", "pcie", "infinity_fabric", "hccs", "other", NULL};
 static const char *const inter[] = {"infiniband", "roce", "ethernet", "none", NULL};
@@ -172,7 +174,7 @@ void h_pools_list(sl_req *r) {
   /* Served from the reply cache while the capacity book has not moved (cache.c). */
   int64_t asked = sl_time_now_us();
   uint64_t version = 0;
-  bool cacheable = sl_xbook_sync_recent(1000000) == SL_DB_OK && (version = sl_xbook_version()) != 0;
+  bool cacheable = sl_trading_book_sync_recent(1000000) == SL_DB_OK && (version = sl_trading_book_version()) != 0;
   if (cacheable && sl_cache_reply(r, version)) return;
   char *page;
   sl_dbrc rc = sl_db_pools_page(r->db, &f, &page);

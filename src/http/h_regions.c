@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/db/market.h"
+#include "suanli/db/regions.h"
 
 static const char *const tiers[] = {"cloud", "edge", "terminal", NULL};
 

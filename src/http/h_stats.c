@@ -11,7 +11,10 @@
 #include <string.h>
 #include <time.h>
 #include "internal.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accelerators.h"
+#include "suanli/db/regions.h"
+#include "suanli/db/stats.h"
 
 /* The caller's region scope: the operator's regions, or NULL (everything). */
 static const json_t *scope_of(const sl_req *r) {

@@ -3,7 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/money.h"
+#include "suanli/core/money.h"
+#include "suanli/db/market.h"
 
 void sl_shape_trade(json_t *t);
 

@@ -5,10 +5,10 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "suanli/db.h"
-#include "suanli/error.h"
-#include "suanli/http.h"
-#include "suanli/jsonspec.h"
+#include "suanli/db/accounts.h"
+#include "suanli/core/error.h"
+#include "suanli/http/http.h"
+#include "suanli/core/jsonspec.h"
 
 /* Roles, as a bitmask in the route table. */
 enum {

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-#include "suanli/log.h"
-#include "suanli/ratelimit.h"
+#include "suanli/core/log.h"
+#include "suanli/core/ratelimit.h"
 
 #define GOOD_WINDOW_US (INT64_C(60) * 1000000) /* a good request keeps an address "known" */
 

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/log.h"
+#include "suanli/core/log.h"
+#include "suanli/db/audit.h"
+#include "suanli/db/idempotency.h"
 
 #define MAX_TRIES 4
 /* An in-flight claim not locked by a running business transaction is abandoned after this

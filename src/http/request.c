@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/log.h"
-#include "suanli/money.h"
-#include "suanli/rawpath.h"
+#include "suanli/core/log.h"
+#include "suanli/core/money.h"
+#include "suanli/core/rawpath.h"
 
 void sl_reply_json(sl_req *r, unsigned status, json_t *steal) {
   json_decref(r->reply);

@@ -12,10 +12,11 @@
 #include <unistd.h>
 #include "internal.h"
 #include "limits.h"
-#include "suanli/exchange.h"
-#include "suanli/log.h"
-#include "suanli/rawpath.h"
-#include "suanli/timeutil.h"
+#include "suanli/trading/trading.h"
+#include "suanli/core/log.h"
+#include "suanli/core/rawpath.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accounts.h"
 
 /* A too-large body is read and dropped up to this size before the 413 is sent. */
 #define SL_DISCARD_MAX ((size_t)1 << 20)
@@ -29,7 +30,7 @@ struct sl_http {
   char id_prefix[9];
 };
 
-/* The path to route on, from the raw request target (see suanli/rawpath.h); a target that
+/* The path to route on, from the raw request target (see suanli/core/rawpath.h); a target that
  * fails the checks keeps a printable copy of its path for the log and the audit row, and
  * the reason in r->bad_why. */
 static void set_target(sl_req *r, const char *raw) {
@@ -348,7 +349,7 @@ static enum MHD_Result queue(sl_req *r) {
   }
   release_db(r);
   /* A change this process committed: the next listing syncs the book first (cache.c). */
-  if (is_mutating(r->method) && r->status / 100 == 2) sl_xbook_touch();
+  if (is_mutating(r->method) && r->status / 100 == 2) sl_trading_book_touch();
   /* GET replies carry an ETag; If-None-Match with it gets a 304 without a body. */
   bool tagged = r->status == 200 && strcmp(r->method, "GET") == 0;
   if (tagged && !r->etag[0]) sl_etag_of(r->reply_text, r->etag);

@@ -1,7 +1,7 @@
 /* hex.c — lowercase hex, decoded strictly (one spelling per byte string). */
 #include <string.h>
 
-#include "suanli/ledger.h"
+#include "suanli/ledger/records.h"
 
 void sl_ledger_hex_encode(const uint8_t *bin, size_t len, char *out) {
   static const char digits[] = "0123456789abcdef";

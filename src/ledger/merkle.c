@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "suanli/ledger.h"
+#include "suanli/ledger/records.h"
 
 /* Stack depth for range_root: one perfect subtree per bit of a size_t, plus the leaf just
  * pushed before it merges. */

@@ -4,7 +4,7 @@
  * on the host's struct layout or byte order.  The offsets are the tables of api/SIGNING.md. */
 #include <string.h>
 
-#include "suanli/ledger.h"
+#include "suanli/ledger/records.h"
 
 /* ------------------------------------------------------------------- big-endian primitives */
 

@@ -4,7 +4,7 @@
 
 #include <sodium.h>
 
-#include "suanli/ledger.h"
+#include "suanli/ledger/records.h"
 
 /* libsodium picks its fastest implementations in sodium_init(); calling it again is cheap
  * and thread-safe.  Failure means the library cannot work at all: an invariant, so stop. */

@@ -1,10 +1,10 @@
 /* book.c — the in-memory capacity book: pools, bookings and latency, indexed for quotes.
  * Structures and costs: src/market/README.md ("The capacity book").  Contract: book.h. */
-#include "suanli/book.h"
+#include "suanli/market/book.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
 
 #define HOUR SL_SLOT_SECONDS
 /* Split orders examine every statically fit pool up to this many (the fill is then exactly
@@ -123,7 +123,7 @@ typedef struct {
   size_t ndead, capdead;
 } bucket;
 
-struct sl_book {
+struct sl_market_book {
   bpool *pools;
   size_t npools, cappools;
   hmap by_id;  /* id -> index into pools */
@@ -169,9 +169,9 @@ static int find_str(char *const *tab, size_t n, const char *s) {
   return -1;
 }
 
-sl_book *sl_book_new(void) { return calloc(1, sizeof(sl_book)); }
+sl_market_book *sl_market_book_new(void) { return calloc(1, sizeof(sl_market_book)); }
 
-void sl_book_free(sl_book *b) {
+void sl_market_book_free(sl_market_book *b) {
   if (!b) return;
   for (size_t i = 0; i < b->npools; i++) {
     free(b->pools[i].bk_slot);
@@ -205,7 +205,7 @@ static uint64_t bucket_key(const bpool *p) {
          ((uint64_t)((uint32_t)p->inter_gbps >> 16) << 56);
 }
 
-static bool rtt_resize(sl_book *b) {
+static bool rtt_resize(sl_market_book *b) {
   size_t dim = b->nregions;
   if (dim <= b->rtt_dim) return true;
   int64_t *m = malloc(dim * dim * sizeof *m);
@@ -231,7 +231,7 @@ static size_t live_pos(const bucket *k, int64_t price, int64_t id) {
   return lo;
 }
 
-static void bucket_unlink(sl_book *b, const bpool *p) {
+static void bucket_unlink(sl_market_book *b, const bpool *p) {
   bucket *k = &b->buckets[p->bucket];
   if (p->active && !p->down) {
     size_t i = live_pos(k, p->price, p->id);
@@ -248,7 +248,7 @@ static void bucket_unlink(sl_book *b, const bpool *p) {
   }
 }
 
-static bool bucket_link(sl_book *b, bpool *p) {
+static bool bucket_link(sl_market_book *b, bpool *p) {
   uint64_t key = bucket_key(p);
   uint32_t bi;
   if (!hmap_get(&b->by_key, key, &bi)) {
@@ -276,13 +276,13 @@ static bool bucket_link(sl_book *b, bpool *p) {
   return true;
 }
 
-static bpool *pool_of(const sl_book *b, int64_t id) {
+static bpool *pool_of(const sl_market_book *b, int64_t id) {
   uint32_t i;
   if (id <= 0 || !hmap_get(&b->by_id, (uint64_t)id, &i)) return NULL;
   return &b->pools[i];
 }
 
-static size_t ids_pos(const sl_book *b, int64_t id) {
+static size_t ids_pos(const sl_market_book *b, int64_t id) {
   size_t lo = 0, hi = b->npools;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
@@ -292,7 +292,7 @@ static size_t ids_pos(const sl_book *b, int64_t id) {
   return lo;
 }
 
-bool sl_book_put(sl_book *b, const sl_book_pool *in) {
+bool sl_market_book_put(sl_market_book *b, const sl_market_book_pool *in) {
   if (!in || in->id <= 0 || !in->region || !in->accelerator) return false;
   int r = intern(&b->regions, &b->nregions, in->region);
   int m = intern(&b->models, &b->nmodels, in->accelerator);
@@ -340,7 +340,7 @@ bool sl_book_put(sl_book *b, const sl_book_pool *in) {
   return true;
 }
 
-void sl_book_remove(sl_book *b, int64_t id) {
+void sl_market_book_remove(sl_market_book *b, int64_t id) {
   uint32_t i;
   if (id <= 0 || !hmap_get(&b->by_id, (uint64_t)id, &i)) return;
   bpool *p = &b->pools[i];
@@ -373,7 +373,7 @@ static int cmp_pair(const void *pa, const void *pb) {
   return a[0] < b[0] ? -1 : a[0] > b[0];
 }
 
-bool sl_book_set_booked(sl_book *b, int64_t id, int64_t from, int64_t to, const int64_t *slots,
+bool sl_market_book_set_booked(sl_market_book *b, int64_t id, int64_t from, int64_t to, const int64_t *slots,
                         const int32_t *booked, size_t n) {
   bpool *p = pool_of(b, id);
   if (!p || from > to || from < 0) return false;
@@ -419,7 +419,7 @@ bool sl_book_set_booked(sl_book *b, int64_t id, int64_t from, int64_t to, const 
   return true;
 }
 
-void sl_book_forget_before(sl_book *b, int64_t slot) {
+void sl_market_book_forget_before(sl_market_book *b, int64_t slot) {
   int32_t h = (int32_t)(slot / HOUR);
   for (size_t i = 0; i < b->npools; i++) {
     bpool *p = &b->pools[i];
@@ -431,20 +431,20 @@ void sl_book_forget_before(sl_book *b, int64_t slot) {
   }
 }
 
-bool sl_book_set_rtt(sl_book *b, const char *from, const char *to, int64_t rtt_us) {
+bool sl_market_book_set_rtt(sl_market_book *b, const char *from, const char *to, int64_t rtt_us) {
   int f = intern(&b->regions, &b->nregions, from), t = intern(&b->regions, &b->nregions, to);
   if (f < 0 || t < 0 || !rtt_resize(b)) return false;
   b->rtt[(size_t)f * b->rtt_dim + (size_t)t] = rtt_us;
   return true;
 }
 
-void sl_book_clear_rtt(sl_book *b) {
+void sl_market_book_clear_rtt(sl_market_book *b) {
   for (size_t i = 0; i < b->rtt_dim * b->rtt_dim; i++) b->rtt[i] = -1;
 }
 
-size_t sl_book_size(const sl_book *b) { return b->npools; }
+size_t sl_market_book_size(const sl_market_book *b) { return b->npools; }
 
-size_t sl_book_memory(const sl_book *b) {
+size_t sl_market_book_memory(const sl_market_book *b) {
   size_t m = sizeof *b + b->cappools * (sizeof(bpool) + sizeof(int64_t)) +
              (b->by_id.cap + b->by_key.cap) * (sizeof(uint64_t) + sizeof(uint32_t)) +
              b->capbuckets * sizeof(bucket) + b->rtt_dim * b->rtt_dim * sizeof(int64_t);
@@ -454,24 +454,24 @@ size_t sl_book_memory(const sl_book *b) {
   return m;
 }
 
-static void to_public(const sl_book *b, const bpool *p, sl_book_pool *o) {
-  *o = (sl_book_pool){.id = p->id, .owner_id = p->owner, .region = b->regions[p->region],
+static void to_public(const sl_market_book *b, const bpool *p, sl_market_book_pool *o) {
+  *o = (sl_market_book_pool){.id = p->id, .owner_id = p->owner, .region = b->regions[p->region],
                       .accelerator = b->models[p->model], .memory_gb = p->memory_gb,
-                      .ncu_milli = p->ncu_milli, .intra = (sl_mkt_intra)p->intra,
-                      .inter = (sl_mkt_inter)p->inter, .inter_gbps = p->inter_gbps,
+                      .ncu_milli = p->ncu_milli, .intra = (sl_market_intra)p->intra,
+                      .inter = (sl_market_inter)p->inter, .inter_gbps = p->inter_gbps,
                       .gpu_count = p->gpu_count, .price_minor = p->price,
                       .avail_from = p->avail_from, .avail_until = p->avail_until,
                       .active = p->active, .down = p->down};
 }
 
-bool sl_book_get(const sl_book *b, int64_t id, sl_book_pool *out) {
+bool sl_market_book_get(const sl_market_book *b, int64_t id, sl_market_book_pool *out) {
   const bpool *p = pool_of(b, id);
   if (!p) return false;
   to_public(b, p, out);
   return true;
 }
 
-int32_t sl_book_booked_at(const sl_book *b, int64_t id, int64_t slot) {
+int32_t sl_market_book_booked_at(const sl_market_book *b, int64_t id, int64_t slot) {
   const bpool *p = pool_of(b, id);
   if (!p) return -1;
   int32_t h = (int32_t)(slot / HOUR);
@@ -482,17 +482,17 @@ int32_t sl_book_booked_at(const sl_book *b, int64_t id, int64_t slot) {
 /* ---------------------------------------------------------------------------------------- */
 /* Matching                                                                                 */
 
-static int64_t rtt_of(const sl_book *b, int origin, uint16_t region) {
+static int64_t rtt_of(const sl_market_book *b, int origin, uint16_t region) {
   if (origin < 0 || (size_t)origin >= b->rtt_dim || region >= b->rtt_dim) return -1;
   return b->rtt[(size_t)origin * b->rtt_dim + region];
 }
 
 /* The matcher's view of pool p (free[] left NULL). */
-static sl_mkt_pool mkt_pool(const sl_book *b, const bpool *p, int origin) {
-  return (sl_mkt_pool){.id = p->id, .region = b->regions[p->region],
+static sl_market_pool mkt_pool(const sl_market_book *b, const bpool *p, int origin) {
+  return (sl_market_pool){.id = p->id, .region = b->regions[p->region],
                        .accelerator = b->models[p->model], .memory_gb = p->memory_gb,
-                       .ncu_milli = p->ncu_milli, .intra = (sl_mkt_intra)p->intra,
-                       .inter = (sl_mkt_inter)p->inter, .inter_gbps = p->inter_gbps,
+                       .ncu_milli = p->ncu_milli, .intra = (sl_market_intra)p->intra,
+                       .inter = (sl_market_inter)p->inter, .inter_gbps = p->inter_gbps,
                        .price_minor = p->price, .avail_from = p->avail_from,
                        .avail_until = p->avail_until, .active = p->active, .down = p->down,
                        .rtt_us = rtt_of(b, origin, p->region)};
@@ -598,7 +598,7 @@ static bool in_add(inlist *l, const bpool *p, bool cand) {
 }
 
 /* Count one pool for reason w; keep it as a named example while there is room. */
-static bool note(sl_book_match *out, size_t *want_ex, sl_mkt_why w, const bpool *p, inlist *in,
+static bool note(sl_market_book_match *out, size_t *want_ex, sl_market_why w, const bpool *p, inlist *in,
                  size_t examples) {
   out->counts[w]++;
   if (want_ex[w] >= examples) return true;
@@ -606,18 +606,18 @@ static bool note(sl_book_match *out, size_t *want_ex, sl_mkt_why w, const bpool 
   return in_add(in, p, false);
 }
 
-static bool excluded(const sl_book_opts *o, int64_t id) {
+static bool excluded(const sl_market_book_opts *o, int64_t id) {
   for (size_t i = 0; i < o->n_exclude; i++)
     if (o->exclude[i] == id) return true;
   return false;
 }
 
-bool sl_book_match_order(const sl_book *b, const sl_mkt_order *m, const char *origin,
-                         int64_t window_start, size_t nslots, const sl_book_opts *opts,
-                         sl_book_match *out) {
+bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *m, const char *origin,
+                         int64_t window_start, size_t nslots, const sl_market_book_opts *opts,
+                         sl_market_book_match *out) {
   memset(out, 0, sizeof *out);
   if (!b || !m || !opts || opts->limit < 1 || nslots < 1) return false;
-  size_t examples = opts->examples > SL_BOOK_EXAMPLES ? SL_BOOK_EXAMPLES : opts->examples;
+  size_t examples = opts->examples > SL_MARKET_BOOK_EXAMPLES ? SL_MARKET_BOOK_EXAMPLES : opts->examples;
   int org = m->has_origin ? find_str(b->regions, b->nregions, origin) : -1;
   out->total = b->npools;
   size_t want_ex[SL_WHY_OUTRANKED + 1] = {0};
@@ -641,8 +641,8 @@ bool sl_book_match_order(const sl_book *b, const sl_mkt_order *m, const char *or
     }
     if (!k->nlive) continue;
     const bpool *p0 = pool_of(b, k->live[0].id);
-    sl_mkt_pool rep = mkt_pool(b, p0, org);
-    sl_mkt_why w = sl_market_static_check(m, &rep, NULL);
+    sl_market_pool rep = mkt_pool(b, p0, org);
+    sl_market_why w = sl_market_static_check(m, &rep, NULL);
     size_t nok = 0;
     if (w == SL_WHY_CHOSEN || w == SL_WHY_PRICE) { /* the price checks are monotone in price */
       size_t lo = 0, hi = k->nlive;
@@ -679,7 +679,7 @@ bool sl_book_match_order(const sl_book *b, const sl_mkt_order *m, const char *or
     if (nok) {
       static_ok += nok;
       hent e = {.id = k->live[0].id, .bucket = bi, .pos = 0};
-      sl_mkt_pool kp = mkt_pool(b, pool_of(b, e.id), org);
+      sl_market_pool kp = mkt_pool(b, pool_of(b, e.id), org);
       sl_market_key(m, &kp, e.key);
       heap_push(heap, &nheap, e);
     }
@@ -707,7 +707,7 @@ bool sl_book_match_order(const sl_book *b, const sl_mkt_order *m, const char *or
     if (e.pos + 1 < okn[e.bucket]) {
       const bucket *k = &b->buckets[e.bucket];
       hent nx = {.id = k->live[e.pos + 1].id, .bucket = e.bucket, .pos = e.pos + 1};
-      sl_mkt_pool kp = mkt_pool(b, pool_of(b, nx.id), org);
+      sl_market_pool kp = mkt_pool(b, pool_of(b, nx.id), org);
       sl_market_key(m, &kp, nx.key);
       heap_push(heap, &nheap, nx);
     }
@@ -764,7 +764,7 @@ bool sl_book_match_order(const sl_book *b, const sl_mkt_order *m, const char *or
   }
   if (!sl_market_match(m, out->pools, in.n, window_start, nslots, &out->result)) goto cleanup;
   for (size_t i = 0; i < in.n; i++) {
-    sl_mkt_why w = out->result.verdicts[i].why;
+    sl_market_why w = out->result.verdicts[i].why;
     if (in.cand[i]) out->counts[w]++;
     if (out->nexamples[w] < examples) out->examples[w][out->nexamples[w]++] = i;
   }
@@ -774,11 +774,11 @@ cleanup:
   free(okn);
   free(in.p);
   free(in.cand);
-  if (!rc) sl_book_match_free(out);
+  if (!rc) sl_market_book_match_free(out);
   return rc;
 }
 
-void sl_book_match_free(sl_book_match *m) {
+void sl_market_book_match_free(sl_market_book_match *m) {
   if (!m) return;
   sl_market_result_free(&m->result);
   free(m->pools);
@@ -787,16 +787,16 @@ void sl_book_match_free(sl_book_match *m) {
   memset(m, 0, sizeof *m);
 }
 
-bool sl_book_verdicts(const sl_book *b, const sl_mkt_order *m, const char *origin,
+bool sl_market_book_verdicts(const sl_market_book *b, const sl_market_order *m, const char *origin,
                       int64_t window_start, size_t nslots, const int64_t *chosen, size_t nchosen,
-                      int64_t after, size_t max, sl_book_verdict_row **rows, size_t *n,
+                      int64_t after, size_t max, sl_market_book_verdict_row **rows, size_t *n,
                       int64_t *next) {
   *rows = NULL;
   *n = 0;
   *next = 0;
   if (max < 1 || nslots < 1) return false;
   int org = m->has_origin ? find_str(b->regions, b->nregions, origin) : -1;
-  sl_book_verdict_row *out = calloc(max, sizeof *out);
+  sl_market_book_verdict_row *out = calloc(max, sizeof *out);
   int32_t *fr = calloc(nslots, sizeof *fr);
   if (!out || !fr) {
     free(out);
@@ -809,14 +809,14 @@ bool sl_book_verdicts(const sl_book *b, const sl_mkt_order *m, const char *origi
     bool is_chosen = false;
     for (size_t j = 0; j < nchosen; j++) is_chosen |= chosen[j] == p->id;
     if (is_chosen) continue;
-    sl_mkt_pool mp = mkt_pool(b, p, org);
-    sl_book_verdict_row *row = &out[cnt];
-    *row = (sl_book_verdict_row){.pool_id = p->id, .region = mp.region,
+    sl_market_pool mp = mkt_pool(b, p, org);
+    sl_market_book_verdict_row *row = &out[cnt];
+    *row = (sl_market_book_verdict_row){.pool_id = p->id, .region = mp.region,
                                  .accelerator = mp.accelerator};
     if (sl_market_static_check(m, &mp, &row->v) == SL_WHY_CHOSEN) {
       fill_free(p, window_start, nslots, fr);
       mp.free = fr;
-      sl_mkt_result r;
+      sl_market_result r;
       if (!sl_market_match(m, &mp, 1, window_start, nslots, &r)) {
         free(out);
         free(fr);
@@ -855,7 +855,7 @@ static uint64_t mix_str(uint64_t h, const char *s) {
   return mix(h, f);
 }
 
-uint64_t sl_book_digest(const sl_book *b, int64_t from_slot) {
+uint64_t sl_market_book_digest(const sl_market_book *b, int64_t from_slot) {
   uint64_t sum = 0;
   int32_t h0 = (int32_t)(from_slot / HOUR);
   for (size_t i = 0; i < b->npools; i++) {

@@ -1,8 +1,8 @@
-/* matcher.c — the pure matcher of include/suanli/market.h.
+/* matcher.c — the pure matcher of include/suanli/market/market.h.
  *
  * No I/O, no clock, no globals: the same snapshot and order always give the same result.
  *
- * Per pool, the checks run in the order of sl_mkt_why; the first that fails is the pool's
+ * Per pool, the checks run in the order of sl_market_why; the first that fails is the pool's
  * verdict, with a human detail (money through sl_money_format):
  *
  *   HEALTH    !active ("pool is not active"), then down ("pool health is down").
@@ -78,11 +78,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "suanli/market.h"
-#include "suanli/money.h"
-#include "suanli/timeutil.h"
+#include "suanli/market/market.h"
+#include "suanli/core/money.h"
+#include "suanli/core/timeutil.h"
 
-const char *sl_mkt_why_name(sl_mkt_why w) {
+const char *sl_market_why_name(sl_market_why w) {
   switch (w) {
   case SL_WHY_CHOSEN:
     return "chosen";
@@ -158,12 +158,12 @@ static int64_t sat_add(int64_t a, int64_t b) {
   return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-static const char *intra_name(sl_mkt_intra v) {
+static const char *intra_name(sl_market_intra v) {
   static const char *const names[] = {"any", "NVLink", "PCIe", "Infinity Fabric", "HCCS", "other"};
   return (unsigned)v < sizeof names / sizeof names[0] ? names[v] : "?";
 }
 
-static const char *inter_name(sl_mkt_inter v) {
+static const char *inter_name(sl_market_inter v) {
   static const char *const names[] = {"none", "Ethernet", "RoCE", "InfiniBand"};
   return (unsigned)v < sizeof names / sizeof names[0] ? names[v] : "?";
 }
@@ -198,7 +198,7 @@ static bool in_list(const char *s, const char *const *list, size_t n) {
 }
 
 /* Sets a verdict; returns false so that a failing check can `return verdict(...)`. */
-__attribute__((format(printf, 3, 4))) static bool verdict(sl_mkt_verdict *v, sl_mkt_why w,
+__attribute__((format(printf, 3, 4))) static bool verdict(sl_market_verdict *v, sl_market_why w,
                                                           const char *fmt, ...) {
   va_list ap;
   v->why = w;
@@ -219,7 +219,7 @@ static bool str_list_ok(const char *const *list, size_t n) {
   return true;
 }
 
-static bool args_valid(const sl_mkt_order *o, const sl_mkt_pool *pools, size_t npools,
+static bool args_valid(const sl_market_order *o, const sl_market_pool *pools, size_t npools,
                        int64_t window_start, size_t nslots) {
   if (o == NULL || (npools > 0 && pools == NULL)) return false;
   if (o->gpus < 1 || o->duration_slots < 1) return false;
@@ -244,7 +244,7 @@ static bool args_valid(const sl_mkt_order *o, const sl_mkt_pool *pools, size_t n
       !str_list_ok(o->excluded, o->n_excluded))
     return false;
   for (size_t i = 0; i < npools; i++) {
-    const sl_mkt_pool *p = &pools[i];
+    const sl_market_pool *p = &pools[i];
     if (p->free == NULL || p->region == NULL || p->accelerator == NULL || p->price_minor < 0)
       return false;
   }
@@ -256,7 +256,7 @@ static bool args_valid(const sl_mkt_order *o, const sl_mkt_pool *pools, size_t n
 
 /* Runs the static checks; on failure fills *v and returns false.  On success *total is
  * order.gpus * duration * price (fits int64). */
-static bool static_checks(const sl_mkt_order *o, const sl_mkt_pool *p, sl_mkt_verdict *v,
+static bool static_checks(const sl_market_order *o, const sl_market_pool *p, sl_market_verdict *v,
                           int64_t *total) {
   char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], c[SL_MONEY_STRLEN];
   char x[32], y[32];
@@ -344,7 +344,7 @@ static bool static_checks(const sl_mkt_order *o, const sl_mkt_pool *p, sl_mkt_ve
   return true;
 }
 
-static mkey pool_key(const sl_mkt_order *o, const sl_mkt_pool *p) {
+static mkey pool_key(const sl_market_order *o, const sl_market_pool *p) {
   mkey k = {{0, 0, 0}};
   bool unknown = o->has_origin && p->rtt_us < 0;
   switch (o->objective) {
@@ -373,8 +373,8 @@ static mkey pool_key(const sl_mkt_order *o, const sl_mkt_pool *p) {
 /* Capacity                                                                                 */
 
 typedef struct {
-  const sl_mkt_order *o;
-  const sl_mkt_pool *pools;
+  const sl_market_order *o;
+  const sl_market_pool *pools;
   size_t npools;
   int64_t window_start;
   size_t first;   /* slot index of earliest_start */
@@ -382,12 +382,12 @@ typedef struct {
   size_t dur;     /* duration in slots */
 } mctx;
 
-static int32_t free_at(const sl_mkt_pool *p, size_t i) { return p->free[i] < 0 ? 0 : p->free[i]; }
+static int32_t free_at(const sl_market_pool *p, size_t i) { return p->free[i] < 0 ? 0 : p->free[i]; }
 
 /* caps[t] = min free over the duration window of start t (t in [0, nstarts)), or -1 when that
  * window is not inside the pool's availability.  dq is scratch of nstarts + dur - 1 entries.
  * One pass of a monotonic deque: O(nstarts + dur). */
-static void window_caps(const mctx *c, const sl_mkt_pool *p, int32_t *caps, size_t *dq) {
+static void window_caps(const mctx *c, const sl_market_pool *p, int32_t *caps, size_t *dq) {
   size_t head = 0, tail = 0, last = c->first + c->nstarts + c->dur - 1;
   for (size_t j = c->first; j < last; j++) {
     int32_t v = free_at(p, j);
@@ -412,8 +412,8 @@ static int64_t start_of(const mctx *c, size_t t) {
   return c->window_start + (int64_t)(c->first + t) * SL_SLOT_SECONDS;
 }
 
-static void fill_piece(const mctx *c, sl_mkt_piece *pc, size_t idx, int64_t start, int32_t g) {
-  const sl_mkt_pool *p = &c->pools[idx];
+static void fill_piece(const mctx *c, sl_market_piece *pc, size_t idx, int64_t start, int32_t g) {
+  const sl_market_pool *p = &c->pools[idx];
   pc->pool = idx;
   pc->start = start;
   pc->gpus = g;
@@ -426,8 +426,8 @@ static void fill_piece(const mctx *c, sl_mkt_piece *pc, size_t idx, int64_t star
 /* Gang                                                                                     */
 
 static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int32_t *caps,
-                       size_t *dq, sl_mkt_result *out) {
-  const sl_mkt_order *o = c->o;
+                       size_t *dq, sl_market_result *out) {
+  const sl_market_order *o = c->o;
   char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], f[24], u[24];
   rank_ent *ents = NULL;
   size_t n = 0;
@@ -435,8 +435,8 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
 
   for (size_t i = 0; i < c->npools; i++) {
     if (!ok[i]) continue;
-    const sl_mkt_pool *p = &c->pools[i];
-    sl_mkt_verdict *v = &out->verdicts[i];
+    const sl_market_pool *p = &c->pools[i];
+    sl_market_verdict *v = &out->verdicts[i];
     window_caps(c, p, caps, dq);
     int32_t best = -1;
     size_t found = c->nstarts;
@@ -487,7 +487,7 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     }
     for (size_t r = 0; r < n; r++) {
       fill_piece(c, &out->ranked[r], ents[r].idx, ents[r].start, o->gpus);
-      sl_mkt_verdict *v = &out->verdicts[ents[r].idx];
+      sl_market_verdict *v = &out->verdicts[ents[r].idx];
       if (r == 0)
         verdict(v, SL_WHY_CHOSEN, "rank 1");
       else
@@ -573,8 +573,8 @@ static int64_t fw_top(const fenwick *f, size_t j) {
 /* Split matching.  byk[0..nok) = statically-ok pool indices in key order; capm[r*nstarts+t]
  * their caps (<= 0: none). */
 static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size_t nok,
-                        const int32_t *capm, sl_mkt_result *out) {
-  const sl_mkt_order *o = c->o;
+                        const int32_t *capm, sl_market_result *out) {
+  const sl_market_order *o = c->o;
   const size_t kmax = (size_t)o->max_pieces < nok ? (size_t)o->max_pieces : nok;
   const int64_t dslots = o->duration_slots;
   char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN];
@@ -666,7 +666,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
     mscore sc;
     memset(&sc, 0, sizeof sc);
     for (size_t e = 0; e < n; e++) {
-      const sl_mkt_pool *p = &c->pools[byk[fill[e].r]];
+      const sl_market_pool *p = &c->pools[byk[fill[e].r]];
       hourly += (__int128)fill[e].g * p->price_minor;
       total += (__int128)fill[e].g * dslots * p->price_minor;
       for (int i = 0; i < 3; i++)
@@ -729,7 +729,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
 
   for (size_t r = 0; r < nok; r++) {
     size_t i = byk[r];
-    sl_mkt_verdict *v = &out->verdicts[i];
+    sl_market_verdict *v = &out->verdicts[i];
     bool has_cap = hascap[r];
     if (have_best) {
       if (chosen[r]) continue; /* part of the fill */
@@ -781,7 +781,7 @@ cleanup:
 /* ---------------------------------------------------------------------------------------- */
 /* Entry points                                                                             */
 
-void sl_market_result_free(sl_mkt_result *r) {
+void sl_market_result_free(sl_market_result *r) {
   if (r == NULL) return;
   free(r->pieces);
   free(r->ranked);
@@ -789,8 +789,8 @@ void sl_market_result_free(sl_mkt_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-bool sl_market_match(const sl_mkt_order *order, const sl_mkt_pool *pools, size_t npools,
-                     int64_t window_start, size_t nslots, sl_mkt_result *out) {
+bool sl_market_match(const sl_market_order *order, const sl_market_pool *pools, size_t npools,
+                     int64_t window_start, size_t nslots, sl_market_result *out) {
   if (out == NULL) return false;
   memset(out, 0, sizeof *out);
   if (!args_valid(order, pools, npools, window_start, nslots)) return false;
@@ -872,15 +872,15 @@ cleanup:
 /* ---------------------------------------------------------------------------------------- */
 /* Exported for the capacity book (book.c): the same rules, one pool at a time.             */
 
-sl_mkt_why sl_market_static_check(const sl_mkt_order *o, const sl_mkt_pool *p, sl_mkt_verdict *v) {
-  sl_mkt_verdict scratch;
+sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_pool *p, sl_market_verdict *v) {
+  sl_market_verdict scratch;
   int64_t total;
   if (!v) v = &scratch;
   if (static_checks(o, p, v, &total)) return SL_WHY_CHOSEN;
   return v->why;
 }
 
-void sl_market_key(const sl_mkt_order *o, const sl_mkt_pool *p, int64_t key[3]) {
+void sl_market_key(const sl_market_order *o, const sl_market_pool *p, int64_t key[3]) {
   mkey k = pool_key(o, p);
   for (int i = 0; i < 3; i++) key[i] = k.k[i];
 }

@@ -1,9 +1,9 @@
-/* order.c — decode and validate order bodies into sl_mkt_order; see order.h. */
-#include "suanli/order.h"
+/* order.c — decode and validate order bodies into sl_market_order; see order.h. */
+#include "suanli/market/order.h"
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/money.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/money.h"
+#include "suanli/core/timeutil.h"
 
 #define MAX_WINDOW_S (30 * 86400LL)
 #define MAX_AHEAD_S (366 * 86400LL)
@@ -14,7 +14,7 @@ static const char *const placements[] = {"gang", "split", NULL};
 static const char *const objectives[] = {"cheapest", "lowest_latency", "tradeoff", NULL};
 static const char *const tifs[] = {"fill_or_kill", "good_till", NULL};
 
-int64_t sl_order_next_slot(int64_t t) {
+int64_t sl_market_order_next_slot(int64_t t) {
   int64_t r = t % SL_SLOT_SECONDS;
   if (r < 0) r += SL_SLOT_SECONDS; /* C's % keeps the sign of t */
   return r == 0 ? t : t + (SL_SLOT_SECONDS - r);
@@ -47,7 +47,7 @@ static bool string_list(json_t *arr, const char *field, const char **dst, sl_jer
   return true;
 }
 
-bool sl_order_parse(json_t *body, int64_t now, sl_order_req *out, sl_jerr *err) {
+bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, sl_jerr *err) {
   memset(out, 0, sizeof *out);
   int64_t gpus = 0, hours = 0, earliest = 0, latest = 0, expires = 0, max_pieces = 16;
   int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1;
@@ -113,7 +113,7 @@ bool sl_order_parse(json_t *body, int64_t now, sl_order_req *out, sl_jerr *err) 
   if (!good_till && has_expires)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "expires_at", "only allowed with time_in_force good_till");
   if (now > 0) {
-    if (latest < sl_order_next_slot(now))
+    if (latest < sl_market_order_next_slot(now))
       return sl_jerr_set(err, SL_E_INVALID_VALUE, has_latest ? "latest_start" : "earliest_start",
                          "the start window is in the past (the next possible start is the next whole hour)");
     if (earliest > now + MAX_AHEAD_S)
@@ -133,7 +133,7 @@ bool sl_order_parse(json_t *body, int64_t now, sl_order_req *out, sl_jerr *err) 
     out->lists = NULL;
     return false;
   }
-  sl_mkt_order *m = &out->m;
+  sl_market_order *m = &out->m;
   m->gpus = (int32_t)gpus;
   m->duration_slots = (int32_t)hours;
   m->earliest_start = earliest;
@@ -142,8 +142,8 @@ bool sl_order_parse(json_t *body, int64_t now, sl_order_req *out, sl_jerr *err) 
   m->n_accelerators = na;
   m->min_memory_gb = (int32_t)min_mem;
   m->min_ncu_milli = min_ncu;
-  m->intra = intra ? (sl_mkt_intra)(index_of(intra_names, intra) + 1) : SL_INTRA_ANY;
-  m->min_inter = min_inter ? (sl_mkt_inter)(index_of(inter_names, min_inter) + 1) : SL_INTER_NONE;
+  m->intra = intra ? (sl_market_intra)(index_of(intra_names, intra) + 1) : SL_INTRA_ANY;
+  m->min_inter = min_inter ? (sl_market_inter)(index_of(inter_names, min_inter) + 1) : SL_INTER_NONE;
   m->min_inter_gbps = (int32_t)min_gbps;
   m->has_origin = origin != NULL;
   m->max_rtt_us = has_rtt ? max_rtt : -1; /* thousandths of a millisecond = microseconds */
@@ -180,7 +180,7 @@ bool sl_order_parse(json_t *body, int64_t now, sl_order_req *out, sl_jerr *err) 
   return true;
 }
 
-void sl_order_req_free(sl_order_req *o) {
+void sl_market_order_req_free(sl_market_order_req *o) {
   free(o->lists);
   json_decref(o->doc);
   memset(o, 0, sizeof *o);

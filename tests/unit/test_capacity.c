@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "suanli/capacity.h"
+#include "suanli/core/capacity.h"
 
 #define SENTINEL INT64_C(-424242)
 #define UNKNOWN  (-1.0)

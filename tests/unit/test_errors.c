@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "suanli/error.h"
+#include "suanli/core/error.h"
 
 static const struct entry {
   sl_err id;

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "suanli/jsonspec.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/jsonspec.h"
+#include "suanli/core/timeutil.h"
 
 /* 2026-12-02T03:12:13Z, a fixed instant: these tests never read the clock for values. */
 #define T0 INT64_C(1796181133)

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "suanli/jsonspec.h"
-#include "suanli/money.h"
+#include "suanli/core/jsonspec.h"
+#include "suanli/core/money.h"
 
 #define N(a)         (sizeof(a) / sizeof((a)[0]))
 #define I64_SENTINEL INT64_C(-31337)

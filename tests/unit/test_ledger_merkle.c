@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "suanli/ledger.h"
+#include "suanli/ledger/records.h"
 
 #define MAXN 5000
 

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "suanli/ledger.h"
+#include "suanli/ledger/records.h"
 
 /* ------------------------------------------------------------------------ worked example */
 

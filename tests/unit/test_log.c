@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "suanli/log.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/log.h"
+#include "suanli/core/timeutil.h"
 
 static int saved_fd = -1;
 static int pipe_rd = -1;

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "suanli/money.h"
+#include "suanli/core/money.h"
 
 #define SENTINEL INT64_C(0x5a5a5a5a5a5a5a5a)
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "suanli/ratelimit.h"
+#include "suanli/core/ratelimit.h"
 
 #define S INT64_C(1000000)
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "suanli/rawpath.h"
+#include "suanli/core/rawpath.h"
 
 static void expect_path(const char *raw, sl_rawpath_rc want, const char *canon) {
   char out[SL_RAWPATH_MAX + 1];

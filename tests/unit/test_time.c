@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
 
 #define SENTINEL INT64_C(-777)
 

@@ -1,0 +1,67 @@
+/* db/ledger.h — ledger keys, entries, sequencer, checkpoints (src/db/ledger.c). */
+#ifndef SUANLI_DB_LEDGER_H
+#define SUANLI_DB_LEDGER_H
+#include "suanli/db/db.h"
+
+typedef struct sl_db_key_row {
+  char key_id[20], public_hex[68];
+  int64_t valid_from, valid_until; /* valid_until 0 = open-ended */
+} sl_db_key_row;
+sl_dbrc sl_db_keys_json(sl_dbc *c, json_t **out);
+sl_dbrc sl_db_keys_rows(sl_dbc *c, sl_db_key_row **rows, size_t *n);
+sl_dbrc sl_db_key_insert(sl_dbc *c, const char *key_id, const char *public_hex, int64_t valid_from);
+/* Serialise key creation across processes (transaction-scoped advisory lock). */
+sl_dbrc sl_db_key_lock(sl_dbc *c);
+/* End the validity of every other key still valid at `at` (rotation). */
+sl_dbrc sl_db_keys_close_others(sl_dbc *c, const char *key_id, int64_t at);
+
+typedef struct sl_db_trade_row {
+  int64_t trade_id, order_id, tenant_id, provider_id, pool_id, start, end, unit_price_minor,
+      total_minor, created_at;
+  int32_t gpus, fee_bp;
+} sl_db_trade_row;
+typedef struct sl_db_money_row {
+  int64_t txn_id, trade_id, account_id, at, to_tenant_minor, to_provider_minor, fee_minor;
+  char kind[16];
+} sl_db_money_row;
+/* Trades and journal transactions written by the current transaction that have no ledger
+ * entry yet (malloc'd arrays; NULL when none). */
+sl_dbrc sl_db_pending_trades(sl_dbc *c, sl_db_trade_row **rows, size_t *n);
+sl_dbrc sl_db_pending_money(sl_dbc *c, sl_db_money_row **rows, size_t *n);
+/* Waive signing for the open transaction (SUANLI_LEDGER=off only): schema/007's deferred
+ * constraint then lets its trades and money movements commit without ledger entries. */
+sl_dbrc sl_db_ledger_waive(sl_dbc *c);
+/* A block of n fresh entry ids from the sequence, ascending, into ids. */
+sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids);
+sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,
+                           const char *record_hex, const char *key_id, const char *sig_hex);
+
+typedef struct sl_db_entry_row {
+  int64_t id;
+  char record_hex[2 * 104 + 1], key_id[20], sig_hex[129];
+} sl_db_entry_row;
+/* The sequencer's transaction: an advisory lock (one sequencer at a time), the tree head
+ * (size and last chain hash, "" for the empty tree), the next unsequenced entries in id
+ * order (locked), and the assignment of positions (arrays as SQL array literals). */
+sl_dbrc sl_db_seq_lock(sl_dbc *c, bool *got);
+sl_dbrc sl_db_seq_head(sl_dbc *c, int64_t *size, char chain_hex[65]);
+sl_dbrc sl_db_seq_pending(sl_dbc *c, int limit, sl_db_entry_row **rows, size_t *n);
+sl_dbrc sl_db_seq_assign(sl_dbc *c, const char *ids, const char *indexes, const char *leaf_hexes,
+                         const char *chain_hexes);
+/* Leaf hashes [from, to) as concatenated hex (64 chars each; malloc'd). */
+sl_dbrc sl_db_leaves(sl_dbc *c, int64_t from, int64_t to, char **hexes, size_t *n);
+sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, const char *root_hex, int64_t at,
+                                const char *key_id, const char *sig_hex, const char *record_hex);
+/* A checkpoint by size (-1 = the latest). */
+sl_dbrc sl_db_checkpoint_get(sl_dbc *c, int64_t size, json_t **out);
+/* Record one run of the auditor (schema/013): when it started (epoch seconds), how many
+ * findings, and by_check (JSON text: {"check": count}). */
+sl_dbrc sl_db_audit_run_record(sl_dbc *c, int64_t started_at, long findings, const char *by_check);
+/* The latest recorded audit run as JSON; SL_DB_NOROWS when none. */
+sl_dbrc sl_db_audit_run_latest(sl_dbc *c, json_t **out);
+/* The latest checkpoint that covers leaf_index. */
+sl_dbrc sl_db_checkpoint_covering(sl_dbc *c, int64_t leaf_index, json_t **out);
+sl_dbrc sl_db_entries_of_trade(sl_dbc *c, int64_t trade, json_t **out);
+sl_dbrc sl_db_entry_get(sl_dbc *c, int64_t id, json_t **out);
+
+#endif

@@ -1,0 +1,45 @@
+/* http.h — the REST server as seen from server/main.c. */
+#ifndef SUANLI_HTTP_H
+#define SUANLI_HTTP_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "suanli/db/db.h"
+
+typedef struct sl_http_config {
+  const char *host;            /* listen address, IPv4 dotted quad */
+  uint16_t port;
+  unsigned threads;            /* libmicrohttpd worker threads */
+  unsigned conn_limit;         /* total connections */
+  unsigned per_ip_limit;       /* connections per client address */
+  unsigned conn_timeout_s;     /* idle connection timeout */
+  size_t max_body;             /* request body limit, bytes */
+  unsigned drain_timeout_s;    /* SIGTERM: how long in-flight requests may finish */
+  sl_db *read_db;              /* optional (borrowed): a replica for reads of closed periods */
+  /* hostile clients (src/http/limits.c) */
+  unsigned conn_reserve;       /* of conn_limit, kept for addresses with recent good requests */
+  unsigned header_deadline_s;  /* whole time allowed for a request line + headers */
+  unsigned body_deadline_s;    /* whole time allowed for a request body */
+} sl_http_config;
+
+typedef struct sl_http sl_http;
+
+/* Start serving with db (borrowed; must outlive the server).  NULL on failure (logged). */
+sl_http *sl_http_start(const sl_http_config *cfg, sl_db *db);
+/* Stop accepting, let in-flight requests finish (up to drain_timeout_s), stop, free.
+ * Returns the number of requests still in flight when it gave up (0 = clean drain). */
+unsigned sl_http_drain_and_stop(sl_http *h);
+
+/* Free the authentication cache (at shutdown, so leak checkers see a clean exit). */
+void sl_auth_cache_clear(void);
+
+/* Print the route table, one "METHOD /path" per line. */
+void sl_http_print_routes(FILE *out);
+
+/* Create a new API token for an account; used by `suanlid bootstrap-admin`.  Writes the
+ * token (shown once) into buf (>= SL_TOKEN_LEN + 1). */
+#define SL_TOKEN_LEN 80
+sl_dbrc sl_http_issue_token(sl_dbc *c, int64_t account_id, const char *label, int64_t expires,
+                            char *buf, json_t **out);
+
+#endif

@@ -1,0 +1,55 @@
+/* xledger.h — the exchange side of the signed ledger (src/exchange/ledger.c).
+ *
+ * Keys: Ed25519 seeds live in SUANLI_KEY_DIR (one file "<key id>.key" per key, 64 hex
+ * characters, mode 0600, in a 0700 folder); their public keys and validity periods in the
+ * exchange_keys table.  On first start a key is made (under an advisory lock, so several
+ * processes agree on one).  A rotation adds a key that signs from a given time and ends the
+ * others' validity there; old keys stay published for verification.
+ *
+ * Recording: sl_ledger_record_pending() signs, inside the caller's transaction, every trade
+ * and journal transaction that transaction wrote (a TRADE record, or a money event built from
+ * the journal postings) and appends them to ledger_entries — no global lock.  The sequencer
+ * later folds entries into the Merkle tree in batches and signs a checkpoint per batch. */
+#ifndef SUANLI_XLEDGER_H
+#define SUANLI_XLEDGER_H
+#include <jansson.h>
+#include <stdbool.h>
+#include "suanli/db/db.h"
+#include "suanli/ledger/records.h"
+
+/* Load (or create) the signing keys.  enabled=false turns recording off (benchmarks). */
+bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, char *err, size_t errlen);
+void sl_ledger_fini(void);
+bool sl_ledger_enabled(void);
+
+/* Make a new key signing from `at` (epoch s; 0 = now); prints nothing.  *key_id gets it. */
+bool sl_ledger_rotate(const char *conninfo, const char *key_dir, int64_t at, char key_id[17],
+                       char *err, size_t errlen);
+
+/* Sign what the current transaction wrote (no-op when disabled). */
+sl_dbrc sl_ledger_record_pending(sl_dbc *c);
+
+/* Sign and append the PERIOD_CLOSE entry of a closed period (in the caller's transaction). */
+sl_dbrc sl_ledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int64_t to,
+                                 const uint8_t sha256[32], int64_t *entry_id);
+
+/* Sign bytes' SHA-256 as an EXPORT record (files, webhook bodies) with the key valid now. */
+bool sl_ledger_sign_blob(const uint8_t *data, size_t len, uint8_t sig[64], char key_id[17],
+                          uint8_t sha256[32]);
+/* The same for a digest already computed (streamed exports). */
+bool sl_ledger_sign_digest(const uint8_t sha256[32], uint8_t sig[64], char key_id[17]);
+
+/* Sequence up to `limit` entries into the tree and sign a checkpoint when any were added;
+ * *added = how many.  Runs its own transaction on c. */
+sl_dbrc sl_ledger_sequence(sl_dbc *c, int limit, int *added);
+
+/* Proofs from the process's cache of leaf hashes (synchronised from the database). */
+sl_dbrc sl_ledger_inclusion(sl_dbc *c, int64_t leaf_index, int64_t tree_size, json_t **proof);
+sl_dbrc sl_ledger_consistency(sl_dbc *c, int64_t from, int64_t to, json_t **proof);
+
+/* The auditor: re-read the whole ledger and journal, recompute every hash, signature, sum
+ * and balance; call report(finding) for each inconsistency (a JSON object naming the table,
+ * the row and what is wrong).  Returns the number of findings, or -1 on a database error. */
+long sl_ledger_audit(sl_dbc *c, void (*report)(json_t *finding, void *arg), void *arg);
+
+#endif

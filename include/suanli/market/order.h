@@ -1,0 +1,42 @@
+/* order.h — decoding and validating an order (or quote) body into a matcher order. Pure.
+ *
+ * Body fields (see api/openapi.yaml, OrderRequest):
+ *   gpus (1..100000), duration_hours (1..2160), earliest_start, latest_start? (whole hours;
+ *   latest - earliest <= 30 days; default latest = earliest),
+ *   spec? {accelerators?[], min_memory_gb?, min_ncu?, intra_node?, min_inter_node?,
+ *          min_inter_node_gbps?},
+ *   origin_region?, max_rtt_ms? (needs origin_region), regions?[], exclude_regions?[],
+ *   max_price_per_gpu_hour?, max_price_per_ncu_hour?,
+ *   placement? gang|split (default gang), max_pieces? (split, 1..64, default 16),
+ *   objective? cheapest|lowest_latency|tradeoff (default cheapest; lowest_latency and
+ *   tradeoff need origin_region), money_per_ms? (tradeoff only, required there),
+ *   time_in_force? fill_or_kill|good_till (default fill_or_kill), expires_at? (good_till only,
+ *   required there).
+ */
+#ifndef SUANLI_ORDER_H
+#define SUANLI_ORDER_H
+#include <jansson.h>
+#include "suanli/core/jsonspec.h"
+#include "suanli/market/market.h"
+
+typedef struct sl_market_order_req {
+  sl_market_order m;          /* budget fields are -1 here; the exchange fills them */
+  const char *origin;      /* NULL when none */
+  bool good_till;
+  int64_t expires_at;      /* 0 unless good_till */
+  json_t *doc;             /* the body (a reference is held); strings point into it */
+  json_t *accelerators, *regions, *excluded; /* borrowed arrays or NULL */
+  const char **lists;      /* owned storage for m.accelerators/regions/excluded */
+} sl_market_order_req;
+
+/* Decode body into out.  When now > 0 the window is checked against it (latest_start must
+ * not be before the next whole hour, earliest_start at most a year ahead, expires_at in the
+ * future); pass 0 to re-read a stored order.  On failure returns false with err naming the
+ * field; out needs no freeing then. */
+bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, sl_jerr *err);
+void sl_market_order_req_free(sl_market_order_req *o);
+
+/* First slot boundary at or after t. */
+int64_t sl_market_order_next_slot(int64_t t);
+
+#endif

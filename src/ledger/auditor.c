@@ -1,0 +1,351 @@
+/* audit.c — the auditor: re-reads the whole ledger and journal from the database and
+ * recomputes every record, signature, leaf hash, chain link, checkpoint root, journal sum and
+ * balance, reporting each inconsistency with the exact table and row. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "suanli/settlement/settlement.h"
+#include "suanli/ledger/ledger.h"
+#include "suanli/db/auditor.h"
+#include "suanli/db/ledger.h"
+
+typedef struct {
+  char key_id[17];
+  uint8_t pk[32];
+  int64_t from, until;
+} akey;
+
+typedef struct {
+  void (*report)(json_t *, void *);
+  void *arg;
+  long findings;
+  akey *keys;
+  size_t nkeys;
+  sl_ledger_hash *leaves; /* recomputed leaf hashes in tree order */
+  int64_t *entry_ids;     /* the entry at each leaf position */
+  size_t nleaves, cap;
+  int64_t good_size;      /* the largest checkpoint size whose root matched */
+  sl_ledger_hash chain;
+  bool have_chain;
+  bool failed;            /* out of memory */
+  const char *check;      /* the check name of simple_row's findings (NULL: "journal") */
+  struct period_ref {
+    char id[24], sha[65];
+    int64_t from, to;
+  } *period_ids;
+  size_t nperiods;
+} audit_ctx;
+
+static void finding(audit_ctx *a, const char *check, const char *table, const char *id,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void finding(audit_ctx *a, const char *check, const char *table, const char *id,
+                    const char *fmt, ...) {
+  char detail[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  a->findings++;
+  json_t *f = json_pack("{s:s,s:s,s:s,s:s}", "check", check, "table", table, "id", id, "detail", detail);
+  a->report(f, a->arg);
+  json_decref(f);
+}
+
+static const akey *find_key(const audit_ctx *a, const char *id) {
+  for (size_t i = 0; i < a->nkeys; i++)
+    if (!strcmp(a->keys[i].key_id, id)) return &a->keys[i];
+  return NULL;
+}
+
+static int64_t num(const char *s) { return strtoll(s, NULL, 10); }
+
+/* Compare one field of a record with the database's value.  When the entry's signature
+ * verifies, the signed record is the truth and the row that disagrees is named (row_table,
+ * row_id); otherwise the entry itself is. */
+#define SAME(name, rec, db)                                                                      \
+  do {                                                                                           \
+    if ((int64_t)(rec) != (int64_t)(db))                                                         \
+      finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries",                 \
+              sig_good ? row_id : id, "%s: signed %lld in entry %s, database %lld", name,       \
+              (long long)(rec), id, (long long)(db));                                            \
+  } while (0)
+
+static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg) {
+  audit_ctx *a = arg;
+  const char *id = col[0];
+  int purpose = atoi(col[1]);
+  uint8_t rec[SL_LEDGER_RECORD_MAX], sig[64], kid[8];
+  size_t rlen = 0;
+  sl_ledger_record r;
+  if (!sl_ledger_hex_decode_var(col[4], rec, sizeof rec, &rlen) ||
+      sl_ledger_record_decode(rec, rlen, &r) != SL_LEDGER_OK) {
+    finding(a, "record_decodes", "ledger_entries", id, "the record is not a valid signed layout");
+    return true;
+  }
+  if ((int)r.purpose != purpose)
+    finding(a, "record_decodes", "ledger_entries", id, "record purpose %u, row says %d", r.purpose, purpose);
+  if ((int64_t)sl_ledger_record_entry_id(&r) != num(id))
+    finding(a, "entry_id", "ledger_entries", id, "the record is signed as entry %llu",
+            (unsigned long long)sl_ledger_record_entry_id(&r));
+  const akey *k = find_key(a, col[5]);
+  bool sig_ok = sl_ledger_hex_decode(col[6], sig, 64) && sl_ledger_hex_decode(col[5], kid, 8);
+  bool sig_good = false;
+  int64_t t = 0;
+  sl_ledger_record_time(&r, &t);
+  if (!k)
+    finding(a, "signature", "ledger_entries", id, "unknown key %.20s", col[5]);
+  else if (!sig_ok || sl_ledger_verify(k->pk, rec, rlen, sig) != SL_LEDGER_OK)
+    finding(a, "signature", "ledger_entries", id, "the signature does not verify with key %s", k->key_id);
+  else if (t < k->from || (k->until && t >= k->until))
+    finding(a, "signature", "ledger_entries", id, "signed at %lld outside key %s's validity",
+            (long long)t, k->key_id);
+  else
+    sig_good = true;
+  const char *row_table = "ledger_entries", *row_id = id;
+  char row_buf[24];
+  if (r.purpose == SL_LEDGER_TRADE) {
+    row_table = "trades";
+    snprintf(row_buf, sizeof row_buf, "%llu", (unsigned long long)r.u.trade.trade_id);
+    row_id = row_buf;
+  } else if (sl_ledger_purpose_is_money(r.purpose)) {
+    row_table = "journal_txns";
+    snprintf(row_buf, sizeof row_buf, "%llu", (unsigned long long)r.u.money.journal_txn_id);
+    row_id = row_buf;
+  } else if (r.purpose == SL_LEDGER_PERIOD_CLOSE) {
+    row_table = "periods";
+    snprintf(row_buf, sizeof row_buf, "%llu", (unsigned long long)r.u.period.period_id);
+    row_id = row_buf;
+  }
+  /* what the record says against the rows it records */
+  if (r.purpose == SL_LEDGER_TRADE) {
+    const sl_ledger_trade *x = &r.u.trade;
+    if (num(col[10]) == 0) {
+      finding(a, "record_matches_row", "ledger_entries", id, "trade %llu does not exist",
+              (unsigned long long)x->trade_id);
+    } else {
+      SAME("trade_id", x->trade_id, num(col[10]));
+      SAME("trade_id column", x->trade_id, num(col[2]));
+      SAME("order_id", x->order_id, num(col[11]));
+      SAME("tenant_id", x->tenant_id, num(col[12]));
+      SAME("provider_id", x->provider_id, num(col[13]));
+      SAME("pool_id", x->pool_id, num(col[14]));
+      SAME("gpus", x->gpus, num(col[15]));
+      SAME("start", x->start, num(col[16]));
+      SAME("end", x->end, num(col[17]));
+      SAME("unit_price_minor", x->unit_price_minor, num(col[18]));
+      SAME("total_minor", x->total_minor, num(col[19]));
+      SAME("fee_bp", x->fee_bp, num(col[20]));
+      SAME("created_at", x->created_at, num(col[21]));
+    }
+  } else if (sl_ledger_purpose_is_money(r.purpose)) {
+    const sl_ledger_money *x = &r.u.money;
+    if (!col[22][0]) {
+      finding(a, "record_matches_row", "ledger_entries", id, "journal transaction %llu does not exist",
+              (unsigned long long)x->journal_txn_id);
+    } else {
+      static const char *const kinds[] = {"", "", "cancellation", "settlement", "refund", "deposit", "withdrawal"};
+      if (r.purpose < 7 && strcmp(kinds[r.purpose], col[22]) != 0)
+        finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries", sig_good ? row_id : id,
+                "kind: signed %s in entry %s, journal says %s", kinds[r.purpose], id, col[22]);
+      SAME("journal_txn_id", x->journal_txn_id, num(col[3]));
+      SAME("trade_id", x->trade_id, num(col[23]));
+      SAME("account_id", x->account_id, num(col[24]));
+      SAME("at", x->at, num(col[25]));
+      SAME("to_tenant_minor", x->to_tenant_minor, num(col[26]));
+      SAME("to_provider_minor", x->to_provider_minor, num(col[27]));
+      SAME("fee_minor", x->fee_minor, num(col[28]));
+    }
+  }
+  if (r.purpose == SL_LEDGER_PERIOD_CLOSE) {
+    const sl_ledger_period *x = &r.u.period;
+    if (nc < 33 || num(col[29]) == 0) {
+      finding(a, "record_matches_row", "ledger_entries", id, "period %llu has no closed period row",
+              (unsigned long long)x->period_id);
+    } else {
+      uint8_t sha[32];
+      SAME("period_id", x->period_id, num(col[29]));
+      SAME("start", x->start, num(col[30]));
+      SAME("end", x->end, num(col[31]));
+      if (!sl_ledger_hex_decode(col[32], sha, 32) || memcmp(sha, x->sha256.b, 32) != 0)
+        finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries", sig_good ? row_id : id,
+                "export_sha256: the signed digest in entry %s differs from the period's", id);
+    }
+  }
+  /* tree position, leaf hash and chain link */
+  int64_t li = num(col[7]);
+  if (li < 0) return true; /* not yet sequenced */
+  if (li != (int64_t)a->nleaves)
+    finding(a, "tree_order", "ledger_entries", id, "at tree position %lld, expected %zu (gap, duplicate or reorder)",
+            (long long)li, a->nleaves);
+  sl_ledger_hash leaf, stored;
+  if (!sig_ok || sl_ledger_entry_leaf_hash(rec, rlen, kid, sig, &leaf) != SL_LEDGER_OK) return true;
+  if (!sl_ledger_hex_decode(col[8], stored.b, 32) || memcmp(stored.b, leaf.b, 32) != 0)
+    finding(a, "leaf_hash", "ledger_entries", id, "the stored leaf hash is not the hash of the entry");
+  sl_ledger_chain_step(a->have_chain ? &a->chain : NULL, &leaf, &a->chain);
+  a->have_chain = true;
+  if (!sl_ledger_hex_decode(col[9], stored.b, 32) || memcmp(stored.b, a->chain.b, 32) != 0)
+    finding(a, "hash_chain", "ledger_entries", id, "the hash chain link does not follow from the previous entry");
+  if (a->nleaves == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 4096;
+    sl_ledger_hash *nl = realloc(a->leaves, cap * sizeof *nl);
+    if (nl) a->leaves = nl;
+    int64_t *ni = nl ? realloc(a->entry_ids, cap * sizeof *ni) : NULL;
+    if (!nl || !ni) {
+      a->failed = true;
+      return false;
+    }
+    a->entry_ids = ni;
+    a->cap = cap;
+  }
+  a->entry_ids[a->nleaves] = num(id);
+  a->leaves[a->nleaves++] = leaf;
+  (void)nc;
+  (void)nul;
+  return true;
+}
+
+static bool checkpoint_row(int nc, const char *const *col, const bool *nul, void *arg) {
+  audit_ctx *a = arg;
+  const char *id = col[0];
+  int64_t size = num(col[0]);
+  uint8_t rec[SL_LEDGER_CHECKPOINT_SIZE], sig[64];
+  size_t rlen;
+  sl_ledger_checkpoint cp;
+  sl_ledger_hash root;
+  if (!sl_ledger_hex_decode_var(col[5], rec, sizeof rec, &rlen) ||
+      sl_ledger_checkpoint_decode(rec, rlen, &cp) != SL_LEDGER_OK) {
+    finding(a, "checkpoint", "ledger_checkpoints", id, "the record is not a valid CHECKPOINT");
+    return true;
+  }
+  if (!sl_ledger_hex_decode(col[1], root.b, 32) || memcmp(root.b, cp.root.b, 32) != 0 ||
+      (int64_t)cp.tree_size != size || cp.timestamp != num(col[2]))
+    finding(a, "checkpoint", "ledger_checkpoints", id, "the columns differ from the signed record");
+  const akey *k = find_key(a, col[3]);
+  if (!k || !sl_ledger_hex_decode(col[4], sig, 64) || sl_ledger_verify(k->pk, rec, rlen, sig) != SL_LEDGER_OK)
+    finding(a, "checkpoint", "ledger_checkpoints", id, "the signature does not verify");
+  else if (cp.timestamp < k->from || (k->until && cp.timestamp >= k->until))
+    finding(a, "checkpoint", "ledger_checkpoints", id, "signed at %lld outside key %s's validity",
+            (long long)cp.timestamp, k->key_id);
+  if (size > (int64_t)a->nleaves) {
+    finding(a, "checkpoint", "ledger_checkpoints", id, "covers %lld entries but the tree has %zu",
+            (long long)size, a->nleaves);
+  } else {
+    sl_ledger_hash mth;
+    sl_ledger_merkle_root(a->leaves, (size_t)size, &mth);
+    if (memcmp(mth.b, cp.root.b, 32) != 0) {
+      finding(a, "checkpoint", "ledger_checkpoints", id,
+              "the signed root is not the root of the first %lld entries as they are now", (long long)size);
+      /* the change lies among the entries this checkpoint added to the last good one */
+      for (int64_t i = a->good_size; i < size; i++) {
+        char eid[24];
+        snprintf(eid, sizeof eid, "%lld", (long long)a->entry_ids[i]);
+        finding(a, "tree_order", "ledger_entries", eid,
+                "at tree position %lld, between checkpoint %lld (consistent) and checkpoint %lld "
+                "(root mismatch): changed, moved or re-appended", (long long)i,
+                (long long)a->good_size, (long long)size);
+      }
+      a->good_size = size; /* report each entry once */
+    } else {
+      a->good_size = size;
+    }
+  }
+  (void)nc;
+  (void)nul;
+  return true;
+}
+
+/* A closed period's canonical export must still hash to what was signed when it closed. */
+static bool period_row(int nc, const char *const *col, const bool *nul, void *arg) {
+  audit_ctx *a = arg;
+  if (nc < 5) return true;
+  if (num(col[4]) == 0)
+    finding(a, "period", "periods", col[0], "the closed period has no signed PERIOD_CLOSE entry");
+  a->period_ids = realloc(a->period_ids, (a->nperiods + 1) * sizeof *a->period_ids);
+  if (!a->period_ids) {
+    a->failed = true;
+    return false;
+  }
+  struct period_ref *p = &a->period_ids[a->nperiods++];
+  snprintf(p->id, sizeof p->id, "%s", col[0]);
+  p->from = num(col[1]);
+  p->to = num(col[2]);
+  snprintf(p->sha, sizeof p->sha, "%s", col[3]);
+  (void)nul;
+  return true;
+}
+
+static bool simple_row(int nc, const char *const *col, const bool *nul, void *arg) {
+  audit_ctx *a = arg;
+  if (nc >= 3) finding(a, a->check ? a->check : "journal", col[0], col[1], "%s", col[2]);
+  (void)nul;
+  return true;
+}
+
+static long audit_snapshot(sl_dbc *c, void (*report)(json_t *, void *), void *arg) {
+  audit_ctx a = {.report = report, .arg = arg};
+  sl_db_key_row *rows;
+  sl_dbrc rc = sl_db_keys_rows(c, &rows, &a.nkeys);
+  if (rc != SL_DB_OK) return -1;
+  a.keys = calloc(a.nkeys ? a.nkeys : 1, sizeof *a.keys);
+  for (size_t i = 0; a.keys && i < a.nkeys; i++) {
+    akey *k = &a.keys[i];
+    snprintf(k->key_id, sizeof k->key_id, "%.16s", rows[i].key_id);
+    k->from = rows[i].valid_from;
+    k->until = rows[i].valid_until;
+    char want[17];
+    if (!sl_ledger_hex_decode(rows[i].public_hex, k->pk, 32)) {
+      finding(&a, "keys", "exchange_keys", k->key_id, "the public key is not 32 bytes of hex");
+      continue;
+    }
+    sl_ledger_key_id_hex(k->pk, want);
+    if (strcmp(want, k->key_id) != 0)
+      finding(&a, "keys", "exchange_keys", k->key_id, "the key id is not derived from the public key (%s)", want);
+  }
+  free(rows);
+  static const char *const checks[] = {
+      "audit_trades_unsigned", "audit_txns_unsigned", "audit_txns_unbalanced", "audit_txns_empty",
+      "audit_balances",        "audit_balance_chain", "audit_floors",          "audit_trade_totals",
+      "audit_trade_escrow",    "audit_refunds",         "audit_posting_parties"};
+  if (a.keys) rc = sl_db_each(c, "audit_entries", 0, NULL, entry_row, &a);
+  if (rc == SL_DB_OK && !a.failed) rc = sl_db_each(c, "audit_checkpoints", 0, NULL, checkpoint_row, &a);
+  for (size_t i = 0; rc == SL_DB_OK && i < sizeof checks / sizeof checks[0]; i++)
+    rc = sl_db_each(c, checks[i], 0, NULL, simple_row, &a);
+  /* the calendar against the trades, and the idempotency records against their requests */
+  static const char *const more[][2] = {{"audit_calendar", "calendar"},
+                                        {"audit_idempotency", "idempotency"}};
+  for (size_t i = 0; rc == SL_DB_OK && i < sizeof more / sizeof more[0]; i++) {
+    a.check = more[i][1];
+    rc = sl_db_each(c, more[i][0], 0, NULL, simple_row, &a);
+  }
+  a.check = NULL;
+  if (rc == SL_DB_OK) rc = sl_db_each(c, "audit_periods", 0, NULL, period_row, &a);
+  for (size_t i = 0; rc == SL_DB_OK && i < a.nperiods; i++) {
+    sl_settlement_export *e = sl_settlement_export_new(false);
+    uint8_t sha[32];
+    char hex[65];
+    rc = e ? sl_settlement_period_csv(c, a.period_ids[i].from, a.period_ids[i].to, e) : SL_DB_HARD;
+    if (rc == SL_DB_OK && sl_settlement_export_finish(e, sha, NULL, NULL, NULL, NULL)) {
+      sl_ledger_hex_encode(sha, 32, hex);
+      if (strcmp(hex, a.period_ids[i].sha) != 0)
+        finding(&a, "period", "periods", a.period_ids[i].id,
+                "the journal of this closed period no longer hashes to its signed export digest");
+    }
+    sl_settlement_export_free(e);
+  }
+  free(a.period_ids);
+  free(a.keys);
+  free(a.leaves);
+  free(a.entry_ids);
+  return (rc != SL_DB_OK || a.failed || !a.keys) && rc != SL_DB_OK ? -1 : a.findings;
+}
+
+/* Every check reads one snapshot of the database, so a live exchange (whose sequencer keeps
+ * appending entries and checkpoints) is audited as of one instant, never half before and half
+ * after a batch. */
+long sl_ledger_audit(sl_dbc *c, void (*report)(json_t *, void *), void *arg) {
+  if (sl_db_begin_snapshot(c) != SL_DB_OK) return -1;
+  long n = audit_snapshot(c, report, arg);
+  sl_db_rollback(c);
+  return n;
+}

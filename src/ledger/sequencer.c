@@ -1,0 +1,629 @@
+/* ledger.c — keys, signing what each transaction wrote, the sequencer and proofs.
+ * See include/suanli/ledger/ledger.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "suanli/core/log.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/ledger/ledger.h"
+#include "suanli/db/ledger.h"
+
+#define MAX_KEYS 64
+/* Every process re-reads the published keys this often while it signs, and a rotation takes
+ * effect this much later than asked (default: now + ROTATION_GRACE_S), so that no process
+ * signs with a key whose validity has just ended. */
+#define KEY_REFRESH_S 1
+#define ROTATION_GRACE_S 3
+/* The first key covers transactions that began just before it was made. */
+#define FIRST_KEY_BACKDATE_S 3600
+
+typedef struct {
+  sl_ledger_keypair kp;
+  bool have_secret;
+  int64_t valid_from, valid_until; /* valid_until 0 = open-ended */
+} ring_key;
+
+static struct {
+  pthread_mutex_t mu;
+  bool enabled;
+  char dir[512];
+  ring_key keys[MAX_KEYS];
+  int nkeys;
+  int64_t refreshed_at;
+  /* entry ids handed out by this process, taken from the sequence in blocks */
+  int64_t next_id, last_id;
+} L = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* The tree cache (see "tree cache" below). */
+static struct {
+  pthread_rwlock_t lock;
+  sl_ledger_hash *leaves;
+  size_t n, cap;
+  sl_ledger_hash front[64];
+  uint64_t front_size[64];
+  int nfront;
+} T = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+
+bool sl_ledger_enabled(void) { return L.enabled; }
+
+static bool key_path(const char *key_id, char *buf, size_t len) {
+  return (size_t)snprintf(buf, len, "%s/%s.key", L.dir, key_id) < len;
+}
+
+static bool read_seed(const char *key_id, uint8_t seed[32]) {
+  char path[640], hex[80] = "";
+  if (!key_path(key_id, path, sizeof path)) return false;
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  bool ok = fgets(hex, sizeof hex, f) != NULL;
+  fclose(f);
+  hex[strcspn(hex, "\r\n")] = '\0';
+  ok = ok && sl_ledger_hex_decode(hex, seed, 32);
+  sodium_memzero(hex, sizeof hex);
+  return ok;
+}
+
+/* mkdir -p with mode 0700 for the last component (parents 0755). */
+static bool make_dirs(const char *dir) {
+  char path[512];
+  snprintf(path, sizeof path, "%s", dir);
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) return false;
+    *p = '/';
+  }
+  return mkdir(path, 0700) == 0 || errno == EEXIST;
+}
+
+static bool write_seed(const char *key_id, const uint8_t seed[32], char *err, size_t errlen) {
+  char path[640], hex[65];
+  if (!make_dirs(L.dir)) {
+    snprintf(err, errlen, "cannot create key folder %s: %s", L.dir, strerror(errno));
+    return false;
+  }
+  key_path(key_id, path, sizeof path);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    return false;
+  }
+  sl_ledger_hex_encode(seed, 32, hex);
+  bool ok = write(fd, hex, 64) == 64 && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+  close(fd);
+  sodium_memzero(hex, sizeof hex);
+  if (!ok) snprintf(err, errlen, "cannot write %s", path);
+  return ok;
+}
+
+/* Reload the published keys and the seeds we hold.  Caller holds L.mu. */
+static sl_dbrc load_keys(sl_dbc *c) {
+  sl_db_key_row *rows;
+  size_t n;
+  sl_dbrc rc = sl_db_keys_rows(c, &rows, &n);
+  if (rc != SL_DB_OK) return rc;
+  for (int i = 0; i < L.nkeys; i++) sl_ledger_keypair_wipe(&L.keys[i].kp);
+  L.nkeys = 0;
+  for (size_t i = 0; i < n && L.nkeys < MAX_KEYS; i++) {
+    ring_key *k = &L.keys[L.nkeys];
+    memset(k, 0, sizeof *k);
+    uint8_t seed[32];
+    if (read_seed(rows[i].key_id, seed)) {
+      sl_ledger_keypair_from_seed(seed, &k->kp);
+      sodium_memzero(seed, sizeof seed);
+      k->have_secret = strcmp(k->kp.key_id_hex, rows[i].key_id) == 0;
+    }
+    if (!k->have_secret) {
+      memset(&k->kp, 0, sizeof k->kp);
+      sl_ledger_hex_decode(rows[i].public_hex, k->kp.pk, 32);
+      snprintf(k->kp.key_id_hex, sizeof k->kp.key_id_hex, "%.16s", rows[i].key_id);
+      sl_ledger_hex_decode(rows[i].key_id, k->kp.key_id, 8);
+    }
+    k->valid_from = rows[i].valid_from;
+    k->valid_until = rows[i].valid_until;
+    L.nkeys++;
+  }
+  free(rows);
+  L.refreshed_at = sl_time_now();
+  return SL_DB_OK;
+}
+
+/* The key to sign a record stating time t: the latest key valid at t whose seed we hold. */
+static ring_key *key_for(int64_t t) {
+  ring_key *best = NULL;
+  for (int i = 0; i < L.nkeys; i++) {
+    ring_key *k = &L.keys[i];
+    if (!k->have_secret || k->valid_from > t || (k->valid_until && t >= k->valid_until)) continue;
+    if (!best || k->valid_from >= best->valid_from) best = k;
+  }
+  return best;
+}
+
+static sl_dbrc make_key(sl_dbc *c, int64_t valid_from, char key_id[17], char *err, size_t errlen) {
+  uint8_t seed[32];
+  sl_ledger_keypair kp;
+  randombytes_buf(seed, sizeof seed);
+  sl_ledger_keypair_from_seed(seed, &kp);
+  bool ok = write_seed(kp.key_id_hex, seed, err, errlen);
+  sodium_memzero(seed, sizeof seed);
+  if (!ok) {
+    sl_ledger_keypair_wipe(&kp);
+    return SL_DB_HARD;
+  }
+  char pk_hex[65];
+  sl_ledger_hex_encode(kp.pk, 32, pk_hex);
+  snprintf(key_id, 17, "%s", kp.key_id_hex);
+  sl_ledger_keypair_wipe(&kp);
+  sl_dbrc rc = sl_db_key_insert(c, key_id, pk_hex, valid_from);
+  if (rc == SL_DB_OK) rc = sl_db_keys_close_others(c, key_id, valid_from);
+  return rc;
+}
+
+typedef struct {
+  char *err;
+  size_t errlen;
+  int64_t at;      /* rotation time; 0 = bootstrap only */
+  char key_id[17];
+} keyjob;
+
+static sl_dbrc ensure_key_body(sl_dbc *c, void *arg) {
+  keyjob *j = arg;
+  sl_dbrc rc = sl_db_key_lock(c);
+  if (rc != SL_DB_OK) return rc;
+  if (j->at == 0) {
+    sl_db_key_row *rows;
+    size_t n;
+    rc = sl_db_keys_rows(c, &rows, &n);
+    free(rows);
+    if (rc != SL_DB_OK || n > 0) return rc;
+    return make_key(c, sl_time_now() - FIRST_KEY_BACKDATE_S, j->key_id, j->err, j->errlen);
+  }
+  return make_key(c, j->at, j->key_id, j->err, j->errlen);
+}
+
+static bool with_conn(const char *conninfo, sl_db_txn_body body, void *arg, char *err, size_t errlen) {
+  sl_db *db = sl_db_open(conninfo, 1);
+  bool down, ok = false;
+  sl_dbc *c = db ? sl_db_acquire(db, 5000, &down) : NULL;
+  if (!c) {
+    snprintf(err, errlen, "cannot reach the database");
+  } else {
+    sl_dbrc rc = sl_db_txn_run(c, body, arg, 3);
+    ok = rc == SL_DB_OK;
+    if (!ok && !err[0]) snprintf(err, errlen, "database error (%s)", sl_dbrc_name(rc));
+    if (ok && body == ensure_key_body) {
+      pthread_mutex_lock(&L.mu);
+      ok = load_keys(c) == SL_DB_OK;
+      pthread_mutex_unlock(&L.mu);
+    }
+  }
+  if (c) sl_db_release(db, c);
+  sl_db_close(db);
+  return ok;
+}
+
+bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, char *err, size_t errlen) {
+  err[0] = '\0';
+  L.enabled = enabled;
+  snprintf(L.dir, sizeof L.dir, "%s", key_dir);
+  keyjob j = {err, errlen, 0, ""};
+  if (!with_conn(conninfo, ensure_key_body, &j, err, errlen)) return false;
+  if (j.key_id[0])
+    sl_log(SL_LOG_INFO, "signing key created", json_pack("{s:s,s:s}", "key_id", j.key_id, "dir", L.dir));
+  if (enabled && !key_for(sl_time_now())) {
+    snprintf(err, errlen, "no private key for the current signing key in %s (copy the key file of "
+             "the key valid now into that folder)", L.dir);
+    return false;
+  }
+  return true;
+}
+
+bool sl_ledger_rotate(const char *conninfo, const char *key_dir, int64_t at, char key_id[17],
+                       char *err, size_t errlen) {
+  err[0] = '\0';
+  snprintf(L.dir, sizeof L.dir, "%s", key_dir);
+  keyjob j = {err, errlen, at ? at : sl_time_now() + ROTATION_GRACE_S, ""};
+  bool ok = with_conn(conninfo, ensure_key_body, &j, err, errlen);
+  snprintf(key_id, 17, "%s", j.key_id);
+  return ok;
+}
+
+void sl_ledger_fini(void) {
+  pthread_mutex_lock(&L.mu);
+  for (int i = 0; i < L.nkeys; i++) sl_ledger_keypair_wipe(&L.keys[i].kp);
+  L.nkeys = 0;
+  pthread_mutex_unlock(&L.mu);
+  pthread_rwlock_wrlock(&T.lock);
+  free(T.leaves);
+  T.leaves = NULL;
+  T.n = T.cap = 0;
+  T.nfront = 0;
+  pthread_rwlock_unlock(&T.lock);
+}
+
+/* Sign rec (which states time t) with the key valid at t; refresh keys once if none. */
+static bool sign_at(sl_dbc *c, int64_t t, const uint8_t *rec, size_t len, uint8_t sig[64],
+                    char key_id[17]) {
+  pthread_mutex_lock(&L.mu);
+  ring_key *k = key_for(t);
+  if ((!k || sl_time_now() - L.refreshed_at >= KEY_REFRESH_S) && c) {
+    load_keys(c); /* another process may have rotated */
+    k = key_for(t);
+  }
+  bool ok = k && sl_ledger_sign(&k->kp, rec, len, sig) == SL_LEDGER_OK;
+  if (ok) snprintf(key_id, 17, "%s", k->kp.key_id_hex);
+  pthread_mutex_unlock(&L.mu);
+  return ok;
+}
+
+static sl_dbrc append(sl_dbc *c, int purpose, int64_t trade, int64_t txn, const uint8_t *rec,
+                      size_t len, int64_t t) {
+  uint8_t sig[64];
+  char key_id[17], rec_hex[2 * SL_LEDGER_RECORD_MAX + 1], sig_hex[129];
+  if (!sign_at(c, t, rec, len, sig, key_id)) {
+    sl_log(SL_LOG_ERROR, "no signing key for a ledger record", json_pack("{s:i}", "purpose", purpose));
+    return SL_DB_HARD;
+  }
+  sl_ledger_hex_encode(rec, len, rec_hex);
+  sl_ledger_hex_encode(sig, 64, sig_hex);
+  uint64_t id = 0;
+  sl_ledger_record r;
+  if (sl_ledger_record_decode(rec, len, &r) == SL_LEDGER_OK) id = sl_ledger_record_entry_id(&r);
+  return sl_db_entry_insert(c, (int64_t)id, purpose, trade, txn, rec_hex, key_id, sig_hex);
+}
+
+static uint32_t purpose_of_kind(const char *kind) {
+  if (!strcmp(kind, "cancellation")) return SL_LEDGER_CANCELLATION;
+  if (!strcmp(kind, "settlement")) return SL_LEDGER_SETTLEMENT;
+  if (!strcmp(kind, "refund")) return SL_LEDGER_REFUND;
+  if (!strcmp(kind, "deposit")) return SL_LEDGER_DEPOSIT;
+  if (!strcmp(kind, "withdrawal")) return SL_LEDGER_WITHDRAWAL;
+  return 0;
+}
+
+/* The next entry id: handed out from blocks of ids this process took from the sequence (one
+ * round trip per ID_BLOCK records instead of one per record; ids stay unique, gaps allowed). */
+#define ID_BLOCK 64
+static sl_dbrc next_entry_id(sl_dbc *c, int64_t *id) {
+  static int64_t block[ID_BLOCK];
+  static int used = ID_BLOCK;
+  static unsigned long block_epoch;
+  /* A block taken before an outage may come from a sequence advance that never became durable
+   * (taken in a transaction that did not commit on a primary that was then lost): after a
+   * failover the new primary would hand the same ids out again.  Such a block is dropped. */
+  unsigned long epoch = sl_db_outage_epoch(c);
+  pthread_mutex_lock(&L.mu);
+  sl_dbrc rc = SL_DB_OK;
+  if (used < ID_BLOCK && block_epoch != epoch) used = ID_BLOCK;
+  if (used == ID_BLOCK) {
+    rc = sl_db_entry_ids(c, ID_BLOCK, block);
+    if (rc == SL_DB_OK) {
+      used = 0;
+      block_epoch = epoch;
+    }
+  }
+  if (rc == SL_DB_OK) *id = block[used++];
+  pthread_mutex_unlock(&L.mu);
+  return rc;
+}
+
+/* The precommit function (server/main.c): sign what the committing transaction wrote, as the
+ * schema's triggers flagged it (schema/007).  The journal's deferred constraint refuses the
+ * COMMIT of any trade or money movement left without its entry, so this cannot be skipped;
+ * with signing off (SUANLI_LEDGER=off) the transaction waives it explicitly. */
+sl_dbrc sl_ledger_record_pending(sl_dbc *c) {
+  unsigned wrote = sl_db_money_moved(c);
+  if (!wrote) return SL_DB_OK;
+  if (!L.enabled) return sl_db_ledger_waive(c);
+  sl_db_trade_row *trades = NULL;
+  sl_db_money_row *money = NULL;
+  size_t nt = 0, nm = 0;
+  sl_dbrc rc = SL_DB_OK;
+  if (wrote & SL_DB_WROTE_TRADES) rc = sl_db_pending_trades(c, &trades, &nt);
+  if (rc == SL_DB_OK && (wrote & SL_DB_WROTE_MONEY)) rc = sl_db_pending_money(c, &money, &nm);
+  for (size_t i = 0; rc == SL_DB_OK && i < nt; i++) {
+    const sl_db_trade_row *t = &trades[i];
+    int64_t id;
+    if ((rc = next_entry_id(c, &id)) != SL_DB_OK) break;
+    sl_ledger_trade rec = {.entry_id = (uint64_t)id, .trade_id = (uint64_t)t->trade_id,
+                           .order_id = (uint64_t)t->order_id, .tenant_id = (uint64_t)t->tenant_id,
+                           .provider_id = (uint64_t)t->provider_id, .pool_id = (uint64_t)t->pool_id,
+                           .gpus = (uint32_t)t->gpus, .start = t->start, .end = t->end,
+                           .unit_price_minor = t->unit_price_minor, .total_minor = t->total_minor,
+                           .fee_bp = (uint32_t)t->fee_bp, .created_at = t->created_at};
+    uint8_t buf[SL_LEDGER_TRADE_SIZE];
+    if (sl_ledger_trade_encode(&rec, buf) != SL_LEDGER_OK) {
+      rc = SL_DB_HARD;
+      break;
+    }
+    rc = append(c, SL_LEDGER_TRADE, t->trade_id, 0, buf, sizeof buf, t->created_at);
+  }
+  for (size_t i = 0; rc == SL_DB_OK && i < nm; i++) {
+    const sl_db_money_row *m = &money[i];
+    uint32_t purpose = purpose_of_kind(m->kind);
+    if (!purpose) { /* a kind without a signed layout: refuse to commit, never skip */
+      sl_log(SL_LOG_ERROR, "journal kind has no signed layout",
+             json_pack("{s:s,s:I}", "kind", m->kind, "journal_txn_id", (json_int_t)m->txn_id));
+      rc = SL_DB_HARD;
+      break;
+    }
+    int64_t id;
+    if ((rc = next_entry_id(c, &id)) != SL_DB_OK) break;
+    sl_ledger_money rec = {.purpose = purpose, .entry_id = (uint64_t)id,
+                           .trade_id = (uint64_t)m->trade_id, .account_id = (uint64_t)m->account_id,
+                           .journal_txn_id = (uint64_t)m->txn_id,
+                           .to_tenant_minor = m->to_tenant_minor,
+                           .to_provider_minor = m->to_provider_minor, .fee_minor = m->fee_minor,
+                           .at = m->at};
+    uint8_t buf[SL_LEDGER_MONEY_SIZE];
+    if (sl_ledger_money_encode(&rec, buf) != SL_LEDGER_OK) {
+      rc = SL_DB_HARD;
+      break;
+    }
+    rc = append(c, (int)purpose, m->trade_id, m->txn_id, buf, sizeof buf, m->at);
+  }
+  free(trades);
+  free(money);
+  return rc;
+}
+
+bool sl_ledger_sign_digest(const uint8_t sha256[32], uint8_t sig[64], char key_id[17]) {
+  sl_ledger_export e;
+  memcpy(e.sha256.b, sha256, 32);
+  uint8_t rec[SL_LEDGER_EXPORT_SIZE];
+  if (sl_ledger_export_encode(&e, rec) != SL_LEDGER_OK) return false;
+  return sign_at(NULL, sl_time_now(), rec, sizeof rec, sig, key_id);
+}
+
+bool sl_ledger_sign_blob(const uint8_t *data, size_t len, uint8_t sig[64], char key_id[17],
+                          uint8_t sha256[32]) {
+  uint8_t h[32];
+  crypto_hash_sha256(h, data, len);
+  if (sha256) memcpy(sha256, h, 32);
+  return sl_ledger_sign_digest(h, sig, key_id);
+}
+
+sl_dbrc sl_ledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int64_t to,
+                                 const uint8_t sha256[32], int64_t *entry_id) {
+  *entry_id = 0;
+  if (!L.enabled) return SL_DB_OK;
+  int64_t id;
+  sl_dbrc rc = next_entry_id(c, &id);
+  if (rc != SL_DB_OK) return rc;
+  sl_ledger_period p = {.entry_id = (uint64_t)id, .period_id = (uint64_t)period_id,
+                        .start = from, .end = to, .at = sl_time_now()};
+  memcpy(p.sha256.b, sha256, 32);
+  uint8_t rec[SL_LEDGER_PERIOD_SIZE];
+  if (sl_ledger_period_encode(&p, rec) != SL_LEDGER_OK) return SL_DB_HARD;
+  rc = append(c, SL_LEDGER_PERIOD_CLOSE, 0, 0, rec, sizeof rec, p.at);
+  if (rc == SL_DB_OK) *entry_id = id;
+  return rc;
+}
+
+/* ---------------------------------------------------------------- tree cache
+ * The leaf hashes [0, n) of the sequenced tree, in memory, under their own read-write lock
+ * (never the signing lock: proofs and the sequencer never hold up commits).  The compact
+ * frontier — the roots of the perfect subtrees that make up the tree, largest first — gives
+ * the root of every new size in O(log n). */
+
+
+/* Append one leaf.  Caller holds T.lock for writing. */
+static bool tree_push(const sl_ledger_hash *leaf) {
+  if (T.n == T.cap) {
+    size_t cap = T.cap ? T.cap * 2 : 4096;
+    sl_ledger_hash *nl = realloc(T.leaves, cap * sizeof *nl);
+    if (!nl) return false;
+    T.leaves = nl;
+    T.cap = cap;
+  }
+  T.leaves[T.n++] = *leaf;
+  T.front[T.nfront] = *leaf;
+  T.front_size[T.nfront++] = 1;
+  while (T.nfront >= 2 && T.front_size[T.nfront - 1] == T.front_size[T.nfront - 2]) {
+    sl_ledger_node_hash(&T.front[T.nfront - 2], &T.front[T.nfront - 1], &T.front[T.nfront - 2]);
+    T.front_size[T.nfront - 2] *= 2;
+    T.nfront--;
+  }
+  return true;
+}
+
+/* The root of the whole cached tree, from the frontier (RFC 9162 MTH).  Caller holds T.lock. */
+static void tree_root(sl_ledger_hash *root) {
+  if (T.nfront == 0) {
+    sl_ledger_merkle_root(NULL, 0, root);
+    return;
+  }
+  *root = T.front[T.nfront - 1];
+  for (int i = T.nfront - 2; i >= 0; i--) sl_ledger_node_hash(&T.front[i], root, root);
+}
+
+static void tree_reset(void) {
+  T.n = 0;
+  T.nfront = 0;
+}
+
+/* Bring the cache up to the database's sequenced leaves [0, size).  Caller holds T.lock for
+ * writing. */
+static sl_dbrc sync_leaves(sl_dbc *c, int64_t size) {
+  while ((int64_t)T.n < size) {
+    char *hex;
+    size_t n;
+    int64_t to = size - (int64_t)T.n > 100000 ? (int64_t)T.n + 100000 : size;
+    sl_dbrc rc = sl_db_leaves(c, (int64_t)T.n, to, &hex, &n);
+    if (rc != SL_DB_OK) return rc;
+    bool ok = n > 0;
+    for (size_t i = 0; ok && i < n; i++) {
+      char one[65];
+      sl_ledger_hash h;
+      memcpy(one, hex + 64 * i, 64);
+      one[64] = '\0';
+      ok = sl_ledger_hex_decode(one, h.b, 32) && tree_push(&h);
+    }
+    free(hex);
+    if (!ok) return SL_DB_HARD;
+  }
+  return SL_DB_OK;
+}
+
+/* Make sure the cache covers [0, size), taking the write lock only when it does not. */
+static sl_dbrc ensure_leaves(sl_dbc *c, int64_t size) {
+  pthread_rwlock_rdlock(&T.lock);
+  bool have = (int64_t)T.n >= size;
+  pthread_rwlock_unlock(&T.lock);
+  if (have) return SL_DB_OK;
+  pthread_rwlock_wrlock(&T.lock);
+  sl_dbrc rc = sync_leaves(c, size);
+  pthread_rwlock_unlock(&T.lock);
+  return rc;
+}
+
+typedef struct {
+  int limit, added;
+  bool touched_cache;
+} seq_job;
+
+static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
+  seq_job *j = arg;
+  j->added = 0;
+  bool got;
+  sl_dbrc rc = sl_db_seq_lock(c, &got);
+  if (rc != SL_DB_OK || !got) return rc;
+  int64_t size;
+  char chain_hex[65];
+  if ((rc = sl_db_seq_head(c, &size, chain_hex)) != SL_DB_OK) return rc;
+  sl_db_entry_row *rows;
+  size_t n;
+  if ((rc = sl_db_seq_pending(c, j->limit, &rows, &n)) != SL_DB_OK) return rc;
+  if (n == 0) {
+    free(rows);
+    return SL_DB_OK;
+  }
+  sl_ledger_hash chain, *prev = NULL, *leaves = calloc(n, sizeof *leaves);
+  if (chain_hex[0] && sl_ledger_hex_decode(chain_hex, chain.b, 32)) prev = &chain;
+  size_t cap = n * 24 + 16;
+  char *ids = malloc(cap), *idx = malloc(cap), *lh = malloc(n * 68 + 16), *ch = malloc(n * 68 + 16);
+  rc = (leaves && ids && idx && lh && ch) ? SL_DB_OK : SL_DB_HARD;
+  size_t pi = 0, px = 0, pl = 0, pc = 0;
+  if (rc == SL_DB_OK) {
+    ids[pi++] = '{';
+    idx[px++] = '{';
+    lh[pl++] = '{';
+    ch[pc++] = '{';
+  }
+  for (size_t i = 0; rc == SL_DB_OK && i < n; i++) {
+    uint8_t rec[SL_LEDGER_RECORD_MAX], sig[64], kid[8];
+    size_t rlen;
+    if (!sl_ledger_hex_decode_var(rows[i].record_hex, rec, sizeof rec, &rlen) ||
+        !sl_ledger_hex_decode(rows[i].sig_hex, sig, 64) || !sl_ledger_hex_decode(rows[i].key_id, kid, 8) ||
+        sl_ledger_entry_leaf_hash(rec, rlen, kid, sig, &leaves[i]) != SL_LEDGER_OK) {
+      sl_log(SL_LOG_ERROR, "ledger entry cannot be sequenced", json_pack("{s:I}", "entry_id", (json_int_t)rows[i].id));
+      rc = SL_DB_HARD;
+      break;
+    }
+    sl_ledger_chain_step(prev, &leaves[i], &chain);
+    prev = &chain;
+    char lhex[65], chex[65];
+    sl_ledger_hex_encode(leaves[i].b, 32, lhex);
+    sl_ledger_hex_encode(chain.b, 32, chex);
+    const char *sep = i + 1 < n ? "," : "}";
+    pi += (size_t)snprintf(ids + pi, cap - pi, "%lld%s", (long long)rows[i].id, sep);
+    px += (size_t)snprintf(idx + px, cap - px, "%lld%s", (long long)(size + (int64_t)i), sep);
+    pl += (size_t)snprintf(lh + pl, n * 68 + 16 - pl, "%s%s", lhex, sep);
+    pc += (size_t)snprintf(ch + pc, n * 68 + 16 - pc, "%s%s", chex, sep);
+  }
+  if (rc == SL_DB_OK) rc = sl_db_seq_assign(c, ids, idx, lh, ch);
+  int64_t new_size = size + (int64_t)n;
+  sl_ledger_hash root;
+  if (rc == SL_DB_OK) {
+    /* extend the cache with the batch (it must hold exactly [0, size) first) */
+    pthread_rwlock_wrlock(&T.lock);
+    if ((int64_t)T.n > size) tree_reset(); /* a rolled-back batch of ours: rebuild */
+    rc = sync_leaves(c, size);
+    for (size_t i = 0; rc == SL_DB_OK && i < n; i++)
+      if (!tree_push(&leaves[i])) rc = SL_DB_HARD;
+    if (rc == SL_DB_OK) tree_root(&root);
+    j->touched_cache = true;
+    pthread_rwlock_unlock(&T.lock);
+  }
+  if (rc == SL_DB_OK) {
+    sl_ledger_checkpoint cp = {.tree_size = (uint64_t)new_size, .root = root, .timestamp = sl_time_now()};
+    uint8_t rec[SL_LEDGER_CHECKPOINT_SIZE], sig[64];
+    char key_id[17], rec_hex[2 * SL_LEDGER_CHECKPOINT_SIZE + 1], sig_hex[129], root_hex[65];
+    if (sl_ledger_checkpoint_encode(&cp, rec) != SL_LEDGER_OK ||
+        !sign_at(c, cp.timestamp, rec, sizeof rec, sig, key_id)) {
+      rc = SL_DB_HARD;
+    } else {
+      sl_ledger_hex_encode(rec, sizeof rec, rec_hex);
+      sl_ledger_hex_encode(sig, 64, sig_hex);
+      sl_ledger_hex_encode(root.b, 32, root_hex);
+      rc = sl_db_checkpoint_insert(c, new_size, root_hex, cp.timestamp, key_id, sig_hex, rec_hex);
+    }
+  }
+  if (rc == SL_DB_OK) j->added = (int)n;
+  free(leaves);
+  free(ids);
+  free(idx);
+  free(lh);
+  free(ch);
+  free(rows);
+  return rc;
+}
+
+sl_dbrc sl_ledger_sequence(sl_dbc *c, int limit, int *added) {
+  seq_job j = {limit, 0, false};
+  sl_dbrc rc = sl_db_txn_run(c, sequence_body, &j, 3);
+  if (rc != SL_DB_OK && j.touched_cache) {
+    /* the cache may hold leaves of a rolled-back batch: rebuild it on next use */
+    pthread_rwlock_wrlock(&T.lock);
+    tree_reset();
+    pthread_rwlock_unlock(&T.lock);
+  }
+  *added = j.added;
+  return rc;
+}
+
+static json_t *hashes_json(const sl_ledger_hash *h, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) {
+    char hex[65];
+    sl_ledger_hex_encode(h[i].b, 32, hex);
+    json_array_append_new(a, json_string(hex));
+  }
+  return a;
+}
+
+sl_dbrc sl_ledger_inclusion(sl_dbc *c, int64_t leaf_index, int64_t tree_size, json_t **proof) {
+  *proof = NULL;
+  if (leaf_index < 0 || leaf_index >= tree_size) return SL_DB_NOROWS;
+  sl_dbrc rc = ensure_leaves(c, tree_size);
+  sl_ledger_hash p[SL_LEDGER_PROOF_MAX];
+  size_t plen = 0;
+  pthread_rwlock_rdlock(&T.lock);
+  if (rc == SL_DB_OK && ((int64_t)T.n < tree_size ||
+      sl_ledger_inclusion_proof(T.leaves, (size_t)tree_size, (uint64_t)leaf_index, p, &plen) != SL_LEDGER_OK))
+    rc = SL_DB_NOROWS;
+  pthread_rwlock_unlock(&T.lock);
+  if (rc == SL_DB_OK) *proof = hashes_json(p, plen);
+  return rc;
+}
+
+sl_dbrc sl_ledger_consistency(sl_dbc *c, int64_t from, int64_t to, json_t **proof) {
+  *proof = NULL;
+  if (from < 0 || from > to) return SL_DB_NOROWS;
+  sl_dbrc rc = ensure_leaves(c, to);
+  sl_ledger_hash p[SL_LEDGER_PROOF_MAX];
+  size_t plen = 0;
+  pthread_rwlock_rdlock(&T.lock);
+  if (rc == SL_DB_OK && ((int64_t)T.n < to ||
+      sl_ledger_consistency_proof(T.leaves, (size_t)to, (uint64_t)from, p, &plen) != SL_LEDGER_OK))
+    rc = SL_DB_NOROWS;
+  pthread_rwlock_unlock(&T.lock);
+  if (rc == SL_DB_OK) *proof = hashes_json(p, plen);
+  return rc;
+}

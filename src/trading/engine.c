@@ -1,0 +1,265 @@
+/* engine.c — the order flow: snapshot, match, buy the pieces atomically; quotes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "suanli/market/book.h"
+#include "suanli/trading/trading.h"
+#include "suanli/core/log.h"
+#include "suanli/core/money.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/market.h"
+
+#define MAX_MATCH_TRIES 4
+
+static _Atomic unsigned long retries; /* stale placements refused by the database */
+void sl_trading_retries_add(unsigned long n) { retries += n; }
+unsigned long sl_trading_retries(void) { return retries; }
+
+void sl_trading_book_free(sl_trading_book *b) {
+  sl_market_book_match_free(&b->m);
+  memset(b, 0, sizeof *b);
+}
+
+/* Prepare the order for matching at `now` (earliest start not in the past, the tenant's
+ * budget caps) and sync the process's capacity book. */
+static sl_dbrc prepare(sl_dbc *c, const sl_market_order_req *o, int64_t tenant, int64_t now,
+                       sl_trading_book *b) {
+  memset(b, 0, sizeof *b);
+  int64_t asked = sl_time_now_us();
+  sl_market_order m = o->m;
+  if (now > 0 && m.earliest_start < sl_market_order_next_slot(now)) m.earliest_start = sl_market_order_next_slot(now);
+  if (m.earliest_start > m.latest_start) m.earliest_start = m.latest_start; /* caller checks */
+  int64_t hourly = -1, monthly = -1, spent = 0;
+  if (tenant) {
+    sl_dbrc rc = sl_db_budget_get(c, tenant, &hourly, &monthly, &spent);
+    if (rc != SL_DB_OK) return rc;
+  }
+  m.budget_hourly_minor = hourly;
+  m.budget_total_minor = monthly < 0 ? -1 : (monthly > spent ? monthly - spent : 0);
+  b->order = m;
+  b->window_start = m.earliest_start;
+  b->nslots = (size_t)((m.latest_start - m.earliest_start) / SL_SLOT_SECONDS + m.duration_slots);
+  return sl_trading_book_sync(asked);
+}
+
+/* The bounded match against the book; the caller holds the book's read lock. */
+static sl_dbrc match_locked(const sl_market_order_req *o, size_t limit, const int64_t *exclude,
+                            size_t nexclude, sl_trading_book *b) {
+  sl_market_book_opts opts = {.limit = limit ? limit : SL_TRADING_LIMIT_DEFAULT,
+                       .examples = SL_TRADING_EXAMPLES,
+                       .max_examined = SL_TRADING_MAX_EXAMINED,
+                       .exclude = exclude,
+                       .n_exclude = nexclude};
+  const sl_market_book *bk = sl_trading_book_get();
+  if (!bk) return SL_DB_HARD;
+  if (!sl_market_book_match_order(bk, &b->order, o->origin, b->window_start, b->nslots, &opts, &b->m))
+    return SL_DB_HARD;
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_trading_match(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now, size_t limit,
+                      const int64_t *exclude, size_t nexclude, sl_trading_book *b) {
+  sl_dbrc rc = prepare(c, o, tenant, now, b);
+  if (rc != SL_DB_OK) return rc;
+  sl_trading_book_read_lock();
+  rc = match_locked(o, limit, exclude, nexclude, b);
+  sl_trading_book_read_unlock();
+  if (rc != SL_DB_OK) sl_trading_book_free(b);
+  return rc;
+}
+
+static json_t *money(int64_t minor) {
+  char buf[SL_MONEY_STRLEN];
+  sl_money_format(minor, buf, sizeof buf);
+  return json_string(buf);
+}
+
+static json_t *ms(int64_t us) {
+  if (us < 0) return json_null();
+  char buf[32];
+  snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(us / 1000), (long long)(us % 1000));
+  return json_string(buf);
+}
+
+static json_t *ts(int64_t t) {
+  char buf[32];
+  sl_time_format(t, buf, sizeof buf);
+  return json_string(buf);
+}
+
+static json_t *piece_json(const sl_trading_book *b, const sl_market_order_req *o, const sl_market_piece *p) {
+  const sl_market_pool *r = &b->m.pools[p->pool];
+  json_t *per_ncu = json_null();
+  if (r->ncu_milli > 0) per_ncu = money((p->unit_price_minor * 1000 + r->ncu_milli / 2) / r->ncu_milli);
+  return json_pack("{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:i,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
+                   "provider_id", (json_int_t)b->m.owner[p->pool], "region", r->region,
+                   "accelerator", r->accelerator, "rtt_ms", o->origin ? ms(p->rtt_us) : json_null(),
+                   "start", ts(p->start), "end",
+                   ts(p->start + (int64_t)o->m.duration_slots * SL_SLOT_SECONDS), "gpus",
+                   (int)p->gpus, "unit_price", money(p->unit_price_minor), "price_per_ncu_hour",
+                   per_ncu, "total", money(p->total_minor));
+}
+
+static json_t *verdict_json(int64_t id, const char *region, const char *accelerator,
+                            const sl_market_verdict *v, bool with_reason) {
+  json_t *j = json_pack("{s:I,s:s,s:s}", "pool_id", (json_int_t)id, "region", region,
+                        "accelerator", accelerator);
+  if (with_reason) json_object_set_new(j, "reason", json_string(sl_market_why_name(v->why)));
+  json_object_set_new(j, "detail", json_string(v->detail));
+  return j;
+}
+
+/* The reply body; the caller holds the book's read lock (names point into it). */
+static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order_req *o,
+                                 const sl_trading_quote_opts *q) {
+  const sl_market_result *res = &b->m.result;
+  size_t limit = q->limit ? q->limit : SL_TRADING_LIMIT_DEFAULT;
+  json_t *placements = json_array(), *ranked = json_array(), *reasons = json_array();
+  int64_t total = 0;
+  for (size_t i = 0; i < res->npieces; i++) {
+    json_array_append_new(placements, piece_json(b, o, &res->pieces[i]));
+    total += res->pieces[i].total_minor;
+  }
+  for (size_t i = 0; i < res->nranked && i < limit; i++)
+    json_array_append_new(ranked, piece_json(b, o, &res->ranked[i]));
+  for (int w = SL_WHY_HEALTH; w <= SL_WHY_OUTRANKED; w++) {
+    if (!b->m.counts[w]) continue;
+    json_t *ex = json_array();
+    for (size_t k = 0; k < b->m.nexamples[w]; k++) {
+      size_t i = b->m.examples[w][k];
+      const sl_market_pool *p = &b->m.pools[i];
+      json_array_append_new(ex, verdict_json(p->id, p->region, p->accelerator,
+                                             &res->verdicts[i], false));
+    }
+    json_array_append_new(reasons, json_pack("{s:s,s:I,s:o}", "reason",
+                                             sl_market_why_name((sl_market_why)w), "pools",
+                                             (json_int_t)b->m.counts[w], "examples", ex));
+  }
+  json_t *j = json_pack("{s:b,s:i,s:i,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "filled",
+                        res->filled, "gpus", (int)o->m.gpus, "gpus_available",
+                        (int)res->gpus_filled, "total", res->filled ? money(total) : json_null(),
+                        "window", "earliest_start", ts(b->window_start), "latest_start",
+                        ts(o->m.latest_start), "placements", placements, "ranked", ranked,
+                        "reasons", reasons, "pools", "total", (json_int_t)b->m.total, "examined",
+                        (json_int_t)b->m.examined, "unexamined", (json_int_t)b->m.unexamined);
+  if (!j || !q->rejected) return j;
+  /* the full per-pool list, one page in pool id order */
+  int64_t chosen[64];
+  size_t nch = 0;
+  for (size_t i = 0; i < res->npieces && nch < 64; i++) chosen[nch++] = b->m.pools[res->pieces[i].pool].id;
+  sl_market_book_verdict_row *rows = NULL;
+  size_t n = 0;
+  int64_t next = 0;
+  if (!sl_market_book_verdicts(sl_trading_book_get(), &b->order, o->origin, b->window_start, b->nslots, chosen,
+                        nch, q->after, q->page ? q->page : 100, &rows, &n, &next)) {
+    json_decref(j);
+    return NULL;
+  }
+  json_t *rej = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(rej, verdict_json(rows[i].pool_id, rows[i].region, rows[i].accelerator,
+                                            &rows[i].v, true));
+  free(rows);
+  json_object_set_new(j, "rejected", rej);
+  json_object_set_new(j, "rejected_next", next ? json_integer(next) : json_null());
+  return j;
+}
+
+sl_dbrc sl_trading_quote(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now,
+                      const sl_trading_quote_opts *q, json_t **out) {
+  sl_trading_book b;
+  *out = NULL;
+  sl_dbrc rc = prepare(c, o, tenant, now, &b);
+  if (rc != SL_DB_OK) return rc;
+  sl_trading_book_read_lock();
+  rc = match_locked(o, q->limit, NULL, 0, &b);
+  if (rc == SL_DB_OK && !(*out = quote_json_locked(&b, o, q))) rc = SL_DB_HARD;
+  sl_trading_book_read_unlock();
+  sl_trading_book_free(&b);
+  return rc;
+}
+
+/* "no placement: 12 spec, 3 price, 1 capacity" with the details of the closest verdict. */
+static void summarise(const sl_trading_book *b, char *out, size_t len) {
+  const sl_market_verdict *closest = NULL;
+  for (size_t i = 0; i < b->m.npools; i++) {
+    const sl_market_verdict *v = &b->m.result.verdicts[i];
+    if (!closest || v->why > closest->why) closest = v; /* later checks = got further */
+  }
+  size_t n = (size_t)snprintf(out, len, "no placement for the whole order");
+  if (b->m.total == 0) {
+    snprintf(out + n, len - n, ": no pools are listed");
+    return;
+  }
+  const char *sep = ": ";
+  for (int w = SL_WHY_HEALTH; w <= SL_WHY_OUTRANKED && n < len; w++) {
+    if (!b->m.counts[w]) continue;
+    n += (size_t)snprintf(out + n, len - n, "%s%zu %s", sep, b->m.counts[w], sl_market_why_name((sl_market_why)w));
+    sep = ", ";
+  }
+  if (closest && n < len) snprintf(out + n, len - n, "; closest: %s", closest->detail);
+}
+
+/* Fill order_id in the caller's transaction from the book.  A piece the database refuses
+ * (the book was stale: capacity or price changed, the pool went away) rolls the pieces back;
+ * the book is synced, the refused pool left out of the next round, and the match redone, at
+ * most MAX_MATCH_TRIES times.  The database's constraints decide: never an overbooking. */
+sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_market_order_req *o, int64_t now,
+                        sl_trading_outcome *outcome, char *reason, size_t reason_len) {
+  *outcome = SL_TRADING_NOT_FILLED;
+  reason[0] = '\0';
+  if (now > 0 && sl_market_order_next_slot(now) > o->m.latest_start) {
+    snprintf(reason, reason_len, "the start window has passed");
+    return SL_DB_OK;
+  }
+  int64_t refused[MAX_MATCH_TRIES];
+  size_t nrefused = 0;
+  for (int attempt = 0; attempt < MAX_MATCH_TRIES; attempt++) {
+    sl_trading_book b;
+    sl_dbrc rc = sl_trading_match(c, o, tenant, now, SL_TRADING_LIMIT_DEFAULT, refused, nrefused, &b);
+    if (rc != SL_DB_OK) return rc;
+    if (!b.m.result.filled) {
+      summarise(&b, reason, reason_len);
+      sl_trading_book_free(&b);
+      return SL_DB_OK;
+    }
+    rc = sl_db_savepoint(c, "sl_pieces");
+    bool retry = false;
+    for (size_t i = 0; rc == SL_DB_OK && i < b.m.result.npieces && !retry; i++) {
+      const sl_market_piece *p = &b.m.result.pieces[i];
+      int64_t trade = 0, pool = b.m.pools[p->pool].id;
+      const char *what = NULL;
+      rc = sl_db_trade(c, order_id, tenant, pool, p->start, o->m.duration_slots, p->gpus,
+                       p->unit_price_minor, &trade, &what);
+      if (rc != SL_DB_OK) break;
+      if (!strcmp(what, "ok")) continue;
+      sl_db_rollback_to_savepoint(c, "sl_pieces");
+      if (!strcmp(what, "insufficient_funds")) {
+        *outcome = SL_TRADING_NO_FUNDS;
+        snprintf(reason, reason_len, "the available balance does not cover the total");
+        sl_trading_book_free(&b);
+        return SL_DB_OK;
+      }
+      if (!strcmp(what, "budget")) {
+        snprintf(reason, reason_len, "the monthly budget cap would be exceeded");
+        sl_trading_book_free(&b);
+        return SL_DB_OK;
+      }
+      /* no_capacity / price_changed / not active: the book was stale for this pool */
+      sl_log(SL_LOG_DEBUG, "stale placement refused",
+             json_pack("{s:I,s:I,s:s}", "order_id", (json_int_t)order_id, "pool_id",
+                       (json_int_t)pool, "outcome", what));
+      refused[nrefused++] = pool;
+      retry = true;
+    }
+    sl_trading_book_free(&b);
+    if (rc != SL_DB_OK) return rc;
+    if (!retry) {
+      *outcome = SL_TRADING_FILLED;
+      return sl_db_order_set_state(c, order_id, "filled", "");
+    }
+    sl_trading_retries_add(1);
+  }
+  snprintf(reason, reason_len, "the capacity kept changing while matching; try again");
+  return SL_DB_OK;
+}
