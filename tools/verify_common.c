@@ -14,8 +14,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "suanli/ledger.h"
-#include "suanli/timeutil.h"
+#include "suanli/ledger/records.h"
+#include "suanli/core/timeutil.h"
 
 #define EXIT_CHECKS_FAILED 1
 #define EXIT_USAGE         2

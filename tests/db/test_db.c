@@ -9,8 +9,13 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/db.h"
-#include "suanli/money.h"
+#include "suanli/db/accelerators.h"
+#include "suanli/db/accounts.h"
+#include "suanli/db/idempotency.h"
+#include "suanli/db/migrate.h"
+#include "suanli/db/pools.h"
+#include "suanli/db/regions.h"
+#include "suanli/core/money.h"
 
 static const char *url;
 static sl_db *db;

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/ledger.h"
+#include "suanli/ledger/records.h"
 
 static uint64_t u64(const uint8_t *p) {
   uint64_t v = 0;

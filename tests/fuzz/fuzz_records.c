@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/ledger.h"
+#include "suanli/ledger/records.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sl_ledger_record r;

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "suanli/money.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/money.h"
+#include "suanli/core/timeutil.h"
 
 static const char *pools_usage =
     "usage: suanli pools list [--region R] [--status S] [--limit N] [--json]\n"

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "suanli/money.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/money.h"
+#include "suanli/core/timeutil.h"
 #include "verify_common.h"
 
 #define HELP_OPT {"--help", NULL, &help}

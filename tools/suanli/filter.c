@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "suanli/money.h"
+#include "suanli/core/money.h"
 
 static bool why_set(char *why, size_t len, const char *msg) {
   snprintf(why, len, "%s", msg);

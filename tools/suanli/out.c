@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "suanli/timeutil.h"
+#include "suanli/core/timeutil.h"
 
 void table_init(table *t, int ncol, const char **head, const char *align) {
   memset(t, 0, sizeof *t);
