@@ -3,7 +3,7 @@
 #include <string.h>
 #include "internal.h"
 #include "suanli/db/settlement.h"
-#include "suanli/db/auditor.h"
+#include "suanli/db/ledger_audit.h"
 
 #define PERIOD_JSON(p)                                                                        \
   "json_build_object('id', " p ".id, 'start', sl_ts(" p ".starts_at), 'end', sl_ts(" p       \

@@ -1,6 +1,6 @@
 /* h_audit.c — GET /v1/audit (admin): the audit trail, oldest first. */
 #include "internal.h"
-#include "suanli/db/audit.h"
+#include "suanli/db/request_log.h"
 
 
 void h_audit_list(sl_req *r) {
@@ -10,7 +10,7 @@ void h_audit_list(sl_req *r) {
       !sl_req_query_int(r, "account", 1, INT64_C(9007199254740991), &account))
     return;
   json_t *items;
-  sl_dbrc rc = sl_db_audit_list(r->db, account, after, limit, &items);
+  sl_dbrc rc = sl_db_request_log_list(r->db, account, after, limit, &items);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else sl_reply_page(r, items, limit, "id");
 }

@@ -12,7 +12,7 @@ void sl_shape_trade(json_t *t);
 /* GET /v1/keys (public): every key with its validity period. */
 void h_keys_list(sl_req *r) {
   bool down = false;
-  r->db = sl_db_acquire(r->pool, 2000, &down);
+  r->db = sl_db_acquire(r->dbpool, 2000, &down);
   if (!r->db) {
     sl_reply_error(r, down ? SL_E_DB_UNAVAILABLE : SL_E_BUSY, NULL, "the database is not reachable");
     return;

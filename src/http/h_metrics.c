@@ -262,7 +262,7 @@ void h_metrics(sl_req *r) {
     return;
   }
   write_requests(f);
-  write_pool(f, r->pool);
+  write_pool(f, r->dbpool);
   write_market(f, m);
   write_process(f);
   fclose(f);

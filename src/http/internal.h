@@ -42,9 +42,9 @@ extern const size_t sl_routes_count;
 struct sl_req {
   struct MHD_Connection *conn;
   struct sl_http *srv;
-  sl_db *pool;              /* the connection pool, borrowed */
-  sl_db *read_pool;         /* a replica's pool for immutable reads, borrowed; may be NULL */
-  sl_dbc *rdb;              /* a connection of read_pool taken by sl_req_reader, or NULL */
+  sl_db *dbpool;            /* the database connection pool, borrowed */
+  sl_db *read_dbpool;       /* a replica's connection pool for immutable reads, borrowed; may be NULL */
+  sl_dbc *rdb;              /* a connection of read_dbpool taken by sl_req_reader, or NULL */
   const sl_route *route;
   const char *method;       /* borrowed from libmicrohttpd, valid for the request */
   char *path;               /* owned copy */

@@ -18,7 +18,7 @@
 #include <string.h>
 #include "internal.h"
 #include "suanli/core/log.h"
-#include "suanli/db/audit.h"
+#include "suanli/db/request_log.h"
 #include "suanli/db/idempotency.h"
 
 #define MAX_TRIES 4
@@ -60,7 +60,7 @@ static void serialise(sl_req *r) {
 }
 
 static sl_dbrc write_audit(sl_req *r) {
-  sl_audit a = {
+  sl_request_log_row a = {
       .request_id = r->request_id,
       .method = r->method,
       .path = r->path,
@@ -73,12 +73,12 @@ static sl_dbrc write_audit(sl_req *r) {
       .token_id = r->authed ? r->who.token_id : 0,
       .status = (int)r->status,
   };
-  return sl_db_audit_insert(r->db, &a);
+  return sl_db_request_log_insert(r->db, &a);
 }
 
 void sl_audit_refused(sl_req *r) {
   bool down;
-  if (!r->db) r->db = sl_db_acquire(r->pool, 1000, &down);
+  if (!r->db) r->db = sl_db_acquire(r->dbpool, 1000, &down);
   if (!r->db) return;
   sl_dbrc rc = write_audit(r);
   if (rc != SL_DB_OK)

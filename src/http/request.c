@@ -239,16 +239,16 @@ void sl_json_milli(json_t *obj, const char *key, const char *out_key) {
 sl_dbc *sl_req_reader(sl_req *r) {
   if (r->rdb) return r->rdb;
   r->read_from = "primary";
-  if (r->read_pool) {
+  if (r->read_dbpool) {
     bool down;
-    r->rdb = sl_db_acquire(r->read_pool, 200, &down);
+    r->rdb = sl_db_acquire(r->read_dbpool, 200, &down);
     if (r->rdb) r->read_from = "replica";
   }
   return r->rdb ? r->rdb : r->db;
 }
 
 void sl_req_reader_drop(sl_req *r) {
-  if (r->rdb) sl_db_release(r->read_pool, r->rdb);
+  if (r->rdb) sl_db_release(r->read_dbpool, r->rdb);
   r->rdb = NULL;
   r->read_from = "primary";
 }

@@ -57,8 +57,8 @@ static sl_req *req_new(sl_http *h, struct MHD_Connection *conn, const char *raw_
   if (!r) return NULL;
   r->conn = conn;
   r->srv = h;
-  r->pool = h->db;
-  r->read_pool = h->cfg.read_db;
+  r->dbpool = h->db;
+  r->read_dbpool = h->cfg.read_db;
   r->method = "-";
   set_target(r, raw_uri);
   r->t0_us = sl_time_now_us();
@@ -81,8 +81,8 @@ static sl_req *req_new(sl_http *h, struct MHD_Connection *conn, const char *raw_
 
 static void req_free(sl_req *r) {
   if (r->has_fd) close(r->reply_fd);
-  if (r->rdb) sl_db_release(r->read_pool, r->rdb);
-  if (r->db) sl_db_release(r->pool, r->db);
+  if (r->rdb) sl_db_release(r->read_dbpool, r->rdb);
+  if (r->db) sl_db_release(r->dbpool, r->db);
   for (int i = 0; i < SL_MAX_PARAMS; i++) free(r->params[i]);
   sl_principal_clear(&r->who);
   json_decref(r->reply);
@@ -165,7 +165,7 @@ static bool has_auth_header(sl_req *r) {
 static void refuse_early(sl_req *r, sl_err e, const char *field, const char *detail) {
   if (is_mutating(r->method) && has_auth_header(r) && !r->authed) {
     bool down = false;
-    if (!r->db) r->db = sl_db_acquire(r->pool, 1000, &down);
+    if (!r->db) r->db = sl_db_acquire(r->dbpool, 1000, &down);
     if (r->db) (void)sl_auth_request(r);
   }
   sl_reply_error(r, e, field, "%s", detail);
@@ -258,7 +258,7 @@ static void process(sl_req *r) {
   bool cached = !r->authed && has_auth_header(r) && sl_auth_cached(r);
   if (cached && !sl_limit_token(r)) return; /* counted, not audited row by row */
   bool down = false;
-  if (!r->db) r->db = sl_db_acquire(r->pool, 5000, &down);
+  if (!r->db) r->db = sl_db_acquire(r->dbpool, 5000, &down);
   if (!r->db) {
     if (down) sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
     else sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
@@ -330,10 +330,10 @@ static enum MHD_Result queue_file(sl_req *r) {
  * body exists (text or file): sending it to a slow or keep-alive client must not hold a
  * connection other requests are waiting for in sl_db_acquire. */
 static void release_db(sl_req *r) {
-  if (r->rdb) sl_db_release(r->read_pool, r->rdb);
+  if (r->rdb) sl_db_release(r->read_dbpool, r->rdb);
   r->rdb = NULL;
   if (!r->db) return;
-  sl_db_release(r->pool, r->db);
+  sl_db_release(r->dbpool, r->db);
   r->db = NULL;
 }
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include "suanli/settlement/settlement.h"
 #include "suanli/ledger/ledger.h"
-#include "suanli/db/auditor.h"
+#include "suanli/db/ledger_audit.h"
 #include "suanli/db/ledger.h"
 
 typedef struct {

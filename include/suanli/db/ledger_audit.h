@@ -1,6 +1,6 @@
-/* db/auditor.h — streaming reads of the ledger auditor (src/db/auditor.c). */
-#ifndef SUANLI_DB_AUDITOR_H
-#define SUANLI_DB_AUDITOR_H
+/* db/ledger_audit.h — streaming reads of the ledger auditor (src/db/ledger_audit.c). */
+#ifndef SUANLI_DB_LEDGER_AUDIT_H
+#define SUANLI_DB_LEDGER_AUDIT_H
 #include "suanli/db/db.h"
 
 /* Run statement `name` and call row() for each row as it arrives (single-row mode: constant

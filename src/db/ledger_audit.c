@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "suanli/db/auditor.h"
+#include "suanli/db/ledger_audit.h"
 
 #define EPOCH(x) "floor(extract(epoch FROM " x "))::bigint"
 

@@ -1,6 +1,6 @@
 /* audit.c — the audit log: one row per mutating request. */
 #include "internal.h"
-#include "suanli/db/audit.h"
+#include "suanli/db/request_log.h"
 
 const sl_db_stmt sl_db_stmts_audit[] = {
     {"audit_insert",
@@ -18,7 +18,7 @@ const sl_db_stmt sl_db_stmts_audit[] = {
     {NULL, NULL},
 };
 
-sl_dbrc sl_db_audit_insert(sl_dbc *c, const sl_audit *a) {
+sl_dbrc sl_db_request_log_insert(sl_dbc *c, const sl_request_log_row *a) {
   char b1[24], b2[24], b3[24];
   const char *v[11] = {a->request_id,
                        sl_db_i64_opt(b1, a->account_id, 0),
@@ -34,7 +34,7 @@ sl_dbrc sl_db_audit_insert(sl_dbc *c, const sl_audit *a) {
   return sl_db_exec(c, "audit_insert", 11, v, NULL);
 }
 
-sl_dbrc sl_db_audit_list(sl_dbc *c, int64_t account, int64_t after, int limit, json_t **out) {
+sl_dbrc sl_db_request_log_list(sl_dbc *c, int64_t account, int64_t after, int limit, json_t **out) {
   char b1[24], b2[24], b3[24];
   const char *v[3] = {sl_db_i64_opt(b1, account, 0), sl_db_i64(b2, after), sl_db_i64(b3, limit)};
   return sl_db_json(c, "audit_list", 3, v, out);
