@@ -321,6 +321,23 @@ sl_dbrc sl_db_rows(sl_dbc *c, const char *name, int n, const char *const *vals, 
   return SL_DB_OK;
 }
 
+sl_dbrc sl_db_rows_map(sl_dbc *c, const char *name, int n, const char *const *vals,
+                       size_t elem_size, sl_db_row_fill fill, void **rows, size_t *count) {
+  PGresult *r;
+  void *out;
+  size_t cnt, kept = 0;
+  *rows = NULL;
+  *count = 0;
+  sl_dbrc rc = sl_db_rows(c, name, n, vals, elem_size, &r, &out, &cnt);
+  if (rc != SL_DB_OK) return rc;
+  for (size_t i = 0; i < cnt; i++)
+    if (fill(r, (int)i, (char *)out + kept * elem_size)) kept++;
+  PQclear(r);
+  *rows = out;
+  *count = kept;
+  return SL_DB_OK;
+}
+
 int64_t sl_db_col_i64(PGresult *r, int row, int col) {
   return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }

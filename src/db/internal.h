@@ -65,6 +65,12 @@ sl_dbrc sl_db_json(sl_dbc *c, const char *name, int n, const char *const *vals, 
  * from *res, then PQclear()s it; on error nothing is left to free. */
 sl_dbrc sl_db_rows(sl_dbc *c, const char *name, int n, const char *const *vals, size_t elem_size,
                    PGresult **res, void **rows, size_t *count);
+/* sl_db_rows, then fill(r, i, row) for each result row i into the next element; a row for
+ * which fill returns false is skipped (not counted).  *rows (malloc'd) and *count hold what was
+ * kept; the result is cleared. */
+typedef bool (*sl_db_row_fill)(PGresult *r, int i, void *row);
+sl_dbrc sl_db_rows_map(sl_dbc *c, const char *name, int n, const char *const *vals,
+                       size_t elem_size, sl_db_row_fill fill, void **rows, size_t *count);
 /* Column col of row as an int64. */
 int64_t sl_db_col_i64(PGresult *r, int row, int col);
 

@@ -500,41 +500,32 @@ sl_dbrc sl_db_tenant_wake(sl_dbc *c, int64_t tenant, const char *cause) {
 
 /* ---- the capacity book's loads and its change feed (schema/009_market_feed.sql) ---- */
 
-/* Rows of book_pools / book_pools_in into sl_db_pool_row (rtt_us -1). */
+/* One row of book_pools / book_pools_in as an sl_db_pool_row (rtt_us -1). */
+static bool pool_row(PGresult *r, int k, void *row) {
+  sl_db_pool_row *p = row;
+  p->id = sl_db_col_i64(r, k, 0);
+  p->owner_id = sl_db_col_i64(r, k, 1);
+  field_copy(p->region, sizeof p->region, PQgetvalue(r, k, 2));
+  field_copy(p->accelerator, sizeof p->accelerator, PQgetvalue(r, k, 3));
+  p->memory_gb = (int32_t)sl_db_col_i64(r, k, 4);
+  p->ncu_milli = sl_db_col_i64(r, k, 5);
+  field_copy(p->intra, sizeof p->intra, PQgetvalue(r, k, 6));
+  field_copy(p->inter, sizeof p->inter, PQgetvalue(r, k, 7));
+  p->inter_gbps = (int32_t)sl_db_col_i64(r, k, 8);
+  p->price_minor = sl_db_col_i64(r, k, 9);
+  p->avail_from = sl_db_col_i64(r, k, 10);
+  p->avail_until = sl_db_col_i64(r, k, 11);
+  field_copy(p->status, sizeof p->status, PQgetvalue(r, k, 12));
+  field_copy(p->health, sizeof p->health, PQgetvalue(r, k, 13));
+  p->gpu_count = (int32_t)sl_db_col_i64(r, k, 14);
+  p->rtt_us = -1;
+  return true;
+}
+
 static sl_dbrc book_pool_rows(sl_dbc *c, const char *stmt, const char *param,
                               sl_db_pool_row **rows, size_t *n) {
   const char *v[1] = {param};
-  PGresult *r;
-  sl_db_pool_row *out;
-  size_t cnt;
-  *rows = NULL;
-  *n = 0;
-  sl_dbrc rc = sl_db_rows(c, stmt, 1, v, sizeof *out, &r, (void **)&out, &cnt);
-  if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < cnt; i++) {
-    int k = (int)i;
-    sl_db_pool_row *p = &out[i];
-    p->id = sl_db_col_i64(r, k, 0);
-    p->owner_id = sl_db_col_i64(r, k, 1);
-    field_copy(p->region, sizeof p->region, PQgetvalue(r, k, 2));
-    field_copy(p->accelerator, sizeof p->accelerator, PQgetvalue(r, k, 3));
-    p->memory_gb = (int32_t)sl_db_col_i64(r, k, 4);
-    p->ncu_milli = sl_db_col_i64(r, k, 5);
-    field_copy(p->intra, sizeof p->intra, PQgetvalue(r, k, 6));
-    field_copy(p->inter, sizeof p->inter, PQgetvalue(r, k, 7));
-    p->inter_gbps = (int32_t)sl_db_col_i64(r, k, 8);
-    p->price_minor = sl_db_col_i64(r, k, 9);
-    p->avail_from = sl_db_col_i64(r, k, 10);
-    p->avail_until = sl_db_col_i64(r, k, 11);
-    field_copy(p->status, sizeof p->status, PQgetvalue(r, k, 12));
-    field_copy(p->health, sizeof p->health, PQgetvalue(r, k, 13));
-    p->gpu_count = (int32_t)sl_db_col_i64(r, k, 14);
-    p->rtt_us = -1;
-  }
-  PQclear(r);
-  *rows = out;
-  *n = cnt;
-  return SL_DB_OK;
+  return sl_db_rows_map(c, stmt, 1, v, sizeof **rows, pool_row, (void **)rows, n);
 }
 
 sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t *n) {
@@ -562,27 +553,20 @@ sl_dbrc sl_db_book_pools_in(sl_dbc *c, const int64_t *ids, size_t nids, sl_db_po
   return rc;
 }
 
-/* Rows of book_slots / book_slots_in. */
+/* One row of book_slots / book_slots_in. */
+static bool slot_row(PGresult *r, int i, void *row) {
+  sl_db_booking *b = row;
+  b->pool_id = sl_db_col_i64(r, i, 0);
+  b->slot = sl_db_col_i64(r, i, 1);
+  b->booked = (int32_t)sl_db_col_i64(r, i, 2);
+  return true;
+}
+
 static sl_dbrc book_slot_rows(sl_dbc *c, const char *stmt, const char *first, int64_t from,
                               int64_t to, sl_db_booking **rows, size_t *n) {
   char b2[24], b3[24];
   const char *v[3] = {first, sl_db_i64(b2, from), sl_db_i64(b3, to)};
-  PGresult *r;
-  sl_db_booking *out;
-  size_t cnt;
-  *rows = NULL;
-  *n = 0;
-  sl_dbrc rc = sl_db_rows(c, stmt, 3, v, sizeof *out, &r, (void **)&out, &cnt);
-  if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < cnt; i++) {
-    out[i].pool_id = sl_db_col_i64(r, (int)i, 0);
-    out[i].slot = sl_db_col_i64(r, (int)i, 1);
-    out[i].booked = (int32_t)sl_db_col_i64(r, (int)i, 2);
-  }
-  PQclear(r);
-  *rows = out;
-  *n = cnt;
-  return SL_DB_OK;
+  return sl_db_rows_map(c, stmt, 3, v, sizeof **rows, slot_row, (void **)rows, n);
 }
 
 sl_dbrc sl_db_book_slots_in(sl_dbc *c, const int64_t *ids, size_t nids, int64_t from, int64_t to,
@@ -600,23 +584,16 @@ sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_d
   return book_slot_rows(c, "book_slots", sl_db_i64_opt(b1, pool, 0), from, to, rows, n);
 }
 
+static bool rtt_row(PGresult *r, int i, void *row) {
+  sl_db_rtt_row *t = row;
+  field_copy(t->from, sizeof t->from, PQgetvalue(r, i, 0));
+  field_copy(t->to, sizeof t->to, PQgetvalue(r, i, 1));
+  t->rtt_us = sl_db_col_i64(r, i, 2);
+  return true;
+}
+
 sl_dbrc sl_db_book_latency(sl_dbc *c, sl_db_rtt_row **rows, size_t *n) {
-  PGresult *r;
-  sl_db_rtt_row *out;
-  size_t cnt;
-  *rows = NULL;
-  *n = 0;
-  sl_dbrc rc = sl_db_rows(c, "book_latency", 0, NULL, sizeof *out, &r, (void **)&out, &cnt);
-  if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < cnt; i++) {
-    field_copy(out[i].from, sizeof out[i].from, PQgetvalue(r, (int)i, 0));
-    field_copy(out[i].to, sizeof out[i].to, PQgetvalue(r, (int)i, 1));
-    out[i].rtt_us = sl_db_col_i64(r, (int)i, 2);
-  }
-  PQclear(r);
-  *rows = out;
-  *n = cnt;
-  return SL_DB_OK;
+  return sl_db_rows_map(c, "book_latency", 0, NULL, sizeof **rows, rtt_row, (void **)rows, n);
 }
 
 sl_dbrc sl_db_feed_xmin(sl_dbc *c, uint64_t *xmin) {

@@ -2,6 +2,7 @@
  *
  * Every layout is written and read field by field in big-endian order; nothing here depends
  * on the host's struct layout or byte order.  The offsets are the tables of api/SIGNING.md. */
+#include <stddef.h>
 #include <string.h>
 
 #include "suanli/ledger/records.h"
@@ -20,21 +21,11 @@ static void put_u64(uint8_t *p, uint64_t v) {
   put_u32(p + 4, (uint32_t)v);
 }
 
-/* Two's complement, as every verifier reads an i64: the bit pattern of the value. */
-static void put_i64(uint8_t *p, int64_t v) { put_u64(p, (uint64_t)v); }
-
 static uint32_t get_u32(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) << 32 | get_u32(p + 4); }
-
-static int64_t get_i64(const uint8_t *p) {
-  uint64_t u = get_u64(p);
-  int64_t v;
-  memcpy(&v, &u, sizeof v); /* well defined for every bit pattern, unlike a cast */
-  return v;
-}
 
 /* ----------------------------------------------------------------------------- registry */
 
@@ -114,27 +105,125 @@ static void put_header(uint8_t *out, uint32_t purpose) {
   put_u32(out + 4, purpose);
 }
 
-/* -------------------------------------------------------------------------------- TRADE */
-/* 0 size | 4 purpose | 8 entry_id | 16 trade_id | 24 order_id | 32 tenant_id |
+/* ------------------------------------------------------------------------------ layouts */
+/* Each layout is one table: the byte offset of every field after the 8-byte header, its wire
+ * type and where it lives in the struct.  Encoding and decoding both walk the same table, so
+ * a layout is written down once (and api/SIGNING.md mirrors these tables). */
+
+typedef enum { F_U32, F_U64, F_I64, F_HASH } field_type;
+typedef struct {
+  uint16_t at;       /* byte offset in the record */
+  field_type type;
+  uint16_t member;   /* offsetof() in the struct */
+} field;
+#define FIELD(at, type, st, m) {at, type, (uint16_t)offsetof(st, m)}
+
+static void put_fields(const field *f, size_t n, const void *src, uint8_t *out) {
+  const uint8_t *s = src;
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *m = s + f[i].member;
+    uint32_t u32;
+    uint64_t u64;
+    switch (f[i].type) {
+    case F_U32:
+      memcpy(&u32, m, sizeof u32);
+      put_u32(out + f[i].at, u32);
+      break;
+    case F_U64:
+    case F_I64: /* two's complement: the bit pattern, as every verifier reads an i64 */
+      memcpy(&u64, m, sizeof u64);
+      put_u64(out + f[i].at, u64);
+      break;
+    case F_HASH:
+      memcpy(out + f[i].at, m, SL_LEDGER_HASH_LEN);
+      break;
+    }
+  }
+}
+
+static void get_fields(const field *f, size_t n, const uint8_t *buf, void *dst) {
+  uint8_t *d = dst;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t *m = d + f[i].member;
+    uint32_t u32;
+    uint64_t u64;
+    switch (f[i].type) {
+    case F_U32:
+      u32 = get_u32(buf + f[i].at);
+      memcpy(m, &u32, sizeof u32);
+      break;
+    case F_U64:
+    case F_I64:
+      u64 = get_u64(buf + f[i].at);
+      memcpy(m, &u64, sizeof u64);
+      break;
+    case F_HASH:
+      memcpy(m, buf + f[i].at, SL_LEDGER_HASH_LEN);
+      break;
+    }
+  }
+}
+
+#define NFIELDS(t) (sizeof(t) / sizeof(t)[0])
+
+/* TRADE: 0 size | 4 purpose | 8 entry_id | 16 trade_id | 24 order_id | 32 tenant_id |
  * 40 provider_id | 48 pool_id | 56 gpus (u32) | 60 start | 68 end | 76 unit_price_minor |
  * 84 total_minor | 92 fee_bp (u32) | 96 created_at | 104 */
+static const field TRADE[] = {
+    FIELD(8, F_U64, sl_ledger_trade, entry_id),          FIELD(16, F_U64, sl_ledger_trade, trade_id),
+    FIELD(24, F_U64, sl_ledger_trade, order_id),         FIELD(32, F_U64, sl_ledger_trade, tenant_id),
+    FIELD(40, F_U64, sl_ledger_trade, provider_id),      FIELD(48, F_U64, sl_ledger_trade, pool_id),
+    FIELD(56, F_U32, sl_ledger_trade, gpus),             FIELD(60, F_I64, sl_ledger_trade, start),
+    FIELD(68, F_I64, sl_ledger_trade, end),              FIELD(76, F_I64, sl_ledger_trade, unit_price_minor),
+    FIELD(84, F_I64, sl_ledger_trade, total_minor),      FIELD(92, F_U32, sl_ledger_trade, fee_bp),
+    FIELD(96, F_I64, sl_ledger_trade, created_at),
+};
+
+/* Money events (CANCELLATION .. WITHDRAWAL): 0 size | 4 purpose | 8 entry_id | 16 trade_id |
+ * 24 account_id | 32 journal_txn_id | 40 to_tenant_minor | 48 to_provider_minor |
+ * 56 fee_minor | 64 at | 72 */
+static const field MONEY[] = {
+    FIELD(8, F_U64, sl_ledger_money, entry_id),          FIELD(16, F_U64, sl_ledger_money, trade_id),
+    FIELD(24, F_U64, sl_ledger_money, account_id),       FIELD(32, F_U64, sl_ledger_money, journal_txn_id),
+    FIELD(40, F_I64, sl_ledger_money, to_tenant_minor),  FIELD(48, F_I64, sl_ledger_money, to_provider_minor),
+    FIELD(56, F_I64, sl_ledger_money, fee_minor),        FIELD(64, F_I64, sl_ledger_money, at),
+};
+
+/* CHECKPOINT: 0 size | 4 purpose | 8 tree_size | 16 root (32 bytes) | 48 timestamp | 56 */
+static const field CHECKPOINT[] = {
+    FIELD(8, F_U64, sl_ledger_checkpoint, tree_size),
+    FIELD(16, F_HASH, sl_ledger_checkpoint, root),
+    FIELD(48, F_I64, sl_ledger_checkpoint, timestamp),
+};
+
+/* EXPORT: 0 size | 4 purpose | 8 sha256 (32 bytes) | 40 */
+static const field EXPORT[] = {FIELD(8, F_HASH, sl_ledger_export, sha256)};
+
+/* PERIOD_CLOSE: 0 size | 4 purpose | 8 entry_id | 16 period_id | 24 start | 32 end |
+ * 40 sha256 (32 bytes) | 72 at | 80 */
+static const field PERIOD[] = {
+    FIELD(8, F_U64, sl_ledger_period, entry_id),  FIELD(16, F_U64, sl_ledger_period, period_id),
+    FIELD(24, F_I64, sl_ledger_period, start),    FIELD(32, F_I64, sl_ledger_period, end),
+    FIELD(40, F_HASH, sl_ledger_period, sha256),  FIELD(72, F_I64, sl_ledger_period, at),
+};
+
+/* The rules of each layout beyond its types, checked on encode and on decode. */
+static bool trade_ok(const sl_ledger_trade *t) { return t->entry_id != 0; }
+
+static bool money_ok(const sl_ledger_money *m) {
+  if (m->entry_id == 0) return false;
+  bool funds = m->purpose == SL_LEDGER_DEPOSIT || m->purpose == SL_LEDGER_WITHDRAWAL;
+  return funds ? m->trade_id == 0 : m->trade_id != 0;
+}
+
+static bool period_ok(const sl_ledger_period *p) {
+  return p->entry_id != 0 && p->period_id != 0 && p->start < p->end;
+}
 
 sl_ledger_rc sl_ledger_trade_encode(const sl_ledger_trade *t, uint8_t *out) {
-  if (t->entry_id == 0) return SL_LEDGER_EFIELD;
+  if (!trade_ok(t)) return SL_LEDGER_EFIELD;
   put_header(out, SL_LEDGER_TRADE);
-  put_u64(out + 8, t->entry_id);
-  put_u64(out + 16, t->trade_id);
-  put_u64(out + 24, t->order_id);
-  put_u64(out + 32, t->tenant_id);
-  put_u64(out + 40, t->provider_id);
-  put_u64(out + 48, t->pool_id);
-  put_u32(out + 56, t->gpus);
-  put_i64(out + 60, t->start);
-  put_i64(out + 68, t->end);
-  put_i64(out + 76, t->unit_price_minor);
-  put_i64(out + 84, t->total_minor);
-  put_u32(out + 92, t->fee_bp);
-  put_i64(out + 96, t->created_at);
+  put_fields(TRADE, NFIELDS(TRADE), t, out);
   return SL_LEDGER_OK;
 }
 
@@ -142,48 +231,18 @@ sl_ledger_rc sl_ledger_trade_decode(const uint8_t *buf, size_t len, sl_ledger_tr
   uint32_t p;
   sl_ledger_rc rc = check_as(buf, len, SL_LEDGER_TRADE, false, &p);
   if (rc != SL_LEDGER_OK) return rc;
-  sl_ledger_trade t = {
-      .entry_id = get_u64(buf + 8),
-      .trade_id = get_u64(buf + 16),
-      .order_id = get_u64(buf + 24),
-      .tenant_id = get_u64(buf + 32),
-      .provider_id = get_u64(buf + 40),
-      .pool_id = get_u64(buf + 48),
-      .gpus = get_u32(buf + 56),
-      .start = get_i64(buf + 60),
-      .end = get_i64(buf + 68),
-      .unit_price_minor = get_i64(buf + 76),
-      .total_minor = get_i64(buf + 84),
-      .fee_bp = get_u32(buf + 92),
-      .created_at = get_i64(buf + 96),
-  };
-  if (t.entry_id == 0) return SL_LEDGER_EFIELD;
+  sl_ledger_trade t = {0};
+  get_fields(TRADE, NFIELDS(TRADE), buf, &t);
+  if (!trade_ok(&t)) return SL_LEDGER_EFIELD;
   *out = t;
   return SL_LEDGER_OK;
 }
 
-/* -------------------------------------------------------------------------- money events */
-/* 0 size | 4 purpose | 8 entry_id | 16 trade_id | 24 account_id | 32 journal_txn_id |
- * 40 to_tenant_minor | 48 to_provider_minor | 56 fee_minor | 64 at | 72 */
-
-static bool money_fields_ok(uint32_t purpose, uint64_t entry_id, uint64_t trade_id) {
-  if (entry_id == 0) return false;
-  bool funds = purpose == SL_LEDGER_DEPOSIT || purpose == SL_LEDGER_WITHDRAWAL;
-  return funds ? trade_id == 0 : trade_id != 0;
-}
-
 sl_ledger_rc sl_ledger_money_encode(const sl_ledger_money *m, uint8_t *out) {
   if (!sl_ledger_purpose_is_money(m->purpose)) return SL_LEDGER_EPURPOSE;
-  if (!money_fields_ok(m->purpose, m->entry_id, m->trade_id)) return SL_LEDGER_EFIELD;
+  if (!money_ok(m)) return SL_LEDGER_EFIELD;
   put_header(out, m->purpose);
-  put_u64(out + 8, m->entry_id);
-  put_u64(out + 16, m->trade_id);
-  put_u64(out + 24, m->account_id);
-  put_u64(out + 32, m->journal_txn_id);
-  put_i64(out + 40, m->to_tenant_minor);
-  put_i64(out + 48, m->to_provider_minor);
-  put_i64(out + 56, m->fee_minor);
-  put_i64(out + 64, m->at);
+  put_fields(MONEY, NFIELDS(MONEY), m, out);
   return SL_LEDGER_OK;
 }
 
@@ -191,30 +250,16 @@ sl_ledger_rc sl_ledger_money_decode(const uint8_t *buf, size_t len, sl_ledger_mo
   uint32_t p;
   sl_ledger_rc rc = check_as(buf, len, 0, true, &p);
   if (rc != SL_LEDGER_OK) return rc;
-  sl_ledger_money m = {
-      .purpose = p,
-      .entry_id = get_u64(buf + 8),
-      .trade_id = get_u64(buf + 16),
-      .account_id = get_u64(buf + 24),
-      .journal_txn_id = get_u64(buf + 32),
-      .to_tenant_minor = get_i64(buf + 40),
-      .to_provider_minor = get_i64(buf + 48),
-      .fee_minor = get_i64(buf + 56),
-      .at = get_i64(buf + 64),
-  };
-  if (!money_fields_ok(p, m.entry_id, m.trade_id)) return SL_LEDGER_EFIELD;
+  sl_ledger_money m = {.purpose = p};
+  get_fields(MONEY, NFIELDS(MONEY), buf, &m);
+  if (!money_ok(&m)) return SL_LEDGER_EFIELD;
   *out = m;
   return SL_LEDGER_OK;
 }
 
-/* ---------------------------------------------------------------------------- CHECKPOINT */
-/* 0 size | 4 purpose | 8 tree_size | 16 root (32 bytes) | 48 timestamp | 56 */
-
 sl_ledger_rc sl_ledger_checkpoint_encode(const sl_ledger_checkpoint *c, uint8_t *out) {
   put_header(out, SL_LEDGER_CHECKPOINT);
-  put_u64(out + 8, c->tree_size);
-  memcpy(out + 16, c->root.b, SL_LEDGER_HASH_LEN);
-  put_i64(out + 48, c->timestamp);
+  put_fields(CHECKPOINT, NFIELDS(CHECKPOINT), c, out);
   return SL_LEDGER_OK;
 }
 
@@ -223,18 +268,13 @@ sl_ledger_rc sl_ledger_checkpoint_decode(const uint8_t *buf, size_t len,
   uint32_t p;
   sl_ledger_rc rc = check_as(buf, len, SL_LEDGER_CHECKPOINT, false, &p);
   if (rc != SL_LEDGER_OK) return rc;
-  out->tree_size = get_u64(buf + 8);
-  memcpy(out->root.b, buf + 16, SL_LEDGER_HASH_LEN);
-  out->timestamp = get_i64(buf + 48);
+  get_fields(CHECKPOINT, NFIELDS(CHECKPOINT), buf, out);
   return SL_LEDGER_OK;
 }
 
-/* -------------------------------------------------------------------------------- EXPORT */
-/* 0 size | 4 purpose | 8 sha256 (32 bytes) | 40 */
-
 sl_ledger_rc sl_ledger_export_encode(const sl_ledger_export *e, uint8_t *out) {
   put_header(out, SL_LEDGER_EXPORT);
-  memcpy(out + 8, e->sha256.b, SL_LEDGER_HASH_LEN);
+  put_fields(EXPORT, NFIELDS(EXPORT), e, out);
   return SL_LEDGER_OK;
 }
 
@@ -242,23 +282,14 @@ sl_ledger_rc sl_ledger_export_decode(const uint8_t *buf, size_t len, sl_ledger_e
   uint32_t p;
   sl_ledger_rc rc = check_as(buf, len, SL_LEDGER_EXPORT, false, &p);
   if (rc != SL_LEDGER_OK) return rc;
-  memcpy(out->sha256.b, buf + 8, SL_LEDGER_HASH_LEN);
+  get_fields(EXPORT, NFIELDS(EXPORT), buf, out);
   return SL_LEDGER_OK;
 }
 
-/* -------------------------------------------------------------------------- PERIOD_CLOSE */
-/* 0 size | 4 purpose | 8 entry_id | 16 period_id | 24 start | 32 end | 40 sha256 (32 bytes)
- * | 72 at | 80 */
-
 sl_ledger_rc sl_ledger_period_encode(const sl_ledger_period *p, uint8_t *out) {
-  if (p->entry_id == 0 || p->period_id == 0 || p->start >= p->end) return SL_LEDGER_EFIELD;
+  if (!period_ok(p)) return SL_LEDGER_EFIELD;
   put_header(out, SL_LEDGER_PERIOD_CLOSE);
-  put_u64(out + 8, p->entry_id);
-  put_u64(out + 16, p->period_id);
-  put_i64(out + 24, p->start);
-  put_i64(out + 32, p->end);
-  memcpy(out + 40, p->sha256.b, SL_LEDGER_HASH_LEN);
-  put_i64(out + 72, p->at);
+  put_fields(PERIOD, NFIELDS(PERIOD), p, out);
   return SL_LEDGER_OK;
 }
 
@@ -266,14 +297,9 @@ sl_ledger_rc sl_ledger_period_decode(const uint8_t *buf, size_t len, sl_ledger_p
   uint32_t pp;
   sl_ledger_rc rc = check_as(buf, len, SL_LEDGER_PERIOD_CLOSE, false, &pp);
   if (rc != SL_LEDGER_OK) return rc;
-  sl_ledger_period p;
-  p.entry_id = get_u64(buf + 8);
-  p.period_id = get_u64(buf + 16);
-  p.start = get_i64(buf + 24);
-  p.end = get_i64(buf + 32);
-  memcpy(p.sha256.b, buf + 40, SL_LEDGER_HASH_LEN);
-  p.at = get_i64(buf + 72);
-  if (p.entry_id == 0 || p.period_id == 0 || p.start >= p.end) return SL_LEDGER_EFIELD;
+  sl_ledger_period p = {0};
+  get_fields(PERIOD, NFIELDS(PERIOD), buf, &p);
+  if (!period_ok(&p)) return SL_LEDGER_EFIELD;
   *out = p;
   return SL_LEDGER_OK;
 }
