@@ -31,6 +31,7 @@
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/ledger/ledger.h"
+#include "suanli/settlement/settlement.h"
 #include "server/workers.h"
 
 static long env_long(const char *name, long def, long min, long max) {
@@ -115,7 +116,7 @@ static int audit(const char *url) {
   }
   int64_t started = sl_time_now();
   json_t *by_check = json_object();
-  long n = sl_ledger_audit(c, print_finding, by_check);
+  long n = sl_ledger_audit(c, sl_settlement_period_digest, print_finding, by_check);
   /* The run's result is recorded for operators (GET /v1/ledger/audit, the dashboard). */
   char *counts = n >= 0 && by_check ? json_dumps(by_check, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   if (counts && sl_db_audit_run_record(c, started, n, counts) != SL_DB_OK)

@@ -351,14 +351,19 @@ sl_dbrc sl_settlement_regions(sl_dbc *c, const json_t *period, int64_t from, int
   return rc;
 }
 
-sl_dbrc sl_settlement_close(sl_dbc *c, int64_t from, int64_t to, int64_t closed_by, int64_t *period_id) {
+sl_dbrc sl_settlement_period_digest(sl_dbc *c, int64_t from, int64_t to, uint8_t sha256[32]) {
   sl_settlement_export *e = sl_settlement_export_new(false);
   if (!e) return SL_DB_HARD;
   sl_dbrc rc = sl_settlement_period_csv(c, from, to, e);
+  if (rc == SL_DB_OK && !sl_settlement_export_finish(e, sha256, NULL, NULL, NULL, NULL)) rc = SL_DB_HARD;
+  sl_settlement_export_free(e);
+  return rc;
+}
+
+sl_dbrc sl_settlement_close(sl_dbc *c, int64_t from, int64_t to, int64_t closed_by, int64_t *period_id) {
   uint8_t sha[32];
   char hex[65];
-  if (rc == SL_DB_OK && !sl_settlement_export_finish(e, sha, NULL, NULL, NULL, NULL)) rc = SL_DB_HARD;
-  sl_settlement_export_free(e);
+  sl_dbrc rc = sl_settlement_period_digest(c, from, to, sha);
   if (rc != SL_DB_OK) return rc;
   for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", sha[i]);
   rc = sl_db_period_insert(c, from, to, closed_by, hex, period_id);
