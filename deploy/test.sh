@@ -8,6 +8,8 @@
 # 2. starts the private PostgreSQL cluster (deploy/lib.sh), or uses SUANLI_DATABASE_URL;
 # 3. runs the stages below in order, each one even when an earlier one failed:
 #      unit      ctest --test-dir build, then ctest --test-dir build-asan  (cmocka)
+#      static    tools/checks/run.sh: the module graph, clang-format, no build junk tracked
+#                (three tests)
 #      deploy    schema/002 is up to date with data/; the demo seed loads into a migrated db
 #      db        build-asan/tests/db_tests on a fresh database          (when it exists)
 #      slurm     tests/slurm/smoke.sh against the private Slurm cluster (deploy/slurm.sh)
@@ -176,6 +178,13 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 if want_stage unit; then
   run_stage "unit (build)" parse_ctest 180 ctest --test-dir build --output-on-failure
   run_stage "unit (build-asan)" parse_ctest 300 ctest --test-dir build-asan --output-on-failure
+fi
+
+# ---------------------------------------------------------------- static checks
+# The include graph against the layering (tools/checks/modules.txt), clang-format over every
+# tracked .c/.h, and `git ls-files` free of build junk: one test each (tools/checks/README.md).
+if want_stage static; then
+  run_stage "static" parse_summary 120 bash tools/checks/run.sh
 fi
 
 # ---------------------------------------------------------------- deploy checks
