@@ -1,7 +1,7 @@
 /* cache.c — replies of the market's read routes (GET /v1/pools), kept per viewer and query
  * while the capacity book has not changed, and ETags.
  *
- * An entry is valid while the process's book version (src/exchange/book.c: bumped whenever a
+ * An entry is valid while the process's book version (src/trading/book.c: bumped whenever a
  * change of the feed is applied) is the one it was built at, and for at most
  * SUANLI_LIST_CACHE_MS (default 1000; 0 disables).  The handler syncs the book first (shared
  * by concurrent requests), so a change committed before the request began is never served

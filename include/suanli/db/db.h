@@ -1,9 +1,10 @@
-/* db.h — the database layer (src/db/, the only code that includes libpq).
+/* db/db.h — the database layer's core (src/db/conn.c; the only module that includes libpq).
  *
- * A fixed pool of PostgreSQL connections, each with every statement prepared; a
- * transaction runner with retry of serialization failures and deadlocks; one function per
- * query, grouped by resource.  Reads return JSON built by PostgreSQL (json_t owned by the
- * caller); writes take typed arguments.  Nothing here knows HTTP. */
+ * A fixed pool of PostgreSQL connections, each with every statement prepared, and a
+ * transaction runner with retry of serialization failures and deadlocks.  The queries are
+ * one function each, declared per resource in include/suanli/db/<resource>.h (mirroring
+ * src/db/<resource>.c).  Reads return JSON built by PostgreSQL (json_t owned by the caller);
+ * writes take typed arguments. */
 #ifndef SUANLI_DB_H
 #define SUANLI_DB_H
 #include <jansson.h>

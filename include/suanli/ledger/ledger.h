@@ -1,4 +1,4 @@
-/* xledger.h — the exchange side of the signed ledger (src/exchange/ledger.c).
+/* ledger/ledger.h — the ledger over the database (src/ledger/sequencer.c, src/ledger/auditor.c).
  *
  * Keys: Ed25519 seeds live in SUANLI_KEY_DIR (one file "<key id>.key" per key, 64 hex
  * characters, mode 0600, in a 0700 folder); their public keys and validity periods in the
@@ -50,6 +50,10 @@ sl_dbrc sl_ledger_consistency(sl_dbc *c, int64_t from, int64_t to, json_t **proo
 /* The auditor: re-read the whole ledger and journal, recompute every hash, signature, sum
  * and balance; call report(finding) for each inconsistency (a JSON object naming the table,
  * the row and what is wrong).  Returns the number of findings, or -1 on a database error. */
-long sl_ledger_audit(sl_dbc *c, void (*report)(json_t *finding, void *arg), void *arg);
+/* The digest of a closed period's export, recomputed from the journal (settlement owns the
+ * export's format: server/main.c passes sl_settlement_period_digest). */
+typedef sl_dbrc (*sl_ledger_period_digest)(sl_dbc *c, int64_t from, int64_t to, uint8_t sha256[32]);
+long sl_ledger_audit(sl_dbc *c, sl_ledger_period_digest digest,
+                     void (*report)(json_t *finding, void *arg), void *arg);
 
 #endif

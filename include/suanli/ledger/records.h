@@ -1,4 +1,4 @@
-/* ledger.h — signed ledger records, Ed25519 keys, RFC 9162 Merkle trees, hex (src/ledger/).
+/* ledger/records.h — the pure ledger: signed records, Ed25519 keys, RFC 9162 Merkle trees, hex (src/ledger/).
  *
  * Pure: no I/O, no clock, no globals but libsodium's one-time initialisation; every function
  * is thread-safe.  The byte layouts, purposes, key id, leaf data and tree hashing are specified

@@ -2,7 +2,7 @@
  *
  * Each suanlid process holds one book: every non-retired pool's market attributes and its
  * booked GPUs per future slot, plus the latency matrix, indexed so that a quote touches only
- * candidate pools.  The caller (src/exchange/book.c) fills it from PostgreSQL and keeps it
+ * candidate pools.  The caller (src/trading/book.c) fills it from PostgreSQL and keeps it
  * current from the change feed; PostgreSQL stays the truth and arbitrates every booking.
  *
  * Not thread-safe: the caller serialises writers against readers (a read-write lock).

@@ -1,4 +1,4 @@
-/* settlement.h — accounting periods, statements and exports (src/exchange/settlement.c).
+/* settlement/settlement.h — accounting periods, statements and exports (src/settlement/settlement.c).
  *
  * A closed period [start, end) owns every journal transaction written in it.  Its canonical
  * export is the CSV of every account's journal lines (columns below, ordered by account then
@@ -31,6 +31,9 @@ void sl_settlement_export_free(sl_settlement_export *e);
 
 /* The canonical all-accounts CSV of [from, to). */
 sl_dbrc sl_settlement_period_csv(sl_dbc *c, int64_t from, int64_t to, sl_settlement_export *out);
+/* The SHA-256 of the period's export (the CSV above), computed in memory: what the period's
+ * signed PERIOD_CLOSE entry and the export's signature cover (for the auditor). */
+sl_dbrc sl_settlement_period_digest(sl_dbc *c, int64_t from, int64_t to, uint8_t sha256[32]);
 /* One account's statement (account 0 = the exchange) as JSON or CSV. */
 sl_dbrc sl_settlement_statement(sl_dbc *c, const json_t *period, int64_t from, int64_t to,
                             const json_t *account, bool csv, sl_settlement_export *out);

@@ -23,7 +23,7 @@
 #define SL_TRADING_EXAMPLES 3          /* named pools per reason in a quote */
 #define SL_TRADING_MAX_EXAMINED 20000  /* statically fit pools checked for capacity, at most */
 
-/* A bounded match against this process's capacity book (src/exchange/book.c). */
+/* A bounded match against this process's capacity book (src/trading/book.c). */
 typedef struct sl_trading_book {
   sl_market_book_match m;        /* matcher input (candidates, examples), result, counts */
   sl_market_order order;     /* the order as matched: window from now, budget caps applied */
@@ -53,7 +53,7 @@ typedef struct sl_trading_quote_opts {
 sl_dbrc sl_trading_quote(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now,
                       const sl_trading_quote_opts *q, json_t **out);
 
-/* This process's capacity book (src/exchange/book.c). */
+/* This process's capacity book (src/trading/book.c). */
 bool sl_trading_book_start(const char *conninfo);   /* own connection; loads the book */
 void sl_trading_book_stop(void);
 bool sl_trading_book_ready(void);
