@@ -208,100 +208,99 @@ static const field PERIOD[] = {
 };
 
 /* The rules of each layout beyond its types, checked on encode and on decode. */
-static bool trade_ok(const sl_ledger_trade *t) { return t->entry_id != 0; }
+static bool trade_ok(const void *v) { return ((const sl_ledger_trade *)v)->entry_id != 0; }
 
-static bool money_ok(const sl_ledger_money *m) {
+static bool money_ok(const void *v) {
+  const sl_ledger_money *m = v;
   if (m->entry_id == 0) return false;
   bool funds = m->purpose == SL_LEDGER_DEPOSIT || m->purpose == SL_LEDGER_WITHDRAWAL;
   return funds ? m->trade_id == 0 : m->trade_id != 0;
 }
 
-static bool period_ok(const sl_ledger_period *p) {
+static bool period_ok(const void *v) {
+  const sl_ledger_period *p = v;
   return p->entry_id != 0 && p->period_id != 0 && p->start < p->end;
 }
 
-sl_ledger_rc sl_ledger_trade_encode(const sl_ledger_trade *t, uint8_t *out) {
-  if (!trade_ok(t)) return SL_LEDGER_EFIELD;
-  put_header(out, SL_LEDGER_TRADE);
-  put_fields(TRADE, NFIELDS(TRADE), t, out);
+/* A layout: its purpose (0: the money events, whose struct starts with its purpose), fields,
+ * rule, and the size of its struct. */
+typedef struct {
+  uint32_t purpose;
+  const field *fields;
+  size_t nfields;
+  bool (*ok)(const void *); /* NULL: no rule */
+  size_t size;
+} layout;
+
+_Static_assert(offsetof(sl_ledger_money, purpose) == 0, "the money struct starts with its purpose");
+
+#define LAYOUT(p, f, ok, st) {p, f, NFIELDS(f), ok, sizeof(st)}
+static const layout L_TRADE = LAYOUT(SL_LEDGER_TRADE, TRADE, trade_ok, sl_ledger_trade);
+static const layout L_MONEY = LAYOUT(0, MONEY, money_ok, sl_ledger_money);
+static const layout L_CHECKPOINT = LAYOUT(SL_LEDGER_CHECKPOINT, CHECKPOINT, NULL, sl_ledger_checkpoint);
+static const layout L_EXPORT = LAYOUT(SL_LEDGER_EXPORT, EXPORT, NULL, sl_ledger_export);
+static const layout L_PERIOD = LAYOUT(SL_LEDGER_PERIOD_CLOSE, PERIOD, period_ok, sl_ledger_period);
+
+/* The layout of a purpose (NULL: none). */
+static const layout *layout_of(uint32_t purpose) {
+  switch (purpose) {
+  case SL_LEDGER_TRADE: return &L_TRADE;
+  case SL_LEDGER_CHECKPOINT: return &L_CHECKPOINT;
+  case SL_LEDGER_EXPORT: return &L_EXPORT;
+  case SL_LEDGER_PERIOD_CLOSE: return &L_PERIOD;
+  default: return sl_ledger_purpose_is_money(purpose) ? &L_MONEY : NULL;
+  }
+}
+
+/* Encode src under layout l (purpose: the record's, for the money events). */
+static sl_ledger_rc encode_as(const layout *l, uint32_t purpose, const void *src, uint8_t *out) {
+  if (l->ok && !l->ok(src)) return SL_LEDGER_EFIELD;
+  put_header(out, purpose);
+  put_fields(l->fields, l->nfields, src, out);
   return SL_LEDGER_OK;
 }
 
-sl_ledger_rc sl_ledger_trade_decode(const uint8_t *buf, size_t len, sl_ledger_trade *out) {
-  uint32_t p;
-  sl_ledger_rc rc = check_as(buf, len, SL_LEDGER_TRADE, false, &p);
+/* Strictly decode buf under layout l into dst (l->size bytes), written only when every rule
+ * holds. */
+static sl_ledger_rc decode_as(const layout *l, const uint8_t *buf, size_t len, void *dst) {
+  union {
+    sl_ledger_trade t;
+    sl_ledger_money m;
+    sl_ledger_checkpoint c;
+    sl_ledger_export e;
+    sl_ledger_period p;
+  } scratch;
+  memset(&scratch, 0, sizeof scratch);
+  uint32_t purpose;
+  sl_ledger_rc rc = check_as(buf, len, l->purpose, l->purpose == 0, &purpose);
   if (rc != SL_LEDGER_OK) return rc;
-  sl_ledger_trade t = {0};
-  get_fields(TRADE, NFIELDS(TRADE), buf, &t);
-  if (!trade_ok(&t)) return SL_LEDGER_EFIELD;
-  *out = t;
+  if (l->purpose == 0) scratch.m.purpose = purpose;
+  get_fields(l->fields, l->nfields, buf, &scratch);
+  if (l->ok && !l->ok(&scratch)) return SL_LEDGER_EFIELD;
+  memcpy(dst, &scratch, l->size);
   return SL_LEDGER_OK;
 }
+
+/* sl_ledger_<name>_encode / _decode for the layouts with one fixed purpose. */
+#define CODEC(name, type, lay, purpose)                                                        \
+  sl_ledger_rc sl_ledger_##name##_encode(const type *v, uint8_t *out) {                        \
+    return encode_as(&lay, purpose, v, out);                                                   \
+  }                                                                                            \
+  sl_ledger_rc sl_ledger_##name##_decode(const uint8_t *buf, size_t len, type *out) {          \
+    return decode_as(&lay, buf, len, out);                                                     \
+  }
+CODEC(trade, sl_ledger_trade, L_TRADE, SL_LEDGER_TRADE)
+CODEC(checkpoint, sl_ledger_checkpoint, L_CHECKPOINT, SL_LEDGER_CHECKPOINT)
+CODEC(export, sl_ledger_export, L_EXPORT, SL_LEDGER_EXPORT)
+CODEC(period, sl_ledger_period, L_PERIOD, SL_LEDGER_PERIOD_CLOSE)
 
 sl_ledger_rc sl_ledger_money_encode(const sl_ledger_money *m, uint8_t *out) {
   if (!sl_ledger_purpose_is_money(m->purpose)) return SL_LEDGER_EPURPOSE;
-  if (!money_ok(m)) return SL_LEDGER_EFIELD;
-  put_header(out, m->purpose);
-  put_fields(MONEY, NFIELDS(MONEY), m, out);
-  return SL_LEDGER_OK;
+  return encode_as(&L_MONEY, m->purpose, m, out);
 }
 
 sl_ledger_rc sl_ledger_money_decode(const uint8_t *buf, size_t len, sl_ledger_money *out) {
-  uint32_t p;
-  sl_ledger_rc rc = check_as(buf, len, 0, true, &p);
-  if (rc != SL_LEDGER_OK) return rc;
-  sl_ledger_money m = {.purpose = p};
-  get_fields(MONEY, NFIELDS(MONEY), buf, &m);
-  if (!money_ok(&m)) return SL_LEDGER_EFIELD;
-  *out = m;
-  return SL_LEDGER_OK;
-}
-
-sl_ledger_rc sl_ledger_checkpoint_encode(const sl_ledger_checkpoint *c, uint8_t *out) {
-  put_header(out, SL_LEDGER_CHECKPOINT);
-  put_fields(CHECKPOINT, NFIELDS(CHECKPOINT), c, out);
-  return SL_LEDGER_OK;
-}
-
-sl_ledger_rc sl_ledger_checkpoint_decode(const uint8_t *buf, size_t len,
-                                         sl_ledger_checkpoint *out) {
-  uint32_t p;
-  sl_ledger_rc rc = check_as(buf, len, SL_LEDGER_CHECKPOINT, false, &p);
-  if (rc != SL_LEDGER_OK) return rc;
-  get_fields(CHECKPOINT, NFIELDS(CHECKPOINT), buf, out);
-  return SL_LEDGER_OK;
-}
-
-sl_ledger_rc sl_ledger_export_encode(const sl_ledger_export *e, uint8_t *out) {
-  put_header(out, SL_LEDGER_EXPORT);
-  put_fields(EXPORT, NFIELDS(EXPORT), e, out);
-  return SL_LEDGER_OK;
-}
-
-sl_ledger_rc sl_ledger_export_decode(const uint8_t *buf, size_t len, sl_ledger_export *out) {
-  uint32_t p;
-  sl_ledger_rc rc = check_as(buf, len, SL_LEDGER_EXPORT, false, &p);
-  if (rc != SL_LEDGER_OK) return rc;
-  get_fields(EXPORT, NFIELDS(EXPORT), buf, out);
-  return SL_LEDGER_OK;
-}
-
-sl_ledger_rc sl_ledger_period_encode(const sl_ledger_period *p, uint8_t *out) {
-  if (!period_ok(p)) return SL_LEDGER_EFIELD;
-  put_header(out, SL_LEDGER_PERIOD_CLOSE);
-  put_fields(PERIOD, NFIELDS(PERIOD), p, out);
-  return SL_LEDGER_OK;
-}
-
-sl_ledger_rc sl_ledger_period_decode(const uint8_t *buf, size_t len, sl_ledger_period *out) {
-  uint32_t pp;
-  sl_ledger_rc rc = check_as(buf, len, SL_LEDGER_PERIOD_CLOSE, false, &pp);
-  if (rc != SL_LEDGER_OK) return rc;
-  sl_ledger_period p = {0};
-  get_fields(PERIOD, NFIELDS(PERIOD), buf, &p);
-  if (!period_ok(&p)) return SL_LEDGER_EFIELD;
-  *out = p;
-  return SL_LEDGER_OK;
+  return decode_as(&L_MONEY, buf, len, out);
 }
 
 /* --------------------------------------------------------------------------- any record */
@@ -313,24 +312,7 @@ sl_ledger_rc sl_ledger_record_encode(const sl_ledger_record *r, uint8_t *out, si
   if (sl_ledger_purpose_is_money(r->purpose) && r->u.money.purpose != r->purpose)
     return SL_LEDGER_EPURPOSE;
   if (cap < size) return SL_LEDGER_ERANGE;
-  sl_ledger_rc rc;
-  switch (r->purpose) {
-  case SL_LEDGER_TRADE:
-    rc = sl_ledger_trade_encode(&r->u.trade, out);
-    break;
-  case SL_LEDGER_CHECKPOINT:
-    rc = sl_ledger_checkpoint_encode(&r->u.checkpoint, out);
-    break;
-  case SL_LEDGER_EXPORT:
-    rc = sl_ledger_export_encode(&r->u.export_, out);
-    break;
-  case SL_LEDGER_PERIOD_CLOSE:
-    rc = sl_ledger_period_encode(&r->u.period, out);
-    break;
-  default:
-    rc = sl_ledger_money_encode(&r->u.money, out);
-    break;
-  }
+  sl_ledger_rc rc = encode_as(layout_of(r->purpose), r->purpose, &r->u, out);
   if (rc == SL_LEDGER_OK) *len = size;
   return rc;
 }
@@ -342,23 +324,7 @@ sl_ledger_rc sl_ledger_record_decode(const uint8_t *buf, size_t len, sl_ledger_r
   sl_ledger_record r;
   memset(&r, 0, sizeof r);
   r.purpose = p;
-  switch (p) {
-  case SL_LEDGER_TRADE:
-    rc = sl_ledger_trade_decode(buf, len, &r.u.trade);
-    break;
-  case SL_LEDGER_CHECKPOINT:
-    rc = sl_ledger_checkpoint_decode(buf, len, &r.u.checkpoint);
-    break;
-  case SL_LEDGER_EXPORT:
-    rc = sl_ledger_export_decode(buf, len, &r.u.export_);
-    break;
-  case SL_LEDGER_PERIOD_CLOSE:
-    rc = sl_ledger_period_decode(buf, len, &r.u.period);
-    break;
-  default:
-    rc = sl_ledger_money_decode(buf, len, &r.u.money);
-    break;
-  }
+  rc = decode_as(layout_of(p), buf, len, &r.u);
   if (rc == SL_LEDGER_OK) *out = r;
   return rc;
 }
