@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "suanli/clock.h"
 #include "suanli/db.h"
 #include "suanli/dispatch.h"
 #include "suanli/log.h"
@@ -151,7 +152,7 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
     return SL_DB_HARD;
   }
   sl_ad_rc ar;
-  if (sl_time_now() >= j->deadline) {
+  if (sl_clock_now() >= j->deadline) {
     ar = SL_AD_TERMINAL;
     snprintf(err, sizeof err, "gave up at the deadline after %d attempts (last error: %.150s)",
              j->attempts - 1, j->last_error);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "suanli/book.h"
+#include "suanli/clock.h"
 #include "suanli/exchange.h"
 #include "suanli/log.h"
 #include "suanli/timeutil.h"
@@ -114,7 +115,7 @@ static sl_dbrc load_all(sl_dbc *c, sl_book **out, uint64_t *xmin) {
   sl_db_rtt_row *lat = NULL;
   size_t nrows = 0, nbk = 0, nlat = 0;
   sl_book *b = NULL;
-  int64_t from = sl_order_next_slot(sl_time_now()) - (PAST_SLOTS + 1) * SL_SLOT_SECONDS;
+  int64_t from = sl_order_next_slot(sl_clock_now()) - (PAST_SLOTS + 1) * SL_SLOT_SECONDS;
   sl_dbrc rc = sl_db_feed_xmin(c, xmin);
   if (rc == SL_DB_OK) rc = sl_db_book_pools(c, 0, &rows, &nrows);
   if (rc == SL_DB_OK) rc = sl_db_book_slots(c, 0, from, FAR_SLOT, &bk, &nbk);
@@ -368,7 +369,7 @@ sl_dbrc sl_xbook_check(bool verify, json_t **out) {
   *out = NULL;
   sl_dbrc rc = sl_xbook_sync(sl_time_now_us());
   if (rc != SL_DB_OK) return rc;
-  int64_t from = sl_order_next_slot(sl_time_now()) - SL_SLOT_SECONDS;
+  int64_t from = sl_order_next_slot(sl_clock_now()) - SL_SLOT_SECONDS;
   char live[17] = "", fresh[17] = "";
   size_t fresh_pools = 0;
   pthread_mutex_lock(&X.sync_mu);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "suanli/clock.h"
 #include "suanli/exchange.h"
 #include "suanli/log.h"
 #include "suanli/timeutil.h"
@@ -51,7 +52,7 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
   json_decref(req);
   sl_xchg_outcome out;
   char reason[512];
-  rc = sl_xchg_execute(c, id, tenant, &o, sl_time_now(), &out, reason, sizeof reason);
+  rc = sl_xchg_execute(c, id, tenant, &o, sl_clock_now(), &out, reason, sizeof reason);
   sl_order_req_free(&o);
   if (rc != SL_DB_OK) {
     sl_db_rollback_to_savepoint(c, "sl_order");
@@ -131,7 +132,7 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
     o.m.gpus = f.gpus;
     o.m.duration_slots = f.hours;
     o.m.earliest_start = o.m.latest_start = f.start;
-    rc = sl_xchg_execute(c, f.order_id, f.tenant_id, &o, sl_time_now(), &out, reason, sizeof reason);
+    rc = sl_xchg_execute(c, f.order_id, f.tenant_id, &o, sl_clock_now(), &out, reason, sizeof reason);
     sl_order_req_free(&o);
   } else if (rc == SL_DB_OK) {
     snprintf(reason, sizeof reason, "the stored order no longer parses");
@@ -155,13 +156,17 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
 
 /* Mark silent pools offline and refund their running trades' lost GPU-hours in ONE
  * transaction: a crash between the status change and the refunds cannot lose the refunds
- * (both commit or neither does; the next pass finds the pools still silent).  *silent
- * receives the ids marked (owned by the caller). */
+ * (both commit or neither does; the next pass finds the pools still silent).  The simulated
+ * pools beat first, in the same transaction, so that they share its time: a clock moved
+ * between the two (a test clock) cannot make them look silent.  *silent receives the ids
+ * marked (owned by the caller). */
 static sl_dbrc silent_body(sl_dbc *c, void *arg) {
   json_t **silent = arg;
   json_decref(*silent);
   *silent = NULL;
-  sl_dbrc rc = sl_db_pools_mark_silent(c, silent);
+  int beats = 0;
+  sl_dbrc rc = sl_db_sim_heartbeats(c, &beats);
+  if (rc == SL_DB_OK) rc = sl_db_pools_mark_silent(c, silent);
   size_t i;
   json_t *id;
   json_array_foreach(*silent, i, id) {
@@ -176,7 +181,6 @@ static sl_dbrc silent_body(sl_dbc *c, void *arg) {
  * running trades are refunded for the lost GPU-hours and their future trades fail over. */
 static void sense_health(sl_dbc *c) {
   int n = 0;
-  sl_db_sim_heartbeats(c, &n);
   json_t *silent = NULL;
   if (sl_db_txn_run(c, silent_body, &silent, 3) == SL_DB_OK) { /* refunds signed at commit */
     size_t i;

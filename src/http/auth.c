@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 #include "internal.h"
+#include "suanli/clock.h"
 #include "suanli/timeutil.h"
 
 #define PUB_HEX 32
@@ -80,7 +81,7 @@ static bool cache_get(const uint8_t hash[32], sl_principal *out) {
   pthread_mutex_lock(&cache_mu);
   cache_entry *e = &cache[slot_of(hash)];
   if (e->until_ms > mono_ms() && memcmp(e->hash, hash, 32) == 0 &&
-      (e->who.token_expires == 0 || e->who.token_expires > sl_time_now())) {
+      (e->who.token_expires == 0 || e->who.token_expires > sl_clock_now())) {
     *out = e->who;
     out->regions = e->regions ? json_loads(e->regions, 0, NULL) : NULL;
     hit = true;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/clock.h"
 #include "suanli/money.h"
 #include "suanli/timeutil.h"
 
@@ -89,7 +90,7 @@ void h_offers_list(sl_req *r) {
     sl_reply_error(r, SL_E_BAD_QUERY, "origin", "max_rtt_ms and sort=rtt need origin");
     return;
   }
-  int64_t now = sl_time_now();
+  int64_t now = sl_clock_now();
   f.start = sl_time_ceil_slot(now);
   if ((v = sl_req_query(r, "start"))) {
     bool rel = false;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/clock.h"
 #include "suanli/exchange.h"
 #include "suanli/timeutil.h"
 
@@ -27,7 +28,7 @@ static void shape_order(json_t *o) {
  * returns false on any problem. */
 static bool parse_order(sl_req *r, json_t *body, sl_order_req *o) {
   sl_jerr je;
-  if (!sl_order_parse(body, sl_time_now(), o, &je)) {
+  if (!sl_order_parse(body, sl_clock_now(), o, &je)) {
     sl_reply_jerr(r, &je);
     return false;
   }
@@ -80,7 +81,7 @@ void h_quotes_create(sl_req *r) {
     sl_xchg_quote_opts q = {.limit = (size_t)limit, .rejected = rej != NULL, .after = after,
                             .page = (size_t)page};
     json_t *out = NULL;
-    sl_dbrc rc = sl_xchg_quote(r->db, &o, r->who.account_id, sl_time_now(), &q, &out);
+    sl_dbrc rc = sl_xchg_quote(r->db, &o, r->who.account_id, sl_clock_now(), &q, &out);
     if (rc != SL_DB_OK) sl_reply_db(r, rc);
     else sl_reply_json(r, 200, out);
     sl_order_req_free(&o);
@@ -113,7 +114,7 @@ void h_orders_create(sl_req *r) {
   snprintf(r->audit_object, sizeof r->audit_object, "order:%lld", (long long)id);
   sl_xchg_outcome out;
   char reason[512];
-  rc = sl_xchg_execute(r->db, id, r->who.account_id, &o, sl_time_now(), &out, reason, sizeof reason);
+  rc = sl_xchg_execute(r->db, id, r->who.account_id, &o, sl_clock_now(), &out, reason, sizeof reason);
   if (rc == SL_DB_OK && out == SL_XCHG_NO_FUNDS) {
     sl_reply_error(r, SL_E_INSUFFICIENT_FUNDS, "", "%s", reason);
     goto cleanup;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+#include "suanli/clock.h"
 #include "suanli/exchange.h"
 #include "suanli/adapter.h"
 #include "suanli/dispatch.h"
@@ -69,7 +70,7 @@ static bool check_window(sl_req *r, int64_t from, int64_t until) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "available_until", "must be after available_from");
     return false;
   }
-  if (until <= sl_time_now()) {
+  if (until <= sl_clock_now()) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "available_until", "must be in the future");
     return false;
   }
@@ -221,7 +222,7 @@ void h_pools_update(sl_req *r) {
     goto cleanup;
   }
   if (has_from && has_until && !check_window(r, p.available_from, p.available_until)) goto cleanup;
-  if (!has_from && has_until && p.available_until <= sl_time_now()) {
+  if (!has_from && has_until && p.available_until <= sl_clock_now()) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "available_until", "must be in the future");
     goto cleanup;
   }
