@@ -190,7 +190,7 @@ class World:
         self.starts = 0
         self.closed = False
         S, _ = previous_month(time.time())
-        L.clock_set(self.url, self.keys, rfc3339_us((S - 2 * DAY) * US), "--frozen")
+        L.clock_set(self.url, rfc3339_us((S - 2 * DAY) * US), "--frozen")
         self.start_server()
         self.admin = L.bootstrap_admin(self.url, self.keys)
         self.admin_id = self.get("/v1/me", self.admin)["account"]["id"]
@@ -254,16 +254,12 @@ class World:
         jumped over.  Returns the new business time in epoch microseconds."""
         if self.server is not None and self.server.proc.poll() is None:
             self.quiet_dispatch()
-        L.clock_set(self.url, self.keys, rfc3339_us(spec) if isinstance(spec, int) else spec, mode)
+        L.clock_set(self.url, rfc3339_us(spec) if isinstance(spec, int) else spec, mode)
         return L.clock_now_us(self.url)
-
-    def now(self):
-        """The world's business time, epoch seconds."""
-        return L.clock_now_us(self.url) // US
 
     def hour(self, offset_hours=0):
         """RFC 3339 of the whole hour `offset_hours` after the world's current one."""
-        return rfc3339(self.now() // HOUR * HOUR + offset_hours * HOUR)
+        return L.clock_hour(self.url, offset_hours)
 
     # --- API shorthands
     def account(self, kind, name, regions=None):
