@@ -55,24 +55,23 @@ static const char *database_url(void) {
   return url;
 }
 
+/* A start-up step failed: log it, say it on stderr, and return the exit status 1. */
+static int start_failed(const char *msg, const char *err) {
+  sl_log(SL_LOG_ERROR, msg, json_pack("{s:s}", "error", err));
+  fprintf(stderr, "suanlid: %s\n", err);
+  return 1;
+}
+
 static int migrate(const char *url) {
   char err[512];
-  if (!sl_db_migrate(url, err, sizeof err)) {
-    sl_log(SL_LOG_ERROR, "migration failed", json_pack("{s:s}", "error", err));
-    fprintf(stderr, "suanlid: %s\n", err);
-    return 1;
-  }
+  if (!sl_db_migrate(url, err, sizeof err)) return start_failed("migration failed", err);
   return 0;
 }
 
 /* A database with a test clock: this process's business time comes from it too. */
 static int clock_follow(const char *url) {
   char err[256];
-  if (!sl_db_clock_follow(url, err, sizeof err)) {
-    sl_log(SL_LOG_ERROR, "clock unavailable", json_pack("{s:s}", "error", err));
-    fprintf(stderr, "suanlid: %s\n", err);
-    return 1;
-  }
+  if (!sl_db_clock_follow(url, err, sizeof err)) return start_failed("clock unavailable", err);
   if (sl_clock_is_injected())
     sl_log(SL_LOG_WARN, "test clock: business time is the database's test clock", NULL);
   return 0;
@@ -94,11 +93,8 @@ static int ledger_start(const char *url) {
   const char *mode = getenv("SUANLI_LEDGER");
   bool enabled = !(mode && strcmp(mode, "off") == 0);
   char err[512];
-  if (!sl_xledger_init(url, key_dir(), enabled, err, sizeof err)) {
-    sl_log(SL_LOG_ERROR, "signing keys unavailable", json_pack("{s:s}", "error", err));
-    fprintf(stderr, "suanlid: %s\n", err);
-    return 1;
-  }
+  if (!sl_xledger_init(url, key_dir(), enabled, err, sizeof err))
+    return start_failed("signing keys unavailable", err);
   sl_db_set_precommit(sl_xledger_record_pending);
   sl_dispatch_set_signer(webhook_sign);
   return 0;
