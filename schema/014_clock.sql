@@ -115,8 +115,8 @@ ALTER TABLE orders ALTER COLUMN updated_at SET DEFAULT sl_now();
 ALTER TABLE trades ALTER COLUMN created_at SET DEFAULT sl_now();
 ALTER TABLE reservations ALTER COLUMN created_at SET DEFAULT sl_now();
 ALTER TABLE reservations ALTER COLUMN updated_at SET DEFAULT sl_now();
--- was clock_timestamp(); events of one transaction now share its time (their ids order them)
-ALTER TABLE reservation_events ALTER COLUMN at SET DEFAULT sl_now();
+-- was clock_timestamp(): the same on the real clock, the time within the transaction on a test one
+ALTER TABLE reservation_events ALTER COLUMN at SET DEFAULT sl_now() + (clock_timestamp() - now());
 ALTER TABLE exchange_keys ALTER COLUMN created_at SET DEFAULT sl_now();
 ALTER TABLE ledger_entries ALTER COLUMN created_at SET DEFAULT sl_now();
 ALTER TABLE periods ALTER COLUMN closed_at SET DEFAULT sl_now();
