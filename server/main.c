@@ -6,6 +6,9 @@
  *   suanlid routes           print the route table
  *   suanlid audit            re-read the whole ledger and journal; report every inconsistency
  *   suanlid rotate-key [T]   a new signing key signs from time T (default now)
+ *   suanlid clock show       the database's business clock (real, or a test clock)
+ *   suanlid clock set T|+D   tests only (SUANLI_CLOCK=test): move the test clock to T or on
+ *                            by D, [--frozen | --running] (src/core/README.md, "The clock")
  *
  * Environment: SUANLI_DATABASE_URL (required but for `routes`), SUANLI_LISTEN
  * (host:port, default 127.0.0.1:8080), SUANLI_THREADS (default 4), SUANLI_LOG_LEVEL
@@ -33,6 +36,8 @@
 #include "suanli/ledger/ledger.h"
 #include "suanli/settlement/settlement.h"
 #include "server/workers.h"
+#include "suanli/core/clock.h"
+#include "suanli/db/clock.h"
 
 static long env_long(const char *name, long def, long min, long max) {
   const char *v = getenv(name);
@@ -55,13 +60,25 @@ static const char *database_url(void) {
   return url;
 }
 
+/* A start-up step failed: log it, say it on stderr, and return the exit status 1. */
+static int start_failed(const char *msg, const char *err) {
+  sl_log(SL_LOG_ERROR, msg, json_pack("{s:s}", "error", err));
+  fprintf(stderr, "suanlid: %s\n", err);
+  return 1;
+}
+
 static int migrate(const char *url) {
   char err[512];
-  if (!sl_db_migrate(url, err, sizeof err)) {
-    sl_log(SL_LOG_ERROR, "migration failed", json_pack("{s:s}", "error", err));
-    fprintf(stderr, "suanlid: %s\n", err);
-    return 1;
-  }
+  if (!sl_db_migrate(url, err, sizeof err)) return start_failed("migration failed", err);
+  return 0;
+}
+
+/* A database with a test clock: this process's business time comes from it too. */
+static int clock_follow(const char *url) {
+  char err[256];
+  if (!sl_db_clock_follow(url, err, sizeof err)) return start_failed("clock unavailable", err);
+  if (sl_clock_is_injected())
+    sl_log(SL_LOG_WARN, "test clock: business time is the database's test clock", NULL);
   return 0;
 }
 
@@ -81,11 +98,8 @@ static int ledger_start(const char *url) {
   const char *mode = getenv("SUANLI_LEDGER");
   bool enabled = !(mode && strcmp(mode, "off") == 0);
   char err[512];
-  if (!sl_ledger_init(url, key_dir(), enabled, err, sizeof err)) {
-    sl_log(SL_LOG_ERROR, "signing keys unavailable", json_pack("{s:s}", "error", err));
-    fprintf(stderr, "suanlid: %s\n", err);
-    return 1;
-  }
+  if (!sl_ledger_init(url, key_dir(), enabled, err, sizeof err))
+    return start_failed("signing keys unavailable", err);
   sl_db_set_precommit(sl_ledger_record_pending);
   sl_dispatch_set_signer(webhook_sign);
   return 0;
@@ -140,19 +154,21 @@ static int rotate_key(const char *url, const char *when) {
     fprintf(stderr, "suanlid: rotate-key takes an RFC 3339 time, e.g. 2027-01-01T00:00:00Z\n");
     return 2;
   }
-  if (migrate(url)) return 1;
+  if (migrate(url) || clock_follow(url)) return 1;
   char key_id[17], err[512];
   if (!sl_ledger_rotate(url, key_dir(), at, key_id, err, sizeof err)) {
     fprintf(stderr, "suanlid: %s\n", err);
+    sl_db_clock_unfollow();
     return 1;
   }
   printf("%s\n", key_id);
   sl_ledger_fini();
+  sl_db_clock_unfollow();
   return 0;
 }
 
 static int bootstrap_admin(const char *url) {
-  if (migrate(url)) return 1;
+  if (migrate(url) || clock_follow(url)) return 1;
   sl_db *db = sl_db_open(url, 1);
   bool down;
   int rc = 1;
@@ -173,6 +189,62 @@ static int bootstrap_admin(const char *url) {
   rc = 0;
 cleanup:
   json_decref(tok);
+  if (c) sl_db_release(db, c);
+  sl_db_close(db);
+  sl_db_clock_unfollow();
+  return rc;
+}
+
+/* suanlid clock show | set TIME|+DURATION [--frozen | --running].  TIME and DURATION are read
+ * by PostgreSQL (timestamptz, interval: "2030-01-31T23:59:59.999999Z", "+3h", "+1 day").
+ * Moving the clock is for tests only: it needs SUANLI_CLOCK=test in the environment, and
+ * the database refuses to move it back or to switch a database a server has run on. */
+static int clock_cmd(const char *url, int argc, char **argv) {
+  const char *sub = argc > 2 ? argv[2] : "show";
+  bool set = !strcmp(sub, "set");
+  int frozen = -1;
+  if (set && argc == 5 && !strcmp(argv[4], "--frozen"))
+    frozen = 1;
+  else if (set && argc == 5 && !strcmp(argv[4], "--running"))
+    frozen = 0;
+  bool bad =
+      set ? argc < 4 || argc > 5 || (argc == 5 && frozen < 0) : strcmp(sub, "show") || argc > 3;
+  if (bad) {
+    fprintf(stderr, "usage: suanlid clock show | set TIME|+DURATION [--frozen|--running]\n");
+    return 2;
+  }
+  const char *mode = getenv("SUANLI_CLOCK");
+  if (set && !(mode && !strcmp(mode, "test"))) {
+    fprintf(stderr, "suanlid: the clock is moved only by tests: set SUANLI_CLOCK=test\n");
+    return 2;
+  }
+  if (migrate(url)) return 1;
+  sl_db *db = sl_db_open(url, 1);
+  bool down;
+  sl_dbc *c = db ? sl_db_acquire(db, 5000, &down) : NULL;
+  char *json = NULL;
+  int rc = 1;
+  sl_dbrc drc = SL_DB_DOWN;
+  if (c && set) {
+    const char *spec = argv[3];
+    bool by = spec[0] == '+';
+    drc = sl_db_clock_move(c, by ? NULL : spec, by ? spec + 1 : NULL, frozen);
+  }
+  if (c && (!set || drc == SL_DB_OK)) drc = sl_db_clock_show(c, &json);
+  if (drc == SL_DB_OK) {
+    printf("%s\n", json);
+    rc = 0;
+  } else if (drc == SL_DB_CHECK && !strcmp(sl_db_last_constraint(c), "clock_forward")) {
+    fprintf(stderr, "suanlid: the clock only moves forward\n");
+  } else if (drc == SL_DB_CHECK && !strcmp(sl_db_last_constraint(c), "clock_fresh_database")) {
+    fprintf(stderr, "suanlid: a server has already run on this database: its clock stays real\n");
+  } else if (drc == SL_DB_CHECK) {
+    fprintf(stderr, "suanlid: %s is not a time or +duration PostgreSQL reads\n", argv[3]);
+    rc = 2;
+  } else {
+    fprintf(stderr, "suanlid: cannot reach the database\n");
+  }
+  free(json);
   if (c) sl_db_release(db, c);
   sl_db_close(db);
   return rc;
@@ -218,7 +290,7 @@ static int serve(const char *url) {
       .header_deadline_s = (unsigned)env_long("SUANLI_HEADER_DEADLINE", 10, 1, 3600),
       .body_deadline_s = (unsigned)env_long("SUANLI_BODY_DEADLINE", 30, 1, 3600),
   };
-  if (migrate(url) || ledger_start(url)) return 1;
+  if (migrate(url) || clock_follow(url) || ledger_start(url)) return 1;
   sl_db *db = sl_db_open(url, (int)cfg.threads + 2);
   if (!db) return 1;
   bool down;
@@ -266,6 +338,7 @@ static int serve(const char *url) {
   sl_db_close(db);
   sl_auth_cache_clear();
   sl_ledger_fini();
+  sl_db_clock_unfollow();
   sl_log(left ? SL_LOG_WARN : SL_LOG_INFO, "stopped", json_pack("{s:i}", "unfinished", (int)left));
   return 0;
 }
@@ -292,6 +365,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "bootstrap-admin")) return bootstrap_admin(database_url());
   if (!strcmp(cmd, "audit")) return audit(database_url());
   if (!strcmp(cmd, "rotate-key")) return rotate_key(database_url(), argc > 2 ? argv[2] : NULL);
-  fprintf(stderr, "usage: suanlid [serve|migrate|bootstrap-admin|routes|audit|rotate-key [TIME]]\n");
+  if (!strcmp(cmd, "clock")) return clock_cmd(database_url(), argc, argv);
+  fprintf(stderr, "usage: suanlid [serve|migrate|bootstrap-admin|routes|audit|rotate-key [TIME]|"
+                  "clock show|clock set ...]\n");
   return 2;
 }

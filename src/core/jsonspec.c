@@ -5,6 +5,7 @@
 #include <string.h>
 #include "suanli/core/money.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/core/clock.h"
 
 bool sl_jerr_set(sl_jerr *err, sl_err code, const char *field, const char *fmt, ...) {
   err->code = code;
@@ -216,7 +217,7 @@ static bool decode_one(const sl_jfield *f, const json_t *v, const char *fname, s
     if (!json_is_string(v)) break;
     int64_t t;
     bool rel = false;
-    if (!sl_time_parse_human(json_string_value(v), sl_time_now(), &t, &rel))
+    if (!sl_time_parse_human(json_string_value(v), sl_clock_now(), &t, &rel))
       return sl_jerr_set(err, SL_E_INVALID_VALUE, fname,
                          "must be \"now\", \"now+<duration>\" (e.g. \"now+2h\") or an RFC 3339 "
                          "timestamp in whole seconds, e.g. \"2026-01-01T00:00:00Z\"");

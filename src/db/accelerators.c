@@ -33,7 +33,7 @@ const sl_db_stmt sl_db_stmts_accel[] = {
      " FROM capacity_weights w JOIN accelerators a ON a.id = w.reference_id"},
     {"weights_set",
      "UPDATE capacity_weights SET compute_bp = $1, memory_bp = $2,"
-     " reference_id = coalesce($3, reference_id), version = version + 1, updated_at = now()"},
+     " reference_id = coalesce($3, reference_id), version = version + 1, updated_at = sl_now()"},
     /* Inputs of the scoring: weights, reference figures, then every model's figures. */
     {"weights_read",
      "SELECT w.compute_bp, w.memory_bp, coalesce(a.bf16_dense_tflops, a.fp16_dense_tflops),"

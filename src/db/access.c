@@ -8,7 +8,7 @@
 const sl_db_stmt sl_db_stmts_access[] = {
     {"access_key_set",
      "INSERT INTO access_keys AS k (account_id, public_key) VALUES ($1, decode($2, 'hex'))"
-     " ON CONFLICT (account_id) DO UPDATE SET public_key = EXCLUDED.public_key, updated_at = now()"
+     " ON CONFLICT (account_id) DO UPDATE SET public_key = EXCLUDED.public_key, updated_at = sl_now()"
      " RETURNING json_build_object('account_id', account_id, 'public_key', encode(public_key, 'hex'),"
      "  'updated_at', sl_ts(updated_at))::text"},
     {"access_key_get",

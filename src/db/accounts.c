@@ -15,7 +15,7 @@
   ".public_id, 'label', " t ".label, 'created_at', sl_ts(" t ".created_at), 'expires_at', " \
   "sl_ts(" t ".expires_at), 'revoked_at', sl_ts(" t ".revoked_at), 'scopes', to_json(" t      \
   ".scopes), 'state', CASE WHEN " t                                                        \
-  ".revoked_at IS NOT NULL THEN 'revoked' WHEN " t ".expires_at <= now() THEN 'expired' "   \
+  ".revoked_at IS NOT NULL THEN 'revoked' WHEN " t ".expires_at <= sl_now() THEN 'expired' "   \
   "ELSE 'active' END)"
 
 const sl_db_stmt sl_db_stmts_accounts[] = {
@@ -45,7 +45,7 @@ const sl_db_stmt sl_db_stmts_accounts[] = {
      "  array_to_string(t.scopes, ',')"
      " FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
      " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
-     "   AND (t.expires_at IS NULL OR t.expires_at > now()) AND NOT a.disabled"},
+     "   AND (t.expires_at IS NULL OR t.expires_at > sl_now()) AND NOT a.disabled"},
     {"token_create",
      "INSERT INTO api_tokens(account_id, public_id, token_hash, label, expires_at)"
      " VALUES ($1, $2, $3::bytea, $4, to_timestamp($5::bigint))"
@@ -58,7 +58,7 @@ const sl_db_stmt sl_db_stmts_accounts[] = {
      " SELECT t.id, " TOKEN_JSON("t") " AS j FROM api_tokens t"
      " WHERE t.account_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3) s"},
     {"token_revoke",
-     "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
+     "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, sl_now())"
      " WHERE id = $1 AND ($2::bigint IS NULL OR account_id = $2)"
      " RETURNING " TOKEN_JSON("api_tokens") "::text"},
     {NULL, NULL},

@@ -14,7 +14,7 @@ static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools, sl_db_stmts_market, sl_db_stmts_dispatch, sl_db_stmts_ledger,
     sl_db_stmts_auditor, sl_db_stmts_settlement, sl_db_stmts_conn,
     sl_db_stmts_stats,
-    sl_db_stmts_offers, sl_db_stmts_access, sl_db_stmts_reaper,
+    sl_db_stmts_offers, sl_db_stmts_access, sl_db_stmts_reaper, sl_db_stmts_clock,
 };
 
 /* The transaction runner's own statements (see probe and resolve_commit). */

@@ -33,18 +33,18 @@ const sl_db_stmt sl_db_stmts_dispatch[] = {
      " next_attempt_at = now() + make_interval(secs => $5::double precision)"
      " WHERE id = $1"},
     {"reservation_dispatched",
-     "UPDATE reservations SET state = 'dispatched', external_ref = $2, updated_at = now()"
+     "UPDATE reservations SET state = 'dispatched', external_ref = $2, updated_at = sl_now()"
      " WHERE id = $1 AND state = 'pending'"},
     {"reservations_activate",
-     "WITH a AS (UPDATE reservations r SET state = 'active', updated_at = now() FROM trades t"
-     " WHERE t.id = r.trade_id AND r.state = 'dispatched' AND t.start_at <= now() RETURNING 1)"
+     "WITH a AS (UPDATE reservations r SET state = 'active', updated_at = sl_now() FROM trades t"
+     " WHERE t.id = r.trade_id AND r.state = 'dispatched' AND t.start_at <= sl_now() RETURNING 1)"
      " SELECT count(*) FROM a"},
     {"trade_fail", "SELECT coalesce(sl_fail_trade($1, $2), 0)"},
     {"pools_silent",
      "WITH s AS (UPDATE pools SET status = 'offline', health = 'down', healthy_gpus = 0,"
-     " updated_at = now()"
+     " updated_at = sl_now()"
      " WHERE status IN ('active', 'draining') AND coalesce(last_heartbeat_at, created_at)"
-     "  < now() - make_interval(secs => (SELECT heartbeat_timeout_s FROM exchange_settings))"
+     "  < sl_now() - make_interval(secs => (SELECT heartbeat_timeout_s FROM exchange_settings))"
      " RETURNING id) SELECT coalesce(json_agg(id), '[]')::text FROM s"},
     {"pool_shortfall", "SELECT sl_shortfall($1)"},
     /* Booked, not yet started trades on pools that are offline or down: to fail over. */
@@ -52,20 +52,20 @@ const sl_db_stmt sl_db_stmts_dispatch[] = {
      "SELECT t.id, t.order_id, t.tenant_id, t.gpus, extract(epoch FROM t.start_at)::bigint,"
      " extract(epoch FROM t.end_at - t.start_at)::bigint / 3600, o.request::text, t.pool_id"
      " FROM trades t JOIN pools p ON p.id = t.pool_id JOIN orders o ON o.id = t.order_id"
-     " WHERE t.state = 'booked' AND t.start_at > now()"
+     " WHERE t.state = 'booked' AND t.start_at > sl_now()"
      "   AND (p.status IN ('offline', 'retired') OR p.health = 'down')"
      " ORDER BY t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED"},
     {"trades_mark_replacing",
      "UPDATE trades SET replaces_trade_id = $1"
-     " WHERE order_id = $2 AND created_at = now() AND id <> $1 AND replaces_trade_id IS NULL"},
-    {"order_note", "UPDATE orders SET reason = $2, updated_at = now() WHERE id = $1"},
+     " WHERE order_id = $2 AND created_at = sl_now() AND id <> $1 AND replaces_trade_id IS NULL"},
+    {"order_note", "UPDATE orders SET reason = $2, updated_at = sl_now() WHERE id = $1"},
     {"sim_heartbeats",
-     "WITH h AS (UPDATE pools p SET last_heartbeat_at = now(), healthy_gpus = p.gpu_count,"
+     "WITH h AS (UPDATE pools p SET last_heartbeat_at = sl_now(), healthy_gpus = p.gpu_count,"
      " health = 'healthy', utilization_bp = least(10000, coalesce((SELECT booked FROM pool_slots s"
-     "   WHERE s.pool_id = p.id AND s.slot = date_trunc('hour', now())), 0) * 10000 / p.gpu_count)"
+     "   WHERE s.pool_id = p.id AND s.slot = date_trunc('hour', sl_now())), 0) * 10000 / p.gpu_count)"
      " WHERE p.adapter_kind = 'sim' AND p.status <> 'retired'"
      "   AND NOT coalesce((p.adapter_config->>'silent')::boolean, false)"
-     "   AND (p.last_heartbeat_at IS NULL OR p.last_heartbeat_at < now() - interval '10 seconds')"
+     "   AND (p.last_heartbeat_at IS NULL OR p.last_heartbeat_at < sl_now() - interval '10 seconds')"
      " RETURNING 1) SELECT count(*) FROM h"},
     {"sim_reserve",
      "INSERT INTO sim_cluster_reservations AS s (reservation_id, pool_id, gpus, start_at, end_at)"

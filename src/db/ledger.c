@@ -26,7 +26,7 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      "SELECT t.id, t.order_id, t.tenant_id, t.provider_id, t.pool_id, t.gpus,"
      " extract(epoch FROM t.start_at)::bigint, extract(epoch FROM t.end_at)::bigint,"
      " t.unit_price_minor, t.total_minor, t.fee_bp, floor(extract(epoch FROM t.created_at))::bigint"
-     " FROM trades t WHERE t.created_at = now() AND NOT EXISTS ("
+     " FROM trades t WHERE t.created_at = sl_now() AND NOT EXISTS ("
      "  SELECT 1 FROM ledger_entries e WHERE e.purpose = 1 AND e.trade_id = t.id) ORDER BY t.id"},
     {"pending_money",
      "SELECT j.id, j.kind, coalesce(j.trade_id, 0), coalesce(t.tenant_id, j.account_id),"
@@ -37,7 +37,7 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      " coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'fees'), 0)"
      " FROM journal_txns j LEFT JOIN trades t ON t.id = j.trade_id"
      " JOIN postings p ON p.txn_id = j.id JOIN ledger_accounts la ON la.id = p.ledger_account_id"
-     " WHERE j.created_at = now() AND j.kind <> 'trade' AND NOT EXISTS ("
+     " WHERE j.created_at = sl_now() AND j.kind <> 'trade' AND NOT EXISTS ("
      "  SELECT 1 FROM ledger_entries e WHERE e.journal_txn_id = j.id)"
      " GROUP BY j.id, t.tenant_id, t.provider_id ORDER BY j.id"},
     {"entry_ids",

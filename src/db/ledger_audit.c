@@ -104,7 +104,7 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      "   GROUP BY t.pool_id, s.slot),"
      " c AS (SELECT coalesce(ps.pool_id, d.pool_id) AS pool_id, coalesce(ps.slot, d.slot) AS slot,"
      "   coalesce(ps.booked, 0) AS booked, coalesce(ps.capacity, p.gpu_count) AS capacity,"
-     "   coalesce(d.live, 0) AS live, CASE WHEN coalesce(ps.slot, d.slot) >= date_trunc('hour', now())"
+     "   coalesce(d.live, 0) AS live, CASE WHEN coalesce(ps.slot, d.slot) >= date_trunc('hour', sl_now())"
      "   THEN coalesce(d.live, 0) ELSE coalesce(d.upper, 0) END AS upper"
      "   FROM pool_slots ps FULL JOIN d ON d.pool_id = ps.pool_id AND d.slot = ps.slot"
      "   LEFT JOIN pools p ON p.id = coalesce(ps.pool_id, d.pool_id))"

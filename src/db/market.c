@@ -49,8 +49,8 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"order_lock_open",
      "SELECT request::text, tenant_id FROM orders WHERE id = $1 AND state = 'open' FOR UPDATE"},
     {"order_set_state",
-     "UPDATE orders SET state = $2, reason = $3, updated_at = now(),"
-     " filled_at = CASE WHEN $2 = 'filled' THEN now() ELSE filled_at END WHERE id = $1"},
+     "UPDATE orders SET state = $2, reason = $3, updated_at = sl_now(),"
+     " filled_at = CASE WHEN $2 = 'filled' THEN sl_now() ELSE filled_at END WHERE id = $1"},
     {"order_get",
      "SELECT " ORDER_JSON("o") "::text FROM orders o"
      " WHERE o.id = $1 AND ($2::bigint IS NULL OR o.tenant_id = $2)"},
@@ -60,7 +60,7 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " WHERE ($1::bigint IS NULL OR o.tenant_id = $1) AND ($2::text IS NULL OR o.state = $2)"
      "   AND o.id > $3 ORDER BY o.id LIMIT $4) s"},
     {"order_cancel",
-     "WITH o AS (UPDATE orders SET state = 'cancelled', updated_at = now(),"
+     "WITH o AS (UPDATE orders SET state = 'cancelled', updated_at = sl_now(),"
      " reason = CASE WHEN $2::bigint IS NULL THEN 'cancelled by an admin'"
      "          ELSE 'cancelled by the tenant' END"
      " WHERE id = $1 AND ($2::bigint IS NULL OR tenant_id = $2)"
@@ -83,7 +83,7 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " coalesce((SELECT balance FROM ledger_accounts WHERE owner_id = a.id AND purpose = 'escrow'), 0),"
      " 'hourly_cap_minor', b.hourly_cap_minor, 'monthly_cap_minor', b.monthly_cap_minor,"
      " 'spent_this_month_minor', coalesce((SELECT sum(total_minor - refunded_minor) FROM trades"
-     "   WHERE tenant_id = a.id AND created_at >= date_trunc('month', now())), 0))::text"
+     "   WHERE tenant_id = a.id AND created_at >= date_trunc('month', sl_now())), 0))::text"
      " FROM accounts a LEFT JOIN tenant_budgets b ON b.account_id = a.id WHERE a.id = $1"},
     {"postings_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
@@ -97,11 +97,11 @@ const sl_db_stmt sl_db_stmts_market[] = {
      "INSERT INTO tenant_budgets(account_id, hourly_cap_minor, monthly_cap_minor)"
      " VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET"
      " hourly_cap_minor = EXCLUDED.hourly_cap_minor,"
-     " monthly_cap_minor = EXCLUDED.monthly_cap_minor, updated_at = now()"},
+     " monthly_cap_minor = EXCLUDED.monthly_cap_minor, updated_at = sl_now()"},
     {"budget_get",
      "SELECT coalesce(b.hourly_cap_minor, -1), coalesce(b.monthly_cap_minor, -1),"
      " coalesce((SELECT sum(total_minor - refunded_minor) FROM trades"
-     "   WHERE tenant_id = $1 AND created_at >= date_trunc('month', now())), 0)"
+     "   WHERE tenant_id = $1 AND created_at >= date_trunc('month', sl_now())), 0)"
      " FROM (SELECT $1::bigint AS id) a LEFT JOIN tenant_budgets b ON b.account_id = a.id"},
     {"settings_get",
      "SELECT json_build_object('fee_bp', fee_bp, 'cancel_free_hours', cancel_free_hours,"
@@ -111,15 +111,15 @@ const sl_db_stmt sl_db_stmts_market[] = {
      "UPDATE exchange_settings SET fee_bp = coalesce($1, fee_bp),"
      " cancel_free_hours = coalesce($2, cancel_free_hours),"
      " cancel_charge_bp = coalesce($3, cancel_charge_bp),"
-     " heartbeat_timeout_s = coalesce($4, heartbeat_timeout_s), updated_at = now()"},
+     " heartbeat_timeout_s = coalesce($4, heartbeat_timeout_s), updated_at = sl_now()"},
     {"settle_due",
      "SELECT count(*) FILTER (WHERE sl_settle(id)) FROM ("
-     " SELECT id FROM trades WHERE state = 'booked' AND end_at <= now()"
+     " SELECT id FROM trades WHERE state = 'booked' AND end_at <= sl_now()"
      " ORDER BY end_at LIMIT $1 FOR UPDATE SKIP LOCKED) d"},
     {"expire_orders",
-     "WITH e AS (UPDATE orders SET state = 'expired', updated_at = now(),"
-     " reason = CASE WHEN expires_at <= now() THEN 'deadline passed' ELSE 'latest start passed' END"
-     " WHERE state = 'open' AND (expires_at <= now() OR latest_start < date_trunc('hour', now()))"
+     "WITH e AS (UPDATE orders SET state = 'expired', updated_at = sl_now(),"
+     " reason = CASE WHEN expires_at <= sl_now() THEN 'deadline passed' ELSE 'latest start passed' END"
+     " WHERE state = 'open' AND (expires_at <= sl_now() OR latest_start < date_trunc('hour', sl_now()))"
      " RETURNING 1) SELECT count(*) FROM e"},
     {"book_events_take",
      "WITH ev AS (DELETE FROM book_events WHERE id IN ("
@@ -133,7 +133,7 @@ const sl_db_stmt sl_db_stmts_market[] = {
      "   JOIN pools p ON p.id = e.pool_id AND p.status = 'active'"
      "   JOIN accelerators a ON a.id = p.accelerator_id"
      "   JOIN orders o ON o.state = 'open'"
-     "    AND o.latest_start >= date_trunc('hour', now())"
+     "    AND o.latest_start >= date_trunc('hour', sl_now())"
      "    AND (o.accelerators IS NULL OR p.accelerator_id = ANY(o.accelerators))"
      "    AND (o.min_memory_gb IS NULL OR a.memory_gb >= o.min_memory_gb)"
      "    AND (o.min_ncu_milli IS NULL OR a.score_milli >= o.min_ncu_milli)"

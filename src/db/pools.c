@@ -71,18 +71,18 @@ const sl_db_stmt sl_db_stmts_pools[] = {
      "    ELSE least(healthy_gpus, coalesce($6::int, gpu_count)) END,"
      "  available_from = coalesce(to_timestamp($7::bigint), available_from),"
      "  available_until = coalesce(to_timestamp($8::bigint), available_until),"
-     "  updated_at = now()"
+     "  updated_at = sl_now()"
      " WHERE id = $1 AND ($2::bigint IS NULL OR owner_id = $2) AND status <> 'retired'"
      " RETURNING *)"
      " SELECT " POOL_JSON("p", "a") "::text FROM p JOIN accelerators a ON a.id = p.accelerator_id"},
     {"pool_retire",
-     "WITH p AS (UPDATE pools SET status = 'retired', updated_at = now()"
+     "WITH p AS (UPDATE pools SET status = 'retired', updated_at = sl_now()"
      " WHERE id = $1 AND ($2::bigint IS NULL OR owner_id = $2) AND status <> 'retired'"
      " RETURNING *)"
      " SELECT " POOL_JSON("p", "a") "::text FROM p JOIN accelerators a ON a.id = p.accelerator_id"},
     {"pool_heartbeat",
      "WITH p AS (UPDATE pools SET healthy_gpus = $3, utilization_bp = $4,"
-     "  last_heartbeat_at = now(), health = CASE WHEN $3::int = 0 THEN 'down'"
+     "  last_heartbeat_at = sl_now(), health = CASE WHEN $3::int = 0 THEN 'down'"
      "  WHEN $3::int < gpu_count THEN 'degraded' ELSE 'healthy' END"
      " WHERE id = $1 AND ($2::bigint IS NULL OR owner_id = $2) AND status <> 'retired'"
      " RETURNING *)"

@@ -24,7 +24,7 @@ const sl_db_stmt sl_db_stmts_regions[] = {
      " w AS (INSERT INTO region_latency(from_region, to_region, rtt_us)"
      "       SELECT f, t, us FROM e"
      "       ON CONFLICT (from_region, to_region)"
-     "       DO UPDATE SET rtt_us = EXCLUDED.rtt_us, updated_at = now() RETURNING 1)"
+     "       DO UPDATE SET rtt_us = EXCLUDED.rtt_us, updated_at = sl_now() RETURNING 1)"
      " SELECT count(*) FROM w"},
     {"latency_list",
      "SELECT coalesce(json_agg(json_build_object('from', l.from_region, 'to', l.to_region,"

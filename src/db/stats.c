@@ -21,7 +21,7 @@ const sl_db_stmt sl_db_stmts_stats[] = {
      "  WHERE " IN_SCOPE("r.code") " AND ($2::text IS NULL OR r.code = $2)"
      "    AND ($1::jsonb IS NOT NULL OR $2::text IS NOT NULL"
      "         OR EXISTS (SELECT 1 FROM pools p WHERE p.region = r.code AND p.status <> 'retired'))),"
-     " h AS (SELECT date_trunc('hour', now()) AS h0),"
+     " h AS (SELECT date_trunc('hour', sl_now()) AS h0),"
      " pl AS (SELECT p.id, p.region, p.accelerator_id, p.health, p.status, p.gpu_count,"
      "   p.healthy_gpus, coalesce(a.score_milli, 0) AS ncu_milli,"
      "   (p.status = 'active' AND p.available_from <= h.h0 AND p.available_until > h.h0) AS open_now,"
@@ -88,7 +88,7 @@ const sl_db_stmt sl_db_stmts_stats[] = {
     /* $1 region, $2 hours (1..336): pools (first 100 by id) x hourly slots from this hour;
      * booked GPUs per slot, null where the pool is not available. */
     {"stats_utilization",
-     "WITH h AS (SELECT date_trunc('hour', now()) AS h0),"
+     "WITH h AS (SELECT date_trunc('hour', sl_now()) AS h0),"
      " pl AS (SELECT p.id, p.name, p.accelerator_id, p.gpu_count, p.available_from, p.available_until"
      "   FROM pools p WHERE p.region = $1 AND p.status <> 'retired' ORDER BY p.id LIMIT 100)"
      " SELECT json_build_object('region', $1::text, 'start', sl_ts(h.h0), 'hours', $2::int,"
@@ -109,14 +109,14 @@ const sl_db_stmt sl_db_stmts_stats[] = {
      "   AND ($2::bigint IS NULL OR p.owner_id = $2) AND p.status <> 'retired'),"
      " sil AS (SELECT pl.id, pl.name, pl.region, pl.accelerator_id, pl.health, pl.last_heartbeat_at"
      "   FROM pl, st WHERE pl.status = 'active' AND pl.last_heartbeat_at IS NOT NULL"
-     "     AND pl.last_heartbeat_at < now() - st.tmo * interval '1 second'),"
+     "     AND pl.last_heartbeat_at < sl_now() - st.tmo * interval '1 second'),"
      " fo AS (SELECT t.region FROM trades t"
-     "   WHERE t.created_at >= now() - interval '24 hours' AND t.replaces_trade_id IS NOT NULL"
+     "   WHERE t.created_at >= sl_now() - interval '24 hours' AND t.replaces_trade_id IS NOT NULL"
      "     AND t.pool_id IN (SELECT id FROM pl)),"
      " rf AS (SELECT j.memo, count(*) AS n, sum(-p.amount)::bigint AS amount FROM journal_txns j"
      "   JOIN trades t ON t.id = j.trade_id"
      "   JOIN postings p ON p.txn_id = j.id AND p.amount < 0"
-     "   WHERE j.kind = 'refund' AND j.created_at >= now() - interval '24 hours'"
+     "   WHERE j.kind = 'refund' AND j.created_at >= sl_now() - interval '24 hours'"
      "     AND t.pool_id IN (SELECT id FROM pl) GROUP BY j.memo)"
      " SELECT json_build_object("
      "  'heartbeat_timeout_s', (SELECT tmo FROM st),"
@@ -126,7 +126,7 @@ const sl_db_stmt sl_db_stmts_stats[] = {
      "     'region', region, 'accelerator', accelerator_id, 'status', status, 'health', health,"
      "     'gpus', gpu_count, 'healthy_gpus', healthy_gpus, 'utilization_bp', utilization_bp,"
      "     'last_heartbeat_at', sl_ts(last_heartbeat_at),"
-     "     'heartbeat_age_s', extract(epoch FROM now() - last_heartbeat_at)::bigint)"
+     "     'heartbeat_age_s', extract(epoch FROM sl_now() - last_heartbeat_at)::bigint)"
      "     ORDER BY last_heartbeat_at NULLS FIRST, id) FROM (SELECT * FROM pl"
      "     ORDER BY last_heartbeat_at NULLS FIRST, id LIMIT 200) y), '[]'),"
      "  'silent', coalesce((SELECT json_agg(json_build_object('pool_id', id, 'name', name,"
@@ -146,7 +146,7 @@ const sl_db_stmt sl_db_stmts_stats[] = {
      "   WHERE " IN_SCOPE("p.region") " AND r.state IN ('pending', 'dispatched', 'active')"
      "  UNION ALL SELECT r.state, p.adapter_kind FROM reservations r JOIN pools p ON p.id = r.pool_id"
      "   WHERE " IN_SCOPE("p.region") " AND r.state NOT IN ('pending', 'dispatched', 'active')"
-     "     AND r.updated_at >= now() - interval '24 hours'),"
+     "     AND r.updated_at >= sl_now() - interval '24 hours'),"
      /* jobs of the window first, then their reservation and pool by primary key (OFFSET 0
       * keeps the planner from hashing the whole reservations table instead) */
      " jb AS (SELECT j.*, x.adapter_kind, x.region FROM (SELECT * FROM dispatch_jobs"
@@ -180,7 +180,7 @@ const sl_db_stmt sl_db_stmts_stats[] = {
     /* $1 accelerator or NULL, $2 region or NULL, $3 limit: free GPUs this hour and price
      * bands per (region, model) over active, not-down pools inside their window. */
     {"market_offers",
-     "WITH h AS (SELECT date_trunc('hour', now()) AS h0),"
+     "WITH h AS (SELECT date_trunc('hour', sl_now()) AS h0),"
      " pl AS (SELECT p.region, p.accelerator_id, p.price_minor, a.score_milli, a.memory_gb,"
      "   p.gpu_count - coalesce(s.booked, 0) AS free"
      "   FROM pools p JOIN accelerators a ON a.id = p.accelerator_id CROSS JOIN h"
@@ -205,7 +205,7 @@ const sl_db_stmt sl_db_stmts_stats[] = {
     {"market_prices",
      "WITH t AS (SELECT date_trunc($4, created_at) AS b, gpus::bigint"
      "   * (extract(epoch FROM end_at - start_at)::bigint / 3600) AS gh, total_minor, unit_price_minor"
-     "   FROM trades WHERE accelerator_id = $1 AND created_at >= now() - $2::int * interval '1 day'"
+     "   FROM trades WHERE accelerator_id = $1 AND created_at >= sl_now() - $2::int * interval '1 day'"
      "     AND ($3::text IS NULL OR region = $3)),"
      " last AS (SELECT unit_price_minor, created_at, region FROM trades"
      "   WHERE accelerator_id = $1 AND ($3::text IS NULL OR region = $3)"
@@ -262,7 +262,7 @@ const sl_db_stmt sl_db_stmts_stats[] = {
      "       AND j.done_at IS NOT NULL THEN extract(epoch FROM j.done_at - j.created_at)::float8 END AS s) x"
      "     WHERE " IN_SCOPE("p.region") " GROUP BY 1, 2) w), '[]'),"
      "  'checkpoint', (SELECT json_build_object('tree_size', tree_size,"
-     "     'age_s', extract(epoch FROM now() - signed_at)) FROM ck))::text"},
+     "     'age_s', extract(epoch FROM sl_now() - signed_at)) FROM ck))::text"},
     {NULL, NULL},
 };
 

@@ -23,6 +23,7 @@
 #include "suanli/dispatch/dispatch.h"
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/core/clock.h"
 
 #define BACKOFF_BASE_S 0.5
 #define BACKOFF_CAP_S 60.0
@@ -153,7 +154,7 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
     return SL_DB_HARD;
   }
   sl_adapter_rc ar;
-  if (sl_time_now() >= j->deadline) {
+  if (sl_clock_now() >= j->deadline) {
     ar = SL_ADAPTER_TERMINAL;
     snprintf(err, sizeof err, "gave up at the deadline after %d attempts (last error: %.150s)",
              j->attempts - 1, j->last_error);

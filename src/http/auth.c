@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/accounts.h"
+#include "suanli/core/clock.h"
 
 #define PUB_HEX 32
 #define SECRET_B64 43
@@ -81,7 +82,7 @@ static bool cache_get(const uint8_t hash[32], sl_principal *out) {
   pthread_mutex_lock(&cache_mu);
   cache_entry *e = &cache[slot_of(hash)];
   if (e->until_ms > mono_ms() && memcmp(e->hash, hash, 32) == 0 &&
-      (e->who.token_expires == 0 || e->who.token_expires > sl_time_now())) {
+      (e->who.token_expires == 0 || e->who.token_expires > sl_clock_now())) {
     *out = e->who;
     out->regions = e->regions ? json_loads(e->regions, 0, NULL) : NULL;
     hit = true;

@@ -5,6 +5,7 @@
 #include "internal.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/accounts.h"
+#include "suanli/core/clock.h"
 
 static const char *const kinds[] = {"admin", "provider", "tenant", "operator", NULL};
 
@@ -133,11 +134,11 @@ void h_tokens_create(sl_req *r) {
       goto cleanup;
     }
   }
-  if (expires && expires <= sl_time_now()) {
+  if (expires && expires <= sl_clock_now()) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "expires_at", "expires_at must be in the future");
     goto cleanup;
   }
-  if (!expires && default_ttl_s() > 0) expires = sl_time_now() + default_ttl_s();
+  if (!expires && default_ttl_s() > 0) expires = sl_clock_now() + default_ttl_s();
   char token[SL_TOKEN_LEN + 1];
   json_t *tok;
   sl_dbrc rc = sl_http_issue_token(r->db, id, label, expires, token, &tok);

@@ -8,6 +8,7 @@
 #include "suanli/core/money.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/offers.h"
+#include "suanli/core/clock.h"
 
 static const char *const sorts[] = {"price", "price_per_ncu", "rtt", "free", NULL};
 
@@ -90,7 +91,7 @@ void h_offers_list(sl_req *r) {
     sl_reply_error(r, SL_E_BAD_QUERY, "origin", "max_rtt_ms and sort=rtt need origin");
     return;
   }
-  int64_t now = sl_time_now();
+  int64_t now = sl_clock_now();
   f.start = sl_time_ceil_slot(now);
   if ((v = sl_req_query(r, "start"))) {
     bool rel = false;

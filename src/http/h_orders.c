@@ -7,6 +7,7 @@
 #include "suanli/trading/trading.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/market.h"
+#include "suanli/core/clock.h"
 
 static const char *const order_states[] = {"open", "filled", "killed", "cancelled", "expired", NULL};
 
@@ -28,7 +29,7 @@ static void shape_order(json_t *o) {
  * returns false on any problem. */
 static bool parse_order(sl_req *r, json_t *body, sl_market_order_req *o) {
   sl_jerr je;
-  if (!sl_market_order_parse(body, sl_time_now(), o, &je)) {
+  if (!sl_market_order_parse(body, sl_clock_now(), o, &je)) {
     sl_reply_jerr(r, &je);
     return false;
   }
@@ -81,7 +82,7 @@ void h_quotes_create(sl_req *r) {
     sl_trading_quote_opts q = {.limit = (size_t)limit, .rejected = rej != NULL, .after = after,
                             .page = (size_t)page};
     json_t *out = NULL;
-    sl_dbrc rc = sl_trading_quote(r->db, &o, r->who.account_id, sl_time_now(), &q, &out);
+    sl_dbrc rc = sl_trading_quote(r->db, &o, r->who.account_id, sl_clock_now(), &q, &out);
     if (rc != SL_DB_OK) sl_reply_db(r, rc);
     else sl_reply_json(r, 200, out);
     sl_market_order_req_free(&o);
@@ -114,7 +115,7 @@ void h_orders_create(sl_req *r) {
   snprintf(r->audit_object, sizeof r->audit_object, "order:%lld", (long long)id);
   sl_trading_outcome out;
   char reason[512];
-  rc = sl_trading_execute(r->db, id, r->who.account_id, &o, sl_time_now(), &out, reason, sizeof reason);
+  rc = sl_trading_execute(r->db, id, r->who.account_id, &o, sl_clock_now(), &out, reason, sizeof reason);
   if (rc == SL_DB_OK && out == SL_TRADING_NO_FUNDS) {
     sl_reply_error(r, SL_E_INSUFFICIENT_FUNDS, "", "%s", reason);
     goto cleanup;

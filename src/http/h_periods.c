@@ -11,6 +11,7 @@
 #include "suanli/core/timeutil.h"
 #include "suanli/db/accounts.h"
 #include "suanli/db/settlement.h"
+#include "suanli/core/clock.h"
 
 static const char *const formats[] = {"json", "csv", NULL};
 
@@ -44,12 +45,12 @@ void h_periods_create(sl_req *r) {
     sl_reply_error(r, SL_E_MISSING_FIELD, has_from ? "end" : "start", "give both start and end, or neither");
     goto cleanup;
   }
-  if (!has_from) previous_month(sl_time_now(), &from, &to);
+  if (!has_from) previous_month(sl_clock_now(), &from, &to);
   if (from >= to) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "end", "end must be after start");
     goto cleanup;
   }
-  if (to > sl_time_now() - CLOSE_GRACE_S) {
+  if (to > sl_clock_now() - CLOSE_GRACE_S) {
     sl_reply_error(r, SL_E_CONFLICT, "end",
                    "the period has not ended yet, or ended less than %d s ago (transactions that "
                    "began before its end may still commit)", CLOSE_GRACE_S);

@@ -8,6 +8,7 @@
 #include "suanli/core/timeutil.h"
 #include "suanli/db/dispatch.h"
 #include "suanli/db/pools.h"
+#include "suanli/core/clock.h"
 
 static const char *const intra[] = {"nvlink", "pcie", "infinity_fabric", "hccs", "other", NULL};
 static const char *const inter[] = {"infiniband", "roce", "ethernet", "none", NULL};
@@ -71,7 +72,7 @@ static bool check_window(sl_req *r, int64_t from, int64_t until) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "available_until", "must be after available_from");
     return false;
   }
-  if (until <= sl_time_now()) {
+  if (until <= sl_clock_now()) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "available_until", "must be in the future");
     return false;
   }
@@ -223,7 +224,7 @@ void h_pools_update(sl_req *r) {
     goto cleanup;
   }
   if (has_from && has_until && !check_window(r, p.available_from, p.available_until)) goto cleanup;
-  if (!has_from && has_until && p.available_until <= sl_time_now()) {
+  if (!has_from && has_until && p.available_until <= sl_clock_now()) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "available_until", "must be in the future");
     goto cleanup;
   }

@@ -15,6 +15,7 @@
 #include "suanli/db/accelerators.h"
 #include "suanli/db/regions.h"
 #include "suanli/db/stats.h"
+#include "suanli/core/clock.h"
 
 /* The caller's region scope: the operator's regions, or NULL (everything). */
 static const json_t *scope_of(const sl_req *r) {
@@ -76,13 +77,14 @@ void h_stats_regions(sl_req *r) {
   if (!query_code(r, "region", &region)) return;
   if (region && !visible_region(r, "region", region)) return;
   json_t *items;
-  sl_dbrc rc = sl_db_stats_regions(sl_req_reader(r), scope_of(r), region, month_start(sl_time_now()), &items);
+  sl_dbrc rc = sl_db_stats_regions(sl_req_reader(r), scope_of(r), region,
+                                   month_start(sl_clock_now()), &items);
   if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
     return;
   }
   char start[32];
-  sl_time_format(month_start(sl_time_now()), start, sizeof start);
+  sl_time_format(month_start(sl_clock_now()), start, sizeof start);
   sl_reply_json(r, 200, json_pack("{s:s,s:s,s:o}", "period_start", start, "currency", "USD", "items", items));
 }
 

@@ -13,6 +13,7 @@
 #include "suanli/core/timeutil.h"
 #include "suanli/ledger/ledger.h"
 #include "suanli/db/ledger.h"
+#include "suanli/core/clock.h"
 
 #define MAX_KEYS 64
 /* Every process re-reads the published keys this often while it signs, and a rotation takes
@@ -182,7 +183,7 @@ static sl_dbrc ensure_key_body(sl_dbc *c, void *arg) {
     rc = sl_db_keys_rows(c, &rows, &n);
     free(rows);
     if (rc != SL_DB_OK || n > 0) return rc;
-    return make_key(c, sl_time_now() - FIRST_KEY_BACKDATE_S, j->key_id, j->err, j->errlen);
+    return make_key(c, sl_clock_now() - FIRST_KEY_BACKDATE_S, j->key_id, j->err, j->errlen);
   }
   return make_key(c, j->at, j->key_id, j->err, j->errlen);
 }
@@ -216,7 +217,7 @@ bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, cha
   if (!with_conn(conninfo, ensure_key_body, &j, err, errlen)) return false;
   if (j.key_id[0])
     sl_log(SL_LOG_INFO, "signing key created", json_pack("{s:s,s:s}", "key_id", j.key_id, "dir", L.dir));
-  if (enabled && !key_for(sl_time_now())) {
+  if (enabled && !key_for(sl_clock_now())) {
     snprintf(err, errlen, "no private key for the current signing key in %s (copy the key file of "
              "the key valid now into that folder)", L.dir);
     return false;
@@ -228,7 +229,7 @@ bool sl_ledger_rotate(const char *conninfo, const char *key_dir, int64_t at, cha
                        char *err, size_t errlen) {
   err[0] = '\0';
   snprintf(L.dir, sizeof L.dir, "%s", key_dir);
-  keyjob j = {err, errlen, at ? at : sl_time_now() + ROTATION_GRACE_S, ""};
+  keyjob j = {err, errlen, at ? at : sl_clock_now() + ROTATION_GRACE_S, ""};
   bool ok = with_conn(conninfo, ensure_key_body, &j, err, errlen);
   snprintf(key_id, 17, "%s", j.key_id);
   return ok;
@@ -378,7 +379,7 @@ bool sl_ledger_sign_digest(const uint8_t sha256[32], uint8_t sig[64], char key_i
   memcpy(e.sha256.b, sha256, 32);
   uint8_t rec[SL_LEDGER_EXPORT_SIZE];
   if (sl_ledger_export_encode(&e, rec) != SL_LEDGER_OK) return false;
-  return sign_at(NULL, sl_time_now(), rec, sizeof rec, sig, key_id);
+  return sign_at(NULL, sl_clock_now(), rec, sizeof rec, sig, key_id);
 }
 
 bool sl_ledger_sign_blob(const uint8_t *data, size_t len, uint8_t sig[64], char key_id[17],
@@ -397,7 +398,7 @@ sl_dbrc sl_ledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int6
   sl_dbrc rc = next_entry_id(c, &id);
   if (rc != SL_DB_OK) return rc;
   sl_ledger_period p = {.entry_id = (uint64_t)id, .period_id = (uint64_t)period_id,
-                        .start = from, .end = to, .at = sl_time_now()};
+                        .start = from, .end = to, .at = sl_clock_now()};
   memcpy(p.sha256.b, sha256, 32);
   uint8_t rec[SL_LEDGER_PERIOD_SIZE];
   if (sl_ledger_period_encode(&p, rec) != SL_LEDGER_OK) return SL_DB_HARD;
@@ -552,7 +553,7 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
     pthread_rwlock_unlock(&T.lock);
   }
   if (rc == SL_DB_OK) {
-    sl_ledger_checkpoint cp = {.tree_size = (uint64_t)new_size, .root = root, .timestamp = sl_time_now()};
+    sl_ledger_checkpoint cp = {.tree_size = (uint64_t)new_size, .root = root, .timestamp = sl_clock_now()};
     uint8_t rec[SL_LEDGER_CHECKPOINT_SIZE], sig[64];
     char key_id[17], rec_hex[2 * SL_LEDGER_CHECKPOINT_SIZE + 1], sig_hex[129], root_hex[65];
     if (sl_ledger_checkpoint_encode(&cp, rec) != SL_LEDGER_OK ||

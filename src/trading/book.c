@@ -21,6 +21,7 @@
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/market.h"
+#include "suanli/core/clock.h"
 
 #define FEED_LIMIT 5000    /* more changes than this at once: reload instead */
 #define PAST_SLOTS 1       /* bookings kept from one slot before now */
@@ -115,7 +116,7 @@ static sl_dbrc load_all(sl_dbc *c, sl_market_book **out, uint64_t *xmin) {
   sl_db_rtt_row *lat = NULL;
   size_t nrows = 0, nbk = 0, nlat = 0;
   sl_market_book *b = NULL;
-  int64_t from = sl_market_order_next_slot(sl_time_now()) - (PAST_SLOTS + 1) * SL_SLOT_SECONDS;
+  int64_t from = sl_market_order_next_slot(sl_clock_now()) - (PAST_SLOTS + 1) * SL_SLOT_SECONDS;
   sl_dbrc rc = sl_db_feed_xmin(c, xmin);
   if (rc == SL_DB_OK) rc = sl_db_book_pools(c, 0, &rows, &nrows);
   if (rc == SL_DB_OK) rc = sl_db_book_slots(c, 0, from, FAR_SLOT, &bk, &nbk);
@@ -369,7 +370,7 @@ sl_dbrc sl_trading_book_check(bool verify, json_t **out) {
   *out = NULL;
   sl_dbrc rc = sl_trading_book_sync(sl_time_now_us());
   if (rc != SL_DB_OK) return rc;
-  int64_t from = sl_market_order_next_slot(sl_time_now()) - SL_SLOT_SECONDS;
+  int64_t from = sl_market_order_next_slot(sl_clock_now()) - SL_SLOT_SECONDS;
   char live[17] = "", fresh[17] = "";
   size_t fresh_pools = 0;
   pthread_mutex_lock(&X.sync_mu);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include "suanli/core/clock.h"
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/dispatch.h"
@@ -37,7 +38,7 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
   json_decref(req);
   sl_trading_outcome out;
   char reason[512];
-  rc = sl_trading_execute(c, id, tenant, &o, sl_time_now(), &out, reason, sizeof reason);
+  rc = sl_trading_execute(c, id, tenant, &o, sl_clock_now(), &out, reason, sizeof reason);
   sl_market_order_req_free(&o);
   if (rc != SL_DB_OK) {
     sl_db_rollback_to_savepoint(c, "sl_order");
@@ -103,7 +104,7 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
     o.m.gpus = f.gpus;
     o.m.duration_slots = f.hours;
     o.m.earliest_start = o.m.latest_start = f.start;
-    rc = sl_trading_execute(c, f.order_id, f.tenant_id, &o, sl_time_now(), &out, reason, sizeof reason);
+    rc = sl_trading_execute(c, f.order_id, f.tenant_id, &o, sl_clock_now(), &out, reason, sizeof reason);
     sl_market_order_req_free(&o);
   } else if (rc == SL_DB_OK) {
     snprintf(reason, sizeof reason, "the stored order no longer parses");
@@ -127,13 +128,17 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
 
 /* Mark silent pools offline and refund their running trades' lost GPU-hours in ONE
  * transaction: a crash between the status change and the refunds cannot lose the refunds
- * (both commit or neither does; the next pass finds the pools still silent).  *silent
- * receives the ids marked (owned by the caller). */
+ * (both commit or neither does; the next pass finds the pools still silent).  The simulated
+ * pools beat first, in the same transaction, so that they share its time: a clock moved
+ * between the two (a test clock) cannot make them look silent.  *silent receives the ids
+ * marked (owned by the caller). */
 static sl_dbrc silent_body(sl_dbc *c, void *arg) {
   json_t **silent = arg;
   json_decref(*silent);
   *silent = NULL;
-  sl_dbrc rc = sl_db_pools_mark_silent(c, silent);
+  int beats = 0;
+  sl_dbrc rc = sl_db_sim_heartbeats(c, &beats);
+  if (rc == SL_DB_OK) rc = sl_db_pools_mark_silent(c, silent);
   size_t i;
   json_t *id;
   json_array_foreach(*silent, i, id) {
@@ -148,7 +153,6 @@ static sl_dbrc silent_body(sl_dbc *c, void *arg) {
  * running trades are refunded for the lost GPU-hours and their future trades fail over. */
 static void sense_health(sl_dbc *c) {
   int n = 0;
-  sl_db_sim_heartbeats(c, &n);
   json_t *silent = NULL;
   if (sl_db_txn_run(c, silent_body, &silent, 3) == SL_DB_OK) { /* refunds signed at commit */
     size_t i;

@@ -31,6 +31,7 @@ import time
 import urllib.parse
 
 import harness
+import ledger_util
 from harness import Failed, quote_ident, quote_lit
 
 PORTS = range(18600, 18700)
@@ -194,15 +195,19 @@ class Srv(harness.Server):
 class PrivateEnv(harness.Env):
     """harness.Env on a database of its own with `n` servers of its own (see the module doc).
     Use as a context manager: servers stopped (SIGTERM, exit 0 required) and the database
-    dropped at exit."""
+    dropped at exit.  With clock=TIME (e.g. "now"), TEST-ONLY, the database runs on a test
+    clock frozen at TIME before its servers start, which the test moves forward (clock())
+    instead of waiting or rewriting history (schema/014_clock.sql)."""
 
-    def __init__(self, tag, n=1, extra_env=None):  # noqa: D107 — harness.Env.__init__ is not called
+    def __init__(self, tag, n=1, extra_env=None, clock=None):  # noqa: D107 — harness.Env.__init__ is not called
         self.tag = tag
         self.url = create_db(tag)
         self.servers = []
         self.extra_env = {"SUANLI_MAINTENANCE_MS": "200"}
         self.extra_env.update(extra_env or {})
         try:
+            if clock is not None:  # TEST-ONLY: a test clock frozen there (see clock())
+                ledger_util.clock_set(self.url, clock, "--frozen")
             for i in range(n):
                 self.servers.append(Srv("%s-%d" % (tag, i), self.url, self.extra_env))
             for s in self.servers:
@@ -301,6 +306,22 @@ class PrivateEnv(harness.Env):
             return last["t"]["reservation"]["state"] in states
         wait_for(f, timeout)
         return last["t"]
+
+    # --- the test clock (PrivateEnv(clock=TIME): schema/014_clock.sql, TEST-ONLY)
+    def clock(self, spec, mode=None):
+        """Move this database's clock forward (`suanlid clock set SPEC [MODE]`) once no dispatch
+        job is queued or running, so that the jump passes no reservation's deadline."""
+        if not wait_for(lambda: self.jobs_queued() == 0, 15):
+            raise Failed("dispatch jobs still pending before moving the clock")
+        return ledger_util.clock_set(self.url, spec, mode)
+
+    def now(self):
+        """This database's business time, epoch seconds."""
+        return ledger_util.clock_now_us(self.url) // 1000000
+
+    def hour(self, offset_hours=0):
+        """harness.hour on this database's clock."""
+        return ledger_util.clock_hour(self.url, offset_hours)
 
     def jobs_queued(self):
         return int(self.q1("SELECT count(*) FROM dispatch_jobs WHERE state IN ('queued', 'running')"))

@@ -192,6 +192,31 @@ def cli(url, keys, *args, timeout=120):
     return harness.run_cli(*args, timeout=timeout, extra_env=server_env(url, keys))
 
 
+def clock_set(url, spec, mode=None):
+    """TEST-ONLY: `SUANLI_CLOCK=test suanlid clock set SPEC [--frozen|--running]` on database url
+    (schema/014_clock.sql): switches a database no server has run on yet to its test clock
+    (the one time the clock may start anywhere, e.g. last month), or moves it forward.  SPEC is
+    a time PostgreSQL reads (microseconds allowed; "now") or "+INTERVAL".  Returns the clock as
+    `suanlid clock show` prints it (a dict)."""
+    env = {"SUANLI_DATABASE_URL": url, "SUANLI_CLOCK": "test"}
+    p = harness.run_cli("clock", "set", spec, *([mode] if mode else []), extra_env=env)
+    if p.returncode != 0:
+        raise Failed("suanlid clock set %s %s: exit %s: %s" % (spec, mode or "", p.returncode, p.stderr[-400:]))
+    return json.loads(p.stdout)
+
+
+def clock_now_us(url):
+    """The database's business time (sl_now()) in epoch microseconds."""
+    return int(one(url, "SELECT (extract(epoch FROM sl_now()) * 1000000)::bigint"))
+
+
+def clock_hour(url, offset_hours=0):
+    """RFC 3339 of the whole hour `offset_hours` after the database clock's current one (what
+    harness.hour is for the real clock)."""
+    h = clock_now_us(url) // 1000000 // 3600 + offset_hours
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(h * 3600))
+
+
 def bootstrap_admin(url, keys):
     p = cli(url, keys, "bootstrap-admin")
     lines = p.stdout.splitlines()

@@ -43,14 +43,14 @@ def bp_of(amount_minor, bp):
 # ---------------------------------------------------------------- SQL
 
 
-def q(sql):
-    """Rows of a query as lists of strings (psql -At, '|' separated)."""
-    out = psql(sql)
+def q(sql, url=None):
+    """Rows of a query as lists of strings (psql -At, '|' separated), on the run's database or url."""
+    out = psql(sql, url)
     return [line.split("|") for line in out.split("\n") if line != ""]
 
 
-def q1(sql):
-    rows = q(sql)
+def q1(sql, url=None):
+    rows = q(sql, url)
     return rows[0][0] if rows else None
 
 
@@ -102,33 +102,33 @@ def calendar_problems(pool_ids, states=("booked", "settled")):
     return p
 
 
-def ledger_problems():
-    """The journal's invariants over the whole database."""
+def ledger_problems(url=None):
+    """The journal's invariants over the whole database (the run's, or url)."""
     p = []
-    unbalanced = q("SELECT txn_id, sum(amount) FROM postings GROUP BY txn_id HAVING sum(amount) <> 0 LIMIT 10")
+    unbalanced = q("SELECT txn_id, sum(amount) FROM postings GROUP BY txn_id HAVING sum(amount) <> 0 LIMIT 10", url)
     if unbalanced:
         p.append("journal transactions that do not sum to zero (txn, sum): %s" % unbalanced)
-    total = q1("SELECT coalesce(sum(amount), 0) FROM postings")
+    total = q1("SELECT coalesce(sum(amount), 0) FROM postings", url)
     if total != "0":
         p.append("the sum of all postings is %s, not 0" % total)
     empty = q("SELECT j.id, j.kind FROM journal_txns j"
-              " WHERE NOT EXISTS (SELECT 1 FROM postings p WHERE p.txn_id = j.id) LIMIT 10")
+              " WHERE NOT EXISTS (SELECT 1 FROM postings p WHERE p.txn_id = j.id) LIMIT 10", url)
     if empty:
         p.append("journal transactions without postings: %s" % empty)
     replay = q("SELECT l.id, l.owner_id, l.purpose, l.balance, coalesce(s.total, 0) FROM ledger_accounts l"
                " LEFT JOIN (SELECT ledger_account_id, sum(amount) AS total FROM postings GROUP BY 1) s"
-               " ON s.ledger_account_id = l.id WHERE l.balance <> coalesce(s.total, 0) LIMIT 10")
+               " ON s.ledger_account_id = l.id WHERE l.balance <> coalesce(s.total, 0) LIMIT 10", url)
     if replay:
         p.append("stored balances differ from the replay of postings (ledger account, owner, purpose, stored,"
                  " replayed): %s" % replay)
     chain = q("SELECT id, ledger_account_id, balance_after, run FROM (SELECT id, ledger_account_id, balance_after,"
               " sum(amount) OVER (PARTITION BY ledger_account_id ORDER BY id) AS run FROM postings) x"
-              " WHERE balance_after <> run LIMIT 10")
+              " WHERE balance_after <> run LIMIT 10", url)
     if chain:
         p.append("postings whose balance_after is not the running sum (posting, account, balance_after, run): %s"
                  % chain)
     floor = q("SELECT id, owner_id, purpose, balance, min_balance FROM ledger_accounts"
-              " WHERE min_balance IS NOT NULL AND balance < min_balance LIMIT 10")
+              " WHERE min_balance IS NOT NULL AND balance < min_balance LIMIT 10", url)
     if floor:
         p.append("ledger accounts below their floor: %s" % floor)
     return p
@@ -162,8 +162,8 @@ def stable_snapshot():
     return harness.snapshot()
 
 
-def fees_balance():
-    return int(q1("SELECT balance FROM ledger_accounts WHERE owner_id IS NULL AND purpose = 'fees'") or 0)
+def fees_balance(url=None):
+    return int(q1("SELECT balance FROM ledger_accounts WHERE owner_id IS NULL AND purpose = 'fees'", url) or 0)
 
 
 def book_quiet(timeout=10.0):

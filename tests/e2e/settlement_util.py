@@ -5,41 +5,35 @@
 suanlid of its own on a port in 18800..18899 (SUANLI_KEY_DIR a folder of this run,
 SUANLI_MAINTENANCE_MS=200), and closes last calendar month through the API.
 
-How a month of activity gets into last month (TEST-ONLY, and why it is honest)
--------------------------------------------------------------------------------
-A period can only be closed after it ends and activity belongs to the period of its journal
-time, so a test must write history in the past.  The API cannot do that (orders start in the
-future, the journal takes the database clock), so the activity is made through the API now and
-then *the whole clock-dependent world is moved back consistently*, as the exchange itself (the
-holder of the signing key) would have written it a month ago:
+How a month of activity gets into last month: the test clock
+--------------------------------------------------------------
+A period can only be closed after it ends, and activity belongs to the period of its journal
+time, so the activity must happen last month.  The world's database runs on a test clock
+(schema/014_clock.sql, `suanlid clock set`, TEST-ONLY): switched on before its server first
+starts, frozen two days before last month begins, and moved only forward by the set-up; the
+server and SQL both take business time from it, so trades, journal, settlements and the signed
+ledger carry the moved times as the exchange wrote them (nothing is rewritten or re-signed):
 
-  phase A (just before the period): deposits, trades, a withdrawal, one settlement by the worker;
-  phase B1 (the period's first microseconds): a deposit and a withdrawal;
-  phase B2 (inside the period, from its second day): trades in four regions, a split order,
-      cancellations inside and outside the free window, a silent pool failing over (refunds,
-      replacement trades, an order refunded with no replacement), settlements by the maintenance
-      worker, deposits and withdrawals of tenants and a provider;
-  phase B3 (the period's last microseconds) and B4 (the next period's first): deposits and a
-      withdrawal, so that both ends of the half-open range are exercised to the microsecond;
-  the server is stopped; every row of each phase is moved back by that phase's shift (chosen so
-      that A's last journal transaction lands 1 us before the period, B1's first exactly on its
-      start, B3's last 1 us before its end and B4's first exactly on its end): journal times;
-      trades' created_at, settled_at, cancelled_at, and their windows by the shift rounded down
-      to whole hours (windows stay on calendar slots and still start after the booking); orders;
-      reservations, their events, dispatch jobs and the simulated cluster; ledger_entries;
-      accounts, tokens, regions and pools by creation time; pools' availability; the calendar
-      (pool_slots) is rebuilt from the trades; then every ledger record carrying a moved time is
-      re-encoded with the new time and re-signed with the exchange's own key (read from
-      SUANLI_KEY_DIR), leaf hashes and the hash chain are recomputed, every checkpoint is
-      re-signed over the new roots, and the key's valid_from is moved before the oldest record;
-  the server is restarted: `suanlid audit` must find nothing (the rewrite is coherent, and the
-      auditor, not this helper, is the judge of that);
+  phase A (from two days before the period): deposits, trades, a withdrawal; the clock moves
+      to 1 us before the period and the maintenance worker settles one trade there;
+  phase B1 (the clock at the period's first microsecond): a deposit and a withdrawal;
+  phase B2 (from a day into the period): trades in four regions, a split order, cancellations
+      inside and outside the free window, a silent pool failing over 15 s (of the clock) after
+      its heartbeat (refunds, replacement trades, an order refunded with no replacement),
+      settlements by the maintenance worker once the clock has passed their ends (21 h on),
+      then trades that end in the period but are settled after it, deposits and withdrawals of
+      tenants and a provider;
+  the server is restarted without workers (SUANLI_WORKERS=0: nothing settles at the month's
+      end, as if the workers were down) for phase B3 (the clock at the period's last
+      microsecond) and B4 (the next period's first): deposits and a withdrawal, so that both
+      ends of the half-open range are exercised to the microsecond;
+  the server is stopped, the clock set running at the real time, the server restarted:
+      `suanlid audit` must find nothing (the auditor is the judge of a coherent history);
   phase C (after the period, real time): the worker settles what ended (trades of A and B2),
       more deposits, trades, a cancellation and withdrawals.
 
-Ids split the phases (max ids at each boundary), not times, because the set-up itself moves
-some trades back a few hours before the maintenance worker settles them (as test_market does).
-The only things left at their real time are audit_log and idempotency_keys (request logs).
+Ids split the phases (max ids at each boundary).  Only the machinery's own bookkeeping (request
+log, Idempotency-Keys, dispatch outbox) keeps real times.
 
 Independent expectations (`period_postings`) come from the raw postings, journal and trades in
 SQL aggregated in Python — never from sl_period_lines or the C code.
@@ -51,7 +45,6 @@ import hashlib
 import io
 import os
 import socket
-import struct
 import subprocess
 import time
 
@@ -63,6 +56,7 @@ from market_util import minor  # noqa: F401 — used by test_settlement as U.min
 PORTS = range(18800, 18900)
 HOUR = 3600
 DAY = 86400
+US = 1000000
 
 
 # ---------------------------------------------------------------- small helpers
@@ -119,6 +113,11 @@ def previous_month(epoch):
 
 def rfc3339(epoch):
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc3339_us(epoch_us):
+    """RFC 3339 with microseconds, for `suanlid clock set`."""
+    return "%s.%06dZ" % (rfc3339(epoch_us // US)[:-1], epoch_us % US)
 
 
 def epoch_of(s):
@@ -190,16 +189,19 @@ class World:
         self.server = None
         self.starts = 0
         self.closed = False
+        S, _ = previous_month(time.time())
+        L.clock_set(self.url, rfc3339_us((S - 2 * DAY) * US), "--frozen")
         self.start_server()
         self.admin = L.bootstrap_admin(self.url, self.keys)
         self.admin_id = self.get("/v1/me", self.admin)["account"]["id"]
         self.notes = []  # what the set-up did, for messages
 
     # --- server
-    def start_server(self):
+    def start_server(self, workers=True):
         wait_port_free(self.port)
         self.starts += 1
-        self.server = L.LedgerServer("settle-%s-%d" % (self.tag, self.starts), self.url, self.keys, port=self.port)
+        self.server = L.LedgerServer("settle-%s-%d" % (self.tag, self.starts), self.url, self.keys, port=self.port,
+                                     extra_env=None if workers else {"SUANLI_WORKERS": "0"})
         self.server.wait_ready()
         self.c = self.server.client
 
@@ -242,8 +244,22 @@ class World:
 
     def su_sql(self, sql):
         """TEST-ONLY: superuser SQL with triggers and foreign keys off (session_replication_role =
-        replica) — used only to move set-up rows in time, never by a check."""
+        replica) — used only to change a row behind the exchange's back (the auditor's test)."""
         return psql_stdin(self.su, "BEGIN;\nSET LOCAL session_replication_role = replica;\n%s\nCOMMIT;\n" % sql)
+
+    # --- the test clock (TEST-ONLY: see the module docstring)
+    def clock(self, spec, mode=None):
+        """Move the world's clock (forward only) to SPEC (epoch microseconds, or a string for
+        `suanlid clock set`); every dispatch job is done first, so no reservation's deadline is
+        jumped over.  Returns the new business time in epoch microseconds."""
+        if self.server is not None and self.server.proc.poll() is None:
+            self.quiet_dispatch()
+        L.clock_set(self.url, rfc3339_us(spec) if isinstance(spec, int) else spec, mode)
+        return L.clock_now_us(self.url)
+
+    def hour(self, offset_hours=0):
+        """RFC 3339 of the whole hour `offset_hours` after the world's current one."""
+        return L.clock_hour(self.url, offset_hours)
 
     # --- API shorthands
     def account(self, kind, name, regions=None):
@@ -264,7 +280,7 @@ class World:
         body = {"name": "st-%s-%s-%d" % (self.tag, region, len(self.pools)), "region": region,
                 "accelerator": "H100-SXM", "gpu_count": gpus, "gpus_per_node": 8, "intra_node": "nvlink",
                 "inter_node": "infiniband", "inter_node_gbps": 400, "price_per_gpu_hour": price,
-                "available_from": harness.hour(1), "available_until": harness.hour(24 * 20),
+                "available_from": self.hour(1), "available_until": rfc3339((int(time.time()) // HOUR + 24 * 20) * HOUR),
                 "adapter": {"kind": "sim", "config": {"silent": True} if silent else {}}}
         body.update(over)
         p = self.post("/v1/pools", body, prov["token"])
@@ -272,7 +288,7 @@ class World:
         return p
 
     def buy(self, tenant, region, gpus, hours, start_h, want_trades=1, **extra):
-        body = {"gpus": gpus, "duration_hours": hours, "earliest_start": harness.hour(start_h), "regions": [region]}
+        body = {"gpus": gpus, "duration_hours": hours, "earliest_start": self.hour(start_h), "regions": [region]}
         body.update(extra)
         o = self.post("/v1/orders", body, tenant["token"])
         if o["state"] != "filled" or len(o["trades"]) != want_trades:
@@ -289,27 +305,22 @@ class World:
     def settings(self, **kw):
         return self.req("PUT", "/v1/exchange/settings", body=kw, token=self.admin, want=200).json
 
-    def move_to_past_and_settle(self, trade_ids):
-        """TEST-ONLY (as test_market.test_settlement_by_maintenance_worker): a trade cannot end
-        during a test, so each trade (its window, its creation and its booking journal
-        transaction) is moved back by whole hours to end before the current hour (the trades one
-        after the other, so that moved trades never overlap on a pool), its calendar booking
-        released; then the maintenance worker must settle it."""
+    def wait_settled(self, trade_ids, timeout=10):
+        """The maintenance worker settles these trades (the clock has passed their ends)."""
         ids = harness_ids(trade_ids)
-        self.su_sql(
-            "CREATE TEMP TABLE mv AS SELECT id, end_at - (date_trunc('hour', now()) - interval '1 hour'"
-            "  - coalesce(sum(end_at - start_at + interval '1 hour') OVER (ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING"
-            "  AND 1 PRECEDING), interval '0')) AS k FROM trades WHERE id IN %s;\n"
-            "SELECT sl_unbook(pool_id, start_at, end_at, gpus) FROM trades WHERE id IN %s;\n"
-            "UPDATE trades t SET start_at = t.start_at - mv.k, end_at = t.end_at - mv.k, created_at = t.created_at - mv.k"
-            "  FROM mv WHERE mv.id = t.id;\n"
-            "UPDATE journal_txns j SET created_at = j.created_at - mv.k FROM mv"
-            "  WHERE j.trade_id = mv.id AND j.kind = 'trade';\n" % (ids, ids))
         ok = wait_for(lambda: self.q1("SELECT count(*) FROM trades WHERE id IN %s AND state = 'settled'" % ids)
-                      == str(len(trade_ids)), 10, 0.1)
+                      == str(len(trade_ids)), timeout, 0.1)
         if not ok:
-            raise Failed("the maintenance worker did not settle trades %s within 10 s: %s" % (
-                trade_ids, self.q("SELECT id, state, end_at FROM trades WHERE id IN %s" % ids)))
+            raise Failed("the maintenance worker did not settle trades %s within %d s: %s" % (
+                trade_ids, timeout, self.q("SELECT id, state, end_at FROM trades WHERE id IN %s" % ids)))
+
+    def quiet_dispatch(self, timeout=15):
+        """No dispatch job queued or running."""
+        ok = wait_for(lambda: self.q1("SELECT count(*) FROM dispatch_jobs WHERE state IN ('queued', 'running')")
+                      == "0", timeout, 0.1)
+        if not ok:
+            raise Failed("dispatch jobs still pending after %ss: %s" % (timeout, self.q(
+                "SELECT id, action, state, attempts, last_error FROM dispatch_jobs WHERE state IN ('queued', 'running')")))
 
     def quiet(self, timeout=15):
         """No dispatch job queued, no book event, every ledger entry sequenced."""
@@ -320,12 +331,10 @@ class World:
         L.wait_sequenced(self.c, self.url, self.admin, timeout)
 
     def boundary(self, prev=None):
-        """Max ids now, the clock, and the first / last journal time (epoch microseconds) of the
-        journal transactions after `prev`'s."""
-        r = self.q("SELECT (SELECT coalesce(max(id), 0) FROM journal_txns), (SELECT coalesce(max(id), 0) FROM trades),"
-                   " (SELECT coalesce(max(id), 0) FROM orders), (SELECT coalesce(max(id), 0) FROM ledger_entries),"
-                   " (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")[0]
-        b = {"txn": int(r[0]), "trade": int(r[1]), "order": int(r[2]), "entry": int(r[3]), "t_us": int(r[4])}
+        """Max ids now, and the first / last journal time (epoch microseconds) of the journal
+        transactions after `prev`'s."""
+        r = self.q("SELECT (SELECT coalesce(max(id), 0) FROM journal_txns), (SELECT coalesce(max(id), 0) FROM trades)")[0]
+        b = {"txn": int(r[0]), "trade": int(r[1])}
         lo = prev["txn"] if prev else 0
         mm = self.q("SELECT (extract(epoch FROM min(created_at)) * 1000000)::bigint,"
                     " (extract(epoch FROM max(created_at)) * 1000000)::bigint FROM journal_txns WHERE id > %d AND id <= %d"
@@ -340,139 +349,17 @@ def harness_ids(ids):
     return "(%s)" % ",".join(str(i) for i in ids) if ids else "(NULL)"
 
 
-# ---------------------------------------------------------------- moving history (TEST-ONLY)
-
-US = 1000000
-HOUR_US = HOUR * US
-
-
-def _by_id(col, phases, key, hours=False):
-    """The shift (an interval) of a row by its id: the phase whose max id covers it; the trade
-    windows (hours=True) move by the shift rounded down to whole hours."""
-    whens = " ".join("WHEN %s <= %d THEN %d" % (col, ph["b"][key], (ph["d"] // HOUR_US * HOUR_US) if hours else ph["d"])
-                     for ph in phases)
-    return "(CASE %s ELSE 0 END) * interval '1 microsecond'" % whens
-
-
-def _by_time(col, phases):
-    """The shift of a row by its real time: the phase that was running when it was written."""
-    whens = " ".join("WHEN %s <= to_timestamp(%d / 1000000.0) THEN %d" % (col, ph["b"]["t_us"], ph["d"]) for ph in phases)
-    return "(CASE %s ELSE 0 END) * interval '1 microsecond'" % whens
-
-
-def rewrite_history(w, phases):
-    """Move every row of each phase back by its shift `d` (microseconds; trade windows by `d`
-    rounded down to whole hours, so that they stay on the calendar's slots and a trade is still
-    booked before its window), rebuild the calendar, then re-sign the ledger.  `phases`: in
-    order, {"b": boundary at the phase's end, "d": shift}.  The server must be stopped.  TEST-ONLY."""
-    last = phases[-1]["b"]
-    earliest = max(ph["d"] for ph in phases)
-    sql = [
-        "UPDATE journal_txns SET created_at = created_at - %s WHERE id <= %d;" % (_by_id("id", phases, "txn"), last["txn"]),
-        "CREATE TEMP TABLE tshift AS SELECT id AS tid, %s AS d, %s AS dh FROM trades WHERE id <= %d;"
-        % (_by_id("id", phases, "trade"), _by_id("id", phases, "trade", hours=True), last["trade"]),
-        "UPDATE trades t SET created_at = t.created_at - s.d, start_at = t.start_at - s.dh, end_at = t.end_at - s.dh,"
-        " settled_at = t.settled_at - s.d, cancelled_at = t.cancelled_at - s.d FROM tshift s WHERE s.tid = t.id;",
-        "UPDATE orders o SET created_at = o.created_at - s.d, updated_at = o.updated_at - s.d, filled_at = o.filled_at - s.d,"
-        " earliest_start = o.earliest_start - s.dh, latest_start = o.latest_start - s.dh, expires_at = o.expires_at - s.d"
-        " FROM (SELECT id AS oid, %s AS d, %s AS dh FROM orders WHERE id <= %d) s WHERE s.oid = o.id;"
-        % (_by_id("id", phases, "order"), _by_id("id", phases, "order", hours=True), last["order"]),
-        "UPDATE reservations r SET created_at = r.created_at - s.d, updated_at = r.updated_at - s.d"
-        " FROM tshift s WHERE s.tid = r.trade_id;",
-        "UPDATE reservation_events e SET at = e.at - s.d FROM reservations r, tshift s"
-        " WHERE e.reservation_id = r.id AND s.tid = r.trade_id;",
-        "UPDATE dispatch_jobs j SET next_attempt_at = j.next_attempt_at - s.d, deadline = j.deadline - s.d,"
-        " created_at = j.created_at - s.d, updated_at = j.updated_at - s.d, done_at = j.done_at - s.d"
-        " FROM reservations r, tshift s WHERE j.reservation_id = r.id AND s.tid = r.trade_id;",
-        "UPDATE sim_cluster_reservations c SET start_at = c.start_at - s.dh, end_at = c.end_at - s.dh,"
-        " created_at = c.created_at - s.d FROM reservations r, tshift s WHERE c.reservation_id = r.id AND s.tid = r.trade_id;",
-        "UPDATE ledger_entries SET created_at = created_at - %s WHERE id <= %d;" % (_by_id("id", phases, "entry"), last["entry"]),
-        "UPDATE ledger_checkpoints SET signed_at = signed_at - %s;" % _by_time("signed_at", phases),
-        "UPDATE accounts SET created_at = created_at - %s;" % _by_time("created_at", phases),
-        "UPDATE api_tokens SET created_at = created_at - %s;" % _by_time("created_at", phases),
-        "UPDATE regions SET created_at = created_at - %s;" % _by_time("created_at", phases),
-        "UPDATE pools SET created_at = created_at - %s, available_from = available_from - %d * interval '1 microsecond';"
-        % (_by_time("created_at", phases), earliest // HOUR_US * HOUR_US),
-        "UPDATE exchange_keys SET valid_from = valid_from - %d * interval '1 microsecond';" % (earliest + 7 * DAY * US),
-        # the calendar is a function of the trades: rebuild it at the trades' new times
-        "DELETE FROM pool_slots;",
-        "INSERT INTO pool_slots(pool_id, slot, capacity, booked) SELECT t.pool_id, s, p.gpu_count, sum(t.gpus)"
-        " FROM trades t JOIN pools p ON p.id = t.pool_id,"
-        " generate_series(t.start_at, t.end_at - interval '1 hour', interval '1 hour') s"
-        " WHERE t.state IN ('booked', 'settled') GROUP BY t.pool_id, s, p.gpu_count;",
-    ]
-    w.su_sql("\n".join(sql))
-    resign_ledger(w)
-
-
-def resign_ledger(w):
-    """Re-encode every ledger record with the times its rows now hold, re-sign it with the
-    exchange's key, recompute leaf hashes, the hash chain and every checkpoint.  TEST-ONLY."""
-    seeds = {}
-
-    def seed(kid):
-        if kid not in seeds:
-            seeds[kid] = L.read_seed(w.keys, kid)
-        return seeds[kid]
-
-    rows = L.rows(w.su, "SELECT e.id, e.purpose, encode(e.record, 'hex'), e.key_id, coalesce(e.leaf_index, -1),"
-                        " coalesce(floor(extract(epoch FROM t.start_at))::bigint, 0),"
-                        " coalesce(floor(extract(epoch FROM t.end_at))::bigint, 0),"
-                        " coalesce(floor(extract(epoch FROM t.created_at))::bigint, 0),"
-                        " coalesce(floor(extract(epoch FROM j.created_at))::bigint, 0)"
-                        " FROM ledger_entries e LEFT JOIN trades t ON e.purpose = 1 AND t.id = e.trade_id"
-                        " LEFT JOIN journal_txns j ON j.id = e.journal_txn_id ORDER BY e.leaf_index NULLS LAST, e.id")
-    leaves, updates, prev = [], [], None
-    for i, (eid, purpose, rec_hex, kid, li, start, end, created, at) in enumerate(rows):
-        if int(li) != i:
-            raise Failed("ledger entry %s at leaf %s, expected %d: not every entry is sequenced" % (eid, li, i))
-        rec = bytearray.fromhex(rec_hex)
-        p = int(purpose)
-        if p == L.TRADE:
-            struct.pack_into(">qq", rec, 60, int(start), int(end))
-            struct.pack_into(">q", rec, 96, int(created))
-        elif L.CANCELLATION <= p <= L.WITHDRAWAL:
-            struct.pack_into(">q", rec, 64, int(at))
-        else:
-            raise Failed("unexpected purpose %s in entry %s before any period was closed" % (p, eid))
-        sig = L.ed25519_sign(seed(kid), bytes(rec))
-        leaf = L.leaf_hash(rec, kid, sig)
-        prev = L.chain_step(prev, leaf)
-        leaves.append(leaf)
-        updates.append("(%s, '%s', '%s', '%s', '%s')" % (eid, bytes(rec).hex(), sig.hex(), leaf.hex(), prev.hex()))
-    cps = L.rows(w.su, "SELECT tree_size, floor(extract(epoch FROM signed_at))::bigint, key_id FROM ledger_checkpoints"
-                       " ORDER BY tree_size")
-    cp_updates = []
-    for size, ts, kid in cps:
-        size, ts = int(size), int(ts)
-        if size > len(leaves):
-            raise Failed("checkpoint of size %d but %d entries" % (size, len(leaves)))
-        root = L.mth(leaves[:size])
-        rec = struct.pack(">IIQ", 56, 7, size) + root + struct.pack(">q", ts)
-        sig = L.ed25519_sign(seed(kid), rec)
-        cp_updates.append("(%d, '%s', '%s', '%s', %d)" % (size, root.hex(), rec.hex(), sig.hex(), ts))
-    sql = []
-    if updates:
-        sql.append("UPDATE ledger_entries e SET record = decode(v.r, 'hex'), signature = decode(v.s, 'hex'),"
-                   " leaf_hash = decode(v.l, 'hex'), chain_hash = decode(v.c, 'hex')"
-                   " FROM (VALUES %s) v(id, r, s, l, c) WHERE e.id = v.id;" % ",\n".join(updates))
-    if cp_updates:
-        sql.append("UPDATE ledger_checkpoints k SET root_hash = decode(v.root, 'hex'), record = decode(v.r, 'hex'),"
-                   " signature = decode(v.s, 'hex')"
-                   " FROM (VALUES %s) v(size, root, r, s, ts) WHERE k.tree_size = v.size;" % ",\n".join(cp_updates))
-    if sql:
-        w.su_sql("\n".join(sql))
-    return len(updates), len(cp_updates)
-
-
 # ---------------------------------------------------------------- building the month
 
 def build(w):
     """Phases A, B, C and the close of last month (see the module docstring).  Sets on w:
-    S, E (the period), DA, DB, the actors, trade ids by role, period (the POST reply)."""
+    S, E (the period), the actors, trade ids by role, period (the POST reply)."""
     tag = w.tag
     run = harness.RUN
     w.pools = []
+    S, E = previous_month(time.time())
+    w.S, w.E = S, E
+    # the clock stands at S - 2 days (World.__init__): the market is set up there
     w.settings(fee_bp=250, cancel_free_hours=24, cancel_charge_bp=1000)
     codes = ["st%s-eu" % run, "st%s-us" % run, "st%s-edge" % run, "st%s-fo" % run]
     tiers = ["cloud", "cloud", "edge", "cloud"]
@@ -494,27 +381,27 @@ def build(w):
     w.pool(P[0], r3, "1.60")  # the failover target
     w.settled_by_worker, w.cancelled_free, w.cancelled_charged = [], [], []
 
-    S, E = previous_month(time.time())
-    w.S, w.E = S, E
-
-    # ---- phase A: moved to end one microsecond before the period
+    # ---- phase A: two days before the period; its last transaction 1 us before it
     for t in T:
         w.deposit(t, "5000.00", "opening deposit")
     a1 = w.buy(T[0], r0, 2, 3, 2)["trades"][0]["id"]
-    w.buy(T[1], r1, 4, 2, 5)                       # booked before the period, ends in it, settled after it
-    w.buy(T[2], r2, 1, 1, 8)
+    w.buy(T[1], r1, 4, 2, 144)                     # booked before the period, ends in it, settled after it
+    w.buy(T[2], r2, 1, 1, 150)                     # the same
     w.withdraw(T[3], "100.00", "tenant withdrawal before the period")
-    w.move_to_past_and_settle([a1])
+    w.clock(S * US - 1)                            # a1 has ended: the worker settles it there
+    w.wait_settled([a1])
     w.settled_by_worker.append(a1)
     w.quiet()
     bA = w.boundary()
 
-    # ---- phase B1: moved to start at the period's first microsecond
+    # ---- phase B1: at the period's first microsecond
+    w.clock(S * US)
     w.deposit(T[5], "1.23", "first microsecond of the period")
     w.withdraw(T[5], "0.23", "early withdrawal")
     bB1 = w.boundary(bA)
 
-    # ---- phase B2: the month's market, moved to start a day into the period
+    # ---- phase B2: the month's market, from a day into the period
+    w.clock((S + DAY) * US)
     fa = w.pool(P[2], r3, "1.10", silent=True)
     w.settings(heartbeat_timeout_s=10)
     w.post("/v1/pools/%d/heartbeat" % fa["id"], {"healthy_gpus": 16, "utilization_bp": 0}, P[2]["token"], want=200)
@@ -536,16 +423,12 @@ def build(w):
     w.cancelled_charged.append(b5)
     split = w.buy(T[2], r0, 20, 1, 12, want_trades=2, placement="split")
     b7 = w.buy(T[4], r2, 2, 2, 2)["trades"][0]["id"]
-    w.buy(T[5], r1, 1, 5, 10)                      # booked in the period, settled after it
     b9 = w.buy(T[0], r2, 8, 1, 20)["trades"][0]["id"]
-    w.buy(T[3], r0, 1, 4, 40)                      # booked in the period, settled after it
-    movers = [tr["id"] for tr in split["trades"]] + [b7, b9]
-    w.move_to_past_and_settle(movers)
-    w.settled_by_worker += movers
-    w.withdraw(T[1], "77.70")
-    w.withdraw(P[0], "5.00", "provider payout")
+    settle = [tr["id"] for tr in split["trades"]] + [b7, b9]
 
-    # the silent pool goes offline 10..15 s after its heartbeat; its trades fail over
+    # the silent pool goes offline when the clock is 15 s past its heartbeat; its trades fail over
+    w.clock("+15 seconds")
+
     def failed_over():
         st = w.q("SELECT state FROM trades WHERE id IN %s" % harness_ids(w.failed_trades))
         return all(s == ["failed"] for s in st) and len(st) == 3
@@ -556,41 +439,46 @@ def build(w):
                                                % harness_ids(w.failed_trades))]
     check(len(w.replacements) == 2, "failover replacement trades %s, expected 2" % w.replacements)
     w.settings(heartbeat_timeout_s=300)
+    # 21 h on, these (and the replacements) have ended: the worker settles them
+    w.clock((S + DAY + 21 * HOUR) * US)
+    w.wait_settled(settle)
+    w.settled_by_worker += settle
+    w.buy(T[5], r1, 1, 5, 10)                      # booked in the period, settled after it
+    w.buy(T[3], r0, 1, 4, 40)                      # booked in the period, settled after it
+    w.withdraw(T[1], "77.70")
+    w.withdraw(P[0], "5.00", "provider payout")
     w.quiet()
     bB2 = w.boundary(bB1)
 
-    # ---- phase B3: moved to end at the period's last microsecond; B4: at the next one's first
+    # ---- phases B3 (the period's last microsecond) and B4 (the next one's first), no workers
+    w.stop_server()
+    w.start_server(workers=False)
+    w.clock(E * US - 1)
     w.deposit(T[4], "2.00", "late deposit")
     w.withdraw(T[4], "1.00", "last microsecond of the period")
     bB3 = w.boundary(bB2)
+    w.clock(E * US)
     w.deposit(T[4], "3.00", "first microsecond after the period")
-    w.quiet()
-    w.stop_server()
     bB4 = w.boundary(bB3)
+    w.stop_server()
 
-    # ---- move A and B into the past (TEST-ONLY; see the module docstring)
-    phases = [{"name": "A", "b": bA, "d": bA["max_us"] - (S * US - 1)},
-              {"name": "B1", "b": bB1, "d": bB1["min_us"] - S * US},
-              {"name": "B2", "b": bB2, "d": bB2["min_us"] - (S + DAY) * US},
-              {"name": "B3", "b": bB3, "d": bB3["max_us"] - (E * US - 1)},
-              {"name": "B4", "b": bB4, "d": bB4["min_us"] - E * US}]
-    w.phases = phases
-    rewrite_history(w, phases)
+    # ---- back to the real time (the clock running), the workers on: the auditor's judgement
+    w.clock("now", "--running")
     w.start_server()
     rc, findings, err = L.audit(w.url, w.keys)
     if rc != 0 or findings:
-        raise Failed("set-up: after moving history, suanlid audit exit %s with %d finding(s): %s %s"
+        raise Failed("set-up: after the month on the test clock, suanlid audit exit %s with %d finding(s): %s %s"
                      % (rc, len(findings), findings[:8], err[-300:]))
-    # the move did what it should: A ends 1 us before the period, B1 starts at its first
+    # the clock did what it should: A ends 1 us before the period, B1 starts at its first
     # microsecond, B3 ends at its last, B4 starts at the next period's first; B2's trades end in it
     got = []
     lo = 0
-    for ph in phases:
+    for b in (bA, bB1, bB2, bB3, bB4):
         r = w.q("SELECT (extract(epoch FROM min(created_at)) * 1000000)::bigint,"
                 " (extract(epoch FROM max(created_at)) * 1000000)::bigint FROM journal_txns WHERE id > %d AND id <= %d"
-                % (lo, ph["b"]["txn"]))[0]
+                % (lo, b["txn"]))[0]
         got.append((int(r[0]), int(r[1])))
-        lo = ph["b"]["txn"]
+        lo = b["txn"]
     check(got[0][1] == S * US - 1 and got[1][0] == S * US and S * US <= got[2][0] and got[2][1] < got[3][0]
           and got[3][1] == E * US - 1 and got[4][0] == E * US,
           "set-up: phase journal spans (us) %s around the period [%d, %d)" % (got, S * US, E * US))
@@ -599,10 +487,10 @@ def build(w):
 
     # ---- phase C (real time, after the period)
     def all_settled():
-        return w.q1("SELECT count(*) FROM trades WHERE state = 'booked' AND end_at <= now()") == "0"
+        return w.q1("SELECT count(*) FROM trades WHERE state = 'booked' AND end_at <= sl_now()") == "0"
     if not wait_for(all_settled, 15, 0.2):
         raise Failed("the maintenance worker left ended trades unsettled: %s"
-                     % w.q("SELECT id, end_at FROM trades WHERE state = 'booked' AND end_at <= now()"))
+                     % w.q("SELECT id, end_at FROM trades WHERE state = 'booked' AND end_at <= sl_now()"))
     w.deposit(T[0], "99.99", "after the period")
     w.buy(T[2], r1, 2, 1, 3)
     c3 = w.buy(T[4], r0, 1, 1, 30)["trades"][0]["id"]

@@ -425,45 +425,40 @@ def test_failover_silent_pool():
 
 def test_pro_rata_lost_gpus():
     c = Collector()
-    with PrivateEnv("prorata") as e:
+    with PrivateEnv("prorata", clock="now") as e:
         region = e.region()
         prov = e.account("provider")
         # a pool that reports its own health (silent: no simulated heartbeats), available from
-        # the current hour so that a running window fits its calendar
+        # the next hour, when the trades will run
         pool = e.pool(prov["token"], region, gpu_count=16, gpus_per_node=8, price_per_gpu_hour="2.00",
-                      available_from=hour(1), adapter={"kind": "sim", "config": {"silent": True}})
+                      available_from=e.hour(1), adapter={"kind": "sim", "config": {"silent": True}})
         _heartbeat(e, prov, pool["id"], 16)
         t1, t2 = e.account("tenant"), e.account("tenant")
         e.deposit(t1["id"], "500.00")
         e.deposit(t2["id"], "500.00")
         trades = []
         for t, gpus in ((t1, 8), (t2, 6)):
-            r = e.c.post("/v1/orders", {"gpus": gpus, "duration_hours": 3, "earliest_start": hour(1),
+            r = e.c.post("/v1/orders", {"gpus": gpus, "duration_hours": 3, "earliest_start": e.hour(1),
                                         "regions": [region]}, token=t["token"])
             check(r.status == 201 and r.json["state"] == "filled", "order: %s" % r.short())
             trades.append(r.json["trades"][0])
         for tr in trades:
             e.wait_res(tr["id"], ("dispatched",), 10)
-        # TEST-ONLY (orders cannot start in the past): move both booked trades one hour earlier
-        # so that they are running now, with the calendar moved alongside.  This rewrites signed
-        # trades, so it happens on this test's private database only.
-        ids = ",".join(str(tr["id"]) for tr in trades)
-        e.psql("BEGIN;"
-               " UPDATE pools SET available_from = available_from - interval '1 hour' WHERE id = %d;"
-               " SELECT sl_unbook(pool_id, start_at, end_at, gpus) FROM trades WHERE id IN (%s);"
-               " UPDATE trades SET start_at = start_at - interval '1 hour', end_at = end_at - interval '1 hour'"
-               "  WHERE id IN (%s);"
-               " SELECT sl_book(pool_id, start_at, 3, gpus) FROM trades WHERE id IN (%s);"
-               " COMMIT;" % (pool["id"], ids, ids, ids))
+        # TEST-ONLY (orders cannot start in the past): the clock moves one hour on, into the
+        # trades' first hour, so that they are running now.  The pool's own heartbeat is then an
+        # hour old: the timeout is raised first, so that it does not look silent.
+        r = e.c.put("/v1/exchange/settings", {"heartbeat_timeout_s": 86400}, token=e.admin)
+        check(r.status == 200, "heartbeat timeout: %s" % r.short())
+        e.clock("+1 hour")
         check(wait_for(lambda: all(e.res_state(tr["id"]) == "active" for tr in trades), 5),
-              "the moved trades' reservations did not become active: %s" % [e.res_state(tr["id"]) for tr in trades])
+              "the trades' reservations did not become active: %s" % [e.res_state(tr["id"]) for tr in trades])
         for p in calendar_problems(e):
-            c.add("after moving the trades (test set-up): " + p)
+            c.add("after moving the clock (test set-up): " + p)
         end = int(e.q1("SELECT extract(epoch FROM end_at)::bigint FROM trades WHERE id = %d" % trades[0]["id"]))
 
         def hours_left():
             # the hours of the window not yet over, the one in progress included
-            return -(-(end - int(time.time())) // 3600)
+            return -(-(end - e.now()) // 3600)
 
         def state():
             return {tr["id"]: (e.trade(tr["id"])["lost_gpus"], minor(e.trade(tr["id"])["refunded"])) for tr in trades}

@@ -10,8 +10,9 @@ import datetime
 import json
 import time
 
-from harness import (PATH_FIELD, Collector, best_error_problems, check, env, error_problems, expect_status, hour, parse_ts, psql,
-                     snapshot_diff, ts, uniq, utcnow)
+from dispatch_util import PrivateEnv
+from harness import (PATH_FIELD, Collector, best_error_problems, check, env, error_problems, expect_status, hour, parse_ts,
+                     snapshot_diff, ts, uniq)
 from market_util import (Market, bp_of, book_quiet, calendar_problems, fees_balance, ids_sql, ledger_problems,
                          minor, money, q, q1, slots, stable_snapshot, trade_journal_problems)
 
@@ -597,7 +598,7 @@ def test_resting_order_for_absent_model_stays_open_and_cancels():
     c.done()
 
 
-def test_resting_order_unfunded_and_expiry():
+def test_resting_order_unfunded():
     e = env()
     mk = _m()
     c = Collector()
@@ -615,13 +616,26 @@ def test_resting_order_unfunded_and_expiry():
     c.check("balance" in o1["reason"] or "fund" in o1["reason"], "reason %r does not mention the balance" % o1["reason"])
     c.check(booked_slots(X["id"]) == 0 and mk.avail_escrow(T["id"]) == (100, 0), "an unfunded rematch wrote something")
     expect_status(e.c.delete("/v1/orders/%d" % o["id"], token=T["token"]), 200)
-    # a deadline a few seconds away: the maintenance worker expires the order
-    exp = ts(utcnow().replace(microsecond=0) + datetime.timedelta(seconds=3))
-    o = expect_status(mk.order(T["token"], _order_body(start, regions=[r], spec={"accelerators": ["MI300X"]},
-                                                        time_in_force="good_till", expires_at=exp)), 201)
-    c.check(o["state"] == "open", "short-lived resting order %s" % o["state"])
-    o2 = mk.wait_order(o["id"], T["token"], states=("expired",), timeout=10)
-    c.check(o2["state"] == "expired", "10 s after its deadline the order is %s" % o2["state"])
+    c.done()
+
+
+def test_resting_order_expiry():
+    """A deadline a few seconds away: the maintenance worker expires the order once it has
+    passed.  On a database of its own whose test clock (TEST-ONLY, schema/014_clock.sql) the
+    test moves past the deadline instead of waiting for it."""
+    c = Collector()
+    with PrivateEnv("order_expiry", clock="now") as e:
+        mk = Market(e)
+        r = e.region()
+        T = e.account("tenant")
+        mk.deposit(T["id"], "1.00")
+        exp = ts(datetime.datetime.fromtimestamp(e.now(), datetime.timezone.utc) + datetime.timedelta(seconds=3))
+        o = expect_status(mk.order(T["token"], _order_body(e.hour(30), regions=[r], spec={"accelerators": ["MI300X"]},
+                                                            time_in_force="good_till", expires_at=exp)), 201)
+        c.check(o["state"] == "open", "short-lived resting order %s" % o["state"])
+        e.clock("+4 seconds")
+        o2 = mk.wait_order(o["id"], T["token"], states=("expired",), timeout=10)
+        c.check(o2["state"] == "expired", "10 s after the clock passed its deadline the order is %s" % o2["state"])
     c.done()
 
 
@@ -952,56 +966,57 @@ def test_budget_caps():
 # ---------------------------------------------------------------- settlement
 
 def test_settlement_by_maintenance_worker():
-    """TEST-ONLY MANIPULATION: a trade's window cannot end during a test run, so after buying it
-    the test moves the trade into the past with SQL (and moves its calendar booking with it),
-    then waits for the maintenance worker to settle it."""
-    e = env()
-    mk = _m()
+    """A trade's window cannot end during a test run on the real clock, so this test buys it on
+    a database of its own whose test clock (TEST-ONLY, schema/014_clock.sql) it then moves to
+    the trade's end; the maintenance worker must settle it."""
     c = Collector()
-    r = e.region()
-    P = e.account("provider")
-    X = _pool(P, r, track=False, price_per_gpu_hour="2.37")  # calendar rewritten below
-    T = _tenant("100.00")
-    o = expect_status(mk.order(T["token"], _order_body(hour(30), gpus=3, hours=2, regions=[r])), 201)
-    check(o["state"] == "filled", "setup order %s" % o["state"])
-    t = o["trades"][0]
-    TRADES.append(t["id"])
-    total, fee = minor(t["total"]), minor(t["fee"])
-    check(total == 1422 and fee == bp_of(1422, t["fee_bp"]), "trade total/fee %s/%s" % (t["total"], t["fee"]))
-    fees0, prov0, ten0 = fees_balance(), mk.avail_escrow(P["id"]), mk.avail_escrow(T["id"])
-    # --- test-only: shift the trade (and its booking) to [now-3h, now-1h) on whole hours
-    psql("BEGIN; SELECT sl_unbook(%d, start_at, end_at, gpus) FROM trades WHERE id = %d;"
-         " UPDATE trades SET start_at = date_trunc('hour', now()) - interval '3 hours',"
-         " end_at = date_trunc('hour', now()) - interval '1 hour' WHERE id = %d; COMMIT;" % (X["id"], t["id"], t["id"]))
-    deadline = time.time() + 8
-    tj = mk.get_trade(t["id"], T["token"])
-    while tj["state"] == "booked" and time.time() < deadline:
-        time.sleep(0.2)
+    with PrivateEnv("mkt_settle", clock="now") as e:
+        mk = Market(e)
+        r = e.region()
+        P = e.account("provider")
+        e.pool(P["token"], r, gpu_count=8, gpus_per_node=8, price_per_gpu_hour="2.37", available_from=e.hour(1))
+        T = e.account("tenant")
+        mk.deposit(T["id"], "100.00")
+        o = expect_status(mk.order(T["token"], _order_body(e.hour(30), gpus=3, hours=2, regions=[r])), 201)
+        check(o["state"] == "filled", "setup order %s" % o["state"])
+        t = o["trades"][0]
+        total, fee = minor(t["total"]), minor(t["fee"])
+        check(total == 1422 and fee == bp_of(1422, t["fee_bp"]), "trade total/fee %s/%s" % (t["total"], t["fee"]))
+        fees0, prov0, ten0 = fees_balance(e.url), mk.avail_escrow(P["id"]), mk.avail_escrow(T["id"])
+        # --- test-only: the clock moves to the trade's end (its reservation dispatched first)
+        e.wait_res(t["id"], ("dispatched",), 10)
+        e.clock(t["end"])
+        deadline = time.time() + 8
         tj = mk.get_trade(t["id"], T["token"])
-    c.check(tj["state"] == "settled" and tj["settled_at"] is not None, "8 s after its end the trade is %s" % tj["state"])
-    c.check((tj.get("reservation") or {}).get("state") == "completed", "reservation %s" % tj.get("reservation"))
-    c.check(mk.avail_escrow(T["id"]) == (ten0[0], ten0[1] - total), "tenant after settlement %s, expected (%d, %d)"
-            % (mk.avail_escrow(T["id"]), ten0[0], ten0[1] - total))
-    c.check(mk.avail_escrow(P["id"]) == (prov0[0] + total - fee, prov0[1]), "provider after settlement %s, expected +%d"
-            % (mk.avail_escrow(P["id"]), total - fee))
-    c.check(fees_balance() == fees0 + fee, "fees account +%d, expected +%d" % (fees_balance() - fees0, fee))
-    legs = q("SELECT l.purpose, coalesce(l.owner_id, 0), p.amount FROM journal_txns j JOIN postings p ON p.txn_id = j.id"
-             " JOIN ledger_accounts l ON l.id = p.ledger_account_id WHERE j.trade_id = %d AND j.kind = 'settlement'"
-             " ORDER BY p.id" % t["id"])
-    want = [["escrow", str(T["id"]), str(-total)], ["available", str(P["id"]), str(total - fee)], ["fees", "0", str(fee)]]
-    c.check(legs == want, "settlement legs %s, expected %s" % (legs, want))
-    pp = expect_status(e.c.get("/v1/accounts/%d/postings" % P["id"], token=P["token"]), 200)["items"]
-    c.check([(x["kind"], x["account"], x["amount"], x["trade_id"]) for x in pp] == [("settlement", "available",
-                                                                                    money(total - fee), t["id"])],
-            "provider postings %s" % pp)
-    # settled once: a settled trade cannot be cancelled, and another pass pays nothing more
-    rr = e.c.post("/v1/trades/%d/cancel" % t["id"], None, token=T["token"])
-    c.check(rr.status == 409, "cancel of a settled trade: %s" % rr.short())
-    time.sleep(2.5)
-    c.check(q1("SELECT count(*) FROM journal_txns WHERE trade_id = %d AND kind = 'settlement'" % t["id"]) == "1",
-            "the trade was settled more than once")
-    for p in ledger_problems():
-        c.add(p)
+        while tj["state"] == "booked" and time.time() < deadline:
+            time.sleep(0.2)
+            tj = mk.get_trade(t["id"], T["token"])
+        c.check(tj["state"] == "settled" and tj["settled_at"] is not None, "8 s after its end the trade is %s"
+                % tj["state"])
+        c.check((tj.get("reservation") or {}).get("state") == "completed", "reservation %s" % tj.get("reservation"))
+        c.check(mk.avail_escrow(T["id"]) == (ten0[0], ten0[1] - total), "tenant after settlement %s, expected (%d, %d)"
+                % (mk.avail_escrow(T["id"]), ten0[0], ten0[1] - total))
+        c.check(mk.avail_escrow(P["id"]) == (prov0[0] + total - fee, prov0[1]),
+                "provider after settlement %s, expected +%d" % (mk.avail_escrow(P["id"]), total - fee))
+        c.check(fees_balance(e.url) == fees0 + fee, "fees account +%d, expected +%d" % (fees_balance(e.url) - fees0, fee))
+        legs = q("SELECT l.purpose, coalesce(l.owner_id, 0), p.amount FROM journal_txns j JOIN postings p ON p.txn_id = j.id"
+                 " JOIN ledger_accounts l ON l.id = p.ledger_account_id WHERE j.trade_id = %d AND j.kind = 'settlement'"
+                 " ORDER BY p.id" % t["id"], e.url)
+        want = [["escrow", str(T["id"]), str(-total)], ["available", str(P["id"]), str(total - fee)],
+                ["fees", "0", str(fee)]]
+        c.check(legs == want, "settlement legs %s, expected %s" % (legs, want))
+        pp = expect_status(e.c.get("/v1/accounts/%d/postings" % P["id"], token=P["token"]), 200)["items"]
+        c.check([(x["kind"], x["account"], x["amount"], x["trade_id"]) for x in pp] == [("settlement", "available",
+                                                                                        money(total - fee), t["id"])],
+                "provider postings %s" % pp)
+        # settled once: a settled trade cannot be cancelled, and another pass pays nothing more
+        rr = e.c.post("/v1/trades/%d/cancel" % t["id"], None, token=T["token"])
+        c.check(rr.status == 409, "cancel of a settled trade: %s" % rr.short())
+        time.sleep(2.5)
+        c.check(q1("SELECT count(*) FROM journal_txns WHERE trade_id = %d AND kind = 'settlement'" % t["id"], e.url)
+                == "1", "the trade was settled more than once")
+        for p in ledger_problems(e.url):
+            c.add(p)
     c.done()
 
 

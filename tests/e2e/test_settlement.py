@@ -11,18 +11,14 @@ SUANLI_KEY_DIR, SUANLI_MAINTENANCE_MS=200), built once by settlement_util.world(
   * activity before the period (phase A, its last transaction 1 us before the start), inside it
     (B1 at its first microsecond, the market B2, B3 ending 1 us before its end), at the next
     period's first microsecond (B4) and after it (phase C, real time);
-  * TEST-ONLY, how history reaches last month: the run happens now through the API; then, with
-    the server stopped, each phase's rows are moved back by that phase's shift (A before last
-    month, B into it; trade windows by whole hours so they stay on calendar slots) *together
-    with everything that depends on the clock*: trade windows,
-    journal times, orders, reservations, the calendar, and the signed ledger itself — each
-    record carrying a moved time is re-encoded and re-signed with the exchange's own key (the
-    test owns SUANLI_KEY_DIR), leaf hashes, the hash chain and every checkpoint recomputed, the
-    key's validity moved before the oldest record.  The alternative — backdating journal rows
-    under a ledger that signed the real times — leaves the auditor reporting every moved row,
-    which would hide the one finding that matters here (a closed period whose journal changed).
-    So the set-up is checked by the auditor itself: `suanlid audit` must be clean right after
-    the move, and again after the period is closed.  Details: settlement_util's docstring;
+  * TEST-ONLY, how the activity reaches last month: the world's database runs on a test clock
+    (schema/014_clock.sql), switched on before its server first starts, frozen two days before
+    last month and moved only forward by the set-up (`suanlid clock set`): the server and SQL
+    take business time from it, so trade windows, journal times, orders, reservations, the
+    calendar and the signed ledger all carry last month's times as the exchange itself wrote
+    them — nothing is rewritten or re-signed.  The clock then runs at the real time for phase
+    C.  The set-up is checked by the auditor itself: `suanlid audit` must be clean after the
+    month, and again after the period is closed.  Details: settlement_util's docstring;
   * then POST /v1/periods {} closes last calendar month.
 
 Every expectation is computed independently from the raw postings, journal and trades (SQL +

@@ -21,7 +21,8 @@ void sl_time_format(int64_t t, char *buf, size_t len);
 /* True when t lies on a slot boundary (a whole UTC hour). */
 bool sl_time_on_slot(int64_t t);
 
-/* Current UTC time in seconds / microseconds (the one clock read of core). */
+/* The machine's real UTC time in seconds / microseconds: for timeouts, leases, rates and
+ * logs.  The market's rules read the business clock, sl_clock_now() (suanli/core/clock.h). */
 int64_t sl_time_now(void);
 int64_t sl_time_now_us(void);
 
