@@ -100,7 +100,6 @@ static int ledger_start(const char *url) {
   char err[512];
   if (!sl_ledger_init(url, key_dir(), enabled, err, sizeof err))
     return start_failed("signing keys unavailable", err);
-  sl_db_set_precommit(sl_ledger_record_pending);
   sl_dispatch_set_signer(webhook_sign);
   return 0;
 }

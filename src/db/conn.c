@@ -19,14 +19,15 @@ static const sl_db_stmt *const all_stmt_tables[] = {
 
 /* The transaction runner's own statements (see probe and resolve_commit). */
 const sl_db_stmt sl_db_stmts_conn[] = {
-    /* just before COMMIT: the transaction id, what the triggers flagged for signing, and, for
-     * a write transaction, its marker (schema/012) */
+    /* just before COMMIT: the transaction id, how many items its money-moving statements
+     * queued for signing (schema/015), and, for a write transaction, its marker (schema/012) */
     {"txn_probe",
      "WITH m AS (INSERT INTO txn_commits(session, nonce) SELECT $1::bigint, $2::bigint"
      "  WHERE txid_current_if_assigned() IS NOT NULL"
      "  ON CONFLICT (session) DO UPDATE SET nonce = excluded.nonce, at = now() RETURNING 1)"
-     " SELECT txid_current_if_assigned(), current_setting('suanli.sign_trades', true),"
-     " current_setting('suanli.sign_money', true), (SELECT count(*) FROM m)"},
+     " SELECT txid_current_if_assigned(),"
+     " (SELECT count(*) FROM ledger_to_sign WHERE txid = txid_current_if_assigned()),"
+     " (SELECT count(*) FROM m)"},
     {"txn_status", "SELECT sl_commit_outcome($1::bigint, $2::bigint, $3::bigint)"},
     /* markers of sessions gone for a week (one row per session: the table stays small) */
     {"txn_commits_reap", "DELETE FROM txn_commits WHERE at < now() - interval '7 days'"},
@@ -393,7 +394,7 @@ static sl_dbrc begin_with(sl_dbc *c, const char *sql) {
   sl_dbrc rc = sl_db_simple(c, sql);
   if (rc == SL_DB_DOWN && c->db && conn_ready(c->db, c)) rc = sl_db_simple(c, sql);
   c->in_txn = rc == SL_DB_OK;
-  c->money = 0;
+  c->to_sign = 0;
   c->xid = 0;
   c->failed = SL_DB_OK;
   return rc;
@@ -405,11 +406,9 @@ sl_dbrc sl_db_begin_snapshot(sl_dbc *c) {
 
 sl_dbrc sl_db_begin(sl_dbc *c) { return begin_with(c, "BEGIN"); }
 
-static sl_db_precommit_fn precommit;
+static sl_db_signer_fn signer;
 
-void sl_db_set_precommit(sl_db_precommit_fn fn) { precommit = fn; }
-
-unsigned sl_db_money_moved(const sl_dbc *c) { return c->money; }
+void sl_db_set_signer(sl_db_signer_fn fn) { signer = fn; }
 
 int64_t sl_db_txid(const sl_dbc *c) { return c->xid; }
 
@@ -428,21 +427,20 @@ void sl_db_backoff(int *attempt) {
 }
 
 /* What the open transaction is about to commit: its transaction id (0: it wrote nothing)
- * and what the schema's triggers flagged for signing (trades, other journal transactions:
- * schema/007).  One round trip, just before COMMIT. */
+ * and how many items to sign its money-moving statements queued (schema/015).  One round
+ * trip, just before COMMIT. */
 static sl_dbrc probe(sl_dbc *c) {
   PGresult *r;
   c->xid = 0;
-  c->money = 0;
+  c->to_sign = 0;
   char sb[24], nb[24];
   const char *v[2] = {sl_db_i64(sb, c->session), sl_db_i64(nb, c->commits + 1)};
   sl_dbrc rc = sl_db_exec(c, "txn_probe", 2, v, &r);
   if (rc != SL_DB_OK) return rc;
   if (PQntuples(r) == 1) {
     if (!PQgetisnull(r, 0, 0)) c->xid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    if (PQgetvalue(r, 0, 1)[0] == '1') c->money |= SL_DB_WROTE_TRADES;
-    if (PQgetvalue(r, 0, 2)[0] == '1') c->money |= SL_DB_WROTE_MONEY;
-    if (PQgetvalue(r, 0, 3)[0] == '1') c->nonce = ++c->commits;
+    c->to_sign = sl_db_col_i64(r, 0, 1);
+    if (PQgetvalue(r, 0, 2)[0] == '1') c->nonce = ++c->commits;
   }
   PQclear(r);
   return SL_DB_OK;
@@ -489,7 +487,7 @@ static sl_dbrc resolve_commit(sl_dbc *c, int64_t session, int64_t nonce, int64_t
 
 sl_dbrc sl_db_commit(sl_dbc *c) {
   sl_dbrc rc = probe(c);
-  if (rc == SL_DB_OK && precommit) rc = precommit(c);
+  if (rc == SL_DB_OK && c->to_sign > 0 && signer) rc = signer(c);
   if (rc != SL_DB_OK) {
     sl_db_rollback(c);
     return rc;

@@ -36,7 +36,7 @@ struct sl_dbc {
   bool prepared;     /* every statement prepared on this session */
   bool in_txn;
   bool listening;    /* LISTEN issued on this session */
-  unsigned money;    /* SL_DB_WROTE_* bits: what the open transaction wrote (at commit) */
+  int64_t to_sign;   /* items the open transaction queued for signing (known at commit) */
   int64_t xid;       /* the open transaction's id, known just before COMMIT (0: none) */
   int64_t session;   /* random id of this database session (commit markers, schema/012) */
   int64_t commits;   /* write transactions this session has marked */

@@ -22,31 +22,37 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      "UPDATE exchange_keys SET valid_until = to_timestamp($2::bigint)"
      " WHERE key_id <> $1 AND (valid_until IS NULL OR valid_until > to_timestamp($2::bigint))"
      "   AND valid_from < to_timestamp($2::bigint)"},
-    {"pending_trades",
-     "SELECT t.id, t.order_id, t.tenant_id, t.provider_id, t.pool_id, t.gpus,"
+    /* the items this transaction queued (schema/015), consumed, with their records' fields */
+    {"to_sign",
+     "WITH i AS (DELETE FROM ledger_to_sign WHERE txid = txid_current()"
+     "           RETURNING purpose, trade_id, journal_txn_id)"
+     " SELECT i.purpose, coalesce(i.trade_id, 0), i.journal_txn_id,"
+     " t.order_id, t.tenant_id, t.provider_id, t.pool_id, t.gpus,"
      " extract(epoch FROM t.start_at)::bigint, extract(epoch FROM t.end_at)::bigint,"
-     " t.unit_price_minor, t.total_minor, t.fee_bp, floor(extract(epoch FROM t.created_at))::bigint"
-     " FROM trades t WHERE t.created_at = sl_now() AND NOT EXISTS ("
-     "  SELECT 1 FROM ledger_entries e WHERE e.purpose = 1 AND e.trade_id = t.id) ORDER BY t.id"},
-    {"pending_money",
-     "SELECT j.id, j.kind, coalesce(j.trade_id, 0), coalesce(t.tenant_id, j.account_id),"
-     " floor(extract(epoch FROM j.created_at))::bigint,"
-     " coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available'"
-     "   AND la.owner_id = coalesce(t.tenant_id, j.account_id)), 0),"
-     " coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available' AND la.owner_id = t.provider_id), 0),"
-     " coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'fees'), 0)"
-     " FROM journal_txns j LEFT JOIN trades t ON t.id = j.trade_id"
-     " JOIN postings p ON p.txn_id = j.id JOIN ledger_accounts la ON la.id = p.ledger_account_id"
-     " WHERE j.created_at = sl_now() AND j.kind <> 'trade' AND NOT EXISTS ("
-     "  SELECT 1 FROM ledger_entries e WHERE e.journal_txn_id = j.id)"
-     " GROUP BY j.id, t.tenant_id, t.provider_id ORDER BY j.id"},
+     " t.unit_price_minor, t.total_minor, t.fee_bp, floor(extract(epoch FROM t.created_at))::bigint,"
+     " coalesce(t.tenant_id, j.account_id), floor(extract(epoch FROM j.created_at))::bigint,"
+     " s.to_tenant, s.to_provider, s.fee"
+     " FROM i JOIN journal_txns j ON j.id = i.journal_txn_id LEFT JOIN trades t ON t.id = i.trade_id"
+     " CROSS JOIN LATERAL (SELECT count(*) AS n,"
+     "  coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available'"
+     "    AND la.owner_id = coalesce(t.tenant_id, j.account_id)), 0) AS to_tenant,"
+     "  coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available' AND la.owner_id = t.provider_id), 0)"
+     "    AS to_provider,"
+     "  coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'fees'), 0) AS fee"
+     "  FROM postings p JOIN ledger_accounts la ON la.id = p.ledger_account_id"
+     "  WHERE p.txn_id = j.id AND i.purpose <> 1) s"
+     /* a money event without postings stays unsigned: schema/007 refuses its COMMIT */
+     " WHERE i.purpose = 1 OR s.n > 0"
+     " ORDER BY i.purpose <> 1, CASE WHEN i.purpose = 1 THEN i.trade_id ELSE i.journal_txn_id END"},
     {"entry_ids",
      "SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id')) FROM generate_series(1, $1)"},
     {"entry_insert",
      "INSERT INTO ledger_entries(id, purpose, trade_id, journal_txn_id, record, key_id, signature)"
      " VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6, decode($7, 'hex'))"},
     {"seq_lock", "SELECT pg_try_advisory_xact_lock(5817264002)"},
-    {"ledger_waive", "SELECT set_config('suanli.unsigned_ok', 'on', true)"},
+    {"ledger_waive",
+     "WITH d AS (DELETE FROM ledger_to_sign WHERE txid = txid_current())"
+     " SELECT set_config('suanli.unsigned_ok', 'on', true)"},
     {"key_lock", "SELECT pg_advisory_xact_lock(5817264003)"},
     {"seq_head",
      "SELECT coalesce(max(leaf_index) + 1, 0),"
@@ -134,52 +140,37 @@ sl_dbrc sl_db_keys_close_others(sl_dbc *c, const char *key_id, int64_t at) {
   return sl_db_exec(c, "key_close", 2, v, NULL);
 }
 
-sl_dbrc sl_db_pending_trades(sl_dbc *c, sl_db_trade_row **rows, size_t *n) {
+sl_dbrc sl_db_to_sign(sl_dbc *c, sl_db_to_sign_row **rows, size_t *n) {
   PGresult *r;
   *rows = NULL;
   *n = 0;
   size_t cnt;
-  sl_dbrc rc = sl_db_rows(c, "pending_trades", 0, NULL, sizeof **rows, &r, (void **)rows, &cnt);
+  sl_dbrc rc = sl_db_rows(c, "to_sign", 0, NULL, sizeof **rows, &r, (void **)rows, &cnt);
   if (rc != SL_DB_OK) return rc;
   for (size_t i = 0; i < cnt; i++) {
-    sl_db_trade_row *t = &(*rows)[i];
+    sl_db_to_sign_row *it = &(*rows)[i];
+    sl_db_trade_row *t = &it->trade;
+    sl_db_money_row *m = &it->money;
     int k = (int)i;
-    t->trade_id = sl_db_col_i64(r, k, 0);
-    t->order_id = sl_db_col_i64(r, k, 1);
-    t->tenant_id = sl_db_col_i64(r, k, 2);
-    t->provider_id = sl_db_col_i64(r, k, 3);
-    t->pool_id = sl_db_col_i64(r, k, 4);
-    t->gpus = (int32_t)sl_db_col_i64(r, k, 5);
-    t->start = sl_db_col_i64(r, k, 6);
-    t->end = sl_db_col_i64(r, k, 7);
-    t->unit_price_minor = sl_db_col_i64(r, k, 8);
-    t->total_minor = sl_db_col_i64(r, k, 9);
-    t->fee_bp = (int32_t)sl_db_col_i64(r, k, 10);
-    t->created_at = sl_db_col_i64(r, k, 11);
-  }
-  *n = cnt;
-  PQclear(r);
-  return SL_DB_OK;
-}
-
-sl_dbrc sl_db_pending_money(sl_dbc *c, sl_db_money_row **rows, size_t *n) {
-  PGresult *r;
-  *rows = NULL;
-  *n = 0;
-  size_t cnt;
-  sl_dbrc rc = sl_db_rows(c, "pending_money", 0, NULL, sizeof **rows, &r, (void **)rows, &cnt);
-  if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < cnt; i++) {
-    sl_db_money_row *m = &(*rows)[i];
-    int k = (int)i;
-    m->txn_id = sl_db_col_i64(r, k, 0);
-    snprintf(m->kind, sizeof m->kind, "%s", PQgetvalue(r, k, 1));
-    m->trade_id = sl_db_col_i64(r, k, 2);
-    m->account_id = sl_db_col_i64(r, k, 3);
-    m->at = sl_db_col_i64(r, k, 4);
-    m->to_tenant_minor = sl_db_col_i64(r, k, 5);
-    m->to_provider_minor = sl_db_col_i64(r, k, 6);
-    m->fee_minor = sl_db_col_i64(r, k, 7);
+    it->purpose = (uint32_t)sl_db_col_i64(r, k, 0);
+    t->trade_id = m->trade_id = sl_db_col_i64(r, k, 1);
+    m->txn_id = sl_db_col_i64(r, k, 2);
+    t->order_id = sl_db_col_i64(r, k, 3);
+    t->tenant_id = sl_db_col_i64(r, k, 4);
+    t->provider_id = sl_db_col_i64(r, k, 5);
+    t->pool_id = sl_db_col_i64(r, k, 6);
+    t->gpus = (int32_t)sl_db_col_i64(r, k, 7);
+    t->start = sl_db_col_i64(r, k, 8);
+    t->end = sl_db_col_i64(r, k, 9);
+    t->unit_price_minor = sl_db_col_i64(r, k, 10);
+    t->total_minor = sl_db_col_i64(r, k, 11);
+    t->fee_bp = (int32_t)sl_db_col_i64(r, k, 12);
+    t->created_at = sl_db_col_i64(r, k, 13);
+    m->account_id = sl_db_col_i64(r, k, 14);
+    m->at = sl_db_col_i64(r, k, 15);
+    m->to_tenant_minor = sl_db_col_i64(r, k, 16);
+    m->to_provider_minor = sl_db_col_i64(r, k, 17);
+    m->fee_minor = sl_db_col_i64(r, k, 18);
   }
   *n = cnt;
   PQclear(r);

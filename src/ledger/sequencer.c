@@ -1,4 +1,4 @@
-/* ledger.c — keys, signing what each transaction wrote, the sequencer and proofs.
+/* sequencer.c — keys, the signer of what each transaction queued, the sequencer and proofs.
  * See include/suanli/ledger/ledger.h. */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +52,8 @@ static struct {
 } T = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 bool sl_ledger_enabled(void) { return L.enabled; }
+
+static sl_dbrc sign_queued(sl_dbc *c);
 
 static bool key_path(const char *key_id, char *buf, size_t len) {
   return (size_t)snprintf(buf, len, "%s/%s.key", L.dir, key_id) < len;
@@ -222,6 +224,7 @@ bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, cha
              "the key valid now into that folder)", L.dir);
     return false;
   }
+  sl_db_set_signer(sign_queued);
   return true;
 }
 
@@ -279,15 +282,6 @@ static sl_dbrc append(sl_dbc *c, int purpose, int64_t trade, int64_t txn, const 
   return sl_db_entry_insert(c, (int64_t)id, purpose, trade, txn, rec_hex, key_id, sig_hex);
 }
 
-static uint32_t purpose_of_kind(const char *kind) {
-  if (!strcmp(kind, "cancellation")) return SL_LEDGER_CANCELLATION;
-  if (!strcmp(kind, "settlement")) return SL_LEDGER_SETTLEMENT;
-  if (!strcmp(kind, "refund")) return SL_LEDGER_REFUND;
-  if (!strcmp(kind, "deposit")) return SL_LEDGER_DEPOSIT;
-  if (!strcmp(kind, "withdrawal")) return SL_LEDGER_WITHDRAWAL;
-  return 0;
-}
-
 /* The next entry id: handed out from blocks of ids this process took from the sequence (one
  * round trip per ID_BLOCK records instead of one per record; ids stay unique, gaps allowed). */
 #define ID_BLOCK 64
@@ -314,24 +308,14 @@ static sl_dbrc next_entry_id(sl_dbc *c, int64_t *id) {
   return rc;
 }
 
-/* The precommit function (server/main.c): sign what the committing transaction wrote, as the
- * schema's triggers flagged it (schema/007).  The journal's deferred constraint refuses the
- * COMMIT of any trade or money movement left without its entry, so this cannot be skipped;
- * with signing off (SUANLI_LEDGER=off) the transaction waives it explicitly. */
-sl_dbrc sl_ledger_record_pending(sl_dbc *c) {
-  unsigned wrote = sl_db_money_moved(c);
-  if (!wrote) return SL_DB_OK;
-  if (!L.enabled) return sl_db_ledger_waive(c);
-  sl_db_trade_row *trades = NULL;
-  sl_db_money_row *money = NULL;
-  size_t nt = 0, nm = 0;
-  sl_dbrc rc = SL_DB_OK;
-  if (wrote & SL_DB_WROTE_TRADES) rc = sl_db_pending_trades(c, &trades, &nt);
-  if (rc == SL_DB_OK && (wrote & SL_DB_WROTE_MONEY)) rc = sl_db_pending_money(c, &money, &nm);
-  for (size_t i = 0; rc == SL_DB_OK && i < nt; i++) {
-    const sl_db_trade_row *t = &trades[i];
-    int64_t id;
-    if ((rc = next_entry_id(c, &id)) != SL_DB_OK) break;
+/* Sign one queued item: a TRADE record, or a money event of the purpose its journal kind
+ * declares (schema/015).  A purpose without a layout here is refused, never skipped. */
+static sl_dbrc sign_item(sl_dbc *c, const sl_db_to_sign_row *it) {
+  int64_t id;
+  sl_dbrc rc = next_entry_id(c, &id);
+  if (rc != SL_DB_OK) return rc;
+  if (it->purpose == SL_LEDGER_TRADE) {
+    const sl_db_trade_row *t = &it->trade;
     sl_ledger_trade rec = {.entry_id = (uint64_t)id, .trade_id = (uint64_t)t->trade_id,
                            .order_id = (uint64_t)t->order_id, .tenant_id = (uint64_t)t->tenant_id,
                            .provider_id = (uint64_t)t->provider_id, .pool_id = (uint64_t)t->pool_id,
@@ -339,38 +323,40 @@ sl_dbrc sl_ledger_record_pending(sl_dbc *c) {
                            .unit_price_minor = t->unit_price_minor, .total_minor = t->total_minor,
                            .fee_bp = (uint32_t)t->fee_bp, .created_at = t->created_at};
     uint8_t buf[SL_LEDGER_TRADE_SIZE];
-    if (sl_ledger_trade_encode(&rec, buf) != SL_LEDGER_OK) {
-      rc = SL_DB_HARD;
-      break;
-    }
-    rc = append(c, SL_LEDGER_TRADE, t->trade_id, 0, buf, sizeof buf, t->created_at);
+    if (sl_ledger_trade_encode(&rec, buf) != SL_LEDGER_OK) return SL_DB_HARD;
+    return append(c, SL_LEDGER_TRADE, t->trade_id, 0, buf, sizeof buf, t->created_at);
   }
-  for (size_t i = 0; rc == SL_DB_OK && i < nm; i++) {
-    const sl_db_money_row *m = &money[i];
-    uint32_t purpose = purpose_of_kind(m->kind);
-    if (!purpose) { /* a kind without a signed layout: refuse to commit, never skip */
-      sl_log(SL_LOG_ERROR, "journal kind has no signed layout",
-             json_pack("{s:s,s:I}", "kind", m->kind, "journal_txn_id", (json_int_t)m->txn_id));
-      rc = SL_DB_HARD;
-      break;
-    }
-    int64_t id;
-    if ((rc = next_entry_id(c, &id)) != SL_DB_OK) break;
-    sl_ledger_money rec = {.purpose = purpose, .entry_id = (uint64_t)id,
-                           .trade_id = (uint64_t)m->trade_id, .account_id = (uint64_t)m->account_id,
-                           .journal_txn_id = (uint64_t)m->txn_id,
-                           .to_tenant_minor = m->to_tenant_minor,
-                           .to_provider_minor = m->to_provider_minor, .fee_minor = m->fee_minor,
-                           .at = m->at};
-    uint8_t buf[SL_LEDGER_MONEY_SIZE];
-    if (sl_ledger_money_encode(&rec, buf) != SL_LEDGER_OK) {
-      rc = SL_DB_HARD;
-      break;
-    }
-    rc = append(c, (int)purpose, m->trade_id, m->txn_id, buf, sizeof buf, m->at);
+  const sl_db_money_row *m = &it->money;
+  sl_ledger_money rec = {.purpose = it->purpose, .entry_id = (uint64_t)id,
+                         .trade_id = (uint64_t)m->trade_id, .account_id = (uint64_t)m->account_id,
+                         .journal_txn_id = (uint64_t)m->txn_id,
+                         .to_tenant_minor = m->to_tenant_minor,
+                         .to_provider_minor = m->to_provider_minor, .fee_minor = m->fee_minor,
+                         .at = m->at};
+  uint8_t buf[SL_LEDGER_MONEY_SIZE];
+  sl_ledger_rc lrc = sl_ledger_money_encode(&rec, buf);
+  if (lrc != SL_LEDGER_OK) {
+    sl_log(SL_LOG_ERROR, "queued ledger item cannot be signed",
+           json_pack("{s:i,s:I,s:s}", "purpose", (int)it->purpose, "journal_txn_id",
+                     (json_int_t)m->txn_id, "error", sl_ledger_strerror(lrc)));
+    return SL_DB_HARD;
   }
-  free(trades);
-  free(money);
+  return append(c, (int)it->purpose, m->trade_id, m->txn_id, buf, sizeof buf, m->at);
+}
+
+/* The signer (registered with the db layer by sl_ledger_init; sl_db_commit calls it just
+ * before COMMIT when the transaction queued items): sign exactly the items the transaction's
+ * money-moving statements queued, each under the purpose they declared.  The journal's
+ * deferred constraint refuses the COMMIT of any trade or money movement left without its
+ * entry, so this cannot be skipped; with signing off (SUANLI_LEDGER=off) the transaction
+ * waives it explicitly. */
+static sl_dbrc sign_queued(sl_dbc *c) {
+  if (!L.enabled) return sl_db_ledger_waive(c);
+  sl_db_to_sign_row *items = NULL;
+  size_t n = 0;
+  sl_dbrc rc = sl_db_to_sign(c, &items, &n);
+  for (size_t i = 0; rc == SL_DB_OK && i < n; i++) rc = sign_item(c, &items[i]);
+  free(items);
   return rc;
 }
 

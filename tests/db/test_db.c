@@ -13,10 +13,13 @@
 #include "suanli/db/accelerators.h"
 #include "suanli/db/accounts.h"
 #include "suanli/db/idempotency.h"
+#include "suanli/db/ledger.h"
+#include "suanli/db/market.h"
 #include "suanli/db/migrate.h"
 #include "suanli/db/pools.h"
 #include "suanli/db/regions.h"
 #include "suanli/core/money.h"
+#include "suanli/ledger/records.h"
 
 static const char *url;
 static sl_db *db;
@@ -322,6 +325,117 @@ static void test_sql_money_matches_core(void **state) {
   PQfinish(c);
 }
 
+/* ---------------------------------------------------------------- signing at commit (schema/015)
+ * A stand-in for the ledger's signer: it takes the items the transaction queued, then waives
+ * signing (as the ledger does with SUANLI_LEDGER=off). */
+static int signer_calls;
+static sl_db_to_sign_row seen[8];
+static size_t nseen;
+
+static sl_dbrc take_and_waive(sl_dbc *c) {
+  signer_calls++;
+  sl_db_to_sign_row *rows;
+  size_t n;
+  sl_dbrc rc = sl_db_to_sign(c, &rows, &n);
+  if (rc != SL_DB_OK) return rc;
+  for (size_t i = 0; i < n && nseen < 8; i++) seen[nseen++] = rows[i];
+  free(rows);
+  return sl_db_ledger_waive(c);
+}
+
+static sl_dbrc no_money_body(sl_dbc *c, void *arg) {
+  json_t *a = NULL;
+  sl_dbrc rc = sl_db_account_create(c, "tenant", "db-sign-no-money", NULL, &a);
+  json_decref(a);
+  return rc;
+}
+
+static sl_dbrc deposit_withdraw_body(sl_dbc *c, void *arg) {
+  const int64_t *acct = arg;
+  int64_t txn;
+  sl_dbrc rc = sl_db_deposit(c, *acct, 500, "db test", &txn);
+  return rc == SL_DB_OK ? sl_db_withdraw(c, *acct, 200, "db test", &txn) : rc;
+}
+
+static sl_dbrc deposit_body(sl_dbc *c, void *arg) {
+  const int64_t *acct = arg;
+  int64_t txn;
+  return sl_db_deposit(c, *acct, 100, "db test", &txn);
+}
+
+static void test_signer_reads_the_declared_items(void **state) {
+  sl_dbc *c = take();
+  int64_t acct = new_account(c, "tenant", "db-sign-tenant");
+  sl_db_set_signer(take_and_waive);
+  signer_calls = 0;
+  nseen = 0;
+  /* a transaction that moves no money never calls the signer */
+  assert_int_equal(sl_db_txn_run(c, no_money_body, NULL, 1), SL_DB_OK);
+  assert_int_equal(signer_calls, 0);
+  /* two money movements in one transaction: one call, both items, with the purposes declared
+   * in SQL (DEPOSIT 5, WITHDRAWAL 6), in journal order, and their records' fields */
+  assert_int_equal(sl_db_txn_run(c, deposit_withdraw_body, &acct, 1), SL_DB_OK);
+  assert_int_equal(signer_calls, 1);
+  assert_int_equal(nseen, 2);
+  assert_int_equal(seen[0].purpose, SL_LEDGER_DEPOSIT);
+  assert_int_equal(seen[1].purpose, SL_LEDGER_WITHDRAWAL);
+  assert_true(seen[0].money.txn_id > 0 && seen[1].money.txn_id > seen[0].money.txn_id);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(seen[i].money.trade_id, 0);
+    assert_int_equal(seen[i].money.account_id, acct);
+    assert_int_equal(seen[i].money.to_provider_minor, 0);
+    assert_int_equal(seen[i].money.fee_minor, 0);
+    assert_true(seen[i].money.at > 0);
+  }
+  assert_int_equal(seen[0].money.to_tenant_minor, 500);
+  assert_int_equal(seen[1].money.to_tenant_minor, -200);
+  assert_int_equal(sql_int("SELECT count(*) FROM ledger_to_sign"), 0);
+  /* without a signer, the journal's deferred constraint refuses the COMMIT */
+  sl_db_set_signer(NULL);
+  assert_int_not_equal(sl_db_txn_run(c, deposit_body, &acct, 1), SL_DB_OK);
+  assert_string_equal(sl_db_last_constraint(c), "ledger_entry_required");
+  char q[160];
+  snprintf(q, sizeof q, "SELECT count(*) FROM journal_txns WHERE account_id = %lld", (long long)acct);
+  assert_int_equal(sql_int(q), 2);
+  assert_int_equal(sql_int("SELECT count(*) FROM ledger_to_sign"), 0);
+  sl_db_release(db, c);
+}
+
+/* Every journal kind the schema allows declares its purpose, the registry's purpose of the same
+ * name; a kind without one cannot be written at all. */
+#define KINDS_ALLOWED                                                                              \
+  "SELECT (regexp_matches(pg_get_constraintdef(oid), '''([a-z_]+)''', 'g'))[1] AS kind"            \
+  " FROM pg_constraint WHERE conrelid = 'journal_txns'::regclass AND contype = 'c'"               \
+  " AND pg_get_constraintdef(oid) LIKE '%kind%'"
+
+static void test_journal_kinds_declare_their_purpose(void **state) {
+  PGconn *c = raw();
+  PGresult *r = PQexec(c, "SELECT kind, purpose FROM journal_kind_purposes ORDER BY purpose");
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  assert_int_equal(PQntuples(r), 6);
+  for (int i = 0; i < PQntuples(r); i++) {
+    const char *name = sl_ledger_purpose_name((uint32_t)atoi(PQgetvalue(r, i, 1)));
+    assert_non_null(name);
+    assert_string_equal(name, PQgetvalue(r, i, 0));
+  }
+  PQclear(r);
+  assert_true(sql_int("SELECT count(*) FROM (" KINDS_ALLOWED ") k") >= 6);
+  assert_int_equal(sql_int("SELECT count(*) FROM (" KINDS_ALLOWED ") k"
+                           " WHERE kind NOT IN (SELECT kind FROM journal_kind_purposes)"),
+                   0);
+  PQclear(PQexec(c, "BEGIN"));
+  r = PQexec(c, "DELETE FROM journal_kind_purposes WHERE kind = 'deposit'");
+  assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+  PQclear(r);
+  r = PQexec(c, "INSERT INTO journal_txns(kind, memo) VALUES ('deposit', 'undeclared')");
+  assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+  assert_string_equal(PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME), "ledger_purpose_required");
+  PQclear(r);
+  PQclear(PQexec(c, "ROLLBACK"));
+  PQfinish(c);
+  assert_int_equal(sql_int("SELECT count(*) FROM journal_kind_purposes"), 6);
+}
+
 int main(void) {
   url = getenv("SUANLI_DATABASE_URL");
   if (!url) {
@@ -345,6 +459,8 @@ int main(void) {
       cmocka_unit_test(test_rescore),
       cmocka_unit_test(test_txn_retries_soft),
       cmocka_unit_test(test_sql_money_matches_core),
+      cmocka_unit_test(test_signer_reads_the_declared_items),
+      cmocka_unit_test(test_journal_kinds_declare_their_purpose),
   };
   int rc = cmocka_run_group_tests_name("db", tests, NULL, NULL);
   sl_db_close(db);

@@ -56,27 +56,27 @@ typedef struct sl_db_pool_stats {
 } sl_db_pool_stats;
 void sl_db_pool_stats_get(sl_db *db, sl_db_pool_stats *out);
 
-/* A function run inside every transaction just before it commits (through sl_db_commit or
- * sl_db_txn_run); its failure rolls the transaction back.  The ledger uses it to sign every
- * trade and money event a transaction wrote, so no code path can forget. */
-typedef sl_dbrc (*sl_db_precommit_fn)(sl_dbc *c);
-/* What the committing transaction wrote, as the schema's own triggers flagged it (schema/007:
- * every INSERT into trades or journal_txns marks the transaction, and a deferred constraint
- * refuses to commit it without its signed ledger entries): trades (each with its escrow
- * transaction), and/or other journal transactions.  Valid inside the precommit function. */
-enum { SL_DB_WROTE_TRADES = 1, SL_DB_WROTE_MONEY = 2 };
-unsigned sl_db_money_moved(const sl_dbc *c);
-void sl_db_set_precommit(sl_db_precommit_fn fn);
+/* Signing at commit (schema/015).  Every money-moving statement queues, in its own
+ * transaction, one item to sign per journal transaction it writes, with the ledger purpose its
+ * kind declares in SQL (journal_kind_purposes).  Just before COMMIT, sl_db_commit learns in the
+ * same round trip as the transaction id and the commit marker whether items are queued; if
+ * so it calls the signer, which consumes exactly this transaction's items (sl_db_to_sign, or
+ * sl_db_ledger_waive: include/suanli/db/ledger.h); the signer's failure rolls the transaction
+ * back.  The ledger registers its signer once, in sl_ledger_init (src/ledger/sequencer.c);
+ * without a signer, schema/007's deferred constraints refuse the COMMIT of any trade or money
+ * movement left unsigned.  This layer knows nothing of records or keys. */
+typedef sl_dbrc (*sl_db_signer_fn)(sl_dbc *c);
+void sl_db_set_signer(sl_db_signer_fn fn);
 
 sl_dbrc sl_db_begin(sl_dbc *c);
 /* A read-only transaction over one snapshot (REPEATABLE READ): every read in it sees the
  * database as of its first statement, however busy the writers are.  End it with
  * sl_db_rollback. */
 sl_dbrc sl_db_begin_snapshot(sl_dbc *c);
-/* COMMIT, after the precommit function.  When the reply to COMMIT is lost, the transaction's
- * fate is asked of PostgreSQL (txid_status, after reconnecting with backoff) before this
- * returns: SL_DB_OK when it committed, SL_DB_DOWN when it did not, SL_DB_UNKNOWN when the
- * database stayed unreachable for ~15 s. */
+/* COMMIT, after the signer (above) when items are queued.  When the reply to COMMIT is lost,
+ * the transaction's fate is asked of PostgreSQL (txid_status, after reconnecting with backoff)
+ * before this returns: SL_DB_OK when it committed, SL_DB_DOWN when it did not, SL_DB_UNKNOWN
+ * when the database stayed unreachable for ~15 s. */
 sl_dbrc sl_db_commit(sl_dbc *c);
 void sl_db_rollback(sl_dbc *c);
 /* The id of the transaction last committed (or attempted) on c; 0 if it wrote nothing. */

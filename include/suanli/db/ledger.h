@@ -22,14 +22,23 @@ typedef struct sl_db_trade_row {
 } sl_db_trade_row;
 typedef struct sl_db_money_row {
   int64_t txn_id, trade_id, account_id, at, to_tenant_minor, to_provider_minor, fee_minor;
-  char kind[16];
 } sl_db_money_row;
-/* Trades and journal transactions written by the current transaction that have no ledger
- * entry yet (malloc'd arrays; NULL when none). */
-sl_dbrc sl_db_pending_trades(sl_dbc *c, sl_db_trade_row **rows, size_t *n);
-sl_dbrc sl_db_pending_money(sl_dbc *c, sl_db_money_row **rows, size_t *n);
-/* Waive signing for the open transaction (SUANLI_LEDGER=off only): schema/007's deferred
- * constraint then lets its trades and money movements commit without ledger entries. */
+/* One item the committing transaction queued for signing (schema/015), with the fields of its
+ * record: purpose 1 (TRADE) fills `trade`, from the trade's row; the money events (2-6) fill
+ * `money`, from their journal transaction and its postings.  The purpose is the one the
+ * journal kind declares in journal_kind_purposes, never derived here. */
+typedef struct sl_db_to_sign_row {
+  uint32_t purpose;
+  sl_db_trade_row trade;
+  sl_db_money_row money;
+} sl_db_to_sign_row;
+/* Take (delete and return) exactly the items the current transaction queued, TRADE records
+ * first (by trade), then money events (by journal transaction); a malloc'd array.  Only the
+ * signer calls it, inside sl_db_commit. */
+sl_dbrc sl_db_to_sign(sl_dbc *c, sl_db_to_sign_row **rows, size_t *n);
+/* Waive signing for the open transaction (SUANLI_LEDGER=off only): drops its queued items, and
+ * schema/007's deferred constraint then lets its trades and money movements commit without
+ * ledger entries. */
 sl_dbrc sl_db_ledger_waive(sl_dbc *c);
 /* A block of n fresh entry ids from the sequence, ascending, into ids. */
 sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids);

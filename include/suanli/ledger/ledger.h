@@ -6,18 +6,22 @@
  * processes agree on one).  A rotation adds a key that signs from a given time and ends the
  * others' validity there; old keys stay published for verification.
  *
- * Recording: sl_ledger_record_pending() signs, inside the caller's transaction, every trade
- * and journal transaction that transaction wrote (a TRADE record, or a money event built from
- * the journal postings) and appends them to ledger_entries — no global lock.  The sequencer
+ * Recording: sl_ledger_init registers the ledger's signer with the db layer
+ * (sl_db_set_signer, include/suanli/db/db.h).  Just before each COMMIT that moved money,
+ * sl_db_commit calls it; it signs, inside that transaction, exactly the items the
+ * transaction's money-moving statements queued (schema/015: a TRADE record per trade, a money
+ * event per other journal transaction, each under the purpose its journal kind declares in
+ * journal_kind_purposes) and appends them to ledger_entries — no global lock.  The sequencer
  * later folds entries into the Merkle tree in batches and signs a checkpoint per batch. */
-#ifndef SUANLI_XLEDGER_H
-#define SUANLI_XLEDGER_H
+#ifndef SUANLI_LEDGER_LEDGER_H
+#define SUANLI_LEDGER_LEDGER_H
 #include <jansson.h>
 #include <stdbool.h>
 #include "suanli/db/db.h"
 #include "suanli/ledger/records.h"
 
-/* Load (or create) the signing keys.  enabled=false turns recording off (benchmarks). */
+/* Load (or create) the signing keys and register the signer with the db layer.  enabled=false
+ * turns recording off (benchmarks): the signer then waives each transaction's items. */
 bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, char *err, size_t errlen);
 void sl_ledger_fini(void);
 bool sl_ledger_enabled(void);
@@ -25,9 +29,6 @@ bool sl_ledger_enabled(void);
 /* Make a new key signing from `at` (epoch s; 0 = now); prints nothing.  *key_id gets it. */
 bool sl_ledger_rotate(const char *conninfo, const char *key_dir, int64_t at, char key_id[17],
                        char *err, size_t errlen);
-
-/* Sign what the current transaction wrote (no-op when disabled). */
-sl_dbrc sl_ledger_record_pending(sl_dbc *c);
 
 /* Sign and append the PERIOD_CLOSE entry of a closed period (in the caller's transaction). */
 sl_dbrc sl_ledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int64_t to,
