@@ -28,9 +28,10 @@ INSERT INTO journal_kind_purposes(kind, purpose) VALUES
   ('trade', 1), ('cancellation', 2), ('settlement', 3), ('refund', 4), ('deposit', 5),
   ('withdrawal', 6);
 
--- Items to sign, written and deleted by the same transaction: a row never outlives its
--- transaction (committed transactions deleted theirs before COMMIT, rolled-back ones never
--- wrote them), so the table holds only the open transactions' items.
+-- Items to sign, written and deleted by the same transaction: the signer takes them, or suanlid
+-- with SUANLI_LEDGER=off drops them as it waives signing (src/db/ledger.c, "ledger_waive"), and a
+-- rolled-back transaction never wrote them; so the table holds only the open transactions'
+-- items.  (Whoever sets suanli.unsigned_ok by hand deletes the transaction's items too.)
 CREATE TABLE ledger_to_sign (
   txid            bigint NOT NULL DEFAULT txid_current(),
   purpose         integer NOT NULL,  -- from journal_kind_purposes (no foreign key: no row locks)
@@ -45,9 +46,11 @@ BEGIN
   SELECT purpose INTO v_purpose FROM journal_kind_purposes WHERE kind = NEW.kind;
   IF v_purpose IS NULL THEN
     RAISE EXCEPTION 'journal kind % has no ledger purpose (declare it in journal_kind_purposes)',
-      NEW.kind USING ERRCODE = 'integrity_constraint_violation', CONSTRAINT = 'ledger_purpose_required';
+      NEW.kind USING ERRCODE = 'integrity_constraint_violation',
+                     CONSTRAINT = 'ledger_purpose_required';
   END IF;
-  INSERT INTO ledger_to_sign(purpose, trade_id, journal_txn_id) VALUES (v_purpose, NEW.trade_id, NEW.id);
+  INSERT INTO ledger_to_sign(purpose, trade_id, journal_txn_id)
+    VALUES (v_purpose, NEW.trade_id, NEW.id);
   RETURN NULL;
 END $$;
 CREATE TRIGGER journal_txns_queue_to_sign AFTER INSERT ON journal_txns

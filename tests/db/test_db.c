@@ -343,6 +343,12 @@ static sl_dbrc take_and_waive(sl_dbc *c) {
   return sl_db_ledger_waive(c);
 }
 
+/* The ledger's signer with SUANLI_LEDGER=off: waive only (which drops the items). */
+static sl_dbrc waive_only(sl_dbc *c) {
+  signer_calls++;
+  return sl_db_ledger_waive(c);
+}
+
 static sl_dbrc no_money_body(sl_dbc *c, void *arg) {
   json_t *a = NULL;
   sl_dbrc rc = sl_db_account_create(c, "tenant", "db-sign-no-money", NULL, &a);
@@ -390,13 +396,19 @@ static void test_signer_reads_the_declared_items(void **state) {
   assert_int_equal(seen[0].money.to_tenant_minor, 500);
   assert_int_equal(seen[1].money.to_tenant_minor, -200);
   assert_int_equal(sql_int("SELECT count(*) FROM ledger_to_sign"), 0);
+  /* signing waived: the money moves unsigned, and its items do not outlive the transaction */
+  sl_db_set_signer(waive_only);
+  assert_int_equal(sl_db_txn_run(c, deposit_body, &acct, 1), SL_DB_OK);
+  assert_int_equal(signer_calls, 2);
+  assert_int_equal(sql_int("SELECT count(*) FROM ledger_to_sign"), 0);
   /* without a signer, the journal's deferred constraint refuses the COMMIT */
   sl_db_set_signer(NULL);
   assert_int_not_equal(sl_db_txn_run(c, deposit_body, &acct, 1), SL_DB_OK);
   assert_string_equal(sl_db_last_constraint(c), "ledger_entry_required");
   char q[160];
-  snprintf(q, sizeof q, "SELECT count(*) FROM journal_txns WHERE account_id = %lld", (long long)acct);
-  assert_int_equal(sql_int(q), 2);
+  snprintf(q, sizeof q, "SELECT count(*) FROM journal_txns WHERE account_id = %lld",
+           (long long)acct);
+  assert_int_equal(sql_int(q), 3);
   assert_int_equal(sql_int("SELECT count(*) FROM ledger_to_sign"), 0);
   sl_db_release(db, c);
 }

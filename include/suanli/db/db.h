@@ -60,11 +60,12 @@ void sl_db_pool_stats_get(sl_db *db, sl_db_pool_stats *out);
  * transaction, one item to sign per journal transaction it writes, with the ledger purpose its
  * kind declares in SQL (journal_kind_purposes).  Just before COMMIT, sl_db_commit learns in the
  * same round trip as the transaction id and the commit marker whether items are queued; if
- * so it calls the signer, which consumes exactly this transaction's items (sl_db_to_sign, or
- * sl_db_ledger_waive: include/suanli/db/ledger.h); the signer's failure rolls the transaction
- * back.  The ledger registers its signer once, in sl_ledger_init (src/ledger/sequencer.c);
- * without a signer, schema/007's deferred constraints refuse the COMMIT of any trade or money
- * movement left unsigned.  This layer knows nothing of records or keys. */
+ * so it calls the signer, which takes exactly this transaction's items (sl_db_to_sign) or
+ * drops them and waives signing (sl_db_ledger_waive; both in include/suanli/db/ledger.h); the
+ * signer's failure rolls the transaction back.  The ledger registers its signer once, in
+ * sl_ledger_init (src/ledger/sequencer.c); without a signer, schema/007's deferred constraints
+ * refuse the COMMIT of any trade or money movement left unsigned.  This layer knows nothing of
+ * records or keys. */
 typedef sl_dbrc (*sl_db_signer_fn)(sl_dbc *c);
 void sl_db_set_signer(sl_db_signer_fn fn);
 
