@@ -142,41 +142,34 @@ sl_dbrc sl_db_keys_close_others(sl_dbc *c, const char *key_id, int64_t at) {
   return sl_db_exec(c, "key_close", 2, v, NULL);
 }
 
+static bool to_sign_row(PGresult *r, int k, void *row) {
+  sl_db_to_sign_row *it = row;
+  sl_db_trade_row *t = &it->trade;
+  sl_db_money_row *m = &it->money;
+  it->purpose = (uint32_t)sl_db_col_i64(r, k, 0);
+  t->trade_id = m->trade_id = sl_db_col_i64(r, k, 1);
+  m->txn_id = sl_db_col_i64(r, k, 2);
+  t->order_id = sl_db_col_i64(r, k, 3);
+  t->tenant_id = sl_db_col_i64(r, k, 4);
+  t->provider_id = sl_db_col_i64(r, k, 5);
+  t->pool_id = sl_db_col_i64(r, k, 6);
+  t->gpus = (int32_t)sl_db_col_i64(r, k, 7);
+  t->start = sl_db_col_i64(r, k, 8);
+  t->end = sl_db_col_i64(r, k, 9);
+  t->unit_price_minor = sl_db_col_i64(r, k, 10);
+  t->total_minor = sl_db_col_i64(r, k, 11);
+  t->fee_bp = (int32_t)sl_db_col_i64(r, k, 12);
+  t->created_at = sl_db_col_i64(r, k, 13);
+  m->account_id = sl_db_col_i64(r, k, 14);
+  m->at = sl_db_col_i64(r, k, 15);
+  m->to_tenant_minor = sl_db_col_i64(r, k, 16);
+  m->to_provider_minor = sl_db_col_i64(r, k, 17);
+  m->fee_minor = sl_db_col_i64(r, k, 18);
+  return true;
+}
+
 sl_dbrc sl_db_to_sign(sl_dbc *c, sl_db_to_sign_row **rows, size_t *n) {
-  PGresult *r;
-  *rows = NULL;
-  *n = 0;
-  size_t cnt;
-  sl_dbrc rc = sl_db_rows(c, "to_sign", 0, NULL, sizeof **rows, &r, (void **)rows, &cnt);
-  if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < cnt; i++) {
-    sl_db_to_sign_row *it = &(*rows)[i];
-    sl_db_trade_row *t = &it->trade;
-    sl_db_money_row *m = &it->money;
-    int k = (int)i;
-    it->purpose = (uint32_t)sl_db_col_i64(r, k, 0);
-    t->trade_id = m->trade_id = sl_db_col_i64(r, k, 1);
-    m->txn_id = sl_db_col_i64(r, k, 2);
-    t->order_id = sl_db_col_i64(r, k, 3);
-    t->tenant_id = sl_db_col_i64(r, k, 4);
-    t->provider_id = sl_db_col_i64(r, k, 5);
-    t->pool_id = sl_db_col_i64(r, k, 6);
-    t->gpus = (int32_t)sl_db_col_i64(r, k, 7);
-    t->start = sl_db_col_i64(r, k, 8);
-    t->end = sl_db_col_i64(r, k, 9);
-    t->unit_price_minor = sl_db_col_i64(r, k, 10);
-    t->total_minor = sl_db_col_i64(r, k, 11);
-    t->fee_bp = (int32_t)sl_db_col_i64(r, k, 12);
-    t->created_at = sl_db_col_i64(r, k, 13);
-    m->account_id = sl_db_col_i64(r, k, 14);
-    m->at = sl_db_col_i64(r, k, 15);
-    m->to_tenant_minor = sl_db_col_i64(r, k, 16);
-    m->to_provider_minor = sl_db_col_i64(r, k, 17);
-    m->fee_minor = sl_db_col_i64(r, k, 18);
-  }
-  *n = cnt;
-  PQclear(r);
-  return SL_DB_OK;
+  return sl_db_rows_map(c, "to_sign", 0, NULL, sizeof **rows, to_sign_row, (void **)rows, n);
 }
 
 sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,
