@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "internal.h"
 #include "suanli/db/dispatch.h"
-#include "suanli/dispatch/dispatch.h"
 #include "suanli/core/timeutil.h"
 
 static sl_db *store;
@@ -32,6 +32,19 @@ bool sl_adapter_sim_init(const char *conninfo) {
 void sl_adapter_sim_fini(void) {
   sl_db_close(store);
   store = NULL;
+}
+
+/* Fault injection in basis points and milliseconds. */
+bool sl_adapter_sim_validate(const json_t *cfg, sl_jerr *err) {
+  int64_t fail = 0, drop = 0, delay = 0;
+  bool silent = false;
+  const sl_jfield f[] = {
+      {"fail_rate_bp", SL_JT_INT, false, &fail, NULL, 0, 10000, NULL},
+      {"drop_rate_bp", SL_JT_INT, false, &drop, NULL, 0, 10000, NULL},
+      {"delay_ms", SL_JT_INT, false, &delay, NULL, 0, 10000, NULL},
+      {"silent", SL_JT_BOOL, false, &silent, NULL, 0, 0, NULL},
+  };
+  return sl_json_decode(cfg, f, sizeof f / sizeof f[0], SL_ADAPTER_CFG, err);
 }
 
 static int64_t cfg_int(const json_t *cfg, const char *key) {
@@ -147,4 +160,4 @@ static sl_adapter_rc sim_status(const sl_adapter_call *c, char *state, size_t le
   return SL_ADAPTER_OK;
 }
 
-const sl_adapter_ops sl_adapter_sim = {"sim", sim_reserve, sim_cancel, sim_status};
+const sl_adapter_ops sl_adapter_sim_ops = {sim_reserve, sim_cancel, sim_status};

@@ -25,12 +25,39 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "suanli/dispatch/dispatch.h"
+#include "internal.h"
 #include "suanli/core/timeutil.h"
 
 extern char **environ;
 
 #define SCONTROL_TIMEOUT_MS 15000
+
+/* Slurm names passed to scontrol: letters, digits, '_', '-' and '.' only. */
+static bool slurm_name_ok(const char *s) {
+  for (const char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '_' || *p == '-' || *p == '.'))
+      return false;
+  return true;
+}
+
+/* The partition to reserve nodes in; optional user (default root) and cluster. */
+bool sl_adapter_slurm_validate(const json_t *cfg, sl_jerr *err) {
+  const char *partition = NULL, *cluster = NULL, *user = NULL;
+  const sl_jfield f[] = {
+      {"partition", SL_JT_STRING, true, &partition, NULL, 1, 64, NULL},
+      {"cluster", SL_JT_STRING, false, &cluster, NULL, 1, 64, NULL},
+      {"user", SL_JT_STRING, false, &user, NULL, 1, 64, NULL},
+  };
+  if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], SL_ADAPTER_CFG, err)) return false;
+  const char *names[] = {partition, cluster, user};
+  const char *fields[] = {SL_ADAPTER_CFG "partition", SL_ADAPTER_CFG "cluster", SL_ADAPTER_CFG "user"};
+  for (int i = 0; i < 3; i++)
+    if (names[i] && !slurm_name_ok(names[i]))
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, fields[i],
+                         "may contain only letters, digits, '_', '-' and '.'");
+  return true;
+}
 
 static const char *cfg_str(const json_t *cfg, const char *key, const char *def) {
   json_t *v = json_object_get(cfg, key);
@@ -242,4 +269,4 @@ static sl_adapter_rc slurm_cancel(const sl_adapter_call *c, char *err, size_t er
   return slurm_delete(c, err, errlen);
 }
 
-const sl_adapter_ops sl_adapter_slurm = {"slurm", slurm_reserve, slurm_cancel, slurm_status};
+const sl_adapter_ops sl_adapter_slurm_ops = {slurm_reserve, slurm_cancel, slurm_status};

@@ -41,8 +41,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sodium.h>
-#include "suanli/dispatch/dispatch.h"
+#include "internal.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/core/vocab.h"
 
 #define REPLY_MAX 65536
 #define MAX_RANGES 32
@@ -196,6 +197,30 @@ static bool plain_allowed(int family, const uint8_t *a) {
   return nallow > 0 && in_allow(family, a, false);
 }
 
+/* The configuration: an http(s) URL without credentials; reply timeout in milliseconds.
+ * (Where the URL's host may point is checked apart, by sl_webhook_url_allowed.) */
+bool sl_adapter_webhook_validate(const json_t *cfg, sl_jerr *err) {
+  const char *url = NULL;
+  int64_t timeout = 0;
+  const sl_jfield f[] = {
+      {"url", SL_JT_STRING, true, &url, NULL, 8, 2048, NULL},
+      {"timeout_ms", SL_JT_INT, false, &timeout, NULL, 100, 20000, NULL},
+  };
+  if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], SL_ADAPTER_CFG, err)) return false;
+  const char *rest = NULL;
+  if (strncmp(url, "https://", 8) == 0) rest = url + 8;
+  else if (strncmp(url, "http://", 7) == 0) rest = url + 7;
+  if (!rest || !*rest || *rest == '/' || *rest == ':')
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url", "must be an http:// or https:// URL with a host");
+  const char *end = rest + strcspn(rest, "/?#");
+  if (memchr(rest, '@', (size_t)(end - rest)))
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url", "must not contain credentials");
+  for (const char *p = url; *p; p++)
+    if (*p == ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url", "contains a character not allowed in a URL");
+  return true;
+}
+
 /* Contract: parses url (http/https only), resolves its host and checks every address with
  * the policy (and, for http://, the plain-HTTP rule).  On refusal writes why (an English
  * sentence naming the address) and returns false.  Blocks for the resolver. */
@@ -296,7 +321,7 @@ static json_t *body_of(const sl_adapter_call *c, const char *action) {
                         (json_int_t)c->trade_id, "pool_id", (json_int_t)c->pool_id, "region",
                         c->region, "accelerator", c->accelerator, "gpus", (int)c->gpus, "nodes",
                         (int)c->nodes, "start", s, "end", e);
-  if (b && strcmp(action, "reserve") == 0)
+  if (b && sl_vocab_is(action, SL_JOB_ACTION_RESERVE))
     json_object_set_new(b, "tenant_access_key", c->access_key ? json_string(c->access_key) : json_null());
   return b;
 }
@@ -322,8 +347,9 @@ static sl_adapter_rc post(const sl_adapter_call *c, const char *action, char **r
   for (int i = 0; i < 64; i++) snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
   snprintf(h_key, sizeof h_key, "X-Suanli-Key-Id: %s", key_id);
   snprintf(h_sig, sizeof h_sig, "X-Suanli-Signature: %s", sig_hex);
+  bool reserve = sl_vocab_is(action, SL_JOB_ACTION_RESERVE);
   snprintf(h_idem, sizeof h_idem, "Idempotency-Key: reservation-%lld%s%s", (long long)c->reservation_id,
-           strcmp(action, "reserve") ? "-" : "", strcmp(action, "reserve") ? action : "");
+           reserve ? "" : "-", reserve ? "" : action);
   json_t *t = json_object_get(c->config, "timeout_ms");
   long timeout = json_is_integer(t) ? (long)json_integer_value(t) : 5000;
   const char *url = json_string_value(json_object_get(c->config, "url"));
@@ -437,4 +463,4 @@ static sl_adapter_rc wh_status(const sl_adapter_call *c, char *state, size_t len
   return rc;
 }
 
-const sl_adapter_ops sl_adapter_webhook = {"webhook", wh_reserve, wh_cancel, wh_status};
+const sl_adapter_ops sl_adapter_webhook_ops = {wh_reserve, wh_cancel, wh_status};

@@ -1,78 +1,48 @@
-/* adapters.c — the adapter registry: one table of kinds, each with its configuration
- * validator.  Later the table gains reserve/cancel/status operations. */
+/* adapters.c — the adapter registry: one entry per sellable kind, holding its name, its
+ * configuration validator and its operations (each adapter_<kind>.c exports both).  The
+ * kinds a pool may name, sl_adapter_validate() and the dispatcher's lookup all read this one
+ * table; adapter_template.c documents what an entry must do and is not in it.  Every name
+ * here is a value of ADAPTER_KIND in api/vocab.def (tests/unit/test_dispatch_adapters.c). */
+#include <stdio.h>
 #include <string.h>
-#include "suanli/dispatch/adapter.h"
+#include "internal.h"
 
-const char *const sl_adapter_kinds[] = {"sim", "slurm", "webhook", NULL};
+#define SL_ADAPTER_REGISTRY(X)                                    \
+  X("sim", sl_adapter_sim_validate, sl_adapter_sim_ops)           \
+  X("slurm", sl_adapter_slurm_validate, sl_adapter_slurm_ops)     \
+  X("webhook", sl_adapter_webhook_validate, sl_adapter_webhook_ops)
 
-#define CFG "adapter.config."
+#define SL_ADAPTER_KIND(kind, validate, ops) kind,
+const char *const sl_adapter_kinds[] = {SL_ADAPTER_REGISTRY(SL_ADAPTER_KIND) NULL};
+#undef SL_ADAPTER_KIND
 
-/* sim: in-process simulated cluster; fault injection in basis points and milliseconds. */
-static bool validate_sim(const json_t *cfg, sl_jerr *err) {
-  int64_t fail = 0, drop = 0, delay = 0;
-  bool silent = false;
-  const sl_jfield f[] = {
-      {"fail_rate_bp", SL_JT_INT, false, &fail, NULL, 0, 10000, NULL},
-      {"drop_rate_bp", SL_JT_INT, false, &drop, NULL, 0, 10000, NULL},
-      {"delay_ms", SL_JT_INT, false, &delay, NULL, 0, 10000, NULL},
-      {"silent", SL_JT_BOOL, false, &silent, NULL, 0, 0, NULL},
-  };
-  return sl_json_decode(cfg, f, sizeof f / sizeof f[0], CFG, err);
+#define SL_ADAPTER_ENTRY(kind, validate, ops) {kind, validate, &ops},
+static const sl_adapter registry[] = {SL_ADAPTER_REGISTRY(SL_ADAPTER_ENTRY)};
+#undef SL_ADAPTER_ENTRY
+
+#define COUNT (sizeof registry / sizeof registry[0])
+
+const sl_adapter *sl_adapter_registry(size_t *n) {
+  *n = COUNT;
+  return registry;
 }
 
-/* Slurm names passed to scontrol: letters, digits, '_', '-' and '.' only. */
-static bool slurm_name_ok(const char *s) {
-  for (const char *p = s; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '_' || *p == '-' || *p == '.'))
-      return false;
-  return true;
+const sl_adapter *sl_adapter_get(const char *kind) {
+  for (size_t i = 0; kind && i < COUNT; i++)
+    if (strcmp(registry[i].kind, kind) == 0) return &registry[i];
+  return NULL;
 }
 
-/* slurm: the partition to reserve nodes in; optional user (default root) and cluster. */
-static bool validate_slurm(const json_t *cfg, sl_jerr *err) {
-  const char *partition = NULL, *cluster = NULL, *user = NULL;
-  const sl_jfield f[] = {
-      {"partition", SL_JT_STRING, true, &partition, NULL, 1, 64, NULL},
-      {"cluster", SL_JT_STRING, false, &cluster, NULL, 1, 64, NULL},
-      {"user", SL_JT_STRING, false, &user, NULL, 1, 64, NULL},
-  };
-  if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], CFG, err)) return false;
-  const char *names[] = {partition, cluster, user};
-  const char *fields[] = {CFG "partition", CFG "cluster", CFG "user"};
-  for (int i = 0; i < 3; i++)
-    if (names[i] && !slurm_name_ok(names[i]))
-      return sl_jerr_set(err, SL_E_INVALID_VALUE, fields[i],
-                         "may contain only letters, digits, '_', '-' and '.'");
-  return true;
-}
-
-/* webhook: an http(s) URL without credentials; reply timeout in milliseconds. */
-static bool validate_webhook(const json_t *cfg, sl_jerr *err) {
-  const char *url = NULL;
-  int64_t timeout = 0;
-  const sl_jfield f[] = {
-      {"url", SL_JT_STRING, true, &url, NULL, 8, 2048, NULL},
-      {"timeout_ms", SL_JT_INT, false, &timeout, NULL, 100, 20000, NULL},
-  };
-  if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], CFG, err)) return false;
-  const char *rest = NULL;
-  if (strncmp(url, "https://", 8) == 0) rest = url + 8;
-  else if (strncmp(url, "http://", 7) == 0) rest = url + 7;
-  if (!rest || !*rest || *rest == '/' || *rest == ':')
-    return sl_jerr_set(err, SL_E_INVALID_VALUE, CFG "url", "must be an http:// or https:// URL with a host");
-  const char *end = rest + strcspn(rest, "/?#");
-  if (memchr(rest, '@', (size_t)(end - rest)))
-    return sl_jerr_set(err, SL_E_INVALID_VALUE, CFG "url", "must not contain credentials");
-  for (const char *p = url; *p; p++)
-    if (*p == ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
-      return sl_jerr_set(err, SL_E_INVALID_VALUE, CFG "url", "contains a character not allowed in a URL");
-  return true;
+const sl_adapter_ops *sl_adapter_find(const char *kind) {
+  const sl_adapter *a = sl_adapter_get(kind);
+  return a ? a->ops : NULL;
 }
 
 bool sl_adapter_validate(const char *kind, const json_t *config, sl_jerr *err) {
-  if (strcmp(kind, "sim") == 0) return validate_sim(config, err);
-  if (strcmp(kind, "slurm") == 0) return validate_slurm(config, err);
-  if (strcmp(kind, "webhook") == 0) return validate_webhook(config, err);
-  return sl_jerr_set(err, SL_E_INVALID_VALUE, "adapter.kind", "must be one of: sim, slurm, webhook");
+  const sl_adapter *a = sl_adapter_get(kind);
+  if (a) return a->validate(config, err);
+  char list[128] = "";
+  for (size_t i = 0; i < COUNT; i++)
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", registry[i].kind);
+  return sl_jerr_set(err, SL_E_INVALID_VALUE, "adapter.kind", "must be one of: %s", list);
 }

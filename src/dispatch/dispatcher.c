@@ -24,21 +24,11 @@
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/core/clock.h"
+#include "suanli/core/vocab.h"
 
 #define BACKOFF_BASE_S 0.5
 #define BACKOFF_CAP_S 60.0
 #define MAX_THREADS 8
-
-extern const sl_adapter_ops sl_adapter_webhook;
-extern const sl_adapter_ops sl_adapter_slurm;
-
-const sl_adapter_ops *sl_adapter_find(const char *kind) {
-  static const sl_adapter_ops *const all[] = {&sl_adapter_sim, &sl_adapter_webhook,
-                                              &sl_adapter_slurm};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    if (strcmp(all[i]->kind, kind) == 0) return all[i];
-  return NULL;
-}
 
 double sl_dispatch_backoff_s(int attempt, double base_s, double cap_s, double jitter01) {
   if (attempt < 1) attempt = 1;
@@ -76,14 +66,15 @@ static sl_dbrc lease_step(sl_dbc *c, void *arg) {
   if (rc != SL_DB_OK) return rc;
   rc = sl_db_job_claim(c, l->job, &l->j);
   if (rc != SL_DB_OK) return rc;
-  if (!strcmp(l->j.action, "reserve") && strcmp(l->j.reservation_state, "pending") != 0) {
+  if (sl_vocab_is(l->j.action, SL_JOB_ACTION_RESERVE) &&
+      !sl_vocab_is(l->j.reservation_state, SL_RESERVATION_STATE_PENDING)) {
     sl_db_job_clear(&l->j);
     l->job = 0;
-    return sl_db_job_finish(c, l->j.id, "skipped", false, "reservation no longer pending", 0);
+    return sl_db_job_finish(c, l->j.id, sl_vocab_name(SL_JOB_STATE_SKIPPED), false, "reservation no longer pending", 0);
   }
   l->call = true;
   l->access_key[0] = '\0';
-  if (!strcmp(l->j.action, "reserve")) { /* access details are sealed to this key */
+  if (sl_vocab_is(l->j.action, SL_JOB_ACTION_RESERVE)) { /* access details are sealed to this key */
     json_t *k = NULL;
     rc = sl_db_access_key_get(c, l->j.tenant_id, &k);
     if (rc == SL_DB_OK)
@@ -110,19 +101,19 @@ typedef struct {
 static sl_dbrc finish_step(sl_dbc *c, void *arg) {
   finish_args *f = arg;
   const sl_db_job *j = f->j;
-  bool reserve = strcmp(j->action, "reserve") == 0;
+  bool reserve = sl_vocab_is(j->action, SL_JOB_ACTION_RESERVE);
   sl_dbrc rc;
   if (f->ar == SL_ADAPTER_OK) {
-    rc = sl_db_job_finish(c, j->id, "done", false, "", 0);
+    rc = sl_db_job_finish(c, j->id, sl_vocab_name(SL_JOB_STATE_DONE), false, "", 0);
     if (rc == SL_DB_OK && reserve) rc = sl_db_reservation_dispatched(c, j->reservation_id, f->ref);
     if (rc == SL_DB_OK && reserve && f->access[0] && f->access_key[0])
       rc = sl_db_access_store(c, j->reservation_id, f->access_key, f->access, j->adapter_kind);
   } else if (f->ar == SL_ADAPTER_RETRY) {
     double wait = sl_dispatch_backoff_s(j->attempts, BACKOFF_BASE_S, BACKOFF_CAP_S,
                                         randombytes_uniform(1000000) / 1e6);
-    rc = sl_db_job_finish(c, j->id, "queued", false, f->err, wait);
+    rc = sl_db_job_finish(c, j->id, sl_vocab_name(SL_JOB_STATE_QUEUED), false, f->err, wait);
   } else {
-    rc = sl_db_job_finish(c, j->id, "failed", false, f->err, 0);
+    rc = sl_db_job_finish(c, j->id, sl_vocab_name(SL_JOB_STATE_FAILED), false, f->err, 0);
     if (rc == SL_DB_OK && reserve) {
       char cause[320];
       int64_t txn = 0;
@@ -145,7 +136,7 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
     return rc;
   }
   sl_db_job *j = &l.j;
-  bool reserve = strcmp(j->action, "reserve") == 0;
+  bool reserve = sl_vocab_is(j->action, SL_JOB_ACTION_RESERVE);
   const sl_adapter_ops *ops = sl_adapter_find(j->adapter_kind);
   char err[256] = "", ref[128] = "";
   char *access = calloc(1, SL_ACCESS_B64_MAX);

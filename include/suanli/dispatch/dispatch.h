@@ -7,9 +7,9 @@
  * job's deadline) or TERMINAL (the pool refused for good: bad configuration, not enough
  * nodes — the reservation fails and the tenant is refunded).
  *
- * Writing a new adapter: copy adapter_sim.c, implement reserve/cancel/status for your
- * system, add a validator for its configuration in adapters.c, and add the table to
- * sl_adapter_find() in dispatcher.c. */
+ * Writing a new adapter: start from adapter_template.c (the contract, op by op), give it a
+ * line in the registry of adapters.c (adapter.h) and a value of ADAPTER_KIND in
+ * api/vocab.def; src/dispatch/README.md lists the rest. */
 #ifndef SUANLI_DISPATCH_H
 #define SUANLI_DISPATCH_H
 #include <jansson.h>
@@ -39,7 +39,6 @@ typedef struct sl_adapter_call {
 #define SL_ACCESS_B64_MAX (SL_ACCESS_SEALED_MAX / 3 * 4 + 8)
 
 typedef struct sl_adapter_ops {
-  const char *kind;
   /* Set *ref (an identifier on the pool's system) on OK. */
   sl_adapter_rc (*reserve)(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen);
   /* Cancelling an unknown reservation is OK (idempotent). */
@@ -48,14 +47,13 @@ typedef struct sl_adapter_ops {
   sl_adapter_rc (*status)(const sl_adapter_call *c, char *state, size_t len, char *err, size_t errlen);
 } sl_adapter_ops;
 
-/* The adapter for kind, or NULL. */
+/* The operations of kind, from the registry (adapter.h), or NULL. */
 const sl_adapter_ops *sl_adapter_find(const char *kind);
 
 /* The simulated cluster keeps its own state in the database through its own connections
  * (an external system from the exchange's point of view); call once before dispatching. */
 bool sl_adapter_sim_init(const char *conninfo);
 void sl_adapter_sim_fini(void);
-extern const sl_adapter_ops sl_adapter_sim;
 
 /* Webhook signing: the exchange's key signs each webhook body (set once at start-up).
  * Returns false when no key is available. */
