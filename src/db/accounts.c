@@ -3,6 +3,7 @@
 #include <string.h>
 #include "internal.h"
 #include "suanli/db/accounts.h"
+#include "suanli/core/vocab.h"
 
 #define ACCOUNT_JSON(a)                                                                     \
   "json_build_object('id', " a ".id, 'kind', " a ".kind, 'name', " a ".name, 'regions', "  \
@@ -88,7 +89,7 @@ sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out)
   snprintf(out->token_label, sizeof out->token_label, "%s", PQgetvalue(r, 0, 5));
   out->token_expires = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
   if (!PQgetisnull(r, 0, 7)) out->regions = json_loads(PQgetvalue(r, 0, 7), 0, NULL);
-  if (!out->regions && strcmp(out->kind, "operator") == 0) out->regions = json_array();
+  if (!out->regions && sl_vocab_is(out->kind, SL_ACCOUNT_KIND_OPERATOR)) out->regions = json_array();
   out->scopes = sl_scopes_parse(PQgetvalue(r, 0, 8));
   PQclear(r);
   return SL_DB_OK;

@@ -8,6 +8,7 @@
 #include <sodium.h>
 #include "internal.h"
 #include "suanli/core/log.h"
+#include "suanli/core/vocab.h"
 
 static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_accounts, sl_db_stmts_audit, sl_db_stmts_idem,
@@ -465,9 +466,9 @@ static sl_dbrc resolve_commit(sl_dbc *c, int64_t session, int64_t nonce, int64_t
       if (sl_db_exec(c, "txn_status", 3, v, &r) == SL_DB_OK) {
         char st[24];
         snprintf(st, sizeof st, "%s", PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
-        sl_dbrc rc = !strcmp(st, "committed") ? SL_DB_OK
-                   : !strcmp(st, "aborted")   ? SL_DB_DOWN
-                                              : SL_DB_UNKNOWN;
+        sl_dbrc rc = sl_vocab_is(st, SL_COMMIT_OUTCOME_COMMITTED) ? SL_DB_OK
+                   : sl_vocab_is(st, SL_COMMIT_OUTCOME_ABORTED)   ? SL_DB_DOWN
+                                                                 : SL_DB_UNKNOWN;
         PQclear(r);
         if (rc != SL_DB_UNKNOWN) {
           sl_log(SL_LOG_WARN, "commit outcome resolved",

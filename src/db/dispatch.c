@@ -4,6 +4,7 @@
 #include <string.h>
 #include "internal.h"
 #include "suanli/db/dispatch.h"
+#include "suanli/core/vocab.h"
 
 const sl_db_stmt sl_db_stmts_dispatch[] = {
     /* Lease the next due job (or one whose worker's lease ran out).  A cancel waits while
@@ -207,7 +208,7 @@ sl_dbrc sl_db_sim_reserve(sl_dbc *c, int64_t reservation, int64_t pool, int gpus
   PGresult *r;
   sl_dbrc rc = sl_db_exec(c, "sim_reserve", 5, v, &r);
   if (rc != SL_DB_OK) return rc;
-  *was_cancelled = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "cancelled") == 0;
+  *was_cancelled = PQntuples(r) == 1 && sl_vocab_is(PQgetvalue(r, 0, 0), SL_SIM_RESERVATION_STATE_CANCELLED);
   PQclear(r);
   return SL_DB_OK;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include "internal.h"
 #include "suanli/db/idempotency.h"
+#include "suanli/core/vocab.h"
 
 const sl_db_stmt sl_db_stmts_idem[] = {
     {"idem_claim",
@@ -74,7 +75,7 @@ sl_dbrc sl_db_idem_claim(sl_dbc *c, int64_t account, const char *key, const uint
     *state = SL_IDEM_IN_FLIGHT; /* released between our statements: still racing */
   } else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
     *state = SL_IDEM_MISMATCH;
-  } else if (strcmp(PQgetvalue(r, 0, 1), "done") != 0) {
+  } else if (!sl_vocab_is(PQgetvalue(r, 0, 1), SL_IDEMPOTENCY_STATE_DONE)) {
     *state = SL_IDEM_IN_FLIGHT;
   } else {
     *state = SL_IDEM_REPLAY;

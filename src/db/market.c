@@ -7,6 +7,7 @@
 #include <poll.h>
 #include "internal.h"
 #include "suanli/db/market.h"
+#include "suanli/core/vocab.h"
 
 #define TRADE_JSON(t)                                                                        \
   "json_build_object('id', " t ".id, 'order_id', " t ".order_id, 'tenant_id', " t          \
@@ -273,13 +274,11 @@ sl_dbrc sl_db_order_cancel(sl_dbc *c, int64_t id, int64_t tenant, json_t **out) 
   return SL_DB_NOROWS;
 }
 
+/* The registry's string for an outcome of sl_trade() or sl_cancel_trade(), or "unknown". */
 static const char *intern_outcome(const char *s) {
-  static const char *const known[] = {"ok", "no_capacity", "price_changed",
-                                      "insufficient_funds", "budget", "not_found",
-                                      "started", "not_booked", NULL};
-  for (const char *const *k = known; *k; k++)
-    if (strcmp(*k, s) == 0) return *k;
-  return "unknown";
+  sl_vocab v = sl_vocab_parse(SL_VD_TRADE_OUTCOME, s);
+  if (v == SL_VOCAB_NONE) v = sl_vocab_parse(SL_VD_CANCEL_OUTCOME, s);
+  return v == SL_VOCAB_NONE ? "unknown" : sl_vocab_name(v);
 }
 
 sl_dbrc sl_db_trade(sl_dbc *c, int64_t order, int64_t tenant, int64_t pool, int64_t start,

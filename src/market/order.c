@@ -4,26 +4,37 @@
 #include <string.h>
 #include "suanli/core/money.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/core/vocab.h"
 
 #define MAX_WINDOW_S (30 * 86400LL)
 #define MAX_AHEAD_S (366 * 86400LL)
 
-static const char *const intra_names[] = {"nvlink", "pcie", "infinity_fabric", "hccs", "other", NULL};
+/* An order's minimum network class, weakest first (INTER_NODE but "none"). */
 static const char *const inter_names[] = {"ethernet", "roce", "infiniband", NULL};
-static const char *const placements[] = {"gang", "split", NULL};
-static const char *const objectives[] = {"cheapest", "lowest_latency", "tradeoff", NULL};
-static const char *const tifs[] = {"fill_or_kill", "good_till", NULL};
+
+sl_market_intra sl_market_intra_of(const char *name) {
+  switch (sl_vocab_parse(SL_VD_INTRA_NODE, name)) {
+  case SL_INTRA_NODE_NVLINK: return SL_INTRA_NVLINK;
+  case SL_INTRA_NODE_PCIE: return SL_INTRA_PCIE;
+  case SL_INTRA_NODE_INFINITY_FABRIC: return SL_INTRA_INFINITY_FABRIC;
+  case SL_INTRA_NODE_HCCS: return SL_INTRA_HCCS;
+  default: return SL_INTRA_OTHER;
+  }
+}
+
+sl_market_inter sl_market_inter_of(const char *name) {
+  switch (sl_vocab_parse(SL_VD_INTER_NODE, name)) {
+  case SL_INTER_NODE_INFINIBAND: return SL_INTER_INFINIBAND;
+  case SL_INTER_NODE_ROCE: return SL_INTER_ROCE;
+  case SL_INTER_NODE_ETHERNET: return SL_INTER_ETHERNET;
+  default: return SL_INTER_NONE;
+  }
+}
 
 int64_t sl_market_order_next_slot(int64_t t) {
   int64_t r = t % SL_SLOT_SECONDS;
   if (r < 0) r += SL_SLOT_SECONDS; /* C's % keeps the sign of t */
   return r == 0 ? t : t + (SL_SLOT_SECONDS - r);
-}
-
-static int index_of(const char *const *names, const char *v) {
-  for (int i = 0; names[i]; i++)
-    if (strcmp(names[i], v) == 0) return i;
-  return -1;
 }
 
 /* Check an array of short codes: strings, 1..64 bytes, no duplicates; copy pointers. */
@@ -68,11 +79,11 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
       {"exclude_regions", SL_JT_ARRAY, false, &excluded, NULL, 1, 200, NULL},
       {"max_price_per_gpu_hour", SL_JT_MONEY, false, &max_price, &has_max_price, 1, INT64_C(10000000), NULL},
       {"max_price_per_ncu_hour", SL_JT_MONEY, false, &max_ncu_price, &has_ncu_price, 1, INT64_C(10000000), NULL},
-      {"placement", SL_JT_ENUM, false, &placement, NULL, 0, 0, placements},
+      {"placement", SL_JT_ENUM, false, &placement, NULL, 0, 0, sl_vocab_names(SL_VD_PLACEMENT)},
       {"max_pieces", SL_JT_INT, false, &max_pieces, &has_pieces, 1, 64, NULL},
-      {"objective", SL_JT_ENUM, false, &objective, NULL, 0, 0, objectives},
+      {"objective", SL_JT_ENUM, false, &objective, NULL, 0, 0, sl_vocab_names(SL_VD_OBJECTIVE)},
       {"money_per_ms", SL_JT_MONEY, false, &mpm, &has_mpm, 0, INT64_C(10000000), NULL},
-      {"time_in_force", SL_JT_ENUM, false, &tif, NULL, 0, 0, tifs},
+      {"time_in_force", SL_JT_ENUM, false, &tif, NULL, 0, 0, sl_vocab_names(SL_VD_TIME_IN_FORCE)},
       {"expires_at", SL_JT_TIME, false, &expires, &has_expires, 0, 0, NULL},
   };
   if (!sl_json_decode(body, f, sizeof f / sizeof f[0], NULL, err)) return false;
@@ -84,7 +95,7 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
       {"accelerators", SL_JT_ARRAY, false, &accels, NULL, 1, 64, NULL},
       {"min_memory_gb", SL_JT_INT, false, &min_mem, NULL, 1, 4096, NULL},
       {"min_ncu", SL_JT_MILLI, false, &min_ncu, NULL, 1, 1000000, NULL},
-      {"intra_node", SL_JT_ENUM, false, &intra, NULL, 0, 0, intra_names},
+      {"intra_node", SL_JT_ENUM, false, &intra, NULL, 0, 0, sl_vocab_names(SL_VD_INTRA_NODE)},
       {"min_inter_node", SL_JT_ENUM, false, &min_inter, NULL, 0, 0, inter_names},
       {"min_inter_node_gbps", SL_JT_INT, false, &min_gbps, NULL, 1, 100000, NULL},
   };
@@ -97,17 +108,18 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start", "may be at most 30 days after earliest_start");
   if (has_rtt && !origin)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "max_rtt_ms needs origin_region");
-  bool tradeoff = strcmp(objective, "tradeoff") == 0;
-  if (strcmp(objective, "cheapest") != 0 && !origin)
+  sl_vocab obj = sl_vocab_parse(SL_VD_OBJECTIVE, objective);
+  bool tradeoff = obj == SL_OBJECTIVE_TRADEOFF;
+  if (obj != SL_OBJECTIVE_CHEAPEST && !origin)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "objective %s needs origin_region", objective);
   if (tradeoff && !has_mpm)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "money_per_ms", "objective tradeoff needs money_per_ms");
   if (!tradeoff && has_mpm)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "money_per_ms", "only allowed with objective tradeoff");
-  bool split = strcmp(placement, "split") == 0;
+  bool split = sl_vocab_is(placement, SL_PLACEMENT_SPLIT);
   if (!split && has_pieces)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "max_pieces", "only allowed with placement split");
-  bool good_till = strcmp(tif, "good_till") == 0;
+  bool good_till = sl_vocab_is(tif, SL_TIME_IN_FORCE_GOOD_TILL);
   if (good_till && !has_expires)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "expires_at", "time_in_force good_till needs expires_at");
   if (!good_till && has_expires)
@@ -142,8 +154,8 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   m->n_accelerators = na;
   m->min_memory_gb = (int32_t)min_mem;
   m->min_ncu_milli = min_ncu;
-  m->intra = intra ? (sl_market_intra)(index_of(intra_names, intra) + 1) : SL_INTRA_ANY;
-  m->min_inter = min_inter ? (sl_market_inter)(index_of(inter_names, min_inter) + 1) : SL_INTER_NONE;
+  m->intra = intra ? sl_market_intra_of(intra) : SL_INTRA_ANY;
+  m->min_inter = min_inter ? sl_market_inter_of(min_inter) : SL_INTER_NONE;
   m->min_inter_gbps = (int32_t)min_gbps;
   m->has_origin = origin != NULL;
   m->max_rtt_us = has_rtt ? max_rtt : -1; /* thousandths of a millisecond = microseconds */
@@ -158,7 +170,7 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   m->split = split;
   m->max_pieces = (int32_t)max_pieces;
   m->objective = tradeoff ? SL_OBJ_TRADEOFF
-                          : (strcmp(objective, "lowest_latency") == 0 ? SL_OBJ_LOWEST_LATENCY : SL_OBJ_CHEAPEST);
+                          : (obj == SL_OBJECTIVE_LOWEST_LATENCY ? SL_OBJ_LOWEST_LATENCY : SL_OBJ_CHEAPEST);
   m->money_per_ms_minor = has_mpm ? mpm : 0;
   out->origin = origin;
   out->good_till = good_till;

@@ -20,6 +20,7 @@
 #include "suanli/trading/trading.h"
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/core/vocab.h"
 #include "suanli/db/market.h"
 #include "suanli/core/clock.h"
 
@@ -44,35 +45,20 @@ static struct {
   bool started, listening;
 } X = {.lock = PTHREAD_RWLOCK_INITIALIZER, .sync_mu = PTHREAD_MUTEX_INITIALIZER};
 
-static sl_market_intra intra_of(const char *s) {
-  if (!strcmp(s, "nvlink")) return SL_INTRA_NVLINK;
-  if (!strcmp(s, "pcie")) return SL_INTRA_PCIE;
-  if (!strcmp(s, "infinity_fabric")) return SL_INTRA_INFINITY_FABRIC;
-  if (!strcmp(s, "hccs")) return SL_INTRA_HCCS;
-  return SL_INTRA_OTHER;
-}
-
-static sl_market_inter inter_of(const char *s) {
-  if (!strcmp(s, "infiniband")) return SL_INTER_INFINIBAND;
-  if (!strcmp(s, "roce")) return SL_INTER_ROCE;
-  if (!strcmp(s, "ethernet")) return SL_INTER_ETHERNET;
-  return SL_INTER_NONE;
-}
-
 /* Put (or, when retired, remove) one loaded pool row. */
 static bool apply_row(sl_market_book *b, const sl_db_pool_row *r) {
-  if (!strcmp(r->status, "retired")) {
+  if (sl_vocab_is(r->status, SL_POOL_STATUS_RETIRED)) {
     sl_market_book_remove(b, r->id);
     return true;
   }
   sl_market_book_pool p = {.id = r->id, .owner_id = r->owner_id, .region = r->region,
                     .accelerator = r->accelerator, .memory_gb = r->memory_gb,
-                    .ncu_milli = r->ncu_milli, .intra = intra_of(r->intra),
-                    .inter = inter_of(r->inter), .inter_gbps = r->inter_gbps,
+                    .ncu_milli = r->ncu_milli, .intra = sl_market_intra_of(r->intra),
+                    .inter = sl_market_inter_of(r->inter), .inter_gbps = r->inter_gbps,
                     .gpu_count = r->gpu_count, .price_minor = r->price_minor,
                     .avail_from = r->avail_from, .avail_until = r->avail_until,
-                    .active = strcmp(r->status, "active") == 0,
-                    .down = strcmp(r->health, "down") == 0};
+                    .active = sl_vocab_is(r->status, SL_POOL_STATUS_ACTIVE),
+                    .down = sl_vocab_is(r->health, SL_POOL_HEALTH_DOWN)};
   return sl_market_book_put(b, &p);
 }
 
@@ -169,7 +155,7 @@ static sl_dbrc catch_up(sl_dbc *c, bool *reload) {
   if (rc != SL_DB_OK) return rc;
   if ((pruned && X.cursor <= pruned) || n >= FEED_LIMIT) *reload = true;
   for (size_t i = 0; i < n && !*reload; i++)
-    if (!strcmp(ch[i].kind, "accelerators")) *reload = true;
+    if (sl_vocab_is(ch[i].kind, SL_FEED_KIND_ACCELERATORS)) *reload = true;
   if (*reload || n == 0) {
     free(ch);
     if (!*reload) X.cursor = xmin;
@@ -188,13 +174,13 @@ static sl_dbrc catch_up(sl_dbc *c, bool *reload) {
     goto cleanup;
   }
   for (size_t i = 0; i < n; i++) {
-    if (!strcmp(ch[i].kind, "pool")) {
+    if (sl_vocab_is(ch[i].kind, SL_FEED_KIND_POOL)) {
       pids[np++] = ch[i].pool_id;
-    } else if (!strcmp(ch[i].kind, "slots")) {
+    } else if (sl_vocab_is(ch[i].kind, SL_FEED_KIND_SLOTS)) {
       sids[ns++] = ch[i].pool_id;
       if (ch[i].slot_from < from) from = ch[i].slot_from;
       if (ch[i].slot_to > to) to = ch[i].slot_to;
-    } else if (!strcmp(ch[i].kind, "latency")) {
+    } else if (sl_vocab_is(ch[i].kind, SL_FEED_KIND_LATENCY)) {
       want_lat = true;
     }
   }

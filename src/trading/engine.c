@@ -7,6 +7,7 @@
 #include "suanli/core/log.h"
 #include "suanli/core/money.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/core/vocab.h"
 #include "suanli/db/market.h"
 
 #define MAX_MATCH_TRIES 4
@@ -232,15 +233,15 @@ sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_marke
       rc = sl_db_trade(c, order_id, tenant, pool, p->start, o->m.duration_slots, p->gpus,
                        p->unit_price_minor, &trade, &what);
       if (rc != SL_DB_OK) break;
-      if (!strcmp(what, "ok")) continue;
+      if (sl_vocab_is(what, SL_TRADE_OUTCOME_OK)) continue;
       sl_db_rollback_to_savepoint(c, "sl_pieces");
-      if (!strcmp(what, "insufficient_funds")) {
+      if (sl_vocab_is(what, SL_TRADE_OUTCOME_INSUFFICIENT_FUNDS)) {
         *outcome = SL_TRADING_NO_FUNDS;
         snprintf(reason, reason_len, "the available balance does not cover the total");
         sl_trading_book_free(&b);
         return SL_DB_OK;
       }
-      if (!strcmp(what, "budget")) {
+      if (sl_vocab_is(what, SL_TRADE_OUTCOME_BUDGET)) {
         snprintf(reason, reason_len, "the monthly budget cap would be exceeded");
         sl_trading_book_free(&b);
         return SL_DB_OK;
@@ -256,7 +257,7 @@ sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_marke
     if (rc != SL_DB_OK) return rc;
     if (!retry) {
       *outcome = SL_TRADING_FILLED;
-      return sl_db_order_set_state(c, order_id, "filled", "");
+      return sl_db_order_set_state(c, order_id, sl_vocab_name(SL_ORDER_STATE_FILLED), "");
     }
     sl_trading_retries_add(1);
   }

@@ -16,6 +16,7 @@
 #include "suanli/core/clock.h"
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/core/vocab.h"
 #include "suanli/db/dispatch.h"
 #include "suanli/db/market.h"
 #include "suanli/trading/trading.h"
@@ -33,7 +34,7 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
   sl_jerr je;
   if (!sl_market_order_parse(req, 0, &o, &je)) {
     json_decref(req);
-    return sl_db_order_set_state(c, id, "killed", "the stored order no longer parses");
+    return sl_db_order_set_state(c, id, sl_vocab_name(SL_ORDER_STATE_KILLED), "the stored order no longer parses");
   }
   json_decref(req);
   sl_trading_outcome out;
@@ -48,7 +49,7 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
     sl_log(SL_LOG_INFO, "resting order filled", json_pack("{s:I}", "order_id", (json_int_t)id));
     return SL_DB_OK;
   }
-  return sl_db_order_set_state(c, id, "open", reason);
+  return sl_db_order_set_state(c, id, sl_vocab_name(SL_ORDER_STATE_OPEN), reason);
 }
 
 /* Take one batch of events and re-match; *more = a full batch was taken. */

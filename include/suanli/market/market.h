@@ -38,6 +38,10 @@ const char *sl_market_why_name(sl_market_why w); /* "chosen", "health", "spec", 
 typedef enum { SL_INTRA_ANY = 0, SL_INTRA_NVLINK, SL_INTRA_PCIE, SL_INTRA_INFINITY_FABRIC,
                SL_INTRA_HCCS, SL_INTRA_OTHER } sl_market_intra;
 typedef enum { SL_INTER_NONE = 0, SL_INTER_ETHERNET, SL_INTER_ROCE, SL_INTER_INFINIBAND } sl_market_inter;
+/* A pool's or an order's intra_node / inter_node string (INTRA_NODE / INTER_NODE of
+ * api/vocab.def) as the matcher's class; an unknown name is OTHER / NONE. */
+sl_market_intra sl_market_intra_of(const char *name);
+sl_market_inter sl_market_inter_of(const char *name);
 
 typedef struct sl_market_pool {
   int64_t id;               /* pool id: the final tie-breaker (lower wins) */
