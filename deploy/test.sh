@@ -11,7 +11,9 @@
 #      static    tools/checks/run.sh: the module graph, clang-format, no build junk tracked
 #                (three tests)
 #      deploy    schema/002 is up to date with data/; the demo seed loads into a migrated db
-#      db        build-asan/tests/db_tests on a fresh database          (when it exists)
+#      db        build-asan/tests/db_tests on a fresh database          (when it exists), and
+#                tools/checks/check_vocab.py: api/vocab.def = api/openapi.yaml and the
+#                CHECKs of a freshly migrated database (with its self-test)
 #      slurm     tests/slurm/smoke.sh against the private Slurm cluster (deploy/slurm.sh)
 #      e2e       python3 tests/e2e/run.py with build-asan/suanlid       (when it exists)
 #      contract  tests/contract/run.sh                                  (when it exists)
@@ -200,6 +202,15 @@ elif want_stage db && [[ -x build-asan/tests/db/db_tests ]]; then
   fresh_db suanli_test_db
   run_stage "db" parse_cmocka 300 env SUANLI_DATABASE_URL="$FRESH_URL" SUANLI_ROOT="$SL_ROOT" \
     build-asan/tests/db/db_tests
+fi
+
+# ---------------------------------------------------------------- vocabulary registry
+# api/vocab.def against api/openapi.yaml and a freshly migrated database, and the checker's
+# self-test on planted differences (tools/checks/test_check_vocab.py).
+if want_stage db && [[ -x build-asan/suanlid ]]; then
+  fresh_db suanli_test_vocab
+  run_stage "db (vocab)" parse_summary 180 env PYTHONDONTWRITEBYTECODE=1 \
+    SUANLI_BIN="$SL_ROOT/build-asan/suanlid" python3 tools/checks/test_check_vocab.py --database-url "$FRESH_URL"
 fi
 
 # ---------------------------------------------------------------- slurm smoke test
