@@ -1,6 +1,7 @@
 /* capacity.c — normalized compute units; see capacity.h for the formula. */
 #include "suanli/core/capacity.h"
 #include <math.h>
+#include "suanli/core/vocab.h"
 
 const char sl_capacity_formula_text[] =
     "score_ncu = (compute_weight_bp * T / T_ref + memory_weight_bp * B / B_ref) / "
@@ -43,11 +44,8 @@ sl_rating sl_capacity_score(const sl_capacity_weights *w, const sl_capacity_spec
   return SL_RATING_RATED;
 }
 
+/* ACCELERATOR_RATING of api/vocab.def, in the order of sl_rating (tests/unit/test_vocab.c). */
 const char *sl_rating_name(sl_rating r) {
-  switch (r) {
-  case SL_RATING_RATED: return "rated";
-  case SL_RATING_COMPUTE_ONLY: return "compute_only";
-  case SL_RATING_UNRATED: return "unrated";
-  }
-  return "unrated";
+  if ((unsigned)r > SL_RATING_UNRATED) r = SL_RATING_UNRATED;
+  return sl_vocab_name(sl_vocab_first(SL_VD_ACCELERATOR_RATING) + (int)r);
 }

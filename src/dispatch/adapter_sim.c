@@ -101,18 +101,23 @@ static void sim_access(const sl_adapter_call *c) {
   free(box);
 }
 
-static sl_adapter_rc sim_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
+/* Every call: the configured latency, an injected failure, then a connection to the
+ * cluster's store; NULL (err set: retry) when the call fails before doing anything. */
+static sl_dbc *sim_enter(const sl_adapter_call *c, char *err, size_t errlen) {
   delay(c->config);
   if (roll(cfg_int(c->config, "fail_rate_bp"))) {
     snprintf(err, errlen, "simulated failure");
-    return SL_ADAPTER_RETRY;
+    return NULL;
   }
   bool down;
   sl_dbc *db = store ? sl_db_acquire(store, 2000, &down) : NULL;
-  if (!db) {
-    snprintf(err, errlen, "simulated cluster unreachable");
-    return SL_ADAPTER_RETRY;
-  }
+  if (!db) snprintf(err, errlen, "simulated cluster unreachable");
+  return db;
+}
+
+static sl_adapter_rc sim_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
+  sl_dbc *db = sim_enter(c, err, errlen);
+  if (!db) return SL_ADAPTER_RETRY;
   bool cancelled = false;
   sl_dbrc rc = sl_db_sim_reserve(db, c->reservation_id, c->pool_id, c->gpus, c->start, c->end,
                                  &cancelled);
@@ -135,17 +140,8 @@ static sl_adapter_rc sim_reserve(const sl_adapter_call *c, char *ref, size_t ref
 }
 
 static sl_adapter_rc sim_cancel(const sl_adapter_call *c, char *err, size_t errlen) {
-  delay(c->config);
-  if (roll(cfg_int(c->config, "fail_rate_bp"))) {
-    snprintf(err, errlen, "simulated failure");
-    return SL_ADAPTER_RETRY;
-  }
-  bool down;
-  sl_dbc *db = store ? sl_db_acquire(store, 2000, &down) : NULL;
-  if (!db) {
-    snprintf(err, errlen, "simulated cluster unreachable");
-    return SL_ADAPTER_RETRY;
-  }
+  sl_dbc *db = sim_enter(c, err, errlen);
+  if (!db) return SL_ADAPTER_RETRY;
   sl_dbrc rc = sl_db_sim_cancel(db, c->reservation_id);
   sl_db_release(store, db);
   if (rc != SL_DB_OK) {

@@ -81,29 +81,15 @@
 #include "suanli/market/market.h"
 #include "suanli/core/money.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/core/vocab.h"
 
+/* "chosen", then the REJECT_REASON values of api/vocab.def, in the order of sl_market_why
+ * (tests/unit/test_market_vocab.c). */
 const char *sl_market_why_name(sl_market_why w) {
-  switch (w) {
-  case SL_WHY_CHOSEN:
-    return "chosen";
-  case SL_WHY_HEALTH:
-    return "health";
-  case SL_WHY_SPEC:
-    return "spec";
-  case SL_WHY_REGION:
-    return "region";
-  case SL_WHY_LATENCY:
-    return "latency";
-  case SL_WHY_PRICE:
-    return "price";
-  case SL_WHY_CAPACITY:
-    return "capacity";
-  case SL_WHY_BUDGET:
-    return "budget";
-  case SL_WHY_OUTRANKED:
-    return "outranked";
-  }
-  return "unknown";
+  if (w == SL_WHY_CHOSEN) return "chosen";
+  unsigned i = (unsigned)w - SL_WHY_HEALTH;
+  if (w > SL_WHY_OUTRANKED || i >= (unsigned)sl_vocab_count(SL_VD_REJECT_REASON)) return "unknown";
+  return sl_vocab_name(sl_vocab_first(SL_VD_REJECT_REASON) + (int)i);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /* test_market_vocab.c — the market's names agree with api/vocab.def: the reasons a pool was
- * passed over (sl_market_why_name) are REJECT_REASON in order, and every INTRA_NODE /
+ * passed over (sl_market_why_name, read from REJECT_REASON) are the enum's, and every INTRA_NODE /
  * INTER_NODE value maps to its own class of the matcher (sl_market_intra_of / _inter_of). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +17,10 @@ static void test_reject_reasons(void **state) {
   (void)state;
   assert_string_equal(sl_market_why_name(SL_WHY_CHOSEN), "chosen"); /* not a rejection */
   int n = sl_vocab_count(SL_VD_REJECT_REASON);
-  assert_int_equal(n, SL_WHY_OUTRANKED);
+  assert_int_equal(n, SL_WHY_OUTRANKED); /* one value per reason, none more */
+  assert_string_equal(sl_market_why_name(SL_WHY_HEALTH), "health");
+  assert_string_equal(sl_market_why_name(SL_WHY_OUTRANKED), "outranked");
+  assert_string_equal(sl_market_why_name((sl_market_why)(SL_WHY_OUTRANKED + 1)), "unknown");
   for (int i = 0; i < n; i++)
     assert_string_equal(sl_market_why_name((sl_market_why)(SL_WHY_HEALTH + i)),
                         sl_vocab_name(sl_vocab_first(SL_VD_REJECT_REASON) + i));

@@ -172,15 +172,12 @@ KEY_RE = re.compile(r"""^('[^']*'|"[^"]*"|[^\s'"#\[{][^:#]*?)\s*:(?:\s+(.*))?$""
 
 
 def unquote(s):
-    s = s.strip()
-    if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"":
-        return s[1:-1]
-    return s
+    m = re.fullmatch(r"""\s*(['"])(.*)\1\s*""", s)
+    return m.group(2) if m else s.strip()
 
 
-def flow_list(s):
-    inner = s.strip()[1:-1].strip()
-    return [unquote(x) for x in inner.split(",")] if inner else []
+def flow_list(s):  # "[a, 'b']" -> ["a", "b"]
+    return [unquote(x) for x in s.strip()[1:-1].split(",") if x.strip()]
 
 
 def read_yaml(text):
