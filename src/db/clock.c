@@ -3,6 +3,7 @@
 #include "suanli/core/clock.h"
 #include "internal.h"
 #include "suanli/db/clock.h"
+#include "suanli/core/vocab.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ bool sl_db_clock_follow(const char *conninfo, char *err, size_t errlen) {
     sl_db_close(db);
     return false;
   }
-  bool test = strcmp(PQgetvalue(r, 0, 0), "real") != 0;
+  bool test = !sl_vocab_is(PQgetvalue(r, 0, 0), SL_CLOCK_MODE_REAL);
   PQclear(r);
   sl_db_release(db, c);
   if (!test) {

@@ -98,6 +98,7 @@ SQL = {
     "sim_cluster_reservations.state": "SIM_RESERVATION_STATE",
     "journal_txns.kind": "JOURNAL_KIND",
     "ledger_accounts.purpose": "ACCOUNT_PURPOSE",
+    "clock.mode": "CLOCK_MODE",
 }
 # Database functions whose text result is a closed set: name -> domain, the pattern of the
 # literals they answer with.
