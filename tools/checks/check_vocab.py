@@ -5,15 +5,15 @@
                                       [--database-url URL]
 
 1. The registry itself: every value line follows its domain's line, no domain or value twice,
-   and every domain is checked somewhere below (SPEC, SQL or SQL_FUNCTIONS name it).
+   and every domain is checked somewhere below (SPEC, SQL, SQL_ROWS or SQL_FUNCTIONS name it).
 2. api/openapi.yaml: every string enum (and the adapter discriminator) is either mapped to a
    domain in SPEC — and then holds exactly the domain's values ("eq") or some of them
    ("subset": a request that accepts fewer) — or listed in SPEC_NOT_VOCABULARY with a reason.
 3. With --database-url (a database migrated by `suanlid migrate`; read with psql): every CHECK
    constraint that limits a column to a list of strings (`col IN (...)`, `col <@ ARRAY[...]`)
    is mapped in SQL and holds exactly the domain's values; a string compared with a mapped
-   column in any other CHECK is one of its values; and the outcome literals of the PL/pgSQL
-   functions in SQL_FUNCTIONS are exactly their domain's values.
+   column in any other CHECK is one of its values; the rows of the tables in SQL_ROWS and the
+   outcome literals of the PL/pgSQL functions in SQL_FUNCTIONS are exactly their domain's values.
 
 Prints one line per difference, naming the domain, the place and the values, then
 `vocab: N checks, N differences`; exits 1 when anything differs, 2 when it cannot read its
@@ -99,6 +99,10 @@ SQL = {
     "journal_txns.kind": "JOURNAL_KIND",
     "ledger_accounts.purpose": "ACCOUNT_PURPOSE",
     "clock.mode": "CLOCK_MODE",
+}
+# Database tables whose rows list a domain (one row per value): table.column -> domain.
+SQL_ROWS = {
+    "journal_kind_purposes.kind": "JOURNAL_KIND",  # each journal kind's signed purpose (schema/015)
 }
 # Database functions whose text result is a closed set: name -> domain, the pattern of the
 # literals they answer with.
@@ -326,6 +330,11 @@ def check_database(report, domains, url):
                              f"{domain}: database {table}.{col} ({name}) compares with \"{literal}\", not in api/vocab.def")
     for column, domain in SQL.items():
         report.check(column in seen, f"{domain}: database has no CHECK listing the values of {column}")
+    for column, domain in SQL_ROWS.items():
+        table, col = column.split(".")
+        rows = [r[0] for r in psql(url, f"SELECT {col} FROM {table} ORDER BY 1")]
+        if domain in domains:
+            compare(report, domain, f"database rows of {column}", rows, domains[domain])
     found = {}
     for fname, text in psql(url, FUNCTIONS_SQL % ",".join(SQL_FUNCTIONS)):
         found.setdefault(fname, set()).update(re.findall(SQL_FUNCTIONS[fname][1], text))
@@ -343,7 +352,8 @@ def main():
     report = Report()
     try:
         domains = read_def(args.defpath, report)
-        mapped = {d for d, _ in SPEC.values()} | set(SQL.values()) | {d for d, _ in SQL_FUNCTIONS.values()}
+        mapped = {d for d, _ in SPEC.values()} | set(SQL.values()) | set(SQL_ROWS.values()) | \
+            {d for d, _ in SQL_FUNCTIONS.values()}
         for domain in domains:
             report.check(domain in mapped, f"{domain}: checked nowhere (map it in tools/checks/check_vocab.py)")
         check_spec(report, domains, args.spec)

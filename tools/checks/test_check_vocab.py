@@ -7,7 +7,7 @@ each one, on differences planted in copies of api/vocab.def and api/openapi.yaml
 
 The database must be a scratch one (deploy/test.sh makes it fresh): when SUANLI_BIN is set it
 is migrated first (`$SUANLI_BIN migrate`), then checked, then changed (a CHECK widened, a table
-with an unregistered list, a function's outcome) and checked again.  Prints PASS/FAIL per case
+with an unregistered list, a function's outcome, a journal kind's row) and checked again.  Prints PASS/FAIL per case
 and `N passed, N failed`; exits 1 if any failed.  Run from the project root.
 """
 import argparse
@@ -109,6 +109,7 @@ def main():
                  "   CHECK (state IN ('pending', 'dispatched', 'active', 'completed', 'failed', 'cancelled', 'lost'));"
                  " CREATE TABLE vocab_planted (color text CHECK (color IN ('red', 'green')));"
                  " ALTER TABLE pools ADD CONSTRAINT vocab_planted_eq CHECK (health <> 'sick');"
+                 " DELETE FROM journal_kind_purposes WHERE kind = 'refund';"
                  " ALTER FUNCTION sl_commit_outcome(bigint, bigint, bigint) RENAME TO sl_commit_outcome_planted;"
                  " CREATE FUNCTION sl_commit_outcome(p_session bigint, p_nonce bigint, p_xid bigint) RETURNS text"
                  "   LANGUAGE plpgsql AS $$ BEGIN IF p_xid < 0 THEN RETURN 'unknown'; END IF;"
@@ -118,10 +119,12 @@ def main():
                  ["RESERVATION_STATE: database reservations.state (reservations_state_check) has [lost] not in api/vocab.def",
                   "database vocab_planted.color (vocab_planted_color_check) [green, red] is in no domain",
                   "POOL_HEALTH: database pools.health (vocab_planted_eq) compares with \"sick\"",
-                  "COMMIT_OUTCOME: database function sl_commit_outcome() lacks [aborted, in progress] and has [unknown]"])
+                  "COMMIT_OUTCOME: database function sl_commit_outcome() lacks [aborted, in progress] and has [unknown]",
+                  "JOURNAL_KIND: database rows of journal_kind_purposes.kind lacks [refund]"])
             psql(url, "BEGIN; DROP FUNCTION sl_commit_outcome(bigint, bigint, bigint);"
                  " ALTER FUNCTION sl_commit_outcome_planted(bigint, bigint, bigint) RENAME TO sl_commit_outcome;"
                  " DROP TABLE vocab_planted; ALTER TABLE pools DROP CONSTRAINT vocab_planted_eq;"
+                 " INSERT INTO journal_kind_purposes(kind, purpose) VALUES ('refund', 4);"
                  " ALTER TABLE reservations DROP CONSTRAINT reservations_state_check;"
                  " ALTER TABLE reservations ADD CONSTRAINT reservations_state_check"
                  "   CHECK (state IN ('pending', 'dispatched', 'active', 'completed', 'failed', 'cancelled'));"
