@@ -27,7 +27,7 @@ FLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -Iinclude -I. $(pkg-config --cflags jansson libsodium))
 LIBS=($(pkg-config --libs jansson libsodium) -lm)
 SRC=(src/core/error.c src/core/jsonspec.c src/core/money.c src/core/timeutil.c src/core/capacity.c
-     src/core/rawpath.c src/core/log.c src/core/vocab.c src/market/order.c src/ledger/records.c src/ledger/merkle.c
+     src/core/rawpath.c src/core/log.c src/core/vocab.c src/core/clock.c src/market/order.c src/ledger/records.c src/ledger/merkle.c
      src/ledger/hex.c src/ledger/sign.c)
 build() {
   local t
