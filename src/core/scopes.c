@@ -5,7 +5,7 @@
 
 const char *const sl_scope_names[] = {"read",       "heartbeat", "pools",   "market",  "money",
                                       "accounts",   "settlement", "ledger", "catalog", "audit",
-                                      NULL};
+                                      "agent",      NULL};
 
 unsigned sl_scopes_parse(const char *csv) {
   unsigned bits = 0;

@@ -8,17 +8,21 @@
 
 const sl_db_stmt sl_db_stmts_dispatch[] = {
     /* Lease the next due job (or one whose worker's lease ran out).  A cancel waits while
-     * the reserve of the same reservation is running, so it always runs after it. */
+     * the reserve of the same reservation is running, so it always runs after it.  The jobs
+     * of agent pools are their agent's to lease (src/db/agent.c); the dispatcher takes one
+     * only once its deadline has passed, to give up on it. */
     {"job_lease",
      "WITH j AS (SELECT j.id FROM dispatch_jobs j"
      "  WHERE ((j.state = 'queued' AND j.next_attempt_at <= now())"
      "      OR (j.state = 'running' AND j.lease_until < now()))"
+     "    AND (NOT j.via_agent OR j.deadline <= sl_now())"
      "    AND NOT (j.action = 'cancel' AND EXISTS (SELECT 1 FROM dispatch_jobs r"
      "      WHERE r.reservation_id = j.reservation_id AND r.action = 'reserve'"
      "        AND r.state = 'running' AND r.lease_until >= now()))"
      "  ORDER BY j.next_attempt_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
      " UPDATE dispatch_jobs d SET state = 'running', attempts = d.attempts + 1,"
-     "  lease_until = now() + make_interval(secs => $1::int), updated_at = now()"
+     "  lease_until = now() + make_interval(secs => $1::int), updated_at = now(),"
+     "  leased_by = 'dispatcher', leased_at = now()"
      " FROM j WHERE d.id = j.id RETURNING d.id"},
     {"job_claim",
      "SELECT j.id, j.action, j.attempts, extract(epoch FROM j.deadline)::bigint, r.id, r.state,"

@@ -107,12 +107,14 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"settings_get",
      "SELECT json_build_object('fee_bp', fee_bp, 'cancel_free_hours', cancel_free_hours,"
      " 'cancel_charge_bp', cancel_charge_bp, 'heartbeat_timeout_s', heartbeat_timeout_s,"
+     " 'adapter_failure_limit', adapter_failure_limit,"
      " 'updated_at', sl_ts(updated_at))::text FROM exchange_settings"},
     {"settings_set",
      "UPDATE exchange_settings SET fee_bp = coalesce($1, fee_bp),"
      " cancel_free_hours = coalesce($2, cancel_free_hours),"
      " cancel_charge_bp = coalesce($3, cancel_charge_bp),"
-     " heartbeat_timeout_s = coalesce($4, heartbeat_timeout_s), updated_at = sl_now()"},
+     " heartbeat_timeout_s = coalesce($4, heartbeat_timeout_s),"
+     " adapter_failure_limit = coalesce($5, adapter_failure_limit), updated_at = sl_now()"},
     {"settle_due",
      "SELECT count(*) FILTER (WHERE sl_settle(id)) FROM ("
      " SELECT id FROM trades WHERE state = 'booked' AND end_at <= sl_now()"
@@ -392,11 +394,12 @@ sl_dbrc sl_db_settings_get(sl_dbc *c, json_t **out) {
 }
 
 sl_dbrc sl_db_settings_set(sl_dbc *c, int64_t fee_bp, int64_t free_hours, int64_t charge_bp,
-                           int64_t heartbeat_timeout_s) {
-  char b1[24], b2[24], b3[24], b4[24];
-  const char *v[4] = {sl_db_i64_opt(b1, fee_bp, -1), sl_db_i64_opt(b2, free_hours, -1),
-                      sl_db_i64_opt(b3, charge_bp, -1), sl_db_i64_opt(b4, heartbeat_timeout_s, -1)};
-  return sl_db_exec(c, "settings_set", 4, v, NULL);
+                           int64_t heartbeat_timeout_s, int64_t adapter_failure_limit) {
+  char b1[24], b2[24], b3[24], b4[24], b5[24];
+  const char *v[5] = {sl_db_i64_opt(b1, fee_bp, -1), sl_db_i64_opt(b2, free_hours, -1),
+                      sl_db_i64_opt(b3, charge_bp, -1), sl_db_i64_opt(b4, heartbeat_timeout_s, -1),
+                      sl_db_i64_opt(b5, adapter_failure_limit, -1)};
+  return sl_db_exec(c, "settings_set", 5, v, NULL);
 }
 
 sl_dbrc sl_db_settle_due(sl_dbc *c, int limit, int *done) {

@@ -18,6 +18,7 @@
   ".score_milli > 0 THEN sl_money((" p ".price_minor * 1000 + " a ".score_milli / 2) / " a  \
   ".score_milli) END, 'available_from', sl_ts(" p ".available_from), "                      \
   "'available_until', sl_ts(" p ".available_until), 'status', " p ".status, "               \
+  "'status_cause', " p ".status_cause, 'adapter_failures', " p ".adapter_failures, "        \
   "'health', json_build_object('state', " p ".health, 'healthy_gpus', " p                   \
   ".healthy_gpus, 'utilization_bp', " p ".utilization_bp, 'last_heartbeat_at', sl_ts(" p    \
   ".last_heartbeat_at)), 'created_at', sl_ts(" p ".created_at), "                           \

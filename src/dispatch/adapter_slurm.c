@@ -1,272 +1,77 @@
-/* adapter_slurm.c — Slurm advance reservations through scontrol.
+/* adapter_slurm.c — Slurm advance reservations through scontrol, run on the exchange's own
+ * host: the pool's cluster must be reachable from it (api/PROVIDERS.md).  A provider whose
+ * cluster the exchange cannot reach uses the `agent` adapter instead, whose suanli-agent runs
+ * the same code (src/sched/slurm.c) inside the provider's network.
  *
- * A reservation is named "suanli-res-<reservation id>" (the idempotency key: a retry finds
- * it by name instead of creating a second one), covers ceil(gpus / gpus_per_node) whole
- * nodes of the pool's partition (Slurm 22.05 reserves nodes, not typed GPUs), starts at the
- * trade's start and lasts its duration.  scontrol reads and prints times in its own time
- * zone: suanlid runs with TZ=UTC.  Configuration: {"partition", "user"? (default root),
- * "cluster"? (passed as -M)}.  scontrol comes from PATH; SLURM_CONF in suanlid's environment
- * names the cluster's configuration.
- *
- * Errors (observed on Slurm 22.05, see deploy/slurm/README.md): Slurm refusing the request —
- * nodes busy, invalid time/partition/user, unknown TRES — is TERMINAL; anything else (the
- * controller down: "Unable to contact", "Unexpected message received", timeouts) is RETRY.
- * Slurm silently creates a reservation with fewer nodes when only some are free: the node
- * count is read back, and a short reservation is deleted and reported as busy. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+ * Configuration: {"partition", "user"? (default root), "cluster"? (passed as -M)}.  scontrol
+ * comes from PATH; SLURM_CONF in suanlid's environment names the cluster's configuration;
+ * suanlid runs with TZ=UTC.  What is reserved, and which answers are TERMINAL or RETRY:
+ * include/suanli/sched/slurm.h. */
 #include "internal.h"
-#include "suanli/core/timeutil.h"
+#include "suanli/sched/slurm.h"
+#include <stdio.h>
 
-extern char **environ;
-
-#define SCONTROL_TIMEOUT_MS 15000
-
-/* Slurm names passed to scontrol: letters, digits, '_', '-' and '.' only. */
-static bool slurm_name_ok(const char *s) {
-  for (const char *p = s; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '_' || *p == '-' || *p == '.'))
-      return false;
-  return true;
-}
-
-/* The partition to reserve nodes in; optional user (default root) and cluster. */
-bool sl_adapter_slurm_validate(const json_t *cfg, sl_jerr *err) {
-  const char *partition = NULL, *cluster = NULL, *user = NULL;
-  const sl_jfield f[] = {
-      {"partition", SL_JT_STRING, true, &partition, NULL, 1, 64, NULL},
-      {"cluster", SL_JT_STRING, false, &cluster, NULL, 1, 64, NULL},
-      {"user", SL_JT_STRING, false, &user, NULL, 1, 64, NULL},
-  };
-  if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], SL_ADAPTER_CFG, err)) return false;
-  const char *names[] = {partition, cluster, user};
-  const char *fields[] = {SL_ADAPTER_CFG "partition", SL_ADAPTER_CFG "cluster", SL_ADAPTER_CFG "user"};
+/* The Slurm names of an adapter configuration (slurm, and agent in slurm mode): partition,
+ * cluster and user, each NULL when absent; false with err naming the first bad one. */
+bool sl_adapter_slurm_names_ok(const char *const names[3], sl_jerr *err) {
+  static const char *const fields[] = {SL_ADAPTER_CFG "partition", SL_ADAPTER_CFG "cluster",
+                                       SL_ADAPTER_CFG "user"};
   for (int i = 0; i < 3; i++)
-    if (names[i] && !slurm_name_ok(names[i]))
+    if (names[i] && !sl_sched_slurm_name_ok(names[i]))
       return sl_jerr_set(err, SL_E_INVALID_VALUE, fields[i],
                          "may contain only letters, digits, '_', '-' and '.'");
   return true;
 }
 
-static const char *cfg_str(const json_t *cfg, const char *key, const char *def) {
+/* The partition to reserve nodes in; optional user (default root) and cluster. */
+bool sl_adapter_slurm_validate(const json_t *cfg, sl_jerr *err) {
+  const char *names[3] = {NULL, NULL, NULL};
+  const sl_jfield f[] = {
+      {"partition", SL_JT_STRING, true, &names[0], NULL, 1, 64, NULL},
+      {"cluster", SL_JT_STRING, false, &names[1], NULL, 1, 64, NULL},
+      {"user", SL_JT_STRING, false, &names[2], NULL, 1, 64, NULL},
+  };
+  if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], SL_ADAPTER_CFG, err)) return false;
+  return sl_adapter_slurm_names_ok(names, err);
+}
+
+static const char *cfg_str(const json_t *cfg, const char *key) {
   json_t *v = json_object_get(cfg, key);
-  return json_is_string(v) ? json_string_value(v) : def;
+  return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* Run scontrol with args; collect stdout+stderr into out.  Returns the exit status, or -1
- * when it could not run or timed out. */
-static int run_scontrol(const json_t *cfg, const char *const *args, char *out, size_t outlen) {
-  const char *argv[24];
-  int n = 0;
-  argv[n++] = "scontrol";
-  const char *cluster = cfg_str(cfg, "cluster", NULL);
-  if (cluster) {
-    argv[n++] = "-M";
-    argv[n++] = cluster;
+static sl_adapter_rc rc_of(sl_sched_rc rc) {
+  return rc == SL_SCHED_OK      ? SL_ADAPTER_OK
+         : rc == SL_SCHED_RETRY ? SL_ADAPTER_RETRY
+                                : SL_ADAPTER_TERMINAL;
+}
+
+#define TARGET(c)                                                                                  \
+  {                                                                                                \
+    cfg_str((c)->config, "partition"), cfg_str((c)->config, "user"),                               \
+        cfg_str((c)->config, "cluster")                                                            \
   }
-  for (int i = 0; args[i] && n < 22; i++) argv[n++] = args[i];
-  argv[n] = NULL;
-  int fds[2];
-  out[0] = '\0';
-  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, "scontrol", &fa, NULL, (char *const *)argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  if (rc != 0) {
-    snprintf(out, outlen, "cannot run scontrol: %s", strerror(rc));
-    close(fds[0]);
-    return -1;
-  }
-  size_t used = 0;
-  int64_t deadline = sl_time_now_us() + SCONTROL_TIMEOUT_MS * 1000LL;
-  bool timed_out = false;
-  for (;;) {
-    int left = (int)((deadline - sl_time_now_us()) / 1000);
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    struct pollfd p = {fds[0], POLLIN, 0};
-    if (poll(&p, 1, left) <= 0) continue;
-    char buf[512];
-    ssize_t k = read(fds[0], buf, sizeof buf);
-    if (k <= 0) break;
-    size_t take = (size_t)k < outlen - 1 - used ? (size_t)k : outlen - 1 - used;
-    memcpy(out + used, buf, take);
-    used += take;
-    out[used] = '\0';
-  }
-  close(fds[0]);
-  if (timed_out) kill(pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  if (timed_out) {
-    snprintf(out, outlen, "scontrol timed out");
-    return -1;
-  }
-  for (size_t i = 0; i < used; i++)
-    if (out[i] == '\n') out[i] = ' ';
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+#define RES(c)                                                                                     \
+  { (c)->reservation_id, (c)->start, (c)->end, (c)->nodes }
+
+static sl_adapter_rc slurm_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err,
+                                   size_t errlen) {
+  const sl_sched_slurm t = TARGET(c);
+  const sl_sched_res r = RES(c);
+  return rc_of(sl_sched_slurm_reserve(&t, &r, ref, reflen, err, errlen));
 }
 
-static void res_name(const sl_adapter_call *c, char *buf, size_t len) {
-  snprintf(buf, len, "suanli-res-%lld", (long long)c->reservation_id);
-}
-
-/* Slurm's answers that no retry will change. */
-static bool refused_for_good(const char *out) {
-  static const char *const terminal[] = {"Requested nodes are busy", "Invalid time",
-                                         "Invalid partition", "Invalid user",
-                                         "couldn't identify configured TRES",
-                                         "Invalid node count", "Invalid account"};
-  for (size_t i = 0; i < sizeof terminal / sizeof terminal[0]; i++)
-    if (strstr(out, terminal[i])) return true;
-  return false;
-}
-
-static bool absent(const char *out) {
-  return strstr(out, "not found") || strstr(out, "Requested reservation is invalid") ||
-         strstr(out, "No reservations");
-}
-
-/* NodeCnt=N from `scontrol -o show reservation` output, or -1. */
-static int node_count(const char *out) {
-  const char *p = strstr(out, "NodeCnt=");
-  return p ? atoi(p + 8) : -1;
-}
-
-/* Key=Value from `scontrol -o show` output into buf ("" when absent). */
-static void field(const char *out, const char *key, char *buf, size_t len) {
-  const char *p = strstr(out, key);
-  buf[0] = '\0';
-  if (!p) return;
-  p += strlen(key);
-  size_t n = strcspn(p, " \n");
-  snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p);
-}
-
-/* Show the reservation; *nodes = its node count (-1 when absent), *ours = its start time and
- * duration are this reservation's (a reservation of the same name left by another exchange
- * database, or a stale one, is not ours). */
-static sl_adapter_rc show(const sl_adapter_call *c, int *nodes, bool *ours, char *err, size_t errlen) {
-  char name[64], out[2048];
-  res_name(c, name, sizeof name);
-  const char *args[] = {"-o", "show", "reservation", name, NULL};
-  int rc = run_scontrol(c->config, args, out, sizeof out);
-  *nodes = -1;
-  *ours = false;
-  if (rc == 0 && strstr(out, name)) {
-    char start[40], when[40], end[40], want_end[40];
-    time_t t = (time_t)c->start, e = (time_t)c->end;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    gmtime_r(&e, &tm);
-    strftime(want_end, sizeof want_end, "%Y-%m-%dT%H:%M:%S", &tm);
-    field(out, "StartTime=", start, sizeof start);
-    field(out, "EndTime=", end, sizeof end);
-    *nodes = node_count(out);
-    *ours = strcmp(start, when) == 0 && strcmp(end, want_end) == 0;
-    return SL_ADAPTER_OK;
-  }
-  if (rc > 0 && absent(out)) return SL_ADAPTER_OK;
-  snprintf(err, errlen, "scontrol show: %.200s", out);
-  return SL_ADAPTER_RETRY;
-}
-
-static sl_adapter_rc slurm_status(const sl_adapter_call *c, char *state, size_t len, char *err, size_t errlen) {
-  int nodes;
-  bool ours;
-  sl_adapter_rc rc = show(c, &nodes, &ours, err, errlen);
-  if (rc == SL_ADAPTER_OK) snprintf(state, len, "%s", nodes < 0 ? "absent" : ours ? "reserved" : "conflict");
-  return rc;
-}
-
-static sl_adapter_rc slurm_delete(const sl_adapter_call *c, char *err, size_t errlen) {
-  char name[64], out[2048];
-  res_name(c, name, sizeof name);
-  const char *args[] = {"delete", "reservation", name, NULL};
-  int rc = run_scontrol(c->config, args, out, sizeof out);
-  if (rc == 0 || (rc > 0 && absent(out))) return SL_ADAPTER_OK;
-  snprintf(err, errlen, "scontrol delete: %.200s", out);
-  return refused_for_good(out) ? SL_ADAPTER_TERMINAL : SL_ADAPTER_RETRY;
-}
-
-static sl_adapter_rc slurm_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
-  int nodes;
-  bool ours;
-  sl_adapter_rc s = show(c, &nodes, &ours, err, errlen);
-  if (s != SL_ADAPTER_OK) return s;
-  if (nodes >= 0 && !ours) {
-    snprintf(err, errlen, "a different reservation named suanli-res-%lld exists on the cluster",
-             (long long)c->reservation_id);
-    return SL_ADAPTER_TERMINAL; /* never delete or adopt what is not ours */
-  }
-  char name[64];
-  res_name(c, name, sizeof name);
-  if (nodes < 0) {
-    char a_name[96], a_start[64], a_dur[48], a_nodes[48], a_part[96], a_user[96];
-    char when[32];
-    time_t t = (time_t)c->start;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(a_name, sizeof a_name, "ReservationName=%s", name);
-    snprintf(a_start, sizeof a_start, "StartTime=%s", when);
-    snprintf(a_dur, sizeof a_dur, "Duration=%lld", (long long)((c->end - c->start) / 60));
-    snprintf(a_nodes, sizeof a_nodes, "NodeCnt=%d", c->nodes);
-    snprintf(a_part, sizeof a_part, "PartitionName=%s", cfg_str(c->config, "partition", ""));
-    snprintf(a_user, sizeof a_user, "Users=%s", cfg_str(c->config, "user", "root"));
-    const char *args[] = {"create", "reservation", a_name, a_start, a_dur, a_nodes, a_part, a_user, NULL};
-    char out[2048];
-    int rc = run_scontrol(c->config, args, out, sizeof out);
-    if (rc != 0 && !strstr(out, "Duplicate reservation name")) {
-      snprintf(err, errlen, "scontrol create: %.200s", out);
-      return refused_for_good(out) ? SL_ADAPTER_TERMINAL : SL_ADAPTER_RETRY;
-    }
-    if ((s = show(c, &nodes, &ours, err, errlen)) != SL_ADAPTER_OK) return s;
-    if (nodes >= 0 && !ours) {
-      snprintf(err, errlen, "a different reservation named suanli-res-%lld exists on the cluster",
-               (long long)c->reservation_id);
-      return SL_ADAPTER_TERMINAL;
-    }
-  }
-  /* Already there (a retry after a lost reply, or a duplicate): it must be the whole size. */
-  if (nodes < c->nodes) {
-    char derr[128];
-    slurm_delete(c, derr, sizeof derr);
-    snprintf(err, errlen, "Requested nodes are busy: only %d of %d nodes free", nodes < 0 ? 0 : nodes, c->nodes);
-    return SL_ADAPTER_TERMINAL;
-  }
-  snprintf(ref, reflen, "%s", name);
-  return SL_ADAPTER_OK;
-}
-
-/* Delete the reservation only when it is ours: a same-named reservation with another
- * window (left by another exchange database, or made by hand) is never touched. */
 static sl_adapter_rc slurm_cancel(const sl_adapter_call *c, char *err, size_t errlen) {
-  int nodes;
-  bool ours;
-  sl_adapter_rc s = show(c, &nodes, &ours, err, errlen);
-  if (s != SL_ADAPTER_OK) return s;
-  if (nodes < 0 || !ours) return SL_ADAPTER_OK;
-  return slurm_delete(c, err, errlen);
+  const sl_sched_slurm t = TARGET(c);
+  const sl_sched_res r = RES(c);
+  return rc_of(sl_sched_slurm_cancel(&t, &r, err, errlen));
+}
+
+static sl_adapter_rc slurm_status(const sl_adapter_call *c, char *state, size_t len, char *err,
+                                  size_t errlen) {
+  const sl_sched_slurm t = TARGET(c);
+  const sl_sched_res r = RES(c);
+  return rc_of(sl_sched_slurm_status(&t, &r, state, len, err, errlen));
 }
 
 const sl_adapter_ops sl_adapter_slurm_ops = {slurm_reserve, slurm_cancel, slurm_status};

@@ -10,7 +10,8 @@
 #define SL_ADAPTER_REGISTRY(X)                                    \
   X("sim", sl_adapter_sim_validate, sl_adapter_sim_ops)           \
   X("slurm", sl_adapter_slurm_validate, sl_adapter_slurm_ops)     \
-  X("webhook", sl_adapter_webhook_validate, sl_adapter_webhook_ops)
+  X("webhook", sl_adapter_webhook_validate, sl_adapter_webhook_ops)   \
+  X("agent", sl_adapter_agent_validate, sl_adapter_agent_ops)
 
 #define SL_ADAPTER_KIND(kind, validate, ops) kind,
 const char *const sl_adapter_kinds[] = {SL_ADAPTER_REGISTRY(SL_ADAPTER_KIND) NULL};

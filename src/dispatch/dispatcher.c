@@ -145,7 +145,13 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
     return SL_DB_HARD;
   }
   sl_adapter_rc ar;
-  if (sl_clock_now() >= j->deadline) {
+  if (sl_clock_now() >= j->deadline && sl_vocab_is(j->adapter_kind, SL_ADAPTER_KIND_AGENT)) {
+    ar = SL_ADAPTER_TERMINAL; /* an agent pool's job: its agent never finished it in time */
+    snprintf(err, sizeof err,
+             "the provider's agent did not carry it out before the deadline (%d leases; last "
+             "error: %.150s)",
+             j->attempts - 1, j->last_error[0] ? j->last_error : "none");
+  } else if (sl_clock_now() >= j->deadline) {
     ar = SL_ADAPTER_TERMINAL;
     snprintf(err, sizeof err, "gave up at the deadline after %d attempts (last error: %.150s)",
              j->attempts - 1, j->last_error);

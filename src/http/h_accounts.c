@@ -118,7 +118,7 @@ void h_tokens_create(sl_req *r) {
   const sl_jfield f[] = {
       {"label", SL_JT_STRING, false, &label, NULL, 0, 200, NULL},
       {"expires_at", SL_JT_TIME, false, &expires, NULL, 0, 0, NULL},
-      {"scopes", SL_JT_ARRAY, false, &scopes, NULL, 0, 10, NULL},
+      {"scopes", SL_JT_ARRAY, false, &scopes, NULL, 0, 11, NULL},
   };
   if (!sl_req_decode(r, body, f, sizeof f / sizeof f[0])) goto cleanup;
   size_t si;
@@ -130,7 +130,7 @@ void h_tokens_create(sl_req *r) {
     if (!known) {
       sl_reply_error(r, SL_E_INVALID_VALUE, "scopes",
                      "scopes[%zu] must be one of: read, heartbeat, pools, market, money, accounts, "
-                     "settlement, ledger, catalog, audit", si);
+                     "settlement, ledger, catalog, audit, agent", si);
       goto cleanup;
     }
   }

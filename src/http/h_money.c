@@ -137,20 +137,21 @@ void h_settings_get(sl_req *r) {
 void h_settings_set(sl_req *r) {
   json_t *body = sl_req_body(r);
   if (!body) return;
-  int64_t fee = -1, free_h = -1, charge = -1, hb = -1;
-  bool has[4] = {false, false, false, false};
+  int64_t fee = -1, free_h = -1, charge = -1, hb = -1, fails = -1;
+  bool has[5] = {false, false, false, false, false};
   const sl_jfield f[] = {
       {"fee_bp", SL_JT_INT, false, &fee, &has[0], 0, 5000, NULL},
       {"cancel_free_hours", SL_JT_INT, false, &free_h, &has[1], 0, 8760, NULL},
       {"cancel_charge_bp", SL_JT_INT, false, &charge, &has[2], 0, 10000, NULL},
       {"heartbeat_timeout_s", SL_JT_INT, false, &hb, &has[3], 10, 86400, NULL},
+      {"adapter_failure_limit", SL_JT_INT, false, &fails, &has[4], 1, 1000, NULL},
   };
-  if (sl_req_decode(r, body, f, 4)) {
-    if (!has[0] && !has[1] && !has[2] && !has[3]) {
+  if (sl_req_decode(r, body, f, 5)) {
+    if (!has[0] && !has[1] && !has[2] && !has[3] && !has[4]) {
       sl_reply_error(r, SL_E_MISSING_FIELD, "", "give at least one setting");
     } else {
       snprintf(r->audit_object, sizeof r->audit_object, "exchange_settings");
-      sl_dbrc rc = sl_db_settings_set(r->db, fee, free_h, charge, hb);
+      sl_dbrc rc = sl_db_settings_set(r->db, fee, free_h, charge, hb, fails);
       json_t *s = NULL;
       if (rc == SL_DB_OK) rc = sl_db_settings_get(r->db, &s);
       if (rc != SL_DB_OK) sl_reply_db(r, rc);

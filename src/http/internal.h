@@ -94,6 +94,7 @@ struct sl_req {
   int64_t rl_reset_ms, rl_retry_ms;
   const char *rl_policy;    /* "token", "address", "anonymous" */
   bool anon_checked, anon_ok; /* the anonymous budget was consulted (once per request) */
+  bool agent_waiting;       /* a long poll suspended until its waiter resumes it (agent_wait.c) */
 };
 
 /* ---- reply cache and ETags (cache.c) ---- */
@@ -225,6 +226,22 @@ void h_periods_get(sl_req *r);
 void h_statement_get(sl_req *r);
 void h_period_export(sl_req *r);
 void h_period_regions(sl_req *r);
+
+/* ---- the agent adapter (h_agent.c, agent_wait.c) and a trade's events (h_trade_events.c) ---- */
+void h_agent_work(sl_req *r);
+void h_agent_result(sl_req *r);
+void h_agents_list(sl_req *r);
+void h_trade_events(sl_req *r);
+/* Before the mutation of POST /v1/agent/work: suspend a poll that may wait and has no due
+ * work (true: no reply yet, the connection is suspended and r->db released). */
+bool sl_agent_poll_hold(sl_req *r);
+/* A suspended poll was resumed: lease what is due and reply. */
+void sl_agent_poll_resume(sl_req *r);
+/* Suspend r's connection (from the access handler) until owner has due work in pools (NULL =
+ * any of its agent pools), wait_s passes, or the server stops; false when it cannot wait. */
+bool sl_agent_wait_hold(sl_req *r, int64_t owner, const json_t *pools, int64_t wait_s);
+/* Resume every waiting poll and end the waiter thread (the server is stopping). */
+void sl_agent_wait_stop(void);
 
 /* ---- dashboard, market view, metrics (h_stats.c, h_ui.c, h_metrics.c) ---- */
 void h_stats_regions(sl_req *r);

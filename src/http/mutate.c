@@ -29,7 +29,7 @@
 /* The routes that move money: an Idempotency-Key is required (400 without one). */
 static bool moves_money(const sl_req *r) {
   static const char *const actions[] = {"order.create", "trade.cancel", "money.deposit",
-                                        "money.withdraw", NULL};
+                                        "money.withdraw", "agent.result", NULL};
   const char *a = r->route ? r->route->action : NULL;
   for (const char *const *p = actions; a && *p; p++)
     if (strcmp(*p, a) == 0) return true;

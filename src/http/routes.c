@@ -61,6 +61,7 @@ const sl_route sl_routes[] = {
     {"POST", "/v1/trades/{id}/cancel", h_trades_cancel, TENANT | ADMIN, "trade.cancel", NOQ},
     {"GET", "/v1/trades/{id}/receipt", h_trades_receipt, ANY, NULL, NOQ},
     {"GET", "/v1/trades/{id}/access", h_trade_access, TENANT | ADMIN, NULL, NOQ},
+    {"GET", "/v1/trades/{id}/events", h_trade_events, ANY, NULL, NOQ},
     {"PUT", "/v1/me/access-key", h_access_key_set, TENANT, "access_key.set", NOQ},
     {"GET", "/v1/me/access-key", h_access_key_get, TENANT, NULL, NOQ},
     {"GET", "/v1/keys", h_keys_list, PUBLIC, NULL, NOQ},
@@ -78,6 +79,10 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/exchange/settings", h_settings_get, ANY, NULL, NOQ},
     {"PUT", "/v1/exchange/settings", h_settings_set, ADMIN, "exchange.settings.set", NOQ},
     {"GET", "/v1/audit", h_audit_list, ADMIN, NULL, Q("account", PAGE)},
+    /* the agent adapter: providers' agents pull their pools' work (h_agent.c) */
+    {"POST", "/v1/agent/work", h_agent_work, PROVIDER, "agent.lease", NOQ},
+    {"POST", "/v1/agent/work/{id}/result", h_agent_result, PROVIDER, "agent.result", NOQ},
+    {"GET", "/v1/agents", h_agents_list, PROVIDER | ADMIN, NULL, Q(PAGE)},
     /* dashboard, market view and metrics (h_stats.c, h_metrics.c, h_ui.c) */
     {"GET", "/v1/stats/regions", h_stats_regions, ADMIN | SL_ROLE_OPERATOR, NULL, Q("region")},
     {"GET", "/v1/stats/utilization", h_stats_utilization, ADMIN | SL_ROLE_OPERATOR, NULL, Q("region", "hours")},

@@ -18,6 +18,7 @@ static unsigned route_group(const sl_route *rt) {
   if (!strncmp(p, "/v1/periods", 11)) return SL_SCOPE_SETTLEMENT;
   if (!strncmp(p, "/v1/ledger", 10) || !strcmp(p, "/v1/keys")) return SL_SCOPE_LEDGER;
   if (!strncmp(p, "/v1/audit", 9)) return SL_SCOPE_AUDIT;
+  if (!strncmp(p, "/v1/agent", 9)) return SL_SCOPE_AGENT; /* the agent routes and /v1/agents */
   return SL_SCOPE_CATALOG; /* regions, latency, accelerators, capacity, exchange settings */
 }
 

@@ -297,6 +297,7 @@ static void process(sl_req *r) {
                      ct ? ct : "(none)");
       goto refused;
     }
+    if (sl_agent_poll_hold(r)) return; /* a long poll waits, suspended (h_agent.c) */
     sl_run_mutation(r);
     return;
   }
@@ -449,8 +450,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
   }
   if (r->finished) return MHD_YES;
+  if (r->agent_waiting) { /* a long poll its waiter resumed */
+    sl_agent_poll_resume(r);
+    return queue(r);
+  }
   sl_conn_phase(conn, SL_CONN_BUSY);
   process(r);
+  if (r->agent_waiting) return MHD_YES; /* suspended: no reply yet */
   return queue(r);
 }
 
@@ -514,7 +520,9 @@ sl_http *sl_http_start(const sl_http_config *cfg, sl_db *db) {
     return NULL;
   }
   h->d = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO, cfg->port,
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO |
+          MHD_ALLOW_SUSPEND_RESUME,
+      cfg->port,
       sl_conn_accept, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned int)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -534,6 +542,7 @@ sl_http *sl_http_start(const sl_http_config *cfg, sl_db *db) {
 
 unsigned sl_http_drain_and_stop(sl_http *h) {
   MHD_socket fd = MHD_quiesce_daemon(h->d);
+  sl_agent_wait_stop(); /* waiting long polls answer now */
   int64_t deadline = sl_time_now_us() + (int64_t)h->cfg.drain_timeout_s * 1000000;
   while (atomic_load(&h->in_flight) > 0 && sl_time_now_us() < deadline) {
     struct timespec ts = {0, 10 * 1000000L};

@@ -66,11 +66,11 @@ static void test_lookups_derive_from_registry(void **state) {
   assert_null(sl_adapter_kinds[n]);
   assert_null(sl_adapter_get("template"));
   assert_null(sl_adapter_get(NULL));
-  assert_null(sl_adapter_find("agent")); /* an access source, not an adapter */
+  assert_non_null(sl_adapter_find("agent")); /* the pull adapter (issue 13) */
   sl_jerr err;
   assert_string_equal(check(NULL, "nosuch", "{}", &err), "adapter.kind");
   assert_int_equal(err.code, SL_E_INVALID_VALUE);
-  assert_string_equal(err.detail, "must be one of: sim, slurm, webhook");
+  assert_string_equal(err.detail, "must be one of: sim, slurm, webhook, agent");
 }
 
 /* Each registered validator: a good configuration passes, through sl_adapter_validate too;
@@ -86,6 +86,10 @@ static void test_validators(void **state) {
       {"slurm", "{\"partition\":\"gpu\",\"user\":\"svc_1\"}", "{\"partition\":\"gpu;reboot\"}", "adapter.config.partition"},
       {"webhook", "{\"url\":\"https://example.com/hook\"}", "{\"url\":\"https://u:p@example.com/\"}", "adapter.config.url"},
       {"webhook", "{\"url\":\"http://h/x\",\"timeout_ms\":100}", "{\"url\":\"ftp://example.com/\"}", "adapter.config.url"},
+      {"agent", "{}", "{\"mode\":\"slurm\"}", "adapter.config.partition"},
+      {"agent", "{\"mode\":\"host\"}", "{\"mode\":\"k8s\"}", "adapter.config.mode"},
+      {"agent", "{\"mode\":\"slurm\",\"partition\":\"gpu\",\"user\":\"svc\"}", "{\"mode\":\"host\",\"user\":\"svc\"}", "adapter.config.user"},
+      {"agent", "{\"mode\":\"slurm\",\"partition\":\"gpu\",\"cluster\":\"c1\"}", "{\"mode\":\"slurm\",\"partition\":\"gpu\",\"cluster\":\"a b\"}", "adapter.config.cluster"},
   };
   sl_jerr err;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -145,6 +149,21 @@ static void test_template_contract(void **state) {
   assert_true(e[0] != '\0');
 }
 
+/* The agent adapter is a pull adapter: the dispatcher never calls it before a job's deadline
+ * (the job waits for the provider's agent); called anyway, it says so and asks to be retried. */
+static void test_agent_never_calls_out(void **state) {
+  (void)state;
+  const sl_adapter_ops *ops = sl_adapter_find("agent");
+  char ref[64] = "", st[32] = "", e[128] = "";
+  sl_adapter_call c = {.reservation_id = 7, .gpus = 8, .gpus_per_node = 8, .nodes = 1};
+  assert_int_equal(ops->reserve(&c, ref, sizeof ref, e, sizeof e), SL_ADAPTER_RETRY);
+  assert_string_equal(e, "waiting for the provider's agent to take the work");
+  assert_string_equal(ref, "");
+  assert_int_equal(ops->cancel(&c, e, sizeof e), SL_ADAPTER_RETRY);
+  assert_int_equal(ops->status(&c, st, sizeof st, e, sizeof e), SL_ADAPTER_OK);
+  assert_string_equal(st, "unknown");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_registry_is_the_vocabulary),
@@ -152,6 +171,7 @@ int main(void) {
       cmocka_unit_test(test_validators),
       cmocka_unit_test(test_template_not_registered),
       cmocka_unit_test(test_template_contract),
+      cmocka_unit_test(test_agent_never_calls_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,16 @@ SPEC = {
     "components.schemas.StatementGroup.properties.refund_causes.items.properties.kind": ("JOURNAL_KIND", "subset"),
     "components.schemas.StatsDispatch.properties.jobs.items.properties.action": ("JOB_ACTION", "eq"),
     "components.schemas.StatsDispatch.properties.jobs.items.properties.state": ("JOB_STATE", "eq"),
+    "components.schemas.AgentMode": ("AGENT_MODE", "eq"),
+    "components.schemas.AgentWork.properties.action": ("JOB_ACTION", "eq"),
+    "components.schemas.AgentResult.properties.outcome": ("ATTEMPT_OUTCOME", "subset"),
+    "components.schemas.AgentResultRecorded.properties.action": ("JOB_ACTION", "eq"),
+    "components.schemas.AgentResultRecorded.properties.outcome": ("ATTEMPT_OUTCOME", "subset"),
+    "components.schemas.AgentResultRecorded.properties.state": ("JOB_STATE", "subset"),
+    "components.schemas.AttemptOutcome": ("ATTEMPT_OUTCOME", "eq"),
+    "components.schemas.DispatchJob.properties.action": ("JOB_ACTION", "eq"),
+    "components.schemas.DispatchJob.properties.state": ("JOB_STATE", "eq"),
+    "components.schemas.DispatchAttempt.properties.action": ("JOB_ACTION", "eq"),
 }
 # String enums of the spec that are not product vocabulary: request syntax parsed where it is
 # read (src/http), or numbers.
@@ -95,6 +105,7 @@ SQL = {
     "reservations.state": "RESERVATION_STATE",
     "dispatch_jobs.action": "JOB_ACTION",
     "dispatch_jobs.state": "JOB_STATE",
+    "dispatch_attempts.outcome": "ATTEMPT_OUTCOME",
     "sim_cluster_reservations.state": "SIM_RESERVATION_STATE",
     "journal_txns.kind": "JOURNAL_KIND",
     "ledger_accounts.purpose": "ACCOUNT_PURPOSE",

@@ -68,7 +68,7 @@ def planted_files(tmp):
     put("changed.yaml", spec2)
     put("adapter.yaml", spec.replace("          webhook: '#/components/schemas/WebhookAdapter'\n",
                                      "          webhook: '#/components/schemas/WebhookAdapter'\n"
-                                     "          agent: '#/components/schemas/WebhookAdapter'\n", 1))
+                                     "          planted: '#/components/schemas/WebhookAdapter'\n", 1))
     return files
 
 
@@ -92,7 +92,7 @@ def main():
               "components.schemas.OrderSpec.properties.min_inter_node has [nvswitch], not in api/vocab.def",
               "components.schemas.Planted enum [green, red] is in no domain"])
         case("planted: adapter kind only in the spec", ["--spec", f["adapter.yaml"]], 1,
-             ["ADAPTER_KIND: " + f["adapter.yaml"] + " components.schemas.Adapter.discriminator.mapping has [agent]"])
+             ["ADAPTER_KIND: " + f["adapter.yaml"] + " components.schemas.Adapter.discriminator.mapping has [planted]"])
         case("missing input", ["--def", os.path.join(tmp, "nosuch.def")], 2)
         url = args.database_url
         if url:
