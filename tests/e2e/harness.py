@@ -166,7 +166,8 @@ def _body_bytes(body):
     return json.dumps(body).encode("utf-8")
 
 
-MONEY_ROUTE = re.compile(r"^/v1/(orders|trades/[^/]+/cancel|accounts/[^/]+/(deposits|withdrawals))$")
+MONEY_ROUTE = re.compile(r"^/v1/(orders|trades/[^/]+/cancel|accounts/[^/]+/(deposits|withdrawals)"
+                         r"|agent/work/[^/]+/result)$")
 
 
 def money_route(method, path):

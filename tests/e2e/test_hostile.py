@@ -423,7 +423,7 @@ def test_token_scopes():
                 c.check(n == 1, "%s %s refused by scope: %d audit rows" % (method, path, n))
         else:
             c.check(r.status == want, "%s %s with scopes %s: %s" % (method, path, tok["scopes"], r.short()))
-    for bad in (["root"], "read", [1], ["read"] * 11):
+    for bad in (["root"], "read", [1], ["read"] * 12):
         r = e.c.post("/v1/accounts/%d/tokens" % P["id"], {"scopes": bad}, token=e.admin)
         c.check(r.status == 400 and r.field() == "scopes", "scopes %r: %s" % (bad, r.short()))
     c.done()

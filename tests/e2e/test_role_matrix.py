@@ -63,6 +63,11 @@ MATRIX = {
     "GET /v1/trades/{}/receipt":      (200,  200,     200,     404,   200,   401),
     # the tenant bought without a registered key: no access details (still not 403)
     "GET /v1/trades/{}/access":       (404,  403,     403,     403,   404,   401),
+    "GET /v1/trades/{}/events":       (200,  200,     200,     404,   200,   401),  # T's trade in P's pool, op's region
+    # the agent adapter (P's agent pool A in a region of its own, one trade there leased by hand)
+    "POST /v1/agent/work":            (403,  403,     200,     200,   403,   401),
+    "POST /v1/agent/work/{}/result":  (403,  403,     200,     404,   403,   401),
+    "GET /v1/agents":                 (200,  403,     200,     200,   403,   401),
     "PUT /v1/me/access-key":          (403,  403,     403,     403,   200,   401),
     "GET /v1/me/access-key":          (403,  403,     403,     403,   200,   401),  # after the PUT
     "GET /v1/keys":                   (200,  200,     200,     200,   200,   200),
@@ -191,6 +196,15 @@ def test_role_matrix():
     r = e.c.post("/v1/orders", fill, token=T["token"])
     check(r.status == 201 and r.json.get("trades"), "setup trade: %s" % r.short())
     trade_id = r.json["trades"][0]["id"]
+    # an agent pool of P in a region of its own, a trade in it, its reserve leased by P's agent
+    R3 = e.region()
+    A = e.pool(P["token"], R3, gpu_count=8, adapter={"kind": "agent", "config": {"mode": "host"}})
+    r = e.c.post("/v1/orders", {"gpus": 1, "duration_hours": 1, "earliest_start": hour(3), "regions": [R3]},
+                 token=T["token"])
+    check(r.status == 201 and r.json.get("trades"), "setup agent trade: %s" % r.short())
+    r = e.c.post("/v1/agent/work", {"agent": "matrix", "pools": [A["id"]]}, token=P["token"])
+    check(r.status == 200 and len(r.json.get("items") or []) == 1, "setup agent lease: %s" % r.short())
+    work = r.json["items"][0]
     settings = e.c.get("/v1/exchange/settings", token=e.admin).json
     # a closed (empty) period long past, and a free range for the admin's POST cell
     p0, p1 = "2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z"
@@ -251,6 +265,11 @@ def test_role_matrix():
             "GET /v1/exchange/settings": ("/v1/exchange/settings", None),
             "GET /v1/trades/{}/receipt": ("/v1/trades/%d/receipt" % trade_id, None),
             "GET /v1/trades/{}/access": ("/v1/trades/%d/access" % trade_id, None),
+            "GET /v1/trades/{}/events": ("/v1/trades/%d/events" % trade_id, None),
+            "POST /v1/agent/work": ("/v1/agent/work", {"agent": "m-" + role}),
+            "POST /v1/agent/work/{}/result": ("/v1/agent/work/%d/result" % work["id"],
+                                              {"lease": work["lease"], "outcome": "ok"}),
+            "GET /v1/agents": ("/v1/agents", None),
             "PUT /v1/me/access-key": ("/v1/me/access-key", {"public_key": "ab" * 32}),
             "GET /v1/me/access-key": ("/v1/me/access-key", None),
             "GET /v1/keys": ("/v1/keys", None),
