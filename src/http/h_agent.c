@@ -21,9 +21,11 @@
 #include "suanli/db/agent.h"
 #include "suanli/db/dispatch.h"
 #include "suanli/dispatch/dispatch.h"
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define WAIT_MAX_S      50 /* below the production front's 60 s server timeout */
 #define LEASE_DEFAULT_S 120
@@ -130,9 +132,25 @@ bool sl_agent_poll_hold(sl_req *r) {
   return hold;
 }
 
-/* The router's continuation of a poll its waiter resumed: lease what is due now. */
+/* Whether the client of a suspended poll has closed its connection meanwhile (an agent that
+ * stopped): libmicrohttpd does not watch suspended connections, so look at the socket. */
+static bool client_gone(sl_req *r) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (!ci) return false;
+  char b;
+  ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* The router's continuation of a poll its waiter resumed: lease what is due now — unless its
+ * agent has gone, whose leases would only run out unused. */
 void sl_agent_poll_resume(sl_req *r) {
   r->agent_waiting = false;
+  if (client_gone(r)) {
+    sl_reply_error(r, SL_E_BUSY, NULL, "the agent closed the connection while it waited");
+    return;
+  }
   bool down = false;
   r->db = sl_db_acquire(r->dbpool, 5000, &down);
   if (!r->db) {

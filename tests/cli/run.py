@@ -48,13 +48,7 @@ S = {}  # the market built by setup()
 
 
 def cli_bin():
-    b = os.environ.get("SUANLI_CLI")
-    if b:
-        return b
-    cand = os.path.join(os.path.dirname(harness.source_binary()), "tools", "suanli", "suanli")
-    if os.path.exists(cand):
-        return cand
-    return os.path.join(harness.ROOT, "build", "tools", "suanli", "suanli")
+    return harness.tool_binary("SUANLI_CLI", "suanli", "suanli")
 
 
 class Run:

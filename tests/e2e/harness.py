@@ -453,6 +453,18 @@ def source_binary():
     return b
 
 
+def tool_binary(env_var, *rel):
+    """A program built with the server: $env_var when set, else <server binary's folder>/tools/
+    <rel...> when it exists, else build/tools/<rel...> (the suanli client, suanli-agent)."""
+    b = os.environ.get(env_var)
+    if b:
+        return b
+    cand = os.path.join(os.path.dirname(source_binary()), "tools", *rel)
+    if os.path.exists(cand):
+        return cand
+    return os.path.join(ROOT, "build", "tools", *rel)
+
+
 _binary_copy = None
 
 

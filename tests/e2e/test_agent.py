@@ -41,18 +41,11 @@ AGENT_SLURM = {"kind": "agent", "config": {"mode": "slurm", "partition": "gpu"}}
 
 
 def agent_bin():
-    b = os.environ.get("SUANLI_AGENT")
-    if b:
-        return b
-    cand = os.path.join(os.path.dirname(harness.source_binary()), "tools", "suanli-agent", "suanli-agent")
-    if os.path.exists(cand):
-        return cand
-    return os.path.join(harness.ROOT, "build", "tools", "suanli-agent", "suanli-agent")
+    return harness.tool_binary("SUANLI_AGENT", "suanli-agent", "suanli-agent")
 
 
 def cli_bin():
-    cand = os.path.join(os.path.dirname(harness.source_binary()), "tools", "suanli", "suanli")
-    return cand if os.path.exists(cand) else os.path.join(harness.ROOT, "build", "tools", "suanli", "suanli")
+    return harness.tool_binary("SUANLI_CLI", "suanli", "suanli")
 
 
 class Agent:
@@ -126,6 +119,12 @@ def _buy(e, token, region, gpus, hours, start):
     return r.json["trades"][0]
 
 
+def _slurm_trade(e, ten, region, gpus, hours, start):
+    """A trade on the region's agent pool: (trade id, reservation id, its Slurm name)."""
+    tr = _buy(e, ten["token"], region, gpus, hours, start)
+    return tr["id"], tr["reservation"]["id"], "suanli-res-%d" % tr["reservation"]["id"]
+
+
 def _events(e, tid, token):
     r = e.c.get("/v1/trades/%d/events" % tid, token=token)
     check(r.status == 200, "GET /v1/trades/%d/events: %s" % (tid, r.short()))
@@ -144,6 +143,18 @@ def _agent_pool(e, token, region, adapter, gpus=16, per_node=8):
     r = e.c.post("/v1/pools/%d/heartbeat" % pool["id"], {"healthy_gpus": gpus, "utilization_bp": 0}, token=token)
     check(r.status == 200, "heartbeat: %s" % r.short())
     return pool
+
+
+def _market(e, adapter, gpus, per_node=8, slurm=False):
+    """A region, a provider with one agent pool there, a funded tenant: (region, provider,
+    tenant, pool).  slurm: ids moved out of the way of other runs on the shared cluster."""
+    if slurm:
+        _need_slurm()
+        e.bump_ids()
+    region = e.region()
+    prov, ten = e.account("provider"), e.account("tenant")
+    e.deposit(ten["id"], FUNDS)
+    return region, prov, ten, _agent_pool(e, prov["token"], region, adapter, gpus=gpus, per_node=per_node)
 
 
 def _fingerprint(e):
@@ -363,15 +374,9 @@ def test_agent_slurm_reserve_and_cancel():
     _need_slurm()
     c = Collector()
     with PrivateEnv("agentslurm") as e:
-        e.bump_ids()
-        region = e.region()
-        prov, ten = e.account("provider"), e.account("tenant")
-        e.deposit(ten["id"], FUNDS)
-        pool = _agent_pool(e, prov["token"], region, AGENT_SLURM, gpus=32, per_node=8)
+        region, prov, ten, pool = _market(e, AGENT_SLURM, 32, slurm=True)
         start = hour(51)
-        tr = _buy(e, ten["token"], region, 12, 2, start)
-        tid, rid = tr["id"], tr["reservation"]["id"]
-        name = "suanli-res-%d" % rid
+        tid, rid, name = _slurm_trade(e, ten, region, 12, 2, start)
         a = Agent(e, "slurm-1", prov["token"], pools=[pool["id"]], extra=["--login-node", "gpu1"])
         try:
             t = e.wait_res(tid, ("dispatched", "failed"), timeout=40)
@@ -401,16 +406,9 @@ def test_agent_killed_mid_work_lease_handed_out_again():
     _need_slurm()
     c = Collector()
     with PrivateEnv("agentkill") as e:
-        e.bump_ids()
-        region = e.region()
-        prov, ten = e.account("provider"), e.account("tenant")
-        e.deposit(ten["id"], FUNDS)
-        pool = _agent_pool(e, prov["token"], region, AGENT_SLURM, gpus=32, per_node=8)
+        region, prov, ten, pool = _market(e, AGENT_SLURM, 32, slurm=True)
         # (a) the agent does the work on Slurm, then dies before reporting it
-        start = hour(53)
-        tr = _buy(e, ten["token"], region, 16, 1, start)
-        tid, rid = tr["id"], tr["reservation"]["id"]
-        name = "suanli-res-%d" % rid
+        tid, rid, name = _slurm_trade(e, ten, region, 16, 1, hour(53))
         a = Agent(e, "dies", prov["token"], pools=[pool["id"]], env={"SUANLI_CRASH_AT": "agent_worked"}, lease=10)
         rc = a.wait(60)
         c.check(rc == 137, "the crashing agent exited %s:\n%s" % (rc, a.text()[-1500:]))
@@ -464,12 +462,8 @@ def test_agent_terminal_failures_set_pool_offline():
     _need_slurm()
     c = Collector()
     with PrivateEnv("agentfail") as e:
-        e.bump_ids()
-        region = e.region()
-        prov, ten = e.account("provider"), e.account("tenant")
-        e.deposit(ten["id"], FUNDS)
         # 80 GPUs in nodes of 8 = 10 nodes on paper; the Slurm cluster has 4
-        pool = _agent_pool(e, prov["token"], region, AGENT_SLURM, gpus=80, per_node=8)
+        region, prov, ten, pool = _market(e, AGENT_SLURM, 80, slurm=True)
         small = _buy(e, ten["token"], region, 8, 1, hour(60))
         a = Agent(e, "fails", prov["token"], pools=[pool["id"]])
         try:
@@ -507,10 +501,7 @@ def test_agent_terminal_failures_set_pool_offline():
 def test_agent_problems_visible_to_the_provider():
     c = Collector()
     with PrivateEnv("agentvis") as e:
-        region = e.region()
-        prov, ten = e.account("provider"), e.account("tenant")
-        e.deposit(ten["id"], FUNDS)
-        pool = _agent_pool(e, prov["token"], region, AGENT_HOST, gpus=8, per_node=8)
+        region, prov, ten, pool = _market(e, AGENT_HOST, 8)
         # a wrong token: the agent stops at once and says why
         rc, a = agent_once(e, "wrong", "sl_%s_%s" % ("0" * 32, "x" * 43), pools=[pool["id"]])
         c.check(rc == 3 and a.status().get("state") == "unauthorized" and "401" in a.status().get("last_error", ""),
@@ -546,4 +537,138 @@ def test_agent_problems_visible_to_the_provider():
         ev = _events(e, tr["id"], prov["token"])
         c.check(any("agent did not carry it out before the deadline" in x["error"] for x in ev["attempts"]),
                 "the cause in the events: %s" % ev["attempts"])
+    c.done()
+
+
+# ---------------------------------------------------------------- discovery, registration, heartbeats
+
+FIXTURE = os.path.join(harness.ROOT, "tests", "agent", "fixtures", "nvidia-h100", "nvidia-smi-q.xml")
+
+
+def _fixture_variant(tag, edit):
+    """A copy of the real nvidia-smi output changed by edit(text) -> text; its path."""
+    with open(FIXTURE) as f:
+        text = edit(f.read())
+    path = os.path.join(tempfile.mkdtemp(prefix="nvsmi-%s-" % tag, dir=harness.out_dir()), "q.xml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def _agent_cmd(e, token, *args):
+    p = subprocess.run([agent_bin()] + list(args) + ["--url", "http://127.0.0.1:%d" % e.server.port],
+                       capture_output=True, text=True, timeout=120, env=dict(os.environ, SUANLI_TOKEN=token))
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_agent_discovers_registers_and_heartbeats():
+    c = Collector()
+    with PrivateEnv("agentdisc") as e:
+        region = e.region()
+        prov = e.account("provider")
+        tok = e.token(prov["id"], scopes=["agent", "heartbeat", "pools", "read"])["token"]
+        # discovery of the real H100 output, mapped to the catalog
+        rc, out, err = _agent_cmd(e, tok, "discover", "--nvidia-smi-xml", FIXTURE)
+        d = json.loads(out) if rc == 0 else {}
+        g = (d.get("gpus") or [{}])[0]
+        c.check(rc == 0 and d.get("count") == 1 and d.get("healthy") == 1 and g.get("accelerator") == "H100-SXM"
+                and g.get("memory_mib") == 81559 and g.get("product") == "NVIDIA H100 80GB HBM3",
+                "discover: exit %s %s %s" % (rc, out[:600], err[-300:]))
+        # registration: a pool of this host's GPUs, served by its agent
+        rc, out, err = _agent_cmd(e, tok, "register", "--name", "node-1", "--nvidia-smi-xml", FIXTURE,
+                                  "--region", region, "--price", "3.00")
+        check(rc == 0, "register: exit %s %s %s" % (rc, out, err))
+        pool = json.loads(out)
+        c.check((pool["accelerator"], pool["gpu_count"], pool["gpus_per_node"], pool["intra_node"],
+                 pool["adapter"]) == ("H100-SXM", 1, 1, "nvlink", {"kind": "agent", "config": {"mode": "host"}}),
+                "the registered pool: %s" % pool)
+        # heartbeats with the healthy GPUs and their utilization
+        rc, a = agent_once(e, "node-1", tok, pools=[pool["id"]],
+                           extra=["--heartbeat", "1", "--nvidia-smi-xml", FIXTURE])
+        h = e.c.get("/v1/pools/%d" % pool["id"], token=prov["token"]).json["health"]
+        c.check(rc == 0 and h["healthy_gpus"] == 1 and h["utilization_bp"] == 0 and h["state"] == "healthy"
+                and h["last_heartbeat_at"], "after a heartbeat: exit %s health %s\n%s" % (rc, h, a.text()[-800:]))
+        # a GPU with uncorrectable ECC errors and 40 % busy is not sold as healthy
+        sick = _fixture_variant("sick", lambda t: t.replace("<dram_uncorrectable>0", "<dram_uncorrectable>2", 1)
+                                .replace("<gpu_util>0 %", "<gpu_util>40 %", 1))
+        rc, a = agent_once(e, "node-1", tok, pools=[pool["id"]], extra=["--heartbeat", "1", "--nvidia-smi-xml", sick])
+        h = e.c.get("/v1/pools/%d" % pool["id"], token=prov["token"]).json["health"]
+        c.check(rc == 0 and h["healthy_gpus"] == 0 and h["utilization_bp"] == 4000 and h["state"] != "healthy",
+                "a GPU with ECC errors: %s" % h)
+        # an XID from the kernel log makes it unhealthy too
+        xid = os.path.join(os.path.dirname(sick), "kern.log")
+        with open(xid, "w") as f:
+            f.write("NVRM: Xid (PCI:0000:00:06): 79, pid=1, GPU has fallen off the bus.\n")
+        rc, out, err = _agent_cmd(e, tok, "discover", "--nvidia-smi-xml", FIXTURE, "--xid-log", xid)
+        g = json.loads(out)["gpus"][0] if rc == 0 else {}
+        c.check(g.get("healthy") is False and g.get("xid") == 79, "discover with an XID: %s" % out[:800])
+        # two GPUs now: --pool updates the count
+        two = _fixture_variant("two", lambda t: t.replace("<attached_gpus>1", "<attached_gpus>2", 1).replace(
+            "</gpu>", "</gpu>\n" + t[t.index("\t<gpu id="):t.index("</gpu>")] + "</gpu>", 1))
+        rc, out, err = _agent_cmd(e, tok, "register", "--name", "node-1", "--nvidia-smi-xml", two,
+                                  "--pool", str(pool["id"]))
+        c.check(rc == 0 and json.loads(out).get("gpu_count") == 2, "register --pool: %s %s %s" % (rc, out[:300], err))
+        # an unknown model is reported, not registered; truncated output is refused
+        odd = _fixture_variant("odd", lambda t: t.replace("NVIDIA H100 80GB HBM3", "NVIDIA GeForce RTX 4090")
+                               .replace("<total>81559 MiB", "<total>24564 MiB", 1))
+        rc, out, err = _agent_cmd(e, tok, "register", "--name", "n2", "--nvidia-smi-xml", odd, "--region", region,
+                                  "--price", "1.00")
+        c.check(rc == 1 and "unknown model" in err and "RTX 4090" in err, "an unknown model: %s %s" % (rc, err))
+        cut = _fixture_variant("cut", lambda t: t[:len(t) // 2])
+        rc, out, err = _agent_cmd(e, tok, "discover", "--nvidia-smi-xml", cut)
+        c.check(rc == 1 and re.search(r"line \d+: ", err), "truncated output: %s %s" % (rc, err))
+        r = e.c.get("/v1/pools?owner=%d" % prov["id"], token=prov["token"])
+        c.check(len(r.json["items"]) == 1, "pools after the refusals: %s" % r.short())
+    c.done()
+
+
+# ---------------------------------------------------------------- the long poll
+
+def test_agent_long_poll_holds_no_thread_or_connection():
+    """With one HTTP thread (and so three database connections), four agents wait at once:
+    the server keeps answering everyone else, a new trade's work reaches a waiting agent within
+    a second, and a server told to stop answers the waiting polls and exits cleanly."""
+    import threading
+    c = Collector()
+    with PrivateEnv("agentpoll", extra_env={"SUANLI_THREADS": "1"}) as e:
+        region, prov, ten, _ = _market(e, AGENT_HOST, 8)
+        got = {}
+
+        def poll(i, wait_s):
+            t0 = time.time()
+            r = e.c.post("/v1/agent/work", {"agent": "w%d" % i, "wait_s": wait_s}, token=prov["token"], timeout=90)
+            got[i] = (r.status, len((r.json or {}).get("items") or []), time.time() - t0)
+
+        threads = [threading.Thread(target=poll, args=(i, 8)) for i in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        t0 = time.time()
+        for _ in range(10):
+            r = e.c.get("/v1/exchange/settings", token=ten["token"])
+            c.check(r.status == 200, "a read while four polls wait: %s" % r.short())
+        c.check(time.time() - t0 < 3, "ten reads took %.1fs while the polls waited" % (time.time() - t0))
+        c.check(not got, "a poll returned before any work: %s" % got)
+        t_buy = time.time()
+        _buy(e, ten["token"], region, 1, 1, hour(3))
+        deadline = time.time() + 5
+        while time.time() < deadline and not any(v[1] for v in got.values()):
+            time.sleep(0.05)
+        took = [v for v in got.values() if v[1]]
+        c.check(len(took) == 1 and time.time() - t_buy < 3, "the work reached %d waiting polls, %.1fs after the "
+                "trade: %s" % (len(took), time.time() - t_buy, got))
+        for t in threads:
+            t.join(30)
+        c.check(sorted(v[0] for v in got.values()) == [200] * 4 and sum(v[1] for v in got.values()) == 1,
+                "the four polls: %s" % got)
+        # a poll waiting when the server stops is answered, and the server exits cleanly
+        th = threading.Thread(target=poll, args=(9, 40))
+        th.start()
+        time.sleep(1.0)
+        t0 = time.time()
+        e.server.stop()
+        th.join(20)
+        c.check(got.get(9, (0,))[0] == 200 and time.time() - t0 < 15, "a waiting poll at shutdown: %s after %.1fs"
+                % (got.get(9), time.time() - t0))
+        e.server.restart()
     c.done()

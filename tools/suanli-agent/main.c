@@ -457,13 +457,24 @@ static int cmd_run(cfg *c) {
 
 /* ------------------------------------------------------------------- discover, register */
 
+static void print_json(const json_t *j) {
+  char *s = json_dumps(j, JSON_INDENT(2));
+  puts(s ? s : "{}");
+  free(s);
+}
+
+/* discover(), saying why on stderr when it fails. */
+static bool discover_or_say(const cfg *c, nv_report *r) {
+  char why[300];
+  if (discover(c, r, why, sizeof why)) return true;
+  fprintf(stderr, "suanli-agent: %s\n", why);
+  return false;
+}
+
 static int cmd_discover(cfg *c) {
   nv_report r;
   char why[300];
-  if (!discover(c, &r, why, sizeof why)) {
-    fprintf(stderr, "suanli-agent: %s\n", why);
-    return AX_FAILED;
-  }
+  if (!discover_or_say(c, &r)) return AX_FAILED;
   ax_http h = {0};
   json_t *doc = NULL;
   size_t n = 0;
@@ -473,9 +484,7 @@ static int cmd_discover(cfg *c) {
     if (!cat) fprintf(stderr, "suanli-agent: %s (GPUs not mapped)\n", why);
   }
   json_t *j = report_json(&r, cat, n);
-  char *s = json_dumps(j, JSON_INDENT(2));
-  puts(s ? s : "{}");
-  free(s);
+  print_json(j);
   json_decref(j);
   free(cat);
   json_decref(doc);
@@ -486,10 +495,7 @@ static int cmd_discover(cfg *c) {
 static int cmd_register(cfg *c) {
   nv_report r;
   char why[300];
-  if (!discover(c, &r, why, sizeof why)) {
-    fprintf(stderr, "suanli-agent: %s\n", why);
-    return AX_FAILED;
-  }
+  if (!discover_or_say(c, &r)) return AX_FAILED;
   if (r.count == 0) {
     fprintf(stderr, "suanli-agent: no GPU found\n");
     return AX_FAILED;
@@ -565,9 +571,7 @@ static int cmd_register(cfg *c) {
     fprintf(stderr, "suanli-agent: %s %s: %s\n", method, path, rr.error);
     rc = answered && (rr.status == 401 || rr.status == 403) ? AX_REFUSED : AX_FAILED;
   } else {
-    char *s = json_dumps(rr.body, JSON_INDENT(2));
-    puts(s ? s : "{}");
-    free(s);
+    print_json(rr.body);
     rc = AX_OK;
   }
   ax_resp_free(&rr);
@@ -630,167 +634,81 @@ int main(int argc, char **argv) {
            .site = {.state_dir = "."}};
   if (!c.url || !*c.url) c.url = "http://127.0.0.1:8080";
   char *token_buf = NULL;
-  enum {
-    O_NAME = 256,
-    O_POOL,
-    O_URL,
-    O_TOKEN_FILE,
-    O_WAIT,
-    O_LEASE,
-    O_MAX,
-    O_ONCE,
-    O_STATUS,
-    O_STATE,
-    O_GPUS,
-    O_HB,
-    O_RTT,
-    O_AHOST,
-    O_APORT,
-    O_AUSER,
-    O_LOGIN,
-    O_NVSMI,
-    O_NVXML,
-    O_XID,
-    O_REGION,
-    O_PRICE,
-    O_PNAME,
-    O_MODE,
-    O_PART,
-    O_CLUSTER,
-    O_USER,
-    O_UNTIL
+  long gpus = 0, port = 0;
+  /* every option: where its value goes (a string, or a number within [lo, hi]) */
+  const struct {
+    const char *name;
+    const char **str;
+    long *num, lo, hi;
+  } opts[] = {
+      {"name", &c.name, NULL, 0, 0},
+      {"url", &c.url, NULL, 0, 0},
+      {"wait", NULL, &c.wait_s, 0, 50},
+      {"lease", NULL, &c.lease_s, 10, 3600},
+      {"max", NULL, &c.max, 1, 32},
+      {"status-file", &c.status_file, NULL, 0, 0},
+      {"state-dir", &c.site.state_dir, NULL, 0, 0},
+      {"gpus", NULL, &gpus, 0, 1000000},
+      {"heartbeat", NULL, &c.heartbeat_s, 0, 86400},
+      {"rtt-every", NULL, &c.rtt_every_s, 1, 86400},
+      {"access-host", &c.site.access_host, NULL, 0, 0},
+      {"access-port", NULL, &port, 1, 65535},
+      {"access-user", &c.site.access_user, NULL, 0, 0},
+      {"login-node", &c.site.login_node, NULL, 0, 0},
+      {"nvidia-smi", &c.nvsmi_cmd, NULL, 0, 0},
+      {"nvidia-smi-xml", &c.nvsmi_xml, NULL, 0, 0},
+      {"xid-log", &c.xid_log, NULL, 0, 0},
+      {"region", &c.region, NULL, 0, 0},
+      {"price", &c.price, NULL, 0, 0},
+      {"pool-name", &c.pool_name, NULL, 0, 0},
+      {"mode", &c.mode, NULL, 0, 0},
+      {"partition", &c.partition, NULL, 0, 0},
+      {"cluster", &c.cluster, NULL, 0, 0},
+      {"user", &c.user, NULL, 0, 0},
+      {"until", &c.until, NULL, 0, 0},
   };
-  static const struct option longs[] = {{"name", 1, 0, O_NAME},
-                                        {"pool", 1, 0, O_POOL},
-                                        {"url", 1, 0, O_URL},
-                                        {"token-file", 1, 0, O_TOKEN_FILE},
-                                        {"wait", 1, 0, O_WAIT},
-                                        {"lease", 1, 0, O_LEASE},
-                                        {"max", 1, 0, O_MAX},
-                                        {"once", 0, 0, O_ONCE},
-                                        {"status-file", 1, 0, O_STATUS},
-                                        {"state-dir", 1, 0, O_STATE},
-                                        {"gpus", 1, 0, O_GPUS},
-                                        {"heartbeat", 1, 0, O_HB},
-                                        {"rtt-every", 1, 0, O_RTT},
-                                        {"access-host", 1, 0, O_AHOST},
-                                        {"access-port", 1, 0, O_APORT},
-                                        {"access-user", 1, 0, O_AUSER},
-                                        {"login-node", 1, 0, O_LOGIN},
-                                        {"nvidia-smi", 1, 0, O_NVSMI},
-                                        {"nvidia-smi-xml", 1, 0, O_NVXML},
-                                        {"xid-log", 1, 0, O_XID},
-                                        {"region", 1, 0, O_REGION},
-                                        {"price", 1, 0, O_PRICE},
-                                        {"pool-name", 1, 0, O_PNAME},
-                                        {"mode", 1, 0, O_MODE},
-                                        {"partition", 1, 0, O_PART},
-                                        {"cluster", 1, 0, O_CLUSTER},
-                                        {"user", 1, 0, O_USER},
-                                        {"until", 1, 0, O_UNTIL},
-                                        {0, 0, 0, 0}};
+  enum { N_OPTS = sizeof opts / sizeof opts[0], O_POOL = N_OPTS, O_TOKEN_FILE, O_ONCE };
+  struct option longs[N_OPTS + 4];
+  for (int i = 0; i < N_OPTS; i++)
+    longs[i] = (struct option){opts[i].name, 1, NULL, i};
+  longs[O_POOL] = (struct option){"pool", 1, NULL, O_POOL};
+  longs[O_TOKEN_FILE] = (struct option){"token-file", 1, NULL, O_TOKEN_FILE};
+  longs[O_ONCE] = (struct option){"once", 0, NULL, O_ONCE};
+  longs[N_OPTS + 3] = (struct option){NULL, 0, NULL, 0};
   optind = 2;
   opterr = 0;
   int o;
   long v;
-  while ((o = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
     bool ok = true;
-    switch (o) {
-    case O_NAME:
-      c.name = optarg;
-      break;
-    case O_POOL:
+    if (o >= 0 && o < N_OPTS && opts[o].str) {
+      *opts[o].str = optarg;
+    } else if (o >= 0 && o < N_OPTS) {
+      ok = number_opt(optarg, opts[o].lo, opts[o].hi, opts[o].num);
+    } else if (o == O_POOL) {
       ok = c.npools < MAX_POOLS && number_opt(optarg, 1, 2000000000L, &v);
       if (ok) c.pools[c.npools++] = c.pool = v;
-      break;
-    case O_URL:
-      c.url = optarg;
-      break;
-    case O_TOKEN_FILE:
+    } else if (o == O_TOKEN_FILE) {
       free(token_buf);
       ok = (c.token = token_buf = token_from_file(optarg)) != NULL;
-      break;
-    case O_WAIT:
-      ok = number_opt(optarg, 0, 50, &c.wait_s);
-      break;
-    case O_LEASE:
-      ok = number_opt(optarg, 10, 3600, &c.lease_s);
-      break;
-    case O_MAX:
-      ok = number_opt(optarg, 1, 32, &c.max);
-      break;
-    case O_ONCE:
+    } else if (o == O_ONCE) {
       c.once = true;
-      break;
-    case O_STATUS:
-      c.status_file = optarg;
-      break;
-    case O_STATE:
-      c.site.state_dir = optarg;
-      break;
-    case O_GPUS:
-      ok = number_opt(optarg, 0, 1000000, &v) && ((c.site.host_gpus = (int)v), true);
-      break;
-    case O_HB:
-      ok = number_opt(optarg, 0, 86400, &c.heartbeat_s);
-      break;
-    case O_RTT:
-      ok = number_opt(optarg, 1, 86400, &c.rtt_every_s);
-      break;
-    case O_AHOST:
-      c.site.access_host = optarg;
-      break;
-    case O_APORT:
-      ok = number_opt(optarg, 1, 65535, &v) && ((c.site.access_port = (int)v), true);
-      break;
-    case O_AUSER:
-      c.site.access_user = optarg;
-      break;
-    case O_LOGIN:
-      c.site.login_node = optarg;
-      break;
-    case O_NVSMI:
-      c.nvsmi_cmd = optarg;
-      break;
-    case O_NVXML:
-      c.nvsmi_xml = optarg;
-      break;
-    case O_XID:
-      c.xid_log = optarg;
-      break;
-    case O_REGION:
-      c.region = optarg;
-      break;
-    case O_PRICE:
-      c.price = optarg;
-      break;
-    case O_PNAME:
-      c.pool_name = optarg;
-      break;
-    case O_MODE:
-      c.mode = optarg;
-      break;
-    case O_PART:
-      c.partition = optarg;
-      break;
-    case O_CLUSTER:
-      c.cluster = optarg;
-      break;
-    case O_USER:
-      c.user = optarg;
-      break;
-    case O_UNTIL:
-      c.until = optarg;
-      break;
-    default:
+    } else {
       ok = false;
     }
     if (!ok) {
-      fprintf(stderr, "suanli-agent: bad option or value: %s\n%s", argv[optind - 1], usage);
+      if (o >= 0 && o < N_OPTS + 3)
+        fprintf(stderr, "suanli-agent: bad value for --%s: '%s'\n%s", longs[o].name,
+                optarg ? optarg : "", usage);
+      else
+        fprintf(stderr, "suanli-agent: %s %s\n%s",
+                o == ':' ? "a value is missing after" : "unknown option", argv[optind - 1], usage);
       free(token_buf);
       return AX_USAGE;
     }
   }
+  c.site.host_gpus = (int)gpus;
+  c.site.access_port = (int)port;
   if (optind < argc) {
     fprintf(stderr, "suanli-agent: unexpected argument '%s'\n%s", argv[optind], usage);
     free(token_buf);

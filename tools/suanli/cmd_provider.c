@@ -12,7 +12,7 @@ static const char *pools_usage =
     "usage: suanli pools list [--region R] [--status S] [--limit N] [--json]\n"
     "       suanli pools add --name N --region R --model M --gpus N --price P [--per-node 8]\n"
     "             [--intra nvlink] [--inter infiniband] [--gbps 400] [--from now] [--until 30d]\n"
-    "             [--adapter sim|slurm|webhook] [--config JSON]\n"
+    "             [--adapter sim|slurm|webhook|agent] [--config JSON]\n"
     "       suanli pools set-price POOL PRICE | drain POOL | activate POOL | retire POOL\n";
 
 static bool is_count(const char *s) { return s && *s && strlen(s) <= 9 && strspn(s, "0123456789") == strlen(s); }
