@@ -231,7 +231,7 @@ static bool access_ok(sl_req *r, const sl_db_agent_job *j, const char *sealed,
     return false;
   }
   if (!same) {
-    sl_reply_error(r, SL_E_INVALID_VALUE, "sealed_to",
+    sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, "sealed_to",
                    "not the tenant's registered access key (it may have changed since the lease)");
     return false;
   }

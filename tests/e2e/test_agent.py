@@ -368,6 +368,33 @@ def test_agent_host_mode_events_and_bad_input():
     c.done()
 
 
+def test_agent_access_key_changed_during_the_work():
+    """Access details sealed to a key the tenant replaced while the agent worked are refused
+    (422 naming sealed_to: the tenant could not open them); the agent reports the outcome
+    without them and the reservation is dispatched all the same."""
+    c = Collector()
+    with PrivateEnv("agentkey") as e:
+        region, prov, ten, pool = _market(e, AGENT_HOST, 8)
+        r = e.c.put("/v1/me/access-key", {"public_key": "ab" * 32}, token=ten["token"])
+        check(r.status == 200, "access key: %s" % r.short())
+        tr = _buy(e, ten["token"], region, 2, 1, hour(3))
+        a = Agent(e, "k1", prov["token"], once=True, wait=0, env={"SUANLI_STALL_AT": "agent_worked:4000"},
+                  extra=["--access-host", "login.example"])
+        c.check(wait_for(lambda: "stall point reached" in a.text(), 20), "the agent never stalled: %s" % a.text())
+        r = e.c.put("/v1/me/access-key", {"public_key": "cd" * 32}, token=ten["token"])
+        check(r.status == 200, "new access key: %s" % r.short())
+        rc = a.wait(60)
+        t = e.trade(tr["id"])
+        c.check(rc == 0 and t["reservation"]["state"] == "dispatched", "after the report: exit %s %s\n%s"
+                % (rc, t["reservation"], a.text()[-1500:]))
+        c.check("access details refused" in a.text() and "registered access key" in a.text(), "the agent's log: %s"
+                % a.text()[-1500:])
+        r = e.c.get("/v1/trades/%d/access" % tr["id"], token=ten["token"])
+        c.check(r.status == 404 or not r.json.get("sealed"), "details sealed to the old key were stored: %s"
+                % r.short())
+    c.done()
+
+
 # ---------------------------------------------------------------- Slurm
 
 def test_agent_slurm_reserve_and_cancel():

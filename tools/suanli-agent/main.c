@@ -289,6 +289,16 @@ static void report(ax_http *h, const json_t *item, const ax_outcome *o) {
     json_t *f =
         json_pack("{s:I,s:I,s:s,s:I,s:s}", "work", (json_int_t)id, "lease", (json_int_t)lease,
                   "outcome", o->outcome, "status", (json_int_t)r.status, "error", r.error);
+    if (answered && r.status == 422 && json_object_get(body, "access_sealed")) {
+      /* the access details were refused (the tenant's key changed since the lease): the
+       * outcome still counts; report it without them, under a key of its own */
+      sl_log(SL_LOG_WARN, "access details refused: reporting the outcome without them", f);
+      ax_resp_free(&r);
+      json_object_del(body, "access_sealed");
+      json_object_del(body, "sealed_to");
+      snprintf(key, sizeof key, "agent-result-%lld-%lld-plain", (long long)id, (long long)lease);
+      continue;
+    }
     if (answered && r.status < 500) {
       sl_log(r.status == 200 ? SL_LOG_INFO : SL_LOG_WARN,
              r.status == 200 ? "result recorded"
