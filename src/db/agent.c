@@ -1,4 +1,4 @@
-/* agent.c — the agent adapter's side of the outbox (schema/020_agent.sql): providers' agents
+/* agent.c — the agent adapter's side of the outbox (schema/021_agent.sql): providers' agents
  * lease their agent pools' dispatch jobs (the dispatcher leaves those alone until their
  * deadline, dispatch.c's job_lease), and report outcomes through the same job and reservation
  * transitions as the dispatcher (dispatch.c, access.c).  Leases are fenced by the job's

@@ -1,6 +1,6 @@
 /* trade_events.c — a trade's reservation as its parties see it on the pool's system: the
  * state changes (reservation_events), the dispatch jobs with their next attempt, lease and
- * last error, and the attempts of schema/020 (dispatch_attempts), newest 50. */
+ * last error, and the attempts of schema/021 (dispatch_attempts), newest 50. */
 #include "suanli/db/trade_events.h"
 #include "internal.h"
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* h_trade_events.c — GET /v1/trades/{id}/events: what happened to a trade's reservation on
  * the pool's system, for everyone who may see the trade (its tenant and provider, the
  * operators of its region, admins): the state changes, the dispatch jobs (attempts, last
- * error, next attempt, lease, deadline) and every attempt with its outcome (schema/020). */
+ * error, next attempt, lease, deadline) and every attempt with its outcome (schema/021). */
 #include "internal.h"
 #include "suanli/db/trade_events.h"
 

@@ -1,5 +1,5 @@
 /* db/agent.h — the agent adapter's side of the outbox: providers' agents lease their agent
- * pools' dispatch jobs and report outcomes (src/db/agent.c; schema/020_agent.sql). */
+ * pools' dispatch jobs and report outcomes (src/db/agent.c; schema/021_agent.sql). */
 #ifndef SUANLI_DB_AGENT_H
 #define SUANLI_DB_AGENT_H
 #include "suanli/db/db.h"

@@ -104,7 +104,7 @@ sl_dbrc sl_db_budget_get(sl_dbc *c, int64_t account, int64_t *hourly, int64_t *m
                          int64_t *spent_month);
 sl_dbrc sl_db_settings_get(sl_dbc *c, json_t **out);
 /* -1 = unchanged.  adapter_failure_limit: a pool whose adapter fails for good this many
- * times in a row goes offline (schema/020). */
+ * times in a row goes offline (schema/021). */
 sl_dbrc sl_db_settings_set(sl_dbc *c, int64_t fee_bp, int64_t free_hours, int64_t charge_bp,
                            int64_t heartbeat_timeout_s, int64_t adapter_failure_limit);
 

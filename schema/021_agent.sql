@@ -1,4 +1,4 @@
--- 020_agent: the `agent` adapter kind (a pull adapter: the provider's suanli-agent leases its
+-- 021_agent: the `agent` adapter kind (a pull adapter: the provider's suanli-agent leases its
 -- pools' dispatch jobs over the API, carries them out inside its own network and reports each
 -- outcome), every dispatch attempt recorded for both parties to read, and pools set offline
 -- after N terminal adapter failures in a row (issue 13, items 2, 3 and 6).
