@@ -276,15 +276,24 @@ sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, 
   return rc;
 }
 
+/* Run a statement whose answer is its first row's first column: *r holds it on SL_DB_OK;
+ * no row or a NULL is SL_DB_NOROWS. */
+static sl_dbrc first_value(sl_dbc *c, const char *name, int n, const char *const *vals,
+                           PGresult **r) {
+  sl_dbrc rc = sl_db_exec(c, name, n, vals, r);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(*r) < 1 || PQgetisnull(*r, 0, 0)) {
+    PQclear(*r);
+    return SL_DB_NOROWS;
+  }
+  return SL_DB_OK;
+}
+
 sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, char **out) {
   PGresult *r;
   *out = NULL;
-  sl_dbrc rc = sl_db_exec(c, name, n, vals, &r);
+  sl_dbrc rc = first_value(c, name, n, vals, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
   *out = strdup(PQgetvalue(r, 0, 0));
   PQclear(r);
   return *out ? SL_DB_OK : SL_DB_HARD;
@@ -346,12 +355,8 @@ int64_t sl_db_col_i64(PGresult *r, int row, int col) {
 
 sl_dbrc sl_db_int(sl_dbc *c, const char *name, int n, const char *const *vals, int64_t *out) {
   PGresult *r;
-  sl_dbrc rc = sl_db_exec(c, name, n, vals, &r);
+  sl_dbrc rc = first_value(c, name, n, vals, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
   *out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
   PQclear(r);
   return SL_DB_OK;
