@@ -230,25 +230,7 @@ def main():
     except ValueError as e:
         print("gen_catalog_sql: %s" % e, file=sys.stderr)
         return 2
-    if a.stdout:
-        sys.stdout.write(sql)
-        return 0
-    if a.check:
-        try:
-            with open(out, encoding="utf-8") as f:
-                current = f.read()
-        except FileNotFoundError:
-            current = None
-        if current != sql:
-            print("gen_catalog_sql: %s is out of date; run python3 deploy/gen_catalog_sql.py"
-                  % os.path.relpath(out, ROOT), file=sys.stderr)
-            return 1
-        return 0
-    with open(out + ".tmp", "w", encoding="utf-8") as f:
-        f.write(sql)
-    os.replace(out + ".tmp", out)
-    print("wrote %s" % os.path.relpath(out, ROOT), file=sys.stderr)
-    return 0
+    return g.emit(sql, out, a.check, a.stdout, "gen_catalog_sql")
 
 
 if __name__ == "__main__":

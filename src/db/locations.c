@@ -1,24 +1,19 @@
 /* locations.c — region coordinates, the RTT estimate and the one latency matrix (region_rtt,
  * schema/019): measured entries, and a great-circle estimate for every other located pair. */
 #include "suanli/db/locations.h"
+#include "suanli/db/regions.h"
 #include "internal.h"
 #include <stdio.h>
 #include <stdlib.h>
 
-#define REGION_OUT(r)                                                                              \
-  "json_build_object('code', " r ".code, 'name', " r ".name, 'tier', " r ".tier, "                 \
-  "'operator', " r ".operator, 'location', " r ".location, 'lat', " r ".lat, 'lon', " r            \
-  ".lon, 'created_at', sl_ts(" r ".created_at))"
-
 const sl_db_stmt sl_db_stmts_locations[] = {
     /* $1 code, $2 name, $3 operator, $4 location, $5 set coordinates, $6 lat, $7 lon */
     {"region_patch",
-     "WITH r AS (UPDATE regions SET name = coalesce($2, name), operator = coalesce($3, operator),"
-     "  location = coalesce($4, location),"
-     "  lat = CASE WHEN $5::boolean THEN $6::double precision ELSE lat END,"
-     "  lon = CASE WHEN $5::boolean THEN $7::double precision ELSE lon END"
-     " WHERE code = $1 RETURNING *)"
-     " SELECT " REGION_OUT("r") "::text FROM r"},
+     "UPDATE regions SET name = coalesce($2, name), operator = coalesce($3, operator),"
+     " location = coalesce($4, location),"
+     " lat = CASE WHEN $5::boolean THEN $6::double precision ELSE lat END,"
+     " lon = CASE WHEN $5::boolean THEN $7::double precision ELSE lon END"
+     " WHERE code = $1 RETURNING code"},
     {"latency_model_get",
      "SELECT json_build_object('formula', 'rtt_ms = overhead_ms + 2 * fibre_factor * km /"
      " fibre_km_per_ms, km = great-circle distance between the regions'' coordinates"
@@ -56,7 +51,12 @@ sl_dbrc sl_db_region_patch(sl_dbc *c, const char *code, const sl_region_patch *p
                       p->set_coords ? "true" : "false",
                       coords ? lat : NULL,
                       coords ? lon : NULL};
-  return sl_db_json(c, "region_patch", 7, v, out);
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "region_patch", 7, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  bool found = PQntuples(r) == 1;
+  PQclear(r);
+  return found ? sl_db_region_get(c, code, out) : SL_DB_NOROWS; /* in the one Region shape */
 }
 
 sl_dbrc sl_db_latency_model_get(sl_dbc *c, json_t **out) {

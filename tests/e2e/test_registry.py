@@ -25,6 +25,17 @@ def _diff(before, after):
     return sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
 
 
+def _refused(r, status, name, field, before):
+    """The problems of reply r as a refusal (status, error name, field), and "database
+    changed" when the tables differ from before[0] (which then moves on)."""
+    p = error_problems(r, status, name, field)
+    d = _diff(before[0], snapshot())
+    if d:
+        p.append("database changed: %s" % d)
+        before[0] = snapshot()
+    return p
+
+
 def _proposal(**over):
     """A proposal body of a model no catalog has (an id unique to this run)."""
     b = {"accelerator": uniq("H20").replace("-", "_"), "model": "H20", "variant": uniq("v"),
@@ -210,15 +221,12 @@ def test_bad_proposals_change_nothing():
         (dict(good, accelerator="H100"), 409, "already_exists", "accelerator"),  # a family name
         (dict(good, accelerator=pend["accelerator"]), 409, "already_exists", "accelerator"),
     ]
-    before = snapshot()
+    before = [snapshot()]
     for body, status, name, field in cases:
         r = e.c.post("/v1/accelerator-proposals", body, token=prov["token"])
-        p = error_problems(r, status, name, field)
-        d = _diff(before, snapshot())
-        if d:
-            p.append("database changed: %s" % d)
-            before = snapshot()
-        c.check(not p, "POST proposal %s: %s" % ({k: body.get(k) for k in body if body.get(k) != good.get(k)}, "; ".join(p)))
+        p = _refused(r, status, name, field, before)
+        c.check(not p, "POST proposal %s: %s" % ({k: body.get(k) for k in body if body.get(k) != good.get(k)},
+                                                 "; ".join(p)))
     # decisions on unknown or malformed ids, and bad bodies
     for method, path, body, status, name in [
         ("POST", "/v1/accelerator-proposals/999999999/approve", {}, 404, "not_found"),
@@ -231,11 +239,7 @@ def test_bad_proposals_change_nothing():
         ("GET", "/v1/accelerator-proposals?state=maybe", None, 400, "bad_query_parameter"),
     ]:
         r = e.c.req(method, path, body, token=e.admin)
-        p = error_problems(r, status, name)
-        d = _diff(before, snapshot())
-        if d:
-            p.append("database changed: %s" % d)
-            before = snapshot()
+        p = _refused(r, status, name, None, before)
         c.check(not p, "%s %s %s: %s" % (method, path, body, "; ".join(p)))
     c.done()
 
