@@ -182,6 +182,19 @@ void h_regions_create(sl_req *r);
 void h_regions_get(sl_req *r);
 void h_latency_list(sl_req *r);
 void h_latency_set(sl_req *r);
+/* h_locations.c: coordinates of regions, the RTT estimate */
+void h_regions_update(sl_req *r);
+void h_latency_model(sl_req *r);
+bool sl_region_coords_take(sl_req *r, json_t *body, bool allow_null, bool *present, bool *has,
+                           double *lat, double *lon);
+/* h_registry.c: the open accelerator registry */
+void h_proposals_create(sl_req *r);
+void h_proposals_list(sl_req *r);
+void h_proposals_get(sl_req *r);
+void h_proposals_approve(sl_req *r);
+void h_proposals_reject(sl_req *r);
+void h_proposals_withdraw(sl_req *r);
+void h_aliases_list(sl_req *r);
 void h_accelerators_list(sl_req *r);
 void h_accelerators_get(sl_req *r);
 void h_formula_get(sl_req *r);
