@@ -15,6 +15,7 @@ static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_auditor, sl_db_stmts_settlement, sl_db_stmts_conn,
     sl_db_stmts_stats,
     sl_db_stmts_offers, sl_db_stmts_access, sl_db_stmts_reaper, sl_db_stmts_clock,
+    sl_db_stmts_limits,
 };
 
 /* The transaction runner's own statements (see probe and resolve_commit). */

@@ -28,6 +28,7 @@ extern const sl_db_stmt sl_db_stmts_access[];
 extern const sl_db_stmt sl_db_stmts_conn[];
 extern const sl_db_stmt sl_db_stmts_reaper[];
 extern const sl_db_stmt sl_db_stmts_clock[];
+extern const sl_db_stmt sl_db_stmts_limits[];
 
 struct sl_dbc {
   sl_db *db;         /* the pool this connection belongs to */

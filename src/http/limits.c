@@ -161,10 +161,17 @@ static sl_rate kind_rate(const char *kind) {
   return rates.tenant;
 }
 
+bool sl_limit_kind_rate(const char *kind, sl_rate *out) {
+  *out = kind_rate(kind);
+  return out->per_s >= 0;
+}
+
 bool sl_limit_token(sl_req *r) {
   char key[40];
   snprintf(key, sizeof key, "t:%lld", (long long)r->who.token_id);
-  sl_rate rate = kind_rate(r->who.kind);
+  /* an admin's per-account override (schema/018), read with the token and cached with it */
+  sl_rate rate = r->who.rate_override ? (sl_rate){r->who.rate_per_s, r->who.rate_burst}
+                                      : kind_rate(r->who.kind);
   sl_take t = take(&tok_mu, &tok_tab, key, rate, route_cost(r));
   charge(r, "token", rate, &t);
   if (t.allowed) return true;

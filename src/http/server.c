@@ -291,6 +291,12 @@ static void process(sl_req *r) {
   }
   if (!sl_req_query_only(r, r->route->query)) goto refused;
   if (is_mutating(r->method)) {
+    if (r->body_len && strcmp(r->method, "DELETE") == 0) {
+      /* a DELETE says everything in its path: a body would be silently ignored */
+      sl_reply_error(r, SL_E_BODY_NOT_ALLOWED, "body", "a DELETE takes no body (got %zu bytes)",
+                     r->body_len);
+      goto refused;
+    }
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     if (r->body_len && !is_json_type(ct)) {
       sl_reply_error(r, SL_E_UNSUPPORTED_MEDIA, "Content-Type", "Content-Type is '%.80s'",
