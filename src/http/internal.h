@@ -94,6 +94,10 @@ struct sl_req {
   int64_t rl_reset_ms, rl_retry_ms;
   const char *rl_policy;    /* "token", "address", "anonymous" */
   bool anon_checked, anon_ok; /* the anonymous budget was consulted (once per request) */
+  bool rl_hold;             /* refused by its token's budget: the 429 may be held (limits.c) */
+  int hold_state;           /* 0 not held, 1 held (connection suspended), 2 released */
+  int64_t hold_until_us;
+  sl_req *hold_next, *hold_prev;
 };
 
 /* ---- reply cache and ETags (cache.c) ---- */

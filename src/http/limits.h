@@ -48,6 +48,17 @@ bool sl_limit_token(sl_req *r);
 /* This process's default rate for an account kind (SUANLI_RATE_<KIND>) in *out; false when
  * it is unlimited. */
 bool sl_limit_kind_rate(const char *kind, sl_rate *out);
+/* Held refusals: a request refused by its token's budget is answered 429 only after
+ * min(Retry-After, SUANLI_RATE_DELAY_MS) (default 1000 ms; 0 = at once): its connection is
+ * suspended and the watchdog resumes it when due.  A client that sends without waiting then
+ * gets one refusal per connection per delay instead of thousands a second, each costing the
+ * server's CPU that other tenants' requests need.  Called from the access handler: true when
+ * r's connection is now held (reply later); false to reply now. */
+bool sl_limit_hold(sl_req *r);
+/* r completes: forget it if it is still held (it should not be). */
+void sl_limit_hold_drop(sl_req *r);
+/* Resume every held connection and hold no more (before the daemon stops). */
+void sl_limit_release_held(void);
 /* Add RateLimit / RateLimit-Policy / Retry-After headers for what the request was charged. */
 void sl_limit_headers(const sl_req *r, struct MHD_Response *resp);
 /* The request completed with a status < 400 (or any 4xx after authentication): its address

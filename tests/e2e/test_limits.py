@@ -4,7 +4,9 @@ the admin list of long-lived tokens (GET /v1/tokens), and DELETE refusing a body
 The rate tests start their own server (same database) with a tight tenant budget; the suite's
 shared server runs without budgets (harness.py), which the override still applies to."""
 import datetime
+import http.client
 import json
+import threading
 import time
 
 from harness import (Collector, Server, check, env, error_problems, psql, quote_lit, snapshot,
@@ -34,8 +36,11 @@ def _burst(client, token, n, path="/v1/me"):
 def test_account_limits_override_the_kind_rate():
     e = env()
     c = Collector()
+    # refusals answered at once (SUANLI_RATE_DELAY_MS=0), so that back-to-back requests count
+    # the budget; held refusals have their own test below
     srv = Server("limits", extra_env={"SUANLI_RATE_TENANT": "2:4", "SUANLI_RATE_ADDRESS": "unlimited",
-                                      "SUANLI_RATE_ADMIN": "unlimited", "SUANLI_AUTH_CACHE_MS": "1000"})
+                                      "SUANLI_RATE_ADMIN": "unlimited", "SUANLI_AUTH_CACHE_MS": "1000",
+                                      "SUANLI_RATE_DELAY_MS": "0"})
     srv.wait_ready()
     try:
         H, T, P = e.account("tenant"), e.account("tenant"), e.account("tenant")  # heavy, tight, plain
@@ -98,6 +103,119 @@ def test_account_limits_override_the_kind_rate():
     finally:
         code = srv.stop()
     c.check(code == 0, "the limits server exited with %s (log %s)" % (code, srv.log_path))
+    c.done()
+
+
+def test_refusals_over_a_token_budget_are_held():
+    """A request over its token's budget is answered 429 after min(Retry-After,
+    SUANLI_RATE_DELAY_MS): a flooding client gets a refusal per connection per delay, other
+    clients are served meanwhile, and a server stopping answers what it holds."""
+    e = env()
+    c = Collector()
+    srv = Server("held", extra_env={"SUANLI_RATE_TENANT": "1:2", "SUANLI_RATE_ADDRESS": "unlimited",
+                                    "SUANLI_RATE_ANONYMOUS": "1:1", "SUANLI_RATE_DELAY_MS": "600"})
+    srv.wait_ready()
+    stopped = False
+    try:
+        X, Y = e.account("tenant"), e.account("tenant")
+        for i in range(2):
+            r = srv.client.get("/v1/me", token=X["token"])
+            c.check(r.status == 200, "request %d inside the burst: %s" % (i, r.short()))
+        out = {}
+
+        def held_request(key, token):
+            t0 = time.time()
+            out[key] = (srv.client.get("/v1/me", token=token), time.time() - t0)
+
+        th = threading.Thread(target=held_request, args=("first", X["token"]))
+        th.start()
+        time.sleep(0.1)
+        t0 = time.time()
+        r = srv.client.get("/v1/me", token=Y["token"])
+        c.check(r.status == 200 and time.time() - t0 < 0.4,
+                "another tenant while a refusal is held: %s in %.2fs" % (r.short(), time.time() - t0))
+        th.join()
+        r, took = out["first"]
+        p = error_problems(r, 429, "rate_limited")
+        c.check(not p and r.headers.get("retry-after", "").isdigit() and int(r.headers["retry-after"]) >= 1,
+                "the held refusal: %s %s" % (p, r.headers))
+        c.check(0.55 <= took <= 2.0, "the refusal came after %.2fs, expected the 0.6 s delay (Retry-After ~1 s "
+                "capped by SUANLI_RATE_DELAY_MS)" % took)
+        # refusals of requests without a token are not held (they take no work to refuse)
+        srv.client.get("/v1/me")
+        t0 = time.time()
+        r = srv.client.get("/v1/me")
+        c.check(r.status == 429 and time.time() - t0 < 0.4, "anonymous refusal: %s in %.2fs"
+                % (r.status, time.time() - t0))
+        # a flood of 4 keep-alive connections for 3 s gets a few replies, not thousands
+        stop = threading.Event()
+        replies = []
+
+        def flood():
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            while not stop.is_set():
+                conn.request("GET", "/v1/me", headers={"Authorization": "Bearer " + X["token"]})
+                rr = conn.getresponse()
+                rr.read()
+                replies.append(rr.status)
+            conn.close()
+
+        ths = [threading.Thread(target=flood) for _ in range(4)]
+        for t in ths:
+            t.start()
+        time.sleep(3)
+        stop.set()
+        for t in ths:
+            t.join()
+        c.check(0 < len(replies) <= 60 and replies.count(429) >= len(replies) - 8,
+                "4 flooding connections for 3 s got %d replies (%d 429): a refusal per connection per "
+                "delay expected" % (len(replies), replies.count(429)))
+        # stopping with a refusal held: it is answered, and the server exits cleanly (Z's
+        # override refills a token per 100 s: after one request every other one is refused)
+        Z = e.account("tenant")
+        r = e.c.put("/v1/accounts/%d/limits" % Z["id"], {"per_second": 0.01, "burst": 1}, token=e.admin)
+        check(r.status == 200, "setting Z's rate: %s" % r.short())
+        r = srv.client.get("/v1/me", token=Z["token"])
+        c.check(r.status == 200, "Z's one request: %s" % r.short())
+        th = threading.Thread(target=held_request, args=("at_stop", Z["token"]))
+        th.start()
+        time.sleep(0.2)
+        code = srv.stop()
+        stopped = True
+        th.join()
+        r, took = out["at_stop"]
+        c.check(r.status == 429 and took < 0.6, "the refusal held at SIGTERM: %s after %.2fs" % (r.short(), took))
+        c.check(code == 0, "the server exited with %s after SIGTERM while holding a refusal (log %s)"
+                % (code, srv.log_path))
+    finally:
+        if not stopped:
+            srv.stop()
+    c.done()
+
+
+def test_address_budget_refusals_are_counted_not_audited():
+    """Over its address budget a flood of authenticated mutations is refused without a token
+    lookup or an audit row each (it used to write one per request: the flood's cost)."""
+    e = env()
+    c = Collector()
+    srv = Server("addr", extra_env={"SUANLI_RATE_ADDRESS": "1:3"})
+    srv.wait_ready()
+    try:
+        T = e.account("tenant")
+        ids = []
+        for _ in range(10):
+            r = srv.client.put("/v1/accounts/%d/budget" % T["id"], {"monthly_cap": "10.00"}, token=T["token"])
+            c.check(r.status in (200, 429), "PUT budget: %s" % r.short())
+            if r.status == 429:
+                c.check('"address"' in r.headers.get("ratelimit-policy", ""),
+                        "429 without the address policy: %s" % r.headers)
+                ids.append(r.headers.get("x-request-id"))
+        c.check(len(ids) >= 5, "only %d of 10 refused by a 1/s, burst 3 address budget" % len(ids))
+        rows = sum(len(_audit(i)) for i in ids)
+        c.check(rows == 0, "%d address-budget refusals wrote %d audit rows" % (len(ids), rows))
+    finally:
+        code = srv.stop()
+    c.check(code == 0, "the server exited with %s (log %s)" % (code, srv.log_path))
     c.done()
 
 
