@@ -228,12 +228,14 @@ bool sl_limit_hold(sl_req *r) {
   if (!r->rl_hold || r->hold_state || hold_cap_ms <= 0) return false;
   int64_t ms = r->rl_retry_ms < hold_cap_ms ? r->rl_retry_ms : hold_cap_ms;
   if (ms <= 0) return false;
-  pthread_mutex_lock(&hold_mu);
-  bool closed = hold_closed;
-  pthread_mutex_unlock(&hold_mu);
-  if (closed) return false;
   MHD_suspend_connection(r->conn);
   pthread_mutex_lock(&hold_mu);
+  if (hold_closed) { /* the daemon is stopping: answer now (through the handler again) */
+    r->hold_state = 2;
+    pthread_mutex_unlock(&hold_mu);
+    MHD_resume_connection(r->conn);
+    return true;
+  }
   r->hold_state = 1;
   r->hold_until_us = mono_us() + ms * 1000;
   r->hold_prev = NULL;
