@@ -31,6 +31,7 @@ extern const sl_db_stmt sl_db_stmts_clock[];
 extern const sl_db_stmt sl_db_stmts_registry[];
 extern const sl_db_stmt sl_db_stmts_drain[];
 extern const sl_db_stmt sl_db_stmts_locations[];
+extern const sl_db_stmt sl_db_stmts_limits[];
 
 struct sl_dbc {
   sl_db *db;         /* the pool this connection belongs to */

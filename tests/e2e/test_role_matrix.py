@@ -24,6 +24,9 @@ MATRIX = {
     "POST /v1/accounts/{}/tokens":    (201,  404,     201,     404,   404,   401),  # the provider's account
     "GET /v1/accounts/{}/tokens":     (200,  404,     200,     404,   404,   401),  # the provider's account
     "DELETE /v1/tokens/{}":           (200,  404,     200,     404,   404,   401),  # a token of the provider
+    "GET /v1/tokens":                 (200,  403,     403,     403,   403,   401),  # long-lived tokens
+    "GET /v1/accounts/{}/limits":     (200,  404,     200,     404,   404,   401),  # the provider's account
+    "PUT /v1/accounts/{}/limits":     (200,  403,     403,     403,   403,   401),  # the provider's account
     "GET /v1/regions":                (200,  200,     200,     200,   200,   401),
     "POST /v1/regions":               (201,  403,     403,     403,   403,   401),
     "GET /v1/regions/{}":             (200,  200,     200,     200,   200,   401),
@@ -233,6 +236,9 @@ def test_role_matrix():
             "POST /v1/accounts/{}/tokens": ("/v1/accounts/%d/tokens" % pid, {"label": "m"}),
             "GET /v1/accounts/{}/tokens": ("/v1/accounts/%d/tokens" % pid, None),
             "DELETE /v1/tokens/{}": ("/v1/tokens/%d" % spare.get(role, spare["admin"]), None),
+            "GET /v1/tokens": ("/v1/tokens?never=true", None),
+            "GET /v1/accounts/{}/limits": ("/v1/accounts/%d/limits" % pid, None),
+            "PUT /v1/accounts/{}/limits": ("/v1/accounts/%d/limits" % pid, {}),
             "GET /v1/regions": ("/v1/regions", None),
             "POST /v1/regions": ("/v1/regions", {"code": uniq("m"), "name": "m", "tier": "cloud"}),
             "GET /v1/regions/{}": ("/v1/regions/" + R1, None),
