@@ -151,25 +151,31 @@ def main():
     except ValueError as e:
         print(f"gen_accelerators_sql: {e}", file=sys.stderr)
         return 2
-    if a.stdout:
+    return emit(sql, a.out, a.check, a.stdout, "gen_accelerators_sql")
+
+
+def emit(sql, out, check, stdout, tool):
+    """Print sql (stdout), compare it with the file out (check: 1 when they differ), or write
+    it there; the exit status.  Shared with deploy/gen_catalog_sql.py."""
+    if stdout:
         sys.stdout.write(sql)
         return 0
-    if a.check:
+    if check:
         try:
-            with open(a.out, encoding="utf-8") as f:
+            with open(out, encoding="utf-8") as f:
                 current = f.read()
         except FileNotFoundError:
             current = None
         if current != sql:
-            print(f"gen_accelerators_sql: {a.out} is out of date; run "
-                  "python3 deploy/gen_accelerators_sql.py", file=sys.stderr)
+            print(f"{tool}: {os.path.relpath(out)} is out of date; run python3 deploy/{tool}.py",
+                  file=sys.stderr)
             return 1
         return 0
-    tmp = a.out + ".tmp"
+    tmp = out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(sql)
-    os.replace(tmp, a.out)
-    print(f"wrote {os.path.relpath(a.out)}", file=sys.stderr)
+    os.replace(tmp, out)
+    print(f"wrote {os.path.relpath(out)}", file=sys.stderr)
     return 0
 
 

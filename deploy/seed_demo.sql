@@ -87,6 +87,18 @@ INSERT INTO regions (code, name, tier, operator)
   SELECT code, name, 'cloud', cloud FROM seed_catalog_regions
   ON CONFLICT (code) DO NOTHING;
 
+-- Coordinates (data/region_locations.csv) of regions that have none: the RTT estimate
+-- (schema/019, region_rtt) covers every pair of located regions the matrix lacks.
+CREATE TEMP TABLE stage_locations (
+  code text, cloud text, region text, location text, lat text, lon text, "precision" text,
+  source text
+) ON COMMIT DROP;
+\copy stage_locations FROM 'data/region_locations.csv' WITH (FORMAT csv, HEADER true)
+UPDATE regions r SET lat = l.lat::double precision, lon = l.lon::double precision,
+       location = CASE WHEN r.location = '' THEN l.location ELSE r.location END
+  FROM stage_locations l
+ WHERE r.code = l.code AND l.lat <> '' AND r.lat IS NULL;
+
 -- ---------------------------------------------------------------- latency matrix
 INSERT INTO region_latency (from_region, to_region, rtt_us)
   SELECT from_region, to_region, round(rtt_ms * 1000)::bigint FROM stage_latency
@@ -108,9 +120,10 @@ INSERT INTO operator_regions (account_id, region)
 
 -- ---------------------------------------------------------------- accelerator mapping
 -- Catalog accelerator name (optionally narrowed to one cloud and an instance-type pattern)
--- -> accelerators.id.  The most specific matching row wins.  Names not listed here (A40,
--- L40, RTX*, GH200, K80, M60, P4, P100, Inferentia, Trainium (1st gen), V100-32GB, ...)
--- have no row in data/accelerators.csv, or no reliable variant, and are skipped.
+-- -> accelerators.id.  The most specific matching row wins.  Every name of the catalog has a
+-- row (data/accelerators.csv and data/accelerators_extra.csv hold the models; data/SOURCES.md
+-- says where each figure comes from); a catalog row whose name is not listed here would be
+-- reported as skipped below.
 CREATE TEMP TABLE seed_accel_map (
   catalog_name   text NOT NULL,
   cloud          text,            -- NULL: any cloud
@@ -128,8 +141,11 @@ INSERT INTO seed_accel_map VALUES
   ('H100-80G-PCIe-NVLink', NULL,     NULL,               'H100-PCIe'),
   ('H200',                 NULL,     NULL,               'H200-SXM'),
   ('H200-SXM',             NULL,     NULL,               'H200-SXM'),
+  ('GH200',                NULL,     NULL,               'GH200'),      -- Lambda gpu_1x_gh200
   ('B200',                 NULL,     NULL,               'B200-SXM'),
   ('B200 Blackwell',       NULL,     NULL,               'B200-SXM'),
+  ('B300',                 NULL,     NULL,               'B300-SXM'),
+  ('B300 Blackwell',       NULL,     NULL,               'B300-SXM'),
   ('A100',                 NULL,     NULL,               'A100-40GB-SXM4'),
   ('A100',                 'aws',    '^p4de\.',          'A100-80GB-SXM'),  -- p4de = 8x A100 80GB
   ('A100',                 'lambda', '^gpu_[124]x_a100$', 'A100-40GB-PCIe'), -- 40 GB PCIe
@@ -138,12 +154,50 @@ INSERT INTO seed_accel_map VALUES
   ('A100-80GB-SXM',        NULL,     NULL,               'A100-80GB-SXM'),
   ('A100-80G-PCIe',        NULL,     NULL,               'A100-80GB-PCIe'),
   ('A100-80G-PCIe-NVLink', NULL,     NULL,               'A100-80GB-PCIe'),
-  ('L40S',                 NULL,     NULL,               'L40S-PCIe'),
-  ('L4',                   NULL,     NULL,               'L4-PCIe'),
-  ('T4',                   NULL,     NULL,               'T4-PCIe'),
+  ('A40',                  NULL,     NULL,               'A40-PCIe'),
+  ('A30',                  NULL,     NULL,               'A30-PCIe'),
   ('A10',                  NULL,     NULL,               'A10-PCIe'),
   ('A10G',                 NULL,     NULL,               'A10G-PCIe'),
-  ('V100',                 NULL,     NULL,               'V100-SXM2'),
+  ('L40S',                 NULL,     NULL,               'L40S-PCIe'),
+  ('L40',                  NULL,     NULL,               'L40-PCIe'),
+  ('L4',                   NULL,     NULL,               'L4-PCIe'),
+  ('T4',                   NULL,     NULL,               'T4-PCIe'),
+  -- The source labels g5g "ARM Mali-G78MP12"; its own instance notes (tsaol/aws-gpu gpu.md)
+  -- say G5g carries NVIDIA T4G GPUs, 16 GB: the label, not the instance, is wrong.
+  ('ARM Mali-G78MP12',     'aws',    '^g5g\.',           'T4G'),
+  -- V100: SkyPilot's catalogs name the 16 GB card "V100" and the 32 GB one "V100-32GB"; AWS
+  -- p3 carries 16 GB V100s, p3dn 32 GB ones (tsaol/aws-gpu gpu.md).
+  ('V100',                 NULL,     NULL,               'V100-16GB-SXM2'),
+  ('V100',                 'aws',    '^p3dn\.',          'V100-SXM2'),
+  ('V100-32GB',            NULL,     NULL,               'V100-SXM2'),
+  ('P100',                 NULL,     NULL,               'P100-PCIe'),
+  ('P4',                   NULL,     NULL,               'P4-PCIe'),
+  ('K80',                  NULL,     NULL,               'K80'),
+  ('M60',                  NULL,     NULL,               'M60'),
+  ('GRID K520',            NULL,     NULL,               'GRID-K520'),
+  ('M4000',                NULL,     NULL,               'Quadro-M4000'),
+  ('P4000',                NULL,     NULL,               'Quadro-P4000'),
+  ('A4000',                NULL,     NULL,               'RTX-A4000'),
+  ('RTX-A4000',            NULL,     NULL,               'RTX-A4000'),
+  ('RTXA4000',             NULL,     NULL,               'RTX-A4000'),
+  ('RTXA4500',             NULL,     NULL,               'RTX-A4500'),
+  ('RTXA5000',             NULL,     NULL,               'RTX-A5000'),
+  ('A6000',                NULL,     NULL,               'RTX-A6000'),
+  ('RTX-A6000',            NULL,     NULL,               'RTX-A6000'),
+  ('RTXA6000',             NULL,     NULL,               'RTX-A6000'),
+  ('RTX6000',              NULL,     NULL,               'Quadro-RTX-6000'), -- SkyPilot: the Turing card
+  ('RTX4000-Ada',          NULL,     NULL,               'RTX-4000-Ada'),
+  ('RTX6000-Ada',          NULL,     NULL,               'RTX-6000-Ada'),
+  ('RTX-6000-Ada',         NULL,     NULL,               'RTX-6000-Ada'),
+  ('RTX PRO 6000 Blackwell', NULL,   NULL,               'RTX-PRO-6000-Blackwell'),
+  ('RTX-PRO-6000',         NULL,     NULL,               'RTX-PRO-6000-Blackwell'),
+  ('RTX3090',              NULL,     NULL,               'RTX-3090'),
+  ('RTX4090',              NULL,     NULL,               'RTX-4090'),
+  ('AMD Radeon Pro V520',  NULL,     NULL,               'Radeon-Pro-V520'),
+  ('AWS Inferentia',       NULL,     NULL,               'Inferentia'),
+  ('AWS Inferentia2',      NULL,     NULL,               'Inferentia2'),
+  ('AWS Trainium',         NULL,     NULL,               'Trainium'),
+  ('Qualcomm AI 100',      NULL,     NULL,               'Cloud-AI-100'),
   ('MI300X',               NULL,     NULL,               'MI300X');
 
 DO $$
@@ -188,22 +242,31 @@ CREATE TEMP TABLE seed_pools ON COMMIT DROP AS
   WHERE accelerator_id IS NOT NULL AND per_gpu IS NOT NULL
   ORDER BY cloud, region_code, accelerator_id, per_gpu, gpus DESC, instance_type;
 
+-- The report: every catalog row is mapped to a model (a row whose name has no mapping is
+-- "skipped"); a mapped row prices a pool unless it cannot price a whole GPU (a fractional
+-- GPU share such as AWS g6f's 1/8 L40, or no on-demand price), which is said with the
+-- instance types concerned.
 DO $$
 DECLARE
-  n_rows int; n_unmapped int; names text; n_unpriced int; n_groups_lost int;
+  n_rows int; n_unmapped int; names text; n_frac int; frac text; n_unpriced int; unpriced text;
+  n_groups_lost int;
 BEGIN
   SELECT count(*) INTO n_rows FROM seed_rows;
-  SELECT count(*), string_agg(DISTINCT accelerator, ', ' ORDER BY accelerator)
+  SELECT count(*), coalesce(string_agg(DISTINCT accelerator, ', ' ORDER BY accelerator), '')
     INTO n_unmapped, names FROM seed_rows WHERE accelerator_id IS NULL;
-  SELECT count(*) INTO n_unpriced FROM seed_rows
-    WHERE accelerator_id IS NOT NULL AND per_gpu IS NULL;
+  SELECT count(*), string_agg(DISTINCT cloud || ' ' || instance_type || ' (' || accelerator_count || ' GPU)', ', ')
+    INTO n_frac, frac FROM seed_rows
+   WHERE accelerator_id IS NOT NULL AND accelerator_count !~ '^[1-9][0-9]*$';
+  SELECT count(*), string_agg(DISTINCT cloud || ' ' || coalesce(nullif(instance_type, ''), accelerator), ', ')
+    INTO n_unpriced, unpriced FROM seed_rows
+   WHERE accelerator_id IS NOT NULL AND accelerator_count ~ '^[1-9][0-9]*$' AND per_gpu IS NULL;
   SELECT count(*) INTO n_groups_lost FROM (
     SELECT 1 FROM seed_rows WHERE accelerator_id IS NOT NULL
     GROUP BY cloud, region_code, accelerator_id HAVING count(per_gpu) = 0) g;
-  RAISE NOTICE 'catalog: % rows; % rows skipped because their accelerator is not mapped (%)',
-    n_rows, n_unmapped, names;
-  RAISE NOTICE 'catalog: % mapped rows skipped for an empty on-demand price or a fractional GPU count (% groups left without a pool)',
-    n_unpriced, n_groups_lost;
+  RAISE NOTICE 'catalog: % rows; % rows mapped to a model; % rows skipped because their accelerator is not mapped%',
+    n_rows, n_rows - n_unmapped, n_unmapped, CASE WHEN n_unmapped > 0 THEN ' (' || names || ')' ELSE '' END;
+  RAISE NOTICE 'catalog: % mapped rows cannot price a whole-GPU pool: % sell a fraction of a GPU (%); % have no on-demand price (%); % (cloud, region, model) groups have no other row, so no pool',
+    n_frac + n_unpriced, n_frac, coalesce(frac, 'none'), n_unpriced, coalesce(unpriced, 'none'), n_groups_lost;
 END $$;
 
 -- ---------------------------------------------------------------- pools
@@ -216,14 +279,15 @@ INSERT INTO pools (owner_id, name, region, accelerator_id, gpu_count, gpus_per_n
            coalesce(' (' || nullif(p.instance_type, '') || ')', ''),
          p.region_code, p.accelerator_id,
          4 * p.gpus, p.gpus,
-         CASE WHEN a.vendor = 'AMD' THEN 'infinity_fabric'
+         CASE WHEN a.interconnect ILIKE 'infinity fabric%' THEN 'infinity_fabric'
               WHEN a.vendor = 'Huawei' THEN 'hccs'
               WHEN a.variant LIKE 'SXM%' OR a.interconnect ILIKE 'nvlink%'
                    OR p.catalog_name ILIKE '%nvlink%' THEN 'nvlink'
-              ELSE 'pcie' END,
-         CASE WHEN a.model IN ('H100', 'H200', 'B200', 'A100-40GB', 'A100-80GB') AND p.gpus = 8
+              WHEN a.vendor IN ('NVIDIA', 'AMD') THEN 'pcie'
+              ELSE 'other' END,
+         CASE WHEN a.family IN ('H100', 'H200', 'B200', 'B300', 'A100') AND p.gpus = 8
               THEN 'infiniband' ELSE 'ethernet' END,
-         CASE WHEN a.model IN ('H100', 'H200', 'B200', 'A100-40GB', 'A100-80GB') AND p.gpus = 8
+         CASE WHEN a.family IN ('H100', 'H200', 'B200', 'B300', 'A100') AND p.gpus = 8
               THEN 400 ELSE 100 END,
          greatest(1, round(p.per_gpu * 100))::bigint,
          date_trunc('hour', now()),
@@ -245,6 +309,7 @@ COMMIT;
 \pset footer off
 SELECT (SELECT count(*) FROM regions)                              AS regions,
        (SELECT count(*) FROM region_latency)                       AS latency_entries,
+       (SELECT count(*) FROM regions WHERE lat IS NOT NULL)        AS located_regions,
        (SELECT count(*) FROM accounts WHERE kind = 'provider')     AS providers,
        (SELECT count(*) FROM pools)                                AS pools,
        (SELECT count(DISTINCT region) FROM pools)                  AS regions_with_pools,

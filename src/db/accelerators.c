@@ -12,7 +12,10 @@
   ".fp16_dense_tflops, 'bf16_dense_tflops', " a ".bf16_dense_tflops, 'fp32_tflops', " a     \
   ".fp32_tflops, 'interconnect', " a ".interconnect, 'interconnect_gbps', " a               \
   ".interconnect_gbps, 'source', " a ".source, 'notes', " a ".notes, 'ncu_milli', " a       \
-  ".score_milli, 'rating', " a ".rating, 'missing', array_remove(ARRAY["                    \
+  ".score_milli, 'rating', " a ".rating, 'family', " a ".family, 'origin', " a ".origin, "  \
+  "'aliases', (SELECT coalesce(json_agg(x.alias ORDER BY x.alias), '[]') FROM "            \
+  "accelerator_aliases x WHERE x.accelerator_id = " a ".id), "                              \
+  "'missing', array_remove(ARRAY["                                                          \
   "CASE WHEN " a ".memory_gb IS NULL THEN 'memory_gb' END, "                                \
   "CASE WHEN " a ".mem_bandwidth_gbps IS NULL THEN 'mem_bandwidth_gbps' END, "              \
   "CASE WHEN " a ".fp16_dense_tflops IS NULL THEN 'fp16_dense_tflops' END, "                \

@@ -43,8 +43,9 @@ const sl_db_stmt sl_db_stmts_accounts[] = {
      "  coalesce(extract(epoch FROM t.expires_at)::bigint, 0),"
      "  (SELECT json_agg(o.region ORDER BY o.region) FROM operator_regions o"
      "   WHERE o.account_id = a.id)::text,"
-     "  array_to_string(t.scopes, ',')"
+     "  array_to_string(t.scopes, ','), rl.per_second_milli, rl.burst"
      " FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
+     " LEFT JOIN account_rate_limits rl ON rl.account_id = a.id"
      " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
      "   AND (t.expires_at IS NULL OR t.expires_at > sl_now()) AND NOT a.disabled"},
     {"token_create",
@@ -62,6 +63,16 @@ const sl_db_stmt sl_db_stmts_accounts[] = {
      "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, sl_now())"
      " WHERE id = $1 AND ($2::bigint IS NULL OR account_id = $2)"
      " RETURNING " TOKEN_JSON("api_tokens") "::text"},
+    /* tokens that can authenticate now and never expire ($1) or expire after $2 */
+    {"tokens_long_lived",
+     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+     " SELECT t.id, " TOKEN_JSON("t") "::jsonb"
+     "  || jsonb_build_object('account_kind', a.kind, 'account_name', a.name) AS j"
+     " FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
+     " WHERE t.revoked_at IS NULL AND NOT a.disabled"
+     "   AND (t.expires_at IS NULL OR (NOT $1::boolean AND t.expires_at > to_timestamp($2::bigint)"
+     "        AND t.expires_at > sl_now()))"
+     "   AND t.id > $3 ORDER BY t.id LIMIT $4) s"},
     {NULL, NULL},
 };
 
@@ -91,6 +102,11 @@ sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out)
   if (!PQgetisnull(r, 0, 7)) out->regions = json_loads(PQgetvalue(r, 0, 7), 0, NULL);
   if (!out->regions && sl_vocab_is(out->kind, SL_ACCOUNT_KIND_OPERATOR)) out->regions = json_array();
   out->scopes = sl_scopes_parse(PQgetvalue(r, 0, 8));
+  if (!PQgetisnull(r, 0, 9)) {
+    out->rate_override = true;
+    out->rate_per_s = (double)strtoll(PQgetvalue(r, 0, 9), NULL, 10) / 1000.0;
+    out->rate_burst = (double)strtoll(PQgetvalue(r, 0, 10), NULL, 10);
+  }
   PQclear(r);
   return SL_DB_OK;
 }
@@ -150,4 +166,12 @@ sl_dbrc sl_db_token_revoke(sl_dbc *c, int64_t id, int64_t owner, json_t **out) {
   char b1[24], b2[24];
   const char *v[2] = {sl_db_i64(b1, id), sl_db_i64_opt(b2, owner, 0)};
   return sl_db_json(c, "token_revoke", 2, v, out);
+}
+
+sl_dbrc sl_db_tokens_long_lived(sl_dbc *c, bool never_only, int64_t horizon, int64_t after,
+                                int limit, json_t **out) {
+  char b1[24], b2[24], b3[24];
+  const char *v[4] = {never_only ? "true" : "false", sl_db_i64(b1, horizon), sl_db_i64(b2, after),
+                      sl_db_i64(b3, limit)};
+  return sl_db_json(c, "tokens_long_lived", 4, v, out);
 }

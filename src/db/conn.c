@@ -16,6 +16,8 @@ static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_auditor, sl_db_stmts_settlement, sl_db_stmts_conn,
     sl_db_stmts_stats,
     sl_db_stmts_offers, sl_db_stmts_access, sl_db_stmts_reaper, sl_db_stmts_clock,
+    sl_db_stmts_registry, sl_db_stmts_drain, sl_db_stmts_locations,
+    sl_db_stmts_limits,
     sl_db_stmts_agent, sl_db_stmts_trade_events,
 };
 
@@ -277,15 +279,24 @@ sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, 
   return rc;
 }
 
+/* Run a statement whose answer is its first row's first column: *r holds it on SL_DB_OK;
+ * no row or a NULL is SL_DB_NOROWS. */
+static sl_dbrc first_value(sl_dbc *c, const char *name, int n, const char *const *vals,
+                           PGresult **r) {
+  sl_dbrc rc = sl_db_exec(c, name, n, vals, r);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(*r) < 1 || PQgetisnull(*r, 0, 0)) {
+    PQclear(*r);
+    return SL_DB_NOROWS;
+  }
+  return SL_DB_OK;
+}
+
 sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, char **out) {
   PGresult *r;
   *out = NULL;
-  sl_dbrc rc = sl_db_exec(c, name, n, vals, &r);
+  sl_dbrc rc = first_value(c, name, n, vals, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
   *out = strdup(PQgetvalue(r, 0, 0));
   PQclear(r);
   return *out ? SL_DB_OK : SL_DB_HARD;
@@ -347,12 +358,8 @@ int64_t sl_db_col_i64(PGresult *r, int row, int col) {
 
 sl_dbrc sl_db_int(sl_dbc *c, const char *name, int n, const char *const *vals, int64_t *out) {
   PGresult *r;
-  sl_dbrc rc = sl_db_exec(c, name, n, vals, &r);
+  sl_dbrc rc = first_value(c, name, n, vals, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
   *out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
   PQclear(r);
   return SL_DB_OK;

@@ -28,6 +28,10 @@ extern const sl_db_stmt sl_db_stmts_access[];
 extern const sl_db_stmt sl_db_stmts_conn[];
 extern const sl_db_stmt sl_db_stmts_reaper[];
 extern const sl_db_stmt sl_db_stmts_clock[];
+extern const sl_db_stmt sl_db_stmts_registry[];
+extern const sl_db_stmt sl_db_stmts_drain[];
+extern const sl_db_stmt sl_db_stmts_locations[];
+extern const sl_db_stmt sl_db_stmts_limits[];
 extern const sl_db_stmt sl_db_stmts_agent[];
 extern const sl_db_stmt sl_db_stmts_trade_events[];
 

@@ -137,7 +137,8 @@ const sl_db_stmt sl_db_stmts_market[] = {
      "   JOIN accelerators a ON a.id = p.accelerator_id"
      "   JOIN orders o ON o.state = 'open'"
      "    AND o.latest_start >= date_trunc('hour', sl_now())"
-     "    AND (o.accelerators IS NULL OR p.accelerator_id = ANY(o.accelerators))"
+     "    AND (o.accelerators IS NULL OR p.accelerator_id IN (SELECT n.accelerator_id"
+     "     FROM accelerator_names n WHERE n.name IN (SELECT lower(x) FROM unnest(o.accelerators) x)))"
      "    AND (o.min_memory_gb IS NULL OR a.memory_gb >= o.min_memory_gb)"
      "    AND (o.min_ncu_milli IS NULL OR a.score_milli >= o.min_ncu_milli)"
      "    AND (o.max_price_minor IS NULL OR p.price_minor <= o.max_price_minor)"
@@ -153,7 +154,7 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " WHERE NOT EXISTS (SELECT 1 FROM regions WHERE code = x) ORDER BY i LIMIT 1"},
     {"accel_unknown",
      "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
-     " WHERE NOT EXISTS (SELECT 1 FROM accelerators WHERE id = x) ORDER BY i LIMIT 1"},
+     " WHERE NOT EXISTS (SELECT 1 FROM accelerator_names WHERE name = lower(x)) ORDER BY i LIMIT 1"},
     {"book_pools",
      "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
      " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
@@ -176,7 +177,7 @@ const sl_db_stmt sl_db_stmts_market[] = {
      "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
      " WHERE pool_id = ANY($1::bigint[]) AND slot >= to_timestamp($2::bigint)"
      " AND slot <= to_timestamp($3::bigint) AND booked > 0 ORDER BY pool_id, slot"},
-    {"book_latency", "SELECT from_region, to_region, rtt_us FROM region_latency"},
+    {"book_latency", "SELECT from_region, to_region, rtt_us, source = 'estimated' FROM region_rtt"},
     {"feed_xmin", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"},
     {"feed_read",
      "SELECT pg_snapshot_xmin(pg_current_snapshot())::text,"
@@ -591,6 +592,7 @@ static bool rtt_row(PGresult *r, int i, void *row) {
   field_copy(t->from, sizeof t->from, PQgetvalue(r, i, 0));
   field_copy(t->to, sizeof t->to, PQgetvalue(r, i, 1));
   t->rtt_us = sl_db_col_i64(r, i, 2);
+  t->estimated = PQgetvalue(r, i, 3)[0] == 't';
   return true;
 }
 

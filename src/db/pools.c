@@ -18,6 +18,7 @@
   ".score_milli > 0 THEN sl_money((" p ".price_minor * 1000 + " a ".score_milli / 2) / " a  \
   ".score_milli) END, 'available_from', sl_ts(" p ".available_from), "                      \
   "'available_until', sl_ts(" p ".available_until), 'status', " p ".status, "               \
+  "'retire_at', sl_ts(" p ".retire_at), "                                                   \
   "'status_cause', " p ".status_cause, 'adapter_failures', " p ".adapter_failures, "        \
   "'health', json_build_object('state', " p ".health, 'healthy_gpus', " p                   \
   ".healthy_gpus, 'utilization_bp', " p ".utilization_bp, 'last_heartbeat_at', sl_ts(" p    \
@@ -42,7 +43,8 @@
   " JOIN accelerators a ON a.id = p.accelerator_id"                                         \
   " WHERE p.id > $1 AND" POOL_SCOPE                                                          \
   "  AND ($5::text IS NULL OR p.region = $5)"                                                \
-  "  AND ($6::text IS NULL OR p.accelerator_id = $6)"                                        \
+  "  AND ($6::text IS NULL OR p.accelerator_id IN"                                           \
+  "   (SELECT n.accelerator_id FROM accelerator_names n WHERE n.name = lower($6)))"           \
   "  AND ($7::int IS NULL OR a.memory_gb >= $7)"                                             \
   "  AND ($8::bigint IS NULL OR a.score_milli >= $8)"                                        \
   "  AND (CASE WHEN $9::text IS NULL THEN p.status <> 'retired' ELSE p.status = $9 END)"    \
@@ -73,11 +75,6 @@ const sl_db_stmt sl_db_stmts_pools[] = {
      "  available_from = coalesce(to_timestamp($7::bigint), available_from),"
      "  available_until = coalesce(to_timestamp($8::bigint), available_until),"
      "  updated_at = sl_now()"
-     " WHERE id = $1 AND ($2::bigint IS NULL OR owner_id = $2) AND status <> 'retired'"
-     " RETURNING *)"
-     " SELECT " POOL_JSON("p", "a") "::text FROM p JOIN accelerators a ON a.id = p.accelerator_id"},
-    {"pool_retire",
-     "WITH p AS (UPDATE pools SET status = 'retired', updated_at = sl_now()"
      " WHERE id = $1 AND ($2::bigint IS NULL OR owner_id = $2) AND status <> 'retired'"
      " RETURNING *)"
      " SELECT " POOL_JSON("p", "a") "::text FROM p JOIN accelerators a ON a.id = p.accelerator_id"},
@@ -157,12 +154,6 @@ sl_dbrc sl_db_pool_update(sl_dbc *c, int64_t id, int64_t owner, const sl_pool_pa
                       sl_db_i64_opt(b7, p->available_from, -1),
                       sl_db_i64_opt(b8, p->available_until, -1)};
   return sl_db_json(c, "pool_update", 8, v, out);
-}
-
-sl_dbrc sl_db_pool_retire(sl_dbc *c, int64_t id, int64_t owner, json_t **out) {
-  char b1[24], b2[24];
-  const char *v[2] = {sl_db_i64(b1, id), sl_db_i64_opt(b2, owner, 0)};
-  return sl_db_json(c, "pool_retire", 2, v, out);
 }
 
 sl_dbrc sl_db_pool_heartbeat(sl_dbc *c, int64_t id, int64_t owner, int64_t healthy_gpus,

@@ -5,7 +5,8 @@
 
 #define REGION_JSON(r)                                                                      \
   "json_build_object('code', " r ".code, 'name', " r ".name, 'tier', " r ".tier, "         \
-  "'operator', " r ".operator, 'created_at', sl_ts(" r ".created_at))"
+  "'operator', " r ".operator, 'location', " r ".location, 'lat', " r ".lat, 'lon', " r     \
+  ".lon, 'created_at', sl_ts(" r ".created_at))"
 
 const sl_db_stmt sl_db_stmts_regions[] = {
     {"region_create",
@@ -26,12 +27,6 @@ const sl_db_stmt sl_db_stmts_regions[] = {
      "       ON CONFLICT (from_region, to_region)"
      "       DO UPDATE SET rtt_us = EXCLUDED.rtt_us, updated_at = sl_now() RETURNING 1)"
      " SELECT count(*) FROM w"},
-    {"latency_list",
-     "SELECT coalesce(json_agg(json_build_object('from', l.from_region, 'to', l.to_region,"
-     "  'rtt_us', l.rtt_us, 'updated_at', sl_ts(l.updated_at))"
-     "  ORDER BY l.from_region, l.to_region), '[]')::text"
-     " FROM region_latency l"
-     " WHERE ($1::text IS NULL OR l.from_region = $1) AND ($2::text IS NULL OR l.to_region = $2)"},
     {NULL, NULL},
 };
 
@@ -60,9 +55,4 @@ sl_dbrc sl_db_latency_set(sl_dbc *c, const json_t *entries, int64_t *updated) {
   sl_dbrc rc = sl_db_int(c, "latency_set", 1, v, updated);
   free(js);
   return rc;
-}
-
-sl_dbrc sl_db_latency_list(sl_dbc *c, const char *from, const char *to, json_t **out) {
-  const char *v[2] = {from, to};
-  return sl_db_json(c, "latency_list", 2, v, out);
 }

@@ -112,6 +112,15 @@ void sl_auth_cache_forget(int64_t token_id) {
   pthread_mutex_unlock(&cache_mu);
 }
 
+void sl_auth_cache_forget_account(int64_t account_id) {
+  pthread_mutex_lock(&cache_mu);
+  for (size_t i = 0; i < CACHE_SLOTS; i++)
+    if (cache[i].until_ms && cache[i].who.account_id == account_id) cache[i].until_ms = 0;
+  pthread_mutex_unlock(&cache_mu);
+}
+
+int64_t sl_auth_cache_ms(void) { return cache_ttl(); }
+
 void sl_auth_cache_clear(void) {
   pthread_mutex_lock(&cache_mu);
   for (size_t i = 0; i < CACHE_SLOTS; i++) {

@@ -201,3 +201,31 @@ void h_tokens_revoke(sl_req *r) {
     sl_reply_json(r, 200, tok);
   }
 }
+
+/* GET /v1/tokens (admin): the long-lived tokens that can authenticate now — without an
+ * expiry, or expiring after ?expires_after= (default: now + the default token lifetime, so
+ * every token that outlives what a token created today gets); ?never=true: only those
+ * without an expiry.  Last use is not tracked (recording it would write on every request). */
+void h_tokens_long_lived(sl_req *r) {
+  int64_t after, horizon = sl_clock_now() + default_ttl_s();
+  int limit;
+  const char *never = NULL, *when = sl_req_query(r, "expires_after");
+  static const char *const booleans[] = {"true", "false", NULL};
+  if (!sl_req_page_id(r, &after, &limit) || !sl_req_query_enum(r, "never", booleans, &never))
+    return;
+  bool never_only = never && !strcmp(never, "true");
+  if (when && !sl_time_parse(when, &horizon)) {
+    sl_reply_error(r, SL_E_BAD_QUERY, "expires_after",
+                   "expires_after must be an RFC 3339 timestamp, e.g. 2027-01-01T00:00:00Z");
+    return;
+  }
+  if (when && never_only) {
+    sl_reply_error(r, SL_E_BAD_QUERY, "never", "never=true lists tokens without an expiry: "
+                   "it cannot be combined with expires_after");
+    return;
+  }
+  json_t *items;
+  sl_dbrc rc = sl_db_tokens_long_lived(r->db, never_only, horizon, after, limit, &items);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
+}

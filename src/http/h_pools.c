@@ -8,6 +8,7 @@
 #include "suanli/core/timeutil.h"
 #include "suanli/db/dispatch.h"
 #include "suanli/db/pools.h"
+#include "suanli/db/drain.h"
 #include "suanli/core/clock.h"
 
 static const char *const intra[] = {"nvlink", "pcie", "infinity_fabric", "hccs", "other", NULL};
@@ -42,9 +43,24 @@ static void not_writable(sl_req *r, int64_t id) {
   free(status);
 }
 
-/* Map a database refusal of a pool write to the field it concerns. */
-static void write_refused(sl_req *r, sl_dbrc rc) {
+/* " (its last booking ends at 2026-12-01T14:00:00Z)" for a refusal about bookings; until is
+ * the end read before the write (0: unknown). */
+static const char *until_text(int64_t until, char buf[80]) {
+  char ts[32];
+  buf[0] = '\0';
+  if (until > 0) {
+    sl_time_format(until, ts, sizeof ts);
+    snprintf(buf, 80, " (its last booking ends at %s)", ts);
+  }
+  return buf;
+}
+
+/* Map a database refusal of a pool write to the field it concerns; until: the end of the
+ * pool's last booking, read before the write, for the refusals about bookings. */
+static void write_refused_until(sl_req *r, sl_dbrc rc, int64_t until) {
   const char *cn = sl_db_last_constraint(r->db);
+  char ub[80];
+  until_text(until, ub);
   if (rc == SL_DB_FK && strstr(cn, "region"))
     sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, "region", "no such region");
   else if (rc == SL_DB_FK && strstr(cn, "accelerator"))
@@ -55,17 +71,19 @@ static void write_refused(sl_req *r, sl_dbrc rc) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "healthy_gpus", "exceeds the pool's gpu_count");
   else if (rc == SL_DB_CHECK && !strcmp(cn, "slot_not_overbooked"))
     sl_reply_error(r, SL_E_CONFLICT, "gpu_count",
-                   "GPUs already booked in some future slot exceed the new gpu_count; drain instead");
+                   "GPUs already booked in some future slot exceed the new gpu_count%s; drain instead", ub);
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pool_window_strands_bookings"))
     sl_reply_error(r, SL_E_CONFLICT, "available_until",
-                   "the new window would leave booked slots outside it");
+                   "the new window would leave booked slots outside it%s", ub);
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pool_has_bookings"))
-    sl_reply_error(r, SL_E_CONFLICT, "id", "the pool has future bookings; set it to draining first");
+    sl_reply_error(r, SL_E_CONFLICT, "id", "the pool has bookings from the current hour on%s", ub);
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pools_network_gbps"))
     sl_reply_error(r, SL_E_INVALID_VALUE, "inter_node_gbps", "must be 0 exactly when inter_node is none");
   else
     sl_reply_db(r, rc);
 }
+
+static void write_refused(sl_req *r, sl_dbrc rc) { write_refused_until(r, rc, 0); }
 
 static bool check_window(sl_req *r, int64_t from, int64_t until) {
   if (from >= until) {
@@ -229,11 +247,13 @@ void h_pools_update(sl_req *r) {
     goto cleanup;
   }
   json_t *pool;
-  sl_dbrc rc = sl_db_pool_update(r->db, id, r->who.account_id, &p, &pool);
+  int64_t until = 0; /* named by a refusal about bookings (read first: a refusal ends the txn) */
+  sl_dbrc rc = sl_db_pool_booked_until(r->db, id, &until);
+  if (rc == SL_DB_OK) rc = sl_db_pool_update(r->db, id, r->who.account_id, &p, &pool);
   if (rc == SL_DB_NOROWS) {
     not_writable(r, id);
   } else if (rc != SL_DB_OK) {
-    write_refused(r, rc);
+    write_refused_until(r, rc, until);
   } else {
       sl_reply_json(r, 200, pool);
   }
@@ -241,18 +261,26 @@ cleanup:
   json_decref(body);
 }
 
+/* DELETE /v1/pools/{id}: retire.  With nothing booked from the current hour on the pool is
+ * retired at once (200); with bookings left it drains — no new trades, its bookings honoured
+ * — and the maintenance worker retires it when the last one ends: 202 with status draining
+ * and retire_at (src/db/drain.c). */
 void h_pools_retire(sl_req *r) {
   int64_t id;
   if (!sl_req_path_id(r, 0, &id)) return;
   snprintf(r->audit_object, sizeof r->audit_object, "pool:%lld", (long long)id);
   json_t *pool;
-  sl_dbrc rc = sl_db_pool_retire(r->db, id, r->who.account_id, &pool);
+  char status[16];
+  int64_t until = 0;
+  sl_dbrc rc = sl_db_pool_retire_or_drain(r->db, id, r->who.account_id, status, &until);
+  sl_pool_filter scope = viewer_scope(r);
+  if (rc == SL_DB_OK) rc = sl_db_pool_get(r->db, id, &scope, &pool);
   if (rc == SL_DB_NOROWS) {
     not_writable(r, id);
   } else if (rc != SL_DB_OK) {
-    write_refused(r, rc);
+    write_refused_until(r, rc, until);
   } else {
-      sl_reply_json(r, 200, pool);
+    sl_reply_json(r, strcmp(status, "retired") ? 202 : 200, pool);
   }
 }
 

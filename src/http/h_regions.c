@@ -5,6 +5,7 @@
 #include "internal.h"
 #include "suanli/db/market.h"
 #include "suanli/db/regions.h"
+#include "suanli/db/locations.h"
 
 static const char *const tiers[] = {"cloud", "edge", "terminal", NULL};
 
@@ -38,13 +39,17 @@ void h_regions_create(sl_req *r) {
   json_t *body = sl_req_body(r);
   if (!body) return;
   const char *code = NULL, *name = NULL, *tier = NULL, *op = NULL;
+  sl_region_patch loc = {0};
   const sl_jfield f[] = {
       {"code", SL_JT_STRING, true, &code, NULL, 2, 40, NULL},
       {"name", SL_JT_STRING, true, &name, NULL, 1, 200, NULL},
       {"tier", SL_JT_ENUM, true, &tier, NULL, 0, 0, tiers},
       {"operator", SL_JT_STRING, false, &op, NULL, 0, 200, NULL},
+      {"location", SL_JT_STRING, false, &loc.location, NULL, 0, 200, NULL},
   };
-  if (!sl_req_decode(r, body, f, sizeof f / sizeof f[0])) goto cleanup;
+  if (!sl_region_coords_take(r, body, false, &loc.set_coords, &loc.has_coords, &loc.lat, &loc.lon) ||
+      !sl_req_decode(r, body, f, sizeof f / sizeof f[0]))
+    goto cleanup;
   if (!valid_code(code)) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "code",
                    "code must be 2-40 lowercase letters, digits or '-', not starting with '-'");
@@ -52,6 +57,10 @@ void h_regions_create(sl_req *r) {
   }
   json_t *reg;
   sl_dbrc rc = sl_db_region_create(r->db, code, name, tier, op, &reg);
+  if (rc == SL_DB_OK && (loc.set_coords || loc.location)) { /* where it is (h_locations.c) */
+    json_decref(reg);
+    rc = sl_db_region_patch(r->db, code, &loc, &reg);
+  }
   if (rc == SL_DB_UNIQUE) {
     sl_reply_error(r, SL_E_ALREADY_EXISTS, "code", "region '%s' exists", code);
   } else if (rc != SL_DB_OK) {
@@ -79,8 +88,8 @@ void h_latency_list(sl_req *r) {
                    "must be a region code");
     return;
   }
-  json_t *items;
-  sl_dbrc rc = sl_db_latency_list(r->db, from, to, &items);
+  json_t *items; /* measured entries; with from or to, estimated ones too (h_locations.c) */
+  sl_dbrc rc = sl_db_rtt_list(r->db, from, to, &items);
   if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
     return;

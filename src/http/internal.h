@@ -94,6 +94,10 @@ struct sl_req {
   int64_t rl_reset_ms, rl_retry_ms;
   const char *rl_policy;    /* "token", "address", "anonymous" */
   bool anon_checked, anon_ok; /* the anonymous budget was consulted (once per request) */
+  bool rl_hold;             /* refused by its token's budget: the 429 may be held (limits.c) */
+  int hold_state;           /* 0 not held, 1 held (connection suspended), 2 released */
+  int64_t hold_until_us;
+  sl_req *hold_next, *hold_prev;
   bool agent_waiting;       /* a long poll suspended until its waiter resumes it (agent_wait.c) */
 };
 
@@ -160,6 +164,11 @@ bool sl_scope_allows(const sl_req *r);
 unsigned sl_role_bit(const char *kind);
 /* Drop a revoked token from this process's authentication cache. */
 void sl_auth_cache_forget(int64_t token_id);
+/* Drop every cached token of an account (its rate override changed). */
+void sl_auth_cache_forget_account(int64_t account_id);
+/* How long a token stays cached (SUANLI_AUTH_CACHE_MS): changes made through another process
+ * (revocation, rate override) take effect within it. */
+int64_t sl_auth_cache_ms(void);
 
 /* ---- mutations (mutate.c) ---- */
 /* Run r->route's handler as a mutation: Idempotency-Key, transaction with retry, audit. */
@@ -178,11 +187,27 @@ void h_accounts_get(sl_req *r);
 void h_tokens_create(sl_req *r);
 void h_tokens_list(sl_req *r);
 void h_tokens_revoke(sl_req *r);
+void h_tokens_long_lived(sl_req *r);
+void h_account_limits_get(sl_req *r);
+void h_account_limits_set(sl_req *r);
 void h_regions_list(sl_req *r);
 void h_regions_create(sl_req *r);
 void h_regions_get(sl_req *r);
 void h_latency_list(sl_req *r);
 void h_latency_set(sl_req *r);
+/* h_locations.c: coordinates of regions, the RTT estimate */
+void h_regions_update(sl_req *r);
+void h_latency_model(sl_req *r);
+bool sl_region_coords_take(sl_req *r, json_t *body, bool allow_null, bool *present, bool *has,
+                           double *lat, double *lon);
+/* h_registry.c: the open accelerator registry */
+void h_proposals_create(sl_req *r);
+void h_proposals_list(sl_req *r);
+void h_proposals_get(sl_req *r);
+void h_proposals_approve(sl_req *r);
+void h_proposals_reject(sl_req *r);
+void h_proposals_withdraw(sl_req *r);
+void h_aliases_list(sl_req *r);
 void h_accelerators_list(sl_req *r);
 void h_accelerators_get(sl_req *r);
 void h_formula_get(sl_req *r);

@@ -161,14 +161,22 @@ static sl_rate kind_rate(const char *kind) {
   return rates.tenant;
 }
 
+bool sl_limit_kind_rate(const char *kind, sl_rate *out) {
+  *out = kind_rate(kind);
+  return out->per_s >= 0;
+}
+
 bool sl_limit_token(sl_req *r) {
   char key[40];
   snprintf(key, sizeof key, "t:%lld", (long long)r->who.token_id);
-  sl_rate rate = kind_rate(r->who.kind);
+  /* an admin's per-account override (schema/018), read with the token and cached with it */
+  sl_rate rate = r->who.rate_override ? (sl_rate){r->who.rate_per_s, r->who.rate_burst}
+                                      : kind_rate(r->who.kind);
   sl_take t = take(&tok_mu, &tok_tab, key, rate, route_cost(r));
   charge(r, "token", rate, &t);
   if (t.allowed) return true;
   refuse(r, "token");
+  r->rl_hold = true;
   return false;
 }
 
@@ -199,6 +207,76 @@ void sl_limit_good(const char *client) {
   if (e) e->good_us = now;
   pthread_mutex_unlock(&addr_mu);
 }
+
+/* ---------------------------------------------------------------- held refusals */
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static sl_req *held;        /* held requests (r->hold_next/prev), under hold_mu */
+static bool hold_closed;    /* the daemon is stopping: hold nothing more */
+static int64_t hold_cap_ms = 1000; /* SUANLI_RATE_DELAY_MS */
+
+static void hold_unlink(sl_req *r) {
+  if (r->hold_prev) r->hold_prev->hold_next = r->hold_next;
+  else held = r->hold_next;
+  if (r->hold_next) r->hold_next->hold_prev = r->hold_prev;
+  r->hold_next = r->hold_prev = NULL;
+}
+
+/* Contract: suspends r's connection (we are in its access handler, the only place where
+ * that is allowed) before r is listed, so the watchdog never resumes a connection that is
+ * not suspended; r stays valid while held, as a suspended connection never completes. */
+bool sl_limit_hold(sl_req *r) {
+  if (!r->rl_hold || r->hold_state || hold_cap_ms <= 0) return false;
+  int64_t ms = r->rl_retry_ms < hold_cap_ms ? r->rl_retry_ms : hold_cap_ms;
+  if (ms <= 0) return false;
+  MHD_suspend_connection(r->conn);
+  pthread_mutex_lock(&hold_mu);
+  if (hold_closed) { /* the daemon is stopping: answer now (through the handler again) */
+    r->hold_state = 2;
+    pthread_mutex_unlock(&hold_mu);
+    MHD_resume_connection(r->conn);
+    return true;
+  }
+  r->hold_state = 1;
+  r->hold_until_us = mono_us() + ms * 1000;
+  r->hold_prev = NULL;
+  r->hold_next = held;
+  if (held) held->hold_prev = r;
+  held = r;
+  pthread_mutex_unlock(&hold_mu);
+  return true;
+}
+
+void sl_limit_hold_drop(sl_req *r) {
+  pthread_mutex_lock(&hold_mu);
+  if (r->hold_state == 1) hold_unlink(r);
+  r->hold_state = 2;
+  pthread_mutex_unlock(&hold_mu);
+}
+
+/* Resume the held requests that are due (all of them when all is set).  Each is unlisted
+ * under hold_mu by exactly one caller, then resumed outside it (libmicrohttpd takes its own
+ * locks there, and calls back into this file under them). */
+static void hold_release(bool all) {
+  for (;;) {
+    struct MHD_Connection *due[128];
+    size_t n = 0;
+    int64_t now = mono_us();
+    pthread_mutex_lock(&hold_mu);
+    if (all) hold_closed = true;
+    for (sl_req *r = held, *next; r && n < sizeof due / sizeof due[0]; r = next) {
+      next = r->hold_next;
+      if (!all && r->hold_until_us > now) continue;
+      hold_unlink(r);
+      r->hold_state = 2;
+      due[n++] = r->conn;
+    }
+    pthread_mutex_unlock(&hold_mu);
+    for (size_t i = 0; i < n; i++) MHD_resume_connection(due[i]);
+    if (n < sizeof due / sizeof due[0]) return;
+  }
+}
+
+void sl_limit_release_held(void) { hold_release(true); }
 
 /* ---------------------------------------------------------------- connections */
 typedef struct conn_ent {
@@ -327,6 +405,7 @@ static void *watch(void *arg) {
       }
     }
     pthread_mutex_unlock(&conn_mu);
+    hold_release(false);
   }
   return NULL;
 }
@@ -340,6 +419,17 @@ bool sl_limits_start(const sl_limits_config *cfg) {
       !rate_from_env("SUANLI_RATE_ANONYMOUS", &rates.anonymous) ||
       !rate_from_env("SUANLI_RATE_ADDRESS", &rates.address))
     return false;
+  const char *d = getenv("SUANLI_RATE_DELAY_MS");
+  if (d && *d) {
+    char *end;
+    long v = strtol(d, &end, 10);
+    if (*end || v < 0 || v > 10000) {
+      sl_logf(SL_LOG_ERROR, "SUANLI_RATE_DELAY_MS must be 0..10000 (milliseconds), not '%s'", d);
+      return false;
+    }
+    hold_cap_ms = v;
+  }
+  hold_closed = false;
   if (!sl_rate_table_init(&tok_tab, 65536) || !sl_rate_table_init(&addr_tab, 65536) ||
       !sl_rate_table_init(&anon_tab, 65536)) {
     sl_limits_stop();

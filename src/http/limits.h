@@ -1,7 +1,7 @@
 /* limits.h — fair share and hostile-client defences of the HTTP server (src/http only).
  *
  * Request rate limits: token buckets (src/core/ratelimit.c) per token (rate by account kind,
- * SUANLI_RATE_<KIND>), per client address for every request (SUANLI_RATE_ADDRESS) and, much
+ * SUANLI_RATE_<KIND>, or the account's override set by an admin), per client address for every request (SUANLI_RATE_ADDRESS) and, much
  * tighter, per address for requests without a valid token (SUANLI_RATE_ANONYMOUS).  Routes
  * cost more than one token where they are expensive (quotes, orders, exports, receipts).
  * The buckets live in this process: with N processes behind a balancer a client gets up to
@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include "internal.h"
+#include "suanli/core/ratelimit.h"
 
 typedef struct sl_limits_config {
   unsigned conn_limit;        /* connections admitted in all */
@@ -40,8 +41,24 @@ bool sl_limit_address(sl_req *r);
 /* A request without a usable token (absent, malformed, unknown): the anonymous bucket.
  * true while the address has budget left (the refusal may then be audited). */
 bool sl_limit_anonymous(sl_req *r);
-/* An authenticated request: the token's bucket, cost by route.  On refusal replies 429. */
+/* An authenticated request: the token's bucket, cost by route.  The rate is the account's
+ * override when an admin set one (PUT /v1/accounts/{id}/limits), else its kind's.  On refusal
+ * replies 429. */
 bool sl_limit_token(sl_req *r);
+/* This process's default rate for an account kind (SUANLI_RATE_<KIND>) in *out; false when
+ * it is unlimited. */
+bool sl_limit_kind_rate(const char *kind, sl_rate *out);
+/* Held refusals: a request refused by its token's budget is answered 429 only after
+ * min(Retry-After, SUANLI_RATE_DELAY_MS) (default 1000 ms; 0 = at once): its connection is
+ * suspended and the watchdog resumes it when due.  A client that sends without waiting then
+ * gets one refusal per connection per delay instead of thousands a second, each costing the
+ * server's CPU that other tenants' requests need.  Called from the access handler: true when
+ * r's connection is now held (reply later); false to reply now. */
+bool sl_limit_hold(sl_req *r);
+/* r completes: forget it if it is still held (it should not be). */
+void sl_limit_hold_drop(sl_req *r);
+/* Resume every held connection and hold no more (before the daemon stops). */
+void sl_limit_release_held(void);
 /* Add RateLimit / RateLimit-Policy / Retry-After headers for what the request was charged. */
 void sl_limit_headers(const sl_req *r, struct MHD_Response *resp);
 /* The request completed with a status < 400 (or any 4xx after authentication): its address

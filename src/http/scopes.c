@@ -12,7 +12,8 @@ static unsigned route_group(const sl_route *rt) {
   if (!strncmp(p, "/v1/pools", 9)) return SL_SCOPE_POOLS;
   if (!strcmp(p, "/v1/quotes") || !strncmp(p, "/v1/orders", 10) || !strncmp(p, "/v1/trades", 10))
     return SL_SCOPE_MARKET;
-  if (!strncmp(p, "/v1/accounts/{id}/", 18) && strcmp(p, "/v1/accounts/{id}/tokens") != 0)
+  if (!strncmp(p, "/v1/accounts/{id}/", 18) && strcmp(p, "/v1/accounts/{id}/tokens") != 0 &&
+      strcmp(p, "/v1/accounts/{id}/limits") != 0)
     return SL_SCOPE_MONEY; /* balances, postings, deposits, withdrawals, budget */
   if (!strncmp(p, "/v1/accounts", 12) || !strncmp(p, "/v1/tokens", 10)) return SL_SCOPE_ACCOUNTS;
   if (!strncmp(p, "/v1/periods", 11)) return SL_SCOPE_SETTLEMENT;

@@ -158,8 +158,8 @@ static bool has_auth_header(sl_req *r) {
   return a && *a;
 }
 
-/* A refusal decided before authentication (bad target, no route, wrong method, too large,
- * rate limit): for a mutating request, authenticate quietly when a token was sent, then
+/* A refusal decided before authentication (bad target, no route, wrong method, too large):
+ * for a mutating request, authenticate quietly when a token was sent, then
  * reply.  An authenticated refusal gets its audit row; one without a valid token is counted,
  * and audited only while the address's anonymous budget lasts. */
 static void refuse_early(sl_req *r, sl_err e, const char *field, const char *detail) {
@@ -234,7 +234,8 @@ static void process(sl_req *r) {
     return;
   }
   if (!sl_limit_address(r)) {
-    refuse_early(r, SL_E_RATE_LIMITED, NULL, "too many requests from this client address");
+    /* 429, counted, never audited (nor authenticated): over its budget a flood from one
+     * address must not cost a database connection and an audit row per request */
     return;
   }
   if (r->body_too_large) {
@@ -291,6 +292,12 @@ static void process(sl_req *r) {
   }
   if (!sl_req_query_only(r, r->route->query)) goto refused;
   if (is_mutating(r->method)) {
+    if (r->body_len && strcmp(r->method, "DELETE") == 0) {
+      /* a DELETE says everything in its path: a body would be silently ignored */
+      sl_reply_error(r, SL_E_BODY_NOT_ALLOWED, "body", "a DELETE takes no body (got %zu bytes)",
+                     r->body_len);
+      goto refused;
+    }
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     if (r->body_len && !is_json_type(ct)) {
       sl_reply_error(r, SL_E_UNSUPPORTED_MEDIA, "Content-Type", "Content-Type is '%.80s'",
@@ -450,13 +457,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
   }
   if (r->finished) return MHD_YES;
+  if (r->hold_state == 2) return queue(r); /* a held refusal, resumed: send it now */
   if (r->agent_waiting) { /* a long poll its waiter resumed */
     sl_agent_poll_resume(r);
     return queue(r);
   }
   sl_conn_phase(conn, SL_CONN_BUSY);
   process(r);
-  if (r->agent_waiting) return MHD_YES; /* suspended: no reply yet */
+  if (r->agent_waiting) return MHD_YES; /* suspended: a long poll waits, no reply yet */
+  if (sl_limit_hold(r)) { /* over its token's budget: answered when due */
+    release_db(r);
+    return MHD_YES;
+  }
   return queue(r);
 }
 
@@ -490,6 +502,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (r->finished && (r->status < 400 || (r->authed && r->status < 500)))
     sl_limit_good(r->client);
   sl_conn_phase(conn, SL_CONN_IDLE);
+  if (r->rl_hold) sl_limit_hold_drop(r);
   sl_log(r->status >= 500 ? SL_LOG_WARN : SL_LOG_INFO, "request", f);
   sl_metrics_observe(r);
   req_free(r);
@@ -542,7 +555,8 @@ sl_http *sl_http_start(const sl_http_config *cfg, sl_db *db) {
 
 unsigned sl_http_drain_and_stop(sl_http *h) {
   MHD_socket fd = MHD_quiesce_daemon(h->d);
-  sl_agent_wait_stop(); /* waiting long polls answer now */
+  sl_limit_release_held(); /* held refusals are answered now; none is held from here on */
+  sl_agent_wait_stop();    /* waiting long polls answer now */
   int64_t deadline = sl_time_now_us() + (int64_t)h->cfg.drain_timeout_s * 1000000;
   while (atomic_load(&h->in_flight) > 0 && sl_time_now_us() < deadline) {
     struct timespec ts = {0, 10 * 1000000L};

@@ -585,32 +585,36 @@ static json_t *hashes_json(const sl_ledger_hash *h, size_t n) {
   return a;
 }
 
-sl_dbrc sl_ledger_inclusion(sl_dbc *c, int64_t leaf_index, int64_t tree_size, json_t **proof) {
+/* A proof over the first `size` leaves of the in-memory tree (filled from the database up to
+ * size first): inclusion of leaf `index` (consistency = false) or consistency from tree size
+ * `index` (consistency = true).  SL_DB_NOROWS when the tree is not that large or the proof
+ * cannot be made. */
+static sl_dbrc proof_of(sl_dbc *c, bool consistency, int64_t index, int64_t size, json_t **proof) {
   *proof = NULL;
-  if (leaf_index < 0 || leaf_index >= tree_size) return SL_DB_NOROWS;
-  sl_dbrc rc = ensure_leaves(c, tree_size);
+  sl_dbrc rc = ensure_leaves(c, size);
   sl_ledger_hash p[SL_LEDGER_PROOF_MAX];
   size_t plen = 0;
   pthread_rwlock_rdlock(&T.lock);
-  if (rc == SL_DB_OK && ((int64_t)T.n < tree_size ||
-      sl_ledger_inclusion_proof(T.leaves, (size_t)tree_size, (uint64_t)leaf_index, p, &plen) != SL_LEDGER_OK))
-    rc = SL_DB_NOROWS;
+  if (rc == SL_DB_OK && (int64_t)T.n < size) rc = SL_DB_NOROWS;
+  if (rc == SL_DB_OK) {
+    sl_ledger_rc lr =
+        consistency ? sl_ledger_consistency_proof(T.leaves, (size_t)size, (uint64_t)index, p, &plen)
+                    : sl_ledger_inclusion_proof(T.leaves, (size_t)size, (uint64_t)index, p, &plen);
+    if (lr != SL_LEDGER_OK) rc = SL_DB_NOROWS;
+  }
   pthread_rwlock_unlock(&T.lock);
   if (rc == SL_DB_OK) *proof = hashes_json(p, plen);
   return rc;
 }
 
+sl_dbrc sl_ledger_inclusion(sl_dbc *c, int64_t leaf_index, int64_t tree_size, json_t **proof) {
+  *proof = NULL;
+  if (leaf_index < 0 || leaf_index >= tree_size) return SL_DB_NOROWS;
+  return proof_of(c, false, leaf_index, tree_size, proof);
+}
+
 sl_dbrc sl_ledger_consistency(sl_dbc *c, int64_t from, int64_t to, json_t **proof) {
   *proof = NULL;
   if (from < 0 || from > to) return SL_DB_NOROWS;
-  sl_dbrc rc = ensure_leaves(c, to);
-  sl_ledger_hash p[SL_LEDGER_PROOF_MAX];
-  size_t plen = 0;
-  pthread_rwlock_rdlock(&T.lock);
-  if (rc == SL_DB_OK && ((int64_t)T.n < to ||
-      sl_ledger_consistency_proof(T.leaves, (size_t)to, (uint64_t)from, p, &plen) != SL_LEDGER_OK))
-    rc = SL_DB_NOROWS;
-  pthread_rwlock_unlock(&T.lock);
-  if (rc == SL_DB_OK) *proof = hashes_json(p, plen);
-  return rc;
+  return proof_of(c, true, from, to, proof);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "suanli/core/timeutil.h"
 
 #define HOUR SL_SLOT_SECONDS
@@ -136,7 +137,11 @@ struct sl_market_book {
   char **models;
   size_t nmodels;
   int64_t *rtt; /* rtt[from * rtt_dim + to], -1 unknown */
+  uint8_t *rtt_est; /* same layout: 1 when that RTT is an estimate, not a measurement */
   size_t rtt_dim;
+  char **name_keys; /* names of models (lowercased ids and aliases), with the model each */
+  char **name_ids;  /* names: one entry per (name, model) */
+  size_t nnames, capnames;
 };
 
 static bool grow(void **p, size_t *cap, size_t need, size_t size) {
@@ -186,6 +191,13 @@ void sl_market_book_free(sl_market_book *b) {
   free(b->regions);
   free(b->models);
   free(b->rtt);
+  free(b->rtt_est);
+  for (size_t i = 0; i < b->nnames; i++) {
+    free(b->name_keys[i]);
+    free(b->name_ids[i]);
+  }
+  free(b->name_keys);
+  free(b->name_ids);
   free(b->pools);
   free(b->ids);
   free(b->buckets);
@@ -209,12 +221,22 @@ static bool rtt_resize(sl_market_book *b) {
   size_t dim = b->nregions;
   if (dim <= b->rtt_dim) return true;
   int64_t *m = malloc(dim * dim * sizeof *m);
-  if (!m) return false;
+  uint8_t *e = calloc(dim * dim, 1);
+  if (!m || !e) {
+    free(m);
+    free(e);
+    return false;
+  }
   for (size_t i = 0; i < dim * dim; i++) m[i] = -1;
   for (size_t f = 0; f < b->rtt_dim; f++)
-    for (size_t t = 0; t < b->rtt_dim; t++) m[f * dim + t] = b->rtt[f * b->rtt_dim + t];
+    for (size_t t = 0; t < b->rtt_dim; t++) {
+      m[f * dim + t] = b->rtt[f * b->rtt_dim + t];
+      e[f * dim + t] = b->rtt_est[f * b->rtt_dim + t];
+    }
   free(b->rtt);
+  free(b->rtt_est);
   b->rtt = m;
+  b->rtt_est = e;
   b->rtt_dim = dim;
   return true;
 }
@@ -431,15 +453,68 @@ void sl_market_book_forget_before(sl_market_book *b, int64_t slot) {
   }
 }
 
-bool sl_market_book_set_rtt(sl_market_book *b, const char *from, const char *to, int64_t rtt_us) {
+bool sl_market_book_set_rtt_source(sl_market_book *b, const char *from, const char *to,
+                                   int64_t rtt_us, bool estimated) {
   int f = intern(&b->regions, &b->nregions, from), t = intern(&b->regions, &b->nregions, to);
   if (f < 0 || t < 0 || !rtt_resize(b)) return false;
   b->rtt[(size_t)f * b->rtt_dim + (size_t)t] = rtt_us;
+  b->rtt_est[(size_t)f * b->rtt_dim + (size_t)t] = estimated;
   return true;
 }
 
+bool sl_market_book_set_rtt(sl_market_book *b, const char *from, const char *to, int64_t rtt_us) {
+  return sl_market_book_set_rtt_source(b, from, to, rtt_us, false);
+}
+
 void sl_market_book_clear_rtt(sl_market_book *b) {
-  for (size_t i = 0; i < b->rtt_dim * b->rtt_dim; i++) b->rtt[i] = -1;
+  for (size_t i = 0; i < b->rtt_dim * b->rtt_dim; i++) {
+    b->rtt[i] = -1;
+    b->rtt_est[i] = 0;
+  }
+}
+
+bool sl_market_book_add_name(sl_market_book *b, const char *name, const char *accelerator) {
+  if (!name || !accelerator || !*name) return false;
+  /* the two arrays share one capacity: name_ids follows name_keys */
+  if (!grow((void **)&b->name_keys, &b->capnames, b->nnames + 1, sizeof *b->name_keys)) return false;
+  char **ids = realloc(b->name_ids, b->capnames * sizeof *ids);
+  if (!ids) return false;
+  b->name_ids = ids;
+  char *k = strdup(name), *v = strdup(accelerator);
+  if (!k || !v) {
+    free(k);
+    free(v);
+    return false;
+  }
+  for (char *s = k; *s; s++)
+    if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
+  b->name_keys[b->nnames] = k;
+  b->name_ids[b->nnames++] = v;
+  return true;
+}
+
+static bool has_str(const char *const *v, size_t n, const char *s) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(v[i], s)) return true;
+  return false;
+}
+
+const char **sl_market_book_resolve(const sl_market_book *b, const char *const *names, size_t n,
+                                    size_t *nout) {
+  size_t cap = n + 1, k = 0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < b->nnames; j++)
+      if (!strcasecmp(b->name_keys[j], names[i])) cap++;
+  const char **out = malloc(cap * sizeof *out);
+  if (!out) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!has_str(out, k, names[i])) out[k++] = names[i];
+    for (size_t j = 0; j < b->nnames; j++)
+      if (!strcasecmp(b->name_keys[j], names[i]) && !has_str(out, k, b->name_ids[j]))
+        out[k++] = b->name_ids[j];
+  }
+  *nout = k;
+  return out;
 }
 
 size_t sl_market_book_size(const sl_market_book *b) { return b->npools; }
@@ -447,7 +522,7 @@ size_t sl_market_book_size(const sl_market_book *b) { return b->npools; }
 size_t sl_market_book_memory(const sl_market_book *b) {
   size_t m = sizeof *b + b->cappools * (sizeof(bpool) + sizeof(int64_t)) +
              (b->by_id.cap + b->by_key.cap) * (sizeof(uint64_t) + sizeof(uint32_t)) +
-             b->capbuckets * sizeof(bucket) + b->rtt_dim * b->rtt_dim * sizeof(int64_t);
+             b->capbuckets * sizeof(bucket) + b->rtt_dim * b->rtt_dim * (sizeof(int64_t) + 1);
   for (size_t i = 0; i < b->npools; i++) m += (size_t)b->pools[i].capbk * 2 * sizeof(int32_t);
   for (size_t i = 0; i < b->nbuckets; i++)
     m += b->buckets[i].caplive * sizeof(bent) + b->buckets[i].capdead * sizeof(int64_t);
@@ -487,6 +562,11 @@ static int64_t rtt_of(const sl_market_book *b, int origin, uint16_t region) {
   return b->rtt[(size_t)origin * b->rtt_dim + region];
 }
 
+static bool rtt_est_of(const sl_market_book *b, int origin, uint16_t region) {
+  if (origin < 0 || (size_t)origin >= b->rtt_dim || region >= b->rtt_dim) return false;
+  return b->rtt_est[(size_t)origin * b->rtt_dim + region] != 0;
+}
+
 /* The matcher's view of pool p (free[] left NULL). */
 static sl_market_pool mkt_pool(const sl_market_book *b, const bpool *p, int origin) {
   return (sl_market_pool){.id = p->id, .region = b->regions[p->region],
@@ -495,7 +575,8 @@ static sl_market_pool mkt_pool(const sl_market_book *b, const bpool *p, int orig
                        .inter = (sl_market_inter)p->inter, .inter_gbps = p->inter_gbps,
                        .price_minor = p->price, .avail_from = p->avail_from,
                        .avail_until = p->avail_until, .active = p->active, .down = p->down,
-                       .rtt_us = rtt_of(b, origin, p->region)};
+                       .rtt_us = rtt_of(b, origin, p->region),
+                       .rtt_estimated = rtt_est_of(b, origin, p->region)};
 }
 
 static int64_t ceil_slot(int64_t t) {
@@ -878,7 +959,10 @@ uint64_t sl_market_book_digest(const sl_market_book *b, int64_t from_slot) {
   for (size_t f = 0; f < b->rtt_dim; f++)
     for (size_t t = 0; t < b->rtt_dim; t++) {
       int64_t r = b->rtt[f * b->rtt_dim + t];
-      if (r >= 0) sum += mix(mix_str(mix_str(0, b->regions[f]), b->regions[t]), (uint64_t)r);
+      if (r >= 0)
+        sum += mix(mix_str(mix_str(0, b->regions[f]), b->regions[t]),
+                   (uint64_t)r | (uint64_t)b->rtt_est[f * b->rtt_dim + t] << 63);
     }
+  for (size_t i = 0; i < b->nnames; i++) sum += mix_str(mix_str(0x6e616d65, b->name_keys[i]), b->name_ids[i]);
   return mix(sum, b->npools);
 }

@@ -22,6 +22,7 @@
 #include "suanli/core/timeutil.h"
 #include "suanli/core/vocab.h"
 #include "suanli/db/market.h"
+#include "suanli/db/registry.h"
 #include "suanli/core/clock.h"
 
 #define FEED_LIMIT 5000    /* more changes than this at once: reload instead */
@@ -90,7 +91,8 @@ static bool apply_bookings(sl_market_book *b, sl_db_booking *bk, size_t n, int64
 static bool apply_latency(sl_market_book *b, const sl_db_rtt_row *l, size_t n) {
   sl_market_book_clear_rtt(b);
   for (size_t i = 0; i < n; i++)
-    if (!sl_market_book_set_rtt(b, l[i].from, l[i].to, l[i].rtt_us)) return false;
+    if (!sl_market_book_set_rtt_source(b, l[i].from, l[i].to, l[i].rtt_us, l[i].estimated))
+      return false;
   return true;
 }
 
@@ -100,13 +102,15 @@ static sl_dbrc load_all(sl_dbc *c, sl_market_book **out, uint64_t *xmin) {
   sl_db_pool_row *rows = NULL;
   sl_db_booking *bk = NULL;
   sl_db_rtt_row *lat = NULL;
-  size_t nrows = 0, nbk = 0, nlat = 0;
+  sl_db_name_row *names = NULL;
+  size_t nrows = 0, nbk = 0, nlat = 0, nnames = 0;
   sl_market_book *b = NULL;
   int64_t from = sl_market_order_next_slot(sl_clock_now()) - (PAST_SLOTS + 1) * SL_SLOT_SECONDS;
   sl_dbrc rc = sl_db_feed_xmin(c, xmin);
   if (rc == SL_DB_OK) rc = sl_db_book_pools(c, 0, &rows, &nrows);
   if (rc == SL_DB_OK) rc = sl_db_book_slots(c, 0, from, FAR_SLOT, &bk, &nbk);
   if (rc == SL_DB_OK) rc = sl_db_book_latency(c, &lat, &nlat);
+  if (rc == SL_DB_OK) rc = sl_db_book_names(c, &names, &nnames);
   if (rc != SL_DB_OK) goto cleanup;
   rc = SL_DB_HARD;
   if (!(b = sl_market_book_new())) goto cleanup;
@@ -115,6 +119,8 @@ static sl_dbrc load_all(sl_dbc *c, sl_market_book **out, uint64_t *xmin) {
   qsort(bk, nbk, sizeof *bk, cmp_booking);
   if (!apply_bookings(b, bk, nbk, from, FAR_SLOT)) goto cleanup;
   if (!apply_latency(b, lat, nlat)) goto cleanup;
+  for (size_t i = 0; i < nnames; i++)
+    if (!sl_market_book_add_name(b, names[i].name, names[i].accelerator)) goto cleanup;
   *out = b;
   b = NULL;
   rc = SL_DB_OK;
@@ -123,6 +129,7 @@ cleanup:
   free(rows);
   free(bk);
   free(lat);
+  free(names);
   return rc;
 }
 

@@ -18,6 +18,7 @@ unsigned long sl_trading_retries(void) { return retries; }
 
 void sl_trading_book_free(sl_trading_book *b) {
   sl_market_book_match_free(&b->m);
+  free(b->models);
   memset(b, 0, sizeof *b);
 }
 
@@ -53,6 +54,14 @@ static sl_dbrc match_locked(const sl_market_order_req *o, size_t limit, const in
                        .n_exclude = nexclude};
   const sl_market_book *bk = sl_trading_book_get();
   if (!bk) return SL_DB_HARD;
+  if (b->order.n_accelerators) { /* names (families, aliases) -> the models they name */
+    free(b->models);
+    size_t n = 0;
+    if (!(b->models = sl_market_book_resolve(bk, b->order.accelerators, b->order.n_accelerators, &n)))
+      return SL_DB_HARD;
+    b->order.accelerators = b->models;
+    b->order.n_accelerators = n;
+  }
   if (!sl_market_book_match_order(bk, &b->order, o->origin, b->window_start, b->nslots, &opts, &b->m))
     return SL_DB_HARD;
   return SL_DB_OK;
@@ -92,9 +101,11 @@ static json_t *piece_json(const sl_trading_book *b, const sl_market_order_req *o
   const sl_market_pool *r = &b->m.pools[p->pool];
   json_t *per_ncu = json_null();
   if (r->ncu_milli > 0) per_ncu = money((p->unit_price_minor * 1000 + r->ncu_milli / 2) / r->ncu_milli);
-  return json_pack("{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:i,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
+  return json_pack("{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
                    "provider_id", (json_int_t)b->m.owner[p->pool], "region", r->region,
                    "accelerator", r->accelerator, "rtt_ms", o->origin ? ms(p->rtt_us) : json_null(),
+                   "rtt_source", !o->origin || p->rtt_us < 0 ? json_null()
+                                 : json_string(r->rtt_estimated ? "estimated" : "measured"),
                    "start", ts(p->start), "end",
                    ts(p->start + (int64_t)o->m.duration_slots * SL_SLOT_SECONDS), "gpus",
                    (int)p->gpus, "unit_price", money(p->unit_price_minor), "price_per_ncu_hour",

@@ -19,6 +19,7 @@
 #include "suanli/core/vocab.h"
 #include "suanli/db/dispatch.h"
 #include "suanli/db/market.h"
+#include "suanli/db/drain.h"
 #include "suanli/trading/trading.h"
 
 /* Re-match one open order inside the current transaction (savepoint per order). */
@@ -169,6 +170,15 @@ static void sense_health(sl_dbc *c) {
   sl_db_reservations_activate(c, &n);
 }
 
+/* Draining pools whose last booking has ended are retired (a retire asked while bookings
+ * remained: src/db/drain.c). */
+static void retire_drained(sl_dbc *c) {
+  json_t *ids = NULL;
+  if (sl_db_pools_retire_due(c, &ids) == SL_DB_OK && json_array_size(ids))
+    sl_log(SL_LOG_INFO, "drained pools retired", json_pack("{s:O}", "pool_ids", ids));
+  json_decref(ids);
+}
+
 /* One pass of the maintenance worker (see the top of this file); *stop is polled between
  * batches so a shutdown is not held up by a long backlog. */
 void sl_trading_maintain(sl_dbc *c, const atomic_bool *stop) {
@@ -182,4 +192,5 @@ void sl_trading_maintain(sl_dbc *c, const atomic_bool *stop) {
   /* the capacity book's change feed keeps 10 minutes (a process further behind reloads) */
   sl_db_feed_prune(c, 600);
   sense_health(c);
+  retire_drained(c);
 }

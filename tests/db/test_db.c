@@ -17,6 +17,7 @@
 #include "suanli/db/market.h"
 #include "suanli/db/migrate.h"
 #include "suanli/db/pools.h"
+#include "suanli/db/drain.h"
 #include "suanli/db/regions.h"
 #include "suanli/core/money.h"
 #include "suanli/ledger/records.h"
@@ -261,9 +262,13 @@ static void test_pool_constraints(void **state) {
   assert_int_equal(sl_db_pool_update(c, id, owner, &patch, &pool), SL_DB_OK);
   assert_int_equal(json_integer_value(json_object_get(json_object_get(pool, "health"), "healthy_gpus")), 8);
   json_decref(pool);
-  assert_int_equal(sl_db_pool_retire(c, id, owner, &pool), SL_DB_OK);
-  json_decref(pool);
-  assert_int_equal(sl_db_pool_retire(c, id, owner, &pool), SL_DB_NOROWS);
+  /* nothing booked: retired at once, and only once */
+  char status[16];
+  int64_t until = -1;
+  assert_int_equal(sl_db_pool_retire_or_drain(c, id, owner, status, &until), SL_DB_OK);
+  assert_string_equal(status, "retired");
+  assert_int_equal(until, 0);
+  assert_int_equal(sl_db_pool_retire_or_drain(c, id, owner, status, &until), SL_DB_NOROWS);
   json_decref(cfg);
   sl_db_release(db, c);
 }

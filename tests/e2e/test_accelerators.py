@@ -7,7 +7,8 @@ from harness import ROOT, Collector, Skip, check, env, error_problems, snapshot,
 
 ACCEL_KEYS = {"id", "model", "variant", "vendor", "memory_gb", "memory_type", "mem_bandwidth_gbps",
               "fp16_dense_tflops", "bf16_dense_tflops", "fp32_tflops", "interconnect",
-              "interconnect_gbps", "source", "notes", "ncu", "rating", "missing"}
+              "interconnect_gbps", "source", "notes", "ncu", "rating", "missing", "family", "origin",
+              "aliases"}
 FORMULA_KEYS = {"formula", "compute_weight_bp", "memory_weight_bp", "reference", "reference_tflops",
                 "reference_bandwidth_gbps", "version", "updated_at"}
 NUMERIC_FIGURES = ["memory_gb", "mem_bandwidth_gbps", "fp16_dense_tflops", "bf16_dense_tflops",
@@ -16,6 +17,8 @@ TEXT_FIGURES = ["memory_type", "interconnect"]
 CSV_PATH = next((p for p in (os.path.join(ROOT, "data", "accelerators.csv"),
                              os.path.join(os.path.dirname(ROOT), "shared", "data", "accelerators.csv"))
                  if os.path.exists(p)), "data/accelerators.csv")
+# the models Suanli adds to the shared catalog (issue 13), same columns plus `family`
+EXTRA_CSV_PATH = os.path.join(ROOT, "data", "accelerators_extra.csv")
 
 
 def _num(x):
@@ -124,10 +127,13 @@ def test_catalog_matches_shared_csv():
     if not os.path.exists(CSV_PATH):
         raise Skip("no %s" % CSV_PATH)
     c = Collector()
-    items = {(a["model"], a["variant"]): a for a in _list(e)["items"]}
-    with open(CSV_PATH, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    c.check(len(items) == len(rows), "catalog has %d models, accelerators.csv %d" % (len(items), len(rows)))
+    items = {(a["model"], a["variant"]): a for a in _list(e)["items"] if a["origin"] == "catalog"}
+    rows = []
+    for path in (CSV_PATH, EXTRA_CSV_PATH):
+        if os.path.exists(path):
+            with open(path, newline="", encoding="utf-8") as f:
+                rows += list(csv.DictReader(f))
+    c.check(len(items) == len(rows), "catalog has %d models, the CSVs %d" % (len(items), len(rows)))
     for row in rows:
         a = items.get((row["accelerator"], row["variant"]))
         if not c.check(a is not None, "csv model %s/%s not in the catalog" % (row["accelerator"], row["variant"])):

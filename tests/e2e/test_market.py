@@ -24,7 +24,7 @@ TRADE_KEYS = {"id", "order_id", "tenant_id", "provider_id", "pool_id", "region",
               "created_at", "settled_at", "cancelled_at"}
 TRADE_KEYS_DISPATCH = {"lost_gpus", "replaces_trade_id"}  # added with dispatch (schema 004)
 ORDER_KEYS = {"id", "tenant_id", "state", "reason", "request", "created_at", "updated_at", "filled_at", "trades"}
-PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "start", "end", "gpus", "unit_price",
+PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "rtt_source", "start", "end", "gpus", "unit_price",
                   "price_per_ncu_hour", "total"}
 QUOTE_KEYS = {"filled", "gpus", "gpus_available", "total", "window", "placements", "ranked", "reasons", "pools",
               "rejected"}  # "rejected" only with ?rejected=full (market_util.quote asks for it)
@@ -158,7 +158,7 @@ def test_quote_explains_every_pool_and_order_fills_cheapest():
     c.check(quote.get("total") == "14.22", "quote total %r, expected 3 GPUs x 2 h x 2.37 = '14.22'" % quote.get("total"))
     c.check(quote.get("window") == {"earliest_start": start, "latest_start": start}, "quote window %s" % quote.get("window"))
     want_pl = {"pool_id": A["id"], "provider_id": P["id"], "region": ra, "accelerator": "H100-SXM", "rtt_ms": "0.500",
-               "start": start, "end": _end(start, 2), "gpus": 3, "unit_price": "2.37", "price_per_ncu_hour": "2.37",
+               "rtt_source": "measured", "start": start, "end": _end(start, 2), "gpus": 3, "unit_price": "2.37", "price_per_ncu_hour": "2.37",
                "total": "14.22"}
     c.check(quote.get("placements") == [want_pl], "placements %s, expected [%s]" % (quote.get("placements"), want_pl))
     ranked = [(x["pool_id"], x["unit_price"]) for x in quote.get("ranked", []) if x["pool_id"] in ids]
@@ -461,14 +461,13 @@ def test_split_gang_and_pool_changes_with_bookings():
                 c.add(p)
     c.check(mk.avail_escrow(T["id"]) == (100000 - 8320, 8320), "balances after the split %s, expected 83.20 in escrow"
             % (mk.avail_escrow(T["id"]),))
-    # S1 is now fully booked in two slots: shrinking, retiring, or a window that strands the
-    # bookings are refused and change nothing
+    # S1 is now fully booked in two slots: shrinking, or a window that strands the bookings,
+    # are refused and change nothing (retiring drains: test_drain.py)
     for label, method, body, status, name, field in (
             ("gpu_count 4 < 8 booked", "PATCH", {"gpu_count": 4}, 409, "conflict", "gpu_count"),
             ("gpu_count 7 < 8 booked", "PATCH", {"gpu_count": 7}, 409, "conflict", "gpu_count"),
             ("window ending before the booking", "PATCH", {"available_until": start}, 409, "conflict", "available_until"),
-            ("window starting after the booking", "PATCH", {"available_from": _end(start, 1)}, 409, "conflict", None),
-            ("retire with future bookings", "DELETE", None, 409, "conflict", "id")):
+            ("window starting after the booking", "PATCH", {"available_from": _end(start, 1)}, 409, "conflict", None)):
         before = _quiet_snapshot()
         rr = e.c.req(method, "/v1/pools/%d" % S1["id"], body=body, token=P["token"])
         c.check(not error_problems(rr, status, name, field), "%s: %s" % (label, rr.short()))
@@ -477,6 +476,12 @@ def test_split_gang_and_pool_changes_with_bookings():
     pool = expect_status(e.c.get("/v1/pools/%d" % S1["id"], token=P["token"]), 200)
     c.check(pool["gpu_count"] == 8 and pool["status"] == "active", "pool after refused changes: %s %s"
             % (pool["gpu_count"], pool["status"]))
+    # retiring it now is accepted and waits for the bookings (202, draining until their end);
+    # back to active, the retirement is off
+    rr = e.c.delete("/v1/pools/%d" % S1["id"], token=P["token"])
+    c.check(rr.status == 202 and rr.json["status"] == "draining" and rr.json["retire_at"] == _end(start, 2),
+            "retire with future bookings: %s" % rr.short())
+    expect_status(mk.patch_pool(P["token"], S1["id"], {"status": "active"}), 200)
     # growing is fine and the calendar follows
     expect_status(mk.patch_pool(P["token"], S1["id"], {"gpu_count": 16}), 200)
     caps = {v[0] for k, v in slots([S1["id"]]).items()}

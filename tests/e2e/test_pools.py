@@ -8,7 +8,7 @@ from harness import (Collector, check, env, error_problems, expect_error, hour, 
 
 POOL_KEYS = {"id", "owner_id", "name", "region", "accelerator", "memory_gb", "ncu_per_gpu", "gpu_count",
              "gpus_per_node", "nodes", "intra_node", "inter_node", "inter_node_gbps", "price_per_gpu_hour",
-             "price_per_ncu_hour", "available_from", "available_until", "status", "health", "adapter",
+             "price_per_ncu_hour", "available_from", "available_until", "status", "retire_at", "health", "adapter",
              "created_at", "updated_at", "status_cause", "adapter_failures"}
 HEALTH_KEYS = {"state", "healthy_gpus", "utilization_bp", "last_heartbeat_at"}
 ECHO = ["name", "region", "accelerator", "gpu_count", "gpus_per_node", "intra_node", "inter_node",

@@ -4,7 +4,7 @@ import json
 from harness import (RUN, Collector, check, env, error_problems, expect_error, snapshot,
                      snapshot_diff, uniq)
 
-REGION_KEYS = {"code", "name", "tier", "operator", "created_at"}
+REGION_KEYS = {"code", "name", "tier", "operator", "location", "lat", "lon", "created_at"}
 
 
 def test_create_and_get_region():

@@ -24,13 +24,26 @@ MATRIX = {
     "POST /v1/accounts/{}/tokens":    (201,  404,     201,     404,   404,   401),  # the provider's account
     "GET /v1/accounts/{}/tokens":     (200,  404,     200,     404,   404,   401),  # the provider's account
     "DELETE /v1/tokens/{}":           (200,  404,     200,     404,   404,   401),  # a token of the provider
+    "GET /v1/tokens":                 (200,  403,     403,     403,   403,   401),  # long-lived tokens
+    "GET /v1/accounts/{}/limits":     (200,  404,     200,     404,   404,   401),  # the provider's account
+    "PUT /v1/accounts/{}/limits":     (200,  403,     403,     403,   403,   401),  # the provider's account
     "GET /v1/regions":                (200,  200,     200,     200,   200,   401),
     "POST /v1/regions":               (201,  403,     403,     403,   403,   401),
     "GET /v1/regions/{}":             (200,  200,     200,     200,   200,   401),
+    "PATCH /v1/regions/{}":           (200,  403,     403,     403,   403,   401),
     "GET /v1/latency":                (200,  200,     200,     200,   200,   401),
     "PUT /v1/latency":                (200,  403,     403,     403,   403,   401),
+    "GET /v1/latency/model":          (200,  200,     200,     200,   200,   401),
     "GET /v1/accelerators":           (200,  200,     200,     200,   200,   401),
     "GET /v1/accelerators/{}":        (200,  200,     200,     200,   200,   401),
+    # the accelerator registry (proposals of the provider P)
+    "GET /v1/accelerator-aliases":    (200,  200,     200,     200,   200,   401),
+    "GET /v1/accelerator-proposals":  (200,  403,     200,     200,   403,   401),
+    "POST /v1/accelerator-proposals": (403,  403,     201,     201,   403,   401),
+    "GET /v1/accelerator-proposals/{}": (200, 403,    200,     404,   403,   401),
+    "DELETE /v1/accelerator-proposals/{}": (403, 403, 200,     404,   403,   401),  # a pending one, withdrawn
+    "POST /v1/accelerator-proposals/{}/approve": (200, 403, 403, 403, 403,   401),
+    "POST /v1/accelerator-proposals/{}/reject": (200, 403, 403,  403,   403,   401),
     "GET /v1/capacity/formula":       (200,  200,     200,     200,   200,   401),
     "PUT /v1/capacity/weights":       (200,  403,     403,     403,   403,   401),
     "GET /v1/pools":                  (200,  200,     200,     200,   200,   401),
@@ -212,6 +225,15 @@ def test_role_matrix():
     check(r.status == 201, "setup period: %s" % r.short())
     period_id = r.json["id"]
     post_period = {"start": p0.replace("2020-", "2021-"), "end": p1.replace("2020-", "2021-")}
+
+    def proposal():
+        return {"accelerator": uniq("Prop").replace("-", "_"), "model": "Prop", "variant": uniq("v"),
+                "vendor": "Acme", "source_url": "https://example.org/prop.pdf"}
+    props = {}
+    for k in ("get", "withdraw", "approve", "reject"):
+        r = e.c.post("/v1/accelerator-proposals", proposal(), token=P["token"])
+        check(r.status == 201, "setup proposal: %s" % r.short())
+        props[k] = r.json["id"]
     tokens = {"admin": e.admin, "operator": OP["token"], "provider": P["token"], "other_provider": Q["token"],
               "tenant": T["token"], "none": None}
 
@@ -228,9 +250,22 @@ def test_role_matrix():
             "POST /v1/accounts/{}/tokens": ("/v1/accounts/%d/tokens" % pid, {"label": "m"}),
             "GET /v1/accounts/{}/tokens": ("/v1/accounts/%d/tokens" % pid, None),
             "DELETE /v1/tokens/{}": ("/v1/tokens/%d" % spare.get(role, spare["admin"]), None),
+            "GET /v1/tokens": ("/v1/tokens?never=true", None),
+            "GET /v1/accounts/{}/limits": ("/v1/accounts/%d/limits" % pid, None),
+            "PUT /v1/accounts/{}/limits": ("/v1/accounts/%d/limits" % pid, {}),
             "GET /v1/regions": ("/v1/regions", None),
             "POST /v1/regions": ("/v1/regions", {"code": uniq("m"), "name": "m", "tier": "cloud"}),
             "GET /v1/regions/{}": ("/v1/regions/" + R1, None),
+            "PATCH /v1/regions/{}": ("/v1/regions/" + R1, {"location": "m-" + role}),
+            "GET /v1/latency/model": ("/v1/latency/model", None),
+            "GET /v1/accelerator-aliases": ("/v1/accelerator-aliases", None),
+            "GET /v1/accelerator-proposals": ("/v1/accelerator-proposals", None),
+            "POST /v1/accelerator-proposals": ("/v1/accelerator-proposals", proposal()),
+            "GET /v1/accelerator-proposals/{}": ("/v1/accelerator-proposals/%d" % props["get"], None),
+            "DELETE /v1/accelerator-proposals/{}": ("/v1/accelerator-proposals/%d" % props["withdraw"], None),
+            "POST /v1/accelerator-proposals/{}/approve": ("/v1/accelerator-proposals/%d/approve" % props["approve"], {}),
+            "POST /v1/accelerator-proposals/{}/reject": ("/v1/accelerator-proposals/%d/reject" % props["reject"],
+                                                         {"reason": "m"}),
             "GET /v1/latency": ("/v1/latency", None),
             "PUT /v1/latency": ("/v1/latency", {"entries": [{"from": R1, "to": R2, "rtt_ms": "9"}]}),
             "GET /v1/accelerators": ("/v1/accelerators", None),

@@ -295,6 +295,70 @@ static void test_random_book_agrees_with_full_matcher(void **state) {
   assert_true(n_filled > 400 && n_split_filled > 100 && n_unexamined > 400);
 }
 
+/* Names of models (families, aliases) resolve to every model they name, case-insensitively;
+ * an estimated RTT is marked in what the matcher sees and in the digest (issue 13). */
+static void test_names_and_estimated_rtts(void **state) {
+  (void)state;
+  sl_market_book *b = sl_market_book_new(), *c = sl_market_book_new();
+  assert_true(sl_market_book_add_name(b, "h100", "H100-SXM"));
+  assert_true(sl_market_book_add_name(b, "H100", "H100-PCIe"));
+  assert_true(sl_market_book_add_name(b, "h100-sxm", "H100-SXM"));
+  assert_true(sl_market_book_add_name(b, "a100", "A100-80GB-SXM"));
+  const char *ask[3] = {"H100", "h100-SXM", "nothing"};
+  size_t n = 0;
+  const char **got = sl_market_book_resolve(b, ask, 3, &n);
+  assert_non_null(got);
+  /* each name as given followed by the models it names, each string once */
+  assert_int_equal(n, 5);
+  assert_string_equal(got[0], "H100");
+  assert_string_equal(got[1], "H100-SXM");
+  assert_string_equal(got[2], "H100-PCIe");
+  assert_string_equal(got[3], "h100-SXM");
+  assert_string_equal(got[4], "nothing");
+  free(got);
+  /* a gang order for "H100" matches both variants through the resolved list */
+  sl_market_book_pool p = {.owner_id = 1, .region = "r-a", .memory_gb = 80, .ncu_milli = 1000,
+                           .intra = SL_INTRA_NVLINK, .gpu_count = 8, .price_minor = 100,
+                           .avail_from = T0, .avail_until = T0 + 100 * H, .active = true};
+  const char *models[3] = {"H100-SXM", "H100-PCIe", "A100-80GB-SXM"};
+  for (int i = 0; i < 3; i++) {
+    p.id = i + 1;
+    p.accelerator = models[i];
+    p.price_minor = 100 + i;
+    assert_true(sl_market_book_put(b, &p));
+  }
+  assert_true(sl_market_book_set_rtt_source(b, "r-o", "r-a", 12345, true));
+  const char *one[1] = {"h100"};
+  const char **spec = sl_market_book_resolve(b, one, 1, &n);
+  sl_market_order o = {.gpus = 8, .duration_slots = 1, .earliest_start = T0 + 2 * H,
+                       .latest_start = T0 + 2 * H, .accelerators = spec, .n_accelerators = n,
+                       .min_memory_gb = -1, .min_ncu_milli = -1, .has_origin = true,
+                       .max_rtt_us = 20000, .max_price_minor = -1, .max_ncu_price_minor = -1,
+                       .budget_hourly_minor = -1, .budget_total_minor = -1, .max_pieces = 16};
+  sl_market_book_opts opts = {.limit = 10, .examples = 5, .max_examined = 100};
+  sl_market_book_match m;
+  assert_true(sl_market_book_match_order(b, &o, "r-o", T0 + 2 * H, 1, &opts, &m));
+  assert_true(m.result.filled);
+  assert_int_equal(m.result.nranked, 2);
+  for (size_t i = 0; i < m.result.nranked; i++) {
+    const sl_market_pool *mp = &m.pools[m.result.ranked[i].pool];
+    assert_true(mp->id == 1 || mp->id == 2);
+    assert_int_equal(mp->rtt_us, 12345);
+    assert_true(mp->rtt_estimated);
+  }
+  sl_market_book_match_free(&m);
+  free(spec);
+  /* the digest tells a measured RTT from an estimated one of the same value, and names */
+  uint64_t d1 = sl_market_book_digest(b, T0);
+  assert_true(sl_market_book_set_rtt(b, "r-o", "r-a", 12345));
+  assert_true(sl_market_book_digest(b, T0) != d1);
+  uint64_t e0 = sl_market_book_digest(c, T0);
+  assert_true(sl_market_book_add_name(c, "x", "y"));
+  assert_true(sl_market_book_digest(c, T0) != e0);
+  sl_market_book_free(b);
+  sl_market_book_free(c);
+}
+
 static void test_ids_and_bookings(void **state) {
   (void)state;
   sl_market_book *b = sl_market_book_new();
@@ -406,6 +470,7 @@ static void test_bounded_work(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ids_and_bookings),
+      cmocka_unit_test(test_names_and_estimated_rtts),
       cmocka_unit_test(test_bounded_work),
       cmocka_unit_test(test_random_book_agrees_with_full_matcher),
   };

@@ -14,6 +14,9 @@ typedef struct sl_principal {
   char token_label[201];
   int64_t token_expires; /* epoch s, 0 = never */
   unsigned scopes;       /* SL_SCOPE_* bits; 0 = everything the role may do (issue 16) */
+  bool rate_override;    /* an admin set this account's request rate (schema/018) ... */
+  double rate_per_s;     /* ... tokens a second and */
+  double rate_burst;     /* ... burst; else the kind's default applies (src/http/limits.c) */
 } sl_principal;
 
 
@@ -37,5 +40,10 @@ sl_dbrc sl_db_tokens_list(sl_dbc *c, int64_t account_id, int64_t after, int limi
 sl_dbrc sl_db_token_set_scopes(sl_dbc *c, int64_t id, const json_t *scopes, json_t **out);
 /* Revoke token id; when owner != 0 only if it belongs to that account. */
 sl_dbrc sl_db_token_revoke(sl_dbc *c, int64_t id, int64_t owner, json_t **out);
+/* A page of the tokens that can authenticate now (not revoked, not expired, account not
+ * disabled) and never expire, or (unless never_only) expire after `horizon` (epoch s): each a
+ * Token plus "account_kind" and "account_name", by id after `after`. */
+sl_dbrc sl_db_tokens_long_lived(sl_dbc *c, bool never_only, int64_t horizon, int64_t after,
+                                int limit, json_t **out);
 
 #endif

@@ -36,6 +36,7 @@ sl_dbrc sl_db_book_slots_in(sl_dbc *c, const int64_t *ids, size_t nids, int64_t 
 typedef struct sl_db_rtt_row {
   char from[48], to[48];
   int64_t rtt_us;
+  bool estimated;         /* a great-circle estimate (region_rtt, schema/019), not measured */
 } sl_db_rtt_row;
 sl_dbrc sl_db_book_latency(sl_dbc *c, sl_db_rtt_row **rows, size_t *n);
 typedef struct sl_db_change {

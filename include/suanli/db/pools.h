@@ -39,7 +39,7 @@ sl_dbrc sl_db_pools_page(sl_dbc *c, const sl_pool_filter *f, char **out);
 /* Update an owner's non-retired pool (owner 0 = any). NOROWS if unknown/foreign/retired. */
 sl_dbrc sl_db_pool_update(sl_dbc *c, int64_t id, int64_t owner, const sl_pool_patch *p,
                           json_t **out);
-sl_dbrc sl_db_pool_retire(sl_dbc *c, int64_t id, int64_t owner, json_t **out);
+/* Retiring (at once, or after draining): sl_db_pool_retire_or_drain, db/drain.h. */
 sl_dbrc sl_db_pool_heartbeat(sl_dbc *c, int64_t id, int64_t owner, int64_t healthy_gpus,
                              int64_t utilization_bp, json_t **out);
 /* State of a pool for error messages: "retired", "active", ... or NULL (caller frees). */

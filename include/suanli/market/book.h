@@ -45,9 +45,21 @@ bool sl_market_book_set_booked(sl_market_book *b, int64_t id, int64_t from, int6
                         const int32_t *booked, size_t n);
 /* Drop every booking of slots before `slot` (past slots never matter again). */
 void sl_market_book_forget_before(sl_market_book *b, int64_t slot);
-/* The latency matrix: set one directed RTT, or forget them all. */
+/* The latency matrix: set one directed RTT (measured, or a great-circle estimate), or forget
+ * them all.  sl_market_book_set_rtt sets a measured one. */
 bool sl_market_book_set_rtt(sl_market_book *b, const char *from, const char *to, int64_t rtt_us);
+bool sl_market_book_set_rtt_source(sl_market_book *b, const char *from, const char *to,
+                                   int64_t rtt_us, bool estimated);
 void sl_market_book_clear_rtt(sl_market_book *b);
+/* Names of models: `name` (a model id or an alias such as a family, "H100") names model
+ * `accelerator`; one name may name several models.  Matched case-insensitively. */
+bool sl_market_book_add_name(sl_market_book *b, const char *name, const char *accelerator);
+/* The models an order's accelerator list names: each name as given, and every model a name
+ * resolves to, without duplicates.  Returns a malloc'd array (the caller frees it, not the
+ * strings: they point into names[] and the book) of *nout entries, NULL on allocation
+ * failure. */
+const char **sl_market_book_resolve(const sl_market_book *b, const char *const *names, size_t n,
+                                    size_t *nout);
 
 size_t sl_market_book_size(const sl_market_book *b);    /* pools */
 size_t sl_market_book_memory(const sl_market_book *b);  /* bytes held, approximately */

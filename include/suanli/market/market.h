@@ -57,6 +57,7 @@ typedef struct sl_market_pool {
   bool active;              /* status == active */
   bool down;                /* health == down */
   int64_t rtt_us;           /* RTT origin -> pool region; -1 unknown (ignored when no origin) */
+  bool rtt_estimated;       /* rtt_us is a great-circle estimate, not a measurement */
   const int32_t *free;      /* nslots entries */
 } sl_market_pool;
 

@@ -29,6 +29,7 @@ typedef struct sl_trading_book {
   sl_market_order order;     /* the order as matched: window from now, budget caps applied */
   int64_t window_start;
   size_t nslots;
+  const char **models;       /* owned: the order's accelerator names resolved to models */
 } sl_trading_book;
 
 /* Match order o for tenant (budget caps applied; 0 = none) at time now against the book,

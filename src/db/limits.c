@@ -1,0 +1,43 @@
+/* limits.c — per-account request rates set by admins (issue 16, schema/018).
+ *
+ * Only the override is stored: the kind's default rate is a setting of each process
+ * (SUANLI_RATE_<KIND>, src/http/limits.c).  The token lookup of accounts.c reads the override
+ * with the token, so the rate travels in the authenticated principal and its cache entry. */
+#include "suanli/db/limits.h"
+#include "internal.h"
+
+const sl_db_stmt sl_db_stmts_limits[] = {
+    {"rate_limits_get",
+     "SELECT json_build_object('account_id', a.id, 'kind', a.kind, 'override',"
+     "  CASE WHEN o.account_id IS NULL THEN NULL ELSE json_build_object("
+     "   'per_second', (o.per_second_milli / 1000.0)::float8, 'burst', o.burst,"
+     "   'updated_at', sl_ts(o.updated_at), 'updated_by', o.updated_by) END)::text"
+     " FROM accounts a LEFT JOIN account_rate_limits o ON o.account_id = a.id WHERE a.id = $1"},
+    {"rate_limits_set",
+     "INSERT INTO account_rate_limits(account_id, per_second_milli, burst, updated_by)"
+     " VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE"
+     " SET per_second_milli = EXCLUDED.per_second_milli, burst = EXCLUDED.burst,"
+     "     updated_at = sl_now(), updated_by = EXCLUDED.updated_by"},
+    {"rate_limits_clear", "DELETE FROM account_rate_limits WHERE account_id = $1"},
+    {NULL, NULL},
+};
+
+sl_dbrc sl_db_rate_limits_get(sl_dbc *c, int64_t account_id, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, account_id)};
+  return sl_db_json(c, "rate_limits_get", 1, v, out);
+}
+
+sl_dbrc sl_db_rate_limits_set(sl_dbc *c, int64_t account_id, int64_t per_second_milli,
+                              int64_t burst, int64_t by) {
+  char b1[24], b2[24], b3[24], b4[24];
+  const char *v[4] = {sl_db_i64(b1, account_id), sl_db_i64(b2, per_second_milli),
+                      sl_db_i64(b3, burst), sl_db_i64_opt(b4, by, 0)};
+  return sl_db_exec(c, "rate_limits_set", 4, v, NULL);
+}
+
+sl_dbrc sl_db_rate_limits_clear(sl_dbc *c, int64_t account_id) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, account_id)};
+  return sl_db_exec(c, "rate_limits_clear", 1, v, NULL);
+}
