@@ -344,12 +344,32 @@ static void test_catalog_match(void **state) {
   }
 }
 
+/* What suanli-agent proposes to the registry for a GPU the catalog lacks. */
+static void test_proposal(void **state) {
+  (void)state;
+  nv_gpu g = {.memory_mib = 11264};
+  snprintf(g.product, sizeof g.product, "NVIDIA GeForce GTX 1080 Ti");
+  char model[64], id[64];
+  assert_int_equal(nv_proposal(&g, model, sizeof model, id, sizeof id), 11);
+  assert_string_equal(model, "GTX 1080 Ti");
+  assert_string_equal(id, "GTX-1080-Ti");
+  snprintf(g.product, sizeof g.product, "Tesla V100-PCIE-16GB");
+  g.memory_mib = 16384;
+  assert_int_equal(nv_proposal(&g, model, sizeof model, id, sizeof id), 16);
+  assert_string_equal(model, "V100-PCIE-16GB");
+  assert_string_equal(id, "V100-PCIE-16GB");
+  snprintf(g.product, sizeof g.product, "NVIDIA RTX (x/y) 5000+");
+  assert_int_equal(nv_proposal(&g, model, sizeof model, id, sizeof id), 16);
+  assert_string_equal(id, "RTX-xy-5000"); /* only letters, digits, '.', '_', '-' */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixture),   cmocka_unit_test(test_every_truncation),
       cmocka_unit_test(test_malformed), cmocka_unit_test(test_entities),
       cmocka_unit_test(test_two_gpus),  cmocka_unit_test(test_health),
       cmocka_unit_test(test_xid),       cmocka_unit_test(test_catalog_match),
+      cmocka_unit_test(test_proposal),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

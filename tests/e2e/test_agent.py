@@ -635,17 +635,33 @@ def test_agent_discovers_registers_and_heartbeats():
         rc, out, err = _agent_cmd(e, tok, "register", "--name", "node-1", "--nvidia-smi-xml", two,
                                   "--pool", str(pool["id"]))
         c.check(rc == 0 and json.loads(out).get("gpu_count") == 2, "register --pool: %s %s %s" % (rc, out[:300], err))
-        # an unknown model is reported, not registered; truncated output is refused
-        odd = _fixture_variant("odd", lambda t: t.replace("NVIDIA H100 80GB HBM3", "NVIDIA GeForce RTX 4090")
-                               .replace("<total>81559 MiB", "<total>24564 MiB", 1))
-        rc, out, err = _agent_cmd(e, tok, "register", "--name", "n2", "--nvidia-smi-xml", odd, "--region", region,
-                                  "--price", "1.00")
-        c.check(rc == 1 and "unknown model" in err and "RTX 4090" in err, "an unknown model: %s %s" % (rc, err))
+        # an unknown model is reported, not registered; with --propose it is proposed to the
+        # registry, and once an admin approves it the same command registers the pool
+        odd = _fixture_variant("odd", lambda t: t.replace("NVIDIA H100 80GB HBM3", "NVIDIA GeForce GTX 1080 Ti")
+                               .replace("<total>81559 MiB", "<total>11264 MiB", 1))
+        reg = ["register", "--name", "n2", "--nvidia-smi-xml", odd, "--region", region, "--price", "1.00"]
+        rc, out, err = _agent_cmd(e, tok, *reg)
+        c.check(rc == 1 and "unknown model" in err and "GTX 1080 Ti" in err, "an unknown model: %s %s" % (rc, err))
+        rc, out, err = _agent_cmd(e, tok, *(reg + ["--propose", "https://example.com/gtx-1080-ti.pdf"]))
+        c.check(rc == 1 and "scopes do not allow POST /v1/accelerator-proposals" in err,
+                "proposing needs the catalog scope: %s %s" % (rc, err))
+        rc, out, err = _agent_cmd(e, prov["token"], *(reg + ["--propose", "https://example.com/gtx-1080-ti.pdf"]))
+        prop = json.loads(out) if out.strip().startswith("{") else {}
+        c.check(rc == 1 and "proposed GTX-1080-Ti" in err and prop.get("state") == "pending" and
+                (prop.get("accelerator"), prop.get("model"), prop.get("vendor"), prop.get("memory_gb")) ==
+                ("GTX-1080-Ti", "GTX 1080 Ti", "NVIDIA", 11), "the proposal: %s %s %s" % (rc, out[:500], err))
+        if prop.get("id"):
+            r = e.c.post("/v1/accelerator-proposals/%d/approve" % prop["id"], {}, token=e.admin)
+            c.check(r.status == 200, "approve: %s" % r.short())
+            rc, out, err = _agent_cmd(e, tok, *reg)
+            c.check(rc == 0 and json.loads(out).get("accelerator") == "GTX-1080-Ti",
+                    "register after the approval: %s %s %s" % (rc, out[:300], err))
+        # truncated output is refused
         cut = _fixture_variant("cut", lambda t: t[:len(t) // 2])
         rc, out, err = _agent_cmd(e, tok, "discover", "--nvidia-smi-xml", cut)
         c.check(rc == 1 and re.search(r"line \d+: ", err), "truncated output: %s %s" % (rc, err))
         r = e.c.get("/v1/pools?owner=%d" % prov["id"], token=prov["token"])
-        c.check(len(r.json["items"]) == 1, "pools after the refusals: %s" % r.short())
+        c.check(len(r.json["items"]) == 2, "pools: %s" % r.short())
     c.done()
 
 

@@ -44,6 +44,7 @@ typedef struct cfg {
   ax_site site;
   /* register */
   const char *region, *price, *pool_name, *mode, *partition, *cluster, *user, *until;
+  const char *propose; /* register: the datasheet URL of an unknown model to propose */
   int64_t pool;
 } cfg;
 
@@ -502,6 +503,31 @@ static int cmd_discover(cfg *c) {
   return AX_OK;
 }
 
+/* Propose g's model to the exchange's accelerator registry (issue 13, item 1) with the
+ * figures nvidia-smi gives (vendor, memory) and the datasheet the provider names; once an
+ * admin approves it, `register` finds it in the catalog. */
+static void propose(ax_http *h, const nv_gpu *g, const char *source_url) {
+  char model[64], id[64], notes[300];
+  int gb = nv_proposal(g, model, sizeof model, id, sizeof id);
+  snprintf(notes, sizeof notes, "proposed by %s from nvidia-smi -q -x: %s, %lld MiB%s%s",
+           AGENT_VERSION, g->product, (long long)g->memory_mib, g->architecture[0] ? ", " : "",
+           g->architecture);
+  json_t *b = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "accelerator", id, "model", model, "vendor",
+                        "NVIDIA", "memory_gb", gb, "source_url", source_url, "notes", notes);
+  ax_resp rr;
+  if (ax_http_call(h, "POST", "/v1/accelerator-proposals", b, NULL, 30, &rr) && rr.status == 201) {
+    fprintf(stderr,
+            "suanli-agent: proposed %s (%s, %d GB) to the exchange's registry as proposal %lld; "
+            "register again once an admin approves it\n",
+            id, model, gb, (long long)json_integer_value(json_object_get(rr.body, "id")));
+    print_json(rr.body);
+  } else {
+    fprintf(stderr, "suanli-agent: proposing %s: %s\n", id, rr.error);
+  }
+  ax_resp_free(&rr);
+  json_decref(b);
+}
+
 static int cmd_register(cfg *c) {
   nv_report r;
   char why[300];
@@ -521,6 +547,7 @@ static int cmd_register(cfg *c) {
     const char *id = nv_match(&r.gpus[i], cat, n, why, sizeof why);
     if (!id) {
       fprintf(stderr, "suanli-agent: GPU %s: unknown model: %s\n", r.gpus[i].bus_id, why);
+      if (c->propose) propose(&h, &r.gpus[i], c->propose);
       goto out;
     }
     if (model && strcmp(model, id) != 0) {
@@ -603,7 +630,7 @@ static const char *usage =
     "       suanli-agent discover [nvidia-smi options] [--url URL]\n"
     "       suanli-agent register --name NAME (--pool ID | --region R --price P) [--pool-name N]\n"
     "                        [--mode host|slurm] [--partition P] [--cluster C] [--user U]\n"
-    "                        [--until TIME] [nvidia-smi options]\n"
+    "                        [--until TIME] [--propose DATASHEET_URL] [nvidia-smi options]\n"
     "nvidia-smi options: --nvidia-smi PATH (default nvidia-smi) | --nvidia-smi-xml FILE,\n"
     "                    --xid-log FILE (kernel log lines with NVRM Xid errors)\n"
     "The token: SUANLI_TOKEN or --token-file; the exchange: --url or SUANLI_URL.\n";
@@ -676,6 +703,7 @@ int main(int argc, char **argv) {
       {"cluster", &c.cluster, NULL, 0, 0},
       {"user", &c.user, NULL, 0, 0},
       {"until", &c.until, NULL, 0, 0},
+      {"propose", &c.propose, NULL, 0, 0},
   };
   enum { N_OPTS = sizeof opts / sizeof opts[0], O_POOL = N_OPTS, O_TOKEN_FILE, O_ONCE };
   struct option longs[N_OPTS + 4];

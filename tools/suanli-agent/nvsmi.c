@@ -710,3 +710,30 @@ const char *nv_match(const nv_gpu *g, const nv_model *cat, size_t n, char *why, 
              g->product, gb, fits);
   return NULL;
 }
+
+int nv_proposal(const nv_gpu *g, char *model, size_t mlen, char *id, size_t idlen) {
+  static const char *const drop[] = {"NVIDIA", "GeForce", "Tesla"};
+  size_t m = 0, k = 0;
+  if (mlen) model[0] = '\0';
+  if (idlen) id[0] = '\0';
+  for (const char *p = g->product; *p;) {
+    size_t n = strcspn(p, " ");
+    bool skip = false;
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+      skip = skip || (strlen(drop[i]) == n && strncasecmp(p, drop[i], n) == 0);
+    if (n && !skip) {
+      if (m + n + 2 < mlen)
+        m += (size_t)snprintf(model + m, mlen - m, "%s%.*s", m ? " " : "", (int)n, p);
+      for (size_t i = 0; i < n && k + 2 < idlen; i++) {
+        char ch = p[i];
+        if (i == 0 && k) id[k++] = '-';
+        if (isalnum((unsigned char)ch) || ch == '.' || ch == '_' || ch == '-') id[k++] = ch;
+      }
+      id[k] = '\0';
+    }
+    p += n;
+    while (*p == ' ')
+      p++;
+  }
+  return (int)((g->memory_mib + 512) / 1024);
+}

@@ -75,4 +75,10 @@ typedef struct nv_model {
  * NULL when none or several fit, with the reason in why. */
 const char *nv_match(const nv_gpu *g, const nv_model *cat, size_t n, char *why, size_t whylen);
 
+/* What to propose to the exchange's accelerator registry for a GPU no catalog model fits: the
+ * model name (the product name without "NVIDIA", "GeForce" and "Tesla": "GTX 1080 Ti") in
+ * model, an id made of its words joined by '-' ("GTX-1080-Ti", letters, digits, '.', '_', '-'
+ * only) in id, and the memory in whole GB (rounded) as the return value. */
+int nv_proposal(const nv_gpu *g, char *model, size_t mlen, char *id, size_t idlen);
+
 #endif
