@@ -19,7 +19,7 @@
 -- *) SELECT j::text FROM p, api_pool(p, ...) j`), which RETURNING itself cannot call them.
 --
 -- Functions that need the current time take it as a parameter (`at`): the statement passes
--- now(), so the clock stays where the statement is.
+-- sl_now() (the business clock, schema/014), so the clock stays where the statement is.
 
 -- ---------------------------------------------------------------- helpers
 

@@ -9,8 +9,8 @@
 const sl_db_stmt sl_db_stmts_access[] = {
     {"access_key_set",
      "WITH k AS (INSERT INTO access_keys (account_id, public_key) VALUES ($1, decode($2, 'hex'))"
-     " ON CONFLICT (account_id) DO UPDATE SET public_key = EXCLUDED.public_key, updated_at = sl_now()"
-     " RETURNING *) SELECT j::text FROM k, api_access_key(k) j"},
+     " ON CONFLICT (account_id) DO UPDATE SET public_key = EXCLUDED.public_key,"
+     " updated_at = sl_now() RETURNING *) SELECT j::text FROM k, api_access_key(k) j"},
     {"access_key_get",
      "SELECT j::text FROM access_keys k, api_access_key(k) j WHERE k.account_id = $1"},
     {"access_store",
@@ -46,8 +46,8 @@ sl_dbrc sl_db_access_store(sl_dbc *c, int64_t reservation, const char *pk_hex,
   return sl_db_exec(c, "access_store", 4, v, NULL);
 }
 
-sl_dbrc sl_db_trade_access(sl_dbc *c, int64_t trade, int64_t tenant, json_t **out,
-                           char *state, size_t state_len) {
+sl_dbrc sl_db_trade_access(sl_dbc *c, int64_t trade, int64_t tenant, json_t **out, char *state,
+                           size_t state_len) {
   char b1[24], b2[24];
   const char *v[2] = {sl_db_i64(b1, trade), sl_db_i64_opt(b2, tenant, 0)};
   json_t *row;

@@ -14,7 +14,7 @@ sl_dbrc sl_db_access_store(sl_dbc *c, int64_t reservation, const char *pk_hex,
 /* A trade's TradeAccess {"trade_id", "reservation_id", "public_key", "sealed" (base64 or
  * null), "source", "created_at"} and its reservation's state (tenant 0 = any); NOROWS for no
  * such trade. */
-sl_dbrc sl_db_trade_access(sl_dbc *c, int64_t trade, int64_t tenant, json_t **out,
-                           char *state, size_t state_len);
+sl_dbrc sl_db_trade_access(sl_dbc *c, int64_t trade, int64_t tenant, json_t **out, char *state,
+                           size_t state_len);
 
 #endif
