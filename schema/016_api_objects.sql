@@ -298,3 +298,44 @@ CREATE FUNCTION api_period(p periods) RETURNS SETOF json
   AS $$ SELECT json_build_object('id', p.id, 'start', sl_ts(p.starts_at), 'end', sl_ts(p.ends_at),
           'closed_at', sl_ts(p.closed_at), 'closed_by', p.closed_by,
           'export_sha256', encode(p.export_sha256, 'hex'), 'ledger_entry', p.ledger_entry) $$;
+
+-- ---------------------------------------------------------------- the ledger
+
+-- Key: a signing key of the exchange and its validity (GET /v1/keys lists them).
+CREATE FUNCTION api_key(k exchange_keys) RETURNS SETOF json
+  LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+  AS $$ SELECT json_build_object('key_id', k.key_id, 'public_key', encode(k.public_key, 'hex'),
+          'valid_from', sl_ts(k.valid_from), 'valid_until', sl_ts(k.valid_until)) $$;
+
+-- Checkpoint: a signed tree head.
+CREATE FUNCTION api_checkpoint(c ledger_checkpoints) RETURNS SETOF json
+  LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+  AS $$ SELECT json_build_object('tree_size', c.tree_size, 'root_hash', encode(c.root_hash, 'hex'),
+          'timestamp', sl_ts(c.signed_at), 'key_id', c.key_id,
+          'signature', encode(c.signature, 'hex'), 'record', encode(c.record, 'hex')) $$;
+
+-- LedgerEntry (GET /v1/ledger/entries/{id}); account_id: a deposit's or withdrawal's account.
+-- src/http/h_ledger.c adds its proof (tree_size, inclusion_proof, checkpoint).
+CREATE FUNCTION api_ledger_entry(e ledger_entries, j journal_txns) RETURNS SETOF json
+  LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+  AS $$ SELECT json_build_object('entry_id', e.id, 'purpose', e.purpose, 'trade_id', e.trade_id,
+          'journal_txn_id', e.journal_txn_id, 'account_id', j.account_id,
+          'record', encode(e.record, 'hex'), 'key_id', e.key_id,
+          'signature', encode(e.signature, 'hex'), 'leaf_index', e.leaf_index) $$;
+
+-- An entry of a trade in the RECEIPT.json layout of api/SIGNING.md: the Receipt itself (the
+-- TRADE entry) and its ReceiptMoneyEvents.  src/http/h_ledger.c adds the proofs, the trade and
+-- the money events.
+CREATE FUNCTION api_receipt_entry(e ledger_entries) RETURNS SETOF json
+  LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+  AS $$ SELECT json_build_object('entry_id', e.id, 'purpose', e.purpose,
+          'record', encode(e.record, 'hex'), 'key_id', e.key_id,
+          'signature', encode(e.signature, 'hex'), 'leaf_index', e.leaf_index,
+          'journal_txn_id', e.journal_txn_id) $$;
+
+-- AuditRun: a recorded run of `suanlid audit`.
+CREATE FUNCTION api_audit_run(r audit_runs) RETURNS SETOF json
+  LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+  AS $$ SELECT json_build_object('id', r.id, 'started_at', sl_ts(r.started_at),
+          'finished_at', sl_ts(r.finished_at), 'findings', r.findings, 'by_check', r.by_check,
+          'tree_size', r.tree_size) $$;
