@@ -6,7 +6,7 @@
 #include "suanli/core/capacity.h"
 
 /* Models and the formula leave as api_accelerator() and api_formula() of
- * schema/016_api_objects.sql. */
+ * schema/021_api_objects.sql. */
 
 const sl_db_stmt sl_db_stmts_accel[] = {
     {"accel_list",

@@ -6,7 +6,7 @@
 #include "suanli/core/vocab.h"
 
 /* Accounts and tokens leave as api_account(), api_token() and api_me() of
- * schema/016_api_objects.sql. */
+ * schema/021_api_objects.sql. */
 
 /* The token t a write returned. */
 #define WRITTEN_TOKEN " SELECT j::text FROM t, api_token(t, sl_now()) j"

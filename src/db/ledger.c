@@ -7,7 +7,7 @@
 
 const sl_db_stmt sl_db_stmts_ledger[] = {
     /* keys, checkpoints, entries and audit runs leave as api_key(), api_checkpoint(),
-     * api_ledger_entry(), api_receipt_entry() and api_audit_run() of schema/016_api_objects.sql */
+     * api_ledger_entry(), api_receipt_entry() and api_audit_run() of schema/021_api_objects.sql */
     {"keys_json",
      "SELECT json_build_object('keys',"
      " coalesce(json_agg(j ORDER BY k.valid_from, k.key_id), '[]'))::text"

@@ -15,7 +15,7 @@ const sl_db_stmt sl_db_stmts_locations[] = {
      " lon = CASE WHEN $5::boolean THEN $7::double precision ELSE lon END"
      " WHERE code = $1 RETURNING code"},
     /* the model and the matrix's entries leave as api_latency_model() and api_latency_entry() of
-     * schema/016_api_objects.sql */
+     * schema/021_api_objects.sql */
     {"latency_model_get", "SELECT j::text FROM latency_model m, api_latency_model(m) j"},
     {"rtt_list",
      "SELECT coalesce(json_agg(j ORDER BY l.from_region, l.to_region), '[]')::text"

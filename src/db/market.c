@@ -10,7 +10,7 @@
 #include "suanli/core/vocab.h"
 
 /* Orders, trades, balances, postings and the settings leave as api_order(), api_trade(),
- * api_balances(), api_posting() and api_exchange_settings() of schema/016_api_objects.sql. */
+ * api_balances(), api_posting() and api_exchange_settings() of schema/021_api_objects.sql. */
 
 /* Operator / party scope of trades: $2 party (tenant or provider), $3 regions JSON. */
 #define TRADE_SCOPE                                                                          \

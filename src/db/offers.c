@@ -11,7 +11,7 @@
  * $15 limit.  Free GPUs: gpu_count less the most booked hour of the window; 0 when the window
  * is not inside the pool's availability.  RTT from the origin: the latency matrix, as the
  * matcher reads it (unknown RTTs never pass a max_rtt filter and sort last).  The page's offers
- * leave as api_offer() of schema/016_api_objects.sql (the pools of the page read again by
+ * leave as api_offer() of schema/021_api_objects.sql (the pools of the page read again by
  * primary key, in the statement's snapshot). */
 const sl_db_stmt sl_db_stmts_offers[] = {
     {"offers_page",

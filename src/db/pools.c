@@ -4,7 +4,7 @@
 #include "internal.h"
 #include "suanli/db/pools.h"
 
-/* A pool leaves as api_pool(p, a, owner_view) of schema/016_api_objects.sql: the owner's and
+/* A pool leaves as api_pool(p, a, owner_view) of schema/021_api_objects.sql: the owner's and
  * admins' view shows the adapter, the public view (tenants, operators) does not. */
 
 /* Scope shared by get and list: $2 owner, $3 operator regions (JSON array), $4 market. */

@@ -3,7 +3,7 @@
 #include "internal.h"
 #include "suanli/db/regions.h"
 
-/* Regions leave as api_region() of schema/016_api_objects.sql. */
+/* Regions leave as api_region() of schema/021_api_objects.sql. */
 
 const sl_db_stmt sl_db_stmts_regions[] = {
     {"region_create",

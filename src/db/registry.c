@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Proposals leave as api_proposal() of schema/016_api_objects.sql; p, the proposal a write
+/* Proposals leave as api_proposal() of schema/021_api_objects.sql; p, the proposal a write
  * returned. */
 #define WRITTEN_PROPOSAL " SELECT j::text FROM p, api_proposal(p) j"
 

@@ -5,7 +5,7 @@
 #include "suanli/db/settlement.h"
 #include "suanli/db/ledger_audit.h"
 
-/* Periods leave as api_period() of schema/016_api_objects.sql. */
+/* Periods leave as api_period() of schema/021_api_objects.sql. */
 
 const sl_db_stmt sl_db_stmts_settlement[] = {
     {"period_insert",

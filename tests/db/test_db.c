@@ -295,7 +295,7 @@ static void test_rescore(void **state) {
   sl_db_release(db, c);
 }
 
-/* schema/016: a member appended by api_json_append is laid out as json_build_object lays out
+/* schema/021: a member appended by api_json_append is laid out as json_build_object lays out
  * its own (listings go to clients as PostgreSQL's text, byte for byte). */
 static void test_api_json_append_layout(void **state) {
   assert_int_equal(sql_int("SELECT (api_json_append(json_build_object('a', 1, 'b', 'x'), 'c',"

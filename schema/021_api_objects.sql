@@ -1,4 +1,4 @@
--- 016_api_objects.sql — the JSON shape of every API object that is a row, in one place.
+-- 021_api_objects.sql — the JSON shape of every API object that is a row, in one place.
 --
 -- One function per object of api/openapi.yaml (components/schemas), named api_<object>: it
 -- takes the object's row (and the rows it is shown with) and returns the object exactly as the
@@ -7,6 +7,10 @@
 -- src/db call these functions and nothing reshapes the result afterwards (src/db/README.md has
 -- the table object -> function -> routes).  The order of members is part of the reply's bytes
 -- (ETags are computed over them): keep it when adding a member, add new ones at the end.
+--
+-- Numbered after every migration whose tables these functions show (issue 13's 019 and 020
+-- among them).  A later migration that adds a member replaces the object's function there
+-- (CREATE OR REPLACE, same signature) and says so in src/db/README.md's table.
 --
 -- How to call them: in FROM, after the row they take, e.g.
 --     SELECT j::text FROM trades t, api_trade(t) j WHERE t.id = $1
