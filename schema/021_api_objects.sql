@@ -80,6 +80,25 @@ CREATE FUNCTION api_me(t api_tokens, a accounts) RETURNS SETOF json
                                      'expires_at', sl_ts(t.expires_at)))
         FROM api_account(a) acc $$;
 
+-- RateLimits (GET and PUT /v1/accounts/{id}/limits): the account's request rate — the override
+-- an admin stored (o, a NULL row when none), the default of its kind and the auth cache's
+-- lifetime, both settings of the answering process (src/http/h_limits.c passes them), what is
+-- in effect, and where that comes from.
+CREATE FUNCTION api_rate_limits(a accounts, o account_rate_limits, kind_default json,
+                                cache_ms bigint)
+  RETURNS SETOF json LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+  AS $$ SELECT json_build_object('account_id', a.id, 'kind', a.kind, 'override', ov,
+          'kind_default', kind_default,
+          'effective', CASE WHEN o.account_id IS NULL THEN kind_default
+                            ELSE json_build_object('per_second', (o.per_second_milli / 1000.0)::float8,
+                                                   'burst', o.burst) END,
+          'source', CASE WHEN o.account_id IS NULL THEN 'kind' ELSE 'account' END,
+          'cache_ms', cache_ms)
+        FROM (SELECT CASE WHEN o.account_id IS NULL THEN NULL
+                     ELSE json_build_object('per_second', (o.per_second_milli / 1000.0)::float8,
+                                            'burst', o.burst, 'updated_at', sl_ts(o.updated_at),
+                                            'updated_by', o.updated_by) END AS ov) x $$;
+
 -- AccessKey: a tenant's X25519 public key.
 CREATE FUNCTION api_access_key(k access_keys) RETURNS SETOF json
   LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
