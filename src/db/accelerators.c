@@ -5,35 +5,18 @@
 #include "suanli/db/accelerators.h"
 #include "suanli/core/capacity.h"
 
-#define ACCEL_JSON(a)                                                                        \
-  "json_build_object('id', " a ".id, 'model', " a ".model, 'variant', " a ".variant, "      \
-  "'vendor', " a ".vendor, 'memory_gb', " a ".memory_gb, 'memory_type', " a ".memory_type, " \
-  "'mem_bandwidth_gbps', " a ".mem_bandwidth_gbps, 'fp16_dense_tflops', " a                 \
-  ".fp16_dense_tflops, 'bf16_dense_tflops', " a ".bf16_dense_tflops, 'fp32_tflops', " a     \
-  ".fp32_tflops, 'interconnect', " a ".interconnect, 'interconnect_gbps', " a               \
-  ".interconnect_gbps, 'source', " a ".source, 'notes', " a ".notes, 'ncu_milli', " a       \
-  ".score_milli, 'rating', " a ".rating, 'family', " a ".family, 'origin', " a ".origin, "  \
-  "'aliases', (SELECT coalesce(json_agg(x.alias ORDER BY x.alias), '[]') FROM "            \
-  "accelerator_aliases x WHERE x.accelerator_id = " a ".id), "                              \
-  "'missing', array_remove(ARRAY["                                                          \
-  "CASE WHEN " a ".memory_gb IS NULL THEN 'memory_gb' END, "                                \
-  "CASE WHEN " a ".mem_bandwidth_gbps IS NULL THEN 'mem_bandwidth_gbps' END, "              \
-  "CASE WHEN " a ".fp16_dense_tflops IS NULL THEN 'fp16_dense_tflops' END, "                \
-  "CASE WHEN " a ".bf16_dense_tflops IS NULL THEN 'bf16_dense_tflops' END, "                \
-  "CASE WHEN " a ".fp32_tflops IS NULL THEN 'fp32_tflops' END, "                            \
-  "CASE WHEN " a ".interconnect_gbps IS NULL THEN 'interconnect_gbps' END], NULL))"
+/* Models and the formula leave as api_accelerator() and api_formula() of
+ * schema/022_api_objects.sql. */
 
 const sl_db_stmt sl_db_stmts_accel[] = {
     {"accel_list",
-     "SELECT coalesce(json_agg(" ACCEL_JSON("a") " ORDER BY a.id), '[]')::text"
-     " FROM accelerators a"},
-    {"accel_get", "SELECT " ACCEL_JSON("a") "::text FROM accelerators a WHERE a.id = $1"},
+     "SELECT coalesce(json_agg(j ORDER BY a.id), '[]')::text"
+     " FROM accelerators a, api_accelerator(a) j"},
+    {"accel_get", "SELECT j::text FROM accelerators a, api_accelerator(a) j WHERE a.id = $1"},
+    /* $1: the formula's text (sl_capacity_formula_text) */
     {"formula_get",
-     "SELECT json_build_object('compute_weight_bp', w.compute_bp, 'memory_weight_bp',"
-     " w.memory_bp, 'reference', w.reference_id, 'reference_tflops',"
-     " coalesce(a.bf16_dense_tflops, a.fp16_dense_tflops), 'reference_bandwidth_gbps',"
-     " a.mem_bandwidth_gbps, 'version', w.version, 'updated_at', sl_ts(w.updated_at))::text"
-     " FROM capacity_weights w JOIN accelerators a ON a.id = w.reference_id"},
+     "SELECT j::text FROM capacity_weights w JOIN accelerators a ON a.id = w.reference_id,"
+     " api_formula(w, a, $1) j"},
     {"weights_set",
      "UPDATE capacity_weights SET compute_bp = $1, memory_bp = $2,"
      " reference_id = coalesce($3, reference_id), version = version + 1, updated_at = sl_now()"},
@@ -62,7 +45,8 @@ sl_dbrc sl_db_accelerator_get(sl_dbc *c, const char *id, json_t **out) {
 }
 
 sl_dbrc sl_db_formula_get(sl_dbc *c, json_t **out) {
-  return sl_db_json(c, "formula_get", 0, NULL, out);
+  const char *v[1] = {sl_capacity_formula_text};
+  return sl_db_json(c, "formula_get", 1, v, out);
 }
 
 sl_dbrc sl_db_capacity_rescore(sl_dbc *c) {

@@ -5,33 +5,27 @@
 #include "suanli/db/accounts.h"
 #include "suanli/core/vocab.h"
 
-#define ACCOUNT_JSON(a)                                                                     \
-  "json_build_object('id', " a ".id, 'kind', " a ".kind, 'name', " a ".name, 'regions', "  \
-  "coalesce((SELECT json_agg(o.region ORDER BY o.region) FROM operator_regions o WHERE "   \
-  "o.account_id = " a ".id), '[]'::json), 'disabled', " a ".disabled, 'created_at', "      \
-  "sl_ts(" a ".created_at))"
+/* Accounts and tokens leave as api_account(), api_token() and api_me() of
+ * schema/022_api_objects.sql. */
 
-#define TOKEN_JSON(t)                                                                       \
-  "json_build_object('id', " t ".id, 'account_id', " t ".account_id, 'public_id', " t       \
-  ".public_id, 'label', " t ".label, 'created_at', sl_ts(" t ".created_at), 'expires_at', " \
-  "sl_ts(" t ".expires_at), 'revoked_at', sl_ts(" t ".revoked_at), 'scopes', to_json(" t      \
-  ".scopes), 'state', CASE WHEN " t                                                        \
-  ".revoked_at IS NOT NULL THEN 'revoked' WHEN " t ".expires_at <= sl_now() THEN 'expired' "   \
-  "ELSE 'active' END)"
+/* The token t a write returned. */
+#define WRITTEN_TOKEN " SELECT j::text FROM t, api_token(t, sl_now()) j"
 
 const sl_db_stmt sl_db_stmts_accounts[] = {
+    /* the new account's id; its regions are not visible to this statement's own reads, so
+     * sl_db_account_create reads the account back with account_get */
     {"account_create",
      "WITH a AS (INSERT INTO accounts(kind, name) VALUES ($1, $2) RETURNING *),"
      " r AS (INSERT INTO operator_regions(account_id, region)"
-     "       SELECT a.id, x FROM a, json_array_elements_text(coalesce($3::json, '[]')) x"
-     "       RETURNING region)"
-     " SELECT json_build_object('id', a.id, 'kind', a.kind, 'name', a.name, 'regions',"
-     "   coalesce((SELECT json_agg(region ORDER BY region) FROM r), '[]'::json),"
-     "   'disabled', a.disabled, 'created_at', sl_ts(a.created_at))::text FROM a"},
-    {"account_get", "SELECT " ACCOUNT_JSON("a") "::text FROM accounts a WHERE a.id = $1"},
+     "       SELECT a.id, x FROM a, json_array_elements_text(coalesce($3::json, '[]')) x)"
+     " SELECT id FROM a"},
+    {"account_get", "SELECT j::text FROM accounts a, api_account(a) j WHERE a.id = $1"},
+    {"me",
+     "SELECT j::text FROM api_tokens t JOIN accounts a ON a.id = t.account_id, api_me(t, a) j"
+     " WHERE t.id = $1"},
     {"accounts_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT a.id, " ACCOUNT_JSON("a") " AS j FROM accounts a"
+     " SELECT a.id, j FROM accounts a, api_account(a) j"
      " WHERE ($1::text IS NULL OR a.kind = $1) AND a.id > $2 ORDER BY a.id LIMIT $3) s"},
     {"account_ensure_admin",
      "WITH i AS (INSERT INTO accounts(kind, name) VALUES ('admin', $1)"
@@ -49,26 +43,23 @@ const sl_db_stmt sl_db_stmts_accounts[] = {
      " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
      "   AND (t.expires_at IS NULL OR t.expires_at > sl_now()) AND NOT a.disabled"},
     {"token_create",
-     "INSERT INTO api_tokens(account_id, public_id, token_hash, label, expires_at)"
-     " VALUES ($1, $2, $3::bytea, $4, to_timestamp($5::bigint))"
-     " RETURNING " TOKEN_JSON("api_tokens") "::text"},
+     "WITH t AS (INSERT INTO api_tokens(account_id, public_id, token_hash, label, expires_at)"
+     " VALUES ($1, $2, $3::bytea, $4, to_timestamp($5::bigint)) RETURNING *)" WRITTEN_TOKEN},
     {"token_set_scopes",
-     "UPDATE api_tokens SET scopes = ARRAY(SELECT json_array_elements_text($2::json))"
-     " WHERE id = $1 RETURNING " TOKEN_JSON("api_tokens") "::text"},
+     "WITH t AS (UPDATE api_tokens SET scopes = ARRAY(SELECT json_array_elements_text($2::json))"
+     " WHERE id = $1 RETURNING *)" WRITTEN_TOKEN},
     {"tokens_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT t.id, " TOKEN_JSON("t") " AS j FROM api_tokens t"
+     " SELECT t.id, j FROM api_tokens t, api_token(t, sl_now()) j"
      " WHERE t.account_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3) s"},
     {"token_revoke",
-     "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, sl_now())"
-     " WHERE id = $1 AND ($2::bigint IS NULL OR account_id = $2)"
-     " RETURNING " TOKEN_JSON("api_tokens") "::text"},
+     "WITH t AS (UPDATE api_tokens SET revoked_at = coalesce(revoked_at, sl_now())"
+     " WHERE id = $1 AND ($2::bigint IS NULL OR account_id = $2) RETURNING *)" WRITTEN_TOKEN},
     /* tokens that can authenticate now and never expire ($1) or expire after $2 */
     {"tokens_long_lived",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT t.id, " TOKEN_JSON("t") "::jsonb"
-     "  || jsonb_build_object('account_kind', a.kind, 'account_name', a.name) AS j"
-     " FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
+     " SELECT t.id, x AS j FROM api_tokens t JOIN accounts a ON a.id = t.account_id,"
+     "  api_token_listed(t, a, sl_now()) x"
      " WHERE t.revoked_at IS NULL AND NOT a.disabled"
      "   AND (t.expires_at IS NULL OR (NOT $1::boolean AND t.expires_at > to_timestamp($2::bigint)"
      "        AND t.expires_at > sl_now()))"
@@ -115,15 +106,22 @@ sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name,
                              const json_t *regions, json_t **out) {
   char *rj = regions ? json_dumps(regions, JSON_COMPACT) : NULL;
   const char *v[3] = {kind, name, rj};
-  sl_dbrc rc = sl_db_json(c, "account_create", 3, v, out);
+  int64_t id = 0;
+  sl_dbrc rc = sl_db_int(c, "account_create", 3, v, &id);
   free(rj);
-  return rc;
+  return rc == SL_DB_OK ? sl_db_account_get(c, id, out) : rc;
 }
 
 sl_dbrc sl_db_account_get(sl_dbc *c, int64_t id, json_t **out) {
   char b[24];
   const char *v[1] = {sl_db_i64(b, id)};
   return sl_db_json(c, "account_get", 1, v, out);
+}
+
+sl_dbrc sl_db_me(sl_dbc *c, int64_t token_id, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, token_id)};
+  return sl_db_json(c, "me", 1, v, out);
 }
 
 sl_dbrc sl_db_accounts_list(sl_dbc *c, const char *kind, int64_t after, int limit, json_t **out) {

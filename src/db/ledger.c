@@ -6,11 +6,12 @@
 #include "suanli/db/ledger.h"
 
 const sl_db_stmt sl_db_stmts_ledger[] = {
+    /* keys, checkpoints, entries and audit runs leave as api_key(), api_checkpoint(),
+     * api_ledger_entry(), api_receipt_entry() and api_audit_run() of schema/022_api_objects.sql */
     {"keys_json",
-     "SELECT json_build_object('keys', coalesce(json_agg(json_build_object('key_id', key_id,"
-     " 'public_key', encode(public_key, 'hex'), 'valid_from', sl_ts(valid_from),"
-     " 'valid_until', sl_ts(valid_until)) ORDER BY valid_from, key_id), '[]'))::text"
-     " FROM exchange_keys"},
+     "SELECT json_build_object('keys',"
+     " coalesce(json_agg(j ORDER BY k.valid_from, k.key_id), '[]'))::text"
+     " FROM exchange_keys k, api_key(k) j"},
     {"keys_rows",
      "SELECT key_id, encode(public_key, 'hex'), extract(epoch FROM valid_from)::bigint,"
      " coalesce(extract(epoch FROM valid_until)::bigint, 0) FROM exchange_keys"
@@ -77,34 +78,22 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      " VALUES ($1, decode($2, 'hex'), to_timestamp($3::bigint), $4, decode($5, 'hex'),"
      " decode($6, 'hex')) ON CONFLICT (tree_size) DO NOTHING"},
     {"checkpoint_get",
-     "SELECT json_build_object('tree_size', tree_size, 'root_hash', encode(root_hash, 'hex'),"
-     " 'timestamp', sl_ts(signed_at), 'key_id', key_id, 'signature', encode(signature, 'hex'),"
-     " 'record', encode(record, 'hex'))::text FROM ledger_checkpoints"
-     " WHERE tree_size = coalesce($1, (SELECT max(tree_size) FROM ledger_checkpoints))"},
+     "SELECT j::text FROM ledger_checkpoints c, api_checkpoint(c) j"
+     " WHERE c.tree_size = coalesce($1, (SELECT max(tree_size) FROM ledger_checkpoints))"},
     {"audit_run_insert",
      "INSERT INTO audit_runs(started_at, findings, by_check, tree_size)"
      " VALUES (to_timestamp($1::bigint), $2, $3::jsonb, (SELECT max(tree_size) FROM ledger_checkpoints))"},
     {"audit_run_latest",
-     "SELECT json_build_object('id', id, 'started_at', sl_ts(started_at), 'finished_at',"
-     " sl_ts(finished_at), 'findings', findings, 'by_check', by_check, 'tree_size', tree_size)::text"
-     " FROM audit_runs ORDER BY id DESC LIMIT 1"},
+     "SELECT j::text FROM audit_runs r, api_audit_run(r) j ORDER BY r.id DESC LIMIT 1"},
     {"checkpoint_covering",
-     "SELECT json_build_object('tree_size', tree_size, 'root_hash', encode(root_hash, 'hex'),"
-     " 'timestamp', sl_ts(signed_at), 'key_id', key_id, 'signature', encode(signature, 'hex'),"
-     " 'record', encode(record, 'hex'))::text FROM ledger_checkpoints"
-     " WHERE tree_size > $1 ORDER BY tree_size DESC LIMIT 1"},
+     "SELECT j::text FROM ledger_checkpoints c, api_checkpoint(c) j"
+     " WHERE c.tree_size > $1 ORDER BY c.tree_size DESC LIMIT 1"},
     {"entries_of_trade",
-     "SELECT coalesce(json_agg(json_build_object('entry_id', e.id, 'purpose', e.purpose,"
-     " 'record', encode(e.record, 'hex'), 'key_id', e.key_id,"
-     " 'signature', encode(e.signature, 'hex'), 'leaf_index', e.leaf_index,"
-     " 'journal_txn_id', e.journal_txn_id) ORDER BY e.id), '[]')::text"
-     " FROM ledger_entries e WHERE e.trade_id = $1"},
+     "SELECT coalesce(json_agg(j ORDER BY e.id), '[]')::text"
+     " FROM ledger_entries e, api_receipt_entry(e) j WHERE e.trade_id = $1"},
     {"entry_get",
-     "SELECT json_build_object('entry_id', e.id, 'purpose', e.purpose, 'trade_id', e.trade_id,"
-     " 'journal_txn_id', e.journal_txn_id, 'account_id', j.account_id,"
-     " 'record', encode(e.record, 'hex'), 'key_id', e.key_id,"
-     " 'signature', encode(e.signature, 'hex'), 'leaf_index', e.leaf_index)::text"
-     " FROM ledger_entries e LEFT JOIN journal_txns j ON j.id = e.journal_txn_id WHERE e.id = $1"},
+     "SELECT x::text FROM ledger_entries e LEFT JOIN journal_txns j ON j.id = e.journal_txn_id,"
+     " api_ledger_entry(e, j) x WHERE e.id = $1"},
     {NULL, NULL},
 };
 

@@ -5,14 +5,14 @@
  * with the token, so the rate travels in the authenticated principal and its cache entry. */
 #include "suanli/db/limits.h"
 #include "internal.h"
+#include <stdlib.h>
 
 const sl_db_stmt sl_db_stmts_limits[] = {
+    /* $2: every kind's default rate (a JSON object by kind), $3 the auth cache's lifetime; the
+     * account's limits leave as api_rate_limits() of schema/022_api_objects.sql */
     {"rate_limits_get",
-     "SELECT json_build_object('account_id', a.id, 'kind', a.kind, 'override',"
-     "  CASE WHEN o.account_id IS NULL THEN NULL ELSE json_build_object("
-     "   'per_second', (o.per_second_milli / 1000.0)::float8, 'burst', o.burst,"
-     "   'updated_at', sl_ts(o.updated_at), 'updated_by', o.updated_by) END)::text"
-     " FROM accounts a LEFT JOIN account_rate_limits o ON o.account_id = a.id WHERE a.id = $1"},
+     "SELECT j::text FROM accounts a LEFT JOIN account_rate_limits o ON o.account_id = a.id,"
+     " api_rate_limits(a, o, $2::json -> a.kind, $3) j WHERE a.id = $1"},
     {"rate_limits_set",
      "INSERT INTO account_rate_limits(account_id, per_second_milli, burst, updated_by)"
      " VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE"
@@ -22,10 +22,15 @@ const sl_db_stmt sl_db_stmts_limits[] = {
     {NULL, NULL},
 };
 
-sl_dbrc sl_db_rate_limits_get(sl_dbc *c, int64_t account_id, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, account_id)};
-  return sl_db_json(c, "rate_limits_get", 1, v, out);
+sl_dbrc sl_db_rate_limits_get(sl_dbc *c, int64_t account_id, const json_t *kind_defaults,
+                              int64_t cache_ms, json_t **out) {
+  char b1[24], b3[24];
+  char *defaults = json_dumps(kind_defaults, JSON_COMPACT);
+  if (!defaults) return SL_DB_HARD;
+  const char *v[3] = {sl_db_i64(b1, account_id), defaults, sl_db_i64(b3, cache_ms)};
+  sl_dbrc rc = sl_db_json(c, "rate_limits_get", 3, v, out);
+  free(defaults);
+  return rc;
 }
 
 sl_dbrc sl_db_rate_limits_set(sl_dbc *c, int64_t account_id, int64_t per_second_milli,

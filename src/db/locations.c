@@ -14,26 +14,12 @@ const sl_db_stmt sl_db_stmts_locations[] = {
      " lat = CASE WHEN $5::boolean THEN $6::double precision ELSE lat END,"
      " lon = CASE WHEN $5::boolean THEN $7::double precision ELSE lon END"
      " WHERE code = $1 RETURNING code"},
-    {"latency_model_get",
-     "SELECT json_build_object('formula', 'rtt_ms = overhead_ms + 2 * fibre_factor * km /"
-     " fibre_km_per_ms, km = great-circle distance between the regions'' coordinates"
-     " (haversine, R = 6371.0088 km); rounded to whole microseconds',"
-     " 'overhead_ms', sl_milli(overhead_us), 'ms_per_km', (ns_per_km / 1e6)::text,"
-     " 'fibre_factor', fibre_factor::text, 'fibre_km_per_ms', fibre_km_per_ms::text,"
-     " 'fitted_on', fitted_on, 'pairs', pairs, 'regions', regions,"
-     " 'error', json_build_object('median_ms', median_error_ms::text,"
-     "  'p90_ms', p90_error_ms::text, 'max_ms', max_error_ms::text,"
-     "  'leave_one_region_out', json_build_object('median_ms', loo_median_error_ms::text,"
-     "   'p90_ms', loo_p90_error_ms::text)),"
-     " 'located_regions', (SELECT count(*) FROM regions WHERE lat IS NOT NULL),"
-     " 'regions_without_location', (SELECT coalesce(json_agg(code ORDER BY code), '[]')"
-     "   FROM regions WHERE lat IS NULL),"
-     " 'updated_at', sl_ts(updated_at))::text FROM latency_model"},
+    /* the model and the matrix's entries leave as api_latency_model() and api_latency_entry() of
+     * schema/022_api_objects.sql */
+    {"latency_model_get", "SELECT j::text FROM latency_model m, api_latency_model(m) j"},
     {"rtt_list",
-     "SELECT coalesce(json_agg(json_build_object('from', l.from_region, 'to', l.to_region,"
-     "  'rtt_us', l.rtt_us, 'source', l.source, 'updated_at', sl_ts(l.updated_at))"
-     "  ORDER BY l.from_region, l.to_region), '[]')::text"
-     " FROM region_rtt l"
+     "SELECT coalesce(json_agg(j ORDER BY l.from_region, l.to_region), '[]')::text"
+     " FROM region_rtt l, api_latency_entry(l) j"
      " WHERE ($1::text IS NULL OR l.from_region = $1) AND ($2::text IS NULL OR l.to_region = $2)"
      "  AND ($1::text IS NOT NULL OR $2::text IS NOT NULL OR l.source = 'measured')"},
     {NULL, NULL},

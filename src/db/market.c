@@ -9,28 +9,8 @@
 #include "suanli/db/market.h"
 #include "suanli/core/vocab.h"
 
-#define TRADE_JSON(t)                                                                        \
-  "json_build_object('id', " t ".id, 'order_id', " t ".order_id, 'tenant_id', " t          \
-  ".tenant_id, 'provider_id', " t ".provider_id, 'pool_id', " t ".pool_id, 'region', " t   \
-  ".region, 'accelerator', " t ".accelerator_id, 'gpus', " t ".gpus, 'start', sl_ts(" t    \
-  ".start_at), 'end', sl_ts(" t ".end_at), 'hours', extract(epoch FROM " t ".end_at - " t  \
-  ".start_at)::bigint / 3600, 'unit_price_minor', " t ".unit_price_minor, 'total_minor', " \
-  t ".total_minor, 'fee_bp', " t ".fee_bp, 'fee_minor', " t ".fee_minor, 'state', " t       \
-  ".state, 'refunded_minor', " t ".refunded_minor, 'reservation', (SELECT "                 \
-  "json_build_object('id', rv.id, 'state', rv.state, 'external_ref', rv.external_ref, "    \
-  "'events', (SELECT coalesce(json_agg(json_build_object('from', e.from_state, 'to', "       \
-  "e.to_state, 'cause', e.cause, 'at', sl_ts(e.at)) ORDER BY e.id), '[]') FROM "             \
-  "reservation_events e WHERE e.reservation_id = rv.id)) FROM reservations rv WHERE "       \
-  "rv.trade_id = " t ".id), 'created_at', sl_ts(" t ".created_at), 'settled_at', sl_ts(" t \
-  ".settled_at), 'cancelled_at', sl_ts(" t ".cancelled_at), 'lost_gpus', " t ".lost_gpus, " \
-  "'replaces_trade_id', " t ".replaces_trade_id)"
-
-#define ORDER_JSON(o)                                                                        \
-  "json_build_object('id', " o ".id, 'tenant_id', " o ".tenant_id, 'state', " o            \
-  ".state, 'reason', " o ".reason, 'request', " o ".request, 'created_at', sl_ts(" o       \
-  ".created_at), 'updated_at', sl_ts(" o ".updated_at), 'filled_at', sl_ts(" o             \
-  ".filled_at), 'trades', coalesce((SELECT json_agg(" TRADE_JSON("t") " ORDER BY t.id) "    \
-  "FROM trades t WHERE t.order_id = " o ".id), '[]'::json))"
+/* Orders, trades, balances, postings and the settings leave as api_order(), api_trade(),
+ * api_balances(), api_posting() and api_exchange_settings() of schema/022_api_objects.sql. */
 
 /* Operator / party scope of trades: $2 party (tenant or provider), $3 regions JSON. */
 #define TRADE_SCOPE                                                                          \
@@ -53,11 +33,11 @@ const sl_db_stmt sl_db_stmts_market[] = {
      "UPDATE orders SET state = $2, reason = $3, updated_at = sl_now(),"
      " filled_at = CASE WHEN $2 = 'filled' THEN sl_now() ELSE filled_at END WHERE id = $1"},
     {"order_get",
-     "SELECT " ORDER_JSON("o") "::text FROM orders o"
+     "SELECT j::text FROM orders o, api_order(o) j"
      " WHERE o.id = $1 AND ($2::bigint IS NULL OR o.tenant_id = $2)"},
     {"orders_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT o.id, " ORDER_JSON("o") " AS j FROM orders o"
+     " SELECT o.id, j FROM orders o, api_order(o) j"
      " WHERE ($1::bigint IS NULL OR o.tenant_id = $1) AND ($2::text IS NULL OR o.state = $2)"
      "   AND o.id > $3 ORDER BY o.id LIMIT $4) s"},
     {"order_cancel",
@@ -65,34 +45,24 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " reason = CASE WHEN $2::bigint IS NULL THEN 'cancelled by an admin'"
      "          ELSE 'cancelled by the tenant' END"
      " WHERE id = $1 AND ($2::bigint IS NULL OR tenant_id = $2)"
-     " AND state = 'open' RETURNING *) SELECT " ORDER_JSON("o") "::text FROM o"},
+     " AND state = 'open' RETURNING *) SELECT j::text FROM o, api_order(o) j"},
     {"trade_buy", "SELECT out_trade, out_outcome FROM sl_trade($1, $2, $3, to_timestamp($4::bigint),"
                   " $5::int, $6::int, $7)"},
     {"trade_get",
-     "SELECT " TRADE_JSON("t") "::text FROM trades t WHERE t.id = $1 AND" TRADE_SCOPE},
+     "SELECT j::text FROM trades t, api_trade(t) j WHERE t.id = $1 AND" TRADE_SCOPE},
     {"trades_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT t.id, " TRADE_JSON("t") " AS j FROM trades t WHERE t.id > $1 AND" TRADE_SCOPE
+     " SELECT t.id, j FROM trades t, api_trade(t) j WHERE t.id > $1 AND" TRADE_SCOPE
      " AND ($4::bigint IS NULL OR t.order_id = $4) ORDER BY t.id LIMIT $5) s"},
     {"trade_cancel", "SELECT out_outcome, out_refund, out_charge FROM sl_cancel_trade($1, $2)"},
     {"deposit", "SELECT sl_deposit($1, $2, $3)"},
     {"withdraw", "SELECT coalesce(sl_withdraw($1, $2, $3), 0)"},
-    {"balances",
-     "SELECT json_build_object('account_id', a.id, 'available_minor',"
-     " coalesce((SELECT balance FROM ledger_accounts WHERE owner_id = a.id AND purpose = 'available'), 0),"
-     " 'escrow_minor',"
-     " coalesce((SELECT balance FROM ledger_accounts WHERE owner_id = a.id AND purpose = 'escrow'), 0),"
-     " 'hourly_cap_minor', b.hourly_cap_minor, 'monthly_cap_minor', b.monthly_cap_minor,"
-     " 'spent_this_month_minor', coalesce((SELECT sum(total_minor - refunded_minor) FROM trades"
-     "   WHERE tenant_id = a.id AND created_at >= date_trunc('month', sl_now())), 0))::text"
-     " FROM accounts a LEFT JOIN tenant_budgets b ON b.account_id = a.id WHERE a.id = $1"},
+    {"balances", "SELECT j::text FROM accounts a, api_balances(a, sl_now()) j WHERE a.id = $1"},
     {"postings_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT p.id, json_build_object('id', p.id, 'txn_id', p.txn_id, 'kind', j.kind,"
-     "  'trade_id', j.trade_id, 'account', l.purpose, 'amount_minor', p.amount,"
-     "  'balance_after_minor', p.balance_after, 'memo', j.memo, 'at', sl_ts(j.created_at)) AS j"
+     " SELECT p.id, x AS j"
      " FROM postings p JOIN ledger_accounts l ON l.id = p.ledger_account_id"
-     " JOIN journal_txns j ON j.id = p.txn_id"
+     " JOIN journal_txns j ON j.id = p.txn_id, api_posting(p, j, l) x"
      " WHERE l.owner_id = $1 AND p.id > $2 ORDER BY p.id LIMIT $3) s"},
     {"budget_set",
      "INSERT INTO tenant_budgets(account_id, hourly_cap_minor, monthly_cap_minor)"
@@ -104,11 +74,7 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " coalesce((SELECT sum(total_minor - refunded_minor) FROM trades"
      "   WHERE tenant_id = $1 AND created_at >= date_trunc('month', sl_now())), 0)"
      " FROM (SELECT $1::bigint AS id) a LEFT JOIN tenant_budgets b ON b.account_id = a.id"},
-    {"settings_get",
-     "SELECT json_build_object('fee_bp', fee_bp, 'cancel_free_hours', cancel_free_hours,"
-     " 'cancel_charge_bp', cancel_charge_bp, 'heartbeat_timeout_s', heartbeat_timeout_s,"
-     " 'adapter_failure_limit', adapter_failure_limit,"
-     " 'updated_at', sl_ts(updated_at))::text FROM exchange_settings"},
+    {"settings_get", "SELECT j::text FROM exchange_settings s, api_exchange_settings(s) j"},
     {"settings_set",
      "UPDATE exchange_settings SET fee_bp = coalesce($1, fee_bp),"
      " cancel_free_hours = coalesce($2, cancel_free_hours),"

@@ -10,21 +10,20 @@
  * (milli), $10 min memory GB, $11 origin region, $12 max RTT (us), $13 sort, $14 offset,
  * $15 limit.  Free GPUs: gpu_count less the most booked hour of the window; 0 when the window
  * is not inside the pool's availability.  RTT from the origin: the latency matrix, as the
- * matcher reads it (unknown RTTs never pass a max_rtt filter and sort last). */
+ * matcher reads it (unknown RTTs never pass a max_rtt filter and sort last).  The page's offers
+ * leave as api_offer() of schema/022_api_objects.sql (the pools of the page read again by
+ * primary key, in the statement's snapshot). */
 const sl_db_stmt sl_db_stmts_offers[] = {
     {"offers_page",
      "WITH o AS ("
-     " SELECT p.id, p.region, p.accelerator_id, a.memory_gb, a.score_milli, p.gpu_count,"
-     "  p.gpus_per_node, p.intra_node, p.inter_node, p.inter_node_gbps, p.price_minor, p.health,"
-     "  p.available_from, p.available_until,"
+     " SELECT p.id, p.price_minor,"
      "  CASE WHEN p.available_from <= to_timestamp($1::bigint)"
      "        AND p.available_until >= to_timestamp($2::bigint)"
      "   THEN p.gpu_count - coalesce((SELECT max(ps.booked) FROM pool_slots ps"
      "     WHERE ps.pool_id = p.id AND ps.slot >= to_timestamp($1::bigint)"
      "       AND ps.slot < to_timestamp($2::bigint)), 0)"
      "   ELSE 0 END AS free,"
-     "  CASE WHEN a.score_milli > 0"
-     "   THEN (p.price_minor * 1000 + a.score_milli / 2) / a.score_milli END AS ncu_price,"
+     "  sl_ncu_price_minor(p.price_minor, a.score_milli) AS ncu_price,"
      "  CASE WHEN $11::text IS NULL THEN NULL ELSE l.rtt_us END AS rtt_us, l.source AS rtt_source"
      " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
      " LEFT JOIN region_rtt l ON l.from_region = $11 AND l.to_region = p.region"
@@ -46,19 +45,12 @@ const sl_db_stmt sl_db_stmts_offers[] = {
      "  AND ($8::bigint IS NULL OR ncu_price <= $8)"
      "  AND ($12::bigint IS NULL OR rtt_us <= $12)),"
      " s AS (SELECT * FROM f WHERE n > $14 ORDER BY n LIMIT $15)"
-     " SELECT json_build_object('items', coalesce(json_agg(json_build_object("
-     "  'pool_id', id, 'region', region, 'accelerator', accelerator_id, 'memory_gb', memory_gb,"
-     "  'ncu_per_gpu', sl_milli(score_milli), 'gpu_count', gpu_count,"
-     "  'gpus_per_node', gpus_per_node, 'intra_node', intra_node, 'inter_node', inter_node,"
-     "  'inter_node_gbps', inter_node_gbps, 'free_gpus', free,"
-     "  'price_per_gpu_hour', sl_money(price_minor), 'price_per_ncu_hour', sl_money(ncu_price),"
-     "  'rtt_ms', sl_milli(rtt_us), 'rtt_source', rtt_source, 'health', health,"
-     "  'available_from', sl_ts(available_from), 'available_until', sl_ts(available_until))"
-     "  ORDER BY n), '[]'),"
+     " SELECT json_build_object('items', coalesce(json_agg(j ORDER BY s.n), '[]'),"
      " 'window', json_build_object('start', sl_ts(to_timestamp($1::bigint)),"
      "  'end', sl_ts(to_timestamp($2::bigint))),"
      " 'next_after', CASE WHEN count(*) = $15 THEN ($14 + $15)::text END)::text"
-     " FROM s"},
+     " FROM s JOIN pools p ON p.id = s.id JOIN accelerators a ON a.id = p.accelerator_id,"
+     " api_offer(p, a, s.free, s.rtt_us, s.rtt_source) j"},
     {NULL, NULL},
 };
 

@@ -4,30 +4,8 @@
 #include "internal.h"
 #include "suanli/db/pools.h"
 
-/* A pool in its API shape (money as decimal strings, NCU with three decimals), with its
- * accelerator's public figures.  POOL_JSON includes the adapter (owner and admin views),
- * POOL_JSON_PUBLIC leaves it out (tenants and operators). */
-#define POOL_FIELDS(p, a)                                                                    \
-  "'id', " p ".id, 'owner_id', " p ".owner_id, 'name', " p ".name, "                        \
-  "'region', " p ".region, 'accelerator', " p ".accelerator_id, 'memory_gb', " a            \
-  ".memory_gb, 'ncu_per_gpu', sl_milli(" a ".score_milli), 'gpu_count', " p ".gpu_count, " \
-  "'gpus_per_node', " p ".gpus_per_node, 'nodes', (" p ".gpu_count + " p                    \
-  ".gpus_per_node - 1) / " p ".gpus_per_node, 'intra_node', " p ".intra_node, "             \
-  "'inter_node', " p ".inter_node, 'inter_node_gbps', " p ".inter_node_gbps, "              \
-  "'price_per_gpu_hour', sl_money(" p ".price_minor), 'price_per_ncu_hour', CASE WHEN " a   \
-  ".score_milli > 0 THEN sl_money((" p ".price_minor * 1000 + " a ".score_milli / 2) / " a  \
-  ".score_milli) END, 'available_from', sl_ts(" p ".available_from), "                      \
-  "'available_until', sl_ts(" p ".available_until), 'status', " p ".status, "               \
-  "'retire_at', sl_ts(" p ".retire_at), "                                                   \
-  "'status_cause', " p ".status_cause, 'adapter_failures', " p ".adapter_failures, "        \
-  "'health', json_build_object('state', " p ".health, 'healthy_gpus', " p                   \
-  ".healthy_gpus, 'utilization_bp', " p ".utilization_bp, 'last_heartbeat_at', sl_ts(" p    \
-  ".last_heartbeat_at)), 'created_at', sl_ts(" p ".created_at), "                           \
-  "'updated_at', sl_ts(" p ".updated_at)"
-#define POOL_JSON(p, a)                                                                      \
-  "json_build_object(" POOL_FIELDS(p, a) ", 'adapter', json_build_object('kind', " p         \
-  ".adapter_kind, 'config', " p ".adapter_config))"
-#define POOL_JSON_PUBLIC(p, a) "json_build_object(" POOL_FIELDS(p, a) ")"
+/* A pool leaves as api_pool(p, a, owner_view) of schema/022_api_objects.sql: the owner's and
+ * admins' view shows the adapter, the public view (tenants, operators) does not. */
 
 /* Scope shared by get and list: $2 owner, $3 operator regions (JSON array), $4 market. */
 #define POOL_SCOPE                                                                           \
@@ -35,12 +13,13 @@
   " AND ($3::json IS NULL OR p.region IN (SELECT json_array_elements_text($3::json)))"       \
   " AND (NOT $4::boolean OR p.status = 'active')"
 
-/* A page of pools: {"items": [...], "next_after": last id when the page is full}. */
-#define POOLS_PAGE(json)                                                                     \
+/* A page of pools: {"items": [...], "next_after": last id when the page is full}; $11 the
+ * owner's view. */
+#define POOLS_PAGE                                                                           \
   "SELECT json_build_object('items', coalesce(json_agg(j ORDER BY id), '[]'),"              \
   " 'next_after', CASE WHEN count(*) = $10 THEN max(id) END)::text FROM ("                   \
-  " SELECT p.id, " json " AS j FROM pools p"                                                \
-  " JOIN accelerators a ON a.id = p.accelerator_id"                                         \
+  " SELECT p.id, j FROM pools p"                                                            \
+  " JOIN accelerators a ON a.id = p.accelerator_id, api_pool(p, a, $11) j"                 \
   " WHERE p.id > $1 AND" POOL_SCOPE                                                          \
   "  AND ($5::text IS NULL OR p.region = $5)"                                                \
   "  AND ($6::text IS NULL OR p.accelerator_id IN"                                           \
@@ -50,22 +29,23 @@
   "  AND (CASE WHEN $9::text IS NULL THEN p.status <> 'retired' ELSE p.status = $9 END)"    \
   " ORDER BY p.id LIMIT $10) s"
 
+/* The pool p a write returned, in the owner's view (writes are the owner's or an admin's). */
+#define WRITTEN_POOL                                                                         \
+  " SELECT j::text FROM p JOIN accelerators a ON a.id = p.accelerator_id, api_pool(p, a, true) j"
+
 const sl_db_stmt sl_db_stmts_pools[] = {
     {"pool_create",
      "WITH p AS (INSERT INTO pools(owner_id, name, region, accelerator_id, gpu_count,"
      "  gpus_per_node, intra_node, inter_node, inter_node_gbps, price_minor, available_from,"
      "  available_until, adapter_kind, adapter_config)"
      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint),"
-     "  to_timestamp($12::bigint), $13, $14::jsonb) RETURNING *)"
-     " SELECT " POOL_JSON("p", "a") "::text FROM p JOIN accelerators a ON a.id = p.accelerator_id"},
+     "  to_timestamp($12::bigint), $13, $14::jsonb) RETURNING *)" WRITTEN_POOL},
+    /* $5: the owner's view */
     {"pool_get",
-     "SELECT " POOL_JSON("p", "a") "::text FROM pools p"
-     " JOIN accelerators a ON a.id = p.accelerator_id WHERE p.id = $1 AND" POOL_SCOPE},
-    {"pool_get_public",
-     "SELECT " POOL_JSON_PUBLIC("p", "a") "::text FROM pools p"
-     " JOIN accelerators a ON a.id = p.accelerator_id WHERE p.id = $1 AND" POOL_SCOPE},
-    {"pools_page", POOLS_PAGE(POOL_JSON("p", "a"))},
-    {"pools_page_public", POOLS_PAGE(POOL_JSON_PUBLIC("p", "a"))},
+     "SELECT j::text FROM pools p"
+     " JOIN accelerators a ON a.id = p.accelerator_id, api_pool(p, a, $5) j"
+     " WHERE p.id = $1 AND" POOL_SCOPE},
+    {"pools_page", POOLS_PAGE},
     {"pool_update",
      "WITH p AS (UPDATE pools SET name = coalesce($3, name), status = coalesce($4, status),"
      "  price_minor = coalesce($5::bigint, price_minor),"
@@ -76,15 +56,13 @@ const sl_db_stmt sl_db_stmts_pools[] = {
      "  available_until = coalesce(to_timestamp($8::bigint), available_until),"
      "  updated_at = sl_now()"
      " WHERE id = $1 AND ($2::bigint IS NULL OR owner_id = $2) AND status <> 'retired'"
-     " RETURNING *)"
-     " SELECT " POOL_JSON("p", "a") "::text FROM p JOIN accelerators a ON a.id = p.accelerator_id"},
+     " RETURNING *)" WRITTEN_POOL},
     {"pool_heartbeat",
      "WITH p AS (UPDATE pools SET healthy_gpus = $3, utilization_bp = $4,"
      "  last_heartbeat_at = sl_now(), health = CASE WHEN $3::int = 0 THEN 'down'"
      "  WHEN $3::int < gpu_count THEN 'degraded' ELSE 'healthy' END"
      " WHERE id = $1 AND ($2::bigint IS NULL OR owner_id = $2) AND status <> 'retired'"
-     " RETURNING *)"
-     " SELECT " POOL_JSON("p", "a") "::text FROM p JOIN accelerators a ON a.id = p.accelerator_id"},
+     " RETURNING *)" WRITTEN_POOL},
     {"pool_status",
      "SELECT status FROM pools WHERE id = $1 AND ($2::bigint IS NULL OR owner_id = $2)"},
     {NULL, NULL},
@@ -117,10 +95,11 @@ static void scope_params(const sl_pool_filter *f, const char **v, char b[24], ch
 sl_dbrc sl_db_pool_get(sl_dbc *c, int64_t id, const sl_pool_filter *scope, json_t **out) {
   char b1[24], b2[24];
   char *regions;
-  const char *v[4];
+  const char *v[5];
   v[0] = sl_db_i64(b1, id);
   scope_params(scope, v + 1, b2, &regions);
-  sl_dbrc rc = sl_db_json(c, scope && scope->public_view ? "pool_get_public" : "pool_get", 4, v, out);
+  v[4] = scope && scope->public_view ? "false" : "true";
+  sl_dbrc rc = sl_db_json(c, "pool_get", 5, v, out);
   free(regions);
   return rc;
 }
@@ -128,7 +107,7 @@ sl_dbrc sl_db_pool_get(sl_dbc *c, int64_t id, const sl_pool_filter *scope, json_
 sl_dbrc sl_db_pools_page(sl_dbc *c, const sl_pool_filter *f, char **out) {
   char b1[24], b2[24], b7[24], b8[24], b10[24];
   char *regions;
-  const char *v[10];
+  const char *v[11];
   v[0] = sl_db_i64(b1, f->after);
   scope_params(f, v + 1, b2, &regions);
   v[4] = f->region;
@@ -137,7 +116,8 @@ sl_dbrc sl_db_pools_page(sl_dbc *c, const sl_pool_filter *f, char **out) {
   v[7] = sl_db_i64_opt(b8, f->min_ncu_milli, -1);
   v[8] = f->status;
   v[9] = sl_db_i64(b10, f->limit);
-  sl_dbrc rc = sl_db_text(c, f->public_view ? "pools_page_public" : "pools_page", 10, v, out);
+  v[10] = f->public_view ? "false" : "true";
+  sl_dbrc rc = sl_db_text(c, "pools_page", 11, v, out);
   free(regions);
   return rc;
 }

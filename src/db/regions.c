@@ -3,19 +3,16 @@
 #include "internal.h"
 #include "suanli/db/regions.h"
 
-#define REGION_JSON(r)                                                                      \
-  "json_build_object('code', " r ".code, 'name', " r ".name, 'tier', " r ".tier, "         \
-  "'operator', " r ".operator, 'location', " r ".location, 'lat', " r ".lat, 'lon', " r     \
-  ".lon, 'created_at', sl_ts(" r ".created_at))"
+/* Regions leave as api_region() of schema/022_api_objects.sql. */
 
 const sl_db_stmt sl_db_stmts_regions[] = {
     {"region_create",
-     "INSERT INTO regions(code, name, tier, operator) VALUES ($1, $2, $3, coalesce($4, ''))"
-     " RETURNING " REGION_JSON("regions") "::text"},
-    {"region_get", "SELECT " REGION_JSON("r") "::text FROM regions r WHERE r.code = $1"},
+     "WITH r AS (INSERT INTO regions(code, name, tier, operator)"
+     " VALUES ($1, $2, $3, coalesce($4, '')) RETURNING *) SELECT j::text FROM r, api_region(r) j"},
+    {"region_get", "SELECT j::text FROM regions r, api_region(r) j WHERE r.code = $1"},
     {"regions_list",
      "SELECT coalesce(json_agg(j ORDER BY code), '[]')::text FROM ("
-     " SELECT r.code, " REGION_JSON("r") " AS j FROM regions r"
+     " SELECT r.code, j FROM regions r, api_region(r) j"
      " WHERE ($1::text IS NULL OR r.tier = $1) AND r.code > coalesce($2, '')"
      " ORDER BY r.code LIMIT $3) s"},
     /* $1: JSON array of {"from","to","rtt_us"}; returns the number of rows written. */

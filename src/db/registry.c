@@ -4,17 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROPOSAL_JSON(p)                                                                           \
-  "json_build_object('id', " p ".id, 'state', " p ".state, 'proposer_id', " p                      \
-  ".proposer_id, 'accelerator', " p ".accelerator_id, 'model', " p ".model, 'variant', " p         \
-  ".variant, 'vendor', " p ".vendor, 'family', " p ".family, 'memory_gb', " p                      \
-  ".memory_gb, 'memory_type', " p ".memory_type, 'mem_bandwidth_gbps', " p                         \
-  ".mem_bandwidth_gbps, 'fp16_dense_tflops', " p ".fp16_dense_tflops, 'bf16_dense_tflops', " p     \
-  ".bf16_dense_tflops, 'fp32_tflops', " p ".fp32_tflops, 'interconnect', " p                       \
-  ".interconnect, 'interconnect_gbps', " p ".interconnect_gbps, 'source_url', " p                  \
-  ".source_url, 'notes', " p ".notes, 'aliases', to_json(" p ".aliases), 'reason', " p             \
-  ".reason, 'decided_by', " p ".decided_by, 'decided_at', sl_ts(" p ".decided_at), "               \
-  "'created_at', sl_ts(" p ".created_at))"
+/* Proposals leave as api_proposal() of schema/022_api_objects.sql; p, the proposal a write
+ * returned. */
+#define WRITTEN_PROPOSAL " SELECT j::text FROM p, api_proposal(p) j"
 
 const sl_db_stmt sl_db_stmts_registry[] = {
     /* $1 proposer, $2 the validated body (jsonb) */
@@ -32,28 +24,25 @@ const sl_db_stmt sl_db_stmts_registry[] = {
      "   memory_gb, memory_type, mem_bandwidth_gbps, fp16_dense_tflops, bf16_dense_tflops,"
      "   fp32_tflops, interconnect, interconnect_gbps, source_url, coalesce(notes, ''),"
      "   coalesce(ARRAY(SELECT jsonb_array_elements_text($2::jsonb -> 'aliases')), '{}')"
-     "  FROM b RETURNING *)"
-     " SELECT " PROPOSAL_JSON("p") "::text FROM p"},
-    {"proposal_get", "SELECT " PROPOSAL_JSON(
-                         "p") "::text FROM accelerator_proposals p"
-                              " WHERE p.id = $1 AND ($2::bigint IS NULL OR p.proposer_id = $2)"},
+     "  FROM b RETURNING *)" WRITTEN_PROPOSAL},
+    {"proposal_get",
+     "SELECT j::text FROM accelerator_proposals p, api_proposal(p) j"
+     " WHERE p.id = $1 AND ($2::bigint IS NULL OR p.proposer_id = $2)"},
     {"proposals_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT p.id, " PROPOSAL_JSON(
-         "p") " AS j FROM accelerator_proposals p"
-              " WHERE p.id > $1 AND ($2::bigint IS NULL OR p.proposer_id = $2)"
-              "  AND ($3::text IS NULL OR p.state = $3) ORDER BY p.id LIMIT $4) s"},
+     " SELECT p.id, j FROM accelerator_proposals p, api_proposal(p) j"
+     " WHERE p.id > $1 AND ($2::bigint IS NULL OR p.proposer_id = $2)"
+     "  AND ($3::text IS NULL OR p.state = $3) ORDER BY p.id LIMIT $4) s"},
     {"proposal_approve", "SELECT out_outcome, coalesce(out_existing, '')"
                          " FROM sl_accelerator_approve($1, $2)"},
     {"proposal_reject",
      "WITH p AS (UPDATE accelerator_proposals SET state = 'rejected', reason = $3,"
      "  decided_by = $2, decided_at = sl_now() WHERE id = $1 AND state = 'pending' RETURNING *)"
-     " SELECT " PROPOSAL_JSON("p") "::text FROM p"},
+     WRITTEN_PROPOSAL},
     {"proposal_withdraw",
      "WITH p AS (UPDATE accelerator_proposals SET state = 'withdrawn', decided_by = $2,"
      "  decided_at = sl_now() WHERE id = $1 AND proposer_id = $2 AND state = 'pending'"
-     "  RETURNING *)"
-     " SELECT " PROPOSAL_JSON("p") "::text FROM p"},
+     "  RETURNING *)" WRITTEN_PROPOSAL},
     {"aliases_list",
      "SELECT coalesce(json_agg(json_build_object('alias', alias, 'accelerators', ids)"
      "  ORDER BY lower(alias), alias), '[]')::text FROM ("

@@ -9,11 +9,8 @@ const sl_db_stmt sl_db_stmts_audit[] = {
      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"},
     {"audit_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT l.id, json_build_object('id', l.id, 'at', sl_ts(l.at), 'request_id', l.request_id,"
-     "  'account_id', l.account_id, 'token_id', l.token_id, 'method', l.method, 'path', l.path,"
-     "  'action', l.action, 'object', l.object, 'status', l.status, 'outcome', l.outcome,"
-     "  'error', l.error, 'client_addr', l.client_addr) AS j"
-     " FROM audit_log l WHERE ($1::bigint IS NULL OR l.account_id = $1) AND l.id > $2"
+     " SELECT l.id, j FROM audit_log l, api_audit_row(l) j"
+     " WHERE ($1::bigint IS NULL OR l.account_id = $1) AND l.id > $2"
      " ORDER BY l.id LIMIT $3) s"},
     {NULL, NULL},
 };

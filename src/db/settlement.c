@@ -5,10 +5,7 @@
 #include "suanli/db/settlement.h"
 #include "suanli/db/ledger_audit.h"
 
-#define PERIOD_JSON(p)                                                                        \
-  "json_build_object('id', " p ".id, 'start', sl_ts(" p ".starts_at), 'end', sl_ts(" p       \
-  ".ends_at), 'closed_at', sl_ts(" p ".closed_at), 'closed_by', " p ".closed_by,"             \
-  " 'export_sha256', encode(" p ".export_sha256, 'hex'), 'ledger_entry', " p ".ledger_entry)"
+/* Periods leave as api_period() of schema/022_api_objects.sql. */
 
 const sl_db_stmt sl_db_stmts_settlement[] = {
     {"period_insert",
@@ -16,12 +13,13 @@ const sl_db_stmt sl_db_stmts_settlement[] = {
      " VALUES (to_timestamp($1::bigint), to_timestamp($2::bigint), $3, decode($4, 'hex'))"
      " RETURNING id"},
     {"period_set_entry", "UPDATE periods SET ledger_entry = $2 WHERE id = $1"},
-    {"period_get", "SELECT " PERIOD_JSON("p") "::text FROM periods p WHERE p.id = $1"},
+    {"period_get", "SELECT j::text FROM periods p, api_period(p) j WHERE p.id = $1"},
     {"period_bounds",
      "SELECT extract(epoch FROM starts_at)::bigint, extract(epoch FROM ends_at)::bigint"
      " FROM periods WHERE id = $1"},
     {"periods_list",
-     "SELECT coalesce(json_agg(" PERIOD_JSON("p") " ORDER BY p.starts_at), '[]')::text FROM periods p"},
+     "SELECT coalesce(json_agg(j ORDER BY p.starts_at), '[]')::text"
+     " FROM periods p, api_period(p) j"},
     {"period_lines",
      "SELECT account_id, account_kind, txn_id, sl_ts(at), kind, coalesce(trade_id, 0),"
      " coalesce(pool_id, 0), coalesce(region, ''), coalesce(gpu_hours, 0), available, escrow,"

@@ -188,10 +188,10 @@ const sl_db_stmt sl_db_stmts_stats[] = {
      "  WHERE p.status = 'active' AND p.health <> 'down'"
      "    AND p.available_from <= h.h0 AND p.available_until > h.h0"
      "    AND ($1::text IS NULL OR p.accelerator_id = $1) AND ($2::text IS NULL OR p.region = $2))"
-     " SELECT coalesce(json_agg(o ORDER BY (o->>'min_price_minor')::bigint, o->>'region', o->>'accelerator'), '[]')::text"
-     " FROM (SELECT json_build_object('region', region, 'accelerator', accelerator_id,"
+     " SELECT coalesce(json_agg(o ORDER BY min_price_minor, region, accelerator_id), '[]')::text"
+     " FROM (SELECT region, accelerator_id, min(price_minor) AS min_price_minor,"
+     "   json_build_object('region', region, 'accelerator', accelerator_id,"
      "   'memory_gb', max(memory_gb), 'pools', count(*), 'free_gpus', sum(free)::bigint,"
-     "   'min_price_minor', min(price_minor),"
      "   'min_price', sl_money(min(price_minor)), 'median_price',"
      "   sl_money((percentile_disc(0.5) WITHIN GROUP (ORDER BY price_minor))::bigint),"
      "   'max_price', sl_money(max(price_minor)),"
@@ -315,12 +315,7 @@ sl_dbrc sl_db_market_offers(sl_dbc *c, const char *accelerator, const char *regi
                             json_t **out) {
   char b[24];
   const char *v[3] = {accelerator, region, sl_db_i64(b, limit)};
-  sl_dbrc rc = sl_db_json(c, "market_offers", 3, v, out);
-  if (rc != SL_DB_OK) return rc;
-  size_t i;
-  json_t *o;
-  json_array_foreach(*out, i, o) json_object_del(o, "min_price_minor");
-  return SL_DB_OK;
+  return sl_db_json(c, "market_offers", 3, v, out);
 }
 
 sl_dbrc sl_db_market_prices(sl_dbc *c, const char *accelerator, int days, const char *region,

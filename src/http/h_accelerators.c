@@ -1,11 +1,8 @@
 /* h_accelerators.c — the accelerator catalog and the normalized-capacity standard. */
 #include <string.h>
 #include "internal.h"
-#include "suanli/core/capacity.h"
 #include "suanli/db/accelerators.h"
 
-
-static void shape_accel(json_t *a) { sl_json_milli(a, "ncu_milli", "ncu"); }
 
 static json_t *formula(sl_req *r) {
   json_t *f;
@@ -14,7 +11,6 @@ static json_t *formula(sl_req *r) {
     sl_reply_db(r, rc);
     return NULL;
   }
-  json_object_set_new(f, "formula", json_string(sl_capacity_formula_text));
   return f;
 }
 
@@ -25,9 +21,6 @@ void h_accelerators_list(sl_req *r) {
     sl_reply_db(r, rc);
     return;
   }
-  size_t i;
-  json_t *a;
-  json_array_foreach(items, i, a) shape_accel(a);
   if (!(f = formula(r))) {
     json_decref(items);
     return;
@@ -43,7 +36,6 @@ void h_accelerators_get(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
   } else {
-    shape_accel(a);
     sl_reply_json(r, 200, a);
   }
 }

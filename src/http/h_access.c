@@ -47,7 +47,9 @@ void h_trade_access(sl_req *r) {
   int64_t id;
   if (!sl_req_path_id(r, 0, &id)) return;
   json_t *a;
-  sl_dbrc rc = sl_db_trade_access(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id, &a);
+  char state[32];
+  sl_dbrc rc = sl_db_trade_access(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id, &a,
+                                  state, sizeof state);
   if (rc == SL_DB_NOROWS) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no trade %lld", (long long)id);
   } else if (rc != SL_DB_OK) {
@@ -56,10 +58,9 @@ void h_trade_access(sl_req *r) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id",
                    "no access details for trade %lld yet (reservation %s; they come when the "
                    "pool's system has reserved the capacity, sealed to the key registered then)",
-                   (long long)id, json_string_value(json_object_get(a, "reservation_state")));
+                   (long long)id, state);
     json_decref(a);
   } else {
-    json_object_del(a, "reservation_state");
     sl_reply_json(r, 200, a);
   }
 }

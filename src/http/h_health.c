@@ -1,6 +1,5 @@
 /* h_health.c — GET /healthz, GET /readyz, GET /v1/me. */
 #include "internal.h"
-#include "suanli/core/timeutil.h"
 #include "suanli/db/accounts.h"
 #include "suanli/db/migrate.h"
 
@@ -29,16 +28,8 @@ void h_readyz(sl_req *r) {
 }
 
 void h_me(sl_req *r) {
-  json_t *acct;
-  sl_dbrc rc = sl_db_account_get(r->db, r->who.account_id, &acct);
-  if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-    return;
-  }
-  char exp[32] = "";
-  if (r->who.token_expires) sl_time_format(r->who.token_expires, exp, sizeof exp);
-  json_t *tok = json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)r->who.token_id, "public_id",
-                          r->who.token_public, "label", r->who.token_label, "expires_at",
-                          exp[0] ? json_string(exp) : json_null());
-  sl_reply_json(r, 200, json_pack("{s:o,s:o}", "account", acct, "token", tok));
+  json_t *me;
+  sl_dbrc rc = sl_db_me(r->db, r->who.token_id, &me);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, me);
 }

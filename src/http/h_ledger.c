@@ -7,8 +7,6 @@
 #include "suanli/db/ledger.h"
 #include "suanli/db/market.h"
 
-void sl_shape_trade(json_t *t);
-
 /* GET /v1/keys (public): every key with its validity period. */
 void h_keys_list(sl_req *r) {
   bool down = false;
@@ -77,7 +75,6 @@ void h_trades_receipt(sl_req *r) {
   } else if (!trade_entry) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "trade %lld has no ledger entry (signing is off)", (long long)id);
   } else {
-    sl_shape_trade(t);
     json_object_set_new(trade_entry, "trade", json_incref(t));
     json_object_set_new(trade_entry, "money_events", json_incref(events));
     sl_reply_json(r, 200, json_incref(trade_entry));

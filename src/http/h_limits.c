@@ -8,6 +8,7 @@
  * cache entry expires (SUANLI_AUTH_CACHE_MS, reported as "cache_ms"). */
 #include "internal.h"
 #include "limits.h"
+#include "suanli/core/vocab.h"
 #include "suanli/db/limits.h"
 #include <math.h>
 #include <string.h>
@@ -24,32 +25,34 @@ static json_t *rate_json(double per_s, double burst) {
   return json_pack("{s:o,s:o}", "per_second", figure(per_s), "burst", figure(burst));
 }
 
-/* Reply the account's limits: {"account_id", "kind", "override", "kind_default",
- * "effective", "source", "cache_ms"}; 404 for an unknown account. */
+/* This process's default rate of every account kind: {"<kind>": {"per_second", "burst"} or
+ * null when the kind is not limited}. */
+static json_t *kind_defaults(void) {
+  json_t *d = json_object();
+  for (const char *const *k = sl_vocab_names(SL_VD_ACCOUNT_KIND); *k; k++) {
+    sl_rate def;
+    json_object_set_new(d, *k, sl_limit_kind_rate(*k, &def) ? rate_json(def.per_s, def.burst)
+                                                            : json_null());
+  }
+  return d;
+}
+
+/* The account's RateLimits (api_rate_limits) with this process's settings; NOROWS for an
+ * unknown account. */
+static sl_dbrc limits_get(sl_req *r, int64_t id, json_t **out) {
+  json_t *d = kind_defaults();
+  sl_dbrc rc = sl_db_rate_limits_get(r->db, id, d, sl_auth_cache_ms(), out);
+  json_decref(d);
+  return rc;
+}
+
+/* Reply the account's limits; 404 for an unknown account. */
 static void reply_limits(sl_req *r, int64_t id) {
   json_t *j;
-  sl_dbrc rc = sl_db_rate_limits_get(r->db, id, &j);
-  if (rc == SL_DB_NOROWS) {
-    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
-    return;
-  }
-  if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-    return;
-  }
-  sl_rate def;
-  bool limited = sl_limit_kind_rate(json_string_value(json_object_get(j, "kind")), &def);
-  json_t *ov = json_object_get(j, "override");
-  json_object_set_new(j, "kind_default", limited ? rate_json(def.per_s, def.burst) : json_null());
-  if (json_is_object(ov))
-    json_object_set_new(j, "effective",
-                        json_pack("{s:O,s:O}", "per_second", json_object_get(ov, "per_second"),
-                                  "burst", json_object_get(ov, "burst")));
-  else
-    json_object_set_new(j, "effective", limited ? rate_json(def.per_s, def.burst) : json_null());
-  json_object_set_new(j, "source", json_string(json_is_object(ov) ? "account" : "kind"));
-  json_object_set_new(j, "cache_ms", json_integer((json_int_t)sl_auth_cache_ms()));
-  sl_reply_json(r, 200, j);
+  sl_dbrc rc = limits_get(r, id, &j);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, j);
 }
 
 /* GET /v1/accounts/{id}/limits — admin any account; others only their own (else 404). */
@@ -84,7 +87,7 @@ void h_account_limits_set(sl_req *r) {
     goto cleanup;
   }
   json_t *acct;
-  sl_dbrc rc = sl_db_rate_limits_get(r->db, id, &acct);
+  sl_dbrc rc = limits_get(r, id, &acct);
   if (rc == SL_DB_NOROWS) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
     goto cleanup;

@@ -38,12 +38,6 @@ static json_t *balances(sl_req *r, int64_t id) {
     sl_reply_db(r, rc);
     return NULL;
   }
-  sl_json_money(b, "available_minor", "available");
-  sl_json_money(b, "escrow_minor", "escrow");
-  sl_json_money(b, "hourly_cap_minor", "hourly_cap");
-  sl_json_money(b, "monthly_cap_minor", "monthly_cap");
-  sl_json_money(b, "spent_this_month_minor", "spent_this_month");
-  json_object_set_new(b, "currency", json_string("USD"));
   return b;
 }
 
@@ -92,17 +86,8 @@ void h_postings_list(sl_req *r) {
   if (!target_account(r, &id) || !sl_req_page_id(r, &after, &limit)) return;
   json_t *items;
   sl_dbrc rc = sl_db_postings_list(r->db, id, after, limit, &items);
-  if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-    return;
-  }
-  size_t i;
-  json_t *p;
-  json_array_foreach(items, i, p) {
-    sl_json_money(p, "amount_minor", "amount");
-    sl_json_money(p, "balance_after_minor", "balance_after");
-  }
-  sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }
 
 /* PUT /v1/accounts/{id}/budget {"hourly_cap"?, "monthly_cap"?}: absent or null = no cap. */

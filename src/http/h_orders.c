@@ -11,20 +11,6 @@
 
 static const char *const order_states[] = {"open", "filled", "killed", "cancelled", "expired", NULL};
 
-/* Money fields of a trade, minor units -> decimal strings. */
-void sl_shape_trade(json_t *t) {
-  sl_json_money(t, "unit_price_minor", "unit_price");
-  sl_json_money(t, "total_minor", "total");
-  sl_json_money(t, "fee_minor", "fee");
-  sl_json_money(t, "refunded_minor", "refunded");
-}
-
-static void shape_order(json_t *o) {
-  size_t i;
-  json_t *t;
-  json_array_foreach(json_object_get(o, "trades"), i, t) sl_shape_trade(t);
-}
-
 /* Parse the body and check that every region and model it names exists.  Replies and
  * returns false on any problem. */
 static bool parse_order(sl_req *r, json_t *body, sl_market_order_req *o) {
@@ -132,7 +118,6 @@ void h_orders_create(sl_req *r) {
     sl_reply_db(r, rc);
     goto cleanup;
   }
-  shape_order(order);
   sl_reply_json(r, 201, order);
 cleanup:
   sl_market_order_req_free(&o);
@@ -152,14 +137,8 @@ void h_orders_list(sl_req *r) {
     return;
   json_t *items;
   sl_dbrc rc = sl_db_orders_list(r->db, tenant_scope(r), state, after, limit, &items);
-  if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-    return;
-  }
-  size_t i;
-  json_t *o;
-  json_array_foreach(items, i, o) shape_order(o);
-  sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }
 
 void h_orders_get(sl_req *r) {
@@ -172,7 +151,6 @@ void h_orders_get(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
   } else {
-    shape_order(o);
     sl_reply_json(r, 200, o);
   }
 }
@@ -193,7 +171,6 @@ void h_orders_cancel(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
   } else {
-    shape_order(o);
     sl_reply_json(r, 200, o);
   }
 }

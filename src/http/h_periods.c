@@ -158,8 +158,7 @@ void h_statement_get(sl_req *r) {
   bool admin = sl_role_is(r, "admin");
   sl_dbrc rc = SL_DB_NOROWS;
   if (account == 0 && admin) {
-    acct = json_pack("{s:i,s:s,s:s}", "id", 0, "kind", "exchange", "name", "exchange");
-    rc = SL_DB_OK;
+    rc = SL_DB_OK; /* the exchange: acct stays NULL */
   } else if (account && (admin || account == r->who.account_id)) {
     rc = sl_db_account_get(r->db, account, &acct);
   }
@@ -169,12 +168,7 @@ void h_statement_get(sl_req *r) {
   }
   sl_settlement_export *e = rc == SL_DB_OK ? sl_settlement_export_new(true) : NULL;
   if (rc == SL_DB_OK && !e) rc = SL_DB_HARD;
-  if (rc == SL_DB_OK) {
-    json_object_del(acct, "regions");
-    json_object_del(acct, "disabled");
-    json_object_del(acct, "created_at");
-    rc = sl_settlement_statement(period_reader(r), p, from, to, acct, csv, e);
-  }
+  if (rc == SL_DB_OK) rc = sl_settlement_statement(period_reader(r), p, from, to, acct, csv, e);
   if (rc == SL_DB_OK) reply_export(r, e, csv);
   else sl_reply_db(r, rc);
   sl_settlement_export_free(e);

@@ -90,14 +90,8 @@ void h_latency_list(sl_req *r) {
   }
   json_t *items; /* measured entries; with from or to, estimated ones too (h_locations.c) */
   sl_dbrc rc = sl_db_rtt_list(r->db, from, to, &items);
-  if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-    return;
-  }
-  size_t i;
-  json_t *e;
-  json_array_foreach(items, i, e) sl_json_milli(e, "rtt_us", "rtt_ms");
-  sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* PUT /v1/latency {"entries": [{"from","to","rtt_ms"}]}: upsert directional RTTs. */

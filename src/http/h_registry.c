@@ -245,7 +245,6 @@ void h_proposals_approve(sl_req *r) {
     sl_reply_db(r, rc);
     return;
   }
-  sl_json_milli(a, "ncu_milli", "ncu");
   sl_reply_json(r, 200, json_pack("{s:o,s:o}", "proposal", p, "accelerator", a));
 }
 

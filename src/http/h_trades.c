@@ -6,8 +6,6 @@
 #include "suanli/core/money.h"
 #include "suanli/db/market.h"
 
-void sl_shape_trade(json_t *t);
-
 static sl_trade_scope scope_of(const sl_req *r) {
   sl_trade_scope s = {0, NULL};
   if (sl_role_is(r, "tenant") || sl_role_is(r, "provider")) s.party = r->who.account_id;
@@ -24,14 +22,8 @@ void h_trades_list(sl_req *r) {
   sl_trade_scope s = scope_of(r);
   json_t *items;
   sl_dbrc rc = sl_db_trades_list(r->db, &s, order, after, limit, &items);
-  if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-    return;
-  }
-  size_t i;
-  json_t *t;
-  json_array_foreach(items, i, t) sl_shape_trade(t);
-  sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }
 
 void h_trades_get(sl_req *r) {
@@ -45,7 +37,6 @@ void h_trades_get(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
   } else {
-    sl_shape_trade(t);
     sl_reply_json(r, 200, t);
   }
 }
@@ -89,7 +80,6 @@ void h_trades_cancel(sl_req *r) {
     sl_reply_db(r, rc);
     return;
   }
-  sl_shape_trade(t);
   char rb[SL_MONEY_STRLEN], cb[SL_MONEY_STRLEN];
   sl_money_format(refund, rb, sizeof rb);
   sl_money_format(charge, cb, sizeof cb);

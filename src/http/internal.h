@@ -148,12 +148,6 @@ sl_dbc *sl_req_reader(sl_req *r);
 /* Give the replica connection back now and read the primary from here on. */
 void sl_req_reader_drop(sl_req *r);
 
-/* ---- shaping (request.c) ---- */
-/* Replace integer obj[minor_key] by a decimal money string obj[out_key]. */
-void sl_json_money(json_t *obj, const char *minor_key, const char *out_key);
-/* Replace integer thousandths obj[key] by a decimal string "1.234" at out_key (null kept). */
-void sl_json_milli(json_t *obj, const char *key, const char *out_key);
-
 /* ---- auth (auth.c) ---- */
 /* Authenticate from the Authorization header; on failure replies 401 and returns false. */
 bool sl_auth_request(sl_req *r);

@@ -5,7 +5,6 @@
 #include <string.h>
 #include "internal.h"
 #include "suanli/core/log.h"
-#include "suanli/core/money.h"
 #include "suanli/core/rawpath.h"
 
 void sl_reply_json(sl_req *r, unsigned status, json_t *steal) {
@@ -206,34 +205,6 @@ bool sl_req_path_id(sl_req *r, int i, int64_t *out) {
 
 bool sl_role_is(const sl_req *r, const char *kind) {
   return r->authed && strcmp(r->who.kind, kind) == 0;
-}
-
-void sl_json_money(json_t *obj, const char *minor_key, const char *out_key) {
-  json_t *v = json_object_get(obj, minor_key);
-  if (!v) return;
-  if (json_is_integer(v)) {
-    char buf[SL_MONEY_STRLEN];
-    sl_money_format((int64_t)json_integer_value(v), buf, sizeof buf);
-    json_object_set_new(obj, out_key, json_string(buf));
-  } else {
-    json_object_set_new(obj, out_key, json_null());
-  }
-  if (strcmp(minor_key, out_key) != 0) json_object_del(obj, minor_key);
-}
-
-void sl_json_milli(json_t *obj, const char *key, const char *out_key) {
-  json_t *v = json_object_get(obj, key);
-  if (!v) return;
-  if (json_is_integer(v)) {
-    json_int_t m = json_integer_value(v);
-    char buf[32];
-    snprintf(buf, sizeof buf, "%s%lld.%03lld", m < 0 ? "-" : "", (long long)(m < 0 ? -m : m) / 1000,
-             (long long)(m < 0 ? -m : m) % 1000);
-    json_object_set_new(obj, out_key, json_string(buf));
-  } else {
-    json_object_set_new(obj, out_key, json_null());
-  }
-  if (strcmp(key, out_key) != 0) json_object_del(obj, key);
 }
 
 sl_dbc *sl_req_reader(sl_req *r) {

@@ -254,6 +254,13 @@ static json_t *groups_array(json_t *groups) {
   return arr;
 }
 
+/* The statement's "account": {"id", "kind", "name"} of the Account, or of the exchange. */
+static json_t *statement_party(const json_t *account) {
+  if (!account) return json_pack("{s:i,s:s,s:s}", "id", 0, "kind", "exchange", "name", "exchange");
+  return json_pack("{s:O,s:O,s:O}", "id", json_object_get(account, "id"), "kind",
+                   json_object_get(account, "kind"), "name", json_object_get(account, "name"));
+}
+
 sl_dbrc sl_settlement_statement(sl_dbc *c, const json_t *period, int64_t from, int64_t to,
                             const json_t *account, bool csv, sl_settlement_export *out) {
   int64_t id = json_integer_value(json_object_get(account, "id"));
@@ -266,8 +273,10 @@ sl_dbrc sl_settlement_statement(sl_dbc *c, const json_t *period, int64_t from, i
     if (csv) {
       puts_(out, csv_header);
     } else {
+      json_t *party = statement_party(account);
       char *p = json_dumps(period, JSON_COMPACT | JSON_SORT_KEYS);
-      char *a = json_dumps(account, JSON_COMPACT | JSON_SORT_KEYS);
+      char *a = party ? json_dumps(party, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+      json_decref(party);
       puts_(out, "{\"period\":");
       puts_(out, p ? p : "null");
       puts_(out, ",\"account\":");

@@ -282,17 +282,28 @@ static void test_rescore(void **state) {
   assert_int_equal(sl_db_txn_run(c, weights_body, NULL, 3), SL_DB_OK);
   json_t *a;
   assert_int_equal(sl_db_accelerator_get(c, "H100-PCIe", &a), SL_DB_OK);
-  /* compute only: 756 / 989 = 0.76441 -> 764 milli-NCU */
-  assert_int_equal(json_integer_value(json_object_get(a, "ncu_milli")), 764);
+  /* compute only: 756 / 989 = 0.76441 -> 764 milli-NCU, "0.764" in the API's shape */
+  assert_string_equal(json_string_value(json_object_get(a, "ncu")), "0.764");
   assert_string_equal(json_string_value(json_object_get(a, "rating")), "rated");
   json_decref(a);
   assert_int_equal(sl_db_accelerator_get(c, "A10G-PCIe", &a), SL_DB_OK);
-  assert_true(json_is_null(json_object_get(a, "ncu_milli")));
+  assert_true(json_is_null(json_object_get(a, "ncu")));
   assert_string_equal(json_string_value(json_object_get(a, "rating")), "unrated");
   json_decref(a);
   assert_int_equal(sql_int("SELECT count(*) FROM accelerators WHERE weights_version <> "
                            "(SELECT version FROM capacity_weights)"), 0);
   sl_db_release(db, c);
+}
+
+/* schema/021: a member appended by api_json_append is laid out as json_build_object lays out
+ * its own (listings go to clients as PostgreSQL's text, byte for byte). */
+static void test_api_json_append_layout(void **state) {
+  assert_int_equal(sql_int("SELECT (api_json_append(json_build_object('a', 1, 'b', 'x'), 'c',"
+                           " json_build_object('d', '{\"e\": [1, 2]}'::jsonb))::text ="
+                           " json_build_object('a', 1, 'b', 'x', 'c',"
+                           " json_build_object('d', '{\"e\": [1, 2]}'::jsonb))::text)::int"),
+                   1);
+  (void)state;
 }
 
 static int soft_calls;
@@ -478,6 +489,7 @@ int main(void) {
       cmocka_unit_test(test_sql_money_matches_core),
       cmocka_unit_test(test_signer_reads_the_declared_items),
       cmocka_unit_test(test_journal_kinds_declare_their_purpose),
+      cmocka_unit_test(test_api_json_append_layout),
   };
   int rc = cmocka_run_group_tests_name("db", tests, NULL, NULL);
   sl_db_close(db);

@@ -28,6 +28,8 @@ sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out)
 sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name,
                              const json_t *regions, json_t **out);
 sl_dbrc sl_db_account_get(sl_dbc *c, int64_t id, json_t **out);
+/* GET /v1/me: the account of token token_id and the token. */
+sl_dbrc sl_db_me(sl_dbc *c, int64_t token_id, json_t **out);
 sl_dbrc sl_db_accounts_list(sl_dbc *c, const char *kind, int64_t after, int limit, json_t **out);
 /* Ensure an admin account named `name` exists; its id in *id. */
 sl_dbrc sl_db_account_ensure_admin(sl_dbc *c, const char *name, int64_t *id);

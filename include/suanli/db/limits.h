@@ -3,10 +3,13 @@
 #define SUANLI_DB_LIMITS_H
 #include "suanli/db/db.h"
 
-/* The account's kind and its override: {"account_id", "kind", "override": {"per_second",
- * "burst", "updated_at", "updated_by"} or null}.  SL_DB_NOROWS when there is no such
+/* The account's RateLimits (api_rate_limits): {"account_id", "kind", "override": {"per_second",
+ * "burst", "updated_at", "updated_by"} or null, "kind_default", "effective", "source",
+ * "cache_ms"}, given every kind's default rate (an object by kind, a kind without a limit
+ * absent or null) and the auth cache's lifetime.  SL_DB_NOROWS when there is no such
  * account. */
-sl_dbrc sl_db_rate_limits_get(sl_dbc *c, int64_t account_id, json_t **out);
+sl_dbrc sl_db_rate_limits_get(sl_dbc *c, int64_t account_id, const json_t *kind_defaults,
+                              int64_t cache_ms, json_t **out);
 /* Set (insert or replace) the account's override: per_second_milli thousandths of a token a
  * second (1..100000000), burst 1..100000; `by` is the admin's account id. */
 sl_dbrc sl_db_rate_limits_set(sl_dbc *c, int64_t account_id, int64_t per_second_milli,

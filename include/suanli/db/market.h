@@ -96,7 +96,7 @@ sl_dbrc sl_db_trade_cancel(sl_dbc *c, int64_t trade, int64_t tenant, const char 
 sl_dbrc sl_db_deposit(sl_dbc *c, int64_t account, int64_t amount, const char *memo, int64_t *txn);
 /* *txn = 0 when the available balance is too small. */
 sl_dbrc sl_db_withdraw(sl_dbc *c, int64_t account, int64_t amount, const char *memo, int64_t *txn);
-/* {"available_minor","escrow_minor","hourly_cap_minor","monthly_cap_minor","spent_this_month_minor"} */
+/* The account's Balances (api_balances); a page of its Postings (api_posting). */
 sl_dbrc sl_db_balances(sl_dbc *c, int64_t account, json_t **out);
 sl_dbrc sl_db_postings_list(sl_dbc *c, int64_t account, int64_t after, int limit, json_t **out);
 /* Budget caps; -1 = no cap. */

@@ -34,7 +34,8 @@ sl_dbrc sl_settlement_period_csv(sl_dbc *c, int64_t from, int64_t to, sl_settlem
 /* The SHA-256 of the period's export (the CSV above), computed in memory: what the period's
  * signed PERIOD_CLOSE entry and the export's signature cover (for the auditor). */
 sl_dbrc sl_settlement_period_digest(sl_dbc *c, int64_t from, int64_t to, uint8_t sha256[32]);
-/* One account's statement (account 0 = the exchange) as JSON or CSV. */
+/* One account's statement as JSON or CSV: account is its Account (src/db), NULL for the
+ * exchange; the statement shows its id, kind and name. */
 sl_dbrc sl_settlement_statement(sl_dbc *c, const json_t *period, int64_t from, int64_t to,
                             const json_t *account, bool csv, sl_settlement_export *out);
 /* Per-region summary (regions NULL = all) as JSON or CSV. */
