@@ -19,25 +19,25 @@
  * SUANLI_WEBHOOK_ALLOW (CIDRs webhooks may reach besides public addresses), SUANLI_KEY_DIR
  * (the signing keys' folder, default ./suanli-keys), SUANLI_LEDGER (off = do not sign; for
  * benchmarks only). */
+#include "server/workers.h"
+#include "suanli/core/clock.h"
+#include "suanli/core/log.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accelerators.h"
+#include "suanli/db/accounts.h"
+#include "suanli/db/clock.h"
+#include "suanli/db/ledger.h"
+#include "suanli/db/migrate.h"
+#include "suanli/dispatch/dispatch.h"
+#include "suanli/http/http.h"
+#include "suanli/ledger/ledger.h"
+#include "suanli/settlement/settlement.h"
+#include "suanli/trading/trading.h"
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/db/accelerators.h"
-#include "suanli/db/accounts.h"
-#include "suanli/db/ledger.h"
-#include "suanli/db/migrate.h"
-#include "suanli/dispatch/dispatch.h"
-#include "suanli/trading/trading.h"
-#include "suanli/http/http.h"
-#include "suanli/core/log.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/ledger/ledger.h"
-#include "suanli/settlement/settlement.h"
-#include "server/workers.h"
-#include "suanli/core/clock.h"
-#include "suanli/db/clock.h"
 
 static long env_long(const char *name, long def, long min, long max) {
   const char *v = getenv(name);
@@ -54,7 +54,8 @@ static long env_long(const char *name, long def, long min, long max) {
 static const char *database_url(void) {
   const char *url = getenv("SUANLI_DATABASE_URL");
   if (!url || !*url) {
-    fprintf(stderr, "suanlid: set SUANLI_DATABASE_URL (e.g. postgresql://user@127.0.0.1:5432/suanli)\n");
+    fprintf(stderr,
+            "suanlid: set SUANLI_DATABASE_URL (e.g. postgresql://user@127.0.0.1:5432/suanli)\n");
     exit(2);
   }
   return url;
@@ -322,7 +323,8 @@ static int serve(const char *url) {
                             .sequencer = sl_ledger_enabled()};
   sl_workers *workers = run_workers ? sl_workers_start(&wcfg) : NULL;
   sl_dispatcher *dispatcher =
-      run_workers ? sl_dispatcher_start(url, (int)env_long("SUANLI_DISPATCH_THREADS", 2, 1, 8)) : NULL;
+      run_workers ? sl_dispatcher_start(url, (int)env_long("SUANLI_DISPATCH_THREADS", 2, 1, 8))
+                  : NULL;
   sl_log(SL_LOG_INFO, "listening",
          json_pack("{s:s,s:i,s:i,s:i}", "host", host, "port", (int)port, "threads",
                    (int)cfg.threads, "schema_version", sl_db_schema_latest()));
@@ -347,9 +349,12 @@ int main(int argc, char **argv) {
   setenv("TZ", "UTC", 1); /* before any thread: adapters' tools (scontrol) read times in TZ */
   const char *lvl = getenv("SUANLI_LOG_LEVEL");
   if (lvl) {
-    if (!strcmp(lvl, "debug")) sl_log_set_level(SL_LOG_DEBUG);
-    else if (!strcmp(lvl, "warn")) sl_log_set_level(SL_LOG_WARN);
-    else if (!strcmp(lvl, "error")) sl_log_set_level(SL_LOG_ERROR);
+    if (!strcmp(lvl, "debug"))
+      sl_log_set_level(SL_LOG_DEBUG);
+    else if (!strcmp(lvl, "warn"))
+      sl_log_set_level(SL_LOG_WARN);
+    else if (!strcmp(lvl, "error"))
+      sl_log_set_level(SL_LOG_ERROR);
   }
   if (!strcmp(cmd, "routes")) {
     sl_http_print_routes(stdout);

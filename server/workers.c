@@ -6,15 +6,15 @@
  * a checkpoint per batch; one process at a time holds its advisory lock).  Any number of
  * processes may run them on one database. */
 #include "server/workers.h"
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdlib.h>
-#include <time.h>
 #include "suanli/core/log.h"
 #include "suanli/db/market.h"
 #include "suanli/db/reaper.h"
 #include "suanli/ledger/ledger.h"
 #include "suanli/trading/trading.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
 
 struct sl_workers {
   sl_db *db;
@@ -61,7 +61,8 @@ static void *maint_main(void *arg) {
       sl_db_reap_step(c);
       sl_db_release(w->db, c);
     }
-    for (int i = 0; i < w->period_ticks && !atomic_load(&w->stop); i++) nap_ms(100);
+    for (int i = 0; i < w->period_ticks && !atomic_load(&w->stop); i++)
+      nap_ms(100);
   }
   return NULL;
 }
@@ -83,7 +84,8 @@ static void *seq_main(void *arg) {
       sl_db_release(w->db, c);
     }
     if (added < 5000)
-      for (int i = 0; i < 10 && !atomic_load(&w->stop); i++) nap_ms(100);
+      for (int i = 0; i < 10 && !atomic_load(&w->stop); i++)
+        nap_ms(100);
   }
   return NULL;
 }

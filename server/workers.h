@@ -6,9 +6,9 @@
 #include <stdbool.h>
 
 typedef struct sl_workers_config {
-  const char *conninfo;  /* the database */
-  long maintenance_ms;   /* pause between maintenance passes (100..60000) */
-  bool sequencer;        /* run the ledger sequencer (signing enabled) */
+  const char *conninfo; /* the database */
+  long maintenance_ms;  /* pause between maintenance passes (100..60000) */
+  bool sequencer;       /* run the ledger sequencer (signing enabled) */
 } sl_workers_config;
 
 typedef struct sl_workers sl_workers;

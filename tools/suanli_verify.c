@@ -22,8 +22,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "suanli/ledger/records.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/ledger/records.h"
 #include "verify_common.h"
 
 #define EXIT_USAGE 2

@@ -14,15 +14,15 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "suanli/ledger/records.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/ledger/records.h"
 
 #define EXIT_CHECKS_FAILED 1
 #define EXIT_USAGE         2
 
 const char *slv_prog = "suanli-verify";
 
-#define EXIT_USAGE         2
+#define EXIT_USAGE 2
 
 /* ---------------------------------------------------------------------------- reporting */
 
@@ -391,7 +391,7 @@ int slv_receipt(const char *receipt_file, const char *keys_file) {
 }
 
 int slv_consistency(const char *old_file, const char *new_file, const char *proof_file,
-                           const char *keys_file) {
+                    const char *keys_file) {
   report r = {0, 0};
   keyring kr = load_keys(keys_file);
   json_t *old_j = load_json(old_file), *new_j = load_json(new_file), *pj = load_json(proof_file);
@@ -481,4 +481,3 @@ int slv_file(const char *path, const char *sig_file, const char *keys_file) {
   json_decref(kr.doc);
   return verdict(&r);
 }
-

@@ -1,7 +1,7 @@
 /* capacity.c — normalized compute units; see capacity.h for the formula. */
 #include "suanli/core/capacity.h"
-#include <math.h>
 #include "suanli/core/vocab.h"
+#include <math.h>
 
 const char sl_capacity_formula_text[] =
     "score_ncu = (compute_weight_bp * T / T_ref + memory_weight_bp * B / B_ref) / "

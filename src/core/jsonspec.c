@@ -1,11 +1,11 @@
 /* jsonspec.c — declarative JSON body decoding; see jsonspec.h. */
 #include "suanli/core/jsonspec.h"
+#include "suanli/core/clock.h"
+#include "suanli/core/money.h"
+#include "suanli/core/timeutil.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "suanli/core/money.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/core/clock.h"
 
 bool sl_jerr_set(sl_jerr *err, sl_err code, const char *field, const char *fmt, ...) {
   err->code = code;
@@ -51,16 +51,27 @@ bool sl_parse_id(const char *s, int64_t *out) {
 
 static const char *type_name(sl_jtype t) {
   switch (t) {
-  case SL_JT_STRING: case SL_JT_ENUM: return "a string";
-  case SL_JT_INT: return "an integer";
-  case SL_JT_BOOL: return "a boolean";
-  case SL_JT_MONEY: return "a decimal string such as \"12.34\"";
-  case SL_JT_TIME: return "an RFC 3339 UTC timestamp string";
-  case SL_JT_OBJECT: return "an object";
-  case SL_JT_ARRAY: return "an array";
-  case SL_JT_MILLI: return "a number with at most 3 decimal places";
-  case SL_JT_START: return "an RFC 3339 UTC timestamp, \"now\" or \"now+2h\"";
-  case SL_JT_HOURS: return "an integer number of hours or a duration such as \"24h\" or \"3d\"";
+  case SL_JT_STRING:
+  case SL_JT_ENUM:
+    return "a string";
+  case SL_JT_INT:
+    return "an integer";
+  case SL_JT_BOOL:
+    return "a boolean";
+  case SL_JT_MONEY:
+    return "a decimal string such as \"12.34\"";
+  case SL_JT_TIME:
+    return "an RFC 3339 UTC timestamp string";
+  case SL_JT_OBJECT:
+    return "an object";
+  case SL_JT_ARRAY:
+    return "an array";
+  case SL_JT_MILLI:
+    return "a number with at most 3 decimal places";
+  case SL_JT_START:
+    return "an RFC 3339 UTC timestamp, \"now\" or \"now+2h\"";
+  case SL_JT_HOURS:
+    return "an integer number of hours or a duration such as \"24h\" or \"3d\"";
   }
   return "a value";
 }
@@ -88,7 +99,8 @@ bool sl_parse_milli(const char *s, int64_t *out) {
     }
   }
   if (*p) return false;
-  for (; fd < 3; fd++) frac *= 10;
+  for (; fd < 3; fd++)
+    frac *= 10;
   *out = whole * 1000 + frac;
   return true;
 }
@@ -207,9 +219,10 @@ static bool decode_one(const sl_jfield *f, const json_t *v, const char *fname, s
       break;
     }
     if (m < f->min || m > f->max)
-      return sl_jerr_set(err, SL_E_INVALID_VALUE, fname, "must be between %lld.%03lld and %lld.%03lld",
-                         (long long)(f->min / 1000), (long long)(f->min % 1000),
-                         (long long)(f->max / 1000), (long long)(f->max % 1000));
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, fname,
+                         "must be between %lld.%03lld and %lld.%03lld", (long long)(f->min / 1000),
+                         (long long)(f->min % 1000), (long long)(f->max / 1000),
+                         (long long)(f->max % 1000));
     *(int64_t *)f->dest = m;
     return true;
   }
@@ -230,7 +243,8 @@ static bool decode_one(const sl_jfield *f, const json_t *v, const char *fname, s
     int64_t h;
     if (json_is_integer(v)) {
       h = (int64_t)json_integer_value(v);
-    } else if (json_is_string(v) && json_string_value(v)[strspn(json_string_value(v), "0123456789")]) {
+    } else if (json_is_string(v) &&
+               json_string_value(v)[strspn(json_string_value(v), "0123456789")]) {
       /* a string needs a unit: "4" is a number written as a string, a wrong type */
       int64_t sec;
       if (!sl_duration_parse(json_string_value(v), &sec) || sec % 3600 != 0)
@@ -263,7 +277,8 @@ bool sl_json_decode(const json_t *obj, const sl_jfield *fields, size_t n, const 
   if (obj) {
     json_object_foreach((json_t *)obj, key, val) {
       bool known = false;
-      for (size_t i = 0; i < n && !known; i++) known = strcmp(fields[i].name, key) == 0;
+      for (size_t i = 0; i < n && !known; i++)
+        known = strcmp(fields[i].name, key) == 0;
       if (!known) {
         snprintf(fname, sizeof fname, "%s%s", path ? path : "", key);
         return sl_jerr_set(err, SL_E_UNKNOWN_FIELD, fname, "is not a field of this request");

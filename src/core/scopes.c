@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <string.h>
 
-const char *const sl_scope_names[] = {"read",       "heartbeat", "pools",   "market",  "money",
-                                      "accounts",   "settlement", "ledger", "catalog", "audit",
-                                      "agent",      NULL};
+const char *const sl_scope_names[] = {"read",    "heartbeat", "pools",      "market",
+                                      "money",   "accounts",  "settlement", "ledger",
+                                      "catalog", "audit",     "agent",      NULL};
 
 unsigned sl_scopes_parse(const char *csv) {
   unsigned bits = 0;

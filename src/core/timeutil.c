@@ -113,11 +113,20 @@ bool sl_duration_parse(const char *s, int64_t *seconds) {
     int64_t unit = 3600;
     if (!bare) {
       switch (*p++) {
-      case 'm': unit = 60; break;
-      case 'h': unit = 3600; break;
-      case 'd': unit = 86400; break;
-      case 'w': unit = 7 * 86400; break;
-      default: return false; /* no unit, or an unknown one */
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      case 'w':
+        unit = 7 * 86400;
+        break;
+      default:
+        return false; /* no unit, or an unknown one */
       }
     }
     total += n * unit;
@@ -135,7 +144,8 @@ bool sl_time_parse_human(const char *s, int64_t now, int64_t *out, bool *relativ
     if (s[3] == '+') {
       size_t n = strlen(s + 4);
       /* the offset needs a unit ("now+2" is not taken as hours) */
-      if (n == 0 || strchr("mhdw", s[3 + n]) == NULL || !sl_duration_parse(s + 4, &off)) return false;
+      if (n == 0 || strchr("mhdw", s[3 + n]) == NULL || !sl_duration_parse(s + 4, &off))
+        return false;
     } else if (s[3] != 0) {
       return false;
     }

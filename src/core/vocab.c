@@ -27,7 +27,7 @@ static const struct {
 /* Each domain's values after a NULL, and a NULL at the end: domain d's NULL-terminated list
  * starts just after its own NULL, at first(d) + d + 1. */
 static const char *const lists[] = {
-#define SL_VOCAB_DOMAIN(domain, meaning) NULL,
+#define SL_VOCAB_DOMAIN(domain, meaning)        NULL,
 #define SL_VOCAB(domain, ident, value, meaning) value,
 #include "api/vocab.def"
 #undef SL_VOCAB
@@ -39,10 +39,14 @@ static bool is_domain(sl_vocab_domain d) { return (unsigned)d < SL_VD__COUNT; }
 
 const char *sl_vocab_name(sl_vocab v) { return is_value(v) ? values[v].name : ""; }
 const char *sl_vocab_meaning(sl_vocab v) { return is_value(v) ? values[v].meaning : ""; }
-sl_vocab_domain sl_vocab_domain_of(sl_vocab v) { return is_value(v) ? values[v].domain : SL_VD__COUNT; }
+sl_vocab_domain sl_vocab_domain_of(sl_vocab v) {
+  return is_value(v) ? values[v].domain : SL_VD__COUNT;
+}
 
 const char *sl_vocab_domain_name(sl_vocab_domain d) { return is_domain(d) ? domains[d].name : ""; }
-sl_vocab sl_vocab_first(sl_vocab_domain d) { return is_domain(d) ? domains[d].first : SL_VOCAB_NONE; }
+sl_vocab sl_vocab_first(sl_vocab_domain d) {
+  return is_domain(d) ? domains[d].first : SL_VOCAB_NONE;
+}
 
 int sl_vocab_count(sl_vocab_domain d) {
   if (!is_domain(d)) return 0;
@@ -57,8 +61,11 @@ sl_vocab sl_vocab_parse(sl_vocab_domain d, const char *s) {
   return SL_VOCAB_NONE;
 }
 
-bool sl_vocab_is(const char *s, sl_vocab v) { return s && is_value(v) && strcmp(s, values[v].name) == 0; }
+bool sl_vocab_is(const char *s, sl_vocab v) {
+  return s && is_value(v) && strcmp(s, values[v].name) == 0;
+}
 
 const char *const *sl_vocab_names(sl_vocab_domain d) {
-  return is_domain(d) ? &lists[domains[d].first + d + 1] : &lists[sizeof lists / sizeof lists[0] - 1];
+  return is_domain(d) ? &lists[domains[d].first + d + 1]
+                      : &lists[sizeof lists / sizeof lists[0] - 1];
 }

@@ -1,17 +1,16 @@
 /* accelerators.c — the accelerator catalog and the capacity-weights standard. */
+#include "suanli/db/accelerators.h"
+#include "internal.h"
+#include "suanli/core/capacity.h"
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/accelerators.h"
-#include "suanli/core/capacity.h"
 
 /* Models and the formula leave as api_accelerator() and api_formula() of
  * schema/022_api_objects.sql. */
 
 const sl_db_stmt sl_db_stmts_accel[] = {
-    {"accel_list",
-     "SELECT coalesce(json_agg(j ORDER BY a.id), '[]')::text"
-     " FROM accelerators a, api_accelerator(a) j"},
+    {"accel_list", "SELECT coalesce(json_agg(j ORDER BY a.id), '[]')::text"
+                   " FROM accelerators a, api_accelerator(a) j"},
     {"accel_get", "SELECT j::text FROM accelerators a, api_accelerator(a) j WHERE a.id = $1"},
     /* $1: the formula's text (sl_capacity_formula_text) */
     {"formula_get",
@@ -25,9 +24,8 @@ const sl_db_stmt sl_db_stmts_accel[] = {
      "SELECT w.compute_bp, w.memory_bp, coalesce(a.bf16_dense_tflops, a.fp16_dense_tflops),"
      " a.mem_bandwidth_gbps, w.version"
      " FROM capacity_weights w JOIN accelerators a ON a.id = w.reference_id"},
-    {"accel_specs",
-     "SELECT id, coalesce(bf16_dense_tflops, -1), coalesce(fp16_dense_tflops, -1),"
-     " coalesce(mem_bandwidth_gbps, -1) FROM accelerators ORDER BY id"},
+    {"accel_specs", "SELECT id, coalesce(bf16_dense_tflops, -1), coalesce(fp16_dense_tflops, -1),"
+                    " coalesce(mem_bandwidth_gbps, -1) FROM accelerators ORDER BY id"},
     {"accel_set_score",
      "UPDATE accelerators SET score_milli = $2, rating = $3, weights_version = $4"
      " WHERE id = $1 AND (score_milli IS DISTINCT FROM $2::bigint OR rating <> $3"

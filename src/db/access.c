@@ -1,10 +1,10 @@
 /* access.c — tenants' access keys and the sealed access details of reservations
  * (schema/010_access.sql, api/ACCESS.md).  The exchange stores and serves ciphertext only. */
+#include "suanli/db/access.h"
+#include "internal.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/access.h"
 
 const sl_db_stmt sl_db_stmts_access[] = {
     {"access_key_set",

@@ -1,9 +1,9 @@
 /* accounts.c — accounts, operator regions and API tokens. */
+#include "suanli/db/accounts.h"
+#include "internal.h"
+#include "suanli/core/vocab.h"
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/accounts.h"
-#include "suanli/core/vocab.h"
 
 /* Accounts and tokens leave as api_account(), api_token() and api_me() of
  * schema/022_api_objects.sql. */
@@ -20,38 +20,34 @@ const sl_db_stmt sl_db_stmts_accounts[] = {
      "       SELECT a.id, x FROM a, json_array_elements_text(coalesce($3::json, '[]')) x)"
      " SELECT id FROM a"},
     {"account_get", "SELECT j::text FROM accounts a, api_account(a) j WHERE a.id = $1"},
-    {"me",
-     "SELECT j::text FROM api_tokens t JOIN accounts a ON a.id = t.account_id, api_me(t, a) j"
-     " WHERE t.id = $1"},
+    {"me", "SELECT j::text FROM api_tokens t JOIN accounts a ON a.id = t.account_id, api_me(t, a) j"
+           " WHERE t.id = $1"},
     {"accounts_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
      " SELECT a.id, j FROM accounts a, api_account(a) j"
      " WHERE ($1::text IS NULL OR a.kind = $1) AND a.id > $2 ORDER BY a.id LIMIT $3) s"},
-    {"account_ensure_admin",
-     "WITH i AS (INSERT INTO accounts(kind, name) VALUES ('admin', $1)"
-     "           ON CONFLICT (name) DO NOTHING RETURNING id)"
-     " SELECT id FROM i UNION ALL"
-     " SELECT id FROM accounts WHERE name = $1 AND kind = 'admin'"},
-    {"token_lookup",
-     "SELECT t.id, a.id, a.kind, a.name, t.public_id, t.label,"
-     "  coalesce(extract(epoch FROM t.expires_at)::bigint, 0),"
-     "  (SELECT json_agg(o.region ORDER BY o.region) FROM operator_regions o"
-     "   WHERE o.account_id = a.id)::text,"
-     "  array_to_string(t.scopes, ','), rl.per_second_milli, rl.burst"
-     " FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
-     " LEFT JOIN account_rate_limits rl ON rl.account_id = a.id"
-     " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
-     "   AND (t.expires_at IS NULL OR t.expires_at > sl_now()) AND NOT a.disabled"},
+    {"account_ensure_admin", "WITH i AS (INSERT INTO accounts(kind, name) VALUES ('admin', $1)"
+                             "           ON CONFLICT (name) DO NOTHING RETURNING id)"
+                             " SELECT id FROM i UNION ALL"
+                             " SELECT id FROM accounts WHERE name = $1 AND kind = 'admin'"},
+    {"token_lookup", "SELECT t.id, a.id, a.kind, a.name, t.public_id, t.label,"
+                     "  coalesce(extract(epoch FROM t.expires_at)::bigint, 0),"
+                     "  (SELECT json_agg(o.region ORDER BY o.region) FROM operator_regions o"
+                     "   WHERE o.account_id = a.id)::text,"
+                     "  array_to_string(t.scopes, ','), rl.per_second_milli, rl.burst"
+                     " FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
+                     " LEFT JOIN account_rate_limits rl ON rl.account_id = a.id"
+                     " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
+                     "   AND (t.expires_at IS NULL OR t.expires_at > sl_now()) AND NOT a.disabled"},
     {"token_create",
      "WITH t AS (INSERT INTO api_tokens(account_id, public_id, token_hash, label, expires_at)"
      " VALUES ($1, $2, $3::bytea, $4, to_timestamp($5::bigint)) RETURNING *)" WRITTEN_TOKEN},
     {"token_set_scopes",
      "WITH t AS (UPDATE api_tokens SET scopes = ARRAY(SELECT json_array_elements_text($2::json))"
      " WHERE id = $1 RETURNING *)" WRITTEN_TOKEN},
-    {"tokens_list",
-     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT t.id, j FROM api_tokens t, api_token(t, sl_now()) j"
-     " WHERE t.account_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3) s"},
+    {"tokens_list", "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+                    " SELECT t.id, j FROM api_tokens t, api_token(t, sl_now()) j"
+                    " WHERE t.account_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3) s"},
     {"token_revoke",
      "WITH t AS (UPDATE api_tokens SET revoked_at = coalesce(revoked_at, sl_now())"
      " WHERE id = $1 AND ($2::bigint IS NULL OR account_id = $2) RETURNING *)" WRITTEN_TOKEN},
@@ -91,7 +87,8 @@ sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out)
   snprintf(out->token_label, sizeof out->token_label, "%s", PQgetvalue(r, 0, 5));
   out->token_expires = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
   if (!PQgetisnull(r, 0, 7)) out->regions = json_loads(PQgetvalue(r, 0, 7), 0, NULL);
-  if (!out->regions && sl_vocab_is(out->kind, SL_ACCOUNT_KIND_OPERATOR)) out->regions = json_array();
+  if (!out->regions && sl_vocab_is(out->kind, SL_ACCOUNT_KIND_OPERATOR))
+    out->regions = json_array();
   out->scopes = sl_scopes_parse(PQgetvalue(r, 0, 8));
   if (!PQgetisnull(r, 0, 9)) {
     out->rate_override = true;
@@ -102,8 +99,8 @@ sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out)
   return SL_DB_OK;
 }
 
-sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name,
-                             const json_t *regions, json_t **out) {
+sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name, const json_t *regions,
+                             json_t **out) {
   char *rj = regions ? json_dumps(regions, JSON_COMPACT) : NULL;
   const char *v[3] = {kind, name, rj};
   int64_t id = 0;

@@ -2,8 +2,8 @@
  * source of sl_clock_now(), and `suanlid clock show | set`. */
 #include "suanli/core/clock.h"
 #include "internal.h"
-#include "suanli/db/clock.h"
 #include "suanli/core/vocab.h"
+#include "suanli/db/clock.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

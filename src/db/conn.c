@@ -1,24 +1,22 @@
 /* conn.c — connection pool, statement preparation, execution, transactions. */
-#include <pthread.h>
-#include <stdint.h>
-#include <sys/random.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <sodium.h>
 #include "internal.h"
 #include "suanli/core/log.h"
 #include "suanli/core/vocab.h"
+#include <pthread.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 static const sl_db_stmt *const all_stmt_tables[] = {
-    sl_db_stmts_accounts, sl_db_stmts_audit, sl_db_stmts_idem,
-    sl_db_stmts_regions,  sl_db_stmts_accel, sl_db_stmts_pools, sl_db_stmts_market, sl_db_stmts_dispatch, sl_db_stmts_ledger,
-    sl_db_stmts_auditor, sl_db_stmts_settlement, sl_db_stmts_conn,
-    sl_db_stmts_stats,
-    sl_db_stmts_offers, sl_db_stmts_access, sl_db_stmts_reaper, sl_db_stmts_clock,
-    sl_db_stmts_registry, sl_db_stmts_drain, sl_db_stmts_locations,
-    sl_db_stmts_limits,
-    sl_db_stmts_agent, sl_db_stmts_trade_events,
+    sl_db_stmts_accounts, sl_db_stmts_audit,    sl_db_stmts_idem,         sl_db_stmts_regions,
+    sl_db_stmts_accel,    sl_db_stmts_pools,    sl_db_stmts_market,       sl_db_stmts_dispatch,
+    sl_db_stmts_ledger,   sl_db_stmts_auditor,  sl_db_stmts_settlement,   sl_db_stmts_conn,
+    sl_db_stmts_stats,    sl_db_stmts_offers,   sl_db_stmts_access,       sl_db_stmts_reaper,
+    sl_db_stmts_clock,    sl_db_stmts_registry, sl_db_stmts_drain,        sl_db_stmts_locations,
+    sl_db_stmts_limits,   sl_db_stmts_agent,    sl_db_stmts_trade_events,
 };
 
 /* The transaction runner's own statements (see probe and resolve_commit). */
@@ -98,7 +96,8 @@ static void on_notice(void *arg, const char *message) {
   char buf[512];
   snprintf(buf, sizeof buf, "%s", message);
   size_t n = strlen(buf);
-  while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+    buf[--n] = '\0';
   sl_log(SL_LOG_WARN, "database notice", json_pack("{s:s}", "notice", buf));
 }
 
@@ -122,12 +121,15 @@ static bool conn_ready(sl_db *db, sl_dbc *c) {
   c->in_txn = false;
   c->listening = false;
   c->epoch = epoch;
-  const char *keys[] = {"dbname", "connect_timeout", "options", "application_name",
-                        "keepalives_idle", NULL};
-  const char *vals[] = {db->conninfo, "3",
+  const char *keys[] = {"dbname",           "connect_timeout", "options",
+                        "application_name", "keepalives_idle", NULL};
+  const char *vals[] = {db->conninfo,
+                        "3",
                         "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=30000 "
                         "-c idle_in_transaction_session_timeout=60000",
-                        "suanlid", "30", NULL};
+                        "suanlid",
+                        "30",
+                        NULL};
   c->pg = PQconnectdbParams(keys, vals, 1);
   sl_db_quiet_notices(c->pg);
   if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
@@ -152,7 +154,8 @@ static bool conn_ready(sl_db *db, sl_dbc *c) {
   c->prepared = true;
   /* a fresh session id for this session's commit markers (schema/012) */
   uint64_t sid = 0;
-  if (getrandom(&sid, sizeof sid, 0) != (ssize_t)sizeof sid) sid = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c;
+  if (getrandom(&sid, sizeof sid, 0) != (ssize_t)sizeof sid)
+    sid = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c;
   c->session = (int64_t)(sid >> 1);
   c->commits = 0;
   PGresult *r = PQexecPrepared(c->pg, "txn_commits_reap", 0, NULL, NULL, NULL, 0);
@@ -263,15 +266,16 @@ static sl_dbrc classify(sl_dbc *c, PGresult *r, const char *what) {
   return rc;
 }
 
-
 sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, PGresult **res) {
   if (res) *res = NULL;
   if (!c->pg) return SL_DB_DOWN;
   PGresult *r = PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
   ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-    if (res) *res = r;
-    else PQclear(r);
+    if (res)
+      *res = r;
+    else
+      PQclear(r);
     return SL_DB_OK;
   }
   sl_dbrc rc = classify(c, r, name);
@@ -473,10 +477,11 @@ static sl_dbrc resolve_commit(sl_dbc *c, int64_t session, int64_t nonce, int64_t
       PGresult *r;
       if (sl_db_exec(c, "txn_status", 3, v, &r) == SL_DB_OK) {
         char st[24];
-        snprintf(st, sizeof st, "%s", PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+        snprintf(st, sizeof st, "%s",
+                 PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
         sl_dbrc rc = sl_vocab_is(st, SL_COMMIT_OUTCOME_COMMITTED) ? SL_DB_OK
-                   : sl_vocab_is(st, SL_COMMIT_OUTCOME_ABORTED)   ? SL_DB_DOWN
-                                                                 : SL_DB_UNKNOWN;
+                     : sl_vocab_is(st, SL_COMMIT_OUTCOME_ABORTED) ? SL_DB_DOWN
+                                                                  : SL_DB_UNKNOWN;
         PQclear(r);
         if (rc != SL_DB_UNKNOWN) {
           sl_log(SL_LOG_WARN, "commit outcome resolved",
@@ -520,8 +525,10 @@ sl_dbrc sl_db_txn_run(sl_dbc *c, sl_db_txn_body body, void *arg, int max_tries) 
     rc = sl_db_begin(c);
     if (rc != SL_DB_OK) return rc;
     rc = body(c, arg);
-    if (rc == SL_DB_OK) rc = sl_db_commit(c);
-    else sl_db_rollback(c);
+    if (rc == SL_DB_OK)
+      rc = sl_db_commit(c);
+    else
+      sl_db_rollback(c);
     if (rc != SL_DB_SOFT) return rc;
     struct timespec ts = {0, (long)(1000000L * (1 + attempt * 3))};
     nanosleep(&ts, NULL);

@@ -1,32 +1,32 @@
 /* dispatch.c — the outbox of dispatch jobs, reservation transitions, pool health sensing,
  * failover bookkeeping, and the simulated cluster's own store. */
+#include "suanli/db/dispatch.h"
+#include "internal.h"
+#include "suanli/core/vocab.h"
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/dispatch.h"
-#include "suanli/core/vocab.h"
 
 const sl_db_stmt sl_db_stmts_dispatch[] = {
     /* Lease the next due job (or one whose worker's lease ran out).  A cancel waits while
      * the reserve of the same reservation is running, so it always runs after it.  The jobs
      * of agent pools are their agent's to lease (src/db/agent.c); the dispatcher takes one
      * only once its deadline has passed, to give up on it. */
-    {"job_lease",
-     "WITH j AS (SELECT j.id FROM dispatch_jobs j"
-     "  WHERE ((j.state = 'queued' AND j.next_attempt_at <= now())"
-     "      OR (j.state = 'running' AND j.lease_until < now()))"
-     "    AND (NOT j.via_agent OR j.deadline <= sl_now())"
-     "    AND NOT (j.action = 'cancel' AND EXISTS (SELECT 1 FROM dispatch_jobs r"
-     "      WHERE r.reservation_id = j.reservation_id AND r.action = 'reserve'"
-     "        AND r.state = 'running' AND r.lease_until >= now()))"
-     "  ORDER BY j.next_attempt_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-     " UPDATE dispatch_jobs d SET state = 'running', attempts = d.attempts + 1,"
-     "  lease_until = now() + make_interval(secs => $1::int), updated_at = now(),"
-     "  leased_by = 'dispatcher', leased_at = now()"
-     " FROM j WHERE d.id = j.id RETURNING d.id"},
+    {"job_lease", "WITH j AS (SELECT j.id FROM dispatch_jobs j"
+                  "  WHERE ((j.state = 'queued' AND j.next_attempt_at <= now())"
+                  "      OR (j.state = 'running' AND j.lease_until < now()))"
+                  "    AND (NOT j.via_agent OR j.deadline <= sl_now())"
+                  "    AND NOT (j.action = 'cancel' AND EXISTS (SELECT 1 FROM dispatch_jobs r"
+                  "      WHERE r.reservation_id = j.reservation_id AND r.action = 'reserve'"
+                  "        AND r.state = 'running' AND r.lease_until >= now()))"
+                  "  ORDER BY j.next_attempt_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                  " UPDATE dispatch_jobs d SET state = 'running', attempts = d.attempts + 1,"
+                  "  lease_until = now() + make_interval(secs => $1::int), updated_at = now(),"
+                  "  leased_by = 'dispatcher', leased_at = now()"
+                  " FROM j WHERE d.id = j.id RETURNING d.id"},
     {"job_claim",
      "SELECT j.id, j.action, j.attempts, extract(epoch FROM j.deadline)::bigint, r.id, r.state,"
-     " t.id, t.pool_id, extract(epoch FROM t.start_at)::bigint, extract(epoch FROM t.end_at)::bigint,"
+     " t.id, t.pool_id, extract(epoch FROM t.start_at)::bigint, extract(epoch FROM "
+     "t.end_at)::bigint,"
      " t.gpus, p.gpus_per_node, p.region, p.accelerator_id, p.adapter_kind, p.adapter_config::text,"
      " t.tenant_id, j.last_error"
      " FROM dispatch_jobs j JOIN reservations r ON r.id = j.reservation_id"
@@ -67,10 +67,12 @@ const sl_db_stmt sl_db_stmts_dispatch[] = {
     {"sim_heartbeats",
      "WITH h AS (UPDATE pools p SET last_heartbeat_at = sl_now(), healthy_gpus = p.gpu_count,"
      " health = 'healthy', utilization_bp = least(10000, coalesce((SELECT booked FROM pool_slots s"
-     "   WHERE s.pool_id = p.id AND s.slot = date_trunc('hour', sl_now())), 0) * 10000 / p.gpu_count)"
+     "   WHERE s.pool_id = p.id AND s.slot = date_trunc('hour', sl_now())), 0) * 10000 / "
+     "p.gpu_count)"
      " WHERE p.adapter_kind = 'sim' AND p.status <> 'retired'"
      "   AND NOT coalesce((p.adapter_config->>'silent')::boolean, false)"
-     "   AND (p.last_heartbeat_at IS NULL OR p.last_heartbeat_at < sl_now() - interval '10 seconds')"
+     "   AND (p.last_heartbeat_at IS NULL OR p.last_heartbeat_at < sl_now() - interval '10 "
+     "seconds')"
      " RETURNING 1) SELECT count(*) FROM h"},
     {"sim_reserve",
      "INSERT INTO sim_cluster_reservations AS s (reservation_id, pool_id, gpus, start_at, end_at)"
@@ -212,7 +214,8 @@ sl_dbrc sl_db_sim_reserve(sl_dbc *c, int64_t reservation, int64_t pool, int gpus
   PGresult *r;
   sl_dbrc rc = sl_db_exec(c, "sim_reserve", 5, v, &r);
   if (rc != SL_DB_OK) return rc;
-  *was_cancelled = PQntuples(r) == 1 && sl_vocab_is(PQgetvalue(r, 0, 0), SL_SIM_RESERVATION_STATE_CANCELLED);
+  *was_cancelled =
+      PQntuples(r) == 1 && sl_vocab_is(PQgetvalue(r, 0, 0), SL_SIM_RESERVATION_STATE_CANCELLED);
   PQclear(r);
   return SL_DB_OK;
 }

@@ -10,11 +10,11 @@
  * released at once, so its retry resolves after the lease, not after a long timeout; a slow
  * request (waiting on locks) keeps its lock, so a retry gets 409 instead of a second
  * execution. */
+#include "suanli/db/idempotency.h"
+#include "internal.h"
+#include "suanli/core/vocab.h"
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/idempotency.h"
-#include "suanli/core/vocab.h"
 
 const sl_db_stmt sl_db_stmts_idem[] = {
     {"idem_claim",
@@ -23,17 +23,15 @@ const sl_db_stmt sl_db_stmts_idem[] = {
      " ON CONFLICT (account_id, key) DO NOTHING RETURNING 1"},
     /* Take over an abandoned claim of the same request: not locked by a running business
      * transaction, and older than the lease. */
-    {"idem_takeover",
-     "UPDATE idempotency_keys k SET claim_token = $4, claimed_at = now()"
-     " FROM (SELECT account_id, key FROM idempotency_keys"
-     "       WHERE account_id = $1 AND key = $2 AND state = 'in_flight'"
-     "         AND request_hash = $3::bytea"
-     "         AND claimed_at < now() - make_interval(secs => $5::int)"
-     "       FOR UPDATE SKIP LOCKED) a"
-     " WHERE k.account_id = a.account_id AND k.key = a.key RETURNING 1"},
-    {"idem_get",
-     "SELECT request_hash = $3::bytea, state, status, response FROM idempotency_keys"
-     " WHERE account_id = $1 AND key = $2"},
+    {"idem_takeover", "UPDATE idempotency_keys k SET claim_token = $4, claimed_at = now()"
+                      " FROM (SELECT account_id, key FROM idempotency_keys"
+                      "       WHERE account_id = $1 AND key = $2 AND state = 'in_flight'"
+                      "         AND request_hash = $3::bytea"
+                      "         AND claimed_at < now() - make_interval(secs => $5::int)"
+                      "       FOR UPDATE SKIP LOCKED) a"
+                      " WHERE k.account_id = a.account_id AND k.key = a.key RETURNING 1"},
+    {"idem_get", "SELECT request_hash = $3::bytea, state, status, response FROM idempotency_keys"
+                 " WHERE account_id = $1 AND key = $2"},
     {"idem_lock",
      "SELECT 1 FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND claim_token = $3"
      " AND state = 'in_flight' FOR UPDATE"},
@@ -106,8 +104,7 @@ sl_dbrc sl_db_idem_lock(sl_dbc *c, int64_t account, const char *key, const char 
 sl_dbrc sl_db_idem_complete(sl_dbc *c, int64_t account, const char *key, const char *token,
                             int status, const char *body, const char *request_id) {
   char b1[24], b2[24];
-  const char *v[6] = {sl_db_i64(b1, account), key, token, sl_db_i64(b2, status), body,
-                      request_id};
+  const char *v[6] = {sl_db_i64(b1, account), key, token, sl_db_i64(b2, status), body, request_id};
   return fenced(c, "idem_complete", 6, v);
 }
 

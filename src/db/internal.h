@@ -1,9 +1,9 @@
 /* internal.h — shared by the files of src/db only. */
 #ifndef SUANLI_DB_INTERNAL_H
 #define SUANLI_DB_INTERNAL_H
+#include "suanli/db/db.h"
 #include <libpq-fe.h>
 #include <stdio.h>
-#include "suanli/db/db.h"
 
 /* A named statement; each src/db file exports a NULL-terminated table. */
 typedef struct sl_db_stmt {
@@ -36,18 +36,18 @@ extern const sl_db_stmt sl_db_stmts_agent[];
 extern const sl_db_stmt sl_db_stmts_trade_events[];
 
 struct sl_dbc {
-  sl_db *db;         /* the pool this connection belongs to */
+  sl_db *db;           /* the pool this connection belongs to */
   unsigned long epoch; /* the pool's outage epoch when this session was opened */
   PGconn *pg;
-  bool prepared;     /* every statement prepared on this session */
+  bool prepared; /* every statement prepared on this session */
   bool in_txn;
-  bool listening;    /* LISTEN issued on this session */
-  int64_t to_sign;   /* items the open transaction queued for signing (known at commit) */
-  int64_t xid;       /* the open transaction's id, known just before COMMIT (0: none) */
-  int64_t session;   /* random id of this database session (commit markers, schema/012) */
-  int64_t commits;   /* write transactions this session has marked */
-  int64_t nonce;     /* the open transaction's marker nonce (valid when xid != 0) */
-  sl_dbrc failed;    /* the first failure inside the open transaction (SL_DB_OK: none) */
+  bool listening;  /* LISTEN issued on this session */
+  int64_t to_sign; /* items the open transaction queued for signing (known at commit) */
+  int64_t xid;     /* the open transaction's id, known just before COMMIT (0: none) */
+  int64_t session; /* random id of this database session (commit markers, schema/012) */
+  int64_t commits; /* write transactions this session has marked */
+  int64_t nonce;   /* the open transaction's marker nonce (valid when xid != 0) */
+  sl_dbrc failed;  /* the first failure inside the open transaction (SL_DB_OK: none) */
   char sqlstate[6];
   char constraint[64];
 };
@@ -90,7 +90,7 @@ sl_dbrc sl_db_int(sl_dbc *c, const char *name, int n, const char *const *vals, i
 /* Format helpers for parameters: write into buf and return it (or NULL for "unset"). */
 const char *sl_db_i64(char buf[24], int64_t v);
 const char *sl_db_i64_opt(char buf[24], int64_t v, int64_t unset); /* NULL when v == unset */
-const char *sl_db_ts(char buf[24], int64_t epoch);                /* epoch seconds as text */
+const char *sl_db_ts(char buf[24], int64_t epoch);                 /* epoch seconds as text */
 /* Hex-encode a 32-byte hash as a bytea literal "\\x..." into buf (67 bytes). */
 const char *sl_db_bytea32(char buf[67], const uint8_t h[32]);
 

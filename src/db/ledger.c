@@ -1,24 +1,22 @@
 /* ledger.c — signing keys, ledger entries, the sequencer's batches, checkpoints, and the
  * auditor's reads.  Binary values travel as hex text. */
+#include "suanli/db/ledger.h"
+#include "internal.h"
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/ledger.h"
 
 const sl_db_stmt sl_db_stmts_ledger[] = {
     /* keys, checkpoints, entries and audit runs leave as api_key(), api_checkpoint(),
      * api_ledger_entry(), api_receipt_entry() and api_audit_run() of schema/022_api_objects.sql */
-    {"keys_json",
-     "SELECT json_build_object('keys',"
-     " coalesce(json_agg(j ORDER BY k.valid_from, k.key_id), '[]'))::text"
-     " FROM exchange_keys k, api_key(k) j"},
+    {"keys_json", "SELECT json_build_object('keys',"
+                  " coalesce(json_agg(j ORDER BY k.valid_from, k.key_id), '[]'))::text"
+                  " FROM exchange_keys k, api_key(k) j"},
     {"keys_rows",
      "SELECT key_id, encode(public_key, 'hex'), extract(epoch FROM valid_from)::bigint,"
      " coalesce(extract(epoch FROM valid_until)::bigint, 0) FROM exchange_keys"
      " ORDER BY valid_from, key_id"},
-    {"key_insert",
-     "INSERT INTO exchange_keys(key_id, public_key, valid_from)"
-     " VALUES ($1, decode($2, 'hex'), to_timestamp($3::bigint))"},
+    {"key_insert", "INSERT INTO exchange_keys(key_id, public_key, valid_from)"
+                   " VALUES ($1, decode($2, 'hex'), to_timestamp($3::bigint))"},
     {"key_close",
      "UPDATE exchange_keys SET valid_until = to_timestamp($2::bigint)"
      " WHERE key_id <> $1 AND (valid_until IS NULL OR valid_until > to_timestamp($2::bigint))"
@@ -53,15 +51,13 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      "INSERT INTO ledger_entries(id, purpose, trade_id, journal_txn_id, record, key_id, signature)"
      " VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6, decode($7, 'hex'))"},
     {"seq_lock", "SELECT pg_try_advisory_xact_lock(5817264002)"},
-    {"ledger_waive",
-     "WITH d AS (DELETE FROM ledger_to_sign WHERE txid = txid_current())"
-     " SELECT set_config('suanli.unsigned_ok', 'on', true)"},
+    {"ledger_waive", "WITH d AS (DELETE FROM ledger_to_sign WHERE txid = txid_current())"
+                     " SELECT set_config('suanli.unsigned_ok', 'on', true)"},
     {"key_lock", "SELECT pg_advisory_xact_lock(5817264003)"},
-    {"seq_head",
-     "SELECT coalesce(max(leaf_index) + 1, 0),"
-     " coalesce((SELECT encode(chain_hash, 'hex') FROM ledger_entries"
-     "           WHERE leaf_index = (SELECT max(leaf_index) FROM ledger_entries)), '')"
-     " FROM ledger_entries"},
+    {"seq_head", "SELECT coalesce(max(leaf_index) + 1, 0),"
+                 " coalesce((SELECT encode(chain_hash, 'hex') FROM ledger_entries"
+                 "           WHERE leaf_index = (SELECT max(leaf_index) FROM ledger_entries)), '')"
+                 " FROM ledger_entries"},
     {"seq_pending",
      "SELECT id, encode(record, 'hex'), key_id, encode(signature, 'hex') FROM ledger_entries"
      " WHERE leaf_index IS NULL ORDER BY id LIMIT $1 FOR UPDATE"},
@@ -70,9 +66,8 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
      " chain_hash = decode(u.ch, 'hex')"
      " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(id, li, lh, ch)"
      " WHERE e.id = u.id"},
-    {"leaves_from",
-     "SELECT encode(leaf_hash, 'hex') FROM ledger_entries WHERE leaf_index >= $1"
-     " AND leaf_index < $2 ORDER BY leaf_index"},
+    {"leaves_from", "SELECT encode(leaf_hash, 'hex') FROM ledger_entries WHERE leaf_index >= $1"
+                    " AND leaf_index < $2 ORDER BY leaf_index"},
     {"checkpoint_insert",
      "INSERT INTO ledger_checkpoints(tree_size, root_hash, signed_at, key_id, signature, record)"
      " VALUES ($1, decode($2, 'hex'), to_timestamp($3::bigint), $4, decode($5, 'hex'),"
@@ -80,24 +75,24 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
     {"checkpoint_get",
      "SELECT j::text FROM ledger_checkpoints c, api_checkpoint(c) j"
      " WHERE c.tree_size = coalesce($1, (SELECT max(tree_size) FROM ledger_checkpoints))"},
-    {"audit_run_insert",
-     "INSERT INTO audit_runs(started_at, findings, by_check, tree_size)"
-     " VALUES (to_timestamp($1::bigint), $2, $3::jsonb, (SELECT max(tree_size) FROM ledger_checkpoints))"},
+    {"audit_run_insert", "INSERT INTO audit_runs(started_at, findings, by_check, tree_size)"
+                         " VALUES (to_timestamp($1::bigint), $2, $3::jsonb, (SELECT max(tree_size) "
+                         "FROM ledger_checkpoints))"},
     {"audit_run_latest",
      "SELECT j::text FROM audit_runs r, api_audit_run(r) j ORDER BY r.id DESC LIMIT 1"},
-    {"checkpoint_covering",
-     "SELECT j::text FROM ledger_checkpoints c, api_checkpoint(c) j"
-     " WHERE c.tree_size > $1 ORDER BY c.tree_size DESC LIMIT 1"},
-    {"entries_of_trade",
-     "SELECT coalesce(json_agg(j ORDER BY e.id), '[]')::text"
-     " FROM ledger_entries e, api_receipt_entry(e) j WHERE e.trade_id = $1"},
+    {"checkpoint_covering", "SELECT j::text FROM ledger_checkpoints c, api_checkpoint(c) j"
+                            " WHERE c.tree_size > $1 ORDER BY c.tree_size DESC LIMIT 1"},
+    {"entries_of_trade", "SELECT coalesce(json_agg(j ORDER BY e.id), '[]')::text"
+                         " FROM ledger_entries e, api_receipt_entry(e) j WHERE e.trade_id = $1"},
     {"entry_get",
      "SELECT x::text FROM ledger_entries e LEFT JOIN journal_txns j ON j.id = e.journal_txn_id,"
      " api_ledger_entry(e, j) x WHERE e.id = $1"},
     {NULL, NULL},
 };
 
-sl_dbrc sl_db_keys_json(sl_dbc *c, json_t **out) { return sl_db_json(c, "keys_json", 0, NULL, out); }
+sl_dbrc sl_db_keys_json(sl_dbc *c, json_t **out) {
+  return sl_db_json(c, "keys_json", 0, NULL, out);
+}
 
 sl_dbrc sl_db_keys_rows(sl_dbc *c, sl_db_key_row **rows, size_t *n) {
   PGresult *r;
@@ -119,7 +114,8 @@ sl_dbrc sl_db_keys_rows(sl_dbc *c, sl_db_key_row **rows, size_t *n) {
   return SL_DB_OK;
 }
 
-sl_dbrc sl_db_key_insert(sl_dbc *c, const char *key_id, const char *public_hex, int64_t valid_from) {
+sl_dbrc sl_db_key_insert(sl_dbc *c, const char *key_id, const char *public_hex,
+                         int64_t valid_from) {
   char b[24];
   const char *v[3] = {key_id, public_hex, sl_db_i64(b, valid_from)};
   return sl_db_exec(c, "key_insert", 3, v, NULL);
@@ -164,8 +160,13 @@ sl_dbrc sl_db_to_sign(sl_dbc *c, sl_db_to_sign_row **rows, size_t *n) {
 sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,
                            const char *record_hex, const char *key_id, const char *sig_hex) {
   char b1[24], b2[24], b3[24], b4[24];
-  const char *v[7] = {sl_db_i64(b1, id), sl_db_i64(b2, purpose), sl_db_i64_opt(b3, trade_id, 0),
-                      sl_db_i64_opt(b4, txn_id, 0), record_hex, key_id, sig_hex};
+  const char *v[7] = {sl_db_i64(b1, id),
+                      sl_db_i64(b2, purpose),
+                      sl_db_i64_opt(b3, trade_id, 0),
+                      sl_db_i64_opt(b4, txn_id, 0),
+                      record_hex,
+                      key_id,
+                      sig_hex};
   return sl_db_exec(c, "entry_insert", 7, v, NULL);
 }
 
@@ -229,7 +230,8 @@ sl_dbrc sl_db_leaves(sl_dbc *c, int64_t from, int64_t to, char **hexes, size_t *
     PQclear(r);
     return SL_DB_HARD;
   }
-  for (size_t i = 0; i < cnt; i++) memcpy(buf + i * 64, PQgetvalue(r, (int)i, 0), 64);
+  for (size_t i = 0; i < cnt; i++)
+    memcpy(buf + i * 64, PQgetvalue(r, (int)i, 0), 64);
   buf[cnt * 64] = '\0';
   PQclear(r);
   *hexes = buf;
@@ -240,7 +242,8 @@ sl_dbrc sl_db_leaves(sl_dbc *c, int64_t from, int64_t to, char **hexes, size_t *
 sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, const char *root_hex, int64_t at,
                                 const char *key_id, const char *sig_hex, const char *record_hex) {
   char b1[24], b3[24];
-  const char *v[6] = {sl_db_i64(b1, size), root_hex, sl_db_i64(b3, at), key_id, sig_hex, record_hex};
+  const char *v[6] = {sl_db_i64(b1, size), root_hex, sl_db_i64(b3, at), key_id, sig_hex,
+                      record_hex};
   return sl_db_exec(c, "checkpoint_insert", 6, v, NULL);
 }
 
@@ -287,7 +290,8 @@ sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids) {
   sl_dbrc rc = sl_db_exec(c, "entry_ids", 1, v, &r);
   if (rc != SL_DB_OK) return rc;
   if (PQntuples(r) != n) rc = SL_DB_HARD;
-  for (int i = 0; rc == SL_DB_OK && i < n; i++) ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+  for (int i = 0; rc == SL_DB_OK && i < n; i++)
+    ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
   PQclear(r);
   return rc;
 }

@@ -1,10 +1,10 @@
 /* auditor.c — the auditor's reads: every ledger entry with what the database says it
  * records (streamed row by row: constant memory whatever the ledger's size), and the
  * journal's own consistency queries. */
+#include "suanli/db/ledger_audit.h"
+#include "internal.h"
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/ledger_audit.h"
 
 #define EPOCH(x) "floor(extract(epoch FROM " x "))::bigint"
 
@@ -14,31 +14,79 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      " encode(e.record, 'hex'), e.key_id, encode(e.signature, 'hex'), coalesce(e.leaf_index, -1),"
      " coalesce(encode(e.leaf_hash, 'hex'), ''), coalesce(encode(e.chain_hash, 'hex'), ''),"
      " coalesce(t.id, 0), t.order_id, t.tenant_id, t.provider_id, t.pool_id, t.gpus,"
-     " " EPOCH("t.start_at") ", " EPOCH("t.end_at") ", t.unit_price_minor, t.total_minor,"
-     " t.fee_bp, " EPOCH("t.created_at") ","
-     " coalesce(m.kind, ''), m.trade_id, m.account_id, m.at, m.to_tenant, m.to_provider, m.fee,"
-     " coalesce(pr.id, 0), " EPOCH("pr.starts_at") ", " EPOCH("pr.ends_at") ","
-     " coalesce(encode(pr.export_sha256, 'hex'), '')"
-     " FROM ledger_entries e LEFT JOIN periods pr ON pr.ledger_entry = e.id"
-     " LEFT JOIN trades t ON e.purpose = 1 AND t.id = e.trade_id"
-     " LEFT JOIN LATERAL (SELECT j.kind, coalesce(j.trade_id, 0) AS trade_id,"
-     "   coalesce(tt.tenant_id, j.account_id) AS account_id, " EPOCH("j.created_at") " AS at,"
-     "   coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available'"
-     "     AND la.owner_id = coalesce(tt.tenant_id, j.account_id)), 0) AS to_tenant,"
-     "   coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'available'"
-     "     AND la.owner_id = tt.provider_id), 0) AS to_provider,"
-     "   coalesce(sum(p.amount) FILTER (WHERE la.purpose = 'fees'), 0) AS fee"
-     "   FROM journal_txns j LEFT JOIN trades tt ON tt.id = j.trade_id"
-     "   LEFT JOIN postings p ON p.txn_id = j.id"
-     "   LEFT JOIN ledger_accounts la ON la.id = p.ledger_account_id"
-     "   WHERE j.id = e.journal_txn_id GROUP BY j.id, tt.tenant_id, tt.provider_id) m ON true"
-     " ORDER BY e.leaf_index NULLS LAST, e.id"},
-    {"audit_periods",
-     "SELECT id, " EPOCH("starts_at") ", " EPOCH("ends_at") ", encode(export_sha256, 'hex'),"
-     " coalesce(ledger_entry, 0) FROM periods ORDER BY id"},
-    {"audit_checkpoints",
-     "SELECT tree_size, encode(root_hash, 'hex'), " EPOCH("signed_at") ", key_id,"
-     " encode(signature, 'hex'), encode(record, 'hex') FROM ledger_checkpoints ORDER BY tree_size"},
+     " " EPOCH("t.start_at") ", " EPOCH(
+         "t.end_at") ", t.unit_price_minor, t.total_minor,"
+                     " t.fee_bp, " EPOCH(
+                         "t.created_at") ","
+                                         " coalesce(m.kind, ''), m.trade_id, m.account_id, m.at, "
+                                         "m.to_tenant, m.to_provider, m.fee,"
+                                         " coalesce(pr.id, 0), " EPOCH("pr.starts_at") ", " EPOCH(
+                                             "pr.ends_at") ","
+                                                           " coalesce(encode(pr.export_sha256, "
+                                                           "'hex'), '')"
+                                                           " FROM ledger_entries e LEFT JOIN "
+                                                           "periods pr ON pr.ledger_entry = e.id"
+                                                           " LEFT JOIN trades t ON e.purpose = 1 "
+                                                           "AND t.id = e.trade_id"
+                                                           " LEFT JOIN LATERAL (SELECT j.kind, "
+                                                           "coalesce(j.trade_id, 0) AS trade_id,"
+                                                           "   coalesce(tt.tenant_id, "
+                                                           "j.account_id) AS account_id, " EPOCH(
+                                                               "j.created_at") " AS at,"
+                                                                               "   "
+                                                                               "coalesce(sum(p."
+                                                                               "amount) FILTER "
+                                                                               "(WHERE la.purpose "
+                                                                               "= 'available'"
+                                                                               "     AND "
+                                                                               "la.owner_id = "
+                                                                               "coalesce(tt.tenant_"
+                                                                               "id, "
+                                                                               "j.account_id)), 0) "
+                                                                               "AS to_tenant,"
+                                                                               "   "
+                                                                               "coalesce(sum(p."
+                                                                               "amount) FILTER "
+                                                                               "(WHERE la.purpose "
+                                                                               "= 'available'"
+                                                                               "     AND "
+                                                                               "la.owner_id = "
+                                                                               "tt.provider_id), "
+                                                                               "0) AS to_provider,"
+                                                                               "   "
+                                                                               "coalesce(sum(p."
+                                                                               "amount) FILTER "
+                                                                               "(WHERE la.purpose "
+                                                                               "= 'fees'), 0) AS "
+                                                                               "fee"
+                                                                               "   FROM "
+                                                                               "journal_txns j "
+                                                                               "LEFT JOIN trades "
+                                                                               "tt ON tt.id = "
+                                                                               "j.trade_id"
+                                                                               "   LEFT JOIN "
+                                                                               "postings p ON "
+                                                                               "p.txn_id = j.id"
+                                                                               "   LEFT JOIN "
+                                                                               "ledger_accounts la "
+                                                                               "ON la.id = "
+                                                                               "p.ledger_account_id"
+                                                                               "   WHERE j.id = "
+                                                                               "e.journal_txn_id "
+                                                                               "GROUP BY j.id, "
+                                                                               "tt.tenant_id, "
+                                                                               "tt.provider_id) m "
+                                                                               "ON true"
+                                                                               " ORDER BY "
+                                                                               "e.leaf_index NULLS "
+                                                                               "LAST, e.id"},
+    {"audit_periods", "SELECT id, " EPOCH("starts_at") ", " EPOCH(
+                          "ends_at") ", encode(export_sha256, 'hex'),"
+                                     " coalesce(ledger_entry, 0) FROM periods ORDER BY id"},
+    {"audit_checkpoints", "SELECT tree_size, encode(root_hash, 'hex'), " EPOCH(
+                              "signed_at") ", key_id,"
+                                           " encode(signature, 'hex'), encode(record, 'hex') FROM "
+                                           "ledger_checkpoints ORDER BY tree_size"},
     /* Each query below returns (table, id, detail) rows: one finding each. */
     {"audit_trades_unsigned",
      "SELECT 'trades', t.id, 'trade has no signed TRADE entry' FROM trades t"
@@ -47,20 +95,22 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
     {"audit_txns_unsigned",
      "SELECT 'journal_txns', j.id, 'journal transaction (' || j.kind || ') has no signed entry'"
      " FROM journal_txns j WHERE j.kind <> 'trade'"
-     " AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.journal_txn_id = j.id) ORDER BY j.id"},
+     " AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.journal_txn_id = j.id) ORDER BY "
+     "j.id"},
     {"audit_txns_unbalanced",
      "SELECT 'journal_txns', txn_id, 'postings sum to ' || sum(amount) || ', not 0'"
      " FROM postings GROUP BY txn_id HAVING sum(amount) <> 0 ORDER BY txn_id"},
     {"audit_txns_empty",
      "SELECT 'journal_txns', j.id, 'journal transaction has no postings' FROM journal_txns j"
      " WHERE NOT EXISTS (SELECT 1 FROM postings p WHERE p.txn_id = j.id) ORDER BY j.id"},
-    {"audit_balances",
-     "SELECT 'ledger_accounts', la.id, 'stored balance ' || la.balance || ' but postings replay to '"
-     " || coalesce(sum(p.amount), 0) FROM ledger_accounts la"
-     " LEFT JOIN postings p ON p.ledger_account_id = la.id GROUP BY la.id"
-     " HAVING la.balance <> coalesce(sum(p.amount), 0) ORDER BY la.id"},
+    {"audit_balances", "SELECT 'ledger_accounts', la.id, 'stored balance ' || la.balance || ' but "
+                       "postings replay to '"
+                       " || coalesce(sum(p.amount), 0) FROM ledger_accounts la"
+                       " LEFT JOIN postings p ON p.ledger_account_id = la.id GROUP BY la.id"
+                       " HAVING la.balance <> coalesce(sum(p.amount), 0) ORDER BY la.id"},
     {"audit_balance_chain",
-     "SELECT 'postings', id, 'balance_after ' || balance_after || ' but the running balance is ' || running"
+     "SELECT 'postings', id, 'balance_after ' || balance_after || ' but the running balance is ' "
+     "|| running"
      " FROM (SELECT p.id, p.balance_after, sum(p.amount) OVER (PARTITION BY p.ledger_account_id"
      " ORDER BY p.id) AS running FROM postings p) x WHERE running <> balance_after ORDER BY id"},
     {"audit_floors",
@@ -78,11 +128,13 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      "  WHERE j.trade_id = t.id AND j.kind = 'trade') x ON true"
      " WHERE coalesce(x.moved, 0) <> t.total_minor ORDER BY t.id"},
     {"audit_refunds",
-     "SELECT 'trades', t.id, 'refunded ' || t.refunded_minor || ' but refund postings to the tenant total '"
+     "SELECT 'trades', t.id, 'refunded ' || t.refunded_minor || ' but refund postings to the "
+     "tenant total '"
      " || coalesce(x.back, 0) FROM trades t LEFT JOIN LATERAL ("
      "  SELECT sum(p.amount) AS back FROM journal_txns j JOIN postings p ON p.txn_id = j.id"
      "  JOIN ledger_accounts la ON la.id = p.ledger_account_id"
-     "  WHERE j.trade_id = t.id AND j.kind IN ('refund', 'cancellation') AND la.purpose = 'available'"
+     "  WHERE j.trade_id = t.id AND j.kind IN ('refund', 'cancellation') AND la.purpose = "
+     "'available'"
      "    AND la.owner_id = t.tenant_id) x ON true"
      " WHERE t.refunded_minor <> coalesce(x.back, 0) ORDER BY t.id"},
     {"audit_posting_parties",
@@ -104,7 +156,8 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      "   GROUP BY t.pool_id, s.slot),"
      " c AS (SELECT coalesce(ps.pool_id, d.pool_id) AS pool_id, coalesce(ps.slot, d.slot) AS slot,"
      "   coalesce(ps.booked, 0) AS booked, coalesce(ps.capacity, p.gpu_count) AS capacity,"
-     "   coalesce(d.live, 0) AS live, CASE WHEN coalesce(ps.slot, d.slot) >= date_trunc('hour', sl_now())"
+     "   coalesce(d.live, 0) AS live, CASE WHEN coalesce(ps.slot, d.slot) >= date_trunc('hour', "
+     "sl_now())"
      "   THEN coalesce(d.live, 0) ELSE coalesce(d.upper, 0) END AS upper"
      "   FROM pool_slots ps FULL JOIN d ON d.pool_id = ps.pool_id AND d.slot = ps.slot"
      "   LEFT JOIN pools p ON p.id = coalesce(ps.pool_id, d.pool_id))"
@@ -134,7 +187,8 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      " WHERE k.state = 'done' AND k.request_id IS NOT NULL AND (a.id IS NULL"
      "   OR a.account_id IS DISTINCT FROM k.account_id OR a.status <> k.status"
      "   OR (k.status < 300 AND a.object ~ '^(order|trade|journal):[0-9]+$' AND NOT EXISTS ("
-     "     SELECT 1 WHERE (split_part(a.object, ':', 1) = 'order' AND EXISTS (SELECT 1 FROM orders o"
+     "     SELECT 1 WHERE (split_part(a.object, ':', 1) = 'order' AND EXISTS (SELECT 1 FROM orders "
+     "o"
      "       WHERE o.id = split_part(a.object, ':', 2)::bigint AND o.tenant_id = k.account_id))"
      "     OR (split_part(a.object, ':', 1) = 'trade' AND EXISTS (SELECT 1 FROM trades t"
      "       WHERE t.id = split_part(a.object, ':', 2)::bigint))"

@@ -1,8 +1,8 @@
 /* locations.c — region coordinates, the RTT estimate and the one latency matrix (region_rtt,
  * schema/019): measured entries, and a great-circle estimate for every other located pair. */
 #include "suanli/db/locations.h"
-#include "suanli/db/regions.h"
 #include "internal.h"
+#include "suanli/db/regions.h"
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -1,20 +1,20 @@
 /* market.c — the market's queries: book snapshot, orders, trades, journal, budgets and the
  * background work (settlement, expiry, book events).  Money logic is in the stored
  * functions of schema/003_market.sql; this file only calls them. */
+#include "suanli/db/market.h"
+#include "internal.h"
+#include "suanli/core/vocab.h"
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include "internal.h"
-#include "suanli/db/market.h"
-#include "suanli/core/vocab.h"
 
 /* Orders, trades, balances, postings and the settings leave as api_order(), api_trade(),
  * api_balances(), api_posting() and api_exchange_settings() of schema/022_api_objects.sql. */
 
 /* Operator / party scope of trades: $2 party (tenant or provider), $3 regions JSON. */
-#define TRADE_SCOPE                                                                          \
-  " ($2::bigint IS NULL OR t.tenant_id = $2 OR t.provider_id = $2)"                          \
+#define TRADE_SCOPE                                                                                \
+  " ($2::bigint IS NULL OR t.tenant_id = $2 OR t.provider_id = $2)"                                \
   " AND ($3::json IS NULL OR t.region IN (SELECT json_array_elements_text($3::json)))"
 
 #define TEXT_ARRAY(n) "(SELECT array_agg(x) FROM json_array_elements_text(" n "::json) x)"
@@ -25,50 +25,45 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " latest_start, time_in_force, expires_at, accelerators, min_memory_gb, min_ncu_milli,"
      " max_price_minor, regions, excluded)"
      " VALUES ($1, 'open', $2::jsonb, $3, $4, to_timestamp($5::bigint), to_timestamp($6::bigint),"
-     " $7, to_timestamp($8::bigint), " TEXT_ARRAY("$9") ", $10, $11, $12, " TEXT_ARRAY("$13") ", "
-     TEXT_ARRAY("$14") ") RETURNING id"},
+     " $7, to_timestamp($8::bigint), " TEXT_ARRAY("$9") ", $10, $11, $12, " TEXT_ARRAY(
+         "$13") ", " TEXT_ARRAY("$14") ") RETURNING id"},
     {"order_lock_open",
      "SELECT request::text, tenant_id FROM orders WHERE id = $1 AND state = 'open' FOR UPDATE"},
     {"order_set_state",
      "UPDATE orders SET state = $2, reason = $3, updated_at = sl_now(),"
      " filled_at = CASE WHEN $2 = 'filled' THEN sl_now() ELSE filled_at END WHERE id = $1"},
-    {"order_get",
-     "SELECT j::text FROM orders o, api_order(o) j"
-     " WHERE o.id = $1 AND ($2::bigint IS NULL OR o.tenant_id = $2)"},
+    {"order_get", "SELECT j::text FROM orders o, api_order(o) j"
+                  " WHERE o.id = $1 AND ($2::bigint IS NULL OR o.tenant_id = $2)"},
     {"orders_list",
      "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
      " SELECT o.id, j FROM orders o, api_order(o) j"
      " WHERE ($1::bigint IS NULL OR o.tenant_id = $1) AND ($2::text IS NULL OR o.state = $2)"
      "   AND o.id > $3 ORDER BY o.id LIMIT $4) s"},
-    {"order_cancel",
-     "WITH o AS (UPDATE orders SET state = 'cancelled', updated_at = sl_now(),"
-     " reason = CASE WHEN $2::bigint IS NULL THEN 'cancelled by an admin'"
-     "          ELSE 'cancelled by the tenant' END"
-     " WHERE id = $1 AND ($2::bigint IS NULL OR tenant_id = $2)"
-     " AND state = 'open' RETURNING *) SELECT j::text FROM o, api_order(o) j"},
-    {"trade_buy", "SELECT out_trade, out_outcome FROM sl_trade($1, $2, $3, to_timestamp($4::bigint),"
-                  " $5::int, $6::int, $7)"},
-    {"trade_get",
-     "SELECT j::text FROM trades t, api_trade(t) j WHERE t.id = $1 AND" TRADE_SCOPE},
-    {"trades_list",
-     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT t.id, j FROM trades t, api_trade(t) j WHERE t.id > $1 AND" TRADE_SCOPE
-     " AND ($4::bigint IS NULL OR t.order_id = $4) ORDER BY t.id LIMIT $5) s"},
+    {"order_cancel", "WITH o AS (UPDATE orders SET state = 'cancelled', updated_at = sl_now(),"
+                     " reason = CASE WHEN $2::bigint IS NULL THEN 'cancelled by an admin'"
+                     "          ELSE 'cancelled by the tenant' END"
+                     " WHERE id = $1 AND ($2::bigint IS NULL OR tenant_id = $2)"
+                     " AND state = 'open' RETURNING *) SELECT j::text FROM o, api_order(o) j"},
+    {"trade_buy",
+     "SELECT out_trade, out_outcome FROM sl_trade($1, $2, $3, to_timestamp($4::bigint),"
+     " $5::int, $6::int, $7)"},
+    {"trade_get", "SELECT j::text FROM trades t, api_trade(t) j WHERE t.id = $1 AND" TRADE_SCOPE},
+    {"trades_list", "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+                    " SELECT t.id, j FROM trades t, api_trade(t) j WHERE t.id > $1 AND" TRADE_SCOPE
+                    " AND ($4::bigint IS NULL OR t.order_id = $4) ORDER BY t.id LIMIT $5) s"},
     {"trade_cancel", "SELECT out_outcome, out_refund, out_charge FROM sl_cancel_trade($1, $2)"},
     {"deposit", "SELECT sl_deposit($1, $2, $3)"},
     {"withdraw", "SELECT coalesce(sl_withdraw($1, $2, $3), 0)"},
     {"balances", "SELECT j::text FROM accounts a, api_balances(a, sl_now()) j WHERE a.id = $1"},
-    {"postings_list",
-     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT p.id, x AS j"
-     " FROM postings p JOIN ledger_accounts l ON l.id = p.ledger_account_id"
-     " JOIN journal_txns j ON j.id = p.txn_id, api_posting(p, j, l) x"
-     " WHERE l.owner_id = $1 AND p.id > $2 ORDER BY p.id LIMIT $3) s"},
-    {"budget_set",
-     "INSERT INTO tenant_budgets(account_id, hourly_cap_minor, monthly_cap_minor)"
-     " VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET"
-     " hourly_cap_minor = EXCLUDED.hourly_cap_minor,"
-     " monthly_cap_minor = EXCLUDED.monthly_cap_minor, updated_at = sl_now()"},
+    {"postings_list", "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+                      " SELECT p.id, x AS j"
+                      " FROM postings p JOIN ledger_accounts l ON l.id = p.ledger_account_id"
+                      " JOIN journal_txns j ON j.id = p.txn_id, api_posting(p, j, l) x"
+                      " WHERE l.owner_id = $1 AND p.id > $2 ORDER BY p.id LIMIT $3) s"},
+    {"budget_set", "INSERT INTO tenant_budgets(account_id, hourly_cap_minor, monthly_cap_minor)"
+                   " VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET"
+                   " hourly_cap_minor = EXCLUDED.hourly_cap_minor,"
+                   " monthly_cap_minor = EXCLUDED.monthly_cap_minor, updated_at = sl_now()"},
     {"budget_get",
      "SELECT coalesce(b.hourly_cap_minor, -1), coalesce(b.monthly_cap_minor, -1),"
      " coalesce((SELECT sum(total_minor - refunded_minor) FROM trades"
@@ -81,15 +76,15 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " cancel_charge_bp = coalesce($3, cancel_charge_bp),"
      " heartbeat_timeout_s = coalesce($4, heartbeat_timeout_s),"
      " adapter_failure_limit = coalesce($5, adapter_failure_limit), updated_at = sl_now()"},
-    {"settle_due",
-     "SELECT count(*) FILTER (WHERE sl_settle(id)) FROM ("
-     " SELECT id FROM trades WHERE state = 'booked' AND end_at <= sl_now()"
-     " ORDER BY end_at LIMIT $1 FOR UPDATE SKIP LOCKED) d"},
-    {"expire_orders",
-     "WITH e AS (UPDATE orders SET state = 'expired', updated_at = sl_now(),"
-     " reason = CASE WHEN expires_at <= sl_now() THEN 'deadline passed' ELSE 'latest start passed' END"
-     " WHERE state = 'open' AND (expires_at <= sl_now() OR latest_start < date_trunc('hour', sl_now()))"
-     " RETURNING 1) SELECT count(*) FROM e"},
+    {"settle_due", "SELECT count(*) FILTER (WHERE sl_settle(id)) FROM ("
+                   " SELECT id FROM trades WHERE state = 'booked' AND end_at <= sl_now()"
+                   " ORDER BY end_at LIMIT $1 FOR UPDATE SKIP LOCKED) d"},
+    {"expire_orders", "WITH e AS (UPDATE orders SET state = 'expired', updated_at = sl_now(),"
+                      " reason = CASE WHEN expires_at <= sl_now() THEN 'deadline passed' ELSE "
+                      "'latest start passed' END"
+                      " WHERE state = 'open' AND (expires_at <= sl_now() OR latest_start < "
+                      "date_trunc('hour', sl_now()))"
+                      " RETURNING 1) SELECT count(*) FROM e"},
     {"book_events_take",
      "WITH ev AS (DELETE FROM book_events WHERE id IN ("
      "  SELECT id FROM book_events ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
@@ -104,13 +99,15 @@ const sl_db_stmt sl_db_stmts_market[] = {
      "   JOIN orders o ON o.state = 'open'"
      "    AND o.latest_start >= date_trunc('hour', sl_now())"
      "    AND (o.accelerators IS NULL OR p.accelerator_id IN (SELECT n.accelerator_id"
-     "     FROM accelerator_names n WHERE n.name IN (SELECT lower(x) FROM unnest(o.accelerators) x)))"
+     "     FROM accelerator_names n WHERE n.name IN (SELECT lower(x) FROM unnest(o.accelerators) "
+     "x)))"
      "    AND (o.min_memory_gb IS NULL OR a.memory_gb >= o.min_memory_gb)"
      "    AND (o.min_ncu_milli IS NULL OR a.score_milli >= o.min_ncu_milli)"
      "    AND (o.max_price_minor IS NULL OR p.price_minor <= o.max_price_minor)"
      "    AND (o.regions IS NULL OR p.region = ANY(o.regions))"
      "    AND (o.excluded IS NULL OR NOT (p.region = ANY(o.excluded)))"
-     "    AND p.available_until > o.earliest_start AND p.available_from <= o.latest_start) x))::text"},
+     "    AND p.available_until > o.earliest_start AND p.available_from <= o.latest_start) "
+     "x))::text"},
     {"order_wake",
      "WITH i AS (INSERT INTO book_events(order_id, cause) VALUES ($1, $2) RETURNING 1)"
      " SELECT pg_notify('suanli_book', 'order') FROM i"},
@@ -118,9 +115,9 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"region_unknown",
      "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
      " WHERE NOT EXISTS (SELECT 1 FROM regions WHERE code = x) ORDER BY i LIMIT 1"},
-    {"accel_unknown",
-     "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
-     " WHERE NOT EXISTS (SELECT 1 FROM accelerator_names WHERE name = lower(x)) ORDER BY i LIMIT 1"},
+    {"accel_unknown", "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
+                      " WHERE NOT EXISTS (SELECT 1 FROM accelerator_names WHERE name = lower(x)) "
+                      "ORDER BY i LIMIT 1"},
     {"book_pools",
      "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
      " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
@@ -145,12 +142,11 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " AND slot <= to_timestamp($3::bigint) AND booked > 0 ORDER BY pool_id, slot"},
     {"book_latency", "SELECT from_region, to_region, rtt_us, source = 'estimated' FROM region_rtt"},
     {"feed_xmin", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"},
-    {"feed_read",
-     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text,"
-     " (SELECT pruned_xid::text FROM market_feed_state), c.kind, c.pool_id,"
-     " extract(epoch FROM c.slot_from)::bigint, extract(epoch FROM c.slot_to)::bigint"
-     " FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT * FROM market_changes"
-     "  WHERE xid >= $1::text::xid8 ORDER BY seq LIMIT $2) c ON true"},
+    {"feed_read", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text,"
+                  " (SELECT pruned_xid::text FROM market_feed_state), c.kind, c.pool_id,"
+                  " extract(epoch FROM c.slot_from)::bigint, extract(epoch FROM c.slot_to)::bigint"
+                  " FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT * FROM market_changes"
+                  "  WHERE xid >= $1::text::xid8 ORDER BY seq LIMIT $2) c ON true"},
     {"feed_prune",
      "WITH d AS (DELETE FROM market_changes WHERE at < now() - make_interval(secs => $1::int)"
      "  RETURNING xid),"
@@ -254,8 +250,8 @@ sl_dbrc sl_db_trade(sl_dbc *c, int64_t order, int64_t tenant, int64_t pool, int6
                     int64_t hours, int64_t gpus, int64_t unit_minor, int64_t *trade,
                     const char **outcome) {
   char b[7][24];
-  const char *v[7] = {sl_db_i64(b[0], order), sl_db_i64(b[1], tenant), sl_db_i64(b[2], pool),
-                      sl_db_i64(b[3], start), sl_db_i64(b[4], hours), sl_db_i64(b[5], gpus),
+  const char *v[7] = {sl_db_i64(b[0], order),     sl_db_i64(b[1], tenant), sl_db_i64(b[2], pool),
+                      sl_db_i64(b[3], start),     sl_db_i64(b[4], hours),  sl_db_i64(b[5], gpus),
                       sl_db_i64(b[6], unit_minor)};
   PGresult *r;
   sl_dbrc rc = sl_db_exec(c, "trade_buy", 7, v, &r);
@@ -266,7 +262,8 @@ sl_dbrc sl_db_trade(sl_dbc *c, int64_t order, int64_t tenant, int64_t pool, int6
   return SL_DB_OK;
 }
 
-static void trade_scope_params(const sl_trade_scope *s, const char **v, char b[24], char **regions) {
+static void trade_scope_params(const sl_trade_scope *s, const char **v, char b[24],
+                               char **regions) {
   v[0] = sl_db_i64_opt(b, s ? s->party : 0, 0);
   *regions = (s && s->regions) ? json_dumps(s->regions, JSON_COMPACT) : NULL;
   v[1] = *regions;
@@ -491,8 +488,8 @@ static bool pool_row(PGresult *r, int k, void *row) {
   return true;
 }
 
-static sl_dbrc book_pool_rows(sl_dbc *c, const char *stmt, const char *param,
-                              sl_db_pool_row **rows, size_t *n) {
+static sl_dbrc book_pool_rows(sl_dbc *c, const char *stmt, const char *param, sl_db_pool_row **rows,
+                              size_t *n) {
   const char *v[1] = {param};
   return sl_db_rows_map(c, stmt, 1, v, sizeof **rows, pool_row, (void **)rows, n);
 }
@@ -507,7 +504,8 @@ static char *id_array(const int64_t *ids, size_t n) {
   char *a = malloc(n * 21 + 3), *w = a;
   if (!a) return NULL;
   *w++ = '{';
-  for (size_t i = 0; i < n; i++) w += sprintf(w, "%s%lld", i ? "," : "", (long long)ids[i]);
+  for (size_t i = 0; i < n; i++)
+    w += sprintf(w, "%s%lld", i ? "," : "", (long long)ids[i]);
   *w++ = '}';
   *w = '\0';
   return a;

@@ -1,9 +1,9 @@
 /* migrate.c — apply the embedded schema migrations (schema/NNN_name.sql) in order. */
+#include "suanli/db/migrate.h"
+#include "internal.h"
+#include "suanli/core/log.h"
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/migrate.h"
-#include "suanli/core/log.h"
 
 extern const struct {
   int version;
@@ -30,7 +30,8 @@ static bool ok(PGresult *r, PGconn *pg, char *err, size_t errlen, const char *wh
 
 bool sl_db_migrate(const char *conninfo, char *err, size_t errlen) {
   const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
-  const char *vals[] = {conninfo, "5", "-c TimeZone=UTC -c DateStyle=ISO -c client_min_messages=warning",
+  const char *vals[] = {conninfo, "5",
+                        "-c TimeZone=UTC -c DateStyle=ISO -c client_min_messages=warning",
                         "suanlid-migrate", NULL};
   bool result = false;
   PGresult *r = NULL;
@@ -96,9 +97,9 @@ bool sl_db_migrate(const char *conninfo, char *err, size_t errlen) {
     if (!ok(r, pg, err, errlen, "commit")) goto cleanup;
     PQclear(r);
     r = NULL;
-    sl_log(SL_LOG_INFO, "migration applied",
-           json_pack("{s:i,s:s}", "version", sl_migrations[i].version, "name",
-                     sl_migrations[i].name));
+    sl_log(
+        SL_LOG_INFO, "migration applied",
+        json_pack("{s:i,s:s}", "version", sl_migrations[i].version, "name", sl_migrations[i].name));
   }
   result = true;
 cleanup:

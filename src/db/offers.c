@@ -1,9 +1,9 @@
 /* offers.c — the market's offers (GET /v1/offers): active pools with the GPUs free in every
  * hour of a window, filtered and sorted by PostgreSQL, one bounded page at a time. */
+#include "suanli/db/offers.h"
+#include "internal.h"
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/offers.h"
 
 /* $1 window start, $2 window end (epoch s), $3 accelerator pattern (ILIKE), $4 region
  * pattern, $5 min free GPUs, $6 min price, $7 max price, $8 max price per NCU, $9 min NCU

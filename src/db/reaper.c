@@ -3,20 +3,19 @@
  * A record (an Idempotency-Key's stored reply, or a claim whose request never finished)
  * older than the retention is deleted, at most `limit` rows a statement, skipping rows that
  * another process holds, so any number of processes may reap at once. */
+#include "suanli/db/reaper.h"
+#include "internal.h"
+#include "suanli/core/log.h"
 #include <stdlib.h>
 #include <time.h>
-#include "internal.h"
-#include "suanli/db/reaper.h"
-#include "suanli/core/log.h"
 
 const sl_db_stmt sl_db_stmts_reaper[] = {
-    {"idem_reap",
-     "WITH d AS (DELETE FROM idempotency_keys WHERE (account_id, key) IN ("
-     "  SELECT account_id, key FROM idempotency_keys"
-     "  WHERE created_at < now() - make_interval(secs => $1::bigint)"
-     "  AND claimed_at < now() - make_interval(secs => $1::bigint)"
-     "  ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1)"
-     " SELECT count(*) FROM d"},
+    {"idem_reap", "WITH d AS (DELETE FROM idempotency_keys WHERE (account_id, key) IN ("
+                  "  SELECT account_id, key FROM idempotency_keys"
+                  "  WHERE created_at < now() - make_interval(secs => $1::bigint)"
+                  "  AND claimed_at < now() - make_interval(secs => $1::bigint)"
+                  "  ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1)"
+                  " SELECT count(*) FROM d"},
     {NULL, NULL},
 };
 
@@ -49,5 +48,6 @@ void sl_db_reap_step(sl_dbc *c) {
     if (n < 1000) break;
   }
   if (total)
-    sl_log(SL_LOG_INFO, "idempotency records reaped", json_pack("{s:I}", "count", (json_int_t)total));
+    sl_log(SL_LOG_INFO, "idempotency records reaped",
+           json_pack("{s:I}", "count", (json_int_t)total));
 }

@@ -1,7 +1,7 @@
 /* regions.c — regions and the directional latency matrix. */
-#include <stdlib.h>
-#include "internal.h"
 #include "suanli/db/regions.h"
+#include "internal.h"
+#include <stdlib.h>
 
 /* Regions leave as api_region() of schema/022_api_objects.sql. */
 
@@ -10,11 +10,10 @@ const sl_db_stmt sl_db_stmts_regions[] = {
      "WITH r AS (INSERT INTO regions(code, name, tier, operator)"
      " VALUES ($1, $2, $3, coalesce($4, '')) RETURNING *) SELECT j::text FROM r, api_region(r) j"},
     {"region_get", "SELECT j::text FROM regions r, api_region(r) j WHERE r.code = $1"},
-    {"regions_list",
-     "SELECT coalesce(json_agg(j ORDER BY code), '[]')::text FROM ("
-     " SELECT r.code, j FROM regions r, api_region(r) j"
-     " WHERE ($1::text IS NULL OR r.tier = $1) AND r.code > coalesce($2, '')"
-     " ORDER BY r.code LIMIT $3) s"},
+    {"regions_list", "SELECT coalesce(json_agg(j ORDER BY code), '[]')::text FROM ("
+                     " SELECT r.code, j FROM regions r, api_region(r) j"
+                     " WHERE ($1::text IS NULL OR r.tier = $1) AND r.code > coalesce($2, '')"
+                     " ORDER BY r.code LIMIT $3) s"},
     /* $1: JSON array of {"from","to","rtt_us"}; returns the number of rows written. */
     {"latency_set",
      "WITH e AS (SELECT x->>'from' AS f, x->>'to' AS t, (x->>'rtt_us')::bigint AS us"

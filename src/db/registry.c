@@ -25,20 +25,18 @@ const sl_db_stmt sl_db_stmts_registry[] = {
      "   fp32_tflops, interconnect, interconnect_gbps, source_url, coalesce(notes, ''),"
      "   coalesce(ARRAY(SELECT jsonb_array_elements_text($2::jsonb -> 'aliases')), '{}')"
      "  FROM b RETURNING *)" WRITTEN_PROPOSAL},
-    {"proposal_get",
-     "SELECT j::text FROM accelerator_proposals p, api_proposal(p) j"
-     " WHERE p.id = $1 AND ($2::bigint IS NULL OR p.proposer_id = $2)"},
-    {"proposals_list",
-     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT p.id, j FROM accelerator_proposals p, api_proposal(p) j"
-     " WHERE p.id > $1 AND ($2::bigint IS NULL OR p.proposer_id = $2)"
-     "  AND ($3::text IS NULL OR p.state = $3) ORDER BY p.id LIMIT $4) s"},
+    {"proposal_get", "SELECT j::text FROM accelerator_proposals p, api_proposal(p) j"
+                     " WHERE p.id = $1 AND ($2::bigint IS NULL OR p.proposer_id = $2)"},
+    {"proposals_list", "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+                       " SELECT p.id, j FROM accelerator_proposals p, api_proposal(p) j"
+                       " WHERE p.id > $1 AND ($2::bigint IS NULL OR p.proposer_id = $2)"
+                       "  AND ($3::text IS NULL OR p.state = $3) ORDER BY p.id LIMIT $4) s"},
     {"proposal_approve", "SELECT out_outcome, coalesce(out_existing, '')"
                          " FROM sl_accelerator_approve($1, $2)"},
     {"proposal_reject",
      "WITH p AS (UPDATE accelerator_proposals SET state = 'rejected', reason = $3,"
-     "  decided_by = $2, decided_at = sl_now() WHERE id = $1 AND state = 'pending' RETURNING *)"
-     WRITTEN_PROPOSAL},
+     "  decided_by = $2, decided_at = sl_now() WHERE id = $1 AND state = 'pending' RETURNING "
+     "*)" WRITTEN_PROPOSAL},
     {"proposal_withdraw",
      "WITH p AS (UPDATE accelerator_proposals SET state = 'withdrawn', decided_by = $2,"
      "  decided_at = sl_now() WHERE id = $1 AND proposer_id = $2 AND state = 'pending'"

@@ -1,17 +1,16 @@
 /* audit.c — the audit log: one row per mutating request. */
-#include "internal.h"
 #include "suanli/db/request_log.h"
+#include "internal.h"
 
 const sl_db_stmt sl_db_stmts_audit[] = {
     {"audit_insert",
      "INSERT INTO audit_log(request_id, account_id, token_id, method, path, action, object,"
      " status, outcome, error, client_addr)"
      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"},
-    {"audit_list",
-     "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
-     " SELECT l.id, j FROM audit_log l, api_audit_row(l) j"
-     " WHERE ($1::bigint IS NULL OR l.account_id = $1) AND l.id > $2"
-     " ORDER BY l.id LIMIT $3) s"},
+    {"audit_list", "SELECT coalesce(json_agg(j ORDER BY id), '[]')::text FROM ("
+                   " SELECT l.id, j FROM audit_log l, api_audit_row(l) j"
+                   " WHERE ($1::bigint IS NULL OR l.account_id = $1) AND l.id > $2"
+                   " ORDER BY l.id LIMIT $3) s"},
     {NULL, NULL},
 };
 

@@ -1,9 +1,9 @@
 /* settlement.c — accounting periods and the reads behind statements and exports. */
+#include "suanli/db/settlement.h"
+#include "internal.h"
+#include "suanli/db/ledger_audit.h"
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/settlement.h"
-#include "suanli/db/ledger_audit.h"
 
 /* Periods leave as api_period() of schema/022_api_objects.sql. */
 
@@ -17,9 +17,8 @@ const sl_db_stmt sl_db_stmts_settlement[] = {
     {"period_bounds",
      "SELECT extract(epoch FROM starts_at)::bigint, extract(epoch FROM ends_at)::bigint"
      " FROM periods WHERE id = $1"},
-    {"periods_list",
-     "SELECT coalesce(json_agg(j ORDER BY p.starts_at), '[]')::text"
-     " FROM periods p, api_period(p) j"},
+    {"periods_list", "SELECT coalesce(json_agg(j ORDER BY p.starts_at), '[]')::text"
+                     " FROM periods p, api_period(p) j"},
     {"period_lines",
      "SELECT account_id, account_kind, txn_id, sl_ts(at), kind, coalesce(trade_id, 0),"
      " coalesce(pool_id, 0), coalesce(region, ''), coalesce(gpu_hours, 0), available, escrow,"
@@ -62,7 +61,8 @@ const sl_db_stmt sl_db_stmts_settlement[] = {
 sl_dbrc sl_db_period_insert(sl_dbc *c, int64_t from, int64_t to, int64_t closed_by,
                             const char *sha_hex, int64_t *id) {
   char b1[24], b2[24], b3[24];
-  const char *v[4] = {sl_db_i64(b1, from), sl_db_i64(b2, to), sl_db_i64_opt(b3, closed_by, 0), sha_hex};
+  const char *v[4] = {sl_db_i64(b1, from), sl_db_i64(b2, to), sl_db_i64_opt(b3, closed_by, 0),
+                      sha_hex};
   return sl_db_int(c, "period_insert", 4, v, id);
 }
 
@@ -84,7 +84,8 @@ sl_dbrc sl_db_period_bounds(sl_dbc *c, int64_t id, int64_t *from, int64_t *to) {
   PGresult *r;
   sl_dbrc rc = sl_db_exec(c, "period_bounds", 1, v, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) != 1) rc = SL_DB_NOROWS;
+  if (PQntuples(r) != 1)
+    rc = SL_DB_NOROWS;
   else {
     *from = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     *to = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
@@ -93,16 +94,20 @@ sl_dbrc sl_db_period_bounds(sl_dbc *c, int64_t id, int64_t *from, int64_t *to) {
   return rc;
 }
 
-sl_dbrc sl_db_periods_list(sl_dbc *c, json_t **out) { return sl_db_json(c, "periods_list", 0, NULL, out); }
+sl_dbrc sl_db_periods_list(sl_dbc *c, json_t **out) {
+  return sl_db_json(c, "periods_list", 0, NULL, out);
+}
 
 sl_dbrc sl_db_period_lines(sl_dbc *c, int64_t owner, int64_t from, int64_t to,
                            bool (*row)(int, const char *const *, const bool *, void *), void *arg) {
   char b1[24], b2[24], b3[24];
-  const char *v[3] = {owner < 0 ? NULL : sl_db_i64(b1, owner), sl_db_i64(b2, from), sl_db_i64(b3, to)};
+  const char *v[3] = {owner < 0 ? NULL : sl_db_i64(b1, owner), sl_db_i64(b2, from),
+                      sl_db_i64(b3, to)};
   return sl_db_each(c, "period_lines", 3, v, row, arg);
 }
 
-sl_dbrc sl_db_balances_at(sl_dbc *c, int64_t owner, int64_t at, int64_t *available, int64_t *escrow) {
+sl_dbrc sl_db_balances_at(sl_dbc *c, int64_t owner, int64_t at, int64_t *available,
+                          int64_t *escrow) {
   char b1[24], b2[24];
   const char *v[2] = {sl_db_i64(b1, owner), sl_db_i64(b2, at)};
   PGresult *r;
@@ -115,14 +120,16 @@ sl_dbrc sl_db_balances_at(sl_dbc *c, int64_t owner, int64_t at, int64_t *availab
 }
 
 sl_dbrc sl_db_refunds_borne(sl_dbc *c, int64_t provider, int64_t from, int64_t to,
-                            bool (*row)(int, const char *const *, const bool *, void *), void *arg) {
+                            bool (*row)(int, const char *const *, const bool *, void *),
+                            void *arg) {
   char b1[24], b2[24], b3[24];
   const char *v[3] = {sl_db_i64(b1, provider), sl_db_i64(b2, from), sl_db_i64(b3, to)};
   return sl_db_each(c, "refunds_borne", 3, v, row, arg);
 }
 
 sl_dbrc sl_db_region_summary(sl_dbc *c, int64_t from, int64_t to, const json_t *regions,
-                             bool (*row)(int, const char *const *, const bool *, void *), void *arg) {
+                             bool (*row)(int, const char *const *, const bool *, void *),
+                             void *arg) {
   char b1[24], b2[24];
   char *rj = regions ? json_dumps(regions, JSON_COMPACT) : NULL;
   const char *v[3] = {sl_db_i64(b1, from), sl_db_i64(b2, to), rj};

@@ -13,14 +13,14 @@
  * reservation) sealed to that key — as a provider's system would; the plaintext never
  * leaves this function (api/ACCESS.md).
  */
+#include "internal.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/dispatch.h"
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "internal.h"
-#include "suanli/db/dispatch.h"
-#include "suanli/core/timeutil.h"
 
 static sl_db *store;
 
@@ -71,7 +71,8 @@ static void sim_access(const sl_adapter_call *c) {
   size_t pklen = 0;
   if (!c->access_key || !c->access_out || c->access_out_len == 0) return;
   c->access_out[0] = '\0';
-  if (sodium_hex2bin(pk, sizeof pk, c->access_key, strlen(c->access_key), NULL, &pklen, NULL) != 0 ||
+  if (sodium_hex2bin(pk, sizeof pk, c->access_key, strlen(c->access_key), NULL, &pklen, NULL) !=
+          0 ||
       pklen != sizeof pk)
     return;
   char pw_hex[2 * sizeof pw + 1], host[128], user[64], start[32], end[32], resv[64];
@@ -92,7 +93,8 @@ static void sim_access(const sl_adapter_call *c) {
   if (!plain) return;
   size_t mlen = strlen(plain), clen = mlen + crypto_box_SEALBYTES;
   uint8_t *box = malloc(clen);
-  if (box && clen <= SL_ACCESS_SEALED_MAX && sodium_base64_ENCODED_LEN(clen, sodium_base64_VARIANT_ORIGINAL) <= c->access_out_len &&
+  if (box && clen <= SL_ACCESS_SEALED_MAX &&
+      sodium_base64_ENCODED_LEN(clen, sodium_base64_VARIANT_ORIGINAL) <= c->access_out_len &&
       crypto_box_seal(box, (const uint8_t *)plain, mlen, pk) == 0)
     sodium_bin2base64(c->access_out, c->access_out_len, box, clen, sodium_base64_VARIANT_ORIGINAL);
   sodium_memzero(plain, mlen);
@@ -115,19 +117,21 @@ static sl_dbc *sim_enter(const sl_adapter_call *c, char *err, size_t errlen) {
   return db;
 }
 
-static sl_adapter_rc sim_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
+static sl_adapter_rc sim_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err,
+                                 size_t errlen) {
   sl_dbc *db = sim_enter(c, err, errlen);
   if (!db) return SL_ADAPTER_RETRY;
   bool cancelled = false;
-  sl_dbrc rc = sl_db_sim_reserve(db, c->reservation_id, c->pool_id, c->gpus, c->start, c->end,
-                                 &cancelled);
+  sl_dbrc rc =
+      sl_db_sim_reserve(db, c->reservation_id, c->pool_id, c->gpus, c->start, c->end, &cancelled);
   sl_db_release(store, db);
   if (rc != SL_DB_OK) {
     snprintf(err, errlen, "simulated cluster error (%s)", sl_dbrc_name(rc));
     return SL_ADAPTER_RETRY;
   }
   if (cancelled) {
-    snprintf(err, errlen, "reservation %lld was cancelled on the cluster", (long long)c->reservation_id);
+    snprintf(err, errlen, "reservation %lld was cancelled on the cluster",
+             (long long)c->reservation_id);
     return SL_ADAPTER_TERMINAL;
   }
   if (roll(cfg_int(c->config, "drop_rate_bp"))) {
@@ -151,7 +155,8 @@ static sl_adapter_rc sim_cancel(const sl_adapter_call *c, char *err, size_t errl
   return SL_ADAPTER_OK;
 }
 
-static sl_adapter_rc sim_status(const sl_adapter_call *c, char *state, size_t len, char *err, size_t errlen) {
+static sl_adapter_rc sim_status(const sl_adapter_call *c, char *state, size_t len, char *err,
+                                size_t errlen) {
   snprintf(state, len, "unknown");
   return SL_ADAPTER_OK;
 }

@@ -38,9 +38,9 @@
  *     records every outcome itself, in its own transaction (the simulator is the exception
  *     that proves it: it plays an external system).
  */
+#include "internal.h"
 #include <stdio.h>
 #include <string.h>
-#include "internal.h"
 
 /* validate: decode the configuration with sl_json_decode, prefixing field names with
  * SL_ADAPTER_CFG so errors name "adapter.config.<field>".  It must refuse: unknown fields
@@ -75,8 +75,8 @@ bool sl_adapter_template_validate(const json_t *cfg, sl_jerr *err) {
  * box with the outcome.  Leave access_out empty when there are none; never write the
  * plaintext anywhere else (not in ref, err or a log).  adapter_sim.c's sim_access() is a
  * worked example. */
-static sl_adapter_rc template_reserve(const sl_adapter_call *c, char *ref, size_t reflen,
-                                      char *err, size_t errlen) {
+static sl_adapter_rc template_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err,
+                                      size_t errlen) {
   if (c->nodes < 1) {
     snprintf(err, errlen, "no nodes requested"); /* a refusal that no retry can change */
     return SL_ADAPTER_TERMINAL;
@@ -100,8 +100,8 @@ static sl_adapter_rc template_cancel(const sl_adapter_call *c, char *err, size_t
 
 /* status: the pool system's state of c->reservation_id in state (len bytes): "reserved",
  * "absent", or "unknown" when the system cannot tell.  Reads only. */
-static sl_adapter_rc template_status(const sl_adapter_call *c, char *state, size_t len,
-                                     char *err, size_t errlen) {
+static sl_adapter_rc template_status(const sl_adapter_call *c, char *state, size_t len, char *err,
+                                     size_t errlen) {
   snprintf(state, len, "unknown");
   return SL_ADAPTER_OK;
 }

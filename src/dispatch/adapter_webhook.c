@@ -30,22 +30,22 @@
  * SUANLI_WEBHOOK_CA.  The same policy runs at registration (sl_webhook_url_allowed: the host
  * is resolved and every address checked; 422 address_not_allowed naming adapter.config.url)
  * and at every connection (open_socket below), since DNS can change in between. */
+#include "internal.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/core/vocab.h"
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sodium.h>
-#include "internal.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/core/vocab.h"
 
-#define REPLY_MAX 65536
+#define REPLY_MAX  65536
 #define MAX_RANGES 32
 
 static sl_dispatch_signer signer;
@@ -126,11 +126,13 @@ static bool in_cidr(int family, const uint8_t *a, const cidr *c) {
 /* IPv4 ranges of the RFC 6890 special-purpose registry (and RFC 6598, 5737, 2544) that a
  * webhook may reach only through the allow list. */
 static bool special_v4(uint32_t ip) {
-  static const struct { uint32_t net; int bits; } r[] = {
-      {0x00000000, 8},  {0x0A000000, 8},  {0x64400000, 10}, {0x7F000000, 8},
-      {0xAC100000, 12}, {0xC0000000, 24}, {0xC0000200, 24}, {0xC0586300, 24},
-      {0xC0A80000, 16}, {0xC6120000, 15}, {0xC6336400, 24}, {0xCB007100, 24},
-      {0xF0000000, 4},
+  static const struct {
+    uint32_t net;
+    int bits;
+  } r[] = {
+      {0x00000000, 8},  {0x0A000000, 8},  {0x64400000, 10}, {0x7F000000, 8},  {0xAC100000, 12},
+      {0xC0000000, 24}, {0xC0000200, 24}, {0xC0586300, 24}, {0xC0A80000, 16}, {0xC6120000, 15},
+      {0xC6336400, 24}, {0xCB007100, 24}, {0xF0000000, 4},
   };
   for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
     if ((ip >> (32 - r[i].bits)) == (r[i].net >> (32 - r[i].bits))) return true;
@@ -139,19 +141,21 @@ static bool special_v4(uint32_t ip) {
 
 static bool special_v6(const uint8_t *a) {
   static const uint8_t zero[16] = {0};
-  if (memcmp(a, zero, 15) == 0 && a[15] == 1) return true;             /* ::1 */
-  if ((a[0] & 0xfe) == 0xfc) return true;                              /* fc00::/7 */
-  if (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b) return true; /* 64:ff9b::/96 (and /48) */
-  if (a[0] == 0x01 && a[1] == 0x00 && memcmp(a + 2, zero, 6) == 0) return true; /* 100::/64 */
-  if (a[0] == 0x20 && a[1] == 0x01 && a[2] < 0x02) return true;        /* 2001::/23 */
+  if (memcmp(a, zero, 15) == 0 && a[15] == 1) return true; /* ::1 */
+  if ((a[0] & 0xfe) == 0xfc) return true;                  /* fc00::/7 */
+  if (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b)
+    return true; /* 64:ff9b::/96 (and /48) */
+  if (a[0] == 0x01 && a[1] == 0x00 && memcmp(a + 2, zero, 6) == 0) return true;  /* 100::/64 */
+  if (a[0] == 0x20 && a[1] == 0x01 && a[2] < 0x02) return true;                  /* 2001::/23 */
   if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) return true; /* 2001:db8::/32 */
-  if (a[0] == 0x20 && a[1] == 0x02) return true;                       /* 2002::/16 */
+  if (a[0] == 0x20 && a[1] == 0x02) return true;                                 /* 2002::/16 */
   return false;
 }
 
 static bool in_allow(int family, const uint8_t *a, bool exact_only) {
   for (int i = 0; i < nallow; i++)
-    if ((!exact_only || allow[i].bits == (family == AF_INET ? 32 : 128)) && in_cidr(family, a, &allow[i]))
+    if ((!exact_only || allow[i].bits == (family == AF_INET ? 32 : 128)) &&
+        in_cidr(family, a, &allow[i]))
       return true;
   return false;
 }
@@ -208,16 +212,21 @@ bool sl_adapter_webhook_validate(const json_t *cfg, sl_jerr *err) {
   };
   if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], SL_ADAPTER_CFG, err)) return false;
   const char *rest = NULL;
-  if (strncmp(url, "https://", 8) == 0) rest = url + 8;
-  else if (strncmp(url, "http://", 7) == 0) rest = url + 7;
+  if (strncmp(url, "https://", 8) == 0)
+    rest = url + 8;
+  else if (strncmp(url, "http://", 7) == 0)
+    rest = url + 7;
   if (!rest || !*rest || *rest == '/' || *rest == ':')
-    return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url", "must be an http:// or https:// URL with a host");
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url",
+                       "must be an http:// or https:// URL with a host");
   const char *end = rest + strcspn(rest, "/?#");
   if (memchr(rest, '@', (size_t)(end - rest)))
-    return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url", "must not contain credentials");
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url",
+                       "must not contain credentials");
   for (const char *p = url; *p; p++)
     if (*p == ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
-      return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url", "contains a character not allowed in a URL");
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url",
+                         "contains a character not allowed in a URL");
   return true;
 }
 
@@ -238,8 +247,10 @@ bool sl_webhook_url_allowed(const char *url, char *why, size_t whylen) {
   bool plain = strcmp(scheme, "http") == 0;
   char h[256];
   size_t hl = strlen(host);
-  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') snprintf(h, sizeof h, "%.*s", (int)(hl - 2), host + 1);
-  else snprintf(h, sizeof h, "%s", host);
+  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']')
+    snprintf(h, sizeof h, "%.*s", (int)(hl - 2), host + 1);
+  else
+    snprintf(h, sizeof h, "%s", host);
   char *pct = strchr(h, '%'); /* a zone id: fe80::1%eth0 is link-local anyway */
   if (pct) *pct = '\0';
   struct addrinfo hints;
@@ -252,18 +263,24 @@ bool sl_webhook_url_allowed(const char *url, char *why, size_t whylen) {
   }
   for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
     const uint8_t *a = NULL;
-    if (ai->ai_family == AF_INET) a = (const uint8_t *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
-    else if (ai->ai_family == AF_INET6) a = (const uint8_t *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr;
-    else continue;
+    if (ai->ai_family == AF_INET)
+      a = (const uint8_t *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
+    else if (ai->ai_family == AF_INET6)
+      a = (const uint8_t *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr;
+    else
+      continue;
     char txt[INET6_ADDRSTRLEN] = "?";
     inet_ntop(ai->ai_family, a, txt, sizeof txt);
     if (!sl_webhook_address_allowed(ai->ai_family, a)) {
-      snprintf(why, whylen, "'%.100s' resolves to %s: the exchange's own, loopback, private, "
-               "link-local or special-purpose address, which the operator's policy refuses", h, txt);
+      snprintf(why, whylen,
+               "'%.100s' resolves to %s: the exchange's own, loopback, private, "
+               "link-local or special-purpose address, which the operator's policy refuses",
+               h, txt);
       goto cleanup;
     }
     if (plain && !plain_allowed(ai->ai_family, a)) {
-      snprintf(why, whylen, "plain http:// to %s is not on the operator's allow list; use https://", txt);
+      snprintf(why, whylen, "plain http:// to %s is not on the operator's allow list; use https://",
+               txt);
       goto cleanup;
     }
   }
@@ -278,7 +295,7 @@ cleanup:
 
 typedef struct {
   bool refused;
-  bool plain;   /* http://: only allow-listed addresses */
+  bool plain; /* http://: only allow-listed addresses */
   char *buf;
   size_t len;
   bool too_big;
@@ -287,9 +304,12 @@ typedef struct {
 static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *sa) {
   call_ctx *ctx = clientp;
   const uint8_t *a = NULL;
-  if (sa->family == AF_INET) a = (const uint8_t *)&((struct sockaddr_in *)(void *)&sa->addr)->sin_addr;
-  else if (sa->family == AF_INET6) a = (const uint8_t *)&((struct sockaddr_in6 *)(void *)&sa->addr)->sin6_addr;
-  if (!a || !sl_webhook_address_allowed(sa->family, a) || (ctx->plain && !plain_allowed(sa->family, a))) {
+  if (sa->family == AF_INET)
+    a = (const uint8_t *)&((struct sockaddr_in *)(void *)&sa->addr)->sin_addr;
+  else if (sa->family == AF_INET6)
+    a = (const uint8_t *)&((struct sockaddr_in6 *)(void *)&sa->addr)->sin6_addr;
+  if (!a || !sl_webhook_address_allowed(sa->family, a) ||
+      (ctx->plain && !plain_allowed(sa->family, a))) {
     ctx->refused = true;
     return CURL_SOCKET_BAD;
   }
@@ -316,18 +336,20 @@ static json_t *body_of(const sl_adapter_call *c, const char *action) {
   char s[32], e[32];
   sl_time_format(c->start, s, sizeof s);
   sl_time_format(c->end, e, sizeof e);
-  json_t *b = json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:i,s:i,s:s,s:s}", "action", action,
-                        "reservation_id", (json_int_t)c->reservation_id, "trade_id",
-                        (json_int_t)c->trade_id, "pool_id", (json_int_t)c->pool_id, "region",
-                        c->region, "accelerator", c->accelerator, "gpus", (int)c->gpus, "nodes",
-                        (int)c->nodes, "start", s, "end", e);
+  json_t *b =
+      json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:i,s:i,s:s,s:s}", "action", action, "reservation_id",
+                (json_int_t)c->reservation_id, "trade_id", (json_int_t)c->trade_id, "pool_id",
+                (json_int_t)c->pool_id, "region", c->region, "accelerator", c->accelerator, "gpus",
+                (int)c->gpus, "nodes", (int)c->nodes, "start", s, "end", e);
   if (b && sl_vocab_is(action, SL_JOB_ACTION_RESERVE))
-    json_object_set_new(b, "tenant_access_key", c->access_key ? json_string(c->access_key) : json_null());
+    json_object_set_new(b, "tenant_access_key",
+                        c->access_key ? json_string(c->access_key) : json_null());
   return b;
 }
 
 /* POST the action; on OK *reply (malloc'd, may be NULL) holds the reply body. */
-static sl_adapter_rc post(const sl_adapter_call *c, const char *action, char **reply, char *err, size_t errlen) {
+static sl_adapter_rc post(const sl_adapter_call *c, const char *action, char **reply, char *err,
+                          size_t errlen) {
   pthread_once(&once, init_once);
   *reply = NULL;
   json_t *b = body_of(c, action);
@@ -344,12 +366,13 @@ static sl_adapter_rc post(const sl_adapter_call *c, const char *action, char **r
     snprintf(err, errlen, "no signing key available");
     return SL_ADAPTER_RETRY;
   }
-  for (int i = 0; i < 64; i++) snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
+  for (int i = 0; i < 64; i++)
+    snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
   snprintf(h_key, sizeof h_key, "X-Suanli-Key-Id: %s", key_id);
   snprintf(h_sig, sizeof h_sig, "X-Suanli-Signature: %s", sig_hex);
   bool reserve = sl_vocab_is(action, SL_JOB_ACTION_RESERVE);
-  snprintf(h_idem, sizeof h_idem, "Idempotency-Key: reservation-%lld%s%s", (long long)c->reservation_id,
-           reserve ? "" : "-", reserve ? "" : action);
+  snprintf(h_idem, sizeof h_idem, "Idempotency-Key: reservation-%lld%s%s",
+           (long long)c->reservation_id, reserve ? "" : "-", reserve ? "" : action);
   json_t *t = json_object_get(c->config, "timeout_ms");
   long timeout = json_is_integer(t) ? (long)json_integer_value(t) : 5000;
   const char *url = json_string_value(json_object_get(c->config, "url"));
@@ -424,7 +447,8 @@ static const char *reply_field(const char *reply, const char *key, char *buf, si
   return buf;
 }
 
-static sl_adapter_rc wh_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen) {
+static sl_adapter_rc wh_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err,
+                                size_t errlen) {
   char *reply;
   sl_adapter_rc rc = post(c, "reserve", &reply, err, errlen);
   if (rc == SL_ADAPTER_OK) {
@@ -455,10 +479,12 @@ static sl_adapter_rc wh_cancel(const sl_adapter_call *c, char *err, size_t errle
   return rc;
 }
 
-static sl_adapter_rc wh_status(const sl_adapter_call *c, char *state, size_t len, char *err, size_t errlen) {
+static sl_adapter_rc wh_status(const sl_adapter_call *c, char *state, size_t len, char *err,
+                               size_t errlen) {
   char *reply;
   sl_adapter_rc rc = post(c, "status", &reply, err, errlen);
-  if (rc == SL_ADAPTER_OK && !reply_field(reply, "state", state, len)[0]) snprintf(state, len, "unknown");
+  if (rc == SL_ADAPTER_OK && !reply_field(reply, "state", state, len)[0])
+    snprintf(state, len, "unknown");
   free(reply);
   return rc;
 }

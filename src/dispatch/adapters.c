@@ -3,14 +3,14 @@
  * kinds a pool may name, sl_adapter_validate() and the dispatcher's lookup all read this one
  * table; adapter_template.c documents what an entry must do and is not in it.  Every name
  * here is a value of ADAPTER_KIND in api/vocab.def (tests/unit/test_dispatch_adapters.c). */
+#include "internal.h"
 #include <stdio.h>
 #include <string.h>
-#include "internal.h"
 
-#define SL_ADAPTER_REGISTRY(X)                                    \
-  X("sim", sl_adapter_sim_validate, sl_adapter_sim_ops)           \
-  X("slurm", sl_adapter_slurm_validate, sl_adapter_slurm_ops)     \
-  X("webhook", sl_adapter_webhook_validate, sl_adapter_webhook_ops)   \
+#define SL_ADAPTER_REGISTRY(X)                                                                     \
+  X("sim", sl_adapter_sim_validate, sl_adapter_sim_ops)                                            \
+  X("slurm", sl_adapter_slurm_validate, sl_adapter_slurm_ops)                                      \
+  X("webhook", sl_adapter_webhook_validate, sl_adapter_webhook_ops)                                \
   X("agent", sl_adapter_agent_validate, sl_adapter_agent_ops)
 
 #define SL_ADAPTER_KIND(kind, validate, ops) kind,
@@ -44,6 +44,7 @@ bool sl_adapter_validate(const char *kind, const json_t *config, sl_jerr *err) {
   if (a) return a->validate(config, err);
   char list[128] = "";
   for (size_t i = 0; i < COUNT; i++)
-    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", registry[i].kind);
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+             registry[i].kind);
   return sl_jerr_set(err, SL_E_INVALID_VALUE, "adapter.kind", "must be one of: %s", list);
 }

@@ -10,6 +10,14 @@
  * out and another worker retries the job; the adapter's idempotency makes that safe.  A
  * cancel job waits while the reserve of its reservation is running.  Workers sleep on
  * LISTEN suanli_dispatch (a hint only) and poll every second. */
+#include "suanli/core/clock.h"
+#include "suanli/core/log.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/core/vocab.h"
+#include "suanli/db/access.h"
+#include "suanli/db/dispatch.h"
+#include "suanli/db/market.h"
+#include "suanli/dispatch/dispatch.h"
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -17,18 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/db/access.h"
-#include "suanli/db/dispatch.h"
-#include "suanli/db/market.h"
-#include "suanli/dispatch/dispatch.h"
-#include "suanli/core/log.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/core/clock.h"
-#include "suanli/core/vocab.h"
 
 #define BACKOFF_BASE_S 0.5
-#define BACKOFF_CAP_S 60.0
-#define MAX_THREADS 8
+#define BACKOFF_CAP_S  60.0
+#define MAX_THREADS    8
 
 double sl_dispatch_backoff_s(int attempt, double base_s, double cap_s, double jitter01) {
   if (attempt < 1) attempt = 1;
@@ -44,12 +44,14 @@ struct sl_dispatcher {
   pthread_t threads[MAX_THREADS];
 };
 
-#define LEASE_S 30 /* longer than any adapter call (webhook <= 20 s, scontrol 15 s, sim <= 10 s) */
+#define LEASE_S                                                                                    \
+  30 /* longer than any adapter call (webhook <= 20 s, scontrol 15 s, sim <= 10 s)                 \
+      */
 
 typedef struct {
-  int64_t job;     /* the leased job, 0 when none was due */
+  int64_t job; /* the leased job, 0 when none was due */
   sl_db_job j;
-  bool call;       /* the adapter must be called */
+  bool call;           /* the adapter must be called */
   char access_key[65]; /* reserve: the tenant's X25519 key (hex), "" when none */
 } lease_result;
 
@@ -70,7 +72,8 @@ static sl_dbrc lease_step(sl_dbc *c, void *arg) {
       !sl_vocab_is(l->j.reservation_state, SL_RESERVATION_STATE_PENDING)) {
     sl_db_job_clear(&l->j);
     l->job = 0;
-    return sl_db_job_finish(c, l->j.id, sl_vocab_name(SL_JOB_STATE_SKIPPED), false, "reservation no longer pending", 0);
+    return sl_db_job_finish(c, l->j.id, sl_vocab_name(SL_JOB_STATE_SKIPPED), false,
+                            "reservation no longer pending", 0);
   }
   l->call = true;
   l->access_key[0] = '\0';
@@ -78,7 +81,8 @@ static sl_dbrc lease_step(sl_dbc *c, void *arg) {
     json_t *k = NULL;
     rc = sl_db_access_key_get(c, l->j.tenant_id, &k);
     if (rc == SL_DB_OK)
-      snprintf(l->access_key, sizeof l->access_key, "%s", json_string_value(json_object_get(k, "public_key")));
+      snprintf(l->access_key, sizeof l->access_key, "%s",
+               json_string_value(json_object_get(k, "public_key")));
     json_decref(k);
     if (rc != SL_DB_OK && rc != SL_DB_NOROWS) {
       sl_db_job_clear(&l->j);
@@ -159,13 +163,21 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
     ar = SL_ADAPTER_TERMINAL;
     snprintf(err, sizeof err, "no adapter '%s'", j->adapter_kind);
   } else {
-    sl_adapter_call call = {.reservation_id = j->reservation_id, .trade_id = j->trade_id,
-                       .pool_id = j->pool_id, .tenant_id = j->tenant_id, .start = j->start,
-                       .end = j->end, .gpus = j->gpus, .gpus_per_node = j->gpus_per_node,
-                       .nodes = (j->gpus + j->gpus_per_node - 1) / j->gpus_per_node,
-                       .region = j->region, .accelerator = j->accelerator, .config = j->config,
-                       .access_key = l.access_key[0] ? l.access_key : NULL,
-                       .access_out = access, .access_out_len = SL_ACCESS_B64_MAX};
+    sl_adapter_call call = {.reservation_id = j->reservation_id,
+                            .trade_id = j->trade_id,
+                            .pool_id = j->pool_id,
+                            .tenant_id = j->tenant_id,
+                            .start = j->start,
+                            .end = j->end,
+                            .gpus = j->gpus,
+                            .gpus_per_node = j->gpus_per_node,
+                            .nodes = (j->gpus + j->gpus_per_node - 1) / j->gpus_per_node,
+                            .region = j->region,
+                            .accelerator = j->accelerator,
+                            .config = j->config,
+                            .access_key = l.access_key[0] ? l.access_key : NULL,
+                            .access_out = access,
+                            .access_out_len = SL_ACCESS_B64_MAX};
     int64_t t0 = sl_time_now_us();
     ar = reserve ? ops->reserve(&call, ref, sizeof ref, err, sizeof err)
                  : ops->cancel(&call, err, sizeof err);
@@ -173,7 +185,9 @@ static sl_dbrc step(sl_dbc *c, bool *worked) {
            json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:s}", "adapter", j->adapter_kind, "action",
                      j->action, "reservation_id", (json_int_t)j->reservation_id, "job_id",
                      (json_int_t)j->id, "outcome",
-                     ar == SL_ADAPTER_OK ? "ok" : ar == SL_ADAPTER_RETRY ? "retry" : "terminal",
+                     ar == SL_ADAPTER_OK      ? "ok"
+                     : ar == SL_ADAPTER_RETRY ? "retry"
+                                              : "terminal",
                      "duration_us", (json_int_t)(sl_time_now_us() - t0), "error", err));
   }
   finish_args f = {j, ar, err, ref, l.access_key, access};
@@ -228,7 +242,8 @@ sl_dispatcher *sl_dispatcher_start(const char *conninfo, int threads) {
 void sl_dispatcher_stop(sl_dispatcher *d) {
   if (!d) return;
   atomic_store(&d->stop, true);
-  for (int i = 0; i < d->nthreads; i++) pthread_join(d->threads[i], NULL);
+  for (int i = 0; i < d->nthreads; i++)
+    pthread_join(d->threads[i], NULL);
   sl_db_close(d->db);
   sl_adapter_sim_fini();
   free(d);

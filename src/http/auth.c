@@ -4,18 +4,18 @@
  * characters (the secret, 256 random bits).  Only BLAKE2b-256 of the whole token is
  * stored; a lookup by that hash authenticates (the secret's entropy makes a slow hash
  * unnecessary, and the comparison happens on a hash, never on the secret). */
+#include "internal.h"
+#include "suanli/core/clock.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accounts.h"
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include "internal.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/db/accounts.h"
-#include "suanli/core/clock.h"
 
-#define PUB_HEX 32
+#define PUB_HEX    32
 #define SECRET_B64 43
 
 static bool well_formed(const char *t) {
@@ -47,8 +47,8 @@ static void token_hash(const char *token, uint8_t out[32]) {
 #define CACHE_SLOTS 1024
 typedef struct {
   uint8_t hash[32];
-  int64_t until_ms;   /* 0 = empty */
-  sl_principal who;   /* regions kept as text below; who.regions unused */
+  int64_t until_ms; /* 0 = empty */
+  sl_principal who; /* regions kept as text below; who.regions unused */
   char *regions;
 } cache_entry;
 static cache_entry cache[CACHE_SLOTS];
@@ -145,7 +145,8 @@ bool sl_auth_cached(sl_req *r) {
   const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
   if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
   const char *t = h + 7;
-  while (*t == ' ') t++;
+  while (*t == ' ')
+    t++;
   if (!well_formed(t)) return false;
   uint8_t hash[32];
   token_hash(t, hash);
@@ -165,7 +166,8 @@ bool sl_auth_request(sl_req *r) {
     return false;
   }
   const char *t = h + 7;
-  while (*t == ' ') t++;
+  while (*t == ' ')
+    t++;
   if (!well_formed(t)) {
     sl_reply_error(r, SL_E_TOKEN_MALFORMED, "Authorization", "the token is malformed");
     return false;
@@ -178,7 +180,8 @@ bool sl_auth_request(sl_req *r) {
   }
   sl_dbrc rc = sl_db_token_lookup(r->db, hash, &r->who);
   if (rc == SL_DB_NOROWS) {
-    sl_reply_error(r, SL_E_TOKEN_INVALID, "Authorization", "the token is unknown, expired or revoked");
+    sl_reply_error(r, SL_E_TOKEN_INVALID, "Authorization",
+                   "the token is unknown, expired or revoked");
     return false;
   }
   if (rc != SL_DB_OK) {

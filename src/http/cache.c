@@ -7,12 +7,12 @@
  * by concurrent requests), so a change committed before the request began is never served
  * stale; what the feed does not carry (heartbeat times and utilisation without a change of
  * health) may be up to that long old.  Direct-mapped, 256 entries, one mutex. */
+#include "internal.h"
+#include "suanli/core/timeutil.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/core/timeutil.h"
 
 #define SLOTS 256
 
@@ -30,7 +30,8 @@ static int64_t ttl_us = -1;
 
 static uint64_t fnv(const char *s, size_t n) {
   uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
   return h;
 }
 

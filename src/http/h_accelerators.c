@@ -1,8 +1,7 @@
 /* h_accelerators.c — the accelerator catalog and the normalized-capacity standard. */
-#include <string.h>
 #include "internal.h"
 #include "suanli/db/accelerators.h"
-
+#include <string.h>
 
 static json_t *formula(sl_req *r) {
   json_t *f;
@@ -30,7 +29,8 @@ void h_accelerators_list(sl_req *r) {
 
 void h_accelerators_get(sl_req *r) {
   json_t *a;
-  sl_dbrc rc = strlen(r->params[0]) <= 64 ? sl_db_accelerator_get(r->db, r->params[0], &a) : SL_DB_NOROWS;
+  sl_dbrc rc =
+      strlen(r->params[0]) <= 64 ? sl_db_accelerator_get(r->db, r->params[0], &a) : SL_DB_NOROWS;
   if (rc == SL_DB_NOROWS) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no accelerator '%.64s'", r->params[0]);
   } else if (rc != SL_DB_OK) {

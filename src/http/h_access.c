@@ -2,10 +2,10 @@
  * public key; the pool's adapter or the provider's webhook receiver seals the reservation's
  * access details to it; the tenant reads the sealed box and opens it locally
  * (`suanli access`).  The exchange only ever holds the ciphertext. */
-#include <stdio.h>
-#include <string.h>
 #include "internal.h"
 #include "suanli/db/access.h"
+#include <stdio.h>
+#include <string.h>
 
 /* PUT /v1/me/access-key {"public_key": 64 lowercase hex digits}. */
 void h_access_key_set(sl_req *r) {
@@ -23,11 +23,14 @@ void h_access_key_set(sl_req *r) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "public_key", "the all-zero key is not a public key");
     goto cleanup;
   }
-  snprintf(r->audit_object, sizeof r->audit_object, "access_key:%lld", (long long)r->who.account_id);
+  snprintf(r->audit_object, sizeof r->audit_object, "access_key:%lld",
+           (long long)r->who.account_id);
   json_t *k;
   sl_dbrc rc = sl_db_access_key_set(r->db, r->who.account_id, pk, &k);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, k);
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, k);
 cleanup:
   json_decref(body);
 }
@@ -38,8 +41,10 @@ void h_access_key_get(sl_req *r) {
   sl_dbrc rc = sl_db_access_key_get(r->db, r->who.account_id, &k);
   if (rc == SL_DB_NOROWS)
     sl_reply_error(r, SL_E_NOT_FOUND, "", "no access key registered (PUT /v1/me/access-key)");
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, k);
+  else if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, k);
 }
 
 /* GET /v1/trades/{id}/access: the sealed access details of the trade's reservation. */

@@ -1,11 +1,11 @@
 /* h_accounts.c — accounts and their API tokens. */
+#include "internal.h"
+#include "suanli/core/clock.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accounts.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/db/accounts.h"
-#include "suanli/core/clock.h"
 
 static const char *const kinds[] = {"admin", "provider", "tenant", "operator", NULL};
 
@@ -69,13 +69,13 @@ void h_accounts_list(sl_req *r) {
   int64_t after;
   int limit;
   const char *kind;
-  if (!sl_req_page_id(r, &after, &limit) ||
-      !sl_req_query_enum(r, "kind", kinds, &kind))
-    return;
+  if (!sl_req_page_id(r, &after, &limit) || !sl_req_query_enum(r, "kind", kinds, &kind)) return;
   json_t *items;
   sl_dbrc rc = sl_db_accounts_list(r->db, kind, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_page(r, items, limit, "id");
 }
 
 void h_accounts_get(sl_req *r) {
@@ -87,9 +87,12 @@ void h_accounts_get(sl_req *r) {
   }
   json_t *acct;
   sl_dbrc rc = sl_db_account_get(r->db, id, &acct);
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, acct);
+  if (rc == SL_DB_NOROWS)
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+  else if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, acct);
 }
 
 /* POST /v1/accounts/{id}/tokens {"label"?, "expires_at"?} — the secret is in this reply only. */
@@ -126,11 +129,13 @@ void h_tokens_create(sl_req *r) {
   json_array_foreach(scopes, si, sv) {
     const char *name = json_string_value(sv);
     bool known = false;
-    for (unsigned k = 0; name && sl_scope_names[k]; k++) known = known || !strcmp(name, sl_scope_names[k]);
+    for (unsigned k = 0; name && sl_scope_names[k]; k++)
+      known = known || !strcmp(name, sl_scope_names[k]);
     if (!known) {
       sl_reply_error(r, SL_E_INVALID_VALUE, "scopes",
                      "scopes[%zu] must be one of: read, heartbeat, pools, market, money, accounts, "
-                     "settlement, ledger, catalog, audit, agent", si);
+                     "settlement, ledger, catalog, audit, agent",
+                     si);
       goto cleanup;
     }
   }
@@ -144,7 +149,8 @@ void h_tokens_create(sl_req *r) {
   sl_dbrc rc = sl_http_issue_token(r->db, id, label, expires, token, &tok);
   if (rc == SL_DB_OK && json_array_size(scopes) > 0) {
     json_t *scoped = NULL;
-    rc = sl_db_token_set_scopes(r->db, json_integer_value(json_object_get(tok, "id")), scopes, &scoped);
+    rc = sl_db_token_set_scopes(r->db, json_integer_value(json_object_get(tok, "id")), scopes,
+                                &scoped);
     json_decref(tok);
     tok = rc == SL_DB_OK ? scoped : NULL;
   }
@@ -171,9 +177,7 @@ cleanup:
 void h_tokens_list(sl_req *r) {
   int64_t id, after;
   int limit;
-  if (!sl_req_path_id(r, 0, &id) ||
-      !sl_req_page_id(r, &after, &limit))
-    return;
+  if (!sl_req_path_id(r, 0, &id) || !sl_req_page_id(r, &after, &limit)) return;
   json_t *acct;
   if (!admin_or_self(r, id) || sl_db_account_get(r->db, id, &acct) != SL_DB_OK) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
@@ -182,8 +186,10 @@ void h_tokens_list(sl_req *r) {
   json_decref(acct);
   json_t *items;
   sl_dbrc rc = sl_db_tokens_list(r->db, id, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_page(r, items, limit, "id");
 }
 
 void h_tokens_revoke(sl_req *r) {
@@ -220,12 +226,15 @@ void h_tokens_long_lived(sl_req *r) {
     return;
   }
   if (when && never_only) {
-    sl_reply_error(r, SL_E_BAD_QUERY, "never", "never=true lists tokens without an expiry: "
+    sl_reply_error(r, SL_E_BAD_QUERY, "never",
+                   "never=true lists tokens without an expiry: "
                    "it cannot be combined with expires_after");
     return;
   }
   json_t *items;
   sl_dbrc rc = sl_db_tokens_long_lived(r->db, never_only, horizon, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_page(r, items, limit, "id");
 }

@@ -2,7 +2,6 @@
 #include "internal.h"
 #include "suanli/db/request_log.h"
 
-
 void h_audit_list(sl_req *r) {
   int64_t after, account = 0;
   int limit;
@@ -11,6 +10,8 @@ void h_audit_list(sl_req *r) {
     return;
   json_t *items;
   sl_dbrc rc = sl_db_request_log_list(r->db, account, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_page(r, items, limit, "id");
 }

@@ -3,7 +3,6 @@
 #include "suanli/db/accounts.h"
 #include "suanli/db/migrate.h"
 
-
 void h_healthz(sl_req *r) { sl_reply_json(r, 200, json_pack("{s:s}", "status", "ok")); }
 
 /* Ready when the database answers and its schema is the one this binary knows. */
@@ -11,7 +10,8 @@ void h_readyz(sl_req *r) {
   bool down = false;
   r->db = sl_db_acquire(r->dbpool, 2000, &down);
   if (!r->db) {
-    sl_reply_error(r, down ? SL_E_DB_UNAVAILABLE : SL_E_BUSY, NULL, "the database is not reachable");
+    sl_reply_error(r, down ? SL_E_DB_UNAVAILABLE : SL_E_BUSY, NULL,
+                   "the database is not reachable");
     return;
   }
   int v = sl_db_schema_version(r->db);
@@ -30,6 +30,8 @@ void h_readyz(sl_req *r) {
 void h_me(sl_req *r) {
   json_t *me;
   sl_dbrc rc = sl_db_me(r->db, r->who.token_id, &me);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, me);
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, me);
 }

@@ -1,24 +1,27 @@
 /* h_ledger.c — the published keys, receipts, checkpoints and proofs: everything a tenant,
  * provider or outside auditor needs to verify a trade offline (tools/suanli-verify). */
-#include <stdio.h>
-#include <string.h>
 #include "internal.h"
-#include "suanli/ledger/ledger.h"
 #include "suanli/db/ledger.h"
 #include "suanli/db/market.h"
+#include "suanli/ledger/ledger.h"
+#include <stdio.h>
+#include <string.h>
 
 /* GET /v1/keys (public): every key with its validity period. */
 void h_keys_list(sl_req *r) {
   bool down = false;
   r->db = sl_db_acquire(r->dbpool, 2000, &down);
   if (!r->db) {
-    sl_reply_error(r, down ? SL_E_DB_UNAVAILABLE : SL_E_BUSY, NULL, "the database is not reachable");
+    sl_reply_error(r, down ? SL_E_DB_UNAVAILABLE : SL_E_BUSY, NULL,
+                   "the database is not reachable");
     return;
   }
   json_t *keys;
   sl_dbrc rc = sl_db_keys_json(r->db, &keys);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, keys);
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, keys);
 }
 
 /* Add the inclusion proof of entry e (a JSON object from the database) against the latest
@@ -50,8 +53,10 @@ void h_trades_receipt(sl_req *r) {
   int64_t id;
   if (!sl_req_path_id(r, 0, &id)) return;
   sl_trade_scope s = {0, NULL};
-  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider")) s.party = r->who.account_id;
-  else if (sl_role_is(r, "operator")) s.regions = r->who.regions;
+  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider"))
+    s.party = r->who.account_id;
+  else if (sl_role_is(r, "operator"))
+    s.regions = r->who.regions;
   json_t *t = NULL, *entries = NULL;
   sl_dbrc rc = sl_db_trade_get(r->db, id, &s, &t);
   if (rc == SL_DB_NOROWS) {
@@ -73,7 +78,8 @@ void h_trades_receipt(sl_req *r) {
   if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
   } else if (!trade_entry) {
-    sl_reply_error(r, SL_E_NOT_FOUND, "id", "trade %lld has no ledger entry (signing is off)", (long long)id);
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "trade %lld has no ledger entry (signing is off)",
+                   (long long)id);
   } else {
     json_object_set_new(trade_entry, "trade", json_incref(t));
     json_object_set_new(trade_entry, "money_events", json_incref(events));
@@ -98,11 +104,13 @@ void h_ledger_entry(sl_req *r) {
   if (rc == SL_DB_OK && !sl_role_is(r, "admin")) {
     /* only the parties of the entry's trade (or account) may read it */
     int64_t trade = json_integer_value(json_object_get(e, "trade_id"));
-    int64_t owner = json_integer_value(json_object_get(e, "account_id")); /* deposits, withdrawals */
+    int64_t owner =
+        json_integer_value(json_object_get(e, "account_id")); /* deposits, withdrawals */
     json_t *t = NULL;
     sl_trade_scope s = {r->who.account_id, NULL};
     if (sl_role_is(r, "operator")) s = (sl_trade_scope){0, r->who.regions};
-    bool mine = trade ? sl_db_trade_get(r->db, trade, &s, &t) == SL_DB_OK : owner == r->who.account_id;
+    bool mine =
+        trade ? sl_db_trade_get(r->db, trade, &s, &t) == SL_DB_OK : owner == r->who.account_id;
     if (!mine) {
       json_decref(e);
       sl_reply_error(r, SL_E_NOT_FOUND, "id", "no ledger entry %lld", (long long)id);
@@ -123,18 +131,24 @@ void h_ledger_entry(sl_req *r) {
 void h_checkpoint_latest(sl_req *r) {
   json_t *cp;
   sl_dbrc rc = sl_db_checkpoint_get(r->db, -1, &cp);
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no checkpoint has been signed yet");
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, cp);
+  if (rc == SL_DB_NOROWS)
+    sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no checkpoint has been signed yet");
+  else if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, cp);
 }
 
 /* GET /v1/ledger/audit: the latest recorded run of `suanlid audit` (404 before the first). */
 void h_ledger_audit_latest(sl_req *r) {
   json_t *run;
   sl_dbrc rc = sl_db_audit_run_latest(r->db, &run);
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no audit run has been recorded yet");
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, run);
+  if (rc == SL_DB_NOROWS)
+    sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no audit run has been recorded yet");
+  else if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, run);
 }
 
 /* GET /v1/ledger/checkpoints/{size}. */
@@ -143,9 +157,12 @@ void h_checkpoint_get(sl_req *r) {
   if (!sl_req_path_id(r, 0, &size)) return;
   json_t *cp;
   sl_dbrc rc = sl_db_checkpoint_get(r->db, size, &cp);
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "size", "no checkpoint of size %lld", (long long)size);
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, cp);
+  if (rc == SL_DB_NOROWS)
+    sl_reply_error(r, SL_E_NOT_FOUND, "size", "no checkpoint of size %lld", (long long)size);
+  else if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, cp);
 }
 
 /* GET /v1/ledger/consistency?from=M&to=N: RFC 9162 consistency proof between two signed
@@ -169,8 +186,9 @@ void h_consistency(sl_req *r) {
   if (rc == SL_DB_NOROWS) {
     sl_reply_error(r, SL_E_NOT_FOUND, a ? "to" : "from", "no checkpoint of that size");
   } else if (rc == SL_DB_OK && (rc = sl_ledger_consistency(r->db, from, to, &proof)) == SL_DB_OK) {
-    sl_reply_json(r, 200, json_pack("{s:I,s:I,s:o}", "from", (json_int_t)from, "to", (json_int_t)to,
-                                    "proof", proof));
+    sl_reply_json(
+        r, 200,
+        json_pack("{s:I,s:I,s:o}", "from", (json_int_t)from, "to", (json_int_t)to, "proof", proof));
   } else {
     sl_reply_db(r, rc);
   }

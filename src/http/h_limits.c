@@ -31,8 +31,8 @@ static json_t *kind_defaults(void) {
   json_t *d = json_object();
   for (const char *const *k = sl_vocab_names(SL_VD_ACCOUNT_KIND); *k; k++) {
     sl_rate def;
-    json_object_set_new(d, *k, sl_limit_kind_rate(*k, &def) ? rate_json(def.per_s, def.burst)
-                                                            : json_null());
+    json_object_set_new(
+        d, *k, sl_limit_kind_rate(*k, &def) ? rate_json(def.per_s, def.burst) : json_null());
   }
   return d;
 }
@@ -50,9 +50,12 @@ static sl_dbrc limits_get(sl_req *r, int64_t id, json_t **out) {
 static void reply_limits(sl_req *r, int64_t id) {
   json_t *j;
   sl_dbrc rc = limits_get(r, id, &j);
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, j);
+  if (rc == SL_DB_NOROWS)
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+  else if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, j);
 }
 
 /* GET /v1/accounts/{id}/limits — admin any account; others only their own (else 404). */

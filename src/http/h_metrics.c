@@ -12,19 +12,19 @@
  * Labels are bounded: route patterns from the route table (never raw paths), a fixed list
  * of statuses, regions, models, adapters and states — never pool, account or tenant ids.
  * Operators see the region-labelled series of their regions only. */
+#include "internal.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/stats.h"
 #include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "internal.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/db/stats.h"
 
 #define MAX_ROUTES 128 /* route table entries + 1 for "unmatched" */
-static const unsigned statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
-                                    413, 415, 422, 429, 500, 502, 503, 0 /* other */};
+static const unsigned statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
+                                    409, 413, 415, 422, 429, 500, 502, 503, 0 /* other */};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                  0.25,  0.5,    1,     2.5,  5,     10};
@@ -48,11 +48,13 @@ void sl_metrics_observe(const sl_req *r) {
   if (us < 0) us = 0;
   atomic_fetch_add_explicit(&req_count[ri][status_slot(r->status)], 1, memory_order_relaxed);
   size_t b = 0;
-  while (b < NBUCKET && (double)us / 1e6 > buckets[b]) b++;
+  while (b < NBUCKET && (double)us / 1e6 > buckets[b])
+    b++;
   if (b < NBUCKET) atomic_fetch_add_explicit(&req_hist[ri][b], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&req_sum_us[ri], (unsigned long long)us, memory_order_relaxed);
   if (r->err == SL_E_BUSY) atomic_fetch_add_explicit(&db_errors[0], 1, memory_order_relaxed);
-  if (r->err == SL_E_DB_UNAVAILABLE) atomic_fetch_add_explicit(&db_errors[1], 1, memory_order_relaxed);
+  if (r->err == SL_E_DB_UNAVAILABLE)
+    atomic_fetch_add_explicit(&db_errors[1], 1, memory_order_relaxed);
   if (r->db_soft) atomic_fetch_add_explicit(&db_errors[2], 1, memory_order_relaxed);
 }
 
@@ -78,7 +80,8 @@ static long long jint(const json_t *o, const char *k) {
 
 static void write_requests(FILE *f) {
   fputs("# HELP suanli_http_requests_total HTTP requests by method, route pattern and status.\n"
-        "# TYPE suanli_http_requests_total counter\n", f);
+        "# TYPE suanli_http_requests_total counter\n",
+        f);
   for (size_t ri = 0; ri <= sl_routes_count && ri < MAX_ROUTES; ri++) {
     const char *m = ri ? sl_routes[ri - 1].method : "any";
     const char *p = ri ? sl_routes[ri - 1].path : "unmatched";
@@ -86,29 +89,41 @@ static void write_requests(FILE *f) {
       unsigned long long n = atomic_load_explicit(&req_count[ri][s], memory_order_relaxed);
       if (!n) continue;
       char st[16];
-      if (statuses[s]) snprintf(st, sizeof st, "%u", statuses[s]);
-      else snprintf(st, sizeof st, "other");
-      fprintf(f, "suanli_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n", m, p, st, n);
+      if (statuses[s])
+        snprintf(st, sizeof st, "%u", statuses[s]);
+      else
+        snprintf(st, sizeof st, "other");
+      fprintf(f, "suanli_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n", m,
+              p, st, n);
     }
   }
-  fputs("# HELP suanli_http_request_duration_seconds Time from the first byte of a request to the end of its reply.\n"
-        "# TYPE suanli_http_request_duration_seconds histogram\n", f);
+  fputs("# HELP suanli_http_request_duration_seconds Time from the first byte of a request to the "
+        "end of its reply.\n"
+        "# TYPE suanli_http_request_duration_seconds histogram\n",
+        f);
   for (size_t ri = 0; ri <= sl_routes_count && ri < MAX_ROUTES; ri++) {
     unsigned long long total = 0;
-    for (size_t s = 0; s < NSTATUS; s++) total += atomic_load_explicit(&req_count[ri][s], memory_order_relaxed);
+    for (size_t s = 0; s < NSTATUS; s++)
+      total += atomic_load_explicit(&req_count[ri][s], memory_order_relaxed);
     if (!total) continue;
     const char *m = ri ? sl_routes[ri - 1].method : "any";
     const char *p = ri ? sl_routes[ri - 1].path : "unmatched";
     unsigned long long cum = 0;
     for (size_t b = 0; b < NBUCKET; b++) {
       cum += atomic_load_explicit(&req_hist[ri][b], memory_order_relaxed);
-      fprintf(f, "suanli_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
+      fprintf(f,
+              "suanli_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} "
+              "%llu\n",
               m, p, buckets[b], cum);
     }
-    fprintf(f, "suanli_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n", m, p, total);
+    fprintf(f,
+            "suanli_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} "
+            "%llu\n",
+            m, p, total);
     fprintf(f, "suanli_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n", m, p,
             (double)atomic_load_explicit(&req_sum_us[ri], memory_order_relaxed) / 1e6);
-    fprintf(f, "suanli_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n", m, p, total);
+    fprintf(f, "suanli_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n", m,
+            p, total);
   }
 }
 
@@ -126,17 +141,19 @@ static void write_pool(FILE *f, sl_db *db) {
           "# TYPE suanli_db_connect_failures_total counter\nsuanli_db_connect_failures_total %llu\n"
           "# HELP suanli_db_pool_connections Connections of the pool by use.\n"
           "# TYPE suanli_db_pool_connections gauge\n"
-          "suanli_db_pool_connections{state=\"in_use\"} %d\nsuanli_db_pool_connections{state=\"idle\"} %d\n",
+          "suanli_db_pool_connections{state=\"in_use\"} "
+          "%d\nsuanli_db_pool_connections{state=\"idle\"} %d\n",
           (unsigned long long)ps.acquires, (unsigned long long)ps.waits,
           (unsigned long long)ps.timeouts, (unsigned long long)ps.connect_failures, ps.in_use,
           ps.size - ps.in_use);
-  fprintf(f,
-          "# HELP suanli_db_request_errors_total Requests answered with a database error, by kind.\n"
-          "# TYPE suanli_db_request_errors_total counter\n"
-          "suanli_db_request_errors_total{kind=\"busy\"} %llu\n"
-          "suanli_db_request_errors_total{kind=\"unavailable\"} %llu\n"
-          "suanli_db_request_errors_total{kind=\"serialization\"} %llu\n",
-          atomic_load(&db_errors[0]), atomic_load(&db_errors[1]), atomic_load(&db_errors[2]));
+  fprintf(
+      f,
+      "# HELP suanli_db_request_errors_total Requests answered with a database error, by kind.\n"
+      "# TYPE suanli_db_request_errors_total counter\n"
+      "suanli_db_request_errors_total{kind=\"busy\"} %llu\n"
+      "suanli_db_request_errors_total{kind=\"unavailable\"} %llu\n"
+      "suanli_db_request_errors_total{kind=\"serialization\"} %llu\n",
+      atomic_load(&db_errors[0]), atomic_load(&db_errors[1]), atomic_load(&db_errors[2]));
 }
 
 static void money(FILE *f, long long minor) {
@@ -144,10 +161,14 @@ static void money(FILE *f, long long minor) {
 }
 
 static void write_market(FILE *f, const json_t *m) {
-  static const struct { const char *name, *key, *help; bool is_money; } tr[] = {
+  static const struct {
+    const char *name, *key, *help;
+    bool is_money;
+  } tr[] = {
       {"suanli_trades_total", "trades", "Trades recorded, by region and accelerator model.", false},
       {"suanli_trade_gpu_hours_total", "gpu_hours", "GPU-hours sold (at trade time).", false},
-      {"suanli_trade_value_usd_total", "total_minor", "Money of the trades (USD, at trade time).", true},
+      {"suanli_trade_value_usd_total", "total_minor", "Money of the trades (USD, at trade time).",
+       true},
       {"suanli_trade_fees_usd_total", "fee_minor", "Platform fees of the trades (USD).", true},
   };
   size_t i;
@@ -160,13 +181,16 @@ static void write_market(FILE *f, const json_t *m) {
       fputs("\",accelerator=\"", f);
       label(f, jstr(o, "accelerator"));
       fputs("\"} ", f);
-      if (tr[k].is_money) money(f, jint(o, tr[k].key));
-      else fprintf(f, "%lld", jint(o, tr[k].key));
+      if (tr[k].is_money)
+        money(f, jint(o, tr[k].key));
+      else
+        fprintf(f, "%lld", jint(o, tr[k].key));
       fputc('\n', f);
     }
   }
-  fprintf(f, "# HELP suanli_resting_orders Good-till orders resting on the book.\n"
-             "# TYPE suanli_resting_orders gauge\nsuanli_resting_orders %lld\n",
+  fprintf(f,
+          "# HELP suanli_resting_orders Good-till orders resting on the book.\n"
+          "# TYPE suanli_resting_orders gauge\nsuanli_resting_orders %lld\n",
           jint(m, "resting_orders"));
   fputs("# HELP suanli_pools Active pools by region and health.\n# TYPE suanli_pools gauge\n", f);
   json_array_foreach(json_object_get(m, "pools"), i, o) {
@@ -174,24 +198,32 @@ static void write_market(FILE *f, const json_t *m) {
     label(f, jstr(o, "region"));
     fprintf(f, "\",health=\"%s\"} %lld\n", jstr(o, "health"), jint(o, "pools"));
   }
-  fputs("# HELP suanli_pool_gpus GPUs of active pools by region and health.\n# TYPE suanli_pool_gpus gauge\n", f);
+  fputs("# HELP suanli_pool_gpus GPUs of active pools by region and health.\n# TYPE "
+        "suanli_pool_gpus gauge\n",
+        f);
   json_array_foreach(json_object_get(m, "pools"), i, o) {
     fputs("suanli_pool_gpus{region=\"", f);
     label(f, jstr(o, "region"));
     fprintf(f, "\",health=\"%s\"} %lld\n", jstr(o, "health"), jint(o, "gpus"));
   }
-  fputs("# HELP suanli_reservations Live reservations by adapter and state.\n# TYPE suanli_reservations gauge\n", f);
+  fputs("# HELP suanli_reservations Live reservations by adapter and state.\n# TYPE "
+        "suanli_reservations gauge\n",
+        f);
   json_array_foreach(json_object_get(m, "reservations"), i, o)
-    fprintf(f, "suanli_reservations{adapter=\"%s\",state=\"%s\"} %lld\n", jstr(o, "adapter"),
-            jstr(o, "state"), jint(o, "count"));
-  fputs("# HELP suanli_dispatch_jobs_24h Dispatch jobs that ended in the last 24 hours, by adapter and outcome.\n"
-        "# TYPE suanli_dispatch_jobs_24h gauge\n", f);
+      fprintf(f, "suanli_reservations{adapter=\"%s\",state=\"%s\"} %lld\n", jstr(o, "adapter"),
+              jstr(o, "state"), jint(o, "count"));
+  fputs("# HELP suanli_dispatch_jobs_24h Dispatch jobs that ended in the last 24 hours, by adapter "
+        "and outcome.\n"
+        "# TYPE suanli_dispatch_jobs_24h gauge\n",
+        f);
   json_array_foreach(json_object_get(m, "dispatch"), i, o)
-    fprintf(f, "suanli_dispatch_jobs_24h{adapter=\"%s\",outcome=\"%s\"} %lld\n", jstr(o, "adapter"),
-            jstr(o, "state"), jint(o, "count"));
+      fprintf(f, "suanli_dispatch_jobs_24h{adapter=\"%s\",outcome=\"%s\"} %lld\n",
+              jstr(o, "adapter"), jstr(o, "state"), jint(o, "count"));
   static const char *const le[] = {"0.1", "0.5", "1", "2", "5", "10", "30", "60", "300"};
-  fputs("# HELP suanli_dispatch_lag_24h_seconds From a reservation's trade to its pool confirming it, over the last 24 hours.\n"
-        "# TYPE suanli_dispatch_lag_24h_seconds histogram\n", f);
+  fputs("# HELP suanli_dispatch_lag_24h_seconds From a reservation's trade to its pool confirming "
+        "it, over the last 24 hours.\n"
+        "# TYPE suanli_dispatch_lag_24h_seconds histogram\n",
+        f);
   json_array_foreach(json_object_get(m, "dispatch"), i, o) {
     if (strcmp(jstr(o, "state"), "done") != 0) continue;
     json_t *bs = json_object_get(o, "lag_le");
@@ -210,12 +242,15 @@ static void write_market(FILE *f, const json_t *m) {
   }
   json_t *ck = json_object_get(m, "checkpoint");
   if (json_is_object(ck)) {
-    fprintf(f,
-            "# HELP suanli_ledger_checkpoint_tree_size Entries covered by the latest signed checkpoint.\n"
-            "# TYPE suanli_ledger_checkpoint_tree_size gauge\nsuanli_ledger_checkpoint_tree_size %lld\n"
-            "# HELP suanli_ledger_checkpoint_age_seconds Age of the latest signed checkpoint.\n"
-            "# TYPE suanli_ledger_checkpoint_age_seconds gauge\nsuanli_ledger_checkpoint_age_seconds %.3f\n",
-            jint(ck, "tree_size"), json_number_value(json_object_get(ck, "age_s")));
+    fprintf(
+        f,
+        "# HELP suanli_ledger_checkpoint_tree_size Entries covered by the latest signed "
+        "checkpoint.\n"
+        "# TYPE suanli_ledger_checkpoint_tree_size gauge\nsuanli_ledger_checkpoint_tree_size %lld\n"
+        "# HELP suanli_ledger_checkpoint_age_seconds Age of the latest signed checkpoint.\n"
+        "# TYPE suanli_ledger_checkpoint_age_seconds gauge\nsuanli_ledger_checkpoint_age_seconds "
+        "%.3f\n",
+        jint(ck, "tree_size"), json_number_value(json_object_get(ck, "age_s")));
   }
 }
 

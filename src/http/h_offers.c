@@ -2,13 +2,13 @@
  * GPUs free in every hour of a window, filtered by model and region (with * wildcards),
  * price, price per NCU, NCU, memory, free GPUs and RTT from an origin region, sorted by
  * price, price per NCU, RTT or free GPUs, one bounded page at a time. */
-#include <stdio.h>
-#include <string.h>
 #include "internal.h"
+#include "suanli/core/clock.h"
 #include "suanli/core/money.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/offers.h"
-#include "suanli/core/clock.h"
+#include <stdio.h>
+#include <string.h>
 
 static const char *const sorts[] = {"price", "price_per_ncu", "rtt", "free", NULL};
 
@@ -66,8 +66,7 @@ void h_offers_list(sl_req *r) {
   int64_t after = 0, gpus = -1, mem = -1, hours = 1;
   int limit;
   char acc[160], reg[160];
-  if (!sl_req_page_id(r, &after, &limit) ||
-      !sl_req_query_int(r, "min_gpus", 1, 1000000, &gpus) ||
+  if (!sl_req_page_id(r, &after, &limit) || !sl_req_query_int(r, "min_gpus", 1, 1000000, &gpus) ||
       !sl_req_query_int(r, "min_memory_gb", 0, 100000, &mem) ||
       !sl_req_query_enum(r, "sort", sorts, &f.sort) ||
       !query_money(r, "min_price", &f.min_price_minor) ||
@@ -78,7 +77,8 @@ void h_offers_list(sl_req *r) {
     return;
   if (!f.sort) f.sort = "price";
   const char *v;
-  if ((v = sl_req_query(r, "accelerator")) && !like_pattern(r, "accelerator", v, acc, sizeof acc)) return;
+  if ((v = sl_req_query(r, "accelerator")) && !like_pattern(r, "accelerator", v, acc, sizeof acc))
+    return;
   if (v) f.accelerator_like = acc;
   if ((v = sl_req_query(r, "region")) && !like_pattern(r, "region", v, reg, sizeof reg)) return;
   if (v) f.region_like = reg;
@@ -96,8 +96,9 @@ void h_offers_list(sl_req *r) {
   if ((v = sl_req_query(r, "start"))) {
     bool rel = false;
     if (!sl_time_parse_human(v, now, &f.start, &rel) || (!rel && !sl_time_on_slot(f.start))) {
-      sl_reply_error(r, SL_E_BAD_QUERY, "start",
-                     "start must be now, now+<duration> (e.g. now+2h) or a whole-hour RFC 3339 time");
+      sl_reply_error(
+          r, SL_E_BAD_QUERY, "start",
+          "start must be now, now+<duration> (e.g. now+2h) or a whole-hour RFC 3339 time");
       return;
     }
   }
@@ -117,6 +118,8 @@ void h_offers_list(sl_req *r) {
   f.limit = limit;
   char *page;
   sl_dbrc rc = sl_db_offers_page(r->db, &f, &page);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_text(r, 200, page);
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_text(r, 200, page);
 }

@@ -1,15 +1,16 @@
 /* h_orders.c — quotes and orders (tenants); admins may read every order. */
+#include "internal.h"
+#include "suanli/core/clock.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/market.h"
+#include "suanli/trading/trading.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/trading/trading.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/db/market.h"
-#include "suanli/core/clock.h"
 
-static const char *const order_states[] = {"open", "filled", "killed", "cancelled", "expired", NULL};
+static const char *const order_states[] = {"open",      "filled",  "killed",
+                                           "cancelled", "expired", NULL};
 
 /* Parse the body and check that every region and model it names exists.  Replies and
  * returns false on any problem. */
@@ -65,12 +66,14 @@ void h_quotes_create(sl_req *r) {
   if (!body) return;
   sl_market_order_req o;
   if (parse_order(r, body, &o)) {
-    sl_trading_quote_opts q = {.limit = (size_t)limit, .rejected = rej != NULL, .after = after,
-                            .page = (size_t)page};
+    sl_trading_quote_opts q = {
+        .limit = (size_t)limit, .rejected = rej != NULL, .after = after, .page = (size_t)page};
     json_t *out = NULL;
     sl_dbrc rc = sl_trading_quote(r->db, &o, r->who.account_id, sl_clock_now(), &q, &out);
-    if (rc != SL_DB_OK) sl_reply_db(r, rc);
-    else sl_reply_json(r, 200, out);
+    if (rc != SL_DB_OK)
+      sl_reply_db(r, rc);
+    else
+      sl_reply_json(r, 200, out);
     sl_market_order_req_free(&o);
   }
   json_decref(body);
@@ -84,14 +87,20 @@ void h_orders_create(sl_req *r) {
   sl_market_order_req o;
   if (!parse_order(r, body, &o)) goto cleanup_body;
   const sl_market_order *m = &o.m;
-  sl_db_order_new n = {
-      .tenant_id = r->who.account_id, .request = body, .gpus = m->gpus,
-      .duration_hours = m->duration_slots, .earliest_start = m->earliest_start,
-      .latest_start = m->latest_start, .expires_at = o.expires_at,
-      .time_in_force = o.good_till ? "good_till" : "fill_or_kill",
-      .accelerators = o.accelerators, .regions = o.regions, .excluded = o.excluded,
-      .min_memory_gb = m->min_memory_gb, .min_ncu_milli = m->min_ncu_milli,
-      .max_price_minor = m->max_price_minor};
+  sl_db_order_new n = {.tenant_id = r->who.account_id,
+                       .request = body,
+                       .gpus = m->gpus,
+                       .duration_hours = m->duration_slots,
+                       .earliest_start = m->earliest_start,
+                       .latest_start = m->latest_start,
+                       .expires_at = o.expires_at,
+                       .time_in_force = o.good_till ? "good_till" : "fill_or_kill",
+                       .accelerators = o.accelerators,
+                       .regions = o.regions,
+                       .excluded = o.excluded,
+                       .min_memory_gb = m->min_memory_gb,
+                       .min_ncu_milli = m->min_ncu_milli,
+                       .max_price_minor = m->max_price_minor};
   int64_t id;
   sl_dbrc rc = sl_db_order_insert(r->db, &n, &id);
   if (rc != SL_DB_OK) {
@@ -101,7 +110,8 @@ void h_orders_create(sl_req *r) {
   snprintf(r->audit_object, sizeof r->audit_object, "order:%lld", (long long)id);
   sl_trading_outcome out;
   char reason[512];
-  rc = sl_trading_execute(r->db, id, r->who.account_id, &o, sl_clock_now(), &out, reason, sizeof reason);
+  rc = sl_trading_execute(r->db, id, r->who.account_id, &o, sl_clock_now(), &out, reason,
+                          sizeof reason);
   if (rc == SL_DB_OK && out == SL_TRADING_NO_FUNDS) {
     sl_reply_error(r, SL_E_INSUFFICIENT_FUNDS, "", "%s", reason);
     goto cleanup;
@@ -137,8 +147,10 @@ void h_orders_list(sl_req *r) {
     return;
   json_t *items;
   sl_dbrc rc = sl_db_orders_list(r->db, tenant_scope(r), state, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_page(r, items, limit, "id");
 }
 
 void h_orders_get(sl_req *r) {

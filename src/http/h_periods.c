@@ -2,16 +2,16 @@
  * Exports carry X-Suanli-Sha256, X-Suanli-Key-Id and X-Suanli-Signature: the exchange's
  * Ed25519 signature over the EXPORT record of the body's SHA-256 (api/SIGNING.md), checked
  * offline with `suanli-verify file`. */
+#include "internal.h"
+#include "suanli/core/clock.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accounts.h"
+#include "suanli/db/settlement.h"
+#include "suanli/settlement/settlement.h"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
-#include "suanli/settlement/settlement.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/db/accounts.h"
-#include "suanli/db/settlement.h"
-#include "suanli/core/clock.h"
 
 static const char *const formats[] = {"json", "csv", NULL};
 
@@ -42,7 +42,8 @@ void h_periods_create(sl_req *r) {
   };
   if (!sl_req_decode(r, body, f, 2)) goto cleanup;
   if (has_from != has_to) {
-    sl_reply_error(r, SL_E_MISSING_FIELD, has_from ? "end" : "start", "give both start and end, or neither");
+    sl_reply_error(r, SL_E_MISSING_FIELD, has_from ? "end" : "start",
+                   "give both start and end, or neither");
     goto cleanup;
   }
   if (!has_from) previous_month(sl_clock_now(), &from, &to);
@@ -53,7 +54,8 @@ void h_periods_create(sl_req *r) {
   if (to > sl_clock_now() - CLOSE_GRACE_S) {
     sl_reply_error(r, SL_E_CONFLICT, "end",
                    "the period has not ended yet, or ended less than %d s ago (transactions that "
-                   "began before its end may still commit)", CLOSE_GRACE_S);
+                   "began before its end may still commit)",
+                   CLOSE_GRACE_S);
     goto cleanup;
   }
   int64_t id = 0;
@@ -75,8 +77,10 @@ cleanup:
 void h_periods_list(sl_req *r) {
   json_t *items;
   sl_dbrc rc = sl_db_periods_list(r->db, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* The path's period: *p (owned) and its bounds; replies 404 when unknown. */
@@ -90,7 +94,8 @@ static bool load_period(sl_req *r, json_t **p, int64_t *from, int64_t *to) {
     r->period_id = json_is_integer(pid) ? (int64_t)json_integer_value(pid) : id;
   }
   if (rc == SL_DB_NOROWS) {
-    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no closed period %lld (only closed periods have statements)", (long long)id);
+    sl_reply_error(r, SL_E_NOT_FOUND, "id",
+                   "no closed period %lld (only closed periods have statements)", (long long)id);
     return false;
   }
   if (rc != SL_DB_OK) {
@@ -137,7 +142,8 @@ static void reply_export(sl_req *r, sl_settlement_export *e, bool csv) {
     sl_reply_error(r, SL_E_INTERNAL, NULL, "the export could not be written");
     return;
   }
-  for (int i = 0; i < 32; i++) snprintf(r->sha_hex + 2 * i, 3, "%02x", sha[i]);
+  for (int i = 0; i < 32; i++)
+    snprintf(r->sha_hex + 2 * i, 3, "%02x", sha[i]);
   r->has_fd = true;
   r->reply_fd = fd;
   r->reply_size = size;
@@ -169,8 +175,10 @@ void h_statement_get(sl_req *r) {
   sl_settlement_export *e = rc == SL_DB_OK ? sl_settlement_export_new(true) : NULL;
   if (rc == SL_DB_OK && !e) rc = SL_DB_HARD;
   if (rc == SL_DB_OK) rc = sl_settlement_statement(period_reader(r), p, from, to, acct, csv, e);
-  if (rc == SL_DB_OK) reply_export(r, e, csv);
-  else sl_reply_db(r, rc);
+  if (rc == SL_DB_OK)
+    reply_export(r, e, csv);
+  else
+    sl_reply_db(r, rc);
   sl_settlement_export_free(e);
 cleanup:
   json_decref(p);
@@ -189,8 +197,10 @@ void h_period_export(sl_req *r) {
   }
   sl_settlement_export *e = sl_settlement_export_new(true);
   sl_dbrc rc = e ? sl_settlement_period_csv(period_reader(r), from, to, e) : SL_DB_HARD;
-  if (rc == SL_DB_OK) reply_export(r, e, true);
-  else sl_reply_db(r, rc);
+  if (rc == SL_DB_OK)
+    reply_export(r, e, true);
+  else
+    sl_reply_db(r, rc);
   sl_settlement_export_free(e);
 cleanup:
   json_decref(p);
@@ -204,10 +214,12 @@ void h_period_regions(sl_req *r) {
   if (!format_csv(r, &csv, false) || !load_period(r, &p, &from, &to)) goto cleanup;
   sl_settlement_export *e = sl_settlement_export_new(true);
   sl_dbrc rc = e ? sl_settlement_regions(period_reader(r), p, from, to,
-                                     sl_role_is(r, "operator") ? r->who.regions : NULL, csv, e)
+                                         sl_role_is(r, "operator") ? r->who.regions : NULL, csv, e)
                  : SL_DB_HARD;
-  if (rc == SL_DB_OK) reply_export(r, e, csv);
-  else sl_reply_db(r, rc);
+  if (rc == SL_DB_OK)
+    reply_export(r, e, csv);
+  else
+    sl_reply_db(r, rc);
   sl_settlement_export_free(e);
 cleanup:
   json_decref(p);

@@ -1,31 +1,34 @@
 /* h_pools.c — providers' capacity pools: register, read, list, change, retire, heartbeat. */
-#include <stdio.h>
-#include <string.h>
 #include "internal.h"
-#include "suanli/trading/trading.h"
-#include "suanli/dispatch/adapter.h"
-#include "suanli/dispatch/dispatch.h"
+#include "suanli/core/clock.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/dispatch.h"
-#include "suanli/db/pools.h"
 #include "suanli/db/drain.h"
-#include "suanli/core/clock.h"
+#include "suanli/db/pools.h"
+#include "suanli/dispatch/adapter.h"
+#include "suanli/dispatch/dispatch.h"
+#include "suanli/trading/trading.h"
+#include <stdio.h>
+#include <string.h>
 
 static const char *const intra[] = {"nvlink", "pcie", "infinity_fabric", "hccs", "other", NULL};
 static const char *const inter[] = {"infiniband", "roce", "ethernet", "none", NULL};
 static const char *const statuses[] = {"active", "draining", "offline", "retired", NULL};
 static const char *const settable[] = {"active", "draining", "offline", NULL};
 
-#define PRICE_MIN 1                      /* 0.01 per GPU-hour */
-#define PRICE_MAX INT64_C(10000000)      /* 100000.00 per GPU-hour */
+#define PRICE_MIN    1                   /* 0.01 per GPU-hour */
+#define PRICE_MAX    INT64_C(10000000)   /* 100000.00 per GPU-hour */
 #define WINDOW_MAX_S (5 * 366 * 86400LL) /* an availability window of at most ~5 years */
 
 /* Who may see what: the scope of pool reads for the caller. */
 static sl_pool_filter viewer_scope(const sl_req *r) {
   sl_pool_filter f = {.min_memory_gb = -1, .min_ncu_milli = -1};
-  if (sl_role_is(r, "provider")) f.owner = r->who.account_id;
-  else if (sl_role_is(r, "operator")) f.regions = r->who.regions;
-  else if (sl_role_is(r, "tenant")) f.market_only = true;
+  if (sl_role_is(r, "provider"))
+    f.owner = r->who.account_id;
+  else if (sl_role_is(r, "operator"))
+    f.regions = r->who.regions;
+  else if (sl_role_is(r, "tenant"))
+    f.market_only = true;
   f.public_view = !sl_role_is(r, "admin") && !sl_role_is(r, "provider");
   return f;
 }
@@ -70,15 +73,17 @@ static void write_refused_until(sl_req *r, sl_dbrc rc, int64_t until) {
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pools_healthy_le_count"))
     sl_reply_error(r, SL_E_INVALID_VALUE, "healthy_gpus", "exceeds the pool's gpu_count");
   else if (rc == SL_DB_CHECK && !strcmp(cn, "slot_not_overbooked"))
-    sl_reply_error(r, SL_E_CONFLICT, "gpu_count",
-                   "GPUs already booked in some future slot exceed the new gpu_count%s; drain instead", ub);
+    sl_reply_error(
+        r, SL_E_CONFLICT, "gpu_count",
+        "GPUs already booked in some future slot exceed the new gpu_count%s; drain instead", ub);
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pool_window_strands_bookings"))
     sl_reply_error(r, SL_E_CONFLICT, "available_until",
                    "the new window would leave booked slots outside it%s", ub);
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pool_has_bookings"))
     sl_reply_error(r, SL_E_CONFLICT, "id", "the pool has bookings from the current hour on%s", ub);
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pools_network_gbps"))
-    sl_reply_error(r, SL_E_INVALID_VALUE, "inter_node_gbps", "must be 0 exactly when inter_node is none");
+    sl_reply_error(r, SL_E_INVALID_VALUE, "inter_node_gbps",
+                   "must be 0 exactly when inter_node is none");
   else
     sl_reply_db(r, rc);
 }
@@ -172,7 +177,8 @@ void h_pools_list(sl_req *r) {
     return;
   const char *ncu_s = sl_req_query(r, "min_ncu");
   if (ncu_s && (!sl_parse_milli(ncu_s, &ncu) || ncu > 1000000)) {
-    sl_reply_error(r, SL_E_BAD_QUERY, "min_ncu", "min_ncu must be a decimal like 0.5 (at most 1000)");
+    sl_reply_error(r, SL_E_BAD_QUERY, "min_ncu",
+                   "min_ncu must be a decimal like 0.5 (at most 1000)");
     return;
   }
   f.region = sl_req_query(r, "region");
@@ -183,8 +189,10 @@ void h_pools_list(sl_req *r) {
     return;
   }
   if (owner) {
-    if (f.owner && f.owner != owner) f.owner = -1; /* a provider asking for another's pools */
-    else f.owner = owner;
+    if (f.owner && f.owner != owner)
+      f.owner = -1; /* a provider asking for another's pools */
+    else
+      f.owner = owner;
   }
   f.min_memory_gb = mem;
   f.min_ncu_milli = ncu;
@@ -193,7 +201,8 @@ void h_pools_list(sl_req *r) {
   /* Served from the reply cache while the capacity book has not moved (cache.c). */
   int64_t asked = sl_time_now_us();
   uint64_t version = 0;
-  bool cacheable = sl_trading_book_sync_recent(1000000) == SL_DB_OK && (version = sl_trading_book_version()) != 0;
+  bool cacheable = sl_trading_book_sync_recent(1000000) == SL_DB_OK &&
+                   (version = sl_trading_book_version()) != 0;
   if (cacheable && sl_cache_reply(r, version)) return;
   char *page;
   sl_dbrc rc = sl_db_pools_page(r->db, &f, &page);
@@ -216,7 +225,7 @@ void h_pools_get(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
   } else {
-      sl_reply_json(r, 200, pool);
+    sl_reply_json(r, 200, pool);
   }
 }
 
@@ -226,7 +235,8 @@ void h_pools_update(sl_req *r) {
   snprintf(r->audit_object, sizeof r->audit_object, "pool:%lld", (long long)id);
   json_t *body = sl_req_body(r);
   if (!body) return;
-  sl_pool_patch p = {.price_minor = -1, .gpu_count = -1, .available_from = -1, .available_until = -1};
+  sl_pool_patch p = {
+      .price_minor = -1, .gpu_count = -1, .available_from = -1, .available_until = -1};
   bool has_from = false, has_until = false;
   const sl_jfield f[] = {
       {"name", SL_JT_STRING, false, &p.name, NULL, 1, 200, NULL},
@@ -255,7 +265,7 @@ void h_pools_update(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     write_refused_until(r, rc, until);
   } else {
-      sl_reply_json(r, 200, pool);
+    sl_reply_json(r, 200, pool);
   }
 cleanup:
   json_decref(body);

@@ -1,11 +1,11 @@
 /* h_regions.c — regions and the directional latency matrix. */
+#include "internal.h"
+#include "suanli/db/locations.h"
+#include "suanli/db/market.h"
+#include "suanli/db/regions.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/db/market.h"
-#include "suanli/db/regions.h"
-#include "suanli/db/locations.h"
 
 static const char *const tiers[] = {"cloud", "edge", "terminal", NULL};
 
@@ -21,8 +21,7 @@ static bool valid_code(const char *s) {
 void h_regions_list(sl_req *r) {
   const char *tier;
   int64_t limit = 100;
-  if (!sl_req_query_enum(r, "tier", tiers, &tier) ||
-      !sl_req_query_int(r, "limit", 1, 500, &limit))
+  if (!sl_req_query_enum(r, "tier", tiers, &tier) || !sl_req_query_int(r, "limit", 1, 500, &limit))
     return;
   const char *after = sl_req_query(r, "after");
   if (after && strlen(after) > 40) {
@@ -31,8 +30,10 @@ void h_regions_list(sl_req *r) {
   }
   json_t *items;
   sl_dbrc rc = sl_db_regions_list(r->db, tier, after, (int)limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, (int)limit, "code");
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_page(r, items, (int)limit, "code");
 }
 
 void h_regions_create(sl_req *r) {
@@ -47,7 +48,8 @@ void h_regions_create(sl_req *r) {
       {"operator", SL_JT_STRING, false, &op, NULL, 0, 200, NULL},
       {"location", SL_JT_STRING, false, &loc.location, NULL, 0, 200, NULL},
   };
-  if (!sl_region_coords_take(r, body, false, &loc.set_coords, &loc.has_coords, &loc.lat, &loc.lon) ||
+  if (!sl_region_coords_take(r, body, false, &loc.set_coords, &loc.has_coords, &loc.lat,
+                             &loc.lon) ||
       !sl_req_decode(r, body, f, sizeof f / sizeof f[0]))
     goto cleanup;
   if (!valid_code(code)) {
@@ -75,10 +77,14 @@ cleanup:
 
 void h_regions_get(sl_req *r) {
   json_t *reg;
-  sl_dbrc rc = valid_code(r->params[0]) ? sl_db_region_get(r->db, r->params[0], &reg) : SL_DB_NOROWS;
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "code", "no region '%.40s'", r->params[0]);
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, reg);
+  sl_dbrc rc =
+      valid_code(r->params[0]) ? sl_db_region_get(r->db, r->params[0], &reg) : SL_DB_NOROWS;
+  if (rc == SL_DB_NOROWS)
+    sl_reply_error(r, SL_E_NOT_FOUND, "code", "no region '%.40s'", r->params[0]);
+  else if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, reg);
 }
 
 void h_latency_list(sl_req *r) {
@@ -90,8 +96,10 @@ void h_latency_list(sl_req *r) {
   }
   json_t *items; /* measured entries; with from or to, estimated ones too (h_locations.c) */
   sl_dbrc rc = sl_db_rtt_list(r->db, from, to, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* PUT /v1/latency {"entries": [{"from","to","rtt_ms"}]}: upsert directional RTTs. */
@@ -123,8 +131,8 @@ void h_latency_set(sl_req *r) {
       goto cleanup;
     }
     json_object_set_new(seen, key, json_true());
-    json_array_append_new(rows, json_pack("{s:s,s:s,s:I}", "from", from, "to", to, "rtt_us",
-                                          (json_int_t)us));
+    json_array_append_new(
+        rows, json_pack("{s:s,s:s,s:I}", "from", from, "to", to, "rtt_us", (json_int_t)us));
   }
   /* Name the first entry whose region does not exist, before writing anything. */
   json_t *codes = json_array();

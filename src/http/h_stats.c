@@ -7,15 +7,15 @@
  * aggregates the page refreshes every few seconds, so a replica's lag is harmless).
  * Every reply carries an ETag (a hash of its bytes, as every GET 200 does: server.c); a request
  * whose If-None-Match names it gets 304 with no body, so the dashboard can poll cheaply. */
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include "internal.h"
+#include "suanli/core/clock.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/accelerators.h"
 #include "suanli/db/regions.h"
 #include "suanli/db/stats.h"
-#include "suanli/core/clock.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 /* The caller's region scope: the operator's regions, or NULL (everything). */
 static const json_t *scope_of(const sl_req *r) {
@@ -42,7 +42,9 @@ static bool query_code(sl_req *r, const char *name, const char **out) {
   for (const char *p = v; ok && *p; p++)
     ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
          *p == '.' || *p == '_' || *p == '-';
-  if (!ok) sl_reply_error(r, SL_E_BAD_QUERY, name, "%s must be 1..64 characters of A-Z a-z 0-9 . _ -", name);
+  if (!ok)
+    sl_reply_error(r, SL_E_BAD_QUERY, name, "%s must be 1..64 characters of A-Z a-z 0-9 . _ -",
+                   name);
   return ok;
 }
 
@@ -85,7 +87,8 @@ void h_stats_regions(sl_req *r) {
   }
   char start[32];
   sl_time_format(month_start(sl_clock_now()), start, sizeof start);
-  sl_reply_json(r, 200, json_pack("{s:s,s:s,s:o}", "period_start", start, "currency", "USD", "items", items));
+  sl_reply_json(
+      r, 200, json_pack("{s:s,s:s,s:o}", "period_start", start, "currency", "USD", "items", items));
 }
 
 /* GET /v1/stats/utilization?region=&hours= (hours 1..336, default 336). */
@@ -101,8 +104,10 @@ void h_stats_utilization(sl_req *r) {
   if (!visible_region(r, "region", region)) return;
   json_t *grid;
   sl_dbrc rc = sl_db_stats_utilization(sl_req_reader(r), region, (int)hours, &grid);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, grid);
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, grid);
 }
 
 /* GET /v1/stats/health (providers: their own pools). */
@@ -110,16 +115,20 @@ void h_stats_health(sl_req *r) {
   json_t *out;
   int64_t owner = sl_role_is(r, "provider") ? r->who.account_id : 0;
   sl_dbrc rc = sl_db_stats_health(sl_req_reader(r), scope_of(r), owner, &out);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, out);
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, out);
 }
 
 /* GET /v1/stats/dispatch */
 void h_stats_dispatch(sl_req *r) {
   json_t *out;
   sl_dbrc rc = sl_db_stats_dispatch(sl_req_reader(r), scope_of(r), &out);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, out);
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, out);
 }
 
 /* GET /v1/market/offers?accelerator=&region=&limit= (limit 1..500, default 200). */
@@ -131,8 +140,10 @@ void h_market_offers(sl_req *r) {
     return;
   json_t *items;
   sl_dbrc rc = sl_db_market_offers(sl_req_reader(r), accel, region, (int)limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
 }
 
 /* GET /v1/market/prices?accelerator=&days=&region= (days 1..90, default 7; hourly points up
@@ -156,15 +167,20 @@ void h_market_prices(sl_req *r) {
   }
   json_t *out = NULL;
   if (rc == SL_DB_OK)
-    rc = sl_db_market_prices(sl_req_reader(r), accel, (int)days, region, days <= 7 ? "hour" : "day", &out);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, out);
+    rc = sl_db_market_prices(sl_req_reader(r), accel, (int)days, region, days <= 7 ? "hour" : "day",
+                             &out);
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, out);
 }
 
 /* GET /v1/market/last: the last trade price of every model that has traded. */
 void h_market_last(sl_req *r) {
   json_t *items;
   sl_dbrc rc = sl_db_market_last(sl_req_reader(r), &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
 }

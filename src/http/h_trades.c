@@ -1,15 +1,17 @@
 /* h_trades.c — trades for their two parties, admins and the operators of their regions;
  * cancellation of a booked trade before it starts (tenant or admin). */
-#include <stdio.h>
-#include <string.h>
 #include "internal.h"
 #include "suanli/core/money.h"
 #include "suanli/db/market.h"
+#include <stdio.h>
+#include <string.h>
 
 static sl_trade_scope scope_of(const sl_req *r) {
   sl_trade_scope s = {0, NULL};
-  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider")) s.party = r->who.account_id;
-  else if (sl_role_is(r, "operator")) s.regions = r->who.regions;
+  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider"))
+    s.party = r->who.account_id;
+  else if (sl_role_is(r, "operator"))
+    s.regions = r->who.regions;
   return s;
 }
 
@@ -22,8 +24,10 @@ void h_trades_list(sl_req *r) {
   sl_trade_scope s = scope_of(r);
   json_t *items;
   sl_dbrc rc = sl_db_trades_list(r->db, &s, order, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK)
+    sl_reply_db(r, rc);
+  else
+    sl_reply_page(r, items, limit, "id");
 }
 
 void h_trades_get(sl_req *r) {
@@ -55,8 +59,8 @@ void h_trades_cancel(sl_req *r) {
   }
   const char *what;
   int64_t refund = 0, charge = 0;
-  sl_dbrc rc = sl_db_trade_cancel(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id,
-                                  &what, &refund, &charge);
+  sl_dbrc rc = sl_db_trade_cancel(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id, &what,
+                                  &refund, &charge);
   if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
     return;
@@ -83,5 +87,6 @@ void h_trades_cancel(sl_req *r) {
   char rb[SL_MONEY_STRLEN], cb[SL_MONEY_STRLEN];
   sl_money_format(refund, rb, sizeof rb);
   sl_money_format(charge, cb, sizeof cb);
-  sl_reply_json(r, 200, json_pack("{s:o,s:s,s:s}", "trade", t, "refund", rb, "cancellation_charge", cb));
+  sl_reply_json(r, 200,
+                json_pack("{s:o,s:s,s:s}", "trade", t, "refund", rb, "cancellation_charge", cb));
 }

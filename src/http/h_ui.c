@@ -5,8 +5,8 @@
  * The page signs in with an API token that it keeps in memory only (never in a URL, a cookie
  * or storage) and sends as `Authorization: Bearer`; every figure comes from the JSON API, so
  * the page sees exactly what the token's role may see. */
-#include <string.h>
 #include "internal.h"
+#include <string.h>
 
 struct sl_ui_asset {
   const char *name;

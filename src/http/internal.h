@@ -1,14 +1,14 @@
 /* internal.h — shared by the files of src/http only: request context, routes, replies. */
 #ifndef SUANLI_HTTP_INTERNAL_H
 #define SUANLI_HTTP_INTERNAL_H
+#include "suanli/core/error.h"
+#include "suanli/core/jsonspec.h"
+#include "suanli/db/accounts.h"
+#include "suanli/http/http.h"
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "suanli/db/accounts.h"
-#include "suanli/core/error.h"
-#include "suanli/http/http.h"
-#include "suanli/core/jsonspec.h"
 
 /* Roles, as a bitmask in the route table. */
 enum {
@@ -25,10 +25,10 @@ typedef void (*sl_handler)(sl_req *r);
 
 typedef struct sl_route {
   const char *method;
-  const char *path;   /* segments; "{name}" captures one segment */
+  const char *path; /* segments; "{name}" captures one segment */
   sl_handler fn;
   unsigned roles;
-  const char *action; /* audit action name for mutating routes, e.g. "pool.create" */
+  const char *action;       /* audit action name for mutating routes, e.g. "pool.create" */
   const char *const *query; /* accepted query parameters, NULL-terminated */
 } sl_route;
 
@@ -42,33 +42,33 @@ extern const size_t sl_routes_count;
 struct sl_req {
   struct MHD_Connection *conn;
   struct sl_http *srv;
-  sl_db *dbpool;            /* the database connection pool, borrowed */
-  sl_db *read_dbpool;       /* a replica's connection pool for immutable reads, borrowed; may be NULL */
-  sl_dbc *rdb;              /* a connection of read_dbpool taken by sl_req_reader, or NULL */
+  sl_db *dbpool;      /* the database connection pool, borrowed */
+  sl_db *read_dbpool; /* a replica's connection pool for immutable reads, borrowed; may be NULL */
+  sl_dbc *rdb;        /* a connection of read_dbpool taken by sl_req_reader, or NULL */
   const sl_route *route;
-  const char *method;       /* borrowed from libmicrohttpd, valid for the request */
-  char *path;               /* owned copy */
+  const char *method; /* borrowed from libmicrohttpd, valid for the request */
+  char *path;         /* owned copy */
   char *params[SL_MAX_PARAMS];
   char *body;
   size_t body_len, body_cap;
   bool body_too_large;
-  size_t discarded;         /* bytes of a too-large body read and dropped */
-  bool finished;            /* a response was queued */
+  size_t discarded; /* bytes of a too-large body read and dropped */
+  bool finished;    /* a response was queued */
   char request_id[40];
   char client[64];
   int64_t t0_us;
 
-  sl_principal who;         /* valid when authed */
+  sl_principal who; /* valid when authed */
   bool authed;
-  sl_dbc *db;               /* a connection for the handler, or NULL */
+  sl_dbc *db; /* a connection for the handler, or NULL */
 
   /* reply */
   unsigned status;
-  json_t *reply;            /* owned */
-  char *reply_text;         /* owned; set when serialised or replayed */
+  json_t *reply;    /* owned */
+  char *reply_text; /* owned; set when serialised or replayed */
   bool retry_after;
   bool replayed;
-  bool db_soft;             /* handler hit a serialization failure: retry the transaction */
+  bool db_soft; /* handler hit a serialization failure: retry the transaction */
   bool db_down;
   sl_err err;
   char audit_object[96];
@@ -78,27 +78,27 @@ struct sl_req {
   uint64_t reply_size;
   const char *content_type;
   char sig_key[17], sig_hex[129], sha_hex[65];
-  int64_t period_id;        /* the closed period a statement/export route reads */
-  const char *read_from;    /* "replica" | "primary": where a closed period was read (static) */
-  char *idem_text;          /* owned; when set, stored under the Idempotency-Key instead of
-                               the reply (replies carrying a secret shown only once) */
-  char etag[20];            /* the reply's ETag ("..." quoted), when known; else computed */
-  char *location;           /* Location of a 308 to the canonical path (server.c), owned */
-  bool ui_asset;            /* a dashboard file: its security headers (h_ui.c) */
+  int64_t period_id;     /* the closed period a statement/export route reads */
+  const char *read_from; /* "replica" | "primary": where a closed period was read (static) */
+  char *idem_text;       /* owned; when set, stored under the Idempotency-Key instead of
+                            the reply (replies carrying a secret shown only once) */
+  char etag[20];         /* the reply's ETag ("..." quoted), when known; else computed */
+  char *location;        /* Location of a 308 to the canonical path (server.c), owned */
+  bool ui_asset;         /* a dashboard file: its security headers (h_ui.c) */
   /* hostile clients (server.c, limits.c) */
-  bool started;             /* the access handler has seen this request */
-  int bad_target;           /* the raw path or query failed its checks: 1 path, 2 query */
+  bool started;   /* the access handler has seen this request */
+  int bad_target; /* the raw path or query failed its checks: 1 path, 2 query */
   char bad_why[200];
-  bool rl_charged;          /* a bucket was charged: send RateLimit headers */
+  bool rl_charged; /* a bucket was charged: send RateLimit headers */
   double rl_limit, rl_remaining, rl_per_s;
   int64_t rl_reset_ms, rl_retry_ms;
-  const char *rl_policy;    /* "token", "address", "anonymous" */
+  const char *rl_policy;      /* "token", "address", "anonymous" */
   bool anon_checked, anon_ok; /* the anonymous budget was consulted (once per request) */
-  bool rl_hold;             /* refused by its token's budget: the 429 may be held (limits.c) */
-  int hold_state;           /* 0 not held, 1 held (connection suspended), 2 released */
+  bool rl_hold;               /* refused by its token's budget: the 429 may be held (limits.c) */
+  int hold_state;             /* 0 not held, 1 held (connection suspended), 2 released */
   int64_t hold_until_us;
   sl_req *hold_next, *hold_prev;
-  bool agent_waiting;       /* a long poll suspended until its waiter resumes it (agent_wait.c) */
+  bool agent_waiting; /* a long poll suspended until its waiter resumes it (agent_wait.c) */
 };
 
 /* ---- reply cache and ETags (cache.c) ---- */

@@ -1,6 +1,8 @@
 /* limits.c — request rate limits, the connection accept policy and the header/body
  * deadline watchdog.  See limits.h for what each does and src/http/README.md for settings. */
 #include "limits.h"
+#include "suanli/core/log.h"
+#include "suanli/core/ratelimit.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -10,8 +12,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-#include "suanli/core/log.h"
-#include "suanli/core/ratelimit.h"
 
 #define GOOD_WINDOW_US (INT64_C(60) * 1000000) /* a good request keeps an address "known" */
 
@@ -45,8 +45,8 @@ static bool rate_from_env(const char *name, sl_rate *r) {
 /* ---------------------------------------------------------------- tables */
 static pthread_mutex_t tok_mu = PTHREAD_MUTEX_INITIALIZER, addr_mu = PTHREAD_MUTEX_INITIALIZER;
 static sl_rate_table tok_tab, addr_tab, anon_tab;
-static atomic_uint_fast64_t c_rate_limited, c_anon, c_anon_unaudited, c_conn_refused,
-    c_deadline, c_bad;
+static atomic_uint_fast64_t c_rate_limited, c_anon, c_anon_unaudited, c_conn_refused, c_deadline,
+    c_bad;
 
 void sl_limits_counters_get(sl_limits_counters *o) {
   o->rate_limited = atomic_load(&c_rate_limited);
@@ -63,7 +63,8 @@ void sl_limits_count_bad_request(void) { atomic_fetch_add(&c_bad, 1); }
 static double route_cost(const sl_req *r) {
   if (!r->route) return 1;
   const char *p = r->route->path;
-  if (!strcmp(p, "/v1/quotes") || !strcmp(p, "/v1/orders")) return strcmp(r->method, "POST") ? 1 : 4;
+  if (!strcmp(p, "/v1/quotes") || !strcmp(p, "/v1/orders"))
+    return strcmp(r->method, "POST") ? 1 : 4;
   if (strstr(p, "/statements/") || strstr(p, "/export") || !strcmp(p, "/v1/periods/{id}/regions"))
     return 10;
   if (strstr(p, "/receipt")) return 2;
@@ -122,7 +123,8 @@ void sl_limit_client_from_proxy(sl_req *r) {
   if (!x || !*x) return;
   const char *last = strrchr(x, ',');
   last = last ? last + 1 : x;
-  while (*last == ' ') last++;
+  while (*last == ' ')
+    last++;
   unsigned char buf[16];
   char a[64];
   snprintf(a, sizeof a, "%.*s", (int)strcspn(last, " "), last);
@@ -210,13 +212,15 @@ void sl_limit_good(const char *client) {
 
 /* ---------------------------------------------------------------- held refusals */
 static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
-static sl_req *held;        /* held requests (r->hold_next/prev), under hold_mu */
-static bool hold_closed;    /* the daemon is stopping: hold nothing more */
+static sl_req *held;               /* held requests (r->hold_next/prev), under hold_mu */
+static bool hold_closed;           /* the daemon is stopping: hold nothing more */
 static int64_t hold_cap_ms = 1000; /* SUANLI_RATE_DELAY_MS */
 
 static void hold_unlink(sl_req *r) {
-  if (r->hold_prev) r->hold_prev->hold_next = r->hold_next;
-  else held = r->hold_next;
+  if (r->hold_prev)
+    r->hold_prev->hold_next = r->hold_next;
+  else
+    held = r->hold_next;
   if (r->hold_next) r->hold_next->hold_prev = r->hold_prev;
   r->hold_next = r->hold_prev = NULL;
 }
@@ -271,7 +275,8 @@ static void hold_release(bool all) {
       due[n++] = r->conn;
     }
     pthread_mutex_unlock(&hold_mu);
-    for (size_t i = 0; i < n; i++) MHD_resume_connection(due[i]);
+    for (size_t i = 0; i < n; i++)
+      MHD_resume_connection(due[i]);
     if (n < sizeof due / sizeof due[0]) return;
   }
 }
@@ -297,7 +302,8 @@ static atomic_bool running;
 static void addr_text(const struct sockaddr *sa, char *out, size_t len) {
   out[0] = '\0';
   if (sa->sa_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)len);
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+              (socklen_t)len);
   else if (sa->sa_family == AF_INET6)
     inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
               (socklen_t)len);
@@ -322,9 +328,12 @@ enum MHD_Result sl_conn_accept(void *cls, const struct sockaddr *addr, socklen_t
   bool known = e && e->good_us && now - e->good_us < GOOD_WINDOW_US;
   pthread_mutex_unlock(&addr_mu);
   unsigned soft = lcfg.conn_limit > lcfg.conn_reserve ? lcfg.conn_limit - lcfg.conn_reserve : 0;
-  if (total >= lcfg.conn_limit || mine >= lcfg.per_ip_limit) ok = false;
-  else if (total < soft) ok = true;
-  else ok = known || (mine == 0 && total < soft + lcfg.conn_reserve / 2);
+  if (total >= lcfg.conn_limit || mine >= lcfg.per_ip_limit)
+    ok = false;
+  else if (total < soft)
+    ok = true;
+  else
+    ok = known || (mine == 0 && total < soft + lcfg.conn_reserve / 2);
   if (!ok) atomic_fetch_add(&c_conn_refused, 1);
   return ok ? MHD_YES : MHD_NO;
 }
@@ -336,8 +345,10 @@ void sl_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
     conn_ent *ce = calloc(1, sizeof *ce);
     if (!ce) return;
-    const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     ce->fd = fi ? fi->connect_fd : -1;
     char a[64] = "";
     if (ai && ai->client_addr) addr_text(ai->client_addr, a, sizeof a);
@@ -360,8 +371,10 @@ void sl_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
     if (!ce) return;
     *socket_context = NULL;
     pthread_mutex_lock(&conn_mu);
-    if (ce->prev) ce->prev->next = ce->next;
-    else conns = ce->next;
+    if (ce->prev)
+      ce->prev->next = ce->next;
+    else
+      conns = ce->next;
     if (ce->next) ce->next->prev = ce->prev;
     open_conns--;
     pthread_mutex_unlock(&conn_mu);
@@ -374,7 +387,8 @@ void sl_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 }
 
 void sl_conn_phase(struct MHD_Connection *c, int phase) {
-  const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  const union MHD_ConnectionInfo *i =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   conn_ent *ce = i ? i->socket_context : NULL;
   if (!ce) return;
   pthread_mutex_lock(&conn_mu);
@@ -393,7 +407,8 @@ static void *watch(void *arg) {
     struct timespec ts = {0, 100 * 1000000L};
     nanosleep(&ts, NULL);
     int64_t now = mono_us();
-    int64_t hd = (int64_t)lcfg.header_deadline_s * 1000000, bd = (int64_t)lcfg.body_deadline_s * 1000000;
+    int64_t hd = (int64_t)lcfg.header_deadline_s * 1000000,
+            bd = (int64_t)lcfg.body_deadline_s * 1000000;
     pthread_mutex_lock(&conn_mu);
     for (conn_ent *ce = conns; ce; ce = ce->next) {
       if (ce->shut || ce->fd < 0) continue;

@@ -1,11 +1,11 @@
 /* limits.h — fair share and hostile-client defences of the HTTP server (src/http only).
  *
  * Request rate limits: token buckets (src/core/ratelimit.c) per token (rate by account kind,
- * SUANLI_RATE_<KIND>, or the account's override set by an admin), per client address for every request (SUANLI_RATE_ADDRESS) and, much
- * tighter, per address for requests without a valid token (SUANLI_RATE_ANONYMOUS).  Routes
- * cost more than one token where they are expensive (quotes, orders, exports, receipts).
- * The buckets live in this process: with N processes behind a balancer a client gets up to
- * N times the rate (documented in src/http/README.md).
+ * SUANLI_RATE_<KIND>, or the account's override set by an admin), per client address for every
+ * request (SUANLI_RATE_ADDRESS) and, much tighter, per address for requests without a valid token
+ * (SUANLI_RATE_ANONYMOUS).  Routes cost more than one token where they are expensive (quotes,
+ * orders, exports, receipts). The buckets live in this process: with N processes behind a balancer
+ * a client gets up to N times the rate (documented in src/http/README.md).
  *
  * Connection defences: an accept policy (per-address cap; above conn_limit - reserve only
  * addresses that recently completed a request, or that hold no connection yet while half
@@ -14,11 +14,11 @@
  * body_deadline_s — whole-phase deadlines that trickled bytes cannot extend. */
 #ifndef SUANLI_HTTP_LIMITS_H
 #define SUANLI_HTTP_LIMITS_H
+#include "internal.h"
+#include "suanli/core/ratelimit.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include "internal.h"
-#include "suanli/core/ratelimit.h"
 
 typedef struct sl_limits_config {
   unsigned conn_limit;        /* connections admitted in all */

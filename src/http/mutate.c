@@ -13,13 +13,13 @@
  * sl_db_commit asks PostgreSQL what became of the transaction before anything is answered:
  * committed → the committed reply; not committed → 503 database_unavailable (retry);
  * cannot tell → 503 outcome_unknown (retry only with the same key, which then replays). */
+#include "internal.h"
+#include "suanli/core/log.h"
+#include "suanli/db/idempotency.h"
+#include "suanli/db/request_log.h"
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/core/log.h"
-#include "suanli/db/request_log.h"
-#include "suanli/db/idempotency.h"
 
 #define MAX_TRIES 4
 /* An in-flight claim not locked by a running business transaction is abandoned after this
@@ -28,7 +28,7 @@
 
 /* The routes that move money: an Idempotency-Key is required (400 without one). */
 static bool moves_money(const sl_req *r) {
-  static const char *const actions[] = {"order.create", "trade.cancel", "money.deposit",
+  static const char *const actions[] = {"order.create",   "trade.cancel", "money.deposit",
                                         "money.withdraw", "agent.result", NULL};
   const char *a = r->route ? r->route->action : NULL;
   for (const char *const *p = actions; a && *p; p++)
@@ -181,8 +181,10 @@ void sl_run_mutation(sl_req *r) {
                                r->idem_text ? r->idem_text : r->reply_text, r->request_id);
       fenced = rc == SL_DB_NOROWS;
     }
-    if (rc == SL_DB_OK) rc = sl_db_commit(r->db);
-    else sl_db_rollback(r->db);
+    if (rc == SL_DB_OK)
+      rc = sl_db_commit(r->db);
+    else
+      sl_db_rollback(r->db);
     if (rc == SL_DB_OK) {
       committed = true;
     } else if (fenced) {

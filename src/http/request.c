@@ -1,11 +1,11 @@
 /* request.c — reading a request (body, query, path) and writing replies. */
+#include "internal.h"
+#include "suanli/core/log.h"
+#include "suanli/core/rawpath.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
-#include "suanli/core/log.h"
-#include "suanli/core/rawpath.h"
 
 void sl_reply_json(sl_req *r, unsigned status, json_t *steal) {
   json_decref(r->reply);
@@ -199,7 +199,8 @@ bool sl_req_path_id(sl_req *r, int i, int64_t *out) {
   if (sl_parse_id(r->params[i], out)) return true;
   char name[32];
   param_name(r, i, name, sizeof name);
-  sl_reply_error(r, SL_E_BAD_PATH_ID, name, "'%.40s' is not a positive integer %s", r->params[i], name);
+  sl_reply_error(r, SL_E_BAD_PATH_ID, name, "'%.40s' is not a positive integer %s", r->params[i],
+                 name);
   return false;
 }
 

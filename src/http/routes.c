@@ -4,16 +4,16 @@
  * table and the spec list the same routes with the same roles. */
 #include "internal.h"
 
-#define ANY SL_ROLE_ANY
-#define ADMIN SL_ROLE_ADMIN
-#define TENANT SL_ROLE_TENANT
+#define ANY      SL_ROLE_ANY
+#define ADMIN    SL_ROLE_ADMIN
+#define TENANT   SL_ROLE_TENANT
 #define PROVIDER SL_ROLE_PROVIDER
-#define PUBLIC SL_ROLE_PUBLIC
-#define SELF SL_ROLE_ANY /* admin, or the account itself: checked in the handler */
+#define PUBLIC   SL_ROLE_PUBLIC
+#define SELF     SL_ROLE_ANY /* admin, or the account itself: checked in the handler */
 
 #define Q(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define NOQ ((const char *const[]){NULL})
-#define PAGE "after", "limit"
+#define NOQ    ((const char *const[]){NULL})
+#define PAGE   "after", "limit"
 
 const sl_route sl_routes[] = {
     {"GET", "/healthz", h_healthz, PUBLIC, NULL, NOQ},
@@ -43,12 +43,16 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/accelerators", h_accelerators_list, ANY, NULL, NOQ},
     {"GET", "/v1/accelerators/{id}", h_accelerators_get, ANY, NULL, NOQ},
     {"GET", "/v1/accelerator-aliases", h_aliases_list, ANY, NULL, NOQ},
-    {"GET", "/v1/accelerator-proposals", h_proposals_list, PROVIDER | ADMIN, NULL, Q("state", PAGE)},
+    {"GET", "/v1/accelerator-proposals", h_proposals_list, PROVIDER | ADMIN, NULL,
+     Q("state", PAGE)},
     {"POST", "/v1/accelerator-proposals", h_proposals_create, PROVIDER, "accelerator.propose", NOQ},
     {"GET", "/v1/accelerator-proposals/{id}", h_proposals_get, PROVIDER | ADMIN, NULL, NOQ},
-    {"DELETE", "/v1/accelerator-proposals/{id}", h_proposals_withdraw, PROVIDER, "accelerator.withdraw", NOQ},
-    {"POST", "/v1/accelerator-proposals/{id}/approve", h_proposals_approve, ADMIN, "accelerator.approve", NOQ},
-    {"POST", "/v1/accelerator-proposals/{id}/reject", h_proposals_reject, ADMIN, "accelerator.reject", NOQ},
+    {"DELETE", "/v1/accelerator-proposals/{id}", h_proposals_withdraw, PROVIDER,
+     "accelerator.withdraw", NOQ},
+    {"POST", "/v1/accelerator-proposals/{id}/approve", h_proposals_approve, ADMIN,
+     "accelerator.approve", NOQ},
+    {"POST", "/v1/accelerator-proposals/{id}/reject", h_proposals_reject, ADMIN,
+     "accelerator.reject", NOQ},
     {"GET", "/v1/capacity/formula", h_formula_get, ANY, NULL, NOQ},
     {"PUT", "/v1/capacity/weights", h_weights_set, ADMIN, "capacity.weights.set", NOQ},
     {"GET", "/v1/pools", h_pools_list, ANY, NULL,
@@ -87,7 +91,8 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/periods/{id}", h_periods_get, ANY, NULL, NOQ},
     {"GET", "/v1/periods/{id}/statements/{account}", h_statement_get, SELF, NULL, Q("format")},
     {"GET", "/v1/periods/{id}/export", h_period_export, ADMIN, NULL, Q("format")},
-    {"GET", "/v1/periods/{id}/regions", h_period_regions, ADMIN | SL_ROLE_OPERATOR, NULL, Q("format")},
+    {"GET", "/v1/periods/{id}/regions", h_period_regions, ADMIN | SL_ROLE_OPERATOR, NULL,
+     Q("format")},
     {"GET", "/v1/exchange/settings", h_settings_get, ANY, NULL, NOQ},
     {"PUT", "/v1/exchange/settings", h_settings_set, ADMIN, "exchange.settings.set", NOQ},
     {"GET", "/v1/audit", h_audit_list, ADMIN, NULL, Q("account", PAGE)},
@@ -97,7 +102,8 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/agents", h_agents_list, PROVIDER | ADMIN, NULL, Q(PAGE)},
     /* dashboard, market view and metrics (h_stats.c, h_metrics.c, h_ui.c) */
     {"GET", "/v1/stats/regions", h_stats_regions, ADMIN | SL_ROLE_OPERATOR, NULL, Q("region")},
-    {"GET", "/v1/stats/utilization", h_stats_utilization, ADMIN | SL_ROLE_OPERATOR, NULL, Q("region", "hours")},
+    {"GET", "/v1/stats/utilization", h_stats_utilization, ADMIN | SL_ROLE_OPERATOR, NULL,
+     Q("region", "hours")},
     {"GET", "/v1/stats/health", h_stats_health, ADMIN | SL_ROLE_OPERATOR | PROVIDER, NULL, NOQ},
     {"GET", "/v1/stats/dispatch", h_stats_dispatch, ADMIN | SL_ROLE_OPERATOR, NULL, NOQ},
     {"GET", "/v1/market/offers", h_market_offers, ANY, NULL, Q("accelerator", "region", "limit")},

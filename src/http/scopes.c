@@ -2,8 +2,8 @@
  * request (issue 16).  A token without scopes may do everything its account's role may; one
  * with scopes may use GET routes when it has "read", and any route of a group it names.
  * GET /v1/me is always allowed (a token can always see what it is). */
-#include <string.h>
 #include "internal.h"
+#include <string.h>
 
 /* The group of a route, from its path (the route table stays as it is). */
 static unsigned route_group(const sl_route *rt) {

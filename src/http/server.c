@@ -1,5 +1,12 @@
 /* server.c — the libmicrohttpd daemon: request context lifecycle, routing, dispatch,
  * connection limits and draining. */
+#include "internal.h"
+#include "limits.h"
+#include "suanli/core/log.h"
+#include "suanli/core/rawpath.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/accounts.h"
+#include "suanli/trading/trading.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -10,13 +17,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
-#include "limits.h"
-#include "suanli/trading/trading.h"
-#include "suanli/core/log.h"
-#include "suanli/core/rawpath.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/db/accounts.h"
 
 /* A too-large body is read and dropped up to this size before the 413 is sent. */
 #define SL_DISCARD_MAX ((size_t)1 << 20)
@@ -72,8 +72,8 @@ static sl_req *req_new(sl_http *h, struct MHD_Connection *conn, const char *raw_
       inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->client,
                 sizeof r->client);
     else if (sa->sa_family == AF_INET6)
-      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                r->client, sizeof r->client);
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, r->client,
+                sizeof r->client);
   }
   atomic_fetch_add(&h->in_flight, 1);
   return r;
@@ -83,7 +83,8 @@ static void req_free(sl_req *r) {
   if (r->has_fd) close(r->reply_fd);
   if (r->rdb) sl_db_release(r->read_dbpool, r->rdb);
   if (r->db) sl_db_release(r->dbpool, r->db);
-  for (int i = 0; i < SL_MAX_PARAMS; i++) free(r->params[i]);
+  for (int i = 0; i < SL_MAX_PARAMS; i++)
+    free(r->params[i]);
   sl_principal_clear(&r->who);
   json_decref(r->reply);
   free(r->reply_text);
@@ -116,12 +117,15 @@ static bool match(const char *pattern, const char *path, sl_req *r) {
   }
   if (*p || *u) goto fail;
   if (r)
-    for (int i = 0; i < np; i++) r->params[i] = caps[i];
+    for (int i = 0; i < np; i++)
+      r->params[i] = caps[i];
   else
-    for (int i = 0; i < np; i++) free(caps[i]);
+    for (int i = 0; i < np; i++)
+      free(caps[i]);
   return true;
 fail:
-  for (int i = 0; i < np; i++) free(caps[i]);
+  for (int i = 0; i < np; i++)
+    free(caps[i]);
   return false;
 }
 
@@ -147,7 +151,8 @@ static const sl_route *find_route(const char *method, const char *path, sl_req *
 static bool is_json_type(const char *ct) {
   if (!ct || strncasecmp(ct, "application/json", 16) != 0) return false;
   const char *rest = ct + 16;
-  while (*rest == ' ') rest++;
+  while (*rest == ' ')
+    rest++;
   return *rest == '\0' || *rest == ';';
 }
 
@@ -204,7 +209,8 @@ static void process(sl_req *r) {
        * inside its segment. */
       r->route = find_route(r->method, r->path, r, &path_matched, allow, sizeof allow);
       const char *name = r->route ? strchr(r->route->path, '{') : NULL;
-      for (int i = 0; name && i < SL_MAX_PARAMS && r->params[i]; i++, name = strchr(name + 1, '{')) {
+      for (int i = 0; name && i < SL_MAX_PARAMS && r->params[i];
+           i++, name = strchr(name + 1, '{')) {
         if (r->params[i][strspn(r->params[i], "0123456789abcdefghijklmnopqrstuvwxyz"
                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_~")] == '\0')
           continue;
@@ -261,8 +267,10 @@ static void process(sl_req *r) {
   bool down = false;
   if (!r->db) r->db = sl_db_acquire(r->dbpool, 5000, &down);
   if (!r->db) {
-    if (down) sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
-    else sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
+    if (down)
+      sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
+    else
+      sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
     r->retry_after = true;
     return;
   }
@@ -319,7 +327,8 @@ static enum MHD_Result queue_file(sl_req *r) {
   struct MHD_Response *resp = MHD_create_response_from_fd64(r->reply_size, r->reply_fd);
   if (!resp) return MHD_NO;
   r->has_fd = false; /* libmicrohttpd closes it */
-  MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+  MHD_add_response_header(resp, "Content-Type",
+                          r->content_type ? r->content_type : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", r->request_id);
   MHD_add_response_header(resp, "Cache-Control", "no-store");
   MHD_add_response_header(resp, "X-Suanli-Sha256", r->sha_hex);
@@ -370,7 +379,8 @@ static enum MHD_Result queue(sl_req *r) {
       MHD_create_response_from_buffer(len, r->reply_text, MHD_RESPMEM_MUST_COPY);
   if (!resp) return MHD_NO;
   if (r->status != 304)
-    MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+    MHD_add_response_header(resp, "Content-Type",
+                            r->content_type ? r->content_type : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", r->request_id);
   MHD_add_response_header(resp, "Cache-Control", tagged ? "private, no-cache" : "no-store");
   if (tagged) MHD_add_response_header(resp, "ETag", r->etag);
@@ -394,9 +404,8 @@ static enum MHD_Result queue(sl_req *r) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
   sl_http *h = cls;
   sl_req *r = *con_cls;
   if (!r) { /* the URI callback could not allocate */
@@ -445,7 +454,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->body_len + n + 1 > r->body_cap) {
       size_t cap = r->body_cap ? r->body_cap : 1024;
-      while (cap < r->body_len + n + 1) cap *= 2;
+      while (cap < r->body_len + n + 1)
+        cap *= 2;
       char *nb = realloc(r->body, cap);
       if (!nb) return MHD_NO;
       r->body = nb;
@@ -458,14 +468,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (r->finished) return MHD_YES;
   if (r->hold_state == 2) return queue(r); /* a held refusal, resumed: send it now */
-  if (r->agent_waiting) { /* a long poll its waiter resumed */
+  if (r->agent_waiting) {                  /* a long poll its waiter resumed */
     sl_agent_poll_resume(r);
     return queue(r);
   }
   sl_conn_phase(conn, SL_CONN_BUSY);
   process(r);
   if (r->agent_waiting) return MHD_YES; /* suspended: a long poll waits, no reply yet */
-  if (sl_limit_hold(r)) { /* over its token's budget: answered when due */
+  if (sl_limit_hold(r)) {               /* over its token's budget: answered when due */
     release_db(r);
     return MHD_YES;
   }
@@ -499,8 +509,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (f && r->authed) json_object_set_new(f, "account_id", json_integer(r->who.account_id));
   if (f && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
     json_object_set_new(f, "terminated", json_integer((json_int_t)toe));
-  if (r->finished && (r->status < 400 || (r->authed && r->status < 500)))
-    sl_limit_good(r->client);
+  if (r->finished && (r->status < 400 || (r->authed && r->status < 500))) sl_limit_good(r->client);
   sl_conn_phase(conn, SL_CONN_IDLE);
   if (r->rl_hold) sl_limit_hold_drop(r);
   sl_log(r->status >= 500 ? SL_LOG_WARN : SL_LOG_INFO, "request", f);
@@ -535,15 +544,14 @@ sl_http *sl_http_start(const sl_http_config *cfg, sl_db *db) {
   h->d = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO |
           MHD_ALLOW_SUSPEND_RESUME,
-      cfg->port,
-      sl_conn_accept, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned int)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      (unsigned int)cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned int)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)131072,
-      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_CONNECTION,
-      sl_conn_notify, NULL, MHD_OPTION_END);
+      cfg->port, sl_conn_accept, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->conn_limit,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)131072, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+      (unsigned int)1, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_URI_LOG_CALLBACK,
+      on_uri, h, MHD_OPTION_NOTIFY_CONNECTION, sl_conn_notify, NULL, MHD_OPTION_END);
   if (!h->d) {
     sl_logf(SL_LOG_ERROR, "cannot listen on %s:%u", cfg->host, cfg->port);
     sl_limits_stop();

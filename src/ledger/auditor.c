@@ -1,13 +1,13 @@
 /* audit.c — the auditor: re-reads the whole ledger and journal from the database and
  * recomputes every record, signature, leaf hash, chain link, checkpoint root, journal sum and
  * balance, reporting each inconsistency with the exact table and row. */
+#include "suanli/db/ledger.h"
+#include "suanli/db/ledger_audit.h"
+#include "suanli/ledger/ledger.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/ledger/ledger.h"
-#include "suanli/db/ledger_audit.h"
-#include "suanli/db/ledger.h"
 
 typedef struct {
   char key_id[17];
@@ -24,15 +24,15 @@ typedef struct {
   sl_ledger_hash *leaves; /* recomputed leaf hashes in tree order */
   int64_t *entry_ids;     /* the entry at each leaf position */
   size_t nleaves, cap;
-  int64_t good_size;      /* the largest checkpoint size whose root matched */
+  int64_t good_size; /* the largest checkpoint size whose root matched */
   sl_ledger_hash chain;
   bool have_chain;
-  bool failed;            /* out of memory */
-  const char *check;      /* the check name of simple_row's findings (NULL: "journal") */
+  bool failed;       /* out of memory */
+  const char *check; /* the check name of simple_row's findings (NULL: "journal") */
   struct period_ref {
     char id[24], sha[65];
     int64_t from, to;
-  } *period_ids;
+  } * period_ids;
   size_t nperiods;
 } audit_ctx;
 
@@ -46,7 +46,8 @@ static void finding(audit_ctx *a, const char *check, const char *table, const ch
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
   a->findings++;
-  json_t *f = json_pack("{s:s,s:s,s:s,s:s}", "check", check, "table", table, "id", id, "detail", detail);
+  json_t *f =
+      json_pack("{s:s,s:s,s:s,s:s}", "check", check, "table", table, "id", id, "detail", detail);
   a->report(f, a->arg);
   json_decref(f);
 }
@@ -62,12 +63,12 @@ static int64_t num(const char *s) { return strtoll(s, NULL, 10); }
 /* Compare one field of a record with the database's value.  When the entry's signature
  * verifies, the signed record is the truth and the row that disagrees is named (row_table,
  * row_id); otherwise the entry itself is. */
-#define SAME(name, rec, db)                                                                      \
-  do {                                                                                           \
-    if ((int64_t)(rec) != (int64_t)(db))                                                         \
-      finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries",                 \
-              sig_good ? row_id : id, "%s: signed %lld in entry %s, database %lld", name,       \
-              (long long)(rec), id, (long long)(db));                                            \
+#define SAME(name, rec, db)                                                                        \
+  do {                                                                                             \
+    if ((int64_t)(rec) != (int64_t)(db))                                                           \
+      finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries",                    \
+              sig_good ? row_id : id, "%s: signed %lld in entry %s, database %lld", name,          \
+              (long long)(rec), id, (long long)(db));                                              \
   } while (0)
 
 static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg) {
@@ -83,7 +84,8 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
     return true;
   }
   if ((int)r.purpose != purpose)
-    finding(a, "record_decodes", "ledger_entries", id, "record purpose %u, row says %d", r.purpose, purpose);
+    finding(a, "record_decodes", "ledger_entries", id, "record purpose %u, row says %d", r.purpose,
+            purpose);
   if ((int64_t)sl_ledger_record_entry_id(&r) != num(id))
     finding(a, "entry_id", "ledger_entries", id, "the record is signed as entry %llu",
             (unsigned long long)sl_ledger_record_entry_id(&r));
@@ -95,7 +97,8 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
   if (!k)
     finding(a, "signature", "ledger_entries", id, "unknown key %.20s", col[5]);
   else if (!sig_ok || sl_ledger_verify(k->pk, rec, rlen, sig) != SL_LEDGER_OK)
-    finding(a, "signature", "ledger_entries", id, "the signature does not verify with key %s", k->key_id);
+    finding(a, "signature", "ledger_entries", id, "the signature does not verify with key %s",
+            k->key_id);
   else if (t < k->from || (k->until && t >= k->until))
     finding(a, "signature", "ledger_entries", id, "signed at %lld outside key %s's validity",
             (long long)t, k->key_id);
@@ -140,13 +143,15 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
   } else if (sl_ledger_purpose_is_money(r.purpose)) {
     const sl_ledger_money *x = &r.u.money;
     if (!col[22][0]) {
-      finding(a, "record_matches_row", "ledger_entries", id, "journal transaction %llu does not exist",
-              (unsigned long long)x->journal_txn_id);
+      finding(a, "record_matches_row", "ledger_entries", id,
+              "journal transaction %llu does not exist", (unsigned long long)x->journal_txn_id);
     } else {
-      static const char *const kinds[] = {"", "", "cancellation", "settlement", "refund", "deposit", "withdrawal"};
+      static const char *const kinds[] = {"",       "",        "cancellation", "settlement",
+                                          "refund", "deposit", "withdrawal"};
       if (r.purpose < 7 && strcmp(kinds[r.purpose], col[22]) != 0)
-        finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries", sig_good ? row_id : id,
-                "kind: signed %s in entry %s, journal says %s", kinds[r.purpose], id, col[22]);
+        finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries",
+                sig_good ? row_id : id, "kind: signed %s in entry %s, journal says %s",
+                kinds[r.purpose], id, col[22]);
       SAME("journal_txn_id", x->journal_txn_id, num(col[3]));
       SAME("trade_id", x->trade_id, num(col[23]));
       SAME("account_id", x->account_id, num(col[24]));
@@ -167,7 +172,8 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
       SAME("start", x->start, num(col[30]));
       SAME("end", x->end, num(col[31]));
       if (!sl_ledger_hex_decode(col[32], sha, 32) || memcmp(sha, x->sha256.b, 32) != 0)
-        finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries", sig_good ? row_id : id,
+        finding(a, "record_matches_row", sig_good ? row_table : "ledger_entries",
+                sig_good ? row_id : id,
                 "export_sha256: the signed digest in entry %s differs from the period's", id);
     }
   }
@@ -175,16 +181,19 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
   int64_t li = num(col[7]);
   if (li < 0) return true; /* not yet sequenced */
   if (li != (int64_t)a->nleaves)
-    finding(a, "tree_order", "ledger_entries", id, "at tree position %lld, expected %zu (gap, duplicate or reorder)",
-            (long long)li, a->nleaves);
+    finding(a, "tree_order", "ledger_entries", id,
+            "at tree position %lld, expected %zu (gap, duplicate or reorder)", (long long)li,
+            a->nleaves);
   sl_ledger_hash leaf, stored;
   if (!sig_ok || sl_ledger_entry_leaf_hash(rec, rlen, kid, sig, &leaf) != SL_LEDGER_OK) return true;
   if (!sl_ledger_hex_decode(col[8], stored.b, 32) || memcmp(stored.b, leaf.b, 32) != 0)
-    finding(a, "leaf_hash", "ledger_entries", id, "the stored leaf hash is not the hash of the entry");
+    finding(a, "leaf_hash", "ledger_entries", id,
+            "the stored leaf hash is not the hash of the entry");
   sl_ledger_chain_step(a->have_chain ? &a->chain : NULL, &leaf, &a->chain);
   a->have_chain = true;
   if (!sl_ledger_hex_decode(col[9], stored.b, 32) || memcmp(stored.b, a->chain.b, 32) != 0)
-    finding(a, "hash_chain", "ledger_entries", id, "the hash chain link does not follow from the previous entry");
+    finding(a, "hash_chain", "ledger_entries", id,
+            "the hash chain link does not follow from the previous entry");
   if (a->nleaves == a->cap) {
     size_t cap = a->cap ? a->cap * 2 : 4096;
     sl_ledger_hash *nl = realloc(a->leaves, cap * sizeof *nl);
@@ -221,7 +230,8 @@ static bool checkpoint_row(int nc, const char *const *col, const bool *nul, void
       (int64_t)cp.tree_size != size || cp.timestamp != num(col[2]))
     finding(a, "checkpoint", "ledger_checkpoints", id, "the columns differ from the signed record");
   const akey *k = find_key(a, col[3]);
-  if (!k || !sl_ledger_hex_decode(col[4], sig, 64) || sl_ledger_verify(k->pk, rec, rlen, sig) != SL_LEDGER_OK)
+  if (!k || !sl_ledger_hex_decode(col[4], sig, 64) ||
+      sl_ledger_verify(k->pk, rec, rlen, sig) != SL_LEDGER_OK)
     finding(a, "checkpoint", "ledger_checkpoints", id, "the signature does not verify");
   else if (cp.timestamp < k->from || (k->until && cp.timestamp >= k->until))
     finding(a, "checkpoint", "ledger_checkpoints", id, "signed at %lld outside key %s's validity",
@@ -234,15 +244,16 @@ static bool checkpoint_row(int nc, const char *const *col, const bool *nul, void
     sl_ledger_merkle_root(a->leaves, (size_t)size, &mth);
     if (memcmp(mth.b, cp.root.b, 32) != 0) {
       finding(a, "checkpoint", "ledger_checkpoints", id,
-              "the signed root is not the root of the first %lld entries as they are now", (long long)size);
+              "the signed root is not the root of the first %lld entries as they are now",
+              (long long)size);
       /* the change lies among the entries this checkpoint added to the last good one */
       for (int64_t i = a->good_size; i < size; i++) {
         char eid[24];
         snprintf(eid, sizeof eid, "%lld", (long long)a->entry_ids[i]);
         finding(a, "tree_order", "ledger_entries", eid,
                 "at tree position %lld, between checkpoint %lld (consistent) and checkpoint %lld "
-                "(root mismatch): changed, moved or re-appended", (long long)i,
-                (long long)a->good_size, (long long)size);
+                "(root mismatch): changed, moved or re-appended",
+                (long long)i, (long long)a->good_size, (long long)size);
       }
       a->good_size = size; /* report each entry once */
     } else {
@@ -300,15 +311,17 @@ static long audit_snapshot(sl_dbc *c, sl_ledger_period_digest digest,
     }
     sl_ledger_key_id_hex(k->pk, want);
     if (strcmp(want, k->key_id) != 0)
-      finding(&a, "keys", "exchange_keys", k->key_id, "the key id is not derived from the public key (%s)", want);
+      finding(&a, "keys", "exchange_keys", k->key_id,
+              "the key id is not derived from the public key (%s)", want);
   }
   free(rows);
   static const char *const checks[] = {
       "audit_trades_unsigned", "audit_txns_unsigned", "audit_txns_unbalanced", "audit_txns_empty",
       "audit_balances",        "audit_balance_chain", "audit_floors",          "audit_trade_totals",
-      "audit_trade_escrow",    "audit_refunds",         "audit_posting_parties"};
+      "audit_trade_escrow",    "audit_refunds",       "audit_posting_parties"};
   if (a.keys) rc = sl_db_each(c, "audit_entries", 0, NULL, entry_row, &a);
-  if (rc == SL_DB_OK && !a.failed) rc = sl_db_each(c, "audit_checkpoints", 0, NULL, checkpoint_row, &a);
+  if (rc == SL_DB_OK && !a.failed)
+    rc = sl_db_each(c, "audit_checkpoints", 0, NULL, checkpoint_row, &a);
   for (size_t i = 0; rc == SL_DB_OK && i < sizeof checks / sizeof checks[0]; i++)
     rc = sl_db_each(c, checks[i], 0, NULL, simple_row, &a);
   /* the calendar against the trades, and the idempotency records against their requests */
@@ -341,8 +354,8 @@ static long audit_snapshot(sl_dbc *c, sl_ledger_period_digest digest,
 /* Every check reads one snapshot of the database, so a live exchange (whose sequencer keeps
  * appending entries and checkpoints) is audited as of one instant, never half before and half
  * after a batch. */
-long sl_ledger_audit(sl_dbc *c, sl_ledger_period_digest digest,
-                     void (*report)(json_t *, void *), void *arg) {
+long sl_ledger_audit(sl_dbc *c, sl_ledger_period_digest digest, void (*report)(json_t *, void *),
+                     void *arg) {
   if (sl_db_begin_snapshot(c) != SL_DB_OK) return -1;
   long n = audit_snapshot(c, digest, report, arg);
   sl_db_rollback(c);

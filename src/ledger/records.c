@@ -112,11 +112,12 @@ static void put_header(uint8_t *out, uint32_t purpose) {
 
 typedef enum { F_U32, F_U64, F_I64, F_HASH } field_type;
 typedef struct {
-  uint16_t at;       /* byte offset in the record */
+  uint16_t at; /* byte offset in the record */
   field_type type;
-  uint16_t member;   /* offsetof() in the struct */
+  uint16_t member; /* offsetof() in the struct */
 } field;
-#define FIELD(at, type, st, m) {at, type, (uint16_t)offsetof(st, m)}
+#define FIELD(at, type, st, m)                                                                     \
+  { at, type, (uint16_t)offsetof(st, m) }
 
 static void put_fields(const field *f, size_t n, const void *src, uint8_t *out) {
   const uint8_t *s = src;
@@ -170,12 +171,18 @@ static void get_fields(const field *f, size_t n, const uint8_t *buf, void *dst) 
  * 40 provider_id | 48 pool_id | 56 gpus (u32) | 60 start | 68 end | 76 unit_price_minor |
  * 84 total_minor | 92 fee_bp (u32) | 96 created_at | 104 */
 static const field TRADE[] = {
-    FIELD(8, F_U64, sl_ledger_trade, entry_id),          FIELD(16, F_U64, sl_ledger_trade, trade_id),
-    FIELD(24, F_U64, sl_ledger_trade, order_id),         FIELD(32, F_U64, sl_ledger_trade, tenant_id),
-    FIELD(40, F_U64, sl_ledger_trade, provider_id),      FIELD(48, F_U64, sl_ledger_trade, pool_id),
-    FIELD(56, F_U32, sl_ledger_trade, gpus),             FIELD(60, F_I64, sl_ledger_trade, start),
-    FIELD(68, F_I64, sl_ledger_trade, end),              FIELD(76, F_I64, sl_ledger_trade, unit_price_minor),
-    FIELD(84, F_I64, sl_ledger_trade, total_minor),      FIELD(92, F_U32, sl_ledger_trade, fee_bp),
+    FIELD(8, F_U64, sl_ledger_trade, entry_id),
+    FIELD(16, F_U64, sl_ledger_trade, trade_id),
+    FIELD(24, F_U64, sl_ledger_trade, order_id),
+    FIELD(32, F_U64, sl_ledger_trade, tenant_id),
+    FIELD(40, F_U64, sl_ledger_trade, provider_id),
+    FIELD(48, F_U64, sl_ledger_trade, pool_id),
+    FIELD(56, F_U32, sl_ledger_trade, gpus),
+    FIELD(60, F_I64, sl_ledger_trade, start),
+    FIELD(68, F_I64, sl_ledger_trade, end),
+    FIELD(76, F_I64, sl_ledger_trade, unit_price_minor),
+    FIELD(84, F_I64, sl_ledger_trade, total_minor),
+    FIELD(92, F_U32, sl_ledger_trade, fee_bp),
     FIELD(96, F_I64, sl_ledger_trade, created_at),
 };
 
@@ -183,10 +190,14 @@ static const field TRADE[] = {
  * 24 account_id | 32 journal_txn_id | 40 to_tenant_minor | 48 to_provider_minor |
  * 56 fee_minor | 64 at | 72 */
 static const field MONEY[] = {
-    FIELD(8, F_U64, sl_ledger_money, entry_id),          FIELD(16, F_U64, sl_ledger_money, trade_id),
-    FIELD(24, F_U64, sl_ledger_money, account_id),       FIELD(32, F_U64, sl_ledger_money, journal_txn_id),
-    FIELD(40, F_I64, sl_ledger_money, to_tenant_minor),  FIELD(48, F_I64, sl_ledger_money, to_provider_minor),
-    FIELD(56, F_I64, sl_ledger_money, fee_minor),        FIELD(64, F_I64, sl_ledger_money, at),
+    FIELD(8, F_U64, sl_ledger_money, entry_id),
+    FIELD(16, F_U64, sl_ledger_money, trade_id),
+    FIELD(24, F_U64, sl_ledger_money, account_id),
+    FIELD(32, F_U64, sl_ledger_money, journal_txn_id),
+    FIELD(40, F_I64, sl_ledger_money, to_tenant_minor),
+    FIELD(48, F_I64, sl_ledger_money, to_provider_minor),
+    FIELD(56, F_I64, sl_ledger_money, fee_minor),
+    FIELD(64, F_I64, sl_ledger_money, at),
 };
 
 /* CHECKPOINT: 0 size | 4 purpose | 8 tree_size | 16 root (32 bytes) | 48 timestamp | 56 */
@@ -202,9 +213,9 @@ static const field EXPORT[] = {FIELD(8, F_HASH, sl_ledger_export, sha256)};
 /* PERIOD_CLOSE: 0 size | 4 purpose | 8 entry_id | 16 period_id | 24 start | 32 end |
  * 40 sha256 (32 bytes) | 72 at | 80 */
 static const field PERIOD[] = {
-    FIELD(8, F_U64, sl_ledger_period, entry_id),  FIELD(16, F_U64, sl_ledger_period, period_id),
-    FIELD(24, F_I64, sl_ledger_period, start),    FIELD(32, F_I64, sl_ledger_period, end),
-    FIELD(40, F_HASH, sl_ledger_period, sha256),  FIELD(72, F_I64, sl_ledger_period, at),
+    FIELD(8, F_U64, sl_ledger_period, entry_id), FIELD(16, F_U64, sl_ledger_period, period_id),
+    FIELD(24, F_I64, sl_ledger_period, start),   FIELD(32, F_I64, sl_ledger_period, end),
+    FIELD(40, F_HASH, sl_ledger_period, sha256), FIELD(72, F_I64, sl_ledger_period, at),
 };
 
 /* The rules of each layout beyond its types, checked on encode and on decode. */
@@ -234,21 +245,28 @@ typedef struct {
 
 _Static_assert(offsetof(sl_ledger_money, purpose) == 0, "the money struct starts with its purpose");
 
-#define LAYOUT(p, f, ok, st) {p, f, NFIELDS(f), ok, sizeof(st)}
+#define LAYOUT(p, f, ok, st)                                                                       \
+  { p, f, NFIELDS(f), ok, sizeof(st) }
 static const layout L_TRADE = LAYOUT(SL_LEDGER_TRADE, TRADE, trade_ok, sl_ledger_trade);
 static const layout L_MONEY = LAYOUT(0, MONEY, money_ok, sl_ledger_money);
-static const layout L_CHECKPOINT = LAYOUT(SL_LEDGER_CHECKPOINT, CHECKPOINT, NULL, sl_ledger_checkpoint);
+static const layout L_CHECKPOINT =
+    LAYOUT(SL_LEDGER_CHECKPOINT, CHECKPOINT, NULL, sl_ledger_checkpoint);
 static const layout L_EXPORT = LAYOUT(SL_LEDGER_EXPORT, EXPORT, NULL, sl_ledger_export);
 static const layout L_PERIOD = LAYOUT(SL_LEDGER_PERIOD_CLOSE, PERIOD, period_ok, sl_ledger_period);
 
 /* The layout of a purpose (NULL: none). */
 static const layout *layout_of(uint32_t purpose) {
   switch (purpose) {
-  case SL_LEDGER_TRADE: return &L_TRADE;
-  case SL_LEDGER_CHECKPOINT: return &L_CHECKPOINT;
-  case SL_LEDGER_EXPORT: return &L_EXPORT;
-  case SL_LEDGER_PERIOD_CLOSE: return &L_PERIOD;
-  default: return sl_ledger_purpose_is_money(purpose) ? &L_MONEY : NULL;
+  case SL_LEDGER_TRADE:
+    return &L_TRADE;
+  case SL_LEDGER_CHECKPOINT:
+    return &L_CHECKPOINT;
+  case SL_LEDGER_EXPORT:
+    return &L_EXPORT;
+  case SL_LEDGER_PERIOD_CLOSE:
+    return &L_PERIOD;
+  default:
+    return sl_ledger_purpose_is_money(purpose) ? &L_MONEY : NULL;
   }
 }
 
@@ -282,12 +300,12 @@ static sl_ledger_rc decode_as(const layout *l, const uint8_t *buf, size_t len, v
 }
 
 /* sl_ledger_<name>_encode / _decode for the layouts with one fixed purpose. */
-#define CODEC(name, type, lay, purpose)                                                        \
-  sl_ledger_rc sl_ledger_##name##_encode(const type *v, uint8_t *out) {                        \
-    return encode_as(&lay, purpose, v, out);                                                   \
-  }                                                                                            \
-  sl_ledger_rc sl_ledger_##name##_decode(const uint8_t *buf, size_t len, type *out) {          \
-    return decode_as(&lay, buf, len, out);                                                     \
+#define CODEC(name, type, lay, purpose)                                                            \
+  sl_ledger_rc sl_ledger_##name##_encode(const type *v, uint8_t *out) {                            \
+    return encode_as(&lay, purpose, v, out);                                                       \
+  }                                                                                                \
+  sl_ledger_rc sl_ledger_##name##_decode(const uint8_t *buf, size_t len, type *out) {              \
+    return decode_as(&lay, buf, len, out);                                                         \
   }
 CODEC(trade, sl_ledger_trade, L_TRADE, SL_LEDGER_TRADE)
 CODEC(checkpoint, sl_ledger_checkpoint, L_CHECKPOINT, SL_LEDGER_CHECKPOINT)

@@ -1,5 +1,10 @@
 /* sequencer.c — keys, the signer of what each transaction queued, the sequencer and proofs.
  * See include/suanli/ledger/ledger.h. */
+#include "suanli/core/clock.h"
+#include "suanli/core/log.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/ledger.h"
+#include "suanli/ledger/ledger.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -9,17 +14,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "suanli/core/log.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/ledger/ledger.h"
-#include "suanli/db/ledger.h"
-#include "suanli/core/clock.h"
 
 #define MAX_KEYS 64
 /* Every process re-reads the published keys this often while it signs, and a rotation takes
  * effect this much later than asked (default: now + ROTATION_GRACE_S), so that no process
  * signs with a key whose validity has just ended. */
-#define KEY_REFRESH_S 1
+#define KEY_REFRESH_S    1
 #define ROTATION_GRACE_S 3
 /* The first key covers transactions that began just before it was made. */
 #define FIRST_KEY_BACKDATE_S 3600
@@ -111,7 +111,8 @@ static sl_dbrc load_keys(sl_dbc *c) {
   size_t n;
   sl_dbrc rc = sl_db_keys_rows(c, &rows, &n);
   if (rc != SL_DB_OK) return rc;
-  for (int i = 0; i < L.nkeys; i++) sl_ledger_keypair_wipe(&L.keys[i].kp);
+  for (int i = 0; i < L.nkeys; i++)
+    sl_ledger_keypair_wipe(&L.keys[i].kp);
   L.nkeys = 0;
   for (size_t i = 0; i < n && L.nkeys < MAX_KEYS; i++) {
     ring_key *k = &L.keys[L.nkeys];
@@ -171,7 +172,7 @@ static sl_dbrc make_key(sl_dbc *c, int64_t valid_from, char key_id[17], char *er
 typedef struct {
   char *err;
   size_t errlen;
-  int64_t at;      /* rotation time; 0 = bootstrap only */
+  int64_t at; /* rotation time; 0 = bootstrap only */
   char key_id[17];
 } keyjob;
 
@@ -190,7 +191,8 @@ static sl_dbrc ensure_key_body(sl_dbc *c, void *arg) {
   return make_key(c, j->at, j->key_id, j->err, j->errlen);
 }
 
-static bool with_conn(const char *conninfo, sl_db_txn_body body, void *arg, char *err, size_t errlen) {
+static bool with_conn(const char *conninfo, sl_db_txn_body body, void *arg, char *err,
+                      size_t errlen) {
   sl_db *db = sl_db_open(conninfo, 1);
   bool down, ok = false;
   sl_dbc *c = db ? sl_db_acquire(db, 5000, &down) : NULL;
@@ -211,17 +213,21 @@ static bool with_conn(const char *conninfo, sl_db_txn_body body, void *arg, char
   return ok;
 }
 
-bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, char *err, size_t errlen) {
+bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, char *err,
+                    size_t errlen) {
   err[0] = '\0';
   L.enabled = enabled;
   snprintf(L.dir, sizeof L.dir, "%s", key_dir);
   keyjob j = {err, errlen, 0, ""};
   if (!with_conn(conninfo, ensure_key_body, &j, err, errlen)) return false;
   if (j.key_id[0])
-    sl_log(SL_LOG_INFO, "signing key created", json_pack("{s:s,s:s}", "key_id", j.key_id, "dir", L.dir));
+    sl_log(SL_LOG_INFO, "signing key created",
+           json_pack("{s:s,s:s}", "key_id", j.key_id, "dir", L.dir));
   if (enabled && !key_for(sl_clock_now())) {
-    snprintf(err, errlen, "no private key for the current signing key in %s (copy the key file of "
-             "the key valid now into that folder)", L.dir);
+    snprintf(err, errlen,
+             "no private key for the current signing key in %s (copy the key file of "
+             "the key valid now into that folder)",
+             L.dir);
     return false;
   }
   sl_db_set_signer(sign_queued);
@@ -229,7 +235,7 @@ bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, cha
 }
 
 bool sl_ledger_rotate(const char *conninfo, const char *key_dir, int64_t at, char key_id[17],
-                       char *err, size_t errlen) {
+                      char *err, size_t errlen) {
   err[0] = '\0';
   snprintf(L.dir, sizeof L.dir, "%s", key_dir);
   keyjob j = {err, errlen, at ? at : sl_clock_now() + ROTATION_GRACE_S, ""};
@@ -240,7 +246,8 @@ bool sl_ledger_rotate(const char *conninfo, const char *key_dir, int64_t at, cha
 
 void sl_ledger_fini(void) {
   pthread_mutex_lock(&L.mu);
-  for (int i = 0; i < L.nkeys; i++) sl_ledger_keypair_wipe(&L.keys[i].kp);
+  for (int i = 0; i < L.nkeys; i++)
+    sl_ledger_keypair_wipe(&L.keys[i].kp);
   L.nkeys = 0;
   pthread_mutex_unlock(&L.mu);
   pthread_rwlock_wrlock(&T.lock);
@@ -271,7 +278,8 @@ static sl_dbrc append(sl_dbc *c, int purpose, int64_t trade, int64_t txn, const 
   uint8_t sig[64];
   char key_id[17], rec_hex[2 * SL_LEDGER_RECORD_MAX + 1], sig_hex[129];
   if (!sign_at(c, t, rec, len, sig, key_id)) {
-    sl_log(SL_LOG_ERROR, "no signing key for a ledger record", json_pack("{s:i}", "purpose", purpose));
+    sl_log(SL_LOG_ERROR, "no signing key for a ledger record",
+           json_pack("{s:i}", "purpose", purpose));
     return SL_DB_HARD;
   }
   sl_ledger_hex_encode(rec, len, rec_hex);
@@ -316,22 +324,32 @@ static sl_dbrc sign_item(sl_dbc *c, const sl_db_to_sign_row *it) {
   if (rc != SL_DB_OK) return rc;
   if (it->purpose == SL_LEDGER_TRADE) {
     const sl_db_trade_row *t = &it->trade;
-    sl_ledger_trade rec = {.entry_id = (uint64_t)id, .trade_id = (uint64_t)t->trade_id,
-                           .order_id = (uint64_t)t->order_id, .tenant_id = (uint64_t)t->tenant_id,
-                           .provider_id = (uint64_t)t->provider_id, .pool_id = (uint64_t)t->pool_id,
-                           .gpus = (uint32_t)t->gpus, .start = t->start, .end = t->end,
-                           .unit_price_minor = t->unit_price_minor, .total_minor = t->total_minor,
-                           .fee_bp = (uint32_t)t->fee_bp, .created_at = t->created_at};
+    sl_ledger_trade rec = {.entry_id = (uint64_t)id,
+                           .trade_id = (uint64_t)t->trade_id,
+                           .order_id = (uint64_t)t->order_id,
+                           .tenant_id = (uint64_t)t->tenant_id,
+                           .provider_id = (uint64_t)t->provider_id,
+                           .pool_id = (uint64_t)t->pool_id,
+                           .gpus = (uint32_t)t->gpus,
+                           .start = t->start,
+                           .end = t->end,
+                           .unit_price_minor = t->unit_price_minor,
+                           .total_minor = t->total_minor,
+                           .fee_bp = (uint32_t)t->fee_bp,
+                           .created_at = t->created_at};
     uint8_t buf[SL_LEDGER_TRADE_SIZE];
     if (sl_ledger_trade_encode(&rec, buf) != SL_LEDGER_OK) return SL_DB_HARD;
     return append(c, SL_LEDGER_TRADE, t->trade_id, 0, buf, sizeof buf, t->created_at);
   }
   const sl_db_money_row *m = &it->money;
-  sl_ledger_money rec = {.purpose = it->purpose, .entry_id = (uint64_t)id,
-                         .trade_id = (uint64_t)m->trade_id, .account_id = (uint64_t)m->account_id,
+  sl_ledger_money rec = {.purpose = it->purpose,
+                         .entry_id = (uint64_t)id,
+                         .trade_id = (uint64_t)m->trade_id,
+                         .account_id = (uint64_t)m->account_id,
                          .journal_txn_id = (uint64_t)m->txn_id,
                          .to_tenant_minor = m->to_tenant_minor,
-                         .to_provider_minor = m->to_provider_minor, .fee_minor = m->fee_minor,
+                         .to_provider_minor = m->to_provider_minor,
+                         .fee_minor = m->fee_minor,
                          .at = m->at};
   uint8_t buf[SL_LEDGER_MONEY_SIZE];
   sl_ledger_rc lrc = sl_ledger_money_encode(&rec, buf);
@@ -355,7 +373,8 @@ static sl_dbrc sign_queued(sl_dbc *c) {
   sl_db_to_sign_row *items = NULL;
   size_t n = 0;
   sl_dbrc rc = sl_db_to_sign(c, &items, &n);
-  for (size_t i = 0; rc == SL_DB_OK && i < n; i++) rc = sign_item(c, &items[i]);
+  for (size_t i = 0; rc == SL_DB_OK && i < n; i++)
+    rc = sign_item(c, &items[i]);
   free(items);
   return rc;
 }
@@ -369,7 +388,7 @@ bool sl_ledger_sign_digest(const uint8_t sha256[32], uint8_t sig[64], char key_i
 }
 
 bool sl_ledger_sign_blob(const uint8_t *data, size_t len, uint8_t sig[64], char key_id[17],
-                          uint8_t sha256[32]) {
+                         uint8_t sha256[32]) {
   uint8_t h[32];
   crypto_hash_sha256(h, data, len);
   if (sha256) memcpy(sha256, h, 32);
@@ -377,14 +396,17 @@ bool sl_ledger_sign_blob(const uint8_t *data, size_t len, uint8_t sig[64], char 
 }
 
 sl_dbrc sl_ledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int64_t to,
-                                 const uint8_t sha256[32], int64_t *entry_id) {
+                                const uint8_t sha256[32], int64_t *entry_id) {
   *entry_id = 0;
   if (!L.enabled) return SL_DB_OK;
   int64_t id;
   sl_dbrc rc = next_entry_id(c, &id);
   if (rc != SL_DB_OK) return rc;
-  sl_ledger_period p = {.entry_id = (uint64_t)id, .period_id = (uint64_t)period_id,
-                        .start = from, .end = to, .at = sl_clock_now()};
+  sl_ledger_period p = {.entry_id = (uint64_t)id,
+                        .period_id = (uint64_t)period_id,
+                        .start = from,
+                        .end = to,
+                        .at = sl_clock_now()};
   memcpy(p.sha256.b, sha256, 32);
   uint8_t rec[SL_LEDGER_PERIOD_SIZE];
   if (sl_ledger_period_encode(&p, rec) != SL_LEDGER_OK) return SL_DB_HARD;
@@ -398,7 +420,6 @@ sl_dbrc sl_ledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int6
  * (never the signing lock: proofs and the sequencer never hold up commits).  The compact
  * frontier — the roots of the perfect subtrees that make up the tree, largest first — gives
  * the root of every new size in O(log n). */
-
 
 /* Append one leaf.  Caller holds T.lock for writing. */
 static bool tree_push(const sl_ledger_hash *leaf) {
@@ -427,7 +448,8 @@ static void tree_root(sl_ledger_hash *root) {
     return;
   }
   *root = T.front[T.nfront - 1];
-  for (int i = T.nfront - 2; i >= 0; i--) sl_ledger_node_hash(&T.front[i], root, root);
+  for (int i = T.nfront - 2; i >= 0; i--)
+    sl_ledger_node_hash(&T.front[i], root, root);
 }
 
 static void tree_reset(void) {
@@ -507,9 +529,11 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
     uint8_t rec[SL_LEDGER_RECORD_MAX], sig[64], kid[8];
     size_t rlen;
     if (!sl_ledger_hex_decode_var(rows[i].record_hex, rec, sizeof rec, &rlen) ||
-        !sl_ledger_hex_decode(rows[i].sig_hex, sig, 64) || !sl_ledger_hex_decode(rows[i].key_id, kid, 8) ||
+        !sl_ledger_hex_decode(rows[i].sig_hex, sig, 64) ||
+        !sl_ledger_hex_decode(rows[i].key_id, kid, 8) ||
         sl_ledger_entry_leaf_hash(rec, rlen, kid, sig, &leaves[i]) != SL_LEDGER_OK) {
-      sl_log(SL_LOG_ERROR, "ledger entry cannot be sequenced", json_pack("{s:I}", "entry_id", (json_int_t)rows[i].id));
+      sl_log(SL_LOG_ERROR, "ledger entry cannot be sequenced",
+             json_pack("{s:I}", "entry_id", (json_int_t)rows[i].id));
       rc = SL_DB_HARD;
       break;
     }
@@ -539,7 +563,8 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
     pthread_rwlock_unlock(&T.lock);
   }
   if (rc == SL_DB_OK) {
-    sl_ledger_checkpoint cp = {.tree_size = (uint64_t)new_size, .root = root, .timestamp = sl_clock_now()};
+    sl_ledger_checkpoint cp = {
+        .tree_size = (uint64_t)new_size, .root = root, .timestamp = sl_clock_now()};
     uint8_t rec[SL_LEDGER_CHECKPOINT_SIZE], sig[64];
     char key_id[17], rec_hex[2 * SL_LEDGER_CHECKPOINT_SIZE + 1], sig_hex[129], root_hex[65];
     if (sl_ledger_checkpoint_encode(&cp, rec) != SL_LEDGER_OK ||

@@ -1,15 +1,16 @@
 /* book.c — the in-memory capacity book: pools, bookings and latency, indexed for quotes.
  * Structures and costs: src/market/README.md ("The capacity book").  Contract: book.h. */
 #include "suanli/market/book.h"
+#include "suanli/core/timeutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "suanli/core/timeutil.h"
 
 #define HOUR SL_SLOT_SECONDS
 /* Split orders examine every statically fit pool up to this many (the fill is then exactly
- * the full matcher's); beyond it, a bounded prefix in key order (src/market/README.md, "A quote"). */
+ * the full matcher's); beyond it, a bounded prefix in key order (src/market/README.md, "A quote").
+ */
 #define SPLIT_EXACT 2000
 
 /* ---------------------------------------------------------------------------------------- */
@@ -60,7 +61,8 @@ static bool hmap_grow(hmap *m) {
 static bool hmap_put(hmap *m, uint64_t k, uint32_t v) {
   if ((m->n + 1) * 4 > m->cap * 3 && !hmap_grow(m)) return false;
   size_t i = hslot(k, m->cap);
-  while (m->keys[i] && m->keys[i] != k) i = (i + 1) & (m->cap - 1);
+  while (m->keys[i] && m->keys[i] != k)
+    i = (i + 1) & (m->cap - 1);
   if (!m->keys[i]) m->n++;
   m->keys[i] = k;
   m->vals[i] = v;
@@ -109,8 +111,8 @@ typedef struct {
   uint8_t intra, inter;
   bool active, down;
   uint32_t bucket;
-  int32_t *bk_slot;  /* booked slots, ascending, in hours since the epoch */
-  int32_t *bk_n;     /* GPUs booked in bk_slot[i] (> 0) */
+  int32_t *bk_slot; /* booked slots, ascending, in hours since the epoch */
+  int32_t *bk_n;    /* GPUs booked in bk_slot[i] (> 0) */
   uint32_t nbk, capbk;
 } bpool;
 
@@ -127,7 +129,7 @@ typedef struct {
 struct sl_market_book {
   bpool *pools;
   size_t npools, cappools;
-  hmap by_id;  /* id -> index into pools */
+  hmap by_id;   /* id -> index into pools */
   int64_t *ids; /* every id, ascending (for paging) */
   bucket *buckets;
   size_t nbuckets, capbuckets;
@@ -136,7 +138,7 @@ struct sl_market_book {
   size_t nregions;
   char **models;
   size_t nmodels;
-  int64_t *rtt; /* rtt[from * rtt_dim + to], -1 unknown */
+  int64_t *rtt;     /* rtt[from * rtt_dim + to], -1 unknown */
   uint8_t *rtt_est; /* same layout: 1 when that RTT is an estimate, not a measurement */
   size_t rtt_dim;
   char **name_keys; /* names of models (lowercased ids and aliases), with the model each */
@@ -147,7 +149,8 @@ struct sl_market_book {
 static bool grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return true;
   size_t c = *cap ? *cap : 8;
-  while (c < need) c *= 2;
+  while (c < need)
+    c *= 2;
   void *q = realloc(*p, c * size);
   if (!q) return false;
   *p = q;
@@ -186,8 +189,10 @@ void sl_market_book_free(sl_market_book *b) {
     free(b->buckets[i].live);
     free(b->buckets[i].dead);
   }
-  for (size_t i = 0; i < b->nregions; i++) free(b->regions[i]);
-  for (size_t i = 0; i < b->nmodels; i++) free(b->models[i]);
+  for (size_t i = 0; i < b->nregions; i++)
+    free(b->regions[i]);
+  for (size_t i = 0; i < b->nmodels; i++)
+    free(b->models[i]);
   free(b->regions);
   free(b->models);
   free(b->rtt);
@@ -208,10 +213,13 @@ void sl_market_book_free(sl_market_book *b) {
 
 /* Size class: pools of 2^(c-1) .. 2^c - 1 GPUs.  A gang order for G GPUs skips every bucket
  * whose class holds less than G without visiting its pools. */
-static uint8_t size_class(int32_t gpus) { return gpus <= 0 ? 0 : (uint8_t)(32 - __builtin_clz((unsigned)gpus)); }
+static uint8_t size_class(int32_t gpus) {
+  return gpus <= 0 ? 0 : (uint8_t)(32 - __builtin_clz((unsigned)gpus));
+}
 
 static uint64_t bucket_key(const bpool *p) {
-  return (1ULL << 63) | ((uint64_t)(size_class(p->gpu_count) & 0x1f) << 57) | ((uint64_t)p->region << 40) | ((uint64_t)p->model << 24) |
+  return (1ULL << 63) | ((uint64_t)(size_class(p->gpu_count) & 0x1f) << 57) |
+         ((uint64_t)p->region << 40) | ((uint64_t)p->model << 24) |
          ((uint64_t)(p->intra & 0xf) << 20) | ((uint64_t)(p->inter & 0xf) << 16) |
          ((uint64_t)(uint32_t)p->inter_gbps & 0xffff) |
          ((uint64_t)((uint32_t)p->inter_gbps >> 16) << 56);
@@ -227,7 +235,8 @@ static bool rtt_resize(sl_market_book *b) {
     free(e);
     return false;
   }
-  for (size_t i = 0; i < dim * dim; i++) m[i] = -1;
+  for (size_t i = 0; i < dim * dim; i++)
+    m[i] = -1;
   for (size_t f = 0; f < b->rtt_dim; f++)
     for (size_t t = 0; t < b->rtt_dim; t++) {
       m[f * dim + t] = b->rtt[f * b->rtt_dim + t];
@@ -247,8 +256,10 @@ static size_t live_pos(const bucket *k, int64_t price, int64_t id) {
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     const bent *e = &k->live[mid];
-    if (e->price < price || (e->price == price && e->id < id)) lo = mid + 1;
-    else hi = mid;
+    if (e->price < price || (e->price == price && e->id < id))
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -278,8 +289,10 @@ static bool bucket_link(sl_market_book *b, bpool *p) {
       return false;
     bi = (uint32_t)b->nbuckets;
     if (!hmap_put(&b->by_key, key, bi)) return false;
-    b->buckets[b->nbuckets++] = (bucket){.region = p->region, .model = p->model,
-                                         .intra = p->intra, .inter = p->inter,
+    b->buckets[b->nbuckets++] = (bucket){.region = p->region,
+                                         .model = p->model,
+                                         .intra = p->intra,
+                                         .inter = p->inter,
                                          .size_class = size_class(p->gpu_count),
                                          .inter_gbps = p->inter_gbps};
   }
@@ -308,8 +321,10 @@ static size_t ids_pos(const sl_market_book *b, int64_t id) {
   size_t lo = 0, hi = b->npools;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (b->ids[mid] < id) lo = mid + 1;
-    else hi = mid;
+    if (b->ids[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -319,12 +334,21 @@ bool sl_market_book_put(sl_market_book *b, const sl_market_book_pool *in) {
   int r = intern(&b->regions, &b->nregions, in->region);
   int m = intern(&b->models, &b->nmodels, in->accelerator);
   if (r < 0 || m < 0 || !rtt_resize(b)) return false;
-  bpool np = {.id = in->id, .owner = in->owner_id, .price = in->price_minor,
-              .avail_from = in->avail_from, .avail_until = in->avail_until,
-              .ncu_milli = in->ncu_milli, .gpu_count = in->gpu_count,
-              .memory_gb = in->memory_gb, .inter_gbps = in->inter_gbps,
-              .region = (uint16_t)r, .model = (uint16_t)m, .intra = (uint8_t)in->intra,
-              .inter = (uint8_t)in->inter, .active = in->active, .down = in->down};
+  bpool np = {.id = in->id,
+              .owner = in->owner_id,
+              .price = in->price_minor,
+              .avail_from = in->avail_from,
+              .avail_until = in->avail_until,
+              .ncu_milli = in->ncu_milli,
+              .gpu_count = in->gpu_count,
+              .memory_gb = in->memory_gb,
+              .inter_gbps = in->inter_gbps,
+              .region = (uint16_t)r,
+              .model = (uint16_t)m,
+              .intra = (uint8_t)in->intra,
+              .inter = (uint8_t)in->inter,
+              .active = in->active,
+              .down = in->down};
   bpool *p = pool_of(b, in->id);
   if (p) {
     bpool old = *p;
@@ -384,8 +408,10 @@ static size_t bk_lower(const bpool *p, int32_t h) {
   size_t lo = 0, hi = p->nbk;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (p->bk_slot[mid] < h) lo = mid + 1;
-    else hi = mid;
+    if (p->bk_slot[mid] < h)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -395,8 +421,8 @@ static int cmp_pair(const void *pa, const void *pb) {
   return a[0] < b[0] ? -1 : a[0] > b[0];
 }
 
-bool sl_market_book_set_booked(sl_market_book *b, int64_t id, int64_t from, int64_t to, const int64_t *slots,
-                        const int32_t *booked, size_t n) {
+bool sl_market_book_set_booked(sl_market_book *b, int64_t id, int64_t from, int64_t to,
+                               const int64_t *slots, const int32_t *booked, size_t n) {
   bpool *p = pool_of(b, id);
   if (!p || from > to || from < 0) return false;
   if (to / HOUR > INT32_MAX) to = (int64_t)INT32_MAX * HOUR;
@@ -416,7 +442,8 @@ bool sl_market_book_set_booked(sl_market_book *b, int64_t id, int64_t from, int6
   size_t nn = p->nbk - (hi - lo) + m;
   if (nn > p->capbk) {
     size_t c = p->capbk ? p->capbk : 4;
-    while (c < nn) c *= 2;
+    while (c < nn)
+      c *= 2;
     int32_t *s = realloc(p->bk_slot, c * sizeof *s);
     if (s) p->bk_slot = s;
     int32_t *v = s ? realloc(p->bk_n, c * sizeof *v) : NULL;
@@ -476,7 +503,8 @@ void sl_market_book_clear_rtt(sl_market_book *b) {
 bool sl_market_book_add_name(sl_market_book *b, const char *name, const char *accelerator) {
   if (!name || !accelerator || !*name) return false;
   /* the two arrays share one capacity: name_ids follows name_keys */
-  if (!grow((void **)&b->name_keys, &b->capnames, b->nnames + 1, sizeof *b->name_keys)) return false;
+  if (!grow((void **)&b->name_keys, &b->capnames, b->nnames + 1, sizeof *b->name_keys))
+    return false;
   char **ids = realloc(b->name_ids, b->capnames * sizeof *ids);
   if (!ids) return false;
   b->name_ids = ids;
@@ -523,20 +551,29 @@ size_t sl_market_book_memory(const sl_market_book *b) {
   size_t m = sizeof *b + b->cappools * (sizeof(bpool) + sizeof(int64_t)) +
              (b->by_id.cap + b->by_key.cap) * (sizeof(uint64_t) + sizeof(uint32_t)) +
              b->capbuckets * sizeof(bucket) + b->rtt_dim * b->rtt_dim * (sizeof(int64_t) + 1);
-  for (size_t i = 0; i < b->npools; i++) m += (size_t)b->pools[i].capbk * 2 * sizeof(int32_t);
+  for (size_t i = 0; i < b->npools; i++)
+    m += (size_t)b->pools[i].capbk * 2 * sizeof(int32_t);
   for (size_t i = 0; i < b->nbuckets; i++)
     m += b->buckets[i].caplive * sizeof(bent) + b->buckets[i].capdead * sizeof(int64_t);
   return m;
 }
 
 static void to_public(const sl_market_book *b, const bpool *p, sl_market_book_pool *o) {
-  *o = (sl_market_book_pool){.id = p->id, .owner_id = p->owner, .region = b->regions[p->region],
-                      .accelerator = b->models[p->model], .memory_gb = p->memory_gb,
-                      .ncu_milli = p->ncu_milli, .intra = (sl_market_intra)p->intra,
-                      .inter = (sl_market_inter)p->inter, .inter_gbps = p->inter_gbps,
-                      .gpu_count = p->gpu_count, .price_minor = p->price,
-                      .avail_from = p->avail_from, .avail_until = p->avail_until,
-                      .active = p->active, .down = p->down};
+  *o = (sl_market_book_pool){.id = p->id,
+                             .owner_id = p->owner,
+                             .region = b->regions[p->region],
+                             .accelerator = b->models[p->model],
+                             .memory_gb = p->memory_gb,
+                             .ncu_milli = p->ncu_milli,
+                             .intra = (sl_market_intra)p->intra,
+                             .inter = (sl_market_inter)p->inter,
+                             .inter_gbps = p->inter_gbps,
+                             .gpu_count = p->gpu_count,
+                             .price_minor = p->price,
+                             .avail_from = p->avail_from,
+                             .avail_until = p->avail_until,
+                             .active = p->active,
+                             .down = p->down};
 }
 
 bool sl_market_book_get(const sl_market_book *b, int64_t id, sl_market_book_pool *out) {
@@ -569,14 +606,21 @@ static bool rtt_est_of(const sl_market_book *b, int origin, uint16_t region) {
 
 /* The matcher's view of pool p (free[] left NULL). */
 static sl_market_pool mkt_pool(const sl_market_book *b, const bpool *p, int origin) {
-  return (sl_market_pool){.id = p->id, .region = b->regions[p->region],
-                       .accelerator = b->models[p->model], .memory_gb = p->memory_gb,
-                       .ncu_milli = p->ncu_milli, .intra = (sl_market_intra)p->intra,
-                       .inter = (sl_market_inter)p->inter, .inter_gbps = p->inter_gbps,
-                       .price_minor = p->price, .avail_from = p->avail_from,
-                       .avail_until = p->avail_until, .active = p->active, .down = p->down,
-                       .rtt_us = rtt_of(b, origin, p->region),
-                       .rtt_estimated = rtt_est_of(b, origin, p->region)};
+  return (sl_market_pool){.id = p->id,
+                          .region = b->regions[p->region],
+                          .accelerator = b->models[p->model],
+                          .memory_gb = p->memory_gb,
+                          .ncu_milli = p->ncu_milli,
+                          .intra = (sl_market_intra)p->intra,
+                          .inter = (sl_market_inter)p->inter,
+                          .inter_gbps = p->inter_gbps,
+                          .price_minor = p->price,
+                          .avail_from = p->avail_from,
+                          .avail_until = p->avail_until,
+                          .active = p->active,
+                          .down = p->down,
+                          .rtt_us = rtt_of(b, origin, p->region),
+                          .rtt_estimated = rtt_est_of(b, origin, p->region)};
 }
 
 static int64_t ceil_slot(int64_t t) {
@@ -611,7 +655,8 @@ static int64_t first_start(const bpool *p, int64_t first, int64_t last, int32_t 
 }
 
 static void fill_free(const bpool *p, int64_t window_start, size_t nslots, int32_t *fr) {
-  for (size_t k = 0; k < nslots; k++) fr[k] = p->gpu_count;
+  for (size_t k = 0; k < nslots; k++)
+    fr[k] = p->gpu_count;
   int32_t h0 = (int32_t)(window_start / HOUR);
   for (size_t k = bk_lower(p, h0); k < p->nbk && (size_t)(p->bk_slot[k] - h0) < nslots; k++) {
     int32_t *f = &fr[p->bk_slot[k] - h0];
@@ -679,8 +724,8 @@ static bool in_add(inlist *l, const bpool *p, bool cand) {
 }
 
 /* Count one pool for reason w; keep it as a named example while there is room. */
-static bool note(sl_market_book_match *out, size_t *want_ex, sl_market_why w, const bpool *p, inlist *in,
-                 size_t examples) {
+static bool note(sl_market_book_match *out, size_t *want_ex, sl_market_why w, const bpool *p,
+                 inlist *in, size_t examples) {
   out->counts[w]++;
   if (want_ex[w] >= examples) return true;
   want_ex[w]++;
@@ -693,12 +738,13 @@ static bool excluded(const sl_market_book_opts *o, int64_t id) {
   return false;
 }
 
-bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *m, const char *origin,
-                         int64_t window_start, size_t nslots, const sl_market_book_opts *opts,
-                         sl_market_book_match *out) {
+bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *m,
+                                const char *origin, int64_t window_start, size_t nslots,
+                                const sl_market_book_opts *opts, sl_market_book_match *out) {
   memset(out, 0, sizeof *out);
   if (!b || !m || !opts || opts->limit < 1 || nslots < 1) return false;
-  size_t examples = opts->examples > SL_MARKET_BOOK_EXAMPLES ? SL_MARKET_BOOK_EXAMPLES : opts->examples;
+  size_t examples =
+      opts->examples > SL_MARKET_BOOK_EXAMPLES ? SL_MARKET_BOOK_EXAMPLES : opts->examples;
   int org = m->has_origin ? find_str(b->regions, b->nregions, origin) : -1;
   out->total = b->npools;
   size_t want_ex[SL_WHY_OUTRANKED + 1] = {0};
@@ -730,8 +776,10 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         rep.price_minor = k->live[mid].price;
-        if (sl_market_static_check(m, &rep, NULL) == SL_WHY_CHOSEN) lo = mid + 1;
-        else hi = mid;
+        if (sl_market_static_check(m, &rep, NULL) == SL_WHY_CHOSEN)
+          lo = mid + 1;
+        else
+          hi = mid;
       }
       nok = lo;
       w = SL_WHY_PRICE;
@@ -869,9 +917,9 @@ void sl_market_book_match_free(sl_market_book_match *m) {
 }
 
 bool sl_market_book_verdicts(const sl_market_book *b, const sl_market_order *m, const char *origin,
-                      int64_t window_start, size_t nslots, const int64_t *chosen, size_t nchosen,
-                      int64_t after, size_t max, sl_market_book_verdict_row **rows, size_t *n,
-                      int64_t *next) {
+                             int64_t window_start, size_t nslots, const int64_t *chosen,
+                             size_t nchosen, int64_t after, size_t max,
+                             sl_market_book_verdict_row **rows, size_t *n, int64_t *next) {
   *rows = NULL;
   *n = 0;
   *next = 0;
@@ -888,12 +936,13 @@ bool sl_market_book_verdicts(const sl_market_book *b, const sl_market_order *m, 
   for (; i < b->npools && cnt < max; i++) {
     const bpool *p = pool_of(b, b->ids[i]);
     bool is_chosen = false;
-    for (size_t j = 0; j < nchosen; j++) is_chosen |= chosen[j] == p->id;
+    for (size_t j = 0; j < nchosen; j++)
+      is_chosen |= chosen[j] == p->id;
     if (is_chosen) continue;
     sl_market_pool mp = mkt_pool(b, p, org);
     sl_market_book_verdict_row *row = &out[cnt];
-    *row = (sl_market_book_verdict_row){.pool_id = p->id, .region = mp.region,
-                                 .accelerator = mp.accelerator};
+    *row = (sl_market_book_verdict_row){
+        .pool_id = p->id, .region = mp.region, .accelerator = mp.accelerator};
     if (sl_market_static_check(m, &mp, &row->v) == SL_WHY_CHOSEN) {
       fill_free(p, window_start, nslots, fr);
       mp.free = fr;
@@ -904,9 +953,11 @@ bool sl_market_book_verdicts(const sl_market_book *b, const sl_market_order *m, 
         return false;
       }
       row->v = r.verdicts[0];
-      if (row->v.why == SL_WHY_CHOSEN || (m->split && r.nranked > 0 && row->v.why == SL_WHY_CAPACITY)) {
+      if (row->v.why == SL_WHY_CHOSEN ||
+          (m->split && r.nranked > 0 && row->v.why == SL_WHY_CAPACITY)) {
         row->v.why = SL_WHY_OUTRANKED;
-        snprintf(row->v.detail, sizeof row->v.detail, "feasible, ranked below the chosen placement");
+        snprintf(row->v.detail, sizeof row->v.detail,
+                 "feasible, ranked below the chosen placement");
       }
       sl_market_result_free(&r);
     }
@@ -932,7 +983,8 @@ static uint64_t mix(uint64_t h, uint64_t v) {
 
 static uint64_t mix_str(uint64_t h, const char *s) {
   uint64_t f = 1469598103934665603ULL;
-  for (; *s; s++) f = (f ^ (unsigned char)*s) * 1099511628211ULL;
+  for (; *s; s++)
+    f = (f ^ (unsigned char)*s) * 1099511628211ULL;
   return mix(h, f);
 }
 
@@ -963,6 +1015,7 @@ uint64_t sl_market_book_digest(const sl_market_book *b, int64_t from_slot) {
         sum += mix(mix_str(mix_str(0, b->regions[f]), b->regions[t]),
                    (uint64_t)r | (uint64_t)b->rtt_est[f * b->rtt_dim + t] << 63);
     }
-  for (size_t i = 0; i < b->nnames; i++) sum += mix_str(mix_str(0x6e616d65, b->name_keys[i]), b->name_ids[i]);
+  for (size_t i = 0; i < b->nnames; i++)
+    sum += mix_str(mix_str(0x6e616d65, b->name_keys[i]), b->name_ids[i]);
   return mix(sum, b->npools);
 }

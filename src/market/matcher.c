@@ -78,10 +78,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "suanli/market/market.h"
 #include "suanli/core/money.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/core/vocab.h"
+#include "suanli/market/market.h"
 
 /* "chosen", then the REJECT_REASON values of api/vocab.def, in the order of sl_market_why
  * (tests/unit/test_market_vocab.c). */
@@ -368,7 +368,9 @@ typedef struct {
   size_t dur;     /* duration in slots */
 } mctx;
 
-static int32_t free_at(const sl_market_pool *p, size_t i) { return p->free[i] < 0 ? 0 : p->free[i]; }
+static int32_t free_at(const sl_market_pool *p, size_t i) {
+  return p->free[i] < 0 ? 0 : p->free[i];
+}
 
 /* caps[t] = min free over the duration window of start t (t in [0, nstarts)), or -1 when that
  * window is not inside the pool's availability.  dq is scratch of nstarts + dur - 1 entries.
@@ -858,7 +860,8 @@ cleanup:
 /* ---------------------------------------------------------------------------------------- */
 /* Exported for the capacity book (book.c): the same rules, one pool at a time.             */
 
-sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_pool *p, sl_market_verdict *v) {
+sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_pool *p,
+                                     sl_market_verdict *v) {
   sl_market_verdict scratch;
   int64_t total;
   if (!v) v = &scratch;
@@ -868,5 +871,6 @@ sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_p
 
 void sl_market_key(const sl_market_order *o, const sl_market_pool *p, int64_t key[3]) {
   mkey k = pool_key(o, p);
-  for (int i = 0; i < 3; i++) key[i] = k.k[i];
+  for (int i = 0; i < 3; i++)
+    key[i] = k.k[i];
 }

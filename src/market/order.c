@@ -1,33 +1,42 @@
 /* order.c — decode and validate order bodies into sl_market_order; see order.h. */
 #include "suanli/market/order.h"
-#include <stdlib.h>
-#include <string.h>
 #include "suanli/core/money.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/core/vocab.h"
+#include <stdlib.h>
+#include <string.h>
 
 #define MAX_WINDOW_S (30 * 86400LL)
-#define MAX_AHEAD_S (366 * 86400LL)
+#define MAX_AHEAD_S  (366 * 86400LL)
 
 /* An order's minimum network class, weakest first (INTER_NODE but "none"). */
 static const char *const inter_names[] = {"ethernet", "roce", "infiniband", NULL};
 
 sl_market_intra sl_market_intra_of(const char *name) {
   switch (sl_vocab_parse(SL_VD_INTRA_NODE, name)) {
-  case SL_INTRA_NODE_NVLINK: return SL_INTRA_NVLINK;
-  case SL_INTRA_NODE_PCIE: return SL_INTRA_PCIE;
-  case SL_INTRA_NODE_INFINITY_FABRIC: return SL_INTRA_INFINITY_FABRIC;
-  case SL_INTRA_NODE_HCCS: return SL_INTRA_HCCS;
-  default: return SL_INTRA_OTHER;
+  case SL_INTRA_NODE_NVLINK:
+    return SL_INTRA_NVLINK;
+  case SL_INTRA_NODE_PCIE:
+    return SL_INTRA_PCIE;
+  case SL_INTRA_NODE_INFINITY_FABRIC:
+    return SL_INTRA_INFINITY_FABRIC;
+  case SL_INTRA_NODE_HCCS:
+    return SL_INTRA_HCCS;
+  default:
+    return SL_INTRA_OTHER;
   }
 }
 
 sl_market_inter sl_market_inter_of(const char *name) {
   switch (sl_vocab_parse(SL_VD_INTER_NODE, name)) {
-  case SL_INTER_NODE_INFINIBAND: return SL_INTER_INFINIBAND;
-  case SL_INTER_NODE_ROCE: return SL_INTER_ROCE;
-  case SL_INTER_NODE_ETHERNET: return SL_INTER_ETHERNET;
-  default: return SL_INTER_NONE;
+  case SL_INTER_NODE_INFINIBAND:
+    return SL_INTER_INFINIBAND;
+  case SL_INTER_NODE_ROCE:
+    return SL_INTER_ROCE;
+  case SL_INTER_NODE_ETHERNET:
+    return SL_INTER_ETHERNET;
+  default:
+    return SL_INTER_NONE;
   }
 }
 
@@ -45,11 +54,14 @@ static bool string_list(json_t *arr, const char *field, const char **dst, sl_jer
     if (!json_is_string(v))
       return sl_jerr_set(err, SL_E_WRONG_TYPE, field, "element %zu must be a string", i);
     const char *str = json_string_value(v);
-    if (json_string_length(v) < 1 || json_string_length(v) > 64 || strlen(str) != json_string_length(v))
-      return sl_jerr_set(err, SL_E_INVALID_VALUE, field, "element %zu must be 1 to 64 characters", i);
+    if (json_string_length(v) < 1 || json_string_length(v) > 64 ||
+        strlen(str) != json_string_length(v))
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, field, "element %zu must be 1 to 64 characters",
+                         i);
     for (const unsigned char *p = (const unsigned char *)str; *p; p++)
       if (*p < 0x21 || *p == 0x7f)
-        return sl_jerr_set(err, SL_E_INVALID_VALUE, field, "element %zu contains a space or control character", i);
+        return sl_jerr_set(err, SL_E_INVALID_VALUE, field,
+                           "element %zu contains a space or control character", i);
     for (j = 0; j < i; j++)
       if (json_equal(v, json_array_get(arr, j)))
         return sl_jerr_set(err, SL_E_INVALID_VALUE, field, "element %zu is a duplicate", i);
@@ -77,8 +89,10 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
       {"max_rtt_ms", SL_JT_MILLI, false, &max_rtt, &has_rtt, 0, 10000000, NULL},
       {"regions", SL_JT_ARRAY, false, &regions, NULL, 1, 200, NULL},
       {"exclude_regions", SL_JT_ARRAY, false, &excluded, NULL, 1, 200, NULL},
-      {"max_price_per_gpu_hour", SL_JT_MONEY, false, &max_price, &has_max_price, 1, INT64_C(10000000), NULL},
-      {"max_price_per_ncu_hour", SL_JT_MONEY, false, &max_ncu_price, &has_ncu_price, 1, INT64_C(10000000), NULL},
+      {"max_price_per_gpu_hour", SL_JT_MONEY, false, &max_price, &has_max_price, 1,
+       INT64_C(10000000), NULL},
+      {"max_price_per_ncu_hour", SL_JT_MONEY, false, &max_ncu_price, &has_ncu_price, 1,
+       INT64_C(10000000), NULL},
       {"placement", SL_JT_ENUM, false, &placement, NULL, 0, 0, sl_vocab_names(SL_VD_PLACEMENT)},
       {"max_pieces", SL_JT_INT, false, &max_pieces, &has_pieces, 1, 64, NULL},
       {"objective", SL_JT_ENUM, false, &objective, NULL, 0, 0, sl_vocab_names(SL_VD_OBJECTIVE)},
@@ -103,33 +117,42 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
 
   if (!has_latest) latest = earliest;
   if (latest < earliest)
-    return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start", "must not be before earliest_start");
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start",
+                       "must not be before earliest_start");
   if (latest - earliest > MAX_WINDOW_S)
-    return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start", "may be at most 30 days after earliest_start");
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start",
+                       "may be at most 30 days after earliest_start");
   if (has_rtt && !origin)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "max_rtt_ms needs origin_region");
   sl_vocab obj = sl_vocab_parse(SL_VD_OBJECTIVE, objective);
   bool tradeoff = obj == SL_OBJECTIVE_TRADEOFF;
   if (obj != SL_OBJECTIVE_CHEAPEST && !origin)
-    return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "objective %s needs origin_region", objective);
+    return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "objective %s needs origin_region",
+                       objective);
   if (tradeoff && !has_mpm)
-    return sl_jerr_set(err, SL_E_MISSING_FIELD, "money_per_ms", "objective tradeoff needs money_per_ms");
+    return sl_jerr_set(err, SL_E_MISSING_FIELD, "money_per_ms",
+                       "objective tradeoff needs money_per_ms");
   if (!tradeoff && has_mpm)
-    return sl_jerr_set(err, SL_E_INVALID_VALUE, "money_per_ms", "only allowed with objective tradeoff");
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "money_per_ms",
+                       "only allowed with objective tradeoff");
   bool split = sl_vocab_is(placement, SL_PLACEMENT_SPLIT);
   if (!split && has_pieces)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "max_pieces", "only allowed with placement split");
   bool good_till = sl_vocab_is(tif, SL_TIME_IN_FORCE_GOOD_TILL);
   if (good_till && !has_expires)
-    return sl_jerr_set(err, SL_E_MISSING_FIELD, "expires_at", "time_in_force good_till needs expires_at");
+    return sl_jerr_set(err, SL_E_MISSING_FIELD, "expires_at",
+                       "time_in_force good_till needs expires_at");
   if (!good_till && has_expires)
-    return sl_jerr_set(err, SL_E_INVALID_VALUE, "expires_at", "only allowed with time_in_force good_till");
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "expires_at",
+                       "only allowed with time_in_force good_till");
   if (now > 0) {
     if (latest < sl_market_order_next_slot(now))
-      return sl_jerr_set(err, SL_E_INVALID_VALUE, has_latest ? "latest_start" : "earliest_start",
-                         "the start window is in the past (the next possible start is the next whole hour)");
+      return sl_jerr_set(
+          err, SL_E_INVALID_VALUE, has_latest ? "latest_start" : "earliest_start",
+          "the start window is in the past (the next possible start is the next whole hour)");
     if (earliest > now + MAX_AHEAD_S)
-      return sl_jerr_set(err, SL_E_INVALID_VALUE, "earliest_start", "may be at most one year ahead");
+      return sl_jerr_set(err, SL_E_INVALID_VALUE, "earliest_start",
+                         "may be at most one year ahead");
     if (good_till && expires <= now)
       return sl_jerr_set(err, SL_E_INVALID_VALUE, "expires_at", "must be in the future");
   }
@@ -169,8 +192,9 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   m->budget_total_minor = -1;
   m->split = split;
   m->max_pieces = (int32_t)max_pieces;
-  m->objective = tradeoff ? SL_OBJ_TRADEOFF
-                          : (obj == SL_OBJECTIVE_LOWEST_LATENCY ? SL_OBJ_LOWEST_LATENCY : SL_OBJ_CHEAPEST);
+  m->objective =
+      tradeoff ? SL_OBJ_TRADEOFF
+               : (obj == SL_OBJECTIVE_LOWEST_LATENCY ? SL_OBJ_LOWEST_LATENCY : SL_OBJ_CHEAPEST);
   m->money_per_ms_minor = has_mpm ? mpm : 0;
   out->origin = origin;
   out->good_till = good_till;

@@ -1,14 +1,15 @@
-/* settlement.c — periods, statements and signed exports; see include/suanli/settlement/settlement.h. */
+/* settlement.c — periods, statements and signed exports; see
+ * include/suanli/settlement/settlement.h. */
+#include "suanli/settlement/settlement.h"
+#include "suanli/core/money.h"
+#include "suanli/core/timeutil.h"
+#include "suanli/db/settlement.h"
+#include "suanli/ledger/ledger.h"
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "suanli/core/money.h"
-#include "suanli/settlement/settlement.h"
-#include "suanli/core/timeutil.h"
-#include "suanli/ledger/ledger.h"
-#include "suanli/db/settlement.h"
 
 struct sl_settlement_export {
   FILE *f; /* NULL: hash only */
@@ -36,15 +37,16 @@ static void put(sl_settlement_export *e, const char *s, size_t n) {
 
 static void puts_(sl_settlement_export *e, const char *s) { put(e, s, strlen(s)); }
 
-bool sl_settlement_export_finish(sl_settlement_export *e, uint8_t sha256[32], int *fd, uint64_t *size,
-                      char key_id[17], char sig_hex[129]) {
+bool sl_settlement_export_finish(sl_settlement_export *e, uint8_t sha256[32], int *fd,
+                                 uint64_t *size, char key_id[17], char sig_hex[129]) {
   crypto_hash_sha256_final(&e->h, sha256);
   if (size) *size = e->size;
   if (key_id && sig_hex) {
     uint8_t sig[64];
     key_id[0] = sig_hex[0] = '\0';
     if (sl_ledger_enabled() && sl_ledger_sign_digest(sha256, sig, key_id))
-      for (int i = 0; i < 64; i++) snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
+      for (int i = 0; i < 64; i++)
+        snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
   }
   if (fd && e->f) {
     if (fflush(e->f) != 0 || e->failed) return false;
@@ -65,8 +67,10 @@ static void csv_field(sl_settlement_export *e, const char *s, bool last) {
   if (strpbrk(s, ",\"\r\n")) {
     put(e, "\"", 1);
     for (const char *p = s; *p; p++) {
-      if (*p == '"') put(e, "\"\"", 2);
-      else put(e, p, 1);
+      if (*p == '"')
+        put(e, "\"\"", 2);
+      else
+        put(e, p, 1);
     }
     put(e, "\"", 1);
   } else {
@@ -87,12 +91,21 @@ static const char csv_header[] =
 /* One sl_period_lines row as a CSV record. */
 static void csv_line(sl_settlement_export *e, const char *const *col) {
   char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], f[SL_MONEY_STRLEN];
-  const char *fields[13] = {col[0], col[1], col[2], col[3], col[4],
-                            strcmp(col[5], "0") ? col[5] : "", strcmp(col[6], "0") ? col[6] : "",
-                            col[7], strcmp(col[8], "0") ? col[8] : "",
-                            money_str(col[9], a), money_str(col[10], b), money_str(col[11], f),
+  const char *fields[13] = {col[0],
+                            col[1],
+                            col[2],
+                            col[3],
+                            col[4],
+                            strcmp(col[5], "0") ? col[5] : "",
+                            strcmp(col[6], "0") ? col[6] : "",
+                            col[7],
+                            strcmp(col[8], "0") ? col[8] : "",
+                            money_str(col[9], a),
+                            money_str(col[10], b),
+                            money_str(col[11], f),
                             col[12]};
-  for (int i = 0; i < 13; i++) csv_field(e, fields[i], i == 12);
+  for (int i = 0; i < 13; i++)
+    csv_field(e, fields[i], i == 12);
 }
 
 static bool csv_row(int nc, const char *const *col, const bool *nul, void *arg) {
@@ -124,9 +137,9 @@ static json_t *group(stmt_ctx *s, const char *key, const char *idname, const cha
   if (!g) {
     g = json_pack("{s:o,s:I,s:I,s:I,s:I,s:I,s:I}", idname,
                   strcmp(idname, "region") ? json_integer(strtoll(id, NULL, 10)) : json_string(id),
-                  "gpu_hours", (json_int_t)0,
-                  "charged_minor", (json_int_t)0, "refunded_minor", (json_int_t)0, "payout_minor",
-                  (json_int_t)0, "fees_minor", (json_int_t)0, "refunds_borne_minor", (json_int_t)0);
+                  "gpu_hours", (json_int_t)0, "charged_minor", (json_int_t)0, "refunded_minor",
+                  (json_int_t)0, "payout_minor", (json_int_t)0, "fees_minor", (json_int_t)0,
+                  "refunds_borne_minor", (json_int_t)0);
     json_object_set_new(s->groups, key, g);
   }
   return g;
@@ -145,9 +158,12 @@ static bool stmt_row(int nc, const char *const *col, const bool *nul, void *arg)
   s->d_available += avail;
   s->d_escrow += escrow;
   bool tenant = !strcmp(s->kind, "tenant"), provider = !strcmp(s->kind, "provider");
-  if (!strcmp(kind, "deposit")) s->deposits += avail;
-  else if (!strcmp(kind, "withdrawal")) s->withdrawals -= avail;
-  else if (!strcmp(kind, "trade")) s->charges += escrow;
+  if (!strcmp(kind, "deposit"))
+    s->deposits += avail;
+  else if (!strcmp(kind, "withdrawal"))
+    s->withdrawals -= avail;
+  else if (!strcmp(kind, "trade"))
+    s->charges += escrow;
   else if (!strcmp(kind, "settlement")) {
     s->settled -= escrow;
     s->gpu_hours += gh;
@@ -186,14 +202,14 @@ static bool stmt_row(int nc, const char *const *col, const bool *nul, void *arg)
     csv_line(s->out, col);
   } else {
     char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], f[SL_MONEY_STRLEN];
-    json_t *line = json_pack("{s:I,s:s,s:s,s:o,s:o,s:s,s:o,s:s,s:s,s:s,s:s}", "txn_id",
-                             (json_int_t)n64(col[2]), "at", col[3], "kind", kind, "trade_id",
-                             strcmp(col[5], "0") ? json_integer(n64(col[5])) : json_null(),
-                             "pool_id", strcmp(col[6], "0") ? json_integer(n64(col[6])) : json_null(),
-                             "region", col[7], "gpu_hours",
-                             strcmp(col[8], "0") ? json_integer(gh) : json_null(),
-                             "available_change", money_str(col[9], a), "escrow_change",
-                             money_str(col[10], b), "fee", money_str(col[11], f), "memo", col[12]);
+    json_t *line =
+        json_pack("{s:I,s:s,s:s,s:o,s:o,s:s,s:o,s:s,s:s,s:s,s:s}", "txn_id",
+                  (json_int_t)n64(col[2]), "at", col[3], "kind", kind, "trade_id",
+                  strcmp(col[5], "0") ? json_integer(n64(col[5])) : json_null(), "pool_id",
+                  strcmp(col[6], "0") ? json_integer(n64(col[6])) : json_null(), "region", col[7],
+                  "gpu_hours", strcmp(col[8], "0") ? json_integer(gh) : json_null(),
+                  "available_change", money_str(col[9], a), "escrow_change", money_str(col[10], b),
+                  "fee", money_str(col[11], f), "memo", col[12]);
     char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(line);
     if (!s->first) puts_(s->out, ",");
@@ -262,10 +278,13 @@ static json_t *statement_party(const json_t *account) {
 }
 
 sl_dbrc sl_settlement_statement(sl_dbc *c, const json_t *period, int64_t from, int64_t to,
-                            const json_t *account, bool csv, sl_settlement_export *out) {
+                                const json_t *account, bool csv, sl_settlement_export *out) {
   int64_t id = json_integer_value(json_object_get(account, "id"));
   const char *kind = json_string_value(json_object_get(account, "kind"));
-  stmt_ctx s = {.out = out, .csv = csv, .first = true, .kind = kind ? kind : "exchange",
+  stmt_ctx s = {.out = out,
+                .csv = csv,
+                .first = true,
+                .kind = kind ? kind : "exchange",
                 .groups = json_object()};
   int64_t open_a = 0, open_e = 0;
   sl_dbrc rc = sl_db_balances_at(c, id, from, &open_a, &open_e);
@@ -293,16 +312,19 @@ sl_dbrc sl_settlement_statement(sl_dbc *c, const json_t *period, int64_t from, i
     int64_t borne = 0;
     const char *k;
     json_t *g;
-    json_object_foreach(s.groups, k, g) borne += json_integer_value(json_object_get(g, "refunds_borne_minor"));
+    json_object_foreach(s.groups, k, g) borne +=
+        json_integer_value(json_object_get(g, "refunds_borne_minor"));
     json_t *tail = json_pack(
-        "{s:{s:o,s:o},s:{s:o,s:o},s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I},s:o}",
-        "opening", "available", m(open_a), "escrow", m(open_e), "closing", "available",
+        "{s:{s:o,s:o},s:{s:o,s:o},s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I},s:o}", "opening",
+        "available", m(open_a), "escrow", m(open_e), "closing", "available",
         m(open_a + s.d_available), "escrow", m(open_e + s.d_escrow), "totals", "deposits",
         m(s.deposits), "withdrawals", m(s.withdrawals), "charges", m(s.charges), "refunds",
-        m(s.refunds), "settled", m(s.settled), "payouts", m(s.payouts), "platform_fees",
-        m(s.fees), "gross_earnings", m(s.payouts + s.fees), "refunds_borne", m(borne),
-        "delivered_gpu_hours", (json_int_t)s.gpu_hours, "lines", (json_int_t)s.lines,
-        !strcmp(s.kind, "tenant") ? "trades" : !strcmp(s.kind, "provider") ? "pools" : "regions",
+        m(s.refunds), "settled", m(s.settled), "payouts", m(s.payouts), "platform_fees", m(s.fees),
+        "gross_earnings", m(s.payouts + s.fees), "refunds_borne", m(borne), "delivered_gpu_hours",
+        (json_int_t)s.gpu_hours, "lines", (json_int_t)s.lines,
+        !strcmp(s.kind, "tenant")     ? "trades"
+        : !strcmp(s.kind, "provider") ? "pools"
+                                      : "regions",
         groups_array(s.groups));
     char *t = json_dumps(tail, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(tail);
@@ -323,14 +345,15 @@ static bool region_row(int nc, const char *const *col, const bool *nul, void *ar
   region_ctx *r = arg;
   char g[SL_MONEY_STRLEN], f[SL_MONEY_STRLEN], x[SL_MONEY_STRLEN];
   if (r->csv) {
-    const char *fields[6] = {col[0], col[1], col[2], money_str(col[3], g), money_str(col[4], f),
-                             money_str(col[5], x)};
-    for (int i = 0; i < 6; i++) csv_field(r->out, fields[i], i == 5);
+    const char *fields[6] = {
+        col[0], col[1], col[2], money_str(col[3], g), money_str(col[4], f), money_str(col[5], x)};
+    for (int i = 0; i < 6; i++)
+      csv_field(r->out, fields[i], i == 5);
   } else {
-    json_t *o = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s}", "region", col[0], "trades",
-                          (json_int_t)n64(col[1]), "gpu_hours", (json_int_t)n64(col[2]), "gross",
-                          money_str(col[3], g), "fees", money_str(col[4], f), "refunds",
-                          money_str(col[5], x));
+    json_t *o =
+        json_pack("{s:s,s:I,s:I,s:s,s:s,s:s}", "region", col[0], "trades", (json_int_t)n64(col[1]),
+                  "gpu_hours", (json_int_t)n64(col[2]), "gross", money_str(col[3], g), "fees",
+                  money_str(col[4], f), "refunds", money_str(col[5], x));
     char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!r->first) puts_(r->out, ",");
@@ -344,7 +367,7 @@ static bool region_row(int nc, const char *const *col, const bool *nul, void *ar
 }
 
 sl_dbrc sl_settlement_regions(sl_dbc *c, const json_t *period, int64_t from, int64_t to,
-                          const json_t *regions, bool csv, sl_settlement_export *out) {
+                              const json_t *regions, bool csv, sl_settlement_export *out) {
   region_ctx r = {out, csv, true};
   if (csv) {
     puts_(out, "region,trades,gpu_hours,gross,fees,refunds\r\n");
@@ -364,17 +387,20 @@ sl_dbrc sl_settlement_period_digest(sl_dbc *c, int64_t from, int64_t to, uint8_t
   sl_settlement_export *e = sl_settlement_export_new(false);
   if (!e) return SL_DB_HARD;
   sl_dbrc rc = sl_settlement_period_csv(c, from, to, e);
-  if (rc == SL_DB_OK && !sl_settlement_export_finish(e, sha256, NULL, NULL, NULL, NULL)) rc = SL_DB_HARD;
+  if (rc == SL_DB_OK && !sl_settlement_export_finish(e, sha256, NULL, NULL, NULL, NULL))
+    rc = SL_DB_HARD;
   sl_settlement_export_free(e);
   return rc;
 }
 
-sl_dbrc sl_settlement_close(sl_dbc *c, int64_t from, int64_t to, int64_t closed_by, int64_t *period_id) {
+sl_dbrc sl_settlement_close(sl_dbc *c, int64_t from, int64_t to, int64_t closed_by,
+                            int64_t *period_id) {
   uint8_t sha[32];
   char hex[65];
   sl_dbrc rc = sl_settlement_period_digest(c, from, to, sha);
   if (rc != SL_DB_OK) return rc;
-  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+  for (int i = 0; i < 32; i++)
+    snprintf(hex + 2 * i, 3, "%02x", sha[i]);
   rc = sl_db_period_insert(c, from, to, closed_by, hex, period_id);
   int64_t entry = 0;
   if (rc == SL_DB_OK) rc = sl_ledger_record_period(c, *period_id, from, to, sha, &entry);

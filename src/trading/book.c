@@ -1,33 +1,33 @@
 /* book.c — this process's capacity book, loaded from PostgreSQL and kept current from the
  * change feed (schema/009_market_feed.sql).  See src/market/README.md, "The capacity book".
  *
- * One book per process, behind a read-write lock: matches read it, sl_trading_book_sync() writes it.
- * The book has its own database connection, so a sync never reads inside a caller's
- * transaction (it must not see, and keep, uncommitted bookings that may yet roll back).
+ * One book per process, behind a read-write lock: matches read it, sl_trading_book_sync() writes
+ * it. The book has its own database connection, so a sync never reads inside a caller's transaction
+ * (it must not see, and keep, uncommitted bookings that may yet roll back).
  *
- * Freshness: every match first calls sl_trading_book_sync(), which reads the changes committed since
- * the book's cursor (one indexed query, usually empty) and applies them; syncs that started
+ * Freshness: every match first calls sl_trading_book_sync(), which reads the changes committed
+ * since the book's cursor (one indexed query, usually empty) and applies them; syncs that started
  * after a caller asked are shared (32 concurrent quotes cost about one read).  So a change
  * committed before a request began is always in the book that request matches against.  The
  * database still arbitrates every booking: a placement the book proposes on stale data is
  * refused by sl_trade and retried (engine.c). */
-#include <pthread.h>
-#include <stdio.h>
-#include <time.h>
-#include <stdlib.h>
-#include <string.h>
 #include "suanli/market/book.h"
-#include "suanli/trading/trading.h"
+#include "suanli/core/clock.h"
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/core/vocab.h"
 #include "suanli/db/market.h"
 #include "suanli/db/registry.h"
-#include "suanli/core/clock.h"
+#include "suanli/trading/trading.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-#define FEED_LIMIT 5000    /* more changes than this at once: reload instead */
-#define PAST_SLOTS 1       /* bookings kept from one slot before now */
-#define FAR_SLOT ((int64_t)(INT32_MAX - 1) * SL_SLOT_SECONDS) /* "every future slot" */
+#define FEED_LIMIT 5000 /* more changes than this at once: reload instead */
+#define PAST_SLOTS 1    /* bookings kept from one slot before now */
+#define FAR_SLOT   ((int64_t)(INT32_MAX - 1) * SL_SLOT_SECONDS) /* "every future slot" */
 
 static struct {
   pthread_rwlock_t lock;   /* guards book */
@@ -38,7 +38,7 @@ static struct {
   uint64_t cursor;         /* feed xid cursor; 0 = not loaded */
   int64_t sync_started_us; /* start of the last successful sync */
   unsigned long reloads, syncs;
-  _Atomic uint64_t version;  /* bumped when pools, ratings or latency may have changed */
+  _Atomic uint64_t version;   /* bumped when pools, ratings or latency may have changed */
   _Atomic int64_t touched_us; /* the last change this process committed (sl_trading_book_touch) */
   _Atomic int64_t synced_us;  /* start of the last successful sync */
   pthread_t listener;
@@ -52,14 +52,21 @@ static bool apply_row(sl_market_book *b, const sl_db_pool_row *r) {
     sl_market_book_remove(b, r->id);
     return true;
   }
-  sl_market_book_pool p = {.id = r->id, .owner_id = r->owner_id, .region = r->region,
-                    .accelerator = r->accelerator, .memory_gb = r->memory_gb,
-                    .ncu_milli = r->ncu_milli, .intra = sl_market_intra_of(r->intra),
-                    .inter = sl_market_inter_of(r->inter), .inter_gbps = r->inter_gbps,
-                    .gpu_count = r->gpu_count, .price_minor = r->price_minor,
-                    .avail_from = r->avail_from, .avail_until = r->avail_until,
-                    .active = sl_vocab_is(r->status, SL_POOL_STATUS_ACTIVE),
-                    .down = sl_vocab_is(r->health, SL_POOL_HEALTH_DOWN)};
+  sl_market_book_pool p = {.id = r->id,
+                           .owner_id = r->owner_id,
+                           .region = r->region,
+                           .accelerator = r->accelerator,
+                           .memory_gb = r->memory_gb,
+                           .ncu_milli = r->ncu_milli,
+                           .intra = sl_market_intra_of(r->intra),
+                           .inter = sl_market_inter_of(r->inter),
+                           .inter_gbps = r->inter_gbps,
+                           .gpu_count = r->gpu_count,
+                           .price_minor = r->price_minor,
+                           .avail_from = r->avail_from,
+                           .avail_until = r->avail_until,
+                           .active = sl_vocab_is(r->status, SL_POOL_STATUS_ACTIVE),
+                           .down = sl_vocab_is(r->health, SL_POOL_HEALTH_DOWN)};
   return sl_market_book_put(b, &p);
 }
 
@@ -70,7 +77,8 @@ static int cmp_booking(const void *pa, const void *pb) {
 }
 
 /* Set the bookings of [from, to] from rows sorted by pool: one call per pool. */
-static bool apply_bookings(sl_market_book *b, sl_db_booking *bk, size_t n, int64_t from, int64_t to) {
+static bool apply_bookings(sl_market_book *b, sl_db_booking *bk, size_t n, int64_t from,
+                           int64_t to) {
   int64_t *slots = malloc((n ? n : 1) * sizeof *slots);
   int32_t *vals = malloc((n ? n : 1) * sizeof *vals);
   bool ok = slots && vals;
@@ -80,7 +88,8 @@ static bool apply_bookings(sl_market_book *b, sl_db_booking *bk, size_t n, int64
       slots[j - i] = bk[j].slot;
       vals[j - i] = bk[j].booked;
     }
-    sl_market_book_set_booked(b, bk[i].pool_id, from, to, slots, vals, j - i); /* unknown pool: skip */
+    sl_market_book_set_booked(b, bk[i].pool_id, from, to, slots, vals,
+                              j - i); /* unknown pool: skip */
     i = j;
   }
   free(slots);
@@ -200,24 +209,33 @@ static sl_dbrc catch_up(sl_dbc *c, bool *reload) {
   pthread_rwlock_wrlock(&X.lock);
   /* pools first (a booking may name a pool created in the same batch); rows are by id */
   for (size_t i = 0, r = 0; i < np && ok; i++) {
-    while (r < nrows && rows[r].id < pids[i]) r++;
-    if (r < nrows && rows[r].id == pids[i]) ok = apply_row(X.book, &rows[r]);
-    else sl_market_book_remove(X.book, pids[i]); /* gone */
+    while (r < nrows && rows[r].id < pids[i])
+      r++;
+    if (r < nrows && rows[r].id == pids[i])
+      ok = apply_row(X.book, &rows[r]);
+    else
+      sl_market_book_remove(X.book, pids[i]); /* gone */
   }
   /* bookings: rows by (pool, slot); a pool without rows in the range is cleared there */
   for (size_t i = 0, r = 0; i < ns && ok; i++) {
-    while (r < nbk && bk[r].pool_id < sids[i]) r++;
+    while (r < nbk && bk[r].pool_id < sids[i])
+      r++;
     size_t e = r;
-    while (e < nbk && bk[e].pool_id == sids[i]) e++;
-    if (e > r) ok = apply_bookings(X.book, bk + r, e - r, from, to);
-    else sl_market_book_set_booked(X.book, sids[i], from, to, NULL, NULL, 0);
+    while (e < nbk && bk[e].pool_id == sids[i])
+      e++;
+    if (e > r)
+      ok = apply_bookings(X.book, bk + r, e - r, from, to);
+    else
+      sl_market_book_set_booked(X.book, sids[i], from, to, NULL, NULL, 0);
     r = e;
   }
   if (ok && want_lat) ok = apply_latency(X.book, lat, nlat);
   if (np || want_lat) X.version++; /* bookings alone do not change a listing */
   pthread_rwlock_unlock(&X.lock);
-  if (ok) X.cursor = xmin;
-  else *reload = true; /* out of memory half-way: start again from the tables */
+  if (ok)
+    X.cursor = xmin;
+  else
+    *reload = true; /* out of memory half-way: start again from the tables */
 cleanup:
   free(pids);
   free(sids);
@@ -350,7 +368,8 @@ void sl_trading_book_read_lock(void) { pthread_rwlock_rdlock(&X.lock); }
 void sl_trading_book_read_unlock(void) { pthread_rwlock_unlock(&X.lock); }
 const sl_market_book *sl_trading_book_get(void) { return X.book; }
 
-void sl_trading_book_stats(size_t *pools, size_t *bytes, unsigned long *reloads, unsigned long *syncs) {
+void sl_trading_book_stats(size_t *pools, size_t *bytes, unsigned long *reloads,
+                           unsigned long *syncs) {
   pthread_rwlock_rdlock(&X.lock);
   *pools = X.book ? sl_market_book_size(X.book) : 0;
   *bytes = X.book ? sl_market_book_memory(X.book) : 0;
@@ -388,8 +407,10 @@ sl_dbrc sl_trading_book_check(bool verify, json_t **out) {
   }
   if (c) sl_db_release(X.db, c);
   pthread_rwlock_rdlock(&X.lock);
-  size_t pools = X.book ? sl_market_book_size(X.book) : 0, bytes = X.book ? sl_market_book_memory(X.book) : 0;
-  if (X.book) snprintf(live, sizeof live, "%016llx", (unsigned long long)sl_market_book_digest(X.book, from));
+  size_t pools = X.book ? sl_market_book_size(X.book) : 0,
+         bytes = X.book ? sl_market_book_memory(X.book) : 0;
+  if (X.book)
+    snprintf(live, sizeof live, "%016llx", (unsigned long long)sl_market_book_digest(X.book, from));
   pthread_rwlock_unlock(&X.lock);
   unsigned long long cursor = X.cursor;
   pthread_mutex_unlock(&X.sync_mu);

@@ -1,14 +1,14 @@
 /* engine.c — the order flow: snapshot, match, buy the pieces atomically; quotes. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "suanli/market/book.h"
-#include "suanli/trading/trading.h"
 #include "suanli/core/log.h"
 #include "suanli/core/money.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/core/vocab.h"
 #include "suanli/db/market.h"
+#include "suanli/market/book.h"
+#include "suanli/trading/trading.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MAX_MATCH_TRIES 4
 
@@ -29,7 +29,8 @@ static sl_dbrc prepare(sl_dbc *c, const sl_market_order_req *o, int64_t tenant, 
   memset(b, 0, sizeof *b);
   int64_t asked = sl_time_now_us();
   sl_market_order m = o->m;
-  if (now > 0 && m.earliest_start < sl_market_order_next_slot(now)) m.earliest_start = sl_market_order_next_slot(now);
+  if (now > 0 && m.earliest_start < sl_market_order_next_slot(now))
+    m.earliest_start = sl_market_order_next_slot(now);
   if (m.earliest_start > m.latest_start) m.earliest_start = m.latest_start; /* caller checks */
   int64_t hourly = -1, monthly = -1, spent = 0;
   if (tenant) {
@@ -48,27 +49,30 @@ static sl_dbrc prepare(sl_dbc *c, const sl_market_order_req *o, int64_t tenant, 
 static sl_dbrc match_locked(const sl_market_order_req *o, size_t limit, const int64_t *exclude,
                             size_t nexclude, sl_trading_book *b) {
   sl_market_book_opts opts = {.limit = limit ? limit : SL_TRADING_LIMIT_DEFAULT,
-                       .examples = SL_TRADING_EXAMPLES,
-                       .max_examined = SL_TRADING_MAX_EXAMINED,
-                       .exclude = exclude,
-                       .n_exclude = nexclude};
+                              .examples = SL_TRADING_EXAMPLES,
+                              .max_examined = SL_TRADING_MAX_EXAMINED,
+                              .exclude = exclude,
+                              .n_exclude = nexclude};
   const sl_market_book *bk = sl_trading_book_get();
   if (!bk) return SL_DB_HARD;
   if (b->order.n_accelerators) { /* names (families, aliases) -> the models they name */
     free(b->models);
     size_t n = 0;
-    if (!(b->models = sl_market_book_resolve(bk, b->order.accelerators, b->order.n_accelerators, &n)))
+    if (!(b->models =
+              sl_market_book_resolve(bk, b->order.accelerators, b->order.n_accelerators, &n)))
       return SL_DB_HARD;
     b->order.accelerators = b->models;
     b->order.n_accelerators = n;
   }
-  if (!sl_market_book_match_order(bk, &b->order, o->origin, b->window_start, b->nslots, &opts, &b->m))
+  if (!sl_market_book_match_order(bk, &b->order, o->origin, b->window_start, b->nslots, &opts,
+                                  &b->m))
     return SL_DB_HARD;
   return SL_DB_OK;
 }
 
-sl_dbrc sl_trading_match(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now, size_t limit,
-                      const int64_t *exclude, size_t nexclude, sl_trading_book *b) {
+sl_dbrc sl_trading_match(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now,
+                         size_t limit, const int64_t *exclude, size_t nexclude,
+                         sl_trading_book *b) {
   sl_dbrc rc = prepare(c, o, tenant, now, b);
   if (rc != SL_DB_OK) return rc;
   sl_trading_book_read_lock();
@@ -97,25 +101,27 @@ static json_t *ts(int64_t t) {
   return json_string(buf);
 }
 
-static json_t *piece_json(const sl_trading_book *b, const sl_market_order_req *o, const sl_market_piece *p) {
+static json_t *piece_json(const sl_trading_book *b, const sl_market_order_req *o,
+                          const sl_market_piece *p) {
   const sl_market_pool *r = &b->m.pools[p->pool];
   json_t *per_ncu = json_null();
-  if (r->ncu_milli > 0) per_ncu = money((p->unit_price_minor * 1000 + r->ncu_milli / 2) / r->ncu_milli);
-  return json_pack("{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
-                   "provider_id", (json_int_t)b->m.owner[p->pool], "region", r->region,
-                   "accelerator", r->accelerator, "rtt_ms", o->origin ? ms(p->rtt_us) : json_null(),
-                   "rtt_source", !o->origin || p->rtt_us < 0 ? json_null()
-                                 : json_string(r->rtt_estimated ? "estimated" : "measured"),
-                   "start", ts(p->start), "end",
-                   ts(p->start + (int64_t)o->m.duration_slots * SL_SLOT_SECONDS), "gpus",
-                   (int)p->gpus, "unit_price", money(p->unit_price_minor), "price_per_ncu_hour",
-                   per_ncu, "total", money(p->total_minor));
+  if (r->ncu_milli > 0)
+    per_ncu = money((p->unit_price_minor * 1000 + r->ncu_milli / 2) / r->ncu_milli);
+  return json_pack(
+      "{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
+      "provider_id", (json_int_t)b->m.owner[p->pool], "region", r->region, "accelerator",
+      r->accelerator, "rtt_ms", o->origin ? ms(p->rtt_us) : json_null(), "rtt_source",
+      !o->origin || p->rtt_us < 0 ? json_null()
+                                  : json_string(r->rtt_estimated ? "estimated" : "measured"),
+      "start", ts(p->start), "end", ts(p->start + (int64_t)o->m.duration_slots * SL_SLOT_SECONDS),
+      "gpus", (int)p->gpus, "unit_price", money(p->unit_price_minor), "price_per_ncu_hour", per_ncu,
+      "total", money(p->total_minor));
 }
 
 static json_t *verdict_json(int64_t id, const char *region, const char *accelerator,
                             const sl_market_verdict *v, bool with_reason) {
-  json_t *j = json_pack("{s:I,s:s,s:s}", "pool_id", (json_int_t)id, "region", region,
-                        "accelerator", accelerator);
+  json_t *j = json_pack("{s:I,s:s,s:s}", "pool_id", (json_int_t)id, "region", region, "accelerator",
+                        accelerator);
   if (with_reason) json_object_set_new(j, "reason", json_string(sl_market_why_name(v->why)));
   json_object_set_new(j, "detail", json_string(v->detail));
   return j;
@@ -140,12 +146,12 @@ static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order
     for (size_t k = 0; k < b->m.nexamples[w]; k++) {
       size_t i = b->m.examples[w][k];
       const sl_market_pool *p = &b->m.pools[i];
-      json_array_append_new(ex, verdict_json(p->id, p->region, p->accelerator,
-                                             &res->verdicts[i], false));
+      json_array_append_new(
+          ex, verdict_json(p->id, p->region, p->accelerator, &res->verdicts[i], false));
     }
-    json_array_append_new(reasons, json_pack("{s:s,s:I,s:o}", "reason",
-                                             sl_market_why_name((sl_market_why)w), "pools",
-                                             (json_int_t)b->m.counts[w], "examples", ex));
+    json_array_append_new(reasons,
+                          json_pack("{s:s,s:I,s:o}", "reason", sl_market_why_name((sl_market_why)w),
+                                    "pools", (json_int_t)b->m.counts[w], "examples", ex));
   }
   json_t *j = json_pack("{s:b,s:i,s:i,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "filled",
                         res->filled, "gpus", (int)o->m.gpus, "gpus_available",
@@ -158,19 +164,21 @@ static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order
   /* the full per-pool list, one page in pool id order */
   int64_t chosen[64];
   size_t nch = 0;
-  for (size_t i = 0; i < res->npieces && nch < 64; i++) chosen[nch++] = b->m.pools[res->pieces[i].pool].id;
+  for (size_t i = 0; i < res->npieces && nch < 64; i++)
+    chosen[nch++] = b->m.pools[res->pieces[i].pool].id;
   sl_market_book_verdict_row *rows = NULL;
   size_t n = 0;
   int64_t next = 0;
-  if (!sl_market_book_verdicts(sl_trading_book_get(), &b->order, o->origin, b->window_start, b->nslots, chosen,
-                        nch, q->after, q->page ? q->page : 100, &rows, &n, &next)) {
+  if (!sl_market_book_verdicts(sl_trading_book_get(), &b->order, o->origin, b->window_start,
+                               b->nslots, chosen, nch, q->after, q->page ? q->page : 100, &rows, &n,
+                               &next)) {
     json_decref(j);
     return NULL;
   }
   json_t *rej = json_array();
   for (size_t i = 0; i < n; i++)
-    json_array_append_new(rej, verdict_json(rows[i].pool_id, rows[i].region, rows[i].accelerator,
-                                            &rows[i].v, true));
+    json_array_append_new(
+        rej, verdict_json(rows[i].pool_id, rows[i].region, rows[i].accelerator, &rows[i].v, true));
   free(rows);
   json_object_set_new(j, "rejected", rej);
   json_object_set_new(j, "rejected_next", next ? json_integer(next) : json_null());
@@ -178,7 +186,7 @@ static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order
 }
 
 sl_dbrc sl_trading_quote(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now,
-                      const sl_trading_quote_opts *q, json_t **out) {
+                         const sl_trading_quote_opts *q, json_t **out) {
   sl_trading_book b;
   *out = NULL;
   sl_dbrc rc = prepare(c, o, tenant, now, &b);
@@ -206,7 +214,8 @@ static void summarise(const sl_trading_book *b, char *out, size_t len) {
   const char *sep = ": ";
   for (int w = SL_WHY_HEALTH; w <= SL_WHY_OUTRANKED && n < len; w++) {
     if (!b->m.counts[w]) continue;
-    n += (size_t)snprintf(out + n, len - n, "%s%zu %s", sep, b->m.counts[w], sl_market_why_name((sl_market_why)w));
+    n += (size_t)snprintf(out + n, len - n, "%s%zu %s", sep, b->m.counts[w],
+                          sl_market_why_name((sl_market_why)w));
     sep = ", ";
   }
   if (closest && n < len) snprintf(out + n, len - n, "; closest: %s", closest->detail);
@@ -216,8 +225,9 @@ static void summarise(const sl_trading_book *b, char *out, size_t len) {
  * (the book was stale: capacity or price changed, the pool went away) rolls the pieces back;
  * the book is synced, the refused pool left out of the next round, and the match redone, at
  * most MAX_MATCH_TRIES times.  The database's constraints decide: never an overbooking. */
-sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_market_order_req *o, int64_t now,
-                        sl_trading_outcome *outcome, char *reason, size_t reason_len) {
+sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_market_order_req *o,
+                           int64_t now, sl_trading_outcome *outcome, char *reason,
+                           size_t reason_len) {
   *outcome = SL_TRADING_NOT_FILLED;
   reason[0] = '\0';
   if (now > 0 && sl_market_order_next_slot(now) > o->m.latest_start) {
@@ -228,7 +238,8 @@ sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_marke
   size_t nrefused = 0;
   for (int attempt = 0; attempt < MAX_MATCH_TRIES; attempt++) {
     sl_trading_book b;
-    sl_dbrc rc = sl_trading_match(c, o, tenant, now, SL_TRADING_LIMIT_DEFAULT, refused, nrefused, &b);
+    sl_dbrc rc =
+        sl_trading_match(c, o, tenant, now, SL_TRADING_LIMIT_DEFAULT, refused, nrefused, &b);
     if (rc != SL_DB_OK) return rc;
     if (!b.m.result.filled) {
       summarise(&b, reason, reason_len);

@@ -10,17 +10,17 @@
  *    trades of offline pools, and prunes the capacity book's change feed (an indexed delete of
  *    what is older than 10 minutes: work proportional to the changes, not the pools).
  */
-#include <stdbool.h>
-#include <stdio.h>
-#include <string.h>
 #include "suanli/core/clock.h"
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/core/vocab.h"
 #include "suanli/db/dispatch.h"
-#include "suanli/db/market.h"
 #include "suanli/db/drain.h"
+#include "suanli/db/market.h"
 #include "suanli/trading/trading.h"
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 
 /* Re-match one open order inside the current transaction (savepoint per order). */
 static sl_dbrc rematch(sl_dbc *c, int64_t id) {
@@ -35,7 +35,8 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
   sl_jerr je;
   if (!sl_market_order_parse(req, 0, &o, &je)) {
     json_decref(req);
-    return sl_db_order_set_state(c, id, sl_vocab_name(SL_ORDER_STATE_KILLED), "the stored order no longer parses");
+    return sl_db_order_set_state(c, id, sl_vocab_name(SL_ORDER_STATE_KILLED),
+                                 "the stored order no longer parses");
   }
   json_decref(req);
   sl_trading_outcome out;
@@ -106,7 +107,8 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
     o.m.gpus = f.gpus;
     o.m.duration_slots = f.hours;
     o.m.earliest_start = o.m.latest_start = f.start;
-    rc = sl_trading_execute(c, f.order_id, f.tenant_id, &o, sl_clock_now(), &out, reason, sizeof reason);
+    rc = sl_trading_execute(c, f.order_id, f.tenant_id, &o, sl_clock_now(), &out, reason,
+                            sizeof reason);
     sl_market_order_req_free(&o);
   } else if (rc == SL_DB_OK) {
     snprintf(reason, sizeof reason, "the stored order no longer parses");
@@ -116,14 +118,15 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
     snprintf(note, sizeof note, "trade %lld failed over to new trades (pool %lld went offline)",
              (long long)f.trade_id, (long long)f.pool_id);
   } else {
-    snprintf(note, sizeof note, "trade %lld refunded: pool %lld went offline and no replacement fits: %s",
+    snprintf(note, sizeof note,
+             "trade %lld refunded: pool %lld went offline and no replacement fits: %s",
              (long long)f.trade_id, (long long)f.pool_id, reason);
   }
   if (rc == SL_DB_OK) rc = sl_db_order_note(c, f.order_id, note);
   if (rc == SL_DB_OK)
-    sl_log(SL_LOG_INFO, "failover", json_pack("{s:I,s:I,s:b}", "trade_id", (json_int_t)f.trade_id,
-                                              "order_id", (json_int_t)f.order_id, "replaced",
-                                              out == SL_TRADING_FILLED));
+    sl_log(SL_LOG_INFO, "failover",
+           json_pack("{s:I,s:I,s:b}", "trade_id", (json_int_t)f.trade_id, "order_id",
+                     (json_int_t)f.order_id, "replaced", out == SL_TRADING_FILLED));
   json_decref(f.request);
   return rc;
 }
@@ -159,8 +162,8 @@ static void sense_health(sl_dbc *c) {
   if (sl_db_txn_run(c, silent_body, &silent, 3) == SL_DB_OK) { /* refunds signed at commit */
     size_t i;
     json_t *id;
-    json_array_foreach(silent, i, id)
-      sl_log(SL_LOG_WARN, "pool silent: offline", json_pack("{s:I}", "pool_id", json_integer_value(id)));
+    json_array_foreach(silent, i, id) sl_log(SL_LOG_WARN, "pool silent: offline",
+                                             json_pack("{s:I}", "pool_id", json_integer_value(id)));
   }
   json_decref(silent);
   for (int k = 0; k < 1000; k++) {

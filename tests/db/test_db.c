@@ -4,23 +4,23 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "suanli/core/money.h"
+#include "suanli/db/accelerators.h"
+#include "suanli/db/accounts.h"
+#include "suanli/db/drain.h"
+#include "suanli/db/idempotency.h"
+#include "suanli/db/ledger.h"
+#include "suanli/db/market.h"
+#include "suanli/db/migrate.h"
+#include "suanli/db/pools.h"
+#include "suanli/db/regions.h"
+#include "suanli/ledger/records.h"
 #include <cmocka.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/db/accelerators.h"
-#include "suanli/db/accounts.h"
-#include "suanli/db/idempotency.h"
-#include "suanli/db/ledger.h"
-#include "suanli/db/market.h"
-#include "suanli/db/migrate.h"
-#include "suanli/db/pools.h"
-#include "suanli/db/drain.h"
-#include "suanli/db/regions.h"
-#include "suanli/core/money.h"
-#include "suanli/ledger/records.h"
 
 static const char *url;
 static sl_db *db;
@@ -94,9 +94,11 @@ static void test_token_lookup_revoke_expire(void **state) {
   assert_string_equal(p.kind, "tenant");
   sl_principal_clear(&p);
   /* someone else cannot revoke it; its owner can */
-  assert_int_equal(sl_db_token_revoke(c, json_integer_value(json_object_get(t1, "id")), acct + 1000, &rv),
-                   SL_DB_NOROWS);
-  assert_int_equal(sl_db_token_revoke(c, json_integer_value(json_object_get(t1, "id")), acct, &rv), SL_DB_OK);
+  assert_int_equal(
+      sl_db_token_revoke(c, json_integer_value(json_object_get(t1, "id")), acct + 1000, &rv),
+      SL_DB_NOROWS);
+  assert_int_equal(sl_db_token_revoke(c, json_integer_value(json_object_get(t1, "id")), acct, &rv),
+                   SL_DB_OK);
   assert_string_equal(json_string_value(json_object_get(rv, "state")), "revoked");
   json_decref(rv);
   assert_int_equal(sl_db_token_lookup(c, h1, &p), SL_DB_NOROWS);
@@ -106,7 +108,9 @@ static void test_token_lookup_revoke_expire(void **state) {
   sql("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE public_id = 'bbbb'");
   assert_int_equal(sl_db_token_lookup(c, h2, &p), SL_DB_NOROWS);
   /* only the hash is stored */
-  assert_int_equal(sql_int("SELECT count(*) FROM api_tokens WHERE length(token_hash) = 32 AND public_id IN ('aaaa','bbbb')"), 2);
+  assert_int_equal(sql_int("SELECT count(*) FROM api_tokens WHERE length(token_hash) = 32 AND "
+                           "public_id IN ('aaaa','bbbb')"),
+                   2);
   json_decref(t1);
   json_decref(t2);
   sl_db_release(db, c);
@@ -198,8 +202,10 @@ static void test_idempotency_concurrent_claim(void **state) {
   struct race rc = {new_account(c, "tenant", "db-race-tenant"), 0};
   sl_db_release(db, c);
   pthread_t th[8];
-  for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, claim_thread, &rc);
-  for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 8; i++)
+    pthread_create(&th[i], NULL, claim_thread, &rc);
+  for (int i = 0; i < 8; i++)
+    pthread_join(th[i], NULL);
   assert_int_equal(rc.claimed, 1);
 }
 
@@ -226,11 +232,19 @@ static void test_pool_constraints(void **state) {
   assert_int_equal(sl_db_region_create(c, "db-test-1", "test", "cloud", NULL, &reg), SL_DB_OK);
   json_decref(reg);
   json_t *cfg = json_object();
-  sl_pool_new p = {.owner_id = owner, .name = "p", .region = "db-test-1",
-                   .accelerator = "H100-SXM", .intra_node = "nvlink",
-                   .inter_node = "infiniband", .adapter_kind = "sim", .gpu_count = 16,
-                   .gpus_per_node = 8, .inter_node_gbps = 400, .price_minor = 199,
-                   .available_from = 1893456000, .available_until = 1893456000 + 7200,
+  sl_pool_new p = {.owner_id = owner,
+                   .name = "p",
+                   .region = "db-test-1",
+                   .accelerator = "H100-SXM",
+                   .intra_node = "nvlink",
+                   .inter_node = "infiniband",
+                   .adapter_kind = "sim",
+                   .gpu_count = 16,
+                   .gpus_per_node = 8,
+                   .inter_node_gbps = 400,
+                   .price_minor = 199,
+                   .available_from = 1893456000,
+                   .available_until = 1893456000 + 7200,
                    .adapter_config = cfg};
   json_t *pool;
   assert_int_equal(sl_db_pool_create(c, &p, &pool), SL_DB_OK);
@@ -253,14 +267,17 @@ static void test_pool_constraints(void **state) {
   assert_int_equal(sl_db_pool_heartbeat(c, id, owner, 17, 0, &pool), SL_DB_CHECK);
   assert_string_equal(sl_db_last_constraint(c), "pools_healthy_le_count");
   assert_int_equal(sl_db_pool_heartbeat(c, id, owner, 15, 100, &pool), SL_DB_OK);
-  assert_string_equal(json_string_value(json_object_get(json_object_get(pool, "health"), "state")), "degraded");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(pool, "health"), "state")),
+                      "degraded");
   json_decref(pool);
   /* someone else's pool is invisible to writes */
   assert_int_equal(sl_db_pool_heartbeat(c, id, owner + 1000, 16, 0, &pool), SL_DB_NOROWS);
   /* shrinking the pool clamps the healthy count instead of breaking the constraint */
-  sl_pool_patch patch = {.gpu_count = 8, .price_minor = -1, .available_from = -1, .available_until = -1};
+  sl_pool_patch patch = {
+      .gpu_count = 8, .price_minor = -1, .available_from = -1, .available_until = -1};
   assert_int_equal(sl_db_pool_update(c, id, owner, &patch, &pool), SL_DB_OK);
-  assert_int_equal(json_integer_value(json_object_get(json_object_get(pool, "health"), "healthy_gpus")), 8);
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(pool, "health"), "healthy_gpus")), 8);
   json_decref(pool);
   /* nothing booked: retired at once, and only once */
   char status[16];
@@ -273,9 +290,7 @@ static void test_pool_constraints(void **state) {
   sl_db_release(db, c);
 }
 
-static sl_dbrc weights_body(sl_dbc *c, void *arg) {
-  return sl_db_weights_set(c, 10000, 0, NULL);
-}
+static sl_dbrc weights_body(sl_dbc *c, void *arg) { return sl_db_weights_set(c, 10000, 0, NULL); }
 
 static void test_rescore(void **state) {
   sl_dbc *c = take();
@@ -291,7 +306,8 @@ static void test_rescore(void **state) {
   assert_string_equal(json_string_value(json_object_get(a, "rating")), "unrated");
   json_decref(a);
   assert_int_equal(sql_int("SELECT count(*) FROM accelerators WHERE weights_version <> "
-                           "(SELECT version FROM capacity_weights)"), 0);
+                           "(SELECT version FROM capacity_weights)"),
+                   0);
   sl_db_release(db, c);
 }
 
@@ -319,8 +335,24 @@ static void test_txn_retries_soft(void **state) {
 
 /* The database renders money for the hot read paths; it must agree with src/core. */
 static void test_sql_money_matches_core(void **state) {
-  const int64_t values[] = {0, 1, 5, 9, 10, 99, 100, 101, 12345, 99999, 100000, -1, -99, -100,
-                            -12345, SL_MONEY_MAX, -SL_MONEY_MAX, INT64_C(9223372036854775807)};
+  const int64_t values[] = {0,
+                            1,
+                            5,
+                            9,
+                            10,
+                            99,
+                            100,
+                            101,
+                            12345,
+                            99999,
+                            100000,
+                            -1,
+                            -99,
+                            -100,
+                            -12345,
+                            SL_MONEY_MAX,
+                            -SL_MONEY_MAX,
+                            INT64_C(9223372036854775807)};
   PGconn *c = raw();
   for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
     char v[24], want[SL_MONEY_STRLEN];
@@ -332,7 +364,8 @@ static void test_sql_money_matches_core(void **state) {
     assert_string_equal(PQgetvalue(r, 0, 0), want);
     PQclear(r);
   }
-  PGresult *r = PQexec(c, "SELECT sl_milli(764), sl_milli(1000), sl_milli(5), sl_ts('2026-01-02 03:04:05.678+00')");
+  PGresult *r = PQexec(
+      c, "SELECT sl_milli(764), sl_milli(1000), sl_milli(5), sl_ts('2026-01-02 03:04:05.678+00')");
   assert_string_equal(PQgetvalue(r, 0, 0), "0.764");
   assert_string_equal(PQgetvalue(r, 0, 1), "1.000");
   assert_string_equal(PQgetvalue(r, 0, 2), "0.005");
@@ -354,7 +387,8 @@ static sl_dbrc take_and_waive(sl_dbc *c) {
   size_t n;
   sl_dbrc rc = sl_db_to_sign(c, &rows, &n);
   if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < n && nseen < 8; i++) seen[nseen++] = rows[i];
+  for (size_t i = 0; i < n && nseen < 8; i++)
+    seen[nseen++] = rows[i];
   free(rows);
   return sl_db_ledger_waive(c);
 }
@@ -433,7 +467,7 @@ static void test_signer_reads_the_declared_items(void **state) {
  * name; a kind without one cannot be written at all. */
 #define KINDS_ALLOWED                                                                              \
   "SELECT (regexp_matches(pg_get_constraintdef(oid), '''([a-z_]+)''', 'g'))[1] AS kind"            \
-  " FROM pg_constraint WHERE conrelid = 'journal_txns'::regclass AND contype = 'c'"               \
+  " FROM pg_constraint WHERE conrelid = 'journal_txns'::regclass AND contype = 'c'"                \
   " AND pg_get_constraintdef(oid) LIKE '%kind%'"
 
 static void test_journal_kinds_declare_their_purpose(void **state) {

@@ -1,10 +1,10 @@
 /* fuzz_records.c — the signed-record decoders (src/ledger/records.c).
  * Invariant: every record that decodes re-encodes to exactly the same bytes (a strict,
  * canonical layout: no two byte strings mean the same record). */
+#include "suanli/ledger/records.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/ledger/records.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sl_ledger_record r;

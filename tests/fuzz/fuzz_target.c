@@ -2,10 +2,10 @@
  * (src/core/rawpath.c), as the server runs them before routing.
  * Invariants checked: a path accepted is canonical (no '%', no '.'/'..' segment, only path
  * characters) and re-checking it gives itself; escaping always yields printable ASCII. */
+#include "suanli/core/rawpath.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "suanli/core/rawpath.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1);
@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     for (const char *p = out; *p; p++)
       if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) abort();
-    if (sl_rawpath_canon(out, again, sizeof again, &q2) != SL_RAWPATH_OK || strcmp(out, again)) abort();
+    if (sl_rawpath_canon(out, again, sizeof again, &q2) != SL_RAWPATH_OK || strcmp(out, again))
+      abort();
     (void)sl_rawquery_check(q, why, sizeof why);
   }
   (void)sl_rawquery_check(s, why, sizeof why);

@@ -11,9 +11,9 @@
 static jmp_buf sl_fuzz_jmp;
 static void sl_fuzz_exit(int code) { longjmp(sl_fuzz_jmp, code + 1); }
 #define exit(c) sl_fuzz_exit(c)
-#define main suanli_verify_main
-#include "tools/verify_common.c"
+#define main    suanli_verify_main
 #include "tools/suanli_verify.c"
+#include "tools/verify_common.c"
 #undef main
 #undef exit
 

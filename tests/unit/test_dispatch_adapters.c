@@ -61,7 +61,8 @@ static void test_lookups_derive_from_registry(void **state) {
     assert_string_equal(sl_adapter_kinds[i], reg[i].kind);
     assert_ptr_equal(sl_adapter_get(reg[i].kind), &reg[i]);
     assert_ptr_equal(sl_adapter_find(reg[i].kind), reg[i].ops);
-    for (size_t j = i + 1; j < n; j++) assert_string_not_equal(reg[i].kind, reg[j].kind);
+    for (size_t j = i + 1; j < n; j++)
+      assert_string_not_equal(reg[i].kind, reg[j].kind);
   }
   assert_null(sl_adapter_kinds[n]);
   assert_null(sl_adapter_get("template"));
@@ -81,15 +82,21 @@ static void test_validators(void **state) {
     const char *kind, *good, *bad, *field;
   } cases[] = {
       {"sim", "{}", "{\"bogus\":1}", "adapter.config.bogus"},
-      {"sim", "{\"fail_rate_bp\":100,\"silent\":true}", "{\"fail_rate_bp\":10001}", "adapter.config.fail_rate_bp"},
+      {"sim", "{\"fail_rate_bp\":100,\"silent\":true}", "{\"fail_rate_bp\":10001}",
+       "adapter.config.fail_rate_bp"},
       {"slurm", "{\"partition\":\"gpu\"}", "{}", "adapter.config.partition"},
-      {"slurm", "{\"partition\":\"gpu\",\"user\":\"svc_1\"}", "{\"partition\":\"gpu;reboot\"}", "adapter.config.partition"},
-      {"webhook", "{\"url\":\"https://example.com/hook\"}", "{\"url\":\"https://u:p@example.com/\"}", "adapter.config.url"},
-      {"webhook", "{\"url\":\"http://h/x\",\"timeout_ms\":100}", "{\"url\":\"ftp://example.com/\"}", "adapter.config.url"},
+      {"slurm", "{\"partition\":\"gpu\",\"user\":\"svc_1\"}", "{\"partition\":\"gpu;reboot\"}",
+       "adapter.config.partition"},
+      {"webhook", "{\"url\":\"https://example.com/hook\"}",
+       "{\"url\":\"https://u:p@example.com/\"}", "adapter.config.url"},
+      {"webhook", "{\"url\":\"http://h/x\",\"timeout_ms\":100}", "{\"url\":\"ftp://example.com/\"}",
+       "adapter.config.url"},
       {"agent", "{}", "{\"mode\":\"slurm\"}", "adapter.config.partition"},
       {"agent", "{\"mode\":\"host\"}", "{\"mode\":\"k8s\"}", "adapter.config.mode"},
-      {"agent", "{\"mode\":\"slurm\",\"partition\":\"gpu\",\"user\":\"svc\"}", "{\"mode\":\"host\",\"user\":\"svc\"}", "adapter.config.user"},
-      {"agent", "{\"mode\":\"slurm\",\"partition\":\"gpu\",\"cluster\":\"c1\"}", "{\"mode\":\"slurm\",\"partition\":\"gpu\",\"cluster\":\"a b\"}", "adapter.config.cluster"},
+      {"agent", "{\"mode\":\"slurm\",\"partition\":\"gpu\",\"user\":\"svc\"}",
+       "{\"mode\":\"host\",\"user\":\"svc\"}", "adapter.config.user"},
+      {"agent", "{\"mode\":\"slurm\",\"partition\":\"gpu\",\"cluster\":\"c1\"}",
+       "{\"mode\":\"slurm\",\"partition\":\"gpu\",\"cluster\":\"a b\"}", "adapter.config.cluster"},
   };
   sl_jerr err;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -119,17 +126,24 @@ static void test_template_contract(void **state) {
   sl_jerr err;
   assert_string_equal(check(sl_adapter_template_validate, NULL, "{}", &err), "");
   assert_string_equal(check(sl_adapter_template_validate, NULL, "{\"site\":\"eu-1\"}", &err), "");
-  assert_string_equal(check(sl_adapter_template_validate, NULL, "{\"other\":1}", &err), "adapter.config.other");
+  assert_string_equal(check(sl_adapter_template_validate, NULL, "{\"other\":1}", &err),
+                      "adapter.config.other");
   assert_int_equal(err.code, SL_E_UNKNOWN_FIELD);
-  assert_string_equal(check(sl_adapter_template_validate, NULL, "{\"site\":7}", &err), "adapter.config.site");
+  assert_string_equal(check(sl_adapter_template_validate, NULL, "{\"site\":7}", &err),
+                      "adapter.config.site");
   assert_int_equal(err.code, SL_E_WRONG_TYPE);
-  assert_string_equal(check(sl_adapter_template_validate, NULL, "{\"site\":\"eu 1; rm\"}", &err), "adapter.config.site");
+  assert_string_equal(check(sl_adapter_template_validate, NULL, "{\"site\":\"eu 1; rm\"}", &err),
+                      "adapter.config.site");
   assert_int_equal(err.code, SL_E_INVALID_VALUE);
 
   const sl_adapter_ops *ops = &sl_adapter_template_ops;
   char access[64] = "stale", ref1[64] = "", ref2[64] = "", state_s[32] = "", e[128] = "";
-  sl_adapter_call c = {.reservation_id = 42, .gpus = 8, .gpus_per_node = 8, .nodes = 1,
-                       .access_out = access, .access_out_len = sizeof access};
+  sl_adapter_call c = {.reservation_id = 42,
+                       .gpus = 8,
+                       .gpus_per_node = 8,
+                       .nodes = 1,
+                       .access_out = access,
+                       .access_out_len = sizeof access};
   /* idempotent by reservation id: a retry answers OK with the same reference */
   assert_int_equal(ops->reserve(&c, ref1, sizeof ref1, e, sizeof e), SL_ADAPTER_OK);
   assert_int_equal(ops->reserve(&c, ref2, sizeof ref2, e, sizeof e), SL_ADAPTER_OK);

@@ -13,24 +13,30 @@
 
 /* 2026-12-02T03:12:13Z, a fixed instant: these tests never read the clock for values. */
 #define T0 INT64_C(1796181133)
-#define H 3600
+#define H  3600
 
 static void test_duration_units(void **state) {
   (void)state;
   int64_t s;
-  assert_true(sl_duration_parse("24h", &s)); assert_int_equal(s, 24 * H);
-  assert_true(sl_duration_parse("3d", &s)); assert_int_equal(s, 72 * H);
-  assert_true(sl_duration_parse("1w", &s)); assert_int_equal(s, 168 * H);
-  assert_true(sl_duration_parse("90m", &s)); assert_int_equal(s, 5400);
-  assert_true(sl_duration_parse("1d12h", &s)); assert_int_equal(s, 36 * H);
-  assert_true(sl_duration_parse("24", &s)); assert_int_equal(s, 24 * H); /* bare: hours */
+  assert_true(sl_duration_parse("24h", &s));
+  assert_int_equal(s, 24 * H);
+  assert_true(sl_duration_parse("3d", &s));
+  assert_int_equal(s, 72 * H);
+  assert_true(sl_duration_parse("1w", &s));
+  assert_int_equal(s, 168 * H);
+  assert_true(sl_duration_parse("90m", &s));
+  assert_int_equal(s, 5400);
+  assert_true(sl_duration_parse("1d12h", &s));
+  assert_int_equal(s, 36 * H);
+  assert_true(sl_duration_parse("24", &s));
+  assert_int_equal(s, 24 * H); /* bare: hours */
 }
 
 static void test_duration_rejects(void **state) {
   (void)state;
   int64_t s = 77;
-  const char *bad[] = {"", "h", "0h", "0", "-1h", "1.5h", "2y", "1d12", "24 h", " 24h", "24h ",
-                       "1234567890h", "99999w", "3D", "now", NULL};
+  const char *bad[] = {"",     "h",    "0h",   "0",           "-1h",    "1.5h", "2y",  "1d12",
+                       "24 h", " 24h", "24h ", "1234567890h", "99999w", "3D",   "now", NULL};
   for (int i = 0; bad[i]; i++) {
     assert_false(sl_duration_parse(bad[i], &s));
     assert_int_equal(s, 77); /* untouched */
@@ -70,10 +76,11 @@ static void test_absolute_and_bad_starts(void **state) {
   assert_int_equal(t, T0 - T0 % H + 2 * H);
   assert_true(sl_time_parse_human("2026-12-02T05:30:00Z", T0, &t, NULL)); /* not rounded */
   assert_int_equal(t % H, 1800);
-  const char *bad[] = {"", "now+", "now-2h", "now+2", "now +2h", "Now", "nowish", "tomorrow",
-                       "now+2h+1h", "2026-12-02", NULL};
+  const char *bad[] = {"",       "now+",     "now-2h",    "now+2",      "now +2h", "Now",
+                       "nowish", "tomorrow", "now+2h+1h", "2026-12-02", NULL};
   t = 5;
-  for (int i = 0; bad[i]; i++) assert_false(sl_time_parse_human(bad[i], T0, &t, NULL));
+  for (int i = 0; bad[i]; i++)
+    assert_false(sl_time_parse_human(bad[i], T0, &t, NULL));
   assert_int_equal(t, 5);
 }
 
@@ -102,9 +109,11 @@ static void test_jsonspec_human_fields(void **state) {
   assert_int_equal(hours, 24);
   json_decref(b);
 
-  struct { const char *dur, *start, *field; } bad[] = {
-      {"90m", "now", "duration_hours"},   /* not whole hours */
-      {"100d", "now", "duration_hours"},  /* 2400 h > 2160 */
+  struct {
+    const char *dur, *start, *field;
+  } bad[] = {
+      {"90m", "now", "duration_hours"},  /* not whole hours */
+      {"100d", "now", "duration_hours"}, /* 2400 h > 2160 */
       {"1.5h", "now", "duration_hours"},
       {"24h", "now+2", "earliest_start"},
       {"24h", "now-1h", "earliest_start"},

@@ -207,7 +207,7 @@ static void test_registry(void **state) {
   } want[] = {
       {1, "trade", 104, false},     {2, "cancellation", 72, true}, {3, "settlement", 72, true},
       {4, "refund", 72, true},      {5, "deposit", 72, true},      {6, "withdrawal", 72, true},
-      {7, "checkpoint", 56, false}, {8, "export", 40, false},     {9, "period_close", 80, false},
+      {7, "checkpoint", 56, false}, {8, "export", 40, false},      {9, "period_close", 80, false},
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     assert_string_equal(sl_ledger_purpose_name(want[i].p), want[i].name);
@@ -517,8 +517,8 @@ static void test_field_rules(void **state) {
   expect_decode(buf, SL_LEDGER_TRADE_SIZE, SL_LEDGER_TRADE, SL_LEDGER_EFIELD, "trade entry_id 0");
 
   /* money encoders refuse non-money purposes, the generic encoder a purpose mismatch */
-  static const uint32_t bad[] = {0, SL_LEDGER_TRADE, SL_LEDGER_CHECKPOINT, SL_LEDGER_EXPORT,
-                                 SL_LEDGER_PERIOD_CLOSE, 10};
+  static const uint32_t bad[] = {
+      0, SL_LEDGER_TRADE, SL_LEDGER_CHECKPOINT, SL_LEDGER_EXPORT, SL_LEDGER_PERIOD_CLOSE, 10};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     sl_ledger_money m = {bad[i], 1, 0, 7, 9, 0, 0, 0, 0};
     assert_int_equal(sl_ledger_money_encode(&m, buf), SL_LEDGER_EPURPOSE);

@@ -23,9 +23,9 @@
 #include "suanli/market/book.h"
 #include "suanli/market/market.h"
 
-#define H INT64_C(3600)
-#define T0 INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
-#define NS 48                  /* slots in the model */
+#define H    INT64_C(3600)
+#define T0   INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
+#define NS   48                  /* slots in the model */
 #define MAXP 160
 
 static const char *const REGIONS[] = {"r-a", "r-b", "r-c", "r-d", "r-e"};
@@ -70,7 +70,9 @@ static void random_attrs(model *m, mpool *p) {
   (void)m;
 }
 
-static void book_put(sl_market_book *b, const mpool *p) { assert_true(sl_market_book_put(b, &p->p)); }
+static void book_put(sl_market_book *b, const mpool *p) {
+  assert_true(sl_market_book_put(b, &p->p));
+}
 
 static void book_set_range(sl_market_book *b, const mpool *p, int from, int to) {
   int64_t slots[NS];
@@ -94,7 +96,8 @@ static sl_market_book *fresh(const model *m) {
   }
   for (int f = 0; f < 5; f++)
     for (int t = 0; t < 5; t++)
-      if (m->rtt[f][t] >= 0) assert_true(sl_market_book_set_rtt(b, REGIONS[f], REGIONS[t], m->rtt[f][t]));
+      if (m->rtt[f][t] >= 0)
+        assert_true(sl_market_book_set_rtt(b, REGIONS[f], REGIONS[t], m->rtt[f][t]));
   return b;
 }
 
@@ -107,7 +110,8 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   o->earliest_start = T0 + first * H;
   o->latest_start = o->earliest_start + span * H;
   o->n_accelerators = rnd(3) == 0 ? 1 + rnd(2) : 0;
-  for (size_t i = 0; i < o->n_accelerators; i++) acc[i] = MODELS[rnd(4)];
+  for (size_t i = 0; i < o->n_accelerators; i++)
+    acc[i] = MODELS[rnd(4)];
   o->accelerators = acc;
   o->min_memory_gb = rnd(4) == 0 ? 40 : -1;
   o->min_ncu_milli = rnd(5) == 0 ? 500 : -1;
@@ -118,7 +122,8 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   *origin = o->has_origin ? REGIONS[rnd(5)] : NULL;
   o->max_rtt_us = o->has_origin && rnd(2) ? (int64_t)(rnd(60) * 1000) : -1;
   o->n_regions = rnd(3) == 0 ? 1 + rnd(3) : 0;
-  for (size_t i = 0; i < o->n_regions; i++) reg[i] = REGIONS[rnd(5)];
+  for (size_t i = 0; i < o->n_regions; i++)
+    reg[i] = REGIONS[rnd(5)];
   o->regions = reg;
   o->n_excluded = rnd(4) == 0 ? 1 : 0;
   exc[0] = REGIONS[rnd(5)];
@@ -148,14 +153,23 @@ static void full_match(const model *m, const sl_market_order *o, const char *ori
       fr[k][s] = f < 0 ? 0 : f;
     }
     int r = 0;
-    while (strcmp(REGIONS[r], p->p.region)) r++;
-    pools[k] = (sl_market_pool){.id = p->p.id, .region = p->p.region, .accelerator = p->p.accelerator,
-                             .memory_gb = p->p.memory_gb, .ncu_milli = p->p.ncu_milli,
-                             .intra = p->p.intra, .inter = p->p.inter,
-                             .inter_gbps = p->p.inter_gbps, .price_minor = p->p.price_minor,
-                             .avail_from = p->p.avail_from, .avail_until = p->p.avail_until,
-                             .active = p->p.active, .down = p->p.down,
-                             .rtt_us = org >= 0 ? m->rtt[org][r] : -1, .free = fr[k]};
+    while (strcmp(REGIONS[r], p->p.region))
+      r++;
+    pools[k] = (sl_market_pool){.id = p->p.id,
+                                .region = p->p.region,
+                                .accelerator = p->p.accelerator,
+                                .memory_gb = p->p.memory_gb,
+                                .ncu_milli = p->p.ncu_milli,
+                                .intra = p->p.intra,
+                                .inter = p->p.inter,
+                                .inter_gbps = p->p.inter_gbps,
+                                .price_minor = p->p.price_minor,
+                                .avail_from = p->p.avail_from,
+                                .avail_until = p->p.avail_until,
+                                .active = p->p.active,
+                                .down = p->p.down,
+                                .rtt_us = org >= 0 ? m->rtt[org][r] : -1,
+                                .free = fr[k]};
     k++;
   }
   *n = k;
@@ -164,8 +178,8 @@ static void full_match(const model *m, const sl_market_order *o, const char *ori
 
 static int n_filled, n_split_filled, n_unexamined; /* the test is not vacuous */
 
-static void compare(const sl_market_book *b, const model *m, const sl_market_order *o, const char *origin,
-                    size_t limit) {
+static void compare(const sl_market_book *b, const model *m, const sl_market_order *o,
+                    const char *origin, size_t limit) {
   static sl_market_pool pools[MAXP];
   static int32_t fr[MAXP][NS];
   size_t n;
@@ -192,21 +206,25 @@ static void compare(const sl_market_book *b, const model *m, const sl_market_ord
     }
   }
   size_t want[SL_WHY_OUTRANKED + 1] = {0}, sum = 0;
-  for (size_t i = 0; i < n; i++) want[full.verdicts[i].why]++;
-  for (int w = SL_WHY_HEALTH; w <= SL_WHY_PRICE; w++) assert_int_equal(bm.counts[w], want[w]);
-  for (int w = 0; w <= SL_WHY_OUTRANKED; w++) sum += bm.counts[w];
+  for (size_t i = 0; i < n; i++)
+    want[full.verdicts[i].why]++;
+  for (int w = SL_WHY_HEALTH; w <= SL_WHY_PRICE; w++)
+    assert_int_equal(bm.counts[w], want[w]);
+  for (int w = 0; w <= SL_WHY_OUTRANKED; w++)
+    sum += bm.counts[w];
   assert_int_equal(sum, n);
   if (o->split || limit >= n) /* everything examined: every count agrees */
-    for (int w = 0; w <= SL_WHY_OUTRANKED; w++) assert_int_equal(bm.counts[w], want[w]);
+    for (int w = 0; w <= SL_WHY_OUTRANKED; w++)
+      assert_int_equal(bm.counts[w], want[w]);
   /* examples: each names a pool of the book whose verdict has that reason */
   for (int w = 0; w <= SL_WHY_OUTRANKED; w++) {
     assert_true(bm.nexamples[w] <= 3);
     for (size_t k = 0; k < bm.nexamples[w]; k++)
       assert_int_equal(bm.result.verdicts[bm.examples[w][k]].why, w);
   }
-  assert_int_equal(bm.unexamined + bm.examined + bm.pruned, n - want[SL_WHY_HEALTH] - want[SL_WHY_SPEC] -
-                                                    want[SL_WHY_REGION] - want[SL_WHY_LATENCY] -
-                                                    want[SL_WHY_PRICE]);
+  assert_int_equal(bm.unexamined + bm.examined + bm.pruned,
+                   n - want[SL_WHY_HEALTH] - want[SL_WHY_SPEC] - want[SL_WHY_REGION] -
+                       want[SL_WHY_LATENCY] - want[SL_WHY_PRICE]);
   n_filled += full.filled;
   n_split_filled += full.filled && o->split;
   n_unexamined += bm.unexamined > 0;
@@ -246,12 +264,14 @@ static void mutate(model *m, sl_market_book *b) {
   if (what == 6) { /* RTT */
     int f = (int)rnd(5), t = (int)rnd(5);
     m->rtt[f][t] = rnd(4) == 0 ? -1 : (int64_t)rnd(80) * 1000;
-    if (m->rtt[f][t] >= 0) assert_true(sl_market_book_set_rtt(b, REGIONS[f], REGIONS[t], m->rtt[f][t]));
+    if (m->rtt[f][t] >= 0)
+      assert_true(sl_market_book_set_rtt(b, REGIONS[f], REGIONS[t], m->rtt[f][t]));
     else { /* forget one: reload the matrix as the exchange does */
       sl_market_book_clear_rtt(b);
       for (int x = 0; x < 5; x++)
         for (int y = 0; y < 5; y++)
-          if (m->rtt[x][y] >= 0) assert_true(sl_market_book_set_rtt(b, REGIONS[x], REGIONS[y], m->rtt[x][y]));
+          if (m->rtt[x][y] >= 0)
+            assert_true(sl_market_book_set_rtt(b, REGIONS[x], REGIONS[y], m->rtt[x][y]));
     }
     return;
   }
@@ -270,11 +290,14 @@ static void test_random_book_agrees_with_full_matcher(void **state) {
   memset(&m, 0, sizeof m);
   m.next_id = 1;
   for (int f = 0; f < 5; f++)
-    for (int t = 0; t < 5; t++) m.rtt[f][t] = f == t ? 500 : (int64_t)(rnd(60) + 1) * 1000;
+    for (int t = 0; t < 5; t++)
+      m.rtt[f][t] = f == t ? 500 : (int64_t)(rnd(60) + 1) * 1000;
   sl_market_book *b = sl_market_book_new();
   for (int f = 0; f < 5; f++)
-    for (int t = 0; t < 5; t++) assert_true(sl_market_book_set_rtt(b, REGIONS[f], REGIONS[t], m.rtt[f][t]));
-  for (int k = 0; k < 120; k++) mutate(&m, b);
+    for (int t = 0; t < 5; t++)
+      assert_true(sl_market_book_set_rtt(b, REGIONS[f], REGIONS[t], m.rtt[f][t]));
+  for (int k = 0; k < 120; k++)
+    mutate(&m, b);
   for (int step = 0; step < 400; step++) {
     mutate(&m, b);
     sl_market_book *f = fresh(&m);
@@ -317,9 +340,16 @@ static void test_names_and_estimated_rtts(void **state) {
   assert_string_equal(got[4], "nothing");
   free(got);
   /* a gang order for "H100" matches both variants through the resolved list */
-  sl_market_book_pool p = {.owner_id = 1, .region = "r-a", .memory_gb = 80, .ncu_milli = 1000,
-                           .intra = SL_INTRA_NVLINK, .gpu_count = 8, .price_minor = 100,
-                           .avail_from = T0, .avail_until = T0 + 100 * H, .active = true};
+  sl_market_book_pool p = {.owner_id = 1,
+                           .region = "r-a",
+                           .memory_gb = 80,
+                           .ncu_milli = 1000,
+                           .intra = SL_INTRA_NVLINK,
+                           .gpu_count = 8,
+                           .price_minor = 100,
+                           .avail_from = T0,
+                           .avail_until = T0 + 100 * H,
+                           .active = true};
   const char *models[3] = {"H100-SXM", "H100-PCIe", "A100-80GB-SXM"};
   for (int i = 0; i < 3; i++) {
     p.id = i + 1;
@@ -330,11 +360,21 @@ static void test_names_and_estimated_rtts(void **state) {
   assert_true(sl_market_book_set_rtt_source(b, "r-o", "r-a", 12345, true));
   const char *one[1] = {"h100"};
   const char **spec = sl_market_book_resolve(b, one, 1, &n);
-  sl_market_order o = {.gpus = 8, .duration_slots = 1, .earliest_start = T0 + 2 * H,
-                       .latest_start = T0 + 2 * H, .accelerators = spec, .n_accelerators = n,
-                       .min_memory_gb = -1, .min_ncu_milli = -1, .has_origin = true,
-                       .max_rtt_us = 20000, .max_price_minor = -1, .max_ncu_price_minor = -1,
-                       .budget_hourly_minor = -1, .budget_total_minor = -1, .max_pieces = 16};
+  sl_market_order o = {.gpus = 8,
+                       .duration_slots = 1,
+                       .earliest_start = T0 + 2 * H,
+                       .latest_start = T0 + 2 * H,
+                       .accelerators = spec,
+                       .n_accelerators = n,
+                       .min_memory_gb = -1,
+                       .min_ncu_milli = -1,
+                       .has_origin = true,
+                       .max_rtt_us = 20000,
+                       .max_price_minor = -1,
+                       .max_ncu_price_minor = -1,
+                       .budget_hourly_minor = -1,
+                       .budget_total_minor = -1,
+                       .max_pieces = 16};
   sl_market_book_opts opts = {.limit = 10, .examples = 5, .max_examined = 100};
   sl_market_book_match m;
   assert_true(sl_market_book_match_order(b, &o, "r-o", T0 + 2 * H, 1, &opts, &m));
@@ -362,10 +402,17 @@ static void test_names_and_estimated_rtts(void **state) {
 static void test_ids_and_bookings(void **state) {
   (void)state;
   sl_market_book *b = sl_market_book_new();
-  sl_market_book_pool p = {.owner_id = 1, .region = "r-a", .accelerator = "M-1", .memory_gb = 80,
-                    .ncu_milli = 1000, .intra = SL_INTRA_NVLINK, .gpu_count = 8,
-                    .price_minor = 100, .avail_from = T0, .avail_until = T0 + 100 * H,
-                    .active = true};
+  sl_market_book_pool p = {.owner_id = 1,
+                           .region = "r-a",
+                           .accelerator = "M-1",
+                           .memory_gb = 80,
+                           .ncu_milli = 1000,
+                           .intra = SL_INTRA_NVLINK,
+                           .gpu_count = 8,
+                           .price_minor = 100,
+                           .avail_from = T0,
+                           .avail_until = T0 + 100 * H,
+                           .active = true};
   /* many ids, then remove most of them: the map's backward-shift deletes keep every lookup */
   for (int64_t id = 1; id <= 5000; id++) {
     p.id = id * 7919 % 100003 + 1;
@@ -415,9 +462,15 @@ static void test_ids_and_bookings(void **state) {
 static void test_bounded_work(void **state) {
   (void)state;
   sl_market_book *b = sl_market_book_new();
-  sl_market_book_pool p = {.owner_id = 1, .region = "r-a", .memory_gb = 80, .ncu_milli = 1000,
-                    .intra = SL_INTRA_NVLINK, .gpu_count = 8, .avail_from = T0,
-                    .avail_until = T0 + 100 * H, .active = true};
+  sl_market_book_pool p = {.owner_id = 1,
+                           .region = "r-a",
+                           .memory_gb = 80,
+                           .ncu_milli = 1000,
+                           .intra = SL_INTRA_NVLINK,
+                           .gpu_count = 8,
+                           .avail_from = T0,
+                           .avail_until = T0 + 100 * H,
+                           .active = true};
   for (int64_t id = 1; id <= 4000; id++) {
     p.id = id;
     p.accelerator = id <= 10 ? "M-1" : "M-2";
@@ -426,11 +479,20 @@ static void test_bounded_work(void **state) {
     assert_true(sl_market_book_put(b, &p));
   }
   const char *acc[1] = {"M-1"};
-  sl_market_order o = {.gpus = 4, .duration_slots = 2, .earliest_start = T0, .latest_start = T0 + 4 * H,
-                    .accelerators = acc, .n_accelerators = 1, .min_memory_gb = -1,
-                    .min_ncu_milli = -1, .max_rtt_us = -1, .max_price_minor = -1,
-                    .max_ncu_price_minor = -1, .budget_hourly_minor = -1,
-                    .budget_total_minor = -1, .max_pieces = 1};
+  sl_market_order o = {.gpus = 4,
+                       .duration_slots = 2,
+                       .earliest_start = T0,
+                       .latest_start = T0 + 4 * H,
+                       .accelerators = acc,
+                       .n_accelerators = 1,
+                       .min_memory_gb = -1,
+                       .min_ncu_milli = -1,
+                       .max_rtt_us = -1,
+                       .max_price_minor = -1,
+                       .max_ncu_price_minor = -1,
+                       .budget_hourly_minor = -1,
+                       .budget_total_minor = -1,
+                       .max_pieces = 1};
   sl_market_book_opts opts = {.limit = 3, .examples = 2};
   sl_market_book_match bm;
   assert_true(sl_market_book_match_order(b, &o, NULL, T0, 6, &opts, &bm));
@@ -452,7 +514,8 @@ static void test_bounded_work(void **state) {
   do {
     sl_market_book_verdict_row *rows;
     size_t n;
-    assert_true(sl_market_book_verdicts(b, &o, NULL, T0, 6, &chosen, 1, after, 999, &rows, &n, &next));
+    assert_true(
+        sl_market_book_verdicts(b, &o, NULL, T0, 6, &chosen, 1, after, 999, &rows, &n, &next));
     for (size_t i = 0; i < n; i++) {
       assert_true(rows[i].pool_id > last);
       assert_true(rows[i].pool_id != chosen);

@@ -40,20 +40,20 @@ static sl_market_pool *add_pool(book *b, int64_t id, int64_t price, int32_t nfre
     b->fr[i][s] = nfree;
   sl_market_pool *p = &b->p[i];
   *p = (sl_market_pool){.id = id,
-                     .region = "us-east-1",
-                     .accelerator = "H100-SXM",
-                     .memory_gb = 80,
-                     .ncu_milli = 1000,
-                     .intra = SL_INTRA_NVLINK,
-                     .inter = SL_INTER_INFINIBAND,
-                     .inter_gbps = 400,
-                     .price_minor = price,
-                     .avail_from = T0,
-                     .avail_until = T0 + NS * H,
-                     .active = true,
-                     .down = false,
-                     .rtt_us = 10000,
-                     .free = b->fr[i]};
+                        .region = "us-east-1",
+                        .accelerator = "H100-SXM",
+                        .memory_gb = 80,
+                        .ncu_milli = 1000,
+                        .intra = SL_INTRA_NVLINK,
+                        .inter = SL_INTER_INFINIBAND,
+                        .inter_gbps = 400,
+                        .price_minor = price,
+                        .avail_from = T0,
+                        .avail_until = T0 + NS * H,
+                        .active = true,
+                        .down = false,
+                        .rtt_us = 10000,
+                        .free = b->fr[i]};
   return p;
 }
 
@@ -65,24 +65,24 @@ static void book_slots(book *b, size_t i, size_t from, size_t to, int32_t g) {
 
 static sl_market_order mk_order(int32_t gpus, int32_t dur) {
   return (sl_market_order){.gpus = gpus,
-                        .duration_slots = dur,
-                        .earliest_start = T0,
-                        .latest_start = T0 + (NS - dur) * H,
-                        .min_memory_gb = -1,
-                        .min_ncu_milli = -1,
-                        .intra = SL_INTRA_ANY,
-                        .min_inter = SL_INTER_NONE,
-                        .min_inter_gbps = 0,
-                        .has_origin = false,
-                        .max_rtt_us = -1,
-                        .max_price_minor = -1,
-                        .max_ncu_price_minor = -1,
-                        .budget_hourly_minor = -1,
-                        .budget_total_minor = -1,
-                        .split = false,
-                        .max_pieces = 1,
-                        .objective = SL_OBJ_CHEAPEST,
-                        .money_per_ms_minor = 0};
+                           .duration_slots = dur,
+                           .earliest_start = T0,
+                           .latest_start = T0 + (NS - dur) * H,
+                           .min_memory_gb = -1,
+                           .min_ncu_milli = -1,
+                           .intra = SL_INTRA_ANY,
+                           .min_inter = SL_INTER_NONE,
+                           .min_inter_gbps = 0,
+                           .has_origin = false,
+                           .max_rtt_us = -1,
+                           .max_price_minor = -1,
+                           .max_ncu_price_minor = -1,
+                           .budget_hourly_minor = -1,
+                           .budget_total_minor = -1,
+                           .split = false,
+                           .max_pieces = 1,
+                           .objective = SL_OBJ_CHEAPEST,
+                           .money_per_ms_minor = 0};
 }
 
 static void match(const book *b, const sl_market_order *o, sl_market_result *r) {
@@ -90,7 +90,8 @@ static void match(const book *b, const sl_market_order *o, sl_market_result *r) 
   assert_non_null(r->verdicts);
 }
 
-static void expect_verdict(const sl_market_result *r, size_t i, sl_market_why why, const char *detail) {
+static void expect_verdict(const sl_market_result *r, size_t i, sl_market_why why,
+                           const char *detail) {
   if (r->verdicts[i].why != why || (detail && strcmp(r->verdicts[i].detail, detail) != 0))
     fail_msg("pool %zu: %s \"%s\", want %s \"%s\"", i, sl_market_why_name(r->verdicts[i].why),
              r->verdicts[i].detail, sl_market_why_name(why), detail ? detail : "*");
@@ -107,7 +108,8 @@ static void expect_gang(const sl_market_result *r, size_t pool, int64_t start) {
 }
 
 /* One pool, one order: the verdict of that pool. */
-static void expect_single(book *b, const sl_market_order *o, sl_market_why why, const char *detail) {
+static void expect_single(book *b, const sl_market_order *o, sl_market_why why,
+                          const char *detail) {
   sl_market_result r;
   match(b, o, &r);
   expect_verdict(&r, b->n - 1, why, detail);
@@ -1308,8 +1310,8 @@ static void check_properties(const rcase *c, const sl_market_result *r, size_t c
 }
 
 /* The result, keyed by pool id so that input order does not matter. */
-static void expect_same_by_id(const rcase *c, const sl_market_pool *shuffled, const sl_market_result *a,
-                              const sl_market_result *s, size_t caseno) {
+static void expect_same_by_id(const rcase *c, const sl_market_pool *shuffled,
+                              const sl_market_result *a, const sl_market_result *s, size_t caseno) {
   if (a->filled != s->filled || a->npieces != s->npieces || a->nranked != s->nranked ||
       a->gpus_filled != s->gpus_filled)
     fail_msg("case %zu: shuffled input changes the result shape", caseno);

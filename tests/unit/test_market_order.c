@@ -1,12 +1,12 @@
 /* test_order.c — decoding and validating order bodies (src/market/order.c).
  *
- * sl_market_order_parse turns a JSON order body into an sl_market_order plus metadata and rejects bad
- * input with an sl_jerr naming the field.  Checked here: the minimal body and its defaults,
- * a full body, every field's wrong type and range, unknown fields, the start-window rules
- * (with and without `now`), the dependencies between fields, the string lists, the enum
- * mappings, milli and money conversions, sl_market_order_next_slot, and ownership (the request
- * holds a reference to the body; sl_market_order_req_free releases everything — the ASan build
- * checks for leaks).  All times are fixed: the clock is never read. */
+ * sl_market_order_parse turns a JSON order body into an sl_market_order plus metadata and rejects
+ * bad input with an sl_jerr naming the field.  Checked here: the minimal body and its defaults, a
+ * full body, every field's wrong type and range, unknown fields, the start-window rules (with and
+ * without `now`), the dependencies between fields, the string lists, the enum mappings, milli and
+ * money conversions, sl_market_order_next_slot, and ownership (the request holds a reference to the
+ * body; sl_market_order_req_free releases everything — the ASan build checks for leaks).  All times
+ * are fixed: the clock is never read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,9 +20,9 @@
 
 #include "suanli/core/error.h"
 #include "suanli/core/jsonspec.h"
+#include "suanli/core/timeutil.h"
 #include "suanli/market/market.h"
 #include "suanli/market/order.h"
-#include "suanli/core/timeutil.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -78,8 +78,8 @@ static sl_market_order_req parse_body_ok(json_t *body, int64_t now, const char *
   memset(&err, 0x5a, sizeof err);
   size_t refs = body->refcount;
   if (!sl_market_order_parse(body, now, &o, &err))
-    fail_msg("parse(%s, now=%lld) failed: code=%s field=\"%s\" detail=\"%s\"", what,
-             (long long)now, sl_err_name(err.code), err.field, err.detail);
+    fail_msg("parse(%s, now=%lld) failed: code=%s field=\"%s\" detail=\"%s\"", what, (long long)now,
+             sl_err_name(err.code), err.field, err.detail);
   assert_int_equal(err.code, SL_E_OK);
   assert_ptr_equal(o.doc, body);
   assert_int_equal(body->refcount, refs + 1);
@@ -112,14 +112,15 @@ static void expect_fail_body(json_t *body, int64_t now, sl_err code, const char 
              line, what, (long long)now, sl_err_name(err.code), err.field, err.detail,
              sl_err_name(code), field);
   if (strlen(err.detail) == 0) fail_msg("line %d: parse(%s): empty detail", line, what);
-  if (!all_zero(&o, sizeof o)) fail_msg("line %d: parse(%s) failed but left out non-zero", line, what);
+  if (!all_zero(&o, sizeof o))
+    fail_msg("line %d: parse(%s) failed but left out non-zero", line, what);
   if (body && body->refcount != refs)
     fail_msg("line %d: parse(%s) failed but changed the body's reference count", line, what);
   sl_market_order_req_free(&o); /* harmless on the zeroed struct */
   json_decref(body);
 }
 
-#define FAIL(patch, now, code, field) \
+#define FAIL(patch, now, code, field)                                                              \
   expect_fail_body(body_with(patch), (now), (code), (field), (patch), __LINE__)
 
 /* ---------------------------------------------------------------- basics */
@@ -172,9 +173,9 @@ static void test_minimal_defaults(void **state) {
 static void test_explicit_defaults_same(void **state) {
   (void)state;
   sl_market_order_req o = parse_ok("{\"latest_start\":\"2030-01-01T12:00:00Z\",\"spec\":{},"
-                            "\"placement\":\"gang\",\"objective\":\"cheapest\","
-                            "\"time_in_force\":\"fill_or_kill\"}",
-                            NOW);
+                                   "\"placement\":\"gang\",\"objective\":\"cheapest\","
+                                   "\"time_in_force\":\"fill_or_kill\"}",
+                                   NOW);
   assert_int_equal(o.m.latest_start, T2030 + 12 * HOUR);
   assert_false(o.m.split);
   assert_int_equal(o.m.max_pieces, 16);
@@ -324,7 +325,8 @@ static void test_wrong_types(void **state) {
       {"{\"spec\":{\"min_inter_node_gbps\":\"100\"}}", "spec.min_inter_node_gbps"},
       {"{\"spec\":{\"min_inter_node_gbps\":100.5}}", "spec.min_inter_node_gbps"},
   };
-  for (size_t i = 0; i < N(cases); i++) FAIL(cases[i].patch, NOW, SL_E_WRONG_TYPE, cases[i].field);
+  for (size_t i = 0; i < N(cases); i++)
+    FAIL(cases[i].patch, NOW, SL_E_WRONG_TYPE, cases[i].field);
 }
 
 static void test_bad_enum_and_time_values(void **state) {
@@ -401,14 +403,16 @@ static void test_ranges(void **state) {
       {"{\"max_price_per_ncu_hour\":\"0\"}", "max_price_per_ncu_hour"},
       {"{\"max_price_per_ncu_hour\":\"100000.01\"}", "max_price_per_ncu_hour"},
       {"{\"max_price_per_ncu_hour\":\"1.001\"}", "max_price_per_ncu_hour"},
-      {"{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"100000.01\"}",
+      {"{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"100000."
+       "01\"}",
        "money_per_ms"},
       {"{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"0.001\"}",
        "money_per_ms"},
       {"{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"-0.01\"}",
        "money_per_ms"},
   };
-  for (size_t i = 0; i < N(bad); i++) FAIL(bad[i].patch, NOW, SL_E_INVALID_VALUE, bad[i].field);
+  for (size_t i = 0; i < N(bad); i++)
+    FAIL(bad[i].patch, NOW, SL_E_INVALID_VALUE, bad[i].field);
 
   /* the inclusive bounds are accepted */
   sl_market_order_req o = parse_ok("{\"gpus\":1,\"duration_hours\":1}", NOW);
@@ -419,13 +423,14 @@ static void test_ranges(void **state) {
   assert_int_equal(o.m.gpus, 100000);
   assert_int_equal(o.m.duration_slots, 2160);
   sl_market_order_req_free(&o);
-  o = parse_ok("{\"spec\":{\"min_memory_gb\":1,\"min_ncu\":\"0.001\",\"min_inter_node_gbps\":1}}", NOW);
+  o = parse_ok("{\"spec\":{\"min_memory_gb\":1,\"min_ncu\":\"0.001\",\"min_inter_node_gbps\":1}}",
+               NOW);
   assert_int_equal(o.m.min_memory_gb, 1);
   assert_int_equal(o.m.min_ncu_milli, 1);
   assert_int_equal(o.m.min_inter_gbps, 1);
   sl_market_order_req_free(&o);
-  o = parse_ok("{\"spec\":{\"min_memory_gb\":4096,\"min_ncu\":1000,\"min_inter_node_gbps\":100000}}",
-               NOW);
+  o = parse_ok(
+      "{\"spec\":{\"min_memory_gb\":4096,\"min_ncu\":1000,\"min_inter_node_gbps\":100000}}", NOW);
   assert_int_equal(o.m.min_memory_gb, 4096);
   assert_int_equal(o.m.min_ncu_milli, 1000000);
   assert_int_equal(o.m.min_inter_gbps, 100000);
@@ -526,8 +531,8 @@ static void test_window_against_now(void **state) {
        SL_E_INVALID_VALUE, "earliest_start"); /* null = absent */
   /* exactly the next whole hour is accepted, as latest_start or as the default */
   sl_market_order_req o0 = parse_ok("{\"earliest_start\":\"2030-01-01T08:00:00Z\","
-                             "\"latest_start\":\"2030-01-01T11:00:00Z\"}",
-                             NOW);
+                                    "\"latest_start\":\"2030-01-01T11:00:00Z\"}",
+                                    NOW);
   assert_int_equal(o0.m.latest_start, sl_market_order_next_slot(NOW));
   sl_market_order_req_free(&o0);
   sl_market_order_req o = parse_ok("{\"earliest_start\":\"2030-01-01T11:00:00Z\"}", NOW);
@@ -535,8 +540,9 @@ static void test_window_against_now(void **state) {
   assert_int_equal(o.m.latest_start, sl_market_order_next_slot(NOW));
   sl_market_order_req_free(&o);
   /* an earliest_start in the past is fine while the window reaches the next hour */
-  o = parse_ok("{\"earliest_start\":\"2030-01-01T09:00:00Z\",\"latest_start\":\"2030-01-01T11:00:00Z\"}",
-               NOW);
+  o = parse_ok(
+      "{\"earliest_start\":\"2030-01-01T09:00:00Z\",\"latest_start\":\"2030-01-01T11:00:00Z\"}",
+      NOW);
   assert_int_equal(o.m.earliest_start, T2030 + 9 * HOUR);
   assert_int_equal(o.m.latest_start, T2030 + 11 * HOUR);
   sl_market_order_req_free(&o);
@@ -548,7 +554,8 @@ static void test_window_against_now(void **state) {
   sl_market_order_req_free(&o);
   FAIL("{\"earliest_start\":\"2030-01-01T09:00:00Z\"}", on, SL_E_INVALID_VALUE, "earliest_start");
   /* one second past the hour: the next hour */
-  FAIL("{\"earliest_start\":\"2030-01-01T10:00:00Z\"}", on + 1, SL_E_INVALID_VALUE, "earliest_start");
+  FAIL("{\"earliest_start\":\"2030-01-01T10:00:00Z\"}", on + 1, SL_E_INVALID_VALUE,
+       "earliest_start");
   o = parse_ok("{\"earliest_start\":\"2030-01-01T11:00:00Z\"}", on + 1);
   sl_market_order_req_free(&o);
   /* one second before the hour */
@@ -598,7 +605,8 @@ static void test_dependencies(void **state) {
   FAIL("{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\"}", NOW, SL_E_MISSING_FIELD,
        "money_per_ms");
   FAIL("{\"money_per_ms\":\"0.10\"}", NOW, SL_E_INVALID_VALUE, "money_per_ms");
-  FAIL("{\"origin_region\":\"eu-west-1\",\"objective\":\"lowest_latency\",\"money_per_ms\":\"0.10\"}",
+  FAIL("{\"origin_region\":\"eu-west-1\",\"objective\":\"lowest_latency\",\"money_per_ms\":\"0."
+       "10\"}",
        NOW, SL_E_INVALID_VALUE, "money_per_ms");
   FAIL("{\"objective\":\"cheapest\",\"money_per_ms\":\"0\"}", NOW, SL_E_INVALID_VALUE,
        "money_per_ms");
@@ -620,7 +628,8 @@ static void test_dependencies(void **state) {
        SL_E_INVALID_VALUE, "expires_at");
 
   /* the satisfied forms */
-  sl_market_order_req o = parse_ok("{\"origin_region\":\"eu-west-1\",\"max_rtt_ms\":\"80.5\"}", NOW);
+  sl_market_order_req o =
+      parse_ok("{\"origin_region\":\"eu-west-1\",\"max_rtt_ms\":\"80.5\"}", NOW);
   assert_true(o.m.has_origin);
   assert_string_equal(o.origin, "eu-west-1");
   assert_int_equal(o.m.max_rtt_us, 80500);
@@ -634,13 +643,14 @@ static void test_dependencies(void **state) {
   assert_int_equal(o.m.objective, SL_OBJ_LOWEST_LATENCY);
   assert_int_equal(o.m.money_per_ms_minor, 0);
   sl_market_order_req_free(&o);
-  o = parse_ok("{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"0.10\"}",
-               NOW);
+  o = parse_ok(
+      "{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"0.10\"}",
+      NOW);
   assert_int_equal(o.m.objective, SL_OBJ_TRADEOFF);
   assert_int_equal(o.m.money_per_ms_minor, 10);
   sl_market_order_req_free(&o);
-  o = parse_ok("{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"0\"}",
-               NOW);
+  o = parse_ok(
+      "{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"0\"}", NOW);
   assert_int_equal(o.m.objective, SL_OBJ_TRADEOFF);
   assert_int_equal(o.m.money_per_ms_minor, 0); /* zero is allowed for money_per_ms */
   sl_market_order_req_free(&o);
@@ -653,7 +663,8 @@ static void test_dependencies(void **state) {
   assert_true(o.good_till);
   assert_int_equal(o.expires_at, NOW + 1); /* not required on a whole hour */
   sl_market_order_req_free(&o);
-  o = parse_ok("{\"time_in_force\":\"good_till\",\"expires_at\":\"2030-01-01T13:45:30+01:00\"}", NOW);
+  o = parse_ok("{\"time_in_force\":\"good_till\",\"expires_at\":\"2030-01-01T13:45:30+01:00\"}",
+               NOW);
   assert_int_equal(o.expires_at, T2030 + 12 * HOUR + 45 * 60 + 30);
   sl_market_order_req_free(&o);
   /* now = 0: a past expires_at is accepted (stored orders are re-read) */
@@ -824,18 +835,18 @@ static void test_list_errors(void **state) {
     const char *arr;
     sl_err code;
   } bad[] = {
-      {"[]", SL_E_INVALID_VALUE},                 /* empty array */
-      {"[1]", SL_E_WRONG_TYPE},                   /* non-string element */
-      {"[\"a-1\",2]", SL_E_WRONG_TYPE},           /* ... not first */
+      {"[]", SL_E_INVALID_VALUE},       /* empty array */
+      {"[1]", SL_E_WRONG_TYPE},         /* non-string element */
+      {"[\"a-1\",2]", SL_E_WRONG_TYPE}, /* ... not first */
       {"[null]", SL_E_WRONG_TYPE},
       {"[[\"a\"]]", SL_E_WRONG_TYPE},
       {"[{}]", SL_E_WRONG_TYPE},
       {"[true]", SL_E_WRONG_TYPE},
-      {"[\"\"]", SL_E_INVALID_VALUE},             /* empty string */
+      {"[\"\"]", SL_E_INVALID_VALUE}, /* empty string */
       {"[\"a-1\",\"\"]", SL_E_INVALID_VALUE},
-      {"[\"a 1\"]", SL_E_INVALID_VALUE},          /* space */
-      {"[\"a\\u00011\"]", SL_E_INVALID_VALUE},  /* control character */
-      {"[\"a-1\",\"a-1\"]", SL_E_INVALID_VALUE},  /* duplicate */
+      {"[\"a 1\"]", SL_E_INVALID_VALUE},         /* space */
+      {"[\"a\\u00011\"]", SL_E_INVALID_VALUE},   /* control character */
+      {"[\"a-1\",\"a-1\"]", SL_E_INVALID_VALUE}, /* duplicate */
       {"[\"a-1\",\"b-2\",\"a-1\"]", SL_E_INVALID_VALUE},
       {"[\"a-1\",\"b-2\",\"b-2\"]", SL_E_INVALID_VALUE},
   };
@@ -922,9 +933,16 @@ static void test_rtt_milli(void **state) {
     const char *val;
     int64_t us;
   } cases[] = {
-      {"\"80.5\"", 80500}, {"80.5", 80500},    {"80", 80000},       {"\"80\"", 80000},
-      {"0", 0},            {"\"0\"", 0},       {"\"0.001\"", 1},    {"0.125", 125},
-      {"\"9999.999\"", 9999999},               {"\"10000.000\"", 10000000},
+      {"\"80.5\"", 80500},
+      {"80.5", 80500},
+      {"80", 80000},
+      {"\"80\"", 80000},
+      {"0", 0},
+      {"\"0\"", 0},
+      {"\"0.001\"", 1},
+      {"0.125", 125},
+      {"\"9999.999\"", 9999999},
+      {"\"10000.000\"", 10000000},
   };
   for (size_t i = 0; i < N(cases); i++) {
     char patch[128];
@@ -944,8 +962,8 @@ static void test_money_fields(void **state) {
     const char *val;
     int64_t minor;
   } cases[] = {
-      {"2.50", 250}, {"2.5", 250}, {"2", 200}, {"0.01", 1}, {"2.500", 250}, {"12.34", 1234},
-      {"100000", 10000000}, {"100000.00", 10000000},
+      {"2.50", 250},  {"2.5", 250},    {"2", 200},           {"0.01", 1},
+      {"2.500", 250}, {"12.34", 1234}, {"100000", 10000000}, {"100000.00", 10000000},
   };
   for (size_t i = 0; i < N(cases); i++) {
     char patch[160];
@@ -969,8 +987,8 @@ static void test_money_fields(void **state) {
   sl_market_order_req_free(&o);
   FAIL("{\"max_price_per_gpu_hour\":\"2.505\"}", NOW, SL_E_INVALID_VALUE, "max_price_per_gpu_hour");
   FAIL("{\"max_price_per_ncu_hour\":\"2.505\"}", NOW, SL_E_INVALID_VALUE, "max_price_per_ncu_hour");
-  FAIL("{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"2.505\"}", NOW,
-       SL_E_INVALID_VALUE, "money_per_ms");
+  FAIL("{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"2.505\"}",
+       NOW, SL_E_INVALID_VALUE, "money_per_ms");
 }
 
 /* ---------------------------------------------------------------- next slot */

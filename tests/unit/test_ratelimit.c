@@ -63,7 +63,8 @@ static void unlimited_and_zero(void **state) {
   sl_bucket b = {0, 0};
   sl_rate u;
   assert_true(sl_rate_parse("unlimited", &u));
-  for (int i = 0; i < 1000; i++) assert_true(sl_bucket_take(&b, u, 5, S).allowed);
+  for (int i = 0; i < 1000; i++)
+    assert_true(sl_bucket_take(&b, u, 5, S).allowed);
   sl_rate z = {0, 0};
   sl_bucket b2 = {0, 0};
   sl_take k = sl_bucket_take(&b2, z, 1, S);
@@ -77,8 +78,8 @@ static void parse(void **state) {
   assert_true(r.per_s == 20 && r.burst == 60);
   assert_true(sl_rate_parse("0.5:1", &r));
   assert_true(r.per_s == 0.5 && r.burst == 1);
-  const char *bad[] = {"", "20", "20:", ":5", "a:b", "-1:5", "5:-1", "5:0.5", "1:2:3", "20:60x",
-                       "1e10:5", "nan:5", NULL};
+  const char *bad[] = {"",      "20",    "20:",    ":5",     "a:b",   "-1:5", "5:-1",
+                       "5:0.5", "1:2:3", "20:60x", "1e10:5", "nan:5", NULL};
   for (const char **p = bad; *p; p++) {
     sl_rate before = r;
     if (sl_rate_parse(*p, &r)) fail_msg("'%s' was accepted", *p);

@@ -16,7 +16,8 @@ static void expect_path(const char *raw, sl_rawpath_rc want, const char *canon) 
   const char *q = (const char *)1;
   sl_rawpath_rc rc = sl_rawpath_canon(raw, out, sizeof out, &q);
   if (rc != want) fail_msg("'%s': rc %d, want %d", raw, (int)rc, (int)want);
-  if (canon && strcmp(out, canon) != 0) fail_msg("'%s': canonical '%s', want '%s'", raw, out, canon);
+  if (canon && strcmp(out, canon) != 0)
+    fail_msg("'%s': canonical '%s', want '%s'", raw, out, canon);
 }
 
 static void paths(void **state) {
@@ -67,8 +68,8 @@ static void queries(void **state) {
   assert_true(sl_rawquery_check("", why, sizeof why));
   assert_true(sl_rawquery_check("status=active&limit=5", why, sizeof why));
   assert_true(sl_rawquery_check("name=%E7%AE%97%E5%8A%9B&x=a+b", why, sizeof why));
-  const char *bad[] = {"%ff=1", "a=%c0%af", "a=%00", "a=%0a", "a=%", "a=%g1", "a=b c", "a=\x80",
-                       "a=%ed%a0%80", NULL};
+  const char *bad[] = {"%ff=1", "a=%c0%af", "a=%00",  "a=%0a",       "a=%",
+                       "a=%g1", "a=b c",    "a=\x80", "a=%ed%a0%80", NULL};
   for (const char **p = bad; *p; p++) {
     why[0] = '\0';
     if (sl_rawquery_check(*p, why, sizeof why)) fail_msg("query '%s' was accepted", *p);

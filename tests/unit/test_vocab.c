@@ -36,7 +36,8 @@ static const struct entry {
   const char *ident, *value, *meaning;
 } values[] = {
 #define SL_VOCAB_DOMAIN(domain, meaning)
-#define SL_VOCAB(domain, ident, value, meaning) {SL_##domain##_##ident, SL_VD_##domain, #ident, value, meaning},
+#define SL_VOCAB(domain, ident, value, meaning)                                                    \
+  {SL_##domain##_##ident, SL_VD_##domain, #ident, value, meaning},
 #include "api/vocab.def"
 #undef SL_VOCAB
 #undef SL_VOCAB_DOMAIN
@@ -57,7 +58,8 @@ static void test_enum_matches_file(void **state) {
     const struct entry *e = &values[i];
     assert_int_equal(e->id, i);
     if (e->domain != current && !(e->domain == current + 1 && sl_vocab_first(e->domain) == e->id))
-      fail_msg("%s_%s: its domain's values must follow the domain's line, together", sl_vocab_domain_name(e->domain), e->ident);
+      fail_msg("%s_%s: its domain's values must follow the domain's line, together",
+               sl_vocab_domain_name(e->domain), e->ident);
     current = e->domain;
     assert_int_equal(sl_vocab_domain_of(e->id), e->domain);
     assert_string_equal(sl_vocab_name(e->id), e->value);
@@ -78,7 +80,8 @@ static void test_entry_shapes(void **state) {
   (void)state;
   for (size_t d = 0; d < NDOMAINS; d++) {
     if (sl_vocab_count(domains[d].id) < 1) fail_msg("%s has no values", domains[d].ident);
-    if (!is_sentence(domains[d].meaning)) fail_msg("%s: meaning is not a sentence", domains[d].ident);
+    if (!is_sentence(domains[d].meaning))
+      fail_msg("%s: meaning is not a sentence", domains[d].ident);
   }
   for (size_t i = 0; i < NVALUES; i++) {
     const struct entry *e = &values[i];
@@ -91,7 +94,8 @@ static void test_entry_shapes(void **state) {
     /* the identifier is the value in capitals */
     for (size_t k = 0; k <= strlen(e->value); k++) {
       char want = e->value[k] == ' ' ? '_' : (char)toupper((unsigned char)e->value[k]);
-      if (e->ident[k] != want) fail_msg("%s_%s: identifier does not spell \"%s\"", dn, e->ident, e->value);
+      if (e->ident[k] != want)
+        fail_msg("%s_%s: identifier does not spell \"%s\"", dn, e->ident, e->value);
     }
     if (!is_sentence(e->meaning)) fail_msg("%s_%s: meaning is not a sentence", dn, e->ident);
     for (size_t j = i + 1; j < NVALUES; j++)
@@ -123,7 +127,8 @@ static void test_parse(void **state) {
   assert_int_equal(sl_vocab_parse(SL_VD_INTRA_NODE, "nvlink "), SL_VOCAB_NONE);
   assert_int_equal(sl_vocab_parse(SL_VD_INTER_NODE, "nvlink"), SL_VOCAB_NONE);
   assert_int_equal(sl_vocab_parse(SL_VD_INTER_NODE, "roce"), SL_INTER_NODE_ROCE);
-  assert_int_equal(sl_vocab_parse(SL_VD_COMMIT_OUTCOME, "in progress"), SL_COMMIT_OUTCOME_IN_PROGRESS);
+  assert_int_equal(sl_vocab_parse(SL_VD_COMMIT_OUTCOME, "in progress"),
+                   SL_COMMIT_OUTCOME_IN_PROGRESS);
   assert_false(sl_vocab_is(NULL, SL_JOB_ACTION_RESERVE));
   assert_false(sl_vocab_is("cancel", SL_JOB_ACTION_RESERVE));
   assert_true(sl_vocab_is("reserve", SL_JOB_ACTION_RESERVE));
@@ -136,7 +141,8 @@ static void test_names(void **state) {
   for (size_t d = 0; d < NDOMAINS; d++) {
     const char *const *names = sl_vocab_names(domains[d].id);
     int n = 0;
-    for (; names[n]; n++) assert_string_equal(names[n], sl_vocab_name(sl_vocab_first(domains[d].id) + n));
+    for (; names[n]; n++)
+      assert_string_equal(names[n], sl_vocab_name(sl_vocab_first(domains[d].id) + n));
     assert_int_equal(n, sl_vocab_count(domains[d].id));
   }
 }
@@ -144,7 +150,8 @@ static void test_names(void **state) {
 /* Values outside the enums give "", never out of bounds (ASan checks). */
 static void test_unknown_values(void **state) {
   (void)state;
-  static const int bad[] = {-2, SL_VOCAB_NONE, SL_VOCAB__COUNT, SL_VOCAB__COUNT + 1, INT32_MIN, INT32_MAX};
+  static const int bad[] = {-2,        SL_VOCAB_NONE, SL_VOCAB__COUNT, SL_VOCAB__COUNT + 1,
+                            INT32_MIN, INT32_MAX};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     sl_vocab v = (sl_vocab)bad[i];
     assert_string_equal(sl_vocab_name(v), "");
@@ -163,7 +170,8 @@ static void test_unknown_values(void **state) {
 static void assert_subset(sl_vocab_domain small, sl_vocab_domain big) {
   for (const char *const *p = sl_vocab_names(small); *p; p++)
     if (sl_vocab_parse(big, *p) == SL_VOCAB_NONE)
-      fail_msg("%s \"%s\" is not in %s", sl_vocab_domain_name(small), *p, sl_vocab_domain_name(big));
+      fail_msg("%s \"%s\" is not in %s", sl_vocab_domain_name(small), *p,
+               sl_vocab_domain_name(big));
 }
 
 /* Domains that extend others: a statement is an account's or the exchange's; access details
@@ -198,9 +206,12 @@ static void test_core_enums(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_enum_matches_file), cmocka_unit_test(test_entry_shapes),
-      cmocka_unit_test(test_parse),             cmocka_unit_test(test_names),
-      cmocka_unit_test(test_unknown_values),    cmocka_unit_test(test_relations),
+      cmocka_unit_test(test_enum_matches_file),
+      cmocka_unit_test(test_entry_shapes),
+      cmocka_unit_test(test_parse),
+      cmocka_unit_test(test_names),
+      cmocka_unit_test(test_unknown_values),
+      cmocka_unit_test(test_relations),
       cmocka_unit_test(test_core_enums),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

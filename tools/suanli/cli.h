@@ -21,19 +21,19 @@ enum {
 };
 
 typedef struct cli {
-  const char *url;     /* without a trailing slash */
-  const char *token;   /* NULL when not logged in */
-  bool json;           /* --json: print the server's JSON */
-  bool progress;       /* show a progress bar for downloads (stderr is a terminal, or --progress) */
+  const char *url;   /* without a trailing slash */
+  const char *token; /* NULL when not logged in */
+  bool json;         /* --json: print the server's JSON */
+  bool progress;     /* show a progress bar for downloads (stderr is a terminal, or --progress) */
   char config_dir[512];
-  char *argv_line;     /* the command line, for the persisted Idempotency-Key */
+  char *argv_line; /* the command line, for the persisted Idempotency-Key */
 } cli;
 
 /* ---- options (main.c) ---- */
 typedef struct opt {
-  const char *name;    /* "--gpus" */
-  const char **val;    /* string options: where the value goes (NULL for flags) */
-  bool *flag;          /* flags: set to true when given */
+  const char *name; /* "--gpus" */
+  const char **val; /* string options: where the value goes (NULL for flags) */
+  bool *flag;       /* flags: set to true when given */
 } opt;
 /* Parse argv[0..argc) against opts (plus the global --json, --url, --token, --progress).
  * Positional arguments are collected into pos (at most maxpos).  On a bad option, a missing
@@ -44,11 +44,11 @@ int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((form
 
 /* ---- HTTP (net.c) ---- */
 typedef struct resp {
-  long status;         /* 0: no answer */
-  json_t *body;        /* parsed JSON body or NULL */
-  char *raw;           /* the body bytes (NUL-terminated) */
+  long status;  /* 0: no answer */
+  json_t *body; /* parsed JSON body or NULL */
+  char *raw;    /* the body bytes (NUL-terminated) */
   size_t len;
-  bool replayed;       /* Idempotent-Replayed: true */
+  bool replayed;                               /* Idempotent-Replayed: true */
   char sha256[72], key_id[24], signature[136]; /* X-Suanli-* headers of signed exports */
 } resp;
 void resp_free(resp *r);
@@ -84,8 +84,8 @@ int cli_mkdirs(const char *dir);
 typedef struct table {
   int ncol;
   const char **head;
-  const char *align;   /* per column: 'l' or 'r' */
-  char **cells;        /* rows * ncol, owned */
+  const char *align; /* per column: 'l' or 'r' */
+  char **cells;      /* rows * ncol, owned */
   int rows, cap;
 } table;
 void table_init(table *t, int ncol, const char **head, const char *align);

@@ -15,8 +15,10 @@
 #define SEALED_MAX 16384
 
 static void key_path(const cli *c, const char *given, char *out, size_t len) {
-  if (given) snprintf(out, len, "%s", given);
-  else snprintf(out, len, "%s/access.key", c->config_dir);
+  if (given)
+    snprintf(out, len, "%s", given);
+  else
+    snprintf(out, len, "%s/access.key", c->config_dir);
 }
 
 /* Read the key file {"public_key", "secret_key"} (hex).  False (message printed) on error. */
@@ -25,7 +27,8 @@ static bool load_keypair(const char *path, uint8_t pk[crypto_box_PUBLICKEYBYTES]
   json_t *j = json_load_file(path, 0, NULL);
   size_t n1 = 0, n2 = 0;
   const char *p = jstr(j, "public_key"), *s = jstr(j, "secret_key");
-  bool ok = j && sodium_hex2bin(pk, crypto_box_PUBLICKEYBYTES, p, strlen(p), NULL, &n1, NULL) == 0 &&
+  bool ok = j &&
+            sodium_hex2bin(pk, crypto_box_PUBLICKEYBYTES, p, strlen(p), NULL, &n1, NULL) == 0 &&
             sodium_hex2bin(sk, crypto_box_SECRETKEYBYTES, s, strlen(s), NULL, &n2, NULL) == 0 &&
             n1 == crypto_box_PUBLICKEYBYTES && n2 == crypto_box_SECRETKEYBYTES;
   json_decref(j);
@@ -39,8 +42,10 @@ static int register_key(cli *c, const char *pk_hex) {
   int rc = cli_http(c, "PUT", "/v1/me/access-key", b, NULL, NULL, &r);
   json_decref(b);
   if (rc == EX_OK) rc = cli_expect(c, &r, 200);
-  if (rc == EX_OK && c->json) print_json(r.body);
-  else if (rc == EX_OK) printf("registered: access details of new reservations are sealed to %s\n", pk_hex);
+  if (rc == EX_OK && c->json)
+    print_json(r.body);
+  else if (rc == EX_OK)
+    printf("registered: access details of new reservations are sealed to %s\n", pk_hex);
   resp_free(&r);
   return rc;
 }
@@ -54,8 +59,11 @@ int cmd_keygen(cli *c, int argc, char **argv) {
   const char *pos[1], *file = NULL;
   int np;
   bool help = false, noreg = false, force = false;
-  const opt o[] = {{"--help", NULL, &help}, {"--key", &file, NULL}, {"--no-register", NULL, &noreg},
-                   {"--force", NULL, &force}, {NULL, NULL, NULL}};
+  const opt o[] = {{"--help", NULL, &help},
+                   {"--key", &file, NULL},
+                   {"--no-register", NULL, &noreg},
+                   {"--force", NULL, &force},
+                   {NULL, NULL, NULL}};
   if (!cli_opts(c, argc, argv, o, pos, 0, &np, usage)) return EX_USAGE;
   if (help) return fputs(usage, stdout), EX_OK;
   if (!noreg && !cli_need_token(c)) return EX_USAGE;
@@ -72,8 +80,8 @@ int cmd_keygen(cli *c, int argc, char **argv) {
     crypto_box_keypair(pk, sk);
     sodium_bin2hex(pk_hex, sizeof pk_hex, pk, sizeof pk);
     sodium_bin2hex(sk_hex, sizeof sk_hex, sk, sizeof sk);
-    json_t *j = json_pack("{s:s, s:s, s:s}", "kind", "suanli X25519 access key", "public_key", pk_hex,
-                          "secret_key", sk_hex);
+    json_t *j = json_pack("{s:s, s:s, s:s}", "kind", "suanli X25519 access key", "public_key",
+                          pk_hex, "secret_key", sk_hex);
     char *text = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     if (!file) cli_mkdirs(c->config_dir);
@@ -85,7 +93,8 @@ int cmd_keygen(cli *c, int argc, char **argv) {
       fprintf(stderr, "suanli: cannot write %s: %s\n", path, strerror(errno));
       return EX_USAGE;
     }
-    fprintf(stderr, "suanli: wrote a new key pair to %s (keep it: it opens your access details)\n", path);
+    fprintf(stderr, "suanli: wrote a new key pair to %s (keep it: it opens your access details)\n",
+            path);
   }
   sodium_memzero(sk, sizeof sk);
   sodium_bin2hex(pk_hex, sizeof pk_hex, pk, sizeof pk);
@@ -130,12 +139,17 @@ int cmd_access(cli *c, int argc, char **argv) {
   if (!box || !plain) {
     fprintf(stderr, "suanli: out of memory\n");
   } else if (strcmp(jstr(a, "public_key"), pk_hex) != 0) {
-    fprintf(stderr, "suanli: these details are sealed to key %s, not to yours (%s): register your key before "
-                    "buying (suanli keygen)\n", jstr(a, "public_key"), pk_hex);
+    fprintf(
+        stderr,
+        "suanli: these details are sealed to key %s, not to yours (%s): register your key before "
+        "buying (suanli keygen)\n",
+        jstr(a, "public_key"), pk_hex);
   } else if (sodium_base642bin(box, SEALED_MAX, b64, strlen(b64), NULL, &n, NULL,
-                               sodium_base64_VARIANT_ORIGINAL) != 0 || n <= crypto_box_SEALBYTES ||
-             crypto_box_seal_open(plain, box, n, pk, sk) != 0) {
-    fprintf(stderr, "suanli: the sealed access details do not open with your key (changed or not for you)\n");
+                               sodium_base64_VARIANT_ORIGINAL) != 0 ||
+             n <= crypto_box_SEALBYTES || crypto_box_seal_open(plain, box, n, pk, sk) != 0) {
+    fprintf(
+        stderr,
+        "suanli: the sealed access details do not open with your key (changed or not for you)\n");
   } else {
     size_t m = n - crypto_box_SEALBYTES;
     plain[m] = 0;
@@ -151,12 +165,15 @@ int cmd_access(cli *c, int argc, char **argv) {
                jstr(ssh, "user"), jstr(ssh, "host"));
         if (*jstr(ssh, "password")) printf("password   %s\n", jstr(ssh, "password"));
       }
-      if (sl) printf("slurm      --reservation=%s on %s\n", jstr(sl, "reservation"), jstr(sl, "login_node"));
+      if (sl)
+        printf("slurm      --reservation=%s on %s\n", jstr(sl, "reservation"),
+               jstr(sl, "login_node"));
       const char *k;
       json_t *v;
       json_object_foreach(d, k, v) {
         char b[256];
-        if (!strcmp(k, "ssh") || !strcmp(k, "slurm") || json_is_object(v) || json_is_array(v)) continue;
+        if (!strcmp(k, "ssh") || !strcmp(k, "slurm") || json_is_object(v) || json_is_array(v))
+          continue;
         printf("%-10s %s\n", k, fmt_val(v, b, sizeof b));
       }
     } else {
@@ -183,7 +200,8 @@ int cmd_seal(cli *c, int argc, char **argv) {
   const char *pos[1], *to = NULL, *in = NULL;
   int np;
   bool help = false;
-  const opt o[] = {{"--help", NULL, &help}, {"--to", &to, NULL}, {"--in", &in, NULL}, {NULL, NULL, NULL}};
+  const opt o[] = {
+      {"--help", NULL, &help}, {"--to", &to, NULL}, {"--in", &in, NULL}, {NULL, NULL, NULL}};
   if (!cli_opts(c, argc, argv, o, pos, 0, &np, usage)) return EX_USAGE;
   if (help) return fputs(usage, stdout), EX_OK;
   uint8_t pk[crypto_box_PUBLICKEYBYTES];
@@ -199,7 +217,8 @@ int cmd_seal(cli *c, int argc, char **argv) {
   if (!msg || !box) {
     rc = EX_USAGE;
   } else if (m == 0 || m > SEALED_MAX - crypto_box_SEALBYTES) {
-    rc = cli_usage_error(usage, "the details must be 1 to %d bytes", SEALED_MAX - crypto_box_SEALBYTES);
+    rc = cli_usage_error(usage, "the details must be 1 to %d bytes",
+                         SEALED_MAX - crypto_box_SEALBYTES);
   } else {
     crypto_box_seal(box, msg, m, pk);
     size_t blen = m + crypto_box_SEALBYTES;

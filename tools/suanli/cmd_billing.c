@@ -24,7 +24,8 @@ static int period_id(cli *c, const char *s, long long *out) {
   *out = 0;
   size_t i;
   json_t *p;
-  json_array_foreach(json_object_get(ps, "items"), i, p) if (jint(p, "id") > *out) *out = jint(p, "id");
+  json_array_foreach(json_object_get(ps, "items"), i, p) if (jint(p, "id") > *out) *out =
+      jint(p, "id");
   json_decref(ps);
   if (!*out) {
     fprintf(stderr, "suanli: no period has been closed yet\n");
@@ -48,7 +49,8 @@ static int signed_download(cli *c, const char *path, const char *file, bool veri
   }
   char sig[700], keys[700];
   snprintf(sig, sizeof sig, "%s.sig.json", file);
-  json_t *s = json_pack("{s:s, s:s, s:s}", "key_id", r.key_id, "signature", r.signature, "sha256", r.sha256);
+  json_t *s = json_pack("{s:s, s:s, s:s}", "key_id", r.key_id, "signature", r.signature, "sha256",
+                        r.sha256);
   int ok = json_dump_file(s, sig, JSON_INDENT(2)) == 0;
   json_decref(s);
   resp_free(&r);
@@ -73,9 +75,10 @@ int cmd_statement(cli *c, int argc, char **argv) {
   const char *pos[1], *period = NULL, *account = NULL, *out = NULL;
   int np;
   bool help = false, csv = false, verify = false;
-  const opt o[] = {{"--help", NULL, &help}, {"--period", &period, NULL}, {"--account", &account, NULL},
-                   {"--out", &out, NULL}, {"--csv", NULL, &csv}, {"--verify", NULL, &verify},
-                   {NULL, NULL, NULL}};
+  const opt o[] = {
+      {"--help", NULL, &help}, {"--period", &period, NULL}, {"--account", &account, NULL},
+      {"--out", &out, NULL},   {"--csv", NULL, &csv},       {"--verify", NULL, &verify},
+      {NULL, NULL, NULL}};
   if (!cli_opts(c, argc, argv, o, pos, 0, &np, usage)) return EX_USAGE;
   if (help) return fputs(usage, stdout), EX_OK;
   if (!period) return cli_usage_error(usage, "--period is required");
@@ -94,9 +97,12 @@ int cmd_statement(cli *c, int argc, char **argv) {
     json_decref(me);
   }
   char path[256], file[512];
-  snprintf(path, sizeof path, "/v1/periods/%lld/statements/%lld?format=%s", pid, acc, csv ? "csv" : "json");
-  if (out) snprintf(file, sizeof file, "%s", out);
-  else snprintf(file, sizeof file, "statement-%lld-%lld.%s", pid, acc, csv ? "csv" : "json");
+  snprintf(path, sizeof path, "/v1/periods/%lld/statements/%lld?format=%s", pid, acc,
+           csv ? "csv" : "json");
+  if (out)
+    snprintf(file, sizeof file, "%s", out);
+  else
+    snprintf(file, sizeof file, "statement-%lld-%lld.%s", pid, acc, csv ? "csv" : "json");
   return signed_download(c, path, file, verify);
 }
 
@@ -107,8 +113,11 @@ int cmd_export(cli *c, int argc, char **argv) {
   const char *pos[1], *period = NULL, *out = NULL;
   int np;
   bool help = false, verify = false;
-  const opt o[] = {{"--help", NULL, &help}, {"--period", &period, NULL}, {"--out", &out, NULL},
-                   {"--verify", NULL, &verify}, {NULL, NULL, NULL}};
+  const opt o[] = {{"--help", NULL, &help},
+                   {"--period", &period, NULL},
+                   {"--out", &out, NULL},
+                   {"--verify", NULL, &verify},
+                   {NULL, NULL, NULL}};
   if (!cli_opts(c, argc, argv, o, pos, 0, &np, usage)) return EX_USAGE;
   if (help) return fputs(usage, stdout), EX_OK;
   if (!period) return cli_usage_error(usage, "--period is required");
@@ -120,8 +129,10 @@ int cmd_export(cli *c, int argc, char **argv) {
   if (rc != EX_OK) return rc;
   char path[256], file[512];
   snprintf(path, sizeof path, "/v1/periods/%lld/export?format=csv", pid);
-  if (out) snprintf(file, sizeof file, "%s", out);
-  else snprintf(file, sizeof file, "export-%lld.csv", pid);
+  if (out)
+    snprintf(file, sizeof file, "%s", out);
+  else
+    snprintf(file, sizeof file, "export-%lld.csv", pid);
   return signed_download(c, path, file, verify);
 }
 
@@ -154,7 +165,8 @@ static int region_figures(cli *c, const char *code, json_t **out) {
     long long cents = (long long)(atof(jstr(p, "price_per_gpu_hour")) * 100 + 0.5);
     if (minp < 0 || cents < minp) minp = cents;
     if (cents > maxp) maxp = cents;
-    json_object_set_new(status, jstr(p, "status"), json_integer(jint(status, jstr(p, "status")) + 1));
+    json_object_set_new(status, jstr(p, "status"),
+                        json_integer(jint(status, jstr(p, "status")) + 1));
     json_object_set_new(health, jstr(h, "state"), json_integer(jint(health, jstr(h, "state")) + 1));
   }
   char pmin[32] = "-", pmax[32] = "-", util[32] = "-";
@@ -162,9 +174,10 @@ static int region_figures(cli *c, const char *code, json_t **out) {
   if (maxp >= 0) snprintf(pmax, sizeof pmax, "%lld.%02lld", maxp / 100, maxp % 100);
   if (util_g) snprintf(util, sizeof util, "%.1f", (double)util_w / (double)util_g / 100.0);
   *out = json_pack("{s:O, s:I, s:b, s:I, s:I, s:s, s:s, s:s, s:o, s:o}", "region", reg, "pools",
-                   (json_int_t)n, "pools_truncated", !json_is_null(json_object_get(pools, "next_after")),
-                   "gpus", (json_int_t)gpus, "healthy_gpus", (json_int_t)healthy, "utilization_pct",
-                   util, "min_price_per_gpu_hour", pmin, "max_price_per_gpu_hour", pmax,
+                   (json_int_t)n, "pools_truncated",
+                   !json_is_null(json_object_get(pools, "next_after")), "gpus", (json_int_t)gpus,
+                   "healthy_gpus", (json_int_t)healthy, "utilization_pct", util,
+                   "min_price_per_gpu_hour", pmin, "max_price_per_gpu_hour", pmax,
                    "pools_by_status", status, "pools_by_health", health);
   json_decref(reg);
   json_decref(pools);

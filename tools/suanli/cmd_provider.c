@@ -15,10 +15,13 @@ static const char *pools_usage =
     "             [--adapter sim|slurm|webhook|agent] [--config JSON]\n"
     "       suanli pools set-price POOL PRICE | drain POOL | activate POOL | retire POOL\n";
 
-static bool is_count(const char *s) { return s && *s && strlen(s) <= 9 && strspn(s, "0123456789") == strlen(s); }
+static bool is_count(const char *s) {
+  return s && *s && strlen(s) <= 9 && strspn(s, "0123456789") == strlen(s);
+}
 
 static void pools_table(json_t *arr) {
-  static const char *head[] = {"POOL", "NAME", "REGION", "MODEL", "GPUS", "$/GPU-H", "STATUS", "HEALTH", "UNTIL"};
+  static const char *head[] = {"POOL",    "NAME",   "REGION", "MODEL", "GPUS",
+                               "$/GPU-H", "STATUS", "HEALTH", "UNTIL"};
   table t;
   table_init(&t, 9, head, "rlllrrlll");
   size_t i;
@@ -40,7 +43,8 @@ static int pool_write(cli *c, const char *method, const char *path, json_t *body
   resp r;
   int rc = cli_http(c, method, path, body, NULL, NULL, &r);
   /* a retire with bookings left is accepted (202): the pool drains until they end */
-  if (rc == EX_OK) rc = cli_expect(c, &r, !strcmp(method, "DELETE") && r.status == 202 ? 202 : want);
+  if (rc == EX_OK)
+    rc = cli_expect(c, &r, !strcmp(method, "DELETE") && r.status == 202 ? 202 : want);
   if (rc == EX_OK && c->json) {
     print_json(r.body);
   } else if (rc == EX_OK) {
@@ -78,12 +82,13 @@ int cmd_pools(cli *c, int argc, char **argv) {
                       *status = NULL, *limit = "100";
   int np;
   bool help = false;
-  const opt o[] = {{"--help", NULL, &help}, {"--name", &name, NULL}, {"--region", &region, NULL},
-                   {"--model", &model, NULL}, {"--gpus", &gpus, NULL}, {"--price", &price, NULL},
-                   {"--per-node", &per, NULL}, {"--intra", &intra, NULL}, {"--inter", &inter, NULL},
-                   {"--gbps", &gbps, NULL}, {"--from", &from, NULL}, {"--until", &until, NULL},
-                   {"--adapter", &adapter, NULL}, {"--config", &config, NULL},
-                   {"--status", &status, NULL}, {"--limit", &limit, NULL}, {NULL, NULL, NULL}};
+  const opt o[] = {
+      {"--help", NULL, &help},       {"--name", &name, NULL},     {"--region", &region, NULL},
+      {"--model", &model, NULL},     {"--gpus", &gpus, NULL},     {"--price", &price, NULL},
+      {"--per-node", &per, NULL},    {"--intra", &intra, NULL},   {"--inter", &inter, NULL},
+      {"--gbps", &gbps, NULL},       {"--from", &from, NULL},     {"--until", &until, NULL},
+      {"--adapter", &adapter, NULL}, {"--config", &config, NULL}, {"--status", &status, NULL},
+      {"--limit", &limit, NULL},     {NULL, NULL, NULL}};
   if (!cli_opts(c, argc - 1, argv + 1, o, pos, 2, &np, pools_usage)) return EX_USAGE;
   if (help) return fputs(pools_usage, stdout), EX_OK;
   char path[256];
@@ -93,22 +98,26 @@ int cmd_pools(cli *c, int argc, char **argv) {
       return cli_usage_error(pools_usage, "--limit must be 1..500");
     if ((region && strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(region)) ||
         (status && strspn(status, "abcdefghijklmnopqrstuvwxyz") != strlen(status)))
-      return cli_usage_error(pools_usage, "--region and --status take codes such as us-east-1, active");
+      return cli_usage_error(pools_usage,
+                             "--region and --status take codes such as us-east-1, active");
     if (!cli_need_token(c)) return EX_USAGE;
     snprintf(path, sizeof path, "/v1/pools?limit=%d%s%s%s%s", atoi(limit), region ? "&region=" : "",
              region ? region : "", status ? "&status=" : "", status ? status : "");
     json_t *page;
     int rc = cli_get_json(c, path, &page);
     if (rc != EX_OK) return rc;
-    if (c->json) print_json(page);
-    else pools_table(json_object_get(page, "items"));
+    if (c->json)
+      print_json(page);
+    else
+      pools_table(json_object_get(page, "items"));
     json_decref(page);
     return EX_OK;
   }
   if (!strcmp(sub, "add")) {
     if (np) return cli_usage_error(pools_usage, "pools add takes options only");
     if (!name || !region || !model || !gpus || !price)
-      return cli_usage_error(pools_usage, "pools add needs --name, --region, --model, --gpus and --price");
+      return cli_usage_error(pools_usage,
+                             "pools add needs --name, --region, --model, --gpus and --price");
     if (!is_count(gpus) || !is_count(per) || !is_count(gbps))
       return cli_usage_error(pools_usage, "--gpus, --per-node and --gbps are whole numbers");
     int64_t m;
@@ -116,7 +125,8 @@ int cmd_pools(cli *c, int argc, char **argv) {
     if (sl_money_parse(price, &m) != SL_MONEY_OK)
       return cli_usage_error(pools_usage, "--price must be an amount like 2.50");
     if (!time_opt(from, false, f, sizeof f) || !time_opt(until, true, u, sizeof u))
-      return cli_usage_error(pools_usage, "--from/--until: now, now+2h, an RFC 3339 time (--until also 30d)");
+      return cli_usage_error(pools_usage,
+                             "--from/--until: now, now+2h, an RFC 3339 time (--until also 30d)");
     json_t *cfg = config ? json_loads(config, 0, NULL) : json_object();
     if (!json_is_object(cfg)) {
       json_decref(cfg);
@@ -157,7 +167,9 @@ int cmd_heartbeat(cli *c, int argc, char **argv) {
   const char *pos[1], *healthy = NULL, *util = "0";
   int np;
   bool help = false;
-  const opt o[] = {{"--help", NULL, &help}, {"--healthy", &healthy, NULL}, {"--util", &util, NULL},
+  const opt o[] = {{"--help", NULL, &help},
+                   {"--healthy", &healthy, NULL},
+                   {"--util", &util, NULL},
                    {NULL, NULL, NULL}};
   if (!cli_opts(c, argc, argv, o, pos, 1, &np, usage)) return EX_USAGE;
   if (help) return fputs(usage, stdout), EX_OK;
@@ -169,7 +181,8 @@ int cmd_heartbeat(cli *c, int argc, char **argv) {
   if (!cli_need_token(c)) return EX_USAGE;
   char path[128];
   snprintf(path, sizeof path, "/v1/pools/%lld/heartbeat", parse_id(pos[0]));
-  json_t *b = json_pack("{s:I, s:I}", "healthy_gpus", (json_int_t)atoll(healthy), "utilization_bp", (json_int_t)bp);
+  json_t *b = json_pack("{s:I, s:I}", "healthy_gpus", (json_int_t)atoll(healthy), "utilization_bp",
+                        (json_int_t)bp);
   resp r;
   int rc = cli_http(c, "POST", path, b, NULL, NULL, &r);
   json_decref(b);

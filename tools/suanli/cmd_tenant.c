@@ -11,8 +11,10 @@
 #include "suanli/core/timeutil.h"
 #include "verify_common.h"
 
-#define HELP_OPT {"--help", NULL, &help}
-#define END_OPT {NULL, NULL, NULL}
+#define HELP_OPT                                                                                   \
+  { "--help", NULL, &help }
+#define END_OPT                                                                                    \
+  { NULL, NULL, NULL }
 
 static bool is_int(const char *s, long long lo, long long hi, long long *out) {
   if (!s || !*s || strlen(s) > 12 || strspn(s, "0123456789") != strlen(s)) return false;
@@ -45,8 +47,13 @@ int cmd_offers(cli *c, int argc, char **argv) {
   const char *pos[32], *sort = NULL, *start = NULL, *dur = NULL, *limit = NULL, *after = NULL;
   int np;
   bool help = false;
-  const opt o[] = {HELP_OPT, {"--sort", &sort, NULL}, {"--start", &start, NULL},
-                   {"--for", &dur, NULL}, {"--limit", &limit, NULL}, {"--after", &after, NULL}, END_OPT};
+  const opt o[] = {HELP_OPT,
+                   {"--sort", &sort, NULL},
+                   {"--start", &start, NULL},
+                   {"--for", &dur, NULL},
+                   {"--limit", &limit, NULL},
+                   {"--after", &after, NULL},
+                   END_OPT};
   if (!cli_opts(c, argc, argv, o, pos, 32, &np, usage)) return EX_USAGE;
   if (help) return fputs(usage, stdout), EX_OK;
   if (!cli_need_token(c)) return EX_USAGE;
@@ -61,8 +68,11 @@ int cmd_offers(cli *c, int argc, char **argv) {
   }
   int64_t tmp;
   if (sort) {
-    static const char *sorts[][2] = {{"price", "price"}, {"ncu", "price_per_ncu"},
-                                     {"price_ncu", "price_per_ncu"}, {"rtt", "rtt"}, {"free", "free"}};
+    static const char *sorts[][2] = {{"price", "price"},
+                                     {"ncu", "price_per_ncu"},
+                                     {"price_ncu", "price_per_ncu"},
+                                     {"rtt", "rtt"},
+                                     {"free", "free"}};
     const char *v = NULL;
     for (size_t i = 0; i < sizeof sorts / sizeof sorts[0]; i++)
       if (strcmp(sort, sorts[i][0]) == 0) v = sorts[i][1];
@@ -95,7 +105,8 @@ int cmd_offers(cli *c, int argc, char **argv) {
     json_decref(page);
     return EX_OK;
   }
-  static const char *head[] = {"POOL", "REGION", "MODEL", "FREE", "GPUS", "$/GPU-H", "$/NCU-H", "RTT MS", "HEALTH"};
+  static const char *head[] = {"POOL",    "REGION",  "MODEL",  "FREE",  "GPUS",
+                               "$/GPU-H", "$/NCU-H", "RTT MS", "HEALTH"};
   table t;
   table_init(&t, 9, head, "lllrrrrrl");
   size_t i;
@@ -114,7 +125,8 @@ int cmd_offers(cli *c, int argc, char **argv) {
   char w0[64], w1[64];
   json_t *w = json_object_get(page, "window");
   printf("found %d offer%s; free GPUs counted from %s to %s", t.rows, t.rows == 1 ? "" : "s",
-         fmt_time(json_object_get(w, "start"), w0, sizeof w0), fmt_time(json_object_get(w, "end"), w1, sizeof w1));
+         fmt_time(json_object_get(w, "start"), w0, sizeof w0),
+         fmt_time(json_object_get(w, "end"), w1, sizeof w1));
   json_t *next = json_object_get(page, "next_after");
   if (json_is_string(next) || json_is_integer(next)) {
     char nb[64];
@@ -129,7 +141,8 @@ int cmd_offers(cli *c, int argc, char **argv) {
 /* ------------------------------------------------------------------------- quote and buy */
 
 static const char *order_usage =
-    "usage: suanli quote|buy --gpus N --for DURATION [--start now|now+2h|TIME] [--within DURATION]\n"
+    "usage: suanli quote|buy --gpus N --for DURATION [--start now|now+2h|TIME] [--within "
+    "DURATION]\n"
     "       [--max-price 3.10] [--max-ncu-price 4.00] [--from REGION] [--max-rtt 50ms]\n"
     "       [--model H100-SXM,A100-80G] [--region a,b] [--exclude c,d] [--min-memory GB]\n"
     "       [--split] [--objective cheapest|lowest_latency|tradeoff] [--json]\n"
@@ -153,13 +166,22 @@ static json_t *order_body(cli *c, int argc, char **argv, bool *help) {
                       *exclude = NULL, *mem = NULL, *objective = NULL;
   bool split = false;
   int np;
-  const opt o[] = {{"--help", NULL, help}, {"--gpus", &gpus, NULL}, {"--for", &dur, NULL},
-                   {"--start", &start, NULL}, {"--within", &within, NULL},
-                   {"--max-price", &maxp, NULL}, {"--max-ncu-price", &maxncu, NULL},
-                   {"--from", &from, NULL}, {"--max-rtt", &rtt, NULL}, {"--model", &model, NULL},
-                   {"--region", &region, NULL}, {"--exclude", &exclude, NULL},
-                   {"--min-memory", &mem, NULL}, {"--objective", &objective, NULL},
-                   {"--split", NULL, &split}, END_OPT};
+  const opt o[] = {{"--help", NULL, help},
+                   {"--gpus", &gpus, NULL},
+                   {"--for", &dur, NULL},
+                   {"--start", &start, NULL},
+                   {"--within", &within, NULL},
+                   {"--max-price", &maxp, NULL},
+                   {"--max-ncu-price", &maxncu, NULL},
+                   {"--from", &from, NULL},
+                   {"--max-rtt", &rtt, NULL},
+                   {"--model", &model, NULL},
+                   {"--region", &region, NULL},
+                   {"--exclude", &exclude, NULL},
+                   {"--min-memory", &mem, NULL},
+                   {"--objective", &objective, NULL},
+                   {"--split", NULL, &split},
+                   END_OPT};
   if (!cli_opts(c, argc, argv, o, pos, 0, &np, order_usage) || *help) return NULL;
   long long n;
   int64_t sec, t0, m;
@@ -171,8 +193,9 @@ static json_t *order_body(cli *c, int argc, char **argv, bool *help) {
     cli_usage_error(order_usage, "--for DURATION is required, in whole hours (24h, 3d)");
     goto bad;
   }
-  json_object_set_new(b, "duration_hours", strspn(dur, "0123456789") == strlen(dur)
-                                               ? json_integer(sec / 3600) : json_string(dur));
+  json_object_set_new(b, "duration_hours",
+                      strspn(dur, "0123456789") == strlen(dur) ? json_integer(sec / 3600)
+                                                               : json_string(dur));
   if (!sl_time_parse_human(start, sl_time_now(), &t0, &rel)) {
     cli_usage_error(order_usage, "--start must be now, now+<duration> or an RFC 3339 time");
     goto bad;
@@ -230,8 +253,10 @@ static json_t *order_body(cli *c, int argc, char **argv, bool *help) {
     }
     json_object_set_new(spec, "min_memory_gb", json_integer(n));
   }
-  if (json_object_size(spec)) json_object_set_new(b, "spec", spec);
-  else json_decref(spec);
+  if (json_object_size(spec))
+    json_object_set_new(b, "spec", spec);
+  else
+    json_decref(spec);
   if (region) json_object_set_new(b, "regions", csv_array(region));
   if (exclude) json_object_set_new(b, "exclude_regions", csv_array(exclude));
   if (split) json_object_set_new(b, "placement", json_string("split"));
@@ -247,7 +272,8 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 static void placements_table(json_t *arr) {
-  static const char *head[] = {"POOL", "REGION", "MODEL", "GPUS", "START", "END", "$/GPU-H", "RTT MS", "TOTAL"};
+  static const char *head[] = {"POOL", "REGION",  "MODEL",  "GPUS", "START",
+                               "END",  "$/GPU-H", "RTT MS", "TOTAL"};
   table t;
   table_init(&t, 9, head, "lllrllrrr");
   size_t i;
@@ -256,7 +282,8 @@ static void placements_table(json_t *arr) {
     char b[6][64];
     snprintf(b[0], 64, "%lld", jint(p, "pool_id"));
     table_row(&t, b[0], jstr(p, "region"), jstr(p, "accelerator"),
-              fmt_val(json_object_get(p, "gpus"), b[1], 64), fmt_time(json_object_get(p, "start"), b[2], 64),
+              fmt_val(json_object_get(p, "gpus"), b[1], 64),
+              fmt_time(json_object_get(p, "start"), b[2], 64),
               fmt_time(json_object_get(p, "end"), b[3], 64), jstr(p, "unit_price"),
               fmt_val(json_object_get(p, "rtt_ms"), b[4], 64), jstr(p, "total"));
   }
@@ -274,7 +301,8 @@ int cmd_quote(cli *c, int argc, char **argv) {
   int rc = cli_http(c, "POST", "/v1/quotes", b, NULL, NULL, &r);
   json_decref(b);
   if (rc == EX_OK) rc = cli_expect(c, &r, 200);
-  if (rc == EX_OK && c->json) print_json(r.body);
+  if (rc == EX_OK && c->json)
+    print_json(r.body);
   else if (rc == EX_OK) {
     json_t *q = r.body;
     bool filled = json_is_true(json_object_get(q, "filled"));
@@ -282,7 +310,8 @@ int cmd_quote(cli *c, int argc, char **argv) {
     printf("%s: %lld GPUs, %s available; total %s USD\n", filled ? "can fill" : "cannot fill",
            jint(q, "gpus"), fmt_val(json_object_get(q, "gpus_available"), b1, sizeof b1),
            *jstr(q, "total") ? jstr(q, "total") : "-");
-    if (json_array_size(json_object_get(q, "placements"))) placements_table(json_object_get(q, "placements"));
+    if (json_array_size(json_object_get(q, "placements")))
+      placements_table(json_object_get(q, "placements"));
     /* why not the others: counts per reason — the bounded reply's "reasons"
      * ([{"reason", "pools": count, "examples"}]), or an older reply's per-pool "rejected" */
     json_t *rej = json_object_get(q, "rejected");
@@ -292,7 +321,8 @@ int cmd_quote(cli *c, int argc, char **argv) {
       json_t *counts = json_object();
       size_t i;
       json_t *x;
-      json_array_foreach(reasons, i, x) json_object_set_new(counts, jstr(x, "reason"), json_integer(jint(x, "pools")));
+      json_array_foreach(reasons, i, x)
+          json_object_set_new(counts, jstr(x, "reason"), json_integer(jint(x, "pools")));
       rej = counts;
     } else if (json_is_array(rej)) {
       json_t *counts = json_object();
@@ -343,7 +373,8 @@ int cmd_buy(cli *c, int argc, char **argv) {
   } else if (rc == EX_OK) {
     json_t *o = r.body;
     printf("order %lld: %s%s\n", jint(o, "id"), jstr(o, "state"),
-           r.replayed ? " (a retry: the server replayed the first answer, nothing bought twice)" : "");
+           r.replayed ? " (a retry: the server replayed the first answer, nothing bought twice)"
+                      : "");
     if (json_array_size(json_object_get(o, "trades"))) trades_table(json_object_get(o, "trades"));
     if (*jstr(o, "reason")) printf("reason: %s\n", jstr(o, "reason"));
   }
@@ -357,7 +388,8 @@ int cmd_buy(cli *c, int argc, char **argv) {
 /* ----------------------------------------------------------------------- orders, trades */
 
 int cmd_orders(cli *c, int argc, char **argv) {
-  static const char *usage = "usage: suanli orders [--state open|filled|killed|cancelled|expired] [--limit N] [--json]\n";
+  static const char *usage =
+      "usage: suanli orders [--state open|filled|killed|cancelled|expired] [--limit N] [--json]\n";
   const char *pos[1], *state = NULL, *limit = "50";
   int np;
   bool help = false;
@@ -402,8 +434,8 @@ int cmd_orders(cli *c, int argc, char **argv) {
 }
 
 static void trades_table(json_t *arr) {
-  static const char *head[] = {"TRADE", "POOL", "REGION", "MODEL", "GPUS", "START", "END",
-                               "$/GPU-H", "TOTAL", "STATE", "RESERVATION"};
+  static const char *head[] = {"TRADE", "POOL",    "REGION", "MODEL", "GPUS",       "START",
+                               "END",   "$/GPU-H", "TOTAL",  "STATE", "RESERVATION"};
   table t;
   table_init(&t, 11, head, "rrllrllrrll");
   size_t i;
@@ -413,9 +445,11 @@ static void trades_table(json_t *arr) {
     snprintf(b[0], 64, "%lld", jint(it, "id"));
     snprintf(b[1], 64, "%lld", jint(it, "pool_id"));
     table_row(&t, b[0], b[1], jstr(it, "region"), jstr(it, "accelerator"),
-              fmt_val(json_object_get(it, "gpus"), b[2], 64), fmt_time(json_object_get(it, "start"), b[3], 64),
-              fmt_time(json_object_get(it, "end"), b[4], 64), jstr(it, "unit_price"), jstr(it, "total"),
-              jstr(it, "state"), jstr(json_object_get(it, "reservation"), "state"));
+              fmt_val(json_object_get(it, "gpus"), b[2], 64),
+              fmt_time(json_object_get(it, "start"), b[3], 64),
+              fmt_time(json_object_get(it, "end"), b[4], 64), jstr(it, "unit_price"),
+              jstr(it, "total"), jstr(it, "state"),
+              jstr(json_object_get(it, "reservation"), "state"));
   }
   table_print(&t);
   table_free(&t);
@@ -435,9 +469,12 @@ int cmd_trades(cli *c, int argc, char **argv) {
   if (np == 1 && !parse_id(pos[0])) return cli_usage_error(usage, "TRADE must be a trade id");
   if (!cli_need_token(c)) return EX_USAGE;
   char path[300];
-  if (np == 1) snprintf(path, sizeof path, "/v1/trades/%lld", parse_id(pos[0]));
-  else if (order) snprintf(path, sizeof path, "/v1/trades?limit=%lld&order=%lld", n, parse_id(order));
-  else snprintf(path, sizeof path, "/v1/trades?limit=%lld", n);
+  if (np == 1)
+    snprintf(path, sizeof path, "/v1/trades/%lld", parse_id(pos[0]));
+  else if (order)
+    snprintf(path, sizeof path, "/v1/trades?limit=%lld&order=%lld", n, parse_id(order));
+  else
+    snprintf(path, sizeof path, "/v1/trades?limit=%lld", n);
   json_t *j;
   int rc = cli_get_json(c, path, &j);
   if (rc != EX_OK) return rc;
@@ -487,11 +524,14 @@ int cmd_cancel(cli *c, int argc, char **argv) {
     json_decref(b);
   }
   if (rc == EX_OK) rc = cli_expect(c, &r, 200);
-  if (rc == EX_OK && c->json) print_json(r.body);
-  else if (rc == EX_OK && order) printf("order %lld: %s\n", id, jstr(r.body, "state"));
+  if (rc == EX_OK && c->json)
+    print_json(r.body);
+  else if (rc == EX_OK && order)
+    printf("order %lld: %s\n", id, jstr(r.body, "state"));
   else if (rc == EX_OK)
     printf("trade %lld cancelled: refund %s USD, cancellation charge %s USD%s\n", id,
-           jstr(r.body, "refund"), jstr(r.body, "cancellation_charge"), r.replayed ? " (replayed)" : "");
+           jstr(r.body, "refund"), jstr(r.body, "cancellation_charge"),
+           r.replayed ? " (replayed)" : "");
   resp_free(&r);
   return rc;
 }
@@ -517,8 +557,12 @@ int cmd_receipt(cli *c, int argc, char **argv) {
   const char *pos[1], *dir = ".", *file = NULL, *keys = NULL;
   int np;
   bool help = false, verify = false;
-  const opt o[] = {HELP_OPT, {"--dir", &dir, NULL}, {"--file", &file, NULL},
-                   {"--keys", &keys, NULL}, {"--verify", NULL, &verify}, END_OPT};
+  const opt o[] = {HELP_OPT,
+                   {"--dir", &dir, NULL},
+                   {"--file", &file, NULL},
+                   {"--keys", &keys, NULL},
+                   {"--verify", NULL, &verify},
+                   END_OPT};
   if (!cli_opts(c, argc, argv, o, pos, 1, &np, usage)) return EX_USAGE;
   if (help) return fputs(usage, stdout), EX_OK;
   if (file || keys) {
@@ -576,8 +620,10 @@ int cmd_balance(cli *c, int argc, char **argv) {
   json_t *b;
   rc = cli_get_json(c, path, &b);
   if (rc != EX_OK) return rc;
-  if (c->json) print_json(b);
-  else print_balances(b);
+  if (c->json)
+    print_json(b);
+  else
+    print_balances(b);
   json_decref(b);
   return EX_OK;
 }
@@ -590,8 +636,11 @@ int cmd_budget(cli *c, int argc, char **argv) {
   const char *pos[1], *hourly = NULL, *monthly = NULL;
   int np;
   bool help = false, clear = false;
-  const opt o[] = {HELP_OPT, {"--hourly", &hourly, NULL}, {"--monthly", &monthly, NULL},
-                   {"--clear", NULL, &clear}, END_OPT};
+  const opt o[] = {HELP_OPT,
+                   {"--hourly", &hourly, NULL},
+                   {"--monthly", &monthly, NULL},
+                   {"--clear", NULL, &clear},
+                   END_OPT};
   if (!cli_opts(c, argc, argv, o, pos, 0, &np, usage)) return EX_USAGE;
   if (help) return fputs(usage, stdout), EX_OK;
   int64_t m;
@@ -613,8 +662,10 @@ int cmd_budget(cli *c, int argc, char **argv) {
   rc = cli_http(c, "PUT", path, body, NULL, NULL, &r);
   json_decref(body);
   if (rc == EX_OK) rc = cli_expect(c, &r, 200);
-  if (rc == EX_OK && c->json) print_json(r.body);
-  else if (rc == EX_OK) print_balances(r.body);
+  if (rc == EX_OK && c->json)
+    print_json(r.body);
+  else if (rc == EX_OK)
+    print_balances(r.body);
   resp_free(&r);
   return rc;
 }

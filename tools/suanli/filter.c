@@ -28,22 +28,27 @@ static bool fixed(const char *s, int dec, int64_t *out) {
     v = v * 10 + (*p - '0');
   }
   if (nd == 0) return false;
-  for (int i = fd < 0 ? 0 : fd; i < dec; i++) v *= 10;
+  for (int i = fd < 0 ? 0 : fd; i < dec; i++)
+    v *= 10;
   *out = v;
   return true;
 }
 
 static void fixed_str(int64_t v, int dec, char *buf, size_t len) {
   int64_t p = 1;
-  for (int i = 0; i < dec; i++) p *= 10;
-  if (dec) snprintf(buf, len, "%lld.%0*lld", (long long)(v / p), dec, (long long)(v % p));
-  else snprintf(buf, len, "%lld", (long long)v);
+  for (int i = 0; i < dec; i++)
+    p *= 10;
+  if (dec)
+    snprintf(buf, len, "%lld.%0*lld", (long long)(v / p), dec, (long long)(v % p));
+  else
+    snprintf(buf, len, "%lld", (long long)v);
 }
 
 bool filter_term(const char *term, char *q, size_t qlen, char *why, size_t whylen) {
   char field[32], op[3] = "", value[128];
   size_t fl = strspn(term, "abcdefghijklmnopqrstuvwxyz_");
-  if (fl == 0 || fl >= sizeof field) return why_set(why, whylen, "expected FIELD OP VALUE, e.g. price<3");
+  if (fl == 0 || fl >= sizeof field)
+    return why_set(why, whylen, "expected FIELD OP VALUE, e.g. price<3");
   memcpy(field, term, fl);
   field[fl] = 0;
   size_t ol = strspn(term + fl, "<>=!");
@@ -63,13 +68,15 @@ bool filter_term(const char *term, char *q, size_t qlen, char *why, size_t whyle
     return true;
   }
   if (!strcmp(field, "gpus") || !strcmp(field, "mem")) {
-    if (!(gt || ge || eq) || !fixed(value, 0, &v)) return why_set(why, whylen, "takes >= N (a whole number)");
+    if (!(gt || ge || eq) || !fixed(value, 0, &v))
+      return why_set(why, whylen, "takes >= N (a whole number)");
     fixed_str(gt ? v + 1 : v, 0, buf, sizeof buf);
     query_add(q, qlen, !strcmp(field, "gpus") ? "min_gpus" : "min_memory_gb", buf);
     return true;
   }
   if (!strcmp(field, "price") || !strcmp(field, "price_ncu")) {
-    if (eq || !fixed(value, 2, &v)) return why_set(why, whylen, "takes < <= > >= an amount like 3.10");
+    if (eq || !fixed(value, 2, &v))
+      return why_set(why, whylen, "takes < <= > >= an amount like 3.10");
     bool upper = lt || le;
     if (lt) v -= 1;
     if (gt) v += 1;
@@ -84,18 +91,21 @@ bool filter_term(const char *term, char *q, size_t qlen, char *why, size_t whyle
     return true;
   }
   if (!strcmp(field, "ncu")) {
-    if (!(gt || ge) || !fixed(value, 3, &v)) return why_set(why, whylen, "takes >= a number like 0.9");
+    if (!(gt || ge) || !fixed(value, 3, &v))
+      return why_set(why, whylen, "takes >= a number like 0.9");
     fixed_str(gt ? v + 1 : v, 3, buf, sizeof buf);
     query_add(q, qlen, "min_ncu", buf);
     return true;
   }
   if (!strcmp(field, "rtt")) {
     char *at = strchr(value, '@');
-    if (!(lt || le) || !at || !at[1]) return why_set(why, whylen, "takes rtt<MS@ORIGIN, e.g. rtt<50@us-east-1");
+    if (!(lt || le) || !at || !at[1])
+      return why_set(why, whylen, "takes rtt<MS@ORIGIN, e.g. rtt<50@us-east-1");
     *at = 0;
     size_t vl = strlen(value);
     if (vl > 2 && !strcmp(value + vl - 2, "ms")) value[vl - 2] = 0;
-    if (!fixed(value, 3, &v) || (lt && v == 0)) return why_set(why, whylen, "RTT must be milliseconds");
+    if (!fixed(value, 3, &v) || (lt && v == 0))
+      return why_set(why, whylen, "RTT must be milliseconds");
     fixed_str(lt ? v - 1 : v, 3, buf, sizeof buf);
     query_add(q, qlen, "origin", at + 1);
     query_add(q, qlen, "max_rtt_ms", buf);

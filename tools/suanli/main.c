@@ -24,7 +24,8 @@ static int cmd_completion(cli *c, int argc, char **argv);
 static const command commands[] = {
     {"login", cmd_login, "store the server URL and a token (config file, mode 0600)"},
     {"whoami", cmd_whoami, "the account and token in use"},
-    {"offers", cmd_offers, "search capacity: suanli offers 'model=H100* gpus>=8 price<3' --sort price"},
+    {"offers", cmd_offers,
+     "search capacity: suanli offers 'model=H100* gpus>=8 price<3' --sort price"},
     {"quote", cmd_quote, "what an order would get, booking nothing"},
     {"buy", cmd_buy, "place an order (exactly once, even when retried)"},
     {"orders", cmd_orders, "your orders"},
@@ -85,8 +86,14 @@ bool cli_opts(cli *c, int argc, char **argv, const opt *opts, const char **pos, 
     if (nl >= sizeof name) nl = sizeof name - 1;
     memcpy(name, a, nl);
     name[nl] = 0;
-    if (strcmp(name, "--json") == 0 && !eq) { c->json = true; continue; }
-    if (strcmp(name, "--progress") == 0 && !eq) { c->progress = true; continue; }
+    if (strcmp(name, "--json") == 0 && !eq) {
+      c->json = true;
+      continue;
+    }
+    if (strcmp(name, "--progress") == 0 && !eq) {
+      c->progress = true;
+      continue;
+    }
     const char *val = NULL;
     bool is_url = strcmp(name, "--url") == 0, is_token = strcmp(name, "--token") == 0;
     const opt *o = NULL;
@@ -104,15 +111,20 @@ bool cli_opts(cli *c, int argc, char **argv, const opt *opts, const char **pos, 
       *o->flag = true;
       continue;
     }
-    if (eq) val = eq + 1;
-    else if (i + 1 < argc) val = argv[++i];
+    if (eq)
+      val = eq + 1;
+    else if (i + 1 < argc)
+      val = argv[++i];
     else {
       cli_usage_error(usage, "option %s needs a value", name);
       return false;
     }
-    if (is_url) c->url = val;
-    else if (is_token) c->token = val;
-    else *o->val = val;
+    if (is_url)
+      c->url = val;
+    else if (is_token)
+      c->token = val;
+    else
+      *o->val = val;
   }
   return true;
 }
@@ -121,7 +133,8 @@ static int cmd_help(cli *c, int argc, char **argv) {
   (void)c, (void)argc, (void)argv;
   fputs(main_usage, stdout);
   fputs("\ncommands:\n", stdout);
-  for (size_t i = 0; i < NCOMMANDS; i++) printf("  %-11s %s\n", commands[i].name, commands[i].summary);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    printf("  %-11s %s\n", commands[i].name, commands[i].summary);
   fputs("\nglobal options: --json (the server's JSON), --url URL, --token TOKEN, --progress\n"
         "environment: SUANLI_URL, SUANLI_TOKEN (override the login), SUANLI_CONFIG_DIR\n"
         "  (default ~/.config/suanli), SUANLI_TIMEOUT (seconds)\n"
@@ -142,7 +155,8 @@ static int cmd_completion(cli *c, int argc, char **argv) {
          "  local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]}\n"
          "  if (( COMP_CWORD == 1 )); then\n"
          "    COMPREPLY=($(compgen -W \"");
-  for (size_t i = 0; i < NCOMMANDS; i++) printf("%s%s", i ? " " : "", commands[i].name);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    printf("%s%s", i ? " " : "", commands[i].name);
   printf("\" -- \"$cur\")); return\n"
          "  fi\n"
          "  local opts='--json --url --token --help'\n"
@@ -238,8 +252,10 @@ int cmd_whoami(cli *c, int argc, char **argv) {
       json_array_foreach(regs, i, v) printf(" %s", json_string_value(v));
       putchar('\n');
     }
-    printf("token    %s  label %s  expires %s\n", fmt_val(json_object_get(t, "public_id"), b1, sizeof b1),
-           *jstr(t, "label") ? jstr(t, "label") : "-", fmt_time(json_object_get(t, "expires_at"), b2, sizeof b2));
+    printf("token    %s  label %s  expires %s\n",
+           fmt_val(json_object_get(t, "public_id"), b1, sizeof b1),
+           *jstr(t, "label") ? jstr(t, "label") : "-",
+           fmt_time(json_object_get(t, "expires_at"), b2, sizeof b2));
   }
   json_decref(me);
   return EX_OK;
@@ -260,11 +276,15 @@ int main(int argc, char **argv) {
   /* global options before the command */
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
-    if (strcmp(argv[i], "--json") == 0) c.json = true;
-    else if (strcmp(argv[i], "--progress") == 0) c.progress = true;
+    if (strcmp(argv[i], "--json") == 0)
+      c.json = true;
+    else if (strcmp(argv[i], "--progress") == 0)
+      c.progress = true;
     else if ((strcmp(argv[i], "--url") == 0 || strcmp(argv[i], "--token") == 0) && i + 1 < argc) {
-      if (argv[i][2] == 'u') c.url = argv[i + 1];
-      else c.token = argv[i + 1];
+      if (argv[i][2] == 'u')
+        c.url = argv[i + 1];
+      else
+        c.token = argv[i + 1];
       i++;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       return cmd_help(&c, 0, NULL);
@@ -275,7 +295,8 @@ int main(int argc, char **argv) {
   if (i >= argc) return cli_usage_error(main_usage, "no command given (try `suanli help`)");
   /* the command line, for the persisted Idempotency-Keys */
   size_t len = 1;
-  for (int k = i; k < argc; k++) len += strlen(argv[k]) + 1;
+  for (int k = i; k < argc; k++)
+    len += strlen(argv[k]) + 1;
   c.argv_line = calloc(1, len);
   for (int k = i; k < argc; k++) {
     if (k > i) strcat(c.argv_line, "\x1f");

@@ -20,9 +20,12 @@
 /* The config folder: $SUANLI_CONFIG_DIR, else $XDG_CONFIG_HOME/suanli, else ~/.config/suanli. */
 static void config_dir(cli *c) {
   const char *d = getenv("SUANLI_CONFIG_DIR"), *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
-  if (d && *d) snprintf(c->config_dir, sizeof c->config_dir, "%s", d);
-  else if (x && *x) snprintf(c->config_dir, sizeof c->config_dir, "%s/suanli", x);
-  else snprintf(c->config_dir, sizeof c->config_dir, "%s/.config/suanli", h && *h ? h : ".");
+  if (d && *d)
+    snprintf(c->config_dir, sizeof c->config_dir, "%s", d);
+  else if (x && *x)
+    snprintf(c->config_dir, sizeof c->config_dir, "%s/suanli", x);
+  else
+    snprintf(c->config_dir, sizeof c->config_dir, "%s/.config/suanli", h && *h ? h : ".");
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -110,7 +113,8 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
   if (s->file) return fwrite(p, 1, len, s->file);
   if (s->len + len + 1 > s->cap) {
     size_t cap = s->cap ? s->cap : 4096;
-    while (cap < s->len + len + 1) cap *= 2;
+    while (cap < s->len + len + 1)
+      cap *= 2;
     char *nb = realloc(s->buf, cap);
     if (!nb) {
       s->failed = true;
@@ -131,8 +135,10 @@ static void header_value(const char *line, size_t len, const char *name, char *d
   if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
   const char *v = line + nl + 1;
   const char *end = line + len;
-  while (v < end && (*v == ' ' || *v == '\t')) v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+    end--;
   size_t n = (size_t)(end - v) < dlen - 1 ? (size_t)(end - v) : dlen - 1;
   memcpy(dst, v, n);
   dst[n] = 0;
@@ -151,11 +157,13 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
 }
 
 /* A progress bar on stderr: "[#####     ]  52%  1.2 MB". */
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut, curl_off_t un) {
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ut,
+                       curl_off_t un) {
   (void)ud, (void)ut, (void)un;
   char bar[31];
   int fill = dltotal > 0 ? (int)(30 * dlnow / dltotal) : (int)((dlnow / 65536) % 30);
-  for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : ' ';
+  for (int i = 0; i < 30; i++)
+    bar[i] = i < fill ? '#' : ' ';
   bar[30] = 0;
   if (dltotal > 0)
     fprintf(stderr, "\r[%s] %3d%%  %.1f kB", bar, (int)(100 * dlnow / dltotal), dlnow / 1000.0);
@@ -257,8 +265,9 @@ int cli_expect(const cli *c, const resp *r, long want) {
             r->status == 404 ? " (is the URL that of a Suanli server?)" : "");
     return ex;
   }
-  fprintf(stderr, "suanli: %s (HTTP %ld, %s%s%s)%s%s\n", ex == EX_REFUSED ? "refused" : "server error",
-          r->status, name, *field ? ", field " : "", field, *detail ? ": " : "", detail);
+  fprintf(stderr, "suanli: %s (HTTP %ld, %s%s%s)%s%s\n",
+          ex == EX_REFUSED ? "refused" : "server error", r->status, name, *field ? ", field " : "",
+          field, *detail ? ": " : "", detail);
   if (*hint) fprintf(stderr, "  hint: %s\n", hint);
   return ex;
 }
@@ -301,8 +310,8 @@ int cli_send_once(cli *c, const char *method, const char *path, json_t *body, re
   snprintf(dir, sizeof dir, "%s/pending", c->config_dir);
   json_t *p = json_load_file(file, 0, NULL);
   const char *key = NULL;
-  if (p && json_is_string(json_object_get(p, "key")) && json_is_object(json_object_get(p, "body")) &&
-      strcmp(jstr(p, "path"), path) == 0) {
+  if (p && json_is_string(json_object_get(p, "key")) &&
+      json_is_object(json_object_get(p, "body")) && strcmp(jstr(p, "path"), path) == 0) {
     key = jstr(p, "key");
     body = json_object_get(p, "body");
     fprintf(stderr, "suanli: resuming an unanswered attempt of this command (Idempotency-Key %s)\n",
@@ -328,7 +337,8 @@ int cli_send_once(cli *c, const char *method, const char *path, json_t *body, re
     key = jstr(p, "key");
   }
   int rc = cli_http(c, method, path, body, key, NULL, out);
-  bool in_flight = out->status == 409 && strcmp(jstr(out->body, "error"), "idempotency_in_flight") == 0;
+  bool in_flight =
+      out->status == 409 && strcmp(jstr(out->body, "error"), "idempotency_in_flight") == 0;
   if (rc == EX_OK && out->status < 500 && !in_flight) {
     unlink(file);
   } else if (rc != EX_OK || out->status >= 500 || in_flight) {

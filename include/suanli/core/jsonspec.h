@@ -9,27 +9,27 @@
  * as the parsed document lives. */
 #ifndef SUANLI_JSONSPEC_H
 #define SUANLI_JSONSPEC_H
+#include "suanli/core/error.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "suanli/core/error.h"
 
 typedef enum sl_jtype {
-  SL_JT_STRING,  /* dest: const char **; min/max: length in bytes (max 0 means 256) */
-  SL_JT_INT,     /* dest: int64_t *; min/max: inclusive range; JSON integer only */
-  SL_JT_BOOL,    /* dest: bool * */
-  SL_JT_MONEY,   /* dest: int64_t * (minor units); JSON decimal string; min/max range */
-  SL_JT_TIME,    /* dest: int64_t * (epoch s); RFC 3339 string; max!=0: must be on a slot */
-  SL_JT_ENUM,    /* dest: const char **; value must be one of enums[] (NULL-terminated) */
-  SL_JT_OBJECT,  /* dest: json_t ** (borrowed) */
-  SL_JT_ARRAY,   /* dest: json_t ** (borrowed); min/max: element count */
-  SL_JT_MILLI,   /* dest: int64_t * thousandths; JSON number or decimal string with
-                    at most 3 fraction digits; min/max range in thousandths */
-  SL_JT_START,   /* dest: int64_t * (epoch s); like SL_JT_TIME, or for humans "now" /
-                    "now+2h" (sl_time_parse_human: rounded up to the next whole hour) */
-  SL_JT_HOURS,   /* dest: int64_t * (hours); a JSON integer, or a duration string of whole
-                    hours such as "24h", "3d", "1w" (sl_duration_parse); min/max in hours */
+  SL_JT_STRING, /* dest: const char **; min/max: length in bytes (max 0 means 256) */
+  SL_JT_INT,    /* dest: int64_t *; min/max: inclusive range; JSON integer only */
+  SL_JT_BOOL,   /* dest: bool * */
+  SL_JT_MONEY,  /* dest: int64_t * (minor units); JSON decimal string; min/max range */
+  SL_JT_TIME,   /* dest: int64_t * (epoch s); RFC 3339 string; max!=0: must be on a slot */
+  SL_JT_ENUM,   /* dest: const char **; value must be one of enums[] (NULL-terminated) */
+  SL_JT_OBJECT, /* dest: json_t ** (borrowed) */
+  SL_JT_ARRAY,  /* dest: json_t ** (borrowed); min/max: element count */
+  SL_JT_MILLI,  /* dest: int64_t * thousandths; JSON number or decimal string with
+                   at most 3 fraction digits; min/max range in thousandths */
+  SL_JT_START,  /* dest: int64_t * (epoch s); like SL_JT_TIME, or for humans "now" /
+                   "now+2h" (sl_time_parse_human: rounded up to the next whole hour) */
+  SL_JT_HOURS,  /* dest: int64_t * (hours); a JSON integer, or a duration string of whole
+                   hours such as "24h", "3d", "1w" (sl_duration_parse); min/max in hours */
 } sl_jtype;
 
 typedef struct sl_jfield {
@@ -43,9 +43,9 @@ typedef struct sl_jfield {
 } sl_jfield;
 
 typedef struct sl_jerr {
-  sl_err code;        /* SL_E_OK when decoding succeeded */
-  char field[64];     /* offending field ("" for the body itself) */
-  char detail[160];   /* what is wrong, e.g. "must be between 1 and 100000" */
+  sl_err code;      /* SL_E_OK when decoding succeeded */
+  char field[64];   /* offending field ("" for the body itself) */
+  char detail[160]; /* what is wrong, e.g. "must be between 1 and 100000" */
 } sl_jerr;
 
 /* Decode obj against fields[0..n).  On success returns true and every present field's

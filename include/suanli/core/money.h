@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_MONEY_SCALE 2 /* fraction digits of one major unit */
+#define SL_MONEY_SCALE    2 /* fraction digits of one major unit */
 #define SL_MONEY_CURRENCY "USD"
 /* Largest amount any parse accepts: 10^15 minor units (10 trillion dollars). */
 #define SL_MONEY_MAX INT64_C(1000000000000000)

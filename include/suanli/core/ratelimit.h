@@ -15,16 +15,16 @@ typedef struct sl_rate {
 } sl_rate;
 
 typedef struct sl_bucket {
-  double tokens;    /* tokens left at last_us */
-  int64_t last_us;  /* 0: never used (full) */
+  double tokens;   /* tokens left at last_us */
+  int64_t last_us; /* 0: never used (full) */
 } sl_bucket;
 
 /* The outcome of one take. */
 typedef struct sl_take {
   bool allowed;
-  double remaining;        /* whole tokens left after the take (or now, when refused) */
-  int64_t retry_after_ms;  /* refused: when `cost` tokens will be there; 0 when allowed */
-  int64_t reset_ms;        /* when the bucket will be full again */
+  double remaining;       /* whole tokens left after the take (or now, when refused) */
+  int64_t retry_after_ms; /* refused: when `cost` tokens will be there; 0 when allowed */
+  int64_t reset_ms;       /* when the bucket will be full again */
 } sl_take;
 
 /* Refill b to now_us at rate, then take cost tokens if that many are there.  A cost above
@@ -41,9 +41,9 @@ bool sl_rate_parse(const char *s, sl_rate *out);
 typedef struct sl_rate_entry {
   char key[SL_RATE_KEY_MAX + 1]; /* "" = empty slot */
   sl_bucket bucket;
-  int64_t used_us;   /* last time this entry was looked up */
-  int64_t good_us;   /* last time a request from this key completed well (addresses) */
-  unsigned conns;    /* open connections (addresses); an entry with conns > 0 is never evicted */
+  int64_t used_us; /* last time this entry was looked up */
+  int64_t good_us; /* last time a request from this key completed well (addresses) */
+  unsigned conns;  /* open connections (addresses); an entry with conns > 0 is never evicted */
 } sl_rate_entry;
 
 typedef struct sl_rate_table {

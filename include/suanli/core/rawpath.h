@@ -12,15 +12,15 @@
 
 typedef enum sl_rawpath_rc {
   SL_RAWPATH_OK = 0,
-  SL_RAWPATH_NOT_ABSOLUTE,  /* does not start with '/' */
-  SL_RAWPATH_BAD_BYTE,      /* a byte that may not appear in a path (control, space, non-ASCII, ...) */
-  SL_RAWPATH_BAD_ESCAPE,    /* '%' not followed by two hex digits */
-  SL_RAWPATH_ENCODED,       /* an escape of a character that is not unreserved (%2F, %00, %FF) */
-  SL_RAWPATH_DOT_SEGMENT,   /* a "." or ".." segment */
+  SL_RAWPATH_NOT_ABSOLUTE, /* does not start with '/' */
+  SL_RAWPATH_BAD_BYTE,   /* a byte that may not appear in a path (control, space, non-ASCII, ...) */
+  SL_RAWPATH_BAD_ESCAPE, /* '%' not followed by two hex digits */
+  SL_RAWPATH_ENCODED,    /* an escape of a character that is not unreserved (%2F, %00, %FF) */
+  SL_RAWPATH_DOT_SEGMENT, /* a "." or ".." segment */
   SL_RAWPATH_TOO_LONG,
 } sl_rawpath_rc;
 
-#define SL_RAWPATH_MAX 1024   /* longest path accepted, bytes */
+#define SL_RAWPATH_MAX      1024 /* longest path accepted, bytes */
 #define SL_QUERY_MAX_PARAMS 32
 
 /* Check the path part of the raw request target `raw` (up to the first '?' or the end) and

@@ -20,7 +20,8 @@ typedef enum sl_vocab_domain {
 /* SL_VOCAB__FIRST_<DOMAIN> is the first value of the domain (it takes no number of its own). */
 typedef enum sl_vocab {
   SL_VOCAB_NONE = -1, /* not a value of the domain asked for */
-#define SL_VOCAB_DOMAIN(domain, meaning) SL_VOCAB__FIRST_##domain, SL_VOCAB__AT_##domain = SL_VOCAB__FIRST_##domain - 1,
+#define SL_VOCAB_DOMAIN(domain, meaning)                                                           \
+  SL_VOCAB__FIRST_##domain, SL_VOCAB__AT_##domain = SL_VOCAB__FIRST_##domain - 1,
 #define SL_VOCAB(domain, ident, value, meaning) SL_##domain##_##ident,
 #include "api/vocab.def"
 #undef SL_VOCAB
@@ -28,7 +29,8 @@ typedef enum sl_vocab {
   SL_VOCAB__COUNT
 } sl_vocab;
 
-/* The value's string ("nvlink"), its meaning, its domain; "" / SL_VD__COUNT when v is not a value. */
+/* The value's string ("nvlink"), its meaning, its domain; "" / SL_VD__COUNT when v is not a value.
+ */
 const char *sl_vocab_name(sl_vocab v);
 const char *sl_vocab_meaning(sl_vocab v);
 sl_vocab_domain sl_vocab_domain_of(sl_vocab v);

@@ -7,9 +7,9 @@
 typedef struct sl_principal {
   int64_t account_id;
   int64_t token_id;
-  char kind[16];         /* admin | provider | tenant | operator */
+  char kind[16]; /* admin | provider | tenant | operator */
   char name[201];
-  json_t *regions;       /* operator regions (array of strings, owned); NULL for others */
+  json_t *regions; /* operator regions (array of strings, owned); NULL for others */
   char token_public[40];
   char token_label[201];
   int64_t token_expires; /* epoch s, 0 = never */
@@ -19,14 +19,13 @@ typedef struct sl_principal {
   double rate_burst;     /* ... burst; else the kind's default applies (src/http/limits.c) */
 } sl_principal;
 
-
 void sl_principal_clear(sl_principal *p);
 
 /* Look up a live (not revoked, not expired, account not disabled) token by its hash. */
 sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out);
 
-sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name,
-                             const json_t *regions, json_t **out);
+sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name, const json_t *regions,
+                             json_t **out);
 sl_dbrc sl_db_account_get(sl_dbc *c, int64_t id, json_t **out);
 /* GET /v1/me: the account of token token_id and the token. */
 sl_dbrc sl_db_me(sl_dbc *c, int64_t token_id, json_t **out);

@@ -7,8 +7,8 @@
  * writes take typed arguments. */
 #ifndef SUANLI_DB_H
 #define SUANLI_DB_H
-#include <jansson.h>
 #include "suanli/core/scopes.h"
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,10 +48,10 @@ void sl_db_release(sl_db *db, sl_dbc *c);
 void sl_db_reset(sl_dbc *c);
 /* Counters of the pool since it opened (for /metrics). */
 typedef struct sl_db_pool_stats {
-  uint64_t acquires;          /* sl_db_acquire calls */
-  uint64_t waits;             /* ... that found no free connection and waited */
-  uint64_t timeouts;          /* ... that gave up waiting */
-  uint64_t connect_failures;  /* ... whose connection could not be (re)established */
+  uint64_t acquires;         /* sl_db_acquire calls */
+  uint64_t waits;            /* ... that found no free connection and waited */
+  uint64_t timeouts;         /* ... that gave up waiting */
+  uint64_t connect_failures; /* ... whose connection could not be (re)established */
   int size, in_use;
 } sl_db_pool_stats;
 void sl_db_pool_stats_get(sl_db *db, sl_db_pool_stats *out);

@@ -1,4 +1,5 @@
-/* db/dispatch.h — outbox jobs, reservations, health, failover, simulated cluster store (src/db/dispatch.c). */
+/* db/dispatch.h — outbox jobs, reservations, health, failover, simulated cluster store
+ * (src/db/dispatch.c). */
 #ifndef SUANLI_DB_DISPATCH_H
 #define SUANLI_DB_DISPATCH_H
 #include "suanli/db/db.h"

@@ -1,4 +1,5 @@
-/* db/idempotency.h — Idempotency-Key claims (src/db/idempotency.c; the claim rule is at the top of that file). */
+/* db/idempotency.h — Idempotency-Key claims (src/db/idempotency.c; the claim rule is at the top of
+ * that file). */
 #ifndef SUANLI_DB_IDEMPOTENCY_H
 #define SUANLI_DB_IDEMPOTENCY_H
 #include "suanli/db/db.h"

@@ -1,4 +1,5 @@
-/* db/market.h — calendar snapshot, capacity-book feed, orders, trades, money, background work (src/db/market.c). */
+/* db/market.h — calendar snapshot, capacity-book feed, orders, trades, money, background work
+ * (src/db/market.c). */
 #ifndef SUANLI_DB_MARKET_H
 #define SUANLI_DB_MARKET_H
 #include "suanli/db/db.h"
@@ -7,11 +8,11 @@
 typedef struct sl_db_pool_row {
   int64_t id, owner_id;
   char region[48], accelerator[72], intra[20], inter[16], status[12], health[12];
-  int32_t memory_gb;      /* -1 unknown */
-  int64_t ncu_milli;      /* -1 unrated */
+  int32_t memory_gb; /* -1 unknown */
+  int64_t ncu_milli; /* -1 unrated */
   int32_t inter_gbps, gpu_count;
   int64_t price_minor, avail_from, avail_until;
-  int64_t rtt_us;         /* -1 (the book looks RTTs up in its latency matrix) */
+  int64_t rtt_us; /* -1 (the book looks RTTs up in its latency matrix) */
 } sl_db_pool_row;
 
 typedef struct sl_db_booking {
@@ -36,13 +37,13 @@ sl_dbrc sl_db_book_slots_in(sl_dbc *c, const int64_t *ids, size_t nids, int64_t 
 typedef struct sl_db_rtt_row {
   char from[48], to[48];
   int64_t rtt_us;
-  bool estimated;         /* a great-circle estimate (region_rtt, schema/019), not measured */
+  bool estimated; /* a great-circle estimate (region_rtt, schema/019), not measured */
 } sl_db_rtt_row;
 sl_dbrc sl_db_book_latency(sl_dbc *c, sl_db_rtt_row **rows, size_t *n);
 typedef struct sl_db_change {
-  char kind[16];                /* pool | slots | latency | accelerators */
-  int64_t pool_id;              /* 0 when none */
-  int64_t slot_from, slot_to;   /* slots: the range touched (inclusive) */
+  char kind[16];              /* pool | slots | latency | accelerators */
+  int64_t pool_id;            /* 0 when none */
+  int64_t slot_from, slot_to; /* slots: the range touched (inclusive) */
 } sl_db_change;
 /* The xmin of the current snapshot: every transaction below it has finished. */
 sl_dbrc sl_db_feed_xmin(sl_dbc *c, uint64_t *xmin);
@@ -55,10 +56,10 @@ sl_dbrc sl_db_feed_prune(sl_dbc *c, int older_than_s);
 
 typedef struct sl_db_order_new {
   int64_t tenant_id;
-  const json_t *request;          /* normalized order body */
+  const json_t *request; /* normalized order body */
   int64_t gpus, duration_hours, earliest_start, latest_start, expires_at; /* 0 = none */
   const char *time_in_force;
-  const json_t *accelerators, *regions, *excluded; /* arrays or NULL */
+  const json_t *accelerators, *regions, *excluded;       /* arrays or NULL */
   int64_t min_memory_gb, min_ncu_milli, max_price_minor; /* -1 = none */
 } sl_db_order_new;
 
@@ -82,8 +83,8 @@ sl_dbrc sl_db_trade(sl_dbc *c, int64_t order, int64_t tenant, int64_t pool, int6
 
 /* Who may see a trade: tenant or provider id, or operator regions, or nobody (admin). */
 typedef struct sl_trade_scope {
-  int64_t party;          /* tenant or provider account; 0 = any */
-  const json_t *regions;  /* operator scope; NULL = any */
+  int64_t party;         /* tenant or provider account; 0 = any */
+  const json_t *regions; /* operator scope; NULL = any */
 } sl_trade_scope;
 sl_dbrc sl_db_trade_get(sl_dbc *c, int64_t id, const sl_trade_scope *s, json_t **out);
 sl_dbrc sl_db_trades_list(sl_dbc *c, const sl_trade_scope *s, int64_t order, int64_t after,

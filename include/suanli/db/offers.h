@@ -4,15 +4,15 @@
 #include "suanli/db/db.h"
 
 typedef struct sl_offer_filter {
-  int64_t start, end;                 /* the window: free GPUs are counted in every hour */
-  const char *accelerator_like;       /* ILIKE patterns ('%' wildcards, '\\' escapes) or NULL */
+  int64_t start, end;           /* the window: free GPUs are counted in every hour */
+  const char *accelerator_like; /* ILIKE patterns ('%' wildcards, '\\' escapes) or NULL */
   const char *region_like;
-  int64_t min_free_gpus;              /* -1: at least 1 */
+  int64_t min_free_gpus;                                         /* -1: at least 1 */
   int64_t min_price_minor, max_price_minor, max_ncu_price_minor; /* -1 = any */
   int64_t min_ncu_milli, min_memory_gb;                          /* -1 = any */
-  const char *origin;                 /* RTT from this region, or NULL */
-  int64_t max_rtt_us;                 /* -1 = any (needs origin) */
-  const char *sort;                   /* price | price_per_ncu | rtt | free */
+  const char *origin;                                            /* RTT from this region, or NULL */
+  int64_t max_rtt_us;                                            /* -1 = any (needs origin) */
+  const char *sort; /* price | price_per_ncu | rtt | free */
   int64_t offset;
   int limit;
 } sl_offer_filter;

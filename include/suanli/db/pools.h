@@ -6,26 +6,25 @@
 typedef struct sl_pool_new {
   int64_t owner_id;
   const char *name, *region, *accelerator, *intra_node, *inter_node, *adapter_kind;
-  int64_t gpu_count, gpus_per_node, inter_node_gbps, price_minor, available_from,
-      available_until;
+  int64_t gpu_count, gpus_per_node, inter_node_gbps, price_minor, available_from, available_until;
   const json_t *adapter_config;
 } sl_pool_new;
 
 /* Who is reading pools, and how to filter them. */
 typedef struct sl_pool_filter {
   const char *region, *accelerator, *status;
-  int64_t min_memory_gb;  /* -1 = any */
-  int64_t min_ncu_milli;  /* -1 = any */
-  int64_t owner;          /* 0 = any */
-  const json_t *regions;  /* operator scope: array of codes, NULL = any */
-  bool market_only;       /* tenants: active pools only */
-  bool public_view;       /* leave out the adapter (tenants and operators) */
+  int64_t min_memory_gb; /* -1 = any */
+  int64_t min_ncu_milli; /* -1 = any */
+  int64_t owner;         /* 0 = any */
+  const json_t *regions; /* operator scope: array of codes, NULL = any */
+  bool market_only;      /* tenants: active pools only */
+  bool public_view;      /* leave out the adapter (tenants and operators) */
   int64_t after;
   int limit;
 } sl_pool_filter;
 
 typedef struct sl_pool_patch {
-  const char *name, *status; /* NULL = unchanged */
+  const char *name, *status;                                       /* NULL = unchanged */
   int64_t price_minor, gpu_count, available_from, available_until; /* -1 = unchanged */
 } sl_pool_patch;
 

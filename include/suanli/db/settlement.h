@@ -13,10 +13,13 @@ sl_dbrc sl_db_periods_list(sl_dbc *c, json_t **out);
 /* Stream sl_period_lines (owner -1 = every account, 0 = the exchange): columns account_id,
  * account_kind, txn_id, at, kind, trade_id, pool_id, region, gpu_hours, available, escrow,
  * fee, memo. */
-sl_dbrc sl_db_period_lines(sl_dbc *c, int64_t owner, int64_t from, int64_t to, sl_db_row_fn row, void *arg);
-sl_dbrc sl_db_balances_at(sl_dbc *c, int64_t owner, int64_t at, int64_t *available, int64_t *escrow);
+sl_dbrc sl_db_period_lines(sl_dbc *c, int64_t owner, int64_t from, int64_t to, sl_db_row_fn row,
+                           void *arg);
+sl_dbrc sl_db_balances_at(sl_dbc *c, int64_t owner, int64_t at, int64_t *available,
+                          int64_t *escrow);
 /* (pool_id, refunded) on a provider's trades in [from, to). */
-sl_dbrc sl_db_refunds_borne(sl_dbc *c, int64_t provider, int64_t from, int64_t to, sl_db_row_fn row, void *arg);
+sl_dbrc sl_db_refunds_borne(sl_dbc *c, int64_t provider, int64_t from, int64_t to, sl_db_row_fn row,
+                            void *arg);
 /* (region, trades, gpu_hours, gross, fees, refunds) for regions (JSON array; NULL = all). */
 sl_dbrc sl_db_region_summary(sl_dbc *c, int64_t from, int64_t to, const json_t *regions,
                              sl_db_row_fn row, void *arg);

@@ -4,11 +4,11 @@
  * entry keeps is written out in src/dispatch/adapter_template.c. */
 #ifndef SUANLI_ADAPTER_H
 #define SUANLI_ADAPTER_H
+#include "suanli/core/jsonspec.h"
+#include "suanli/dispatch/dispatch.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include "suanli/core/jsonspec.h"
-#include "suanli/dispatch/dispatch.h"
 
 typedef struct sl_adapter {
   const char *kind; /* a value of ADAPTER_KIND (api/vocab.def) */

@@ -21,11 +21,11 @@ typedef enum { SL_ADAPTER_OK, SL_ADAPTER_RETRY, SL_ADAPTER_TERMINAL } sl_adapter
 
 typedef struct sl_adapter_call {
   int64_t reservation_id, trade_id, pool_id, tenant_id;
-  int64_t start, end;          /* epoch seconds, [start, end) */
+  int64_t start, end; /* epoch seconds, [start, end) */
   int32_t gpus, gpus_per_node;
-  int32_t nodes;               /* ceil(gpus / gpus_per_node) */
+  int32_t nodes; /* ceil(gpus / gpus_per_node) */
   const char *region, *accelerator;
-  const json_t *config;        /* the pool's adapter configuration (validated) */
+  const json_t *config; /* the pool's adapter configuration (validated) */
   /* Access to what was bought (api/ACCESS.md): the tenant's X25519 public key (64 hex
    * digits) or NULL; reserve may write the access details into access_out, sealed to that
    * key (crypto_box_seal) and base64-encoded, NUL-terminated; left empty when it has none. */
@@ -36,15 +36,17 @@ typedef struct sl_adapter_call {
 
 /* Longest sealed box the exchange stores (bytes, before base64), and its base64 size. */
 #define SL_ACCESS_SEALED_MAX 16384
-#define SL_ACCESS_B64_MAX (SL_ACCESS_SEALED_MAX / 3 * 4 + 8)
+#define SL_ACCESS_B64_MAX    (SL_ACCESS_SEALED_MAX / 3 * 4 + 8)
 
 typedef struct sl_adapter_ops {
   /* Set *ref (an identifier on the pool's system) on OK. */
-  sl_adapter_rc (*reserve)(const sl_adapter_call *c, char *ref, size_t reflen, char *err, size_t errlen);
+  sl_adapter_rc (*reserve)(const sl_adapter_call *c, char *ref, size_t reflen, char *err,
+                           size_t errlen);
   /* Cancelling an unknown reservation is OK (idempotent). */
   sl_adapter_rc (*cancel)(const sl_adapter_call *c, char *err, size_t errlen);
   /* Read back the state on the pool's system ("reserved", "absent", ...). */
-  sl_adapter_rc (*status)(const sl_adapter_call *c, char *state, size_t len, char *err, size_t errlen);
+  sl_adapter_rc (*status)(const sl_adapter_call *c, char *state, size_t len, char *err,
+                          size_t errlen);
 } sl_adapter_ops;
 
 /* The operations of kind, from the registry (adapter.h), or NULL. */
@@ -57,7 +59,8 @@ void sl_adapter_sim_fini(void);
 
 /* Webhook signing: the exchange's key signs each webhook body (set once at start-up).
  * Returns false when no key is available. */
-typedef bool (*sl_dispatch_signer)(const uint8_t *body, size_t len, uint8_t sig[64], char key_id[17]);
+typedef bool (*sl_dispatch_signer)(const uint8_t *body, size_t len, uint8_t sig[64],
+                                   char key_id[17]);
 void sl_dispatch_set_signer(sl_dispatch_signer fn);
 /* The webhook address policy (see adapter_webhook.c); family AF_INET or AF_INET6. */
 bool sl_webhook_address_allowed(int family, const uint8_t *addr);

@@ -1,25 +1,25 @@
 /* http.h — the REST server as seen from server/main.c. */
 #ifndef SUANLI_HTTP_H
 #define SUANLI_HTTP_H
+#include "suanli/db/db.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "suanli/db/db.h"
 
 typedef struct sl_http_config {
-  const char *host;            /* listen address, IPv4 dotted quad */
+  const char *host; /* listen address, IPv4 dotted quad */
   uint16_t port;
-  unsigned threads;            /* libmicrohttpd worker threads */
-  unsigned conn_limit;         /* total connections */
-  unsigned per_ip_limit;       /* connections per client address */
-  unsigned conn_timeout_s;     /* idle connection timeout */
-  size_t max_body;             /* request body limit, bytes */
-  unsigned drain_timeout_s;    /* SIGTERM: how long in-flight requests may finish */
-  sl_db *read_db;              /* optional (borrowed): a replica for reads of closed periods */
+  unsigned threads;         /* libmicrohttpd worker threads */
+  unsigned conn_limit;      /* total connections */
+  unsigned per_ip_limit;    /* connections per client address */
+  unsigned conn_timeout_s;  /* idle connection timeout */
+  size_t max_body;          /* request body limit, bytes */
+  unsigned drain_timeout_s; /* SIGTERM: how long in-flight requests may finish */
+  sl_db *read_db;           /* optional (borrowed): a replica for reads of closed periods */
   /* hostile clients (src/http/limits.c) */
-  unsigned conn_reserve;       /* of conn_limit, kept for addresses with recent good requests */
-  unsigned header_deadline_s;  /* whole time allowed for a request line + headers */
-  unsigned body_deadline_s;    /* whole time allowed for a request body */
+  unsigned conn_reserve;      /* of conn_limit, kept for addresses with recent good requests */
+  unsigned header_deadline_s; /* whole time allowed for a request line + headers */
+  unsigned body_deadline_s;   /* whole time allowed for a request body */
 } sl_http_config;
 
 typedef struct sl_http sl_http;

@@ -15,28 +15,29 @@
  * later folds entries into the Merkle tree in batches and signs a checkpoint per batch. */
 #ifndef SUANLI_LEDGER_LEDGER_H
 #define SUANLI_LEDGER_LEDGER_H
-#include <jansson.h>
-#include <stdbool.h>
 #include "suanli/db/db.h"
 #include "suanli/ledger/records.h"
+#include <jansson.h>
+#include <stdbool.h>
 
 /* Load (or create) the signing keys and register the signer with the db layer.  enabled=false
  * turns recording off (benchmarks): the signer then waives each transaction's items. */
-bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, char *err, size_t errlen);
+bool sl_ledger_init(const char *conninfo, const char *key_dir, bool enabled, char *err,
+                    size_t errlen);
 void sl_ledger_fini(void);
 bool sl_ledger_enabled(void);
 
 /* Make a new key signing from `at` (epoch s; 0 = now); prints nothing.  *key_id gets it. */
 bool sl_ledger_rotate(const char *conninfo, const char *key_dir, int64_t at, char key_id[17],
-                       char *err, size_t errlen);
+                      char *err, size_t errlen);
 
 /* Sign and append the PERIOD_CLOSE entry of a closed period (in the caller's transaction). */
 sl_dbrc sl_ledger_record_period(sl_dbc *c, int64_t period_id, int64_t from, int64_t to,
-                                 const uint8_t sha256[32], int64_t *entry_id);
+                                const uint8_t sha256[32], int64_t *entry_id);
 
 /* Sign bytes' SHA-256 as an EXPORT record (files, webhook bodies) with the key valid now. */
 bool sl_ledger_sign_blob(const uint8_t *data, size_t len, uint8_t sig[64], char key_id[17],
-                          uint8_t sha256[32]);
+                         uint8_t sha256[32]);
 /* The same for a digest already computed (streamed exports). */
 bool sl_ledger_sign_digest(const uint8_t sha256[32], uint8_t sig[64], char key_id[17]);
 

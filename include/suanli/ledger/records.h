@@ -1,4 +1,5 @@
-/* ledger/records.h — the pure ledger: signed records, Ed25519 keys, RFC 9162 Merkle trees, hex (src/ledger/).
+/* ledger/records.h — the pure ledger: signed records, Ed25519 keys, RFC 9162 Merkle trees, hex
+ * (src/ledger/).
  *
  * Pure: no I/O, no clock, no globals but libsodium's one-time initialisation; every function
  * is thread-safe.  The byte layouts, purposes, key id, leaf data and tree hashing are specified
@@ -10,9 +11,9 @@
  * and the purpose's layout size must all agree, the purpose must be the one asked for, and
  * the few field rules of each layout (below) must hold.
  *
- * Entries.  A ledger entry is a TRADE, money-event or PERIOD_CLOSE record plus the key id and signature
- * that sign it.  Its entry_id (never 0) is unique and signed inside the record; its position
- * in the Merkle tree (the leaf index) is assigned by whoever appends, in append order, and
+ * Entries.  A ledger entry is a TRADE, money-event or PERIOD_CLOSE record plus the key id and
+ * signature that sign it.  Its entry_id (never 0) is unique and signed inside the record; its
+ * position in the Merkle tree (the leaf index) is assigned by whoever appends, in append order, and
  * is bound to the entry by inclusion proofs, not by the id.  A checkpoint of tree_size N
  * covers leaves 0..N-1.
  *

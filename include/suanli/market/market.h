@@ -22,96 +22,110 @@ typedef enum { SL_OBJ_CHEAPEST, SL_OBJ_LOWEST_LATENCY, SL_OBJ_TRADEOFF } sl_mark
 /* Why a pool was (not) used.  Order of checks = order of this enum: the first failing
  * check is the reported reason. */
 typedef enum {
-  SL_WHY_CHOSEN = 0,   /* part of the chosen fill */
-  SL_WHY_HEALTH,       /* pool not active (draining/offline/retired) or health "down" */
-  SL_WHY_SPEC,         /* model, memory, NCU, intra-node or network requirement unmet */
-  SL_WHY_REGION,       /* region not allowed, or excluded */
-  SL_WHY_LATENCY,      /* RTT from origin unknown or above max_rtt */
-  SL_WHY_PRICE,        /* unit price above the order's maximum (per GPU-hour or per NCU-hour) */
-  SL_WHY_CAPACITY,     /* no start in the window with enough free GPUs inside availability */
-  SL_WHY_BUDGET,       /* would exceed the tenant's hourly or remaining monthly budget */
-  SL_WHY_OUTRANKED,    /* feasible, but the objective preferred other pools */
+  SL_WHY_CHOSEN = 0, /* part of the chosen fill */
+  SL_WHY_HEALTH,     /* pool not active (draining/offline/retired) or health "down" */
+  SL_WHY_SPEC,       /* model, memory, NCU, intra-node or network requirement unmet */
+  SL_WHY_REGION,     /* region not allowed, or excluded */
+  SL_WHY_LATENCY,    /* RTT from origin unknown or above max_rtt */
+  SL_WHY_PRICE,      /* unit price above the order's maximum (per GPU-hour or per NCU-hour) */
+  SL_WHY_CAPACITY,   /* no start in the window with enough free GPUs inside availability */
+  SL_WHY_BUDGET,     /* would exceed the tenant's hourly or remaining monthly budget */
+  SL_WHY_OUTRANKED,  /* feasible, but the objective preferred other pools */
 } sl_market_why;
 
 const char *sl_market_why_name(sl_market_why w); /* "chosen", "health", "spec", ... */
 
-typedef enum { SL_INTRA_ANY = 0, SL_INTRA_NVLINK, SL_INTRA_PCIE, SL_INTRA_INFINITY_FABRIC,
-               SL_INTRA_HCCS, SL_INTRA_OTHER } sl_market_intra;
-typedef enum { SL_INTER_NONE = 0, SL_INTER_ETHERNET, SL_INTER_ROCE, SL_INTER_INFINIBAND } sl_market_inter;
+typedef enum {
+  SL_INTRA_ANY = 0,
+  SL_INTRA_NVLINK,
+  SL_INTRA_PCIE,
+  SL_INTRA_INFINITY_FABRIC,
+  SL_INTRA_HCCS,
+  SL_INTRA_OTHER
+} sl_market_intra;
+typedef enum {
+  SL_INTER_NONE = 0,
+  SL_INTER_ETHERNET,
+  SL_INTER_ROCE,
+  SL_INTER_INFINIBAND
+} sl_market_inter;
 /* A pool's or an order's intra_node / inter_node string (INTRA_NODE / INTER_NODE of
  * api/vocab.def) as the matcher's class; an unknown name is OTHER / NONE. */
 sl_market_intra sl_market_intra_of(const char *name);
 sl_market_inter sl_market_inter_of(const char *name);
 
 typedef struct sl_market_pool {
-  int64_t id;               /* pool id: the final tie-breaker (lower wins) */
+  int64_t id; /* pool id: the final tie-breaker (lower wins) */
   const char *region;
-  const char *accelerator;  /* accelerator model id, e.g. "H100-SXM" */
-  int32_t memory_gb;        /* per GPU; -1 unknown */
-  int64_t ncu_milli;        /* normalized units per GPU, thousandths; -1 unrated */
+  const char *accelerator; /* accelerator model id, e.g. "H100-SXM" */
+  int32_t memory_gb;       /* per GPU; -1 unknown */
+  int64_t ncu_milli;       /* normalized units per GPU, thousandths; -1 unrated */
   sl_market_intra intra;
   sl_market_inter inter;
   int32_t inter_gbps;
-  int64_t price_minor;      /* ask per GPU-hour */
+  int64_t price_minor;             /* ask per GPU-hour */
   int64_t avail_from, avail_until; /* availability window [from, until) */
-  bool active;              /* status == active */
-  bool down;                /* health == down */
-  int64_t rtt_us;           /* RTT origin -> pool region; -1 unknown (ignored when no origin) */
-  bool rtt_estimated;       /* rtt_us is a great-circle estimate, not a measurement */
-  const int32_t *free;      /* nslots entries */
+  bool active;                     /* status == active */
+  bool down;                       /* health == down */
+  int64_t rtt_us;      /* RTT origin -> pool region; -1 unknown (ignored when no origin) */
+  bool rtt_estimated;  /* rtt_us is a great-circle estimate, not a measurement */
+  const int32_t *free; /* nslots entries */
 } sl_market_pool;
 
 typedef struct sl_market_order {
-  int32_t gpus;                  /* >= 1 */
-  int32_t duration_slots;        /* hours, >= 1 */
+  int32_t gpus;                         /* >= 1 */
+  int32_t duration_slots;               /* hours, >= 1 */
   int64_t earliest_start, latest_start; /* slot-aligned, earliest <= latest */
   /* spec (each optional; all given ones must hold) */
-  const char *const *accelerators; size_t n_accelerators; /* allowed models; 0 = any */
-  int32_t min_memory_gb;         /* -1 = any */
-  int64_t min_ncu_milli;         /* -1 = any; unrated models never satisfy it */
-  sl_market_intra intra;            /* SL_INTRA_ANY = any */
-  sl_market_inter min_inter;        /* minimum network class: NONE < ETHERNET < ROCE < INFINIBAND */
-  int32_t min_inter_gbps;        /* 0 = any */
+  const char *const *accelerators;
+  size_t n_accelerators;     /* allowed models; 0 = any */
+  int32_t min_memory_gb;     /* -1 = any */
+  int64_t min_ncu_milli;     /* -1 = any; unrated models never satisfy it */
+  sl_market_intra intra;     /* SL_INTRA_ANY = any */
+  sl_market_inter min_inter; /* minimum network class: NONE < ETHERNET < ROCE < INFINIBAND */
+  int32_t min_inter_gbps;    /* 0 = any */
   /* regions */
-  bool has_origin;               /* when true, pools' rtt_us are meaningful */
-  int64_t max_rtt_us;            /* -1 = no limit (only with has_origin) */
-  const char *const *regions; size_t n_regions;         /* allowed; 0 = any */
-  const char *const *excluded; size_t n_excluded;
+  bool has_origin;    /* when true, pools' rtt_us are meaningful */
+  int64_t max_rtt_us; /* -1 = no limit (only with has_origin) */
+  const char *const *regions;
+  size_t n_regions; /* allowed; 0 = any */
+  const char *const *excluded;
+  size_t n_excluded;
   /* price */
-  int64_t max_price_minor;       /* per GPU-hour, -1 = none */
-  int64_t max_ncu_price_minor;   /* per NCU-hour, -1 = none: price*1000 <= this*ncu_milli */
+  int64_t max_price_minor;     /* per GPU-hour, -1 = none */
+  int64_t max_ncu_price_minor; /* per NCU-hour, -1 = none: price*1000 <= this*ncu_milli */
   /* budget (from the tenant's caps) */
-  int64_t budget_hourly_minor;   /* max sum over pieces of gpus*unit price, -1 = none */
-  int64_t budget_total_minor;    /* max total of the fill, -1 = none */
+  int64_t budget_hourly_minor; /* max sum over pieces of gpus*unit price, -1 = none */
+  int64_t budget_total_minor;  /* max total of the fill, -1 = none */
   /* placement */
-  bool split;                    /* false = gang: all GPUs in one pool */
-  int32_t max_pieces;            /* split: at most this many pools (>= 1) */
+  bool split;         /* false = gang: all GPUs in one pool */
+  int32_t max_pieces; /* split: at most this many pools (>= 1) */
   sl_market_objective objective;
-  int64_t money_per_ms_minor;    /* TRADEOFF: value of 1 ms RTT per GPU-hour, minor units */
+  int64_t money_per_ms_minor; /* TRADEOFF: value of 1 ms RTT per GPU-hour, minor units */
 } sl_market_order;
 
 typedef struct sl_market_piece {
-  size_t pool;               /* index into the pools array */
-  int64_t start;             /* slot-aligned; end = start + duration_slots*3600 */
+  size_t pool;   /* index into the pools array */
+  int64_t start; /* slot-aligned; end = start + duration_slots*3600 */
   int32_t gpus;
-  int64_t unit_price_minor;  /* per GPU-hour = the pool's ask */
-  int64_t total_minor;       /* gpus * duration_slots * unit price */
-  int64_t rtt_us;            /* -1 unknown / not applicable */
+  int64_t unit_price_minor; /* per GPU-hour = the pool's ask */
+  int64_t total_minor;      /* gpus * duration_slots * unit price */
+  int64_t rtt_us;           /* -1 unknown / not applicable */
 } sl_market_piece;
 
 typedef struct sl_market_verdict {
   sl_market_why why;
-  char detail[120];          /* human explanation, e.g. "price 3.10 > max 2.50" */
+  char detail[120]; /* human explanation, e.g. "price 3.10 > max 2.50" */
 } sl_market_verdict;
 
 typedef struct sl_market_result {
-  bool filled;               /* the whole order can be placed now */
-  int32_t gpus_filled;       /* split orders: GPUs placed by `pieces` (== gpus when filled) */
-  sl_market_piece *pieces;      /* the chosen fill (gang: one piece), best first */
+  bool filled;             /* the whole order can be placed now */
+  int32_t gpus_filled;     /* split orders: GPUs placed by `pieces` (== gpus when filled) */
+  sl_market_piece *pieces; /* the chosen fill (gang: one piece), best first */
   size_t npieces;
-  sl_market_piece *ranked;      /* every feasible (pool, its best start), best first */
+  sl_market_piece *ranked; /* every feasible (pool, its best start), best first */
   size_t nranked;
-  sl_market_verdict *verdicts;  /* one per input pool, same index */
+  sl_market_verdict *verdicts; /* one per input pool, same index */
 } sl_market_result;
 
 /* Match order against pools[0..npools) whose free[] arrays cover nslots slots from
@@ -125,7 +139,8 @@ void sl_market_result_free(sl_market_result *r);
 /* The static checks (HEALTH .. PRICE) of sl_market_match for one pool: SL_WHY_CHOSEN when the
  * pool passes them, else the first failing reason (with its detail in *v when v != NULL).
  * p->free is not read. */
-sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_pool *p, sl_market_verdict *v);
+sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_pool *p,
+                                     sl_market_verdict *v);
 /* The ranking key of sl_market_match for pool p (lower is better, compared in order). */
 void sl_market_key(const sl_market_order *o, const sl_market_pool *p, int64_t key[3]);
 

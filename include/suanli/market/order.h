@@ -15,18 +15,18 @@
  */
 #ifndef SUANLI_ORDER_H
 #define SUANLI_ORDER_H
-#include <jansson.h>
 #include "suanli/core/jsonspec.h"
 #include "suanli/market/market.h"
+#include <jansson.h>
 
 typedef struct sl_market_order_req {
-  sl_market_order m;          /* budget fields are -1 here; the exchange fills them */
-  const char *origin;      /* NULL when none */
+  sl_market_order m;  /* budget fields are -1 here; the exchange fills them */
+  const char *origin; /* NULL when none */
   bool good_till;
-  int64_t expires_at;      /* 0 unless good_till */
-  json_t *doc;             /* the body (a reference is held); strings point into it */
+  int64_t expires_at; /* 0 unless good_till */
+  json_t *doc;        /* the body (a reference is held); strings point into it */
   json_t *accelerators, *regions, *excluded; /* borrowed arrays or NULL */
-  const char **lists;      /* owned storage for m.accelerators/regions/excluded */
+  const char **lists;                        /* owned storage for m.accelerators/regions/excluded */
 } sl_market_order_req;
 
 /* Decode body into out.  When now > 0 the window is checked against it (latest_start must

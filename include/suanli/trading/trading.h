@@ -9,42 +9,43 @@
  * and the whole match is redone on a fresh snapshot, a bounded number of times. */
 #ifndef SUANLI_TRADING_H
 #define SUANLI_TRADING_H
-#include <jansson.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include "suanli/db/db.h"
 #include "suanli/market/market.h"
 #include "suanli/market/order.h"
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
 #include "suanli/market/book.h"
 
-#define SL_TRADING_LIMIT_DEFAULT 10    /* ranked placements in a quote unless asked otherwise */
-#define SL_TRADING_LIMIT_MAX 100
-#define SL_TRADING_EXAMPLES 3          /* named pools per reason in a quote */
-#define SL_TRADING_MAX_EXAMINED 20000  /* statically fit pools checked for capacity, at most */
+#define SL_TRADING_LIMIT_DEFAULT 10 /* ranked placements in a quote unless asked otherwise */
+#define SL_TRADING_LIMIT_MAX     100
+#define SL_TRADING_EXAMPLES      3     /* named pools per reason in a quote */
+#define SL_TRADING_MAX_EXAMINED  20000 /* statically fit pools checked for capacity, at most */
 
 /* A bounded match against this process's capacity book (src/trading/book.c). */
 typedef struct sl_trading_book {
-  sl_market_book_match m;        /* matcher input (candidates, examples), result, counts */
-  sl_market_order order;     /* the order as matched: window from now, budget caps applied */
+  sl_market_book_match m; /* matcher input (candidates, examples), result, counts */
+  sl_market_order order;  /* the order as matched: window from now, budget caps applied */
   int64_t window_start;
   size_t nslots;
-  const char **models;       /* owned: the order's accelerator names resolved to models */
+  const char **models; /* owned: the order's accelerator names resolved to models */
 } sl_trading_book;
 
 /* Match order o for tenant (budget caps applied; 0 = none) at time now against the book,
  * after syncing it with the database: at most `limit` ranked placements, the pools in
  * exclude[] left out.  Returns SL_DB_OK with *book filled (free with sl_trading_book_free; its
  * region/accelerator names are valid until the book reloads) or an error. */
-sl_dbrc sl_trading_match(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now, size_t limit,
-                      const int64_t *exclude, size_t nexclude, sl_trading_book *book);
+sl_dbrc sl_trading_match(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now,
+                         size_t limit, const int64_t *exclude, size_t nexclude,
+                         sl_trading_book *book);
 void sl_trading_book_free(sl_trading_book *b);
 
 typedef struct sl_trading_quote_opts {
-  size_t limit;      /* ranked placements (0 = SL_TRADING_LIMIT_DEFAULT) */
-  bool rejected;     /* also one page of the full per-pool list */
-  int64_t after;     /* ... of pools with id > after */
-  size_t page;       /* ... at most this many (0 = 100) */
+  size_t limit;  /* ranked placements (0 = SL_TRADING_LIMIT_DEFAULT) */
+  bool rejected; /* also one page of the full per-pool list */
+  int64_t after; /* ... of pools with id > after */
+  size_t page;   /* ... at most this many (0 = 100) */
 } sl_trading_quote_opts;
 
 /* The quote reply, bounded whatever the market's size: {"filled", "gpus", "gpus_available",
@@ -52,10 +53,10 @@ typedef struct sl_trading_quote_opts {
  * examples: [{pool_id, region, accelerator, detail}]}], "pools": {total, examined,
  * unexamined}} and, when asked, "rejected" (one page) and "rejected_next". */
 sl_dbrc sl_trading_quote(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now,
-                      const sl_trading_quote_opts *q, json_t **out);
+                         const sl_trading_quote_opts *q, json_t **out);
 
 /* This process's capacity book (src/trading/book.c). */
-bool sl_trading_book_start(const char *conninfo);   /* own connection; loads the book */
+bool sl_trading_book_start(const char *conninfo); /* own connection; loads the book */
 void sl_trading_book_stop(void);
 bool sl_trading_book_ready(void);
 /* Changes whenever a pool's attributes, the ratings or the latency matrix may have changed
@@ -65,7 +66,7 @@ uint64_t sl_trading_book_version(void);
 /* Bring the book up to date with every change committed before asked_us (sl_time_now_us);
  * concurrent callers share one read of the feed. */
 sl_dbrc sl_trading_book_sync(int64_t asked_us);
-sl_dbrc sl_trading_book_reload(void);              /* from the tables, whole */
+sl_dbrc sl_trading_book_reload(void); /* from the tables, whole */
 /* This process committed a change (called after every successful mutating request). */
 void sl_trading_book_touch(void);
 /* Sync unless the last sync began after this process's last committed change and less than
@@ -74,25 +75,27 @@ void sl_trading_book_touch(void);
 sl_dbrc sl_trading_book_sync_recent(int64_t max_age_us);
 void sl_trading_book_read_lock(void);
 void sl_trading_book_read_unlock(void);
-const sl_market_book *sl_trading_book_get(void);           /* under the read lock */
-void sl_trading_book_stats(size_t *pools, size_t *bytes, unsigned long *reloads, unsigned long *syncs);
+const sl_market_book *sl_trading_book_get(void); /* under the read lock */
+void sl_trading_book_stats(size_t *pools, size_t *bytes, unsigned long *reloads,
+                           unsigned long *syncs);
 /* The book's size and digest after a sync; with verify, also the digest of a book loaded
  * afresh from the same database snapshot ("agrees": the two are equal).  Admin diagnostics. */
 sl_dbrc sl_trading_book_check(bool verify, json_t **out);
 void sl_trading_retries_add(unsigned long n);
-unsigned long sl_trading_retries(void);         /* stale placements refused and retried */
+unsigned long sl_trading_retries(void); /* stale placements refused and retried */
 
 typedef enum {
-  SL_TRADING_FILLED,        /* every piece bought */
-  SL_TRADING_NOT_FILLED,    /* nothing fits now (reason says why) */
-  SL_TRADING_NO_FUNDS,      /* the tenant cannot pay: nothing may be written */
+  SL_TRADING_FILLED,     /* every piece bought */
+  SL_TRADING_NOT_FILLED, /* nothing fits now (reason says why) */
+  SL_TRADING_NO_FUNDS,   /* the tenant cannot pay: nothing may be written */
 } sl_trading_outcome;
 
 /* Try to fill open order `order_id` (already inserted and, for resting orders, locked) in the
  * caller's transaction.  On SL_TRADING_NOT_FILLED, reason (>= 256 bytes) explains; the caller
  * decides whether the order rests or is killed.  Database errors are returned as-is. */
-sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_market_order_req *o, int64_t now,
-                        sl_trading_outcome *outcome, char *reason, size_t reason_len);
+sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_market_order_req *o,
+                           int64_t now, sl_trading_outcome *outcome, char *reason,
+                           size_t reason_len);
 
 /* The background steps (steps.c), run by suanlid's worker threads (server/workers.c).
  * sl_trading_book_step: one batch of pool events and the re-matches they call for, in one
