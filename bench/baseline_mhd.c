@@ -82,8 +82,7 @@ static char *build_page(size_t target, size_t *out_len) {
   if (len + sizeof pad_key + 2 < target && target < cap) {
     memcpy(buf + len, pad_key, sizeof pad_key - 1);
     len += sizeof pad_key - 1;
-    while (len < target - 2)
-      buf[len++] = ' ';
+    while (len < target - 2) buf[len++] = ' ';
     buf[len++] = '"';
   }
   buf[len++] = '}';
@@ -185,8 +184,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   int sig = 0;
-  while (sigwait(&sigs, &sig) != 0) {
-  }
+  while (sigwait(&sigs, &sig) != 0) {}
   MHD_stop_daemon(d);
   MHD_destroy_response(g_page);
   MHD_destroy_response(g_not_allowed);

@@ -203,10 +203,8 @@ static int clock_cmd(const char *url, int argc, char **argv) {
   const char *sub = argc > 2 ? argv[2] : "show";
   bool set = !strcmp(sub, "set");
   int frozen = -1;
-  if (set && argc == 5 && !strcmp(argv[4], "--frozen"))
-    frozen = 1;
-  else if (set && argc == 5 && !strcmp(argv[4], "--running"))
-    frozen = 0;
+  if (set && argc == 5 && !strcmp(argv[4], "--frozen")) frozen = 1;
+  else if (set && argc == 5 && !strcmp(argv[4], "--running")) frozen = 0;
   bool bad =
       set ? argc < 4 || argc > 5 || (argc == 5 && frozen < 0) : strcmp(sub, "show") || argc > 3;
   if (bad) {
@@ -349,12 +347,9 @@ int main(int argc, char **argv) {
   setenv("TZ", "UTC", 1); /* before any thread: adapters' tools (scontrol) read times in TZ */
   const char *lvl = getenv("SUANLI_LOG_LEVEL");
   if (lvl) {
-    if (!strcmp(lvl, "debug"))
-      sl_log_set_level(SL_LOG_DEBUG);
-    else if (!strcmp(lvl, "warn"))
-      sl_log_set_level(SL_LOG_WARN);
-    else if (!strcmp(lvl, "error"))
-      sl_log_set_level(SL_LOG_ERROR);
+    if (!strcmp(lvl, "debug")) sl_log_set_level(SL_LOG_DEBUG);
+    else if (!strcmp(lvl, "warn")) sl_log_set_level(SL_LOG_WARN);
+    else if (!strcmp(lvl, "error")) sl_log_set_level(SL_LOG_ERROR);
   }
   if (!strcmp(cmd, "routes")) {
     sl_http_print_routes(stdout);

@@ -61,8 +61,7 @@ static void *maint_main(void *arg) {
       sl_db_reap_step(c);
       sl_db_release(w->db, c);
     }
-    for (int i = 0; i < w->period_ticks && !atomic_load(&w->stop); i++)
-      nap_ms(100);
+    for (int i = 0; i < w->period_ticks && !atomic_load(&w->stop); i++) nap_ms(100);
   }
   return NULL;
 }
@@ -84,8 +83,7 @@ static void *seq_main(void *arg) {
       sl_db_release(w->db, c);
     }
     if (added < 5000)
-      for (int i = 0; i < 10 && !atomic_load(&w->stop); i++)
-        nap_ms(100);
+      for (int i = 0; i < 10 && !atomic_load(&w->stop); i++) nap_ms(100);
   }
   return NULL;
 }

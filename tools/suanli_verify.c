@@ -102,8 +102,7 @@ static json_t *hex_json(const uint8_t *b, size_t len) {
 
 static json_t *hashes_json(const sl_ledger_hash *h, size_t n) {
   json_t *a = json_array();
-  for (size_t i = 0; i < n; i++)
-    json_array_append_new(a, hex_json(h[i].b, 32));
+  for (size_t i = 0; i < n; i++) json_array_append_new(a, hex_json(h[i].b, 32));
   return a;
 }
 
@@ -165,8 +164,7 @@ static int cmd_sample(const char *dir) {
   }
   uint8_t seed[SL_LEDGER_SEED_LEN];
   sl_ledger_keypair kp, other;
-  for (int i = 0; i < SL_LEDGER_SEED_LEN; i++)
-    seed[i] = (uint8_t)i;
+  for (int i = 0; i < SL_LEDGER_SEED_LEN; i++) seed[i] = (uint8_t)i;
   sl_ledger_keypair_from_seed(seed, &kp);
   memset(seed, 0xa5, sizeof seed);
   sl_ledger_keypair_from_seed(seed, &other);

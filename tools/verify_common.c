@@ -38,10 +38,8 @@ static void check(report *r, bool ok, const char *fmt, ...) {
   vprintf(fmt, ap);
   fputc('\n', stdout);
   va_end(ap);
-  if (ok)
-    r->passed++;
-  else
-    r->failed++;
+  if (ok) r->passed++;
+  else r->failed++;
 }
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -439,8 +437,7 @@ static bool sha256_file(const char *path, uint8_t out[32]) {
   crypto_hash_sha256_init(&st);
   uint8_t buf[65536];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
-    crypto_hash_sha256_update(&st, buf, n);
+  while ((n = fread(buf, 1, sizeof buf, fp)) > 0) crypto_hash_sha256_update(&st, buf, n);
   bool ok = !ferror(fp);
   fclose(fp);
   crypto_hash_sha256_final(&st, out);

@@ -52,26 +52,16 @@ bool sl_parse_id(const char *s, int64_t *out) {
 static const char *type_name(sl_jtype t) {
   switch (t) {
   case SL_JT_STRING:
-  case SL_JT_ENUM:
-    return "a string";
-  case SL_JT_INT:
-    return "an integer";
-  case SL_JT_BOOL:
-    return "a boolean";
-  case SL_JT_MONEY:
-    return "a decimal string such as \"12.34\"";
-  case SL_JT_TIME:
-    return "an RFC 3339 UTC timestamp string";
-  case SL_JT_OBJECT:
-    return "an object";
-  case SL_JT_ARRAY:
-    return "an array";
-  case SL_JT_MILLI:
-    return "a number with at most 3 decimal places";
-  case SL_JT_START:
-    return "an RFC 3339 UTC timestamp, \"now\" or \"now+2h\"";
-  case SL_JT_HOURS:
-    return "an integer number of hours or a duration such as \"24h\" or \"3d\"";
+  case SL_JT_ENUM: return "a string";
+  case SL_JT_INT: return "an integer";
+  case SL_JT_BOOL: return "a boolean";
+  case SL_JT_MONEY: return "a decimal string such as \"12.34\"";
+  case SL_JT_TIME: return "an RFC 3339 UTC timestamp string";
+  case SL_JT_OBJECT: return "an object";
+  case SL_JT_ARRAY: return "an array";
+  case SL_JT_MILLI: return "a number with at most 3 decimal places";
+  case SL_JT_START: return "an RFC 3339 UTC timestamp, \"now\" or \"now+2h\"";
+  case SL_JT_HOURS: return "an integer number of hours or a duration such as \"24h\" or \"3d\"";
   }
   return "a value";
 }
@@ -99,8 +89,7 @@ bool sl_parse_milli(const char *s, int64_t *out) {
     }
   }
   if (*p) return false;
-  for (; fd < 3; fd++)
-    frac *= 10;
+  for (; fd < 3; fd++) frac *= 10;
   *out = whole * 1000 + frac;
   return true;
 }
@@ -277,8 +266,7 @@ bool sl_json_decode(const json_t *obj, const sl_jfield *fields, size_t n, const 
   if (obj) {
     json_object_foreach((json_t *)obj, key, val) {
       bool known = false;
-      for (size_t i = 0; i < n && !known; i++)
-        known = strcmp(fields[i].name, key) == 0;
+      for (size_t i = 0; i < n && !known; i++) known = strcmp(fields[i].name, key) == 0;
       if (!known) {
         snprintf(fname, sizeof fname, "%s%s", path ? path : "", key);
         return sl_jerr_set(err, SL_E_UNKNOWN_FIELD, fname, "is not a field of this request");

@@ -33,11 +33,9 @@ sl_money_rc sl_money_parse(const char *s, int64_t *out) {
     }
   }
   if (*p != '\0') return SL_MONEY_SYNTAX;
-  for (int i = frac_digits; i < SL_MONEY_SCALE; i++)
-    frac *= 10;
+  for (int i = frac_digits; i < SL_MONEY_SCALE; i++) frac *= 10;
   int64_t scale = 1;
-  for (int i = 0; i < SL_MONEY_SCALE; i++)
-    scale *= 10;
+  for (int i = 0; i < SL_MONEY_SCALE; i++) scale *= 10;
   if (whole > SL_MONEY_MAX / scale) return SL_MONEY_RANGE;
   int64_t v = whole * scale + frac;
   if (v > SL_MONEY_MAX) return SL_MONEY_RANGE;
@@ -47,8 +45,7 @@ sl_money_rc sl_money_parse(const char *s, int64_t *out) {
 
 int sl_money_format(int64_t minor, char *buf, size_t len) {
   int64_t scale = 1;
-  for (int i = 0; i < SL_MONEY_SCALE; i++)
-    scale *= 10;
+  for (int i = 0; i < SL_MONEY_SCALE; i++) scale *= 10;
   /* avoid negating INT64_MIN: work with unsigned magnitude */
   uint64_t mag = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
   int n = snprintf(buf, len, "%s%llu.%0*llu", minor < 0 ? "-" : "",
@@ -74,14 +71,11 @@ bool sl_money_mul(int64_t a, int64_t b, int64_t *out) {
 
 const char *sl_money_strerror(sl_money_rc rc) {
   switch (rc) {
-  case SL_MONEY_OK:
-    return "ok";
+  case SL_MONEY_OK: return "ok";
   case SL_MONEY_SYNTAX:
     return "must be a decimal string such as \"12.34\" (no sign, exponent or spaces)";
-  case SL_MONEY_PRECISION:
-    return "has more than 2 decimal places";
-  case SL_MONEY_RANGE:
-    return "is larger than the maximum amount 10000000000000.00";
+  case SL_MONEY_PRECISION: return "has more than 2 decimal places";
+  case SL_MONEY_RANGE: return "is larger than the maximum amount 10000000000000.00";
   }
   return "invalid amount";
 }

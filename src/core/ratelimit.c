@@ -73,8 +73,7 @@ static uint64_t hash_key(const char *k) { /* FNV-1a */
 
 bool sl_rate_table_init(sl_rate_table *t, size_t slots) {
   size_t n = 64;
-  while (n < slots && n < ((size_t)1 << 24))
-    n <<= 1;
+  while (n < slots && n < ((size_t)1 << 24)) n <<= 1;
   t->slots = calloc(n, sizeof *t->slots);
   t->n = t->slots ? n : 0;
   t->evictions = 0;

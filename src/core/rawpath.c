@@ -64,10 +64,8 @@ sl_rawpath_rc sl_rawpath_canon(const char *raw, char *out, size_t outlen, const 
 
 const char *sl_rawpath_why(sl_rawpath_rc rc) {
   switch (rc) {
-  case SL_RAWPATH_OK:
-    return "ok";
-  case SL_RAWPATH_NOT_ABSOLUTE:
-    return "the path must start with '/'";
+  case SL_RAWPATH_OK: return "ok";
+  case SL_RAWPATH_NOT_ABSOLUTE: return "the path must start with '/'";
   case SL_RAWPATH_BAD_BYTE:
     return "the path contains a character that is not allowed in a URL path";
   case SL_RAWPATH_BAD_ESCAPE:
@@ -75,10 +73,8 @@ const char *sl_rawpath_why(sl_rawpath_rc rc) {
   case SL_RAWPATH_ENCODED:
     return "the path contains a percent-escape of a reserved, control or non-ASCII character "
            "(such as %2F, %00 or %FF); ids and names are sent unescaped";
-  case SL_RAWPATH_DOT_SEGMENT:
-    return "the path contains a '.' or '..' segment";
-  case SL_RAWPATH_TOO_LONG:
-    return "the path is too long";
+  case SL_RAWPATH_DOT_SEGMENT: return "the path contains a '.' or '..' segment";
+  case SL_RAWPATH_TOO_LONG: return "the path is too long";
   }
   return "bad path";
 }
@@ -94,22 +90,14 @@ bool sl_utf8_valid(const char *s, size_t n) {
     }
     size_t len;
     unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-      len = 2;
-    else if (c == 0xE0)
-      len = 3, lo = 0xA0;
-    else if (c == 0xED)
-      len = 3, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF)
-      len = 3;
-    else if (c == 0xF0)
-      len = 4, lo = 0x90;
-    else if (c == 0xF4)
-      len = 4, hi = 0x8F;
-    else if (c >= 0xF1 && c <= 0xF3)
-      len = 4;
-    else
-      return false;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else return false;
     if ((size_t)(e - p) < len) return false;
     if (p[1] < lo || p[1] > hi) return false;
     for (size_t i = 2; i < len; i++)

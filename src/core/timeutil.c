@@ -113,20 +113,11 @@ bool sl_duration_parse(const char *s, int64_t *seconds) {
     int64_t unit = 3600;
     if (!bare) {
       switch (*p++) {
-      case 'm':
-        unit = 60;
-        break;
-      case 'h':
-        unit = 3600;
-        break;
-      case 'd':
-        unit = 86400;
-        break;
-      case 'w':
-        unit = 7 * 86400;
-        break;
-      default:
-        return false; /* no unit, or an unknown one */
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      case 'w': unit = 7 * 86400; break;
+      default: return false; /* no unit, or an unknown one */
       }
     }
     total += n * unit;

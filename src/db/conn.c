@@ -96,8 +96,7 @@ static void on_notice(void *arg, const char *message) {
   char buf[512];
   snprintf(buf, sizeof buf, "%s", message);
   size_t n = strlen(buf);
-  while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-    buf[--n] = '\0';
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
   sl_log(SL_LOG_WARN, "database notice", json_pack("{s:s}", "notice", buf));
 }
 
@@ -272,10 +271,8 @@ sl_dbrc sl_db_exec(sl_dbc *c, const char *name, int n, const char *const *vals, 
   PGresult *r = PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
   ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-    if (res)
-      *res = r;
-    else
-      PQclear(r);
+    if (res) *res = r;
+    else PQclear(r);
     return SL_DB_OK;
   }
   sl_dbrc rc = classify(c, r, name);
@@ -525,10 +522,8 @@ sl_dbrc sl_db_txn_run(sl_dbc *c, sl_db_txn_body body, void *arg, int max_tries) 
     rc = sl_db_begin(c);
     if (rc != SL_DB_OK) return rc;
     rc = body(c, arg);
-    if (rc == SL_DB_OK)
-      rc = sl_db_commit(c);
-    else
-      sl_db_rollback(c);
+    if (rc == SL_DB_OK) rc = sl_db_commit(c);
+    else sl_db_rollback(c);
     if (rc != SL_DB_SOFT) return rc;
     struct timespec ts = {0, (long)(1000000L * (1 + attempt * 3))};
     nanosleep(&ts, NULL);

@@ -48,9 +48,7 @@ sl_dbrc sl_db_pool_booked_until(sl_dbc *c, int64_t id, int64_t *until) {
 sl_dbrc sl_db_pools_retire_due(sl_dbc *c, json_t **ids) {
   json_t *j = NULL;
   sl_dbrc rc = sl_db_json(c, "pools_retire_due", 0, NULL, &j);
-  if (ids)
-    *ids = j;
-  else
-    json_decref(j);
+  if (ids) *ids = j;
+  else json_decref(j);
   return rc;
 }

@@ -230,8 +230,7 @@ sl_dbrc sl_db_leaves(sl_dbc *c, int64_t from, int64_t to, char **hexes, size_t *
     PQclear(r);
     return SL_DB_HARD;
   }
-  for (size_t i = 0; i < cnt; i++)
-    memcpy(buf + i * 64, PQgetvalue(r, (int)i, 0), 64);
+  for (size_t i = 0; i < cnt; i++) memcpy(buf + i * 64, PQgetvalue(r, (int)i, 0), 64);
   buf[cnt * 64] = '\0';
   PQclear(r);
   *hexes = buf;
@@ -290,8 +289,7 @@ sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids) {
   sl_dbrc rc = sl_db_exec(c, "entry_ids", 1, v, &r);
   if (rc != SL_DB_OK) return rc;
   if (PQntuples(r) != n) rc = SL_DB_HARD;
-  for (int i = 0; rc == SL_DB_OK && i < n; i++)
-    ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+  for (int i = 0; rc == SL_DB_OK && i < n; i++) ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
   PQclear(r);
   return rc;
 }

@@ -504,8 +504,7 @@ static char *id_array(const int64_t *ids, size_t n) {
   char *a = malloc(n * 21 + 3), *w = a;
   if (!a) return NULL;
   *w++ = '{';
-  for (size_t i = 0; i < n; i++)
-    w += sprintf(w, "%s%lld", i ? "," : "", (long long)ids[i]);
+  for (size_t i = 0; i < n; i++) w += sprintf(w, "%s%lld", i ? "," : "", (long long)ids[i]);
   *w++ = '}';
   *w = '\0';
   return a;

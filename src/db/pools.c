@@ -156,10 +156,8 @@ sl_dbrc sl_db_pool_status(sl_dbc *c, int64_t id, int64_t owner, char **status) {
   *status = NULL;
   sl_dbrc rc = sl_db_exec(c, "pool_status", 2, v, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) == 1)
-    *status = strdup(PQgetvalue(r, 0, 0));
-  else
-    rc = SL_DB_NOROWS;
+  if (PQntuples(r) == 1) *status = strdup(PQgetvalue(r, 0, 0));
+  else rc = SL_DB_NOROWS;
   PQclear(r);
   return rc;
 }

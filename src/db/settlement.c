@@ -84,8 +84,7 @@ sl_dbrc sl_db_period_bounds(sl_dbc *c, int64_t id, int64_t *from, int64_t *to) {
   PGresult *r;
   sl_dbrc rc = sl_db_exec(c, "period_bounds", 1, v, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) != 1)
-    rc = SL_DB_NOROWS;
+  if (PQntuples(r) != 1) rc = SL_DB_NOROWS;
   else {
     *from = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     *to = strtoll(PQgetvalue(r, 0, 1), NULL, 10);

@@ -212,10 +212,8 @@ bool sl_adapter_webhook_validate(const json_t *cfg, sl_jerr *err) {
   };
   if (!sl_json_decode(cfg, f, sizeof f / sizeof f[0], SL_ADAPTER_CFG, err)) return false;
   const char *rest = NULL;
-  if (strncmp(url, "https://", 8) == 0)
-    rest = url + 8;
-  else if (strncmp(url, "http://", 7) == 0)
-    rest = url + 7;
+  if (strncmp(url, "https://", 8) == 0) rest = url + 8;
+  else if (strncmp(url, "http://", 7) == 0) rest = url + 7;
   if (!rest || !*rest || *rest == '/' || *rest == ':')
     return sl_jerr_set(err, SL_E_INVALID_VALUE, SL_ADAPTER_CFG "url",
                        "must be an http:// or https:// URL with a host");
@@ -249,8 +247,7 @@ bool sl_webhook_url_allowed(const char *url, char *why, size_t whylen) {
   size_t hl = strlen(host);
   if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']')
     snprintf(h, sizeof h, "%.*s", (int)(hl - 2), host + 1);
-  else
-    snprintf(h, sizeof h, "%s", host);
+  else snprintf(h, sizeof h, "%s", host);
   char *pct = strchr(h, '%'); /* a zone id: fe80::1%eth0 is link-local anyway */
   if (pct) *pct = '\0';
   struct addrinfo hints;
@@ -267,8 +264,7 @@ bool sl_webhook_url_allowed(const char *url, char *why, size_t whylen) {
       a = (const uint8_t *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
     else if (ai->ai_family == AF_INET6)
       a = (const uint8_t *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr;
-    else
-      continue;
+    else continue;
     char txt[INET6_ADDRSTRLEN] = "?";
     inet_ntop(ai->ai_family, a, txt, sizeof txt);
     if (!sl_webhook_address_allowed(ai->ai_family, a)) {
@@ -366,8 +362,7 @@ static sl_adapter_rc post(const sl_adapter_call *c, const char *action, char **r
     snprintf(err, errlen, "no signing key available");
     return SL_ADAPTER_RETRY;
   }
-  for (int i = 0; i < 64; i++)
-    snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
+  for (int i = 0; i < 64; i++) snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
   snprintf(h_key, sizeof h_key, "X-Suanli-Key-Id: %s", key_id);
   snprintf(h_sig, sizeof h_sig, "X-Suanli-Signature: %s", sig_hex);
   bool reserve = sl_vocab_is(action, SL_JOB_ACTION_RESERVE);

@@ -242,8 +242,7 @@ sl_dispatcher *sl_dispatcher_start(const char *conninfo, int threads) {
 void sl_dispatcher_stop(sl_dispatcher *d) {
   if (!d) return;
   atomic_store(&d->stop, true);
-  for (int i = 0; i < d->nthreads; i++)
-    pthread_join(d->threads[i], NULL);
+  for (int i = 0; i < d->nthreads; i++) pthread_join(d->threads[i], NULL);
   sl_db_close(d->db);
   sl_adapter_sim_fini();
   free(d);

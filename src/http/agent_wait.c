@@ -74,8 +74,7 @@ static bool has_work(const json_t *due, const waiter *w) {
 static json_t *read_due(void) {
   json_t *owners = json_array();
   pthread_mutex_lock(&mu);
-  for (waiter *w = head; w; w = w->next)
-    json_array_append_new(owners, json_integer(w->owner));
+  for (waiter *w = head; w; w = w->next) json_array_append_new(owners, json_integer(w->owner));
   pthread_mutex_unlock(&mu);
   json_t *due = NULL;
   bool down;
@@ -102,10 +101,8 @@ static void *waiter_main(void *arg) {
     int64_t now = sl_time_now_us();
     for (waiter **link = &head; *link;) {
       waiter *w = *link;
-      if (stopping || now >= w->until_us || (due && has_work(due, w)))
-        resume_locked(link, w);
-      else
-        link = &w->next;
+      if (stopping || now >= w->until_us || (due && has_work(due, w))) resume_locked(link, w);
+      else link = &w->next;
     }
     json_decref(due);
     if (head && !stopping) {

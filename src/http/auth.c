@@ -145,8 +145,7 @@ bool sl_auth_cached(sl_req *r) {
   const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
   if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
   const char *t = h + 7;
-  while (*t == ' ')
-    t++;
+  while (*t == ' ') t++;
   if (!well_formed(t)) return false;
   uint8_t hash[32];
   token_hash(t, hash);
@@ -166,8 +165,7 @@ bool sl_auth_request(sl_req *r) {
     return false;
   }
   const char *t = h + 7;
-  while (*t == ' ')
-    t++;
+  while (*t == ' ') t++;
   if (!well_formed(t)) {
     sl_reply_error(r, SL_E_TOKEN_MALFORMED, "Authorization", "the token is malformed");
     return false;

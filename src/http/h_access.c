@@ -27,10 +27,8 @@ void h_access_key_set(sl_req *r) {
            (long long)r->who.account_id);
   json_t *k;
   sl_dbrc rc = sl_db_access_key_set(r->db, r->who.account_id, pk, &k);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, k);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, k);
 cleanup:
   json_decref(body);
 }
@@ -41,10 +39,8 @@ void h_access_key_get(sl_req *r) {
   sl_dbrc rc = sl_db_access_key_get(r->db, r->who.account_id, &k);
   if (rc == SL_DB_NOROWS)
     sl_reply_error(r, SL_E_NOT_FOUND, "", "no access key registered (PUT /v1/me/access-key)");
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, k);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, k);
 }
 
 /* GET /v1/trades/{id}/access: the sealed access details of the trade's reservation. */

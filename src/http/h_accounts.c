@@ -54,8 +54,7 @@ void h_accounts_create(sl_req *r) {
     sl_reply_error(r, SL_E_ALREADY_EXISTS, "name", "an account named '%s' exists", name);
   else if (rc == SL_DB_FK)
     sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, "regions", "a region in regions does not exist");
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else {
     snprintf(r->audit_object, sizeof r->audit_object, "account:%lld",
              (long long)json_integer_value(json_object_get(acct, "id")));
@@ -72,10 +71,8 @@ void h_accounts_list(sl_req *r) {
   if (!sl_req_page_id(r, &after, &limit) || !sl_req_query_enum(r, "kind", kinds, &kind)) return;
   json_t *items;
   sl_dbrc rc = sl_db_accounts_list(r->db, kind, after, limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }
 
 void h_accounts_get(sl_req *r) {
@@ -87,12 +84,9 @@ void h_accounts_get(sl_req *r) {
   }
   json_t *acct;
   sl_dbrc rc = sl_db_account_get(r->db, id, &acct);
-  if (rc == SL_DB_NOROWS)
-    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, acct);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, acct);
 }
 
 /* POST /v1/accounts/{id}/tokens {"label"?, "expires_at"?} — the secret is in this reply only. */
@@ -186,10 +180,8 @@ void h_tokens_list(sl_req *r) {
   json_decref(acct);
   json_t *items;
   sl_dbrc rc = sl_db_tokens_list(r->db, id, after, limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }
 
 void h_tokens_revoke(sl_req *r) {
@@ -233,8 +225,6 @@ void h_tokens_long_lived(sl_req *r) {
   }
   json_t *items;
   sl_dbrc rc = sl_db_tokens_long_lived(r->db, never_only, horizon, after, limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }

@@ -154,10 +154,8 @@ void sl_agent_poll_resume(sl_req *r) {
   bool down = false;
   r->db = sl_db_acquire(r->dbpool, 5000, &down);
   if (!r->db) {
-    if (down)
-      sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
-    else
-      sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
+    if (down) sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
+    else sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
     r->retry_after = true;
     return;
   }
@@ -185,8 +183,7 @@ void h_agent_work(sl_req *r) {
   if (rc == SL_DB_OK)
     rc = sl_db_agent_lease(r->db, r->who.account_id, p.pools, (int)p.max, (int)p.lease_s, by,
                            &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else
     sl_reply_json(r, 200,
                   json_pack("{s:s,s:I,s:o}", "agent", p.agent, "lease_s", (json_int_t)p.lease_s,
@@ -319,8 +316,7 @@ void h_agent_result(sl_req *r) {
       rc = sl_db_trade_fail(r->db, j.trade_id, cause, &txn);
     }
   }
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else
     sl_reply_json(r, 200,
                   json_pack("{s:I,s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)id, "reservation_id",
@@ -337,8 +333,6 @@ void h_agents_list(sl_req *r) {
   json_t *page;
   sl_dbrc rc =
       sl_db_agents_page(r->db, sl_role_is(r, "admin") ? 0 : r->who.account_id, after, limit, &page);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, page);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, page);
 }

@@ -10,8 +10,6 @@ void h_audit_list(sl_req *r) {
     return;
   json_t *items;
   sl_dbrc rc = sl_db_request_log_list(r->db, account, after, limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }

@@ -30,8 +30,6 @@ void h_readyz(sl_req *r) {
 void h_me(sl_req *r) {
   json_t *me;
   sl_dbrc rc = sl_db_me(r->db, r->who.token_id, &me);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, me);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, me);
 }

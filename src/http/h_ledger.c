@@ -18,10 +18,8 @@ void h_keys_list(sl_req *r) {
   }
   json_t *keys;
   sl_dbrc rc = sl_db_keys_json(r->db, &keys);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, keys);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, keys);
 }
 
 /* Add the inclusion proof of entry e (a JSON object from the database) against the latest
@@ -53,10 +51,8 @@ void h_trades_receipt(sl_req *r) {
   int64_t id;
   if (!sl_req_path_id(r, 0, &id)) return;
   sl_trade_scope s = {0, NULL};
-  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider"))
-    s.party = r->who.account_id;
-  else if (sl_role_is(r, "operator"))
-    s.regions = r->who.regions;
+  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider")) s.party = r->who.account_id;
+  else if (sl_role_is(r, "operator")) s.regions = r->who.regions;
   json_t *t = NULL, *entries = NULL;
   sl_dbrc rc = sl_db_trade_get(r->db, id, &s, &t);
   if (rc == SL_DB_NOROWS) {
@@ -72,8 +68,7 @@ void h_trades_receipt(sl_req *r) {
     rc = add_proof(r, e);
     if (json_integer_value(json_object_get(e, "purpose")) == SL_LEDGER_TRADE && !trade_entry)
       trade_entry = json_incref(e);
-    else
-      json_array_append(events, e);
+    else json_array_append(events, e);
   }
   if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
@@ -133,10 +128,8 @@ void h_checkpoint_latest(sl_req *r) {
   sl_dbrc rc = sl_db_checkpoint_get(r->db, -1, &cp);
   if (rc == SL_DB_NOROWS)
     sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no checkpoint has been signed yet");
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, cp);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, cp);
 }
 
 /* GET /v1/ledger/audit: the latest recorded run of `suanlid audit` (404 before the first). */
@@ -145,10 +138,8 @@ void h_ledger_audit_latest(sl_req *r) {
   sl_dbrc rc = sl_db_audit_run_latest(r->db, &run);
   if (rc == SL_DB_NOROWS)
     sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no audit run has been recorded yet");
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, run);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, run);
 }
 
 /* GET /v1/ledger/checkpoints/{size}. */
@@ -159,10 +150,8 @@ void h_checkpoint_get(sl_req *r) {
   sl_dbrc rc = sl_db_checkpoint_get(r->db, size, &cp);
   if (rc == SL_DB_NOROWS)
     sl_reply_error(r, SL_E_NOT_FOUND, "size", "no checkpoint of size %lld", (long long)size);
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, cp);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, cp);
 }
 
 /* GET /v1/ledger/consistency?from=M&to=N: RFC 9162 consistency proof between two signed

@@ -50,12 +50,9 @@ static sl_dbrc limits_get(sl_req *r, int64_t id, json_t **out) {
 static void reply_limits(sl_req *r, int64_t id) {
   json_t *j;
   sl_dbrc rc = limits_get(r, id, &j);
-  if (rc == SL_DB_NOROWS)
-    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, j);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, j);
 }
 
 /* GET /v1/accounts/{id}/limits — admin any account; others only their own (else 404). */

@@ -75,12 +75,9 @@ void h_regions_update(sl_req *r) {
   }
   json_t *reg;
   sl_dbrc rc = strlen(code) <= 40 ? sl_db_region_patch(r->db, code, &p, &reg) : SL_DB_NOROWS;
-  if (rc == SL_DB_NOROWS)
-    sl_reply_error(r, SL_E_NOT_FOUND, "code", "no region '%.40s'", code);
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, reg);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "code", "no region '%.40s'", code);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, reg);
 cleanup:
   json_decref(body);
 }
@@ -89,10 +86,7 @@ cleanup:
 void h_latency_model(sl_req *r) {
   json_t *m;
   sl_dbrc rc = sl_db_latency_model_get(r->db, &m);
-  if (rc == SL_DB_NOROWS)
-    sl_reply_error(r, SL_E_NOT_FOUND, "", "no RTT estimate is installed");
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, m);
+  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "", "no RTT estimate is installed");
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, m);
 }

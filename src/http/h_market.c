@@ -10,8 +10,6 @@ void h_market_book(sl_req *r) {
   if (!sl_req_query_enum(r, "verify", yes_no, &verify)) return;
   json_t *out = NULL;
   sl_dbrc rc = sl_trading_book_check(verify && verify[0] == 't', &out);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, out);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, out);
 }

@@ -48,8 +48,7 @@ void sl_metrics_observe(const sl_req *r) {
   if (us < 0) us = 0;
   atomic_fetch_add_explicit(&req_count[ri][status_slot(r->status)], 1, memory_order_relaxed);
   size_t b = 0;
-  while (b < NBUCKET && (double)us / 1e6 > buckets[b])
-    b++;
+  while (b < NBUCKET && (double)us / 1e6 > buckets[b]) b++;
   if (b < NBUCKET) atomic_fetch_add_explicit(&req_hist[ri][b], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&req_sum_us[ri], (unsigned long long)us, memory_order_relaxed);
   if (r->err == SL_E_BUSY) atomic_fetch_add_explicit(&db_errors[0], 1, memory_order_relaxed);
@@ -89,10 +88,8 @@ static void write_requests(FILE *f) {
       unsigned long long n = atomic_load_explicit(&req_count[ri][s], memory_order_relaxed);
       if (!n) continue;
       char st[16];
-      if (statuses[s])
-        snprintf(st, sizeof st, "%u", statuses[s]);
-      else
-        snprintf(st, sizeof st, "other");
+      if (statuses[s]) snprintf(st, sizeof st, "%u", statuses[s]);
+      else snprintf(st, sizeof st, "other");
       fprintf(f, "suanli_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n", m,
               p, st, n);
     }
@@ -181,10 +178,8 @@ static void write_market(FILE *f, const json_t *m) {
       fputs("\",accelerator=\"", f);
       label(f, jstr(o, "accelerator"));
       fputs("\"} ", f);
-      if (tr[k].is_money)
-        money(f, jint(o, tr[k].key));
-      else
-        fprintf(f, "%lld", jint(o, tr[k].key));
+      if (tr[k].is_money) money(f, jint(o, tr[k].key));
+      else fprintf(f, "%lld", jint(o, tr[k].key));
       fputc('\n', f);
     }
   }

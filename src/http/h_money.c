@@ -26,8 +26,7 @@ static bool target_account_kind(sl_req *r, int64_t *id, bool tenant_only) {
   if (rc == SL_DB_OK) return true;
   if (rc == SL_DB_NOROWS)
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)*id);
-  else
-    sl_reply_db(r, rc);
+  else sl_reply_db(r, rc);
   return false;
 }
 
@@ -89,10 +88,8 @@ void h_postings_list(sl_req *r) {
   if (!target_account(r, &id) || !sl_req_page_id(r, &after, &limit)) return;
   json_t *items;
   sl_dbrc rc = sl_db_postings_list(r->db, id, after, limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }
 
 /* PUT /v1/accounts/{id}/budget {"hourly_cap"?, "monthly_cap"?}: absent or null = no cap. */
@@ -111,10 +108,8 @@ void h_budget_set(sl_req *r) {
     sl_dbrc rc = sl_db_budget_set(r->db, id, hourly, monthly);
     if (rc == SL_DB_OK) rc = sl_db_tenant_wake(r->db, id, "budget changed");
     json_t *b = rc == SL_DB_OK ? balances(r, id) : NULL;
-    if (rc != SL_DB_OK)
-      sl_reply_db(r, rc);
-    else if (b)
-      sl_reply_json(r, 200, b);
+    if (rc != SL_DB_OK) sl_reply_db(r, rc);
+    else if (b) sl_reply_json(r, 200, b);
   }
   json_decref(body);
 }
@@ -122,10 +117,8 @@ void h_budget_set(sl_req *r) {
 void h_settings_get(sl_req *r) {
   json_t *s;
   sl_dbrc rc = sl_db_settings_get(r->db, &s);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, s);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, s);
 }
 
 void h_settings_set(sl_req *r) {
@@ -148,10 +141,8 @@ void h_settings_set(sl_req *r) {
       sl_dbrc rc = sl_db_settings_set(r->db, fee, free_h, charge, hb, fails);
       json_t *s = NULL;
       if (rc == SL_DB_OK) rc = sl_db_settings_get(r->db, &s);
-      if (rc != SL_DB_OK)
-        sl_reply_db(r, rc);
-      else
-        sl_reply_json(r, 200, s);
+      if (rc != SL_DB_OK) sl_reply_db(r, rc);
+      else sl_reply_json(r, 200, s);
     }
   }
   json_decref(body);

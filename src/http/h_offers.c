@@ -118,8 +118,6 @@ void h_offers_list(sl_req *r) {
   f.limit = limit;
   char *page;
   sl_dbrc rc = sl_db_offers_page(r->db, &f, &page);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_text(r, 200, page);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_text(r, 200, page);
 }

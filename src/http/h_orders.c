@@ -70,10 +70,8 @@ void h_quotes_create(sl_req *r) {
         .limit = (size_t)limit, .rejected = rej != NULL, .after = after, .page = (size_t)page};
     json_t *out = NULL;
     sl_dbrc rc = sl_trading_quote(r->db, &o, r->who.account_id, sl_clock_now(), &q, &out);
-    if (rc != SL_DB_OK)
-      sl_reply_db(r, rc);
-    else
-      sl_reply_json(r, 200, out);
+    if (rc != SL_DB_OK) sl_reply_db(r, rc);
+    else sl_reply_json(r, 200, out);
     sl_market_order_req_free(&o);
   }
   json_decref(body);
@@ -147,10 +145,8 @@ void h_orders_list(sl_req *r) {
     return;
   json_t *items;
   sl_dbrc rc = sl_db_orders_list(r->db, tenant_scope(r), state, after, limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }
 
 void h_orders_get(sl_req *r) {

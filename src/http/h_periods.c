@@ -77,10 +77,8 @@ cleanup:
 void h_periods_list(sl_req *r) {
   json_t *items;
   sl_dbrc rc = sl_db_periods_list(r->db, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* The path's period: *p (owned) and its bounds; replies 404 when unknown. */
@@ -142,8 +140,7 @@ static void reply_export(sl_req *r, sl_settlement_export *e, bool csv) {
     sl_reply_error(r, SL_E_INTERNAL, NULL, "the export could not be written");
     return;
   }
-  for (int i = 0; i < 32; i++)
-    snprintf(r->sha_hex + 2 * i, 3, "%02x", sha[i]);
+  for (int i = 0; i < 32; i++) snprintf(r->sha_hex + 2 * i, 3, "%02x", sha[i]);
   r->has_fd = true;
   r->reply_fd = fd;
   r->reply_size = size;
@@ -175,10 +172,8 @@ void h_statement_get(sl_req *r) {
   sl_settlement_export *e = rc == SL_DB_OK ? sl_settlement_export_new(true) : NULL;
   if (rc == SL_DB_OK && !e) rc = SL_DB_HARD;
   if (rc == SL_DB_OK) rc = sl_settlement_statement(period_reader(r), p, from, to, acct, csv, e);
-  if (rc == SL_DB_OK)
-    reply_export(r, e, csv);
-  else
-    sl_reply_db(r, rc);
+  if (rc == SL_DB_OK) reply_export(r, e, csv);
+  else sl_reply_db(r, rc);
   sl_settlement_export_free(e);
 cleanup:
   json_decref(p);
@@ -197,10 +192,8 @@ void h_period_export(sl_req *r) {
   }
   sl_settlement_export *e = sl_settlement_export_new(true);
   sl_dbrc rc = e ? sl_settlement_period_csv(period_reader(r), from, to, e) : SL_DB_HARD;
-  if (rc == SL_DB_OK)
-    reply_export(r, e, true);
-  else
-    sl_reply_db(r, rc);
+  if (rc == SL_DB_OK) reply_export(r, e, true);
+  else sl_reply_db(r, rc);
   sl_settlement_export_free(e);
 cleanup:
   json_decref(p);
@@ -216,10 +209,8 @@ void h_period_regions(sl_req *r) {
   sl_dbrc rc = e ? sl_settlement_regions(period_reader(r), p, from, to,
                                          sl_role_is(r, "operator") ? r->who.regions : NULL, csv, e)
                  : SL_DB_HARD;
-  if (rc == SL_DB_OK)
-    reply_export(r, e, csv);
-  else
-    sl_reply_db(r, rc);
+  if (rc == SL_DB_OK) reply_export(r, e, csv);
+  else sl_reply_db(r, rc);
   sl_settlement_export_free(e);
 cleanup:
   json_decref(p);

@@ -23,12 +23,9 @@ static const char *const settable[] = {"active", "draining", "offline", NULL};
 /* Who may see what: the scope of pool reads for the caller. */
 static sl_pool_filter viewer_scope(const sl_req *r) {
   sl_pool_filter f = {.min_memory_gb = -1, .min_ncu_milli = -1};
-  if (sl_role_is(r, "provider"))
-    f.owner = r->who.account_id;
-  else if (sl_role_is(r, "operator"))
-    f.regions = r->who.regions;
-  else if (sl_role_is(r, "tenant"))
-    f.market_only = true;
+  if (sl_role_is(r, "provider")) f.owner = r->who.account_id;
+  else if (sl_role_is(r, "operator")) f.regions = r->who.regions;
+  else if (sl_role_is(r, "tenant")) f.market_only = true;
   f.public_view = !sl_role_is(r, "admin") && !sl_role_is(r, "provider");
   return f;
 }
@@ -41,8 +38,7 @@ static void not_writable(sl_req *r, int64_t id) {
     sl_reply_error(r, SL_E_CONFLICT, "id", "pool %lld is retired", (long long)id);
   else if (rc == SL_DB_OK || rc == SL_DB_NOROWS)
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no pool %lld", (long long)id);
-  else
-    sl_reply_db(r, rc);
+  else sl_reply_db(r, rc);
   free(status);
 }
 
@@ -84,8 +80,7 @@ static void write_refused_until(sl_req *r, sl_dbrc rc, int64_t until) {
   else if (rc == SL_DB_CHECK && !strcmp(cn, "pools_network_gbps"))
     sl_reply_error(r, SL_E_INVALID_VALUE, "inter_node_gbps",
                    "must be 0 exactly when inter_node is none");
-  else
-    sl_reply_db(r, rc);
+  else sl_reply_db(r, rc);
 }
 
 static void write_refused(sl_req *r, sl_dbrc rc) { write_refused_until(r, rc, 0); }
@@ -189,10 +184,8 @@ void h_pools_list(sl_req *r) {
     return;
   }
   if (owner) {
-    if (f.owner && f.owner != owner)
-      f.owner = -1; /* a provider asking for another's pools */
-    else
-      f.owner = owner;
+    if (f.owner && f.owner != owner) f.owner = -1; /* a provider asking for another's pools */
+    else f.owner = owner;
   }
   f.min_memory_gb = mem;
   f.min_ncu_milli = ncu;

@@ -30,10 +30,8 @@ void h_regions_list(sl_req *r) {
   }
   json_t *items;
   sl_dbrc rc = sl_db_regions_list(r->db, tier, after, (int)limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_page(r, items, (int)limit, "code");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, (int)limit, "code");
 }
 
 void h_regions_create(sl_req *r) {
@@ -81,10 +79,8 @@ void h_regions_get(sl_req *r) {
       valid_code(r->params[0]) ? sl_db_region_get(r->db, r->params[0], &reg) : SL_DB_NOROWS;
   if (rc == SL_DB_NOROWS)
     sl_reply_error(r, SL_E_NOT_FOUND, "code", "no region '%.40s'", r->params[0]);
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, reg);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, reg);
 }
 
 void h_latency_list(sl_req *r) {
@@ -96,10 +92,8 @@ void h_latency_list(sl_req *r) {
   }
   json_t *items; /* measured entries; with from or to, estimated ones too (h_locations.c) */
   sl_dbrc rc = sl_db_rtt_list(r->db, from, to, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* PUT /v1/latency {"entries": [{"from","to","rtt_ms"}]}: upsert directional RTTs. */
@@ -154,8 +148,7 @@ void h_latency_set(sl_req *r) {
   json_decref(codes);
   int64_t n = 0;
   if (rc == SL_DB_OK) rc = sl_db_latency_set(r->db, rows, &n);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else {
     snprintf(r->audit_object, sizeof r->audit_object, "latency:%lld", (long long)n);
     sl_reply_json(r, 200, json_pack("{s:I}", "updated", (json_int_t)n));

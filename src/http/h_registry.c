@@ -155,10 +155,8 @@ void h_proposals_list(sl_req *r) {
   json_t *items;
   sl_dbrc rc = sl_db_proposals_list(r->db, is_provider(r) ? r->who.account_id : 0, state, after,
                                     limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }
 
 void h_proposals_get(sl_req *r) {
@@ -168,10 +166,8 @@ void h_proposals_get(sl_req *r) {
   sl_dbrc rc = sl_db_proposal_get(r->db, id, is_provider(r) ? r->who.account_id : 0, &p);
   if (rc == SL_DB_NOROWS)
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no proposal %lld", (long long)id);
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, p);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, p);
 }
 
 /* A decision on a proposal that is no longer pending (or unknown): 409 naming its state, or
@@ -260,12 +256,9 @@ void h_proposals_reject(sl_req *r) {
   if (sl_req_decode(r, body, f, 1)) {
     json_t *p;
     sl_dbrc rc = sl_db_proposal_reject(r->db, id, r->who.account_id, reason, &p);
-    if (rc == SL_DB_NOROWS)
-      not_pending(r, id, 0);
-    else if (rc != SL_DB_OK)
-      sl_reply_db(r, rc);
-    else
-      sl_reply_json(r, 200, p);
+    if (rc == SL_DB_NOROWS) not_pending(r, id, 0);
+    else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+    else sl_reply_json(r, 200, p);
   }
   json_decref(body);
 }
@@ -277,20 +270,15 @@ void h_proposals_withdraw(sl_req *r) {
   snprintf(r->audit_object, sizeof r->audit_object, "accelerator_proposal:%lld", (long long)id);
   json_t *p;
   sl_dbrc rc = sl_db_proposal_withdraw(r->db, id, r->who.account_id, &p);
-  if (rc == SL_DB_NOROWS)
-    not_pending(r, id, r->who.account_id);
-  else if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, p);
+  if (rc == SL_DB_NOROWS) not_pending(r, id, r->who.account_id);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, p);
 }
 
 /* GET /v1/accelerator-aliases: every name that stands for one or more models. */
 void h_aliases_list(sl_req *r) {
   json_t *items;
   sl_dbrc rc = sl_db_aliases_list(r->db, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }

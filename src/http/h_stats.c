@@ -104,10 +104,8 @@ void h_stats_utilization(sl_req *r) {
   if (!visible_region(r, "region", region)) return;
   json_t *grid;
   sl_dbrc rc = sl_db_stats_utilization(sl_req_reader(r), region, (int)hours, &grid);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, grid);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, grid);
 }
 
 /* GET /v1/stats/health (providers: their own pools). */
@@ -115,20 +113,16 @@ void h_stats_health(sl_req *r) {
   json_t *out;
   int64_t owner = sl_role_is(r, "provider") ? r->who.account_id : 0;
   sl_dbrc rc = sl_db_stats_health(sl_req_reader(r), scope_of(r), owner, &out);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, out);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, out);
 }
 
 /* GET /v1/stats/dispatch */
 void h_stats_dispatch(sl_req *r) {
   json_t *out;
   sl_dbrc rc = sl_db_stats_dispatch(sl_req_reader(r), scope_of(r), &out);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, out);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, out);
 }
 
 /* GET /v1/market/offers?accelerator=&region=&limit= (limit 1..500, default 200). */
@@ -140,10 +134,8 @@ void h_market_offers(sl_req *r) {
     return;
   json_t *items;
   sl_dbrc rc = sl_db_market_offers(sl_req_reader(r), accel, region, (int)limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
 }
 
 /* GET /v1/market/prices?accelerator=&days=&region= (days 1..90, default 7; hourly points up
@@ -169,18 +161,14 @@ void h_market_prices(sl_req *r) {
   if (rc == SL_DB_OK)
     rc = sl_db_market_prices(sl_req_reader(r), accel, (int)days, region, days <= 7 ? "hour" : "day",
                              &out);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, out);
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, out);
 }
 
 /* GET /v1/market/last: the last trade price of every model that has traded. */
 void h_market_last(sl_req *r) {
   json_t *items;
   sl_dbrc rc = sl_db_market_last(sl_req_reader(r), &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
 }

@@ -8,10 +8,8 @@
 
 static sl_trade_scope scope_of(const sl_req *r) {
   sl_trade_scope s = {0, NULL};
-  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider"))
-    s.party = r->who.account_id;
-  else if (sl_role_is(r, "operator"))
-    s.regions = r->who.regions;
+  if (sl_role_is(r, "tenant") || sl_role_is(r, "provider")) s.party = r->who.account_id;
+  else if (sl_role_is(r, "operator")) s.regions = r->who.regions;
   return s;
 }
 
@@ -24,10 +22,8 @@ void h_trades_list(sl_req *r) {
   sl_trade_scope s = scope_of(r);
   json_t *items;
   sl_dbrc rc = sl_db_trades_list(r->db, &s, order, after, limit, &items);
-  if (rc != SL_DB_OK)
-    sl_reply_db(r, rc);
-  else
-    sl_reply_page(r, items, limit, "id");
+  if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_page(r, items, limit, "id");
 }
 
 void h_trades_get(sl_req *r) {

@@ -123,8 +123,7 @@ void sl_limit_client_from_proxy(sl_req *r) {
   if (!x || !*x) return;
   const char *last = strrchr(x, ',');
   last = last ? last + 1 : x;
-  while (*last == ' ')
-    last++;
+  while (*last == ' ') last++;
   unsigned char buf[16];
   char a[64];
   snprintf(a, sizeof a, "%.*s", (int)strcspn(last, " "), last);
@@ -217,10 +216,8 @@ static bool hold_closed;           /* the daemon is stopping: hold nothing more 
 static int64_t hold_cap_ms = 1000; /* SUANLI_RATE_DELAY_MS */
 
 static void hold_unlink(sl_req *r) {
-  if (r->hold_prev)
-    r->hold_prev->hold_next = r->hold_next;
-  else
-    held = r->hold_next;
+  if (r->hold_prev) r->hold_prev->hold_next = r->hold_next;
+  else held = r->hold_next;
   if (r->hold_next) r->hold_next->hold_prev = r->hold_prev;
   r->hold_next = r->hold_prev = NULL;
 }
@@ -275,8 +272,7 @@ static void hold_release(bool all) {
       due[n++] = r->conn;
     }
     pthread_mutex_unlock(&hold_mu);
-    for (size_t i = 0; i < n; i++)
-      MHD_resume_connection(due[i]);
+    for (size_t i = 0; i < n; i++) MHD_resume_connection(due[i]);
     if (n < sizeof due / sizeof due[0]) return;
   }
 }
@@ -328,12 +324,9 @@ enum MHD_Result sl_conn_accept(void *cls, const struct sockaddr *addr, socklen_t
   bool known = e && e->good_us && now - e->good_us < GOOD_WINDOW_US;
   pthread_mutex_unlock(&addr_mu);
   unsigned soft = lcfg.conn_limit > lcfg.conn_reserve ? lcfg.conn_limit - lcfg.conn_reserve : 0;
-  if (total >= lcfg.conn_limit || mine >= lcfg.per_ip_limit)
-    ok = false;
-  else if (total < soft)
-    ok = true;
-  else
-    ok = known || (mine == 0 && total < soft + lcfg.conn_reserve / 2);
+  if (total >= lcfg.conn_limit || mine >= lcfg.per_ip_limit) ok = false;
+  else if (total < soft) ok = true;
+  else ok = known || (mine == 0 && total < soft + lcfg.conn_reserve / 2);
   if (!ok) atomic_fetch_add(&c_conn_refused, 1);
   return ok ? MHD_YES : MHD_NO;
 }
@@ -371,10 +364,8 @@ void sl_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
     if (!ce) return;
     *socket_context = NULL;
     pthread_mutex_lock(&conn_mu);
-    if (ce->prev)
-      ce->prev->next = ce->next;
-    else
-      conns = ce->next;
+    if (ce->prev) ce->prev->next = ce->next;
+    else conns = ce->next;
     if (ce->next) ce->next->prev = ce->prev;
     open_conns--;
     pthread_mutex_unlock(&conn_mu);

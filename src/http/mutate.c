@@ -124,8 +124,7 @@ void sl_run_mutation(sl_req *r) {
       return;
     }
     switch (st) {
-    case SL_IDEM_CLAIMED:
-      break;
+    case SL_IDEM_CLAIMED: break;
     case SL_IDEM_REPLAY:
       json_decref(r->reply);
       r->reply = NULL;
@@ -181,10 +180,8 @@ void sl_run_mutation(sl_req *r) {
                                r->idem_text ? r->idem_text : r->reply_text, r->request_id);
       fenced = rc == SL_DB_NOROWS;
     }
-    if (rc == SL_DB_OK)
-      rc = sl_db_commit(r->db);
-    else
-      sl_db_rollback(r->db);
+    if (rc == SL_DB_OK) rc = sl_db_commit(r->db);
+    else sl_db_rollback(r->db);
     if (rc == SL_DB_OK) {
       committed = true;
     } else if (fenced) {

@@ -58,9 +58,7 @@ void sl_reply_jerr(sl_req *r, const sl_jerr *e) {
 
 void sl_reply_db(sl_req *r, sl_dbrc rc) {
   switch (rc) {
-  case SL_DB_NOROWS:
-    sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no such object");
-    return;
+  case SL_DB_NOROWS: sl_reply_error(r, SL_E_NOT_FOUND, NULL, "no such object"); return;
   case SL_DB_SOFT:
     r->db_soft = true;
     sl_reply_error(r, SL_E_BUSY, NULL, "the transaction conflicted with another; retry");
@@ -95,10 +93,8 @@ void sl_reply_page(sl_req *r, json_t *items, int limit, const char *key) {
   size_t n = json_array_size(items);
   if (limit > 0 && n == (size_t)limit) {
     json_t *last = json_object_get(json_array_get(items, n - 1), key);
-    if (json_is_integer(last))
-      next = json_integer(json_integer_value(last));
-    else if (json_is_string(last))
-      next = json_string(json_string_value(last));
+    if (json_is_integer(last)) next = json_integer(json_integer_value(last));
+    else if (json_is_string(last)) next = json_string(json_string_value(last));
   }
   sl_reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next_after", next));
 }

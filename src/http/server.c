@@ -83,8 +83,7 @@ static void req_free(sl_req *r) {
   if (r->has_fd) close(r->reply_fd);
   if (r->rdb) sl_db_release(r->read_dbpool, r->rdb);
   if (r->db) sl_db_release(r->dbpool, r->db);
-  for (int i = 0; i < SL_MAX_PARAMS; i++)
-    free(r->params[i]);
+  for (int i = 0; i < SL_MAX_PARAMS; i++) free(r->params[i]);
   sl_principal_clear(&r->who);
   json_decref(r->reply);
   free(r->reply_text);
@@ -117,15 +116,12 @@ static bool match(const char *pattern, const char *path, sl_req *r) {
   }
   if (*p || *u) goto fail;
   if (r)
-    for (int i = 0; i < np; i++)
-      r->params[i] = caps[i];
+    for (int i = 0; i < np; i++) r->params[i] = caps[i];
   else
-    for (int i = 0; i < np; i++)
-      free(caps[i]);
+    for (int i = 0; i < np; i++) free(caps[i]);
   return true;
 fail:
-  for (int i = 0; i < np; i++)
-    free(caps[i]);
+  for (int i = 0; i < np; i++) free(caps[i]);
   return false;
 }
 
@@ -151,8 +147,7 @@ static const sl_route *find_route(const char *method, const char *path, sl_req *
 static bool is_json_type(const char *ct) {
   if (!ct || strncasecmp(ct, "application/json", 16) != 0) return false;
   const char *rest = ct + 16;
-  while (*rest == ' ')
-    rest++;
+  while (*rest == ' ') rest++;
   return *rest == '\0' || *rest == ';';
 }
 
@@ -267,10 +262,8 @@ static void process(sl_req *r) {
   bool down = false;
   if (!r->db) r->db = sl_db_acquire(r->dbpool, 5000, &down);
   if (!r->db) {
-    if (down)
-      sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
-    else
-      sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
+    if (down) sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
+    else sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
     r->retry_after = true;
     return;
   }
@@ -454,8 +447,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->body_len + n + 1 > r->body_cap) {
       size_t cap = r->body_cap ? r->body_cap : 1024;
-      while (cap < r->body_len + n + 1)
-        cap *= 2;
+      while (cap < r->body_len + n + 1) cap *= 2;
       char *nb = realloc(r->body, cap);
       if (!nb) return MHD_NO;
       r->body = nb;

@@ -94,16 +94,14 @@ static bool entry_row(int nc, const char *const *col, const bool *nul, void *arg
   bool sig_good = false;
   int64_t t = 0;
   sl_ledger_record_time(&r, &t);
-  if (!k)
-    finding(a, "signature", "ledger_entries", id, "unknown key %.20s", col[5]);
+  if (!k) finding(a, "signature", "ledger_entries", id, "unknown key %.20s", col[5]);
   else if (!sig_ok || sl_ledger_verify(k->pk, rec, rlen, sig) != SL_LEDGER_OK)
     finding(a, "signature", "ledger_entries", id, "the signature does not verify with key %s",
             k->key_id);
   else if (t < k->from || (k->until && t >= k->until))
     finding(a, "signature", "ledger_entries", id, "signed at %lld outside key %s's validity",
             (long long)t, k->key_id);
-  else
-    sig_good = true;
+  else sig_good = true;
   const char *row_table = "ledger_entries", *row_id = id;
   char row_buf[24];
   if (r.purpose == SL_LEDGER_TRADE) {

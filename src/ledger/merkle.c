@@ -38,10 +38,8 @@ void sl_ledger_node_hash(const sl_ledger_hash *left, const sl_ledger_hash *right
 void sl_ledger_chain_step(const sl_ledger_hash *prev, const sl_ledger_hash *leaf,
                           sl_ledger_hash *out) {
   uint8_t buf[2 * SL_LEDGER_HASH_LEN];
-  if (prev)
-    memcpy(buf, prev->b, SL_LEDGER_HASH_LEN);
-  else
-    memset(buf, 0, SL_LEDGER_HASH_LEN);
+  if (prev) memcpy(buf, prev->b, SL_LEDGER_HASH_LEN);
+  else memset(buf, 0, SL_LEDGER_HASH_LEN);
   memcpy(buf + SL_LEDGER_HASH_LEN, leaf->b, SL_LEDGER_HASH_LEN);
   crypto_hash_sha256(out->b, buf, sizeof buf);
 }
@@ -77,8 +75,7 @@ sl_ledger_rc sl_ledger_entry_leaf_hash(const uint8_t *rec, size_t rec_len,
 /* Largest power of two strictly below n (n >= 2). */
 static uint64_t split_point(uint64_t n) {
   uint64_t k = 1;
-  while (k < n - k)
-    k <<= 1; /* k < n/2 without overflow: stop at the first k >= n - k */
+  while (k < n - k) k <<= 1; /* k < n/2 without overflow: stop at the first k >= n - k */
   return k;
 }
 

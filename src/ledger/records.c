@@ -58,22 +58,14 @@ bool sl_ledger_purpose_is_money(uint32_t purpose) {
 
 const char *sl_ledger_strerror(sl_ledger_rc rc) {
   switch (rc) {
-  case SL_LEDGER_OK:
-    return "ok";
-  case SL_LEDGER_ELENGTH:
-    return "length is not the layout's size";
-  case SL_LEDGER_ESIZE:
-    return "size field does not match the layout";
-  case SL_LEDGER_EPURPOSE:
-    return "unknown or unexpected purpose";
-  case SL_LEDGER_EFIELD:
-    return "a field breaks a rule of the layout";
-  case SL_LEDGER_ESIG:
-    return "signature does not verify";
-  case SL_LEDGER_EPROOF:
-    return "proof does not verify";
-  case SL_LEDGER_ERANGE:
-    return "index, size or length out of range";
+  case SL_LEDGER_OK: return "ok";
+  case SL_LEDGER_ELENGTH: return "length is not the layout's size";
+  case SL_LEDGER_ESIZE: return "size field does not match the layout";
+  case SL_LEDGER_EPURPOSE: return "unknown or unexpected purpose";
+  case SL_LEDGER_EFIELD: return "a field breaks a rule of the layout";
+  case SL_LEDGER_ESIG: return "signature does not verify";
+  case SL_LEDGER_EPROOF: return "proof does not verify";
+  case SL_LEDGER_ERANGE: return "index, size or length out of range";
   }
   return "unknown error";
 }
@@ -135,9 +127,7 @@ static void put_fields(const field *f, size_t n, const void *src, uint8_t *out) 
       memcpy(&u64, m, sizeof u64);
       put_u64(out + f[i].at, u64);
       break;
-    case F_HASH:
-      memcpy(out + f[i].at, m, SL_LEDGER_HASH_LEN);
-      break;
+    case F_HASH: memcpy(out + f[i].at, m, SL_LEDGER_HASH_LEN); break;
     }
   }
 }
@@ -158,9 +148,7 @@ static void get_fields(const field *f, size_t n, const uint8_t *buf, void *dst) 
       u64 = get_u64(buf + f[i].at);
       memcpy(m, &u64, sizeof u64);
       break;
-    case F_HASH:
-      memcpy(m, buf + f[i].at, SL_LEDGER_HASH_LEN);
-      break;
+    case F_HASH: memcpy(m, buf + f[i].at, SL_LEDGER_HASH_LEN); break;
     }
   }
 }
@@ -257,16 +245,11 @@ static const layout L_PERIOD = LAYOUT(SL_LEDGER_PERIOD_CLOSE, PERIOD, period_ok,
 /* The layout of a purpose (NULL: none). */
 static const layout *layout_of(uint32_t purpose) {
   switch (purpose) {
-  case SL_LEDGER_TRADE:
-    return &L_TRADE;
-  case SL_LEDGER_CHECKPOINT:
-    return &L_CHECKPOINT;
-  case SL_LEDGER_EXPORT:
-    return &L_EXPORT;
-  case SL_LEDGER_PERIOD_CLOSE:
-    return &L_PERIOD;
-  default:
-    return sl_ledger_purpose_is_money(purpose) ? &L_MONEY : NULL;
+  case SL_LEDGER_TRADE: return &L_TRADE;
+  case SL_LEDGER_CHECKPOINT: return &L_CHECKPOINT;
+  case SL_LEDGER_EXPORT: return &L_EXPORT;
+  case SL_LEDGER_PERIOD_CLOSE: return &L_PERIOD;
+  default: return sl_ledger_purpose_is_money(purpose) ? &L_MONEY : NULL;
   }
 }
 
@@ -349,15 +332,9 @@ sl_ledger_rc sl_ledger_record_decode(const uint8_t *buf, size_t len, sl_ledger_r
 
 bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out) {
   switch (r->purpose) {
-  case SL_LEDGER_TRADE:
-    *out = r->u.trade.created_at;
-    return true;
-  case SL_LEDGER_CHECKPOINT:
-    *out = r->u.checkpoint.timestamp;
-    return true;
-  case SL_LEDGER_PERIOD_CLOSE:
-    *out = r->u.period.at;
-    return true;
+  case SL_LEDGER_TRADE: *out = r->u.trade.created_at; return true;
+  case SL_LEDGER_CHECKPOINT: *out = r->u.checkpoint.timestamp; return true;
+  case SL_LEDGER_PERIOD_CLOSE: *out = r->u.period.at; return true;
   default:
     if (!sl_ledger_purpose_is_money(r->purpose)) return false;
     *out = r->u.money.at;

@@ -111,8 +111,7 @@ static sl_dbrc load_keys(sl_dbc *c) {
   size_t n;
   sl_dbrc rc = sl_db_keys_rows(c, &rows, &n);
   if (rc != SL_DB_OK) return rc;
-  for (int i = 0; i < L.nkeys; i++)
-    sl_ledger_keypair_wipe(&L.keys[i].kp);
+  for (int i = 0; i < L.nkeys; i++) sl_ledger_keypair_wipe(&L.keys[i].kp);
   L.nkeys = 0;
   for (size_t i = 0; i < n && L.nkeys < MAX_KEYS; i++) {
     ring_key *k = &L.keys[L.nkeys];
@@ -246,8 +245,7 @@ bool sl_ledger_rotate(const char *conninfo, const char *key_dir, int64_t at, cha
 
 void sl_ledger_fini(void) {
   pthread_mutex_lock(&L.mu);
-  for (int i = 0; i < L.nkeys; i++)
-    sl_ledger_keypair_wipe(&L.keys[i].kp);
+  for (int i = 0; i < L.nkeys; i++) sl_ledger_keypair_wipe(&L.keys[i].kp);
   L.nkeys = 0;
   pthread_mutex_unlock(&L.mu);
   pthread_rwlock_wrlock(&T.lock);
@@ -373,8 +371,7 @@ static sl_dbrc sign_queued(sl_dbc *c) {
   sl_db_to_sign_row *items = NULL;
   size_t n = 0;
   sl_dbrc rc = sl_db_to_sign(c, &items, &n);
-  for (size_t i = 0; rc == SL_DB_OK && i < n; i++)
-    rc = sign_item(c, &items[i]);
+  for (size_t i = 0; rc == SL_DB_OK && i < n; i++) rc = sign_item(c, &items[i]);
   free(items);
   return rc;
 }
@@ -448,8 +445,7 @@ static void tree_root(sl_ledger_hash *root) {
     return;
   }
   *root = T.front[T.nfront - 1];
-  for (int i = T.nfront - 2; i >= 0; i--)
-    sl_ledger_node_hash(&T.front[i], root, root);
+  for (int i = T.nfront - 2; i >= 0; i--) sl_ledger_node_hash(&T.front[i], root, root);
 }
 
 static void tree_reset(void) {

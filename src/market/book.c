@@ -61,8 +61,7 @@ static bool hmap_grow(hmap *m) {
 static bool hmap_put(hmap *m, uint64_t k, uint32_t v) {
   if ((m->n + 1) * 4 > m->cap * 3 && !hmap_grow(m)) return false;
   size_t i = hslot(k, m->cap);
-  while (m->keys[i] && m->keys[i] != k)
-    i = (i + 1) & (m->cap - 1);
+  while (m->keys[i] && m->keys[i] != k) i = (i + 1) & (m->cap - 1);
   if (!m->keys[i]) m->n++;
   m->keys[i] = k;
   m->vals[i] = v;
@@ -149,8 +148,7 @@ struct sl_market_book {
 static bool grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return true;
   size_t c = *cap ? *cap : 8;
-  while (c < need)
-    c *= 2;
+  while (c < need) c *= 2;
   void *q = realloc(*p, c * size);
   if (!q) return false;
   *p = q;
@@ -189,10 +187,8 @@ void sl_market_book_free(sl_market_book *b) {
     free(b->buckets[i].live);
     free(b->buckets[i].dead);
   }
-  for (size_t i = 0; i < b->nregions; i++)
-    free(b->regions[i]);
-  for (size_t i = 0; i < b->nmodels; i++)
-    free(b->models[i]);
+  for (size_t i = 0; i < b->nregions; i++) free(b->regions[i]);
+  for (size_t i = 0; i < b->nmodels; i++) free(b->models[i]);
   free(b->regions);
   free(b->models);
   free(b->rtt);
@@ -235,8 +231,7 @@ static bool rtt_resize(sl_market_book *b) {
     free(e);
     return false;
   }
-  for (size_t i = 0; i < dim * dim; i++)
-    m[i] = -1;
+  for (size_t i = 0; i < dim * dim; i++) m[i] = -1;
   for (size_t f = 0; f < b->rtt_dim; f++)
     for (size_t t = 0; t < b->rtt_dim; t++) {
       m[f * dim + t] = b->rtt[f * b->rtt_dim + t];
@@ -256,10 +251,8 @@ static size_t live_pos(const bucket *k, int64_t price, int64_t id) {
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     const bent *e = &k->live[mid];
-    if (e->price < price || (e->price == price && e->id < id))
-      lo = mid + 1;
-    else
-      hi = mid;
+    if (e->price < price || (e->price == price && e->id < id)) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
@@ -321,10 +314,8 @@ static size_t ids_pos(const sl_market_book *b, int64_t id) {
   size_t lo = 0, hi = b->npools;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (b->ids[mid] < id)
-      lo = mid + 1;
-    else
-      hi = mid;
+    if (b->ids[mid] < id) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
@@ -408,10 +399,8 @@ static size_t bk_lower(const bpool *p, int32_t h) {
   size_t lo = 0, hi = p->nbk;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (p->bk_slot[mid] < h)
-      lo = mid + 1;
-    else
-      hi = mid;
+    if (p->bk_slot[mid] < h) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
@@ -442,8 +431,7 @@ bool sl_market_book_set_booked(sl_market_book *b, int64_t id, int64_t from, int6
   size_t nn = p->nbk - (hi - lo) + m;
   if (nn > p->capbk) {
     size_t c = p->capbk ? p->capbk : 4;
-    while (c < nn)
-      c *= 2;
+    while (c < nn) c *= 2;
     int32_t *s = realloc(p->bk_slot, c * sizeof *s);
     if (s) p->bk_slot = s;
     int32_t *v = s ? realloc(p->bk_n, c * sizeof *v) : NULL;
@@ -551,8 +539,7 @@ size_t sl_market_book_memory(const sl_market_book *b) {
   size_t m = sizeof *b + b->cappools * (sizeof(bpool) + sizeof(int64_t)) +
              (b->by_id.cap + b->by_key.cap) * (sizeof(uint64_t) + sizeof(uint32_t)) +
              b->capbuckets * sizeof(bucket) + b->rtt_dim * b->rtt_dim * (sizeof(int64_t) + 1);
-  for (size_t i = 0; i < b->npools; i++)
-    m += (size_t)b->pools[i].capbk * 2 * sizeof(int32_t);
+  for (size_t i = 0; i < b->npools; i++) m += (size_t)b->pools[i].capbk * 2 * sizeof(int32_t);
   for (size_t i = 0; i < b->nbuckets; i++)
     m += b->buckets[i].caplive * sizeof(bent) + b->buckets[i].capdead * sizeof(int64_t);
   return m;
@@ -655,8 +642,7 @@ static int64_t first_start(const bpool *p, int64_t first, int64_t last, int32_t 
 }
 
 static void fill_free(const bpool *p, int64_t window_start, size_t nslots, int32_t *fr) {
-  for (size_t k = 0; k < nslots; k++)
-    fr[k] = p->gpu_count;
+  for (size_t k = 0; k < nslots; k++) fr[k] = p->gpu_count;
   int32_t h0 = (int32_t)(window_start / HOUR);
   for (size_t k = bk_lower(p, h0); k < p->nbk && (size_t)(p->bk_slot[k] - h0) < nslots; k++) {
     int32_t *f = &fr[p->bk_slot[k] - h0];
@@ -776,10 +762,8 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         rep.price_minor = k->live[mid].price;
-        if (sl_market_static_check(m, &rep, NULL) == SL_WHY_CHOSEN)
-          lo = mid + 1;
-        else
-          hi = mid;
+        if (sl_market_static_check(m, &rep, NULL) == SL_WHY_CHOSEN) lo = mid + 1;
+        else hi = mid;
       }
       nok = lo;
       w = SL_WHY_PRICE;
@@ -936,8 +920,7 @@ bool sl_market_book_verdicts(const sl_market_book *b, const sl_market_order *m, 
   for (; i < b->npools && cnt < max; i++) {
     const bpool *p = pool_of(b, b->ids[i]);
     bool is_chosen = false;
-    for (size_t j = 0; j < nchosen; j++)
-      is_chosen |= chosen[j] == p->id;
+    for (size_t j = 0; j < nchosen; j++) is_chosen |= chosen[j] == p->id;
     if (is_chosen) continue;
     sl_market_pool mp = mkt_pool(b, p, org);
     sl_market_book_verdict_row *row = &out[cnt];
@@ -983,8 +966,7 @@ static uint64_t mix(uint64_t h, uint64_t v) {
 
 static uint64_t mix_str(uint64_t h, const char *s) {
   uint64_t f = 1469598103934665603ULL;
-  for (; *s; s++)
-    f = (f ^ (unsigned char)*s) * 1099511628211ULL;
+  for (; *s; s++) f = (f ^ (unsigned char)*s) * 1099511628211ULL;
   return mix(h, f);
 }
 

@@ -334,22 +334,16 @@ static mkey pool_key(const sl_market_order *o, const sl_market_pool *p) {
   mkey k = {{0, 0, 0}};
   bool unknown = o->has_origin && p->rtt_us < 0;
   switch (o->objective) {
-  case SL_OBJ_CHEAPEST:
-    k.k[1] = p->price_minor;
-    break;
+  case SL_OBJ_CHEAPEST: k.k[1] = p->price_minor; break;
   case SL_OBJ_LOWEST_LATENCY:
-    if (unknown)
-      k.k[0] = 1;
-    else if (o->has_origin)
-      k.k[1] = p->rtt_us;
+    if (unknown) k.k[0] = 1;
+    else if (o->has_origin) k.k[1] = p->rtt_us;
     k.k[2] = p->price_minor;
     break;
   case SL_OBJ_TRADEOFF:
     k.k[1] = sat_mul(p->price_minor, 1000);
-    if (unknown)
-      k.k[0] = 1;
-    else if (o->has_origin)
-      k.k[1] = sat_add(k.k[1], sat_mul(p->rtt_us, o->money_per_ms_minor));
+    if (unknown) k.k[0] = 1;
+    else if (o->has_origin) k.k[1] = sat_add(k.k[1], sat_mul(p->rtt_us, o->money_per_ms_minor));
     break;
   }
   return k;
@@ -379,13 +373,11 @@ static void window_caps(const mctx *c, const sl_market_pool *p, int32_t *caps, s
   size_t head = 0, tail = 0, last = c->first + c->nstarts + c->dur - 1;
   for (size_t j = c->first; j < last; j++) {
     int32_t v = free_at(p, j);
-    while (tail > head && free_at(p, dq[tail - 1]) >= v)
-      tail--;
+    while (tail > head && free_at(p, dq[tail - 1]) >= v) tail--;
     dq[tail++] = j;
     if (j + 1 >= c->first + c->dur) {
       size_t i = j + 1 - c->dur; /* start slot index */
-      while (dq[head] < i)
-        head++;
+      while (dq[head] < i) head++;
       caps[i - c->first] = free_at(p, dq[head]);
     }
   }
@@ -476,10 +468,8 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     for (size_t r = 0; r < n; r++) {
       fill_piece(c, &out->ranked[r], ents[r].idx, ents[r].start, o->gpus);
       sl_market_verdict *v = &out->verdicts[ents[r].idx];
-      if (r == 0)
-        verdict(v, SL_WHY_CHOSEN, "rank 1");
-      else
-        verdict(v, SL_WHY_OUTRANKED, "rank %zu", r + 1);
+      if (r == 0) verdict(v, SL_WHY_CHOSEN, "rank 1");
+      else verdict(v, SL_WHY_OUTRANKED, "rank %zu", r + 1);
     }
     out->nranked = n;
     out->pieces[0] = out->ranked[0];
@@ -546,8 +536,7 @@ static void fw_remove(fenwick *f, size_t i, int32_t cap) {
 static int64_t fw_top(const fenwick *f, size_t j) {
   size_t pos = 0, step = 1;
   int64_t s = 0;
-  while (step * 2 <= f->n)
-    step *= 2;
+  while (step * 2 <= f->n) step *= 2;
   for (; step > 0; step /= 2) {
     if (pos + step <= f->n && (size_t)f->cnt[pos + step] <= j) {
       pos += step;
@@ -616,8 +605,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       }
       if (nd > 1) qsort(desc, nd, sizeof *desc, cmp_rcap_desc);
       int64_t top = 0;
-      for (size_t e = 0; e < nd && e < kmax; e++)
-        top += desc[e].cap;
+      for (size_t e = 0; e < nd && e < kmax; e++) top += desc[e].cap;
       if (top < o->gpus) {
         if (top > max_gather) max_gather = top;
         continue;
@@ -657,8 +645,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       const sl_market_pool *p = &c->pools[byk[fill[e].r]];
       hourly += (__int128)fill[e].g * p->price_minor;
       total += (__int128)fill[e].g * dslots * p->price_minor;
-      for (int i = 0; i < 3; i++)
-        sc.s[i] += (__int128)fill[e].g * keys[fill[e].r].k[i];
+      for (int i = 0; i < 3; i++) sc.s[i] += (__int128)fill[e].g * keys[fill[e].r].k[i];
     }
     if ((o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor) ||
         (o->budget_total_minor >= 0 && total > o->budget_total_minor)) {
@@ -735,8 +722,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       else if (o->budget_total_minor >= 0 && min_total > o->budget_total_minor)
         verdict(v, SL_WHY_BUDGET, "every full fill exceeds the total budget %s (lowest: %s)",
                 money(o->budget_total_minor, a), money128(min_total, b));
-      else
-        verdict(v, SL_WHY_BUDGET, "no full fill meets both the hourly and the total budget");
+      else verdict(v, SL_WHY_BUDGET, "no full fill meets both the hourly and the total budget");
     } else if (any_full) {
       verdict(v, SL_WHY_CAPACITY, "no free GPU at any start in window");
     } else if (has_cap) {
@@ -871,6 +857,5 @@ sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_p
 
 void sl_market_key(const sl_market_order *o, const sl_market_pool *p, int64_t key[3]) {
   mkey k = pool_key(o, p);
-  for (int i = 0; i < 3; i++)
-    key[i] = k.k[i];
+  for (int i = 0; i < 3; i++) key[i] = k.k[i];
 }

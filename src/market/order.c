@@ -14,29 +14,20 @@ static const char *const inter_names[] = {"ethernet", "roce", "infiniband", NULL
 
 sl_market_intra sl_market_intra_of(const char *name) {
   switch (sl_vocab_parse(SL_VD_INTRA_NODE, name)) {
-  case SL_INTRA_NODE_NVLINK:
-    return SL_INTRA_NVLINK;
-  case SL_INTRA_NODE_PCIE:
-    return SL_INTRA_PCIE;
-  case SL_INTRA_NODE_INFINITY_FABRIC:
-    return SL_INTRA_INFINITY_FABRIC;
-  case SL_INTRA_NODE_HCCS:
-    return SL_INTRA_HCCS;
-  default:
-    return SL_INTRA_OTHER;
+  case SL_INTRA_NODE_NVLINK: return SL_INTRA_NVLINK;
+  case SL_INTRA_NODE_PCIE: return SL_INTRA_PCIE;
+  case SL_INTRA_NODE_INFINITY_FABRIC: return SL_INTRA_INFINITY_FABRIC;
+  case SL_INTRA_NODE_HCCS: return SL_INTRA_HCCS;
+  default: return SL_INTRA_OTHER;
   }
 }
 
 sl_market_inter sl_market_inter_of(const char *name) {
   switch (sl_vocab_parse(SL_VD_INTER_NODE, name)) {
-  case SL_INTER_NODE_INFINIBAND:
-    return SL_INTER_INFINIBAND;
-  case SL_INTER_NODE_ROCE:
-    return SL_INTER_ROCE;
-  case SL_INTER_NODE_ETHERNET:
-    return SL_INTER_ETHERNET;
-  default:
-    return SL_INTER_NONE;
+  case SL_INTER_NODE_INFINIBAND: return SL_INTER_INFINIBAND;
+  case SL_INTER_NODE_ROCE: return SL_INTER_ROCE;
+  case SL_INTER_NODE_ETHERNET: return SL_INTER_ETHERNET;
+  default: return SL_INTER_NONE;
   }
 }
 

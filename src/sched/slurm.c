@@ -51,8 +51,7 @@ static int run_scontrol(const sl_sched_slurm *t, const char *const *args, char *
     argv[n++] = "-M";
     argv[n++] = t->cluster;
   }
-  for (int i = 0; args[i] && n < 22; i++)
-    argv[n++] = args[i];
+  for (int i = 0; args[i] && n < 22; i++) argv[n++] = args[i];
   argv[n] = NULL;
   int fds[2];
   out[0] = '\0';
@@ -92,8 +91,7 @@ static int run_scontrol(const sl_sched_slurm *t, const char *const *args, char *
   close(fds[0]);
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   if (timed_out) {
     snprintf(out, outlen, "scontrol timed out");
     return -1;

@@ -45,8 +45,7 @@ bool sl_settlement_export_finish(sl_settlement_export *e, uint8_t sha256[32], in
     uint8_t sig[64];
     key_id[0] = sig_hex[0] = '\0';
     if (sl_ledger_enabled() && sl_ledger_sign_digest(sha256, sig, key_id))
-      for (int i = 0; i < 64; i++)
-        snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
+      for (int i = 0; i < 64; i++) snprintf(sig_hex + 2 * i, 3, "%02x", sig[i]);
   }
   if (fd && e->f) {
     if (fflush(e->f) != 0 || e->failed) return false;
@@ -67,10 +66,8 @@ static void csv_field(sl_settlement_export *e, const char *s, bool last) {
   if (strpbrk(s, ",\"\r\n")) {
     put(e, "\"", 1);
     for (const char *p = s; *p; p++) {
-      if (*p == '"')
-        put(e, "\"\"", 2);
-      else
-        put(e, p, 1);
+      if (*p == '"') put(e, "\"\"", 2);
+      else put(e, p, 1);
     }
     put(e, "\"", 1);
   } else {
@@ -104,8 +101,7 @@ static void csv_line(sl_settlement_export *e, const char *const *col) {
                             money_str(col[10], b),
                             money_str(col[11], f),
                             col[12]};
-  for (int i = 0; i < 13; i++)
-    csv_field(e, fields[i], i == 12);
+  for (int i = 0; i < 13; i++) csv_field(e, fields[i], i == 12);
 }
 
 static bool csv_row(int nc, const char *const *col, const bool *nul, void *arg) {
@@ -158,12 +154,9 @@ static bool stmt_row(int nc, const char *const *col, const bool *nul, void *arg)
   s->d_available += avail;
   s->d_escrow += escrow;
   bool tenant = !strcmp(s->kind, "tenant"), provider = !strcmp(s->kind, "provider");
-  if (!strcmp(kind, "deposit"))
-    s->deposits += avail;
-  else if (!strcmp(kind, "withdrawal"))
-    s->withdrawals -= avail;
-  else if (!strcmp(kind, "trade"))
-    s->charges += escrow;
+  if (!strcmp(kind, "deposit")) s->deposits += avail;
+  else if (!strcmp(kind, "withdrawal")) s->withdrawals -= avail;
+  else if (!strcmp(kind, "trade")) s->charges += escrow;
   else if (!strcmp(kind, "settlement")) {
     s->settled -= escrow;
     s->gpu_hours += gh;
@@ -347,8 +340,7 @@ static bool region_row(int nc, const char *const *col, const bool *nul, void *ar
   if (r->csv) {
     const char *fields[6] = {
         col[0], col[1], col[2], money_str(col[3], g), money_str(col[4], f), money_str(col[5], x)};
-    for (int i = 0; i < 6; i++)
-      csv_field(r->out, fields[i], i == 5);
+    for (int i = 0; i < 6; i++) csv_field(r->out, fields[i], i == 5);
   } else {
     json_t *o =
         json_pack("{s:s,s:I,s:I,s:s,s:s,s:s}", "region", col[0], "trades", (json_int_t)n64(col[1]),
@@ -399,8 +391,7 @@ sl_dbrc sl_settlement_close(sl_dbc *c, int64_t from, int64_t to, int64_t closed_
   char hex[65];
   sl_dbrc rc = sl_settlement_period_digest(c, from, to, sha);
   if (rc != SL_DB_OK) return rc;
-  for (int i = 0; i < 32; i++)
-    snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", sha[i]);
   rc = sl_db_period_insert(c, from, to, closed_by, hex, period_id);
   int64_t entry = 0;
   if (rc == SL_DB_OK) rc = sl_ledger_record_period(c, *period_id, from, to, sha, &entry);

@@ -209,33 +209,24 @@ static sl_dbrc catch_up(sl_dbc *c, bool *reload) {
   pthread_rwlock_wrlock(&X.lock);
   /* pools first (a booking may name a pool created in the same batch); rows are by id */
   for (size_t i = 0, r = 0; i < np && ok; i++) {
-    while (r < nrows && rows[r].id < pids[i])
-      r++;
-    if (r < nrows && rows[r].id == pids[i])
-      ok = apply_row(X.book, &rows[r]);
-    else
-      sl_market_book_remove(X.book, pids[i]); /* gone */
+    while (r < nrows && rows[r].id < pids[i]) r++;
+    if (r < nrows && rows[r].id == pids[i]) ok = apply_row(X.book, &rows[r]);
+    else sl_market_book_remove(X.book, pids[i]); /* gone */
   }
   /* bookings: rows by (pool, slot); a pool without rows in the range is cleared there */
   for (size_t i = 0, r = 0; i < ns && ok; i++) {
-    while (r < nbk && bk[r].pool_id < sids[i])
-      r++;
+    while (r < nbk && bk[r].pool_id < sids[i]) r++;
     size_t e = r;
-    while (e < nbk && bk[e].pool_id == sids[i])
-      e++;
-    if (e > r)
-      ok = apply_bookings(X.book, bk + r, e - r, from, to);
-    else
-      sl_market_book_set_booked(X.book, sids[i], from, to, NULL, NULL, 0);
+    while (e < nbk && bk[e].pool_id == sids[i]) e++;
+    if (e > r) ok = apply_bookings(X.book, bk + r, e - r, from, to);
+    else sl_market_book_set_booked(X.book, sids[i], from, to, NULL, NULL, 0);
     r = e;
   }
   if (ok && want_lat) ok = apply_latency(X.book, lat, nlat);
   if (np || want_lat) X.version++; /* bookings alone do not change a listing */
   pthread_rwlock_unlock(&X.lock);
-  if (ok)
-    X.cursor = xmin;
-  else
-    *reload = true; /* out of memory half-way: start again from the tables */
+  if (ok) X.cursor = xmin;
+  else *reload = true; /* out of memory half-way: start again from the tables */
 cleanup:
   free(pids);
   free(sids);

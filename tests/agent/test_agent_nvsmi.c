@@ -108,8 +108,7 @@ static void test_every_truncation(void **state) {
   nv_report r;
   char err[256];
   size_t end = fixture_len;
-  while (end > 0 && (fixture[end - 1] == '\n' || fixture[end - 1] == '\r'))
-    end--;
+  while (end > 0 && (fixture[end - 1] == '\n' || fixture[end - 1] == '\r')) end--;
   for (size_t n = 0; n < end; n++) {
     err[0] = '\0';
     if (nv_parse(fixture, n, &r, err, sizeof err)) fail_msg("a prefix of %zu bytes parsed", n);
@@ -171,8 +170,7 @@ static void test_malformed(void **state) {
   assert_non_null(strstr(err, "NUL"));
   /* deep nesting is bounded */
   char deep[2000] = "<nvidia_smi_log>";
-  for (int i = 0; i < 70; i++)
-    strcat(deep, "<a>");
+  for (int i = 0; i < 70; i++) strcat(deep, "<a>");
   assert_false(parse_text(deep, &r, err, sizeof err));
   assert_non_null(strstr(err, "nested deeper"));
 }

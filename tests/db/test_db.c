@@ -202,10 +202,8 @@ static void test_idempotency_concurrent_claim(void **state) {
   struct race rc = {new_account(c, "tenant", "db-race-tenant"), 0};
   sl_db_release(db, c);
   pthread_t th[8];
-  for (int i = 0; i < 8; i++)
-    pthread_create(&th[i], NULL, claim_thread, &rc);
-  for (int i = 0; i < 8; i++)
-    pthread_join(th[i], NULL);
+  for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, claim_thread, &rc);
+  for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
   assert_int_equal(rc.claimed, 1);
 }
 
@@ -387,8 +385,7 @@ static sl_dbrc take_and_waive(sl_dbc *c) {
   size_t n;
   sl_dbrc rc = sl_db_to_sign(c, &rows, &n);
   if (rc != SL_DB_OK) return rc;
-  for (size_t i = 0; i < n && nseen < 8; i++)
-    seen[nseen++] = rows[i];
+  for (size_t i = 0; i < n && nseen < 8; i++) seen[nseen++] = rows[i];
   free(rows);
   return sl_db_ledger_waive(c);
 }

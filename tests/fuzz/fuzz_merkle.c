@@ -9,8 +9,7 @@
 
 static uint64_t u64(const uint8_t *p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = v << 8 | p[i];
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
   return v;
 }
 
@@ -24,12 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t np = (size - 81) / 32;
   sl_ledger_hash *proof = malloc((np ? np : 1) * sizeof *proof);
   if (!proof) return 0;
-  for (size_t i = 0; i < np; i++)
-    memcpy(proof[i].b, data + 81 + 32 * i, 32);
-  if (mode & 1)
-    (void)sl_ledger_consistency_verify(a, b, &h1, &h2, proof, np);
-  else
-    (void)sl_ledger_inclusion_verify(&h1, a, b, proof, np, &h2);
+  for (size_t i = 0; i < np; i++) memcpy(proof[i].b, data + 81 + 32 * i, 32);
+  if (mode & 1) (void)sl_ledger_consistency_verify(a, b, &h1, &h2, proof, np);
+  else (void)sl_ledger_inclusion_verify(&h1, a, b, proof, np, &h2);
   /* round trip on a small tree made of the proof hashes */
   if (np >= 1 && np <= 40) {
     sl_ledger_hash root, root2, gen[SL_LEDGER_PROOF_MAX];

@@ -61,8 +61,7 @@ static void test_lookups_derive_from_registry(void **state) {
     assert_string_equal(sl_adapter_kinds[i], reg[i].kind);
     assert_ptr_equal(sl_adapter_get(reg[i].kind), &reg[i]);
     assert_ptr_equal(sl_adapter_find(reg[i].kind), reg[i].ops);
-    for (size_t j = i + 1; j < n; j++)
-      assert_string_not_equal(reg[i].kind, reg[j].kind);
+    for (size_t j = i + 1; j < n; j++) assert_string_not_equal(reg[i].kind, reg[j].kind);
   }
   assert_null(sl_adapter_kinds[n]);
   assert_null(sl_adapter_get("template"));

@@ -79,8 +79,7 @@ static void test_absolute_and_bad_starts(void **state) {
   const char *bad[] = {"",       "now+",     "now-2h",    "now+2",      "now +2h", "Now",
                        "nowish", "tomorrow", "now+2h+1h", "2026-12-02", NULL};
   t = 5;
-  for (int i = 0; bad[i]; i++)
-    assert_false(sl_time_parse_human(bad[i], T0, &t, NULL));
+  for (int i = 0; bad[i]; i++) assert_false(sl_time_parse_human(bad[i], T0, &t, NULL));
   assert_int_equal(t, 5);
 }
 

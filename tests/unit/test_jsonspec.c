@@ -323,8 +323,7 @@ static void test_array(void **state) {
   json_decref(decode_ok("{\"xs\":[]}", u, N(u), NULL));
   json_t *obj = json_object();
   json_t *big = json_array();
-  for (int i = 0; i < 5000; i++)
-    json_array_append_new(big, json_integer(i));
+  for (int i = 0; i < 5000; i++) json_array_append_new(big, json_integer(i));
   json_object_set_new(obj, "xs", big);
   sl_jerr err;
   assert_true(sl_json_decode(obj, u, N(u), NULL, &err));
@@ -548,8 +547,7 @@ static void test_missing_and_null(void **state) {
                      {"g", SL_JT_OBJECT, false, &j, &p[6], 0, 0, NULL},
                      {"h", SL_JT_MILLI, false, &i64, &p[7], 0, 9, NULL}};
   json_decref(decode_ok("{}", all, N(all), NULL));
-  for (int i = 0; i < 8; i++)
-    assert_false(p[i]);
+  for (int i = 0; i < 8; i++) assert_false(p[i]);
   assert_true(i64 == I64_SENTINEL);
   assert_true(b);
   assert_string_equal(str, "x");
@@ -763,8 +761,7 @@ static void test_parse_body_errors(void **state) {
       "{\"a\":\"\\ud800\"}",       /* lone surrogate */
       "   ",
   };
-  for (size_t i = 0; i < N(malformed); i++)
-    expect_body_err_s(malformed[i], SL_E_MALFORMED_JSON);
+  for (size_t i = 0; i < N(malformed); i++) expect_body_err_s(malformed[i], SL_E_MALFORMED_JSON);
 
   /* A raw NUL byte within len */
   expect_body_err("{\"a\":1}\0", 8, SL_E_MALFORMED_JSON);
@@ -788,8 +785,7 @@ static void test_parse_body_errors(void **state) {
 static void test_parse_body_scalars_not_object(void **state) {
   (void)state;
   static const char *const scalars[] = {"42", "\"a string\"", "true", "null", "-1.5"};
-  for (size_t i = 0; i < N(scalars); i++)
-    expect_body_err_s(scalars[i], SL_E_BODY_NOT_OBJECT);
+  for (size_t i = 0; i < N(scalars); i++) expect_body_err_s(scalars[i], SL_E_BODY_NOT_OBJECT);
 }
 
 /* Pathologically deep nesting is refused (or parsed) without crashing. */

@@ -50,16 +50,13 @@ static sl_ledger_hash naive_mth(const sl_ledger_hash *d, size_t n);
 
 /* Root of the first n leaves: from the table for small n. */
 static void root_of(size_t n, sl_ledger_hash *out) {
-  if (n < sizeof ROOTS / sizeof ROOTS[0])
-    *out = ROOTS[n];
-  else
-    sl_ledger_merkle_root(LEAVES, n, out);
+  if (n < sizeof ROOTS / sizeof ROOTS[0]) *out = ROOTS[n];
+  else sl_ledger_merkle_root(LEAVES, n, out);
 }
 
 static int setup(void **state) {
   if (setup_leaves(state) != 0) return -1;
-  for (size_t n = 0; n < sizeof ROOTS / sizeof ROOTS[0]; n++)
-    ROOTS[n] = naive_mth(LEAVES, n);
+  for (size_t n = 0; n < sizeof ROOTS / sizeof ROOTS[0]; n++) ROOTS[n] = naive_mth(LEAVES, n);
   return 0;
 }
 
@@ -79,8 +76,7 @@ static bool heq(const sl_ledger_hash *a, const sl_ledger_hash *b) {
 
 static uint64_t naive_k(uint64_t n) { /* largest power of two < n, n > 1 */
   uint64_t k = 1;
-  while (k * 2 < n)
-    k *= 2;
+  while (k * 2 < n) k *= 2;
   return k;
 }
 
@@ -428,8 +424,7 @@ static void check_consistency(size_t m, size_t n, const sl_ledger_hash *roots_m,
 
 static void test_roots_small(void **state) {
   (void)state;
-  for (size_t n = 0; n <= 128; n++)
-    check_root(n);
+  for (size_t n = 0; n <= 128; n++) check_root(n);
   /* root of one leaf is the leaf; of two, the node hash */
   sl_ledger_hash r, node;
   sl_ledger_merkle_root(LEAVES, 1, &r);
@@ -443,19 +438,16 @@ static void test_inclusion_every_index_1_to_64(void **state) {
   (void)state;
   for (size_t n = 1; n <= 64; n++) {
     sl_ledger_hash root = naive_mth(LEAVES, n);
-    for (size_t i = 0; i < n; i++)
-      check_inclusion(n, i, &root, n <= 32);
+    for (size_t i = 0; i < n; i++) check_inclusion(n, i, &root, n <= 32);
   }
 }
 
 static void test_consistency_every_pair_1_to_64(void **state) {
   (void)state;
   sl_ledger_hash roots[65];
-  for (size_t n = 0; n <= 64; n++)
-    roots[n] = naive_mth(LEAVES, n);
+  for (size_t n = 0; n <= 64; n++) roots[n] = naive_mth(LEAVES, n);
   for (size_t n = 1; n <= 64; n++)
-    for (size_t m = 0; m <= n; m++)
-      check_consistency(m, n, &roots[m], &roots[n], n <= 24);
+    for (size_t m = 0; m <= n; m++) check_consistency(m, n, &roots[m], &roots[n], n <= 24);
 }
 
 static void test_random_large(void **state) {
@@ -464,18 +456,15 @@ static void test_random_large(void **state) {
   size_t ns = 0;
   static const size_t fixed[] = {127,  128,  129,  255,  256,  257, 1023,
                                  1024, 1025, 4095, 4096, 4097, MAXN};
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-    sizes[ns++] = fixed[i];
-  while (ns < sizeof sizes / sizeof sizes[0])
-    sizes[ns++] = 65 + (size_t)(rnd() % (MAXN - 65));
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) sizes[ns++] = fixed[i];
+  while (ns < sizeof sizes / sizeof sizes[0]) sizes[ns++] = 65 + (size_t)(rnd() % (MAXN - 65));
   for (size_t s = 0; s < ns; s++) {
     size_t n = sizes[s];
     check_root(n);
     sl_ledger_hash root = naive_mth(LEAVES, n);
     check_inclusion(n, 0, &root, false);
     check_inclusion(n, n - 1, &root, false);
-    for (int k = 0; k < 6; k++)
-      check_inclusion(n, (size_t)(rnd() % n), &root, false);
+    for (int k = 0; k < 6; k++) check_inclusion(n, (size_t)(rnd() % n), &root, false);
     for (int k = 0; k < 4; k++) {
       size_t m = k == 0 ? n - 1 : k == 1 ? 1 : (size_t)(rnd() % (n + 1));
       sl_ledger_hash rm = naive_mth(LEAVES, m);

@@ -64,8 +64,7 @@ static const sl_ledger_trade EX_TRADE = {
 
 static void example_key(sl_ledger_keypair *kp) {
   uint8_t seed[SL_LEDGER_SEED_LEN];
-  for (int i = 0; i < SL_LEDGER_SEED_LEN; i++)
-    seed[i] = (uint8_t)i;
+  for (int i = 0; i < SL_LEDGER_SEED_LEN; i++) seed[i] = (uint8_t)i;
   sl_ledger_keypair_from_seed(seed, kp);
 }
 
@@ -170,8 +169,7 @@ static size_t sample_records(sl_ledger_record out[16]) {
                         INT64_MAX,         INT64_MIN,  INT64_MIN, INT64_MIN};
   out[n].purpose = SL_LEDGER_CHECKPOINT;
   out[n].u.checkpoint.tree_size = 5000;
-  for (int i = 0; i < 32; i++)
-    out[n].u.checkpoint.root.b[i] = (uint8_t)(0xf0 ^ i);
+  for (int i = 0; i < 32; i++) out[n].u.checkpoint.root.b[i] = (uint8_t)(0xf0 ^ i);
   out[n++].u.checkpoint.timestamp = 1795818700;
   out[n].purpose = SL_LEDGER_CHECKPOINT;
   memset(&out[n].u.checkpoint, 0, sizeof out[n].u.checkpoint); /* the empty tree at epoch 0 */
@@ -184,14 +182,10 @@ static size_t sample_records(sl_ledger_record out[16]) {
 static bool record_equal(const sl_ledger_record *a, const sl_ledger_record *b) {
   if (a->purpose != b->purpose) return false;
   switch (a->purpose) {
-  case SL_LEDGER_TRADE:
-    return trade_equal(&a->u.trade, &b->u.trade);
-  case SL_LEDGER_CHECKPOINT:
-    return checkpoint_equal(&a->u.checkpoint, &b->u.checkpoint);
-  case SL_LEDGER_EXPORT:
-    return memcmp(a->u.export_.sha256.b, b->u.export_.sha256.b, 32) == 0;
-  default:
-    return money_equal(&a->u.money, &b->u.money);
+  case SL_LEDGER_TRADE: return trade_equal(&a->u.trade, &b->u.trade);
+  case SL_LEDGER_CHECKPOINT: return checkpoint_equal(&a->u.checkpoint, &b->u.checkpoint);
+  case SL_LEDGER_EXPORT: return memcmp(a->u.export_.sha256.b, b->u.export_.sha256.b, 32) == 0;
+  default: return money_equal(&a->u.money, &b->u.money);
   }
 }
 
@@ -302,11 +296,8 @@ static void test_round_trips(void **state) {
     case SL_LEDGER_CHECKPOINT:
       assert_true(has_time && t == back.u.checkpoint.timestamp && id == 0);
       break;
-    case SL_LEDGER_EXPORT:
-      assert_true(!has_time && id == 0);
-      break;
-    default:
-      assert_true(has_time && t == back.u.money.at && id == back.u.money.entry_id);
+    case SL_LEDGER_EXPORT: assert_true(!has_time && id == 0); break;
+    default: assert_true(has_time && t == back.u.money.at && id == back.u.money.entry_id);
     }
   }
   /* a too small output buffer */
@@ -336,14 +327,12 @@ static void test_layout_offsets(void **state) {
   assert_memory_equal(b, want, sizeof want);
 
   sl_ledger_checkpoint c = {0x0102, {{0}}, -1};
-  for (int i = 0; i < 32; i++)
-    c.root.b[i] = (uint8_t)(i + 1);
+  for (int i = 0; i < 32; i++) c.root.b[i] = (uint8_t)(i + 1);
   uint8_t cb[SL_LEDGER_CHECKPOINT_SIZE];
   assert_int_equal(sl_ledger_checkpoint_encode(&c, cb), SL_LEDGER_OK);
   assert_memory_equal(cb, "\x00\x00\x00\x38\x00\x00\x00\x07\x00\x00\x00\x00\x00\x00\x01\x02", 16);
   assert_memory_equal(cb + 16, c.root.b, 32);
-  for (int i = 48; i < 56; i++)
-    assert_int_equal(cb[i], 0xff);
+  for (int i = 48; i < 56; i++) assert_int_equal(cb[i], 0xff);
 
   sl_ledger_export e;
   memset(e.sha256.b, 0x5a, 32);
@@ -379,25 +368,16 @@ static void expect_decode(const uint8_t *buf, size_t len, uint32_t typed_as, sl_
   }
   sl_ledger_rc trc;
   switch (typed_as) {
-  case SL_LEDGER_TRADE:
-    trc = sl_ledger_trade_decode(buf, len, &r.u.trade);
-    break;
-  case SL_LEDGER_CHECKPOINT:
-    trc = sl_ledger_checkpoint_decode(buf, len, &r.u.checkpoint);
-    break;
-  case SL_LEDGER_EXPORT:
-    trc = sl_ledger_export_decode(buf, len, &r.u.export_);
-    break;
-  default:
-    trc = sl_ledger_money_decode(buf, len, &r.u.money);
-    break;
+  case SL_LEDGER_TRADE: trc = sl_ledger_trade_decode(buf, len, &r.u.trade); break;
+  case SL_LEDGER_CHECKPOINT: trc = sl_ledger_checkpoint_decode(buf, len, &r.u.checkpoint); break;
+  case SL_LEDGER_EXPORT: trc = sl_ledger_export_decode(buf, len, &r.u.export_); break;
+  default: trc = sl_ledger_money_decode(buf, len, &r.u.money); break;
   }
   if (trc != want) fail_msg("%s: typed decode gave %d, want %d", what, trc, want);
   uint32_t p = 99;
   if (want == SL_LEDGER_OK || want == SL_LEDGER_EFIELD)
     assert_int_equal(sl_ledger_record_check(buf, len, &p), SL_LEDGER_OK);
-  else
-    assert_int_equal(sl_ledger_record_check(buf, len, &p), want);
+  else assert_int_equal(sl_ledger_record_check(buf, len, &p), want);
 }
 
 static void test_strict_decode(void **state) {
@@ -539,8 +519,7 @@ static void test_key_id(void **state) {
   (void)state;
   for (int s = 0; s < 32; s++) {
     uint8_t seed[32];
-    for (int i = 0; i < 32; i++)
-      seed[i] = (uint8_t)(s * 31 + i * 7);
+    for (int i = 0; i < 32; i++) seed[i] = (uint8_t)(s * 31 + i * 7);
     sl_ledger_keypair kp;
     sl_ledger_keypair_from_seed(seed, &kp);
     uint8_t h[32], pk2[32], sk2[64];
@@ -557,8 +536,7 @@ static void test_key_id(void **state) {
     sl_ledger_key_id(kp.pk, raw);
     assert_memory_equal(raw, h, 8);
     sl_ledger_keypair_wipe(&kp);
-    for (size_t i = 0; i < sizeof kp.sk; i++)
-      assert_int_equal(kp.sk[i], 0);
+    for (size_t i = 0; i < sizeof kp.sk; i++) assert_int_equal(kp.sk[i], 0);
   }
 }
 
@@ -727,8 +705,7 @@ static void test_leaf_data_and_chain(void **state) {
   /* chain: chain_i = SHA-256(chain_{i-1} || leaf_i), chain_{-1} = 32 zero bytes */
   sl_ledger_hash leaves[5], c, zero, manual;
   memset(zero.b, 0, 32);
-  for (int i = 0; i < 5; i++)
-    memset(leaves[i].b, 0x10 + i, 32);
+  for (int i = 0; i < 5; i++) memset(leaves[i].b, 0x10 + i, 32);
   sl_ledger_hash prev = zero;
   for (int i = 0; i < 5; i++) {
     uint8_t cat[64];
@@ -759,8 +736,7 @@ static void test_leaf_data_and_chain(void **state) {
 static void test_hex(void **state) {
   (void)state;
   uint8_t all[256], back[256];
-  for (int i = 0; i < 256; i++)
-    all[i] = (uint8_t)i;
+  for (int i = 0; i < 256; i++) all[i] = (uint8_t)i;
   char hex[513];
   sl_ledger_hex_encode(all, sizeof all, hex);
   assert_int_equal(strlen(hex), 512);

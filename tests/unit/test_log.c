@@ -37,8 +37,7 @@ static const char *capture_end(void) {
   close(saved_fd);
   size_t n = 0;
   ssize_t r;
-  while (n < sizeof buf - 1 && (r = read(pipe_rd, buf + n, sizeof buf - 1 - n)) > 0)
-    n += (size_t)r;
+  while (n < sizeof buf - 1 && (r = read(pipe_rd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
   close(pipe_rd);
   buf[n] = '\0';
   return buf;

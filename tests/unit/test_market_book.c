@@ -110,8 +110,7 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   o->earliest_start = T0 + first * H;
   o->latest_start = o->earliest_start + span * H;
   o->n_accelerators = rnd(3) == 0 ? 1 + rnd(2) : 0;
-  for (size_t i = 0; i < o->n_accelerators; i++)
-    acc[i] = MODELS[rnd(4)];
+  for (size_t i = 0; i < o->n_accelerators; i++) acc[i] = MODELS[rnd(4)];
   o->accelerators = acc;
   o->min_memory_gb = rnd(4) == 0 ? 40 : -1;
   o->min_ncu_milli = rnd(5) == 0 ? 500 : -1;
@@ -122,8 +121,7 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   *origin = o->has_origin ? REGIONS[rnd(5)] : NULL;
   o->max_rtt_us = o->has_origin && rnd(2) ? (int64_t)(rnd(60) * 1000) : -1;
   o->n_regions = rnd(3) == 0 ? 1 + rnd(3) : 0;
-  for (size_t i = 0; i < o->n_regions; i++)
-    reg[i] = REGIONS[rnd(5)];
+  for (size_t i = 0; i < o->n_regions; i++) reg[i] = REGIONS[rnd(5)];
   o->regions = reg;
   o->n_excluded = rnd(4) == 0 ? 1 : 0;
   exc[0] = REGIONS[rnd(5)];
@@ -153,8 +151,7 @@ static void full_match(const model *m, const sl_market_order *o, const char *ori
       fr[k][s] = f < 0 ? 0 : f;
     }
     int r = 0;
-    while (strcmp(REGIONS[r], p->p.region))
-      r++;
+    while (strcmp(REGIONS[r], p->p.region)) r++;
     pools[k] = (sl_market_pool){.id = p->p.id,
                                 .region = p->p.region,
                                 .accelerator = p->p.accelerator,
@@ -206,16 +203,12 @@ static void compare(const sl_market_book *b, const model *m, const sl_market_ord
     }
   }
   size_t want[SL_WHY_OUTRANKED + 1] = {0}, sum = 0;
-  for (size_t i = 0; i < n; i++)
-    want[full.verdicts[i].why]++;
-  for (int w = SL_WHY_HEALTH; w <= SL_WHY_PRICE; w++)
-    assert_int_equal(bm.counts[w], want[w]);
-  for (int w = 0; w <= SL_WHY_OUTRANKED; w++)
-    sum += bm.counts[w];
+  for (size_t i = 0; i < n; i++) want[full.verdicts[i].why]++;
+  for (int w = SL_WHY_HEALTH; w <= SL_WHY_PRICE; w++) assert_int_equal(bm.counts[w], want[w]);
+  for (int w = 0; w <= SL_WHY_OUTRANKED; w++) sum += bm.counts[w];
   assert_int_equal(sum, n);
   if (o->split || limit >= n) /* everything examined: every count agrees */
-    for (int w = 0; w <= SL_WHY_OUTRANKED; w++)
-      assert_int_equal(bm.counts[w], want[w]);
+    for (int w = 0; w <= SL_WHY_OUTRANKED; w++) assert_int_equal(bm.counts[w], want[w]);
   /* examples: each names a pool of the book whose verdict has that reason */
   for (int w = 0; w <= SL_WHY_OUTRANKED; w++) {
     assert_true(bm.nexamples[w] <= 3);
@@ -266,8 +259,7 @@ static void mutate(model *m, sl_market_book *b) {
     m->rtt[f][t] = rnd(4) == 0 ? -1 : (int64_t)rnd(80) * 1000;
     if (m->rtt[f][t] >= 0)
       assert_true(sl_market_book_set_rtt(b, REGIONS[f], REGIONS[t], m->rtt[f][t]));
-    else { /* forget one: reload the matrix as the exchange does */
-      sl_market_book_clear_rtt(b);
+    else { /* forget one: reload the matrix as the exchange does */ sl_market_book_clear_rtt(b);
       for (int x = 0; x < 5; x++)
         for (int y = 0; y < 5; y++)
           if (m->rtt[x][y] >= 0)
@@ -290,14 +282,12 @@ static void test_random_book_agrees_with_full_matcher(void **state) {
   memset(&m, 0, sizeof m);
   m.next_id = 1;
   for (int f = 0; f < 5; f++)
-    for (int t = 0; t < 5; t++)
-      m.rtt[f][t] = f == t ? 500 : (int64_t)(rnd(60) + 1) * 1000;
+    for (int t = 0; t < 5; t++) m.rtt[f][t] = f == t ? 500 : (int64_t)(rnd(60) + 1) * 1000;
   sl_market_book *b = sl_market_book_new();
   for (int f = 0; f < 5; f++)
     for (int t = 0; t < 5; t++)
       assert_true(sl_market_book_set_rtt(b, REGIONS[f], REGIONS[t], m.rtt[f][t]));
-  for (int k = 0; k < 120; k++)
-    mutate(&m, b);
+  for (int k = 0; k < 120; k++) mutate(&m, b);
   for (int step = 0; step < 400; step++) {
     mutate(&m, b);
     sl_market_book *f = fresh(&m);

@@ -36,8 +36,7 @@ typedef struct {
 static sl_market_pool *add_pool(book *b, int64_t id, int64_t price, int32_t nfree) {
   assert_true(b->n < MAXP);
   size_t i = b->n++;
-  for (size_t s = 0; s < NS; s++)
-    b->fr[i][s] = nfree;
+  for (size_t s = 0; s < NS; s++) b->fr[i][s] = nfree;
   sl_market_pool *p = &b->p[i];
   *p = (sl_market_pool){.id = id,
                         .region = "us-east-1",
@@ -59,8 +58,7 @@ static sl_market_pool *add_pool(book *b, int64_t id, int64_t price, int32_t nfre
 
 /* Book `g` GPUs of pool i in slots [from, to). */
 static void book_slots(book *b, size_t i, size_t from, size_t to, int32_t g) {
-  for (size_t s = from; s < to; s++)
-    b->fr[i][s] -= g;
+  for (size_t s = from; s < to; s++) b->fr[i][s] -= g;
 }
 
 static sl_market_order mk_order(int32_t gpus, int32_t dur) {
@@ -386,8 +384,7 @@ static void test_check_order(void **state) {
   expect_single(&b, &o, SL_WHY_PRICE, "price 9.99 > max 2.00 per GPU-hour");
   p->price_minor = 199; /* over the hourly budget 12.00 (8 x 1.99 = 15.92), and no capacity */
   expect_single(&b, &o, SL_WHY_CAPACITY, "no start in window with 8 free GPUs (best: 0)");
-  for (size_t s = 0; s < NS; s++)
-    b.fr[0][s] = 8;
+  for (size_t s = 0; s < NS; s++) b.fr[0][s] = 8;
   expect_single(&b, &o, SL_WHY_BUDGET, "hourly cost 15.92 > budget 12.00");
   p->price_minor = 150;
   expect_single(&b, &o, SL_WHY_CHOSEN, NULL);
@@ -758,8 +755,7 @@ static void test_split_cheapest_combination(void **state) {
   assert_int_equal(r.pieces[2].pool, 1);
   assert_int_equal(r.pieces[2].gpus, 2);
   assert_int_equal(r.pieces[2].total_minor, 2 * 2 * 200);
-  for (size_t i = 0; i < 3; i++)
-    assert_int_equal(r.pieces[i].start, T0);
+  for (size_t i = 0; i < 3; i++) assert_int_equal(r.pieces[i].start, T0);
   expect_verdict(&r, 0, SL_WHY_CHOSEN, "4 GPUs, piece 1 of 3");
   expect_verdict(&r, 3, SL_WHY_CAPACITY, "no free GPU at any start in window");
   expect_verdict(&r, 4, SL_WHY_OUTRANKED, "rank 4");
@@ -1121,8 +1117,7 @@ static void random_case(rcase *c) {
   c->o = o;
   /* ids: a random permutation-ish of distinct values */
   int64_t base = rnd_in(1, 1000), ids[MAXP];
-  for (size_t i = 0; i < np; i++)
-    ids[i] = base + (int64_t)i * 3;
+  for (size_t i = 0; i < np; i++) ids[i] = base + (int64_t)i * 3;
   for (size_t i = np; i > 1; i--) {
     size_t j = (size_t)(rnd() % i);
     int64_t t = ids[i - 1];
@@ -1132,8 +1127,7 @@ static void random_case(rcase *c) {
   for (size_t i = 0; i < np; i++) {
     sl_market_pool *p = add_pool(&c->b, ids[i], rnd_in(0, 5) * 50 + 50, 0);
     int32_t hi = (int32_t)rnd_in(1, 10), lo = (int32_t)rnd_in(0, hi);
-    for (size_t s = 0; s < NS; s++)
-      c->b.fr[i][s] = rnd() % 4 ? hi : (int32_t)rnd_in(0, lo);
+    for (size_t s = 0; s < NS; s++) c->b.fr[i][s] = rnd() % 4 ? hi : (int32_t)rnd_in(0, lo);
     if (rnd() % 3 == 0) {
       int64_t f = rnd_in(-2, (int64_t)c->nslots), u = rnd_in(f, (int64_t)c->nslots + 2);
       p->avail_from = T0 + f * H + (rnd() % 4 == 0 ? 1800 : 0);
@@ -1273,8 +1267,7 @@ static void check_properties(const rcase *c, const sl_market_result *r, size_t c
             caps[y] = t;
           }
       int64_t top = 0;
-      for (size_t x = 0; x < n && x < (size_t)o->max_pieces; x++)
-        top += caps[x];
+      for (size_t x = 0; x < n && x < (size_t)o->max_pieces; x++) top += caps[x];
       if (top > most) most = top;
     }
     if (r->filled != (most >= o->gpus))
@@ -1375,8 +1368,7 @@ static void test_determinism_permutations(void **state) {
   static const int perms[][4] = {{0, 1, 2, 3}, {3, 2, 1, 0}, {1, 3, 0, 2}, {2, 0, 3, 1}};
   for (size_t k = 0; k < 4; k++) {
     sl_market_pool sh[4];
-    for (size_t i = 0; i < 4; i++)
-      sh[i] = b.p[perms[k][i]];
+    for (size_t i = 0; i < 4; i++) sh[i] = b.p[perms[k][i]];
     sl_market_result r;
     assert_true(sl_market_match(&o, sh, 4, T0, NS, &r));
     assert_true(r.filled);

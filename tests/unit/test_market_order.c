@@ -325,8 +325,7 @@ static void test_wrong_types(void **state) {
       {"{\"spec\":{\"min_inter_node_gbps\":\"100\"}}", "spec.min_inter_node_gbps"},
       {"{\"spec\":{\"min_inter_node_gbps\":100.5}}", "spec.min_inter_node_gbps"},
   };
-  for (size_t i = 0; i < N(cases); i++)
-    FAIL(cases[i].patch, NOW, SL_E_WRONG_TYPE, cases[i].field);
+  for (size_t i = 0; i < N(cases); i++) FAIL(cases[i].patch, NOW, SL_E_WRONG_TYPE, cases[i].field);
 }
 
 static void test_bad_enum_and_time_values(void **state) {
@@ -411,8 +410,7 @@ static void test_ranges(void **state) {
       {"{\"origin_region\":\"eu-west-1\",\"objective\":\"tradeoff\",\"money_per_ms\":\"-0.01\"}",
        "money_per_ms"},
   };
-  for (size_t i = 0; i < N(bad); i++)
-    FAIL(bad[i].patch, NOW, SL_E_INVALID_VALUE, bad[i].field);
+  for (size_t i = 0; i < N(bad); i++) FAIL(bad[i].patch, NOW, SL_E_INVALID_VALUE, bad[i].field);
 
   /* the inclusive bounds are accepted */
   sl_market_order_req o = parse_ok("{\"gpus\":1,\"duration_hours\":1}", NOW);

@@ -152,8 +152,7 @@ static void test_parse_range(void **state) {
   big[sizeof big - 1] = '\0';
   expect_parse_fail(big, SL_MONEY_RANGE);
   big[0] = '1';
-  for (size_t i = 1; i < sizeof big - 1; i++)
-    big[i] = '0';
+  for (size_t i = 1; i < sizeof big - 1; i++) big[i] = '0';
   expect_parse_fail(big, SL_MONEY_RANGE);
 }
 
@@ -185,13 +184,11 @@ static void test_format_buffer(void **state) {
   memset(buf, 'X', sizeof buf);
   assert_int_equal(sl_money_format(12345, buf, 7), 6);
   assert_string_equal(buf, "123.45");
-  for (size_t i = 7; i < sizeof buf; i++)
-    assert_int_equal(buf[i], 'X');
+  for (size_t i = 7; i < sizeof buf; i++) assert_int_equal(buf[i], 'X');
 
   memset(buf, 'X', sizeof buf);
   assert_int_equal(sl_money_format(12345, buf, 6), -1);
-  for (size_t i = 6; i < sizeof buf; i++)
-    assert_int_equal(buf[i], 'X'); /* no overrun */
+  for (size_t i = 6; i < sizeof buf; i++) assert_int_equal(buf[i], 'X'); /* no overrun */
 
   assert_int_equal(sl_money_format(12345, buf, 1), -1);
   assert_int_equal(sl_money_format(0, NULL, 0), -1);
@@ -212,10 +209,8 @@ static void test_roundtrip_many(void **state) {
                                   99,          100,   101,    999,       1000,
                                   12345,       99999, 100000, 123456789, SL_MONEY_MAX - 1,
                                   SL_MONEY_MAX};
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-    roundtrip(fixed[i]);
-  for (int64_t v = 0; v <= 20000; v++)
-    roundtrip(v);
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) roundtrip(fixed[i]);
+  for (int64_t v = 0; v <= 20000; v++) roundtrip(v);
   /* every power of ten and its neighbours up to SL_MONEY_MAX */
   for (int64_t p = 1; p <= SL_MONEY_MAX; p *= 10) {
     roundtrip(p);

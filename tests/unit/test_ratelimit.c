@@ -63,8 +63,7 @@ static void unlimited_and_zero(void **state) {
   sl_bucket b = {0, 0};
   sl_rate u;
   assert_true(sl_rate_parse("unlimited", &u));
-  for (int i = 0; i < 1000; i++)
-    assert_true(sl_bucket_take(&b, u, 5, S).allowed);
+  for (int i = 0; i < 1000; i++) assert_true(sl_bucket_take(&b, u, 5, S).allowed);
   sl_rate z = {0, 0};
   sl_bucket b2 = {0, 0};
   sl_take k = sl_bucket_take(&b2, z, 1, S);

@@ -92,8 +92,7 @@ static void test_calendar(void **state) {
       "2026-01-01T23:59:60Z", /* leap seconds are not representable */
       "2026-01-01T99:00:00Z",
   };
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    expect_bad(bad[i]);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) expect_bad(bad[i]);
 }
 
 /* Every day of 2000..2099 at 13:37:42 parses to what glibc's timegm() says, and formats
@@ -210,8 +209,7 @@ static void test_garbage(void **state) {
       "abcd-ef-ghTij:kl:mnZ",
       "\xef\xbc\x92\xef\xbc\x90\xef\xbc\x92\xef\xbc\x96-01-01T00:00:00Z", /* fullwidth */
   };
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    expect_bad(bad[i]);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) expect_bad(bad[i]);
   expect_bad(NULL);
 }
 

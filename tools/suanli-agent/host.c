@@ -118,8 +118,7 @@ ax_host_rc ax_host_cancel(const char *dir, int64_t id, char *why, size_t whylen)
   char key[24];
   snprintf(key, sizeof key, "%lld", (long long)id);
   json_t *r = json_object_get(s.all, key);
-  if (r)
-    json_object_set_new(r, "state", json_string("cancelled"));
+  if (r) json_object_set_new(r, "state", json_string("cancelled"));
   else /* remembered, so that a late reserve of it is refused */
     json_object_set_new(s.all, key,
                         json_pack("{s:I,s:I,s:i,s:s}", "start", (json_int_t)0, "end",

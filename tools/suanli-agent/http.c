@@ -27,8 +27,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
   if (s->len + len + 1 > BODY_MAX) return 0;
   if (s->len + len + 1 > s->cap) {
     size_t cap = s->cap ? s->cap : 4096;
-    while (cap < s->len + len + 1)
-      cap *= 2;
+    while (cap < s->len + len + 1) cap *= 2;
     char *nb = realloc(s->buf, cap);
     if (!nb) return 0;
     s->buf = nb;

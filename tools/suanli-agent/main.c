@@ -114,8 +114,7 @@ static char *run_nvsmi(const char *cmd, size_t *len, char *why, size_t whylen) {
   close(fds[0]);
   if (!out) kill(pid, SIGKILL);
   int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
   if (!out || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     snprintf(why, whylen, "%s -q -x %s", cmd, out ? "failed" : "timed out");
     free(out);
@@ -374,8 +373,7 @@ static int cmd_run(cfg *c) {
         "lease_s", (json_int_t)c->lease_s, "max", (json_int_t)c->max, "version", AGENT_VERSION);
     if (c->npools) {
       json_t *p = json_array();
-      for (int i = 0; i < c->npools; i++)
-        json_array_append_new(p, json_integer(c->pools[i]));
+      for (int i = 0; i < c->npools; i++) json_array_append_new(p, json_integer(c->pools[i]));
       json_object_set_new(body, "pools", p);
     }
     if (st.down_since[0]) { /* tell the provider, through the exchange, what it missed */
@@ -647,8 +645,7 @@ static char *token_from_file(const char *path) {
   size_t n = 0;
   char *t = read_file(path, &n);
   if (!t) return NULL;
-  while (n && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' '))
-    t[--n] = '\0';
+  while (n && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' ')) t[--n] = '\0';
   return t;
 }
 
@@ -707,8 +704,7 @@ int main(int argc, char **argv) {
   };
   enum { N_OPTS = sizeof opts / sizeof opts[0], O_POOL = N_OPTS, O_TOKEN_FILE, O_ONCE };
   struct option longs[N_OPTS + 4];
-  for (int i = 0; i < N_OPTS; i++)
-    longs[i] = (struct option){opts[i].name, 1, NULL, i};
+  for (int i = 0; i < N_OPTS; i++) longs[i] = (struct option){opts[i].name, 1, NULL, i};
   longs[O_POOL] = (struct option){"pool", 1, NULL, O_POOL};
   longs[O_TOKEN_FILE] = (struct option){"token-file", 1, NULL, O_TOKEN_FILE};
   longs[O_ONCE] = (struct option){"once", 0, NULL, O_ONCE};
@@ -754,8 +750,7 @@ int main(int argc, char **argv) {
   }
   size_t ul = strlen(c.url);
   char *url = strdup(c.url);
-  while (ul > 1 && url[ul - 1] == '/')
-    url[--ul] = '\0';
+  while (ul > 1 && url[ul - 1] == '/') url[--ul] = '\0';
   c.url = url;
   int rc;
   bool needs_token = strcmp(cmd, "discover") != 0;

@@ -88,8 +88,7 @@ static bool read_name(xdoc *d, const char **out) {
   if (d->p >= d->end) return fail(d, "the document ends inside a tag");
   if (!name_start(*d->p)) return fail(d, "'%c' cannot start a name", *d->p);
   const char *s = d->p;
-  while (d->p < d->end && name_char(*d->p))
-    d->p++;
+  while (d->p < d->end && name_char(*d->p)) d->p++;
   size_t n = (size_t)(d->p - s);
   char *c = store(d, n);
   memcpy(c, s, n);
@@ -238,14 +237,11 @@ static bool element(xdoc *d, int depth, int *out) {
   bool texts = false;
   for (;;) { /* content */
     const char *s = d->p;
-    while (d->p < d->end && *d->p != '<')
-      advance(d, 1);
+    while (d->p < d->end && *d->p != '<') advance(d, 1);
     if (d->p >= d->end) return fail(d, "the document ends inside <%s> (truncated?)", name);
     const char *ts = s, *te = d->p;
-    while (ts < te && isspace((unsigned char)*ts))
-      ts++;
-    while (te > ts && isspace((unsigned char)te[-1]))
-      te--;
+    while (ts < te && isspace((unsigned char)*ts)) ts++;
+    while (te > ts && isspace((unsigned char)te[-1])) te--;
     if (ts < te) {
       if (texts || d->n[me].first >= 0) return fail(d, "<%s> mixes text and elements", name);
       if (!decode(d, ts, te, &d->n[me].text)) return false;
@@ -282,10 +278,8 @@ static bool element(xdoc *d, int depth, int *out) {
       if (texts) return fail(d, "<%s> mixes text and elements", name);
       int child;
       if (!element(d, depth + 1, &child)) return false;
-      if (d->n[me].last >= 0)
-        d->n[d->n[me].last].next = child;
-      else
-        d->n[me].first = child;
+      if (d->n[me].last >= 0) d->n[d->n[me].last].next = child;
+      else d->n[me].first = child;
       d->n[me].last = child;
     }
   }
@@ -297,8 +291,7 @@ static bool document(xdoc *d, int *root) {
   if (!skip_misc(d)) return false;
   if (starts(d, "<!DOCTYPE")) {
     const char *gt = d->p;
-    while (gt < d->end && *gt != '>' && *gt != '[')
-      gt++;
+    while (gt < d->end && *gt != '>' && *gt != '[') gt++;
     if (gt >= d->end) return fail(d, "the document ends inside the DOCTYPE");
     if (*gt == '[') return fail(d, "a DOCTYPE with an internal subset");
     advance(d, (size_t)(gt + 1 - d->p));
@@ -356,8 +349,7 @@ static bool number(xdoc *d, int gpu, const char *path, const char *unit, int64_t
   char *e;
   long long x = strtoll(s, &e, 10);
   if (e == s || !isdigit((unsigned char)*s) || x < 0 || x > INT64_C(1) << 52) goto bad;
-  while (*e == ' ')
-    e++;
+  while (*e == ' ') e++;
   if (strcmp(e, unit) != 0) goto bad;
   *v = x;
   return true;
@@ -536,8 +528,7 @@ void nv_judge(nv_gpu *g) {
   if (g->ecc_volatile_uncorrectable > 0)
     snprintf(g->why, sizeof g->why, "%lld uncorrectable ECC errors since the last reset",
              (long long)g->ecc_volatile_uncorrectable);
-  else if (g->remap_failure)
-    snprintf(g->why, sizeof g->why, "row remapping failed");
+  else if (g->remap_failure) snprintf(g->why, sizeof g->why, "row remapping failed");
   else if (g->remap_pending)
     snprintf(g->why, sizeof g->why, "a row remapping is pending (reset the GPU)");
   else if (g->retirement_pending)
@@ -548,8 +539,7 @@ void nv_judge(nv_gpu *g) {
     snprintf(g->why, sizeof g->why, "recovery action pending: %s", g->recovery_action);
   else if (!unknown_text(g->fabric_health) && strcmp(g->fabric_health, "Healthy") != 0)
     snprintf(g->why, sizeof g->why, "fabric health: %s", g->fabric_health);
-  else if (g->xid)
-    snprintf(g->why, sizeof g->why, "XID %d (%s)", g->xid, xid_what(g->xid));
+  else if (g->xid) snprintf(g->why, sizeof g->why, "XID %d (%s)", g->xid, xid_what(g->xid));
   else {
     g->healthy = true;
     g->why[0] = '\0';
@@ -562,8 +552,7 @@ static void bus_dev(const char *addr, char out[8]) {
   out[0] = '\0';
   if (!c1) return;
   snprintf(out, 8, "%.5s", c1 + 1);
-  for (char *p = out; *p; p++)
-    *p = (char)tolower((unsigned char)*p);
+  for (char *p = out; *p; p++) *p = (char)tolower((unsigned char)*p);
 }
 
 int nv_apply_xid(nv_report *r, const char *log) {
@@ -595,8 +584,7 @@ int nv_apply_xid(nv_report *r, const char *log) {
 
 int nv_healthy(const nv_report *r) {
   int n = 0;
-  for (int i = 0; i < r->count; i++)
-    n += r->gpus[i].healthy;
+  for (int i = 0; i < r->count; i++) n += r->gpus[i].healthy;
   return n;
 }
 
@@ -621,13 +609,11 @@ static int tokens(const char *s, char tok[MAX_TOKENS][24]) {
     size_t k = strcspn(s, " -_/");
     if (k) {
       snprintf(tok[n], 24, "%.*s", (int)(k < 23 ? k : 23), s);
-      for (char *p = tok[n]; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
+      for (char *p = tok[n]; *p; p++) *p = (char)toupper((unsigned char)*p);
       n++;
     }
     s += k;
-    while (*s == ' ' || *s == '-' || *s == '_' || *s == '/')
-      s++;
+    while (*s == ' ' || *s == '-' || *s == '_' || *s == '/') s++;
   }
   return n;
 }
@@ -659,8 +645,7 @@ static const char *form(char tok[MAX_TOKENS][24], int n) {
 static bool variant_fits(const char *variant, const char *want, bool loose) {
   char v[24];
   snprintf(v, sizeof v, "%s", variant ? variant : "");
-  for (char *p = v; *p; p++)
-    *p = (char)toupper((unsigned char)*p);
+  for (char *p = v; *p; p++) *p = (char)toupper((unsigned char)*p);
   if (!*want) return loose || !*v || strncmp(v, "SXM", 3) == 0;
   return strncmp(v, want, strlen(want)) == 0;
 }
@@ -732,8 +717,7 @@ int nv_proposal(const nv_gpu *g, char *model, size_t mlen, char *id, size_t idle
       id[k] = '\0';
     }
     p += n;
-    while (*p == ' ')
-      p++;
+    while (*p == ' ') p++;
   }
   return (int)((g->memory_mib + 512) / 1024);
 }

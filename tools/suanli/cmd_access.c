@@ -15,10 +15,8 @@
 #define SEALED_MAX 16384
 
 static void key_path(const cli *c, const char *given, char *out, size_t len) {
-  if (given)
-    snprintf(out, len, "%s", given);
-  else
-    snprintf(out, len, "%s/access.key", c->config_dir);
+  if (given) snprintf(out, len, "%s", given);
+  else snprintf(out, len, "%s/access.key", c->config_dir);
 }
 
 /* Read the key file {"public_key", "secret_key"} (hex).  False (message printed) on error. */
@@ -42,8 +40,7 @@ static int register_key(cli *c, const char *pk_hex) {
   int rc = cli_http(c, "PUT", "/v1/me/access-key", b, NULL, NULL, &r);
   json_decref(b);
   if (rc == EX_OK) rc = cli_expect(c, &r, 200);
-  if (rc == EX_OK && c->json)
-    print_json(r.body);
+  if (rc == EX_OK && c->json) print_json(r.body);
   else if (rc == EX_OK)
     printf("registered: access details of new reservations are sealed to %s\n", pk_hex);
   resp_free(&r);

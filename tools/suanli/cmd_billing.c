@@ -99,10 +99,8 @@ int cmd_statement(cli *c, int argc, char **argv) {
   char path[256], file[512];
   snprintf(path, sizeof path, "/v1/periods/%lld/statements/%lld?format=%s", pid, acc,
            csv ? "csv" : "json");
-  if (out)
-    snprintf(file, sizeof file, "%s", out);
-  else
-    snprintf(file, sizeof file, "statement-%lld-%lld.%s", pid, acc, csv ? "csv" : "json");
+  if (out) snprintf(file, sizeof file, "%s", out);
+  else snprintf(file, sizeof file, "statement-%lld-%lld.%s", pid, acc, csv ? "csv" : "json");
   return signed_download(c, path, file, verify);
 }
 
@@ -129,10 +127,8 @@ int cmd_export(cli *c, int argc, char **argv) {
   if (rc != EX_OK) return rc;
   char path[256], file[512];
   snprintf(path, sizeof path, "/v1/periods/%lld/export?format=csv", pid);
-  if (out)
-    snprintf(file, sizeof file, "%s", out);
-  else
-    snprintf(file, sizeof file, "export-%lld.csv", pid);
+  if (out) snprintf(file, sizeof file, "%s", out);
+  else snprintf(file, sizeof file, "export-%lld.csv", pid);
   return signed_download(c, path, file, verify);
 }
 

@@ -106,10 +106,8 @@ int cmd_pools(cli *c, int argc, char **argv) {
     json_t *page;
     int rc = cli_get_json(c, path, &page);
     if (rc != EX_OK) return rc;
-    if (c->json)
-      print_json(page);
-    else
-      pools_table(json_object_get(page, "items"));
+    if (c->json) print_json(page);
+    else pools_table(json_object_get(page, "items"));
     json_decref(page);
     return EX_OK;
   }

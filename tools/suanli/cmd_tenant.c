@@ -253,10 +253,8 @@ static json_t *order_body(cli *c, int argc, char **argv, bool *help) {
     }
     json_object_set_new(spec, "min_memory_gb", json_integer(n));
   }
-  if (json_object_size(spec))
-    json_object_set_new(b, "spec", spec);
-  else
-    json_decref(spec);
+  if (json_object_size(spec)) json_object_set_new(b, "spec", spec);
+  else json_decref(spec);
   if (region) json_object_set_new(b, "regions", csv_array(region));
   if (exclude) json_object_set_new(b, "exclude_regions", csv_array(exclude));
   if (split) json_object_set_new(b, "placement", json_string("split"));
@@ -301,8 +299,7 @@ int cmd_quote(cli *c, int argc, char **argv) {
   int rc = cli_http(c, "POST", "/v1/quotes", b, NULL, NULL, &r);
   json_decref(b);
   if (rc == EX_OK) rc = cli_expect(c, &r, 200);
-  if (rc == EX_OK && c->json)
-    print_json(r.body);
+  if (rc == EX_OK && c->json) print_json(r.body);
   else if (rc == EX_OK) {
     json_t *q = r.body;
     bool filled = json_is_true(json_object_get(q, "filled"));
@@ -469,12 +466,10 @@ int cmd_trades(cli *c, int argc, char **argv) {
   if (np == 1 && !parse_id(pos[0])) return cli_usage_error(usage, "TRADE must be a trade id");
   if (!cli_need_token(c)) return EX_USAGE;
   char path[300];
-  if (np == 1)
-    snprintf(path, sizeof path, "/v1/trades/%lld", parse_id(pos[0]));
+  if (np == 1) snprintf(path, sizeof path, "/v1/trades/%lld", parse_id(pos[0]));
   else if (order)
     snprintf(path, sizeof path, "/v1/trades?limit=%lld&order=%lld", n, parse_id(order));
-  else
-    snprintf(path, sizeof path, "/v1/trades?limit=%lld", n);
+  else snprintf(path, sizeof path, "/v1/trades?limit=%lld", n);
   json_t *j;
   int rc = cli_get_json(c, path, &j);
   if (rc != EX_OK) return rc;
@@ -524,10 +519,8 @@ int cmd_cancel(cli *c, int argc, char **argv) {
     json_decref(b);
   }
   if (rc == EX_OK) rc = cli_expect(c, &r, 200);
-  if (rc == EX_OK && c->json)
-    print_json(r.body);
-  else if (rc == EX_OK && order)
-    printf("order %lld: %s\n", id, jstr(r.body, "state"));
+  if (rc == EX_OK && c->json) print_json(r.body);
+  else if (rc == EX_OK && order) printf("order %lld: %s\n", id, jstr(r.body, "state"));
   else if (rc == EX_OK)
     printf("trade %lld cancelled: refund %s USD, cancellation charge %s USD%s\n", id,
            jstr(r.body, "refund"), jstr(r.body, "cancellation_charge"),
@@ -620,10 +613,8 @@ int cmd_balance(cli *c, int argc, char **argv) {
   json_t *b;
   rc = cli_get_json(c, path, &b);
   if (rc != EX_OK) return rc;
-  if (c->json)
-    print_json(b);
-  else
-    print_balances(b);
+  if (c->json) print_json(b);
+  else print_balances(b);
   json_decref(b);
   return EX_OK;
 }
@@ -662,10 +653,8 @@ int cmd_budget(cli *c, int argc, char **argv) {
   rc = cli_http(c, "PUT", path, body, NULL, NULL, &r);
   json_decref(body);
   if (rc == EX_OK) rc = cli_expect(c, &r, 200);
-  if (rc == EX_OK && c->json)
-    print_json(r.body);
-  else if (rc == EX_OK)
-    print_balances(r.body);
+  if (rc == EX_OK && c->json) print_json(r.body);
+  else if (rc == EX_OK) print_balances(r.body);
   resp_free(&r);
   return rc;
 }

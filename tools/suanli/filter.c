@@ -28,20 +28,16 @@ static bool fixed(const char *s, int dec, int64_t *out) {
     v = v * 10 + (*p - '0');
   }
   if (nd == 0) return false;
-  for (int i = fd < 0 ? 0 : fd; i < dec; i++)
-    v *= 10;
+  for (int i = fd < 0 ? 0 : fd; i < dec; i++) v *= 10;
   *out = v;
   return true;
 }
 
 static void fixed_str(int64_t v, int dec, char *buf, size_t len) {
   int64_t p = 1;
-  for (int i = 0; i < dec; i++)
-    p *= 10;
-  if (dec)
-    snprintf(buf, len, "%lld.%0*lld", (long long)(v / p), dec, (long long)(v % p));
-  else
-    snprintf(buf, len, "%lld", (long long)v);
+  for (int i = 0; i < dec; i++) p *= 10;
+  if (dec) snprintf(buf, len, "%lld.%0*lld", (long long)(v / p), dec, (long long)(v % p));
+  else snprintf(buf, len, "%lld", (long long)v);
 }
 
 bool filter_term(const char *term, char *q, size_t qlen, char *why, size_t whylen) {

@@ -111,20 +111,15 @@ bool cli_opts(cli *c, int argc, char **argv, const opt *opts, const char **pos, 
       *o->flag = true;
       continue;
     }
-    if (eq)
-      val = eq + 1;
-    else if (i + 1 < argc)
-      val = argv[++i];
+    if (eq) val = eq + 1;
+    else if (i + 1 < argc) val = argv[++i];
     else {
       cli_usage_error(usage, "option %s needs a value", name);
       return false;
     }
-    if (is_url)
-      c->url = val;
-    else if (is_token)
-      c->token = val;
-    else
-      *o->val = val;
+    if (is_url) c->url = val;
+    else if (is_token) c->token = val;
+    else *o->val = val;
   }
   return true;
 }
@@ -155,8 +150,7 @@ static int cmd_completion(cli *c, int argc, char **argv) {
          "  local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]}\n"
          "  if (( COMP_CWORD == 1 )); then\n"
          "    COMPREPLY=($(compgen -W \"");
-  for (size_t i = 0; i < NCOMMANDS; i++)
-    printf("%s%s", i ? " " : "", commands[i].name);
+  for (size_t i = 0; i < NCOMMANDS; i++) printf("%s%s", i ? " " : "", commands[i].name);
   printf("\" -- \"$cur\")); return\n"
          "  fi\n"
          "  local opts='--json --url --token --help'\n"
@@ -276,15 +270,11 @@ int main(int argc, char **argv) {
   /* global options before the command */
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
-    if (strcmp(argv[i], "--json") == 0)
-      c.json = true;
-    else if (strcmp(argv[i], "--progress") == 0)
-      c.progress = true;
+    if (strcmp(argv[i], "--json") == 0) c.json = true;
+    else if (strcmp(argv[i], "--progress") == 0) c.progress = true;
     else if ((strcmp(argv[i], "--url") == 0 || strcmp(argv[i], "--token") == 0) && i + 1 < argc) {
-      if (argv[i][2] == 'u')
-        c.url = argv[i + 1];
-      else
-        c.token = argv[i + 1];
+      if (argv[i][2] == 'u') c.url = argv[i + 1];
+      else c.token = argv[i + 1];
       i++;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       return cmd_help(&c, 0, NULL);
@@ -295,8 +285,7 @@ int main(int argc, char **argv) {
   if (i >= argc) return cli_usage_error(main_usage, "no command given (try `suanli help`)");
   /* the command line, for the persisted Idempotency-Keys */
   size_t len = 1;
-  for (int k = i; k < argc; k++)
-    len += strlen(argv[k]) + 1;
+  for (int k = i; k < argc; k++) len += strlen(argv[k]) + 1;
   c.argv_line = calloc(1, len);
   for (int k = i; k < argc; k++) {
     if (k > i) strcat(c.argv_line, "\x1f");

@@ -20,12 +20,9 @@
 /* The config folder: $SUANLI_CONFIG_DIR, else $XDG_CONFIG_HOME/suanli, else ~/.config/suanli. */
 static void config_dir(cli *c) {
   const char *d = getenv("SUANLI_CONFIG_DIR"), *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
-  if (d && *d)
-    snprintf(c->config_dir, sizeof c->config_dir, "%s", d);
-  else if (x && *x)
-    snprintf(c->config_dir, sizeof c->config_dir, "%s/suanli", x);
-  else
-    snprintf(c->config_dir, sizeof c->config_dir, "%s/.config/suanli", h && *h ? h : ".");
+  if (d && *d) snprintf(c->config_dir, sizeof c->config_dir, "%s", d);
+  else if (x && *x) snprintf(c->config_dir, sizeof c->config_dir, "%s/suanli", x);
+  else snprintf(c->config_dir, sizeof c->config_dir, "%s/.config/suanli", h && *h ? h : ".");
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -113,8 +110,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
   if (s->file) return fwrite(p, 1, len, s->file);
   if (s->len + len + 1 > s->cap) {
     size_t cap = s->cap ? s->cap : 4096;
-    while (cap < s->len + len + 1)
-      cap *= 2;
+    while (cap < s->len + len + 1) cap *= 2;
     char *nb = realloc(s->buf, cap);
     if (!nb) {
       s->failed = true;
@@ -135,10 +131,8 @@ static void header_value(const char *line, size_t len, const char *name, char *d
   if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
   const char *v = line + nl + 1;
   const char *end = line + len;
-  while (v < end && (*v == ' ' || *v == '\t'))
-    v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-    end--;
+  while (v < end && (*v == ' ' || *v == '\t')) v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
   size_t n = (size_t)(end - v) < dlen - 1 ? (size_t)(end - v) : dlen - 1;
   memcpy(dst, v, n);
   dst[n] = 0;
@@ -162,13 +156,11 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
   (void)ud, (void)ut, (void)un;
   char bar[31];
   int fill = dltotal > 0 ? (int)(30 * dlnow / dltotal) : (int)((dlnow / 65536) % 30);
-  for (int i = 0; i < 30; i++)
-    bar[i] = i < fill ? '#' : ' ';
+  for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : ' ';
   bar[30] = 0;
   if (dltotal > 0)
     fprintf(stderr, "\r[%s] %3d%%  %.1f kB", bar, (int)(100 * dlnow / dltotal), dlnow / 1000.0);
-  else
-    fprintf(stderr, "\r[%s]  %.1f kB", bar, dlnow / 1000.0);
+  else fprintf(stderr, "\r[%s]  %.1f kB", bar, dlnow / 1000.0);
   return 0;
 }
 

@@ -41,12 +41,9 @@ static int width(const char *s) {
 
 static void cell(const char *s, int w, char align, bool last) {
   int pad = w - width(s);
-  if (align == 'r')
-    printf("%*s%s", pad, "", s);
-  else if (last)
-    fputs(s, stdout);
-  else
-    printf("%s%*s", s, pad, "");
+  if (align == 'r') printf("%*s%s", pad, "", s);
+  else if (last) fputs(s, stdout);
+  else printf("%s%*s", s, pad, "");
 }
 
 void table_print(table *t) {
@@ -73,8 +70,7 @@ void table_print(table *t) {
 }
 
 void table_free(table *t) {
-  for (int i = 0; i < t->rows * t->ncol; i++)
-    free(t->cells[i]);
+  for (int i = 0; i < t->rows * t->ncol; i++) free(t->cells[i]);
   free(t->cells);
   memset(t, 0, sizeof *t);
 }
@@ -90,18 +86,12 @@ const char *fmt_time(json_t *v, char *buf, size_t len) {
 }
 
 const char *fmt_val(json_t *v, char *buf, size_t len) {
-  if (json_is_string(v))
-    snprintf(buf, len, "%s", json_string_value(v));
-  else if (json_is_integer(v))
-    snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-  else if (json_is_real(v))
-    snprintf(buf, len, "%g", json_real_value(v));
-  else if (json_is_true(v))
-    snprintf(buf, len, "yes");
-  else if (json_is_false(v))
-    snprintf(buf, len, "no");
-  else
-    snprintf(buf, len, "-");
+  if (json_is_string(v)) snprintf(buf, len, "%s", json_string_value(v));
+  else if (json_is_integer(v)) snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+  else if (json_is_real(v)) snprintf(buf, len, "%g", json_real_value(v));
+  else if (json_is_true(v)) snprintf(buf, len, "yes");
+  else if (json_is_false(v)) snprintf(buf, len, "no");
+  else snprintf(buf, len, "-");
   return buf;
 }
 
