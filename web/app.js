@@ -318,7 +318,7 @@
   const mk = { sort: "min_price", dir: 1, filter: "", model: null, chart: null };
   const num = (s) => (s === null || s === undefined ? Infinity : Number(s));
   async function renderMarket(box) {
-    const offers = await api("/v1/market/offers?limit=500");
+    const offers = await api("/v1/market/offers?limit=2000");
     const last = await api("/v1/market/last");
     const models = [...new Set([...last.items.map((x) => x.accelerator), ...offers.items.map((x) => x.accelerator)])].sort();
     if (!mk.model || !models.includes(mk.model)) mk.model = last.items.length ? last.items[0].accelerator : models[0] || null;

@@ -125,12 +125,13 @@ void h_stats_dispatch(sl_req *r) {
   else sl_reply_json(r, 200, out);
 }
 
-/* GET /v1/market/offers?accelerator=&region=&limit= (limit 1..500, default 200). */
+/* GET /v1/market/offers?accelerator=&region=&limit= (limit 1..2000, default 200: the whole
+ * market of (region, model) groups fits one page for the dashboard). */
 void h_market_offers(sl_req *r) {
   const char *accel, *region;
   int64_t limit = 200;
   if (!query_code(r, "accelerator", &accel) || !query_code(r, "region", &region) ||
-      !sl_req_query_int(r, "limit", 1, 500, &limit))
+      !sl_req_query_int(r, "limit", 1, 2000, &limit))
     return;
   json_t *items;
   sl_dbrc rc = sl_db_market_offers(sl_req_reader(r), accel, region, (int)limit, &items);

@@ -210,7 +210,7 @@ def test_stats_bad_input_table():
         (PR, "/v1/stats/dispatch", 403, "forbidden", None),
         (A, "/v1/stats/dispatch?x=1", 400, "bad_query_parameter", "x"),
         (A, "/v1/market/offers?limit=0", 400, "bad_query_parameter", "limit"),
-        (A, "/v1/market/offers?limit=501", 400, "bad_query_parameter", "limit"),
+        (A, "/v1/market/offers?limit=2001", 400, "bad_query_parameter", "limit"),
         (A, "/v1/market/offers?accelerator=%27;drop", 400, "bad_query_parameter", "accelerator"),
         # refused by the router before the handler (raw query checks): the field is "query"
         (A, "/v1/market/offers?region=%00", 400, "bad_query_parameter", "query"),
