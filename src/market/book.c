@@ -2,6 +2,7 @@
  * Structures and costs: src/market/README.md ("The capacity book").  Contract: book.h. */
 #include "suanli/market/book.h"
 #include "suanli/core/timeutil.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -581,14 +582,20 @@ int32_t sl_market_book_booked_at(const sl_market_book *b, int64_t id, int64_t sl
 /* ---------------------------------------------------------------------------------------- */
 /* Matching                                                                                 */
 
-static int64_t rtt_of(const sl_market_book *b, int origin, uint16_t region) {
+/* The cell of (origin, region) in the rtt and rtt_est matrices; -1 when either is unknown. */
+static ptrdiff_t rtt_cell(const sl_market_book *b, int origin, uint16_t region) {
   if (origin < 0 || (size_t)origin >= b->rtt_dim || region >= b->rtt_dim) return -1;
-  return b->rtt[(size_t)origin * b->rtt_dim + region];
+  return (ptrdiff_t)((size_t)origin * b->rtt_dim + region);
+}
+
+static int64_t rtt_of(const sl_market_book *b, int origin, uint16_t region) {
+  ptrdiff_t i = rtt_cell(b, origin, region);
+  return i < 0 ? -1 : b->rtt[i];
 }
 
 static bool rtt_est_of(const sl_market_book *b, int origin, uint16_t region) {
-  if (origin < 0 || (size_t)origin >= b->rtt_dim || region >= b->rtt_dim) return false;
-  return b->rtt_est[(size_t)origin * b->rtt_dim + region] != 0;
+  ptrdiff_t i = rtt_cell(b, origin, region);
+  return i >= 0 && b->rtt_est[i] != 0;
 }
 
 /* The matcher's view of pool p (free[] left NULL). */
