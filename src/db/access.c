@@ -34,9 +34,7 @@ sl_dbrc sl_db_access_key_set(sl_dbc *c, int64_t account, const char *pk_hex, jso
 }
 
 sl_dbrc sl_db_access_key_get(sl_dbc *c, int64_t account, json_t **out) {
-  char b1[24];
-  const char *v[1] = {sl_db_i64(b1, account)};
-  return sl_db_json(c, "access_key_get", 1, v, out);
+  return sl_db_json_id(c, "access_key_get", account, out);
 }
 
 sl_dbrc sl_db_access_store(sl_dbc *c, int64_t reservation, const char *pk_hex,

@@ -72,12 +72,8 @@ sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out)
   char hb[67];
   const char *v[1] = {sl_db_bytea32(hb, hash)};
   PGresult *r;
-  sl_dbrc rc = sl_db_exec(c, "token_lookup", 1, v, &r);
+  sl_dbrc rc = sl_db_exec_row(c, "token_lookup", 1, v, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) != 1) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
   memset(out, 0, sizeof *out);
   out->token_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
   out->account_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
@@ -110,15 +106,11 @@ sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name, cons
 }
 
 sl_dbrc sl_db_account_get(sl_dbc *c, int64_t id, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, id)};
-  return sl_db_json(c, "account_get", 1, v, out);
+  return sl_db_json_id(c, "account_get", id, out);
 }
 
 sl_dbrc sl_db_me(sl_dbc *c, int64_t token_id, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, token_id)};
-  return sl_db_json(c, "me", 1, v, out);
+  return sl_db_json_id(c, "me", token_id, out);
 }
 
 sl_dbrc sl_db_accounts_list(sl_dbc *c, const char *kind, int64_t after, int limit, json_t **out) {
@@ -142,13 +134,7 @@ sl_dbrc sl_db_token_create(sl_dbc *c, int64_t account_id, const char *public_id,
 }
 
 sl_dbrc sl_db_token_set_scopes(sl_dbc *c, int64_t id, const json_t *scopes, json_t **out) {
-  char b1[24];
-  char *sj = json_dumps(scopes, JSON_COMPACT);
-  if (!sj) return SL_DB_HARD;
-  const char *v[2] = {sl_db_i64(b1, id), sj};
-  sl_dbrc rc = sl_db_json(c, "token_set_scopes", 2, v, out);
-  free(sj);
-  return rc;
+  return sl_db_json_doc(c, "token_set_scopes", id, scopes, out);
 }
 
 sl_dbrc sl_db_tokens_list(sl_dbc *c, int64_t account_id, int64_t after, int limit, json_t **out) {

@@ -133,12 +133,8 @@ sl_dbrc sl_db_agent_job_lock(sl_dbc *c, int64_t job, int64_t owner, sl_db_agent_
   const char *v[2] = {sl_db_i64(b1, job), sl_db_i64(b2, owner)};
   PGresult *r;
   memset(j, 0, sizeof *j);
-  sl_dbrc rc = sl_db_exec(c, "agent_job_lock", 2, v, &r);
+  sl_dbrc rc = sl_db_exec_row(c, "agent_job_lock", 2, v, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) != 1) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
   j->id = sl_db_col_i64(r, 0, 0);
   snprintf(j->state, sizeof j->state, "%s", PQgetvalue(r, 0, 1));
   j->attempts = (int)sl_db_col_i64(r, 0, 2);

@@ -293,6 +293,46 @@ static sl_dbrc first_value(sl_dbc *c, const char *name, int n, const char *const
   return SL_DB_OK;
 }
 
+sl_dbrc sl_db_exec_row(sl_dbc *c, const char *name, int n, const char *const *vals,
+                       PGresult **res) {
+  sl_dbrc rc = sl_db_exec(c, name, n, vals, res);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(*res) != 1) {
+    PQclear(*res);
+    *res = NULL;
+    return SL_DB_NOROWS;
+  }
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_exec_id(sl_dbc *c, const char *name, int64_t x, PGresult **res) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, x)};
+  return sl_db_exec(c, name, 1, v, res);
+}
+
+sl_dbrc sl_db_json_id(sl_dbc *c, const char *name, int64_t x, json_t **out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, x)};
+  return sl_db_json(c, name, 1, v, out);
+}
+
+sl_dbrc sl_db_int_id(sl_dbc *c, const char *name, int64_t x, int64_t *out) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, x)};
+  return sl_db_int(c, name, 1, v, out);
+}
+
+sl_dbrc sl_db_json_doc(sl_dbc *c, const char *name, int64_t x, const json_t *doc, json_t **out) {
+  char b[24];
+  char *text = json_dumps(doc, JSON_COMPACT);
+  if (!text) return SL_DB_HARD;
+  const char *v[2] = {sl_db_i64(b, x), text};
+  sl_dbrc rc = sl_db_json(c, name, 2, v, out);
+  free(text);
+  return rc;
+}
+
 sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, char **out) {
   PGresult *r;
   *out = NULL;

@@ -86,9 +86,7 @@ const sl_db_stmt sl_db_stmts_dispatch[] = {
 };
 
 sl_dbrc sl_db_job_lease(sl_dbc *c, int lease_s, int64_t *id) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, lease_s)};
-  return sl_db_int(c, "job_lease", 1, v, id);
+  return sl_db_int_id(c, "job_lease", lease_s, id);
 }
 
 sl_dbrc sl_db_job_claim(sl_dbc *c, int64_t id, sl_db_job *j) {
@@ -96,12 +94,8 @@ sl_dbrc sl_db_job_claim(sl_dbc *c, int64_t id, sl_db_job *j) {
   char b[24];
   const char *v[1] = {sl_db_i64(b, id)};
   memset(j, 0, sizeof *j);
-  sl_dbrc rc = sl_db_exec(c, "job_claim", 1, v, &r);
+  sl_dbrc rc = sl_db_exec_row(c, "job_claim", 1, v, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) != 1) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
   j->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
   snprintf(j->action, sizeof j->action, "%s", PQgetvalue(r, 0, 1));
   j->attempts = atoi(PQgetvalue(r, 0, 2));
@@ -161,20 +155,14 @@ sl_dbrc sl_db_pools_mark_silent(sl_dbc *c, json_t **ids) {
 }
 
 sl_dbrc sl_db_pool_shortfall(sl_dbc *c, int64_t pool, int64_t *refunded_trades) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, pool)};
-  return sl_db_int(c, "pool_shortfall", 1, v, refunded_trades);
+  return sl_db_int_id(c, "pool_shortfall", pool, refunded_trades);
 }
 
 sl_dbrc sl_db_failover_next(sl_dbc *c, sl_db_failover *f) {
   PGresult *r;
   memset(f, 0, sizeof *f);
-  sl_dbrc rc = sl_db_exec(c, "failover_next", 0, NULL, &r);
+  sl_dbrc rc = sl_db_exec_row(c, "failover_next", 0, NULL, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) != 1) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
   f->trade_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
   f->order_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
   f->tenant_id = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
@@ -221,7 +209,5 @@ sl_dbrc sl_db_sim_reserve(sl_dbc *c, int64_t reservation, int64_t pool, int gpus
 }
 
 sl_dbrc sl_db_sim_cancel(sl_dbc *c, int64_t reservation) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, reservation)};
-  return sl_db_exec(c, "sim_cancel", 1, v, NULL);
+  return sl_db_exec_id(c, "sim_cancel", reservation, NULL);
 }

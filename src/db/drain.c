@@ -34,11 +34,9 @@ sl_dbrc sl_db_pool_retire_or_drain(sl_dbc *c, int64_t id, int64_t owner, char st
 }
 
 sl_dbrc sl_db_pool_booked_until(sl_dbc *c, int64_t id, int64_t *until) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, id)};
   PGresult *r;
   *until = 0;
-  sl_dbrc rc = sl_db_exec(c, "pool_booked_until", 1, v, &r);
+  sl_dbrc rc = sl_db_exec_id(c, "pool_booked_until", id, &r);
   if (rc != SL_DB_OK) return rc;
   if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) *until = sl_db_col_i64(r, 0, 0);
   PQclear(r);

@@ -87,6 +87,16 @@ sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, 
 /* Execute a statement returning one row with one bigint column (e.g. a count). */
 sl_dbrc sl_db_int(sl_dbc *c, const char *name, int n, const char *const *vals, int64_t *out);
 
+/* sl_db_exec for a statement that answers exactly one row: any other count is SL_DB_NOROWS
+ * (nothing left to clear). */
+sl_dbrc sl_db_exec_row(sl_dbc *c, const char *name, int n, const char *const *vals, PGresult **res);
+/* sl_db_exec, sl_db_json and sl_db_int for a statement whose one parameter is the integer x. */
+sl_dbrc sl_db_exec_id(sl_dbc *c, const char *name, int64_t x, PGresult **res);
+sl_dbrc sl_db_json_id(sl_dbc *c, const char *name, int64_t x, json_t **out);
+sl_dbrc sl_db_int_id(sl_dbc *c, const char *name, int64_t x, int64_t *out);
+/* sl_db_json for a statement whose parameters are the integer x and doc as compact JSON text. */
+sl_dbrc sl_db_json_doc(sl_dbc *c, const char *name, int64_t x, const json_t *doc, json_t **out);
+
 /* Format helpers for parameters: write into buf and return it (or NULL for "unset"). */
 const char *sl_db_i64(char buf[24], int64_t v);
 const char *sl_db_i64_opt(char buf[24], int64_t v, int64_t unset); /* NULL when v == unset */

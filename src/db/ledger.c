@@ -263,30 +263,22 @@ sl_dbrc sl_db_audit_run_latest(sl_dbc *c, json_t **out) {
 }
 
 sl_dbrc sl_db_checkpoint_covering(sl_dbc *c, int64_t leaf_index, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, leaf_index)};
-  return sl_db_json(c, "checkpoint_covering", 1, v, out);
+  return sl_db_json_id(c, "checkpoint_covering", leaf_index, out);
 }
 
 sl_dbrc sl_db_entries_of_trade(sl_dbc *c, int64_t trade, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, trade)};
-  return sl_db_json(c, "entries_of_trade", 1, v, out);
+  return sl_db_json_id(c, "entries_of_trade", trade, out);
 }
 
 sl_dbrc sl_db_entry_get(sl_dbc *c, int64_t id, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, id)};
-  return sl_db_json(c, "entry_get", 1, v, out);
+  return sl_db_json_id(c, "entry_get", id, out);
 }
 
 sl_dbrc sl_db_key_lock(sl_dbc *c) { return sl_db_exec(c, "key_lock", 0, NULL, NULL); }
 
 sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, n)};
   PGresult *r;
-  sl_dbrc rc = sl_db_exec(c, "entry_ids", 1, v, &r);
+  sl_dbrc rc = sl_db_exec_id(c, "entry_ids", n, &r);
   if (rc != SL_DB_OK) return rc;
   if (PQntuples(r) != n) rc = SL_DB_HARD;
   for (int i = 0; rc == SL_DB_OK && i < n; i++) ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);

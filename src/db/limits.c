@@ -42,7 +42,5 @@ sl_dbrc sl_db_rate_limits_set(sl_dbc *c, int64_t account_id, int64_t per_second_
 }
 
 sl_dbrc sl_db_rate_limits_clear(sl_dbc *c, int64_t account_id) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, account_id)};
-  return sl_db_exec(c, "rate_limits_clear", 1, v, NULL);
+  return sl_db_exec_id(c, "rate_limits_clear", account_id, NULL);
 }

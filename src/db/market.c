@@ -193,12 +193,8 @@ sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *
   const char *v[1] = {sl_db_i64(b, id)};
   PGresult *r;
   *request = NULL;
-  sl_dbrc rc = sl_db_exec(c, "order_lock_open", 1, v, &r);
+  sl_dbrc rc = sl_db_exec_row(c, "order_lock_open", 1, v, &r);
   if (rc != SL_DB_OK) return rc;
-  if (PQntuples(r) != 1) {
-    PQclear(r);
-    return SL_DB_NOROWS;
-  }
   *request = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
   *tenant = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
   PQclear(r);
@@ -321,9 +317,7 @@ sl_dbrc sl_db_withdraw(sl_dbc *c, int64_t account, int64_t amount, const char *m
 }
 
 sl_dbrc sl_db_balances(sl_dbc *c, int64_t account, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, account)};
-  return sl_db_json(c, "balances", 1, v, out);
+  return sl_db_json_id(c, "balances", account, out);
 }
 
 sl_dbrc sl_db_postings_list(sl_dbc *c, int64_t account, int64_t after, int limit, json_t **out) {
@@ -341,10 +335,8 @@ sl_dbrc sl_db_budget_set(sl_dbc *c, int64_t account, int64_t hourly, int64_t mon
 
 sl_dbrc sl_db_budget_get(sl_dbc *c, int64_t account, int64_t *hourly, int64_t *monthly,
                          int64_t *spent_month) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, account)};
   PGresult *r;
-  sl_dbrc rc = sl_db_exec(c, "budget_get", 1, v, &r);
+  sl_dbrc rc = sl_db_exec_id(c, "budget_get", account, &r);
   if (rc != SL_DB_OK) return rc;
   *hourly = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
   *monthly = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
@@ -367,10 +359,8 @@ sl_dbrc sl_db_settings_set(sl_dbc *c, int64_t fee_bp, int64_t free_hours, int64_
 }
 
 sl_dbrc sl_db_settle_due(sl_dbc *c, int limit, int *done) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, limit)};
   int64_t n = 0;
-  sl_dbrc rc = sl_db_int(c, "settle_due", 1, v, &n);
+  sl_dbrc rc = sl_db_int_id(c, "settle_due", limit, &n);
   *done = (int)n;
   return rc;
 }
@@ -383,9 +373,7 @@ sl_dbrc sl_db_expire_orders(sl_dbc *c, int *done) {
 }
 
 sl_dbrc sl_db_book_events_take(sl_dbc *c, int limit, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, limit)};
-  return sl_db_json(c, "book_events_take", 1, v, out);
+  return sl_db_json_id(c, "book_events_take", limit, out);
 }
 
 sl_dbrc sl_db_savepoint(sl_dbc *c, const char *name) {
@@ -602,7 +590,5 @@ sl_dbrc sl_db_feed_read(sl_dbc *c, uint64_t cursor, int limit, uint64_t *xmin, u
 }
 
 sl_dbrc sl_db_feed_prune(sl_dbc *c, int older_than_s) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, older_than_s)};
-  return sl_db_exec(c, "feed_prune", 1, v, NULL);
+  return sl_db_exec_id(c, "feed_prune", older_than_s, NULL);
 }

@@ -52,13 +52,7 @@ const sl_db_stmt sl_db_stmts_registry[] = {
 };
 
 sl_dbrc sl_db_proposal_create(sl_dbc *c, int64_t proposer, const json_t *p, json_t **out) {
-  char b[24];
-  char *body = json_dumps(p, JSON_COMPACT);
-  if (!body) return SL_DB_HARD;
-  const char *v[2] = {sl_db_i64(b, proposer), body};
-  sl_dbrc rc = sl_db_json(c, "proposal_create", 2, v, out);
-  free(body);
-  return rc;
+  return sl_db_json_doc(c, "proposal_create", proposer, p, out);
 }
 
 sl_dbrc sl_db_proposal_get(sl_dbc *c, int64_t id, int64_t proposer, json_t **out) {

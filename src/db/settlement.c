@@ -73,16 +73,12 @@ sl_dbrc sl_db_period_set_entry(sl_dbc *c, int64_t id, int64_t entry) {
 }
 
 sl_dbrc sl_db_period_get(sl_dbc *c, int64_t id, json_t **out) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, id)};
-  return sl_db_json(c, "period_get", 1, v, out);
+  return sl_db_json_id(c, "period_get", id, out);
 }
 
 sl_dbrc sl_db_period_bounds(sl_dbc *c, int64_t id, int64_t *from, int64_t *to) {
-  char b[24];
-  const char *v[1] = {sl_db_i64(b, id)};
   PGresult *r;
-  sl_dbrc rc = sl_db_exec(c, "period_bounds", 1, v, &r);
+  sl_dbrc rc = sl_db_exec_id(c, "period_bounds", id, &r);
   if (rc != SL_DB_OK) return rc;
   if (PQntuples(r) != 1) rc = SL_DB_NOROWS;
   else {

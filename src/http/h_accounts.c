@@ -55,11 +55,7 @@ void h_accounts_create(sl_req *r) {
   else if (rc == SL_DB_FK)
     sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, "regions", "a region in regions does not exist");
   else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else {
-    snprintf(r->audit_object, sizeof r->audit_object, "account:%lld",
-             (long long)json_integer_value(json_object_get(acct, "id")));
-    sl_reply_json(r, 201, acct);
-  }
+  else { sl_reply_created(r, "account", acct); }
 cleanup:
   json_decref(body);
 }
@@ -69,10 +65,9 @@ void h_accounts_list(sl_req *r) {
   int limit;
   const char *kind;
   if (!sl_req_page_id(r, &after, &limit) || !sl_req_query_enum(r, "kind", kinds, &kind)) return;
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_accounts_list(r->db, kind, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  sl_reply_page(r, rc, items, limit, "id");
 }
 
 void h_accounts_get(sl_req *r) {
@@ -84,9 +79,7 @@ void h_accounts_get(sl_req *r) {
   }
   json_t *acct;
   sl_dbrc rc = sl_db_account_get(r->db, id, &acct);
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, acct);
+  sl_reply_found(r, rc, acct, "account", id);
 }
 
 /* POST /v1/accounts/{id}/tokens {"label"?, "expires_at"?} — the secret is in this reply only. */
@@ -159,9 +152,7 @@ void h_tokens_create(sl_req *r) {
     r->idem_text = json_dumps(tok, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_object_del(tok, "token_note");
     json_object_set_new(tok, "token", json_string(token));
-    snprintf(r->audit_object, sizeof r->audit_object, "token:%lld",
-             (long long)json_integer_value(json_object_get(tok, "id")));
-    sl_reply_json(r, 201, tok);
+    sl_reply_created(r, "token", tok);
   }
   explicit_bzero(token, sizeof token);
 cleanup:
@@ -178,16 +169,14 @@ void h_tokens_list(sl_req *r) {
     return;
   }
   json_decref(acct);
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_tokens_list(r->db, id, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  sl_reply_page(r, rc, items, limit, "id");
 }
 
 void h_tokens_revoke(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "token:%lld", (long long)id);
+  if (!sl_req_object_id(r, "token", &id)) return;
   json_t *tok;
   sl_dbrc rc = sl_db_token_revoke(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id, &tok);
   if (rc == SL_DB_NOROWS) {
@@ -223,8 +212,7 @@ void h_tokens_long_lived(sl_req *r) {
                    "it cannot be combined with expires_after");
     return;
   }
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_tokens_long_lived(r->db, never_only, horizon, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  sl_reply_page(r, rc, items, limit, "id");
 }

@@ -151,14 +151,7 @@ void sl_agent_poll_resume(sl_req *r) {
     sl_reply_error(r, SL_E_BUSY, NULL, "the agent closed the connection while it waited");
     return;
   }
-  bool down = false;
-  r->db = sl_db_acquire(r->dbpool, 5000, &down);
-  if (!r->db) {
-    if (down) sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
-    else sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
-    r->retry_after = true;
-    return;
-  }
+  if (!sl_req_connect(r, 5000)) return;
   sl_run_mutation(r);
 }
 
@@ -237,8 +230,7 @@ static bool access_ok(sl_req *r, const sl_db_agent_job *j, const char *sealed,
 
 void h_agent_result(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "work:%lld", (long long)id);
+  if (!sl_req_object_id(r, "work", &id)) return;
   json_t *body = sl_req_body(r);
   if (!body) return;
   int64_t lease = 0, retry_in = -1;

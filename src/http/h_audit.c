@@ -8,8 +8,7 @@ void h_audit_list(sl_req *r) {
   if (!sl_req_page_id(r, &after, &limit) ||
       !sl_req_query_int(r, "account", 1, INT64_C(9007199254740991), &account))
     return;
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_request_log_list(r->db, account, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  sl_reply_page(r, rc, items, limit, "id");
 }

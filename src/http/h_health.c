@@ -7,13 +7,7 @@ void h_healthz(sl_req *r) { sl_reply_json(r, 200, json_pack("{s:s}", "status", "
 
 /* Ready when the database answers and its schema is the one this binary knows. */
 void h_readyz(sl_req *r) {
-  bool down = false;
-  r->db = sl_db_acquire(r->dbpool, 2000, &down);
-  if (!r->db) {
-    sl_reply_error(r, down ? SL_E_DB_UNAVAILABLE : SL_E_BUSY, NULL,
-                   "the database is not reachable");
-    return;
-  }
+  if (!sl_req_connect(r, 2000)) return;
   int v = sl_db_schema_version(r->db);
   if (v < 0) {
     sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database did not answer");

@@ -9,13 +9,7 @@
 
 /* GET /v1/keys (public): every key with its validity period. */
 void h_keys_list(sl_req *r) {
-  bool down = false;
-  r->db = sl_db_acquire(r->dbpool, 2000, &down);
-  if (!r->db) {
-    sl_reply_error(r, down ? SL_E_DB_UNAVAILABLE : SL_E_BUSY, NULL,
-                   "the database is not reachable");
-    return;
-  }
+  if (!sl_req_connect(r, 2000)) return;
   json_t *keys;
   sl_dbrc rc = sl_db_keys_json(r->db, &keys);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);

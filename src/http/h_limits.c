@@ -50,9 +50,7 @@ static sl_dbrc limits_get(sl_req *r, int64_t id, json_t **out) {
 static void reply_limits(sl_req *r, int64_t id) {
   json_t *j;
   sl_dbrc rc = limits_get(r, id, &j);
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, j);
+  sl_reply_found(r, rc, j, "account", id);
 }
 
 /* GET /v1/accounts/{id}/limits — admin any account; others only their own (else 404). */
@@ -70,8 +68,7 @@ void h_account_limits_get(sl_req *r) {
  * absent or null remove it (the kind's default applies again); one alone is a 400. */
 void h_account_limits_set(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "limits:%lld", (long long)id);
+  if (!sl_req_object_id(r, "limits", &id)) return;
   json_t *body = sl_req_body(r);
   if (!body) return;
   int64_t per_s_milli = 0, burst = 0;

@@ -86,10 +86,9 @@ void h_postings_list(sl_req *r) {
   int64_t id, after;
   int limit;
   if (!target_account(r, &id) || !sl_req_page_id(r, &after, &limit)) return;
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_postings_list(r->db, id, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  sl_reply_page(r, rc, items, limit, "id");
 }
 
 /* PUT /v1/accounts/{id}/budget {"hourly_cap"?, "monthly_cap"?}: absent or null = no cap. */

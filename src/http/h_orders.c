@@ -143,10 +143,9 @@ void h_orders_list(sl_req *r) {
   const char *state;
   if (!sl_req_page_id(r, &after, &limit) || !sl_req_query_enum(r, "state", order_states, &state))
     return;
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_orders_list(r->db, tenant_scope(r), state, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  sl_reply_page(r, rc, items, limit, "id");
 }
 
 void h_orders_get(sl_req *r) {
@@ -154,20 +153,13 @@ void h_orders_get(sl_req *r) {
   if (!sl_req_path_id(r, 0, &id)) return;
   json_t *o;
   sl_dbrc rc = sl_db_order_get(r->db, id, tenant_scope(r), &o);
-  if (rc == SL_DB_NOROWS) {
-    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no order %lld", (long long)id);
-  } else if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-  } else {
-    sl_reply_json(r, 200, o);
-  }
+  sl_reply_found(r, rc, o, "order", id);
 }
 
 /* DELETE /v1/orders/{id}: take a resting order off the book. */
 void h_orders_cancel(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "order:%lld", (long long)id);
+  if (!sl_req_object_id(r, "order", &id)) return;
   json_t *o = NULL;
   sl_dbrc rc = sl_db_order_cancel(r->db, id, tenant_scope(r), &o);
   if (rc == SL_DB_NOROWS) {

@@ -75,7 +75,7 @@ cleanup:
 }
 
 void h_periods_list(sl_req *r) {
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_periods_list(r->db, &items);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else sl_reply_json(r, 200, json_pack("{s:o}", "items", items));

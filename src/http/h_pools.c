@@ -154,9 +154,7 @@ void h_pools_create(sl_req *r) {
     write_refused(r, rc);
     goto cleanup;
   }
-  snprintf(r->audit_object, sizeof r->audit_object, "pool:%lld",
-           (long long)json_integer_value(json_object_get(pool, "id")));
-  sl_reply_json(r, 201, pool);
+  sl_reply_created(r, "pool", pool);
 cleanup:
   json_decref(body);
 }
@@ -213,19 +211,12 @@ void h_pools_get(sl_req *r) {
   sl_pool_filter scope = viewer_scope(r);
   json_t *pool;
   sl_dbrc rc = sl_db_pool_get(r->db, id, &scope, &pool);
-  if (rc == SL_DB_NOROWS) {
-    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no pool %lld", (long long)id);
-  } else if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-  } else {
-    sl_reply_json(r, 200, pool);
-  }
+  sl_reply_found(r, rc, pool, "pool", id);
 }
 
 void h_pools_update(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "pool:%lld", (long long)id);
+  if (!sl_req_object_id(r, "pool", &id)) return;
   json_t *body = sl_req_body(r);
   if (!body) return;
   sl_pool_patch p = {
@@ -270,8 +261,7 @@ cleanup:
  * and retire_at (src/db/drain.c). */
 void h_pools_retire(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "pool:%lld", (long long)id);
+  if (!sl_req_object_id(r, "pool", &id)) return;
   json_t *pool;
   char status[16];
   int64_t until = 0;
@@ -289,8 +279,7 @@ void h_pools_retire(sl_req *r) {
 
 void h_pools_heartbeat(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "pool:%lld", (long long)id);
+  if (!sl_req_object_id(r, "pool", &id)) return;
   json_t *body = sl_req_body(r);
   if (!body) return;
   int64_t healthy = 0, util = 0;

@@ -28,10 +28,9 @@ void h_regions_list(sl_req *r) {
     sl_reply_error(r, SL_E_BAD_QUERY, "after", "after must be a region code");
     return;
   }
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_regions_list(r->db, tier, after, (int)limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, (int)limit, "code");
+  sl_reply_page(r, rc, items, (int)limit, "code");
 }
 
 void h_regions_create(sl_req *r) {

@@ -136,9 +136,7 @@ void h_proposals_create(sl_req *r) {
   } else if (rc != SL_DB_OK) {
     sl_reply_db(r, rc);
   } else {
-    snprintf(r->audit_object, sizeof r->audit_object, "accelerator_proposal:%lld",
-             (long long)json_integer_value(json_object_get(out, "id")));
-    sl_reply_json(r, 201, out);
+    sl_reply_created(r, "accelerator_proposal", out);
   }
 cleanup:
   json_decref(doc);
@@ -152,11 +150,10 @@ void h_proposals_list(sl_req *r) {
   const char *state;
   if (!sl_req_page_id(r, &after, &limit) || !sl_req_query_enum(r, "state", proposal_states, &state))
     return;
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_proposals_list(r->db, is_provider(r) ? r->who.account_id : 0, state, after,
                                     limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  sl_reply_page(r, rc, items, limit, "id");
 }
 
 void h_proposals_get(sl_req *r) {
@@ -200,8 +197,7 @@ static bool empty_body(sl_req *r) {
  * 200 {"proposal", "accelerator"}. */
 void h_proposals_approve(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "accelerator_proposal:%lld", (long long)id);
+  if (!sl_req_object_id(r, "accelerator_proposal", &id)) return;
   if (!empty_body(r)) return;
   char outcome[24], other[72];
   sl_dbrc rc = sl_db_proposal_approve(r->db, id, r->who.account_id, outcome, other);
@@ -247,8 +243,7 @@ void h_proposals_approve(sl_req *r) {
 /* POST /v1/accelerator-proposals/{id}/reject {"reason"}: 200 Proposal. */
 void h_proposals_reject(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "accelerator_proposal:%lld", (long long)id);
+  if (!sl_req_object_id(r, "accelerator_proposal", &id)) return;
   json_t *body = sl_req_body(r);
   if (!body) return;
   const char *reason = NULL;
@@ -266,8 +261,7 @@ void h_proposals_reject(sl_req *r) {
 /* DELETE /v1/accelerator-proposals/{id}: the proposer withdraws a pending proposal. */
 void h_proposals_withdraw(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "accelerator_proposal:%lld", (long long)id);
+  if (!sl_req_object_id(r, "accelerator_proposal", &id)) return;
   json_t *p;
   sl_dbrc rc = sl_db_proposal_withdraw(r->db, id, r->who.account_id, &p);
   if (rc == SL_DB_NOROWS) not_pending(r, id, r->who.account_id);
@@ -277,7 +271,7 @@ void h_proposals_withdraw(sl_req *r) {
 
 /* GET /v1/accelerator-aliases: every name that stands for one or more models. */
 void h_aliases_list(sl_req *r) {
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_aliases_list(r->db, &items);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else sl_reply_json(r, 200, json_pack("{s:o}", "items", items));

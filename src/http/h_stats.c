@@ -78,7 +78,7 @@ void h_stats_regions(sl_req *r) {
   const char *region;
   if (!query_code(r, "region", &region)) return;
   if (region && !visible_region(r, "region", region)) return;
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_stats_regions(sl_req_reader(r), scope_of(r), region,
                                    month_start(sl_clock_now()), &items);
   if (rc != SL_DB_OK) {
@@ -133,7 +133,7 @@ void h_market_offers(sl_req *r) {
   if (!query_code(r, "accelerator", &accel) || !query_code(r, "region", &region) ||
       !sl_req_query_int(r, "limit", 1, 2000, &limit))
     return;
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_market_offers(sl_req_reader(r), accel, region, (int)limit, &items);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));
@@ -168,7 +168,7 @@ void h_market_prices(sl_req *r) {
 
 /* GET /v1/market/last: the last trade price of every model that has traded. */
 void h_market_last(sl_req *r) {
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_market_last(sl_req_reader(r), &items);
   if (rc != SL_DB_OK) sl_reply_db(r, rc);
   else sl_reply_json(r, 200, json_pack("{s:s,s:o}", "currency", "USD", "items", items));

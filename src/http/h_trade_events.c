@@ -12,7 +12,5 @@ void h_trade_events(sl_req *r) {
   const json_t *regions = sl_role_is(r, "operator") ? r->who.regions : NULL;
   json_t *ev;
   sl_dbrc rc = sl_db_trade_events(r->db, id, party, regions, &ev);
-  if (rc == SL_DB_NOROWS) sl_reply_error(r, SL_E_NOT_FOUND, "id", "no trade %lld", (long long)id);
-  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_json(r, 200, ev);
+  sl_reply_found(r, rc, ev, "trade", id);
 }

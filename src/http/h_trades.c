@@ -20,10 +20,9 @@ void h_trades_list(sl_req *r) {
       !sl_req_query_int(r, "order", 1, INT64_C(9007199254740991), &order))
     return;
   sl_trade_scope s = scope_of(r);
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_trades_list(r->db, &s, order, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "id");
+  sl_reply_page(r, rc, items, limit, "id");
 }
 
 void h_trades_get(sl_req *r) {
@@ -32,20 +31,13 @@ void h_trades_get(sl_req *r) {
   sl_trade_scope s = scope_of(r);
   json_t *t;
   sl_dbrc rc = sl_db_trade_get(r->db, id, &s, &t);
-  if (rc == SL_DB_NOROWS) {
-    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no trade %lld", (long long)id);
-  } else if (rc != SL_DB_OK) {
-    sl_reply_db(r, rc);
-  } else {
-    sl_reply_json(r, 200, t);
-  }
+  sl_reply_found(r, rc, t, "trade", id);
 }
 
 /* POST /v1/trades/{id}/cancel: free the capacity and refund per the exchange's policy. */
 void h_trades_cancel(sl_req *r) {
   int64_t id;
-  if (!sl_req_path_id(r, 0, &id)) return;
-  snprintf(r->audit_object, sizeof r->audit_object, "trade:%lld", (long long)id);
+  if (!sl_req_object_id(r, "trade", &id)) return;
   if (r->body_len) {
     json_t *body = sl_req_body(r);
     if (!body) return;

@@ -120,9 +120,15 @@ void sl_reply_error(sl_req *r, sl_err e, const char *field, const char *fmt, ...
 void sl_reply_jerr(sl_req *r, const sl_jerr *e);
 /* Map a database outcome that the handler does not handle itself. */
 void sl_reply_db(sl_req *r, sl_dbrc rc);
-/* {"items": items, "next_after": <last cursor or null>} where the cursor is the `key`
- * of the last item when the page is full. */
-void sl_reply_page(sl_req *r, json_t *items_steal, int limit, const char *key);
+/* The reply of a list query that returned rc: {"items": items, "next_after": <last cursor or
+ * null>} where the cursor is the `key` of the last item when the page is full; a failed query
+ * (rc != SL_DB_OK, items unset) replies as sl_reply_db. */
+void sl_reply_page(sl_req *r, sl_dbrc rc, json_t *items_steal, int limit, const char *key);
+/* The reply of a query for one object: 200 with it; SL_DB_NOROWS is 404 not_found "no <what>
+ * <id>" on field id; other failures as sl_reply_db. */
+void sl_reply_found(sl_req *r, sl_dbrc rc, json_t *obj_steal, const char *what, int64_t id);
+/* 201 with a created object; the audited object is "<what>:<its id>". */
+void sl_reply_created(sl_req *r, const char *what, json_t *obj_steal);
 
 /* ---- request input (request.c) ---- */
 /* Parse the JSON body; on failure replies 4xx and returns NULL. */
@@ -140,6 +146,13 @@ bool sl_req_query_int(sl_req *r, const char *name, int64_t min, int64_t max, int
 bool sl_req_query_enum(sl_req *r, const char *name, const char *const *values, const char **out);
 /* Path parameter i as an id; reply 400 bad_path_id on failure. */
 bool sl_req_path_id(sl_req *r, int i, int64_t *out);
+/* Give the request a database connection (no-op when it has one), waiting up to wait_ms for a
+ * free one; when none comes, reply 503 (db_unavailable or busy, with Retry-After) and return
+ * false. */
+bool sl_req_connect(sl_req *r, int wait_ms);
+/* The first path parameter as the id of the object the request acts on: as sl_req_path_id,
+ * and the audited object is "<what>:<id>". */
+bool sl_req_object_id(sl_req *r, const char *what, int64_t *out);
 bool sl_role_is(const sl_req *r, const char *kind);
 /* The connection for reads that may lag the primary by a moment (the dashboard's figures):
  * a replica's (SUANLI_DATABASE_READ_URL) when one answers within 0.2 s, else the request's

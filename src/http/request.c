@@ -88,7 +88,11 @@ void sl_reply_db(sl_req *r, sl_dbrc rc) {
   }
 }
 
-void sl_reply_page(sl_req *r, json_t *items, int limit, const char *key) {
+void sl_reply_page(sl_req *r, sl_dbrc rc, json_t *items, int limit, const char *key) {
+  if (rc != SL_DB_OK) {
+    sl_reply_db(r, rc);
+    return;
+  }
   json_t *next = json_null();
   size_t n = json_array_size(items);
   if (limit > 0 && n == (size_t)limit) {
@@ -97,6 +101,19 @@ void sl_reply_page(sl_req *r, json_t *items, int limit, const char *key) {
     else if (json_is_string(last)) next = json_string(json_string_value(last));
   }
   sl_reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next_after", next));
+}
+
+void sl_reply_found(sl_req *r, sl_dbrc rc, json_t *obj, const char *what, int64_t id) {
+  if (rc == SL_DB_NOROWS)
+    sl_reply_error(r, SL_E_NOT_FOUND, "id", "no %s %lld", what, (long long)id);
+  else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  else sl_reply_json(r, 200, obj);
+}
+
+void sl_reply_created(sl_req *r, const char *what, json_t *obj) {
+  snprintf(r->audit_object, sizeof r->audit_object, "%s:%lld", what,
+           (long long)json_integer_value(json_object_get(obj, "id")));
+  sl_reply_json(r, 201, obj);
 }
 
 json_t *sl_req_body(sl_req *r) {
@@ -198,6 +215,22 @@ bool sl_req_path_id(sl_req *r, int i, int64_t *out) {
   sl_reply_error(r, SL_E_BAD_PATH_ID, name, "'%.40s' is not a positive integer %s", r->params[i],
                  name);
   return false;
+}
+
+bool sl_req_connect(sl_req *r, int wait_ms) {
+  bool down = false;
+  if (!r->db) r->db = sl_db_acquire(r->dbpool, wait_ms, &down);
+  if (r->db) return true;
+  if (down) sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
+  else sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
+  r->retry_after = true;
+  return false;
+}
+
+bool sl_req_object_id(sl_req *r, const char *what, int64_t *out) {
+  if (!sl_req_path_id(r, 0, out)) return false;
+  snprintf(r->audit_object, sizeof r->audit_object, "%s:%lld", what, (long long)*out);
+  return true;
 }
 
 bool sl_role_is(const sl_req *r, const char *kind) {

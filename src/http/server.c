@@ -259,14 +259,7 @@ static void process(sl_req *r) {
    * budget costs the server no database work at all. */
   bool cached = !r->authed && has_auth_header(r) && sl_auth_cached(r);
   if (cached && !sl_limit_token(r)) return; /* counted, not audited row by row */
-  bool down = false;
-  if (!r->db) r->db = sl_db_acquire(r->dbpool, 5000, &down);
-  if (!r->db) {
-    if (down) sl_reply_error(r, SL_E_DB_UNAVAILABLE, NULL, "the database cannot be reached");
-    else sl_reply_error(r, SL_E_BUSY, NULL, "no database connection became free in time");
-    r->retry_after = true;
-    return;
-  }
+  if (!sl_req_connect(r, 5000)) return;
   if (!cached && !sl_auth_request(r)) {
     /* a missing token already took from the anonymous budget above */
     if (has_auth_header(r) && !sl_limit_anonymous(r)) {
