@@ -333,6 +333,13 @@ sl_dbrc sl_db_json_doc(sl_dbc *c, const char *name, int64_t x, const json_t *doc
   return rc;
 }
 
+char *sl_db_scope_params(const char **v, char b[24], int64_t party, const json_t *regions) {
+  char *text = regions ? json_dumps(regions, JSON_COMPACT) : NULL;
+  v[0] = sl_db_i64_opt(b, party, 0);
+  v[1] = text;
+  return text;
+}
+
 sl_dbrc sl_db_text(sl_dbc *c, const char *name, int n, const char *const *vals, char **out) {
   PGresult *r;
   *out = NULL;

@@ -82,6 +82,9 @@ const sl_db_stmt sl_db_stmts_dispatch[] = {
     {"sim_cancel",
      "UPDATE sim_cluster_reservations SET state = 'cancelled', cancel_calls = cancel_calls + 1"
      " WHERE reservation_id = $1"},
+    {"sim_state",
+     "SELECT coalesce((SELECT state FROM sim_cluster_reservations WHERE reservation_id = $1),"
+     " 'absent')"},
     {NULL, NULL},
 };
 
@@ -204,6 +207,16 @@ sl_dbrc sl_db_sim_reserve(sl_dbc *c, int64_t reservation, int64_t pool, int gpus
   if (rc != SL_DB_OK) return rc;
   *was_cancelled =
       PQntuples(r) == 1 && sl_vocab_is(PQgetvalue(r, 0, 0), SL_SIM_RESERVATION_STATE_CANCELLED);
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_sim_state(sl_dbc *c, int64_t reservation, char *state, size_t len) {
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec_id(c, "sim_state", reservation, &r);
+  if (rc != SL_DB_OK) return rc;
+  const char *v = PQgetvalue(r, 0, 0);
+  snprintf(state, len, "%s", sl_vocab_is(v, SL_SIM_RESERVATION_STATE_CANCELLED) ? "absent" : v);
   PQclear(r);
   return SL_DB_OK;
 }

@@ -97,6 +97,11 @@ sl_dbrc sl_db_int_id(sl_dbc *c, const char *name, int64_t x, int64_t *out);
 /* sl_db_json for a statement whose parameters are the integer x and doc as compact JSON text. */
 sl_dbrc sl_db_json_doc(sl_dbc *c, const char *name, int64_t x, const json_t *doc, json_t **out);
 
+/* The two parameters of a visibility scope: v[0] the party's id (NULL when 0: anyone), v[1]
+ * the regions as compact JSON text (NULL when regions is NULL: every region).  Returns that
+ * text, which the caller frees after the statement ran. */
+char *sl_db_scope_params(const char **v, char b[24], int64_t party, const json_t *regions);
+
 /* Format helpers for parameters: write into buf and return it (or NULL for "unset"). */
 const char *sl_db_i64(char buf[24], int64_t v);
 const char *sl_db_i64_opt(char buf[24], int64_t v, int64_t unset); /* NULL when v == unset */

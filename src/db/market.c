@@ -258,19 +258,12 @@ sl_dbrc sl_db_trade(sl_dbc *c, int64_t order, int64_t tenant, int64_t pool, int6
   return SL_DB_OK;
 }
 
-static void trade_scope_params(const sl_trade_scope *s, const char **v, char b[24],
-                               char **regions) {
-  v[0] = sl_db_i64_opt(b, s ? s->party : 0, 0);
-  *regions = (s && s->regions) ? json_dumps(s->regions, JSON_COMPACT) : NULL;
-  v[1] = *regions;
-}
-
 sl_dbrc sl_db_trade_get(sl_dbc *c, int64_t id, const sl_trade_scope *s, json_t **out) {
   char b1[24], b2[24];
   char *regions;
   const char *v[3];
   v[0] = sl_db_i64(b1, id);
-  trade_scope_params(s, v + 1, b2, &regions);
+  regions = sl_db_scope_params(v + 1, b2, s ? s->party : 0, s ? s->regions : NULL);
   sl_dbrc rc = sl_db_json(c, "trade_get", 3, v, out);
   free(regions);
   return rc;
@@ -282,7 +275,7 @@ sl_dbrc sl_db_trades_list(sl_dbc *c, const sl_trade_scope *s, int64_t order, int
   char *regions;
   const char *v[5];
   v[0] = sl_db_i64(b1, after);
-  trade_scope_params(s, v + 1, b2, &regions);
+  regions = sl_db_scope_params(v + 1, b2, s ? s->party : 0, s ? s->regions : NULL);
   v[3] = sl_db_i64_opt(b4, order, 0);
   v[4] = sl_db_i64(b5, limit);
   sl_dbrc rc = sl_db_json(c, "trades_list", 5, v, out);

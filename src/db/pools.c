@@ -89,12 +89,11 @@ sl_dbrc sl_db_pool_create(sl_dbc *c, const sl_pool_new *p, json_t **out) {
   return rc;
 }
 
-/* Fill the four scope parameters ($2..$4) of a get/list statement. */
-static void scope_params(const sl_pool_filter *f, const char **v, char b[24], char **regions) {
-  v[0] = sl_db_i64_opt(b, f ? f->owner : 0, 0);
-  *regions = (f && f->regions) ? json_dumps(f->regions, JSON_COMPACT) : NULL;
-  v[1] = *regions;
+/* Fill the scope parameters ($2..$4) of a get/list statement; the regions text is returned
+ * (the caller frees it). */
+static char *scope_params(const sl_pool_filter *f, const char **v, char b[24]) {
   v[2] = (f && f->market_only) ? "true" : "false";
+  return sl_db_scope_params(v, b, f ? f->owner : 0, f ? f->regions : NULL);
 }
 
 sl_dbrc sl_db_pool_get(sl_dbc *c, int64_t id, const sl_pool_filter *scope, json_t **out) {
@@ -102,7 +101,7 @@ sl_dbrc sl_db_pool_get(sl_dbc *c, int64_t id, const sl_pool_filter *scope, json_
   char *regions;
   const char *v[5];
   v[0] = sl_db_i64(b1, id);
-  scope_params(scope, v + 1, b2, &regions);
+  regions = scope_params(scope, v + 1, b2);
   v[4] = scope && scope->public_view ? "false" : "true";
   sl_dbrc rc = sl_db_json(c, "pool_get", 5, v, out);
   free(regions);
@@ -114,7 +113,7 @@ sl_dbrc sl_db_pools_page(sl_dbc *c, const sl_pool_filter *f, char **out) {
   char *regions;
   const char *v[11];
   v[0] = sl_db_i64(b1, f->after);
-  scope_params(f, v + 1, b2, &regions);
+  regions = scope_params(f, v + 1, b2);
   v[4] = f->region;
   v[5] = f->accelerator;
   v[6] = sl_db_i64_opt(b7, f->min_memory_gb, -1);

@@ -117,6 +117,14 @@ static sl_dbc *sim_enter(const sl_adapter_call *c, char *err, size_t errlen) {
   return db;
 }
 
+/* Give the store's connection back; false (err set: retry) when the store call failed. */
+static bool sim_leave(sl_dbc *db, sl_dbrc rc, char *err, size_t errlen) {
+  sl_db_release(store, db);
+  if (rc == SL_DB_OK) return true;
+  snprintf(err, errlen, "simulated cluster error (%s)", sl_dbrc_name(rc));
+  return false;
+}
+
 static sl_adapter_rc sim_reserve(const sl_adapter_call *c, char *ref, size_t reflen, char *err,
                                  size_t errlen) {
   sl_dbc *db = sim_enter(c, err, errlen);
@@ -124,11 +132,7 @@ static sl_adapter_rc sim_reserve(const sl_adapter_call *c, char *ref, size_t ref
   bool cancelled = false;
   sl_dbrc rc =
       sl_db_sim_reserve(db, c->reservation_id, c->pool_id, c->gpus, c->start, c->end, &cancelled);
-  sl_db_release(store, db);
-  if (rc != SL_DB_OK) {
-    snprintf(err, errlen, "simulated cluster error (%s)", sl_dbrc_name(rc));
-    return SL_ADAPTER_RETRY;
-  }
+  if (!sim_leave(db, rc, err, errlen)) return SL_ADAPTER_RETRY;
   if (cancelled) {
     snprintf(err, errlen, "reservation %lld was cancelled on the cluster",
              (long long)c->reservation_id);
@@ -147,18 +151,16 @@ static sl_adapter_rc sim_cancel(const sl_adapter_call *c, char *err, size_t errl
   sl_dbc *db = sim_enter(c, err, errlen);
   if (!db) return SL_ADAPTER_RETRY;
   sl_dbrc rc = sl_db_sim_cancel(db, c->reservation_id);
-  sl_db_release(store, db);
-  if (rc != SL_DB_OK) {
-    snprintf(err, errlen, "simulated cluster error (%s)", sl_dbrc_name(rc));
-    return SL_ADAPTER_RETRY;
-  }
-  return SL_ADAPTER_OK;
+  return sim_leave(db, rc, err, errlen) ? SL_ADAPTER_OK : SL_ADAPTER_RETRY;
 }
 
+/* The cluster's own record of the reservation: "reserved" or "absent". */
 static sl_adapter_rc sim_status(const sl_adapter_call *c, char *state, size_t len, char *err,
                                 size_t errlen) {
-  snprintf(state, len, "unknown");
-  return SL_ADAPTER_OK;
+  sl_dbc *db = sim_enter(c, err, errlen);
+  if (!db) return SL_ADAPTER_RETRY;
+  sl_dbrc rc = sl_db_sim_state(db, c->reservation_id, state, len);
+  return sim_leave(db, rc, err, errlen) ? SL_ADAPTER_OK : SL_ADAPTER_RETRY;
 }
 
 const sl_adapter_ops sl_adapter_sim_ops = {sim_reserve, sim_cancel, sim_status};

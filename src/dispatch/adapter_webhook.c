@@ -467,20 +467,24 @@ static sl_adapter_rc wh_reserve(const sl_adapter_call *c, char *ref, size_t refl
   return rc;
 }
 
-static sl_adapter_rc wh_cancel(const sl_adapter_call *c, char *err, size_t errlen) {
+/* Post action; on success copy the reply's string field `key` (when key is set) into out. */
+static sl_adapter_rc post_for(const sl_adapter_call *c, const char *action, const char *key,
+                              char *out, size_t len, char *err, size_t errlen) {
   char *reply;
-  sl_adapter_rc rc = post(c, "cancel", &reply, err, errlen);
+  sl_adapter_rc rc = post(c, action, &reply, err, errlen);
+  if (rc == SL_ADAPTER_OK && key) reply_field(reply, key, out, len);
   free(reply);
   return rc;
 }
 
+static sl_adapter_rc wh_cancel(const sl_adapter_call *c, char *err, size_t errlen) {
+  return post_for(c, "cancel", NULL, NULL, 0, err, errlen);
+}
+
 static sl_adapter_rc wh_status(const sl_adapter_call *c, char *state, size_t len, char *err,
                                size_t errlen) {
-  char *reply;
-  sl_adapter_rc rc = post(c, "status", &reply, err, errlen);
-  if (rc == SL_ADAPTER_OK && !reply_field(reply, "state", state, len)[0])
-    snprintf(state, len, "unknown");
-  free(reply);
+  sl_adapter_rc rc = post_for(c, "status", "state", state, len, err, errlen);
+  if (rc == SL_ADAPTER_OK && !state[0]) snprintf(state, len, "unknown");
   return rc;
 }
 

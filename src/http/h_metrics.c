@@ -77,6 +77,20 @@ static long long jint(const json_t *o, const char *k) {
   return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* The gauge `name` with one sample per element of m.pools: labels region and health, value
+ * the element's `key`. */
+static void by_region_health(FILE *f, const json_t *m, const char *name, const char *help,
+                             const char *key) {
+  size_t i;
+  const json_t *o;
+  fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+  json_array_foreach(json_object_get(m, "pools"), i, o) {
+    fprintf(f, "%s{region=\"", name);
+    label(f, jstr(o, "region"));
+    fprintf(f, "\",health=\"%s\"} %lld\n", jstr(o, "health"), jint(o, key));
+  }
+}
+
 static void write_requests(FILE *f) {
   fputs("# HELP suanli_http_requests_total HTTP requests by method, route pattern and status.\n"
         "# TYPE suanli_http_requests_total counter\n",
@@ -187,20 +201,8 @@ static void write_market(FILE *f, const json_t *m) {
           "# HELP suanli_resting_orders Good-till orders resting on the book.\n"
           "# TYPE suanli_resting_orders gauge\nsuanli_resting_orders %lld\n",
           jint(m, "resting_orders"));
-  fputs("# HELP suanli_pools Active pools by region and health.\n# TYPE suanli_pools gauge\n", f);
-  json_array_foreach(json_object_get(m, "pools"), i, o) {
-    fputs("suanli_pools{region=\"", f);
-    label(f, jstr(o, "region"));
-    fprintf(f, "\",health=\"%s\"} %lld\n", jstr(o, "health"), jint(o, "pools"));
-  }
-  fputs("# HELP suanli_pool_gpus GPUs of active pools by region and health.\n# TYPE "
-        "suanli_pool_gpus gauge\n",
-        f);
-  json_array_foreach(json_object_get(m, "pools"), i, o) {
-    fputs("suanli_pool_gpus{region=\"", f);
-    label(f, jstr(o, "region"));
-    fprintf(f, "\",health=\"%s\"} %lld\n", jstr(o, "health"), jint(o, "gpus"));
-  }
+  by_region_health(f, m, "suanli_pools", "Active pools by region and health.", "pools");
+  by_region_health(f, m, "suanli_pool_gpus", "GPUs of active pools by region and health.", "gpus");
   fputs("# HELP suanli_reservations Live reservations by adapter and state.\n# TYPE "
         "suanli_reservations gauge\n",
         f);

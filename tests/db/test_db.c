@@ -7,6 +7,7 @@
 #include "suanli/core/money.h"
 #include "suanli/db/accelerators.h"
 #include "suanli/db/accounts.h"
+#include "suanli/db/dispatch.h"
 #include "suanli/db/drain.h"
 #include "suanli/db/idempotency.h"
 #include "suanli/db/ledger.h"
@@ -311,6 +312,24 @@ static void test_rescore(void **state) {
 
 /* schema/021: a member appended by api_json_append is laid out as json_build_object lays out
  * its own (listings go to clients as PostgreSQL's text, byte for byte). */
+/* The simulated cluster's store answers the adapter's status op from its own rows. */
+static void test_sim_state(void **state) {
+  (void)state;
+  sl_dbc *c = take();
+  char st[16];
+  bool cancelled = true;
+  assert_int_equal(sl_db_sim_state(c, 990001, st, sizeof st), SL_DB_OK);
+  assert_string_equal(st, "absent");
+  assert_int_equal(sl_db_sim_reserve(c, 990001, 1, 8, 3600, 7200, &cancelled), SL_DB_OK);
+  assert_false(cancelled);
+  assert_int_equal(sl_db_sim_state(c, 990001, st, sizeof st), SL_DB_OK);
+  assert_string_equal(st, "reserved");
+  assert_int_equal(sl_db_sim_cancel(c, 990001), SL_DB_OK);
+  assert_int_equal(sl_db_sim_state(c, 990001, st, sizeof st), SL_DB_OK);
+  assert_string_equal(st, "absent");
+  sl_db_release(db, c);
+}
+
 static void test_api_json_append_layout(void **state) {
   assert_int_equal(sql_int("SELECT (api_json_append(json_build_object('a', 1, 'b', 'x'), 'c',"
                            " json_build_object('d', '{\"e\": [1, 2]}'::jsonb))::text ="
@@ -521,6 +540,7 @@ int main(void) {
       cmocka_unit_test(test_signer_reads_the_declared_items),
       cmocka_unit_test(test_journal_kinds_declare_their_purpose),
       cmocka_unit_test(test_api_json_append_layout),
+      cmocka_unit_test(test_sim_state),
   };
   int rc = cmocka_run_group_tests_name("db", tests, NULL, NULL);
   sl_db_close(db);

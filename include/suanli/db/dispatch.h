@@ -49,5 +49,8 @@ sl_dbrc sl_db_sim_heartbeats(sl_dbc *c, int *n);
 sl_dbrc sl_db_sim_reserve(sl_dbc *c, int64_t reservation, int64_t pool, int gpus, int64_t start,
                           int64_t end, bool *was_cancelled);
 sl_dbrc sl_db_sim_cancel(sl_dbc *c, int64_t reservation);
+/* The simulated cluster's state of a reservation, as an adapter's status op answers it:
+ * "reserved", or "absent" (never reserved, or cancelled). */
+sl_dbrc sl_db_sim_state(sl_dbc *c, int64_t reservation, char *state, size_t len);
 
 #endif
