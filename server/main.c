@@ -51,6 +51,44 @@ static long env_long(const char *name, long def, long min, long max) {
   return x;
 }
 
+/* A rate variable (PER_SECOND:BURST or unlimited) into *out when set; false (said on stderr)
+ * when it does not parse. */
+static bool env_rate(const char *name, sl_rate *out) {
+  const char *v = getenv(name);
+  if (!v || !*v || sl_rate_parse(v, out)) return true;
+  fprintf(stderr, "suanlid: %s must be PER_SECOND:BURST (e.g. 20:60) or unlimited, not '%s'\n",
+          name, v);
+  return false;
+}
+
+/* The server's settings from the SUANLI_* environment over the defaults (every variable in
+ * README.md "Configuration" and src/http/README.md); false when one is malformed.  An integer
+ * out of its range ends the process (env_long). */
+static bool http_settings(sl_http_config *cfg) {
+  cfg->threads = (unsigned)env_long("SUANLI_THREADS", cfg->threads, 1, 256);
+  cfg->conn_limit = (unsigned)env_long("SUANLI_CONN_LIMIT", cfg->conn_limit, 1, 65536);
+  cfg->per_ip_limit = (unsigned)env_long("SUANLI_PER_IP_LIMIT", cfg->per_ip_limit, 1, 65536);
+  cfg->conn_timeout_s = (unsigned)env_long("SUANLI_CONN_TIMEOUT", cfg->conn_timeout_s, 1, 3600);
+  cfg->max_body = (size_t)env_long("SUANLI_MAX_BODY", (long)cfg->max_body, 1024, 16 << 20);
+  cfg->conn_reserve = (unsigned)env_long("SUANLI_CONN_RESERVE", cfg->conn_reserve, 0, 65536);
+  cfg->header_deadline_s =
+      (unsigned)env_long("SUANLI_HEADER_DEADLINE", cfg->header_deadline_s, 1, 3600);
+  cfg->body_deadline_s = (unsigned)env_long("SUANLI_BODY_DEADLINE", cfg->body_deadline_s, 1, 3600);
+  cfg->rate_delay_ms = (unsigned)env_long("SUANLI_RATE_DELAY_MS", cfg->rate_delay_ms, 0, 10000);
+  cfg->auth_cache_ms = (unsigned)env_long("SUANLI_AUTH_CACHE_MS", cfg->auth_cache_ms, 0, 60000);
+  cfg->list_cache_ms = (unsigned)env_long("SUANLI_LIST_CACHE_MS", cfg->list_cache_ms, 0, 60000);
+  cfg->token_default_ttl_h =
+      (unsigned)env_long("SUANLI_TOKEN_DEFAULT_TTL_H", cfg->token_default_ttl_h, 0, 24 * 3660);
+  const char *tp = getenv("SUANLI_TRUSTED_PROXIES");
+  cfg->trusted_proxies = tp && *tp ? tp : NULL;
+  return env_rate("SUANLI_RATE_ADMIN", &cfg->rates.admin) &&
+         env_rate("SUANLI_RATE_OPERATOR", &cfg->rates.operator_) &&
+         env_rate("SUANLI_RATE_PROVIDER", &cfg->rates.provider) &&
+         env_rate("SUANLI_RATE_TENANT", &cfg->rates.tenant) &&
+         env_rate("SUANLI_RATE_ANONYMOUS", &cfg->rates.anonymous) &&
+         env_rate("SUANLI_RATE_ADDRESS", &cfg->rates.address);
+}
+
 static const char *database_url(void) {
   const char *url = getenv("SUANLI_DATABASE_URL");
   if (!url || !*url) {
@@ -275,19 +313,12 @@ static int serve(const char *url) {
       return 2;
     }
   }
-  sl_http_config cfg = {
-      .host = host,
-      .port = (uint16_t)port,
-      .threads = (unsigned)env_long("SUANLI_THREADS", 4, 1, 256),
-      .conn_limit = (unsigned)env_long("SUANLI_CONN_LIMIT", 1024, 1, 65536),
-      .per_ip_limit = (unsigned)env_long("SUANLI_PER_IP_LIMIT", 512, 1, 65536),
-      .conn_timeout_s = (unsigned)env_long("SUANLI_CONN_TIMEOUT", 30, 1, 3600),
-      .max_body = (size_t)env_long("SUANLI_MAX_BODY", 65536, 1024, 16 << 20),
-      .drain_timeout_s = 15,
-      .conn_reserve = (unsigned)env_long("SUANLI_CONN_RESERVE", 128, 0, 65536),
-      .header_deadline_s = (unsigned)env_long("SUANLI_HEADER_DEADLINE", 10, 1, 3600),
-      .body_deadline_s = (unsigned)env_long("SUANLI_BODY_DEADLINE", 30, 1, 3600),
-  };
+  sl_http_config cfg = sl_http_defaults();
+  cfg.host = host;
+  cfg.port = (uint16_t)port;
+  if (!http_settings(&cfg)) return 2;
+  sl_adapter_webhook_configure(getenv("SUANLI_WEBHOOK_ALLOW"), getenv("SUANLI_WEBHOOK_CA"));
+
   if (migrate(url) || clock_follow(url) || ledger_start(url)) return 1;
   sl_db *db = sl_db_open(url, (int)cfg.threads + 2);
   if (!db) return 1;
@@ -318,7 +349,11 @@ static int serve(const char *url) {
   bool run_workers = env_long("SUANLI_WORKERS", 1, 0, 1);
   sl_workers_config wcfg = {.conninfo = url,
                             .maintenance_ms = env_long("SUANLI_MAINTENANCE_MS", 2000, 1, 86400000),
-                            .sequencer = sl_ledger_enabled()};
+                            .sequencer = sl_ledger_enabled(),
+                            /* a client may retry for a day: never less */
+                            .idempotency_retention_s =
+                                env_long("SUANLI_IDEMPOTENCY_RETENTION_H", 24, 24, 24 * 366) *
+                                3600};
   sl_workers *workers = run_workers ? sl_workers_start(&wcfg) : NULL;
   sl_dispatcher *dispatcher =
       run_workers ? sl_dispatcher_start(url, (int)env_long("SUANLI_DISPATCH_THREADS", 2, 1, 8))

@@ -21,7 +21,8 @@ struct sl_workers {
   atomic_bool stop;
   pthread_t book, maint, seq;
   bool book_started, maint_started, seq_started;
-  int period_ticks; /* maintenance period in 100 ms ticks */
+  int period_ticks;    /* maintenance period in 100 ms ticks */
+  int64_t retention_s; /* of Idempotency-Key records */
 };
 
 static void nap_ms(int ms) {
@@ -58,7 +59,7 @@ static void *maint_main(void *arg) {
     sl_dbc *c = sl_db_acquire(w->db, 1000, &down);
     if (c) {
       sl_trading_maintain(c, &w->stop);
-      sl_db_reap_step(c);
+      sl_db_reap_step(c, w->retention_s);
       sl_db_release(w->db, c);
     }
     for (int i = 0; i < w->period_ticks && !atomic_load(&w->stop); i++) nap_ms(100);
@@ -94,6 +95,7 @@ sl_workers *sl_workers_start(const sl_workers_config *cfg) {
   w->db = sl_db_open(cfg->conninfo, 3);
   long ms = cfg->maintenance_ms;
   w->period_ticks = (int)(ms < 100 ? 1 : ms > 60000 ? 600 : ms / 100);
+  w->retention_s = cfg->idempotency_retention_s;
   if (!w->db) {
     free(w);
     return NULL;

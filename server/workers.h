@@ -4,11 +4,13 @@
 #ifndef SUANLI_SERVER_WORKERS_H
 #define SUANLI_SERVER_WORKERS_H
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct sl_workers_config {
-  const char *conninfo; /* the database */
-  long maintenance_ms;  /* pause between maintenance passes (100..60000) */
-  bool sequencer;       /* run the ledger sequencer (signing enabled) */
+  const char *conninfo;            /* the database */
+  long maintenance_ms;             /* pause between maintenance passes (100..60000) */
+  bool sequencer;                  /* run the ledger sequencer (signing enabled) */
+  int64_t idempotency_retention_s; /* Idempotency-Key records are kept this long (>= 1 day) */
 } sl_workers_config;
 
 typedef struct sl_workers sl_workers;

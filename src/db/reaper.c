@@ -26,24 +26,16 @@ sl_dbrc sl_db_idem_reap(sl_dbc *c, int64_t retention_s, int limit, int64_t *dele
   return sl_db_int(c, "idem_reap", 2, v, deleted);
 }
 
-int64_t sl_idem_retention_s(void) {
-  const char *v = getenv("SUANLI_IDEMPOTENCY_RETENTION_H");
-  long h = v && *v ? strtol(v, NULL, 10) : 24;
-  if (h < 24) h = 24; /* a client may retry for a day: never less */
-  if (h > 24 * 366) h = 24 * 366;
-  return (int64_t)h * 3600;
-}
-
 /* Contract: at most once a minute per process (the first call reaps at once); deletes in
  * batches of 1000 until a batch comes back short or 20 batches ran. */
-void sl_db_reap_step(sl_dbc *c) {
+void sl_db_reap_step(sl_dbc *c, int64_t retention_s) {
   static _Thread_local time_t last;
   time_t now = time(NULL);
   if (last && now - last < 60) return;
   last = now;
   int64_t total = 0, n = 0;
   for (int i = 0; i < 20; i++) {
-    if (sl_db_idem_reap(c, sl_idem_retention_s(), 1000, &n) != SL_DB_OK) break;
+    if (sl_db_idem_reap(c, retention_s, 1000, &n) != SL_DB_OK) break;
     total += n;
     if (n < 1000) break;
   }

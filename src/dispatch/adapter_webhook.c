@@ -50,6 +50,12 @@
 
 static sl_dispatch_signer signer;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static const char *policy_allow, *policy_ca; /* sl_adapter_webhook_configure */
+
+void sl_adapter_webhook_configure(const char *allow, const char *ca) {
+  policy_allow = allow;
+  policy_ca = ca;
+}
 
 typedef struct {
   int family;
@@ -104,7 +110,7 @@ static void init_once(void) {
     }
     freeifaddrs(ifs);
   }
-  const char *env = getenv("SUANLI_WEBHOOK_ALLOW");
+  const char *env = policy_allow;
   if (!env || !*env) return;
   nallow = 0;
   char *copy = strdup(env), *save = NULL;
@@ -400,8 +406,7 @@ static sl_adapter_rc post(const sl_adapter_call *c, const char *action, char **r
   /* https: the peer's certificate chain and name are verified (OpenSSL through libcurl) */
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  const char *ca = getenv("SUANLI_WEBHOOK_CA");
-  if (ca && *ca) curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+  if (policy_ca && *policy_ca) curl_easy_setopt(h, CURLOPT_CAINFO, policy_ca);
   CURLcode cr = curl_easy_perform(h);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -10,6 +10,7 @@
 #include "suanli/db/accounts.h"
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -53,7 +54,7 @@ typedef struct {
 } cache_entry;
 static cache_entry cache[CACHE_SLOTS];
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static int64_t cache_ms = -1;
+static _Atomic int64_t cache_ms = 1000;
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -61,14 +62,9 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t cache_ttl(void) {
-  if (cache_ms < 0) {
-    const char *v = getenv("SUANLI_AUTH_CACHE_MS");
-    cache_ms = v && *v ? atoll(v) : 1000;
-    if (cache_ms < 0 || cache_ms > 60000) cache_ms = 1000;
-  }
-  return cache_ms;
-}
+static int64_t cache_ttl(void) { return atomic_load_explicit(&cache_ms, memory_order_relaxed); }
+
+void sl_auth_configure(unsigned ms) { atomic_store(&cache_ms, ms > 60000 ? 60000 : (int64_t)ms); }
 
 static size_t slot_of(const uint8_t hash[32]) {
   size_t h;

@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "suanli/core/timeutil.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ typedef struct {
 
 static entry cache[SLOTS];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int64_t ttl_us = -1;
+static _Atomic int64_t ttl_us = 1000000;
 
 static uint64_t fnv(const char *s, size_t n) {
   uint64_t h = 1469598103934665603ULL;
@@ -38,13 +39,10 @@ void sl_etag_of(const char *text, char out[20]) {
   snprintf(out, 20, "\"%016llx\"", (unsigned long long)fnv(text, strlen(text)));
 }
 
-static int64_t ttl(void) {
-  if (ttl_us < 0) {
-    const char *v = getenv("SUANLI_LIST_CACHE_MS");
-    long ms = v && *v ? atol(v) : 1000;
-    ttl_us = (ms < 0 ? 0 : ms > 60000 ? 60000 : ms) * 1000LL;
-  }
-  return ttl_us;
+static int64_t ttl(void) { return atomic_load_explicit(&ttl_us, memory_order_relaxed); }
+
+void sl_cache_configure(unsigned ms) {
+  atomic_store(&ttl_us, (ms > 60000 ? 60000 : ms) * INT64_C(1000));
 }
 
 struct qs {

@@ -83,14 +83,11 @@ void h_accounts_get(sl_req *r) {
 }
 
 /* POST /v1/accounts/{id}/tokens {"label"?, "expires_at"?} — the secret is in this reply only. */
-/* The lifetime of a token created without expires_at: SUANLI_TOKEN_DEFAULT_TTL_H hours
- * (default 2160 = 90 days; 0 = such tokens never expire).  Issue 16: 40 of 43 tokens in a
- * security pass never expired because nobody set an expiry. */
-static int64_t default_ttl_s(void) {
-  const char *v = getenv("SUANLI_TOKEN_DEFAULT_TTL_H");
-  long h = v && *v ? strtol(v, NULL, 10) : 2160;
-  if (h < 0 || h > 24 * 3660) h = 2160;
-  return (int64_t)h * 3600;
+/* The lifetime of a token created without expires_at: the server's token_default_ttl_h
+ * (SUANLI_TOKEN_DEFAULT_TTL_H, default 2160 h = 90 days; 0 = such tokens never expire).  Issue
+ * 16: 40 of 43 tokens in a security pass never expired because nobody set an expiry. */
+static int64_t default_ttl_s(const sl_req *r) {
+  return (int64_t)sl_req_config(r)->token_default_ttl_h * 3600;
 }
 
 void h_tokens_create(sl_req *r) {
@@ -130,7 +127,7 @@ void h_tokens_create(sl_req *r) {
     sl_reply_error(r, SL_E_INVALID_VALUE, "expires_at", "expires_at must be in the future");
     goto cleanup;
   }
-  if (!expires && default_ttl_s() > 0) expires = sl_clock_now() + default_ttl_s();
+  if (!expires && default_ttl_s(r) > 0) expires = sl_clock_now() + default_ttl_s(r);
   char token[SL_TOKEN_LEN + 1];
   json_t *tok;
   sl_dbrc rc = sl_http_issue_token(r->db, id, label, expires, token, &tok);
@@ -194,7 +191,7 @@ void h_tokens_revoke(sl_req *r) {
  * every token that outlives what a token created today gets); ?never=true: only those
  * without an expiry.  Last use is not tracked (recording it would write on every request). */
 void h_tokens_long_lived(sl_req *r) {
-  int64_t after, horizon = sl_clock_now() + default_ttl_s();
+  int64_t after, horizon = sl_clock_now() + default_ttl_s(r);
   int limit;
   const char *never = NULL, *when = sl_req_query(r, "expires_after");
   static const char *const booleans[] = {"true", "false", NULL};

@@ -176,6 +176,12 @@ void sl_auth_cache_forget_account(int64_t account_id);
 /* How long a token stays cached (SUANLI_AUTH_CACHE_MS): changes made through another process
  * (revocation, rate override) take effect within it. */
 int64_t sl_auth_cache_ms(void);
+/* Cache token lookups ms milliseconds from now on (0: off); called by sl_http_start. */
+void sl_auth_configure(unsigned ms);
+/* Keep list replies ms milliseconds from now on (0: off); called by sl_http_start. */
+void sl_cache_configure(unsigned ms);
+/* The settings the server was started with. */
+const sl_http_config *sl_req_config(const sl_req *r);
 
 /* ---- mutations (mutate.c) ---- */
 /* Run r->route's handler as a mutation: Idempotency-Key, transaction with retry, audit. */

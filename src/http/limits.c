@@ -22,25 +22,7 @@ static int64_t mono_us(void) {
 }
 
 /* ---------------------------------------------------------------- settings */
-static struct {
-  sl_rate admin, operator_, provider, tenant, anonymous, address;
-} rates = {
-    .admin = {100, 200},
-    .operator_ = {20, 60},
-    .provider = {20, 60},
-    .tenant = {20, 60},
-    .anonymous = {2, 20},
-    .address = {400, 800},
-};
-static sl_limits_config lcfg;
-
-static bool rate_from_env(const char *name, sl_rate *r) {
-  const char *v = getenv(name);
-  if (!v || !*v) return true;
-  if (sl_rate_parse(v, r)) return true;
-  sl_logf(SL_LOG_ERROR, "%s must be PER_SECOND:BURST (e.g. 20:60) or unlimited, not '%s'", name, v);
-  return false;
-}
+static sl_http_config lcfg; /* the server's settings (sl_limits_start) */
 
 /* ---------------------------------------------------------------- tables */
 static pthread_mutex_t tok_mu = PTHREAD_MUTEX_INITIALIZER, addr_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -108,7 +90,7 @@ static sl_take take(pthread_mutex_t *mu, sl_rate_table *tab, const char *key, sl
  * addresses) and the request carries X-Forwarded-For, the client is the last address of that
  * header (the one the proxy appended); otherwise r->client is left as the peer. */
 void sl_limit_client_from_proxy(sl_req *r) {
-  const char *tp = getenv("SUANLI_TRUSTED_PROXIES");
+  const char *tp = lcfg.trusted_proxies;
   if (!tp || !*tp || !r->client[0]) return;
   size_t n = strlen(r->client);
   bool trusted = false;
@@ -134,8 +116,8 @@ void sl_limit_client_from_proxy(sl_req *r) {
 bool sl_limit_address(sl_req *r) {
   char key[80];
   snprintf(key, sizeof key, "a:%s", r->client);
-  sl_take t = take(&addr_mu, &anon_tab, key, rates.address, 1);
-  charge(r, "address", rates.address, &t);
+  sl_take t = take(&addr_mu, &anon_tab, key, lcfg.rates.address, 1);
+  charge(r, "address", lcfg.rates.address, &t);
   if (t.allowed) return true;
   refuse(r, "client address");
   return false;
@@ -147,8 +129,8 @@ bool sl_limit_anonymous(sl_req *r) {
   char key[80];
   snprintf(key, sizeof key, "n:%s", r->client);
   atomic_fetch_add(&c_anon, 1);
-  sl_take t = take(&addr_mu, &anon_tab, key, rates.anonymous, 1);
-  charge(r, "anonymous", rates.anonymous, &t);
+  sl_take t = take(&addr_mu, &anon_tab, key, lcfg.rates.anonymous, 1);
+  charge(r, "anonymous", lcfg.rates.anonymous, &t);
   r->anon_ok = t.allowed;
   if (t.allowed) return true;
   atomic_fetch_add(&c_anon_unaudited, 1);
@@ -156,10 +138,10 @@ bool sl_limit_anonymous(sl_req *r) {
 }
 
 static sl_rate kind_rate(const char *kind) {
-  if (!strcmp(kind, "admin")) return rates.admin;
-  if (!strcmp(kind, "operator")) return rates.operator_;
-  if (!strcmp(kind, "provider")) return rates.provider;
-  return rates.tenant;
+  if (!strcmp(kind, "admin")) return lcfg.rates.admin;
+  if (!strcmp(kind, "operator")) return lcfg.rates.operator_;
+  if (!strcmp(kind, "provider")) return lcfg.rates.provider;
+  return lcfg.rates.tenant;
 }
 
 bool sl_limit_kind_rate(const char *kind, sl_rate *out) {
@@ -213,7 +195,7 @@ void sl_limit_good(const char *client) {
 static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
 static sl_req *held;               /* held requests (r->hold_next/prev), under hold_mu */
 static bool hold_closed;           /* the daemon is stopping: hold nothing more */
-static int64_t hold_cap_ms = 1000; /* SUANLI_RATE_DELAY_MS */
+static int64_t hold_cap_ms = 1000; /* lcfg.rate_delay_ms */
 
 static void hold_unlink(sl_req *r) {
   if (r->hold_prev) r->hold_prev->hold_next = r->hold_next;
@@ -416,25 +398,9 @@ static void *watch(void *arg) {
   return NULL;
 }
 
-bool sl_limits_start(const sl_limits_config *cfg) {
+bool sl_limits_start(const sl_http_config *cfg) {
   lcfg = *cfg;
-  if (!rate_from_env("SUANLI_RATE_ADMIN", &rates.admin) ||
-      !rate_from_env("SUANLI_RATE_OPERATOR", &rates.operator_) ||
-      !rate_from_env("SUANLI_RATE_PROVIDER", &rates.provider) ||
-      !rate_from_env("SUANLI_RATE_TENANT", &rates.tenant) ||
-      !rate_from_env("SUANLI_RATE_ANONYMOUS", &rates.anonymous) ||
-      !rate_from_env("SUANLI_RATE_ADDRESS", &rates.address))
-    return false;
-  const char *d = getenv("SUANLI_RATE_DELAY_MS");
-  if (d && *d) {
-    char *end;
-    long v = strtol(d, &end, 10);
-    if (*end || v < 0 || v > 10000) {
-      sl_logf(SL_LOG_ERROR, "SUANLI_RATE_DELAY_MS must be 0..10000 (milliseconds), not '%s'", d);
-      return false;
-    }
-    hold_cap_ms = v;
-  }
+  hold_cap_ms = cfg->rate_delay_ms;
   hold_closed = false;
   if (!sl_rate_table_init(&tok_tab, 65536) || !sl_rate_table_init(&addr_tab, 65536) ||
       !sl_rate_table_init(&anon_tab, 65536)) {

@@ -16,21 +16,15 @@
 #define SUANLI_HTTP_LIMITS_H
 #include "internal.h"
 #include "suanli/core/ratelimit.h"
+#include "suanli/http/http.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
-typedef struct sl_limits_config {
-  unsigned conn_limit;        /* connections admitted in all */
-  unsigned conn_reserve;      /* of those, kept for addresses with a recent good request */
-  unsigned per_ip_limit;      /* connections per address */
-  unsigned header_deadline_s; /* accept (or the previous reply) -> all headers received */
-  unsigned body_deadline_s;   /* headers -> the whole body received */
-} sl_limits_config;
-
-/* Read the rate settings from the environment and start the watchdog.  false on a bad
- * setting (logged) or when out of memory. */
-bool sl_limits_start(const sl_limits_config *cfg);
+/* Take the connection policy, rates, 429 delay and trusted proxies of cfg (kept by value;
+ * the strings it points to must live as long as the server) and start the watchdog.  false
+ * when out of memory. */
+bool sl_limits_start(const sl_http_config *cfg);
 void sl_limits_stop(void);
 
 /* ---- request rate (called from server.c's process()) ---- */

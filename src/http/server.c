@@ -503,6 +503,34 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   atomic_fetch_sub(&h->in_flight, 1);
 }
 
+sl_http_config sl_http_defaults(void) {
+  return (sl_http_config){
+      .host = "127.0.0.1",
+      .port = 8080,
+      .threads = 4,
+      .conn_limit = 1024,
+      .per_ip_limit = 512,
+      .conn_timeout_s = 30,
+      .max_body = 65536,
+      .drain_timeout_s = 15,
+      .conn_reserve = 128,
+      .header_deadline_s = 10,
+      .body_deadline_s = 30,
+      .rates = {.admin = {100, 200},
+                .operator_ = {20, 60},
+                .provider = {20, 60},
+                .tenant = {20, 60},
+                .anonymous = {2, 20},
+                .address = {400, 800}},
+      .rate_delay_ms = 1000,
+      .auth_cache_ms = 1000,
+      .list_cache_ms = 1000,
+      .token_default_ttl_h = 2160,
+  };
+}
+
+const sl_http_config *sl_req_config(const sl_req *r) { return &r->srv->cfg; }
+
 sl_http *sl_http_start(const sl_http_config *cfg, sl_db *db) {
   sl_http *h = calloc(1, sizeof *h);
   if (!h) return NULL;
@@ -520,9 +548,9 @@ sl_http *sl_http_start(const sl_http_config *cfg, sl_db *db) {
     free(h);
     return NULL;
   }
-  sl_limits_config lc = {cfg->conn_limit, cfg->conn_reserve, cfg->per_ip_limit,
-                         cfg->header_deadline_s, cfg->body_deadline_s};
-  if (!sl_limits_start(&lc)) {
+  sl_auth_configure(cfg->auth_cache_ms);
+  sl_cache_configure(cfg->list_cache_ms);
+  if (!sl_limits_start(cfg)) {
     free(h);
     return NULL;
   }

@@ -62,6 +62,12 @@ void sl_adapter_sim_fini(void);
 typedef bool (*sl_dispatch_signer)(const uint8_t *body, size_t len, uint8_t sig[64],
                                    char key_id[17]);
 void sl_dispatch_set_signer(sl_dispatch_signer fn);
+/* The webhook adapter's operator policy, set once before the dispatcher starts (the strings
+ * must outlive it): allow, comma-separated CIDR ranges a webhook may reach besides public
+ * addresses (SUANLI_WEBHOOK_ALLOW; NULL/empty: public only — loopback, private and
+ * link-local are refused); ca, a CA bundle file for https webhooks (SUANLI_WEBHOOK_CA; NULL:
+ * the system's). */
+void sl_adapter_webhook_configure(const char *allow, const char *ca);
 /* The webhook address policy (see adapter_webhook.c); family AF_INET or AF_INET6. */
 bool sl_webhook_address_allowed(int family, const uint8_t *addr);
 /* Registration-time check of a webhook URL: resolve its host, check every address (and the

@@ -1,6 +1,7 @@
 /* http.h — the REST server as seen from server/main.c. */
 #ifndef SUANLI_HTTP_H
 #define SUANLI_HTTP_H
+#include "suanli/core/ratelimit.h"
 #include "suanli/db/db.h"
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,7 +21,20 @@ typedef struct sl_http_config {
   unsigned conn_reserve;      /* of conn_limit, kept for addresses with recent good requests */
   unsigned header_deadline_s; /* whole time allowed for a request line + headers */
   unsigned body_deadline_s;   /* whole time allowed for a request body */
+  /* request policy (server/main.c reads each from its SUANLI_* variable; src/http/README.md) */
+  struct {
+    sl_rate admin, operator_, provider, tenant, anonymous, address;
+  } rates;                      /* request rates per account kind, per address, anonymous */
+  unsigned rate_delay_ms;       /* a token-budget 429 is held at most this long (0..10000) */
+  const char *trusted_proxies;  /* comma-separated peers whose X-Forwarded-For names the client */
+  unsigned auth_cache_ms;       /* token lookups are cached this long (0 = off, <= 60000) */
+  unsigned list_cache_ms;       /* list replies are cached this long (0 = off, <= 60000) */
+  unsigned token_default_ttl_h; /* lifetime of a token created without expires_at; 0 = none */
 } sl_http_config;
+
+/* The defaults of every setting above (listen 127.0.0.1:8080, 4 threads, the rate table of
+ * src/http/README.md, ...); server/main.c starts from them and applies the environment. */
+sl_http_config sl_http_defaults(void);
 
 typedef struct sl_http sl_http;
 
