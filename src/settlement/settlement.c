@@ -86,6 +86,16 @@ static const char csv_header[] =
     "available_change,escrow_change,fee,memo\r\n";
 
 /* One sl_period_lines row as a CSV record. */
+/* One element of a streamed JSON array: a comma unless it is the first, then o (stolen). */
+static void json_item(sl_settlement_export *e, bool *first, json_t *o) {
+  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(o);
+  if (!*first) puts_(e, ",");
+  *first = false;
+  if (text) puts_(e, text);
+  free(text);
+}
+
 static void csv_line(sl_settlement_export *e, const char *const *col) {
   char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], f[SL_MONEY_STRLEN];
   const char *fields[13] = {col[0],
@@ -203,12 +213,7 @@ static bool stmt_row(int nc, const char *const *col, const bool *nul, void *arg)
                   "gpu_hours", strcmp(col[8], "0") ? json_integer(gh) : json_null(),
                   "available_change", money_str(col[9], a), "escrow_change", money_str(col[10], b),
                   "fee", money_str(col[11], f), "memo", col[12]);
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(line);
-    if (!s->first) puts_(s->out, ",");
-    s->first = false;
-    if (text) puts_(s->out, text);
-    free(text);
+    json_item(s->out, &s->first, line);
   }
   (void)nul;
   return true;
@@ -346,12 +351,7 @@ static bool region_row(int nc, const char *const *col, const bool *nul, void *ar
         json_pack("{s:s,s:I,s:I,s:s,s:s,s:s}", "region", col[0], "trades", (json_int_t)n64(col[1]),
                   "gpu_hours", (json_int_t)n64(col[2]), "gross", money_str(col[3], g), "fees",
                   money_str(col[4], f), "refunds", money_str(col[5], x));
-    char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (!r->first) puts_(r->out, ",");
-    r->first = false;
-    if (t) puts_(r->out, t);
-    free(t);
+    json_item(r->out, &r->first, o);
   }
   (void)nc;
   (void)nul;
