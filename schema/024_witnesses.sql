@@ -1,17 +1,19 @@
 -- 024_witnesses: checkpoints that can be checked for gaps, witnesses and their cosignatures,
 -- and the chain value served with each entry (issue 18; api/SIGNING.md "Witnesses").
 
--- Each checkpoint names the size of the checkpoint signed just before it (0 for the first), so
--- a missing checkpoint row is seen without recomputing anything: a prev_size > 0 that is no
--- checkpoint's tree_size.  Existing rows get the size of the checkpoint below them.
-ALTER TABLE ledger_checkpoints ADD COLUMN prev_size bigint;
+-- Each checkpoint names the size of the checkpoint signed just before it (NULL for the first),
+-- so a missing checkpoint row is seen without recomputing anything: a prev_size that is no
+-- checkpoint's tree_size.  Existing rows get the size of the checkpoint below them.  (The same
+-- column as schema/023_power_ledger.sql of issue 18's other half adds: IF NOT EXISTS, and the
+-- backfill only fills what is still NULL, so either may come first.)
+ALTER TABLE ledger_checkpoints ADD COLUMN IF NOT EXISTS prev_size bigint
+  CHECK (prev_size >= 0 AND prev_size < tree_size);
 ALTER TABLE ledger_checkpoints DISABLE TRIGGER ledger_checkpoints_append_only;
-UPDATE ledger_checkpoints c
-   SET prev_size = coalesce((SELECT max(p.tree_size) FROM ledger_checkpoints p
-                              WHERE p.tree_size < c.tree_size), 0);
+UPDATE ledger_checkpoints c SET prev_size = p.prev
+  FROM (SELECT tree_size, lag(tree_size) OVER (ORDER BY tree_size) AS prev
+          FROM ledger_checkpoints) p
+ WHERE p.tree_size = c.tree_size AND p.prev IS NOT NULL AND c.prev_size IS NULL;
 ALTER TABLE ledger_checkpoints ENABLE TRIGGER ledger_checkpoints_append_only;
-ALTER TABLE ledger_checkpoints ALTER COLUMN prev_size SET NOT NULL,
-  ADD CONSTRAINT ledger_checkpoints_prev_size CHECK (prev_size >= 0 AND prev_size < tree_size);
 
 -- Witnesses the exchange accepts cosignatures from: a name and an Ed25519 public key (its key id
 -- as for the exchange's keys).  Registered by an admin; anyone may run one.
@@ -22,7 +24,7 @@ CREATE TABLE ledger_witnesses (
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- A witness's cosignature of one checkpoint: the 88-byte COSIGNATURE record (purpose 11) it
+-- A witness's cosignature of one checkpoint: the 88-byte COSIGNATURE record (purpose 12) it
 -- signed and the signature, verified by the exchange before it is stored.  Append-only.
 CREATE TABLE ledger_cosignatures (
   tree_size    bigint NOT NULL REFERENCES ledger_checkpoints(tree_size),

@@ -276,9 +276,13 @@ sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, int64_t prev_size, cons
                                 int64_t at, const char *key_id, const char *sig_hex,
                                 const char *record_hex) {
   char b1[24], b3[24], b7[24];
-  const char *v[7] = {
-      sl_db_i64(b1, size),     root_hex, sl_db_i64(b3, at), key_id, sig_hex, record_hex,
-      sl_db_i64(b7, prev_size)};
+  const char *v[7] = {sl_db_i64(b1, size),
+                      root_hex,
+                      sl_db_i64(b3, at),
+                      key_id,
+                      sig_hex,
+                      record_hex,
+                      sl_db_i64_opt(b7, prev_size, 0)}; /* NULL for the first */
   return sl_db_exec(c, "checkpoint_insert", 7, v, NULL);
 }
 

@@ -64,7 +64,7 @@ def examples():
         "EXPORT": (struct.pack(">II32s", 40, 8, abc), SEED, False),
         "PERIOD_CLOSE": (struct.pack(">IIQQqq32sq", 80, 9, 48, 2, 1793491200, 1796083200, abc, 1796083260), SEED,
                          True),
-        "COSIGNATURE": (struct.pack(">IIqQ32s32s", 88, 11, 1795818630, 1, cp[16:48], hashlib.sha256(cp).digest()),
+        "COSIGNATURE": (struct.pack(">IIqQ32s32s", 88, 12, 1795818630, 1, cp[16:48], hashlib.sha256(cp).digest()),
                         WITNESS_SEED, False),
     }
 

@@ -305,13 +305,13 @@ static void test_worked_examples_every_purpose(void **state) {
   assert_int_equal(sl_ledger_cosignature_encode(&cs, rec), SL_LEDGER_OK);
   expect_hex(
       "COSIGNATURE", rec, sizeof rec,
-      "000000580000000b000000006b0a048600000000000000019122bb0ed3d8cc1eae4d63b5b01410c5e65bcea5"
+      "000000580000000c000000006b0a048600000000000000019122bb0ed3d8cc1eae4d63b5b01410c5e65bcea5"
       "c5bfa357c61c4931b8555b561568db0293194581bc1b49cfd9f183b8d5f2c96b304a2c2de6df75e345304475");
   assert_int_equal(sl_ledger_sign(&wk, rec, sizeof rec, sig), SL_LEDGER_OK);
   expect_hex(
       "COSIGNATURE signature", sig, sizeof sig,
-      "dae4a8b43351260efa906393050b9884272cef43e7b2ac61dbc8dae66d0844c375df915e7edd70de3e0f9c15ea0d"
-      "2876dd843ce26bfab10d5809b993e9de2d01");
+      "a630c321e7cc970b3d16f56f0e1617be42543178ee0d0d8d1ee80b508e1574450d59c53350eb9a466c6cf861bd"
+      "8160c291e522e3af6a09988d12af7efa192201");
   assert_int_equal(sl_ledger_cosignature_verify(wk.pk, cp, sizeof cp, 1795818630, sig, rebuilt),
                    SL_LEDGER_OK);
   assert_memory_equal(rebuilt, rec, sizeof rec);
@@ -342,20 +342,20 @@ static void test_registry(void **state) {
       {1, "trade", 104, false},       {2, "cancellation", 72, true}, {3, "settlement", 72, true},
       {4, "refund", 72, true},        {5, "deposit", 72, true},      {6, "withdrawal", 72, true},
       {7, "checkpoint", 56, false},   {8, "export", 40, false},      {9, "period_close", 80, false},
-      {11, "cosignature", 88, false},
+      {12, "cosignature", 88, false},
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     assert_string_equal(sl_ledger_purpose_name(want[i].p), want[i].name);
     assert_int_equal(sl_ledger_purpose_size(want[i].p), want[i].size);
     assert_int_equal(sl_ledger_purpose_is_money(want[i].p), want[i].money);
   }
-  static const uint32_t unknown[] = {0, 10, 12, 255, 256, 0x01000001u, UINT32_MAX};
+  static const uint32_t unknown[] = {0, 13, 255, 256, 0x01000001u, UINT32_MAX};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     assert_null(sl_ledger_purpose_name(unknown[i]));
     assert_int_equal(sl_ledger_purpose_size(unknown[i]), 0);
     assert_false(sl_ledger_purpose_is_money(unknown[i]));
   }
-  assert_int_equal(SL_LEDGER_PURPOSE_MAX, 11);
+  assert_int_equal(SL_LEDGER_PURPOSE_MAX, 12);
   assert_int_equal(SL_LEDGER_RECORD_MAX, SL_LEDGER_TRADE_SIZE);
   assert_int_equal(SL_LEDGER_LEAF_DATA_MAX, 104 + 8 + 64);
   for (int rc = SL_LEDGER_OK; rc <= SL_LEDGER_ERANGE; rc++) {
@@ -560,7 +560,7 @@ static void test_strict_decode(void **state) {
     }
 
     /* unknown purposes */
-    static const uint32_t unknown[] = {0, 10, 12, 0x100, 0x01000001u, UINT32_MAX};
+    static const uint32_t unknown[] = {0, 13, 0x100, 0x01000001u, UINT32_MAX};
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
       uint8_t c[sizeof buf];
       memcpy(c, buf, sizeof c);
@@ -571,7 +571,7 @@ static void test_strict_decode(void **state) {
 
     /* every other known purpose: another layout size (ESIZE), or another decoder (EPURPOSE) */
     for (uint32_t q = 1; q <= SL_LEDGER_PURPOSE_MAX; q++) {
-      if (q == p || sl_ledger_purpose_size(q) == 0) continue; /* 10: kept, not in the registry */
+      if (q == p || sl_ledger_purpose_size(q) == 0) continue; /* numbers kept for others */
       uint8_t c[sizeof buf];
       memcpy(c, buf, sizeof c);
       wr32(c + 4, q);

@@ -59,7 +59,8 @@ sl_dbrc sl_db_seq_assign(sl_dbc *c, const char *ids, const char *indexes, const 
                          const char *chain_hexes);
 /* Leaf hashes [from, to) as concatenated hex (64 chars each; malloc'd). */
 sl_dbrc sl_db_leaves(sl_dbc *c, int64_t from, int64_t to, char **hexes, size_t *n);
-/* prev_size: the tree size of the checkpoint signed before this one (0 for the first). */
+/* prev_size: the tree size of the checkpoint signed before this one (0 for the first: stored
+ * as NULL). */
 sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, int64_t prev_size, const char *root_hex,
                                 int64_t at, const char *key_id, const char *sig_hex,
                                 const char *record_hex);

@@ -57,10 +57,10 @@ typedef enum {
   SL_LEDGER_CHECKPOINT = 7,   /* signed tree head: size, root, time */
   SL_LEDGER_EXPORT = 8,       /* SHA-256 of an exported file (statement, CSV) */
   SL_LEDGER_PERIOD_CLOSE = 9, /* an accounting period closed: its range and export digest */
-  /* 10 is kept for the power entries of issue 18 (accounts, roles, tokens) */
-  SL_LEDGER_COSIGNATURE = 11, /* a witness's cosignature of a checkpoint (signed by the witness) */
+  /* 10 POWER and 11 AUDIT_HEAD: the power entries of issue 18 (accounts, roles, tokens) */
+  SL_LEDGER_COSIGNATURE = 12, /* a witness's cosignature of a checkpoint (signed by the witness) */
 } sl_ledger_purpose;
-#define SL_LEDGER_PURPOSE_MAX 11
+#define SL_LEDGER_PURPOSE_MAX 12
 
 typedef enum {
   SL_LEDGER_OK = 0,
