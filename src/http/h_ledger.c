@@ -204,10 +204,9 @@ void h_checkpoints_list(sl_req *r) {
   int64_t after;
   int limit;
   if (!sl_req_page_id(r, &after, &limit) || !sl_ledger_servable(r)) return;
-  json_t *items;
+  json_t *items = NULL;
   sl_dbrc rc = sl_db_checkpoints_list(r->db, after, limit, &items);
-  if (rc != SL_DB_OK) sl_reply_db(r, rc);
-  else sl_reply_page(r, items, limit, "tree_size");
+  sl_reply_page(r, rc, items, limit, "tree_size");
 }
 
 /* GET /v1/ledger/entries?from=LEAF&limit=N: the tree positions [from, from + limit) with their
