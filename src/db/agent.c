@@ -38,12 +38,16 @@ const sl_db_stmt sl_db_stmts_agent[] = {
      "   WHERE p.owner_id = $1 AND p.adapter_kind = 'agent' AND p.region = $2) THEN $2 ELSE '' END"
      " ELSE (SELECT min(p.region) FROM pools p WHERE p.owner_id = $1 AND p.adapter_kind = 'agent'"
      "   AND" IN_IDS("p.id", "$3") " HAVING count(DISTINCT p.region) = 1) END"},
-    /* Owner's agent $2 measured $4 ([{"region", "rtt_us"}]) from region $3: each pair to a
-     * region that exists goes through sl_agent_rtt (schema/027); the number written. */
-    {"agent_rtts", "SELECT count(*) FILTER (WHERE sl_agent_rtt(a.id, $3, e.t, e.us)) FROM agents a"
-                   " CROSS JOIN (SELECT x->>'region' AS t, (x->>'rtt_us')::bigint AS us"
-                   "   FROM json_array_elements($4::json) x) e"
-                   " JOIN regions r ON r.code = e.t WHERE a.owner_id = $1 AND a.name = $2"},
+    /* Owner's agent $2 measured $4 ([{"region", "rtt_us"}]) from region $3: a round trip is
+     * one path both ways, so each one to a region that exists is offered to sl_agent_rtt
+     * (schema/027) for both directions; the number of entries written. */
+    {"agent_rtts",
+     "SELECT coalesce(sum(sl_agent_rtt(a.id, $3, e.t, e.us)::int"
+     "   + CASE WHEN e.t <> $3 THEN sl_agent_rtt(a.id, e.t, $3, e.us)::int ELSE 0 END),"
+     "   0) FROM agents a"
+     " CROSS JOIN (SELECT x->>'region' AS t, (x->>'rtt_us')::bigint AS us"
+     "   FROM json_array_elements($4::json) x) e"
+     " JOIN regions r ON r.code = e.t WHERE a.owner_id = $1 AND a.name = $2"},
     {"agent_pools_check",
      "SELECT coalesce(min(i.n - 1), -1) FROM json_array_elements_text($2::json) WITH ORDINALITY"
      " AS i(v, n) WHERE NOT EXISTS (SELECT 1 FROM pools p WHERE p.id = i.v::bigint"

@@ -24,8 +24,9 @@ sl_dbrc sl_db_agent_region(sl_dbc *c, int64_t owner, const char *region, const j
                            char **out);
 /* Record the round trips owner's agent `agent` measured from region `from` to other regions
  * (`rtts`: a JSON array of {"region", "rtt_us"}; regions that do not exist are left out) in
- * the latency matrix as the agent's measured entries (schema/027, sl_agent_rtt: admins win,
- * faster than light is refused, small changes are not rewritten).  *written = entries written. */
+ * the latency matrix as the agent's measured entries, both directions of each pair
+ * (schema/027, sl_agent_rtt: admins win, faster than light is refused, small changes are not
+ * rewritten).  *written = entries written. */
 sl_dbrc sl_db_agent_rtts(sl_dbc *c, int64_t owner, const char *agent, const char *from,
                          const json_t *rtts, int64_t *written);
 /* The index of the first id in `pools` (a JSON array of integers) that is not an agent pool
