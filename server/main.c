@@ -9,6 +9,8 @@
  *   suanlid clock show       the database's business clock (real, or a test clock)
  *   suanlid clock set T|+D   tests only (SUANLI_CLOCK=test): move the test clock to T or on
  *                            by D, [--frozen | --running] (src/core/README.md, "The clock")
+ *   suanlid clock run SPEED  the sandbox (SUANLI_CLOCK=test): run the test clock SPEED times
+ *                            as fast as real time until SIGTERM (deploy/quickstart.sh --sandbox)
  *
  * Environment: SUANLI_DATABASE_URL (required but for `routes`), SUANLI_LISTEN
  * (host:port, default 127.0.0.1:8080), SUANLI_THREADS (default 4), SUANLI_LOG_LEVEL
@@ -38,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static long env_long(const char *name, long def, long min, long max) {
   const char *v = getenv(name);
@@ -235,24 +238,99 @@ cleanup:
   return rc;
 }
 
-/* suanlid clock show | set TIME|+DURATION [--frozen | --running].  TIME and DURATION are read
- * by PostgreSQL (timestamptz, interval: "2030-01-31T23:59:59.999999Z", "+3h", "+1 day").
- * Moving the clock is for tests only: it needs SUANLI_CLOCK=test in the environment, and
- * the database refuses to move it back or to switch a database a server has run on. */
+/* Say on stderr why a clock command failed; returns its exit status (2: SPEC is not a time or
+ * a duration PostgreSQL reads; 1 otherwise). */
+static int clock_failed(sl_dbc *c, sl_dbrc drc, const char *spec) {
+  const char *constraint = c ? sl_db_last_constraint(c) : "";
+  if (drc == SL_DB_CHECK && !strcmp(constraint, "clock_forward"))
+    fprintf(stderr, "suanlid: the clock only moves forward\n");
+  else if (drc == SL_DB_CHECK && !strcmp(constraint, "clock_fresh_database"))
+    fprintf(stderr, "suanlid: a server has already run on this database: its clock stays real\n");
+  else if (drc == SL_DB_CHECK)
+    return fprintf(stderr, "suanlid: %s is not a time or +duration PostgreSQL reads\n", spec), 2;
+  else fprintf(stderr, "suanlid: cannot reach the database\n");
+  return 1;
+}
+
+/* The business hour ("YYYY-MM-DDTHH") of a clock JSON from sl_db_clock_show, into out. */
+static void clock_hour(const char *clock_json, char *out, size_t len) {
+  json_t *j = json_loads(clock_json, 0, NULL);
+  const char *now = json_string_value(json_object_get(j, "now"));
+  snprintf(out, len, "%.13s", now ? now : "");
+  json_decref(j);
+}
+
+/* suanlid clock run SPEED — the sandbox clock (deploy/quickstart.sh --sandbox): until SIGINT
+ * or SIGTERM, every quarter of a second, move the test clock (frozen between moves) on by
+ * SPEED times the real time elapsed since the last move, so that business time runs SPEED
+ * times as fast as real time.  Prints the clock as `clock show` does at the start and at each
+ * whole business hour it passes.  0 after a signal; 1 (or 2) when a move is refused or the
+ * database is lost, with the reason on stderr. */
+static int clock_run(sl_dbc *c, long speed, const char *start_json) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  const struct timespec step = {0, 250 * 1000 * 1000};
+  struct timespec last, now;
+  clock_gettime(CLOCK_MONOTONIC, &last);
+  char hour[16], by[64];
+  printf("%s\n", start_json);
+  fflush(stdout);
+  clock_hour(start_json, hour, sizeof hour);
+  int rc = -1;
+  while (rc < 0) {
+    int sig = sigtimedwait(&set, NULL, &step);
+    if (sig == SIGTERM || sig == SIGINT) {
+      rc = 0;
+      break;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long us =
+        ((long long)(now.tv_sec - last.tv_sec) * 1000000 + (now.tv_nsec - last.tv_nsec) / 1000) *
+        speed;
+    last = now;
+    snprintf(by, sizeof by, "%lld microseconds", us);
+    char *json = NULL;
+    sl_dbrc drc = sl_db_clock_move(c, NULL, by, 1);
+    if (drc == SL_DB_OK) drc = sl_db_clock_show(c, &json);
+    if (drc != SL_DB_OK) rc = clock_failed(c, drc, by);
+    char h[16];
+    if (json) clock_hour(json, h, sizeof h);
+    if (json && strcmp(h, hour)) {
+      printf("%s\n", json);
+      fflush(stdout);
+      snprintf(hour, sizeof hour, "%s", h);
+    }
+    free(json);
+  }
+  return rc;
+}
+
+/* suanlid clock show | set TIME|+DURATION [--frozen | --running] | run SPEED.  TIME and
+ * DURATION are read by PostgreSQL (timestamptz, interval: "2030-01-31T23:59:59.999999Z",
+ * "+3h", "+1 day").  Moving the clock is for tests and the sandbox only: it needs
+ * SUANLI_CLOCK=test in the environment, and the database refuses to move it back or to switch
+ * a database a server has run on. */
 static int clock_cmd(const char *url, int argc, char **argv) {
   const char *sub = argc > 2 ? argv[2] : "show";
-  bool set = !strcmp(sub, "set");
+  bool set = !strcmp(sub, "set"), run = !strcmp(sub, "run");
   int frozen = -1;
   if (set && argc == 5 && !strcmp(argv[4], "--frozen")) frozen = 1;
   else if (set && argc == 5 && !strcmp(argv[4], "--running")) frozen = 0;
-  bool bad =
-      set ? argc < 4 || argc > 5 || (argc == 5 && frozen < 0) : strcmp(sub, "show") || argc > 3;
+  char *end = NULL;
+  long speed = run && argc == 4 ? strtol(argv[3], &end, 10) : 0;
+  bool bad = set   ? argc < 4 || argc > 5 || (argc == 5 && frozen < 0)
+             : run ? argc != 4 || !end || *end || speed < 1 || speed > 3600
+                   : strcmp(sub, "show") || argc > 3;
   if (bad) {
-    fprintf(stderr, "usage: suanlid clock show | set TIME|+DURATION [--frozen|--running]\n");
+    fprintf(stderr, "usage: suanlid clock show | set TIME|+DURATION [--frozen|--running]"
+                    " | run SPEED (1..3600)\n");
     return 2;
   }
   const char *mode = getenv("SUANLI_CLOCK");
-  if (set && !(mode && !strcmp(mode, "test"))) {
+  if ((set || run) && !(mode && !strcmp(mode, "test"))) {
     fprintf(stderr, "suanlid: the clock is moved only by tests: set SUANLI_CLOCK=test\n");
     return 2;
   }
@@ -269,18 +347,13 @@ static int clock_cmd(const char *url, int argc, char **argv) {
     drc = sl_db_clock_move(c, by ? NULL : spec, by ? spec + 1 : NULL, frozen);
   }
   if (c && (!set || drc == SL_DB_OK)) drc = sl_db_clock_show(c, &json);
-  if (drc == SL_DB_OK) {
+  if (drc == SL_DB_OK && run) {
+    rc = clock_run(c, speed, json);
+  } else if (drc == SL_DB_OK) {
     printf("%s\n", json);
     rc = 0;
-  } else if (drc == SL_DB_CHECK && !strcmp(sl_db_last_constraint(c), "clock_forward")) {
-    fprintf(stderr, "suanlid: the clock only moves forward\n");
-  } else if (drc == SL_DB_CHECK && !strcmp(sl_db_last_constraint(c), "clock_fresh_database")) {
-    fprintf(stderr, "suanlid: a server has already run on this database: its clock stays real\n");
-  } else if (drc == SL_DB_CHECK) {
-    fprintf(stderr, "suanlid: %s is not a time or +duration PostgreSQL reads\n", argv[3]);
-    rc = 2;
   } else {
-    fprintf(stderr, "suanlid: cannot reach the database\n");
+    rc = clock_failed(c, drc, argc > 3 ? argv[3] : "");
   }
   free(json);
   if (c) sl_db_release(db, c);
@@ -404,6 +477,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "rotate-key")) return rotate_key(database_url(), argc > 2 ? argv[2] : NULL);
   if (!strcmp(cmd, "clock")) return clock_cmd(database_url(), argc, argv);
   fprintf(stderr, "usage: suanlid [serve|migrate|bootstrap-admin|routes|audit|rotate-key [TIME]|"
-                  "clock show|clock set ...]\n");
+                  "clock show|set ...|run SPEED]\n");
   return 2;
 }

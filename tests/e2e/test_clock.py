@@ -10,9 +10,13 @@ databases of its own:
     transaction (a clock moved meanwhile does not split one transaction's rows);
   * the server's C code and SQL tell the same time: on a frozen clock a token's default expiry
     (computed in C) is exactly its lifetime after its created_at (SQL), and the ledger's signed
-    checkpoints carry the frozen second.
+    checkpoints carry the frozen second;
+  * the sandbox clock (`suanlid clock run SPEED`, deploy/quickstart.sh --sandbox) runs business
+    time SPEED times as fast as real time.
 """
 import json
+import os
+import signal
 import subprocess
 import time
 
@@ -129,4 +133,50 @@ def test_clock_c_and_sql_agree():
         c.check(ok and at == [[str(frozen)]], "signed checkpoints at %s, the clock is frozen at %d" % (at, frozen))
         j = L.rows(e.url, "SELECT extract(epoch FROM created_at) FROM journal_txns")
         c.check(j == [["%d.500000" % frozen]], "the deposit's journal time %s" % j)
+    c.done()
+
+
+def test_clock_run_sandbox():
+    """`suanlid clock run SPEED`, the sandbox clock of deploy/quickstart.sh --sandbox: business
+    time runs SPEED times as fast as the real time the process lives, frozen between its moves;
+    it prints the clock at its start and at each whole business hour it passes, needs
+    SUANLI_CLOCK=test and a speed of 1..3600, and ends with exit 0 on SIGTERM."""
+    c = Collector()
+    url = create_db("clock_run")
+    start, start_us = "2025-01-01T00:59:00Z", 1735693140 * 10 ** 6
+    try:
+        L.clock_set(url, start, "--frozen")
+        p = _cli(url, "run", "60", test=False)
+        c.check(p.returncode == 2 and "SUANLI_CLOCK=test" in p.stderr, "clock run without SUANLI_CLOCK=test: exit %s: %s"
+                % (p.returncode, p.stderr[-200:]))
+        for bad in (["run"], ["run", "0"], ["run", "3601"], ["run", "6x"], ["run", "60", "extra"]):
+            p = _cli(url, *bad)
+            c.check(p.returncode == 2 and "usage" in p.stderr, "clock %s: exit %s: %s" % (bad, p.returncode, p.stderr))
+        c.check(L.clock_now_us(url) == start_us, "refused runs moved the clock")
+        env = dict(os.environ, SUANLI_DATABASE_URL=url, SUANLI_CLOCK="test")
+        t0 = time.monotonic()
+        proc = subprocess.Popen([harness.binary(), "clock", "run", "3600"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            moved = wait_for(lambda: L.clock_now_us(url) >= start_us + 2 * 3600 * 10 ** 6, 60)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        t1 = time.monotonic()
+        c.check(moved, "the clock did not pass two business hours in 60 s at 3600x: %s" % _show(url))
+        c.check(proc.returncode == 0, "clock run after SIGTERM: exit %s: %s" % (proc.returncode, err[-300:]))
+        now = L.clock_now_us(url)
+        time.sleep(0.3)
+        c.check(L.clock_now_us(url) == now, "the clock still moves after clock run stopped")
+        c.check(now - start_us <= 3600 * (t1 - t0) * 10 ** 6,
+                "moved %d us in %.2f s of real time: faster than 3600x" % (now - start_us, t1 - t0))
+        shows = [json.loads(line) for line in out.splitlines()]
+        hours = [s["now"][:13] for s in shows]
+        want_last = time.strftime("%Y-%m-%dT%H", time.gmtime(now // 10 ** 6))
+        c.check(shows and shows[0]["now"].startswith("2025-01-01T00:59:00") and
+                all(s["clock"] == "test" and s["mode"] == "frozen" for s in shows) and
+                hours == sorted(set(hours)) and hours[-1] == want_last and len(hours) >= 3,
+                "printed: the start, then once per whole business hour up to %s: %s" % (want_last, hours))
+    finally:
+        drop_db(url)
     c.done()
