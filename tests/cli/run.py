@@ -579,21 +579,27 @@ def wait_access(trade, token, cfg, key, timeout=30):
         time.sleep(0.3)
 
 
-def ciphertext_only(reservation, secrets_):
-    """The stored row of a reservation: its columns are the ciphertext and metadata only,
-    and none of the plaintext's secrets appear in the stored bytes."""
+def ciphertext_only(reservation, secrets_, url=None):
+    """The database at url (default: the shared one) holds the reservation's access details
+    as ciphertext only: its reservation_access row has the box and metadata columns only, by
+    SQL no plaintext secret occurs in the stored box, and none occurs anywhere in a pg_dump of
+    the whole database."""
     cols = harness.psql("SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM"
-                        " information_schema.columns WHERE table_name = 'reservation_access'")
+                        " information_schema.columns WHERE table_name = 'reservation_access'", url)
     check(cols == "reservation_id,recipient_key,sealed,source,created_at", "columns: %s" % cols)
-    hexed = harness.psql("SELECT encode(sealed, 'hex') FROM reservation_access WHERE reservation_id = %d"
-                         % reservation)
-    check(len(hexed) >= 2 * 49, "a sealed box is stored for reservation %d" % reservation)
-    raw = bytes.fromhex(hexed)
+    n = harness.psql("SELECT octet_length(sealed) FROM reservation_access WHERE reservation_id = %d"
+                     % reservation, url)
+    check(n.isdigit() and int(n) >= 49, "a sealed box is stored for reservation %d: %r" % (reservation, n))
     for sec in secrets_:
-        check(sec.encode() not in raw, "the stored box must not contain %r" % sec)
-    n = harness.psql("SELECT count(*) FROM reservation_access a JOIN reservations r ON r.id = a.reservation_id"
-                     " WHERE r.id = %d AND a.sealed::text LIKE '%%password%%'" % reservation)
-    check(n == "0", "no plaintext in the stored column")
+        found = harness.psql("SELECT count(*) FROM reservation_access WHERE position(convert_to(%s, 'UTF8')"
+                             " IN sealed) > 0" % harness.quote_lit(sec), url)
+        check(found == "0", "the stored boxes must not contain %r" % sec)
+    dump = subprocess.run(["pg_dump", "--data-only", "--no-owner", "-d", url or harness.db_url()],
+                          capture_output=True, timeout=120)
+    check(dump.returncode == 0 and b"reservation_access" in dump.stdout,
+          "pg_dump: %s" % dump.stderr.decode(errors="replace")[-300:])
+    for sec in secrets_:
+        check(sec.encode() not in dump.stdout, "%r is in the database (pg_dump)" % sec)
 
 
 def test_access_flow_sim():
@@ -707,11 +713,92 @@ def test_access_flow_webhook():
         hook.close()
 
 
+def test_access_active_on_moved_clock():
+    """The access flow up to `active` and beyond, for a sim pool and a webhook pool, on a
+    database of its own whose test clock (frozen) is moved past the trades' start and then
+    their end: the key registered with `suanli keygen`; both reservations dispatched (sealed
+    by the sim cluster and by the provider's receiver) but not active before the start;
+    active once the clock reaches it (the reservation's history says "start time reached");
+    `suanli access` opens both (human and --json) while active and after settlement; the
+    database holds ciphertext only (SQL on the box, and a pg_dump of the whole database)."""
+    import dispatch_util
+    hook = WebhookReceiver()
+    try:
+        with dispatch_util.PrivateEnv("cli_access_active", clock="now") as e:
+            url = "http://127.0.0.1:%d" % e.server.port
+            r = e.c.put("/v1/exchange/settings", {"heartbeat_timeout_s": 86400}, token=e.admin)
+            check(r.status == 200, "settings: %s" % r.short())  # the webhook pool sends no heartbeats
+            region = e.region(code="cli-act-" + harness.RUN)
+            prov, ten = e.account("provider"), e.account("tenant")
+            e.deposit(ten["id"], "1000.00")
+            window = dict(available_from=e.hour(0), available_until=e.hour(48), gpu_count=8)
+            e.pool(prov["token"], region, name="act-sim", accelerator="H100-SXM", **window)
+            e.pool(prov["token"], region, name="act-hook", accelerator="A100-80GB-SXM", **window,
+                   adapter={"kind": "webhook", "config": {"url": "http://127.0.0.1:%d/reserve" % hook.port}})
+            t = ten["token"]
+            cfg = tempfile.mkdtemp(prefix="suanli-active-")
+            key = os.path.join(cfg, "access.key")
+            r = suanli("keygen", token=t, cfg=cfg, url=url)
+            expect_rc(r, 0)
+            with open(key) as f:
+                pk = json.load(f)["public_key"]
+            trades = {}
+            for model in ("H100-SXM", "A100-80GB-SXM"):
+                r = suanli("buy", "--gpus", "8", "--for", "1h", "--start", "now", "--model", model,
+                           "--region", region, "--json", token=t, cfg=cfg, url=url)
+                expect_rc(r, 0)
+                trades[model] = r.json()["trades"][0]
+            sim_t, hook_t = trades["H100-SXM"], trades["A100-80GB-SXM"]
+            for tr in (sim_t, hook_t):
+                res = e.wait_res(tr["id"], ("dispatched",))["reservation"]
+                check(res["state"] == "dispatched", "before the start: %r" % res)
+            check(hook.keys_seen == [pk], "the webhook carried the registered key: %r" % hook.keys_seen)
+            start = sim_t["start"]
+            check(start == hook_t["start"] and harness.parse_ts(start).timestamp() > e.now(), "both start at the next hour")
+            time.sleep(1)  # maintenance passes: nothing activates before the start
+            check(e.res_state(sim_t["id"]) == "dispatched", "active before the start")
+            e.clock(start)
+            opened = {}
+            for tr in (sim_t, hook_t):
+                res = e.wait_res(tr["id"], ("active",))["reservation"]
+                check(res["state"] == "active", "at the start: %r" % res)
+                cause = e.q1("SELECT cause FROM reservation_events WHERE reservation_id = %d AND to_state = 'active'"
+                             % res["id"])
+                check(cause == "start time reached", "the activation's cause %r" % cause)
+                r = suanli("access", str(tr["id"]), "--json", token=t, cfg=cfg, url=url)
+                expect_rc(r, 0)
+                opened[tr["id"]] = (res, r.json())
+                r = suanli("access", str(tr["id"]), token=t, cfg=cfg, url=url)
+                expect_rc(r, 0)
+                check("trade %d, reservation %d" % (tr["id"], res["id"]) in r.out, "human output: %r" % r.out)
+            res, d = opened[sim_t["id"]]
+            check(d["kind"] == "ssh+slurm" and d["ssh"]["user"] == "r%d" % res["id"] and d["gpus"] == 8 and
+                  d["start"] == start and d["slurm"]["reservation"] == res["external_ref"], "sim details: %r" % d)
+            ciphertext_only(res["id"], [d["ssh"]["password"]], e.url)
+            res, d = opened[hook_t["id"]]
+            check(d == hook.details[res["id"]] and res["external_ref"] == "wh-%d" % res["id"],
+                  "webhook details: %r vs %r" % (d, hook.details.get(res["id"])))
+            ciphertext_only(res["id"], [d["kubeconfig"].split("# token ")[1].strip()], e.url)
+            src = e.q("SELECT source, encode(recipient_key, 'hex') FROM reservation_access ORDER BY reservation_id")
+            check(src == [["sim", pk], ["webhook", pk]], "sources and recipient keys: %r" % src)
+            # past the end: settled, the reservations completed, the details still open
+            e.clock("%s" % opened[sim_t["id"]][1]["end"])
+            e.clock("+5 minutes")
+            for tr in (sim_t, hook_t):
+                done = e.wait_res(tr["id"], ("completed",))
+                check(done["reservation"]["state"] == "completed", "after the end: %r" % done)
+                check(dispatch_util.wait_for(lambda: e.trade(tr["id"])["state"] == "settled", 20),
+                      "trade %d settled" % tr["id"])
+                expect_rc(suanli("access", str(tr["id"]), token=t, cfg=cfg, url=url), 0)
+    finally:
+        hook.close()
+
+
 TESTS = [test_usage_errors, test_server_down, test_login_whoami, test_offers, test_quote,
          test_buy_orders_trades_balance, test_buy_retry_after_dropped_connection,
          test_receipt_verify_offline, test_cancel, test_budget, test_provider_pools_and_heartbeat,
          test_region_operator, test_statement_and_export_verified, test_bash_completion,
-         test_access_flow_sim, test_access_flow_webhook]
+         test_access_flow_sim, test_access_flow_webhook, test_access_active_on_moved_clock]
 
 
 def main(argv):
