@@ -257,6 +257,103 @@ def test_login_whoami():
     check("hint:" in r.err and "token" in r.err, "refusal with hint: %r" % r.err)
 
 
+class TlsFront:
+    """The production front (deploy/haproxy/suanli.cfg, HAProxy, as shipped) terminating TLS
+    for the shared suanlid with the certificate chain and key in pem."""
+
+    def __init__(self, pem, tmp):
+        self.port = harness.free_port()
+        e = dict(os.environ, SUANLI_FRONT_BIND="127.0.0.1:%d" % self.port, SUANLI_FRONT_CERT=pem,
+                 SUANLI_FRONT_BACKEND="127.0.0.1:%d" % S["env"].server.port, SUANLI_FRONT_HEADER_S="10",
+                 SUANLI_FRONT_ERRORS=os.path.join(harness.ROOT, "deploy", "haproxy", "errors"))
+        self.log = open(os.path.join(tmp, "haproxy-%d.log" % self.port), "wb")
+        self.proc = subprocess.Popen(["haproxy", "-db", "-f", os.path.join(harness.ROOT, "deploy", "haproxy", "suanli.cfg")],
+                                     env=e, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while True:
+            check(self.proc.poll() is None, "haproxy exited: %s" % open(self.log.name).read()[-500:])
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                check(time.time() < deadline, "haproxy does not listen on %d" % self.port)
+                time.sleep(0.1)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+def make_pki(tmp):
+    """A test CA, and PEM files (chain + key) for the front: `good` (signed by the CA for
+    localhost and 127.0.0.1), `wrong_name` (signed by the CA for another host) and
+    `self_signed` (for localhost, signed by nobody the client trusts).  Returns (ca, pems)."""
+    def ossl(*args):
+        p = subprocess.run(["openssl"] + list(args), capture_output=True, text=True, cwd=tmp, timeout=60)
+        check(p.returncode == 0, "openssl %s: %s" % (" ".join(args[:3]), p.stderr[-300:]))
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Suanli CLI test CA",
+         "-keyout", "ca.key", "-out", "ca.pem")
+    pems = {}
+    for name, san in (("good", "DNS:localhost,IP:127.0.0.1"), ("wrong_name", "DNS:other.example")):
+        ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + san.split(",")[0][4:],
+             "-keyout", name + ".key", "-out", name + ".csr")
+        with open(os.path.join(tmp, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" % san)
+        ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-extfile", name + ".ext", "-out", name + ".crt")
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", "self_signed.key", "-out", "self_signed.crt")
+    for name in ("good", "wrong_name", "self_signed"):
+        pems[name] = os.path.join(tmp, name + ".pem")
+        with open(pems[name], "w") as out:
+            for part in (".crt", ".key"):
+                out.write(open(os.path.join(tmp, name + part)).read())
+    return os.path.join(tmp, "ca.pem"), pems
+
+
+def test_https_verified():
+    """The client over HTTPS through the production front, certificate verification on: with
+    the test CA (SUANLI_CA) login, whoami and --json work by name and by address; without it
+    (the system store), with a certificate for another name, and with a self-signed one, the
+    client refuses to talk (exit 4, the TLS reason quoted) and never sends its token."""
+    tmp = tempfile.mkdtemp(prefix="suanli-tls-")
+    ca, pems = make_pki(tmp)
+    t = S["ten"]["token"]
+    fronts = {}
+    try:
+        for name, pem in pems.items():
+            fronts[name] = TlsFront(pem, tmp)
+        good = fronts["good"].port
+        with_ca = {"SUANLI_CA": ca}
+        cfg = tempfile.mkdtemp(prefix="suanli-tls-login-")
+        r = suanli("login", "--url", "https://localhost:%d" % good, stdin=t + "\n", cfg=cfg, env_extra=with_ca)
+        expect_rc(r, 0)
+        check("logged in to https://localhost:%d as %s" % (good, S["ten"]["name"]) in r.out, "login: %r" % r.out)
+        for host in ("localhost", "127.0.0.1"):
+            j = suanli("whoami", "--json", url="https://%s:%d" % (host, good), token=t, env_extra=with_ca).json()
+            check(j["account"]["id"] == S["ten"]["id"], "whoami over TLS via %s: %r" % (host, j))
+        r = suanli("trades", "--json", url="https://localhost:%d" % good, token=t, env_extra=with_ca)
+        expect_rc(r, 0)
+        check(isinstance(r.json().get("items"), list), "trades --json over TLS: %r" % r.out[:200])
+        before = harness.psql("SELECT count(*) FROM audit_log")
+        refusals = [("the system store", good, {}, "unable to get local issuer certificate"),
+                    ("another name", fronts["wrong_name"].port, with_ca, "no alternative certificate subject name matches"),
+                    ("a self-signed certificate", fronts["self_signed"].port, with_ca, "self-signed certificate"),
+                    ("a CA file that does not exist", good, {"SUANLI_CA": os.path.join(tmp, "none.pem")}, "none.pem")]
+        for what, port, extra, why in refusals:
+            r = suanli("whoami", url="https://localhost:%d" % port, token=t, env_extra=extra)
+            check(r.rc == 4 and "no answer" in r.err and why in r.err,
+                  "%s must be refused with exit 4 quoting %r:\n%s" % (what, why, r))
+            r = suanli("buy", "--gpus", "1", "--for", "1h", url="https://localhost:%d" % port, token=t, env_extra=extra)
+            expect_rc(r, 4)
+        after = harness.psql("SELECT count(*) FROM audit_log")
+        check(after == before, "a refused TLS connection reached suanlid: audit rows %s -> %s" % (before, after))
+    finally:
+        for f in fronts.values():
+            f.close()
+
+
 def test_offers():
     t = S["ten"]["token"]
     r = suanli("offers", "--sort", "price", token=t)
@@ -794,7 +891,7 @@ def test_access_active_on_moved_clock():
         hook.close()
 
 
-TESTS = [test_usage_errors, test_server_down, test_login_whoami, test_offers, test_quote,
+TESTS = [test_usage_errors, test_server_down, test_login_whoami, test_https_verified, test_offers, test_quote,
          test_buy_orders_trades_balance, test_buy_retry_after_dropped_connection,
          test_receipt_verify_offline, test_cancel, test_budget, test_provider_pools_and_heartbeat,
          test_region_operator, test_statement_and_export_verified, test_bash_completion,

@@ -193,6 +193,10 @@ int cli_http(cli *c, const char *method, const char *path, json_t *body, const c
   curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 2L);
+  const char *ca = getenv("SUANLI_CA"); /* a CA bundle instead of the system store */
+  if (ca && *ca) curl_easy_setopt(cu, CURLOPT_CAINFO, ca);
+  char why[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, why);
   curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 10L);
   const char *to = getenv("SUANLI_TIMEOUT");
@@ -224,7 +228,7 @@ int cli_http(cli *c, const char *method, const char *path, json_t *body, const c
   if (download && c->progress) fputc('\n', stderr);
   if (cc != CURLE_OK) {
     fprintf(stderr, "suanli: %s %s: no answer from %s: %s\n", method, path, c->url,
-            curl_easy_strerror(cc));
+            why[0] ? why : curl_easy_strerror(cc));
     goto cleanup;
   }
   curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &out->status);
