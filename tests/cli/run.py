@@ -17,7 +17,15 @@ the server binary: <build>/tools/suanli/suanli) as a user would and checks:
   (exit 4);
 - a `buy` whose connection drops after the server has taken the order, retried: one order;
 - offline receipt verification, and that a changed receipt fails it (exit 1);
-- signed statement and export downloads verified offline.
+- signed statement and export downloads verified offline;
+- HTTPS through the production front (deploy/haproxy/suanli.cfg) with a test CA given in
+  SUANLI_CA: verified by name and by address; the system store, a certificate for another
+  name, a self-signed one and a missing CA file are refused (exit 4) before anything is sent;
+- access to what was bought (api/ACCESS.md): sealed by the sim cluster and by a provider's
+  webhook receiver, opened by `suanli access`, and on a database of its own whose test clock
+  is moved past the start and the end: both reservations active at the start, then completed
+  and settled; the database holds ciphertext only (SQL on the stored box, and no plaintext
+  secret anywhere in a pg_dump of the whole database).
 
 --update rewrites the golden files from this run's output.  Prints PASS/FAIL per test and
 last `N passed, N failed`; exit status 1 on any failure.
@@ -197,6 +205,15 @@ def trade_subs():
             (r"(booked|cancelled) +(pending|dispatched|active)$", r"\1 {reservation}")]
 
 
+def volatile_subs(*paths):
+    """Substitutions of what changes from run to run in verification and access output: the
+    given folders, RFC 3339 times, hex digests and key ids, and counts in the proof lines."""
+    subs = [(re.escape(d), "{dir}") for d in paths]
+    return subs + [(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "{ts}"), (r"\b[0-9a-f]{16,}\b", "{hex}"),
+                   (r"(entry_id|tree_size|index|of size) \d+", r"\1 {n}"), (r"\((\d+) hashes\)", "({n} hashes)"),
+                   (r"decodes: (\w+), \d+ bytes", r"decodes: \1, {n} bytes")]
+
+
 def pool_subs():
     """Substitutions of this run's pool ids at the start of table rows."""
     return [(r"^( *)%d " % p["id"], r"\1{pool_%s} " % p["name"].split("-", 1)[1].replace("-", "_"))
@@ -236,6 +253,7 @@ def test_login_whoami():
     cfg = tempfile.mkdtemp(prefix="suanli-login-")
     r = suanli("login", stdin=S["ten"]["token"] + "\n", cfg=cfg)
     expect_rc(r, 0)
+    golden("login", r.out.replace(S["url"], "{url}"), volatile_subs(cfg) + [(r"account %d\)" % S["ten"]["id"], "account {id})")])
     path = os.path.join(cfg, "config.json")
     mode = stat.S_IMODE(os.stat(path).st_mode)
     check(mode == 0o600, "config file mode %o, expected 600" % mode)
@@ -541,6 +559,7 @@ def test_receipt_verify_offline():
     rf, kf = os.path.join(d, "receipt-%d.json" % S["trade"]), os.path.join(d, "keys.json")
     r = suanli("receipt", "--verify", "--file", rf, "--keys", kf, url="http://127.0.0.1:1")  # offline
     expect_rc(r, 0)
+    golden("receipt_verify", r.out, volatile_subs(d))
     with open(rf) as f:
         rec = json.load(f)
     sig = rec["signature"]
@@ -588,9 +607,11 @@ def test_provider_pools_and_heartbeat():
     expect_rc(r, 0)
     pid = r.json()["id"]
     S["names"]["pool_added"] = "cli-added"
+    outs = []
     for args in (("set-price", str(pid), "0.85"), ("drain", str(pid)), ("activate", str(pid))):
         r = suanli("pools", *args, token=p)
         expect_rc(r, 0)
+        outs.append(r.out)
     r = suanli("heartbeat", str(pid), "--healthy", "6", "--util", "40", token=p)
     expect_rc(r, 0)
     golden("heartbeat", r.out.replace("pool %d:" % pid, "pool {pool}:"))
@@ -603,6 +624,7 @@ def test_provider_pools_and_heartbeat():
           "pool after set-price and heartbeat: %r" % mine.get(pid))
     r = suanli("pools", "retire", str(pid), token=p)
     expect_rc(r, 0)
+    golden("pools_lifecycle", "\n".join(outs + [r.out]), [(r"\b%d\b" % pid, "{pool}")])
     r = suanli("pools", "set-price", str(pid), "1.00", token=p)
     expect_rc(r, 3)
     r = suanli("heartbeat", str(S["pools"][0]["id"]), "--healthy", "6", token=S["ten"]["token"])
@@ -639,6 +661,7 @@ def test_statement_and_export_verified():
     r = suanli("export", "--period", "latest", "--out", exp, "--verify", token=e.admin)
     expect_rc(r, 0)
     check("VERIFIED" in r.out, "export verified: %r" % r.out)
+    golden("export_verify", r.out, volatile_subs(d) + [(r"period \d+", "period {period}"), (r"\d+ bytes", "{n} bytes")])
     with open(exp, "ab") as f:
         f.write(b"1,tenant,1,2026-01-01T00:00:00Z,forged,,,,0,1.00,0.00,0.00,\r\n")
     r = suanli("export", "--period", "latest", "--out", exp + ".again", token=e.admin)
@@ -706,6 +729,7 @@ def test_access_flow_sim():
     r = suanli("keygen", "--key", key, token=t, cfg=cfg)
     expect_rc(r, 0)
     check(stat.S_IMODE(os.stat(key).st_mode) == 0o600, "the key file is private")
+    golden("keygen", r.out + r.err, volatile_subs(cfg))
     with open(key) as f:
         pk = json.load(f)["public_key"]
     j = S["env"].c.get("/v1/me/access-key", token=t).json
@@ -725,6 +749,9 @@ def test_access_flow_sim():
     r = suanli("access", str(trade["id"]), "--key", key, token=t, cfg=cfg)
     expect_rc(r, 0)
     check("ssh -p 22 r%d@" % res["id"] in r.out, "human output: %r" % r.out)
+    golden("access", r.out, volatile_subs() + [(r"trade %d, reservation %d" % (trade["id"], res["id"]), "trade {trade}, reservation {res}"),
+                                             (r"\br%d@" % res["id"], "r{res}@"), (r"sim-%d\b" % res["id"], "sim-{res}"),
+                                             (r"^password +\S+$", "password {password}")])
     ciphertext_only(res["id"], [d["ssh"]["password"], d["ssh"]["user"] + "@", d["ssh"]["host"]])
     # another key cannot open them; another tenant cannot read them
     other = os.path.join(cfg, "other.key")
