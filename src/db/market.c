@@ -118,17 +118,15 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"accel_unknown", "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
                       " WHERE NOT EXISTS (SELECT 1 FROM accelerator_names WHERE name = lower(x)) "
                       "ORDER BY i LIMIT 1"},
-    {"book_pools",
-     "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
-     " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
-     " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
-     " extract(epoch FROM p.available_until)::bigint, p.status, p.health, p.gpu_count"
-     " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
-     " WHERE ($1::bigint IS NULL AND p.status <> 'retired') OR p.id = $1 ORDER BY p.id"},
-    {"book_slots",
-     "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
-     " WHERE ($1::bigint IS NULL OR pool_id = $1) AND slot >= to_timestamp($2::bigint)"
-     " AND slot <= to_timestamp($3::bigint) AND booked > 0"},
+    {"book_pools", "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
+                   " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
+                   " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
+                   " extract(epoch FROM p.available_until)::bigint, p.status, p.health, p.gpu_count"
+                   " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
+                   " WHERE p.status <> 'retired'"},
+    {"book_slots", "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
+                   " WHERE slot >= to_timestamp($1::bigint) AND slot <= to_timestamp($2::bigint)"
+                   " AND booked > 0"},
     {"book_pools_in",
      "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
      " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
@@ -475,9 +473,21 @@ static sl_dbrc book_pool_rows(sl_dbc *c, const char *stmt, const char *param, sl
   return sl_db_rows_map(c, stmt, 1, v, sizeof **rows, pool_row, (void **)rows, n);
 }
 
-sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t *n) {
-  char b[24];
-  return book_pool_rows(c, "book_pools", sl_db_i64_opt(b, pool, 0), rows, n);
+struct pool_each {
+  sl_db_pool_fn fn;
+  void *arg;
+};
+
+static bool pool_each(PGresult *r, void *arg) {
+  struct pool_each *e = arg;
+  sl_db_pool_row row;
+  pool_row(r, 0, &row);
+  return e->fn(&row, e->arg);
+}
+
+sl_dbrc sl_db_book_pools_each(sl_dbc *c, sl_db_pool_fn fn, void *arg) {
+  struct pool_each e = {fn, arg};
+  return sl_db_rows_each(c, "book_pools", 0, NULL, pool_each, &e);
 }
 
 /* ids as a PostgreSQL array literal "{1,2,3}" (malloc'd). */
@@ -525,10 +535,39 @@ sl_dbrc sl_db_book_slots_in(sl_dbc *c, const int64_t *ids, size_t nids, int64_t 
   return rc;
 }
 
-sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_db_booking **rows,
-                         size_t *n) {
-  char b1[24];
-  return book_slot_rows(c, "book_slots", sl_db_i64_opt(b1, pool, 0), from, to, rows, n);
+struct slot_acc {
+  sl_db_booking *rows;
+  size_t n, cap;
+};
+
+/* Append one streamed row to the growing array (doubling). */
+static bool slot_each(PGresult *r, void *arg) {
+  struct slot_acc *a = arg;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 4096;
+    sl_db_booking *g = realloc(a->rows, cap * sizeof *g);
+    if (!g) return false;
+    a->rows = g;
+    a->cap = cap;
+  }
+  return slot_row(r, 0, &a->rows[a->n++]);
+}
+
+sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t from, int64_t to, sl_db_booking **rows, size_t *n) {
+  char b1[24], b2[24];
+  const char *v[2] = {sl_db_i64(b1, from), sl_db_i64(b2, to)};
+  struct slot_acc a = {0};
+  sl_dbrc rc = sl_db_rows_each(c, "book_slots", 2, v, slot_each, &a);
+  if (rc == SL_DB_OK && !a.rows) a.rows = malloc(sizeof *a.rows); /* never NULL on success */
+  if (rc == SL_DB_OK && !a.rows) rc = SL_DB_HARD;
+  if (rc != SL_DB_OK) {
+    free(a.rows);
+    a.rows = NULL;
+    a.n = 0;
+  }
+  *rows = a.rows;
+  *n = a.n;
+  return rc;
 }
 
 static bool rtt_row(PGresult *r, int i, void *row) {

@@ -22,12 +22,14 @@ typedef struct sl_db_booking {
 
 /* ---- The capacity book (issue 11): full loads and the change feed of schema 009 ---- */
 
-/* Every non-retired pool (pool == 0), or pool `pool` whatever its status (0 or 1 rows);
- * rtt_us is -1.  *rows malloc'd. */
-sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t *n);
-/* Booked GPUs (> 0) per slot in [from, to] (inclusive) of one pool, or of all (pool == 0). */
-sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_db_booking **rows,
-                         size_t *n);
+/* Every non-retired pool, streamed: fn(row, arg) is called on each as it arrives (rtt_us
+ * -1; row valid only during the call), so a full load never holds the market's rows at
+ * once.  fn returning false stops the load with SL_DB_HARD. */
+typedef bool (*sl_db_pool_fn)(const sl_db_pool_row *row, void *arg);
+sl_dbrc sl_db_book_pools_each(sl_dbc *c, sl_db_pool_fn fn, void *arg);
+/* Booked GPUs (> 0) per slot in [from, to] (inclusive) of every pool, in no order, streamed
+ * into *rows (malloc'd; 24 bytes a booked slot, no result set held besides). */
+sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t from, int64_t to, sl_db_booking **rows, size_t *n);
 /* The same for a set of pools in one query each: pools by id (whatever their status), and
  * their booked slots in [from, to] ordered by pool and slot. */
 sl_dbrc sl_db_book_pools_in(sl_dbc *c, const int64_t *ids, size_t nids, sl_db_pool_row **rows,
