@@ -32,6 +32,11 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"order_set_state",
      "UPDATE orders SET state = $2, reason = $3, updated_at = sl_now(),"
      " filled_at = CASE WHEN $2 = 'filled' THEN sl_now() ELSE filled_at END WHERE id = $1"},
+    /* the same, returning the order as its API object (one round trip for an order's reply) */
+    {"order_set_state_get",
+     "WITH o AS (UPDATE orders SET state = $2, reason = $3, updated_at = sl_now(),"
+     " filled_at = CASE WHEN $2 = 'filled' THEN sl_now() ELSE filled_at END WHERE id = $1"
+     " RETURNING *) SELECT j::text FROM o, api_order(o) j"},
     {"order_get", "SELECT j::text FROM orders o, api_order(o) j"
                   " WHERE o.id = $1 AND ($2::bigint IS NULL OR o.tenant_id = $2)"},
     {"orders_list",
@@ -66,8 +71,10 @@ const sl_db_stmt sl_db_stmts_market[] = {
                    " monthly_cap_minor = EXCLUDED.monthly_cap_minor, updated_at = sl_now()"},
     {"budget_get",
      "SELECT coalesce(b.hourly_cap_minor, -1), coalesce(b.monthly_cap_minor, -1),"
+     /* the month's spending only under a monthly cap: it reads the tenant's month of trades */
+     " CASE WHEN b.monthly_cap_minor IS NULL THEN 0 ELSE"
      " coalesce((SELECT sum(total_minor - refunded_minor) FROM trades"
-     "   WHERE tenant_id = $1 AND created_at >= date_trunc('month', sl_now())), 0)"
+     "   WHERE tenant_id = $1 AND created_at >= date_trunc('month', sl_now())), 0) END"
      " FROM (SELECT $1::bigint AS id) a LEFT JOIN tenant_budgets b ON b.account_id = a.id"},
     {"settings_get", "SELECT j::text FROM exchange_settings s, api_exchange_settings(s) j"},
     {"settings_set",
@@ -203,6 +210,13 @@ sl_dbrc sl_db_order_set_state(sl_dbc *c, int64_t id, const char *state, const ch
   char b[24];
   const char *v[3] = {sl_db_i64(b, id), state, reason ? reason : ""};
   return sl_db_exec(c, "order_set_state", 3, v, NULL);
+}
+
+sl_dbrc sl_db_order_set_state_get(sl_dbc *c, int64_t id, const char *state, const char *reason,
+                                  json_t **order) {
+  char b[24];
+  const char *v[3] = {sl_db_i64(b, id), state, reason ? reason : ""};
+  return sl_db_json(c, "order_set_state_get", 3, v, order);
 }
 
 sl_dbrc sl_db_order_get(sl_dbc *c, int64_t id, int64_t tenant, json_t **out) {

@@ -70,6 +70,10 @@ sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id);
 sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *tenant);
 sl_dbrc sl_db_order_set_state(sl_dbc *c, int64_t id, const char *state, const char *reason);
 /* One order with its trades; tenant != 0 restricts to that tenant. */
+/* sl_db_order_set_state, returning the order as sl_db_order_get would (*order owned by the
+ * caller; SL_DB_NOROWS when there is no such order). */
+sl_dbrc sl_db_order_set_state_get(sl_dbc *c, int64_t id, const char *state, const char *reason,
+                                  json_t **order);
 sl_dbrc sl_db_order_get(sl_dbc *c, int64_t id, int64_t tenant, json_t **out);
 sl_dbrc sl_db_orders_list(sl_dbc *c, int64_t tenant, const char *state, int64_t after, int limit,
                           json_t **out);
