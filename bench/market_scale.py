@@ -80,7 +80,7 @@ class Server:
         t0 = time.time()
         self.proc = subprocess.Popen([BIN, "serve"], stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
-        for _ in range(1200):
+        for _ in range(6000):  # a 1M-pool book takes minutes to load on a busy machine
             try:
                 if self.req("GET", "/readyz")[0] == 200:
                     break
