@@ -15,10 +15,19 @@ hours half full, restarts suanlid (the book loads at start) and measures, in the
   * GET /v1/pools?region=<largest region>&limit=50 (wrk -t2 -c64) against the minimal
     libmicrohttpd server (bench/baseline_mhd.c, same wrk settings, run right after);
   * order->trade: 32 clients (wrk -t2 -c32) POSTing 1-GPU 1-hour fill-or-kill orders in random
-    seeded regions and hours: trades per second (trades counted in the database), and the row
-    writes per trade (pg_stat_user_tables, all tables, over the run);
+    seeded regions and hours, each with its own Idempotency-Key, the BENCH_BUYERS (default
+    32) tenants in turn (one tenant's orders serialize on its balance row, which the trade
+    locks until COMMIT): trades per second (trades counted in the database), and the row
+    writes per trade (pg_stat_user_tables over the run, every table but `pools`, whose writes
+    are the simulated heartbeats: they go on at the same rate with or without orders);
   * pgbench baseline: 32 clients (-j2), each transaction the same number of INSERTs and
-    UPDATEs as one trade measured above (rows of ~200 bytes): order->trade / pgbench.
+    UPDATEs as one trade measured above (rows of ~200 bytes): order->trade / pgbench.  The
+    order runs and the pgbench runs alternate, BENCH_ORDER_ROUNDS (default 2) of each.
+
+The request budgets are off in the server (SUANLI_RATE_*=unlimited): capacity is measured
+here, the budgets in bench/flood_bench.sh.  BENCH_PARTS (default "healthz quotes pools
+orders") picks what is measured.  The market is grown with the change-feed triggers of pools
+and pool_slots off (bench-only database, server stopped: the book loads whole at start).
 
 Results are appended to BENCH_RESULTS (default bench/RESULTS.md) with the command and machine.
 """
