@@ -15,10 +15,19 @@ hours half full, restarts suanlid (the book loads at start) and measures, in the
   * GET /v1/pools?region=<largest region>&limit=50 (wrk -t2 -c64) against the minimal
     libmicrohttpd server (bench/baseline_mhd.c, same wrk settings, run right after);
   * order->trade: 32 clients (wrk -t2 -c32) POSTing 1-GPU 1-hour fill-or-kill orders in random
-    seeded regions and hours: trades per second (trades counted in the database), and the row
-    writes per trade (pg_stat_user_tables, all tables, over the run);
+    seeded regions and hours, each with its own Idempotency-Key, the BENCH_BUYERS (default
+    32) tenants in turn (one tenant's orders serialize on its balance row, which the trade
+    locks until COMMIT): trades per second (trades counted in the database), and the row
+    writes per trade (pg_stat_user_tables over the run, every table but `pools`, whose writes
+    are the simulated heartbeats: they go on at the same rate with or without orders);
   * pgbench baseline: 32 clients (-j2), each transaction the same number of INSERTs and
-    UPDATEs as one trade measured above (rows of ~200 bytes): order->trade / pgbench.
+    UPDATEs as one trade measured above (rows of ~200 bytes): order->trade / pgbench.  The
+    order runs and the pgbench runs alternate, BENCH_ORDER_ROUNDS (default 2) of each.
+
+The request budgets are off in the server (SUANLI_RATE_*=unlimited): capacity is measured
+here, the budgets in bench/flood_bench.sh.  BENCH_PARTS (default "healthz quotes pools
+orders") picks what is measured.  The market is grown with the change-feed triggers of pools
+and pool_slots off (bench-only database, server stopped: the book loads whole at start).
 
 Results are appended to BENCH_RESULTS (default bench/RESULTS.md) with the command and machine.
 """
@@ -40,6 +49,10 @@ BIN = os.environ.get("SUANLI_BIN", os.path.join(ROOT, "build/suanlid"))
 BASELINE = os.environ["BASELINE_BIN"]
 SIZES = [int(x) for x in os.environ.get("MARKET_SIZES", "1000 10000 100000").split()]
 SECS = int(os.environ.get("BENCH_SECONDS", "8"))
+# what to measure at each size (default all): healthz quotes pools orders
+PARTS = set(os.environ.get("BENCH_PARTS", "healthz quotes pools orders").split())
+BUYERS = int(os.environ.get("BENCH_BUYERS", "32"))  # tenants placing the orders
+ROUNDS = int(os.environ.get("BENCH_ORDER_ROUNDS", "2"))  # order runs and pgbench runs, alternating
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench/RESULTS.md"))
 CMD = os.environ.get("BENCH_CMD", "bench/market_scale.sh")
 TMP = tempfile.mkdtemp(prefix="suanli-market-")
@@ -70,10 +83,13 @@ class Server:
         self.port = free_port()
         self.log = os.path.join(TMP, "suanlid-%d.log" % self.port)
         env = dict(os.environ, SUANLI_LISTEN="127.0.0.1:%d" % self.port, SUANLI_LOG_LEVEL="warn")
+        # the market's capacity is measured, not the request budgets (bench/flood_bench.sh)
+        for k in ("ADMIN", "OPERATOR", "PROVIDER", "TENANT", "ANONYMOUS", "ADDRESS"):
+            env.setdefault("SUANLI_RATE_" + k, "unlimited")
         t0 = time.time()
         self.proc = subprocess.Popen([BIN, "serve"], stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
-        for _ in range(1200):
+        for _ in range(6000):  # a 1M-pool book takes minutes to load on a busy machine
             try:
                 if self.req("GET", "/readyz")[0] == 200:
                     break
@@ -89,6 +105,8 @@ class Server:
     def req(self, method, path, body=None, token=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         h = {"Content-Type": "application/json"}
+        if method == "POST":  # money-moving POSTs need one; harmless on the others
+            h["Idempotency-Key"] = "bench-%s" % os.urandom(12).hex()
         if token:
             h["Authorization"] = "Bearer " + token
         try:
@@ -147,7 +165,9 @@ def grow(n):
     log("growing the market from %d to %d pools" % (have, n))
     first_new = int(psql("SELECT coalesce(max(id), 0) FROM pools"))
     t0 = time.time()
-    psql("""
+    # the change-feed and book-event triggers are off for the bulk load (bench-only database,
+    # server stopped: the book loads whole at start)
+    psql("""BEGIN; ALTER TABLE pools DISABLE TRIGGER USER; ALTER TABLE pool_slots DISABLE TRIGGER USER;
 INSERT INTO pools (owner_id, name, region, accelerator_id, gpu_count, gpus_per_node, intra_node, inter_node,
                    inter_node_gbps, price_minor, available_from, available_until, adapter_kind, adapter_config,
                    status, health, healthy_gpus, last_heartbeat_at)
@@ -157,15 +177,15 @@ SELECT d.owner_id, d.name || ' #' || g, d.region, d.accelerator_id, d.gpu_count,
        'sim', '{"silent": true}', 'active', 'healthy', d.gpu_count, 'infinity'
   FROM (SELECT * FROM pools WHERE name NOT LIKE '%% #%%' AND status = 'active') d,
        generate_series(1, %d) g
- ORDER BY g, d.id LIMIT %d""" % (need // 400 + 2, need))
-    # a third of every new pool's slots of the next 72 hours half booked
-    psql("""
+ ORDER BY g, d.id LIMIT %d;""" % (need // 400 + 2, need) + """
 INSERT INTO pool_slots (pool_id, slot, capacity, booked)
 SELECT p.id, s, p.gpu_count, greatest(1, p.gpu_count / 2)
   FROM pools p, generate_series(date_trunc('hour', now()) + interval '1 hour',
                                 date_trunc('hour', now()) + interval '72 hours', interval '1 hour') s
  WHERE p.id > %d AND (p.id + extract(epoch FROM s)::bigint / 3600) %% 3 = 0
-ON CONFLICT DO NOTHING""" % first_new)
+ON CONFLICT DO NOTHING;
+ALTER TABLE pools ENABLE TRIGGER USER; ALTER TABLE pool_slots ENABLE TRIGGER USER; COMMIT""" % first_new)
+    # (above) a third of every new pool's slots of the next 72 hours half booked
     psql("DELETE FROM book_events")
     psql("VACUUM ANALYZE pools")
     psql("VACUUM ANALYZE pool_slots")
@@ -174,8 +194,11 @@ ON CONFLICT DO NOTHING""" % first_new)
 
 
 def row_writes():
+    """Rows inserted, updated, deleted in every table but pgbench's and `pools` (a trade only
+    reads pools; their writes are the simulated heartbeats, which go on at the same rate with
+    or without orders and would make the pgbench script heavier the slower the orders are)."""
     r = psql("SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0)"
-             " FROM pg_stat_user_tables WHERE relname NOT LIKE 'pgb_%'")
+             " FROM pg_stat_user_tables WHERE relname NOT LIKE 'pgb_%' AND relname <> 'pools'")
     return [int(x) for x in r.split("|")]
 
 
@@ -202,6 +225,33 @@ def pgbench(ins, upd, secs):
     return float(m.group(1))
 
 
+def orders(srv, r, base_url, oenv, post):
+    """order->trade with 32 clients, the row writes per trade, and pgbench with those writes:
+    ROUNDS order runs and ROUNDS pgbench runs alternating (orders first), each SECS long."""
+    runs, tps = [], []
+    for k in range(ROUNDS):
+        w0, t0 = row_writes(), int(psql("SELECT count(*) FROM trades"))
+        oenv["BENCH_ORDER_T0"] = str((int(time.time()) // 3600 + 2) * 3600)
+        o = wrk(base_url + "/v1/orders", 2, 32, SECS, post, oenv)
+        trades = int(psql("SELECT count(*) FROM trades")) - t0
+        time.sleep(2)  # statistics are flushed at most once a second
+        w1 = row_writes()
+        ins = (w1[0] - w0[0]) / max(trades, 1)
+        upd = (w1[1] + w1[2] - w0[1] - w0[2]) / max(trades, 1)
+        runs.append((o, trades, ins, upd))
+        if k == 0:  # the script of the first run's row writes, the same in every pgbench run
+            r["ins_per_trade"], r["upd_per_trade"] = ins, upd
+        tps.append(pgbench(max(1, round(r["ins_per_trade"])), round(r["upd_per_trade"]), SECS))
+    r["orders"] = runs[0][0]
+    r["orders"]["non2xx"] = sum(x[0]["non2xx"] for x in runs)
+    r["orders"]["p50"] = sorted(x[0]["p50"] for x in runs)[len(runs) // 2]
+    r["orders"]["p99"] = max(x[0]["p99"] for x in runs)
+    r["trades"] = sum(x[1] for x in runs)
+    r["trades_per_s"] = r["trades"] / (SECS * len(runs))
+    r["pgbench_tps"] = sum(tps) / len(tps)
+    r["order_rounds"] = ["%.0f/%.0f" % (x[1] / SECS, t) for x, t in zip(runs, tps)]
+
+
 def main():
     post = os.path.join(ROOT, "bench/market_post.lua")
     get = os.path.join(ROOT, "bench/auth.lua")
@@ -213,6 +263,12 @@ def main():
         toks.append(srv.api("POST", "/v1/accounts/%d/tokens" % acct["id"], {"label": "bench"})["token"])
         srv.api("POST", "/v1/accounts/%d/deposits" % acct["id"], {"amount": "100000000.00"})
     buyer, tok = toks
+    # the buying tenants: one per client by default (a tenant's orders serialize on its balance row)
+    buyers = [buyer]
+    for i in range(BUYERS - 1):
+        acct = srv.api("POST", "/v1/accounts", {"kind": "tenant", "name": "market-bench-buyer%d-%d" % (i, time.time())})
+        buyers.append(srv.api("POST", "/v1/accounts/%d/tokens" % acct["id"], {"label": "bench"})["token"])
+        srv.api("POST", "/v1/accounts/%d/deposits" % acct["id"], {"amount": "100000000.00"})
     region = psql("SELECT region FROM pools GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
     regions = psql("SELECT string_agg(region, ',') FROM (SELECT DISTINCT region FROM pools) r")
     srv.stop()
@@ -238,31 +294,22 @@ def main():
             st, raw = srv.req("GET", "/v1/pools?region=%s&limit=50" % region, None, tok)
             r["pools_page_bytes"] = len(raw)
             time.sleep(1)
-            r["healthz"] = wrk(base_url + "/healthz", 1, 1, 3, get)
-            qenv = dict(env, BENCH_BODY=json.dumps(quote))
-            r["quote1"] = wrk(base_url + "/v1/quotes", 1, 1, SECS, post, qenv)
-            r["quote32"] = wrk(base_url + "/v1/quotes", 2, 32, SECS, post, qenv)
-            r["list"] = wrk(base_url + "/v1/pools?region=%s&limit=50" % region, 2, 64, SECS, get, env)
-            r["baseline"] = wrk("http://127.0.0.1:%d/v1/pools?limit=50" % base_port, 2, 64, SECS, get, env)
-            w0, t0 = row_writes(), int(psql("SELECT count(*) FROM trades"))
-            oenv = dict(env, SUANLI_TOKEN=buyer, BENCH_ORDER_REGIONS=regions, BENCH_ORDER_T0=str((int(time.time()) // 3600 + 2) * 3600))
-            r["orders"] = wrk(base_url + "/v1/orders", 2, 32, SECS, post, oenv)
-            trades = int(psql("SELECT count(*) FROM trades")) - t0
-            time.sleep(2)  # statistics are flushed at most once a second
-            w1 = row_writes()
-            r["trades"] = trades
-            r["trades_per_s"] = trades / SECS
-            ins = (w1[0] - w0[0]) / max(trades, 1)
-            upd = (w1[1] + w1[2] - w0[1] - w0[2]) / max(trades, 1)
-            r["ins_per_trade"], r["upd_per_trade"] = ins, upd
-            r["pgbench_tps"] = pgbench(max(1, round(ins)), round(upd), SECS)
+            if "healthz" in PARTS:
+                r["healthz"] = wrk(base_url + "/healthz", 1, 1, 3, get)
+            if "quotes" in PARTS:
+                qenv = dict(env, BENCH_BODY=json.dumps(quote))
+                r["quote1"] = wrk(base_url + "/v1/quotes", 1, 1, SECS, post, qenv)
+                r["quote32"] = wrk(base_url + "/v1/quotes", 2, 32, SECS, post, qenv)
+            if "pools" in PARTS:
+                r["list"] = wrk(base_url + "/v1/pools?region=%s&limit=50" % region, 2, 64, SECS, get, env)
+                r["baseline"] = wrk("http://127.0.0.1:%d/v1/pools?limit=50" % base_port, 2, 64, SECS, get, env)
+            if "orders" in PARTS:
+                orders(srv, r, base_url, dict(env, SUANLI_TOKEN=buyer, BENCH_TOKENS=",".join(buyers),
+                                              BENCH_ORDER_REGIONS=regions), post)
             r["rss_after_kb"] = srv.rss_kb()
             srv.stop()
             rows.append(r)
-            log("%d pools: quote p50 %.2f ms p99 %.2f ms (1 client), %.0f/s (32); pools %.0f/s vs baseline %.0f/s;"
-                " %.0f trades/s vs pgbench %.0f tps" % (n, r["quote1"]["p50"], r["quote1"]["p99"], r["quote32"]["rps"],
-                                                        r["list"]["rps"], r["baseline"]["rps"], r["trades_per_s"],
-                                                        r["pgbench_tps"]))
+            log("%d pools: %s" % (n, json.dumps({k: v for k, v in r.items()})))
     finally:
         base.terminate()
     report(rows, region)
@@ -280,34 +327,57 @@ def report(rows, region):
     load = open("/proc/loadavg").read().split()[:3]
     out = []
     out.append("\n## %s — market at scale (capacity book, bounded quotes)\n" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
-    out.append("- command: `%s` (MARKET_SIZES=\"%s\", BENCH_SECONDS=%d)" % (CMD, " ".join(map(str, SIZES)), SECS))
+    out.append("- command: `%s` (MARKET_SIZES=\"%s\", BENCH_SECONDS=%d, BENCH_PARTS=\"%s\")" % (CMD, " ".join(map(str, SIZES)), SECS, " ".join(sorted(PARTS))))
     out.append("- host: `%s`; nproc %d; CPU: %s; load average at the end: %s" % (host, os.cpu_count(), cpu, " ".join(load)))
     out.append("- revision: %s%s; suanlid build: %s; one suanlid (SUANLI_THREADS=%s), workers on" % (rev, "+uncommitted" if dirty else "", BIN, os.environ.get("SUANLI_THREADS", "default 4")))
     out.append("- market: demo seed cloned (prices spread -10%..+10%, 30-day windows, silent simulated adapters that never time out);"
                " a third of each clone's slots of the next 72 h half booked (pool_slots rows without trades: a bench-only database)")
     out.append("- quote: 8-GPU gang, 4 h, start window 48 h, origin us-east-1, max RTT 100 ms; pools page: `GET /v1/pools?region=%s&limit=50`;"
-               " orders: 1 GPU x 1 h fill-or-kill, random seeded region and hour" % region)
+               " orders: 1 GPU x 1 h fill-or-kill, random seeded region and hour, %d tenants in turn, each with an Idempotency-Key;"
+               " %d order runs and %d pgbench runs alternating (32 clients each); request budgets off (SUANLI_RATE_*=unlimited);"
+               " rows/trade = rows written in every table but `pools` (heartbeats) per trade" % (region, BUYERS, ROUNDS, ROUNDS))
     out.append("")
+    def f(r, fmt, *path):
+        """r[path...] formatted, or '-' when that part was not measured."""
+        v = r
+        for k in path:
+            if not isinstance(v, dict) or k not in v:
+                return "-"
+            v = v[k]
+        return fmt % v
+
+    def ratio(r, a, b, fmt="%.2f"):
+        x, y = r.get(a), r.get(b)
+        if isinstance(x, dict):
+            x, y = x["rps"], y["rps"]
+        return fmt % (x / y) if x is not None and y else "-"
+
     out.append("| pools | book B/pool | RSS MB | ready s | healthz p50 ms | quote p50 ms (1) | quote p99 ms (1) | quote/s (1) | quote p50 ms (32) | quote p99 ms (32) | quote/s (32) | quote bytes | examined |")
     out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        out.append("| %d | %d | %.0f | %.1f | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %.0f | %d | %d |" % (
-            r["pools"], r["bytes_per_pool"], r["rss_after_kb"] / 1024, r["ready_s"], r["healthz"]["p50"],
-            r["quote1"]["p50"], r["quote1"]["p99"], r["quote1"]["rps"], r["quote32"]["p50"], r["quote32"]["p99"],
-            r["quote32"]["rps"], r["quote_bytes"], r["quote_examined"]))
+        out.append("| %d | %d | %.0f | %.1f | %s | %s | %s | %s | %s | %s | %s | %d | %d |" % (
+            r["pools"], r["bytes_per_pool"], r["rss_after_kb"] / 1024, r["ready_s"], f(r, "%.2f", "healthz", "p50"),
+            f(r, "%.2f", "quote1", "p50"), f(r, "%.2f", "quote1", "p99"), f(r, "%.0f", "quote1", "rps"),
+            f(r, "%.2f", "quote32", "p50"), f(r, "%.2f", "quote32", "p99"), f(r, "%.0f", "quote32", "rps"),
+            r["quote_bytes"], r["quote_examined"]))
     out.append("")
-    out.append("| pools | /v1/pools req/s | baseline req/s | ratio | page bytes | trades/s (32) | rows/trade (ins+upd) | pgbench tps | ratio | order non-2xx |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| pools | /v1/pools req/s | baseline req/s | ratio | page bytes | trades/s (32) | order p50 / p99 ms | rows/trade (ins+upd) | pgbench tps | ratio | order non-2xx |")
+    out.append("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     for r in rows:
-        out.append("| %d | %.0f | %.0f | %.3f | %d | %.0f | %.1f+%.1f | %.0f | %.2f | %d |" % (
-            r["pools"], r["list"]["rps"], r["baseline"]["rps"], r["list"]["rps"] / r["baseline"]["rps"], r["pools_page_bytes"], r["trades_per_s"],
-            r["ins_per_trade"], r["upd_per_trade"], r["pgbench_tps"], r["trades_per_s"] / r["pgbench_tps"],
-            r["orders"]["non2xx"]))
-    if len(rows) >= 2:
+        out.append("| %d | %s | %s | %s | %d | %s | %s / %s | %s+%s | %s | %s | %s |" % (
+            r["pools"], f(r, "%.0f", "list", "rps"), f(r, "%.0f", "baseline", "rps"), ratio(r, "list", "baseline", "%.3f"),
+            r["pools_page_bytes"], f(r, "%.0f", "trades_per_s"), f(r, "%.1f", "orders", "p50"), f(r, "%.1f", "orders", "p99"),
+            f(r, "%.1f", "ins_per_trade"), f(r, "%.1f", "upd_per_trade"), f(r, "%.0f", "pgbench_tps"),
+            ratio(r, "trades_per_s", "pgbench_tps"), f(r, "%d", "orders", "non2xx")))
+    for r in rows:
+        if "order_rounds" in r:
+            out.append("- %d pools: trades/s / pgbench tps per round: %s" % (r["pools"], ", ".join(r["order_rounds"])))
+    if len(rows) >= 2 and "quote1" in rows[0] and "quote1" in rows[-1]:
         a, b = rows[0], rows[-1]
         out.append("")
         out.append("- quote p50 at %d pools / at %d pools: **%.2f×** (target ≤ 2×); quote p99 at %d pools: **%.2f ms** (target < 5 ms)"
                    % (b["pools"], a["pools"], b["quote1"]["p50"] / a["quote1"]["p50"], b["pools"], b["quote1"]["p99"]))
+    if len(rows) >= 2:
         out.append("- reply sizes: quote %s bytes, pools page %s bytes (by size, smallest first)"
                    % ("/".join(str(r["quote_bytes"]) for r in rows), "/".join(str(r["pools_page_bytes"]) for r in rows)))
     text = "\n".join(out) + "\n"

@@ -5,7 +5,7 @@
 #   MARKET_SIZES="1000 10000 100000 1000000" BENCH_SECONDS=8 bench/market_scale.sh
 #
 # Starts (or reuses) the private PostgreSQL cluster of deploy/lib.sh (SUANLI_PG_PORT) or uses
-# SUANLI_DATABASE_URL's server, creates its own database `suanli_bench_market` (dropped at the
+# SUANLI_DATABASE_URL's server, creates its own database `suanli_bench_market` (BENCH_DB_NAME; dropped at the
 # end), migrates it, seeds the demo market, makes an admin token, builds the libmicrohttpd
 # baseline, then runs bench/market_scale.py (what is measured: its docstring), which appends
 # a dated section to bench/RESULTS.md (BENCH_RESULTS).  Needs wrk, pgbench, psql, python3.
@@ -34,7 +34,7 @@ trap 'exit 130' INT TERM
 # shellcheck source=../deploy/lib.sh
 source deploy/lib.sh
 sl_pg_start >"$TMP/pg.log" 2>&1 || { cat "$TMP/pg.log" >&2; die "PostgreSQL did not start"; }
-BENCH_DB=suanli_bench_market
+BENCH_DB=${BENCH_DB_NAME:-suanli_bench_market}
 export SUANLI_DATABASE_URL
 SUANLI_DATABASE_URL=$(sl_createdb "$BENCH_DB")
 timeout 120 "$SUANLI_BIN" migrate >"$TMP/migrate.log" 2>&1 || { cat "$TMP/migrate.log" >&2; die "migrate failed"; }
@@ -48,6 +48,7 @@ fi
 CMD="bench/market_scale.sh"
 [[ -n ${MARKET_SIZES:-} ]] && CMD="MARKET_SIZES=\"$MARKET_SIZES\" $CMD"
 [[ -n ${BENCH_SECONDS:-} ]] && CMD="BENCH_SECONDS=$BENCH_SECONDS $CMD"
+[[ -n ${BENCH_PARTS:-} ]] && CMD="BENCH_PARTS=\"$BENCH_PARTS\" $CMD"
 [[ -n ${SUANLI_THREADS:-} ]] && CMD="SUANLI_THREADS=$SUANLI_THREADS $CMD"
 export BENCH_ADMIN BASELINE_BIN SUANLI_BIN BENCH_CMD="$CMD"
 SUANLI_KEY_DIR=${SUANLI_KEY_DIR:-$TMP/keys} python3 bench/market_scale.py

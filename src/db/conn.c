@@ -105,7 +105,9 @@ void sl_db_quiet_notices(PGconn *pg) {
 }
 
 /* Connect (or reconnect) c and prepare every statement.  Returns false if the database
- * cannot be reached or a statement fails to prepare (logged). */
+ * cannot be reached or a statement fails to prepare (logged).  JIT compilation is off for
+ * these sessions: their statements are short, and on a large market the planner's estimates
+ * cross jit_above_cost, so a 2 ms statement paid ~100 ms of compilation on every run. */
 /* A session opened before the last outage seen by any connection of the pool is presumed
  * dead (PostgreSQL restarted: PQstatus still says OK until the socket is used), so it is
  * reopened instead of failing the next request with 503. */
@@ -125,7 +127,7 @@ static bool conn_ready(sl_db *db, sl_dbc *c) {
   const char *vals[] = {db->conninfo,
                         "3",
                         "-c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=30000 "
-                        "-c idle_in_transaction_session_timeout=60000",
+                        "-c idle_in_transaction_session_timeout=60000 -c jit=off",
                         "suanlid",
                         "30",
                         NULL};
@@ -398,6 +400,25 @@ sl_dbrc sl_db_rows_map(sl_dbc *c, const char *name, int n, const char *const *va
   *rows = out;
   *count = kept;
   return SL_DB_OK;
+}
+
+sl_dbrc sl_db_rows_each(sl_dbc *c, const char *name, int n, const char *const *vals,
+                        sl_db_row_each each, void *arg) {
+  if (!c->pg) return SL_DB_DOWN;
+  if (!PQsendQueryPrepared(c->pg, name, n, vals, NULL, NULL, 0)) return classify(c, NULL, name);
+  sl_dbrc rc = SL_DB_OK;
+  bool stopped = !PQsetSingleRowMode(c->pg); /* cannot fail right after the send */
+  PGresult *r;
+  while ((r = PQgetResult(c->pg))) { /* read to the end even after a failure */
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_SINGLE_TUPLE) {
+      if (rc == SL_DB_OK && !stopped && !each(r, arg)) stopped = true;
+    } else if (st != PGRES_TUPLES_OK && rc == SL_DB_OK) {
+      rc = classify(c, r, name);
+    }
+    PQclear(r);
+  }
+  return rc == SL_DB_OK && stopped ? SL_DB_HARD : rc;
 }
 
 int64_t sl_db_col_i64(PGresult *r, int row, int col) {

@@ -50,6 +50,7 @@ const sl_db_stmt sl_db_stmts_dispatch[] = {
      " updated_at = sl_now()"
      " WHERE status IN ('active', 'draining') AND coalesce(last_heartbeat_at, created_at)"
      "  < sl_now() - make_interval(secs => (SELECT heartbeat_timeout_s FROM exchange_settings))"
+     /* index pools_heartbeat_due (schema/026): only the pools past the timeout are read */
      " RETURNING id) SELECT coalesce(json_agg(id), '[]')::text FROM s"},
     {"pool_shortfall", "SELECT sl_shortfall($1)"},
     /* Booked, not yet started trades on pools that are offline or down: to fail over. */
@@ -71,8 +72,8 @@ const sl_db_stmt sl_db_stmts_dispatch[] = {
      "p.gpu_count)"
      " WHERE p.adapter_kind = 'sim' AND p.status <> 'retired'"
      "   AND NOT coalesce((p.adapter_config->>'silent')::boolean, false)"
-     "   AND (p.last_heartbeat_at IS NULL OR p.last_heartbeat_at < sl_now() - interval '10 "
-     "seconds')"
+     "   AND coalesce(p.last_heartbeat_at, '-infinity'::timestamptz)"
+     "       < sl_now() - interval '10 seconds'" /* index pools_sim_beat_due (schema/026) */
      " RETURNING 1) SELECT count(*) FROM h"},
     {"sim_reserve",
      "INSERT INTO sim_cluster_reservations AS s (reservation_id, pool_id, gpus, start_at, end_at)"

@@ -78,6 +78,13 @@ sl_dbrc sl_db_rows(sl_dbc *c, const char *name, int n, const char *const *vals, 
 typedef bool (*sl_db_row_fill)(PGresult *r, int i, void *row);
 sl_dbrc sl_db_rows_map(sl_dbc *c, const char *name, int n, const char *const *vals,
                        size_t elem_size, sl_db_row_fill fill, void **rows, size_t *count);
+/* Execute a statement and call each(r, arg) on every row as it arrives (libpq single-row
+ * mode: r holds that one row, at index 0, and is cleared after the call), so a result of
+ * millions of rows never sits in memory whole.  each returning false stops the calls (the
+ * rest of the result is read and dropped) and gives SL_DB_HARD. */
+typedef bool (*sl_db_row_each)(PGresult *r, void *arg);
+sl_dbrc sl_db_rows_each(sl_dbc *c, const char *name, int n, const char *const *vals,
+                        sl_db_row_each each, void *arg);
 /* Column col of row as an int64. */
 int64_t sl_db_col_i64(PGresult *r, int row, int col);
 

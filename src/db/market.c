@@ -32,6 +32,11 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"order_set_state",
      "UPDATE orders SET state = $2, reason = $3, updated_at = sl_now(),"
      " filled_at = CASE WHEN $2 = 'filled' THEN sl_now() ELSE filled_at END WHERE id = $1"},
+    /* the same, returning the order as its API object (one round trip for an order's reply) */
+    {"order_set_state_get",
+     "WITH o AS (UPDATE orders SET state = $2, reason = $3, updated_at = sl_now(),"
+     " filled_at = CASE WHEN $2 = 'filled' THEN sl_now() ELSE filled_at END WHERE id = $1"
+     " RETURNING *) SELECT j::text FROM o, api_order(o) j"},
     {"order_get", "SELECT j::text FROM orders o, api_order(o) j"
                   " WHERE o.id = $1 AND ($2::bigint IS NULL OR o.tenant_id = $2)"},
     {"orders_list",
@@ -66,8 +71,10 @@ const sl_db_stmt sl_db_stmts_market[] = {
                    " monthly_cap_minor = EXCLUDED.monthly_cap_minor, updated_at = sl_now()"},
     {"budget_get",
      "SELECT coalesce(b.hourly_cap_minor, -1), coalesce(b.monthly_cap_minor, -1),"
+     /* the month's spending only under a monthly cap: it reads the tenant's month of trades */
+     " CASE WHEN b.monthly_cap_minor IS NULL THEN 0 ELSE"
      " coalesce((SELECT sum(total_minor - refunded_minor) FROM trades"
-     "   WHERE tenant_id = $1 AND created_at >= date_trunc('month', sl_now())), 0)"
+     "   WHERE tenant_id = $1 AND created_at >= date_trunc('month', sl_now())), 0) END"
      " FROM (SELECT $1::bigint AS id) a LEFT JOIN tenant_budgets b ON b.account_id = a.id"},
     {"settings_get", "SELECT j::text FROM exchange_settings s, api_exchange_settings(s) j"},
     {"settings_set",
@@ -118,17 +125,15 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"accel_unknown", "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
                       " WHERE NOT EXISTS (SELECT 1 FROM accelerator_names WHERE name = lower(x)) "
                       "ORDER BY i LIMIT 1"},
-    {"book_pools",
-     "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
-     " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
-     " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
-     " extract(epoch FROM p.available_until)::bigint, p.status, p.health, p.gpu_count"
-     " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
-     " WHERE ($1::bigint IS NULL AND p.status <> 'retired') OR p.id = $1 ORDER BY p.id"},
-    {"book_slots",
-     "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
-     " WHERE ($1::bigint IS NULL OR pool_id = $1) AND slot >= to_timestamp($2::bigint)"
-     " AND slot <= to_timestamp($3::bigint) AND booked > 0"},
+    {"book_pools", "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
+                   " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
+                   " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
+                   " extract(epoch FROM p.available_until)::bigint, p.status, p.health, p.gpu_count"
+                   " FROM pools p JOIN accelerators a ON a.id = p.accelerator_id"
+                   " WHERE p.status <> 'retired'"},
+    {"book_slots", "SELECT pool_id, extract(epoch FROM slot)::bigint, booked FROM pool_slots"
+                   " WHERE slot >= to_timestamp($1::bigint) AND slot <= to_timestamp($2::bigint)"
+                   " AND booked > 0"},
     {"book_pools_in",
      "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
      " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
@@ -205,6 +210,13 @@ sl_dbrc sl_db_order_set_state(sl_dbc *c, int64_t id, const char *state, const ch
   char b[24];
   const char *v[3] = {sl_db_i64(b, id), state, reason ? reason : ""};
   return sl_db_exec(c, "order_set_state", 3, v, NULL);
+}
+
+sl_dbrc sl_db_order_set_state_get(sl_dbc *c, int64_t id, const char *state, const char *reason,
+                                  json_t **order) {
+  char b[24];
+  const char *v[3] = {sl_db_i64(b, id), state, reason ? reason : ""};
+  return sl_db_json(c, "order_set_state_get", 3, v, order);
 }
 
 sl_dbrc sl_db_order_get(sl_dbc *c, int64_t id, int64_t tenant, json_t **out) {
@@ -475,9 +487,21 @@ static sl_dbrc book_pool_rows(sl_dbc *c, const char *stmt, const char *param, sl
   return sl_db_rows_map(c, stmt, 1, v, sizeof **rows, pool_row, (void **)rows, n);
 }
 
-sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t *n) {
-  char b[24];
-  return book_pool_rows(c, "book_pools", sl_db_i64_opt(b, pool, 0), rows, n);
+struct pool_each {
+  sl_db_pool_fn fn;
+  void *arg;
+};
+
+static bool pool_each(PGresult *r, void *arg) {
+  struct pool_each *e = arg;
+  sl_db_pool_row row;
+  pool_row(r, 0, &row);
+  return e->fn(&row, e->arg);
+}
+
+sl_dbrc sl_db_book_pools_each(sl_dbc *c, sl_db_pool_fn fn, void *arg) {
+  struct pool_each e = {fn, arg};
+  return sl_db_rows_each(c, "book_pools", 0, NULL, pool_each, &e);
 }
 
 /* ids as a PostgreSQL array literal "{1,2,3}" (malloc'd). */
@@ -525,10 +549,39 @@ sl_dbrc sl_db_book_slots_in(sl_dbc *c, const int64_t *ids, size_t nids, int64_t 
   return rc;
 }
 
-sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_db_booking **rows,
-                         size_t *n) {
-  char b1[24];
-  return book_slot_rows(c, "book_slots", sl_db_i64_opt(b1, pool, 0), from, to, rows, n);
+struct slot_acc {
+  sl_db_booking *rows;
+  size_t n, cap;
+};
+
+/* Append one streamed row to the growing array (doubling). */
+static bool slot_each(PGresult *r, void *arg) {
+  struct slot_acc *a = arg;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 4096;
+    sl_db_booking *g = realloc(a->rows, cap * sizeof *g);
+    if (!g) return false;
+    a->rows = g;
+    a->cap = cap;
+  }
+  return slot_row(r, 0, &a->rows[a->n++]);
+}
+
+sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t from, int64_t to, sl_db_booking **rows, size_t *n) {
+  char b1[24], b2[24];
+  const char *v[2] = {sl_db_i64(b1, from), sl_db_i64(b2, to)};
+  struct slot_acc a = {0};
+  sl_dbrc rc = sl_db_rows_each(c, "book_slots", 2, v, slot_each, &a);
+  if (rc == SL_DB_OK && !a.rows) a.rows = malloc(sizeof *a.rows); /* never NULL on success */
+  if (rc == SL_DB_OK && !a.rows) rc = SL_DB_HARD;
+  if (rc != SL_DB_OK) {
+    free(a.rows);
+    a.rows = NULL;
+    a.n = 0;
+  }
+  *rows = a.rows;
+  *n = a.n;
+  return rc;
 }
 
 static bool rtt_row(PGresult *r, int i, void *row) {

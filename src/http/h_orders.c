@@ -108,21 +108,24 @@ void h_orders_create(sl_req *r) {
   snprintf(r->audit_object, sizeof r->audit_object, "order:%lld", (long long)id);
   sl_trading_outcome out;
   char reason[512];
+  json_t *order = NULL; /* the reply: read with the order's last state change where one is */
   rc = sl_trading_execute(r->db, id, r->who.account_id, &o, sl_clock_now(), &out, reason,
-                          sizeof reason);
+                          sizeof reason, &order);
   if (rc == SL_DB_OK && out == SL_TRADING_NO_FUNDS) {
     sl_reply_error(r, SL_E_INSUFFICIENT_FUNDS, "", "%s", reason);
     goto cleanup;
   }
-  if (rc == SL_DB_OK && out == SL_TRADING_NOT_FILLED)
-    rc = sl_db_order_set_state(r->db, id, o.good_till ? "open" : "killed", reason);
+  if (rc == SL_DB_OK && out == SL_TRADING_NOT_FILLED && !o.good_till)
+    rc = sl_db_order_set_state_get(r->db, id, "killed", reason, &order);
+  if (rc == SL_DB_OK && out == SL_TRADING_NOT_FILLED && o.good_till)
+    rc = sl_db_order_set_state(r->db, id, "open", reason);
   /* A resting order is matched once more after it commits: capacity that appeared while it
    * was being written raised its event before the order was visible. */
   if (rc == SL_DB_OK && out == SL_TRADING_NOT_FILLED && o.good_till)
     rc = sl_db_order_wake(r->db, id, "new resting order");
-  json_t *order = NULL;
-  if (rc == SL_DB_OK) rc = sl_db_order_get(r->db, id, 0, &order);
+  if (rc == SL_DB_OK && !order) rc = sl_db_order_get(r->db, id, 0, &order);
   if (rc != SL_DB_OK) {
+    json_decref(order);
     sl_reply_db(r, rc);
     goto cleanup;
   }

@@ -70,12 +70,6 @@ static bool apply_row(sl_market_book *b, const sl_db_pool_row *r) {
   return sl_market_book_put(b, &p);
 }
 
-static int cmp_booking(const void *pa, const void *pb) {
-  const sl_db_booking *a = pa, *b = pb;
-  if (a->pool_id != b->pool_id) return a->pool_id < b->pool_id ? -1 : 1;
-  return (a->slot > b->slot) - (a->slot < b->slot);
-}
-
 /* Set the bookings of [from, to] from rows sorted by pool: one call per pool. */
 static bool apply_bookings(sl_market_book *b, sl_db_booking *bk, size_t n, int64_t from,
                            int64_t to) {
@@ -105,26 +99,33 @@ static bool apply_latency(sl_market_book *b, const sl_db_rtt_row *l, size_t n) {
   return true;
 }
 
+static int cmp_booking(const void *pa, const void *pb) {
+  const sl_db_booking *a = pa, *b = pb;
+  if (a->pool_id != b->pool_id) return a->pool_id < b->pool_id ? -1 : 1;
+  return (a->slot > b->slot) - (a->slot < b->slot);
+}
+
+static bool put_row(const sl_db_pool_row *r, void *book) { return apply_row(book, r); }
+
 /* A whole new book from the tables; *xmin is taken first, so every change the loads might
- * miss comes through the feed afterwards (applying a change twice is harmless). */
+ * miss comes through the feed afterwards (applying a change twice is harmless).  Both big
+ * reads are streamed (src/db's single-row mode): pools go into the book as they arrive, and
+ * bookings into a compact array (24 bytes a booked slot) sorted before they are applied, so
+ * the load holds no result set of the whole market. */
 static sl_dbrc load_all(sl_dbc *c, sl_market_book **out, uint64_t *xmin) {
-  sl_db_pool_row *rows = NULL;
   sl_db_booking *bk = NULL;
   sl_db_rtt_row *lat = NULL;
   sl_db_name_row *names = NULL;
-  size_t nrows = 0, nbk = 0, nlat = 0, nnames = 0;
-  sl_market_book *b = NULL;
+  size_t nbk = 0, nlat = 0, nnames = 0;
   int64_t from = sl_market_order_next_slot(sl_clock_now()) - (PAST_SLOTS + 1) * SL_SLOT_SECONDS;
-  sl_dbrc rc = sl_db_feed_xmin(c, xmin);
-  if (rc == SL_DB_OK) rc = sl_db_book_pools(c, 0, &rows, &nrows);
-  if (rc == SL_DB_OK) rc = sl_db_book_slots(c, 0, from, FAR_SLOT, &bk, &nbk);
+  sl_market_book *b = sl_market_book_new();
+  sl_dbrc rc = b ? sl_db_feed_xmin(c, xmin) : SL_DB_HARD;
+  if (rc == SL_DB_OK) rc = sl_db_book_pools_each(c, put_row, b);
+  if (rc == SL_DB_OK) rc = sl_db_book_slots(c, from, FAR_SLOT, &bk, &nbk);
   if (rc == SL_DB_OK) rc = sl_db_book_latency(c, &lat, &nlat);
   if (rc == SL_DB_OK) rc = sl_db_book_names(c, &names, &nnames);
   if (rc != SL_DB_OK) goto cleanup;
   rc = SL_DB_HARD;
-  if (!(b = sl_market_book_new())) goto cleanup;
-  for (size_t i = 0; i < nrows; i++)
-    if (!apply_row(b, &rows[i])) goto cleanup;
   qsort(bk, nbk, sizeof *bk, cmp_booking);
   if (!apply_bookings(b, bk, nbk, from, FAR_SLOT)) goto cleanup;
   if (!apply_latency(b, lat, nlat)) goto cleanup;
@@ -135,7 +136,6 @@ static sl_dbrc load_all(sl_dbc *c, sl_market_book **out, uint64_t *xmin) {
   rc = SL_DB_OK;
 cleanup:
   sl_market_book_free(b);
-  free(rows);
   free(bk);
   free(lat);
   free(names);

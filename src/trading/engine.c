@@ -227,7 +227,7 @@ static void summarise(const sl_trading_book *b, char *out, size_t len) {
  * most MAX_MATCH_TRIES times.  The database's constraints decide: never an overbooking. */
 sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_market_order_req *o,
                            int64_t now, sl_trading_outcome *outcome, char *reason,
-                           size_t reason_len) {
+                           size_t reason_len, json_t **filled) {
   *outcome = SL_TRADING_NOT_FILLED;
   reason[0] = '\0';
   if (now > 0 && sl_market_order_next_slot(now) > o->m.latest_start) {
@@ -279,7 +279,9 @@ sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_marke
     if (rc != SL_DB_OK) return rc;
     if (!retry) {
       *outcome = SL_TRADING_FILLED;
-      return sl_db_order_set_state(c, order_id, sl_vocab_name(SL_ORDER_STATE_FILLED), "");
+      const char *st = sl_vocab_name(SL_ORDER_STATE_FILLED);
+      return filled ? sl_db_order_set_state_get(c, order_id, st, "", filled)
+                    : sl_db_order_set_state(c, order_id, st, "");
     }
     sl_trading_retries_add(1);
   }

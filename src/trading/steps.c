@@ -41,7 +41,7 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
   json_decref(req);
   sl_trading_outcome out;
   char reason[512];
-  rc = sl_trading_execute(c, id, tenant, &o, sl_clock_now(), &out, reason, sizeof reason);
+  rc = sl_trading_execute(c, id, tenant, &o, sl_clock_now(), &out, reason, sizeof reason, NULL);
   sl_market_order_req_free(&o);
   if (rc != SL_DB_OK) {
     sl_db_rollback_to_savepoint(c, "sl_order");
@@ -108,7 +108,7 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
     o.m.duration_slots = f.hours;
     o.m.earliest_start = o.m.latest_start = f.start;
     rc = sl_trading_execute(c, f.order_id, f.tenant_id, &o, sl_clock_now(), &out, reason,
-                            sizeof reason);
+                            sizeof reason, NULL);
     sl_market_order_req_free(&o);
   } else if (rc == SL_DB_OK) {
     snprintf(reason, sizeof reason, "the stored order no longer parses");

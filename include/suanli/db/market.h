@@ -22,12 +22,14 @@ typedef struct sl_db_booking {
 
 /* ---- The capacity book (issue 11): full loads and the change feed of schema 009 ---- */
 
-/* Every non-retired pool (pool == 0), or pool `pool` whatever its status (0 or 1 rows);
- * rtt_us is -1.  *rows malloc'd. */
-sl_dbrc sl_db_book_pools(sl_dbc *c, int64_t pool, sl_db_pool_row **rows, size_t *n);
-/* Booked GPUs (> 0) per slot in [from, to] (inclusive) of one pool, or of all (pool == 0). */
-sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t pool, int64_t from, int64_t to, sl_db_booking **rows,
-                         size_t *n);
+/* Every non-retired pool, streamed: fn(row, arg) is called on each as it arrives (rtt_us
+ * -1; row valid only during the call), so a full load never holds the market's rows at
+ * once.  fn returning false stops the load with SL_DB_HARD. */
+typedef bool (*sl_db_pool_fn)(const sl_db_pool_row *row, void *arg);
+sl_dbrc sl_db_book_pools_each(sl_dbc *c, sl_db_pool_fn fn, void *arg);
+/* Booked GPUs (> 0) per slot in [from, to] (inclusive) of every pool, in no order, streamed
+ * into *rows (malloc'd; 24 bytes a booked slot, no result set held besides). */
+sl_dbrc sl_db_book_slots(sl_dbc *c, int64_t from, int64_t to, sl_db_booking **rows, size_t *n);
 /* The same for a set of pools in one query each: pools by id (whatever their status), and
  * their booked slots in [from, to] ordered by pool and slot. */
 sl_dbrc sl_db_book_pools_in(sl_dbc *c, const int64_t *ids, size_t nids, sl_db_pool_row **rows,
@@ -68,6 +70,10 @@ sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id);
 sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *tenant);
 sl_dbrc sl_db_order_set_state(sl_dbc *c, int64_t id, const char *state, const char *reason);
 /* One order with its trades; tenant != 0 restricts to that tenant. */
+/* sl_db_order_set_state, returning the order as sl_db_order_get would (*order owned by the
+ * caller; SL_DB_NOROWS when there is no such order). */
+sl_dbrc sl_db_order_set_state_get(sl_dbc *c, int64_t id, const char *state, const char *reason,
+                                  json_t **order);
 sl_dbrc sl_db_order_get(sl_dbc *c, int64_t id, int64_t tenant, json_t **out);
 sl_dbrc sl_db_orders_list(sl_dbc *c, int64_t tenant, const char *state, int64_t after, int limit,
                           json_t **out);

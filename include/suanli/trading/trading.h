@@ -92,10 +92,12 @@ typedef enum {
 
 /* Try to fill open order `order_id` (already inserted and, for resting orders, locked) in the
  * caller's transaction.  On SL_TRADING_NOT_FILLED, reason (>= 256 bytes) explains; the caller
- * decides whether the order rests or is killed.  Database errors are returned as-is. */
+ * decides whether the order rests or is killed.  When the order fills and `filled` is not
+ * NULL, *filled receives the order as its API object (read by the statement that marks it
+ * filled; owned by the caller).  Database errors are returned as-is. */
 sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_market_order_req *o,
                            int64_t now, sl_trading_outcome *outcome, char *reason,
-                           size_t reason_len);
+                           size_t reason_len, json_t **filled);
 
 /* The background steps (steps.c), run by suanlid's worker threads (server/workers.c).
  * sl_trading_book_step: one batch of pool events and the re-matches they call for, in one
