@@ -127,6 +127,35 @@ static json_t *verdict_json(int64_t id, const char *region, const char *accelera
   return j;
 }
 
+/* The distance of a miss as the API shows it (src/market/README.md, "Nearest miss"): money for
+ * PRICE (per GPU-hour) and BUDGET, milliseconds for LATENCY, GPUs for CAPACITY; null when the
+ * reason has none. */
+static json_t *gap_json(const sl_market_verdict *v) {
+  if (v->gap < 0) return json_null();
+  switch (v->why) {
+  case SL_WHY_PRICE:
+  case SL_WHY_BUDGET: return money(v->gap);
+  case SL_WHY_LATENCY: return ms(v->gap);
+  case SL_WHY_CAPACITY: {
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)v->gap);
+    return json_string(buf);
+  }
+  default: return json_null();
+  }
+}
+
+/* The nearest miss of reason w (an object, or null when no pool of the match has it). */
+static json_t *nearest_json(const sl_trading_book *b, int w) {
+  size_t i = b->m.nearest[w];
+  if (i == SIZE_MAX || i >= b->m.npools) return json_null();
+  const sl_market_pool *p = &b->m.pools[i];
+  const sl_market_verdict *v = &b->m.result.verdicts[i];
+  json_t *j = verdict_json(p->id, p->region, p->accelerator, v, false);
+  json_object_set_new(j, "gap", gap_json(v));
+  return j;
+}
+
 /* The reply body; the caller holds the book's read lock (names point into it). */
 static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order_req *o,
                                  const sl_trading_quote_opts *q) {
@@ -149,9 +178,10 @@ static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order
       json_array_append_new(
           ex, verdict_json(p->id, p->region, p->accelerator, &res->verdicts[i], false));
     }
-    json_array_append_new(reasons,
-                          json_pack("{s:s,s:I,s:o}", "reason", sl_market_why_name((sl_market_why)w),
-                                    "pools", (json_int_t)b->m.counts[w], "examples", ex));
+    json_array_append_new(reasons, json_pack("{s:s,s:I,s:o,s:o}", "reason",
+                                             sl_market_why_name((sl_market_why)w), "pools",
+                                             (json_int_t)b->m.counts[w], "examples", ex, "nearest",
+                                             nearest_json(b, w)));
   }
   json_t *j = json_pack("{s:b,s:i,s:i,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "filled",
                         res->filled, "gpus", (int)o->m.gpus, "gpus_available",
@@ -199,13 +229,12 @@ sl_dbrc sl_trading_quote(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int6
   return rc;
 }
 
-/* "no placement: 12 spec, 3 price, 1 capacity" with the details of the closest verdict. */
+/* "no placement: 12 spec, 3 price, 1 capacity; nearest miss: pool 7 (r, model): detail" —
+ * the nearest miss of the reason furthest along the checks (src/market/README.md). */
 static void summarise(const sl_trading_book *b, char *out, size_t len) {
-  const sl_market_verdict *closest = NULL;
-  for (size_t i = 0; i < b->m.npools; i++) {
-    const sl_market_verdict *v = &b->m.result.verdicts[i];
-    if (!closest || v->why > closest->why) closest = v; /* later checks = got further */
-  }
+  size_t closest = SIZE_MAX;
+  for (int w = SL_WHY_OUTRANKED; w >= SL_WHY_HEALTH && closest == SIZE_MAX; w--)
+    if (b->m.counts[w] && b->m.nearest[w] < b->m.npools) closest = b->m.nearest[w];
   size_t n = (size_t)snprintf(out, len, "no placement for the whole order");
   if (b->m.total == 0) {
     snprintf(out + n, len - n, ": no pools are listed");
@@ -218,7 +247,11 @@ static void summarise(const sl_trading_book *b, char *out, size_t len) {
                           sl_market_why_name((sl_market_why)w));
     sep = ", ";
   }
-  if (closest && n < len) snprintf(out + n, len - n, "; closest: %s", closest->detail);
+  if (closest != SIZE_MAX && n < len) {
+    const sl_market_pool *p = &b->m.pools[closest];
+    snprintf(out + n, len - n, "; nearest miss: pool %lld (%s, %s): %s", (long long)p->id,
+             p->region, p->accelerator, b->m.result.verdicts[closest].detail);
+  }
 }
 
 /* Fill order_id in the caller's transaction from the book.  A piece the database refuses

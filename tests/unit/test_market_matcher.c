@@ -1385,8 +1385,102 @@ static void test_determinism_permutations(void **state) {
   }
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The distance of a miss and the nearest-miss order (issue 15; src/market/README.md)        */
+
+/* The gap of the last pool's verdict when matched with the others of b. */
+static int64_t gap_of(book *b, const sl_market_order *o, sl_market_why why) {
+  sl_market_result r;
+  match(b, o, &r);
+  expect_verdict(&r, b->n - 1, why, NULL);
+  int64_t g = r.verdicts[b->n - 1].gap;
+  sl_market_result_free(&r);
+  return g;
+}
+
+static void test_gaps_of_each_reason(void **state) {
+  (void)state;
+  book b = {.n = 0};
+  sl_market_order o = mk_order(4, 2);
+  sl_market_pool *p = add_pool(&b, 1, 150, 8);
+
+  o.max_price_minor = 100; /* PRICE per GPU-hour: 1.50 - 1.00 */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_PRICE), 50);
+  o.max_price_minor = -1; /* per NCU-hour: 1 NCU at most 0.60 allows 0.60 per GPU-hour */
+  o.max_ncu_price_minor = 60;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_PRICE), 90);
+  p->ncu_milli = 999; /* 0.60 * 0.999 = 0.5994 allowed: 0.9006 above, rounded up */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_PRICE), 91);
+  p->ncu_milli = -1; /* unrated: no distance */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_PRICE), -1);
+  p->ncu_milli = 1000;
+  o.max_ncu_price_minor = -1;
+
+  o.has_origin = true; /* LATENCY: 10 ms against 7.5 ms */
+  o.max_rtt_us = 7500;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_LATENCY), 2500);
+  p->rtt_us = -1; /* unknown RTT: no distance */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_LATENCY), -1);
+  o.has_origin = false;
+
+  /* CAPACITY: at most 3 free over any 2 consecutive hours: 1 short */
+  for (size_t s = 1; s < NS; s += 2) b.fr[0][s] = 3;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_CAPACITY), 1);
+  assert_int_equal(sl_market_best_cap(&o, p, T0, NS), 3);
+  p->avail_until = T0 + H; /* no start inside the availability: no distance */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_CAPACITY), -1);
+  assert_int_equal(sl_market_best_cap(&o, p, T0, NS), -1);
+
+  b.n = 0; /* BUDGET: 4 GPUs x 1.50 = 6.00 an hour against 5.00; total 12.00 against 11.50 */
+  add_pool(&b, 1, 150, 8);
+  o.budget_hourly_minor = 500;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_BUDGET), 100);
+  o.budget_hourly_minor = -1;
+  o.budget_total_minor = 1150;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_BUDGET), 50);
+  o.budget_total_minor = -1;
+
+  /* split: short of what the best start gathers in at most max_pieces pools (8 + 8 of 20) */
+  add_pool(&b, 2, 150, 8);
+  add_pool(&b, 3, 150, 8);
+  o.split = true;
+  o.max_pieces = 2;
+  o.gpus = 20;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_CAPACITY), 4);
+
+  /* chosen and outranked have no distance */
+  o = mk_order(4, 2);
+  sl_market_result r;
+  match(&b, &o, &r);
+  expect_verdict(&r, 0, SL_WHY_CHOSEN, NULL);
+  expect_verdict(&r, 1, SL_WHY_OUTRANKED, NULL);
+  assert_int_equal(r.verdicts[0].gap, -1);
+  assert_int_equal(r.verdicts[1].gap, -1);
+  sl_market_result_free(&r);
+}
+
+static void test_nearer_order(void **state) {
+  (void)state;
+  book b = {.n = 0};
+  sl_market_pool *a = add_pool(&b, 7, 300, 8), *c = add_pool(&b, 3, 200, 8);
+  sl_market_verdict va = {.why = SL_WHY_PRICE, .gap = 10}, vc = {.why = SL_WHY_PRICE, .gap = 20};
+  assert_true(sl_market_nearer(&va, a, &vc, c)); /* smaller gap first */
+  assert_false(sl_market_nearer(&vc, c, &va, a));
+  vc.gap = 10; /* equal gaps: the cheaper */
+  assert_true(sl_market_nearer(&vc, c, &va, a));
+  c->price_minor = 300; /* equal price: the lower id */
+  assert_true(sl_market_nearer(&vc, c, &va, a));
+  assert_false(sl_market_nearer(&va, a, &vc, c));
+  vc.gap = -1; /* no distance counts as farthest */
+  assert_true(sl_market_nearer(&va, a, &vc, c));
+  va.gap = -1; /* both without: price, then id */
+  assert_true(sl_market_nearer(&vc, c, &va, a));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gaps_of_each_reason),
+      cmocka_unit_test(test_nearer_order),
       cmocka_unit_test(test_why_names),
       cmocka_unit_test(test_health),
       cmocka_unit_test(test_spec_model),

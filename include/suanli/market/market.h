@@ -113,8 +113,19 @@ typedef struct sl_market_piece {
   int64_t rtt_us;           /* -1 unknown / not applicable */
 } sl_market_piece;
 
+/* The distance of a miss (`gap`, the nearest-miss rule of src/market/README.md): how far the
+ * pool is from passing its failing check, in that reason's unit, or -1 when the reason has no
+ * distance (HEALTH, SPEC, REGION, an unknown RTT, an unrated or overflowing price, no start
+ * inside the availability, CHOSEN, OUTRANKED):
+ *   LATENCY   rtt_us - max_rtt_us (microseconds)
+ *   PRICE     minor units per GPU-hour above the most the order allows for this pool
+ *             (price - max_price, or price - max_ncu_price * ncu / 1000 rounded up)
+ *   CAPACITY  GPUs short: the GPUs needed minus the most the pool (split: the best start
+ *             with at most max_pieces pools) keeps free over a whole window
+ *   BUDGET    minor units over the hourly or total budget */
 typedef struct sl_market_verdict {
   sl_market_why why;
+  int64_t gap;      /* distance of the miss, -1 none (above) */
   char detail[120]; /* human explanation, e.g. "price 3.10 > max 2.50" */
 } sl_market_verdict;
 
@@ -141,6 +152,17 @@ void sl_market_result_free(sl_market_result *r);
  * p->free is not read. */
 sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_pool *p,
                                      sl_market_verdict *v);
+/* The most free GPUs pool p keeps over a whole window of the order's duration at any start
+ * of [earliest_start, latest_start] inside its availability (p->free covers nslots slots from
+ * window_start); -1 when no start lies inside the availability or the arguments are invalid.
+ * The number a gang CAPACITY verdict reports as "best". */
+int32_t sl_market_best_cap(const sl_market_order *o, const sl_market_pool *p, int64_t window_start,
+                           size_t nslots);
+/* The nearest-miss order: true when verdict a of pool pa is a nearer miss than b of pb — the
+ * smaller gap (no distance counts as farthest), then the lower price, then the lower id. */
+bool sl_market_nearer(const sl_market_verdict *a, const sl_market_pool *pa,
+                      const sl_market_verdict *b, const sl_market_pool *pb);
+
 /* The ranking key of sl_market_match for pool p (lower is better, compared in order). */
 void sl_market_key(const sl_market_order *o, const sl_market_pool *p, int64_t key[3]);
 
