@@ -34,6 +34,8 @@
  *   LOWEST_LATENCY  (0, rtt, price); unknown rtt (1, 0, price); no origin: (0, 0, price)
  *   TRADEOFF        (0, price*1000 + rtt_us*money_per_ms_minor, 0), saturating at INT64_MAX;
  *                   unknown rtt (1, price*1000, 0); no origin: (0, price*1000, 0)
+ *   CHEAPEST_PER_NCU (0, ceil(price * 10^9 / ncu_milli), price) — the price per NCU-hour in
+ *                   millionths of a minor unit; unrated or 0-NCU models (1, 0, price)
  * (price*1000 is in thousandths of a minor unit, like rtt_us * money-per-ms.)
  *
  * GANG (split = false).  Each statically-ok pool is placed at its earliest feasible start
@@ -228,7 +230,7 @@ static bool args_valid(const sl_market_order *o, const sl_market_pool *pools, si
     return false;
   if (need_end > window_end) return false;
   if (o->split && o->max_pieces < 1) return false;
-  if ((unsigned)o->objective > SL_OBJ_TRADEOFF) return false;
+  if ((unsigned)o->objective > SL_OBJ_CHEAPEST_PER_NCU) return false;
   if (o->objective == SL_OBJ_TRADEOFF && o->money_per_ms_minor < 0) return false;
   if ((unsigned)o->intra > SL_INTRA_OTHER || (unsigned)o->min_inter > SL_INTER_INFINIBAND)
     return false;
@@ -354,6 +356,12 @@ static mkey pool_key(const sl_market_order *o, const sl_market_pool *p) {
     k.k[1] = sat_mul(p->price_minor, 1000);
     if (unknown) k.k[0] = 1;
     else if (o->has_origin) k.k[1] = sat_add(k.k[1], sat_mul(p->rtt_us, o->money_per_ms_minor));
+    break;
+  case SL_OBJ_CHEAPEST_PER_NCU:
+    /* price per NCU-hour in millionths of a minor unit, rounded up; then the GPU-hour price */
+    if (p->ncu_milli <= 0) k.k[0] = 1;
+    else k.k[1] = sat128(((__int128)p->price_minor * 1000000000 + p->ncu_milli - 1) / p->ncu_milli);
+    k.k[2] = p->price_minor;
     break;
   }
   return k;

@@ -117,7 +117,7 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "max_rtt_ms needs origin_region");
   sl_vocab obj = sl_vocab_parse(SL_VD_OBJECTIVE, objective);
   bool tradeoff = obj == SL_OBJECTIVE_TRADEOFF;
-  if (obj != SL_OBJECTIVE_CHEAPEST && !origin)
+  if (obj != SL_OBJECTIVE_CHEAPEST && obj != SL_OBJECTIVE_CHEAPEST_PER_NCU && !origin)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "objective %s needs origin_region",
                        objective);
   if (tradeoff && !has_mpm)
@@ -183,9 +183,10 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   m->budget_total_minor = -1;
   m->split = split;
   m->max_pieces = (int32_t)max_pieces;
-  m->objective =
-      tradeoff ? SL_OBJ_TRADEOFF
-               : (obj == SL_OBJECTIVE_LOWEST_LATENCY ? SL_OBJ_LOWEST_LATENCY : SL_OBJ_CHEAPEST);
+  m->objective = tradeoff                               ? SL_OBJ_TRADEOFF
+                 : obj == SL_OBJECTIVE_LOWEST_LATENCY   ? SL_OBJ_LOWEST_LATENCY
+                 : obj == SL_OBJECTIVE_CHEAPEST_PER_NCU ? SL_OBJ_CHEAPEST_PER_NCU
+                                                        : SL_OBJ_CHEAPEST;
   m->money_per_ms_minor = has_mpm ? mpm : 0;
   out->origin = origin;
   out->good_till = good_till;

@@ -104,18 +104,24 @@ static json_t *ts(int64_t t) {
 static json_t *piece_json(const sl_trading_book *b, const sl_market_order_req *o,
                           const sl_market_piece *p) {
   const sl_market_pool *r = &b->m.pools[p->pool];
-  json_t *per_ncu = json_null();
+  json_t *per_ncu = json_null(), *ncu = json_null();
   if (r->ncu_milli > 0)
     per_ncu = money((p->unit_price_minor * 1000 + r->ncu_milli / 2) / r->ncu_milli);
+  if (r->ncu_milli >= 0) { /* NCU delivered: gpus x NCU per GPU, exact in thousandths */
+    char buf[32];
+    int64_t m = (int64_t)p->gpus * r->ncu_milli;
+    snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(m / 1000), (long long)(m % 1000));
+    ncu = json_string(buf);
+  }
   return json_pack(
-      "{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
+      "{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
       "provider_id", (json_int_t)b->m.owner[p->pool], "region", r->region, "accelerator",
       r->accelerator, "rtt_ms", o->origin ? ms(p->rtt_us) : json_null(), "rtt_source",
       !o->origin || p->rtt_us < 0 ? json_null()
                                   : json_string(r->rtt_estimated ? "estimated" : "measured"),
       "start", ts(p->start), "end", ts(p->start + (int64_t)o->m.duration_slots * SL_SLOT_SECONDS),
-      "gpus", (int)p->gpus, "unit_price", money(p->unit_price_minor), "price_per_ncu_hour", per_ncu,
-      "total", money(p->total_minor));
+      "gpus", (int)p->gpus, "ncu", ncu, "unit_price", money(p->unit_price_minor),
+      "price_per_ncu_hour", per_ncu, "total", money(p->total_minor));
 }
 
 static json_t *verdict_json(int64_t id, const char *region, const char *accelerator,

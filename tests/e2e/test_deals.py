@@ -7,6 +7,8 @@ regions and pools (named with the run's tag) and restricts its orders to them; t
 also checks the named pool against every pool of the per-pool list (`?rejected=full`), with the
 gap recomputed here from the pools' own prices.
 """
+from decimal import Decimal
+
 from harness import Collector, env, expect_status, hour
 from market_util import Market, minor, money
 
@@ -126,4 +128,35 @@ def test_budget_nearest_miss():
     w.mk.budget(w.T["id"], hourly_cap="5.00")
     body = {"gpus": 2, "duration_hours": 1, "earliest_start": hour(30), "regions": [r]}
     w.nearest(body, "budget", 3, near, "0.20", "hourly cost 5.20 > budget 5.00")
+    w.c.done()
+
+
+def test_cheapest_per_ncu_objective():
+    """The issue's case: an A100 pool priced at ~1.29 per NCU-hour (cheaper per GPU-hour) and an
+    H100 at 1.10 per NCU-hour.  `cheapest` takes the A100, `cheapest_per_ncu` the H100, and every
+    placement shows the NCU it delivers (gpus × NCU per GPU)."""
+    w = World()
+    r = w.regions[0]
+    h100 = w.pool(r, "1.10")
+    cat = expect_status(w.e.c.get("/v1/accelerators", token=w.e.admin), 200)
+    items = cat["items"] if isinstance(cat, dict) else cat
+    a_ncu = Decimal([a for a in items if a["id"] == "A100-80GB-SXM"][0]["ncu"])
+    a_price = int((a_ncu * 129).quantize(Decimal(1)))  # cents: ~1.29 per NCU-hour
+    a100 = w.e.pool(w.P["token"], r, gpu_count=8, gpus_per_node=8, accelerator="A100-80GB-SXM",
+                    price_per_gpu_hour=money(a_price))
+    w.c.check(0 < a_price < 110, "A100 at %s per GPU-hour is not cheaper than the H100" % money(a_price))
+    body = {"gpus": 4, "duration_hours": 2, "earliest_start": hour(30), "regions": [r]}
+    qj = w.mk.quote(w.T["token"], body, full=False)
+    w.c.check([p["pool_id"] for p in qj["placements"]] == [a100["id"]], "cheapest: %s" % qj["placements"])
+    body["objective"] = "cheapest_per_ncu"
+    qj = w.mk.quote(w.T["token"], body, full=False)
+    pl = qj["placements"]
+    w.c.check([p["pool_id"] for p in pl] == [h100["id"]] and pl[0]["ncu"] == "4.000"
+              and pl[0]["price_per_ncu_hour"] == "1.10", "cheapest_per_ncu: %s" % pl)
+    per = {h100["id"]: Decimal("1.000"), a100["id"]: a_ncu}
+    got = {p["pool_id"]: p["ncu"] for p in qj["ranked"]}
+    w.c.check(got == {k: str(4 * v) for k, v in per.items()}, "ranked ncu %s, expected 4 x %s" % (got, per))
+    o = expect_status(w.mk.order(w.T["token"], body), 201)
+    w.c.check(o["state"] == "filled" and [t["pool_id"] for t in o["trades"]] == [h100["id"]],
+              "cheapest_per_ncu order: %s %s" % (o["state"], o.get("trades")))
     w.c.done()

@@ -24,7 +24,7 @@ TRADE_KEYS = {"id", "order_id", "tenant_id", "provider_id", "pool_id", "region",
               "created_at", "settled_at", "cancelled_at"}
 TRADE_KEYS_DISPATCH = {"lost_gpus", "replaces_trade_id"}  # added with dispatch (schema 004)
 ORDER_KEYS = {"id", "tenant_id", "state", "reason", "request", "created_at", "updated_at", "filled_at", "trades"}
-PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "rtt_source", "start", "end", "gpus", "unit_price",
+PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "rtt_source", "start", "end", "gpus", "ncu", "unit_price",
                   "price_per_ncu_hour", "total"}
 QUOTE_KEYS = {"filled", "gpus", "gpus_available", "total", "window", "placements", "ranked", "reasons", "pools",
               "rejected"}  # "rejected" only with ?rejected=full (market_util.quote asks for it)

@@ -1477,8 +1477,51 @@ static void test_nearer_order(void **state) {
   assert_true(sl_market_nearer(&vc, c, &va, a));
 }
 
+/* cheapest_per_ncu: the issue's case — an L40S-like pool at 0.645 per GPU-hour for 0.5 NCU
+ * (1.29 per NCU-hour) and an H100 at 1.10 for 1 NCU: cheapest takes the first, cheapest_per_ncu
+ * the second; unrated models come last; the GPU-hour price breaks ties of the NCU price. */
+static void test_objective_cheapest_per_ncu(void **state) {
+  (void)state;
+  book b = {.n = 0};
+  add_pool(&b, 1, 60, 8)->ncu_milli = -1;    /* unrated, cheapest per GPU-hour */
+  add_pool(&b, 2, 65, 8)->ncu_milli = 500;   /* 1.30 per NCU-hour */
+  add_pool(&b, 3, 110, 8);                   /* 1.10 per NCU-hour */
+  add_pool(&b, 4, 220, 8)->ncu_milli = 2000; /* 1.10 per NCU-hour, dearer per GPU-hour */
+  sl_market_order o = mk_order(4, 2);
+  sl_market_result r;
+  match(&b, &o, &r);
+  expect_gang(&r, 0, T0);
+  sl_market_result_free(&r);
+  o.objective = SL_OBJ_CHEAPEST_PER_NCU;
+  match(&b, &o, &r);
+  expect_gang(&r, 2, T0);
+  assert_int_equal(r.nranked, 4);
+  assert_int_equal(r.ranked[1].pool, 3);
+  assert_int_equal(r.ranked[2].pool, 1);
+  assert_int_equal(r.ranked[3].pool, 0); /* unrated last */
+  sl_market_result_free(&r);
+  o.split = true; /* split: the best per NCU first */
+  o.max_pieces = 2;
+  o.gpus = 12;
+  match(&b, &o, &r);
+  const size_t want_pool[] = {2, 3};
+  const int32_t want_gpus[] = {8, 4};
+  assert_true(r.filled && r.npieces == 2);
+  for (size_t i = 0; i < 2; i++) { /* both 1.10 per NCU-hour: the cheaper per GPU-hour first */
+    assert_int_equal(r.pieces[i].pool, want_pool[i]);
+    assert_int_equal(r.pieces[i].gpus, want_gpus[i]);
+  }
+  sl_market_result_free(&r);
+  int64_t k[3];
+  sl_market_key(&o, &b.p[1], k); /* 0.65 / 0.5 NCU = 1.30: 130 cents in millionths */
+  assert_int_equal(k[0], 0);
+  assert_int_equal(k[1], 130000000);
+  assert_int_equal(k[2], 65);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_objective_cheapest_per_ncu),
       cmocka_unit_test(test_gaps_of_each_reason),
       cmocka_unit_test(test_nearer_order),
       cmocka_unit_test(test_why_names),

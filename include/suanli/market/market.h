@@ -17,7 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { SL_OBJ_CHEAPEST, SL_OBJ_LOWEST_LATENCY, SL_OBJ_TRADEOFF } sl_market_objective;
+typedef enum {
+  SL_OBJ_CHEAPEST,
+  SL_OBJ_LOWEST_LATENCY,
+  SL_OBJ_TRADEOFF,
+  SL_OBJ_CHEAPEST_PER_NCU /* price per NCU-hour; unrated (or 0 NCU) models last */
+} sl_market_objective;
 
 /* Why a pool was (not) used.  Order of checks = order of this enum: the first failing
  * check is the reported reason. */
