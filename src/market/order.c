@@ -66,7 +66,7 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   int64_t gpus = 0, hours = 0, earliest = 0, latest = 0, expires = 0, max_pieces = 16;
   int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1;
   bool has_latest = false, has_max_price = false, has_ncu_price = false, has_mpm = false,
-       has_rtt = false, has_expires = false, has_pieces = false;
+       has_rtt = false, has_expires = false, has_pieces = false, has_objective = false;
   const char *placement = "gang", *objective = "cheapest", *tif = "fill_or_kill";
   const char *origin = NULL;
   json_t *spec = NULL, *regions = NULL, *excluded = NULL;
@@ -86,7 +86,8 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
        INT64_C(10000000), NULL},
       {"placement", SL_JT_ENUM, false, &placement, NULL, 0, 0, sl_vocab_names(SL_VD_PLACEMENT)},
       {"max_pieces", SL_JT_INT, false, &max_pieces, &has_pieces, 1, 64, NULL},
-      {"objective", SL_JT_ENUM, false, &objective, NULL, 0, 0, sl_vocab_names(SL_VD_OBJECTIVE)},
+      {"objective", SL_JT_ENUM, false, &objective, &has_objective, 0, 0,
+       sl_vocab_names(SL_VD_OBJECTIVE)},
       {"money_per_ms", SL_JT_MONEY, false, &mpm, &has_mpm, 0, INT64_C(10000000), NULL},
       {"time_in_force", SL_JT_ENUM, false, &tif, NULL, 0, 0, sl_vocab_names(SL_VD_TIME_IN_FORCE)},
       {"expires_at", SL_JT_TIME, false, &expires, &has_expires, 0, 0, NULL},
@@ -115,6 +116,9 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
                        "may be at most 30 days after earliest_start");
   if (has_rtt && !origin)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "max_rtt_ms needs origin_region");
+  /* an order that limits the price per NCU-hour and names no objective buys the cheapest NCU
+   * (issue 15), not the cheapest GPU-hour */
+  if (!has_objective && has_ncu_price) objective = sl_vocab_name(SL_OBJECTIVE_CHEAPEST_PER_NCU);
   sl_vocab obj = sl_vocab_parse(SL_VD_OBJECTIVE, objective);
   bool tradeoff = obj == SL_OBJECTIVE_TRADEOFF;
   if (obj != SL_OBJECTIVE_CHEAPEST && obj != SL_OBJECTIVE_CHEAPEST_PER_NCU && !origin)

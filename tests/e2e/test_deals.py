@@ -156,6 +156,11 @@ def test_cheapest_per_ncu_objective():
     per = {h100["id"]: Decimal("1.000"), a100["id"]: a_ncu}
     got = {p["pool_id"]: p["ncu"] for p in qj["ranked"]}
     w.c.check(got == {k: str(4 * v) for k, v in per.items()}, "ranked ncu %s, expected 4 x %s" % (got, per))
+    # a limit per NCU-hour without an objective buys the cheapest NCU too
+    lim = {k: v for k, v in body.items() if k != "objective"}
+    lim["max_price_per_ncu_hour"] = "2.00"
+    qj = w.mk.quote(w.T["token"], lim, full=False)
+    w.c.check([p["pool_id"] for p in qj["placements"]] == [h100["id"]], "max 2.00 per NCU-hour: %s" % qj["placements"])
     o = expect_status(w.mk.order(w.T["token"], body), 201)
     w.c.check(o["state"] == "filled" and [t["pool_id"] for t in o["trades"]] == [h100["id"]],
               "cheapest_per_ncu order: %s %s" % (o["state"], o.get("trades")))
