@@ -754,12 +754,20 @@ static int64_t capacity_gap(const sl_market_book *b, const bpool *p, int org,
   fill_free(p, window_start, nslots, scratch);
   mp.free = scratch;
   int32_t best = sl_market_best_cap(m, &mp, window_start, nslots);
-  return best < 0 ? -1 : (int64_t)m->gpus - best;
+  return best < 0 ? -1 : (int64_t)sl_market_gpus_for(m, &mp) - best;
+}
+
+/* The GPUs pool p must give for order m (sl_market_gpus_for over the book's attributes). */
+static int32_t need_of(const sl_market_order *m, const bpool *p) {
+  if (m->ncu_milli_wanted <= 0) return m->gpus;
+  sl_market_pool mp = {.ncu_milli = p->ncu_milli};
+  return sl_market_gpus_for(m, &mp);
 }
 
 /* A lower bound of capacity_gap that reads no bookings: GPUs short of the whole pool. */
 static int64_t gap_bound(const sl_market_order *m, const bpool *p) {
-  return m->gpus > p->gpu_count ? (int64_t)m->gpus - p->gpu_count : 0;
+  int32_t need = need_of(m, p);
+  return need > p->gpu_count ? (int64_t)need - p->gpu_count : 0;
 }
 
 static bool excluded(const sl_market_book_opts *o, int64_t id) {
@@ -830,7 +838,7 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       if (!note(out, want_ex, w, pool_of(b, k->live[i].id), &in, examples)) goto cleanup;
     }
     int64_t class_max = k->size_class >= 31 ? INT32_MAX : ((int64_t)1 << k->size_class) - 1;
-    if (nok && !m->split && class_max < m->gpus) { /* too small, whatever the bookings */
+    if (nok && !m->split && class_max < need_of(m, p0)) { /* too small, whatever the bookings */
       out->pruned += nok;
       for (size_t i = 0; i < nok; i++) { /* the nearest: only pools that could beat it */
         const bpool *q = pool_of(b, k->live[i].id);
@@ -892,7 +900,8 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
     out->examined++;
     bool feasible;
     if (!m->split) {
-      feasible = first_start(p, first, last, m->duration_slots, m->gpus) >= 0;
+      const int32_t g = need_of(m, p); /* one model per bucket: >= 1 once statically fit */
+      feasible = first_start(p, first, last, m->duration_slots, g) >= 0;
       if (!feasible) {
         if (near_beats(&near[SL_WHY_CAPACITY], p, gap_bound(m, p)))
           near_offer(&near[SL_WHY_CAPACITY], p,
@@ -900,13 +909,13 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
         if (!note(out, want_ex, SL_WHY_CAPACITY, p, &in, examples)) goto cleanup;
       }
       if (feasible) {
-        __int128 hourly = (__int128)m->gpus * p->price;
+        __int128 hourly = (__int128)g * p->price;
         __int128 total = hourly * m->duration_slots;
         bool over_hourly = m->budget_hourly_minor >= 0 && hourly > m->budget_hourly_minor;
         if (over_hourly || (m->budget_total_minor >= 0 && total > m->budget_total_minor)) {
-          __int128 g =
+          __int128 over =
               over_hourly ? hourly - m->budget_hourly_minor : total - m->budget_total_minor;
-          near_offer(&near[SL_WHY_BUDGET], p, g > INT64_MAX ? INT64_MAX : (int64_t)g);
+          near_offer(&near[SL_WHY_BUDGET], p, over > INT64_MAX ? INT64_MAX : (int64_t)over);
           feasible = false;
           if (!note(out, want_ex, SL_WHY_BUDGET, p, &in, examples)) goto cleanup;
         }

@@ -230,6 +230,7 @@ static bool args_valid(const sl_market_order *o, const sl_market_pool *pools, si
     return false;
   if (need_end > window_end) return false;
   if (o->split && o->max_pieces < 1) return false;
+  if (o->ncu_milli_wanted > 0 && o->split) return false; /* NCU orders are gang only */
   if ((unsigned)o->objective > SL_OBJ_CHEAPEST_PER_NCU) return false;
   if (o->objective == SL_OBJ_TRADEOFF && o->money_per_ms_minor < 0) return false;
   if ((unsigned)o->intra > SL_INTRA_OTHER || (unsigned)o->min_inter > SL_INTER_INFINIBAND)
@@ -270,6 +271,10 @@ static bool static_checks(const sl_market_order *o, const sl_market_pool *p, sl_
       return verdict(v, SL_WHY_SPEC, "min_memory_gb %d > %d", (int)o->min_memory_gb,
                      (int)p->memory_gb);
   }
+  if (o->ncu_milli_wanted > 0 && sl_market_gpus_for(o, p) < 1)
+    return verdict(v, SL_WHY_SPEC,
+                   p->ncu_milli <= 0 ? "unrated model cannot deliver NCU"
+                                     : "too many GPUs for the NCU asked");
   if (o->min_ncu_milli >= 0) {
     if (p->ncu_milli < 0) return verdict(v, SL_WHY_SPEC, "unrated model cannot meet min_ncu");
     if (p->ncu_milli < o->min_ncu_milli) {
@@ -336,7 +341,8 @@ static bool static_checks(const sl_market_order *o, const sl_market_pool *p, sl_
     }
   }
   int64_t t;
-  if (__builtin_mul_overflow((int64_t)o->gpus * o->duration_slots, p->price_minor, &t))
+  if (__builtin_mul_overflow((int64_t)sl_market_gpus_for(o, p) * o->duration_slots, p->price_minor,
+                             &t))
     return verdict(v, SL_WHY_PRICE, "total overflows");
   *total = t;
   return true;
@@ -346,7 +352,10 @@ static mkey pool_key(const sl_market_order *o, const sl_market_pool *p) {
   mkey k = {{0, 0, 0}};
   bool unknown = o->has_origin && p->rtt_us < 0;
   switch (o->objective) {
-  case SL_OBJ_CHEAPEST: k.k[1] = p->price_minor; break;
+  case SL_OBJ_CHEAPEST: /* an NCU order: the hourly cost of the GPUs that deliver it */
+    k.k[1] = o->ncu_milli_wanted > 0 ? sat_mul(sl_market_gpus_for(o, p), p->price_minor)
+                                     : p->price_minor;
+    break;
   case SL_OBJ_LOWEST_LATENCY:
     if (unknown) k.k[0] = 1;
     else if (o->has_origin) k.k[1] = p->rtt_us;
@@ -436,10 +445,11 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     const sl_market_pool *p = &c->pools[i];
     sl_market_verdict *v = &out->verdicts[i];
     window_caps(c, p, caps, dq);
+    const int32_t need = sl_market_gpus_for(o, p); /* >= 1: the static checks passed */
     int32_t best = -1;
     size_t found = c->nstarts;
     for (size_t t = 0; t < c->nstarts; t++) {
-      if (caps[t] >= o->gpus) {
+      if (caps[t] >= need) {
         found = t;
         break;
       }
@@ -451,12 +461,12 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
         sl_time_format(p->avail_until, u, sizeof u);
         verdict(v, SL_WHY_CAPACITY, "availability [%s, %s) leaves no start in window", f, u);
       } else {
-        verdict_gap(v, SL_WHY_CAPACITY, o->gpus - best,
-                    "no start in window with %d free GPUs (best: %d)", (int)o->gpus, (int)best);
+        verdict_gap(v, SL_WHY_CAPACITY, need - best,
+                    "no start in window with %d free GPUs (best: %d)", (int)need, (int)best);
       }
       continue;
     }
-    int64_t hourly = (int64_t)o->gpus * p->price_minor; /* <= totals[i], fits */
+    int64_t hourly = (int64_t)need * p->price_minor; /* <= totals[i], fits */
     if (o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor) {
       verdict_gap(v, SL_WHY_BUDGET, hourly - o->budget_hourly_minor, "hourly cost %s > budget %s",
                   money(hourly, a), money(o->budget_hourly_minor, b));
@@ -471,7 +481,7 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     ents[n].start = start_of(c, found);
     ents[n].id = p->id;
     ents[n].idx = i;
-    ents[n].gpus = o->gpus;
+    ents[n].gpus = need;
     n++;
   }
 
@@ -484,7 +494,7 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
       return false;
     }
     for (size_t r = 0; r < n; r++) {
-      fill_piece(c, &out->ranked[r], ents[r].idx, ents[r].start, o->gpus);
+      fill_piece(c, &out->ranked[r], ents[r].idx, ents[r].start, ents[r].gpus);
       sl_market_verdict *v = &out->verdicts[ents[r].idx];
       if (r == 0) verdict(v, SL_WHY_CHOSEN, "rank 1");
       else verdict(v, SL_WHY_OUTRANKED, "rank %zu", r + 1);
@@ -493,7 +503,7 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     out->pieces[0] = out->ranked[0];
     out->npieces = 1;
     out->filled = true;
-    out->gpus_filled = o->gpus;
+    out->gpus_filled = out->pieces[0].gpus;
   }
   free(ents);
   return true;
@@ -909,4 +919,11 @@ bool sl_market_nearer(const sl_market_verdict *a, const sl_market_pool *pa,
   if (ga != gb) return ga < gb;
   if (pa->price_minor != pb->price_minor) return pa->price_minor < pb->price_minor;
   return pa->id < pb->id;
+}
+
+int32_t sl_market_gpus_for(const sl_market_order *o, const sl_market_pool *p) {
+  if (o->ncu_milli_wanted <= 0) return o->gpus;
+  if (p->ncu_milli <= 0) return 0;
+  int64_t g = o->ncu_milli_wanted / p->ncu_milli + (o->ncu_milli_wanted % p->ncu_milli != 0);
+  return g > INT32_MAX ? 0 : (int32_t)g;
 }

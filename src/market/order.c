@@ -64,14 +64,19 @@ static bool string_list(json_t *arr, const char *field, const char **dst, sl_jer
 bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, sl_jerr *err) {
   memset(out, 0, sizeof *out);
   int64_t gpus = 0, hours = 0, earliest = 0, latest = 0, expires = 0, max_pieces = 16;
-  int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1;
+  int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1, ncu = 0;
   bool has_latest = false, has_max_price = false, has_ncu_price = false, has_mpm = false,
-       has_rtt = false, has_expires = false, has_pieces = false, has_objective = false;
+       has_rtt = false, has_expires = false, has_pieces = false, has_objective = false,
+       has_gpus = false, has_ncu = false;
   const char *placement = "gang", *objective = "cheapest", *tif = "fill_or_kill";
   const char *origin = NULL;
   json_t *spec = NULL, *regions = NULL, *excluded = NULL;
+  /* gpus is required unless the body asks for an amount of ncu instead */
+  const json_t *ncu_v = json_is_object(body) ? json_object_get(body, "ncu") : NULL;
+  const bool gpus_required = ncu_v == NULL || json_is_null(ncu_v);
   const sl_jfield f[] = {
-      {"gpus", SL_JT_INT, true, &gpus, NULL, 1, 100000, NULL},
+      {"gpus", SL_JT_INT, gpus_required, &gpus, &has_gpus, 1, 100000, NULL},
+      {"ncu", SL_JT_MILLI, false, &ncu, &has_ncu, 1, 100000000, NULL},
       {"duration_hours", SL_JT_HOURS, true, &hours, NULL, 1, 2160, NULL},
       {"earliest_start", SL_JT_START, true, &earliest, NULL, 0, 1, NULL},
       {"latest_start", SL_JT_START, false, &latest, &has_latest, 0, 1, NULL},
@@ -107,6 +112,8 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   };
   if (spec && !sl_json_decode(spec, sf, sizeof sf / sizeof sf[0], "spec.", err)) return false;
 
+  if (has_gpus && has_ncu)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "ncu", "give gpus or ncu, not both");
   if (!has_latest) latest = earliest;
   if (latest < earliest)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start",
@@ -131,6 +138,9 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "money_per_ms",
                        "only allowed with objective tradeoff");
   bool split = sl_vocab_is(placement, SL_PLACEMENT_SPLIT);
+  if (split && has_ncu)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "placement",
+                       "an order for an amount of ncu is placed gang (one pool)");
   if (!split && has_pieces)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "max_pieces", "only allowed with placement split");
   bool good_till = sl_vocab_is(tif, SL_TIME_IN_FORCE_GOOD_TILL);
@@ -164,7 +174,10 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
     return false;
   }
   sl_market_order *m = &out->m;
-  m->gpus = (int32_t)gpus;
+  /* an NCU order: gpus is its amount in whole NCU rounded up, for the records only (each pool
+   * gives sl_market_gpus_for) */
+  m->gpus = has_ncu ? (int32_t)((ncu + 999) / 1000) : (int32_t)gpus;
+  m->ncu_milli_wanted = has_ncu ? ncu : 0;
   m->duration_slots = (int32_t)hours;
   m->earliest_start = earliest;
   m->latest_start = latest;

@@ -88,12 +88,14 @@ static json_t *money(int64_t minor) {
   return json_string(buf);
 }
 
-static json_t *ms(int64_t us) {
-  if (us < 0) return json_null();
+/* Non-negative thousandths as "8.000" (NCU; microseconds as milliseconds). */
+static json_t *milli(int64_t m) {
   char buf[32];
-  snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(us / 1000), (long long)(us % 1000));
+  snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(m / 1000), (long long)(m % 1000));
   return json_string(buf);
 }
+
+static json_t *ms(int64_t us) { return us < 0 ? json_null() : milli(us); }
 
 static json_t *ts(int64_t t) {
   char buf[32];
@@ -107,12 +109,7 @@ static json_t *piece_json(const sl_trading_book *b, const sl_market_order_req *o
   json_t *per_ncu = json_null(), *ncu = json_null();
   if (r->ncu_milli > 0)
     per_ncu = money((p->unit_price_minor * 1000 + r->ncu_milli / 2) / r->ncu_milli);
-  if (r->ncu_milli >= 0) { /* NCU delivered: gpus x NCU per GPU, exact in thousandths */
-    char buf[32];
-    int64_t m = (int64_t)p->gpus * r->ncu_milli;
-    snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(m / 1000), (long long)(m % 1000));
-    ncu = json_string(buf);
-  }
+  if (r->ncu_milli >= 0) ncu = milli((int64_t)p->gpus * r->ncu_milli); /* NCU delivered */
   return json_pack(
       "{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
       "provider_id", (json_int_t)b->m.owner[p->pool], "region", r->region, "accelerator",
@@ -189,13 +186,16 @@ static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order
                                              (json_int_t)b->m.counts[w], "examples", ex, "nearest",
                                              nearest_json(b, w)));
   }
+  /* an NCU order asks for the GPUs its placement needs (else its NCU rounded up) */
+  int gpus = o->m.ncu_milli_wanted > 0 && res->filled ? (int)res->gpus_filled : (int)o->m.gpus;
   json_t *j = json_pack("{s:b,s:i,s:i,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "filled",
-                        res->filled, "gpus", (int)o->m.gpus, "gpus_available",
-                        (int)res->gpus_filled, "total", res->filled ? money(total) : json_null(),
-                        "window", "earliest_start", ts(b->window_start), "latest_start",
-                        ts(o->m.latest_start), "placements", placements, "ranked", ranked,
-                        "reasons", reasons, "pools", "total", (json_int_t)b->m.total, "examined",
-                        (json_int_t)b->m.examined, "unexamined", (json_int_t)b->m.unexamined);
+                        res->filled, "gpus", gpus, "gpus_available", (int)res->gpus_filled, "total",
+                        res->filled ? money(total) : json_null(), "window", "earliest_start",
+                        ts(b->window_start), "latest_start", ts(o->m.latest_start), "placements",
+                        placements, "ranked", ranked, "reasons", reasons, "pools", "total",
+                        (json_int_t)b->m.total, "examined", (json_int_t)b->m.examined, "unexamined",
+                        (json_int_t)b->m.unexamined);
+  if (j && o->m.ncu_milli_wanted > 0) json_object_set_new(j, "ncu", milli(o->m.ncu_milli_wanted));
   if (!j || !q->rejected) return j;
   /* the full per-pool list, one page in pool id order */
   int64_t chosen[64];

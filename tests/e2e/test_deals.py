@@ -165,3 +165,32 @@ def test_cheapest_per_ncu_objective():
     w.c.check(o["state"] == "filled" and [t["pool_id"] for t in o["trades"]] == [h100["id"]],
               "cheapest_per_ncu order: %s %s" % (o["state"], o.get("trades")))
     w.c.done()
+
+
+def test_ncu_order_buys_normalized_capacity():
+    """An order for "ncu": "4" (four H100-equivalents) over any model: an H100 pool gives 4 GPUs
+    for 4.40 an hour; an A100 pool at ~1.29 per NCU-hour would need ceil(4 / its NCU) GPUs for
+    more.  The quote shows the NCU asked and delivered, the order buys 4 H100 GPUs; gpus and ncu
+    together, or ncu with split, are refused."""
+    w = World()
+    r = w.regions[0]
+    h100 = w.pool(r, "1.10")
+    a_ncu = Decimal(expect_status(w.e.c.get("/v1/accelerators/A100-80GB-SXM", token=w.e.admin), 200)["ncu"])
+    w.e.pool(w.P["token"], r, gpu_count=16, gpus_per_node=8, accelerator="A100-80GB-SXM",
+             price_per_gpu_hour=money(int((a_ncu * 129).quantize(Decimal(1)))))
+    body = {"ncu": "4", "duration_hours": 3, "earliest_start": hour(30), "regions": [r]}
+    qj = w.mk.quote(w.T["token"], body, full=False)
+    pl = qj["placements"]
+    w.c.check(qj["filled"] and qj["ncu"] == "4.000" and qj["gpus"] == 4 and len(pl) == 1
+              and pl[0]["pool_id"] == h100["id"] and pl[0]["gpus"] == 4 and pl[0]["ncu"] == "4.000"
+              and qj["total"] == "13.20", "NCU quote: %s" % {k: qj.get(k) for k in ("filled", "ncu", "gpus", "total",
+                                                                                   "placements")})
+    a_gpus = [p["gpus"] for p in qj["ranked"] if p["pool_id"] != h100["id"]]
+    w.c.check(a_gpus == [int(-(-4 // a_ncu))], "the A100 option needs %s GPUs, expected ceil(4 / %s)" % (a_gpus, a_ncu))
+    o = expect_status(w.mk.order(w.T["token"], body), 201)
+    w.c.check(o["state"] == "filled" and [(t["pool_id"], t["gpus"], t["total"]) for t in o["trades"]]
+              == [(h100["id"], 4, "13.20")], "NCU order: %s %s" % (o["state"], o.get("trades")))
+    for bad, field in (({"gpus": 4}, "ncu"), ({"placement": "split"}, "placement")):
+        r2 = w.mk.order(w.T["token"], dict(body, **bad))
+        w.c.check(r2.status == 400 and r2.json["field"] == field, "%s: %s" % (bad, r2.short()))
+    w.c.done()

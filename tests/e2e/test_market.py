@@ -158,7 +158,7 @@ def test_quote_explains_every_pool_and_order_fills_cheapest():
     c.check(quote.get("total") == "14.22", "quote total %r, expected 3 GPUs x 2 h x 2.37 = '14.22'" % quote.get("total"))
     c.check(quote.get("window") == {"earliest_start": start, "latest_start": start}, "quote window %s" % quote.get("window"))
     want_pl = {"pool_id": A["id"], "provider_id": P["id"], "region": ra, "accelerator": "H100-SXM", "rtt_ms": "0.500",
-               "rtt_source": "measured", "start": start, "end": _end(start, 2), "gpus": 3, "unit_price": "2.37", "price_per_ncu_hour": "2.37",
+               "rtt_source": "measured", "start": start, "end": _end(start, 2), "gpus": 3, "ncu": "3.000", "unit_price": "2.37", "price_per_ncu_hour": "2.37",
                "total": "14.22"}
     c.check(quote.get("placements") == [want_pl], "placements %s, expected [%s]" % (quote.get("placements"), want_pl))
     ranked = [(x["pool_id"], x["unit_price"]) for x in quote.get("ranked", []) if x["pool_id"] in ids]

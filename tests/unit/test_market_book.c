@@ -132,8 +132,9 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   o->budget_total_minor = rnd(6) == 0 ? (int64_t)(1000 + rnd(20000)) : -1;
   o->split = rnd(3) == 0;
   o->max_pieces = (int32_t)(1 + rnd(4));
-  o->objective = (sl_market_objective)rnd(3);
+  o->objective = (sl_market_objective)rnd(4); /* cheapest_per_ncu too (issue 15) */
   if (o->objective == SL_OBJ_TRADEOFF) o->money_per_ms_minor = rnd(20);
+  if (!o->split && rnd(4) == 0) o->ncu_milli_wanted = 500 + rnd(8000); /* an amount of NCU */
 }
 
 /* The full matcher over every pool of the model, window [T0, T0 + NS h). */

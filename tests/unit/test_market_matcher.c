@@ -1519,8 +1519,47 @@ static void test_objective_cheapest_per_ncu(void **state) {
   assert_int_equal(k[2], 65);
 }
 
+/* An amount of NCU instead of a GPU count (issue 15): each pool gives ceil(NCU / its NCU per
+ * GPU) GPUs; cheapest ranks by the hourly cost of those GPUs; unrated models fail the spec. */
+static void test_ncu_order(void **state) {
+  (void)state;
+  book b = {.n = 0};
+  add_pool(&b, 1, 10, 64)->ncu_milli = -1;  /* unrated: SPEC */
+  add_pool(&b, 2, 60, 16)->ncu_milli = 500; /* 16 GPUs x 0.60 = 9.60 an hour */
+  add_pool(&b, 3, 110, 8);                  /* 8 GPUs x 1.10 = 8.80 an hour */
+  add_pool(&b, 4, 50, 16)->ncu_milli = 300; /* 27 GPUs needed, 16 free: CAPACITY, 11 short */
+  sl_market_order o = mk_order(8, 2);
+  o.ncu_milli_wanted = 8000;
+  assert_int_equal(sl_market_gpus_for(&o, &b.p[1]), 16);
+  assert_int_equal(sl_market_gpus_for(&o, &b.p[3]), 27);
+  assert_int_equal(sl_market_gpus_for(&o, &b.p[0]), 0);
+  sl_market_result r;
+  match(&b, &o, &r);
+  expect_gang(&r, 2, T0);
+  assert_int_equal(r.pieces[0].gpus, 8);
+  assert_int_equal(r.gpus_filled, 8);
+  assert_int_equal(r.pieces[0].total_minor, 8 * 2 * 110);
+  assert_int_equal(r.nranked, 2);
+  assert_int_equal(r.ranked[1].pool, 1);
+  assert_int_equal(r.ranked[1].gpus, 16);
+  expect_verdict(&r, 0, SL_WHY_SPEC, "unrated model cannot deliver NCU");
+  expect_verdict(&r, 3, SL_WHY_CAPACITY, "no start in window with 27 free GPUs (best: 16)");
+  assert_int_equal(r.verdicts[3].gap, 11);
+  sl_market_result_free(&r);
+  o.ncu_milli_wanted = 7001; /* rounds up per pool: 8 H100s, 15 of the 0.5-NCU pool */
+  o.objective = SL_OBJ_CHEAPEST_PER_NCU;
+  b.p[1].price_minor = 50; /* 1.00 per NCU-hour beats 1.10 */
+  match(&b, &o, &r);
+  expect_gang(&r, 1, T0);
+  assert_int_equal(r.pieces[0].gpus, 15);
+  sl_market_result_free(&r);
+  o.split = true; /* NCU orders are gang only */
+  assert_false(sl_market_match(&o, b.p, b.n, T0, NS, &r));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_ncu_order),
       cmocka_unit_test(test_objective_cheapest_per_ncu),
       cmocka_unit_test(test_gaps_of_each_reason),
       cmocka_unit_test(test_nearer_order),

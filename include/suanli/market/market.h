@@ -78,7 +78,11 @@ typedef struct sl_market_pool {
 } sl_market_pool;
 
 typedef struct sl_market_order {
-  int32_t gpus;                         /* >= 1 */
+  int32_t gpus; /* >= 1; ignored (but still >= 1) when ncu_milli_wanted > 0 */
+  /* > 0: an amount of normalized capacity (thousandths of an NCU) instead of a GPU count
+   * (issue 15; gang only): each pool must give sl_market_gpus_for() GPUs, ceil(wanted / its NCU
+   * per GPU); unrated models fail SPEC.  CHEAPEST then ranks by the hourly cost of those GPUs. */
+  int64_t ncu_milli_wanted;
   int32_t duration_slots;               /* hours, >= 1 */
   int64_t earliest_start, latest_start; /* slot-aligned, earliest <= latest */
   /* spec (each optional; all given ones must hold) */
@@ -157,6 +161,10 @@ void sl_market_result_free(sl_market_result *r);
  * p->free is not read. */
 sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_pool *p,
                                      sl_market_verdict *v);
+/* The GPUs pool p must give for order o: o->gpus, or for an NCU order ceil(ncu_milli_wanted /
+ * p->ncu_milli) (0 when the pool is unrated or the count does not fit int32). */
+int32_t sl_market_gpus_for(const sl_market_order *o, const sl_market_pool *p);
+
 /* The most free GPUs pool p keeps over a whole window of the order's duration at any start
  * of [earliest_start, latest_start] inside its availability (p->free covers nslots slots from
  * window_start); -1 when no start lies inside the availability or the arguments are invalid.
