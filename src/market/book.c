@@ -725,6 +725,51 @@ static bool note(sl_market_book_match *out, size_t *want_ex, sl_market_why w, co
   return in_add(in, p, false);
 }
 
+/* The nearest miss seen so far for one reason (src/market/README.md, "Nearest miss"). */
+typedef struct {
+  const bpool *p; /* NULL: none yet */
+  int64_t gap;    /* -1: no distance */
+} nearc;
+
+/* Is (gap, price, id) of p nearer than the nearest so far?  The order of sl_market_nearer. */
+static bool near_beats(const nearc *n, const bpool *p, int64_t gap) {
+  if (!n->p) return true;
+  uint64_t a = gap < 0 ? UINT64_MAX : (uint64_t)gap, b = n->gap < 0 ? UINT64_MAX : (uint64_t)n->gap;
+  if (a != b) return a < b;
+  if (p->price != n->p->price) return p->price < n->p->price;
+  return p->id < n->p->id;
+}
+
+static void near_offer(nearc *n, const bpool *p, int64_t gap) {
+  if (near_beats(n, p, gap)) *n = (nearc){p, gap < 0 ? -1 : gap};
+}
+
+/* The CAPACITY gap of a gang order for pool p: GPUs short of the most it keeps free over a
+ * whole window at any start (-1 when no start lies inside its availability).  scratch holds
+ * nslots entries. */
+static int64_t capacity_gap(const sl_market_book *b, const bpool *p, int org,
+                            const sl_market_order *m, int64_t window_start, size_t nslots,
+                            int32_t *scratch) {
+  sl_market_pool mp = mkt_pool(b, p, org);
+  fill_free(p, window_start, nslots, scratch);
+  mp.free = scratch;
+  int32_t best = sl_market_best_cap(m, &mp, window_start, nslots);
+  return best < 0 ? -1 : (int64_t)sl_market_gpus_for(m, &mp) - best;
+}
+
+/* The GPUs pool p must give for order m (sl_market_gpus_for over the book's attributes). */
+static int32_t need_of(const sl_market_order *m, const bpool *p) {
+  if (m->ncu_milli_wanted <= 0) return m->gpus;
+  sl_market_pool mp = {.ncu_milli = p->ncu_milli};
+  return sl_market_gpus_for(m, &mp);
+}
+
+/* A lower bound of capacity_gap that reads no bookings: GPUs short of the whole pool. */
+static int64_t gap_bound(const sl_market_order *m, const bpool *p) {
+  int32_t need = need_of(m, p);
+  return need > p->gpu_count ? (int64_t)need - p->gpu_count : 0;
+}
+
 static bool excluded(const sl_market_book_opts *o, int64_t id) {
   for (size_t i = 0; i < o->n_exclude; i++)
     if (o->exclude[i] == id) return true;
@@ -744,8 +789,11 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
   inlist in = {0};
   hent *heap = malloc((b->nbuckets ? b->nbuckets : 1) * sizeof *heap);
   size_t nheap = 0, *okn = calloc(b->nbuckets ? b->nbuckets : 1, sizeof *okn);
+  int32_t *scratch = calloc(nslots, sizeof *scratch);
+  nearc near[SL_WHY_OUTRANKED + 1];
+  memset(near, 0, sizeof near);
   bool rc = false;
-  if (!heap || !okn) goto cleanup;
+  if (!heap || !okn || !scratch) goto cleanup;
 
   /* 1. Per bucket: the static verdict of its attributes, and how many of its live pools
    * (cheapest first) pass the price checks.  Everything else is counted, not visited. */
@@ -762,8 +810,10 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
     if (!k->nlive) continue;
     const bpool *p0 = pool_of(b, k->live[0].id);
     sl_market_pool rep = mkt_pool(b, p0, org);
-    sl_market_why w = sl_market_static_check(m, &rep, NULL);
+    sl_market_verdict rv;
+    sl_market_why w = sl_market_static_check(m, &rep, &rv);
     size_t nok = 0;
+    if (w == SL_WHY_LATENCY) near_offer(&near[w], p0, rv.gap); /* one RTT: live[0] is nearest */
     if (w == SL_WHY_CHOSEN || w == SL_WHY_PRICE) { /* the price checks are monotone in price */
       size_t lo = 0, hi = k->nlive;
       while (lo < hi) {
@@ -774,6 +824,11 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       }
       nok = lo;
       w = SL_WHY_PRICE;
+      if (nok < k->nlive) { /* the cheapest pool over the limit is this bucket's nearest */
+        rep.price_minor = k->live[nok].price;
+        sl_market_static_check(m, &rep, &rv);
+        near_offer(&near[w], pool_of(b, k->live[nok].id), rv.gap);
+      }
     }
     for (size_t i = nok; i < k->nlive; i++) {
       if (want_ex[w] >= examples) { /* the rest, counted, not visited */
@@ -783,8 +838,14 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       if (!note(out, want_ex, w, pool_of(b, k->live[i].id), &in, examples)) goto cleanup;
     }
     int64_t class_max = k->size_class >= 31 ? INT32_MAX : ((int64_t)1 << k->size_class) - 1;
-    if (nok && !m->split && class_max < m->gpus) { /* too small, whatever the bookings */
+    if (nok && !m->split && class_max < need_of(m, p0)) { /* too small, whatever the bookings */
       out->pruned += nok;
+      for (size_t i = 0; i < nok; i++) { /* the nearest: only pools that could beat it */
+        const bpool *q = pool_of(b, k->live[i].id);
+        if (near_beats(&near[SL_WHY_CAPACITY], q, gap_bound(m, q)))
+          near_offer(&near[SL_WHY_CAPACITY], q,
+                     capacity_gap(b, q, org, m, window_start, nslots, scratch));
+      }
       for (size_t i = 0; i < nok; i++) {
         if (want_ex[SL_WHY_CAPACITY] >= examples) {
           out->counts[SL_WHY_CAPACITY] += nok - i;
@@ -839,19 +900,29 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
     out->examined++;
     bool feasible;
     if (!m->split) {
-      feasible = first_start(p, first, last, m->duration_slots, m->gpus) >= 0;
-      if (!feasible && !note(out, want_ex, SL_WHY_CAPACITY, p, &in, examples)) goto cleanup;
+      const int32_t g = need_of(m, p); /* one model per bucket: >= 1 once statically fit */
+      feasible = first_start(p, first, last, m->duration_slots, g) >= 0;
+      if (!feasible) {
+        if (near_beats(&near[SL_WHY_CAPACITY], p, gap_bound(m, p)))
+          near_offer(&near[SL_WHY_CAPACITY], p,
+                     capacity_gap(b, p, org, m, window_start, nslots, scratch));
+        if (!note(out, want_ex, SL_WHY_CAPACITY, p, &in, examples)) goto cleanup;
+      }
       if (feasible) {
-        __int128 hourly = (__int128)m->gpus * p->price;
+        __int128 hourly = (__int128)g * p->price;
         __int128 total = hourly * m->duration_slots;
-        if ((m->budget_hourly_minor >= 0 && hourly > m->budget_hourly_minor) ||
-            (m->budget_total_minor >= 0 && total > m->budget_total_minor)) {
+        bool over_hourly = m->budget_hourly_minor >= 0 && hourly > m->budget_hourly_minor;
+        if (over_hourly || (m->budget_total_minor >= 0 && total > m->budget_total_minor)) {
+          __int128 over =
+              over_hourly ? hourly - m->budget_hourly_minor : total - m->budget_total_minor;
+          near_offer(&near[SL_WHY_BUDGET], p, over > INT64_MAX ? INT64_MAX : (int64_t)over);
           feasible = false;
           if (!note(out, want_ex, SL_WHY_BUDGET, p, &in, examples)) goto cleanup;
         }
       }
     } else {
       feasible = first_start(p, first, last, m->duration_slots, 1) >= 0;
+      if (!feasible) near_offer(&near[SL_WHY_CAPACITY], p, -1); /* never free: no distance */
       if (!feasible && !note(out, want_ex, SL_WHY_CAPACITY, p, &in, examples)) goto cleanup;
     }
     if (feasible) {
@@ -868,6 +939,14 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
   out->unexamined = static_ok - out->examined;
   out->counts[SL_WHY_OUTRANKED] += out->unexamined;
 
+  /* The nearest miss of each reason joins the examples when it is not in the list yet. */
+  for (int w = SL_WHY_HEALTH; w <= SL_WHY_OUTRANKED; w++) {
+    if (!near[w].p) continue;
+    bool have = false;
+    for (size_t i = 0; i < in.n && !have; i++) have = in.p[i] == near[w].p;
+    if (!have && !in_add(&in, near[w].p, false)) goto cleanup;
+  }
+
   /* 3. The matcher over the examined candidates and the examples. */
   out->npools = in.n;
   if (in.n) {
@@ -883,15 +962,27 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
     }
   }
   if (!sl_market_match(m, out->pools, in.n, window_start, nslots, &out->result)) goto cleanup;
+  const sl_market_verdict *vs = out->result.verdicts;
+  for (int w = 0; w <= SL_WHY_OUTRANKED; w++) out->nearest[w] = SIZE_MAX;
   for (size_t i = 0; i < in.n; i++) {
-    sl_market_why w = out->result.verdicts[i].why;
+    sl_market_why w = vs[i].why;
     if (in.cand[i]) out->counts[w]++;
-    if (out->nexamples[w] < examples) out->examples[w][out->nexamples[w]++] = i;
+    size_t *n = &out->nearest[w];
+    if (*n == SIZE_MAX || sl_market_nearer(&vs[i], &out->pools[i], &vs[*n], &out->pools[*n]))
+      *n = i;
+  }
+  /* examples: the nearest miss first, then the others in the order they were met */
+  for (size_t i = 0; i < in.n; i++) {
+    sl_market_why w = vs[i].why;
+    size_t *ne = &out->nexamples[w];
+    if (*ne == 0 && examples > 0) out->examples[w][(*ne)++] = out->nearest[w];
+    if (i != out->nearest[w] && *ne < examples) out->examples[w][(*ne)++] = i;
   }
   rc = true;
 cleanup:
   free(heap);
   free(okn);
+  free(scratch);
   free(in.p);
   free(in.cand);
   if (!rc) sl_market_book_match_free(out);

@@ -34,6 +34,8 @@
  *   LOWEST_LATENCY  (0, rtt, price); unknown rtt (1, 0, price); no origin: (0, 0, price)
  *   TRADEOFF        (0, price*1000 + rtt_us*money_per_ms_minor, 0), saturating at INT64_MAX;
  *                   unknown rtt (1, price*1000, 0); no origin: (0, price*1000, 0)
+ *   CHEAPEST_PER_NCU (0, ceil(price * 10^9 / ncu_milli), price) — the price per NCU-hour in
+ *                   millionths of a minor unit; unrated or 0-NCU models (1, 0, price)
  * (price*1000 is in thousandths of a minor unit, like rtt_us * money-per-ms.)
  *
  * GANG (split = false).  Each statically-ok pool is placed at its earliest feasible start
@@ -160,6 +162,9 @@ static const char *money(int64_t minor, char *buf) {
   return buf;
 }
 
+/* A non-negative __int128 amount as int64, saturating at INT64_MAX. */
+static int64_t sat128(__int128 v) { return v > INT64_MAX ? INT64_MAX : (int64_t)v; }
+
 /* Same for an __int128 amount (sums of pieces); saturates at INT64_MAX for display. */
 static const char *money128(__int128 minor, char *buf) {
   return money(minor > INT64_MAX ? INT64_MAX : (int64_t)minor, buf);
@@ -183,16 +188,19 @@ static bool in_list(const char *s, const char *const *list, size_t n) {
   return false;
 }
 
-/* Sets a verdict; returns false so that a failing check can `return verdict(...)`. */
-__attribute__((format(printf, 3, 4))) static bool verdict(sl_market_verdict *v, sl_market_why w,
-                                                          const char *fmt, ...) {
+/* Sets a verdict with its distance `gap` (-1: none, see market.h); returns false so that a
+ * failing check can `return verdict_gap(...)`. */
+__attribute__((format(printf, 4, 5))) static bool verdict_gap(sl_market_verdict *v, sl_market_why w,
+                                                              int64_t gap, const char *fmt, ...) {
   va_list ap;
   v->why = w;
+  v->gap = gap < 0 ? -1 : gap;
   va_start(ap, fmt);
   vsnprintf(v->detail, sizeof v->detail, fmt, ap);
   va_end(ap);
   return false;
 }
+#define verdict(v, w, ...) verdict_gap((v), (w), -1, __VA_ARGS__)
 
 /* ---------------------------------------------------------------------------------------- */
 /* Arguments                                                                                */
@@ -222,7 +230,8 @@ static bool args_valid(const sl_market_order *o, const sl_market_pool *pools, si
     return false;
   if (need_end > window_end) return false;
   if (o->split && o->max_pieces < 1) return false;
-  if ((unsigned)o->objective > SL_OBJ_TRADEOFF) return false;
+  if (o->ncu_milli_wanted > 0 && o->split) return false; /* NCU orders are gang only */
+  if ((unsigned)o->objective > SL_OBJ_CHEAPEST_PER_NCU) return false;
   if (o->objective == SL_OBJ_TRADEOFF && o->money_per_ms_minor < 0) return false;
   if ((unsigned)o->intra > SL_INTRA_OTHER || (unsigned)o->min_inter > SL_INTER_INFINIBAND)
     return false;
@@ -262,6 +271,10 @@ static bool static_checks(const sl_market_order *o, const sl_market_pool *p, sl_
       return verdict(v, SL_WHY_SPEC, "min_memory_gb %d > %d", (int)o->min_memory_gb,
                      (int)p->memory_gb);
   }
+  if (o->ncu_milli_wanted > 0 && sl_market_gpus_for(o, p) < 1)
+    return verdict(v, SL_WHY_SPEC,
+                   p->ncu_milli <= 0 ? "unrated model cannot deliver NCU"
+                                     : "too many GPUs for the NCU asked");
   if (o->min_ncu_milli >= 0) {
     if (p->ncu_milli < 0) return verdict(v, SL_WHY_SPEC, "unrated model cannot meet min_ncu");
     if (p->ncu_milli < o->min_ncu_milli) {
@@ -298,14 +311,16 @@ static bool static_checks(const sl_market_order *o, const sl_market_pool *p, sl_
         fmt_milli(p->rtt_us, dec, x, sizeof x);
         fmt_milli(o->max_rtt_us, dec, y, sizeof y);
       }
-      return verdict(v, SL_WHY_LATENCY, "RTT %s ms > max %s ms", x, y);
+      return verdict_gap(v, SL_WHY_LATENCY, p->rtt_us - o->max_rtt_us, "RTT %s ms > max %s ms", x,
+                         y);
     }
   }
 
   /* PRICE */
   if (o->max_price_minor >= 0 && p->price_minor > o->max_price_minor)
-    return verdict(v, SL_WHY_PRICE, "price %s > max %s per GPU-hour", money(p->price_minor, a),
-                   money(o->max_price_minor, b));
+    return verdict_gap(v, SL_WHY_PRICE, p->price_minor - o->max_price_minor,
+                       "price %s > max %s per GPU-hour", money(p->price_minor, a),
+                       money(o->max_price_minor, b));
   if (o->max_ncu_price_minor >= 0) {
     if (p->ncu_milli < 0)
       return verdict(v, SL_WHY_PRICE, "unrated model has no price per NCU-hour");
@@ -318,13 +333,16 @@ static bool static_checks(const sl_market_order *o, const sl_market_pool *p, sl_
       /* per-NCU price, rounded up so that it reads above the maximum */
       __int128 per = (lhs + p->ncu_milli - 1) / p->ncu_milli;
       fmt_milli(p->ncu_milli, 3, x, sizeof x);
-      return verdict(v, SL_WHY_PRICE, "price %s per NCU-hour > max %s (%s per GPU-hour at %s NCU)",
-                     money128(per, a), money(o->max_ncu_price_minor, b), money(p->price_minor, c),
-                     x);
+      /* the gap per GPU-hour: the price above the most the NCU limit allows for this pool */
+      return verdict_gap(v, SL_WHY_PRICE, (int64_t)((lhs - rhs + 999) / 1000),
+                         "price %s per NCU-hour > max %s (%s per GPU-hour at %s NCU)",
+                         money128(per, a), money(o->max_ncu_price_minor, b),
+                         money(p->price_minor, c), x);
     }
   }
   int64_t t;
-  if (__builtin_mul_overflow((int64_t)o->gpus * o->duration_slots, p->price_minor, &t))
+  if (__builtin_mul_overflow((int64_t)sl_market_gpus_for(o, p) * o->duration_slots, p->price_minor,
+                             &t))
     return verdict(v, SL_WHY_PRICE, "total overflows");
   *total = t;
   return true;
@@ -334,7 +352,10 @@ static mkey pool_key(const sl_market_order *o, const sl_market_pool *p) {
   mkey k = {{0, 0, 0}};
   bool unknown = o->has_origin && p->rtt_us < 0;
   switch (o->objective) {
-  case SL_OBJ_CHEAPEST: k.k[1] = p->price_minor; break;
+  case SL_OBJ_CHEAPEST: /* an NCU order: the hourly cost of the GPUs that deliver it */
+    k.k[1] = o->ncu_milli_wanted > 0 ? sat_mul(sl_market_gpus_for(o, p), p->price_minor)
+                                     : p->price_minor;
+    break;
   case SL_OBJ_LOWEST_LATENCY:
     if (unknown) k.k[0] = 1;
     else if (o->has_origin) k.k[1] = p->rtt_us;
@@ -344,6 +365,12 @@ static mkey pool_key(const sl_market_order *o, const sl_market_pool *p) {
     k.k[1] = sat_mul(p->price_minor, 1000);
     if (unknown) k.k[0] = 1;
     else if (o->has_origin) k.k[1] = sat_add(k.k[1], sat_mul(p->rtt_us, o->money_per_ms_minor));
+    break;
+  case SL_OBJ_CHEAPEST_PER_NCU:
+    /* price per NCU-hour in millionths of a minor unit, rounded up; then the GPU-hour price */
+    if (p->ncu_milli <= 0) k.k[0] = 1;
+    else k.k[1] = sat128(((__int128)p->price_minor * 1000000000 + p->ncu_milli - 1) / p->ncu_milli);
+    k.k[2] = p->price_minor;
     break;
   }
   return k;
@@ -418,10 +445,11 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     const sl_market_pool *p = &c->pools[i];
     sl_market_verdict *v = &out->verdicts[i];
     window_caps(c, p, caps, dq);
+    const int32_t need = sl_market_gpus_for(o, p); /* >= 1: the static checks passed */
     int32_t best = -1;
     size_t found = c->nstarts;
     for (size_t t = 0; t < c->nstarts; t++) {
-      if (caps[t] >= o->gpus) {
+      if (caps[t] >= need) {
         found = t;
         break;
       }
@@ -433,27 +461,27 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
         sl_time_format(p->avail_until, u, sizeof u);
         verdict(v, SL_WHY_CAPACITY, "availability [%s, %s) leaves no start in window", f, u);
       } else {
-        verdict(v, SL_WHY_CAPACITY, "no start in window with %d free GPUs (best: %d)", (int)o->gpus,
-                (int)best);
+        verdict_gap(v, SL_WHY_CAPACITY, need - best,
+                    "no start in window with %d free GPUs (best: %d)", (int)need, (int)best);
       }
       continue;
     }
-    int64_t hourly = (int64_t)o->gpus * p->price_minor; /* <= totals[i], fits */
+    int64_t hourly = (int64_t)need * p->price_minor; /* <= totals[i], fits */
     if (o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor) {
-      verdict(v, SL_WHY_BUDGET, "hourly cost %s > budget %s", money(hourly, a),
-              money(o->budget_hourly_minor, b));
+      verdict_gap(v, SL_WHY_BUDGET, hourly - o->budget_hourly_minor, "hourly cost %s > budget %s",
+                  money(hourly, a), money(o->budget_hourly_minor, b));
       continue;
     }
     if (o->budget_total_minor >= 0 && totals[i] > o->budget_total_minor) {
-      verdict(v, SL_WHY_BUDGET, "total %s > budget %s", money(totals[i], a),
-              money(o->budget_total_minor, b));
+      verdict_gap(v, SL_WHY_BUDGET, totals[i] - o->budget_total_minor, "total %s > budget %s",
+                  money(totals[i], a), money(o->budget_total_minor, b));
       continue;
     }
     ents[n].key = pool_key(o, p);
     ents[n].start = start_of(c, found);
     ents[n].id = p->id;
     ents[n].idx = i;
-    ents[n].gpus = o->gpus;
+    ents[n].gpus = need;
     n++;
   }
 
@@ -466,7 +494,7 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
       return false;
     }
     for (size_t r = 0; r < n; r++) {
-      fill_piece(c, &out->ranked[r], ents[r].idx, ents[r].start, o->gpus);
+      fill_piece(c, &out->ranked[r], ents[r].idx, ents[r].start, ents[r].gpus);
       sl_market_verdict *v = &out->verdicts[ents[r].idx];
       if (r == 0) verdict(v, SL_WHY_CHOSEN, "rank 1");
       else verdict(v, SL_WHY_OUTRANKED, "rank %zu", r + 1);
@@ -475,7 +503,7 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     out->pieces[0] = out->ranked[0];
     out->npieces = 1;
     out->filled = true;
-    out->gpus_filled = o->gpus;
+    out->gpus_filled = out->pieces[0].gpus;
   }
   free(ents);
   return true;
@@ -717,18 +745,20 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       }
     } else if (any_full && has_cap) {
       if (o->budget_hourly_minor >= 0 && min_hourly > o->budget_hourly_minor)
-        verdict(v, SL_WHY_BUDGET, "every full fill exceeds the hourly budget %s (lowest: %s)",
-                money(o->budget_hourly_minor, a), money128(min_hourly, b));
+        verdict_gap(v, SL_WHY_BUDGET, sat128(min_hourly - o->budget_hourly_minor),
+                    "every full fill exceeds the hourly budget %s (lowest: %s)",
+                    money(o->budget_hourly_minor, a), money128(min_hourly, b));
       else if (o->budget_total_minor >= 0 && min_total > o->budget_total_minor)
-        verdict(v, SL_WHY_BUDGET, "every full fill exceeds the total budget %s (lowest: %s)",
-                money(o->budget_total_minor, a), money128(min_total, b));
+        verdict_gap(v, SL_WHY_BUDGET, sat128(min_total - o->budget_total_minor),
+                    "every full fill exceeds the total budget %s (lowest: %s)",
+                    money(o->budget_total_minor, a), money128(min_total, b));
       else verdict(v, SL_WHY_BUDGET, "no full fill meets both the hourly and the total budget");
     } else if (any_full) {
       verdict(v, SL_WHY_CAPACITY, "no free GPU at any start in window");
     } else if (has_cap) {
-      verdict(v, SL_WHY_CAPACITY,
-              "no start in window gathers %d GPUs (best: %lld in at most %d pools)", (int)o->gpus,
-              (long long)max_gather, (int)o->max_pieces);
+      verdict_gap(v, SL_WHY_CAPACITY, o->gpus - max_gather,
+                  "no start in window gathers %d GPUs (best: %lld in at most %d pools)",
+                  (int)o->gpus, (long long)max_gather, (int)o->max_pieces);
     } else {
       verdict(v, SL_WHY_CAPACITY,
               "no free GPU at any start in window (best start gathers %lld of %d)",
@@ -858,4 +888,42 @@ sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_p
 void sl_market_key(const sl_market_order *o, const sl_market_pool *p, int64_t key[3]) {
   mkey k = pool_key(o, p);
   for (int i = 0; i < 3; i++) key[i] = k.k[i];
+}
+
+int32_t sl_market_best_cap(const sl_market_order *o, const sl_market_pool *p, int64_t window_start,
+                           size_t nslots) {
+  if (!o || !p || !p->free || !args_valid(o, NULL, 0, window_start, nslots)) return -1;
+  mctx c = {
+      .o = o,
+      .window_start = window_start,
+      .first = (size_t)((o->earliest_start - window_start) / SL_SLOT_SECONDS),
+      .nstarts = (size_t)((o->latest_start - o->earliest_start) / SL_SLOT_SECONDS) + 1,
+      .dur = (size_t)o->duration_slots,
+  };
+  int32_t *caps = calloc(c.nstarts, sizeof *caps), best = -1;
+  size_t *dq = calloc(c.nstarts + c.dur, sizeof *dq);
+  if (caps && dq) {
+    window_caps(&c, p, caps, dq);
+    for (size_t t = 0; t < c.nstarts; t++)
+      if (caps[t] > best) best = caps[t];
+  }
+  free(caps);
+  free(dq);
+  return best;
+}
+
+bool sl_market_nearer(const sl_market_verdict *a, const sl_market_pool *pa,
+                      const sl_market_verdict *b, const sl_market_pool *pb) {
+  uint64_t ga = a->gap < 0 ? UINT64_MAX : (uint64_t)a->gap;
+  uint64_t gb = b->gap < 0 ? UINT64_MAX : (uint64_t)b->gap;
+  if (ga != gb) return ga < gb;
+  if (pa->price_minor != pb->price_minor) return pa->price_minor < pb->price_minor;
+  return pa->id < pb->id;
+}
+
+int32_t sl_market_gpus_for(const sl_market_order *o, const sl_market_pool *p) {
+  if (o->ncu_milli_wanted <= 0) return o->gpus;
+  if (p->ncu_milli <= 0) return 0;
+  int64_t g = o->ncu_milli_wanted / p->ncu_milli + (o->ncu_milli_wanted % p->ncu_milli != 0);
+  return g > INT32_MAX ? 0 : (int32_t)g;
 }

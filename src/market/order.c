@@ -64,14 +64,19 @@ static bool string_list(json_t *arr, const char *field, const char **dst, sl_jer
 bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, sl_jerr *err) {
   memset(out, 0, sizeof *out);
   int64_t gpus = 0, hours = 0, earliest = 0, latest = 0, expires = 0, max_pieces = 16;
-  int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1;
+  int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1, ncu = 0;
   bool has_latest = false, has_max_price = false, has_ncu_price = false, has_mpm = false,
-       has_rtt = false, has_expires = false, has_pieces = false;
+       has_rtt = false, has_expires = false, has_pieces = false, has_objective = false,
+       has_gpus = false, has_ncu = false;
   const char *placement = "gang", *objective = "cheapest", *tif = "fill_or_kill";
   const char *origin = NULL;
   json_t *spec = NULL, *regions = NULL, *excluded = NULL;
+  /* gpus is required unless the body asks for an amount of ncu instead */
+  const json_t *ncu_v = json_is_object(body) ? json_object_get(body, "ncu") : NULL;
+  const bool gpus_required = ncu_v == NULL || json_is_null(ncu_v);
   const sl_jfield f[] = {
-      {"gpus", SL_JT_INT, true, &gpus, NULL, 1, 100000, NULL},
+      {"gpus", SL_JT_INT, gpus_required, &gpus, &has_gpus, 1, 100000, NULL},
+      {"ncu", SL_JT_MILLI, false, &ncu, &has_ncu, 1, 100000000, NULL},
       {"duration_hours", SL_JT_HOURS, true, &hours, NULL, 1, 2160, NULL},
       {"earliest_start", SL_JT_START, true, &earliest, NULL, 0, 1, NULL},
       {"latest_start", SL_JT_START, false, &latest, &has_latest, 0, 1, NULL},
@@ -86,7 +91,8 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
        INT64_C(10000000), NULL},
       {"placement", SL_JT_ENUM, false, &placement, NULL, 0, 0, sl_vocab_names(SL_VD_PLACEMENT)},
       {"max_pieces", SL_JT_INT, false, &max_pieces, &has_pieces, 1, 64, NULL},
-      {"objective", SL_JT_ENUM, false, &objective, NULL, 0, 0, sl_vocab_names(SL_VD_OBJECTIVE)},
+      {"objective", SL_JT_ENUM, false, &objective, &has_objective, 0, 0,
+       sl_vocab_names(SL_VD_OBJECTIVE)},
       {"money_per_ms", SL_JT_MONEY, false, &mpm, &has_mpm, 0, INT64_C(10000000), NULL},
       {"time_in_force", SL_JT_ENUM, false, &tif, NULL, 0, 0, sl_vocab_names(SL_VD_TIME_IN_FORCE)},
       {"expires_at", SL_JT_TIME, false, &expires, &has_expires, 0, 0, NULL},
@@ -106,6 +112,8 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   };
   if (spec && !sl_json_decode(spec, sf, sizeof sf / sizeof sf[0], "spec.", err)) return false;
 
+  if (has_gpus && has_ncu)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "ncu", "give gpus or ncu, not both");
   if (!has_latest) latest = earliest;
   if (latest < earliest)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start",
@@ -115,9 +123,12 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
                        "may be at most 30 days after earliest_start");
   if (has_rtt && !origin)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "max_rtt_ms needs origin_region");
+  /* an order that limits the price per NCU-hour and names no objective buys the cheapest NCU
+   * (issue 15), not the cheapest GPU-hour */
+  if (!has_objective && has_ncu_price) objective = sl_vocab_name(SL_OBJECTIVE_CHEAPEST_PER_NCU);
   sl_vocab obj = sl_vocab_parse(SL_VD_OBJECTIVE, objective);
   bool tradeoff = obj == SL_OBJECTIVE_TRADEOFF;
-  if (obj != SL_OBJECTIVE_CHEAPEST && !origin)
+  if (obj != SL_OBJECTIVE_CHEAPEST && obj != SL_OBJECTIVE_CHEAPEST_PER_NCU && !origin)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "origin_region", "objective %s needs origin_region",
                        objective);
   if (tradeoff && !has_mpm)
@@ -127,6 +138,9 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "money_per_ms",
                        "only allowed with objective tradeoff");
   bool split = sl_vocab_is(placement, SL_PLACEMENT_SPLIT);
+  if (split && has_ncu)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "placement",
+                       "an order for an amount of ncu is placed gang (one pool)");
   if (!split && has_pieces)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "max_pieces", "only allowed with placement split");
   bool good_till = sl_vocab_is(tif, SL_TIME_IN_FORCE_GOOD_TILL);
@@ -160,7 +174,10 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
     return false;
   }
   sl_market_order *m = &out->m;
-  m->gpus = (int32_t)gpus;
+  /* an NCU order: gpus is its amount in whole NCU rounded up, for the records only (each pool
+   * gives sl_market_gpus_for) */
+  m->gpus = has_ncu ? (int32_t)((ncu + 999) / 1000) : (int32_t)gpus;
+  m->ncu_milli_wanted = has_ncu ? ncu : 0;
   m->duration_slots = (int32_t)hours;
   m->earliest_start = earliest;
   m->latest_start = latest;
@@ -183,9 +200,10 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   m->budget_total_minor = -1;
   m->split = split;
   m->max_pieces = (int32_t)max_pieces;
-  m->objective =
-      tradeoff ? SL_OBJ_TRADEOFF
-               : (obj == SL_OBJECTIVE_LOWEST_LATENCY ? SL_OBJ_LOWEST_LATENCY : SL_OBJ_CHEAPEST);
+  m->objective = tradeoff                               ? SL_OBJ_TRADEOFF
+                 : obj == SL_OBJECTIVE_LOWEST_LATENCY   ? SL_OBJ_LOWEST_LATENCY
+                 : obj == SL_OBJECTIVE_CHEAPEST_PER_NCU ? SL_OBJ_CHEAPEST_PER_NCU
+                                                        : SL_OBJ_CHEAPEST;
   m->money_per_ms_minor = has_mpm ? mpm : 0;
   out->origin = origin;
   out->good_till = good_till;

@@ -88,12 +88,14 @@ static json_t *money(int64_t minor) {
   return json_string(buf);
 }
 
-static json_t *ms(int64_t us) {
-  if (us < 0) return json_null();
+/* Non-negative thousandths as "8.000" (NCU; microseconds as milliseconds). */
+static json_t *milli(int64_t m) {
   char buf[32];
-  snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(us / 1000), (long long)(us % 1000));
+  snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(m / 1000), (long long)(m % 1000));
   return json_string(buf);
 }
+
+static json_t *ms(int64_t us) { return us < 0 ? json_null() : milli(us); }
 
 static json_t *ts(int64_t t) {
   char buf[32];
@@ -104,18 +106,19 @@ static json_t *ts(int64_t t) {
 static json_t *piece_json(const sl_trading_book *b, const sl_market_order_req *o,
                           const sl_market_piece *p) {
   const sl_market_pool *r = &b->m.pools[p->pool];
-  json_t *per_ncu = json_null();
+  json_t *per_ncu = json_null(), *ncu = json_null();
   if (r->ncu_milli > 0)
     per_ncu = money((p->unit_price_minor * 1000 + r->ncu_milli / 2) / r->ncu_milli);
+  if (r->ncu_milli >= 0) ncu = milli((int64_t)p->gpus * r->ncu_milli); /* NCU delivered */
   return json_pack(
-      "{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
+      "{s:I,s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:o}", "pool_id", (json_int_t)r->id,
       "provider_id", (json_int_t)b->m.owner[p->pool], "region", r->region, "accelerator",
       r->accelerator, "rtt_ms", o->origin ? ms(p->rtt_us) : json_null(), "rtt_source",
       !o->origin || p->rtt_us < 0 ? json_null()
                                   : json_string(r->rtt_estimated ? "estimated" : "measured"),
       "start", ts(p->start), "end", ts(p->start + (int64_t)o->m.duration_slots * SL_SLOT_SECONDS),
-      "gpus", (int)p->gpus, "unit_price", money(p->unit_price_minor), "price_per_ncu_hour", per_ncu,
-      "total", money(p->total_minor));
+      "gpus", (int)p->gpus, "ncu", ncu, "unit_price", money(p->unit_price_minor),
+      "price_per_ncu_hour", per_ncu, "total", money(p->total_minor));
 }
 
 static json_t *verdict_json(int64_t id, const char *region, const char *accelerator,
@@ -124,6 +127,35 @@ static json_t *verdict_json(int64_t id, const char *region, const char *accelera
                         accelerator);
   if (with_reason) json_object_set_new(j, "reason", json_string(sl_market_why_name(v->why)));
   json_object_set_new(j, "detail", json_string(v->detail));
+  return j;
+}
+
+/* The distance of a miss as the API shows it (src/market/README.md, "Nearest miss"): money for
+ * PRICE (per GPU-hour) and BUDGET, milliseconds for LATENCY, GPUs for CAPACITY; null when the
+ * reason has none. */
+static json_t *gap_json(const sl_market_verdict *v) {
+  if (v->gap < 0) return json_null();
+  switch (v->why) {
+  case SL_WHY_PRICE:
+  case SL_WHY_BUDGET: return money(v->gap);
+  case SL_WHY_LATENCY: return ms(v->gap);
+  case SL_WHY_CAPACITY: {
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)v->gap);
+    return json_string(buf);
+  }
+  default: return json_null();
+  }
+}
+
+/* The nearest miss of reason w (an object, or null when no pool of the match has it). */
+static json_t *nearest_json(const sl_trading_book *b, int w) {
+  size_t i = b->m.nearest[w];
+  if (i == SIZE_MAX || i >= b->m.npools) return json_null();
+  const sl_market_pool *p = &b->m.pools[i];
+  const sl_market_verdict *v = &b->m.result.verdicts[i];
+  json_t *j = verdict_json(p->id, p->region, p->accelerator, v, false);
+  json_object_set_new(j, "gap", gap_json(v));
   return j;
 }
 
@@ -149,17 +181,21 @@ static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order
       json_array_append_new(
           ex, verdict_json(p->id, p->region, p->accelerator, &res->verdicts[i], false));
     }
-    json_array_append_new(reasons,
-                          json_pack("{s:s,s:I,s:o}", "reason", sl_market_why_name((sl_market_why)w),
-                                    "pools", (json_int_t)b->m.counts[w], "examples", ex));
+    json_array_append_new(reasons, json_pack("{s:s,s:I,s:o,s:o}", "reason",
+                                             sl_market_why_name((sl_market_why)w), "pools",
+                                             (json_int_t)b->m.counts[w], "examples", ex, "nearest",
+                                             nearest_json(b, w)));
   }
+  /* an NCU order asks for the GPUs its placement needs (else its NCU rounded up) */
+  int gpus = o->m.ncu_milli_wanted > 0 && res->filled ? (int)res->gpus_filled : (int)o->m.gpus;
   json_t *j = json_pack("{s:b,s:i,s:i,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "filled",
-                        res->filled, "gpus", (int)o->m.gpus, "gpus_available",
-                        (int)res->gpus_filled, "total", res->filled ? money(total) : json_null(),
-                        "window", "earliest_start", ts(b->window_start), "latest_start",
-                        ts(o->m.latest_start), "placements", placements, "ranked", ranked,
-                        "reasons", reasons, "pools", "total", (json_int_t)b->m.total, "examined",
-                        (json_int_t)b->m.examined, "unexamined", (json_int_t)b->m.unexamined);
+                        res->filled, "gpus", gpus, "gpus_available", (int)res->gpus_filled, "total",
+                        res->filled ? money(total) : json_null(), "window", "earliest_start",
+                        ts(b->window_start), "latest_start", ts(o->m.latest_start), "placements",
+                        placements, "ranked", ranked, "reasons", reasons, "pools", "total",
+                        (json_int_t)b->m.total, "examined", (json_int_t)b->m.examined, "unexamined",
+                        (json_int_t)b->m.unexamined);
+  if (j && o->m.ncu_milli_wanted > 0) json_object_set_new(j, "ncu", milli(o->m.ncu_milli_wanted));
   if (!j || !q->rejected) return j;
   /* the full per-pool list, one page in pool id order */
   int64_t chosen[64];
@@ -199,13 +235,12 @@ sl_dbrc sl_trading_quote(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int6
   return rc;
 }
 
-/* "no placement: 12 spec, 3 price, 1 capacity" with the details of the closest verdict. */
+/* "no placement: 12 spec, 3 price, 1 capacity; nearest miss: pool 7 (r, model): detail" —
+ * the nearest miss of the reason furthest along the checks (src/market/README.md). */
 static void summarise(const sl_trading_book *b, char *out, size_t len) {
-  const sl_market_verdict *closest = NULL;
-  for (size_t i = 0; i < b->m.npools; i++) {
-    const sl_market_verdict *v = &b->m.result.verdicts[i];
-    if (!closest || v->why > closest->why) closest = v; /* later checks = got further */
-  }
+  size_t closest = SIZE_MAX;
+  for (int w = SL_WHY_OUTRANKED; w >= SL_WHY_HEALTH && closest == SIZE_MAX; w--)
+    if (b->m.counts[w] && b->m.nearest[w] < b->m.npools) closest = b->m.nearest[w];
   size_t n = (size_t)snprintf(out, len, "no placement for the whole order");
   if (b->m.total == 0) {
     snprintf(out + n, len - n, ": no pools are listed");
@@ -218,7 +253,11 @@ static void summarise(const sl_trading_book *b, char *out, size_t len) {
                           sl_market_why_name((sl_market_why)w));
     sep = ", ";
   }
-  if (closest && n < len) snprintf(out + n, len - n, "; closest: %s", closest->detail);
+  if (closest != SIZE_MAX && n < len) {
+    const sl_market_pool *p = &b->m.pools[closest];
+    snprintf(out + n, len - n, "; nearest miss: pool %lld (%s, %s): %s", (long long)p->id,
+             p->region, p->accelerator, b->m.result.verdicts[closest].detail);
+  }
 }
 
 /* Fill order_id in the caller's transaction from the book.  A piece the database refuses

@@ -104,7 +104,8 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
   sl_jerr je;
   sl_trading_outcome out = SL_TRADING_NOT_FILLED;
   if (rc == SL_DB_OK && sl_market_order_parse(f.request, 0, &o, &je)) {
-    o.m.gpus = f.gpus;
+    o.m.gpus = f.gpus; /* the failed trade's GPUs (an NCU order: the same GPU count) */
+    o.m.ncu_milli_wanted = 0;
     o.m.duration_slots = f.hours;
     o.m.earliest_start = o.m.latest_start = f.start;
     rc = sl_trading_execute(c, f.order_id, f.tenant_id, &o, sl_clock_now(), &out, reason,

@@ -24,7 +24,7 @@ TRADE_KEYS = {"id", "order_id", "tenant_id", "provider_id", "pool_id", "region",
               "created_at", "settled_at", "cancelled_at"}
 TRADE_KEYS_DISPATCH = {"lost_gpus", "replaces_trade_id"}  # added with dispatch (schema 004)
 ORDER_KEYS = {"id", "tenant_id", "state", "reason", "request", "created_at", "updated_at", "filled_at", "trades"}
-PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "rtt_source", "start", "end", "gpus", "unit_price",
+PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "rtt_source", "start", "end", "gpus", "ncu", "unit_price",
                   "price_per_ncu_hour", "total"}
 QUOTE_KEYS = {"filled", "gpus", "gpus_available", "total", "window", "placements", "ranked", "reasons", "pools",
               "rejected"}  # "rejected" only with ?rejected=full (market_util.quote asks for it)
@@ -158,7 +158,7 @@ def test_quote_explains_every_pool_and_order_fills_cheapest():
     c.check(quote.get("total") == "14.22", "quote total %r, expected 3 GPUs x 2 h x 2.37 = '14.22'" % quote.get("total"))
     c.check(quote.get("window") == {"earliest_start": start, "latest_start": start}, "quote window %s" % quote.get("window"))
     want_pl = {"pool_id": A["id"], "provider_id": P["id"], "region": ra, "accelerator": "H100-SXM", "rtt_ms": "0.500",
-               "rtt_source": "measured", "start": start, "end": _end(start, 2), "gpus": 3, "unit_price": "2.37", "price_per_ncu_hour": "2.37",
+               "rtt_source": "measured", "start": start, "end": _end(start, 2), "gpus": 3, "ncu": "3.000", "unit_price": "2.37", "price_per_ncu_hour": "2.37",
                "total": "14.22"}
     c.check(quote.get("placements") == [want_pl], "placements %s, expected [%s]" % (quote.get("placements"), want_pl))
     ranked = [(x["pool_id"], x["unit_price"]) for x in quote.get("ranked", []) if x["pool_id"] in ids]

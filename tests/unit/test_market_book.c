@@ -132,8 +132,9 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   o->budget_total_minor = rnd(6) == 0 ? (int64_t)(1000 + rnd(20000)) : -1;
   o->split = rnd(3) == 0;
   o->max_pieces = (int32_t)(1 + rnd(4));
-  o->objective = (sl_market_objective)rnd(3);
+  o->objective = (sl_market_objective)rnd(4); /* cheapest_per_ncu too (issue 15) */
   if (o->objective == SL_OBJ_TRADEOFF) o->money_per_ms_minor = rnd(20);
+  if (!o->split && rnd(4) == 0) o->ncu_milli_wanted = 500 + rnd(8000); /* an amount of NCU */
 }
 
 /* The full matcher over every pool of the model, window [T0, T0 + NS h). */
@@ -174,6 +175,7 @@ static void full_match(const model *m, const sl_market_order *o, const char *ori
 }
 
 static int n_filled, n_split_filled, n_unexamined; /* the test is not vacuous */
+static int n_nearest[SL_WHY_OUTRANKED + 1];        /* nearest misses checked per reason */
 
 static void compare(const sl_market_book *b, const model *m, const sl_market_order *o,
                     const char *origin, size_t limit) {
@@ -214,6 +216,23 @@ static void compare(const sl_market_book *b, const model *m, const sl_market_ord
     assert_true(bm.nexamples[w] <= 3);
     for (size_t k = 0; k < bm.nexamples[w]; k++)
       assert_int_equal(bm.result.verdicts[bm.examples[w][k]].why, w);
+  }
+  /* the nearest miss: the same pool and distance as a brute force over every pool, exact for
+   * the static distances always and for the others when the counts agree */
+  for (int w = SL_WHY_LATENCY; w <= SL_WHY_BUDGET; w++) {
+    if (bm.counts[w] != want[w] || (w > SL_WHY_PRICE && !(o->split || limit >= n))) continue;
+    size_t brute = SIZE_MAX;
+    for (size_t i = 0; i < n; i++)
+      if (full.verdicts[i].why == (sl_market_why)w &&
+          (brute == SIZE_MAX ||
+           sl_market_nearer(&full.verdicts[i], &pools[i], &full.verdicts[brute], &pools[brute])))
+        brute = i;
+    if (brute == SIZE_MAX) continue;
+    assert_true(bm.nearest[w] < bm.npools);
+    assert_int_equal(bm.pools[bm.nearest[w]].id, pools[brute].id);
+    assert_int_equal(bm.result.verdicts[bm.nearest[w]].gap, full.verdicts[brute].gap);
+    assert_int_equal(bm.examples[w][0], bm.nearest[w]);
+    n_nearest[w]++;
   }
   assert_int_equal(bm.unexamined + bm.examined + bm.pruned,
                    n - want[SL_WHY_HEALTH] - want[SL_WHY_SPEC] - want[SL_WHY_REGION] -
@@ -306,6 +325,10 @@ static void test_random_book_agrees_with_full_matcher(void **state) {
   printf("# %d fills (%d split), %d matches left pools unexamined\n", n_filled, n_split_filled,
          n_unexamined);
   assert_true(n_filled > 400 && n_split_filled > 100 && n_unexamined > 400);
+  printf("# nearest misses checked: latency %d, price %d, capacity %d, budget %d\n",
+         n_nearest[SL_WHY_LATENCY], n_nearest[SL_WHY_PRICE], n_nearest[SL_WHY_CAPACITY],
+         n_nearest[SL_WHY_BUDGET]);
+  for (int w = SL_WHY_LATENCY; w <= SL_WHY_CAPACITY; w++) assert_true(n_nearest[w] > 100);
 }
 
 /* Names of models (families, aliases) resolve to every model they name, case-insensitively;
@@ -447,42 +470,121 @@ static void test_ids_and_bookings(void **state) {
   sl_market_book_free(b);
 }
 
+/* An active pool with 80 GB, 1 NCU, NVLink, available over the first 100 hours. */
+static void put_plain(sl_market_book *b, int64_t id, const char *region, const char *acc,
+                      int64_t price, int32_t gpus) {
+  sl_market_book_pool p = {.id = id,
+                           .owner_id = 1,
+                           .region = region,
+                           .accelerator = acc,
+                           .memory_gb = 80,
+                           .ncu_milli = 1000,
+                           .intra = SL_INTRA_NVLINK,
+                           .gpu_count = gpus,
+                           .price_minor = price,
+                           .avail_from = T0,
+                           .avail_until = T0 + 100 * H,
+                           .active = true};
+  assert_true(sl_market_book_put(b, &p));
+}
+
+/* A gang order without limits, starting in the first `starts` + 1 hours. */
+static sl_market_order plain_order(int32_t gpus, int32_t dur, int64_t starts) {
+  return (sl_market_order){.gpus = gpus,
+                           .duration_slots = dur,
+                           .earliest_start = T0,
+                           .latest_start = T0 + starts * H,
+                           .min_memory_gb = -1,
+                           .min_ncu_milli = -1,
+                           .max_rtt_us = -1,
+                           .max_price_minor = -1,
+                           .max_ncu_price_minor = -1,
+                           .budget_hourly_minor = -1,
+                           .budget_total_minor = -1,
+                           .max_pieces = 1};
+}
+
+/* The id of a book match's nearest miss of reason w, which is also its first example. */
+static int64_t nearest_id(const sl_market_book_match *bm, sl_market_why w) {
+  assert_true(bm->nearest[w] < bm->npools);
+  assert_true(bm->nexamples[w] >= 1);
+  assert_int_equal(bm->examples[w][0], bm->nearest[w]);
+  return bm->pools[bm->nearest[w]].id;
+}
+
+/* Match o against b (24 slots from T0, no fill expected): reason w counts `count` pools and
+ * names pool `id`, `gap` away, as its nearest miss. */
+static void expect_nearest(const sl_market_book *b, const sl_market_order *o, const char *origin,
+                           sl_market_why w, size_t count, int64_t id, int64_t gap) {
+  sl_market_book_opts opts = {.limit = 3, .examples = 3};
+  sl_market_book_match bm;
+  assert_true(sl_market_book_match_order(b, o, origin, T0, 24, &opts, &bm));
+  assert_false(bm.result.filled);
+  assert_int_equal(bm.counts[w], count);
+  assert_int_equal(nearest_id(&bm, w), id);
+  assert_int_equal(bm.result.verdicts[bm.nearest[w]].gap, gap);
+  assert_true(bm.nexamples[w] <= 3);
+  sl_market_book_match_free(&bm);
+}
+
+/* Issue 15: each reason names its nearest miss by the documented distance, not the lowest id
+ * (the randomized agreement with a brute force is in compare()). */
+static void test_nearest_miss(void **state) {
+  (void)state;
+  sl_market_book *b = sl_market_book_new();
+  /* The issue's case: max 1.00; the lowest id asks 8.60, a later pool 1.50.  Many pools in
+   * between (other buckets), so the nearest is not among the first examples met. */
+  put_plain(b, 1, "r-a", "M-1", 860, 8);
+  for (int64_t id = 2; id < 40; id++) put_plain(b, id, id % 2 ? "r-b" : "r-c", "M-1", 500 + id, 8);
+  put_plain(b, 40, "r-d", "M-1", 150, 8);
+  put_plain(b, 41, "r-e", "M-1", 150, 8); /* same gap and price: the lower id (40) */
+  sl_market_order o = plain_order(4, 2, 20);
+  o.max_price_minor = 100;
+  expect_nearest(b, &o, NULL, SL_WHY_PRICE, 41, 40, 50);
+
+  /* LATENCY: the nearest region, not the first */
+  const int64_t rtt[] = {90000, 70000, 55000, 81000, 52000};
+  for (int i = 0; i < 5; i++) assert_true(sl_market_book_set_rtt(b, "r-a", REGIONS[i], rtt[i]));
+  o.max_price_minor = -1;
+  o.has_origin = true;
+  o.max_rtt_us = 50000;
+  expect_nearest(b, &o, "r-a", SL_WHY_LATENCY, 41, 41, 2000); /* r-e, 52 ms: 2 ms over */
+  sl_market_book_free(b);
+
+  /* CAPACITY: 12 GPUs; pools of 4-7 (too small: pruned), one of 11, one of 16 with 6 booked */
+  b = sl_market_book_new();
+  for (int64_t id = 1; id <= 30; id++)
+    put_plain(b, id, "r-a", "M-1", 100 + id, id == 25 ? 11 : 4 + (int32_t)(id % 4));
+  put_plain(b, 31, "r-a", "M-1", 90, 16);
+  int64_t sl[24];
+  int32_t booked[24];
+  for (int k = 0; k < 24; k++) {
+    sl[k] = T0 + k * H;
+    booked[k] = 6;
+  }
+  assert_true(sl_market_book_set_booked(b, 31, T0, T0 + 23 * H, sl, booked, 24));
+  o = plain_order(12, 2, 20);
+  expect_nearest(b, &o, NULL, SL_WHY_CAPACITY, 31, 25, 1); /* 11 free: 1 short (31: 2) */
+
+  /* BUDGET: 2 GPUs at 2.02 .. 2.60 an hour, all over 1.50: the nearest is 0.52 over */
+  o = plain_order(2, 2, 20);
+  o.budget_hourly_minor = 150;
+  put_plain(b, 31, "r-a", "M-1", 90, 1); /* now too small: CAPACITY */
+  expect_nearest(b, &o, NULL, SL_WHY_BUDGET, 30, 1, 52);
+  sl_market_book_free(b);
+}
+
 /* A quote touches candidates only: with 4000 pools of which 3990 fail the spec, the match
  * examines at most limit pools and hands the matcher limit + examples pools. */
 static void test_bounded_work(void **state) {
   (void)state;
   sl_market_book *b = sl_market_book_new();
-  sl_market_book_pool p = {.owner_id = 1,
-                           .region = "r-a",
-                           .memory_gb = 80,
-                           .ncu_milli = 1000,
-                           .intra = SL_INTRA_NVLINK,
-                           .gpu_count = 8,
-                           .avail_from = T0,
-                           .avail_until = T0 + 100 * H,
-                           .active = true};
-  for (int64_t id = 1; id <= 4000; id++) {
-    p.id = id;
-    p.accelerator = id <= 10 ? "M-1" : "M-2";
-    p.region = REGIONS[id % 5];
-    p.price_minor = 100 + id % 17;
-    assert_true(sl_market_book_put(b, &p));
-  }
+  for (int64_t id = 1; id <= 4000; id++)
+    put_plain(b, id, REGIONS[id % 5], id <= 10 ? "M-1" : "M-2", 100 + id % 17, 8);
   const char *acc[1] = {"M-1"};
-  sl_market_order o = {.gpus = 4,
-                       .duration_slots = 2,
-                       .earliest_start = T0,
-                       .latest_start = T0 + 4 * H,
-                       .accelerators = acc,
-                       .n_accelerators = 1,
-                       .min_memory_gb = -1,
-                       .min_ncu_milli = -1,
-                       .max_rtt_us = -1,
-                       .max_price_minor = -1,
-                       .max_ncu_price_minor = -1,
-                       .budget_hourly_minor = -1,
-                       .budget_total_minor = -1,
-                       .max_pieces = 1};
+  sl_market_order o = plain_order(4, 2, 4);
+  o.accelerators = acc;
+  o.n_accelerators = 1;
   sl_market_book_opts opts = {.limit = 3, .examples = 2};
   sl_market_book_match bm;
   assert_true(sl_market_book_match_order(b, &o, NULL, T0, 6, &opts, &bm));
@@ -525,6 +627,7 @@ int main(void) {
       cmocka_unit_test(test_ids_and_bookings),
       cmocka_unit_test(test_names_and_estimated_rtts),
       cmocka_unit_test(test_bounded_work),
+      cmocka_unit_test(test_nearest_miss),
       cmocka_unit_test(test_random_book_agrees_with_full_matcher),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

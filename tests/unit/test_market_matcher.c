@@ -1385,8 +1385,184 @@ static void test_determinism_permutations(void **state) {
   }
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The distance of a miss and the nearest-miss order (issue 15; src/market/README.md)        */
+
+/* The gap of the last pool's verdict when matched with the others of b. */
+static int64_t gap_of(book *b, const sl_market_order *o, sl_market_why why) {
+  sl_market_result r;
+  match(b, o, &r);
+  expect_verdict(&r, b->n - 1, why, NULL);
+  int64_t g = r.verdicts[b->n - 1].gap;
+  sl_market_result_free(&r);
+  return g;
+}
+
+static void test_gaps_of_each_reason(void **state) {
+  (void)state;
+  book b = {.n = 0};
+  sl_market_order o = mk_order(4, 2);
+  sl_market_pool *p = add_pool(&b, 1, 150, 8);
+
+  o.max_price_minor = 100; /* PRICE per GPU-hour: 1.50 - 1.00 */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_PRICE), 50);
+  o.max_price_minor = -1; /* per NCU-hour: 1 NCU at most 0.60 allows 0.60 per GPU-hour */
+  o.max_ncu_price_minor = 60;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_PRICE), 90);
+  p->ncu_milli = 999; /* 0.60 * 0.999 = 0.5994 allowed: 0.9006 above, rounded up */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_PRICE), 91);
+  p->ncu_milli = -1; /* unrated: no distance */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_PRICE), -1);
+  p->ncu_milli = 1000;
+  o.max_ncu_price_minor = -1;
+
+  o.has_origin = true; /* LATENCY: 10 ms against 7.5 ms */
+  o.max_rtt_us = 7500;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_LATENCY), 2500);
+  p->rtt_us = -1; /* unknown RTT: no distance */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_LATENCY), -1);
+  o.has_origin = false;
+
+  /* CAPACITY: at most 3 free over any 2 consecutive hours: 1 short */
+  for (size_t s = 1; s < NS; s += 2) b.fr[0][s] = 3;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_CAPACITY), 1);
+  assert_int_equal(sl_market_best_cap(&o, p, T0, NS), 3);
+  p->avail_until = T0 + H; /* no start inside the availability: no distance */
+  assert_int_equal(gap_of(&b, &o, SL_WHY_CAPACITY), -1);
+  assert_int_equal(sl_market_best_cap(&o, p, T0, NS), -1);
+
+  b.n = 0; /* BUDGET: 4 GPUs x 1.50 = 6.00 an hour against 5.00; total 12.00 against 11.50 */
+  add_pool(&b, 1, 150, 8);
+  o.budget_hourly_minor = 500;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_BUDGET), 100);
+  o.budget_hourly_minor = -1;
+  o.budget_total_minor = 1150;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_BUDGET), 50);
+  o.budget_total_minor = -1;
+
+  /* split: short of what the best start gathers in at most max_pieces pools (8 + 8 of 20) */
+  add_pool(&b, 2, 150, 8);
+  add_pool(&b, 3, 150, 8);
+  o.split = true;
+  o.max_pieces = 2;
+  o.gpus = 20;
+  assert_int_equal(gap_of(&b, &o, SL_WHY_CAPACITY), 4);
+
+  /* chosen and outranked have no distance */
+  o = mk_order(4, 2);
+  sl_market_result r;
+  match(&b, &o, &r);
+  expect_verdict(&r, 0, SL_WHY_CHOSEN, NULL);
+  expect_verdict(&r, 1, SL_WHY_OUTRANKED, NULL);
+  assert_int_equal(r.verdicts[0].gap, -1);
+  assert_int_equal(r.verdicts[1].gap, -1);
+  sl_market_result_free(&r);
+}
+
+static void test_nearer_order(void **state) {
+  (void)state;
+  book b = {.n = 0};
+  sl_market_pool *a = add_pool(&b, 7, 300, 8), *c = add_pool(&b, 3, 200, 8);
+  sl_market_verdict va = {.why = SL_WHY_PRICE, .gap = 10}, vc = {.why = SL_WHY_PRICE, .gap = 20};
+  assert_true(sl_market_nearer(&va, a, &vc, c)); /* smaller gap first */
+  assert_false(sl_market_nearer(&vc, c, &va, a));
+  vc.gap = 10; /* equal gaps: the cheaper */
+  assert_true(sl_market_nearer(&vc, c, &va, a));
+  c->price_minor = 300; /* equal price: the lower id */
+  assert_true(sl_market_nearer(&vc, c, &va, a));
+  assert_false(sl_market_nearer(&va, a, &vc, c));
+  vc.gap = -1; /* no distance counts as farthest */
+  assert_true(sl_market_nearer(&va, a, &vc, c));
+  va.gap = -1; /* both without: price, then id */
+  assert_true(sl_market_nearer(&vc, c, &va, a));
+}
+
+/* cheapest_per_ncu: the issue's case — an L40S-like pool at 0.645 per GPU-hour for 0.5 NCU
+ * (1.29 per NCU-hour) and an H100 at 1.10 for 1 NCU: cheapest takes the first, cheapest_per_ncu
+ * the second; unrated models come last; the GPU-hour price breaks ties of the NCU price. */
+static void test_objective_cheapest_per_ncu(void **state) {
+  (void)state;
+  book b = {.n = 0};
+  add_pool(&b, 1, 60, 8)->ncu_milli = -1;    /* unrated, cheapest per GPU-hour */
+  add_pool(&b, 2, 65, 8)->ncu_milli = 500;   /* 1.30 per NCU-hour */
+  add_pool(&b, 3, 110, 8);                   /* 1.10 per NCU-hour */
+  add_pool(&b, 4, 220, 8)->ncu_milli = 2000; /* 1.10 per NCU-hour, dearer per GPU-hour */
+  sl_market_order o = mk_order(4, 2);
+  sl_market_result r;
+  match(&b, &o, &r);
+  expect_gang(&r, 0, T0);
+  sl_market_result_free(&r);
+  o.objective = SL_OBJ_CHEAPEST_PER_NCU;
+  match(&b, &o, &r);
+  expect_gang(&r, 2, T0);
+  assert_int_equal(r.nranked, 4);
+  assert_int_equal(r.ranked[1].pool, 3);
+  assert_int_equal(r.ranked[2].pool, 1);
+  assert_int_equal(r.ranked[3].pool, 0); /* unrated last */
+  sl_market_result_free(&r);
+  o.split = true; /* split: the best per NCU first */
+  o.max_pieces = 2;
+  o.gpus = 12;
+  match(&b, &o, &r);
+  const size_t want_pool[] = {2, 3};
+  const int32_t want_gpus[] = {8, 4};
+  assert_true(r.filled && r.npieces == 2);
+  for (size_t i = 0; i < 2; i++) { /* both 1.10 per NCU-hour: the cheaper per GPU-hour first */
+    assert_int_equal(r.pieces[i].pool, want_pool[i]);
+    assert_int_equal(r.pieces[i].gpus, want_gpus[i]);
+  }
+  sl_market_result_free(&r);
+  int64_t k[3];
+  sl_market_key(&o, &b.p[1], k); /* 0.65 / 0.5 NCU = 1.30: 130 cents in millionths */
+  assert_int_equal(k[0], 0);
+  assert_int_equal(k[1], 130000000);
+  assert_int_equal(k[2], 65);
+}
+
+/* An amount of NCU instead of a GPU count (issue 15): each pool gives ceil(NCU / its NCU per
+ * GPU) GPUs; cheapest ranks by the hourly cost of those GPUs; unrated models fail the spec. */
+static void test_ncu_order(void **state) {
+  (void)state;
+  book b = {.n = 0};
+  add_pool(&b, 1, 10, 64)->ncu_milli = -1;  /* unrated: SPEC */
+  add_pool(&b, 2, 60, 16)->ncu_milli = 500; /* 16 GPUs x 0.60 = 9.60 an hour */
+  add_pool(&b, 3, 110, 8);                  /* 8 GPUs x 1.10 = 8.80 an hour */
+  add_pool(&b, 4, 50, 16)->ncu_milli = 300; /* 27 GPUs needed, 16 free: CAPACITY, 11 short */
+  sl_market_order o = mk_order(8, 2);
+  o.ncu_milli_wanted = 8000;
+  assert_int_equal(sl_market_gpus_for(&o, &b.p[1]), 16);
+  assert_int_equal(sl_market_gpus_for(&o, &b.p[3]), 27);
+  assert_int_equal(sl_market_gpus_for(&o, &b.p[0]), 0);
+  sl_market_result r;
+  match(&b, &o, &r);
+  expect_gang(&r, 2, T0);
+  assert_int_equal(r.pieces[0].gpus, 8);
+  assert_int_equal(r.gpus_filled, 8);
+  assert_int_equal(r.pieces[0].total_minor, 8 * 2 * 110);
+  assert_int_equal(r.nranked, 2);
+  assert_int_equal(r.ranked[1].pool, 1);
+  assert_int_equal(r.ranked[1].gpus, 16);
+  expect_verdict(&r, 0, SL_WHY_SPEC, "unrated model cannot deliver NCU");
+  expect_verdict(&r, 3, SL_WHY_CAPACITY, "no start in window with 27 free GPUs (best: 16)");
+  assert_int_equal(r.verdicts[3].gap, 11);
+  sl_market_result_free(&r);
+  o.ncu_milli_wanted = 7001; /* rounds up per pool: 8 H100s, 15 of the 0.5-NCU pool */
+  o.objective = SL_OBJ_CHEAPEST_PER_NCU;
+  b.p[1].price_minor = 50; /* 1.00 per NCU-hour beats 1.10 */
+  match(&b, &o, &r);
+  expect_gang(&r, 1, T0);
+  assert_int_equal(r.pieces[0].gpus, 15);
+  sl_market_result_free(&r);
+  o.split = true; /* NCU orders are gang only */
+  assert_false(sl_market_match(&o, b.p, b.n, T0, NS, &r));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_ncu_order),
+      cmocka_unit_test(test_objective_cheapest_per_ncu),
+      cmocka_unit_test(test_gaps_of_each_reason),
+      cmocka_unit_test(test_nearer_order),
       cmocka_unit_test(test_why_names),
       cmocka_unit_test(test_health),
       cmocka_unit_test(test_spec_model),

@@ -185,6 +185,29 @@ static void test_explicit_defaults_same(void **state) {
   assert_int_equal(o.m.intra, SL_INTRA_ANY);
   sl_market_order_req_free(&o);
 
+  /* a price limit per NCU-hour without an objective buys the cheapest NCU (issue 15); an
+   * explicit objective stays */
+  o = parse_ok("{\"max_price_per_ncu_hour\":\"2.00\"}", NOW);
+  assert_int_equal(o.m.objective, SL_OBJ_CHEAPEST_PER_NCU);
+  assert_int_equal(o.m.max_ncu_price_minor, 200);
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"max_price_per_ncu_hour\":\"2.00\",\"objective\":\"cheapest\"}", NOW);
+  assert_int_equal(o.m.objective, SL_OBJ_CHEAPEST);
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"objective\":\"cheapest_per_ncu\"}", NOW); /* needs no origin */
+  assert_int_equal(o.m.objective, SL_OBJ_CHEAPEST_PER_NCU);
+  sl_market_order_req_free(&o);
+
+  /* an amount of NCU instead of gpus (gang only; gpus records it rounded up) */
+  o = parse_ok("{\"gpus\":null,\"ncu\":\"7.5\"}", NOW);
+  assert_int_equal(o.m.ncu_milli_wanted, 7500);
+  assert_int_equal(o.m.gpus, 8);
+  sl_market_order_req_free(&o);
+  FAIL("{\"gpus\":null,\"ncu\":\"8\",\"placement\":\"split\"}", NOW, SL_E_INVALID_VALUE,
+       "placement");
+  FAIL("{\"gpus\":null,\"ncu\":\"0\"}", NOW, SL_E_INVALID_VALUE, "ncu");
+  FAIL("{\"ncu\":\"8\"}", NOW, SL_E_INVALID_VALUE, "ncu"); /* and gpus: not both */
+
   /* null is the same as absent, for optional fields and for spec */
   o = parse_ok("{\"latest_start\":null,\"spec\":null,\"origin_region\":null,\"max_rtt_ms\":null,"
                "\"regions\":null,\"max_pieces\":null,\"money_per_ms\":null,\"expires_at\":null}",

@@ -145,7 +145,7 @@ static const char *order_usage =
     "DURATION]\n"
     "       [--max-price 3.10] [--max-ncu-price 4.00] [--from REGION] [--max-rtt 50ms]\n"
     "       [--model H100-SXM,A100-80G] [--region a,b] [--exclude c,d] [--min-memory GB]\n"
-    "       [--split] [--objective cheapest|lowest_latency|tradeoff] [--json]\n"
+    "       [--split] [--objective cheapest|lowest_latency|tradeoff|cheapest_per_ncu] [--json]\n"
     "  --within: the start may move this much later (whole hours).  buy sends an\n"
     "  Idempotency-Key saved before sending: re-running the same command after a failure\n"
     "  cannot buy twice.\n";

@@ -94,6 +94,10 @@ typedef struct sl_market_book_match {
   size_t counts[SL_WHY_OUTRANKED + 1]; /* pools of the book per verdict */
   size_t examples[SL_WHY_OUTRANKED + 1][SL_MARKET_BOOK_EXAMPLES]; /* indexes into pools[] */
   size_t nexamples[SL_WHY_OUTRANKED + 1];
+  /* per reason, the index into pools[] of the nearest miss (SIZE_MAX when no pool of pools[]
+   * has that verdict); examples[w][0] when there are examples.  Exact over the whole book for
+   * LATENCY, PRICE, CAPACITY and BUDGET (src/market/README.md, "Nearest miss"). */
+  size_t nearest[SL_WHY_OUTRANKED + 1];
   size_t total;      /* pools in the book */
   size_t examined;   /* statically fit pools whose capacity was looked at */
   size_t unexamined; /* statically fit pools ranked after the examined ones */

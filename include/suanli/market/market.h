@@ -17,7 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { SL_OBJ_CHEAPEST, SL_OBJ_LOWEST_LATENCY, SL_OBJ_TRADEOFF } sl_market_objective;
+typedef enum {
+  SL_OBJ_CHEAPEST,
+  SL_OBJ_LOWEST_LATENCY,
+  SL_OBJ_TRADEOFF,
+  SL_OBJ_CHEAPEST_PER_NCU /* price per NCU-hour; unrated (or 0 NCU) models last */
+} sl_market_objective;
 
 /* Why a pool was (not) used.  Order of checks = order of this enum: the first failing
  * check is the reported reason. */
@@ -73,7 +78,11 @@ typedef struct sl_market_pool {
 } sl_market_pool;
 
 typedef struct sl_market_order {
-  int32_t gpus;                         /* >= 1 */
+  int32_t gpus; /* >= 1; ignored (but still >= 1) when ncu_milli_wanted > 0 */
+  /* > 0: an amount of normalized capacity (thousandths of an NCU) instead of a GPU count
+   * (issue 15; gang only): each pool must give sl_market_gpus_for() GPUs, ceil(wanted / its NCU
+   * per GPU); unrated models fail SPEC.  CHEAPEST then ranks by the hourly cost of those GPUs. */
+  int64_t ncu_milli_wanted;
   int32_t duration_slots;               /* hours, >= 1 */
   int64_t earliest_start, latest_start; /* slot-aligned, earliest <= latest */
   /* spec (each optional; all given ones must hold) */
@@ -113,8 +122,19 @@ typedef struct sl_market_piece {
   int64_t rtt_us;           /* -1 unknown / not applicable */
 } sl_market_piece;
 
+/* The distance of a miss (`gap`, the nearest-miss rule of src/market/README.md): how far the
+ * pool is from passing its failing check, in that reason's unit, or -1 when the reason has no
+ * distance (HEALTH, SPEC, REGION, an unknown RTT, an unrated or overflowing price, no start
+ * inside the availability, CHOSEN, OUTRANKED):
+ *   LATENCY   rtt_us - max_rtt_us (microseconds)
+ *   PRICE     minor units per GPU-hour above the most the order allows for this pool
+ *             (price - max_price, or price - max_ncu_price * ncu / 1000 rounded up)
+ *   CAPACITY  GPUs short: the GPUs needed minus the most the pool (split: the best start
+ *             with at most max_pieces pools) keeps free over a whole window
+ *   BUDGET    minor units over the hourly or total budget */
 typedef struct sl_market_verdict {
   sl_market_why why;
+  int64_t gap;      /* distance of the miss, -1 none (above) */
   char detail[120]; /* human explanation, e.g. "price 3.10 > max 2.50" */
 } sl_market_verdict;
 
@@ -141,6 +161,21 @@ void sl_market_result_free(sl_market_result *r);
  * p->free is not read. */
 sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_pool *p,
                                      sl_market_verdict *v);
+/* The GPUs pool p must give for order o: o->gpus, or for an NCU order ceil(ncu_milli_wanted /
+ * p->ncu_milli) (0 when the pool is unrated or the count does not fit int32). */
+int32_t sl_market_gpus_for(const sl_market_order *o, const sl_market_pool *p);
+
+/* The most free GPUs pool p keeps over a whole window of the order's duration at any start
+ * of [earliest_start, latest_start] inside its availability (p->free covers nslots slots from
+ * window_start); -1 when no start lies inside the availability or the arguments are invalid.
+ * The number a gang CAPACITY verdict reports as "best". */
+int32_t sl_market_best_cap(const sl_market_order *o, const sl_market_pool *p, int64_t window_start,
+                           size_t nslots);
+/* The nearest-miss order: true when verdict a of pool pa is a nearer miss than b of pb — the
+ * smaller gap (no distance counts as farthest), then the lower price, then the lower id. */
+bool sl_market_nearer(const sl_market_verdict *a, const sl_market_pool *pa,
+                      const sl_market_verdict *b, const sl_market_pool *pb);
+
 /* The ranking key of sl_market_match for pool p (lower is better, compared in order). */
 void sl_market_key(const sl_market_order *o, const sl_market_pool *p, int64_t key[3]);
 

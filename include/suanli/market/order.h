@@ -1,14 +1,17 @@
 /* order.h — decoding and validating an order (or quote) body into a matcher order. Pure.
  *
  * Body fields (see api/openapi.yaml, OrderRequest):
- *   gpus (1..100000), duration_hours (1..2160), earliest_start, latest_start? (whole hours;
+ *   gpus (1..100000) or ncu (an amount of NCU, "0.001".."100000", gang only; m.gpus is then
+ *   that amount rounded up, for the records), duration_hours (1..2160), earliest_start,
+ *   latest_start? (whole hours;
  *   latest - earliest <= 30 days; default latest = earliest),
  *   spec? {accelerators?[], min_memory_gb?, min_ncu?, intra_node?, min_inter_node?,
  *          min_inter_node_gbps?},
  *   origin_region?, max_rtt_ms? (needs origin_region), regions?[], exclude_regions?[],
  *   max_price_per_gpu_hour?, max_price_per_ncu_hour?,
  *   placement? gang|split (default gang), max_pieces? (split, 1..64, default 16),
- *   objective? cheapest|lowest_latency|tradeoff (default cheapest; lowest_latency and
+ *   objective? cheapest|lowest_latency|tradeoff|cheapest_per_ncu (default cheapest, or
+ *   cheapest_per_ncu with max_price_per_ncu_hour; lowest_latency and
  *   tradeoff need origin_region), money_per_ms? (tradeoff only, required there),
  *   time_in_force? fill_or_kill|good_till (default fill_or_kill), expires_at? (good_till only,
  *   required there).

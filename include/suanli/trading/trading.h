@@ -50,7 +50,8 @@ typedef struct sl_trading_quote_opts {
 
 /* The quote reply, bounded whatever the market's size: {"filled", "gpus", "gpus_available",
  * "total", "window", "placements", "ranked" (<= limit), "reasons": [{reason, pools,
- * examples: [{pool_id, region, accelerator, detail}]}], "pools": {total, examined,
+ * examples: [{pool_id, region, accelerator, detail}], nearest: {pool_id, region, accelerator,
+ * detail, gap} or null}], "pools": {total, examined,
  * unexamined}} and, when asked, "rejected" (one page) and "rejected_next". */
 sl_dbrc sl_trading_quote(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now,
                          const sl_trading_quote_opts *q, json_t **out);
