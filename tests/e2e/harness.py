@@ -394,11 +394,15 @@ _snapshot_sql = None
 WORKER_COLUMNS = {
     "pools": {"health", "healthy_gpus", "utilization_bp", "last_heartbeat_at"},
     "reservations": {"state", "updated_at", "external_ref", "cause"},
-    "dispatch_jobs": {"state", "attempts", "next_attempt_at", "last_error", "updated_at", "done_at"},
+    "dispatch_jobs": {"state", "attempts", "next_attempt_at", "last_error", "updated_at", "done_at",
+                      "lease_until", "leased_by", "leased_at"},
     "ledger_entries": {"leaf_index", "leaf_hash", "chain_hash"},
 }
 WORKER_ROWS = {"reservation_events": "from_state IS NULL"}
-WORKER_TABLES = {"sim_cluster_reservations", "ledger_checkpoints"}
+# dispatch_attempts: one row per adapter call, written by the dispatcher (and pruned by the
+# maintenance worker's retention); market_feed_state: the change feed's prune mark, moved by the
+# book worker whenever feed rows age out (long runs on a loaded machine).
+WORKER_TABLES = {"sim_cluster_reservations", "ledger_checkpoints", "dispatch_attempts", "market_feed_state"}
 
 
 def snapshot():
