@@ -38,6 +38,8 @@
 #define SL_LEDGER_CHECKPOINT_SIZE 56
 #define SL_LEDGER_EXPORT_SIZE     40
 #define SL_LEDGER_PERIOD_SIZE     80
+#define SL_LEDGER_POWER_SIZE      96
+#define SL_LEDGER_AUDIT_HEAD_SIZE 64
 #define SL_LEDGER_RECORD_MAX      104 /* the largest layout */
 /* Leaf data of an entry: record || raw key id || signature. */
 #define SL_LEDGER_LEAF_DATA_MAX (SL_LEDGER_RECORD_MAX + SL_LEDGER_KEY_ID_LEN + SL_LEDGER_SIG_LEN)
@@ -56,8 +58,25 @@ typedef enum {
   SL_LEDGER_CHECKPOINT = 7,   /* signed tree head: size, root, time */
   SL_LEDGER_EXPORT = 8,       /* SHA-256 of an exported file (statement, CSV) */
   SL_LEDGER_PERIOD_CLOSE = 9, /* an accounting period closed: its range and export digest */
+  SL_LEDGER_POWER = 10,      /* a change of power: account, role, region, token (sl_ledger_power) */
+  SL_LEDGER_AUDIT_HEAD = 11, /* the head of the audit log's hash chain (sl_ledger_audit_head) */
 } sl_ledger_purpose;
-#define SL_LEDGER_PURPOSE_MAX 9
+#define SL_LEDGER_PURPOSE_MAX 11
+
+/* The actions of a POWER record (api/SIGNING.md "POWER"); append only. */
+typedef enum {
+  SL_POWER_ACCOUNT_CREATED = 1, /* role: the new account's kind */
+  SL_POWER_ROLE_CHANGED = 2,    /* role: the account's new kind */
+  SL_POWER_REGION_GRANTED = 3,  /* digest: SHA-256 of the region code */
+  SL_POWER_REGION_REVOKED = 4,  /* digest: SHA-256 of the region code */
+  SL_POWER_TOKEN_ISSUED = 5,    /* object_id: the token; digest: its stored BLAKE2b-256 hash */
+  SL_POWER_TOKEN_REVOKED = 6,   /* object_id: the token */
+  SL_POWER_TOKEN_SCOPES =
+      7, /* object_id: the token; digest: SHA-256 of its scopes, joined by "," */
+} sl_ledger_power_action;
+#define SL_POWER_ACTION_MAX 7
+/* Roles in a POWER record: the account kinds of api/vocab.def, in its order (0: none). */
+#define SL_POWER_ROLE_MAX 4
 
 typedef enum {
   SL_LEDGER_OK = 0,
@@ -79,10 +98,11 @@ typedef struct {
 
 /* ------------------------------------------------------------------------------ purposes */
 
-/* The layout size of a purpose (104, 72, 56, 40 or 80), or 0 when the purpose is unknown. */
+/* The layout size of a purpose (104, 72, 56, 40, 80, 96 or 64), or 0 when the purpose is
+ * unknown. */
 size_t sl_ledger_purpose_size(uint32_t purpose);
 /* "trade", "cancellation", "settlement", "refund", "deposit", "withdrawal", "checkpoint",
- * "export"; NULL when unknown. */
+ * "export", "period_close", "power", "audit_head"; NULL when unknown. */
 const char *sl_ledger_purpose_name(uint32_t purpose);
 /* True for CANCELLATION, SETTLEMENT, REFUND, DEPOSIT and WITHDRAWAL. */
 bool sl_ledger_purpose_is_money(uint32_t purpose);
@@ -134,6 +154,27 @@ typedef struct {
   int64_t at;
 } sl_ledger_period;
 
+/* POWER, 96 bytes: a ledger entry recording one change of who may do what.  Rules:
+ * entry_id != 0, event_id != 0, account_id != 0, 1 <= action <= SL_POWER_ACTION_MAX,
+ * role <= SL_POWER_ROLE_MAX and role != 0 exactly for ACCOUNT_CREATED and ROLE_CHANGED,
+ * object_id != 0 exactly for the token actions.  actor_id 0: not made through the API
+ * (bootstrap, seed, migration). */
+typedef struct {
+  uint64_t entry_id, event_id;
+  uint32_t action, role;
+  uint64_t account_id, actor_id, object_id;
+  sl_ledger_hash digest;
+  int64_t at;
+} sl_ledger_power;
+
+/* AUDIT_HEAD, 64 bytes: a ledger entry signing the head of the audit log's hash chain — the
+ * first `count` rows of the log chain to `chain`.  Rules: entry_id != 0, count != 0. */
+typedef struct {
+  uint64_t entry_id, count;
+  sl_ledger_hash chain;
+  int64_t at;
+} sl_ledger_audit_head;
+
 /* Any record, tagged by its purpose. */
 typedef struct {
   uint32_t purpose;
@@ -143,6 +184,8 @@ typedef struct {
     sl_ledger_checkpoint checkpoint;
     sl_ledger_export export_;
     sl_ledger_period period;
+    sl_ledger_power power;
+    sl_ledger_audit_head audit_head;
   } u;
 } sl_ledger_record;
 
@@ -154,6 +197,8 @@ sl_ledger_rc sl_ledger_money_encode(const sl_ledger_money *m, uint8_t *out);
 sl_ledger_rc sl_ledger_checkpoint_encode(const sl_ledger_checkpoint *c, uint8_t *out);
 sl_ledger_rc sl_ledger_export_encode(const sl_ledger_export *e, uint8_t *out);
 sl_ledger_rc sl_ledger_period_encode(const sl_ledger_period *p, uint8_t *out);
+sl_ledger_rc sl_ledger_power_encode(const sl_ledger_power *p, uint8_t *out);
+sl_ledger_rc sl_ledger_audit_head_encode(const sl_ledger_audit_head *h, uint8_t *out);
 
 /* Decoders read buf[0..len) strictly (see the top of this file) into *out, which is written
  * only on success.  sl_ledger_money_decode accepts any of the five money purposes. */
@@ -162,6 +207,8 @@ sl_ledger_rc sl_ledger_money_decode(const uint8_t *buf, size_t len, sl_ledger_mo
 sl_ledger_rc sl_ledger_checkpoint_decode(const uint8_t *buf, size_t len, sl_ledger_checkpoint *out);
 sl_ledger_rc sl_ledger_export_decode(const uint8_t *buf, size_t len, sl_ledger_export *out);
 sl_ledger_rc sl_ledger_period_decode(const uint8_t *buf, size_t len, sl_ledger_period *out);
+sl_ledger_rc sl_ledger_power_decode(const uint8_t *buf, size_t len, sl_ledger_power *out);
+sl_ledger_rc sl_ledger_audit_head_decode(const uint8_t *buf, size_t len, sl_ledger_audit_head *out);
 
 /* Encode/decode any record by its purpose.  encode writes *len bytes into out[0..cap); a cap
  * of SL_LEDGER_RECORD_MAX always suffices (ERANGE when cap is too small). */
@@ -169,10 +216,12 @@ sl_ledger_rc sl_ledger_record_encode(const sl_ledger_record *r, uint8_t *out, si
                                      size_t *len);
 sl_ledger_rc sl_ledger_record_decode(const uint8_t *buf, size_t len, sl_ledger_record *out);
 
-/* The time a record states (TRADE created_at, money event at, CHECKPOINT timestamp), used to
+/* The time a record states (TRADE created_at, money event, PERIOD_CLOSE, POWER and AUDIT_HEAD at,
+ * CHECKPOINT timestamp), used to
  * check a key's validity.  Returns false for EXPORT, which states no time. */
 bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out);
-/* The entry id of a TRADE or money event; 0 for CHECKPOINT and EXPORT (not entries). */
+/* The entry id of a TRADE, money event, PERIOD_CLOSE, POWER or AUDIT_HEAD; 0 for CHECKPOINT and
+ * EXPORT (not entries). */
 uint64_t sl_ledger_record_entry_id(const sl_ledger_record *r);
 
 /* ------------------------------------------------------------------------ keys, signatures */
