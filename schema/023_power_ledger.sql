@@ -273,3 +273,27 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
         (NEW.id, NEW.at, NEW.request_id, NEW.account_id, NEW.token_id, NEW.method, NEW.path,
          NEW.action, NEW.object, NEW.status, NEW.outcome, NEW.error, NEW.client_addr))
   EXECUTE FUNCTION sl_append_only();
+
+-- ---------------------------------------------------------------- 5. money moved by whom
+
+-- A deposit or withdrawal made through the API names the account that made it (actor_id)
+-- and the power event that gave that account its role then (grant_event: its
+-- ACCOUNT_CREATED or ROLE_CHANGED, signed as a POWER entry).  `suanlid audit` checks that a
+-- movement of someone else's money names a signed grant of the admin role to its actor.
+ALTER TABLE journal_txns ADD COLUMN actor_id bigint REFERENCES accounts(id);
+ALTER TABLE journal_txns ADD COLUMN grant_event bigint REFERENCES power_events(id);
+
+CREATE FUNCTION sl_journal_grant() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE v_actor bigint := sl_power_actor();
+BEGIN
+  IF v_actor <> 0 AND NEW.kind IN ('deposit', 'withdrawal') THEN
+    NEW.actor_id := v_actor;
+    SELECT h.id INTO NEW.grant_event FROM power_history h
+     WHERE h.id IN (SELECT id FROM power_events WHERE account_id = v_actor AND action IN (1, 2))
+       AND h.account_id = v_actor AND (h.action = 1 OR (h.action = 2 AND h.actor_id <> 0))
+     ORDER BY h.id DESC LIMIT 1;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER journal_txns_grant BEFORE INSERT ON journal_txns
+  FOR EACH ROW EXECUTE FUNCTION sl_journal_grant();

@@ -272,6 +272,25 @@ const sl_db_stmt sl_db_stmts_auditor[] = {
      " CASE WHEN o.account_id IS NULL THEN 'missing' ELSE 'present' END"
      " FROM operator_regions o FULL JOIN l ON l.account_id = o.account_id AND l.region = o.region"
      " WHERE o.account_id IS NULL OR l.account_id IS NULL ORDER BY 2"},
+    /* Money moved through the API names its actor and the grant of the actor's role: a
+     * movement of another account's money (every deposit) needs a signed grant of the admin
+     * role to the actor (schema/023). */
+    {"audit_money_grants",
+     "SELECT 'journal_txns', j.id, CASE WHEN j.grant_event IS NULL THEN j.kind || ' by account '"
+     "   || j.actor_id || ' names no grant' WHEN h.id IS NULL OR h.account_id <> j.actor_id THEN"
+     "   j.kind || ' names power event ' || j.grant_event || ', not a grant to its actor '"
+     "   || j.actor_id WHEN h.entry_id IS NULL THEN j.kind || ' names the unsigned power event '"
+     "   || j.grant_event ELSE j.kind || ' of account ' || j.account_id || ' by account '"
+     "   || j.actor_id || ', whose grant makes it ' || coalesce(sl_power_role_kind(h.role), '?')"
+     "   END, 'a signed grant of admin to account ' || j.actor_id,"
+     " coalesce(j.grant_event::text, 'none')"
+     " FROM journal_txns j LEFT JOIN power_history h ON h.id = j.grant_event"
+     " WHERE j.actor_id IS NOT NULL AND j.kind IN ('deposit', 'withdrawal')"
+     "   AND (j.actor_id <> j.account_id OR j.kind = 'deposit')"
+     "   AND (j.grant_event IS NULL OR h.id IS NULL OR h.account_id <> j.actor_id"
+     "     OR h.role <> 1 OR h.action NOT IN (1, 2) OR (h.entry_id IS NULL"
+     "     AND j.created_at < now() - interval '10 minutes'))"
+     " ORDER BY j.id"},
     /* the sequencer signs power events within seconds; one left unsigned is reported after
      * ten minutes (the database's own clock) */
     {"audit_power_unsigned",

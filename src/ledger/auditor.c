@@ -523,7 +523,8 @@ static long audit_snapshot(sl_dbc *c, sl_ledger_period_digest digest,
       {"audit_calendar", "calendar"},       {"audit_idempotency", "idempotency"},
       {"audit_trade_state", "trade_state"}, {"audit_reservations", "reservation_state"},
       {"audit_power_accounts", "power"},    {"audit_power_tokens", "power"},
-      {"audit_power_regions", "power"},     {"audit_power_unsigned", "power"}};
+      {"audit_power_regions", "power"},     {"audit_power_unsigned", "power"},
+      {"audit_money_grants", "power"}};
   for (size_t i = 0; rc == SL_DB_OK && i < sizeof more / sizeof more[0]; i++) {
     a.check = more[i][1];
     rc = sl_db_each(c, more[i][0], 0, NULL, simple_row, &a);

@@ -130,6 +130,7 @@ def _setup():
     r = cl.delete("/v1/tokens/%d" % t2.json["id"], token=admin)
     check(r.status == 200, "revoke: %s" % r.short())
     S["revoked_token"] = t2.json["token"]
+    S["deposit_txn"] = L.deposit(cl, admin, S["tenant"]["id"], "12.00")["txn_id"]
     _wait_power_signed(url)
     L.wait_sequenced(cl, url, admin)
     return S
@@ -187,6 +188,13 @@ def test_power_entries_rebuilt_in_python():
     c.check(n_acc == n_created, "%d accounts, %d ACCOUNT_CREATED entries" % (n_acc, n_created))
     admin_actor = [r for r in ents if r[5] == "1" and int(r[6]) == s["tenant"]["id"]]
     c.check(admin_actor and int(admin_actor[0][7]) != 0, "the tenant's creation names no actor: %s" % admin_actor)
+    # the admin's deposit names the admin and the signed grant of its role
+    j = L.rows(url, "SELECT j.actor_id, j.grant_event, pe.account_id, pe.role, e.id IS NOT NULL"
+                    " FROM journal_txns j JOIN power_events pe ON pe.id = j.grant_event"
+                    " LEFT JOIN ledger_entries e ON e.power_event_id = pe.id WHERE j.id = %d" % s["deposit_txn"])
+    admin_id = L.one(url, "SELECT id FROM accounts WHERE name = 'admin'")
+    c.check(j and j[0][0] == admin_id and j[0][2] == admin_id and j[0][3] == "1" and j[0][4] == "t",
+            "the deposit's actor and grant: %s (admin %s)" % (j, admin_id))
     rc, findings, err = L.audit(url, s["keys"])
     c.check(rc == 0 and not findings, "audit of the honest run: exit %s, %s %s" % (rc, findings[:4], err[-200:]))
     c.done()

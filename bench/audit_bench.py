@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Audit time per 1,000 ledger entries (issue 18): `suanlid audit` on a ledger of N entries.
+
+A fresh database and `suanlid serve` (ledger on) get, through the API, a small market (the
+e2e ledger_util.build_market: regions, pools, tenants, trades, cancellations, deposits) and then
+deposits until the ledger holds about N entries (each deposit is one signed DEPOSIT entry and
+one audit-log row; the power entries of the accounts and tokens and the audit-log heads come on
+top).  Once the sequencer has covered every entry, `suanlid audit` runs RUNS times; the median
+wall time is reported with the entry and audit-row counts, and as seconds per 1,000 entries.
+With --baseline BIN, the same database is audited by that binary too (e.g. the previous
+commit's suanlid, which checks less), and the ratio is printed.
+
+    python3 bench/audit_bench.py --database-url postgresql://suanli@127.0.0.1:15437/suanli \\
+        --entries 3000 [--runs 5] [--baseline /path/to/old/suanlid]
+
+The database named in the URL is used as the server to create a scratch database on.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+os.environ.setdefault("SUANLI_E2E_OUT", "/tmp/suanli-audit-bench")
+os.makedirs(os.environ["SUANLI_E2E_OUT"], exist_ok=True)
+
+import harness  # noqa: E402
+import ledger_util as L  # noqa: E402
+
+
+def timed_audit(binary, url, keys):
+    env = dict(os.environ, **L.server_env(url, keys))
+    t0 = time.monotonic()
+    p = subprocess.run([binary, "audit"], env=env, capture_output=True, text=True, timeout=1800)
+    dt = time.monotonic() - t0
+    return dt, p.returncode, len([x for x in p.stdout.splitlines() if x.strip()]), p.stderr[-300:]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--database-url", required=True)
+    ap.add_argument("--entries", type=int, default=3000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--baseline", default="")
+    a = ap.parse_args()
+    os.environ["SUANLI_DATABASE_URL"] = a.database_url
+    name = L.db_name("suanli_audit_bench")
+    url = L.create_db(name)
+    keys = L.key_dir("audit-bench")
+    srv = L.LedgerServer("audit-bench", url, keys)
+    try:
+        srv.wait_ready()
+        admin = L.bootstrap_admin(url, keys)
+        m = L.build_market(srv.client, admin, "ab" + harness.RUN)
+        tenant = m["tenants"][0]["id"]
+        n = int(L.one(url, "SELECT count(*) FROM ledger_entries"))
+        while n < a.entries:
+            for _ in range(min(200, a.entries - n)):
+                L.deposit(srv.client, admin, tenant, "1.00")
+            n = int(L.one(url, "SELECT count(*) FROM ledger_entries"))
+        time.sleep(6)  # let the last audit-log head be signed
+        L.wait_sequenced(srv.client, url, admin, timeout=120)
+    finally:
+        srv.stop()
+    entries = int(L.one(url, "SELECT count(*) FROM ledger_entries"))
+    by = L.rows(url, "SELECT purpose, count(*) FROM ledger_entries GROUP BY 1 ORDER BY 1")
+    logs = int(L.one(url, "SELECT count(*) FROM audit_log"))
+    cps = int(L.one(url, "SELECT count(*) FROM ledger_checkpoints"))
+    times = []
+    for _ in range(a.runs):
+        dt, rc, nf, err = timed_audit(harness.binary(), url, keys)
+        if rc != 0:
+            print("audit exit %d, %d findings: %s" % (rc, nf, err), file=sys.stderr)
+            sys.exit(1)
+        times.append(dt)
+    med = statistics.median(times)
+    print("entries %d (by purpose %s), audit-log rows %d, checkpoints %d" % (
+        entries, ", ".join("%s:%s" % (p, c) for p, c in by), logs, cps))
+    print("suanlid audit: median %.3f s of %d runs (min %.3f, max %.3f) = %.3f s per 1,000 entries"
+          % (med, a.runs, min(times), max(times), med * 1000 / entries))
+    if a.baseline:
+        bt = []
+        for _ in range(a.runs):
+            dt, rc, nf, err = timed_audit(a.baseline, url, keys)
+            bt.append(dt)
+        bmed = statistics.median(bt)
+        print("baseline %s: median %.3f s (exit %d, %d findings) = %.3f s per 1,000 entries; ratio %.2f"
+              % (a.baseline, bmed, rc, nf, bmed * 1000 / entries, med / bmed))
+    if not L.keep_dbs():
+        L.drop_db(name)
+
+
+if __name__ == "__main__":
+    main()
