@@ -24,10 +24,11 @@ typedef struct {
   sl_ledger_hash *leaves; /* recomputed leaf hashes in tree order */
   int64_t *entry_ids;     /* the entry at each leaf position */
   size_t nleaves, cap;
-  int64_t good_size;    /* the largest checkpoint size whose root matched */
-  bool root_broken;     /* a checkpoint's root did not match: later roots rest on the break */
-  int64_t last_cp;      /* the tree size of the previous checkpoint row (-1: none yet) */
-  sl_ledger_hash chain; /* the previous entry's stored chain value */
+  sl_ledger_frontier front; /* the tree's frontier, pushed up to the checkpoint at hand */
+  int64_t good_size;        /* the largest checkpoint size whose root matched */
+  bool root_broken;         /* a checkpoint's root did not match: later roots rest on the break */
+  int64_t last_cp;          /* the tree size of the previous checkpoint row (-1: none yet) */
+  sl_ledger_hash chain;     /* the previous entry's stored chain value */
   bool have_chain;
   int64_t log_next;         /* the audit log's next chain position */
   sl_ledger_hash log_chain; /* the previous audit log row's stored chain value */
@@ -418,7 +419,10 @@ static bool checkpoint_row(int nc, const char *const *col, const bool *nul, void
                "covers %lld entries but the tree has %zu", (long long)size, a->nleaves);
   } else if (!a->root_broken) {
     sl_ledger_hash mth;
-    sl_ledger_merkle_root(a->leaves, (size_t)size, &mth);
+    /* checkpoints come in increasing size: their roots cost O(n) in all */
+    while ((int64_t)a->front.leaves < size)
+      sl_ledger_frontier_push(&a->front, &a->leaves[a->front.leaves]);
+    sl_ledger_frontier_root(&a->front, &mth);
     if (memcmp(mth.b, cp.root.b, 32) != 0) {
       char want[65], got[65];
       sl_ledger_hex_encode(mth.b, 32, want);

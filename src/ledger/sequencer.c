@@ -46,9 +46,7 @@ static struct {
   pthread_rwlock_t lock;
   sl_ledger_hash *leaves;
   size_t n, cap;
-  sl_ledger_hash front[64];
-  uint64_t front_size[64];
-  int nfront;
+  sl_ledger_frontier front;
 } T = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 bool sl_ledger_enabled(void) { return L.enabled; }
@@ -252,7 +250,7 @@ void sl_ledger_fini(void) {
   free(T.leaves);
   T.leaves = NULL;
   T.n = T.cap = 0;
-  T.nfront = 0;
+  sl_ledger_frontier_reset(&T.front);
   pthread_rwlock_unlock(&T.lock);
 }
 
@@ -437,29 +435,16 @@ static bool tree_push(const sl_ledger_hash *leaf) {
     T.cap = cap;
   }
   T.leaves[T.n++] = *leaf;
-  T.front[T.nfront] = *leaf;
-  T.front_size[T.nfront++] = 1;
-  while (T.nfront >= 2 && T.front_size[T.nfront - 1] == T.front_size[T.nfront - 2]) {
-    sl_ledger_node_hash(&T.front[T.nfront - 2], &T.front[T.nfront - 1], &T.front[T.nfront - 2]);
-    T.front_size[T.nfront - 2] *= 2;
-    T.nfront--;
-  }
+  sl_ledger_frontier_push(&T.front, leaf);
   return true;
 }
 
 /* The root of the whole cached tree, from the frontier (RFC 9162 MTH).  Caller holds T.lock. */
-static void tree_root(sl_ledger_hash *root) {
-  if (T.nfront == 0) {
-    sl_ledger_merkle_root(NULL, 0, root);
-    return;
-  }
-  *root = T.front[T.nfront - 1];
-  for (int i = T.nfront - 2; i >= 0; i--) sl_ledger_node_hash(&T.front[i], root, root);
-}
+static void tree_root(sl_ledger_hash *root) { sl_ledger_frontier_root(&T.front, root); }
 
 static void tree_reset(void) {
   T.n = 0;
-  T.nfront = 0;
+  sl_ledger_frontier_reset(&T.front);
 }
 
 /* Bring the cache up to the database's sequenced leaves [0, size).  Caller holds T.lock for

@@ -283,6 +283,20 @@ void sl_ledger_chain_step(const sl_ledger_hash *prev, const sl_ledger_hash *leaf
  * into the caller's proof[SL_LEDGER_PROOF_MAX], bottom-up (the leaf's sibling first), exactly
  * as RFC 9162 sections 2.1.3.1 and 2.1.4.1 define them. */
 
+/* The compact frontier of a growing tree: the roots of the perfect subtrees that make it up,
+ * largest first.  Push leaves in order; the root of the leaves pushed so far (RFC 9162 MTH) is
+ * then O(log n) away, so the roots of every prefix size in increasing order cost O(n) in all.
+ * Zero-initialise (or sl_ledger_frontier_reset) for the empty tree. */
+typedef struct {
+  sl_ledger_hash h[64];
+  uint64_t size[64];
+  int n;
+  uint64_t leaves; /* leaves pushed */
+} sl_ledger_frontier;
+void sl_ledger_frontier_reset(sl_ledger_frontier *f);
+void sl_ledger_frontier_push(sl_ledger_frontier *f, const sl_ledger_hash *leaf);
+void sl_ledger_frontier_root(const sl_ledger_frontier *f, sl_ledger_hash *root);
+
 /* MTH of leaves[0..n); n == 0 gives SHA-256 of the empty string. */
 void sl_ledger_merkle_root(const sl_ledger_hash *leaves, size_t n, sl_ledger_hash *root);
 
