@@ -48,7 +48,7 @@ def one_run(binary, entries, runs):
     name = L.db_name("suanli_audit_bench")
     url = L.create_db(name)
     keys = L.key_dir("audit-bench")
-    srv = L.LedgerServer("audit-bench", url, keys)
+    srv = L.LedgerServer("audit-bench", url, keys, port=L.pick_port(int(os.environ.get("BENCH_PORT", "18700"))))
     try:
         srv.wait_ready()
         admin = L.bootstrap_admin(url, keys)
