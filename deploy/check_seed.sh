@@ -7,8 +7,8 @@
 #      nothing;
 #   3. the seed maps every row of the price catalog to a model (it reports 0 skipped rows),
 #      with the right memory (16 GB V100s apart from 32 GB ones), and every model of the
-#      catalog a pool uses is in GET /v1/accelerators' table; regions have coordinates and
-#      the RTT estimate covers pairs the measured matrix lacks.
+#      catalog a pool uses is in GET /v1/accelerators' table; every region has coordinates and
+#      an RTT (measured or estimated) to and from us-east-1.
 # Prints "N passed, N failed" last; exit status 1 on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,12 +59,16 @@ else
   else
     bad "seed: pools of $models models ($vendors)"
   fi
-  located=$(q 'SELECT count(*) FROM regions WHERE lat IS NOT NULL')
+  located=$(q 'SELECT count(*) FROM regions WHERE lat IS NOT NULL') nregions=$(q 'SELECT count(*) FROM regions')
   est=$(q "SELECT count(*) FROM region_rtt WHERE source = 'estimated' AND from_region = 'us-east-1' AND to_region = 'us-east4'")
-  if ((located >= 70)) && [[ "$est" == 1 ]]; then
-    ok "seed: $located regions located; us-east-1 -> GCP us-east4 estimated"
+  # every region has an RTT (measured or estimated) from and to us-east-1
+  unreached=$(q "SELECT string_agg(r.code, ',') FROM regions r WHERE NOT EXISTS (SELECT 1 FROM region_rtt l
+                 WHERE l.from_region = 'us-east-1' AND l.to_region = r.code) OR NOT EXISTS (SELECT 1 FROM region_rtt l
+                 WHERE l.to_region = 'us-east-1' AND l.from_region = r.code)")
+  if ((located == nregions)) && [[ "$est" == 1 && -z "$unreached" ]]; then
+    ok "seed: $located of $nregions regions located, each with an RTT to and from us-east-1; us-east-1 -> GCP us-east4 estimated"
   else
-    bad "seed: $located regions located, us-east-1 -> us-east4 estimated: $est"
+    bad "seed: $located of $nregions regions located, us-east-1 -> us-east4 estimated: $est; no RTT with us-east-1: ${unreached:-none}"
   fi
   pools=$(q 'SELECT count(*) FROM pools') regions=$(q 'SELECT count(DISTINCT region) FROM pools')
   lat=$(q 'SELECT count(*) FROM region_latency')

@@ -38,7 +38,8 @@ UPDATE trades SET fee_minor = 0 WHERE state = 'failed' AND fee_minor <> 0;
 
 -- ---------------------------------------------------------------- 2. checkpoints in a row
 
-ALTER TABLE ledger_checkpoints ADD COLUMN prev_size bigint CHECK (prev_size >= 0 AND prev_size < tree_size);
+ALTER TABLE ledger_checkpoints ADD COLUMN IF NOT EXISTS prev_size bigint
+  CHECK (prev_size >= 0 AND prev_size < tree_size);
 ALTER TABLE ledger_checkpoints DISABLE TRIGGER ledger_checkpoints_append_only;
 UPDATE ledger_checkpoints c SET prev_size = p.prev
   FROM (SELECT tree_size, lag(tree_size) OVER (ORDER BY tree_size) AS prev FROM ledger_checkpoints) p

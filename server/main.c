@@ -81,6 +81,8 @@ static bool http_settings(sl_http_config *cfg) {
       (unsigned)env_long("SUANLI_TOKEN_DEFAULT_TTL_H", cfg->token_default_ttl_h, 0, 24 * 3660);
   const char *tp = getenv("SUANLI_TRUSTED_PROXIES");
   cfg->trusted_proxies = tp && *tp ? tp : NULL;
+  const char *region = getenv("SUANLI_REGION");
+  cfg->region = region && *region ? region : NULL;
   return env_rate("SUANLI_RATE_ADMIN", &cfg->rates.admin) &&
          env_rate("SUANLI_RATE_OPERATOR", &cfg->rates.operator_) &&
          env_rate("SUANLI_RATE_PROVIDER", &cfg->rates.provider) &&
@@ -352,8 +354,9 @@ static int serve(const char *url) {
                             .sequencer = sl_ledger_enabled(),
                             /* a client may retry for a day: never less */
                             .idempotency_retention_s =
-                                env_long("SUANLI_IDEMPOTENCY_RETENTION_H", 24, 24, 24 * 366) *
-                                3600};
+                                env_long("SUANLI_IDEMPOTENCY_RETENTION_H", 24, 24, 24 * 366) * 3600,
+                            .attempts_retention_s =
+                                env_long("SUANLI_ATTEMPTS_RETENTION_H", 720, 0, 24 * 3660) * 3600};
   sl_workers *workers = run_workers ? sl_workers_start(&wcfg) : NULL;
   sl_dispatcher *dispatcher =
       run_workers ? sl_dispatcher_start(url, (int)env_long("SUANLI_DISPATCH_THREADS", 2, 1, 8))

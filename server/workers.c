@@ -1,7 +1,8 @@
 /* workers.c — the background threads of suanlid, each with a connection of the workers' own
  * pool: the book worker (sl_trading_book_step; woken by NOTIFY suanli_book, polling once a
  * second as a fallback because notifications are only a hint), the maintenance worker
- * (sl_trading_maintain, then the Idempotency-Key reaper, every maintenance_ms) and the ledger
+ * (sl_trading_maintain, then the reaper of Idempotency-Key records and dispatch attempts,
+ * every maintenance_ms) and the ledger
  * sequencer (sl_ledger_sequence: folds signed entries into the Merkle tree in batches and signs
  * a checkpoint per batch; one process at a time holds its advisory lock).  Any number of
  * processes may run them on one database. */
@@ -21,8 +22,9 @@ struct sl_workers {
   atomic_bool stop;
   pthread_t book, maint, seq;
   bool book_started, maint_started, seq_started;
-  int period_ticks;    /* maintenance period in 100 ms ticks */
-  int64_t retention_s; /* of Idempotency-Key records */
+  int period_ticks;             /* maintenance period in 100 ms ticks */
+  int64_t retention_s;          /* of Idempotency-Key records */
+  int64_t attempts_retention_s; /* of dispatch attempts (0: forever) */
 };
 
 static void nap_ms(int ms) {
@@ -59,7 +61,7 @@ static void *maint_main(void *arg) {
     sl_dbc *c = sl_db_acquire(w->db, 1000, &down);
     if (c) {
       sl_trading_maintain(c, &w->stop);
-      sl_db_reap_step(c, w->retention_s);
+      sl_db_reap_step(c, w->retention_s, w->attempts_retention_s);
       sl_db_release(w->db, c);
     }
     for (int i = 0; i < w->period_ticks && !atomic_load(&w->stop); i++) nap_ms(100);
@@ -96,6 +98,7 @@ sl_workers *sl_workers_start(const sl_workers_config *cfg) {
   long ms = cfg->maintenance_ms;
   w->period_ticks = (int)(ms < 100 ? 1 : ms > 60000 ? 600 : ms / 100);
   w->retention_s = cfg->idempotency_retention_s;
+  w->attempts_retention_s = cfg->attempts_retention_s;
   if (!w->db) {
     free(w);
     return NULL;

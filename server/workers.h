@@ -11,6 +11,7 @@ typedef struct sl_workers_config {
   long maintenance_ms;             /* pause between maintenance passes (100..60000) */
   bool sequencer;                  /* run the ledger sequencer (signing enabled) */
   int64_t idempotency_retention_s; /* Idempotency-Key records are kept this long (>= 1 day) */
+  int64_t attempts_retention_s;    /* dispatch attempts are kept this long (0: forever) */
 } sl_workers_config;
 
 typedef struct sl_workers sl_workers;

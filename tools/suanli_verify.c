@@ -5,6 +5,8 @@
  *   suanli-verify checkpoint  CHECKPOINT.json KEYS.json
  *   suanli-verify consistency OLD_CHECKPOINT.json NEW_CHECKPOINT.json PROOF.json KEYS.json
  *   suanli-verify file        FILE SIGNATURE.json KEYS.json
+ *   suanli-verify --witnesses WITNESSES.json --quorum K MODE ...   (every checkpoint checked
+ *                 needs valid cosignatures of K of the named witnesses; api/SIGNING.md)
  *   suanli-verify selftest-sample DIR     (hidden: writes a valid sample set from fixed seeds)
  *
  * Prints one line per check ("ok    ..." or "FAIL  ..."), then a verdict line.  Exit status:
@@ -263,6 +265,9 @@ static int usage(void) {
         "  suanli-verify consistency OLD_CHECKPOINT.json NEW_CHECKPOINT.json PROOF.json "
         "KEYS.json\n"
         "  suanli-verify file FILE SIGNATURE.json KEYS.json\n"
+        "  suanli-verify --witnesses WITNESSES.json --quorum K MODE ...\n"
+        "      every checkpoint checked must carry valid cosignatures of K witnesses named in\n"
+        "      WITNESSES.json ({\"witnesses\": [{\"name\", \"public_key\"}]})\n"
         "Checks Suanli ledger receipts, signed tree heads, consistency proofs and signed\n"
         "exports offline (api/SIGNING.md).  Exit 0: all checks passed; 1: a check failed;\n"
         "2: usage or input format error.\n",
@@ -275,6 +280,21 @@ int main(int argc, char **argv) {
     fputs("suanli-verify: libsodium failed to initialise\n", stderr);
     return EXIT_USAGE;
   }
+  /* --witnesses FILE --quorum K, before the mode: every checkpoint needs K named cosigners */
+  const char *wfile = NULL;
+  long quorum = -1;
+  while (argc >= 3 && (strcmp(argv[1], "--witnesses") == 0 || strcmp(argv[1], "--quorum") == 0)) {
+    if (strcmp(argv[1], "--witnesses") == 0) wfile = argv[2];
+    else {
+      char *end;
+      quorum = strtol(argv[2], &end, 10);
+      if (*end || quorum < 0 || quorum > 1000) return usage();
+    }
+    argc -= 2;
+    argv += 2;
+  }
+  if ((wfile != NULL) != (quorum >= 0)) return usage();
+  if (wfile) slv_require_witnesses(wfile, (int)quorum);
   if (argc < 2) return usage();
   const char *mode = argv[1];
   if (strcmp(mode, "receipt") == 0 && argc == 4) return slv_receipt(argv[2], argv[3]);

@@ -258,6 +258,11 @@ static bool check_signed_record(report *r, const keyring *kr, const char *who, c
 
 /* -------------------------------------------------------------------------- checkpoints */
 
+static const char *witnesses_file; /* slv_require_witnesses */
+static int witnesses_quorum;
+static bool check_cosignatures(report *r, const char *file, json_t *obj, const char *who,
+                               const uint8_t *raw, size_t len, int64_t cp_time);
+
 /* Verify a checkpoint object: its record decodes to the stated size, root and time, and
  * its signature verifies.  *cp gets the signed (decoded) checkpoint.  Returns all passed. */
 static bool check_checkpoint(report *r, const keyring *kr, const char *file, json_t *obj,
@@ -290,7 +295,56 @@ static bool check_checkpoint(report *r, const keyring *kr, const char *file, jso
         (unsigned long long)cp->tree_size, (unsigned long long)size);
   check(r, root_ok && memcmp(root.b, cp->root.b, 32) == 0, "%srecord root equals root_hash", who);
   check(r, t_ok && t == cp->timestamp, "%srecord timestamp equals timestamp %s", who, ts);
+  if (witnesses_file) check_cosignatures(r, file, obj, who, raw, raw_len, cp->timestamp);
   return ok && r->failed == before;
+}
+
+/* ----------------------------------------------------------------------------- witnesses */
+
+void slv_require_witnesses(const char *file, int quorum) {
+  witnesses_file = file;
+  witnesses_quorum = quorum;
+}
+
+/* The named witnesses' cosignatures of a checkpoint whose signed record is raw[0..len): each
+ * element of `cosignatures` whose witness is in the trusted file and whose signature verifies
+ * over the COSIGNATURE record rebuilt from raw and its timestamp (not before the checkpoint's)
+ * counts once per witness; the check is that at least the quorum did. */
+static bool check_cosignatures(report *r, const char *file, json_t *obj, const char *who,
+                               const uint8_t *raw, size_t len, int64_t cp_time) {
+  json_t *trusted = load_json(witnesses_file);
+  json_t *list = json_object_get(trusted, "witnesses");
+  if (!json_is_array(list)) shape_error(witnesses_file, "witnesses", "an array");
+  json_t *cos = json_object_get(obj, "cosignatures");
+  if (cos && !json_is_null(cos) && !json_is_array(cos))
+    shape_error(file, "cosignatures", "an array or null");
+  int valid = 0;
+  size_t i, k;
+  json_t *cs, *w;
+  json_array_foreach(list, k, w) {
+    const char *name = req_str(witnesses_file, w, "name");
+    uint8_t pk[SL_LEDGER_PK_LEN];
+    if (!sl_ledger_hex_decode(req_str(witnesses_file, w, "public_key"), pk, sizeof pk))
+      shape_error(witnesses_file, "public_key", "64 lowercase hex digits");
+    bool ok = false;
+    json_array_foreach(cos, i, cs) {
+      if (ok || !json_is_object(cs) || strcmp(req_str(file, cs, "witness"), name) != 0) continue;
+      int64_t t = 0;
+      uint8_t sig[SL_LEDGER_SIG_LEN], rec[SL_LEDGER_COSIGNATURE_SIZE];
+      ok = sl_time_parse(req_str(file, cs, "timestamp"), &t) && t >= cp_time &&
+           sl_ledger_hex_decode(req_str(file, cs, "signature"), sig, sizeof sig) &&
+           sl_ledger_cosignature_verify(pk, raw, len, t, sig, rec) == SL_LEDGER_OK;
+      if (!ok) note("%scosignature of witness %s does not verify", who, name);
+    }
+    if (ok) {
+      note("%scosigned by witness %s", who, name);
+      valid++;
+    }
+  }
+  json_decref(trusted);
+  check(r, valid >= witnesses_quorum, "%s%d of the named witnesses cosigned it (quorum %d)", who,
+        valid, witnesses_quorum);
+  return valid >= witnesses_quorum;
 }
 
 /* --------------------------------------------------------------------------------- modes */

@@ -13,6 +13,12 @@
 /* Program name used in error messages (default "suanli-verify"). */
 extern const char *slv_prog;
 
+/* Require every checkpoint checked from now on (alone, in a receipt, or either side of a
+ * consistency proof) to carry valid cosignatures of at least `quorum` of the witnesses named in
+ * witnesses_file ({"witnesses": [{"name", "public_key"}]}, the shape of GET
+ * /v1/ledger/witnesses).  A quorum of 0 only reports the cosignatures. */
+void slv_require_witnesses(const char *witnesses_file, int quorum);
+
 int slv_receipt(const char *receipt_file, const char *keys_file);
 int slv_checkpoint(const char *checkpoint_file, const char *keys_file);
 int slv_consistency(const char *old_file, const char *new_file, const char *proof_file,

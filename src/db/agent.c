@@ -30,6 +30,24 @@ const sl_db_stmt sl_db_stmts_agent[] = {
      "  address = EXCLUDED.address, note = coalesce($5, a.note),"
      "  note_at = CASE WHEN $5 IS NOT NULL THEN now() ELSE a.note_at END,"
      "  rtt_us = coalesce($6, a.rtt_us), polls = a.polls + 1, last_seen_at = now()"},
+    /* The region an agent measures from: $2 when one of owner's agent pools is there ('' when
+     * none is), else the one region of its agent pools ($3: those ids, NULL: all); NULL when
+     * there is none or more than one. */
+    {"agent_region",
+     "SELECT CASE WHEN $2::text IS NOT NULL THEN CASE WHEN EXISTS (SELECT 1 FROM pools p"
+     "   WHERE p.owner_id = $1 AND p.adapter_kind = 'agent' AND p.region = $2) THEN $2 ELSE '' END"
+     " ELSE (SELECT min(p.region) FROM pools p WHERE p.owner_id = $1 AND p.adapter_kind = 'agent'"
+     "   AND" IN_IDS("p.id", "$3") " HAVING count(DISTINCT p.region) = 1) END"},
+    /* Owner's agent $2 measured $4 ([{"region", "rtt_us"}]) from region $3: a round trip is
+     * one path both ways, so each one to a region that exists is offered to sl_agent_rtt
+     * (schema/027) for both directions; the number of entries written. */
+    {"agent_rtts",
+     "SELECT coalesce(sum(sl_agent_rtt(a.id, $3, e.t, e.us)::int"
+     "   + CASE WHEN e.t <> $3 THEN sl_agent_rtt(a.id, e.t, $3, e.us)::int ELSE 0 END),"
+     "   0) FROM agents a"
+     " CROSS JOIN (SELECT x->>'region' AS t, (x->>'rtt_us')::bigint AS us"
+     "   FROM json_array_elements($4::json) x) e"
+     " JOIN regions r ON r.code = e.t WHERE a.owner_id = $1 AND a.name = $2"},
     {"agent_pools_check",
      "SELECT coalesce(min(i.n - 1), -1) FROM json_array_elements_text($2::json) WITH ORDINALITY"
      " AS i(v, n) WHERE NOT EXISTS (SELECT 1 FROM pools p WHERE p.id = i.v::bigint"
@@ -100,6 +118,25 @@ sl_dbrc sl_db_agent_seen(sl_dbc *c, const sl_db_agent_poll *p) {
 /* A JSON value as a parameter (malloc'd text), or NULL for NULL. */
 static char *json_param(const json_t *j) {
   return j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+
+sl_dbrc sl_db_agent_region(sl_dbc *c, int64_t owner, const char *region, const json_t *pools,
+                           char **out) {
+  char b1[24], *ids = json_param(pools);
+  const char *v[3] = {sl_db_i64(b1, owner), region, ids};
+  sl_dbrc rc = sl_db_text(c, "agent_region", 3, v, out);
+  free(ids);
+  return rc;
+}
+
+sl_dbrc sl_db_agent_rtts(sl_dbc *c, int64_t owner, const char *agent, const char *from,
+                         const json_t *rtts, int64_t *written) {
+  char b1[24], *js = json_param(rtts);
+  const char *v[4] = {sl_db_i64(b1, owner), agent, from, js ? js : "[]"};
+  *written = 0;
+  sl_dbrc rc = sl_db_int(c, "agent_rtts", 4, v, written);
+  free(js);
+  return rc;
 }
 
 sl_dbrc sl_db_agent_pools_check(sl_dbc *c, int64_t owner, const json_t *pools, int64_t *bad) {

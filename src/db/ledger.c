@@ -75,8 +75,30 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
     {"key_lock", "SELECT pg_advisory_xact_lock(5817264003)"},
     {"seq_head", "SELECT coalesce(max(leaf_index) + 1, 0),"
                  " coalesce((SELECT encode(chain_hash, 'hex') FROM ledger_entries"
-                 "           WHERE leaf_index = (SELECT max(leaf_index) FROM ledger_entries)), '')"
+                 "           WHERE leaf_index = (SELECT max(leaf_index) FROM ledger_entries)), ''),"
+                 " coalesce((SELECT max(tree_size) FROM ledger_checkpoints), 0)"
                  " FROM ledger_entries"},
+    /* the shape of the stored tree (issue 18): sequenced leaves, the largest checkpoint, and
+     * with $1 the slower checks: the count of sequenced entries and the first checkpoint whose
+     * predecessor is missing */
+    {"ledger_shape",
+     "SELECT coalesce((SELECT max(leaf_index) + 1 FROM ledger_entries), 0),"
+     " coalesce((SELECT max(tree_size) FROM ledger_checkpoints), 0),"
+     " CASE WHEN $1::boolean THEN (SELECT count(leaf_index) FROM ledger_entries) ELSE -1 END,"
+     " CASE WHEN $1::boolean THEN coalesce((SELECT min(c.prev_size) FROM ledger_checkpoints c"
+     "   WHERE c.prev_size > 0 AND NOT EXISTS (SELECT 1 FROM ledger_checkpoints p"
+     "   WHERE p.tree_size = c.prev_size)), 0) ELSE 0 END"},
+    {"checkpoints_list", "SELECT coalesce(json_agg(j ORDER BY s.tree_size), '[]')::text FROM ("
+                         " SELECT c.tree_size, j FROM ledger_checkpoints c, api_checkpoint(c) j"
+                         " WHERE c.tree_size > $1 ORDER BY c.tree_size LIMIT $2) s"},
+    /* positions [$1, $1 + $2) of the tree; $3: the reader's account (NULL = admin) */
+    {"leaves_list",
+     "SELECT coalesce(json_agg(x ORDER BY e.leaf_index), '[]')::text"
+     " FROM ledger_entries e LEFT JOIN journal_txns j ON j.id = e.journal_txn_id"
+     " LEFT JOIN trades t ON t.id = e.trade_id,"
+     " api_ledger_leaf(e, $3::bigint IS NULL OR t.tenant_id = $3 OR t.provider_id = $3"
+     "   OR (e.trade_id IS NULL AND j.account_id = $3)) x"
+     " WHERE e.leaf_index >= $1 AND e.leaf_index < $1 + $2"},
     {"seq_pending",
      "SELECT id, encode(record, 'hex'), key_id, encode(signature, 'hex') FROM ledger_entries"
      " WHERE leaf_index IS NULL ORDER BY id LIMIT $1 FOR UPDATE"},
@@ -90,8 +112,7 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
     {"checkpoint_insert",
      "INSERT INTO ledger_checkpoints(tree_size, root_hash, signed_at, key_id, signature, record,"
      " prev_size) VALUES ($1, decode($2, 'hex'), to_timestamp($3::bigint), $4, decode($5, 'hex'),"
-     " decode($6, 'hex'), (SELECT max(tree_size) FROM ledger_checkpoints WHERE tree_size < $1))"
-     " ON CONFLICT (tree_size) DO NOTHING"},
+     " decode($6, 'hex'), $7) ON CONFLICT (tree_size) DO NOTHING"},
     {"checkpoint_get",
      "SELECT j::text FROM ledger_checkpoints c, api_checkpoint(c) j"
      " WHERE c.tree_size = coalesce($1, (SELECT max(tree_size) FROM ledger_checkpoints))"},
@@ -107,6 +128,17 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
     {"entry_get",
      "SELECT x::text FROM ledger_entries e LEFT JOIN journal_txns j ON j.id = e.journal_txn_id,"
      " api_ledger_entry(e, j) x WHERE e.id = $1"},
+    /* witnesses and cosignatures (schema/024) */
+    {"witness_insert",
+     "WITH w AS (INSERT INTO ledger_witnesses(name, public_key, key_id)"
+     " VALUES ($1, decode($2, 'hex'), $3) RETURNING *) SELECT j::text FROM w, api_witness(w) j"},
+    {"witnesses_list", "SELECT coalesce(json_agg(j ORDER BY w.name), '[]')::text"
+                       " FROM ledger_witnesses w, api_witness(w) j"},
+    {"witness_key", "SELECT encode(public_key, 'hex') FROM ledger_witnesses WHERE name = $1"},
+    {"cosignature_insert",
+     "INSERT INTO ledger_cosignatures(tree_size, witness, cosigned_at, record, signature)"
+     " VALUES ($1, $2, to_timestamp($3::bigint), decode($4, 'hex'), decode($5, 'hex'))"
+     " ON CONFLICT (tree_size, witness) DO NOTHING RETURNING 1"},
     {NULL, NULL},
 };
 
@@ -248,12 +280,13 @@ sl_dbrc sl_db_seq_lock(sl_dbc *c, bool *got) {
   return SL_DB_OK;
 }
 
-sl_dbrc sl_db_seq_head(sl_dbc *c, int64_t *size, char chain_hex[65]) {
+sl_dbrc sl_db_seq_head(sl_dbc *c, int64_t *size, char chain_hex[65], int64_t *signed_size) {
   PGresult *r;
   sl_dbrc rc = sl_db_exec(c, "seq_head", 0, NULL, &r);
   if (rc != SL_DB_OK) return rc;
   *size = sl_db_col_i64(r, 0, 0);
   snprintf(chain_hex, 65, "%s", PQgetvalue(r, 0, 1));
+  *signed_size = sl_db_col_i64(r, 0, 2);
   PQclear(r);
   return SL_DB_OK;
 }
@@ -307,12 +340,43 @@ sl_dbrc sl_db_leaves(sl_dbc *c, int64_t from, int64_t to, char **hexes, size_t *
   return SL_DB_OK;
 }
 
-sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, const char *root_hex, int64_t at,
-                                const char *key_id, const char *sig_hex, const char *record_hex) {
-  char b1[24], b3[24];
-  const char *v[6] = {sl_db_i64(b1, size), root_hex, sl_db_i64(b3, at), key_id, sig_hex,
-                      record_hex};
-  return sl_db_exec(c, "checkpoint_insert", 6, v, NULL);
+sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, int64_t prev_size, const char *root_hex,
+                                int64_t at, const char *key_id, const char *sig_hex,
+                                const char *record_hex) {
+  char b1[24], b3[24], b7[24];
+  const char *v[7] = {sl_db_i64(b1, size),
+                      root_hex,
+                      sl_db_i64(b3, at),
+                      key_id,
+                      sig_hex,
+                      record_hex,
+                      sl_db_i64_opt(b7, prev_size, 0)}; /* NULL for the first */
+  return sl_db_exec(c, "checkpoint_insert", 7, v, NULL);
+}
+
+sl_dbrc sl_db_ledger_shape(sl_dbc *c, bool full, sl_db_ledger_shape_row *out) {
+  const char *v[1] = {full ? "true" : "false"};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "ledger_shape", 1, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  out->sequenced = sl_db_col_i64(r, 0, 0);
+  out->signed_size = sl_db_col_i64(r, 0, 1);
+  out->sequenced_rows = sl_db_col_i64(r, 0, 2);
+  out->missing_checkpoint = sl_db_col_i64(r, 0, 3);
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_checkpoints_list(sl_dbc *c, int64_t after, int limit, json_t **out) {
+  char b1[24], b2[24];
+  const char *v[2] = {sl_db_i64(b1, after), sl_db_i64(b2, limit)};
+  return sl_db_json(c, "checkpoints_list", 2, v, out);
+}
+
+sl_dbrc sl_db_leaves_list(sl_dbc *c, int64_t from, int limit, int64_t reader, json_t **out) {
+  char b1[24], b2[24], b3[24];
+  const char *v[3] = {sl_db_i64(b1, from), sl_db_i64(b2, limit), sl_db_i64_opt(b3, reader, 0)};
+  return sl_db_json(c, "leaves_list", 3, v, out);
 }
 
 sl_dbrc sl_db_checkpoint_get(sl_dbc *c, int64_t size, json_t **out) {
@@ -356,3 +420,36 @@ sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids) {
 }
 
 sl_dbrc sl_db_ledger_waive(sl_dbc *c) { return sl_db_exec(c, "ledger_waive", 0, NULL, NULL); }
+
+sl_dbrc sl_db_witness_insert(sl_dbc *c, const char *name, const char *public_hex,
+                             const char *key_id, json_t **out) {
+  const char *v[3] = {name, public_hex, key_id};
+  return sl_db_json(c, "witness_insert", 3, v, out);
+}
+
+sl_dbrc sl_db_witnesses_list(sl_dbc *c, json_t **out) {
+  return sl_db_json(c, "witnesses_list", 0, NULL, out);
+}
+
+sl_dbrc sl_db_witness_key(sl_dbc *c, const char *name, char public_hex[65]) {
+  const char *v[1] = {name};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "witness_key", 1, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  if (PQntuples(r) == 0) rc = SL_DB_NOROWS;
+  else snprintf(public_hex, 65, "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return rc;
+}
+
+sl_dbrc sl_db_cosignature_insert(sl_dbc *c, int64_t size, const char *witness, int64_t at,
+                                 const char *record_hex, const char *sig_hex, bool *inserted) {
+  char b1[24], b3[24];
+  const char *v[5] = {sl_db_i64(b1, size), witness, sl_db_i64(b3, at), record_hex, sig_hex};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "cosignature_insert", 5, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  *inserted = PQntuples(r) == 1;
+  PQclear(r);
+  return SL_DB_OK;
+}

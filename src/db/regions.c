@@ -14,14 +14,16 @@ const sl_db_stmt sl_db_stmts_regions[] = {
                      " SELECT r.code, j FROM regions r, api_region(r) j"
                      " WHERE ($1::text IS NULL OR r.tier = $1) AND r.code > coalesce($2, '')"
                      " ORDER BY r.code LIMIT $3) s"},
-    /* $1: JSON array of {"from","to","rtt_us"}; returns the number of rows written. */
+    /* $1: JSON array of {"from","to","rtt_us"}; returns the number of rows written.  An admin's
+     * entry replaces an agent's (schema/027: admins win). */
     {"latency_set",
      "WITH e AS (SELECT x->>'from' AS f, x->>'to' AS t, (x->>'rtt_us')::bigint AS us"
      "           FROM json_array_elements($1::json) x),"
      " w AS (INSERT INTO region_latency(from_region, to_region, rtt_us)"
      "       SELECT f, t, us FROM e"
      "       ON CONFLICT (from_region, to_region)"
-     "       DO UPDATE SET rtt_us = EXCLUDED.rtt_us, updated_at = sl_now() RETURNING 1)"
+     "       DO UPDATE SET rtt_us = EXCLUDED.rtt_us, measured_by = 'admin', agent_id = NULL,"
+     "         updated_at = sl_now() RETURNING 1)"
      " SELECT count(*) FROM w"},
     {NULL, NULL},
 };

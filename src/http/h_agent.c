@@ -16,14 +16,17 @@
  * after the outcome was recorded, or an agent whose lease ran out and was handed out again —
  * is a 409 that changes nothing. */
 #include "internal.h"
+#include "suanli/core/log.h"
 #include "suanli/core/vocab.h"
 #include "suanli/db/access.h"
 #include "suanli/db/agent.h"
 #include "suanli/db/dispatch.h"
+#include "suanli/db/market.h"
 #include "suanli/dispatch/dispatch.h"
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -34,11 +37,24 @@
 #define RETRY_CAP_S     60.0
 
 typedef struct agent_poll {
-  const char *agent, *version, *note;
-  json_t *pools; /* borrowed from the body */
+  const char *agent, *version, *note, *region;
+  json_t *pools, *rtts; /* borrowed from the body */
   int64_t max, lease_s, wait_s, rtt_milli;
   bool has_note, has_rtt;
 } agent_poll;
+
+#define RTTS_MAX 64
+
+/* rtts[i] of a poll: {"region", "rtt_ms"}; *us its RTT in microseconds. */
+static bool rtt_decode(const json_t *e, size_t i, const char **region, int64_t *us, sl_jerr *err) {
+  char path[32];
+  snprintf(path, sizeof path, "rtts[%zu].", i);
+  const sl_jfield f[] = {
+      {"region", SL_JT_STRING, true, region, NULL, 2, 40, NULL},
+      {"rtt_ms", SL_JT_MILLI, true, us, NULL, 0, 600000000, NULL},
+  };
+  return sl_json_decode(e, f, sizeof f / sizeof f[0], path, err);
+}
 
 /* An agent's name: what the schema's CHECK on agents.name allows. */
 static bool name_ok(const char *s) {
@@ -61,8 +77,17 @@ static bool poll_decode(const json_t *body, agent_poll *p, sl_jerr *err) {
       {"version", SL_JT_STRING, false, &p->version, NULL, 0, 64, NULL},
       {"note", SL_JT_STRING, false, &p->note, &p->has_note, 0, 500, NULL},
       {"rtt_ms", SL_JT_MILLI, false, &p->rtt_milli, &p->has_rtt, 0, 600000000, NULL},
+      {"region", SL_JT_STRING, false, &p->region, NULL, 2, 40, NULL},
+      {"rtts", SL_JT_ARRAY, false, &p->rtts, NULL, 0, RTTS_MAX, NULL},
   };
   if (!sl_json_decode(body, f, sizeof f / sizeof f[0], NULL, err)) return false;
+  size_t k;
+  json_t *e;
+  json_array_foreach(p->rtts, k, e) {
+    const char *region;
+    int64_t us;
+    if (!rtt_decode(e, k, &region, &us, err)) return false;
+  }
   if (!name_ok(p->agent))
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "agent",
                        "1 to 64 letters, digits, '_', '-' and '.'");
@@ -155,6 +180,72 @@ void sl_agent_poll_resume(sl_req *r) {
   sl_run_mutation(r);
 }
 
+/* The poll's region is one of the caller's agent pools' regions and every rtts[i].region
+ * exists; else a 422 naming the field, and false. */
+static bool rtts_ok(sl_req *r, const agent_poll *p) {
+  if (p->region) {
+    char *got = NULL;
+    sl_dbrc rc = sl_db_agent_region(r->db, r->who.account_id, p->region, NULL, &got);
+    bool ok = rc == SL_DB_OK && got[0];
+    free(got);
+    if (rc != SL_DB_OK) sl_reply_db(r, rc);
+    else if (!ok)
+      sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, "region",
+                     "no agent pool of yours is in region '%s'", p->region);
+    if (!ok) return false;
+  }
+  if (!json_array_size(p->rtts)) return true;
+  json_t *codes = json_array(), *e;
+  size_t i;
+  json_array_foreach(p->rtts, i, e) json_array_append(codes, json_object_get(e, "region"));
+  char *unknown = NULL;
+  sl_dbrc rc = sl_db_first_unknown(r->db, false, codes, &unknown);
+  if (rc == SL_DB_OK && unknown) {
+    json_array_foreach(codes, i, e) if (!strcmp(json_string_value(e), unknown)) break;
+    char field[40];
+    snprintf(field, sizeof field, "rtts[%zu].region", i);
+    sl_reply_error(r, SL_E_UNKNOWN_REFERENCE, field, "no region '%s'", unknown);
+  } else if (rc != SL_DB_OK) sl_reply_db(r, rc);
+  bool ok = rc == SL_DB_OK && !unknown;
+  free(unknown);
+  json_decref(codes);
+  return ok;
+}
+
+/* Feed the poll's round trips into the latency matrix (sl_db_agent_rtts): its rtts, and its
+ * rtt_ms to the exchange when the exchange knows its own region (SUANLI_REGION), measured
+ * from the agent's region (the poll's, else its pools' one region; none: nothing recorded). */
+static sl_dbrc rtts_record(sl_req *r, const agent_poll *p) {
+  const char *home = sl_req_config(r)->region;
+  json_t *rows = json_array(), *e;
+  size_t i;
+  json_array_foreach(p->rtts, i, e) {
+    const char *region;
+    int64_t us;
+    sl_jerr je;
+    if (rtt_decode(e, i, &region, &us, &je))
+      json_array_append_new(rows,
+                            json_pack("{s:s,s:I}", "region", region, "rtt_us", (json_int_t)us));
+  }
+  if (p->has_rtt && home && *home)
+    json_array_append_new(
+        rows, json_pack("{s:s,s:I}", "region", home, "rtt_us", (json_int_t)p->rtt_milli));
+  char *from = NULL;
+  int64_t written = 0;
+  sl_dbrc rc = json_array_size(rows)
+                   ? sl_db_agent_region(r->db, r->who.account_id, p->region, p->pools, &from)
+                   : SL_DB_NOROWS;
+  if (rc == SL_DB_OK)
+    rc = sl_db_agent_rtts(r->db, r->who.account_id, p->agent, from, rows, &written);
+  if (rc == SL_DB_OK && written)
+    sl_log(SL_LOG_INFO, "agent round trips recorded in the latency matrix",
+           json_pack("{s:s,s:s,s:I}", "agent", p->agent, "from", from, "written",
+                     (json_int_t)written));
+  free(from);
+  json_decref(rows);
+  return rc == SL_DB_NOROWS ? SL_DB_OK : rc;
+}
+
 void h_agent_work(sl_req *r) {
   json_t *body = sl_req_body(r);
   if (!body) return;
@@ -166,6 +257,7 @@ void h_agent_work(sl_req *r) {
   }
   snprintf(r->audit_object, sizeof r->audit_object, "agent:%s", p.agent);
   if (!pools_ok(r, &p, true)) goto cleanup;
+  if (!rtts_ok(r, &p)) goto cleanup;
   sl_db_agent_poll seen = {
       r->who.account_id,           p.agent, p.version, r->client, p.has_note ? p.note : NULL,
       p.has_rtt ? p.rtt_milli : -1};
@@ -173,6 +265,7 @@ void h_agent_work(sl_req *r) {
   snprintf(by, sizeof by, "agent %s", p.agent);
   json_t *items = NULL;
   sl_dbrc rc = sl_db_agent_seen(r->db, &seen);
+  if (rc == SL_DB_OK) rc = rtts_record(r, &p);
   if (rc == SL_DB_OK)
     rc = sl_db_agent_lease(r->db, r->who.account_id, p.pools, (int)p.max, (int)p.lease_s, by,
                            &items);

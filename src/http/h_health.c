@@ -5,7 +5,8 @@
 
 void h_healthz(sl_req *r) { sl_reply_json(r, 200, json_pack("{s:s}", "status", "ok")); }
 
-/* Ready when the database answers and its schema is the one this binary knows. */
+/* Ready when the database answers, its schema is the one this binary knows, and the stored
+ * ledger holds together (503 ledger_inconsistent otherwise: sl_ledger_servable). */
 void h_readyz(sl_req *r) {
   if (!sl_req_connect(r, 2000)) return;
   int v = sl_db_schema_version(r->db);
@@ -18,6 +19,7 @@ void h_readyz(sl_req *r) {
                    sl_db_schema_latest());
     return;
   }
+  if (!sl_ledger_servable(r)) return;
   sl_reply_json(r, 200, json_pack("{s:s,s:i}", "status", "ready", "schema_version", v));
 }
 

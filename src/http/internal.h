@@ -258,6 +258,14 @@ void h_checkpoint_latest(sl_req *r);
 void h_checkpoint_get(sl_req *r);
 void h_ledger_audit_latest(sl_req *r);
 void h_consistency(sl_req *r);
+void h_checkpoints_list(sl_req *r);
+void h_ledger_entries(sl_req *r);
+void h_witnesses_list(sl_req *r);
+void h_witnesses_create(sl_req *r);
+void h_cosignatures_submit(sl_req *r);
+/* Reply 503 ledger_inconsistent (or the database error) and return false unless the stored
+ * ledger holds together (sl_ledger_check); the ledger routes and /readyz call it first. */
+bool sl_ledger_servable(sl_req *r);
 void h_periods_create(sl_req *r);
 void h_periods_list(sl_req *r);
 void h_periods_get(sl_req *r);

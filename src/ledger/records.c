@@ -2,6 +2,7 @@
  *
  * Every layout is written and read field by field in big-endian order; nothing here depends
  * on the host's struct layout or byte order.  The offsets are the tables of api/SIGNING.md. */
+#include <sodium.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -44,6 +45,7 @@ static const struct {
     [SL_LEDGER_PERIOD_CLOSE] = {"period_close", SL_LEDGER_PERIOD_SIZE},
     [SL_LEDGER_POWER] = {"power", SL_LEDGER_POWER_SIZE},
     [SL_LEDGER_AUDIT_HEAD] = {"audit_head", SL_LEDGER_AUDIT_HEAD_SIZE},
+    [SL_LEDGER_COSIGNATURE] = {"cosignature", SL_LEDGER_COSIGNATURE_SIZE},
 };
 
 size_t sl_ledger_purpose_size(uint32_t purpose) {
@@ -226,6 +228,15 @@ static const field AUDIT_HEAD[] = {
     FIELD(56, F_I64, sl_ledger_audit_head, at),
 };
 
+/* COSIGNATURE: 0 size | 4 purpose | 8 timestamp | 16 tree_size | 24 root (32 bytes) |
+ * 56 checkpoint_sha256 (32 bytes) | 88 */
+static const field COSIGNATURE[] = {
+    FIELD(8, F_I64, sl_ledger_cosignature, timestamp),
+    FIELD(16, F_U64, sl_ledger_cosignature, tree_size),
+    FIELD(24, F_HASH, sl_ledger_cosignature, root),
+    FIELD(56, F_HASH, sl_ledger_cosignature, checkpoint_sha256),
+};
+
 /* The rules of each layout beyond its types, checked on encode and on decode. */
 static bool trade_ok(const void *v) { return ((const sl_ledger_trade *)v)->entry_id != 0; }
 
@@ -279,6 +290,8 @@ static const layout L_PERIOD = LAYOUT(SL_LEDGER_PERIOD_CLOSE, PERIOD, period_ok,
 static const layout L_POWER = LAYOUT(SL_LEDGER_POWER, POWER, power_ok, sl_ledger_power);
 static const layout L_AUDIT_HEAD =
     LAYOUT(SL_LEDGER_AUDIT_HEAD, AUDIT_HEAD, audit_head_ok, sl_ledger_audit_head);
+static const layout L_COSIGNATURE =
+    LAYOUT(SL_LEDGER_COSIGNATURE, COSIGNATURE, NULL, sl_ledger_cosignature);
 
 /* The layout of a purpose (NULL: none). */
 static const layout *layout_of(uint32_t purpose) {
@@ -289,6 +302,7 @@ static const layout *layout_of(uint32_t purpose) {
   case SL_LEDGER_PERIOD_CLOSE: return &L_PERIOD;
   case SL_LEDGER_POWER: return &L_POWER;
   case SL_LEDGER_AUDIT_HEAD: return &L_AUDIT_HEAD;
+  case SL_LEDGER_COSIGNATURE: return &L_COSIGNATURE;
   default: return sl_ledger_purpose_is_money(purpose) ? &L_MONEY : NULL;
   }
 }
@@ -312,6 +326,7 @@ static sl_ledger_rc decode_as(const layout *l, const uint8_t *buf, size_t len, v
     sl_ledger_period p;
     sl_ledger_power w;
     sl_ledger_audit_head a;
+    sl_ledger_cosignature s;
   } scratch;
   memset(&scratch, 0, sizeof scratch);
   uint32_t purpose;
@@ -338,6 +353,19 @@ CODEC(export, sl_ledger_export, L_EXPORT, SL_LEDGER_EXPORT)
 CODEC(period, sl_ledger_period, L_PERIOD, SL_LEDGER_PERIOD_CLOSE)
 CODEC(power, sl_ledger_power, L_POWER, SL_LEDGER_POWER)
 CODEC(audit_head, sl_ledger_audit_head, L_AUDIT_HEAD, SL_LEDGER_AUDIT_HEAD)
+CODEC(cosignature, sl_ledger_cosignature, L_COSIGNATURE, SL_LEDGER_COSIGNATURE)
+
+sl_ledger_rc sl_ledger_cosignature_of(const uint8_t *cp, size_t len, int64_t t,
+                                      sl_ledger_cosignature *out) {
+  sl_ledger_checkpoint c;
+  sl_ledger_rc rc = sl_ledger_checkpoint_decode(cp, len, &c);
+  if (rc != SL_LEDGER_OK) return rc;
+  out->timestamp = t;
+  out->tree_size = c.tree_size;
+  out->root = c.root;
+  crypto_hash_sha256(out->checkpoint_sha256.b, cp, len);
+  return SL_LEDGER_OK;
+}
 
 sl_ledger_rc sl_ledger_money_encode(const sl_ledger_money *m, uint8_t *out) {
   if (!sl_ledger_purpose_is_money(m->purpose)) return SL_LEDGER_EPURPOSE;
@@ -381,6 +409,7 @@ bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out) {
   case SL_LEDGER_PERIOD_CLOSE: *out = r->u.period.at; return true;
   case SL_LEDGER_POWER: *out = r->u.power.at; return true;
   case SL_LEDGER_AUDIT_HEAD: *out = r->u.audit_head.at; return true;
+  case SL_LEDGER_COSIGNATURE: *out = r->u.cosignature.timestamp; return true;
   default:
     if (!sl_ledger_purpose_is_money(r->purpose)) return false;
     *out = r->u.money.at;

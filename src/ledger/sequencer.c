@@ -448,7 +448,8 @@ static void tree_reset(void) {
 }
 
 /* Bring the cache up to the database's sequenced leaves [0, size).  Caller holds T.lock for
- * writing. */
+ * writing.  SL_DB_NOROWS when the database lacks some of those leaves (the ledger is
+ * inconsistent: a checkpoint larger than the entries, or a sequenced entry missing). */
 static sl_dbrc sync_leaves(sl_dbc *c, int64_t size) {
   while ((int64_t)T.n < size) {
     char *hex;
@@ -456,7 +457,11 @@ static sl_dbrc sync_leaves(sl_dbc *c, int64_t size) {
     int64_t to = size - (int64_t)T.n > 100000 ? (int64_t)T.n + 100000 : size;
     sl_dbrc rc = sl_db_leaves(c, (int64_t)T.n, to, &hex, &n);
     if (rc != SL_DB_OK) return rc;
-    bool ok = n > 0;
+    if ((int64_t)n != to - (int64_t)T.n) {
+      free(hex);
+      return SL_DB_NOROWS;
+    }
+    bool ok = true;
     for (size_t i = 0; ok && i < n; i++) {
       char one[65];
       sl_ledger_hash h;
@@ -560,11 +565,20 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
   bool got;
   sl_dbrc rc = sl_db_seq_lock(c, &got);
   if (rc != SL_DB_OK || !got) return rc;
+  int64_t size, signed_size;
+  char chain_hex[65];
+  if ((rc = sl_db_seq_head(c, &size, chain_hex, &signed_size)) != SL_DB_OK) return rc;
+  if (signed_size != size) {
+    /* the stored tree does not hold together (issue 18): appending to it would only bury the
+     * break; the ledger routes answer 503 ledger_inconsistent until an operator repairs it */
+    sl_log(SL_LOG_ERROR, "ledger inconsistent: the sequencer stops",
+           json_pack("{s:I,s:I}", "sequenced", (json_int_t)size, "checkpoint_size",
+                     (json_int_t)signed_size));
+    return SL_DB_OK;
+  }
+  /* power events and the audit log's head become entries of this batch */
   if (L.enabled && (rc = sign_power(c, j->limit)) != SL_DB_OK) return rc;
   if (L.enabled && (rc = sign_audit_head(c, j->limit)) != SL_DB_OK) return rc;
-  int64_t size;
-  char chain_hex[65];
-  if ((rc = sl_db_seq_head(c, &size, chain_hex)) != SL_DB_OK) return rc;
   sl_db_entry_row *rows;
   size_t n;
   if ((rc = sl_db_seq_pending(c, j->limit, &rows, &n)) != SL_DB_OK) return rc;
@@ -633,7 +647,8 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
       sl_ledger_hex_encode(rec, sizeof rec, rec_hex);
       sl_ledger_hex_encode(sig, 64, sig_hex);
       sl_ledger_hex_encode(root.b, 32, root_hex);
-      rc = sl_db_checkpoint_insert(c, new_size, root_hex, cp.timestamp, key_id, sig_hex, rec_hex);
+      rc = sl_db_checkpoint_insert(c, new_size, size, root_hex, cp.timestamp, key_id, sig_hex,
+                                   rec_hex);
     }
   }
   if (rc == SL_DB_OK) j->added = (int)n;
@@ -701,4 +716,50 @@ sl_dbrc sl_ledger_consistency(sl_dbc *c, int64_t from, int64_t to, json_t **proo
   *proof = NULL;
   if (from < 0 || from > to) return SL_DB_NOROWS;
   return proof_of(c, true, from, to, proof);
+}
+
+/* ------------------------------------------------------------- is the ledger servable?
+ * The cheap part (two index lookups) runs on every call; the scans (sequenced rows, missing
+ * checkpoint rows) at most every FULL_CHECK_S per process, their verdict kept meanwhile. */
+#define FULL_CHECK_S 2
+static struct {
+  pthread_mutex_t mu;
+  int64_t checked_at;
+  char why[160]; /* "" = the scans found nothing */
+} K = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+sl_dbrc sl_ledger_check(sl_dbc *c, char *why, size_t len) {
+  why[0] = '\0';
+  int64_t now = sl_time_now();
+  pthread_mutex_lock(&K.mu);
+  bool full = now - K.checked_at >= FULL_CHECK_S;
+  if (!full) snprintf(why, len, "%s", K.why);
+  pthread_mutex_unlock(&K.mu);
+  sl_db_ledger_shape_row s;
+  sl_dbrc rc = sl_db_ledger_shape(c, full, &s);
+  if (rc != SL_DB_OK) return rc;
+  if (full) {
+    char w[160] = "";
+    if (s.missing_checkpoint > 0)
+      snprintf(w, sizeof w, "the checkpoint of tree size %lld is missing",
+               (long long)s.missing_checkpoint);
+    else if (s.sequenced_rows != s.sequenced)
+      snprintf(w, sizeof w, "%lld sequenced entries for %lld tree positions: leaves are missing",
+               (long long)s.sequenced_rows, (long long)s.sequenced);
+    pthread_mutex_lock(&K.mu);
+    snprintf(K.why, sizeof K.why, "%s", w);
+    K.checked_at = now;
+    pthread_mutex_unlock(&K.mu);
+    snprintf(why, len, "%s", w);
+  }
+  /* the head first: it is checked on every call, so its reason is the freshest */
+  if (s.signed_size > s.sequenced)
+    snprintf(why, len, "the latest checkpoint covers %lld entries but only %lld are sequenced",
+             (long long)s.signed_size, (long long)s.sequenced);
+  else if (s.signed_size < s.sequenced)
+    snprintf(why, len,
+             "%lld entries are sequenced but the latest checkpoint covers %lld: checkpoint rows "
+             "are missing",
+             (long long)s.sequenced, (long long)s.signed_size);
+  return SL_DB_OK;
 }

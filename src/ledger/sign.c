@@ -57,3 +57,14 @@ sl_ledger_rc sl_ledger_verify(const uint8_t pk[SL_LEDGER_PK_LEN], const uint8_t 
   ensure_sodium();
   return crypto_sign_verify_detached(sig, rec, len, pk) == 0 ? SL_LEDGER_OK : SL_LEDGER_ESIG;
 }
+
+sl_ledger_rc sl_ledger_cosignature_verify(const uint8_t pk[SL_LEDGER_PK_LEN], const uint8_t *cp,
+                                          size_t cp_len, int64_t t,
+                                          const uint8_t sig[SL_LEDGER_SIG_LEN],
+                                          uint8_t rec[SL_LEDGER_COSIGNATURE_SIZE]) {
+  sl_ledger_cosignature c;
+  sl_ledger_rc rc = sl_ledger_cosignature_of(cp, cp_len, t, &c);
+  if (rc == SL_LEDGER_OK) rc = sl_ledger_cosignature_encode(&c, rec);
+  if (rc == SL_LEDGER_OK) rc = sl_ledger_verify(pk, rec, SL_LEDGER_COSIGNATURE_SIZE, sig);
+  return rc;
+}

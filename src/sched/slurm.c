@@ -248,3 +248,74 @@ sl_sched_rc sl_sched_slurm_cancel(const sl_sched_slurm *t, const sl_sched_res *r
   if (nodes < 0 || !ours) return SL_SCHED_OK;
   return slurm_delete(t, r, err, errlen);
 }
+
+/* The GPU count of a node's Gres= ("gpu:8", "gpu:h100:8", "gpu:h100:4(S:0),gpu:a100:2"). */
+static int gres_gpus(const char *gres) {
+  int n = 0;
+  for (const char *p = gres; (p = strstr(p, "gpu:")) != NULL; p += 4) {
+    const char *e = p + strcspn(p, ",( ");
+    const char *q = e;
+    while (q > p && q[-1] != ':') q--;
+    n += atoi(q);
+  }
+  return n;
+}
+
+/* Whether a node in State= can take work: none of Slurm's unusable states (a '*' suffix is
+ * NOT_RESPONDING). */
+static bool node_usable(const char *state) {
+  static const char *const bad[] = {"DOWN",  "DRAIN",  "FAIL",    "NOT_RESPONDING", "POWER",
+                                    "INVAL", "FUTURE", "UNKNOWN", "REBOOT",         "MAINT"};
+  if (!state[0] || strchr(state, '*')) return false;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    if (strstr(state, bad[i])) return false;
+  return true;
+}
+
+/* Whether `list` (comma separated) holds `name`. */
+static bool in_list(const char *list, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = list; *p;) {
+    size_t k = strcspn(p, ",");
+    if (k == n && strncmp(p, name, n) == 0) return true;
+    p += k + (p[k] == ',');
+  }
+  return false;
+}
+
+sl_sched_rc sl_sched_slurm_gpus(const sl_sched_slurm *t, int *usable, int *busy, char *err,
+                                size_t errlen) {
+  enum { OUT = 256 * 1024 };
+  char *out = malloc(OUT);
+  *usable = *busy = 0;
+  if (!out) {
+    snprintf(err, errlen, "out of memory");
+    return SL_SCHED_RETRY;
+  }
+  const char *args[] = {"-o", "show", "node", NULL};
+  int rc = run_scontrol(t, args, out, OUT);
+  if (rc != 0 || !strstr(out, "NodeName=")) {
+    snprintf(err, errlen, "scontrol show node: %.200s", out[0] ? out : "no nodes");
+    free(out);
+    return SL_SCHED_RETRY;
+  }
+  /* run_scontrol joined the lines: a record runs from one "NodeName=" to the next */
+  for (char *p = strstr(out, "NodeName="); p;) {
+    char *next = strstr(p + 9, "NodeName=");
+    if (next) next[-1] = '\0';
+    char parts[512], state[128], gres[256], alloc[512];
+    field(p, "Partitions=", parts, sizeof parts);
+    field(p, "State=", state, sizeof state);
+    field(p, " Gres=", gres, sizeof gres);
+    field(p, "AllocTRES=", alloc, sizeof alloc);
+    if ((!t->partition || in_list(parts, t->partition)) && node_usable(state)) {
+      *usable += gres_gpus(gres);
+      const char *g = strstr(alloc, "gres/gpu=");
+      *busy += g ? atoi(g + 9) : 0;
+    }
+    p = next;
+  }
+  free(out);
+  if (*busy > *usable) *busy = *usable;
+  return SL_SCHED_OK;
+}

@@ -165,7 +165,7 @@ static bool stmt_row(int nc, const char *const *col, const bool *nul, void *arg)
   s->d_escrow += escrow;
   bool tenant = !strcmp(s->kind, "tenant"), provider = !strcmp(s->kind, "provider");
   if (!strcmp(kind, "deposit")) s->deposits += avail;
-  else if (!strcmp(kind, "withdrawal")) s->withdrawals -= avail;
+  else if (!strcmp(kind, "withdrawal")) s->withdrawals += avail; /* the lines' sum: negative */
   else if (!strcmp(kind, "trade")) s->charges += escrow;
   else if (!strcmp(kind, "settlement")) {
     s->settled -= escrow;

@@ -266,6 +266,18 @@ def verify(mode, *files):
     return p.returncode, p.stdout + p.stderr
 
 
+def stop_world(world):
+    """The last test of a module with its own server and database (world: a dict with "srv"
+    and "db"): the server must stop cleanly; the database is dropped (unless kept)."""
+    if "srv" not in world:
+        raise harness.Skip("no server was started")
+    try:
+        world["srv"].check_stopped_cleanly()
+    finally:
+        if "db" in world and not keep_dbs():
+            drop_db(world["db"])
+
+
 def write_json(folder, name, obj):
     path = os.path.join(folder, name)
     with open(path, "w", encoding="utf-8") as f:

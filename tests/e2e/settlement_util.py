@@ -617,7 +617,7 @@ def expected_totals(lines, kind, refunds_borne=0):
         if ln.kind == "deposit":
             t["deposits"] += ln.avail
         elif ln.kind == "withdrawal":
-            t["withdrawals"] -= ln.avail
+            t["withdrawals"] += ln.avail  # the sum of the lines: negative for the account
         elif ln.kind == "trade":
             t["charges"] += ln.escrow
         elif ln.kind == "settlement":

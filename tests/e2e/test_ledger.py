@@ -546,10 +546,4 @@ def test_ledger_rewritten_history_detected_by_client():
 
 
 def test_ledger_server_stops_cleanly():
-    if "srv" not in S:
-        raise harness.Skip("no server was started")
-    try:
-        S["srv"].check_stopped_cleanly()
-    finally:
-        if "db" in S and not L.keep_dbs():
-            L.drop_db(S["db"])
+    L.stop_world(S)

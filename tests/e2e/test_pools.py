@@ -208,7 +208,7 @@ def test_list_filters():
     by_model = {(a["model"], a["variant"]): a["id"] for a in acc.values()}
     a100 = by_model.get(("A100-80GB", "SXM"), "H100-SXM")
     l40s = by_model.get(("L40S", "PCIe"), "H100-SXM")
-    unr = "H800-SXM" if "H800-SXM" in acc else next(i for i, a in acc.items() if a["rating"] == "unrated")
+    unr = "K80" if "K80" in acc else next(i for i, a in acc.items() if a["rating"] == "unrated")
     p1 = e.pool(P["token"], R1, accelerator="H100-SXM")
     p2 = e.pool(P["token"], R1, accelerator=a100)
     p3 = e.pool(P["token"], R1, accelerator=l40s, intra_node="pcie")

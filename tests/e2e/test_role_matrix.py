@@ -86,6 +86,12 @@ MATRIX = {
     "GET /v1/keys":                   (200,  200,     200,     200,   200,   200),
     "GET /v1/ledger/checkpoint":      (200,  200,     200,     200,   200,   401),
     "GET /v1/ledger/checkpoints/{}":  (200,  200,     200,     200,   200,   401),
+    "GET /v1/ledger/checkpoints":     (200,  200,     200,     200,   200,   401),
+    # a cosignature of an unknown witness: past the role check, refused by the handler
+    "POST /v1/ledger/checkpoints/{}/cosignatures": (422, 422, 422, 422, 422, 401),
+    "GET /v1/ledger/witnesses":       (200,  200,     200,     200,   200,   401),
+    "POST /v1/ledger/witnesses":      (201,  403,     403,     403,   403,   401),
+    "GET /v1/ledger/entries":         (200,  200,     200,     200,   200,   401),
     "GET /v1/ledger/audit":           (200,  200,     200,     200,   200,   401),  # after a run
     "GET /v1/ledger/consistency":     (200,  200,     200,     200,   200,   401),
     "GET /v1/ledger/entries/{}":      (200,  200,     200,     404,   200,   401),
@@ -314,6 +320,14 @@ def test_role_matrix():
             "GET /v1/ledger/consistency": ("/v1/ledger/consistency?from=%d&to=%d"
                                            % (ledger["size"], ledger["size"]), None),
             "GET /v1/ledger/entries/{}": ("/v1/ledger/entries/%d" % ledger["entry"], None),
+            "GET /v1/ledger/checkpoints": ("/v1/ledger/checkpoints", None),
+            "POST /v1/ledger/checkpoints/{}/cosignatures": (
+                "/v1/ledger/checkpoints/%d/cosignatures" % ledger["size"],
+                {"witness": "m-nobody", "timestamp": hour(1), "signature": "ab" * 64}),
+            "GET /v1/ledger/witnesses": ("/v1/ledger/witnesses", None),
+            "POST /v1/ledger/witnesses": ("/v1/ledger/witnesses",
+                                          {"name": uniq("m-" + role), "public_key": os.urandom(32).hex()}),
+            "GET /v1/ledger/entries": ("/v1/ledger/entries?from=0&limit=5", None),
             "POST /v1/periods": ("/v1/periods", post_period),
             "GET /v1/periods": ("/v1/periods", None),
             "GET /v1/periods/{}": ("/v1/periods/%d" % period_id, None),

@@ -87,7 +87,8 @@ static void test_catalog_models(void **state) {
   expect_score(&W_DEFAULT, specs(362, 362, 860), SL_RATING_RATED, 333);
   /* Ascend 910B: FP16 320 only, bandwidth unpublished: compute_only, 320/989 = 0.323559 -> 324 */
   expect_score(&W_DEFAULT, specs(UNKNOWN, 320, UNKNOWN), SL_RATING_COMPUTE_ONLY, 324);
-  /* H800: neither TFLOPS nor bandwidth published: unrated, score untouched */
+  /* K80: no FP16/BF16 figure (no half-precision arithmetic), no bandwidth: unrated, score
+   * untouched */
   expect_score(&W_DEFAULT, specs(UNKNOWN, UNKNOWN, UNKNOWN), SL_RATING_UNRATED, SENTINEL);
 }
 

@@ -46,6 +46,7 @@ SPEC = {
     "components.schemas.Accelerator.properties.origin": ("ACCELERATOR_ORIGIN", "eq"),
     "components.schemas.ProposalState": ("PROPOSAL_STATE", "eq"),
     "components.schemas.RttSource": ("RTT_SOURCE", "eq"),
+    "components.schemas.LatencyMeasuredBy": ("LATENCY_MEASURED_BY", "eq"),
     "components.schemas.AccountLimits.properties.source": ("RATE_LIMIT_SOURCE", "eq"),
     "components.schemas.PoolPatch.properties.status": ("POOL_STATUS", "subset"),
     "components.schemas.PoolHealthState": ("POOL_HEALTH", "eq"),
@@ -116,6 +117,7 @@ SQL = {
     "journal_txns.kind": "JOURNAL_KIND",
     "ledger_accounts.purpose": "ACCOUNT_PURPOSE",
     "clock.mode": "CLOCK_MODE",
+    "region_latency.measured_by": "LATENCY_MEASURED_BY",
 }
 # Database tables whose rows list a domain (one row per value): table.column -> domain.
 SQL_ROWS = {

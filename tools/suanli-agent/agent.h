@@ -4,8 +4,9 @@
  * pools' reservation work from the exchange (POST /v1/agent/work, a long poll), carries each
  * item out with the local scheduler (Slurm through scontrol, or "host": reservations tracked
  * by time in a local file), reports the outcome (POST /v1/agent/work/{id}/result, with an
- * Idempotency-Key per lease), sends heartbeats from nvidia-smi, and measures its round-trip
- * time to the exchange.  The exchange needs no inbound route to it. */
+ * Idempotency-Key per lease), sends heartbeats (from nvidia-smi, or from Slurm on a head
+ * node), and measures its round-trip time to the exchange and its regional probes, which the
+ * exchange records in its latency matrix.  The exchange needs no inbound route to it. */
 #ifndef SUANLI_AGENT_H
 #define SUANLI_AGENT_H
 #include <jansson.h>

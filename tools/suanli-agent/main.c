@@ -28,17 +28,23 @@
 #include "nvsmi.h"
 #include "suanli/core/log.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/sched/slurm.h"
 
 extern char **environ;
 
 #define MAX_POOLS        64
+#define MAX_PROBES       16
 #define NVSMI_TIMEOUT_MS 30000
 #define RTT_SAMPLES      5
+#define HB_STALE_ROUNDS  3 /* Slurm unreadable: the last count stands for this many heartbeats */
 
 typedef struct cfg {
   const char *url, *token, *name, *status_file, *nvsmi_xml, *nvsmi_cmd, *xid_log;
   int64_t pools[MAX_POOLS];
   int npools;
+  /* run: the exchange's regional probe endpoints (--probe REGION=URL) */
+  const char *probe_region[MAX_PROBES], *probe_url[MAX_PROBES];
+  int nprobes;
   long wait_s, lease_s, max, heartbeat_s, rtt_every_s;
   bool once;
   ax_site site;
@@ -320,26 +326,99 @@ static void report(ax_http *h, const json_t *item, const ax_outcome *o) {
   json_decref(body);
 }
 
-static void heartbeat(const cfg *c, ax_http *h) {
-  nv_report r;
+/* What the heartbeats say, and since when Slurm could not be read. */
+typedef struct hb_state {
+  int healthy, util, stale; /* the last count read; heartbeats sent on it since */
+  bool known;
+  int64_t cap[MAX_POOLS]; /* each pool's gpu_count, 0 when not known */
+} hb_state;
+
+/* The healthy GPUs and their utilization: from Slurm (--partition: a cluster's head node,
+ * `scontrol -o show node`) or from nvidia-smi.  When Slurm cannot be read the last count
+ * stands for HB_STALE_ROUNDS heartbeats, then none is healthy — the heartbeat itself is sent
+ * every time either way, so the exchange always hears from the agent. */
+static void hb_count(const cfg *c, hb_state *st) {
   char why[300] = "";
-  int healthy = 0, util = 0;
-  if (discover(c, &r, why, sizeof why)) {
-    healthy = nv_healthy(&r);
-    util = nv_utilization_bp(&r);
+  if (c->partition) {
+    sl_sched_slurm t = {c->partition, NULL, c->cluster};
+    int usable = 0, busy = 0;
+    if (sl_sched_slurm_gpus(&t, &usable, &busy, why, sizeof why) == SL_SCHED_OK) {
+      *st = (hb_state){usable, usable ? (int)((int64_t)busy * 10000 / usable) : 0, 0, true, {0}};
+      return;
+    }
+    if (st->known && ++st->stale <= HB_STALE_ROUNDS) {
+      sl_log(SL_LOG_WARN, "Slurm cannot be read: the heartbeat repeats the last count",
+             json_pack("{s:s,s:i,s:i}", "error", why, "healthy_gpus", st->healthy, "round",
+                       st->stale));
+      return;
+    }
+    log_kv(SL_LOG_WARN, "Slurm cannot be read: reporting no healthy GPU", "error", why);
   } else {
+    nv_report r;
+    if (discover(c, &r, why, sizeof why)) {
+      st->healthy = nv_healthy(&r);
+      st->util = nv_utilization_bp(&r);
+      st->known = true;
+      return;
+    }
     log_kv(SL_LOG_WARN, "GPU discovery failed: reporting no healthy GPU", "error", why);
   }
+  st->healthy = st->util = 0;
+  st->known = false;
+}
+
+/* A pool's gpu_count (GET /v1/pools/{id}; the token needs `read`), 0 when unknown: a
+ * partition may hold more GPUs than the pool sells, and a heartbeat may not say more. */
+static int64_t pool_cap(ax_http *h, int64_t pool) {
+  char path[64];
+  snprintf(path, sizeof path, "/v1/pools/%lld", (long long)pool);
+  ax_resp r;
+  int64_t n = 0;
+  if (ax_http_call(h, "GET", path, NULL, NULL, 20, &r) && r.status == 200)
+    n = json_integer_value(json_object_get(r.body, "gpu_count"));
+  ax_resp_free(&r);
+  return n;
+}
+
+static void heartbeat(const cfg *c, ax_http *h, hb_state *st) {
+  int64_t caps[MAX_POOLS];
+  memcpy(caps, st->cap, sizeof caps);
+  hb_count(c, st);
+  memcpy(st->cap, caps, sizeof caps);
   for (int i = 0; i < c->npools; i++) {
     char path[64];
+    if (c->partition && !st->cap[i]) st->cap[i] = pool_cap(h, c->pools[i]);
+    int64_t healthy = st->cap[i] && st->healthy > st->cap[i] ? st->cap[i] : st->healthy;
     snprintf(path, sizeof path, "/v1/pools/%lld/heartbeat", (long long)c->pools[i]);
-    json_t *b = json_pack("{s:i,s:i}", "healthy_gpus", healthy, "utilization_bp", util);
+    json_t *b =
+        json_pack("{s:I,s:i}", "healthy_gpus", (json_int_t)healthy, "utilization_bp", st->util);
     ax_resp rr;
     if (!ax_http_call(h, "POST", path, b, NULL, 20, &rr) || rr.status != 200)
       log_kv(SL_LOG_WARN, "heartbeat refused", "error", rr.error);
+    else st->cap[i] = json_integer_value(json_object_get(rr.body, "gpu_count"));
     ax_resp_free(&rr);
     json_decref(b);
   }
+}
+
+/* The round trips to the exchange's regional probe endpoints (--probe REGION=URL) as the
+ * poll's `rtts`: [{"region", "rtt_ms"}], leaving out probes that did not answer. */
+static json_t *probe_rtts(const cfg *c) {
+  json_t *a = json_array();
+  for (int i = 0; i < c->nprobes; i++) {
+    ax_http p;
+    if (!ax_http_init(&p, c->probe_url[i], c->token)) continue;
+    int64_t us = measure_rtt(&p);
+    ax_http_fini(&p);
+    if (us < 0) {
+      log_kv(SL_LOG_WARN, "a probe endpoint did not answer", "url", c->probe_url[i]);
+      continue;
+    }
+    char ms[32];
+    snprintf(ms, sizeof ms, "%lld.%03lld", (long long)(us / 1000), (long long)(us % 1000));
+    json_array_append_new(a, json_pack("{s:s,s:s}", "region", c->probe_region[i], "rtt_ms", ms));
+  }
+  return a;
 }
 
 static int cmd_run(cfg *c) {
@@ -351,6 +430,8 @@ static int cmd_run(cfg *c) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   status st = {.rtt_us = -1};
+  hb_state hb = {0};
+  json_t *rtts = NULL; /* the probes' last round trips */
   status_set(c, &st, "starting", NULL);
   char note[600];
   snprintf(note, sizeof note, "started: %s", AGENT_VERSION);
@@ -360,12 +441,16 @@ static int cmd_run(cfg *c) {
   while (!stopping) {
     int64_t now = sl_time_now();
     if (c->heartbeat_s > 0 && c->npools && now >= next_hb) {
-      heartbeat(c, &h);
+      heartbeat(c, &h, &hb);
       next_hb = now + c->heartbeat_s;
     }
     if (now >= next_rtt) {
       int64_t rtt = measure_rtt(&h);
       if (rtt >= 0) st.rtt_us = rtt;
+      if (c->nprobes) {
+        json_decref(rtts);
+        rtts = probe_rtts(c);
+      }
       next_rtt = now + c->rtt_every_s;
     }
     json_t *body = json_pack(
@@ -390,6 +475,8 @@ static int cmd_run(cfg *c) {
                (long long)(st.rtt_us % 1000));
       json_object_set_new(body, "rtt_ms", json_string(ms));
     }
+    if (json_array_size(rtts)) json_object_set(body, "rtts", rtts);
+    if (c->region) json_object_set_new(body, "region", json_string(c->region));
     ax_resp r;
     st.polls++;
     h.interruptible = true; /* a signal ends the long poll, never a report */
@@ -460,6 +547,7 @@ static int cmd_run(cfg *c) {
     if (c->once) break;
   }
   if (rc == AX_OK) status_set(c, &st, "stopped", NULL);
+  json_decref(rtts);
   ax_http_fini(&h);
   return rc;
 }
@@ -624,7 +712,8 @@ static const char *usage =
     "                        [--wait S] [--lease S] [--max N] [--once] [--status-file FILE]\n"
     "                        [--state-dir DIR] [--gpus N] [--heartbeat S] [--rtt-every S]\n"
     "                        [--access-host H] [--access-port N] [--access-user U]\n"
-    "                        [--login-node N] [nvidia-smi options]\n"
+    "                        [--login-node N] [--region R] [--probe REGION=URL]...\n"
+    "                        [--partition P [--cluster C]] [nvidia-smi options]\n"
     "       suanli-agent discover [nvidia-smi options] [--url URL]\n"
     "       suanli-agent register --name NAME (--pool ID | --region R --price P) [--pool-name N]\n"
     "                        [--mode host|slurm] [--partition P] [--cluster C] [--user U]\n"
@@ -702,13 +791,14 @@ int main(int argc, char **argv) {
       {"until", &c.until, NULL, 0, 0},
       {"propose", &c.propose, NULL, 0, 0},
   };
-  enum { N_OPTS = sizeof opts / sizeof opts[0], O_POOL = N_OPTS, O_TOKEN_FILE, O_ONCE };
-  struct option longs[N_OPTS + 4];
+  enum { N_OPTS = sizeof opts / sizeof opts[0], O_POOL = N_OPTS, O_TOKEN_FILE, O_ONCE, O_PROBE };
+  struct option longs[N_OPTS + 5];
   for (int i = 0; i < N_OPTS; i++) longs[i] = (struct option){opts[i].name, 1, NULL, i};
   longs[O_POOL] = (struct option){"pool", 1, NULL, O_POOL};
   longs[O_TOKEN_FILE] = (struct option){"token-file", 1, NULL, O_TOKEN_FILE};
   longs[O_ONCE] = (struct option){"once", 0, NULL, O_ONCE};
-  longs[N_OPTS + 3] = (struct option){NULL, 0, NULL, 0};
+  longs[O_PROBE] = (struct option){"probe", 1, NULL, O_PROBE};
+  longs[N_OPTS + 4] = (struct option){NULL, 0, NULL, 0};
   optind = 2;
   opterr = 0;
   int o;
@@ -727,11 +817,20 @@ int main(int argc, char **argv) {
       ok = (c.token = token_buf = token_from_file(optarg)) != NULL;
     } else if (o == O_ONCE) {
       c.once = true;
+    } else if (o == O_PROBE) { /* REGION=URL */
+      char *eq = strchr(optarg, '=');
+      ok = c.nprobes < MAX_PROBES && eq && eq > optarg && eq[1];
+      if (ok) {
+        *eq = '\0';
+        c.probe_region[c.nprobes] = optarg;
+        for (size_t n = strlen(eq + 1); n > 1 && eq[n] == '/'; n--) eq[n] = '\0';
+        c.probe_url[c.nprobes++] = eq + 1;
+      }
     } else {
       ok = false;
     }
     if (!ok) {
-      if (o >= 0 && o < N_OPTS + 3)
+      if (o >= 0 && o < N_OPTS + 4)
         fprintf(stderr, "suanli-agent: bad value for --%s: '%s'\n%s", longs[o].name,
                 optarg ? optarg : "", usage);
       else

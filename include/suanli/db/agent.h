@@ -16,6 +16,19 @@ typedef struct sl_db_agent_poll {
 
 /* Record the poll (the agent's row: last seen, version, address, note, RTT). */
 sl_dbrc sl_db_agent_seen(sl_dbc *c, const sl_db_agent_poll *p);
+/* The region owner's agent measures round trips from: `region` (may be NULL) when one of
+ * owner's agent pools is there (else *out = ""), or else the one region of owner's agent
+ * pools (those in `pools`, NULL = all).  NOROWS when there is no such single region.  *out is
+ * malloc'd. */
+sl_dbrc sl_db_agent_region(sl_dbc *c, int64_t owner, const char *region, const json_t *pools,
+                           char **out);
+/* Record the round trips owner's agent `agent` measured from region `from` to other regions
+ * (`rtts`: a JSON array of {"region", "rtt_us"}; regions that do not exist are left out) in
+ * the latency matrix as the agent's measured entries, both directions of each pair
+ * (schema/027, sl_agent_rtt: admins win, faster than light is refused, small changes are not
+ * rewritten).  *written = entries written. */
+sl_dbrc sl_db_agent_rtts(sl_dbc *c, int64_t owner, const char *agent, const char *from,
+                         const json_t *rtts, int64_t *written);
 /* The index of the first id in `pools` (a JSON array of integers) that is not an agent pool
  * of owner, or -1 when all are. */
 sl_dbrc sl_db_agent_pools_check(sl_dbc *c, int64_t owner, const json_t *pools, int64_t *bad);

@@ -75,14 +75,30 @@ typedef struct sl_db_entry_row {
  * (size and last chain hash, "" for the empty tree), the next unsequenced entries in id
  * order (locked), and the assignment of positions (arrays as SQL array literals). */
 sl_dbrc sl_db_seq_lock(sl_dbc *c, bool *got);
-sl_dbrc sl_db_seq_head(sl_dbc *c, int64_t *size, char chain_hex[65]);
+sl_dbrc sl_db_seq_head(sl_dbc *c, int64_t *size, char chain_hex[65], int64_t *signed_size);
 sl_dbrc sl_db_seq_pending(sl_dbc *c, int limit, sl_db_entry_row **rows, size_t *n);
 sl_dbrc sl_db_seq_assign(sl_dbc *c, const char *ids, const char *indexes, const char *leaf_hexes,
                          const char *chain_hexes);
 /* Leaf hashes [from, to) as concatenated hex (64 chars each; malloc'd). */
 sl_dbrc sl_db_leaves(sl_dbc *c, int64_t from, int64_t to, char **hexes, size_t *n);
-sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, const char *root_hex, int64_t at,
-                                const char *key_id, const char *sig_hex, const char *record_hex);
+/* prev_size: the tree size of the checkpoint signed before this one (0 for the first: stored
+ * as NULL). */
+sl_dbrc sl_db_checkpoint_insert(sl_dbc *c, int64_t size, int64_t prev_size, const char *root_hex,
+                                int64_t at, const char *key_id, const char *sig_hex,
+                                const char *record_hex);
+/* The shape of the stored tree (issue 18): `sequenced` = the largest leaf_index + 1,
+ * `signed_size` = the largest checkpoint's tree_size (0 when none).  With full (a scan of both
+ * tables): `sequenced_rows` = how many entries have a leaf_index, `missing_checkpoint` = the
+ * smallest prev_size that is no checkpoint's tree_size (0 when none); -1 and 0 without. */
+typedef struct sl_db_ledger_shape_row {
+  int64_t sequenced, signed_size, sequenced_rows, missing_checkpoint;
+} sl_db_ledger_shape_row;
+sl_dbrc sl_db_ledger_shape(sl_dbc *c, bool full, sl_db_ledger_shape_row *out);
+/* Checkpoints with tree_size > after, ascending, at most limit (a JSON array). */
+sl_dbrc sl_db_checkpoints_list(sl_dbc *c, int64_t after, int limit, json_t **out);
+/* Tree positions [from, from + limit) as LedgerLeaf objects (api_ledger_leaf); reader: the
+ * account whose entries are shown in full (0 = all, for admins). */
+sl_dbrc sl_db_leaves_list(sl_dbc *c, int64_t from, int limit, int64_t reader, json_t **out);
 /* A checkpoint by size (-1 = the latest). */
 sl_dbrc sl_db_checkpoint_get(sl_dbc *c, int64_t size, json_t **out);
 /* Record one run of the auditor (schema/013): when it started (epoch seconds), how many
@@ -94,5 +110,16 @@ sl_dbrc sl_db_audit_run_latest(sl_dbc *c, json_t **out);
 sl_dbrc sl_db_checkpoint_covering(sl_dbc *c, int64_t leaf_index, json_t **out);
 sl_dbrc sl_db_entries_of_trade(sl_dbc *c, int64_t trade, json_t **out);
 sl_dbrc sl_db_entry_get(sl_dbc *c, int64_t id, json_t **out);
+
+/* Witnesses (schema/024): register one (SL_DB_UNIQUE when the name or key exists; *out the
+ * Witness object), list them, and the public key (64 hex) of one by name (SL_DB_NOROWS). */
+sl_dbrc sl_db_witness_insert(sl_dbc *c, const char *name, const char *public_hex,
+                             const char *key_id, json_t **out);
+sl_dbrc sl_db_witnesses_list(sl_dbc *c, json_t **out);
+sl_dbrc sl_db_witness_key(sl_dbc *c, const char *name, char public_hex[65]);
+/* Store a verified cosignature of the checkpoint of tree size `size`; *inserted is false when
+ * this witness had already cosigned that checkpoint (the stored one stays). */
+sl_dbrc sl_db_cosignature_insert(sl_dbc *c, int64_t size, const char *witness, int64_t at,
+                                 const char *record_hex, const char *sig_hex, bool *inserted);
 
 #endif

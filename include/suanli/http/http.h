@@ -30,6 +30,9 @@ typedef struct sl_http_config {
   unsigned auth_cache_ms;       /* token lookups are cached this long (0 = off, <= 60000) */
   unsigned list_cache_ms;       /* list replies are cached this long (0 = off, <= 60000) */
   unsigned token_default_ttl_h; /* lifetime of a token created without expires_at; 0 = none */
+  /* the exchange's own region code (SUANLI_REGION), or NULL: agents' round trips to the
+   * exchange are recorded in the latency matrix to this region (src/http/h_agent.c) */
+  const char *region;
 } sl_http_config;
 
 /* The defaults of every setting above (listen 127.0.0.1:8080, 4 threads, the rate table of

@@ -45,7 +45,14 @@ bool sl_ledger_sign_digest(const uint8_t sha256[32], uint8_t sig[64], char key_i
  * *added = how many.  Runs its own transaction on c. */
 sl_dbrc sl_ledger_sequence(sl_dbc *c, int limit, int *added);
 
-/* Proofs from the process's cache of leaf hashes (synchronised from the database). */
+/* Whether the stored ledger can be served (issue 18): every sequenced leaf 0..N-1 present,
+ * the latest checkpoint of size exactly N, and no checkpoint row missing between them.
+ * SL_DB_OK with why = "" when it holds, or a short English reason; a database error
+ * otherwise.  The scans behind the last two run at most every 2 s per process. */
+sl_dbrc sl_ledger_check(sl_dbc *c, char *why, size_t len);
+
+/* Proofs from the process's cache of leaf hashes (synchronised from the database).
+ * SL_DB_NOROWS when the database lacks leaves the tree size needs (inconsistent). */
 sl_dbrc sl_ledger_inclusion(sl_dbc *c, int64_t leaf_index, int64_t tree_size, json_t **proof);
 sl_dbrc sl_ledger_consistency(sl_dbc *c, int64_t from, int64_t to, json_t **proof);
 

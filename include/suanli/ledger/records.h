@@ -32,15 +32,16 @@
 #define SL_LEDGER_KEY_ID_LEN    8  /* raw key id: first 8 bytes of BLAKE2b-256(public key) */
 #define SL_LEDGER_KEY_ID_HEXLEN 16 /* lowercase hex of the raw key id (a buffer needs +1) */
 
-#define SL_LEDGER_HEADER_SIZE     8 /* u32 size | u32 purpose */
-#define SL_LEDGER_TRADE_SIZE      104
-#define SL_LEDGER_MONEY_SIZE      72
-#define SL_LEDGER_CHECKPOINT_SIZE 56
-#define SL_LEDGER_EXPORT_SIZE     40
-#define SL_LEDGER_PERIOD_SIZE     80
-#define SL_LEDGER_POWER_SIZE      96
-#define SL_LEDGER_AUDIT_HEAD_SIZE 64
-#define SL_LEDGER_RECORD_MAX      104 /* the largest layout */
+#define SL_LEDGER_HEADER_SIZE      8 /* u32 size | u32 purpose */
+#define SL_LEDGER_TRADE_SIZE       104
+#define SL_LEDGER_MONEY_SIZE       72
+#define SL_LEDGER_CHECKPOINT_SIZE  56
+#define SL_LEDGER_EXPORT_SIZE      40
+#define SL_LEDGER_PERIOD_SIZE      80
+#define SL_LEDGER_COSIGNATURE_SIZE 88
+#define SL_LEDGER_POWER_SIZE       96
+#define SL_LEDGER_AUDIT_HEAD_SIZE  64
+#define SL_LEDGER_RECORD_MAX       104 /* the largest layout */
 /* Leaf data of an entry: record || raw key id || signature. */
 #define SL_LEDGER_LEAF_DATA_MAX (SL_LEDGER_RECORD_MAX + SL_LEDGER_KEY_ID_LEN + SL_LEDGER_SIG_LEN)
 /* Longest proof any tree size below 2^64 needs (inclusion <= 64, consistency <= 65): a
@@ -60,8 +61,9 @@ typedef enum {
   SL_LEDGER_PERIOD_CLOSE = 9, /* an accounting period closed: its range and export digest */
   SL_LEDGER_POWER = 10,      /* a change of power: account, role, region, token (sl_ledger_power) */
   SL_LEDGER_AUDIT_HEAD = 11, /* the head of the audit log's hash chain (sl_ledger_audit_head) */
+  SL_LEDGER_COSIGNATURE = 12, /* a witness's cosignature of a checkpoint (signed by the witness) */
 } sl_ledger_purpose;
-#define SL_LEDGER_PURPOSE_MAX 11
+#define SL_LEDGER_PURPOSE_MAX 12
 
 /* The actions of a POWER record (api/SIGNING.md "POWER"); append only. */
 typedef enum {
@@ -98,11 +100,11 @@ typedef struct {
 
 /* ------------------------------------------------------------------------------ purposes */
 
-/* The layout size of a purpose (104, 72, 56, 40, 80, 96 or 64), or 0 when the purpose is
+/* The layout size of a purpose (104, 72, 56, 40, 80, 96, 64 or 88), or 0 when the purpose is
  * unknown. */
 size_t sl_ledger_purpose_size(uint32_t purpose);
 /* "trade", "cancellation", "settlement", "refund", "deposit", "withdrawal", "checkpoint",
- * "export", "period_close", "power", "audit_head"; NULL when unknown. */
+ * "export", "period_close", "power", "audit_head", "cosignature"; NULL when unknown. */
 const char *sl_ledger_purpose_name(uint32_t purpose);
 /* True for CANCELLATION, SETTLEMENT, REFUND, DEPOSIT and WITHDRAWAL. */
 bool sl_ledger_purpose_is_money(uint32_t purpose);
@@ -174,6 +176,16 @@ typedef struct {
   sl_ledger_hash chain;
   int64_t at;
 } sl_ledger_audit_head;
+/* COSIGNATURE, 88 bytes: what a witness signs with its own key when it has checked that a
+ * checkpoint is consistent with every checkpoint it cosigned before (api/SIGNING.md
+ * "Witnesses").  checkpoint_sha256 is SHA-256 of the exchange's signed CHECKPOINT record.
+ * No field rules. */
+typedef struct {
+  int64_t timestamp; /* when the witness cosigned, epoch s */
+  uint64_t tree_size;
+  sl_ledger_hash root;
+  sl_ledger_hash checkpoint_sha256;
+} sl_ledger_cosignature;
 
 /* Any record, tagged by its purpose. */
 typedef struct {
@@ -186,6 +198,7 @@ typedef struct {
     sl_ledger_period period;
     sl_ledger_power power;
     sl_ledger_audit_head audit_head;
+    sl_ledger_cosignature cosignature;
   } u;
 } sl_ledger_record;
 
@@ -199,6 +212,7 @@ sl_ledger_rc sl_ledger_export_encode(const sl_ledger_export *e, uint8_t *out);
 sl_ledger_rc sl_ledger_period_encode(const sl_ledger_period *p, uint8_t *out);
 sl_ledger_rc sl_ledger_power_encode(const sl_ledger_power *p, uint8_t *out);
 sl_ledger_rc sl_ledger_audit_head_encode(const sl_ledger_audit_head *h, uint8_t *out);
+sl_ledger_rc sl_ledger_cosignature_encode(const sl_ledger_cosignature *c, uint8_t *out);
 
 /* Decoders read buf[0..len) strictly (see the top of this file) into *out, which is written
  * only on success.  sl_ledger_money_decode accepts any of the five money purposes. */
@@ -209,6 +223,12 @@ sl_ledger_rc sl_ledger_export_decode(const uint8_t *buf, size_t len, sl_ledger_e
 sl_ledger_rc sl_ledger_period_decode(const uint8_t *buf, size_t len, sl_ledger_period *out);
 sl_ledger_rc sl_ledger_power_decode(const uint8_t *buf, size_t len, sl_ledger_power *out);
 sl_ledger_rc sl_ledger_audit_head_decode(const uint8_t *buf, size_t len, sl_ledger_audit_head *out);
+sl_ledger_rc sl_ledger_cosignature_decode(const uint8_t *buf, size_t len,
+                                          sl_ledger_cosignature *out);
+/* The COSIGNATURE of the signed CHECKPOINT record cp[0..len) at time t: its size and root,
+ * and the SHA-256 of those exact bytes.  The decode error when cp is no CHECKPOINT record. */
+sl_ledger_rc sl_ledger_cosignature_of(const uint8_t *cp, size_t len, int64_t t,
+                                      sl_ledger_cosignature *out);
 
 /* Encode/decode any record by its purpose.  encode writes *len bytes into out[0..cap); a cap
  * of SL_LEDGER_RECORD_MAX always suffices (ERANGE when cap is too small). */
@@ -216,9 +236,9 @@ sl_ledger_rc sl_ledger_record_encode(const sl_ledger_record *r, uint8_t *out, si
                                      size_t *len);
 sl_ledger_rc sl_ledger_record_decode(const uint8_t *buf, size_t len, sl_ledger_record *out);
 
-/* The time a record states (TRADE created_at, money event, PERIOD_CLOSE, POWER and AUDIT_HEAD at,
- * CHECKPOINT timestamp), used to
- * check a key's validity.  Returns false for EXPORT, which states no time. */
+/* The time a record states (TRADE created_at, money event, PERIOD_CLOSE, POWER and AUDIT_HEAD
+ * at, CHECKPOINT and COSIGNATURE timestamp), used to check a key's validity.  Returns false
+ * for EXPORT, which states no time. */
 bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out);
 /* The entry id of a TRADE, money event, PERIOD_CLOSE, POWER or AUDIT_HEAD; 0 for CHECKPOINT and
  * EXPORT (not entries). */
@@ -253,6 +273,14 @@ sl_ledger_rc sl_ledger_sign(const sl_ledger_keypair *kp, const uint8_t *rec, siz
  * signature over exactly those bytes; the decode error, or SL_LEDGER_ESIG, otherwise. */
 sl_ledger_rc sl_ledger_verify(const uint8_t pk[SL_LEDGER_PK_LEN], const uint8_t *rec, size_t len,
                               const uint8_t sig[SL_LEDGER_SIG_LEN]);
+
+/* A witness's cosignature: rebuild the COSIGNATURE record of the signed CHECKPOINT record
+ * cp[0..cp_len) at time t into rec, and check that sig is pk's signature over it.  The decode
+ * error when cp is no CHECKPOINT record, SL_LEDGER_ESIG when the signature does not verify. */
+sl_ledger_rc sl_ledger_cosignature_verify(const uint8_t pk[SL_LEDGER_PK_LEN], const uint8_t *cp,
+                                          size_t cp_len, int64_t t,
+                                          const uint8_t sig[SL_LEDGER_SIG_LEN],
+                                          uint8_t rec[SL_LEDGER_COSIGNATURE_SIZE]);
 
 /* ------------------------------------------------------------------------- leaves, chain */
 

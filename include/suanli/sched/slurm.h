@@ -50,4 +50,12 @@ sl_sched_rc sl_sched_slurm_cancel(const sl_sched_slurm *t, const sl_sched_res *r
 sl_sched_rc sl_sched_slurm_status(const sl_sched_slurm *t, const sl_sched_res *r, char *state,
                                   size_t len, char *err, size_t errlen);
 
+/* The GPUs of the partition's nodes (all nodes when partition is NULL) that can take work
+ * now, from `scontrol -o show node`: nodes in no unusable state (DOWN, DRAIN, FAIL,
+ * NOT_RESPONDING or '*', POWER..., INVAL, FUTURE, UNKNOWN, REBOOT, MAINT), each counting the
+ * GPUs of its Gres= (gpu:N or gpu:type:N); *busy = those allocated to jobs (AllocTRES
+ * gres/gpu=N).  RETRY when scontrol cannot be run or the controller does not answer. */
+sl_sched_rc sl_sched_slurm_gpus(const sl_sched_slurm *t, int *usable, int *busy, char *err,
+                                size_t errlen);
+
 #endif
