@@ -30,15 +30,21 @@ const sl_db_stmt sl_db_stmts_accounts[] = {
                              "           ON CONFLICT (name) DO NOTHING RETURNING id)"
                              " SELECT id FROM i UNION ALL"
                              " SELECT id FROM accounts WHERE name = $1 AND kind = 'admin'"},
-    {"token_lookup", "SELECT t.id, a.id, a.kind, a.name, t.public_id, t.label,"
+    /* who makes the power changes of this transaction (schema/023's power events) */
+    {"power_actor", "SELECT set_config('suanli.actor', $1, true)"},
+    /* the account's role and the token as the signed history of power says (schema/023): an
+     * account with no recorded role, or a token row its history did not issue (hash, account,
+     * revocation, scopes), authenticates nobody, and a role edited in place is not honoured */
+    {"token_lookup", "SELECT t.id, a.id, h.role, a.name, t.public_id, t.label,"
                      "  coalesce(extract(epoch FROM t.expires_at)::bigint, 0),"
-                     "  (SELECT json_agg(o.region ORDER BY o.region) FROM operator_regions o"
-                     "   WHERE o.account_id = a.id)::text,"
+                     "  sl_power_regions(a.id)::text,"
                      "  array_to_string(t.scopes, ','), rl.per_second_milli, rl.burst"
                      " FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
+                     " CROSS JOIN LATERAL (SELECT sl_power_role(a.id) AS role) h"
                      " LEFT JOIN account_rate_limits rl ON rl.account_id = a.id"
                      " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
-                     "   AND (t.expires_at IS NULL OR t.expires_at > sl_now()) AND NOT a.disabled"},
+                     "   AND (t.expires_at IS NULL OR t.expires_at > sl_now()) AND NOT a.disabled"
+                     "   AND h.role IS NOT NULL AND sl_power_token_ok(t)"},
     {"token_create",
      "WITH t AS (INSERT INTO api_tokens(account_id, public_id, token_hash, label, expires_at)"
      " VALUES ($1, $2, $3::bytea, $4, to_timestamp($5::bigint)) RETURNING *)" WRITTEN_TOKEN},
@@ -93,6 +99,12 @@ sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out)
   }
   PQclear(r);
   return SL_DB_OK;
+}
+
+sl_dbrc sl_db_power_actor(sl_dbc *c, int64_t account_id) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, account_id)};
+  return sl_db_exec(c, "power_actor", 1, v, NULL);
 }
 
 sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name, const json_t *regions,

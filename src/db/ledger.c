@@ -50,6 +50,25 @@ const sl_db_stmt sl_db_stmts_ledger[] = {
     {"entry_insert",
      "INSERT INTO ledger_entries(id, purpose, trade_id, journal_txn_id, record, key_id, signature)"
      " VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6, decode($7, 'hex'))"},
+    {"entry_insert_power",
+     "INSERT INTO ledger_entries(id, purpose, power_event_id, record, key_id, signature)"
+     " VALUES ($1, 10, $2, decode($3, 'hex'), $4, decode($5, 'hex'))"},
+    /* power events (schema/023) not yet signed, oldest first; only the sequencer (holding
+     * seq_lock) signs them, so no row lock is needed */
+    {"power_pending",
+     "SELECT pe.id, pe.action, pe.account_id, pe.actor_id, pe.role, pe.object_id,"
+     " encode(pe.digest, 'hex'), floor(extract(epoch FROM pe.at))::bigint FROM power_events pe"
+     " WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.power_event_id = pe.id)"
+     " ORDER BY pe.id LIMIT $1"},
+    /* the audit log's chain (schema/023): chain up to $1 more rows; the new head */
+    {"audit_chain", "SELECT c.out_count, coalesce(encode(c.out_chain, 'hex'), '')"
+                    " FROM sl_audit_chain($1) c"},
+    /* the count signed by the AUDIT_HEAD entry of the highest id (0: none) */
+    {"audit_head_last",
+     "SELECT coalesce((SELECT sl_power_u64(record, 16) FROM ledger_entries WHERE id = m.id), 0)"
+     " FROM (SELECT max(id) AS id FROM ledger_entries WHERE purpose = 11) m"},
+    {"entry_insert_head", "INSERT INTO ledger_entries(id, purpose, record, key_id, signature)"
+                          " VALUES ($1, 11, decode($2, 'hex'), $3, decode($4, 'hex'))"},
     {"seq_lock", "SELECT pg_try_advisory_xact_lock(5817264002)"},
     {"ledger_waive", "WITH d AS (DELETE FROM ledger_to_sign WHERE txid = txid_current())"
                      " SELECT set_config('suanli.unsigned_ok', 'on', true)"},
@@ -201,6 +220,55 @@ sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id,
                       key_id,
                       sig_hex};
   return sl_db_exec(c, "entry_insert", 7, v, NULL);
+}
+
+sl_dbrc sl_db_entry_insert_power(sl_dbc *c, int64_t id, int64_t event_id, const char *record_hex,
+                                 const char *key_id, const char *sig_hex) {
+  char b1[24], b2[24];
+  const char *v[5] = {sl_db_i64(b1, id), sl_db_i64(b2, event_id), record_hex, key_id, sig_hex};
+  return sl_db_exec(c, "entry_insert_power", 5, v, NULL);
+}
+
+static bool power_row(PGresult *r, int k, void *row) {
+  sl_db_power_row *p = row;
+  p->event_id = sl_db_col_i64(r, k, 0);
+  p->action = (int32_t)sl_db_col_i64(r, k, 1);
+  p->account_id = sl_db_col_i64(r, k, 2);
+  p->actor_id = sl_db_col_i64(r, k, 3);
+  p->role = (int32_t)sl_db_col_i64(r, k, 4);
+  p->object_id = sl_db_col_i64(r, k, 5);
+  snprintf(p->digest_hex, sizeof p->digest_hex, "%s", PQgetvalue(r, k, 6));
+  p->at = sl_db_col_i64(r, k, 7);
+  return true;
+}
+
+sl_dbrc sl_db_power_pending(sl_dbc *c, int limit, sl_db_power_row **rows, size_t *n) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, limit)};
+  return sl_db_rows_map(c, "power_pending", 1, v, sizeof **rows, power_row, (void **)rows, n);
+}
+
+sl_dbrc sl_db_audit_chain(sl_dbc *c, int limit, int64_t *count, char chain_hex[65],
+                          int64_t *signed_count) {
+  char b[24];
+  const char *v[1] = {sl_db_i64(b, limit)};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "audit_chain", 1, v, &r);
+  if (rc != SL_DB_OK) return rc;
+  *count = sl_db_col_i64(r, 0, 0);
+  snprintf(chain_hex, 65, "%s", PQgetvalue(r, 0, 1));
+  PQclear(r);
+  if ((rc = sl_db_exec(c, "audit_head_last", 0, NULL, &r)) != SL_DB_OK) return rc;
+  *signed_count = sl_db_col_i64(r, 0, 0);
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_entry_insert_head(sl_dbc *c, int64_t id, const char *record_hex, const char *key_id,
+                                const char *sig_hex) {
+  char b1[24];
+  const char *v[4] = {sl_db_i64(b1, id), record_hex, key_id, sig_hex};
+  return sl_db_exec(c, "entry_insert_head", 4, v, NULL);
 }
 
 sl_dbrc sl_db_seq_lock(sl_dbc *c, bool *got) {

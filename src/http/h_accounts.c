@@ -48,8 +48,9 @@ void h_accounts_create(sl_req *r) {
         goto cleanup;
       }
   }
-  json_t *acct;
-  sl_dbrc rc = sl_db_account_create(r->db, kind, name, regions, &acct);
+  json_t *acct = NULL;
+  sl_dbrc rc = sl_db_power_actor(r->db, r->who.account_id);
+  if (rc == SL_DB_OK) rc = sl_db_account_create(r->db, kind, name, regions, &acct);
   if (rc == SL_DB_UNIQUE)
     sl_reply_error(r, SL_E_ALREADY_EXISTS, "name", "an account named '%s' exists", name);
   else if (rc == SL_DB_FK)
@@ -77,7 +78,7 @@ void h_accounts_get(sl_req *r) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
     return;
   }
-  json_t *acct;
+  json_t *acct = NULL;
   sl_dbrc rc = sl_db_account_get(r->db, id, &acct);
   sl_reply_found(r, rc, acct, "account", id);
 }
@@ -129,8 +130,9 @@ void h_tokens_create(sl_req *r) {
   }
   if (!expires && default_ttl_s(r) > 0) expires = sl_clock_now() + default_ttl_s(r);
   char token[SL_TOKEN_LEN + 1];
-  json_t *tok;
-  sl_dbrc rc = sl_http_issue_token(r->db, id, label, expires, token, &tok);
+  json_t *tok = NULL;
+  sl_dbrc rc = sl_db_power_actor(r->db, r->who.account_id);
+  if (rc == SL_DB_OK) rc = sl_http_issue_token(r->db, id, label, expires, token, &tok);
   if (rc == SL_DB_OK && json_array_size(scopes) > 0) {
     json_t *scoped = NULL;
     rc = sl_db_token_set_scopes(r->db, json_integer_value(json_object_get(tok, "id")), scopes,
@@ -160,7 +162,7 @@ void h_tokens_list(sl_req *r) {
   int64_t id, after;
   int limit;
   if (!sl_req_path_id(r, 0, &id) || !sl_req_page_id(r, &after, &limit)) return;
-  json_t *acct;
+  json_t *acct = NULL;
   if (!admin_or_self(r, id) || sl_db_account_get(r->db, id, &acct) != SL_DB_OK) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no account %lld", (long long)id);
     return;
@@ -174,8 +176,10 @@ void h_tokens_list(sl_req *r) {
 void h_tokens_revoke(sl_req *r) {
   int64_t id;
   if (!sl_req_object_id(r, "token", &id)) return;
-  json_t *tok;
-  sl_dbrc rc = sl_db_token_revoke(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id, &tok);
+  json_t *tok = NULL;
+  sl_dbrc rc = sl_db_power_actor(r->db, r->who.account_id);
+  if (rc == SL_DB_OK)
+    rc = sl_db_token_revoke(r->db, id, sl_role_is(r, "admin") ? 0 : r->who.account_id, &tok);
   if (rc == SL_DB_NOROWS) {
     sl_reply_error(r, SL_E_NOT_FOUND, "id", "no token %lld", (long long)id);
   } else if (rc != SL_DB_OK) {

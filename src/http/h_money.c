@@ -63,8 +63,12 @@ static void move_money(sl_req *r, bool deposit) {
   };
   if (sl_req_decode(r, body, f, 2)) {
     int64_t txn = 0;
-    sl_dbrc rc = deposit ? sl_db_deposit(r->db, id, amount, memo, &txn)
-                         : sl_db_withdraw(r->db, id, amount, memo, &txn);
+    /* the journal transaction names who moved the money and the signed grant of its role
+     * (schema/023) */
+    sl_dbrc rc = sl_db_power_actor(r->db, r->who.account_id);
+    if (rc == SL_DB_OK)
+      rc = deposit ? sl_db_deposit(r->db, id, amount, memo, &txn)
+                   : sl_db_withdraw(r->db, id, amount, memo, &txn);
     if (rc != SL_DB_OK) {
       sl_reply_db(r, rc);
     } else if (txn == 0) {

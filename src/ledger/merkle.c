@@ -245,3 +245,30 @@ sl_ledger_rc sl_ledger_consistency_verify(uint64_t m, uint64_t n, const sl_ledge
   if (sn != 0 || !hash_eq(&fr, old_root) || !hash_eq(&sr, new_root)) return SL_LEDGER_EPROOF;
   return SL_LEDGER_OK;
 }
+
+/* ------------------------------------------------------------------- compact frontier */
+
+void sl_ledger_frontier_reset(sl_ledger_frontier *f) {
+  f->n = 0;
+  f->leaves = 0;
+}
+
+void sl_ledger_frontier_push(sl_ledger_frontier *f, const sl_ledger_hash *leaf) {
+  f->h[f->n] = *leaf;
+  f->size[f->n++] = 1;
+  f->leaves++;
+  while (f->n >= 2 && f->size[f->n - 1] == f->size[f->n - 2]) {
+    sl_ledger_node_hash(&f->h[f->n - 2], &f->h[f->n - 1], &f->h[f->n - 2]);
+    f->size[f->n - 2] *= 2;
+    f->n--;
+  }
+}
+
+void sl_ledger_frontier_root(const sl_ledger_frontier *f, sl_ledger_hash *root) {
+  if (f->n == 0) {
+    sl_ledger_merkle_root(NULL, 0, root);
+    return;
+  }
+  *root = f->h[f->n - 1];
+  for (int i = f->n - 2; i >= 0; i--) sl_ledger_node_hash(&f->h[i], root, root);
+}

@@ -43,6 +43,8 @@ static const struct {
     [SL_LEDGER_CHECKPOINT] = {"checkpoint", SL_LEDGER_CHECKPOINT_SIZE},
     [SL_LEDGER_EXPORT] = {"export", SL_LEDGER_EXPORT_SIZE},
     [SL_LEDGER_PERIOD_CLOSE] = {"period_close", SL_LEDGER_PERIOD_SIZE},
+    [SL_LEDGER_POWER] = {"power", SL_LEDGER_POWER_SIZE},
+    [SL_LEDGER_AUDIT_HEAD] = {"audit_head", SL_LEDGER_AUDIT_HEAD_SIZE},
     [SL_LEDGER_COSIGNATURE] = {"cosignature", SL_LEDGER_COSIGNATURE_SIZE},
 };
 
@@ -208,6 +210,24 @@ static const field PERIOD[] = {
     FIELD(40, F_HASH, sl_ledger_period, sha256), FIELD(72, F_I64, sl_ledger_period, at),
 };
 
+/* POWER: 0 size | 4 purpose | 8 entry_id | 16 event_id | 24 action (u32) | 28 role (u32) |
+ * 32 account_id | 40 actor_id | 48 object_id | 56 digest (32 bytes) | 88 at | 96 */
+static const field POWER[] = {
+    FIELD(8, F_U64, sl_ledger_power, entry_id),    FIELD(16, F_U64, sl_ledger_power, event_id),
+    FIELD(24, F_U32, sl_ledger_power, action),     FIELD(28, F_U32, sl_ledger_power, role),
+    FIELD(32, F_U64, sl_ledger_power, account_id), FIELD(40, F_U64, sl_ledger_power, actor_id),
+    FIELD(48, F_U64, sl_ledger_power, object_id),  FIELD(56, F_HASH, sl_ledger_power, digest),
+    FIELD(88, F_I64, sl_ledger_power, at),
+};
+
+/* AUDIT_HEAD: 0 size | 4 purpose | 8 entry_id | 16 count | 24 chain (32 bytes) | 56 at | 64 */
+static const field AUDIT_HEAD[] = {
+    FIELD(8, F_U64, sl_ledger_audit_head, entry_id),
+    FIELD(16, F_U64, sl_ledger_audit_head, count),
+    FIELD(24, F_HASH, sl_ledger_audit_head, chain),
+    FIELD(56, F_I64, sl_ledger_audit_head, at),
+};
+
 /* COSIGNATURE: 0 size | 4 purpose | 8 timestamp | 16 tree_size | 24 root (32 bytes) |
  * 56 checkpoint_sha256 (32 bytes) | 88 */
 static const field COSIGNATURE[] = {
@@ -232,6 +252,21 @@ static bool period_ok(const void *v) {
   return p->entry_id != 0 && p->period_id != 0 && p->start < p->end;
 }
 
+static bool power_ok(const void *v) {
+  const sl_ledger_power *p = v;
+  if (p->entry_id == 0 || p->event_id == 0 || p->account_id == 0) return false;
+  if (p->action < SL_POWER_ACCOUNT_CREATED || p->action > SL_POWER_ACTION_MAX) return false;
+  bool role = p->action == SL_POWER_ACCOUNT_CREATED || p->action == SL_POWER_ROLE_CHANGED;
+  bool token = p->action >= SL_POWER_TOKEN_ISSUED;
+  if (role ? p->role == 0 || p->role > SL_POWER_ROLE_MAX : p->role != 0) return false;
+  return token ? p->object_id != 0 : p->object_id == 0;
+}
+
+static bool audit_head_ok(const void *v) {
+  const sl_ledger_audit_head *h = v;
+  return h->entry_id != 0 && h->count != 0;
+}
+
 /* A layout: its purpose (0: the money events, whose struct starts with its purpose), fields,
  * rule, and the size of its struct. */
 typedef struct {
@@ -252,6 +287,9 @@ static const layout L_CHECKPOINT =
     LAYOUT(SL_LEDGER_CHECKPOINT, CHECKPOINT, NULL, sl_ledger_checkpoint);
 static const layout L_EXPORT = LAYOUT(SL_LEDGER_EXPORT, EXPORT, NULL, sl_ledger_export);
 static const layout L_PERIOD = LAYOUT(SL_LEDGER_PERIOD_CLOSE, PERIOD, period_ok, sl_ledger_period);
+static const layout L_POWER = LAYOUT(SL_LEDGER_POWER, POWER, power_ok, sl_ledger_power);
+static const layout L_AUDIT_HEAD =
+    LAYOUT(SL_LEDGER_AUDIT_HEAD, AUDIT_HEAD, audit_head_ok, sl_ledger_audit_head);
 static const layout L_COSIGNATURE =
     LAYOUT(SL_LEDGER_COSIGNATURE, COSIGNATURE, NULL, sl_ledger_cosignature);
 
@@ -262,6 +300,8 @@ static const layout *layout_of(uint32_t purpose) {
   case SL_LEDGER_CHECKPOINT: return &L_CHECKPOINT;
   case SL_LEDGER_EXPORT: return &L_EXPORT;
   case SL_LEDGER_PERIOD_CLOSE: return &L_PERIOD;
+  case SL_LEDGER_POWER: return &L_POWER;
+  case SL_LEDGER_AUDIT_HEAD: return &L_AUDIT_HEAD;
   case SL_LEDGER_COSIGNATURE: return &L_COSIGNATURE;
   default: return sl_ledger_purpose_is_money(purpose) ? &L_MONEY : NULL;
   }
@@ -284,6 +324,8 @@ static sl_ledger_rc decode_as(const layout *l, const uint8_t *buf, size_t len, v
     sl_ledger_checkpoint c;
     sl_ledger_export e;
     sl_ledger_period p;
+    sl_ledger_power w;
+    sl_ledger_audit_head a;
     sl_ledger_cosignature s;
   } scratch;
   memset(&scratch, 0, sizeof scratch);
@@ -309,6 +351,8 @@ CODEC(trade, sl_ledger_trade, L_TRADE, SL_LEDGER_TRADE)
 CODEC(checkpoint, sl_ledger_checkpoint, L_CHECKPOINT, SL_LEDGER_CHECKPOINT)
 CODEC(export, sl_ledger_export, L_EXPORT, SL_LEDGER_EXPORT)
 CODEC(period, sl_ledger_period, L_PERIOD, SL_LEDGER_PERIOD_CLOSE)
+CODEC(power, sl_ledger_power, L_POWER, SL_LEDGER_POWER)
+CODEC(audit_head, sl_ledger_audit_head, L_AUDIT_HEAD, SL_LEDGER_AUDIT_HEAD)
 CODEC(cosignature, sl_ledger_cosignature, L_COSIGNATURE, SL_LEDGER_COSIGNATURE)
 
 sl_ledger_rc sl_ledger_cosignature_of(const uint8_t *cp, size_t len, int64_t t,
@@ -363,6 +407,8 @@ bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out) {
   case SL_LEDGER_TRADE: *out = r->u.trade.created_at; return true;
   case SL_LEDGER_CHECKPOINT: *out = r->u.checkpoint.timestamp; return true;
   case SL_LEDGER_PERIOD_CLOSE: *out = r->u.period.at; return true;
+  case SL_LEDGER_POWER: *out = r->u.power.at; return true;
+  case SL_LEDGER_AUDIT_HEAD: *out = r->u.audit_head.at; return true;
   case SL_LEDGER_COSIGNATURE: *out = r->u.cosignature.timestamp; return true;
   default:
     if (!sl_ledger_purpose_is_money(r->purpose)) return false;
@@ -374,6 +420,8 @@ bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out) {
 uint64_t sl_ledger_record_entry_id(const sl_ledger_record *r) {
   if (r->purpose == SL_LEDGER_TRADE) return r->u.trade.entry_id;
   if (r->purpose == SL_LEDGER_PERIOD_CLOSE) return r->u.period.entry_id;
+  if (r->purpose == SL_LEDGER_POWER) return r->u.power.entry_id;
+  if (r->purpose == SL_LEDGER_AUDIT_HEAD) return r->u.audit_head.entry_id;
   if (sl_ledger_purpose_is_money(r->purpose)) return r->u.money.entry_id;
   return 0;
 }

@@ -46,9 +46,7 @@ static struct {
   pthread_rwlock_t lock;
   sl_ledger_hash *leaves;
   size_t n, cap;
-  sl_ledger_hash front[64];
-  uint64_t front_size[64];
-  int nfront;
+  sl_ledger_frontier front;
 } T = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 bool sl_ledger_enabled(void) { return L.enabled; }
@@ -252,7 +250,7 @@ void sl_ledger_fini(void) {
   free(T.leaves);
   T.leaves = NULL;
   T.n = T.cap = 0;
-  T.nfront = 0;
+  sl_ledger_frontier_reset(&T.front);
   pthread_rwlock_unlock(&T.lock);
 }
 
@@ -271,17 +269,26 @@ static bool sign_at(sl_dbc *c, int64_t t, const uint8_t *rec, size_t len, uint8_
   return ok;
 }
 
-static sl_dbrc append(sl_dbc *c, int purpose, int64_t trade, int64_t txn, const uint8_t *rec,
-                      size_t len, int64_t t) {
+/* Sign rec (stating time t) and write the record and signature as hex; false (logged) when no
+ * key valid at t is held. */
+static bool sign_hex(sl_dbc *c, int purpose, const uint8_t *rec, size_t len, int64_t t,
+                     char key_id[17], char rec_hex[2 * SL_LEDGER_RECORD_MAX + 1],
+                     char sig_hex[129]) {
   uint8_t sig[64];
-  char key_id[17], rec_hex[2 * SL_LEDGER_RECORD_MAX + 1], sig_hex[129];
   if (!sign_at(c, t, rec, len, sig, key_id)) {
     sl_log(SL_LOG_ERROR, "no signing key for a ledger record",
-           json_pack("{s:i}", "purpose", purpose));
-    return SL_DB_HARD;
+           json_pack("{s:i,s:I}", "purpose", purpose, "at", (json_int_t)t));
+    return false;
   }
   sl_ledger_hex_encode(rec, len, rec_hex);
   sl_ledger_hex_encode(sig, 64, sig_hex);
+  return true;
+}
+
+static sl_dbrc append(sl_dbc *c, int purpose, int64_t trade, int64_t txn, const uint8_t *rec,
+                      size_t len, int64_t t) {
+  char key_id[17], rec_hex[2 * SL_LEDGER_RECORD_MAX + 1], sig_hex[129];
+  if (!sign_hex(c, purpose, rec, len, t, key_id, rec_hex, sig_hex)) return SL_DB_HARD;
   uint64_t id = 0;
   sl_ledger_record r;
   if (sl_ledger_record_decode(rec, len, &r) == SL_LEDGER_OK) id = sl_ledger_record_entry_id(&r);
@@ -428,29 +435,16 @@ static bool tree_push(const sl_ledger_hash *leaf) {
     T.cap = cap;
   }
   T.leaves[T.n++] = *leaf;
-  T.front[T.nfront] = *leaf;
-  T.front_size[T.nfront++] = 1;
-  while (T.nfront >= 2 && T.front_size[T.nfront - 1] == T.front_size[T.nfront - 2]) {
-    sl_ledger_node_hash(&T.front[T.nfront - 2], &T.front[T.nfront - 1], &T.front[T.nfront - 2]);
-    T.front_size[T.nfront - 2] *= 2;
-    T.nfront--;
-  }
+  sl_ledger_frontier_push(&T.front, leaf);
   return true;
 }
 
 /* The root of the whole cached tree, from the frontier (RFC 9162 MTH).  Caller holds T.lock. */
-static void tree_root(sl_ledger_hash *root) {
-  if (T.nfront == 0) {
-    sl_ledger_merkle_root(NULL, 0, root);
-    return;
-  }
-  *root = T.front[T.nfront - 1];
-  for (int i = T.nfront - 2; i >= 0; i--) sl_ledger_node_hash(&T.front[i], root, root);
-}
+static void tree_root(sl_ledger_hash *root) { sl_ledger_frontier_root(&T.front, root); }
 
 static void tree_reset(void) {
   T.n = 0;
-  T.nfront = 0;
+  sl_ledger_frontier_reset(&T.front);
 }
 
 /* Bring the cache up to the database's sequenced leaves [0, size).  Caller holds T.lock for
@@ -493,6 +487,73 @@ static sl_dbrc ensure_leaves(sl_dbc *c, int64_t size) {
   return rc;
 }
 
+/* Sign up to `limit` power events (schema/023) as POWER entries, which the batch below then
+ * sequences like any other entry.  The sequencer signs them, after their transaction
+ * committed, because accounts and tokens are also written outside suanlid's transactions
+ * (bootstrap, seeds); the record states the event's time, or the signing time when no key
+ * was valid then (an event older than the exchange's first key).  An event that cannot be
+ * encoded is logged and left unsigned (the auditor reports it), never holding up the tree. */
+static sl_dbrc sign_power(sl_dbc *c, int limit) {
+  sl_db_power_row *rows = NULL;
+  size_t n = 0;
+  sl_dbrc rc = sl_db_power_pending(c, limit, &rows, &n);
+  for (size_t i = 0; rc == SL_DB_OK && i < n; i++) {
+    const sl_db_power_row *p = &rows[i];
+    int64_t id;
+    if ((rc = next_entry_id(c, &id)) != SL_DB_OK) break;
+    sl_ledger_power w = {.entry_id = (uint64_t)id,
+                         .event_id = (uint64_t)p->event_id,
+                         .action = (uint32_t)p->action,
+                         .role = (uint32_t)p->role,
+                         .account_id = (uint64_t)p->account_id,
+                         .actor_id = (uint64_t)p->actor_id,
+                         .object_id = (uint64_t)p->object_id,
+                         .at = p->at};
+    pthread_mutex_lock(&L.mu);
+    bool have_key = key_for(p->at) != NULL;
+    pthread_mutex_unlock(&L.mu);
+    if (!have_key) w.at = sl_clock_now();
+    uint8_t rec[SL_LEDGER_POWER_SIZE];
+    char key_id[17], rec_hex[2 * SL_LEDGER_RECORD_MAX + 1], sig_hex[129];
+    if (!sl_ledger_hex_decode(p->digest_hex, w.digest.b, 32) ||
+        sl_ledger_power_encode(&w, rec) != SL_LEDGER_OK) {
+      sl_log(SL_LOG_ERROR, "power event cannot be signed",
+             json_pack("{s:I}", "event_id", (json_int_t)p->event_id));
+      continue;
+    }
+    if (!sign_hex(c, SL_LEDGER_POWER, rec, sizeof rec, w.at, key_id, rec_hex, sig_hex)) break;
+    rc = sl_db_entry_insert_power(c, id, p->event_id, rec_hex, key_id, sig_hex);
+  }
+  free(rows);
+  return rc;
+}
+
+/* Chain the audit log's new rows and, when the chain has grown and the last signed head is
+ * older than AUDIT_HEAD_EVERY_S in this process (or there is none), sign its head as an AUDIT_HEAD
+ * entry, which the batch below sequences: the log up to that head is then covered by a signed
+ * checkpoint. */
+#define AUDIT_HEAD_EVERY_S 5
+static sl_dbrc sign_audit_head(sl_dbc *c, int limit) {
+  static int64_t last_signed; /* this process's real clock (a test clock may stand still) */
+  int64_t count, signed_count;
+  char chain_hex[65];
+  sl_dbrc rc = sl_db_audit_chain(c, limit, &count, chain_hex, &signed_count);
+  int64_t now = sl_time_now();
+  if (rc != SL_DB_OK || count <= signed_count || now - last_signed < AUDIT_HEAD_EVERY_S) return rc;
+  last_signed = now;
+  int64_t id;
+  if ((rc = next_entry_id(c, &id)) != SL_DB_OK) return rc;
+  sl_ledger_audit_head h = {
+      .entry_id = (uint64_t)id, .count = (uint64_t)count, .at = sl_clock_now()};
+  uint8_t rec[SL_LEDGER_AUDIT_HEAD_SIZE];
+  char key_id[17], rec_hex[2 * SL_LEDGER_RECORD_MAX + 1], sig_hex[129];
+  if (!sl_ledger_hex_decode(chain_hex, h.chain.b, 32) ||
+      sl_ledger_audit_head_encode(&h, rec) != SL_LEDGER_OK ||
+      !sign_hex(c, SL_LEDGER_AUDIT_HEAD, rec, sizeof rec, h.at, key_id, rec_hex, sig_hex))
+    return SL_DB_OK; /* logged by sign_hex, or nothing to sign; retried next time */
+  return sl_db_entry_insert_head(c, id, rec_hex, key_id, sig_hex);
+}
+
 typedef struct {
   int limit, added;
   bool touched_cache;
@@ -515,6 +576,9 @@ static sl_dbrc sequence_body(sl_dbc *c, void *arg) {
                      (json_int_t)signed_size));
     return SL_DB_OK;
   }
+  /* power events and the audit log's head become entries of this batch */
+  if (L.enabled && (rc = sign_power(c, j->limit)) != SL_DB_OK) return rc;
+  if (L.enabled && (rc = sign_audit_head(c, j->limit)) != SL_DB_OK) return rc;
   sl_db_entry_row *rows;
   size_t n;
   if ((rc = sl_db_seq_pending(c, j->limit, &rows, &n)) != SL_DB_OK) return rc;

@@ -425,13 +425,25 @@ def ledger_entries(url):
 
 # ---------------------------------------------------------------- waiting
 
-def wait_sequenced(client, url, token, timeout=20.0):
-    """Poll GET /v1/ledger/checkpoint until its tree_size equals the number of ledger_entries
+# The ledger is quiet when every power event is signed (POWER entries) and the whole audit log
+# is covered by a signed AUDIT_HEAD (the sequencer signs one at most every 5 s): only then does
+# the tree stop growing by itself (schema/023).
+_QUIET = ("SELECT NOT EXISTS (SELECT 1 FROM power_events pe WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e"
+          " WHERE e.power_event_id = pe.id)) AND (SELECT count(*) FROM audit_log) = coalesce((SELECT"
+          " max(sl_power_u64(record, 16)) FROM ledger_entries WHERE purpose = 11), 0)")
+
+
+def wait_sequenced(client, url, token, timeout=30.0):
+    """Poll GET /v1/ledger/checkpoint until the ledger is quiet (power events signed, the audit
+    log under a signed head) and the checkpoint's tree_size equals the number of ledger_entries
     rows; returns the checkpoint (raises Failed on timeout)."""
     deadline = time.time() + timeout
     last = None
     n = None
     while time.time() < deadline:
+        if one(url, _QUIET) != "t":
+            time.sleep(0.2)
+            continue
         n = int(one(url, "SELECT count(*) FROM ledger_entries"))
         r = client.get("/v1/ledger/checkpoint", token=token)
         if r.status == 200:

@@ -358,6 +358,10 @@ def _guard_case(c, e, ten, prov, url, label, start_h):
     c.check(job == [["failed", "1"]], "%s: reserve job %s, expected failed after 1 attempt (terminal)" % (label, job))
     c.check(t["state"] == "failed" and t["refunded"] == t["total"], "%s: trade %s refunded %s of %s"
             % (label, t["state"], t["refunded"], t["total"]))
+    # never delivered, never charged (issue 18): the served trade's fee and its refund entry's are 0
+    c.check(t["fee"] == "0.00", "%s: the failed trade's fee is %s, expected 0.00" % (label, t["fee"]))
+    for rec in e.q("SELECT encode(record, 'hex') FROM ledger_entries WHERE purpose = 4 AND trade_id = %d" % tr["id"]):
+        c.check(int(rec[0][112:128], 16) == 0, "%s: the refund entry signs fee %s" % (label, rec[0][112:128]))
     _money_ok(c, e, ten["id"], minor(before["available"]), minor(before["escrow"]), label)
 
 

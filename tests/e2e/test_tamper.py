@@ -115,6 +115,22 @@ def _info(url, m):
         " WHERE j.kind = 'deposit' AND la.purpose = 'available' ORDER BY p.id")]
     i["accounts"] = {(int(r[1]) if r[1] else 0, r[2]): int(r[0]) for r in L.rows(url,
         "SELECT id, owner_id, purpose FROM ledger_accounts")}
+    # issue 18: power, the calendar, reservations and the audit log
+    i["admin_id"] = int(L.one(url, "SELECT id FROM accounts WHERE name = 'admin'"))
+    i["tokens"] = [(int(r[0]), int(r[1])) for r in L.rows(url,
+        "SELECT t.id, t.account_id FROM api_tokens t JOIN accounts a ON a.id = t.account_id"
+        " WHERE a.kind = 'tenant' AND t.revoked_at IS NULL ORDER BY t.id")]
+    i["slots"] = [(int(r[0]), r[1], r[2], int(r[3]), int(r[4])) for r in L.rows(url,
+        "SELECT s.pool_id, s.slot::text, sl_ts(s.slot), s.booked, s.capacity FROM pool_slots s"
+        " WHERE s.booked > 0 AND s.booked < s.capacity AND EXISTS (SELECT 1 FROM trades t"
+        "  WHERE t.pool_id = s.pool_id AND t.state = 'booked' AND s.slot >= t.start_at AND s.slot < t.end_at)"
+        " ORDER BY 1, 2")]
+    i["reservations"] = {int(r[1]): int(r[0]) for r in L.rows(url, "SELECT id, trade_id FROM reservations")}
+    i["audit_rows"] = [(int(r[0]), int(r[1]), int(r[2])) for r in L.rows(url,
+        "SELECT seq, id, status FROM audit_log WHERE seq IS NOT NULL ORDER BY seq")]
+    i["trade_txns"] = [int(r[0]) for r in L.rows(url, "SELECT id FROM journal_txns WHERE kind = 'trade' ORDER BY id")]
+    i["power_created"] = {int(r[1]): int(r[0]) for r in L.rows(url,
+        "SELECT id, account_id FROM power_events WHERE action = 1")}
     return i
 
 
@@ -432,6 +448,120 @@ def m_entry_resigned(i):
     return ";\n".join(stmts), [[("ledger_entries", e["id"])]]
 
 
+# ---------------------------------------------------------------- issue 18: power, state, calendar, logs
+
+def m_role_edit(i):
+    """A tenant made an admin in place (the issue's privilege escalation)."""
+    t = i["tenants"][0]
+    return "UPDATE accounts SET kind = 'admin' WHERE id = %d" % t, [[("accounts", t)]]
+
+
+def m_token_hash_swap(i):
+    (a, _), (b, _) = i["tokens"][0], i["tokens"][1]
+    issued = "(SELECT p.digest FROM power_events p WHERE p.action = 5 AND p.object_id = %d)"
+    return ("UPDATE api_tokens SET token_hash = sha256('x') WHERE id = %d;\n"
+            "UPDATE api_tokens SET token_hash = %s WHERE id = %d;\n"
+            "UPDATE api_tokens SET token_hash = %s WHERE id = %d" % (a, issued % a, b, issued % b, a)), \
+        [[("api_tokens", a)], [("api_tokens", b)]]
+
+
+def m_token_account(i):
+    tid, _ = i["tokens"][2]
+    return "UPDATE api_tokens SET account_id = %d WHERE id = %d" % (i["admin_id"], tid), [[("api_tokens", tid)]]
+
+
+def m_power_event_edited(i):
+    """The history itself edited: a tenant's recorded creation says admin."""
+    t = i["tenants"][1]
+    ev = i["power_created"][t]
+    return "UPDATE power_events SET role = 1, detail = 'admin' WHERE id = %d" % ev, [[("power_events", ev)]]
+
+
+def m_region_granted_unsigned(i):
+    t = i["tenants"][0]
+    region = i["market"]["regions"][0]
+    return ("INSERT INTO operator_regions(account_id, region) VALUES (%d, '%s')" % (t, region),
+            [[("operator_regions", "%d:%s" % (t, region))]])
+
+
+def m_trade_state_settled(i):
+    """A booked trade moved to settled with no settlement."""
+    t = _booked_trade(i, 2)
+    return "UPDATE trades SET state = 'settled', settled_at = now() WHERE id = %d" % t["id"], [[("trades", t["id"])]]
+
+
+def m_reservation_state(i):
+    t = _booked_trade(i, 3)
+    rid = i["reservations"][t["id"]]
+    return "UPDATE reservations SET state = 'completed' WHERE id = %d" % rid, [[("reservations", rid)]]
+
+
+def _m_calendar(delta):
+    def build(i):
+        check(i["slots"], "base: no partly booked slot of a booked trade")
+        pool, slot, ts, booked, cap = i["slots"][0]
+        return ("UPDATE pool_slots SET booked = booked + (%d) WHERE pool_id = %d AND slot = '%s'" % (delta, pool, slot),
+                [[("pool_slots", "%d@%s" % (pool, ts))]])
+    return build
+
+
+def m_audit_log_deleted(i):
+    rows = i["audit_rows"]
+    check(len(rows) > 10, "base: only %d chained audit rows" % len(rows))
+    gone, after = rows[len(rows) // 2], rows[len(rows) // 2 + 1]
+    return "DELETE FROM audit_log WHERE id = %d" % gone[1], [[("audit_log", after[1]), ("audit_log", gone[1])]]
+
+
+def m_audit_log_edited(i):
+    rows = i["audit_rows"]
+    r = rows[len(rows) // 3]
+    return ("UPDATE audit_log SET status = %d WHERE id = %d" % (200 if r[2] != 200 else 201, r[1]),
+            [[("audit_log", r[1])]])
+
+
+def m_audit_log_rechained(i):
+    """A row edited and every later chain value recomputed (no secret needed): the chain holds,
+    but no longer ends in the signed AUDIT_HEAD."""
+    rows = i["audit_rows"]
+    r = rows[len(rows) // 3]
+    return ("UPDATE audit_log SET status = %d WHERE id = %d;\n"
+            "UPDATE audit_log l SET chain = x.c FROM (WITH RECURSIVE w(seq, c) AS ("
+            "  SELECT seq, chain FROM audit_log WHERE seq = %d - 1"
+            "  UNION ALL SELECT a.seq, sha256(w.c || sl_audit_row_hash(a)) FROM w JOIN audit_log a ON a.seq = w.seq + 1)"
+            " SELECT seq, c FROM w) x WHERE l.seq = x.seq AND l.seq >= %d"
+            % (200 if r[2] != 200 else 201, r[1], r[0], r[0])), \
+        [[("audit_log", x[1]) for x in rows[r[0]:]]]
+
+
+def m_checkpoint_deleted_middle(i):
+    size = i["checkpoints"][len(i["checkpoints"]) // 2]
+    return "DELETE FROM ledger_checkpoints WHERE tree_size = %d" % size, [[("ledger_checkpoints", size)]]
+
+
+def m_checkpoint_deleted_latest(i):
+    size = i["checkpoints"][-1]
+    return "DELETE FROM ledger_checkpoints WHERE tree_size = %d" % size, [[("ledger_checkpoints", size)]]
+
+
+def m_entry_trade_id_column(i):
+    e = _entry(i, 2)
+    other = [t for t in i["trades"] if t != e["trade_id"]][0]
+    return "UPDATE ledger_entries SET trade_id = %d WHERE id = %d" % (other, e["id"]), [[("ledger_entries", e["id"])]]
+
+
+def m_entry_txn_column(i):
+    e = _entry(i, 5)
+    return ("UPDATE ledger_entries SET journal_txn_id = %d WHERE id = %d" % (i["trade_txns"][0], e["id"]),
+            [[("ledger_entries", e["id"])]])
+
+
+def m_money_grant(i):
+    """A deposit made by the admin re-pointed at the grant of a tenant's role."""
+    txn = i["market"]["deposits"][0][0]
+    return ("UPDATE journal_txns SET grant_event = %d WHERE id = %d" % (i["power_created"][i["tenants"][0]], txn),
+            [[("journal_txns", txn)]])
+
+
 MUTATIONS = [
     # (name, builder, note)
     ("untouched_copy", m_untouched, "no mutation: zero findings"),
@@ -476,6 +606,24 @@ MUTATIONS = [
     ("entry_signed_outside_validity", m_entry_signed_outside_validity, "re-signed by the not-yet-valid key"),
     ("checkpoint_signed_outside_validity", m_checkpoint_signed_outside_validity,
      "re-signed by the not-yet-valid key"),
+    ("role_edit", m_role_edit, "UPDATE accounts SET kind = 'admin' on a tenant"),
+    ("token_hash_swap", m_token_hash_swap, "two tenants' token hashes exchanged"),
+    ("token_account", m_token_account, "a tenant's token moved to the admin account"),
+    ("power_event_edited", m_power_event_edited, "the recorded creation of a tenant says admin"),
+    ("region_granted_unsigned", m_region_granted_unsigned, "an operator region row with no signed grant"),
+    ("trade_fee", _m_trade(lambda i, t: "fee_minor = fee_minor + 1", skip=1), "a booked trade's fee +1"),
+    ("trade_state_settled", m_trade_state_settled, "booked -> settled with no settlement"),
+    ("reservation_state", m_reservation_state, "a booked trade's reservation marked completed"),
+    ("calendar_plus_one", _m_calendar(1), "a slot books one GPU more than its trades"),
+    ("calendar_minus_one", _m_calendar(-1), "a slot books one GPU less than its trades"),
+    ("audit_log_deleted", m_audit_log_deleted, "a row in the middle of the audit log"),
+    ("audit_log_edited", m_audit_log_edited, "a row's status changed"),
+    ("audit_log_rechained", m_audit_log_rechained, "a row changed, the chain recomputed after it"),
+    ("checkpoint_deleted_middle", m_checkpoint_deleted_middle, "a checkpoint in the middle"),
+    ("checkpoint_deleted_latest", m_checkpoint_deleted_latest, "the latest checkpoint"),
+    ("entry_trade_id_column", m_entry_trade_id_column, "ledger_entries.trade_id of a CANCELLATION"),
+    ("entry_txn_column", m_entry_txn_column, "ledger_entries.journal_txn_id of a DEPOSIT"),
+    ("money_grant", m_money_grant, "an admin's deposit names a tenant's grant"),
 ]
 
 

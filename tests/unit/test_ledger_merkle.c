@@ -434,6 +434,29 @@ static void test_roots_small(void **state) {
   assert_true(heq(&r, &node));
 }
 
+/* The compact frontier (the sequencer's tree cache and the auditor's checkpoint roots): after
+ * each push, its root is the MTH of the leaves pushed so far; reset gives the empty tree. */
+static void test_frontier_every_prefix(void **state) {
+  (void)state;
+  sl_ledger_frontier f;
+  sl_ledger_frontier_reset(&f);
+  sl_ledger_hash r, want;
+  sl_ledger_frontier_root(&f, &r);
+  sl_ledger_merkle_root(LEAVES, 0, &want);
+  assert_true(heq(&r, &want));
+  for (size_t n = 1; n <= 128; n++) {
+    sl_ledger_frontier_push(&f, &LEAVES[n - 1]);
+    assert_int_equal(f.leaves, n);
+    sl_ledger_frontier_root(&f, &r);
+    sl_ledger_merkle_root(LEAVES, n, &want);
+    if (!heq(&r, &want)) fail_msg("frontier root of %zu leaves differs from MTH", n);
+  }
+  sl_ledger_frontier_reset(&f);
+  sl_ledger_frontier_root(&f, &r);
+  sl_ledger_merkle_root(LEAVES, 0, &want);
+  assert_true(heq(&r, &want));
+}
+
 static void test_inclusion_every_index_1_to_64(void **state) {
   (void)state;
   for (size_t n = 1; n <= 64; n++) {
@@ -583,6 +606,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ct_vectors),
       cmocka_unit_test(test_roots_small),
+      cmocka_unit_test(test_frontier_every_prefix),
       cmocka_unit_test(test_inclusion_every_index_1_to_64),
       cmocka_unit_test(test_consistency_every_pair_1_to_64),
       cmocka_unit_test(test_random_large),

@@ -46,6 +46,42 @@
 #define EX_LEAF   "9122bb0ed3d8cc1eae4d63b5b01410c5e65bcea5c5bfa357c61c4931b8555b56"
 #define EX_CHAIN0 "5d0d0d0bb5d911b65fae64b993937b4a9d030973f3e447f4adbba552fad767c7"
 
+/* The POWER worked example of api/SIGNING.md (a token issued), cross-checked with Python
+ * (struct.pack ">IIQQIIQQQ32sq", the `cryptography` package's Ed25519) and in
+ * tests/e2e/test_power_ledger.py. */
+#define EX_POWER_DIGEST "ab6f67326f4e337387de9bc593488d9b0866ae5734eb8b7d99c1a671bdb58cf9"
+#define EX_POWER_RECORD                                                                            \
+  "00000060"          /*   0 size = 96 */                                                          \
+  "0000000a"          /*   4 purpose = 10 POWER */                                                 \
+  "000000000000002b"  /*   8 entry_id = 43 */                                                      \
+  "0000000000000011"  /*  16 event_id = 17 */                                                      \
+  "00000005"          /*  24 action = 5 TOKEN_ISSUED */                                            \
+  "00000000"          /*  28 role = 0 */                                                           \
+  "0000000000000007"  /*  32 account_id = 7 */                                                     \
+  "0000000000000001"  /*  40 actor_id = 1 */                                                       \
+  "000000000000000c"  /*  48 object_id = 12 (the token) */                                         \
+      EX_POWER_DIGEST /*  56 digest = BLAKE2b-256("example token") */                              \
+  "000000006b0a0477"  /*  88 at = 1795818615 */
+#define EX_POWER_SIG                                                                               \
+  "288ae0572eeccdbf844fe0c6496dd0ef157c1e3fd2b24dd1c1754d38c7a38a3b"                               \
+  "4bde694b73ea164c9c42e0ff570d8fc72c3d077dd78abddab8ba560562bd1a08"
+#define EX_POWER_LEAF "02ad371b6e88002f6d0f6db54836dd7e8583a29c5ca603d9c7ee1b2852b7a9ef"
+
+/* The AUDIT_HEAD worked example of api/SIGNING.md: the first 1000 rows of the audit log chain
+ * to SHA-256("example chain"); cross-checked with Python (struct.pack ">IIQQ32sq"). */
+#define EX_HEAD_CHAIN "82900e9ff184b708895a39e5ba12491de180ca649e67c6393e64f4e18751cfcd"
+#define EX_HEAD_RECORD                                                                             \
+  "00000040"         /*   0 size = 64 */                                                           \
+  "0000000b"         /*   4 purpose = 11 AUDIT_HEAD */                                             \
+  "000000000000002c" /*   8 entry_id = 44 */                                                       \
+  "00000000000003e8" /*  16 count = 1000 */                                                        \
+      EX_HEAD_CHAIN  /*  24 chain */                                                               \
+  "000000006b0a0477" /*  56 at = 1795818615 */
+#define EX_HEAD_SIG                                                                                \
+  "8f52c3d1b8966c9b4e6ed5c419a98610bbd573c9dfda1983fb4a392c27d55e2d"                               \
+  "a513946e97a7c1fdf5a0fac49a4d7edfe3a1e082f899f61ce8d34398f9f88d0f"
+#define EX_HEAD_LEAF "fe79816b093812f16fee0b9642bf5e533b2e623a2b88115927283087395ccb4a"
+
 static const sl_ledger_trade EX_TRADE = {
     .entry_id = 42,
     .trade_id = 1001,
@@ -136,6 +172,117 @@ static void test_worked_example(void **state) {
   char kid[SL_LEDGER_KEY_ID_HEXLEN + 1];
   sl_ledger_key_id_hex(pk, kid);
   assert_string_equal(kid, EX_KEY_ID);
+  sl_ledger_keypair_wipe(&kp);
+}
+
+/* A worked example's record (its time is the examples' 1795818615): its bytes, signature under
+ * the example key and leaf hash are the frozen ones, and it decodes into *r. */
+static void check_frozen(const sl_ledger_keypair *kp, const uint8_t *rec, size_t len,
+                         const char *rec_hex, const char *sig_hex, const char *leaf_hex,
+                         sl_ledger_record *r) {
+  uint8_t sig[SL_LEDGER_SIG_LEN];
+  expect_hex("record", rec, len, rec_hex);
+  assert_int_equal(sl_ledger_sign(kp, rec, len, sig), SL_LEDGER_OK);
+  expect_hex("signature", sig, sizeof sig, sig_hex);
+  sl_ledger_hash leaf;
+  assert_int_equal(sl_ledger_entry_leaf_hash(rec, len, kp->key_id, sig, &leaf), SL_LEDGER_OK);
+  expect_hex("leaf hash", leaf.b, 32, leaf_hex);
+  assert_int_equal(sl_ledger_record_decode(rec, len, r), SL_LEDGER_OK);
+  int64_t t = 0;
+  assert_true(sl_ledger_record_time(r, &t));
+  assert_int_equal(t, 1795818615);
+}
+
+/* The POWER example: record, signature and leaf hash frozen, and the layout's rules. */
+static void test_power_example(void **state) {
+  (void)state;
+  sl_ledger_keypair kp;
+  example_key(&kp);
+  sl_ledger_power p = {.entry_id = 43,
+                       .event_id = 17,
+                       .action = SL_POWER_TOKEN_ISSUED,
+                       .role = 0,
+                       .account_id = 7,
+                       .actor_id = 1,
+                       .object_id = 12,
+                       .at = 1795818615};
+  crypto_generichash(p.digest.b, 32, (const uint8_t *)"example token", 13, NULL, 0);
+  expect_hex("digest", p.digest.b, 32, EX_POWER_DIGEST);
+  uint8_t rec[SL_LEDGER_POWER_SIZE];
+  assert_int_equal(sl_ledger_power_encode(&p, rec), SL_LEDGER_OK);
+  sl_ledger_record r;
+  check_frozen(&kp, rec, sizeof rec, EX_POWER_RECORD, EX_POWER_SIG, EX_POWER_LEAF, &r);
+  assert_int_equal(r.purpose, SL_LEDGER_POWER);
+  assert_int_equal(sl_ledger_record_entry_id(&r), 43);
+  assert_memory_equal(&r.u.power, &p, sizeof p);
+  /* the rules: ids never 0, a known action, a role exactly for account and role actions, an
+   * object exactly for the token actions; the decoder refuses the same bytes */
+  struct {
+    uint32_t action, role;
+    uint64_t object;
+    bool ok;
+  } rules[] = {
+      {SL_POWER_ACCOUNT_CREATED, 3, 0, true},
+      {SL_POWER_ACCOUNT_CREATED, 0, 0, false},
+      {SL_POWER_ROLE_CHANGED, 1, 0, true},
+      {SL_POWER_ROLE_CHANGED, 5, 0, false},
+      {SL_POWER_REGION_GRANTED, 0, 0, true},
+      {SL_POWER_REGION_GRANTED, 4, 0, false},
+      {SL_POWER_REGION_REVOKED, 0, 9, false},
+      {SL_POWER_TOKEN_ISSUED, 0, 0, false},
+      {SL_POWER_TOKEN_REVOKED, 0, 9, true},
+      {SL_POWER_TOKEN_SCOPES, 0, 9, true},
+      {0, 0, 0, false},
+      {8, 0, 9, false},
+  };
+  for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+    sl_ledger_power q = p;
+    q.action = rules[i].action;
+    q.role = rules[i].role;
+    q.object_id = rules[i].object;
+    uint8_t b[SL_LEDGER_POWER_SIZE];
+    if (sl_ledger_power_encode(&q, b) != (rules[i].ok ? SL_LEDGER_OK : SL_LEDGER_EFIELD))
+      fail_msg("power rule %zu", i);
+    memcpy(b, rec, sizeof b);
+    b[27] = (uint8_t)rules[i].action;
+    b[31] = (uint8_t)rules[i].role;
+    for (int k = 0; k < 8; k++) b[48 + k] = (uint8_t)(rules[i].object >> (56 - 8 * k));
+    sl_ledger_power d;
+    if (sl_ledger_power_decode(b, sizeof b, &d) != (rules[i].ok ? SL_LEDGER_OK : SL_LEDGER_EFIELD))
+      fail_msg("power rule %zu (decode)", i);
+  }
+  static const size_t zero_at[] = {8, 16, 32}; /* entry_id, event_id, account_id */
+  for (size_t i = 0; i < 3; i++) {
+    uint8_t b[SL_LEDGER_POWER_SIZE];
+    memcpy(b, rec, sizeof b);
+    memset(b + zero_at[i], 0, 8);
+    sl_ledger_power d;
+    assert_int_equal(sl_ledger_power_decode(b, sizeof b, &d), SL_LEDGER_EFIELD);
+  }
+  sl_ledger_keypair_wipe(&kp);
+}
+
+/* The AUDIT_HEAD example, frozen, and its rules. */
+static void test_audit_head_example(void **state) {
+  (void)state;
+  sl_ledger_keypair kp;
+  example_key(&kp);
+  sl_ledger_audit_head h = {.entry_id = 44, .count = 1000, .at = 1795818615};
+  crypto_hash_sha256(h.chain.b, (const uint8_t *)"example chain", 13);
+  expect_hex("chain", h.chain.b, 32, EX_HEAD_CHAIN);
+  uint8_t rec[SL_LEDGER_AUDIT_HEAD_SIZE];
+  assert_int_equal(sl_ledger_audit_head_encode(&h, rec), SL_LEDGER_OK);
+  sl_ledger_record r;
+  check_frozen(&kp, rec, sizeof rec, EX_HEAD_RECORD, EX_HEAD_SIG, EX_HEAD_LEAF, &r);
+  assert_int_equal(r.purpose, SL_LEDGER_AUDIT_HEAD);
+  assert_int_equal(sl_ledger_record_entry_id(&r), 44);
+  assert_memory_equal(&r.u.audit_head, &h, sizeof h);
+  sl_ledger_audit_head bad = h;
+  bad.count = 0;
+  assert_int_equal(sl_ledger_audit_head_encode(&bad, rec), SL_LEDGER_EFIELD);
+  bad = h;
+  bad.entry_id = 0;
+  assert_int_equal(sl_ledger_audit_head_encode(&bad, rec), SL_LEDGER_EFIELD);
   sl_ledger_keypair_wipe(&kp);
 }
 
@@ -339,17 +486,17 @@ static void test_registry(void **state) {
     size_t size;
     bool money;
   } want[] = {
-      {1, "trade", 104, false},       {2, "cancellation", 72, true}, {3, "settlement", 72, true},
-      {4, "refund", 72, true},        {5, "deposit", 72, true},      {6, "withdrawal", 72, true},
-      {7, "checkpoint", 56, false},   {8, "export", 40, false},      {9, "period_close", 80, false},
-      {12, "cosignature", 88, false},
+      {1, "trade", 104, false},     {2, "cancellation", 72, true}, {3, "settlement", 72, true},
+      {4, "refund", 72, true},      {5, "deposit", 72, true},      {6, "withdrawal", 72, true},
+      {7, "checkpoint", 56, false}, {8, "export", 40, false},      {9, "period_close", 80, false},
+      {10, "power", 96, false},     {11, "audit_head", 64, false}, {12, "cosignature", 88, false},
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     assert_string_equal(sl_ledger_purpose_name(want[i].p), want[i].name);
     assert_int_equal(sl_ledger_purpose_size(want[i].p), want[i].size);
     assert_int_equal(sl_ledger_purpose_is_money(want[i].p), want[i].money);
   }
-  static const uint32_t unknown[] = {0, 13, 255, 256, 0x01000001u, UINT32_MAX};
+  static const uint32_t unknown[] = {0, 13, 14, 255, 256, 0x01000001u, UINT32_MAX};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     assert_null(sl_ledger_purpose_name(unknown[i]));
     assert_int_equal(sl_ledger_purpose_size(unknown[i]), 0);
@@ -560,7 +707,7 @@ static void test_strict_decode(void **state) {
     }
 
     /* unknown purposes */
-    static const uint32_t unknown[] = {0, 13, 0x100, 0x01000001u, UINT32_MAX};
+    static const uint32_t unknown[] = {0, 13, 14, 0x100, 0x01000001u, UINT32_MAX};
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
       uint8_t c[sizeof buf];
       memcpy(c, buf, sizeof c);
@@ -639,7 +786,7 @@ static void test_field_rules(void **state) {
 
   /* money encoders refuse non-money purposes, the generic encoder a purpose mismatch */
   static const uint32_t bad[] = {
-      0, SL_LEDGER_TRADE, SL_LEDGER_CHECKPOINT, SL_LEDGER_EXPORT, SL_LEDGER_PERIOD_CLOSE, 10};
+      0, SL_LEDGER_TRADE, SL_LEDGER_CHECKPOINT, SL_LEDGER_EXPORT, SL_LEDGER_PERIOD_CLOSE, 13};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     sl_ledger_money m = {bad[i], 1, 0, 7, 9, 0, 0, 0, 0};
     assert_int_equal(sl_ledger_money_encode(&m, buf), SL_LEDGER_EPURPOSE);
@@ -650,7 +797,7 @@ static void test_field_rules(void **state) {
   assert_int_equal(sl_ledger_record_encode(&r, buf, sizeof buf, &len), SL_LEDGER_EPURPOSE);
   r.purpose = 0;
   assert_int_equal(sl_ledger_record_encode(&r, buf, sizeof buf, &len), SL_LEDGER_EPURPOSE);
-  r.purpose = 10;
+  r.purpose = 13;
   assert_int_equal(sl_ledger_record_encode(&r, buf, sizeof buf, &len), SL_LEDGER_EPURPOSE);
 }
 
@@ -764,7 +911,7 @@ static void test_sign_refuses_malformed(void **state) {
       {0, 0, 104, SL_LEDGER_ELENGTH},
       {SL_LEDGER_TRADE_SIZE, 0, 105, SL_LEDGER_ESIZE},
       {SL_LEDGER_TRADE_SIZE, 4, 0, SL_LEDGER_EPURPOSE},
-      {SL_LEDGER_TRADE_SIZE, 4, 10, SL_LEDGER_EPURPOSE},
+      {SL_LEDGER_TRADE_SIZE, 4, 13, SL_LEDGER_EPURPOSE},
       {SL_LEDGER_TRADE_SIZE, 4, SL_LEDGER_CHECKPOINT, SL_LEDGER_ESIZE},
       {SL_LEDGER_TRADE_SIZE, 12, 0, SL_LEDGER_EFIELD}, /* entry_id low word 0 -> 0 */
   };
@@ -932,6 +1079,8 @@ int main(void) {
   if (sodium_init() < 0) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_worked_example),
+      cmocka_unit_test(test_power_example),
+      cmocka_unit_test(test_audit_head_example),
       cmocka_unit_test(test_worked_examples_every_purpose),
       cmocka_unit_test(test_registry),
       cmocka_unit_test(test_round_trips),

@@ -24,6 +24,9 @@ void sl_principal_clear(sl_principal *p);
 /* Look up a live (not revoked, not expired, account not disabled) token by its hash. */
 sl_dbrc sl_db_token_lookup(sl_dbc *c, const uint8_t hash[32], sl_principal *out);
 
+/* Name the account making this transaction's changes of power (accounts, regions, tokens):
+ * the actor of their POWER entries (schema/023; 0 when not set).  Inside a transaction. */
+sl_dbrc sl_db_power_actor(sl_dbc *c, int64_t account_id);
 sl_dbrc sl_db_account_create(sl_dbc *c, const char *kind, const char *name, const json_t *regions,
                              json_t **out);
 sl_dbrc sl_db_account_get(sl_dbc *c, int64_t id, json_t **out);

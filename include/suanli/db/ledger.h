@@ -45,6 +45,28 @@ sl_dbrc sl_db_entry_ids(sl_dbc *c, int n, int64_t *ids);
 sl_dbrc sl_db_entry_insert(sl_dbc *c, int64_t id, int purpose, int64_t trade_id, int64_t txn_id,
                            const char *record_hex, const char *key_id, const char *sig_hex);
 
+/* A power event (schema/023) the sequencer has not yet signed: the fields of its POWER record
+ * (api/SIGNING.md) but the entry id. */
+typedef struct sl_db_power_row {
+  int64_t event_id, account_id, actor_id, object_id, at;
+  int32_t action, role;
+  char digest_hex[65];
+} sl_db_power_row;
+/* Up to limit unsigned power events, oldest first (a malloc'd array). */
+sl_dbrc sl_db_power_pending(sl_dbc *c, int limit, sl_db_power_row **rows, size_t *n);
+/* Append the POWER entry of power event event_id. */
+sl_dbrc sl_db_entry_insert_power(sl_dbc *c, int64_t id, int64_t event_id, const char *record_hex,
+                                 const char *key_id, const char *sig_hex);
+
+/* Chain up to `limit` more rows of the audit log (schema/023, sl_audit_chain): the head after
+ * it (count of chained rows; chain value as hex, "" when the log is empty), and the count the
+ * AUDIT_HEAD entry of the highest id signed (0 when there is none). */
+sl_dbrc sl_db_audit_chain(sl_dbc *c, int limit, int64_t *count, char chain_hex[65],
+                          int64_t *signed_count);
+/* Append an AUDIT_HEAD entry. */
+sl_dbrc sl_db_entry_insert_head(sl_dbc *c, int64_t id, const char *record_hex, const char *key_id,
+                                const char *sig_hex);
+
 typedef struct sl_db_entry_row {
   int64_t id;
   char record_hex[2 * 104 + 1], key_id[20], sig_hex[129];

@@ -39,6 +39,8 @@
 #define SL_LEDGER_EXPORT_SIZE      40
 #define SL_LEDGER_PERIOD_SIZE      80
 #define SL_LEDGER_COSIGNATURE_SIZE 88
+#define SL_LEDGER_POWER_SIZE       96
+#define SL_LEDGER_AUDIT_HEAD_SIZE  64
 #define SL_LEDGER_RECORD_MAX       104 /* the largest layout */
 /* Leaf data of an entry: record || raw key id || signature. */
 #define SL_LEDGER_LEAF_DATA_MAX (SL_LEDGER_RECORD_MAX + SL_LEDGER_KEY_ID_LEN + SL_LEDGER_SIG_LEN)
@@ -57,10 +59,26 @@ typedef enum {
   SL_LEDGER_CHECKPOINT = 7,   /* signed tree head: size, root, time */
   SL_LEDGER_EXPORT = 8,       /* SHA-256 of an exported file (statement, CSV) */
   SL_LEDGER_PERIOD_CLOSE = 9, /* an accounting period closed: its range and export digest */
-  /* 10 POWER and 11 AUDIT_HEAD: the power entries of issue 18 (accounts, roles, tokens) */
+  SL_LEDGER_POWER = 10,      /* a change of power: account, role, region, token (sl_ledger_power) */
+  SL_LEDGER_AUDIT_HEAD = 11, /* the head of the audit log's hash chain (sl_ledger_audit_head) */
   SL_LEDGER_COSIGNATURE = 12, /* a witness's cosignature of a checkpoint (signed by the witness) */
 } sl_ledger_purpose;
 #define SL_LEDGER_PURPOSE_MAX 12
+
+/* The actions of a POWER record (api/SIGNING.md "POWER"); append only. */
+typedef enum {
+  SL_POWER_ACCOUNT_CREATED = 1, /* role: the new account's kind */
+  SL_POWER_ROLE_CHANGED = 2,    /* role: the account's new kind */
+  SL_POWER_REGION_GRANTED = 3,  /* digest: SHA-256 of the region code */
+  SL_POWER_REGION_REVOKED = 4,  /* digest: SHA-256 of the region code */
+  SL_POWER_TOKEN_ISSUED = 5,    /* object_id: the token; digest: its stored BLAKE2b-256 hash */
+  SL_POWER_TOKEN_REVOKED = 6,   /* object_id: the token */
+  SL_POWER_TOKEN_SCOPES =
+      7, /* object_id: the token; digest: SHA-256 of its scopes, joined by "," */
+} sl_ledger_power_action;
+#define SL_POWER_ACTION_MAX 7
+/* Roles in a POWER record: the account kinds of api/vocab.def, in its order (0: none). */
+#define SL_POWER_ROLE_MAX 4
 
 typedef enum {
   SL_LEDGER_OK = 0,
@@ -82,10 +100,11 @@ typedef struct {
 
 /* ------------------------------------------------------------------------------ purposes */
 
-/* The layout size of a purpose (104, 72, 56, 40, 80 or 88), or 0 when the purpose is unknown. */
+/* The layout size of a purpose (104, 72, 56, 40, 80, 96, 64 or 88), or 0 when the purpose is
+ * unknown. */
 size_t sl_ledger_purpose_size(uint32_t purpose);
 /* "trade", "cancellation", "settlement", "refund", "deposit", "withdrawal", "checkpoint",
- * "export", "period_close", "cosignature"; NULL when unknown. */
+ * "export", "period_close", "power", "audit_head", "cosignature"; NULL when unknown. */
 const char *sl_ledger_purpose_name(uint32_t purpose);
 /* True for CANCELLATION, SETTLEMENT, REFUND, DEPOSIT and WITHDRAWAL. */
 bool sl_ledger_purpose_is_money(uint32_t purpose);
@@ -137,6 +156,26 @@ typedef struct {
   int64_t at;
 } sl_ledger_period;
 
+/* POWER, 96 bytes: a ledger entry recording one change of who may do what.  Rules:
+ * entry_id != 0, event_id != 0, account_id != 0, 1 <= action <= SL_POWER_ACTION_MAX,
+ * role <= SL_POWER_ROLE_MAX and role != 0 exactly for ACCOUNT_CREATED and ROLE_CHANGED,
+ * object_id != 0 exactly for the token actions.  actor_id 0: not made through the API
+ * (bootstrap, seed, migration). */
+typedef struct {
+  uint64_t entry_id, event_id;
+  uint32_t action, role;
+  uint64_t account_id, actor_id, object_id;
+  sl_ledger_hash digest;
+  int64_t at;
+} sl_ledger_power;
+
+/* AUDIT_HEAD, 64 bytes: a ledger entry signing the head of the audit log's hash chain — the
+ * first `count` rows of the log chain to `chain`.  Rules: entry_id != 0, count != 0. */
+typedef struct {
+  uint64_t entry_id, count;
+  sl_ledger_hash chain;
+  int64_t at;
+} sl_ledger_audit_head;
 /* COSIGNATURE, 88 bytes: what a witness signs with its own key when it has checked that a
  * checkpoint is consistent with every checkpoint it cosigned before (api/SIGNING.md
  * "Witnesses").  checkpoint_sha256 is SHA-256 of the exchange's signed CHECKPOINT record.
@@ -157,6 +196,8 @@ typedef struct {
     sl_ledger_checkpoint checkpoint;
     sl_ledger_export export_;
     sl_ledger_period period;
+    sl_ledger_power power;
+    sl_ledger_audit_head audit_head;
     sl_ledger_cosignature cosignature;
   } u;
 } sl_ledger_record;
@@ -169,6 +210,8 @@ sl_ledger_rc sl_ledger_money_encode(const sl_ledger_money *m, uint8_t *out);
 sl_ledger_rc sl_ledger_checkpoint_encode(const sl_ledger_checkpoint *c, uint8_t *out);
 sl_ledger_rc sl_ledger_export_encode(const sl_ledger_export *e, uint8_t *out);
 sl_ledger_rc sl_ledger_period_encode(const sl_ledger_period *p, uint8_t *out);
+sl_ledger_rc sl_ledger_power_encode(const sl_ledger_power *p, uint8_t *out);
+sl_ledger_rc sl_ledger_audit_head_encode(const sl_ledger_audit_head *h, uint8_t *out);
 sl_ledger_rc sl_ledger_cosignature_encode(const sl_ledger_cosignature *c, uint8_t *out);
 
 /* Decoders read buf[0..len) strictly (see the top of this file) into *out, which is written
@@ -178,6 +221,8 @@ sl_ledger_rc sl_ledger_money_decode(const uint8_t *buf, size_t len, sl_ledger_mo
 sl_ledger_rc sl_ledger_checkpoint_decode(const uint8_t *buf, size_t len, sl_ledger_checkpoint *out);
 sl_ledger_rc sl_ledger_export_decode(const uint8_t *buf, size_t len, sl_ledger_export *out);
 sl_ledger_rc sl_ledger_period_decode(const uint8_t *buf, size_t len, sl_ledger_period *out);
+sl_ledger_rc sl_ledger_power_decode(const uint8_t *buf, size_t len, sl_ledger_power *out);
+sl_ledger_rc sl_ledger_audit_head_decode(const uint8_t *buf, size_t len, sl_ledger_audit_head *out);
 sl_ledger_rc sl_ledger_cosignature_decode(const uint8_t *buf, size_t len,
                                           sl_ledger_cosignature *out);
 /* The COSIGNATURE of the signed CHECKPOINT record cp[0..len) at time t: its size and root,
@@ -191,11 +236,12 @@ sl_ledger_rc sl_ledger_record_encode(const sl_ledger_record *r, uint8_t *out, si
                                      size_t *len);
 sl_ledger_rc sl_ledger_record_decode(const uint8_t *buf, size_t len, sl_ledger_record *out);
 
-/* The time a record states (TRADE created_at, money event at, CHECKPOINT and COSIGNATURE
- * timestamp, PERIOD_CLOSE at), used to check a key's validity.  Returns false for EXPORT,
- * which states no time. */
+/* The time a record states (TRADE created_at, money event, PERIOD_CLOSE, POWER and AUDIT_HEAD
+ * at, CHECKPOINT and COSIGNATURE timestamp), used to check a key's validity.  Returns false
+ * for EXPORT, which states no time. */
 bool sl_ledger_record_time(const sl_ledger_record *r, int64_t *out);
-/* The entry id of a TRADE or money event; 0 for CHECKPOINT and EXPORT (not entries). */
+/* The entry id of a TRADE, money event, PERIOD_CLOSE, POWER or AUDIT_HEAD; 0 for CHECKPOINT and
+ * EXPORT (not entries). */
 uint64_t sl_ledger_record_entry_id(const sl_ledger_record *r);
 
 /* ------------------------------------------------------------------------ keys, signatures */
@@ -264,6 +310,20 @@ void sl_ledger_chain_step(const sl_ledger_hash *prev, const sl_ledger_hash *leaf
  * nothing: it uses about 2 KiB of stack, and O(n) hashing per call.  Proofs are written
  * into the caller's proof[SL_LEDGER_PROOF_MAX], bottom-up (the leaf's sibling first), exactly
  * as RFC 9162 sections 2.1.3.1 and 2.1.4.1 define them. */
+
+/* The compact frontier of a growing tree: the roots of the perfect subtrees that make it up,
+ * largest first.  Push leaves in order; the root of the leaves pushed so far (RFC 9162 MTH) is
+ * then O(log n) away, so the roots of every prefix size in increasing order cost O(n) in all.
+ * Zero-initialise (or sl_ledger_frontier_reset) for the empty tree. */
+typedef struct {
+  sl_ledger_hash h[64];
+  uint64_t size[64];
+  int n;
+  uint64_t leaves; /* leaves pushed */
+} sl_ledger_frontier;
+void sl_ledger_frontier_reset(sl_ledger_frontier *f);
+void sl_ledger_frontier_push(sl_ledger_frontier *f, const sl_ledger_hash *leaf);
+void sl_ledger_frontier_root(const sl_ledger_frontier *f, sl_ledger_hash *root);
 
 /* MTH of leaves[0..n); n == 0 gives SHA-256 of the empty string. */
 void sl_ledger_merkle_root(const sl_ledger_hash *leaves, size_t n, sl_ledger_hash *root);
