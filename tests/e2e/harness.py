@@ -398,7 +398,10 @@ WORKER_COLUMNS = {
                       "lease_until", "leased_by", "leased_at"},
     "ledger_entries": {"leaf_index", "leaf_hash", "chain_hash"},
 }
-WORKER_ROWS = {"reservation_events": "from_state IS NULL"}
+# The sequencer signs on its own, after their commit: power events (POWER, purpose 10; the
+# request's own row is in power_events) and the audit log's heads (AUDIT_HEAD, purpose 11, every
+# few seconds while audit rows come in — a refused request's audit row too).
+WORKER_ROWS = {"reservation_events": "from_state IS NULL", "ledger_entries": "purpose NOT IN (10, 11)"}
 # dispatch_attempts: one row per adapter call, written by the dispatcher (and pruned by the
 # maintenance worker's retention); market_feed_state: the change feed's prune mark, moved by the
 # book worker whenever feed rows age out (long runs on a loaded machine).
