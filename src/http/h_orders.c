@@ -12,8 +12,8 @@
 static const char *const order_states[] = {"open",      "filled",  "killed",
                                            "cancelled", "expired", NULL};
 
-/* Parse the body and check that every region and model it names exists.  Replies and
- * returns false on any problem. */
+/* Parse the body and check that every region and model it names exists (in the book when it
+ * knows them all, else in the database).  Replies and returns false on any problem. */
 static bool parse_order(sl_req *r, json_t *body, sl_market_order_req *o) {
   sl_jerr je;
   if (!sl_market_order_parse(body, sl_clock_now(), o, &je)) {
@@ -32,7 +32,7 @@ static bool parse_order(sl_req *r, json_t *body, sl_market_order_req *o) {
   checks[3].codes = origin;
   bool ok = true;
   for (int i = 0; i < 4 && ok; i++) {
-    if (!checks[i].codes) continue;
+    if (!checks[i].codes || sl_trading_book_knows(checks[i].accel, checks[i].codes)) continue;
     char *unknown = NULL;
     sl_dbrc rc = sl_db_first_unknown(r->db, checks[i].accel, checks[i].codes, &unknown);
     if (rc != SL_DB_OK) {

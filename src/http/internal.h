@@ -184,6 +184,9 @@ void sl_cache_configure(unsigned ms);
 const sl_http_config *sl_req_config(const sl_req *r);
 
 /* ---- mutations (mutate.c) ---- */
+/* A read with a body (POST /v1/quotes) does not use an Idempotency-Key, but a malformed one
+ * is still bad input: replies 400 bad_idempotency_key and returns false. */
+bool sl_idempotency_header_ok(sl_req *r);
 /* Run r->route's handler as a mutation: Idempotency-Key, transaction with retry, audit. */
 void sl_run_mutation(sl_req *r);
 /* Write the audit row of a refused request (autocommit; best effort). */

@@ -94,6 +94,13 @@ static void reply_taken_over(sl_req *r) {
   r->retry_after = true;
 }
 
+bool sl_idempotency_header_ok(sl_req *r) {
+  const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+  if (!key || valid_key(key)) return true;
+  sl_reply_error(r, SL_E_BAD_IDEMPOTENCY_KEY, "Idempotency-Key", "invalid key");
+  return false;
+}
+
 void sl_run_mutation(sl_req *r) {
   const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
   bool have_key = key != NULL && strcmp(r->method, "POST") == 0;

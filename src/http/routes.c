@@ -65,7 +65,7 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/offers", h_offers_list, ANY, NULL,
      Q("accelerator", "region", "min_gpus", "min_price", "max_price", "max_price_per_ncu",
        "min_ncu", "min_memory_gb", "origin", "max_rtt_ms", "start", "duration", "sort", PAGE)},
-    {"POST", "/v1/quotes", h_quotes_create, TENANT, "quote.create",
+    {"POST", "/v1/quotes", h_quotes_create, TENANT, NULL, /* a read: no audit row */
      Q("limit", "rejected", "rejected_after", "rejected_limit")},
     {"GET", "/v1/market/book", h_market_book, ADMIN, NULL, Q("verify")},
     {"POST", "/v1/orders", h_orders_create, TENANT, "order.create", NOQ},

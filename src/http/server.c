@@ -153,6 +153,14 @@ static bool is_json_type(const char *ct) {
 
 static bool is_mutating(const char *method) { return strcmp(method, "GET") != 0; }
 
+/* A request that goes through the mutation runner (transaction, audit row, Idempotency-Key):
+ * every non-GET one except the routes without an audit action — POST /v1/quotes, a read that
+ * needs a body: it changes nothing, so it takes no transaction, writes no audit row (a
+ * quote's cost must not be a durable write) and, like a GET, is not audited when refused. */
+static bool is_mutation(const sl_req *r) {
+  return is_mutating(r->method) && !(r->route && !r->route->action);
+}
+
 static bool has_auth_header(sl_req *r) {
   const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
   return a && *a;
@@ -298,6 +306,10 @@ static void process(sl_req *r) {
                      ct ? ct : "(none)");
       goto refused;
     }
+    if (!is_mutation(r)) { /* a read with a body (POST /v1/quotes) */
+      if (sl_idempotency_header_ok(r)) r->route->fn(r);
+      return;
+    }
     if (sl_agent_poll_hold(r)) return; /* a long poll waits, suspended (h_agent.c) */
     sl_run_mutation(r);
     return;
@@ -305,7 +317,7 @@ static void process(sl_req *r) {
   r->route->fn(r);
   return;
 refused:
-  if (is_mutating(r->method) && (r->authed || sl_limit_anonymous(r))) sl_audit_refused(r);
+  if (is_mutation(r) && (r->authed || sl_limit_anonymous(r))) sl_audit_refused(r);
 }
 
 /* A signed export streamed from its file. */
@@ -352,7 +364,7 @@ static enum MHD_Result queue(sl_req *r) {
   }
   release_db(r);
   /* A change this process committed: the next listing syncs the book first (cache.c). */
-  if (is_mutating(r->method) && r->status / 100 == 2) sl_trading_book_touch();
+  if (is_mutation(r) && r->status / 100 == 2) sl_trading_book_touch();
   /* GET replies carry an ETag; If-None-Match with it gets a 304 without a body. */
   bool tagged = r->status == 200 && strcmp(r->method, "GET") == 0;
   if (tagged && !r->etag[0]) sl_etag_of(r->reply_text, r->etag);

@@ -534,6 +534,18 @@ const char **sl_market_book_resolve(const sl_market_book *b, const char *const *
   return out;
 }
 
+bool sl_market_book_knows(const sl_market_book *b, bool model, const char *code) {
+  if (!code) return false;
+  if (model) {
+    for (size_t j = 0; j < b->nnames; j++)
+      if (!strcasecmp(b->name_keys[j], code)) return true;
+    return false;
+  }
+  for (size_t j = 0; j < b->nregions; j++)
+    if (!strcmp(b->regions[j], code)) return true;
+  return false;
+}
+
 size_t sl_market_book_size(const sl_market_book *b) { return b->npools; }
 
 size_t sl_market_book_memory(const sl_market_book *b) {

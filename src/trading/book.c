@@ -293,6 +293,7 @@ bool sl_trading_book_start(const char *conninfo) {
 }
 
 void sl_trading_book_touch(void) { X.touched_us = sl_time_now_us(); }
+int64_t sl_trading_book_touched_us(void) { return X.touched_us; }
 
 sl_dbrc sl_trading_book_sync_recent(int64_t max_age_us) {
   int64_t synced = X.synced_us;
@@ -354,6 +355,17 @@ sl_dbrc sl_trading_book_reload(void) {
 bool sl_trading_book_ready(void) { return X.started; }
 
 uint64_t sl_trading_book_version(void) { return X.version; }
+
+bool sl_trading_book_knows(bool model, const json_t *codes) {
+  if (!json_is_array(codes)) return false;
+  bool all = true;
+  pthread_rwlock_rdlock(&X.lock);
+  if (!X.book) all = false;
+  for (size_t i = 0; all && i < json_array_size(codes); i++)
+    all = sl_market_book_knows(X.book, model, json_string_value(json_array_get(codes, i)));
+  pthread_rwlock_unlock(&X.lock);
+  return all;
+}
 
 void sl_trading_book_read_lock(void) { pthread_rwlock_rdlock(&X.lock); }
 void sl_trading_book_read_unlock(void) { pthread_rwlock_unlock(&X.lock); }

@@ -6,6 +6,7 @@
 #include "suanli/db/market.h"
 #include "suanli/market/book.h"
 #include "suanli/trading/trading.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,48 @@ void sl_trading_book_free(sl_trading_book *b) {
   memset(b, 0, sizeof *b);
 }
 
-/* Prepare the order for matching at `now` (earliest start not in the past, the tenant's
- * budget caps) and sync the process's capacity book. */
+/* A tenant's budget (hourly, monthly, spent this month) as quotes read it: cached per tenant
+ * for BUDGET_TTL_US, and only while this process has committed nothing since it was read
+ * (sl_trading_book_touch), so a tenant's own budget change or trade through this process is
+ * seen at once and one through another process within BUDGET_TTL_US.  Orders always read the
+ * database (and sl_trade checks funds and the monthly budget again under the tenant's lock). */
+#define BUDGET_SLOTS  256
+#define BUDGET_TTL_US 1000000
+static struct {
+  pthread_mutex_t mu;
+  struct budget_ent {
+    int64_t tenant, hourly, monthly, spent, at_us;
+  } e[BUDGET_SLOTS];
+} BC = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static sl_dbrc budget_get(sl_dbc *c, int64_t tenant, bool cached, int64_t *hourly, int64_t *monthly,
+                          int64_t *spent) {
+  struct budget_ent *e = &BC.e[(uint64_t)tenant % BUDGET_SLOTS];
+  int64_t now = sl_time_now_us();
+  if (cached) {
+    bool hit = false;
+    pthread_mutex_lock(&BC.mu);
+    if (e->tenant == tenant && e->at_us > sl_trading_book_touched_us() &&
+        now - e->at_us < BUDGET_TTL_US) {
+      *hourly = e->hourly, *monthly = e->monthly, *spent = e->spent;
+      hit = true;
+    }
+    pthread_mutex_unlock(&BC.mu);
+    if (hit) return SL_DB_OK;
+  }
+  sl_dbrc rc = sl_db_budget_get(c, tenant, hourly, monthly, spent);
+  if (rc != SL_DB_OK) return rc;
+  pthread_mutex_lock(&BC.mu);
+  *e = (struct budget_ent){tenant, *hourly, *monthly, *spent, now};
+  pthread_mutex_unlock(&BC.mu);
+  return SL_DB_OK;
+}
+
+/* The order as matched now (earliest start not before the next slot, the tenant's budgets),
+ * and the book synced with every change committed before this call.  `cached`: the budget may
+ * come from budget_get's cache (quotes). */
 static sl_dbrc prepare(sl_dbc *c, const sl_market_order_req *o, int64_t tenant, int64_t now,
-                       sl_trading_book *b) {
+                       bool cached, sl_trading_book *b) {
   memset(b, 0, sizeof *b);
   int64_t asked = sl_time_now_us();
   sl_market_order m = o->m;
@@ -34,7 +73,7 @@ static sl_dbrc prepare(sl_dbc *c, const sl_market_order_req *o, int64_t tenant, 
   if (m.earliest_start > m.latest_start) m.earliest_start = m.latest_start; /* caller checks */
   int64_t hourly = -1, monthly = -1, spent = 0;
   if (tenant) {
-    sl_dbrc rc = sl_db_budget_get(c, tenant, &hourly, &monthly, &spent);
+    sl_dbrc rc = budget_get(c, tenant, cached, &hourly, &monthly, &spent);
     if (rc != SL_DB_OK) return rc;
   }
   m.budget_hourly_minor = hourly;
@@ -73,7 +112,7 @@ static sl_dbrc match_locked(const sl_market_order_req *o, size_t limit, const in
 sl_dbrc sl_trading_match(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int64_t now,
                          size_t limit, const int64_t *exclude, size_t nexclude,
                          sl_trading_book *b) {
-  sl_dbrc rc = prepare(c, o, tenant, now, b);
+  sl_dbrc rc = prepare(c, o, tenant, now, false, b);
   if (rc != SL_DB_OK) return rc;
   sl_trading_book_read_lock();
   rc = match_locked(o, limit, exclude, nexclude, b);
@@ -225,7 +264,7 @@ sl_dbrc sl_trading_quote(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int6
                          const sl_trading_quote_opts *q, json_t **out) {
   sl_trading_book b;
   *out = NULL;
-  sl_dbrc rc = prepare(c, o, tenant, now, &b);
+  sl_dbrc rc = prepare(c, o, tenant, now, true, &b);
   if (rc != SL_DB_OK) return rc;
   sl_trading_book_read_lock();
   rc = match_locked(o, q->limit, NULL, 0, &b);

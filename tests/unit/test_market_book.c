@@ -352,6 +352,15 @@ static void test_names_and_estimated_rtts(void **state) {
   assert_string_equal(got[3], "h100-SXM");
   assert_string_equal(got[4], "nothing");
   free(got);
+  /* the names it knows, case-insensitively; regions only once a pool or an RTT names them */
+  assert_true(sl_market_book_knows(b, true, "H100-sxm"));
+  assert_true(sl_market_book_knows(b, true, "A100"));
+  assert_false(sl_market_book_knows(b, true, "nothing"));
+  assert_false(sl_market_book_knows(b, true, NULL));
+  assert_false(sl_market_book_knows(b, false, "r-a"));
+  assert_true(sl_market_book_set_rtt(b, "r-x", "r-y", 1000));
+  assert_true(sl_market_book_knows(b, false, "r-y"));
+  assert_false(sl_market_book_knows(b, false, "R-Y")); /* region codes are exact */
   /* a gang order for "H100" matches both variants through the resolved list */
   sl_market_book_pool p = {.owner_id = 1,
                            .region = "r-a",
@@ -370,6 +379,7 @@ static void test_names_and_estimated_rtts(void **state) {
     p.price_minor = 100 + i;
     assert_true(sl_market_book_put(b, &p));
   }
+  assert_true(sl_market_book_knows(b, false, "r-a"));
   assert_true(sl_market_book_set_rtt_source(b, "r-o", "r-a", 12345, true));
   const char *one[1] = {"h100"};
   const char **spec = sl_market_book_resolve(b, one, 1, &n);

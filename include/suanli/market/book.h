@@ -61,6 +61,12 @@ bool sl_market_book_add_name(sl_market_book *b, const char *name, const char *ac
 const char **sl_market_book_resolve(const sl_market_book *b, const char *const *names, size_t n,
                                     size_t *nout);
 
+/* Whether the book knows `code`: a model name (id or alias, case-insensitively, like
+ * sl_market_book_resolve) when `model`, else a region code (exactly) that one of its pools or
+ * latency entries names.  A known code exists in the database; an unknown one may still
+ * (a region without pools or latency): ask the database then. */
+bool sl_market_book_knows(const sl_market_book *b, bool model, const char *code);
+
 size_t sl_market_book_size(const sl_market_book *b);   /* pools */
 size_t sl_market_book_memory(const sl_market_book *b); /* bytes held, approximately */
 /* Pool id's attributes (strings point into the book); false when unknown. */

@@ -70,10 +70,15 @@ sl_dbrc sl_trading_book_sync(int64_t asked_us);
 sl_dbrc sl_trading_book_reload(void); /* from the tables, whole */
 /* This process committed a change (called after every successful mutating request). */
 void sl_trading_book_touch(void);
+int64_t sl_trading_book_touched_us(void); /* when it last did (sl_time_now_us), 0 never */
 /* Sync unless the last sync began after this process's last committed change and less than
  * max_age_us ago (a listener syncs on every NOTIFY, so other processes' changes arrive within
  * milliseconds; max_age_us bounds it when notifications are lost). */
 sl_dbrc sl_trading_book_sync_recent(int64_t max_age_us);
+/* True when the book is loaded and knows every string of the JSON array `codes` (model names
+ * when `model`, else region codes; sl_market_book_knows): the caller may then skip asking
+ * the database.  False says nothing (ask the database). */
+bool sl_trading_book_knows(bool model, const json_t *codes);
 void sl_trading_book_read_lock(void);
 void sl_trading_book_read_unlock(void);
 const sl_market_book *sl_trading_book_get(void); /* under the read lock */
