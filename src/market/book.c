@@ -102,7 +102,8 @@ static void hmap_free(hmap *m) {
 
 typedef struct {
   int64_t price, id;
-} bent; /* a bucket entry, sorted by (price, id) */
+  uint32_t idx; /* the pool's index in pools[] (kept when a removal moves the last pool) */
+} bent;         /* a bucket entry, sorted by (price, id) */
 
 typedef struct {
   int64_t id, owner, price, avail_from, avail_until, ncu_milli;
@@ -120,7 +121,8 @@ typedef struct {
   uint16_t region, model;
   uint8_t intra, inter, size_class;
   int32_t inter_gbps;
-  bent *live; /* active and not down, sorted by (price, id) */
+  int32_t max_gpus; /* >= every linked pool's gpu_count (raised on link, never lowered) */
+  bent *live;       /* active and not down, sorted by (price, id) */
   size_t nlive, caplive;
   int64_t *dead; /* the others (HEALTH), unordered */
   size_t ndead, capdead;
@@ -291,11 +293,12 @@ static bool bucket_link(sl_market_book *b, bpool *p) {
                                          .inter_gbps = p->inter_gbps};
   }
   bucket *k = &b->buckets[bi];
+  if (p->gpu_count > k->max_gpus) k->max_gpus = p->gpu_count;
   if (p->active && !p->down) {
     if (!grow((void **)&k->live, &k->caplive, k->nlive + 1, sizeof *k->live)) return false;
     size_t i = live_pos(k, p->price, p->id);
     memmove(&k->live[i + 1], &k->live[i], (k->nlive - i) * sizeof *k->live);
-    k->live[i] = (bent){p->price, p->id};
+    k->live[i] = (bent){p->price, p->id, (uint32_t)(p - b->pools)};
     k->nlive++;
   } else {
     if (!grow((void **)&k->dead, &k->capdead, k->ndead + 1, sizeof *k->dead)) return false;
@@ -390,8 +393,14 @@ void sl_market_book_remove(sl_market_book *b, int64_t id) {
   memmove(&b->ids[at], &b->ids[at + 1], (b->npools - at - 1) * sizeof *b->ids);
   size_t last = b->npools - 1;
   if (i != last) {
-    b->pools[i] = b->pools[last];
-    hmap_put(&b->by_id, (uint64_t)b->pools[i].id, i); /* replaces: no allocation */
+    bpool *q = &b->pools[i];
+    *q = b->pools[last];
+    hmap_put(&b->by_id, (uint64_t)q->id, i); /* replaces: no allocation */
+    if (q->active && !q->down) {             /* its bucket entry follows it */
+      bucket *k = &b->buckets[q->bucket];
+      size_t at_live = live_pos(k, q->price, q->id);
+      if (at_live < k->nlive && k->live[at_live].id == q->id) k->live[at_live].idx = i;
+    }
   }
   b->npools--;
 }
@@ -752,6 +761,14 @@ static bool near_beats(const nearc *n, const bpool *p, int64_t gap) {
   return p->id < n->p->id;
 }
 
+/* Could a pool at `price` whose gap is at least `gap` beat the nearest so far?  (The id
+ * tie-break is not known: counted as a possible win.) */
+static bool near_may_beat(const nearc *n, int64_t price, int64_t gap) {
+  if (!n->p) return true;
+  uint64_t a = gap < 0 ? UINT64_MAX : (uint64_t)gap, b = n->gap < 0 ? UINT64_MAX : (uint64_t)n->gap;
+  return a != b ? a < b : price <= n->p->price;
+}
+
 static void near_offer(nearc *n, const bpool *p, int64_t gap) {
   if (near_beats(n, p, gap)) *n = (nearc){p, gap < 0 ? -1 : gap};
 }
@@ -820,14 +837,16 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       if (!note(out, want_ex, SL_WHY_HEALTH, pool_of(b, k->dead[i]), &in, examples)) goto cleanup;
     }
     if (!k->nlive) continue;
-    const bpool *p0 = pool_of(b, k->live[0].id);
+    const bpool *p0 = &b->pools[k->live[0].idx];
     sl_market_pool rep = mkt_pool(b, p0, org);
     sl_market_verdict rv;
     sl_market_why w = sl_market_static_check(m, &rep, &rv);
     size_t nok = 0;
     if (w == SL_WHY_LATENCY) near_offer(&near[w], p0, rv.gap); /* one RTT: live[0] is nearest */
     if (w == SL_WHY_CHOSEN || w == SL_WHY_PRICE) { /* the price checks are monotone in price */
-      size_t lo = 0, hi = k->nlive;
+      size_t lo = 0, hi = k->nlive - 1;
+      rep.price_minor = k->live[hi].price; /* the dearest passes: all do (one probe, not log n) */
+      if (sl_market_static_check(m, &rep, NULL) == SL_WHY_CHOSEN) lo = hi = k->nlive;
       while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         rep.price_minor = k->live[mid].price;
@@ -839,7 +858,7 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       if (nok < k->nlive) { /* the cheapest pool over the limit is this bucket's nearest */
         rep.price_minor = k->live[nok].price;
         sl_market_static_check(m, &rep, &rv);
-        near_offer(&near[w], pool_of(b, k->live[nok].id), rv.gap);
+        near_offer(&near[w], &b->pools[k->live[nok].idx], rv.gap);
       }
     }
     for (size_t i = nok; i < k->nlive; i++) {
@@ -847,13 +866,19 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
         out->counts[w] += k->nlive - i;
         break;
       }
-      if (!note(out, want_ex, w, pool_of(b, k->live[i].id), &in, examples)) goto cleanup;
+      if (!note(out, want_ex, w, &b->pools[k->live[i].idx], &in, examples)) goto cleanup;
     }
     int64_t class_max = k->size_class >= 31 ? INT32_MAX : ((int64_t)1 << k->size_class) - 1;
     if (nok && !m->split && class_max < need_of(m, p0)) { /* too small, whatever the bookings */
       out->pruned += nok;
-      for (size_t i = 0; i < nok; i++) { /* the nearest: only pools that could beat it */
-        const bpool *q = pool_of(b, k->live[i].id);
+      /* the nearest: only pools that could beat it.  Every pool here is short of at least
+       * need - max_gpus GPUs, and live[] is sorted by price: once a pool cannot beat the
+       * nearest by that bound, no later (dearer) one can — O(pools that could) per bucket,
+       * not O(pools). */
+      int64_t lb = (int64_t)need_of(m, p0) - k->max_gpus;
+      for (size_t i = 0; i < nok; i++) {
+        if (!near_may_beat(&near[SL_WHY_CAPACITY], k->live[i].price, lb < 0 ? 0 : lb)) break;
+        const bpool *q = &b->pools[k->live[i].idx];
         if (near_beats(&near[SL_WHY_CAPACITY], q, gap_bound(m, q)))
           near_offer(&near[SL_WHY_CAPACITY], q,
                      capacity_gap(b, q, org, m, window_start, nslots, scratch));
@@ -863,7 +888,7 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
           out->counts[SL_WHY_CAPACITY] += nok - i;
           break;
         }
-        if (!note(out, want_ex, SL_WHY_CAPACITY, pool_of(b, k->live[i].id), &in, examples))
+        if (!note(out, want_ex, SL_WHY_CAPACITY, &b->pools[k->live[i].idx], &in, examples))
           goto cleanup;
       }
       nok = 0;
@@ -872,7 +897,7 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
     if (nok) {
       static_ok += nok;
       hent e = {.id = k->live[0].id, .bucket = bi, .pos = 0};
-      sl_market_pool kp = mkt_pool(b, pool_of(b, e.id), org);
+      sl_market_pool kp = mkt_pool(b, p0, org);
       sl_market_key(m, &kp, e.key);
       heap_push(heap, &nheap, e);
     }
@@ -900,11 +925,11 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
     if (e.pos + 1 < okn[e.bucket]) {
       const bucket *k = &b->buckets[e.bucket];
       hent nx = {.id = k->live[e.pos + 1].id, .bucket = e.bucket, .pos = e.pos + 1};
-      sl_market_pool kp = mkt_pool(b, pool_of(b, nx.id), org);
+      sl_market_pool kp = mkt_pool(b, &b->pools[k->live[e.pos + 1].idx], org);
       sl_market_key(m, &kp, nx.key);
       heap_push(heap, &nheap, nx);
     }
-    const bpool *p = pool_of(b, e.id);
+    const bpool *p = &b->pools[b->buckets[e.bucket].live[e.pos].idx];
     if (excluded(opts, p->id)) {
       static_ok--;
       continue;
