@@ -15,7 +15,8 @@
 #                tools/checks/check_vocab.py: api/vocab.def = api/openapi.yaml and the
 #                CHECKs of a freshly migrated database (with its self-test)
 #      slurm     tests/slurm/smoke.sh against the private Slurm cluster (deploy/slurm.sh)
-#      e2e       python3 tests/e2e/run.py with build-asan/suanlid       (when it exists)
+#      e2e       python3 tests/e2e/run.py with build-asan/suanlid       (when it exists), and
+#                bench/market_quality.sh on 50 jobs (smoke: no timing; needs glpsol)
 #      contract  tests/contract/run.sh                                  (when it exists)
 #      browser   tests/browser/run.sh: the dashboard in headless chromium, and a real
 #                Prometheus scraping /metrics, against build-asan/suanlid on a fresh database
@@ -239,6 +240,19 @@ elif want_stage e2e && [[ -f tests/e2e/run.py ]]; then
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     python3 tests/e2e/run.py
+  # The market-quality benchmark on a tiny instance (50 jobs, relaxed, not timed, results
+  # thrown away): catches breakage of bench/market_quality.sh and checks on the way that its
+  # trades break no constraint, every non-fill is explained truly and the LP bounds hold
+  # (MQ_STRICT).  ~30 s; needs glpsol.
+  if command -v glpsol >/dev/null 2>&1; then
+    MQ_BIN="$SL_ROOT/build/suanlid"
+    [[ -x $MQ_BIN ]] || MQ_BIN="$SL_ROOT/build-asan/suanlid"
+    run_stage "e2e (market quality smoke)" parse_summary 180 env SUANLI_BIN="$MQ_BIN" \
+      MQ_JOBS=50 MQ_PATTERNS=relaxed MQ_STRICT=1 BENCH_RESULTS=/dev/null BENCH_DB_NAME=suanli_test_mq \
+      SUANLI_KEY_DIR="$SUANLI_KEY_DIR" bash bench/market_quality.sh
+  else
+    record "e2e (market quality smoke)" 0 1 "(not run: glpsol not found; sl_install_packages installs glpk-utils)"
+  fi
 fi
 
 # ---------------------------------------------------------------- d. API contract
