@@ -42,7 +42,7 @@ waits for each order to leave `open` state, at most MQ_CALL_WAIT_S seconds after
 
 The workload (every parameter an environment variable; defaults and what they rest on):
 
-  MQ_JOBS=1500        jobs (the default run fits in 10 minutes on 2 cores; larger with this).
+  MQ_JOBS=1000        jobs (the default run fits in 10 minutes on 2 cores; larger with this).
   MQ_SEED=15          the generator's seed (random.Random; the same seed, the same jobs).
   MQ_DAYS=7           relaxed pattern: arrivals over this many days.  Contended pattern
                       (MQ_PATTERN=contended): the same jobs with their arrival times, hence
@@ -134,7 +134,7 @@ def log(msg):
 # ------------------------------------------------------------------------------ parameters
 def params():
     p = {
-        "jobs": int(ENV("MQ_JOBS", "1500")),
+        "jobs": int(ENV("MQ_JOBS", "1000")),
         "seed": int(ENV("MQ_SEED", "15")),
         "days": float(ENV("MQ_DAYS", "7")),
         "contended_days": float(ENV("MQ_CONTENDED_DAYS", "1")),

@@ -2,7 +2,7 @@
 # bench/market_quality.sh — the market's deals against a greedy rule and an offline LP bound
 # (issue 15), one command.
 #
-#   bench/market_quality.sh                       # 1500 jobs, relaxed and contended, continuous
+#   bench/market_quality.sh                       # 1000 jobs, relaxed and contended, continuous
 #   MQ_JOBS=4000 bench/market_quality.sh          # larger (minutes more)
 #   MQ_MODES="continuous call" bench/market_quality.sh   # also the call auction ("clearing": "call")
 #   MQ_PATTERNS=relaxed MQ_JOBS=50 BENCH_RESULTS=/dev/null bench/market_quality.sh   # smoke

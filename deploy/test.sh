@@ -248,7 +248,7 @@ elif want_stage e2e && [[ -f tests/e2e/run.py ]]; then
     MQ_BIN="$SL_ROOT/build/suanlid"
     [[ -x $MQ_BIN ]] || MQ_BIN="$SL_ROOT/build-asan/suanlid"
     run_stage "e2e (market quality smoke)" parse_summary 180 env SUANLI_BIN="$MQ_BIN" \
-      MQ_JOBS=50 MQ_PATTERNS=relaxed MQ_STRICT=1 BENCH_RESULTS=/dev/null BENCH_DB_NAME=suanli_test_mq \
+      MQ_JOBS=50 MQ_BG_DAYS=2 MQ_PATTERNS=relaxed MQ_STRICT=1 BENCH_RESULTS=/dev/null BENCH_DB_NAME=suanli_test_mq \
       SUANLI_KEY_DIR="$SUANLI_KEY_DIR" bash bench/market_quality.sh
   else
     record "e2e (market quality smoke)" 0 1 "(not run: glpsol not found; sl_install_packages installs glpk-utils)"
