@@ -868,7 +868,7 @@ def lp_solve(jobs, inst, p, kind, fixed=None, seed_trades=None):
                         f.write("\n")
                 f.write(" %s %d\n" % (op, rhs))
             f.write("End\n")
-        status, value, duals, _ = glpsol(path, kind, p["lp_tmlim"])
+        status, value, duals, vals = glpsol(path, kind, p["lp_tmlim"])
         nrows = len(rows)
         if status != "OPTIMAL" or time.time() - t0 > p["lp_tmlim"]:
             break
@@ -903,8 +903,13 @@ def lp_solve(jobs, inst, p, kind, fixed=None, seed_trades=None):
         value = None
     elif not converged:
         status, value = "TIME_LIMIT", None  # column generation not finished: no valid bound
+    per_class = collections.defaultdict(float)  # GPU-hours the bound gives each order class
+    if value is not None and kind == "fill":
+        for (i, gi, b), v in zip(col_list, vals):
+            for c in classes(jobs_by[i]):
+                per_class[c] += v
     return {"value": value, "cols": len(cols), "rows": nrows, "block_h": bh, "status": status,
-            "secs": time.time() - t0, "groups": len(groups), "iters": it}
+            "secs": time.time() - t0, "groups": len(groups), "iters": it, "classes": dict(per_class)}
 
 
 # ------------------------------------------------------------------------------ figures
@@ -1073,8 +1078,9 @@ def report():
             a, b = r["market"]["classes"][c], r["greedy"]["classes"][c]
             if c == "all":
                 continue
-            lines.append("%s %s/%s GPU-h (greedy %s)" % (c, pct(a[3], a[1]), a[0], pct(b[3], b[1])))
-        o.append("  - GPU-h filled by class (share, orders in class): " + "; ".join(lines))
+            lines.append("%s (%d orders) %s / %s / %s" % (c, a[0], pct(a[3], a[1]), pct(b[3], b[1]),
+                                                           pct(bf.get("classes", {}).get(c, 0), a[1]) if bf["value"] is not None else "n/a"))
+        o.append("  - GPU-h filled by order class, market / greedy / bound: " + "; ".join(lines))
         for v in r["violations"][:5]:
             o.append("  - violation: %s" % v)
         for v in r["explanations"]["problems"][:5]:
