@@ -36,9 +36,10 @@ What one `run` does, on exactly one instance:
  7. writes the figures as JSON (MQ_OUT) for the `report` step, which appends a section to
     bench/RESULTS.md (BENCH_RESULTS).
 
-Modes (MQ_MODE): `continuous` (every order matched on arrival) or `call` (the body carries
-"clearing": "call": orders rest until the periodic call auction assigns the batch; the run
-waits for each order to leave `open` state, at most MQ_CALL_WAIT_S seconds after the last one).
+Modes (MQ_MODE): `continuous` (every order matched on arrival) or `call` (gang orders carry
+"clearing": "call" and good_till: they rest until the periodic call auction, every
+MQ_CLEARING_INTERVAL_S seconds, assigns the batch; split orders stay continuous; the run waits
+until each call order left `open` or waited two auctions, at most MQ_CALL_WAIT_S seconds).
 
 The workload (every parameter an environment variable; defaults and what they rest on):
 
@@ -303,10 +304,11 @@ def body_of(j, mode):
     if j["split"]:
         b["placement"] = "split"
         b["max_pieces"] = 8
-    if j["good_till"] or mode == "call":
+    call = mode == "call" and not j["split"]  # the auction takes gang orders only
+    if j["good_till"] or call:
         b["time_in_force"] = "good_till"
         b["expires_at"] = iso(j["latest"] + 1)
-    if mode == "call":
+    if call:
         b["clearing"] = "call"
     return b
 
@@ -508,7 +510,7 @@ def replay(api, jobs, mode, run_tag, p, inst):
         api.ok("POST", "/v1/accounts/%d/deposits" % acct["id"], {"amount": "100000000.00"},
                key="mq-dep-%s-%d" % (run_tag, k))
     book = Book(inst)
-    out, expl, ids, errors = {}, {}, {}, []
+    out, expl, ids, errors, called = {}, {}, {}, [], set()
     t0 = time.time()
     for n, j in enumerate(jobs):
         tok = toks[n % len(toks)]
@@ -521,7 +523,8 @@ def replay(api, jobs, mode, run_tag, p, inst):
             out[j["i"]] = {"state": "error", "trades": [], "reason": ""}
             continue
         ids[j["i"]] = (o["id"], tok)
-        if mode == "call":
+        if mode == "call" and o.get("clearing") == "call":
+            called.add(j["i"])
             continue
         rec = outcome_of(o)
         out[j["i"]] = rec
@@ -534,13 +537,14 @@ def replay(api, jobs, mode, run_tag, p, inst):
         if (n + 1) % 250 == 0:
             log("%d/%d orders (%.0f/s)" % (n + 1, len(jobs), (n + 1) / (time.time() - t0)))
     if mode == "call":
+        # every call order is done once it left `open` or waited two auctions (clearing_rounds)
         deadline = time.time() + int(ENV("MQ_CALL_WAIT_S", "120"))
-        pending = set(ids)
+        pending = set(called)
         while pending and time.time() < deadline:
             for i in sorted(pending):
                 oid, tok = ids[i]
                 o = api.ok("GET", "/v1/orders/%d" % oid, token=tok)
-                if o["state"] != "open" or o["trades"]:
+                if o["state"] != "open" or o["trades"] or (o.get("clearing_rounds") or 0) >= 2:
                     out[i] = outcome_of(o)
                     pending.discard(i)
             if pending:
@@ -549,13 +553,15 @@ def replay(api, jobs, mode, run_tag, p, inst):
             oid, tok = ids[i]
             out[i] = outcome_of(api.ok("GET", "/v1/orders/%d" % oid, token=tok))
         # explanations of the call mode: checked against the final book (orders of a batch are
-        # assigned together, so the state "at the moment" is the end of the run)
-        for i, rec in out.items():
-            for t in rec["trades"]:
+        # assigned together, so the state "at the moment" is the end of the run); the
+        # continuous (split) orders were checked on arrival, their trades are booked already
+        call_ids = called
+        for i in call_ids:
+            for t in out[i]["trades"]:
                 book.book(t["pool"], t["start"], t["hours"], t["gpus"])
         for j in jobs:
             rec = out[j["i"]]
-            if not rec["trades"] and rec["state"] != "error":
+            if j["i"] in call_ids and not rec["trades"] and rec["state"] != "error":
                 expl[j["i"]] = verify_explanation(j, rec, None, book, inst)
     secs = time.time() - t0
     return out, expl, errors, secs

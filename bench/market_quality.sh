@@ -61,6 +61,7 @@ for pattern in ${MQ_PATTERNS:-relaxed contended}; do
     SUANLI_LISTEN="127.0.0.1:$PORT" SUANLI_LOG_LEVEL=warn SUANLI_KEY_DIR=$KEYS \
       SUANLI_RATE_ADMIN=unlimited SUANLI_RATE_OPERATOR=unlimited SUANLI_RATE_PROVIDER=unlimited \
       SUANLI_RATE_TENANT=unlimited SUANLI_RATE_ANONYMOUS=unlimited SUANLI_RATE_ADDRESS=unlimited \
+      SUANLI_CLEARING_INTERVAL_S=${MQ_CLEARING_INTERVAL_S:-10} \
       "$SUANLI_BIN" serve >"$TMP/suanlid-$pattern-$mode.log" 2>&1 </dev/null &
     SRV_PID=$!
     wait_ready "http://127.0.0.1:$PORT" "$TMP/suanlid-$pattern-$mode.log" || die "suanlid did not become ready"
