@@ -28,7 +28,10 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " $7, to_timestamp($8::bigint), " TEXT_ARRAY("$9") ", $10, $11, $12, " TEXT_ARRAY(
          "$13") ", " TEXT_ARRAY("$14") ") RETURNING id"},
     {"order_lock_open",
-     "SELECT request::text, tenant_id FROM orders WHERE id = $1 AND state = 'open' FOR UPDATE"},
+     "SELECT request::text, tenant_id, gpus_filled FROM orders WHERE id = $1 AND state = 'open'"
+     " FOR UPDATE"},
+    /* the GPUs a part of the order bought (partial fills, schema/025) */
+    {"order_add_filled", "UPDATE orders SET gpus_filled = gpus_filled + $2::int WHERE id = $1"},
     {"order_set_state",
      "UPDATE orders SET state = $2, reason = $3, updated_at = sl_now(),"
      " filled_at = CASE WHEN $2 = 'filled' THEN sl_now() ELSE filled_at END WHERE id = $1"},
@@ -193,7 +196,8 @@ sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id) {
   return rc;
 }
 
-sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *tenant) {
+sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *tenant,
+                              int32_t *filled) {
   char b[24];
   const char *v[1] = {sl_db_i64(b, id)};
   PGresult *r;
@@ -202,8 +206,15 @@ sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *
   if (rc != SL_DB_OK) return rc;
   *request = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
   *tenant = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+  *filled = (int32_t)strtol(PQgetvalue(r, 0, 2), NULL, 10);
   PQclear(r);
   return *request ? SL_DB_OK : SL_DB_HARD;
+}
+
+sl_dbrc sl_db_order_add_filled(sl_dbc *c, int64_t id, int32_t gpus) {
+  char b[24], g[24];
+  const char *v[2] = {sl_db_i64(b, id), sl_db_i64(g, gpus)};
+  return sl_db_exec(c, "order_add_filled", 2, v, NULL);
 }
 
 sl_dbrc sl_db_order_set_state(sl_dbc *c, int64_t id, const char *state, const char *reason) {

@@ -121,7 +121,7 @@ void h_orders_create(sl_req *r) {
     rc = sl_db_order_set_state(r->db, id, "open", reason);
   /* A resting order is matched once more after it commits: capacity that appeared while it
    * was being written raised its event before the order was visible. */
-  if (rc == SL_DB_OK && out == SL_TRADING_NOT_FILLED && o.good_till)
+  if (rc == SL_DB_OK && (out == SL_TRADING_NOT_FILLED || out == SL_TRADING_PARTIAL) && o.good_till)
     rc = sl_db_order_wake(r->db, id, "new resting order");
   if (rc == SL_DB_OK && !order) rc = sl_db_order_get(r->db, id, 0, &order);
   if (rc != SL_DB_OK) {

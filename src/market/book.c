@@ -783,7 +783,7 @@ static int64_t capacity_gap(const sl_market_book *b, const bpool *p, int org,
   fill_free(p, window_start, nslots, scratch);
   mp.free = scratch;
   int32_t best = sl_market_best_cap(m, &mp, window_start, nslots);
-  return best < 0 ? -1 : (int64_t)sl_market_gpus_for(m, &mp) - best;
+  return best < 0 ? -1 : (int64_t)sl_market_min_gpus_for(m, &mp) - best;
 }
 
 /* The GPUs pool p must give for order m (sl_market_gpus_for over the book's attributes). */
@@ -793,9 +793,15 @@ static int32_t need_of(const sl_market_order *m, const bpool *p) {
   return sl_market_gpus_for(m, &mp);
 }
 
+/* The fewest GPUs pool p may give for order m (a partial-fill order: min_gpus). */
+static int32_t min_of(const sl_market_order *m, const bpool *p) {
+  if (m->ncu_milli_wanted <= 0) return sl_market_min_gpus_for(m, NULL);
+  return need_of(m, p);
+}
+
 /* A lower bound of capacity_gap that reads no bookings: GPUs short of the whole pool. */
 static int64_t gap_bound(const sl_market_order *m, const bpool *p) {
-  int32_t need = need_of(m, p);
+  int32_t need = min_of(m, p);
   return need > p->gpu_count ? (int64_t)need - p->gpu_count : 0;
 }
 
@@ -869,7 +875,7 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       if (!note(out, want_ex, w, &b->pools[k->live[i].idx], &in, examples)) goto cleanup;
     }
     int64_t class_max = k->size_class >= 31 ? INT32_MAX : ((int64_t)1 << k->size_class) - 1;
-    if (nok && !m->split && class_max < need_of(m, p0)) { /* too small, whatever the bookings */
+    if (nok && !m->split && class_max < min_of(m, p0)) { /* too small, whatever the bookings */
       out->pruned += nok;
       /* the nearest: only pools that could beat it.  Every pool here is short of at least
        * need - max_gpus GPUs, and live[] is sorted by price: once a pool cannot beat the
@@ -935,10 +941,13 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       continue;
     }
     out->examined++;
-    bool feasible;
+    bool feasible, whole = true;
     if (!m->split) {
-      const int32_t g = need_of(m, p); /* one model per bucket: >= 1 once statically fit */
-      feasible = first_start(p, first, last, m->duration_slots, g) >= 0;
+      /* one model per bucket: >= 1 once statically fit; a partial-fill order is feasible with
+       * lo GPUs, but only a pool giving all g within the budgets counts towards the stop */
+      const int32_t g = need_of(m, p), lo = min_of(m, p);
+      feasible = first_start(p, first, last, m->duration_slots, lo) >= 0;
+      whole = feasible && (lo == g || first_start(p, first, last, m->duration_slots, g) >= 0);
       if (!feasible) {
         if (near_beats(&near[SL_WHY_CAPACITY], p, gap_bound(m, p)))
           near_offer(&near[SL_WHY_CAPACITY], p,
@@ -946,8 +955,12 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
         if (!note(out, want_ex, SL_WHY_CAPACITY, p, &in, examples)) goto cleanup;
       }
       if (feasible) {
-        __int128 hourly = (__int128)g * p->price;
-        __int128 total = hourly * m->duration_slots;
+        __int128 hourly = (__int128)g * p->price, total = hourly * m->duration_slots;
+        if ((m->budget_hourly_minor >= 0 && hourly > m->budget_hourly_minor) ||
+            (m->budget_total_minor >= 0 && total > m->budget_total_minor))
+          whole = false;
+        hourly = (__int128)lo * p->price;
+        total = hourly * m->duration_slots;
         bool over_hourly = m->budget_hourly_minor >= 0 && hourly > m->budget_hourly_minor;
         if (over_hourly || (m->budget_total_minor >= 0 && total > m->budget_total_minor)) {
           __int128 over =
@@ -964,6 +977,7 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
     }
     if (feasible) {
       if (!in_add(&in, p, true)) goto cleanup;
+      if (!whole) goto next; /* a partial placement: ranked after every whole one */
       counted++;
       gpus_seen += p->gpu_count;
       if (!stopping && counted >= need && (!m->split || gpus_seen >= 2 * (int64_t)m->gpus)) {
@@ -971,6 +985,7 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
         memcpy(stop_key, e.key, sizeof stop_key);
       }
     }
+  next:
     if (out->examined >= max_ex) break;
   }
   out->unexamined = static_ok - out->examined;

@@ -61,7 +61,14 @@
  * capacity get BUDGET (the others CAPACITY).  `ranked` = every statically-ok pool at its
  * earliest start with a free GPU, gpus = min(its free GPUs there, order.gpus), sorted.
  *
- * Orders are all-or-nothing: `pieces` is either a full fill or empty.
+ * Orders are all-or-nothing: `pieces` is either a full fill or empty — unless 0 < min_gpus <
+ * gpus (PARTIAL FILLS, issue 15): then the most GPUs any acceptable fill gives, at least
+ * min_gpus.  Gang: each pool gives g = min(its best window minimum, gpus), lowered to what the
+ * budgets allow, at the earliest start giving g; g < min_gpus is CAPACITY or BUDGET; ranked by
+ * g descending, then the key.  Split: at a start without a full fill, the max_pieces largest
+ * caps (ties: key order) when they gather >= min_gpus, taken whole; candidates compare by
+ * GPUs, then score, then start.  gpus_filled = GPUs of the pieces.  Not filled, gang:
+ * gpus_filled = the most GPUs a CAPACITY pool keeps free over a whole window (0 for NCU).
  *
  * Arguments (false, *out empty, on any of these): order/out NULL, pools NULL with npools > 0,
  * gpus < 1, duration < 1, window_start/earliest/latest not on a slot, earliest > latest,
@@ -107,6 +114,7 @@ typedef struct {
 
 /* One rankable placement: sorted by key, start, pool id, input index. */
 typedef struct {
+  int64_t prio; /* compared first: minus the GPUs of a partial-fill gang placement, else 0 */
   mkey key;
   int64_t start;
   int64_t id;
@@ -128,6 +136,7 @@ static int cmp_score(const mscore *a, const mscore *b) {
 
 static int cmp_rank_ent(const void *pa, const void *pb) {
   const rank_ent *a = pa, *b = pb;
+  if (a->prio != b->prio) return a->prio < b->prio ? -1 : 1;
   int c = cmp_key(&a->key, &b->key);
   if (c) return c;
   if (a->start != b->start) return a->start < b->start ? -1 : 1;
@@ -231,6 +240,8 @@ static bool args_valid(const sl_market_order *o, const sl_market_pool *pools, si
   if (need_end > window_end) return false;
   if (o->split && o->max_pieces < 1) return false;
   if (o->ncu_milli_wanted > 0 && o->split) return false; /* NCU orders are gang only */
+  if (o->min_gpus < 0 || o->min_gpus > o->gpus) return false;
+  if (o->ncu_milli_wanted > 0 && o->min_gpus != 0 && o->min_gpus != o->gpus) return false;
   if ((unsigned)o->objective > SL_OBJ_CHEAPEST_PER_NCU) return false;
   if (o->objective == SL_OBJ_TRADEOFF && o->money_per_ms_minor < 0) return false;
   if ((unsigned)o->intra > SL_INTRA_OTHER || (unsigned)o->min_inter > SL_INTER_INFINIBAND)
@@ -435,9 +446,11 @@ static void fill_piece(const mctx *c, sl_market_piece *pc, size_t idx, int64_t s
 static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int32_t *caps,
                        size_t *dq, sl_market_result *out) {
   const sl_market_order *o = c->o;
+  const bool partial = o->min_gpus > 0 && o->min_gpus < o->gpus && o->ncu_milli_wanted <= 0;
   char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], f[24], u[24];
   rank_ent *ents = NULL;
   size_t n = 0;
+  int32_t most = 0; /* the most GPUs a pool failing only on CAPACITY keeps free (not filled) */
   if (c->npools > 0 && (ents = calloc(c->npools, sizeof *ents)) == NULL) return false;
 
   for (size_t i = 0; i < c->npools; i++) {
@@ -446,44 +459,51 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     sl_market_verdict *v = &out->verdicts[i];
     window_caps(c, p, caps, dq);
     const int32_t need = sl_market_gpus_for(o, p); /* >= 1: the static checks passed */
+    const int32_t lo = sl_market_min_gpus_for(o, p);
     int32_t best = -1;
-    size_t found = c->nstarts;
-    for (size_t t = 0; t < c->nstarts; t++) {
-      if (caps[t] >= need) {
-        found = t;
-        break;
-      }
+    for (size_t t = 0; t < c->nstarts; t++)
       if (caps[t] > best) best = caps[t];
-    }
-    if (found == c->nstarts) {
+    if (best < lo) {
       if (best < 0) {
         sl_time_format(p->avail_from, f, sizeof f);
         sl_time_format(p->avail_until, u, sizeof u);
         verdict(v, SL_WHY_CAPACITY, "availability [%s, %s) leaves no start in window", f, u);
       } else {
-        verdict_gap(v, SL_WHY_CAPACITY, need - best,
-                    "no start in window with %d free GPUs (best: %d)", (int)need, (int)best);
+        verdict_gap(v, SL_WHY_CAPACITY, lo - best,
+                    "no start in window with %d free GPUs (best: %d)", (int)lo, (int)best);
+        if (best > most && o->ncu_milli_wanted <= 0) most = best;
       }
       continue;
     }
-    int64_t hourly = (int64_t)need * p->price_minor; /* <= totals[i], fits */
-    if (o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor) {
-      verdict_gap(v, SL_WHY_BUDGET, hourly - o->budget_hourly_minor, "hourly cost %s > budget %s",
-                  money(hourly, a), money(o->budget_hourly_minor, b));
+    /* the GPUs this pool gives: all it keeps free (at most `need`), within the budgets */
+    int32_t g = best < need ? best : need;
+    const int64_t unit = (int64_t)o->duration_slots * p->price_minor; /* <= totals[i], fits */
+    if (o->budget_hourly_minor >= 0 && p->price_minor > 0 &&
+        o->budget_hourly_minor / p->price_minor < g)
+      g = (int32_t)(o->budget_hourly_minor / p->price_minor);
+    if (o->budget_total_minor >= 0 && unit > 0 && o->budget_total_minor / unit < g)
+      g = (int32_t)(o->budget_total_minor / unit);
+    if (g < lo) {
+      int64_t hourly = (int64_t)lo * p->price_minor, total = (int64_t)lo * unit;
+      if (o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor)
+        verdict_gap(v, SL_WHY_BUDGET, hourly - o->budget_hourly_minor, "hourly cost %s > budget %s",
+                    money(hourly, a), money(o->budget_hourly_minor, b));
+      else
+        verdict_gap(v, SL_WHY_BUDGET, total - o->budget_total_minor, "total %s > budget %s",
+                    money(total, a), money(o->budget_total_minor, b));
       continue;
     }
-    if (o->budget_total_minor >= 0 && totals[i] > o->budget_total_minor) {
-      verdict_gap(v, SL_WHY_BUDGET, totals[i] - o->budget_total_minor, "total %s > budget %s",
-                  money(totals[i], a), money(o->budget_total_minor, b));
-      continue;
-    }
+    size_t found = 0;
+    while (caps[found] < g) found++; /* exists: g <= best */
     ents[n].key = pool_key(o, p);
+    ents[n].prio = partial ? -g : 0; /* a partial-fill order: the most GPUs first */
     ents[n].start = start_of(c, found);
     ents[n].id = p->id;
     ents[n].idx = i;
-    ents[n].gpus = need;
+    ents[n].gpus = g;
     n++;
   }
+  (void)totals;
 
   if (n > 0) {
     qsort(ents, n, sizeof *ents, cmp_rank_ent);
@@ -504,6 +524,8 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     out->npieces = 1;
     out->filled = true;
     out->gpus_filled = out->pieces[0].gpus;
+  } else {
+    out->gpus_filled = most;
   }
   free(ents);
   return true;
@@ -608,6 +630,8 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
   }
 
   size_t nbest = 0, best_t = 0;
+  const int32_t lo = sl_market_min_gpus_for(o, NULL); /* split: never an NCU order */
+  int32_t best_got = 0;
   bool have_best = false, any_full = false;
   mscore best_score;
   memset(&best_score, 0, sizeof best_score);
@@ -616,6 +640,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
 
   for (size_t t = 0; t < c->nstarts; t++) {
     int64_t need = o->gpus;
+    int32_t got = o->gpus; /* GPUs of this start's fill */
     size_t n = 0;
     for (size_t r = 0; r < nok && need > 0 && n < kmax; r++) {
       int32_t cap = capm[r * c->nstarts + t];
@@ -636,7 +661,18 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       for (size_t e = 0; e < nd && e < kmax; e++) top += desc[e].cap;
       if (top < o->gpus) {
         if (top > max_gather) max_gather = top;
-        continue;
+        if (top < lo) continue;
+        /* a partial fill: the max_pieces largest caps (ties: key order) gather the most GPUs
+         * any fill at this start can; taken whole, listed in key order */
+        n = 0;
+        for (size_t e = 0; e < nd && e < kmax; e++) {
+          take x = {desc[e].r, desc[e].cap};
+          size_t j = n++;
+          for (; j > 0 && fill[j - 1].r > x.r; j--) fill[j] = fill[j - 1];
+          fill[j] = x;
+        }
+        got = (int32_t)top;
+        goto candidate;
       }
       /* Repair: key order, but take a pool only if the rest stays coverable by the kl - 1
        * largest caps after it (a Fenwick tree over the caps in descending order holds
@@ -665,7 +701,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       if (need > 0) continue; /* cannot happen: the invariant keeps the rest coverable */
     }
 
-    /* A full fill: budget, then score. */
+  candidate:; /* A fill of `got` GPUs: budget, then the most GPUs, then the score. */
     __int128 hourly = 0, total = 0;
     mscore sc;
     memset(&sc, 0, sizeof sc);
@@ -682,8 +718,9 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       if (min_total < 0 || total < min_total) min_total = total;
       continue;
     }
-    if (!have_best || cmp_score(&sc, &best_score) < 0) {
+    if (!have_best || got > best_got || (got == best_got && cmp_score(&sc, &best_score) < 0)) {
       have_best = true;
+      best_got = got;
       best_score = sc;
       best_t = t;
       nbest = n;
@@ -727,7 +764,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
     }
     out->npieces = nbest;
     out->filled = true;
-    out->gpus_filled = o->gpus;
+    out->gpus_filled = best_got;
   }
 
   for (size_t r = 0; r < nok; r++) {
@@ -919,6 +956,11 @@ bool sl_market_nearer(const sl_market_verdict *a, const sl_market_pool *pa,
   if (ga != gb) return ga < gb;
   if (pa->price_minor != pb->price_minor) return pa->price_minor < pb->price_minor;
   return pa->id < pb->id;
+}
+
+int32_t sl_market_min_gpus_for(const sl_market_order *o, const sl_market_pool *p) {
+  if (o->ncu_milli_wanted <= 0 && o->min_gpus > 0 && o->min_gpus < o->gpus) return o->min_gpus;
+  return sl_market_gpus_for(o, p);
 }
 
 int32_t sl_market_gpus_for(const sl_market_order *o, const sl_market_pool *p) {

@@ -64,10 +64,10 @@ static bool string_list(json_t *arr, const char *field, const char **dst, sl_jer
 bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, sl_jerr *err) {
   memset(out, 0, sizeof *out);
   int64_t gpus = 0, hours = 0, earliest = 0, latest = 0, expires = 0, max_pieces = 16;
-  int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1, ncu = 0;
+  int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1, ncu = 0, min_gpus = 0;
   bool has_latest = false, has_max_price = false, has_ncu_price = false, has_mpm = false,
        has_rtt = false, has_expires = false, has_pieces = false, has_objective = false,
-       has_gpus = false, has_ncu = false;
+       has_gpus = false, has_ncu = false, has_min_gpus = false;
   const char *placement = "gang", *objective = "cheapest", *tif = "fill_or_kill";
   const char *origin = NULL;
   json_t *spec = NULL, *regions = NULL, *excluded = NULL;
@@ -77,6 +77,7 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   const sl_jfield f[] = {
       {"gpus", SL_JT_INT, gpus_required, &gpus, &has_gpus, 1, 100000, NULL},
       {"ncu", SL_JT_MILLI, false, &ncu, &has_ncu, 1, 100000000, NULL},
+      {"min_gpus", SL_JT_INT, false, &min_gpus, &has_min_gpus, 1, 100000, NULL},
       {"duration_hours", SL_JT_HOURS, true, &hours, NULL, 1, 2160, NULL},
       {"earliest_start", SL_JT_START, true, &earliest, NULL, 0, 1, NULL},
       {"latest_start", SL_JT_START, false, &latest, &has_latest, 0, 1, NULL},
@@ -114,6 +115,12 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
 
   if (has_gpus && has_ncu)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "ncu", "give gpus or ncu, not both");
+  if (has_min_gpus && has_ncu)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "min_gpus",
+                       "only allowed with gpus (an order for an amount of ncu fills whole)");
+  if (has_min_gpus && min_gpus > gpus)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "min_gpus", "must not exceed gpus (%lld)",
+                       (long long)gpus);
   if (!has_latest) latest = earliest;
   if (latest < earliest)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "latest_start",
@@ -178,6 +185,7 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
    * gives sl_market_gpus_for) */
   m->gpus = has_ncu ? (int32_t)((ncu + 999) / 1000) : (int32_t)gpus;
   m->ncu_milli_wanted = has_ncu ? ncu : 0;
+  m->min_gpus = has_min_gpus && min_gpus < gpus ? (int32_t)min_gpus : 0; /* == gpus: whole */
   m->duration_slots = (int32_t)hours;
   m->earliest_start = earliest;
   m->latest_start = latest;

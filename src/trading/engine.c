@@ -299,6 +299,31 @@ static void summarise(const sl_trading_book *b, char *out, size_t len) {
   }
 }
 
+/* The pieces of a match (`got` GPUs) are bought: count them and set the order's state — filled,
+ * or for a good-till order filled in part, open with the rest resting (src/market/README.md,
+ * "Partial fills").  A replacement of a failed-over trade counts nothing (counted already). */
+static sl_dbrc finish(sl_dbc *c, int64_t order_id, const sl_market_order_req *o, int32_t got,
+                      sl_trading_outcome *outcome, char *reason, size_t reason_len,
+                      json_t **filled) {
+  bool part = !o->replacing && o->m.ncu_milli_wanted <= 0 && got < o->m.gpus;
+  sl_dbrc rc = o->replacing ? SL_DB_OK : sl_db_order_add_filled(c, order_id, got);
+  if (rc != SL_DB_OK) return rc;
+  int have = (int)o->filled_before + (int)got, asked = (int)o->filled_before + (int)o->m.gpus;
+  const char *st = sl_vocab_name(SL_ORDER_STATE_FILLED);
+  *outcome = SL_TRADING_FILLED;
+  if (part && o->good_till) {
+    *outcome = SL_TRADING_PARTIAL;
+    st = sl_vocab_name(SL_ORDER_STATE_OPEN);
+    snprintf(reason, reason_len, "partly filled: %d of %d GPUs; the rest rests on the book", have,
+             asked);
+  } else if (part) {
+    snprintf(reason, reason_len, "partly filled: %d of %d GPUs; the rest is cancelled", have,
+             asked);
+  }
+  return filled ? sl_db_order_set_state_get(c, order_id, st, reason, filled)
+                : sl_db_order_set_state(c, order_id, st, reason);
+}
+
 /* Fill order_id in the caller's transaction from the book.  A piece the database refuses
  * (the book was stale: capacity or price changed, the pool went away) rolls the pieces back;
  * the book is synced, the refused pool left out of the next round, and the match redone, at
@@ -326,6 +351,7 @@ sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_marke
     }
     rc = sl_db_savepoint(c, "sl_pieces");
     bool retry = false;
+    int32_t got = b.m.result.gpus_filled; /* < o->m.gpus: a partial fill (min_gpus) */
     for (size_t i = 0; rc == SL_DB_OK && i < b.m.result.npieces && !retry; i++) {
       const sl_market_piece *p = &b.m.result.pieces[i];
       int64_t trade = 0, pool = b.m.pools[p->pool].id;
@@ -355,12 +381,7 @@ sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_marke
     }
     sl_trading_book_free(&b);
     if (rc != SL_DB_OK) return rc;
-    if (!retry) {
-      *outcome = SL_TRADING_FILLED;
-      const char *st = sl_vocab_name(SL_ORDER_STATE_FILLED);
-      return filled ? sl_db_order_set_state_get(c, order_id, st, "", filled)
-                    : sl_db_order_set_state(c, order_id, st, "");
-    }
+    if (!retry) return finish(c, order_id, o, got, outcome, reason, reason_len, filled);
     sl_trading_retries_add(1);
   }
   snprintf(reason, reason_len, "the capacity kept changing while matching; try again");

@@ -26,9 +26,10 @@
 static sl_dbrc rematch(sl_dbc *c, int64_t id) {
   json_t *req = NULL;
   int64_t tenant = 0;
+  int32_t filled = 0;
   sl_dbrc rc = sl_db_savepoint(c, "sl_order");
   if (rc != SL_DB_OK) return rc;
-  rc = sl_db_order_lock_open(c, id, &req, &tenant);
+  rc = sl_db_order_lock_open(c, id, &req, &tenant, &filled);
   if (rc == SL_DB_NOROWS) return SL_DB_OK; /* filled, cancelled or expired meanwhile */
   if (rc != SL_DB_OK) return rc;
   sl_market_order_req o;
@@ -39,17 +40,34 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
                                  "the stored order no longer parses");
   }
   json_decref(req);
+  if (filled > 0 && o.m.ncu_milli_wanted <= 0) { /* filled in part: match the rest */
+    if (filled >= o.m.gpus) {
+      sl_market_order_req_free(&o);
+      return sl_db_order_set_state(c, id, sl_vocab_name(SL_ORDER_STATE_FILLED), "");
+    }
+    o.filled_before = filled;
+    o.m.gpus -= filled;
+    o.m.min_gpus = o.m.gpus > 1 ? 1 : 0; /* the minimum is met: any part of the rest will do */
+  }
   sl_trading_outcome out;
-  char reason[512];
+  char reason[512], why[600];
   rc = sl_trading_execute(c, id, tenant, &o, sl_clock_now(), &out, reason, sizeof reason, NULL);
+  int asked = (int)(o.filled_before + o.m.gpus);
   sl_market_order_req_free(&o);
   if (rc != SL_DB_OK) {
     sl_db_rollback_to_savepoint(c, "sl_order");
     return rc == SL_DB_DOWN || rc == SL_DB_SOFT ? rc : SL_DB_OK;
   }
-  if (out == SL_TRADING_FILLED) {
-    sl_log(SL_LOG_INFO, "resting order filled", json_pack("{s:I}", "order_id", (json_int_t)id));
+  if (out == SL_TRADING_FILLED || out == SL_TRADING_PARTIAL) {
+    sl_log(SL_LOG_INFO,
+           out == SL_TRADING_FILLED ? "resting order filled" : "resting order part-filled",
+           json_pack("{s:I}", "order_id", (json_int_t)id));
     return SL_DB_OK;
+  }
+  if (filled > 0) { /* the rest found nothing: say what is bought already */
+    snprintf(why, sizeof why, "partly filled: %d of %d GPUs; the rest: %s", (int)filled, asked,
+             reason);
+    return sl_db_order_set_state(c, id, sl_vocab_name(SL_ORDER_STATE_OPEN), why);
   }
   return sl_db_order_set_state(c, id, sl_vocab_name(SL_ORDER_STATE_OPEN), reason);
 }
@@ -106,6 +124,8 @@ static sl_dbrc failover_one(sl_dbc *c, void *arg) {
   if (rc == SL_DB_OK && sl_market_order_parse(f.request, 0, &o, &je)) {
     o.m.gpus = f.gpus; /* the failed trade's GPUs (an NCU order: the same GPU count) */
     o.m.ncu_milli_wanted = 0;
+    o.m.min_gpus = 0;   /* a replacement is whole */
+    o.replacing = true; /* its GPUs are counted in orders.gpus_filled already */
     o.m.duration_slots = f.hours;
     o.m.earliest_start = o.m.latest_start = f.start;
     rc = sl_trading_execute(c, f.order_id, f.tenant_id, &o, sl_clock_now(), &out, reason,

@@ -135,6 +135,8 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   o->objective = (sl_market_objective)rnd(4); /* cheapest_per_ncu too (issue 15) */
   if (o->objective == SL_OBJ_TRADEOFF) o->money_per_ms_minor = rnd(20);
   if (!o->split && rnd(4) == 0) o->ncu_milli_wanted = 500 + rnd(8000); /* an amount of NCU */
+  /* partial fills (issue 15): at least min_gpus of gpus */
+  if (!o->ncu_milli_wanted && rnd(3) == 0) o->min_gpus = (int32_t)(1 + rnd((uint32_t)o->gpus));
 }
 
 /* The full matcher over every pool of the model, window [T0, T0 + NS h). */

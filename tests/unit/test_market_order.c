@@ -208,6 +208,23 @@ static void test_explicit_defaults_same(void **state) {
   FAIL("{\"gpus\":null,\"ncu\":\"0\"}", NOW, SL_E_INVALID_VALUE, "ncu");
   FAIL("{\"ncu\":\"8\"}", NOW, SL_E_INVALID_VALUE, "ncu"); /* and gpus: not both */
 
+  /* partial fills (issue 15): min_gpus 1..gpus; equal to gpus is whole (0 in the order) */
+  o = parse_ok("{\"gpus\":8,\"min_gpus\":3}", NOW);
+  assert_int_equal(o.m.min_gpus, 3);
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"gpus\":8,\"min_gpus\":8,\"placement\":\"split\"}", NOW);
+  assert_int_equal(o.m.min_gpus, 0);
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"min_gpus\":null}", NOW);
+  assert_int_equal(o.m.min_gpus, 0);
+  sl_market_order_req_free(&o);
+  FAIL("{\"gpus\":8,\"min_gpus\":9}", NOW, SL_E_INVALID_VALUE, "min_gpus");
+  FAIL("{\"gpus\":8,\"min_gpus\":0}", NOW, SL_E_INVALID_VALUE, "min_gpus");
+  FAIL("{\"gpus\":8,\"min_gpus\":-2}", NOW, SL_E_INVALID_VALUE, "min_gpus");
+  FAIL("{\"gpus\":8,\"min_gpus\":\"4\"}", NOW, SL_E_WRONG_TYPE, "min_gpus");
+  FAIL("{\"gpus\":8,\"min_gpus\":2.5}", NOW, SL_E_WRONG_TYPE, "min_gpus");
+  FAIL("{\"gpus\":null,\"ncu\":\"8\",\"min_gpus\":2}", NOW, SL_E_INVALID_VALUE, "min_gpus");
+
   /* null is the same as absent, for optional fields and for spec */
   o = parse_ok("{\"latest_start\":null,\"spec\":null,\"origin_region\":null,\"max_rtt_ms\":null,"
                "\"regions\":null,\"max_pieces\":null,\"money_per_ms\":null,\"expires_at\":null}",

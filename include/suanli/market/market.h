@@ -83,6 +83,10 @@ typedef struct sl_market_order {
    * (issue 15; gang only): each pool must give sl_market_gpus_for() GPUs, ceil(wanted / its NCU
    * per GPU); unrated models fail SPEC.  CHEAPEST then ranks by the hourly cost of those GPUs. */
   int64_t ncu_milli_wanted;
+  /* Partial fills (issue 15): 1..gpus-1 lets the order be filled in part, with at least this
+   * many GPUs (gang: one pool giving min_gpus..gpus; split: pieces summing to at least
+   * min_gpus); 0 or gpus = all or nothing.  Not with ncu_milli_wanted (invalid). */
+  int32_t min_gpus;
   int32_t duration_slots;               /* hours, >= 1 */
   int64_t earliest_start, latest_start; /* slot-aligned, earliest <= latest */
   /* spec (each optional; all given ones must hold) */
@@ -139,8 +143,12 @@ typedef struct sl_market_verdict {
 } sl_market_verdict;
 
 typedef struct sl_market_result {
-  bool filled;             /* the whole order can be placed now */
-  int32_t gpus_filled;     /* split orders: GPUs placed by `pieces` (== gpus when filled) */
+  bool filled; /* the order can be placed now: in whole, or in part (>= min_gpus) */
+  int32_t
+      gpus_filled;         /* filled: GPUs placed by `pieces` (== gpus unless a partial fill);
+                            * not filled: the most GPUs the market offers the order (split: any
+                            * start with at most max_pieces pools; gang: any pool passing the
+                            * static checks, over a whole window), at most gpus (src/market/README.md) */
   sl_market_piece *pieces; /* the chosen fill (gang: one piece), best first */
   size_t npieces;
   sl_market_piece *ranked; /* every feasible (pool, its best start), best first */
@@ -164,6 +172,9 @@ sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_p
 /* The GPUs pool p must give for order o: o->gpus, or for an NCU order ceil(ncu_milli_wanted /
  * p->ncu_milli) (0 when the pool is unrated or the count does not fit int32). */
 int32_t sl_market_gpus_for(const sl_market_order *o, const sl_market_pool *p);
+/* The fewest GPUs pool p may give for order o: o->min_gpus for a partial-fill order
+ * (0 < min_gpus < gpus), else sl_market_gpus_for(o, p). */
+int32_t sl_market_min_gpus_for(const sl_market_order *o, const sl_market_pool *p);
 
 /* The most free GPUs pool p keeps over a whole window of the order's duration at any start
  * of [earliest_start, latest_start] inside its availability (p->free covers nslots slots from

@@ -2,19 +2,17 @@
  *
  * Body fields (see api/openapi.yaml, OrderRequest):
  *   gpus (1..100000) or ncu (an amount of NCU, "0.001".."100000", gang only; m.gpus is then
- *   that amount rounded up, for the records), duration_hours (1..2160), earliest_start,
- *   latest_start? (whole hours;
- *   latest - earliest <= 30 days; default latest = earliest),
- *   spec? {accelerators?[], min_memory_gb?, min_ncu?, intra_node?, min_inter_node?,
- *          min_inter_node_gbps?},
- *   origin_region?, max_rtt_ms? (needs origin_region), regions?[], exclude_regions?[],
- *   max_price_per_gpu_hour?, max_price_per_ncu_hour?,
- *   placement? gang|split (default gang), max_pieces? (split, 1..64, default 16),
- *   objective? cheapest|lowest_latency|tradeoff|cheapest_per_ncu (default cheapest, or
- *   cheapest_per_ncu with max_price_per_ncu_hour; lowest_latency and
- *   tradeoff need origin_region), money_per_ms? (tradeoff only, required there),
- *   time_in_force? fill_or_kill|good_till (default fill_or_kill), expires_at? (good_till only,
- *   required there).
+ *   that amount rounded up, for the records), min_gpus? (1..gpus, not with ncu: partial fills
+ *   down to that many GPUs; m.min_gpus is 0 when absent or equal to gpus), duration_hours
+ * (1..2160), earliest_start, latest_start? (whole hours; latest - earliest <= 30 days; default
+ * latest = earliest), spec? {accelerators?[], min_memory_gb?, min_ncu?, intra_node?,
+ * min_inter_node?, min_inter_node_gbps?}, origin_region?, max_rtt_ms? (needs origin_region),
+ * regions?[], exclude_regions?[], max_price_per_gpu_hour?, max_price_per_ncu_hour?, placement?
+ * gang|split (default gang), max_pieces? (split, 1..64, default 16), objective?
+ * cheapest|lowest_latency|tradeoff|cheapest_per_ncu (default cheapest, or cheapest_per_ncu with
+ * max_price_per_ncu_hour; lowest_latency and tradeoff need origin_region), money_per_ms? (tradeoff
+ * only, required there), time_in_force? fill_or_kill|good_till (default fill_or_kill), expires_at?
+ * (good_till only, required there).
  */
 #ifndef SUANLI_ORDER_H
 #define SUANLI_ORDER_H
@@ -28,6 +26,11 @@ typedef struct sl_market_order_req {
   bool good_till;
   int64_t expires_at; /* 0 unless good_till */
   json_t *doc;        /* the body (a reference is held); strings point into it */
+  /* set by the trading engine, not the body: the GPUs earlier parts of the order bought (then
+   * m.gpus / m.min_gpus describe the rest), and whether this match replaces a failed-over trade
+   * (its GPUs are counted already) */
+  int32_t filled_before;
+  bool replacing;
   json_t *accelerators, *regions, *excluded; /* borrowed arrays or NULL */
   const char **lists;                        /* owned storage for m.accelerators/regions/excluded */
 } sl_market_order_req;

@@ -94,13 +94,17 @@ typedef enum {
   SL_TRADING_FILLED,     /* every piece bought */
   SL_TRADING_NOT_FILLED, /* nothing fits now (reason says why) */
   SL_TRADING_NO_FUNDS,   /* the tenant cannot pay: nothing may be written */
+  SL_TRADING_PARTIAL,    /* a good-till order filled in part: bought, the rest rests (open) */
 } sl_trading_outcome;
 
 /* Try to fill open order `order_id` (already inserted and, for resting orders, locked) in the
  * caller's transaction.  On SL_TRADING_NOT_FILLED, reason (>= 256 bytes) explains; the caller
  * decides whether the order rests or is killed.  When the order fills and `filled` is not
  * NULL, *filled receives the order as its API object (read by the statement that marks it
- * filled; owned by the caller).  Database errors are returned as-is. */
+ * filled; owned by the caller).  A partial fill (min_gpus) adds the GPUs bought to
+ * orders.gpus_filled (not for o->replacing); a fill-or-kill order is then 'filled' (the rest
+ * cancelled, reason says so), a good-till one stays 'open' (SL_TRADING_PARTIAL, *filled set
+ * likewise).  Database errors are returned as-is. */
 sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_market_order_req *o,
                            int64_t now, sl_trading_outcome *outcome, char *reason,
                            size_t reason_len, json_t **filled);
