@@ -61,6 +61,10 @@
  * capacity get BUDGET (the others CAPACITY).  `ranked` = every statically-ok pool at its
  * earliest start with a free GPU, gpus = min(its free GPUs there, order.gpus), sorted.
  *
+ * INDEPENDENT STARTS (split, issue 15): each pool offers its largest cap over every start; the
+ * split fill runs once over those offers, as at one start, and each piece starts at the earliest
+ * start whose cap covers its GPUs.
+ *
  * Orders are all-or-nothing: `pieces` is either a full fill or empty — unless 0 < min_gpus <
  * gpus (PARTIAL FILLS, issue 15): then the most GPUs any acceptable fill gives, at least
  * min_gpus.  Gang: each pool gives g = min(its best window minimum, gpus), lowered to what the
@@ -241,6 +245,7 @@ static bool args_valid(const sl_market_order *o, const sl_market_pool *pools, si
   if (o->split && o->max_pieces < 1) return false;
   if (o->ncu_milli_wanted > 0 && o->split) return false; /* NCU orders are gang only */
   if (o->min_gpus < 0 || o->min_gpus > o->gpus) return false;
+  if (o->independent_starts && !o->split) return false;
   if (o->ncu_milli_wanted > 0 && o->min_gpus != 0 && o->min_gpus != o->gpus) return false;
   if ((unsigned)o->objective > SL_OBJ_CHEAPEST_PER_NCU) return false;
   if (o->objective == SL_OBJ_TRADEOFF && o->money_per_ms_minor < 0) return false;
@@ -327,11 +332,19 @@ static bool static_checks(const sl_market_order *o, const sl_market_pool *p, sl_
     }
   }
 
-  /* PRICE */
-  if (o->max_price_minor >= 0 && p->price_minor > o->max_price_minor)
-    return verdict_gap(v, SL_WHY_PRICE, p->price_minor - o->max_price_minor,
-                       "price %s > max %s per GPU-hour", money(p->price_minor, a),
-                       money(o->max_price_minor, b));
+  /* PRICE.  The gap is the price above the most the order allows for this pool under both
+   * limits (so that it is monotone in price among pools of one model: the book's nearest). */
+  if (o->max_price_minor >= 0 && p->price_minor > o->max_price_minor) {
+    int64_t gap = p->price_minor - o->max_price_minor;
+    if (o->max_ncu_price_minor >= 0) {
+      __int128 over =
+          (__int128)p->price_minor * 1000 - (__int128)o->max_ncu_price_minor * p->ncu_milli;
+      if (p->ncu_milli <= 0) gap = -1; /* the NCU limit has no distance here */
+      else if (over > 0 && (over + 999) / 1000 > gap) gap = sat128((over + 999) / 1000);
+    }
+    return verdict_gap(v, SL_WHY_PRICE, gap, "price %s > max %s per GPU-hour",
+                       money(p->price_minor, a), money(o->max_price_minor, b));
+  }
   if (o->max_ncu_price_minor >= 0) {
     if (p->ncu_milli < 0)
       return verdict(v, SL_WHY_PRICE, "unrated model has no price per NCU-hour");
@@ -598,10 +611,15 @@ static int64_t fw_top(const fenwick *f, size_t j) {
 }
 
 /* Split matching.  byk[0..nok) = statically-ok pool indices in key order; capm[r*nstarts+t]
- * their caps (<= 0: none). */
+ * their caps (<= 0: none).  Independent starts: c->nstarts is 1 and capm[r] each pool's most
+ * GPUs at any start; real[r*nreal+t] are the caps per real start, and each piece starts at the
+ * earliest real start giving its GPUs (real is NULL otherwise). */
 static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size_t nok,
-                        const int32_t *capm, sl_market_result *out) {
+                        const int32_t *capm, const int32_t *real, size_t nreal,
+                        sl_market_result *out) {
   const sl_market_order *o = c->o;
+  const int32_t *rcap_m = real ? real : capm; /* caps per real start */
+  const size_t rns = real ? nreal : c->nstarts;
   const size_t kmax = (size_t)o->max_pieces < nok ? (size_t)o->max_pieces : nok;
   const int64_t dslots = o->duration_slots;
   char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN];
@@ -731,8 +749,8 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
   /* ranked: each statically-ok pool at its earliest start with a free GPU */
   size_t nr = 0;
   for (size_t r = 0; r < nok; r++) {
-    for (size_t t = 0; t < c->nstarts; t++) {
-      int32_t cap = capm[r * c->nstarts + t];
+    for (size_t t = 0; t < rns; t++) {
+      int32_t cap = rcap_m[r * rns + t];
       if (cap <= 0) continue;
       ents[nr].key = keys[r];
       ents[nr].start = start_of(c, t);
@@ -757,7 +775,10 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
   if (have_best) {
     if ((out->pieces = calloc(nbest, sizeof *out->pieces)) == NULL) goto cleanup;
     for (size_t e = 0; e < nbest; e++) {
-      fill_piece(c, &out->pieces[e], byk[best[e].r], start_of(c, best_t), best[e].g);
+      size_t t = best_t;
+      if (real) /* independent starts: the earliest start giving the piece's GPUs (exists) */
+        for (t = 0; t < rns - 1 && real[best[e].r * rns + t] < best[e].g; t++) continue;
+      fill_piece(c, &out->pieces[e], byk[best[e].r], start_of(c, t), best[e].g);
       chosen[best[e].r] = true;
       verdict(&out->verdicts[byk[best[e].r]], SL_WHY_CHOSEN, "%d GPUs, piece %zu of %zu",
               (int)best[e].g, e + 1, nbest);
@@ -848,7 +869,7 @@ bool sl_market_match(const sl_market_order *order, const sl_market_pool *pools, 
   bool rc = false;
   bool *ok = NULL;
   int64_t *totals = NULL;
-  int32_t *caps = NULL, *capm = NULL;
+  int32_t *caps = NULL, *capm = NULL, *capv = NULL;
   size_t *dq = NULL, *byk = NULL;
   mkey *keys = NULL;
   rank_ent *ord = NULL;
@@ -895,13 +916,27 @@ bool sl_market_match(const sl_market_order *order, const sl_market_pool *pools, 
       window_caps(&c, &pools[byk[r]], &capm[r * c.nstarts], dq);
     }
   }
-  rc = match_split(&c, byk, keys, nok, capm, out);
+  if (order->independent_starts) {
+    /* each pool offers its most GPUs at any start: one fill over those, as at a single start */
+    if (nok > 0 && (capv = calloc(nok, sizeof *capv)) == NULL) goto cleanup;
+    for (size_t r = 0; r < nok; r++) {
+      capv[r] = -1;
+      for (size_t t = 0; t < c.nstarts; t++)
+        if (capm[r * c.nstarts + t] > capv[r]) capv[r] = capm[r * c.nstarts + t];
+    }
+    mctx cv = c;
+    cv.nstarts = 1;
+    rc = match_split(&cv, byk, keys, nok, capv, capm, c.nstarts, out);
+    goto cleanup;
+  }
+  rc = match_split(&c, byk, keys, nok, capm, NULL, 0, out);
 
 cleanup:
   free(ok);
   free(totals);
   free(caps);
   free(capm);
+  free(capv);
   free(dq);
   free(byk);
   free(keys);

@@ -23,7 +23,8 @@ TRADE_KEYS = {"id", "order_id", "tenant_id", "provider_id", "pool_id", "region",
               "end", "hours", "unit_price", "total", "fee_bp", "fee", "state", "refunded", "reservation",
               "created_at", "settled_at", "cancelled_at"}
 TRADE_KEYS_DISPATCH = {"lost_gpus", "replaces_trade_id"}  # added with dispatch (schema 004)
-ORDER_KEYS = {"id", "tenant_id", "state", "reason", "request", "created_at", "updated_at", "filled_at", "trades"}
+ORDER_KEYS = {"id", "tenant_id", "state", "reason", "request", "gpus", "min_gpus", "gpus_filled", "created_at",
+              "updated_at", "filled_at", "trades"}
 PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "rtt_source", "start", "end", "gpus", "ncu", "unit_price",
                   "price_per_ncu_hour", "total"}
 QUOTE_KEYS = {"filled", "gpus", "gpus_available", "total", "window", "placements", "ranked", "reasons", "pools",
@@ -186,6 +187,8 @@ def test_quote_explains_every_pool_and_order_fills_cheapest():
     r = mk.order(T["token"], body)
     o = expect_status(r, 201)
     c.check(set(o) == ORDER_KEYS, "order keys %s, expected %s" % (sorted(o), sorted(ORDER_KEYS)))
+    c.check(o.get("gpus") == body["gpus"] and o.get("gpus_filled") == body["gpus"] and o.get("min_gpus") is None,
+            "a whole order: gpus %s, gpus_filled %s, min_gpus %s" % (o.get("gpus"), o.get("gpus_filled"), o.get("min_gpus")))
     c.check(o["state"] == "filled" and o["reason"] == "" and o["filled_at"] is not None and o["tenant_id"] == T["id"],
             "order state/reason/filled_at/tenant: %s" % {k: o.get(k) for k in ("state", "reason", "filled_at", "tenant_id")})
     c.check(len(o["trades"]) == 1, "order has %d trades, expected 1" % len(o["trades"]))

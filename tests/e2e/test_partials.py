@@ -6,7 +6,8 @@ cancelled, the order `filled` with gpus_filled < gpus); a split order filled in 
 order filled in part that keeps resting (`open`, gpus_filled > 0) and whose rest is bought when a
 pool appears — each part its own trade, each trade charged once by sl_trade, every journal
 transaction summing to zero and the calendar equal to the trades; the quote's gpus_available for
-an unfilled gang order (the most GPUs a pool keeps free, not 0); and bad min_gpus values refused
+an unfilled gang order (the most GPUs a pool keeps free, not 0); a split order whose pieces start
+independently; and bad min_gpus / starts values refused
 with 400 naming the field, nothing changed.  Each test builds its own regions and pools (named
 with the run's tag) and restricts its orders to them.
 """
@@ -156,22 +157,59 @@ def test_good_till_partial_rests_then_fills():
     c.done()
 
 
+def test_split_independent_starts():
+    """Pool A (4 GPUs, 1.00) is available for hours 30-32 only, pool B (4 GPUs, 1.50) from hour 32:
+    8 GPUs for 2 hours, split, start between 30 and 32.  With one start for every piece the
+    order cannot fill (4 GPUs available); with `"starts": "independent"` it buys A at 30 and B
+    at 32, two trades, exact money."""
+    w = World()
+    c = w.c
+    a = w.e.pool(w.P["token"], w.r, gpu_count=4, gpus_per_node=4, price_per_gpu_hour="1.00",
+                 available_from=hour(30), available_until=hour(32))
+    b = w.e.pool(w.P["token"], w.r, gpu_count=4, gpus_per_node=4, price_per_gpu_hour="1.50",
+                 available_from=hour(32), available_until=hour(40))
+    w.pools += [a["id"], b["id"]]
+    same = w.body(placement="split", latest_start=hour(32))
+    qj = w.mk.quote(w.T["token"], same)
+    c.check(qj["filled"] is False and qj["gpus_available"] == 4,
+            "one start: filled %s, available %s" % (qj["filled"], qj["gpus_available"]))
+    o = expect_status(w.mk.order(w.T["token"], same), 201)
+    c.check(o["state"] == "killed" and o["trades"] == [], "one start: order %s" % o["state"])
+    ind = w.body(placement="split", latest_start=hour(32), starts="independent")
+    qj = w.mk.quote(w.T["token"], ind)
+    got = sorted((p["pool_id"], p["start"], p["gpus"]) for p in qj["placements"])
+    want = sorted([(a["id"], hour(30), 4), (b["id"], hour(32), 4)])
+    c.check(qj["filled"] is True and qj["gpus_available"] == 8 and got == want and qj["total"] == "20.00",
+            "independent quote: filled %s, placements %s, total %s, expected %s"
+            % (qj["filled"], got, qj["total"], want))
+    o = expect_status(w.mk.order(w.T["token"], ind), 201)
+    got = sorted((t["pool_id"], t["start"], t["gpus"]) for t in o["trades"])
+    c.check(o["state"] == "filled" and o["gpus_filled"] == 8 and got == want,
+            "independent order %s, filled %s, trades %s" % (o["state"], o["gpus_filled"], got))
+    w.money_checks(o, 4 * 2 * 100 + 4 * 2 * 150)
+    c.done()
+
+
 def test_partial_bad_input_changes_nothing():
-    """min_gpus above gpus, 0, negative, not an integer, or with ncu: 400 naming min_gpus, for
-    quotes and orders, and nothing in the database changes."""
+    """min_gpus above gpus, 0, negative, not an integer, or with ncu; starts with gang, unknown or
+    not a string: 400 naming the field, for quotes and orders, and nothing in the database
+    changes."""
     w = World()
     c = w.c
     w.pool("1.00", 8)
     bad = [({"min_gpus": 9}, "invalid_value"), ({"min_gpus": 0}, "invalid_value"),
            ({"min_gpus": -1}, "invalid_value"), ({"min_gpus": "4"}, "wrong_type"),
            ({"min_gpus": 2.5}, "wrong_type"), ({"min_gpus": True}, "wrong_type"),
-           ({"gpus": None, "ncu": "8", "min_gpus": 2}, "invalid_value")]
+           ({"gpus": None, "ncu": "8", "min_gpus": 2}, "invalid_value"),
+           ({"starts": "independent"}, "invalid_value", "starts"),
+           ({"placement": "split", "starts": "whenever"}, "invalid_value", "starts"),
+           ({"placement": "split", "starts": 1}, "wrong_type", "starts")]
     before = snapshot()
-    for over, name in bad:
+    for over, name, *field in bad:
         for path in ("/v1/quotes", "/v1/orders"):
             r = w.e.c.post(path, w.body(**over), token=w.T["token"])
             try:
-                expect_error(r, 400, name, "min_gpus")
+                expect_error(r, 400, name, field[0] if field else "min_gpus")
             except Exception as ex:  # collect every case
                 c.add("%s %s: %s" % (path, over, ex))
     d = snapshot_diff(before, snapshot())

@@ -137,6 +137,7 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   if (!o->split && rnd(4) == 0) o->ncu_milli_wanted = 500 + rnd(8000); /* an amount of NCU */
   /* partial fills (issue 15): at least min_gpus of gpus */
   if (!o->ncu_milli_wanted && rnd(3) == 0) o->min_gpus = (int32_t)(1 + rnd((uint32_t)o->gpus));
+  o->independent_starts = o->split && rnd(2) == 0; /* split pieces at their own starts */
 }
 
 /* The full matcher over every pool of the model, window [T0, T0 + NS h). */

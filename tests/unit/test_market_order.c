@@ -225,6 +225,17 @@ static void test_explicit_defaults_same(void **state) {
   FAIL("{\"gpus\":8,\"min_gpus\":2.5}", NOW, SL_E_WRONG_TYPE, "min_gpus");
   FAIL("{\"gpus\":null,\"ncu\":\"8\",\"min_gpus\":2}", NOW, SL_E_INVALID_VALUE, "min_gpus");
 
+  /* split pieces may start independently (issue 15): split only */
+  o = parse_ok("{\"placement\":\"split\",\"starts\":\"independent\"}", NOW);
+  assert_true(o.m.independent_starts);
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"placement\":\"split\",\"starts\":\"same\"}", NOW);
+  assert_false(o.m.independent_starts);
+  sl_market_order_req_free(&o);
+  FAIL("{\"starts\":\"independent\"}", NOW, SL_E_INVALID_VALUE, "starts");
+  FAIL("{\"placement\":\"split\",\"starts\":\"whenever\"}", NOW, SL_E_INVALID_VALUE, "starts");
+  FAIL("{\"placement\":\"split\",\"starts\":1}", NOW, SL_E_WRONG_TYPE, "starts");
+
   /* null is the same as absent, for optional fields and for spec */
   o = parse_ok("{\"latest_start\":null,\"spec\":null,\"origin_region\":null,\"max_rtt_ms\":null,"
                "\"regions\":null,\"max_pieces\":null,\"money_per_ms\":null,\"expires_at\":null}",

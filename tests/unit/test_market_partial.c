@@ -1,8 +1,8 @@
 /* test_market_partial.c — partial fills of the pure matcher (issue 15, src/market/matcher.c):
  * gang and split orders with min_gpus, the quote's GPUs available for an unfilled gang order,
- * argument validation, and a randomized property test (fixed seed) against a brute force on
- * small instances: every fill is feasible, and a fill of at least min_gpus exists iff the
- * matcher fills, with the most GPUs the market allows. */
+ * split orders with independent starts, argument validation, and a randomized property test (fixed
+ * seed) against a brute force on small instances: every fill is feasible, and a fill of at least
+ * min_gpus exists iff the matcher fills, with the most GPUs the market allows. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -214,6 +214,46 @@ static void test_split_partial(void **state) {
   sl_market_result_free(&r);
 }
 
+/* Independent starts: pool A is free only in the first 2 hours, pool B only after them.  One
+ * start gathers at most 4 of 8; with independent starts A runs at T0 and B at T0 + 2 h. */
+static void test_split_independent_starts(void **state) {
+  (void)state;
+  book b = {0};
+  add_pool(&b, 1, 100, 4);
+  add_pool(&b, 2, 200, 4);
+  for (size_t s = 2; s < NS; s++) b.fr[0][s] = 0;
+  for (size_t s = 0; s < 2; s++) b.fr[1][s] = 0;
+  sl_market_order o = mk_order(8, 0, 2);
+  o.split = true;
+  o.latest_start = T0 + 4 * H;
+  sl_market_result r;
+  match(&b, &o, &r);
+  assert_false(r.filled);
+  assert_int_equal(r.gpus_filled, 4);
+  sl_market_result_free(&r);
+  o.independent_starts = true;
+  match(&b, &o, &r);
+  assert_true(r.filled);
+  assert_int_equal(r.gpus_filled, 8);
+  assert_int_equal(r.npieces, 2);
+  assert_int_equal(r.pieces[0].pool, 0);
+  assert_int_equal(r.pieces[0].start, T0);
+  assert_int_equal(r.pieces[1].pool, 1);
+  assert_int_equal(r.pieces[1].start, T0 + 2 * H);
+  sl_market_result_free(&r);
+  /* with a partial fill allowed and one pool only: 4 of 8 */
+  o.min_gpus = 3;
+  o.max_pieces = 1;
+  match(&b, &o, &r);
+  assert_true(r.filled);
+  assert_int_equal(r.gpus_filled, 4);
+  assert_int_equal(r.pieces[0].pool, 0); /* cheaper of two equal fills */
+  sl_market_result_free(&r);
+  /* gang orders have one start: independent starts are an invalid argument */
+  o.split = false;
+  assert_false(sl_market_match(&o, b.p, b.n, T0, NS, &r));
+}
+
 /* min_gpus outside 0..gpus, or with an amount of NCU: invalid arguments. */
 static void test_partial_args(void **state) {
   (void)state;
@@ -257,7 +297,7 @@ static int cmp_desc(const void *a, const void *b) {
 
 static void test_partial_brute_force(void **state) {
   (void)state;
-  int nfilled = 0, npartial = 0, nsplit = 0, nunfilled = 0;
+  int nfilled = 0, npartial = 0, nsplit = 0, nunfilled = 0, napart = 0;
   for (int k = 0; k < 4000; k++) {
     book b = {0};
     size_t np = 1 + rnd(MAXP);
@@ -271,6 +311,7 @@ static void test_partial_brute_force(void **state) {
     o.min_gpus = rnd(4) ? (int32_t)(1 + rnd((uint32_t)o.gpus)) : 0;
     o.latest_start = T0 + (int64_t)rnd(4) * H;
     o.split = rnd(2) == 0;
+    o.independent_starts = o.split && rnd(2) == 0;
     o.max_pieces = (int32_t)(1 + rnd(3));
     bool budget = rnd(4) == 0;
     if (budget) o.budget_hourly_minor = 100 + rnd(800);
@@ -290,6 +331,12 @@ static void test_partial_brute_force(void **state) {
           if (g > most) most = g;
         }
       } else {
+        if (o.independent_starts) /* each pool at its own best start */
+          for (size_t i = 0; i < b.n; i++)
+            for (size_t u = 0; u < nstarts; u++) {
+              int32_t cu = wmin(&b.p[i], u, (size_t)dur);
+              if (cu > caps[i]) caps[i] = cu;
+            }
         qsort(caps, b.n, sizeof caps[0], cmp_desc);
         int32_t s = 0;
         for (size_t i = 0; i < b.n && i < (size_t)o.max_pieces; i++) s += caps[i];
@@ -307,7 +354,7 @@ static void test_partial_brute_force(void **state) {
       const sl_market_piece *pc = &r.pieces[e];
       assert_true(pc->gpus >= 1);
       assert_true(pc->start >= o.earliest_start && pc->start <= o.latest_start);
-      assert_int_equal(pc->start, r.pieces[0].start);
+      if (!o.independent_starts) assert_int_equal(pc->start, r.pieces[0].start);
       assert_true(pc->gpus <= wmin(&b.p[pc->pool], (size_t)((pc->start - T0) / H), (size_t)dur));
       for (size_t f = 0; f < e; f++) assert_true(r.pieces[f].pool != pc->pool);
       sum += pc->gpus;
@@ -350,11 +397,16 @@ static void test_partial_brute_force(void **state) {
     npartial += r.filled && r.gpus_filled < o.gpus;
     nsplit += r.filled && o.split;
     nunfilled += !r.filled;
+    for (size_t e = 1; e < r.npieces; e++)
+      if (r.pieces[e].start != r.pieces[0].start) {
+        napart++;
+        break;
+      }
     sl_market_result_free(&r);
   }
-  printf("# %d filled (%d partial, %d split), %d not filled\n", nfilled, npartial, nsplit,
-         nunfilled);
-  assert_true(npartial > 300 && nsplit > 300 && nunfilled > 300);
+  printf("# %d filled (%d partial, %d split, %d with pieces at different starts), %d not filled\n",
+         nfilled, npartial, nsplit, napart, nunfilled);
+  assert_true(npartial > 300 && nsplit > 300 && nunfilled > 300 && napart > 50);
 }
 
 int main(void) {
@@ -364,6 +416,7 @@ int main(void) {
       cmocka_unit_test(test_gang_partial_budget),
       cmocka_unit_test(test_gang_partial_start),
       cmocka_unit_test(test_split_partial),
+      cmocka_unit_test(test_split_independent_starts),
       cmocka_unit_test(test_partial_args),
       cmocka_unit_test(test_partial_brute_force),
   };

@@ -113,6 +113,10 @@ typedef struct sl_market_order {
   /* placement */
   bool split;         /* false = gang: all GPUs in one pool */
   int32_t max_pieces; /* split: at most this many pools (>= 1) */
+  /* split only (issue 15): each piece may start at its own slot of [earliest_start,
+   * latest_start] — each pool offers the most GPUs it keeps free over a whole window at any
+   * start, and a piece starts at the earliest start giving its GPUs.  false: one start. */
+  bool independent_starts;
   sl_market_objective objective;
   int64_t money_per_ms_minor; /* TRADEOFF: value of 1 ms RTT per GPU-hour, minor units */
 } sl_market_order;

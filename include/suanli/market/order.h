@@ -8,7 +8,8 @@
  * latest = earliest), spec? {accelerators?[], min_memory_gb?, min_ncu?, intra_node?,
  * min_inter_node?, min_inter_node_gbps?}, origin_region?, max_rtt_ms? (needs origin_region),
  * regions?[], exclude_regions?[], max_price_per_gpu_hour?, max_price_per_ncu_hour?, placement?
- * gang|split (default gang), max_pieces? (split, 1..64, default 16), objective?
+ * gang|split (default gang), max_pieces? (split, 1..64, default 16), starts? same|independent
+ * (split only, default same: may the pieces start at different slots of the window), objective?
  * cheapest|lowest_latency|tradeoff|cheapest_per_ncu (default cheapest, or cheapest_per_ncu with
  * max_price_per_ncu_hour; lowest_latency and tradeoff need origin_region), money_per_ms? (tradeoff
  * only, required there), time_in_force? fill_or_kill|good_till (default fill_or_kill), expires_at?
