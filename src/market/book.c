@@ -878,10 +878,10 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
     if (nok && !m->split && class_max < min_of(m, p0)) { /* too small, whatever the bookings */
       out->pruned += nok;
       /* the nearest: only pools that could beat it.  Every pool here is short of at least
-       * need - max_gpus GPUs, and live[] is sorted by price: once a pool cannot beat the
+       * min_of - max_gpus GPUs, and live[] is sorted by price: once a pool cannot beat the
        * nearest by that bound, no later (dearer) one can — O(pools that could) per bucket,
        * not O(pools). */
-      int64_t lb = (int64_t)need_of(m, p0) - k->max_gpus;
+      int64_t lb = (int64_t)min_of(m, p0) - k->max_gpus;
       for (size_t i = 0; i < nok; i++) {
         if (!near_may_beat(&near[SL_WHY_CAPACITY], k->live[i].price, lb < 0 ? 0 : lb)) break;
         const bpool *q = &b->pools[k->live[i].idx];
