@@ -20,7 +20,9 @@
  * default), SUANLI_DISPATCH_THREADS (default 2), SUANLI_MAINTENANCE_MS (default 2000),
  * SUANLI_WEBHOOK_ALLOW (CIDRs webhooks may reach besides public addresses), SUANLI_KEY_DIR
  * (the signing keys' folder, default ./suanli-keys), SUANLI_LEDGER (off = do not sign; for
- * benchmarks only). */
+ * benchmarks only), SUANLI_CLEARING_INTERVAL_S (seconds between two call auctions of a
+ * clearing region, default 60, 1..86400) and SUANLI_CLEARING_TIME_LIMIT_MS (the auction
+ * solver's limit per phase, default 2000, 10..600000). */
 #include "server/workers.h"
 #include "suanli/core/clock.h"
 #include "suanli/core/log.h"
@@ -430,6 +432,9 @@ static int serve(const char *url) {
                                 env_long("SUANLI_IDEMPOTENCY_RETENTION_H", 24, 24, 24 * 366) * 3600,
                             .attempts_retention_s =
                                 env_long("SUANLI_ATTEMPTS_RETENTION_H", 720, 0, 24 * 3660) * 3600};
+  wcfg.clearing = sl_trading_clearing_defaults();
+  wcfg.clearing.interval_s = env_long("SUANLI_CLEARING_INTERVAL_S", 60, 1, 86400);
+  wcfg.clearing.time_limit_ms = (int)env_long("SUANLI_CLEARING_TIME_LIMIT_MS", 2000, 10, 600000);
   sl_workers *workers = run_workers ? sl_workers_start(&wcfg) : NULL;
   sl_dispatcher *dispatcher =
       run_workers ? sl_dispatcher_start(url, (int)env_long("SUANLI_DISPATCH_THREADS", 2, 1, 8))

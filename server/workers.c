@@ -4,8 +4,10 @@
  * (sl_trading_maintain, then the reaper of Idempotency-Key records and dispatch attempts,
  * every maintenance_ms) and the ledger
  * sequencer (sl_ledger_sequence: folds signed entries into the Merkle tree in batches and signs
- * a checkpoint per batch; one process at a time holds its advisory lock).  Any number of
- * processes may run them on one database. */
+ * a checkpoint per batch; one process at a time holds its advisory lock) and the call
+ * auction (sl_trading_clearing_step once a second: each clearing region is cleared every
+ * clearing.interval_s seconds by one process, under its advisory lock and lease row).  Any
+ * number of processes may run them on one database. */
 #include "server/workers.h"
 #include "suanli/core/log.h"
 #include "suanli/db/market.h"
@@ -20,8 +22,9 @@
 struct sl_workers {
   sl_db *db;
   atomic_bool stop;
-  pthread_t book, maint, seq;
-  bool book_started, maint_started, seq_started;
+  pthread_t book, maint, seq, clear;
+  bool book_started, maint_started, seq_started, clear_started;
+  sl_trading_clearing_cfg clearing;
   int period_ticks;             /* maintenance period in 100 ms ticks */
   int64_t retention_s;          /* of Idempotency-Key records */
   int64_t attempts_retention_s; /* of dispatch attempts (0: forever) */
@@ -69,6 +72,20 @@ static void *maint_main(void *arg) {
   return NULL;
 }
 
+static void *clear_main(void *arg) {
+  sl_workers *w = arg;
+  while (!atomic_load(&w->stop)) {
+    bool down;
+    sl_dbc *c = sl_db_acquire(w->db, 1000, &down);
+    if (c) {
+      sl_trading_clearing_step(c, &w->clearing);
+      sl_db_release(w->db, c);
+    }
+    for (int i = 0; i < 10 && !atomic_load(&w->stop); i++) nap_ms(100);
+  }
+  return NULL;
+}
+
 static void *seq_main(void *arg) {
   sl_workers *w = arg;
   int attempt = 0;
@@ -94,7 +111,8 @@ static void *seq_main(void *arg) {
 sl_workers *sl_workers_start(const sl_workers_config *cfg) {
   sl_workers *w = calloc(1, sizeof *w);
   if (!w) return NULL;
-  w->db = sl_db_open(cfg->conninfo, 3);
+  w->db = sl_db_open(cfg->conninfo, 4);
+  w->clearing = cfg->clearing;
   long ms = cfg->maintenance_ms;
   w->period_ticks = (int)(ms < 100 ? 1 : ms > 60000 ? 600 : ms / 100);
   w->retention_s = cfg->idempotency_retention_s;
@@ -105,6 +123,7 @@ sl_workers *sl_workers_start(const sl_workers_config *cfg) {
   }
   w->book_started = pthread_create(&w->book, NULL, book_main, w) == 0;
   w->maint_started = pthread_create(&w->maint, NULL, maint_main, w) == 0;
+  w->clear_started = pthread_create(&w->clear, NULL, clear_main, w) == 0;
   if (cfg->sequencer) w->seq_started = pthread_create(&w->seq, NULL, seq_main, w) == 0;
   return w;
 }
@@ -115,6 +134,7 @@ void sl_workers_stop(sl_workers *w) {
   if (w->book_started) pthread_join(w->book, NULL);
   if (w->maint_started) pthread_join(w->maint, NULL);
   if (w->seq_started) pthread_join(w->seq, NULL);
+  if (w->clear_started) pthread_join(w->clear, NULL);
   sl_db_close(w->db);
   free(w);
 }

@@ -16,7 +16,7 @@ static const sl_db_stmt *const all_stmt_tables[] = {
     sl_db_stmts_ledger,   sl_db_stmts_auditor,  sl_db_stmts_settlement,   sl_db_stmts_conn,
     sl_db_stmts_stats,    sl_db_stmts_offers,   sl_db_stmts_access,       sl_db_stmts_reaper,
     sl_db_stmts_clock,    sl_db_stmts_registry, sl_db_stmts_drain,        sl_db_stmts_locations,
-    sl_db_stmts_limits,   sl_db_stmts_agent,    sl_db_stmts_trade_events,
+    sl_db_stmts_limits,   sl_db_stmts_agent,    sl_db_stmts_trade_events, sl_db_stmts_clearing,
 };
 
 /* The transaction runner's own statements (see probe and resolve_commit). */

@@ -34,6 +34,7 @@ extern const sl_db_stmt sl_db_stmts_locations[];
 extern const sl_db_stmt sl_db_stmts_limits[];
 extern const sl_db_stmt sl_db_stmts_agent[];
 extern const sl_db_stmt sl_db_stmts_trade_events[];
+extern const sl_db_stmt sl_db_stmts_clearing[];
 
 struct sl_dbc {
   sl_db *db;           /* the pool this connection belongs to */

@@ -23,10 +23,10 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"order_insert",
      "INSERT INTO orders(tenant_id, state, request, gpus, duration_hours, earliest_start,"
      " latest_start, time_in_force, expires_at, accelerators, min_memory_gb, min_ncu_milli,"
-     " max_price_minor, regions, excluded)"
+     " max_price_minor, regions, excluded, clearing, clearing_region)"
      " VALUES ($1, 'open', $2::jsonb, $3, $4, to_timestamp($5::bigint), to_timestamp($6::bigint),"
      " $7, to_timestamp($8::bigint), " TEXT_ARRAY("$9") ", $10, $11, $12, " TEXT_ARRAY(
-         "$13") ", " TEXT_ARRAY("$14") ") RETURNING id"},
+         "$13") ", " TEXT_ARRAY("$14") ", coalesce($15, 'continuous'), $16) RETURNING id"},
     {"order_lock_open",
      "SELECT request::text, tenant_id, gpus_filled FROM orders WHERE id = $1 AND state = 'open'"
      " FOR UPDATE"},
@@ -106,7 +106,7 @@ const sl_db_stmt sl_db_stmts_market[] = {
      "   FROM (SELECT DISTINCT pool_id FROM ev WHERE pool_id IS NOT NULL) e"
      "   JOIN pools p ON p.id = e.pool_id AND p.status = 'active'"
      "   JOIN accelerators a ON a.id = p.accelerator_id"
-     "   JOIN orders o ON o.state = 'open'"
+     "   JOIN orders o ON o.state = 'open' AND o.clearing = 'continuous'"
      "    AND o.latest_start >= date_trunc('hour', sl_now())"
      "    AND (o.accelerators IS NULL OR p.accelerator_id IN (SELECT n.accelerator_id"
      "     FROM accelerator_names n WHERE n.name IN (SELECT lower(x) FROM unnest(o.accelerators) "
@@ -174,7 +174,7 @@ sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id) {
   char *acc = o->accelerators ? json_dumps(o->accelerators, JSON_COMPACT) : NULL;
   char *reg = o->regions ? json_dumps(o->regions, JSON_COMPACT) : NULL;
   char *exc = o->excluded ? json_dumps(o->excluded, JSON_COMPACT) : NULL;
-  const char *v[14] = {sl_db_i64(b1, o->tenant_id),
+  const char *v[16] = {sl_db_i64(b1, o->tenant_id),
                        req,
                        sl_db_i64(b3, o->gpus),
                        sl_db_i64(b4, o->duration_hours),
@@ -187,8 +187,10 @@ sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id) {
                        sl_db_i64_opt(b11, o->min_ncu_milli, -1),
                        sl_db_i64_opt(b12, o->max_price_minor, -1),
                        reg,
-                       exc};
-  sl_dbrc rc = req ? sl_db_int(c, "order_insert", 14, v, id) : SL_DB_HARD;
+                       exc,
+                       o->clearing,
+                       o->clearing_region};
+  sl_dbrc rc = req ? sl_db_int(c, "order_insert", 16, v, id) : SL_DB_HARD;
   free(req);
   free(acc);
   free(reg);

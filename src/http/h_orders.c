@@ -78,7 +78,9 @@ void h_quotes_create(sl_req *r) {
 }
 
 /* POST /v1/orders: insert, try to fill now; fill-or-kill orders that cannot fill are killed,
- * good-till orders rest on the book.  An order the tenant cannot pay for is refused whole. */
+ * good-till orders rest on the book; call orders ("clearing": "call") rest untried until the
+ * periodic auction of their clearing region.  An order the tenant cannot pay for is refused whole.
+ */
 void h_orders_create(sl_req *r) {
   json_t *body = sl_req_body(r);
   if (!body) return;
@@ -98,7 +100,9 @@ void h_orders_create(sl_req *r) {
                        .excluded = o.excluded,
                        .min_memory_gb = m->min_memory_gb,
                        .min_ncu_milli = m->min_ncu_milli,
-                       .max_price_minor = m->max_price_minor};
+                       .max_price_minor = m->max_price_minor,
+                       .clearing = o.call ? "call" : "continuous",
+                       .clearing_region = o.call ? o.clearing_region : NULL};
   int64_t id;
   sl_dbrc rc = sl_db_order_insert(r->db, &n, &id);
   if (rc != SL_DB_OK) {
@@ -109,6 +113,12 @@ void h_orders_create(sl_req *r) {
   sl_trading_outcome out;
   char reason[512];
   json_t *order = NULL; /* the reply: read with the order's last state change where one is */
+  if (o.call) { /* rests until its clearing region's call auction (src/trading/clearing.c) */
+    snprintf(reason, sizeof reason, "waiting for the call auction of clearing region %s",
+             o.clearing_region);
+    rc = sl_db_order_set_state_get(r->db, id, "open", reason, &order);
+    goto reply;
+  }
   rc = sl_trading_execute(r->db, id, r->who.account_id, &o, sl_clock_now(), &out, reason,
                           sizeof reason, &order);
   if (rc == SL_DB_OK && out == SL_TRADING_NO_FUNDS) {
@@ -123,6 +133,7 @@ void h_orders_create(sl_req *r) {
    * was being written raised its event before the order was visible. */
   if (rc == SL_DB_OK && (out == SL_TRADING_NOT_FILLED || out == SL_TRADING_PARTIAL) && o.good_till)
     rc = sl_db_order_wake(r->db, id, "new resting order");
+reply:
   if (rc == SL_DB_OK && !order) rc = sl_db_order_get(r->db, id, 0, &order);
   if (rc != SL_DB_OK) {
     json_decref(order);

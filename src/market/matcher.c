@@ -380,9 +380,10 @@ static mkey pool_key(const sl_market_order *o, const sl_market_pool *p) {
     k.k[1] = o->ncu_milli_wanted > 0 ? sat_mul(sl_market_gpus_for(o, p), p->price_minor)
                                      : p->price_minor;
     break;
-  case SL_OBJ_LOWEST_LATENCY:
+  case SL_OBJ_LOWEST_LATENCY: /* RTT bands of latency_tol_us rank equal, then the price */
     if (unknown) k.k[0] = 1;
-    else if (o->has_origin) k.k[1] = p->rtt_us;
+    else if (o->has_origin)
+      k.k[1] = o->latency_tol_us > 0 ? p->rtt_us / o->latency_tol_us : p->rtt_us;
     k.k[2] = p->price_minor;
     break;
   case SL_OBJ_TRADEOFF:

@@ -67,11 +67,12 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   memset(out, 0, sizeof *out);
   int64_t gpus = 0, hours = 0, earliest = 0, latest = 0, expires = 0, max_pieces = 16;
   int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1, ncu = 0, min_gpus = 0;
+  int64_t tol = -1;
   bool has_latest = false, has_max_price = false, has_ncu_price = false, has_mpm = false,
        has_rtt = false, has_expires = false, has_pieces = false, has_objective = false,
-       has_gpus = false, has_ncu = false, has_min_gpus = false;
+       has_gpus = false, has_ncu = false, has_min_gpus = false, has_tol = false;
   const char *placement = "gang", *objective = "cheapest", *tif = "fill_or_kill";
-  const char *starts = NULL;
+  const char *starts = NULL, *clearing = "continuous";
   const char *origin = NULL;
   json_t *spec = NULL, *regions = NULL, *excluded = NULL;
   /* gpus is required unless the body asks for an amount of ncu instead */
@@ -101,6 +102,8 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
       {"money_per_ms", SL_JT_MONEY, false, &mpm, &has_mpm, 0, INT64_C(10000000), NULL},
       {"time_in_force", SL_JT_ENUM, false, &tif, NULL, 0, 0, sl_vocab_names(SL_VD_TIME_IN_FORCE)},
       {"expires_at", SL_JT_TIME, false, &expires, &has_expires, 0, 0, NULL},
+      {"latency_tolerance_ms", SL_JT_MILLI, false, &tol, &has_tol, 0, 1000000, NULL},
+      {"clearing", SL_JT_ENUM, false, &clearing, NULL, 0, 0, sl_vocab_names(SL_VD_CLEARING)},
   };
   if (!sl_json_decode(body, f, sizeof f / sizeof f[0], NULL, err)) return false;
 
@@ -148,6 +151,9 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   if (!tradeoff && has_mpm)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "money_per_ms",
                        "only allowed with objective tradeoff");
+  if (has_tol && obj != SL_OBJECTIVE_LOWEST_LATENCY)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "latency_tolerance_ms",
+                       "only allowed with objective lowest_latency");
   bool split = sl_vocab_is(placement, SL_PLACEMENT_SPLIT);
   if (split && has_ncu)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "placement",
@@ -157,6 +163,16 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   if (!split && starts)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "starts", "only allowed with placement split");
   bool good_till = sl_vocab_is(tif, SL_TIME_IN_FORCE_GOOD_TILL);
+  bool call = sl_vocab_is(clearing, SL_CLEARING_CALL);
+  if (call && !good_till)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "clearing",
+                       "clearing call needs time_in_force good_till (it waits for the auction)");
+  if (call && split)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "clearing",
+                       "clearing call orders are placed gang (one pool)");
+  if (call && has_min_gpus)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "clearing",
+                       "clearing call orders are filled whole (no min_gpus)");
   if (good_till && !has_expires)
     return sl_jerr_set(err, SL_E_MISSING_FIELD, "expires_at",
                        "time_in_force good_till needs expires_at");
@@ -220,7 +236,12 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
                  : obj == SL_OBJECTIVE_CHEAPEST_PER_NCU ? SL_OBJ_CHEAPEST_PER_NCU
                                                         : SL_OBJ_CHEAPEST;
   m->money_per_ms_minor = has_mpm ? mpm : 0;
+  /* scarcity-aware placement (issue 15): an uncapped lowest_latency order ranks RTTs in bands */
+  if (m->objective == SL_OBJ_LOWEST_LATENCY)
+    m->latency_tol_us = has_tol ? tol : has_rtt ? 0 : SL_MARKET_LATENCY_TOLERANCE_US;
   out->origin = origin;
+  out->call = call;
+  out->clearing_region = origin ? origin : SL_MARKET_CLEARING_ANY;
   out->good_till = good_till;
   out->expires_at = good_till ? expires : 0;
   /* Human inputs ("now+2h", "24h") are resolved once, here: the stored and echoed request

@@ -235,6 +235,8 @@ static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order
                         (json_int_t)b->m.total, "examined", (json_int_t)b->m.examined, "unexamined",
                         (json_int_t)b->m.unexamined);
   if (j && o->m.ncu_milli_wanted > 0) json_object_set_new(j, "ncu", milli(o->m.ncu_milli_wanted));
+  if (j) /* a call order: the placement shown is today's; its auction may choose another */
+    json_object_set_new(j, "clearing", json_string(o->call ? "call" : "continuous"));
   if (!j || !q->rejected) return j;
   /* the full per-pool list, one page in pool id order */
   int64_t chosen[64];

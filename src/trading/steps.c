@@ -40,6 +40,10 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
                                  "the stored order no longer parses");
   }
   json_decref(req);
+  if (o.call) { /* a call order waits for its auction (src/trading/clearing.c) */
+    sl_market_order_req_free(&o);
+    return SL_DB_OK;
+  }
   if (filled > 0 && o.m.ncu_milli_wanted <= 0) { /* filled in part: match the rest */
     if (filled >= o.m.gpus) {
       sl_market_order_req_free(&o);

@@ -63,6 +63,8 @@ typedef struct sl_db_order_new {
   const char *time_in_force;
   const json_t *accelerators, *regions, *excluded;       /* arrays or NULL */
   int64_t min_memory_gb, min_ncu_milli, max_price_minor; /* -1 = none */
+  const char *clearing;                                  /* "continuous" (NULL too) or "call" */
+  const char *clearing_region; /* a call order's auction group; NULL for continuous */
 } sl_db_order_new;
 
 sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id);

@@ -119,7 +119,15 @@ typedef struct sl_market_order {
   bool independent_starts;
   sl_market_objective objective;
   int64_t money_per_ms_minor; /* TRADEOFF: value of 1 ms RTT per GPU-hour, minor units */
+  /* LOWEST_LATENCY (issue 15, scarcity-aware placement): RTTs are ranked in bands of this many
+   * microseconds, floor(rtt / band), and within a band the cheapest wins; 0 = exact RTT.
+   * order.c sets SL_MARKET_LATENCY_TOLERANCE_US for an order without max_rtt_ms unless the
+   * body gives latency_tolerance_ms (src/market/README.md, "Ranking key"). */
+  int64_t latency_tol_us;
 } sl_market_order;
+
+/* The default RTT band of a lowest_latency order without an RTT cap: 10 ms. */
+#define SL_MARKET_LATENCY_TOLERANCE_US INT64_C(10000)
 
 typedef struct sl_market_piece {
   size_t pool;   /* index into the pools array */

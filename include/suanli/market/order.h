@@ -13,7 +13,10 @@
  * cheapest|lowest_latency|tradeoff|cheapest_per_ncu (default cheapest, or cheapest_per_ncu with
  * max_price_per_ncu_hour; lowest_latency and tradeoff need origin_region), money_per_ms? (tradeoff
  * only, required there), time_in_force? fill_or_kill|good_till (default fill_or_kill), expires_at?
- * (good_till only, required there).
+ * (good_till only, required there), latency_tolerance_ms? (lowest_latency only, 0..1000;
+ * default 10 without max_rtt_ms, else 0: the RTT band of the ranking key), clearing?
+ * continuous|call (default continuous; call needs good_till and gang placement: the order waits
+ * for the periodic call auction of its clearing region, src/market/clearing.h).
  */
 #ifndef SUANLI_ORDER_H
 #define SUANLI_ORDER_H
@@ -21,11 +24,17 @@
 #include "suanli/market/market.h"
 #include <jansson.h>
 
+#define SL_MARKET_CLEARING_ANY "*"
+
 typedef struct sl_market_order_req {
   sl_market_order m;  /* budget fields are -1 here; the exchange fills them */
   const char *origin; /* NULL when none */
   bool good_till;
   int64_t expires_at; /* 0 unless good_till */
+  bool call;          /* clearing "call": matched only by the periodic auction */
+  /* the auction group of a call order: its origin_region, or SL_MARKET_CLEARING_ANY ("*")
+   * when it gives none (src/trading/README.md, "Periodic clearing") */
+  const char *clearing_region;
   json_t *doc;        /* the body (a reference is held); strings point into it */
   /* set by the trading engine, not the body: the GPUs earlier parts of the order bought (then
    * m.gpus / m.min_gpus describe the rest), and whether this match replaces a failed-over trade

@@ -1,0 +1,88 @@
+/* clearing.h — the call auction's assignment solver (src/market/clearing.c).  Pure: no I/O,
+ * no clock of its own, no globals; GLPK (the GNU Linear Programming Kit, Debian's
+ * libglpk-dev) is used as a computation library, and its time limit is the only clock read.
+ *
+ * A round of periodic clearing (issue 15) has a batch of resting call orders, each with a few
+ * candidate placements (options: one pool, one start, the GPUs the pool must give), and the
+ * free GPUs of every pool per one-hour slot of a common grid.  The solver picks at most one
+ * option per order so that no pool slot is overbooked, exactly optimal in two phases:
+ *
+ *   1. maximise   sum over placed orders of weight(o) * gpus * duration (priority-weighted
+ *                 GPU-hours; weight = 1 + rounds the order has waited, set by the caller);
+ *   2. minimise   the total cost of the placements, among the assignments reaching phase 1's
+ *                 optimum.
+ *
+ * Model (a binary ILP): x[j] in {0,1} per option j; per order sum x[j] <= 1 (= 1 for the
+ * `forced` order, the starvation guard: src/trading/README.md); per (pool, slot) touched by
+ * options whose GPUs could together exceed the free GPUs: sum gpus[j] x[j] <= free[slot].
+ * Gang orders over multi-hour windows are why this is not a flow problem.
+ *
+ * Time limit: each phase runs GLPK's branch and cut with tm_lim = time_limit_ms.  When phase
+ * 1 is not proven optimal in time the result is the greedy fallback (forced order first, then
+ * by weighted GPU-hours, larger first, then order id; each takes its cheapest option that
+ * still fits) — method GREEDY.  When only phase 2 runs out of time, GLPK's best assignment of
+ * phase 2 (still of optimal value) or else phase 1's stands — method VALUE_OPTIMAL. */
+#ifndef SUANLI_MARKET_CLEARING_H
+#define SUANLI_MARKET_CLEARING_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sl_clearing_order {
+  int64_t id;             /* tie-breaker of the greedy fallback (lower first) */
+  int32_t duration_slots; /* hours, >= 1 */
+  int64_t weight;         /* priority per GPU-hour, 1..1000000 */
+} sl_clearing_order;
+
+typedef struct sl_clearing_option {
+  size_t order;       /* index into orders */
+  size_t pool;        /* index into the pools' free arrays */
+  size_t start;       /* slot index into the grid: occupies [start, start + duration) */
+  int32_t gpus;       /* >= 1 */
+  int64_t cost_minor; /* the placement's total (gpus * duration * the pool's ask), >= 0 */
+} sl_clearing_option;
+
+typedef struct sl_clearing_problem {
+  const sl_clearing_order *orders;
+  size_t norders;
+  const int32_t *const *free; /* npools arrays of nslots free GPUs (negative counts as 0) */
+  size_t npools, nslots;
+  const sl_clearing_option *options;
+  size_t noptions;
+  size_t forced;     /* an order that must be placed when one of its options fits; SIZE_MAX none */
+  int time_limit_ms; /* per phase; <= 0: no limit */
+} sl_clearing_problem;
+
+typedef enum {
+  SL_CLEARING_OPTIMAL,       /* both phases proven optimal (or nothing to solve) */
+  SL_CLEARING_VALUE_OPTIMAL, /* phase 1 optimal, phase 2 stopped by the time limit */
+  SL_CLEARING_GREEDY,        /* phase 1 stopped by the time limit: the greedy fallback */
+} sl_clearing_method;
+
+typedef struct sl_clearing_result {
+  size_t *chosen;    /* per order: the option index placed, or SIZE_MAX */
+  size_t nplaced;    /* orders placed */
+  int64_t value;     /* sum of weight * gpus * duration over placed orders */
+  int64_t gpu_hours; /* sum of gpus * duration over placed orders */
+  int64_t cost;      /* sum of cost_minor over placed orders */
+  sl_clearing_method method;
+} sl_clearing_result;
+
+/* Solve p.  Options out of range or that do not fit the free GPUs alone are ignored.  Returns
+ * false on invalid arguments (null arrays, an option naming no order or pool, a duration or a
+ * weight out of range, a value that could overflow int64) or allocation failure; *out is then
+ * empty.  Otherwise *out is a feasible assignment (free it with sl_clearing_result_free). */
+bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out);
+void sl_clearing_result_free(sl_clearing_result *r);
+
+/* True when chosen[0..norders) (SIZE_MAX = not placed) is feasible for p: each chosen option
+ * belongs to its order, lies inside the grid, and no pool slot gets more GPUs than it has free;
+ * the forced order, when any option of it fits alone, is placed.  Fills value, gpu_hours and
+ * cost when the pointers are not NULL.  The brute-force tests and the worker's checks use it. */
+bool sl_clearing_check(const sl_clearing_problem *p, const size_t *chosen, int64_t *value,
+                       int64_t *gpu_hours, int64_t *cost);
+
+/* "optimal", "value_optimal", "greedy" */
+const char *sl_clearing_method_name(sl_clearing_method m);
+
+#endif

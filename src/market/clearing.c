@@ -1,0 +1,374 @@
+/* clearing.c — the call auction's assignment solver: a two-phase binary ILP solved with GLPK,
+ * with a greedy fallback when the time limit hits (contract in
+ * include/suanli/market/clearing.h; rules in src/market/README.md, "Periodic clearing"). */
+#include "suanli/market/clearing.h"
+#include <glpk.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Sums of the objective stay below 2^53 so that GLPK's doubles hold them exactly. */
+#define EXACT_LIMIT (INT64_C(1) << 53)
+
+const char *sl_clearing_method_name(sl_clearing_method m) {
+  switch (m) {
+  case SL_CLEARING_OPTIMAL: return "optimal";
+  case SL_CLEARING_VALUE_OPTIMAL: return "value_optimal";
+  case SL_CLEARING_GREEDY: return "greedy";
+  }
+  return "unknown";
+}
+
+void sl_clearing_result_free(sl_clearing_result *r) {
+  if (!r) return;
+  free(r->chosen);
+  memset(r, 0, sizeof *r);
+}
+
+static int32_t free_at(const sl_clearing_problem *p, size_t pool, size_t t) {
+  int32_t f = p->free[pool][t];
+  return f < 0 ? 0 : f;
+}
+
+/* The weighted GPU-hours of option j (the caller checked that it fits int64). */
+static int64_t opt_value(const sl_clearing_problem *p, const sl_clearing_option *o) {
+  const sl_clearing_order *ord = &p->orders[o->order];
+  return ord->weight * o->gpus * ord->duration_slots;
+}
+
+/* Whether option o lies inside the grid and fits the free GPUs on its own. */
+static bool fits_alone(const sl_clearing_problem *p, const sl_clearing_option *o) {
+  size_t d = (size_t)p->orders[o->order].duration_slots;
+  if (o->start > p->nslots || d > p->nslots - o->start) return false;
+  for (size_t t = o->start; t < o->start + d; t++)
+    if (free_at(p, o->pool, t) < o->gpus) return false;
+  return true;
+}
+
+static bool args_valid(const sl_clearing_problem *p) {
+  if (!p || (p->norders && !p->orders) || (p->npools && !p->free) || (p->noptions && !p->options))
+    return false;
+  if (p->forced != SIZE_MAX && p->forced >= p->norders) return false;
+  for (size_t i = 0; i < p->npools; i++)
+    if (p->nslots && !p->free[i]) return false;
+  for (size_t i = 0; i < p->norders; i++) {
+    const sl_clearing_order *o = &p->orders[i];
+    if (o->duration_slots < 1 || o->weight < 1 || o->weight > 1000000) return false;
+  }
+  __int128 vsum = 0, csum = 0;
+  for (size_t j = 0; j < p->noptions; j++) {
+    const sl_clearing_option *o = &p->options[j];
+    if (o->order >= p->norders || o->pool >= p->npools || o->gpus < 1 || o->cost_minor < 0)
+      return false;
+    const sl_clearing_order *ord = &p->orders[o->order];
+    vsum += (__int128)ord->weight * o->gpus * ord->duration_slots;
+    csum += o->cost_minor;
+    if (vsum >= EXACT_LIMIT || csum >= EXACT_LIMIT) return false;
+  }
+  return true;
+}
+
+bool sl_clearing_check(const sl_clearing_problem *p, const size_t *chosen, int64_t *value,
+                       int64_t *gpu_hours, int64_t *cost) {
+  if (!args_valid(p) || !chosen) return false;
+  int64_t v = 0, gh = 0, c = 0;
+  int32_t *used = calloc(p->npools * p->nslots + 1, sizeof *used);
+  bool ok = used != NULL;
+  for (size_t i = 0; ok && i < p->norders; i++) {
+    if (chosen[i] == SIZE_MAX) continue;
+    if (chosen[i] >= p->noptions) {
+      ok = false;
+      break;
+    }
+    const sl_clearing_option *o = &p->options[chosen[i]];
+    size_t d = (size_t)p->orders[i].duration_slots;
+    if (o->order != i || o->start > p->nslots || d > p->nslots - o->start) {
+      ok = false;
+      break;
+    }
+    for (size_t t = o->start; ok && t < o->start + d; t++) {
+      int32_t *u = &used[o->pool * p->nslots + t];
+      if ((int64_t)*u + o->gpus > free_at(p, o->pool, t)) ok = false;
+      else *u += o->gpus;
+    }
+    v += opt_value(p, o);
+    gh += (int64_t)o->gpus * (int64_t)d;
+    c += o->cost_minor;
+  }
+  if (ok && p->forced != SIZE_MAX && chosen[p->forced] == SIZE_MAX)
+    for (size_t j = 0; j < p->noptions && ok; j++)
+      if (p->options[j].order == p->forced && fits_alone(p, &p->options[j])) ok = false;
+  free(used);
+  if (ok) {
+    if (value) *value = v;
+    if (gpu_hours) *gpu_hours = gh;
+    if (cost) *cost = c;
+  }
+  return ok;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The greedy fallback                                                                      */
+
+typedef struct {
+  size_t order;
+  int64_t key; /* largest weighted GPU-hours among its options */
+  int64_t id;
+  bool forced;
+} gent;
+
+static int cmp_gent(const void *pa, const void *pb) {
+  const gent *a = pa, *b = pb;
+  if (a->forced != b->forced) return a->forced ? -1 : 1;
+  if (a->key != b->key) return a->key > b->key ? -1 : 1;
+  if (a->id != b->id) return a->id < b->id ? -1 : 1;
+  return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Greedy: forced order first, then by weighted GPU-hours (larger first), then id; each order
+ * takes its cheapest option (then the lowest index) that still fits.  chosen[] is filled. */
+static bool greedy(const sl_clearing_problem *p, const bool *usable, size_t *chosen) {
+  gent *ord = calloc(p->norders + 1, sizeof *ord);
+  int32_t *used = calloc(p->npools * p->nslots + 1, sizeof *used);
+  if (!ord || !used) {
+    free(ord);
+    free(used);
+    return false;
+  }
+  for (size_t i = 0; i < p->norders; i++) {
+    ord[i] = (gent){.order = i, .key = 0, .id = p->orders[i].id, .forced = i == p->forced};
+    chosen[i] = SIZE_MAX;
+  }
+  for (size_t j = 0; j < p->noptions; j++) {
+    int64_t v = opt_value(p, &p->options[j]);
+    if (usable[j] && v > ord[p->options[j].order].key) ord[p->options[j].order].key = v;
+  }
+  qsort(ord, p->norders, sizeof *ord, cmp_gent);
+  for (size_t k = 0; k < p->norders; k++) {
+    size_t i = ord[k].order, pick = SIZE_MAX;
+    for (size_t j = 0; j < p->noptions; j++) {
+      const sl_clearing_option *o = &p->options[j];
+      if (!usable[j] || o->order != i) continue;
+      if (pick != SIZE_MAX && o->cost_minor >= p->options[pick].cost_minor) continue;
+      bool fits = true;
+      for (size_t t = o->start; fits && t < o->start + (size_t)p->orders[i].duration_slots; t++)
+        fits = (int64_t)used[o->pool * p->nslots + t] + o->gpus <= free_at(p, o->pool, t);
+      if (fits) pick = j;
+    }
+    if (pick == SIZE_MAX) continue;
+    chosen[i] = pick;
+    const sl_clearing_option *o = &p->options[pick];
+    for (size_t t = o->start; t < o->start + (size_t)p->orders[i].duration_slots; t++)
+      used[o->pool * p->nslots + t] += o->gpus;
+  }
+  free(ord);
+  free(used);
+  return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The ILP                                                                                  */
+
+typedef struct {
+  int *ia, *ja;
+  double *ar;
+  size_t n, cap;
+} triplets;
+
+static bool trip_add(triplets *t, int row, int col, double v) {
+  if (t->n + 1 >= t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 256;
+    int *ia = realloc(t->ia, cap * sizeof *ia);
+    if (ia) t->ia = ia;
+    int *ja = realloc(t->ja, cap * sizeof *ja);
+    if (ja) t->ja = ja;
+    double *ar = realloc(t->ar, cap * sizeof *ar);
+    if (ar) t->ar = ar;
+    if (!ia || !ja || !ar) return false;
+    t->cap = cap;
+  }
+  t->n++; /* GLPK's arrays are 1-based */
+  t->ia[t->n] = row;
+  t->ja[t->n] = col;
+  t->ar[t->n] = v;
+  return true;
+}
+
+/* Run GLPK's branch and cut on lp.  Returns the MIP status (GLP_OPT, GLP_FEAS, GLP_NOFEAS,
+ * GLP_UNDEF) and whether the search finished (optimal proven or infeasible). */
+static int run_mip(glp_prob *lp, int time_limit_ms, bool *finished) {
+  glp_iocp parm;
+  glp_init_iocp(&parm);
+  parm.msg_lev = GLP_MSG_OFF;
+  parm.presolve = GLP_ON;
+  if (time_limit_ms > 0) parm.tm_lim = time_limit_ms;
+  int rc = glp_intopt(lp, &parm);
+  int st = glp_mip_status(lp);
+  *finished = rc == 0 && (st == GLP_OPT || st == GLP_NOFEAS);
+  if (rc == GLP_ENOPFS || rc == GLP_ENODFS) { /* no (primal) feasible solution */
+    *finished = true;
+    return GLP_NOFEAS;
+  }
+  return st;
+}
+
+/* Read GLPK's assignment into chosen[] (x > 0.5 is placed). */
+static void read_mip(glp_prob *lp, const sl_clearing_problem *p, const int *col_of,
+                     size_t *chosen) {
+  for (size_t i = 0; i < p->norders; i++) chosen[i] = SIZE_MAX;
+  for (size_t j = 0; j < p->noptions; j++)
+    if (col_of[j] > 0 && glp_mip_col_val(lp, col_of[j]) > 0.5) chosen[p->options[j].order] = j;
+}
+
+/* Build the ILP of the contract (phase 1) into lp; col_of[j] = column of option j (0 when the
+ * option is unusable). */
+static bool build(glp_prob *lp, const sl_clearing_problem *p, const bool *usable, int *col_of) {
+  triplets t = {0};
+  bool ok = false;
+  int32_t *load = calloc(p->npools * p->nslots + 1, sizeof *load);
+  int *row_of = calloc(p->npools * p->nslots + 1, sizeof *row_of);
+  int *order_row = calloc(p->norders + 1, sizeof *order_row);
+  if (!load || !row_of || !order_row) goto cleanup;
+  glp_set_obj_dir(lp, GLP_MAX);
+  int ncols = 0;
+  for (size_t j = 0; j < p->noptions; j++) {
+    col_of[j] = 0;
+    if (!usable[j]) continue;
+    col_of[j] = ++ncols;
+  }
+  if (ncols) glp_add_cols(lp, ncols);
+  for (size_t j = 0; j < p->noptions; j++) {
+    if (!col_of[j]) continue;
+    glp_set_col_kind(lp, col_of[j], GLP_BV);
+    glp_set_obj_coef(lp, col_of[j], (double)opt_value(p, &p->options[j]));
+    const sl_clearing_option *o = &p->options[j];
+    for (size_t s = o->start; s < o->start + (size_t)p->orders[o->order].duration_slots; s++) {
+      int32_t *l = &load[o->pool * p->nslots + s];
+      *l = *l > INT32_MAX - o->gpus ? INT32_MAX : *l + o->gpus;
+    }
+  }
+  /* one row per order with a usable option: at most one of them (the forced order: exactly) */
+  for (size_t j = 0; j < p->noptions; j++) {
+    if (!col_of[j]) continue;
+    size_t i = p->options[j].order;
+    if (!order_row[i]) {
+      order_row[i] = glp_add_rows(lp, 1);
+      if (i == p->forced) glp_set_row_bnds(lp, order_row[i], GLP_FX, 1.0, 1.0);
+      else glp_set_row_bnds(lp, order_row[i], GLP_UP, 0.0, 1.0);
+    }
+    if (!trip_add(&t, order_row[i], col_of[j], 1.0)) goto cleanup;
+  }
+  /* one row per (pool, slot) whose possible load exceeds its free GPUs */
+  for (size_t j = 0; j < p->noptions; j++) {
+    if (!col_of[j]) continue;
+    const sl_clearing_option *o = &p->options[j];
+    for (size_t s = o->start; s < o->start + (size_t)p->orders[o->order].duration_slots; s++) {
+      size_t k = o->pool * p->nslots + s;
+      if (load[k] <= free_at(p, o->pool, s)) continue;
+      if (!row_of[k]) {
+        row_of[k] = glp_add_rows(lp, 1);
+        glp_set_row_bnds(lp, row_of[k], GLP_UP, 0.0, (double)free_at(p, o->pool, s));
+      }
+      if (!trip_add(&t, row_of[k], col_of[j], (double)o->gpus)) goto cleanup;
+    }
+  }
+  if (t.n) glp_load_matrix(lp, (int)t.n, t.ia, t.ja, t.ar);
+  ok = true;
+cleanup:
+  free(t.ia);
+  free(t.ja);
+  free(t.ar);
+  free(load);
+  free(row_of);
+  free(order_row);
+  return ok;
+}
+
+/* Phase 2 on the same lp: keep the value at v1 or more, minimise the cost. */
+static void to_phase2(glp_prob *lp, const sl_clearing_problem *p, const int *col_of, int64_t v1) {
+  int row = glp_add_rows(lp, 1);
+  int n = 0;
+  int *ja = calloc(p->noptions + 1, sizeof *ja);
+  double *ar = calloc(p->noptions + 1, sizeof *ar);
+  if (!ja || !ar) {
+    free(ja);
+    free(ar);
+    glp_set_row_bnds(lp, row, GLP_FR, 0.0, 0.0); /* phase 2 then keeps phase 1's value anyway */
+    return;
+  }
+  for (size_t j = 0; j < p->noptions; j++) {
+    if (!col_of[j]) continue;
+    n++;
+    ja[n] = col_of[j];
+    ar[n] = (double)opt_value(p, &p->options[j]);
+    glp_set_obj_coef(lp, col_of[j], (double)p->options[j].cost_minor);
+  }
+  glp_set_mat_row(lp, row, n, ja, ar);
+  glp_set_row_bnds(lp, row, GLP_LO, (double)v1 - 0.5, 0.0); /* integral values */
+  glp_set_obj_dir(lp, GLP_MIN);
+  free(ja);
+  free(ar);
+}
+
+bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
+  memset(out, 0, sizeof *out);
+  if (!args_valid(p)) return false;
+  bool *usable = calloc(p->noptions + 1, sizeof *usable);
+  int *col_of = calloc(p->noptions + 1, sizeof *col_of);
+  size_t *chosen = calloc(p->norders + 1, sizeof *chosen);
+  size_t *alt = calloc(p->norders + 1, sizeof *alt);
+  glp_prob *lp = NULL;
+  bool ok = false, any = false;
+  if (!usable || !col_of || !chosen || !alt) goto cleanup;
+  for (size_t j = 0; j < p->noptions; j++) any |= usable[j] = fits_alone(p, &p->options[j]);
+  for (size_t i = 0; i < p->norders; i++) chosen[i] = SIZE_MAX;
+  out->method = SL_CLEARING_OPTIMAL;
+  if (any) {
+    lp = glp_create_prob();
+    if (!build(lp, p, usable, col_of)) goto cleanup;
+    bool done;
+    int st = run_mip(lp, p->time_limit_ms, &done);
+    if (!done || st != GLP_OPT) {
+      /* time limit (or trouble): the greedy fallback, or GLPK's incumbent when better */
+      if (!greedy(p, usable, chosen)) goto cleanup;
+      out->method = SL_CLEARING_GREEDY;
+      int64_t vg = 0, vi = 0;
+      if (st == GLP_FEAS || st == GLP_OPT) {
+        read_mip(lp, p, col_of, alt);
+        if (sl_clearing_check(p, chosen, &vg, NULL, NULL) &&
+            sl_clearing_check(p, alt, &vi, NULL, NULL) && vi > vg)
+          memcpy(chosen, alt, p->norders * sizeof *chosen);
+      }
+    } else {
+      read_mip(lp, p, col_of, chosen);
+      int64_t v1 = 0;
+      if (!sl_clearing_check(p, chosen, &v1, NULL, NULL)) { /* numerically off: never trust */
+        if (!greedy(p, usable, chosen)) goto cleanup;
+        out->method = SL_CLEARING_GREEDY;
+      } else {
+        to_phase2(lp, p, col_of, v1);
+        st = run_mip(lp, p->time_limit_ms, &done);
+        int64_t v2 = 0;
+        if (st == GLP_OPT || st == GLP_FEAS) {
+          read_mip(lp, p, col_of, alt);
+          if (sl_clearing_check(p, alt, &v2, NULL, NULL) && v2 >= v1)
+            memcpy(chosen, alt, p->norders * sizeof *chosen);
+        }
+        if (!done || st != GLP_OPT) out->method = SL_CLEARING_VALUE_OPTIMAL;
+      }
+    }
+  }
+  if (!sl_clearing_check(p, chosen, &out->value, &out->gpu_hours, &out->cost)) goto cleanup;
+  for (size_t i = 0; i < p->norders; i++) out->nplaced += chosen[i] != SIZE_MAX;
+  out->chosen = chosen;
+  chosen = NULL;
+  ok = true;
+cleanup:
+  if (lp) glp_delete_prob(lp);
+  if (any) glp_free_env(); /* GLPK's per-thread environment: nothing outlives the call */
+  free(usable);
+  free(col_of);
+  free(chosen);
+  free(alt);
+  if (!ok) sl_clearing_result_free(out);
+  return ok;
+}
