@@ -29,6 +29,9 @@ const sl_db_stmt sl_db_stmts_clearing[] = {
     {"clearing_rest",
      "UPDATE orders SET clearing_rounds = clearing_rounds + 1, reason = $2, updated_at = sl_now()"
      " WHERE id = $1 AND state = 'open'"},
+    /* a region's first round runs one interval after its first call order (a batch forms) */
+    {"clearing_touch", "INSERT INTO clearing_runs(region, last_run_at) VALUES ($1, sl_now())"
+                       " ON CONFLICT (region) DO NOTHING"},
     {"clearing_done",
      "UPDATE clearing_runs SET last_orders = $2, last_placed = $3 WHERE region = $1"},
     {NULL, NULL},
@@ -62,4 +65,9 @@ sl_dbrc sl_db_clearing_done(sl_dbc *c, const char *region, int64_t orders, int64
   char b1[24], b2[24];
   const char *v[3] = {region, sl_db_i64(b1, orders), sl_db_i64(b2, placed)};
   return sl_db_exec(c, "clearing_done", 3, v, NULL);
+}
+
+sl_dbrc sl_db_clearing_touch(sl_dbc *c, const char *region) {
+  const char *v[1] = {region};
+  return sl_db_exec(c, "clearing_touch", 1, v, NULL);
 }

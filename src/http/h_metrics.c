@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "suanli/core/timeutil.h"
 #include "suanli/db/stats.h"
+#include "suanli/trading/clearing.h"
 #include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -167,6 +168,24 @@ static void write_pool(FILE *f, sl_db *db) {
       atomic_load(&db_errors[0]), atomic_load(&db_errors[1]), atomic_load(&db_errors[2]));
 }
 
+/* This process's call auction rounds (src/trading/clearing.c). */
+static void write_clearing(FILE *f) {
+  sl_trading_clearing_stats st;
+  sl_trading_clearing_stats_get(&st);
+  fprintf(f,
+          "# HELP suanli_clearing_rounds_total Call auction rounds this process ran.\n"
+          "# TYPE suanli_clearing_rounds_total counter\nsuanli_clearing_rounds_total %lu\n"
+          "# HELP suanli_clearing_greedy_total Rounds answered by the greedy fallback (time "
+          "limit).\n"
+          "# TYPE suanli_clearing_greedy_total counter\nsuanli_clearing_greedy_total %lu\n"
+          "# HELP suanli_clearing_orders_total Call orders in this process's rounds, by outcome.\n"
+          "# TYPE suanli_clearing_orders_total counter\n"
+          "suanli_clearing_orders_total{outcome=\"placed\"} %lu\n"
+          "suanli_clearing_orders_total{outcome=\"refused\"} %lu\n"
+          "suanli_clearing_orders_total{outcome=\"resting\"} %lu\n",
+          st.rounds, st.greedy, st.placed, st.refused, st.orders - st.placed - st.refused);
+}
+
 static void money(FILE *f, long long minor) {
   fprintf(f, "%s%lld.%02lld", minor < 0 ? "-" : "", llabs(minor) / 100, llabs(minor) % 100);
 }
@@ -295,6 +314,7 @@ void h_metrics(sl_req *r) {
   }
   write_requests(f);
   write_pool(f, r->dbpool);
+  write_clearing(f);
   write_market(f, m);
   write_process(f);
   fclose(f);

@@ -2,6 +2,7 @@
 #include "internal.h"
 #include "suanli/core/clock.h"
 #include "suanli/core/timeutil.h"
+#include "suanli/db/clearing.h"
 #include "suanli/db/market.h"
 #include "suanli/trading/trading.h"
 #include <stdint.h>
@@ -116,7 +117,8 @@ void h_orders_create(sl_req *r) {
   if (o.call) { /* rests until its clearing region's call auction (src/trading/clearing.c) */
     snprintf(reason, sizeof reason, "waiting for the call auction of clearing region %s",
              o.clearing_region);
-    rc = sl_db_order_set_state_get(r->db, id, "open", reason, &order);
+    rc = sl_db_clearing_touch(r->db, o.clearing_region);
+    if (rc == SL_DB_OK) rc = sl_db_order_set_state_get(r->db, id, "open", reason, &order);
     goto reply;
   }
   rc = sl_trading_execute(r->db, id, r->who.account_id, &o, sl_clock_now(), &out, reason,

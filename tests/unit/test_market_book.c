@@ -134,6 +134,8 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   o->max_pieces = (int32_t)(1 + rnd(4));
   o->objective = (sl_market_objective)rnd(4); /* cheapest_per_ncu too (issue 15) */
   if (o->objective == SL_OBJ_TRADEOFF) o->money_per_ms_minor = rnd(20);
+  /* RTT bands (issue 15): keys stay monotone in price within a bucket */
+  if (o->objective == SL_OBJ_LOWEST_LATENCY && rnd(2)) o->latency_tol_us = (int64_t)rnd(40) * 1000;
   if (!o->split && rnd(4) == 0) o->ncu_milli_wanted = 500 + rnd(8000); /* an amount of NCU */
   /* partial fills (issue 15): at least min_gpus of gpus */
   if (!o->ncu_milli_wanted && rnd(3) == 0) o->min_gpus = (int32_t)(1 + rnd((uint32_t)o->gpus));

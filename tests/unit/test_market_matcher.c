@@ -560,6 +560,49 @@ static void test_cheapest_vs_latency(void **state) {
   sl_market_result_free(&r);
 }
 
+/* Scarcity-aware placement (issue 15): an uncapped lowest_latency order ranks RTTs in bands of
+ * latency_tol_us, the cheapest first within a band, so it leaves the nearest (scarce) pool to
+ * the orders that need it; exact RTT with no band; the band floor is the key, not a window
+ * around the nearest pool. */
+static void test_latency_tolerance_band(void **state) {
+  (void)state;
+  book b = {0};
+  sl_market_order o = mk_order(2, 1);
+  o.has_origin = true;
+  o.objective = SL_OBJ_LOWEST_LATENCY;
+  add_pool(&b, 1, 300, 8)->rtt_us = 2000;  /* 3.00, 2 ms: the scarce, near pool */
+  add_pool(&b, 2, 200, 8)->rtt_us = 8000;  /* 2.00, 8 ms */
+  add_pool(&b, 3, 100, 8)->rtt_us = 15000; /* 1.00, 15 ms */
+  add_pool(&b, 4, 50, 8)->rtt_us = -1;     /* unknown RTT: still last */
+  sl_market_result r;
+  o.latency_tol_us = 0; /* exact */
+  match(&b, &o, &r);
+  expect_gang(&r, 0, T0);
+  sl_market_result_free(&r);
+  o.latency_tol_us = 10000; /* 0-10 ms one band: 2.00 beats 3.00; 15 ms is the next band */
+  match(&b, &o, &r);
+  expect_gang(&r, 1, T0);
+  assert_int_equal(r.ranked[1].pool, 0);
+  assert_int_equal(r.ranked[2].pool, 2);
+  assert_int_equal(r.ranked[3].pool, 3);
+  sl_market_result_free(&r);
+  o.latency_tol_us = 20000; /* all known RTTs in one band: the cheapest known */
+  match(&b, &o, &r);
+  expect_gang(&r, 2, T0);
+  assert_int_equal(r.ranked[3].pool, 3);
+  sl_market_result_free(&r);
+  int64_t k1[3], k2[3];
+  sl_market_key(&o, &b.p[0], k1);
+  sl_market_key(&o, &b.p[1], k2);
+  assert_int_equal(k1[1], k2[1]); /* same band */
+  assert_true(k1[2] > k2[2]);     /* then the price */
+  /* a negative band counts as none (exact) */
+  o.latency_tol_us = -5;
+  match(&b, &o, &r);
+  expect_gang(&r, 0, T0);
+  sl_market_result_free(&r);
+}
+
 static void test_tradeoff_flip(void **state) {
   (void)state;
   book b = {0};
@@ -1582,6 +1625,7 @@ int main(void) {
       cmocka_unit_test(test_gang_earliest_start),
       cmocka_unit_test(test_cheapest_vs_latency),
       cmocka_unit_test(test_tradeoff_flip),
+      cmocka_unit_test(test_latency_tolerance_band),
       cmocka_unit_test(test_tie_breaking),
       cmocka_unit_test(test_outranked_ranked),
       cmocka_unit_test(test_budget_gang),

@@ -639,6 +639,54 @@ static void test_window_against_now(void **state) {
 
 /* ---------------------------------------------------------------- dependencies */
 
+/* Issue 15: clearing (continuous | call; call needs good_till and gang) and the RTT band of
+ * lowest_latency (default 10 ms without max_rtt_ms, 0 with it; latency_tolerance_ms only with
+ * lowest_latency). */
+static void test_clearing_and_latency_tolerance(void **state) {
+  (void)state;
+  sl_market_order_req o = parse_ok(NULL, NOW);
+  assert_false(o.call);
+  assert_string_equal(o.clearing_region, "*");
+  assert_int_equal(o.m.latency_tol_us, 0);
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"clearing\":\"call\",\"time_in_force\":\"good_till\","
+               "\"expires_at\":\"2030-01-02T00:00:00Z\",\"origin_region\":\"eu-west-1\"}",
+               NOW);
+  assert_true(o.call);
+  assert_true(o.good_till);
+  assert_string_equal(o.clearing_region, "eu-west-1");
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"clearing\":\"continuous\"}", NOW);
+  assert_false(o.call);
+  sl_market_order_req_free(&o);
+  FAIL("{\"clearing\":\"call\"}", NOW, SL_E_INVALID_VALUE, "clearing");
+  FAIL("{\"clearing\":\"call\",\"time_in_force\":\"fill_or_kill\"}", NOW, SL_E_INVALID_VALUE,
+       "clearing");
+  FAIL("{\"clearing\":\"call\",\"time_in_force\":\"good_till\",\"expires_at\":\"2030-01-02T00:"
+       "00:00Z\",\"placement\":\"split\"}",
+       NOW, SL_E_INVALID_VALUE, "clearing");
+  FAIL("{\"clearing\":\"auction\"}", NOW, SL_E_INVALID_VALUE, "clearing");
+  FAIL("{\"clearing\":3}", NOW, SL_E_WRONG_TYPE, "clearing");
+
+  o = parse_ok("{\"origin_region\":\"eu-west-1\",\"objective\":\"lowest_latency\"}", NOW);
+  assert_int_equal(o.m.latency_tol_us, SL_MARKET_LATENCY_TOLERANCE_US);
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"origin_region\":\"eu-west-1\",\"objective\":\"lowest_latency\","
+               "\"max_rtt_ms\":50}",
+               NOW);
+  assert_int_equal(o.m.latency_tol_us, 0);
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"origin_region\":\"eu-west-1\",\"objective\":\"lowest_latency\","
+               "\"latency_tolerance_ms\":\"2.5\"}",
+               NOW);
+  assert_int_equal(o.m.latency_tol_us, 2500);
+  sl_market_order_req_free(&o);
+  FAIL("{\"latency_tolerance_ms\":5}", NOW, SL_E_INVALID_VALUE, "latency_tolerance_ms");
+  FAIL("{\"origin_region\":\"eu-west-1\",\"objective\":\"lowest_latency\","
+       "\"latency_tolerance_ms\":1001}",
+       NOW, SL_E_INVALID_VALUE, "latency_tolerance_ms");
+}
+
 static void test_dependencies(void **state) {
   (void)state;
   /* max_rtt_ms needs origin_region */
@@ -1151,6 +1199,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_times),
       cmocka_unit_test(test_minimal_defaults),
+      cmocka_unit_test(test_clearing_and_latency_tolerance),
       cmocka_unit_test(test_explicit_defaults_same),
       cmocka_unit_test(test_full_body),
       cmocka_unit_test(test_body_not_object),

@@ -19,6 +19,9 @@ sl_dbrc sl_db_clearing_claim(sl_dbc *c, const char *region, int64_t interval_s, 
 sl_dbrc sl_db_clearing_batch(sl_dbc *c, const char *region, int limit, json_t **orders);
 /* A call order was not placed this round: it stays open with `reason`, one more round waited. */
 sl_dbrc sl_db_clearing_rest(sl_dbc *c, int64_t order, const char *reason);
+/* A call order arrived for region: a region that never ran gets its lease row stamped now, so
+ * its first round runs one interval later (a batch forms); otherwise nothing changes. */
+sl_dbrc sl_db_clearing_touch(sl_dbc *c, const char *region);
 /* Record the round's size on the region's lease row. */
 sl_dbrc sl_db_clearing_done(sl_dbc *c, const char *region, int64_t orders, int64_t placed);
 
