@@ -30,12 +30,15 @@ CREATE TABLE clearing_runs (
   last_placed  integer NOT NULL DEFAULT 0  -- of which traded
 );
 
--- Order: the API object (restated from 022_api_objects.sql with the clearing mode).
+-- Order: the API object (restated from 025_partial_fills.sql, its newest text, with the
+-- clearing mode).
 CREATE OR REPLACE FUNCTION api_order(o orders) RETURNS SETOF json
   LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
   AS $$ SELECT json_build_object('id', o.id, 'tenant_id', o.tenant_id, 'state', o.state,
-          'reason', o.reason, 'request', o.request, 'clearing', o.clearing,
-          'clearing_region', o.clearing_region, 'clearing_rounds', o.clearing_rounds,
+          'reason', o.reason, 'request', o.request, 'gpus', o.gpus,
+          'min_gpus', (o.request->>'min_gpus')::integer, 'gpus_filled', o.gpus_filled,
+          'clearing', o.clearing, 'clearing_region', o.clearing_region,
+          'clearing_rounds', o.clearing_rounds,
           'created_at', sl_ts(o.created_at),
           'updated_at', sl_ts(o.updated_at), 'filled_at', sl_ts(o.filled_at),
           'trades', coalesce((SELECT json_agg(j ORDER BY t.id) FROM trades t, api_trade(t) j
