@@ -35,7 +35,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def sh(cmd, env=None):
     """Run a bash snippet with deploy/lib.sh sourced; its stdout."""
-    p = subprocess.run(["bash", "-c", "set -e; source deploy/lib.sh >/dev/null; " + cmd], cwd=ROOT,
+    p = subprocess.run(["bash", "-c", "set -e; source deploy/lib.sh >/dev/null; sl_pg_start >/dev/null 2>&1; " + cmd],
+                       cwd=ROOT,
                        env=env, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit("%s failed: %s" % (cmd, p.stderr[-2000:]))
@@ -73,7 +74,7 @@ def workload(n, seed, origins, start0):
     out = []
     for i in range(n):
         e = rnd.randint(2, 24)
-        body = {"gpus": rnd.choice([8, 8, 16, 16, 32, 64]), "duration_hours": rnd.choice([4, 8, 12, 24]),
+        body = {"gpus": rnd.choice([8, 8, 16, 16, 32]), "duration_hours": rnd.choice([4, 8, 12, 24]),
                 "earliest_start": hour(start0, e), "latest_start": hour(start0, e + rnd.choice([0, 2, 6, 12])),
                 "spec": {"accelerators": ["H100"]}, "origin_region": rnd.choice(origins),
                 "time_in_force": "good_till", "expires_at": hour(start0, 72)}
@@ -88,8 +89,7 @@ class Market:
 
     def __init__(self, name, binary, extra_env, tmp):
         self.db = name
-        self.url = sh("sl_pg_start >/dev/null 2>&1 || true; sl_dropdb %s >/dev/null 2>&1 || true; sl_createdb %s"
-                      % (name, name)).splitlines()[-1]
+        self.url = sh("sl_dropdb %s >/dev/null 2>&1; sl_createdb %s" % (name, name)).splitlines()[-1]
         env = dict(os.environ, SUANLI_DATABASE_URL=self.url)
         subprocess.run([binary, "migrate"], env=env, check=True, capture_output=True)
         subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.url, "-f", "deploy/seed_demo.sql"],
@@ -134,7 +134,7 @@ class Market:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
-        sh("sl_dropdb %s >/dev/null 2>&1 || true" % self.db)
+        sh("sl_dropdb %s" % self.db)
 
 
 def outcome(m, ids, demanded_gh):
@@ -152,6 +152,7 @@ def main():
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "suanlid"))
     ap.add_argument("--interval", type=int, default=20, help="SUANLI_CLEARING_INTERVAL_S of the call run")
+    ap.add_argument("--time-limit", type=int, default=2000, help="SUANLI_CLEARING_TIME_LIMIT_MS")
     ap.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="clearing-bench-")
@@ -159,7 +160,8 @@ def main():
     origins = ["us-east-1", "eu-west-1", "ap-northeast-1"]
     res = {}
     for mode in ("continuous", "call"):
-        m = Market("clearing_bench_" + mode, a.bin, {"SUANLI_CLEARING_INTERVAL_S": str(a.interval)}, tmp)
+        m = Market("clearing_bench_" + mode, a.bin, {"SUANLI_CLEARING_INTERVAL_S": str(a.interval),
+                                                     "SUANLI_CLEARING_TIME_LIMIT_MS": str(a.time_limit)}, tmp)
         try:
             known = set(m.origins())
             orig = [o for o in origins if o in known] or sorted(known)[:3]
@@ -188,6 +190,13 @@ def main():
                 time.sleep(3)  # resting orders' wake-ups
             res[mode] = outcome(m, ids, demanded)
             res[mode]["post_s"] = post_s
+            req = urllib.request.Request(m.base + "/metrics", headers={"Authorization": "Bearer " + m.admin})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                metrics = r.read().decode()
+            for line in metrics.splitlines():
+                for k in ("suanli_clearing_rounds_total", "suanli_clearing_greedy_total"):
+                    if line.startswith(k + " "):
+                        res[mode][k] = int(float(line.split()[1]))
         finally:
             m.stop()
     lines = []
@@ -201,14 +210,19 @@ def main():
         "## %s — continuous matching vs the call auction (issue 15)" % datetime.datetime.now(
             datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "",
-        "- command: `SUANLI_PG_PORT=%s python3 bench/clearing_bench.py --orders %d --seed %d --interval %d`"
-        % (os.environ.get("SUANLI_PG_PORT", "?"), a.orders, a.seed, a.interval),
+        "- command: `SUANLI_PG_PORT=%s python3 bench/clearing_bench.py --orders %d --seed %d --interval %d"
+        "%s`" % (os.environ.get("SUANLI_PG_PORT", "?"), a.orders, a.seed, a.interval,
+                " --time-limit %d" % a.time_limit if a.time_limit != 2000 else ""),
         "- host: `%s`; nproc %d; revision %s; suanlid build: %s" % (
             " ".join(platform.uname()[:3]), os.cpu_count(), rev, os.path.relpath(a.bin, ROOT)),
         "- market: the demo seed (deploy/seed_demo.sql), a fresh database per mode; one tenant; orders: %d "
-        "good-till gang H100 orders from %s, 8-64 GPUs, 4-24 h, start windows 0-12 h within the next day, "
+        "good-till gang H100 orders from %s, 8-32 GPUs, 4-24 h, start windows 0-12 h within the next day, "
         "a third capped at 25 ms RTT, seed %d; call mode: `\"clearing\": \"call\"`, measured after 2 rounds"
         % (a.orders, ", ".join(orig), a.seed),
+        "- call rounds: %d (of which answered by the greedy fallback at the %d ms time limit: %d); "
+        "posting took %.1f s (continuous) and %.1f s (call)" % (
+            res["call"].get("suanli_clearing_rounds_total", -1), a.time_limit,
+            res["call"].get("suanli_clearing_greedy_total", -1), res["continuous"]["post_s"], res["call"]["post_s"]),
         "",
         "| mode | orders filled | GPU-hours filled | cost per GPU-hour filled |",
         "|---|---:|---:|---:|",

@@ -193,13 +193,40 @@ static bool trip_add(triplets *t, int row, int col, double v) {
   return true;
 }
 
-/* Run GLPK's branch and cut on lp.  Returns the MIP status (GLP_OPT, GLP_FEAS, GLP_NOFEAS,
- * GLP_UNDEF) and whether the search finished (optimal proven or infeasible). */
-static int run_mip(glp_prob *lp, int time_limit_ms, bool *finished) {
+/* A known assignment handed to GLPK as its first incumbent (x[1..ncols], 0/1). */
+typedef struct {
+  const double *x;
+  bool given;
+} start_sol;
+
+static void give_start(glp_tree *t, void *info) {
+  start_sol *s = info;
+  if (glp_ios_reason(t) != GLP_IHEUR || s->given || !s->x) return;
+  s->given = true;
+  glp_ios_heur_sol(t, s->x);
+}
+
+/* Run GLPK's branch and cut on lp, starting from the assignment x (columns 1..n; NULL: none):
+ * the LP relaxation by the simplex, then branch and cut with cuts and the feasibility pump.
+ * Returns the MIP status (GLP_OPT, GLP_FEAS, GLP_NOFEAS, GLP_UNDEF) and whether the search
+ * finished (optimal proven or infeasible). */
+static int run_mip(glp_prob *lp, int time_limit_ms, const double *x, bool *finished) {
+  glp_smcp sp;
+  glp_init_smcp(&sp);
+  sp.msg_lev = GLP_MSG_OFF;
+  if (time_limit_ms > 0) sp.tm_lim = time_limit_ms;
+  *finished = false;
+  if (glp_simplex(lp, &sp) != 0 || glp_get_status(lp) != GLP_OPT) return GLP_UNDEF;
   glp_iocp parm;
   glp_init_iocp(&parm);
   parm.msg_lev = GLP_MSG_OFF;
-  parm.presolve = GLP_ON;
+  parm.mir_cuts = GLP_ON;
+  parm.cov_cuts = GLP_ON;
+  parm.clq_cuts = GLP_ON;
+  parm.fp_heur = GLP_ON;
+  start_sol ss = {.x = x};
+  parm.cb_func = give_start;
+  parm.cb_info = &ss;
   if (time_limit_ms > 0) parm.tm_lim = time_limit_ms;
   int rc = glp_intopt(lp, &parm);
   int st = glp_mip_status(lp);
@@ -317,6 +344,7 @@ bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
   size_t *chosen = calloc(p->norders + 1, sizeof *chosen);
   size_t *alt = calloc(p->norders + 1, sizeof *alt);
   glp_prob *lp = NULL;
+  double *xs = NULL;
   bool ok = false, any = false;
   if (!usable || !col_of || !chosen || !alt) goto cleanup;
   for (size_t j = 0; j < p->noptions; j++) any |= usable[j] = fits_alone(p, &p->options[j]);
@@ -325,8 +353,14 @@ bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
   if (any) {
     lp = glp_create_prob();
     if (!build(lp, p, usable, col_of)) goto cleanup;
+    /* the greedy assignment is GLPK's first incumbent (and the fallback) */
+    if (!greedy(p, usable, chosen)) goto cleanup;
+    xs = calloc(p->noptions + 2, sizeof *xs);
+    if (!xs) goto cleanup;
+    for (size_t i = 0; i < p->norders; i++)
+      if (chosen[i] != SIZE_MAX) xs[col_of[chosen[i]]] = 1.0;
     bool done;
-    int st = run_mip(lp, p->time_limit_ms, &done);
+    int st = run_mip(lp, p->time_limit_ms, xs, &done);
     if (!done || st != GLP_OPT) {
       /* time limit (or trouble): the greedy fallback, or GLPK's incumbent when better */
       if (!greedy(p, usable, chosen)) goto cleanup;
@@ -346,7 +380,10 @@ bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
         out->method = SL_CLEARING_GREEDY;
       } else {
         to_phase2(lp, p, col_of, v1);
-        st = run_mip(lp, p->time_limit_ms, &done);
+        memset(xs, 0, (p->noptions + 2) * sizeof *xs); /* phase 1's answer starts phase 2 */
+        for (size_t i = 0; i < p->norders; i++)
+          if (chosen[i] != SIZE_MAX) xs[col_of[chosen[i]]] = 1.0;
+        st = run_mip(lp, p->time_limit_ms, xs, &done);
         int64_t v2 = 0;
         if (st == GLP_OPT || st == GLP_FEAS) {
           read_mip(lp, p, col_of, alt);
@@ -369,6 +406,7 @@ cleanup:
   free(col_of);
   free(chosen);
   free(alt);
+  free(xs);
   if (!ok) sl_clearing_result_free(out);
   return ok;
 }

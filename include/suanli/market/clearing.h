@@ -17,11 +17,13 @@
  * options whose GPUs could together exceed the free GPUs: sum gpus[j] x[j] <= free[slot].
  * Gang orders over multi-hour windows are why this is not a flow problem.
  *
- * Time limit: each phase runs GLPK's branch and cut with tm_lim = time_limit_ms.  When phase
+ * Time limit: each phase runs GLPK's simplex and branch and cut with tm_lim = time_limit_ms,
+ * starting from a known assignment (phase 1: the greedy one; phase 2: phase 1's).  When phase
  * 1 is not proven optimal in time the result is the greedy fallback (forced order first, then
  * by weighted GPU-hours, larger first, then order id; each takes its cheapest option that
- * still fits) — method GREEDY.  When only phase 2 runs out of time, GLPK's best assignment of
- * phase 2 (still of optimal value) or else phase 1's stands — method VALUE_OPTIMAL. */
+ * still fits), or GLPK's incumbent when its value is higher — method GREEDY.  When only phase 2
+ * runs out of time, GLPK's best assignment of phase 2 (still of optimal value) or else phase 1's
+ * stands — method VALUE_OPTIMAL. */
 #ifndef SUANLI_MARKET_CLEARING_H
 #define SUANLI_MARKET_CLEARING_H
 #include <stdbool.h>
