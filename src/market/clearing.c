@@ -351,6 +351,7 @@ bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
   for (size_t i = 0; i < p->norders; i++) chosen[i] = SIZE_MAX;
   out->method = SL_CLEARING_OPTIMAL;
   if (any) {
+    glp_term_out(GLP_OFF); /* no terminal output, whatever msg_lev a cut generator uses */
     lp = glp_create_prob();
     if (!build(lp, p, usable, col_of)) goto cleanup;
     /* the greedy assignment is GLPK's first incumbent (and the fallback) */
