@@ -24,11 +24,12 @@ TRADE_KEYS = {"id", "order_id", "tenant_id", "provider_id", "pool_id", "region",
               "created_at", "settled_at", "cancelled_at"}
 TRADE_KEYS_DISPATCH = {"lost_gpus", "replaces_trade_id"}  # added with dispatch (schema 004)
 ORDER_KEYS = {"id", "tenant_id", "state", "reason", "request", "gpus", "min_gpus", "gpus_filled", "created_at",
-              "updated_at", "filled_at", "trades"}
+              "updated_at", "filled_at", "trades",
+              "clearing", "clearing_region", "clearing_rounds"}  # clearing: issue 15 (schema 028)
 PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "rtt_source", "start", "end", "gpus", "ncu", "unit_price",
                   "price_per_ncu_hour", "total"}
 QUOTE_KEYS = {"filled", "gpus", "gpus_available", "total", "window", "placements", "ranked", "reasons", "pools",
-              "rejected"}  # "rejected" only with ?rejected=full (market_util.quote asks for it)
+              "clearing", "rejected"}  # "rejected" only with ?rejected=full (market_util.quote asks for it)
 BALANCE_KEYS = {"account_id", "available", "escrow", "hourly_cap", "monthly_cap", "spent_this_month", "currency"}
 
 # what this module made, for the closing invariant test
@@ -154,6 +155,7 @@ def test_quote_explains_every_pool_and_order_fills_cheapest():
     c.check(slots(ids) == slots_before, "a quote changed pool_slots")
     c.check(mk.balances(T["id"]) == bal_before, "a quote changed the balances")
     c.check(set(quote) == QUOTE_KEYS, "quote keys %s, expected %s" % (sorted(quote), sorted(QUOTE_KEYS)))
+    c.check(quote.get("clearing") == "continuous", "quote clearing %r" % quote.get("clearing"))
     c.check(quote.get("filled") is True and quote.get("gpus") == 3 and quote.get("gpus_available") == 3,
             "quote filled/gpus/gpus_available: %s" % {k: quote.get(k) for k in ("filled", "gpus", "gpus_available")})
     c.check(quote.get("total") == "14.22", "quote total %r, expected 3 GPUs x 2 h x 2.37 = '14.22'" % quote.get("total"))
@@ -189,6 +191,8 @@ def test_quote_explains_every_pool_and_order_fills_cheapest():
     c.check(set(o) == ORDER_KEYS, "order keys %s, expected %s" % (sorted(o), sorted(ORDER_KEYS)))
     c.check(o.get("gpus") == body["gpus"] and o.get("gpus_filled") == body["gpus"] and o.get("min_gpus") is None,
             "a whole order: gpus %s, gpus_filled %s, min_gpus %s" % (o.get("gpus"), o.get("gpus_filled"), o.get("min_gpus")))
+    c.check((o.get("clearing"), o.get("clearing_region"), o.get("clearing_rounds")) == ("continuous", None, 0),
+            "a continuous order's clearing fields: %s" % [o.get(k) for k in ("clearing", "clearing_region", "clearing_rounds")])
     c.check(o["state"] == "filled" and o["reason"] == "" and o["filled_at"] is not None and o["tenant_id"] == T["id"],
             "order state/reason/filled_at/tenant: %s" % {k: o.get(k) for k in ("state", "reason", "filled_at", "tenant_id")})
     c.check(len(o["trades"]) == 1, "order has %d trades, expected 1" % len(o["trades"]))
