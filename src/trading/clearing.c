@@ -290,6 +290,8 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
       rc = buy(c, o, pool, start, op->gpus, p.prices[op->pool], &bought, &why);
       if (rc != SL_DB_OK) goto cleanup;
       if (bought) {
+        rc = sl_db_order_add_filled(c, o->id, op->gpus); /* orders.gpus_filled (schema/025) */
+        if (rc != SL_DB_OK) goto cleanup;
         snprintf(reason, sizeof reason, "filled by call auction round %lld of region %s",
                  (long long)a->round, a->region);
         rc = sl_db_order_set_state(c, o->id, sl_vocab_name(SL_ORDER_STATE_FILLED), reason);

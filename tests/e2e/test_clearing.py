@@ -100,6 +100,7 @@ def test_call_auction_fills_more_than_arrival_greedy():
         v.c.check([o["state"] for o in done] == ["filled"] * 3,
                   "call states %s (%s)" % ([o["state"] for o in done], [o["reason"] for o in done]))
         v.c.check(gpu_hours(done) == 80, "auction GPU-hours %d, expected 80" % gpu_hours(done))
+        v.c.check(all(o["gpus_filled"] == o["gpus"] for o in done), "gpus_filled %s" % [o["gpus_filled"] for o in done])
         if all(o["trades"] for o in done):
             t1, t2, t3 = (o["trades"][0] for o in done)
             v.c.check(t2["pool_id"] == q0["id"] and t3["pool_id"] == q1["id"], "O2 in P0, O3 in P1")

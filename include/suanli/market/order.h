@@ -35,7 +35,7 @@ typedef struct sl_market_order_req {
   /* the auction group of a call order: its origin_region, or SL_MARKET_CLEARING_ANY ("*")
    * when it gives none (src/trading/README.md, "Periodic clearing") */
   const char *clearing_region;
-  json_t *doc;        /* the body (a reference is held); strings point into it */
+  json_t *doc; /* the body (a reference is held); strings point into it */
   /* set by the trading engine, not the body: the GPUs earlier parts of the order bought (then
    * m.gpus / m.min_gpus describe the rest), and whether this match replaces a failed-over trade
    * (its GPUs are counted already) */
