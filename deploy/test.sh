@@ -180,7 +180,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # ---------------------------------------------------------------- a. unit tests
 if want_stage unit; then
   run_stage "unit (build)" parse_ctest 180 ctest --test-dir build --output-on-failure
-  run_stage "unit (build-asan)" parse_ctest 300 ctest --test-dir build-asan --output-on-failure
+  run_stage "unit (build-asan)" parse_ctest 600 ctest --test-dir build-asan --output-on-failure
 fi
 
 # ---------------------------------------------------------------- static checks

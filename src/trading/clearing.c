@@ -280,7 +280,7 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
   for (size_t k = 0; k < n; k++) {
     corder *o = &ords[k];
     if (!o->parsed || !o->matched) continue;
-    char reason[320];
+    char reason[448];
     size_t j = res.chosen[k];
     if (j != SIZE_MAX) {
       const sl_clearing_option *op = &p.opts[j];
@@ -307,11 +307,14 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
     } else {
       bool any = false;
       for (size_t q = 0; q < p.nopts && !any; q++) any = p.opts[q].order == k;
+      char why[256] = "no placement fits now";
+      if (any)
+        snprintf(why, sizeof why,
+                 "its placements went to orders of higher priority or larger size");
+      else if (!o->b.m.result.filled) sl_trading_summary(&o->b, why, sizeof why); /* nearest miss */
       snprintf(reason, sizeof reason,
                "call auction round %lld of region %s: %s; rests for the next round",
-               (long long)a->round, a->region,
-               any ? "its placements went to orders of higher priority or larger size"
-                   : "no placement fits now");
+               (long long)a->round, a->region, why);
     }
     rc = sl_db_clearing_rest(c, o->id, reason);
     if (rc != SL_DB_OK) goto cleanup;

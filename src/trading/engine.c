@@ -278,7 +278,7 @@ sl_dbrc sl_trading_quote(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int6
 
 /* "no placement: 12 spec, 3 price, 1 capacity; nearest miss: pool 7 (r, model): detail" —
  * the nearest miss of the reason furthest along the checks (src/market/README.md). */
-static void summarise(const sl_trading_book *b, char *out, size_t len) {
+void sl_trading_summary(const sl_trading_book *b, char *out, size_t len) {
   size_t closest = SIZE_MAX;
   for (int w = SL_WHY_OUTRANKED; w >= SL_WHY_HEALTH && closest == SIZE_MAX; w--)
     if (b->m.counts[w] && b->m.nearest[w] < b->m.npools) closest = b->m.nearest[w];
@@ -347,7 +347,7 @@ sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_marke
         sl_trading_match(c, o, tenant, now, SL_TRADING_LIMIT_DEFAULT, refused, nrefused, &b);
     if (rc != SL_DB_OK) return rc;
     if (!b.m.result.filled) {
-      summarise(&b, reason, reason_len);
+      sl_trading_summary(&b, reason, reason_len);
       sl_trading_book_free(&b);
       return SL_DB_OK;
     }

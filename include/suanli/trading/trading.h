@@ -40,6 +40,10 @@ sl_dbrc sl_trading_match(sl_dbc *c, sl_market_order_req *o, int64_t tenant, int6
                          size_t limit, const int64_t *exclude, size_t nexclude,
                          sl_trading_book *book);
 void sl_trading_book_free(sl_trading_book *b);
+/* Why an unfilled match filled nothing, as an order's reason: "no placement for the whole
+ * order: 12 spec, 3 price; nearest miss: pool 7 (region, model): detail" — the nearest miss
+ * of the reason furthest along the checks (src/market/README.md). */
+void sl_trading_summary(const sl_trading_book *b, char *out, size_t len);
 
 typedef struct sl_trading_quote_opts {
   size_t limit;  /* ranked placements (0 = SL_TRADING_LIMIT_DEFAULT) */
