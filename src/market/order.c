@@ -12,7 +12,6 @@
 /* An order's minimum network class, weakest first (INTER_NODE but "none"). */
 static const char *const inter_names[] = {"ethernet", "roce", "infiniband", NULL};
 /* When a split order's pieces start (issue 15): all at one start, or each at its own. */
-static const char *const starts_names[] = {"same", "independent", NULL};
 
 sl_market_intra sl_market_intra_of(const char *name) {
   switch (sl_vocab_parse(SL_VD_INTRA_NODE, name)) {
@@ -96,7 +95,7 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
        INT64_C(10000000), NULL},
       {"placement", SL_JT_ENUM, false, &placement, NULL, 0, 0, sl_vocab_names(SL_VD_PLACEMENT)},
       {"max_pieces", SL_JT_INT, false, &max_pieces, &has_pieces, 1, 64, NULL},
-      {"starts", SL_JT_ENUM, false, &starts, NULL, 0, 0, starts_names},
+      {"starts", SL_JT_ENUM, false, &starts, NULL, 0, 0, sl_vocab_names(SL_VD_STARTS)},
       {"objective", SL_JT_ENUM, false, &objective, &has_objective, 0, 0,
        sl_vocab_names(SL_VD_OBJECTIVE)},
       {"money_per_ms", SL_JT_MONEY, false, &mpm, &has_mpm, 0, INT64_C(10000000), NULL},
@@ -230,7 +229,7 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   m->budget_total_minor = -1;
   m->split = split;
   m->max_pieces = (int32_t)max_pieces;
-  m->independent_starts = starts && strcmp(starts, "independent") == 0;
+  m->independent_starts = starts && sl_vocab_is(starts, SL_STARTS_INDEPENDENT);
   m->objective = tradeoff                               ? SL_OBJ_TRADEOFF
                  : obj == SL_OBJECTIVE_LOWEST_LATENCY   ? SL_OBJ_LOWEST_LATENCY
                  : obj == SL_OBJECTIVE_CHEAPEST_PER_NCU ? SL_OBJ_CHEAPEST_PER_NCU

@@ -52,6 +52,7 @@ SPEC = {
     "components.schemas.PoolHealthState": ("POOL_HEALTH", "eq"),
     "components.schemas.OrderRequest.properties.objective": ("OBJECTIVE", "eq"),
     "components.schemas.OrderRequest.properties.placement": ("PLACEMENT", "eq"),
+    "components.schemas.OrderRequest.properties.starts": ("STARTS", "eq"),
     "components.schemas.OrderRequest.properties.time_in_force": ("TIME_IN_FORCE", "eq"),
     "components.schemas.Clearing": ("CLEARING", "eq"),
     "components.schemas.RejectReason": ("REJECT_REASON", "eq"),
