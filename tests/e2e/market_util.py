@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import harness
-from harness import Failed, db_url, psql
+from harness import Collector, Failed, db_url, env, psql
 
 # ---------------------------------------------------------------- money
 
@@ -318,3 +318,22 @@ class Market:
                 return o
             time.sleep(0.1)
         return o
+
+
+class Scene:
+    """A test's own market: a provider, a tenant funded with `deposit` and `nregions` fresh
+    regions of this run (named with its tag), so its orders, restricted to them, meet no other
+    test's pools."""
+
+    def __init__(self, nregions=1, deposit="1000.00"):
+        self.e = env()
+        self.mk = Market(self.e)
+        self.c = Collector()
+        self.regions = [self.e.region() for _ in range(nregions)]
+        self.P = self.e.account("provider")
+        self.T = self.e.account("tenant")
+        self.mk.deposit(self.T["id"], deposit)
+
+    def pool(self, region, price, gpus=8):
+        return self.e.pool(self.P["token"], region, gpu_count=gpus, gpus_per_node=gpus,
+                           price_per_gpu_hour=price)

@@ -17,25 +17,14 @@ import datetime
 import time
 
 import harness
-from harness import Collector, env, expect_error, expect_status, hour
-from market_util import Market
+from harness import expect_error, expect_status, hour
+from market_util import Scene
 
 INTERVAL_S = 3
 
 
-class World:
-    def __init__(self, nregions):
-        self.e = env()
-        self.mk = Market(self.e)
-        self.c = Collector()
-        self.regions = [self.e.region() for _ in range(nregions)]
-        self.P = self.e.account("provider")
-        self.T = self.e.account("tenant")
-        self.mk.deposit(self.T["id"], "5000.00")
-
-    def pool(self, region, price, gpus=8):
-        return self.e.pool(self.P["token"], region, gpu_count=gpus, gpus_per_node=gpus,
-                           price_per_gpu_hour=price)
+def World(nregions):
+    return Scene(nregions, deposit="5000.00")
 
 
 def clearing_server():

@@ -9,27 +9,15 @@ gap recomputed here from the pools' own prices.
 """
 from decimal import Decimal
 
-from harness import Collector, env, expect_status, hour
-from market_util import Market, minor, money
+from harness import expect_status, hour
+from market_util import Scene, minor, money
 
 REASON_KEYS = {"reason", "pools", "examples", "nearest"}
 NEAREST_KEYS = {"pool_id", "region", "accelerator", "detail", "gap"}
 
 
-class World:
+class World(Scene):
     """A provider, a funded tenant and `nregions` fresh regions of this run."""
-
-    def __init__(self, nregions=1):
-        self.e = env()
-        self.mk = Market(self.e)
-        self.c = Collector()
-        self.regions = [self.e.region() for _ in range(nregions)]
-        self.P = self.e.account("provider")
-        self.T = self.e.account("tenant")
-        self.mk.deposit(self.T["id"], "1000.00")
-
-    def pool(self, region, price, gpus=8):
-        return self.e.pool(self.P["token"], region, gpu_count=gpus, gpus_per_node=gpus, price_per_gpu_hour=price)
 
     def nearest(self, body, reason, count, pool, gap, detail):
         """Quote `body`: reason `reason` counts `count` pools and names `pool`, `gap` away, first

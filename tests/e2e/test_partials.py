@@ -13,25 +13,20 @@ with the run's tag) and restricts its orders to them.
 """
 import time
 
-from harness import Collector, env, expect_error, expect_status, hour, snapshot, snapshot_diff
-from market_util import Market, calendar_problems, ledger_problems, minor, trade_journal_problems
+from harness import expect_error, expect_status, hour, snapshot, snapshot_diff
+from market_util import Scene, calendar_problems, ledger_problems, minor, trade_journal_problems
 
 
-class World:
+class World(Scene):
     """A provider, a funded tenant and one fresh region of this run."""
 
     def __init__(self, deposit="1000.00"):
-        self.e = env()
-        self.mk = Market(self.e)
-        self.c = Collector()
-        self.r = self.e.region()
-        self.P = self.e.account("provider")
-        self.T = self.e.account("tenant")
-        self.mk.deposit(self.T["id"], deposit)
+        super().__init__(1, deposit)
+        self.r = self.regions[0]
         self.pools = []
 
     def pool(self, price, gpus):
-        p = self.e.pool(self.P["token"], self.r, gpu_count=gpus, gpus_per_node=gpus, price_per_gpu_hour=price)
+        p = super().pool(self.r, price, gpus)
         self.pools.append(p["id"])
         return p
 
