@@ -93,21 +93,22 @@ The workload (every parameter an environment variable; defaults and what they re
   Time in force       80 % fill_or_kill, 20 % good_till (expires at latest_start + 1 h)
                       (MQ_GOOD_TILL=0.2).  Judgement.
 
-The LP (glpsol, CPLEX LP format, simplex, column generation — bench/README.md).  Pools are
-merged into groups that the same orders can use (static checks passed and room for the order
-with only the background load booked) — exact for the fill bound; for the cost bound the group
-also keeps the price.  Time is cut in blocks of MQ_LP_BLOCK_H hours (default 4).  Variable
-z[o,g,b] = GPU-hours of order o in group g in block b.
+The LP (glpsol, CPLEX LP format, simplex, column generation — bench/README.md) is
+time-indexed over placements: a gang order's variable x[o,p,s] ∈ [0,1] is the order on pool p
+from start s; a split order's x[o,s,F] ∈ [0,1] is the order from start s with the pieces F (at
+most max_pieces pools, each within what it keeps free, all its GPUs).  Only placements the
+background load leaves room for exist.
 
-    Σ_g z[o,g,b] ≤ gpus_o × |b ∩ [earliest_o, latest_o + d_o)|      (runs only in its span)
-    Σ_{g,b} z[o,g,b] ≤ gpus_o × d_o      (fill bound)   = gpus_o × d_o   (cost bound, o filled)
-    Σ_o z[o,g,b] ≤ Σ_{p∈g} gpu_count_p × |b ∩ availability_p|        (capacity per block)
-    fill bound: max Σ z;   cost bound: min Σ_{o cheapest} price_g × z[o,g,b]
+    Σ x[o,·] ≤ 1                   (fill bound)    = 1   (cost bound, o filled)
+    the GPUs of the placements covering (p, h) ≤ free GPUs of p in hour h
+    fill bound: max Σ GPU-hours;   cost bound: min Σ_{o cheapest} price_p × GPU-hours
 
 Relaxed (so the fill bound is an upper bound and the cost bound a lower bound): fractional
-fills, no common start and no contiguity, capacity per block instead of per hour, a gang
-order may spread over the pools of its groups; orders of other objectives take any feasible
-pool in the cost bound.
+fills (an order in part, or mixed over several placements); orders of other objectives take
+any feasible placement in the cost bound.  Column generation prices a split order's best
+pieces exactly (best_fill, a knapsack); it stops when no placement improves (the LP's
+optimum) or when the Lagrangian bound, valid whatever placements are missing, is within
+0.05 % of the restricted optimum (that Lagrangian bound is then reported).
 """
 import bisect
 import collections
@@ -126,6 +127,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TMP = tempfile.mkdtemp(prefix="suanli-mq-")
 ENV = os.environ.get
+SPLIT_PIECES = 8  # max_pieces of the generated split orders (body_of, split_fill, the LP)
 
 
 def log(msg):
@@ -154,7 +156,6 @@ def params():
         "objectives": [float(x) for x in ENV("MQ_OBJECTIVES", "60,20,20").split(",")],
         "good_till": float(ENV("MQ_GOOD_TILL", "0.2")),
         "tenants": int(ENV("MQ_TENANTS", "8")),
-        "block_h": int(ENV("MQ_LP_BLOCK_H", "4")),
         "lp_tmlim": int(ENV("MQ_LP_TMLIM", "240")),
     }
     return p
@@ -303,7 +304,7 @@ def body_of(j, mode):
         b["money_per_ms"] = j["money_per_ms"]
     if j["split"]:
         b["placement"] = "split"
-        b["max_pieces"] = 8
+        b["max_pieces"] = SPLIT_PIECES
     call = mode == "call" and not j["split"]  # the auction takes gang orders only
     if j["good_till"] or call:
         b["time_in_force"] = "good_till"
@@ -400,9 +401,10 @@ def gang_best(book, j, q):
     return first, max(0, max(f for _, f in m))
 
 
-def split_fill(book, j, pools, max_pieces=8, cheapest=True):
+def split_fill(book, j, pools, max_pieces=None, cheapest=True):
     """The least-cost split fill over the statically ok pools (start -> pieces), or (None,
     best gathered)."""
+    max_pieces = max_pieces or SPLIT_PIECES
     per_start = collections.defaultdict(list)
     for q in pools:
         for s, f in book.mins(j, q):
@@ -720,39 +722,33 @@ def violations(jobs, outcomes, inst, db_slots=None):
 
 
 # ------------------------------------------------------------------------------ the LP
-def could_host(j, q, inst):
-    """Whether pool q could host (a piece of) job j with nothing else booked but the background
-    load: a start in j's window with j's GPUs (gang) or 1 GPU (split) free for the whole
-    duration.  A necessary condition, so leaving the other pools out keeps the LP a
-    relaxation (memoised per run)."""
-    k = (j["i"], q["id"])
-    v = inst.host.get(k)
-    if v is None:
-        if inst.bgbook is None:
-            inst.bgbook = Book(inst)
-        need = 1 if j["split"] else j["gpus"]
-        v = inst.host[k] = q["gpus"] >= need and any(f >= need for _, f in inst.bgbook.mins(j, q))
-    return v
-
-
-def lp_groups(jobs, inst, with_price):
-    """Pools merged by the set of orders that can use them (and their price for the cost LP);
-    each group's free GPU-hours per block come from its pools' free GPUs per slot (capacity
-    less the background load)."""
-    groups = collections.OrderedDict()
-    gid = {}
+def lp_placements(j, inst):
+    """Every placement of job j that the background load leaves room for (memoised per run).
+    Gang: [(pool, start)] with j's GPUs free on the pool for j's whole duration.  Split:
+    {start: [(pool, the most GPUs the pool keeps free over the duration, ≤ j's GPUs)]} for the
+    starts at which SPLIT_PIECES such pieces could gather j's GPUs.  Every real assignment
+    uses only these (the market only adds load to the background), so leaving the rest out
+    keeps the LP a relaxation."""
+    v = inst.host.get(j["i"])
+    if v is not None:
+        return v
+    if inst.bgbook is None:
+        inst.bgbook = Book(inst)
+    v = {} if j["split"] else []
     for q in inst.pools:
-        if not q["live"]:
+        if not q["live"] or static_verdict(j, q, inst)[0] != 0:
             continue
-        sig = [j["i"] for j in jobs if static_verdict(j, q, inst)[0] == 0 and could_host(j, q, inst)]
-        if not sig:
-            continue
-        k = (tuple(sig), q["price"] if with_price else 0)
-        g = groups.setdefault(k, {"orders": sig, "pools": [], "price": q["price"] if with_price else 0})
-        g["pools"].append(q)
-        gid[q["id"]] = k
-    keys = list(groups)
-    return [groups[k] for k in keys], {pid: keys.index(k) for pid, k in gid.items()}
+        if j["split"]:
+            for s, f in inst.bgbook.mins(j, q):
+                if f > 0:
+                    v.setdefault(s, []).append((q["id"], min(f, j["gpus"])))
+        elif q["gpus"] >= j["gpus"]:
+            v.extend((q["id"], s) for s, f in inst.bgbook.mins(j, q) if f >= j["gpus"])
+    if j["split"]:
+        v = {s: ps for s, ps in v.items()
+             if sum(sorted((g for _, g in ps), reverse=True)[:SPLIT_PIECES]) >= j["gpus"]}
+    inst.host[j["i"]] = v
+    return v
 
 
 def glpsol(path, kind, tmlim):
@@ -776,146 +772,266 @@ def glpsol(path, kind, tmlim):
             duals.append(float(f[4]))
         elif f[0] == "j":
             vals.append(float(f[3]))
+    os.unlink(sol)
     return status, obj, duals, vals
+
+
+def best_fill(need, k_max, items):
+    """The least-cost way to take `need` GPUs from at most k_max pools, pool p giving at most
+    cap_p GPUs at cost r_p each: (cost, ((pool, GPUs), ...)), or (inf, None).  Exact: sort by
+    r; some optimum fills every chosen pool but its dearest to its cap (else move GPUs to the
+    cheaper one), so a knapsack over (pools full, GPUs) with each pool tried as the last one
+    finds it; per cap only the k_max cheapest pools can be in an optimum.  items: [(r, cap,
+    pool)]."""
+    inf = float("inf")
+    kept, its = collections.defaultdict(int), []
+    for r, c, pid in sorted(items):
+        if c > 0 and kept[c] < k_max:
+            kept[c] += 1
+            its.append((r, min(c, need), pid))
+    dp = [[inf] * need for _ in range(k_max)]  # dp[k][g]: k pools filled to their caps, g GPUs
+    dp[0][0] = 0.0
+    par = []  # per item: the states it improved, to rebuild the optimum
+    best, arg = inf, None
+    for n, (r, c, pid) in enumerate(its):
+        for k in range(k_max):  # this pool as the dearest one, taking the rest
+            row = dp[k]
+            for g in range(max(0, need - c), need):
+                v = row[g] + r * (need - g)
+                if v < best:
+                    best, arg = v, (n, k, g)
+        ch = []
+        if c < need:  # this pool filled to its cap (the dearest one comes later)
+            for k in range(k_max - 2, -1, -1):
+                src, dst, add = dp[k], dp[k + 1], r * c
+                for g in range(need - c):
+                    v = src[g] + add
+                    if v < dst[g + c]:
+                        dst[g + c] = v
+                        ch.append((k + 1, g + c))
+        par.append(set(ch))
+    if arg is None:
+        return inf, None
+    n, k, g = arg
+    pieces = [(its[n][2], need - g)]
+    # rebuild dp[k][g] before item n: walk items backwards, taking an item when it set the state
+    # and the state without it was reachable at the right cost
+    i = n - 1
+    while k > 0:
+        r, c, pid = its[i]
+        if (k, g) in par[i]:
+            pieces.append((pid, c))
+            k, g = k - 1, g - c
+        i -= 1
+    return best, tuple(sorted(pieces))
+
+
+def check_best_fill(cases=2000):
+    """best_fill against brute force on small random instances (run by the smoke run,
+    MQ_STRICT=1); returns the problems found."""
+    rng, bad = random.Random(15), []
+
+    def brute(need, k_max, items):
+        best = float("inf")
+
+        def rec(i, left, k, c):
+            nonlocal best
+            if left == 0:
+                best = min(best, c)
+            elif i < len(items) and k < k_max:
+                r, cap, _ = items[i]
+                for g in range(min(cap, left) + 1):
+                    rec(i + 1, left - g, k + (g > 0), c + r * g)
+        rec(0, need, 0, 0.0)
+        return best
+    for _ in range(cases):
+        need, k_max = rng.randint(1, 12), rng.randint(1, 4)
+        items = [(rng.choice([0, 1, 1.5, 2, 3, 5, 8, -2]), rng.randint(0, 6), q) for q in range(rng.randint(1, 6))]
+        v, f = best_fill(need, k_max, items)
+        b = brute(need, k_max, items)
+        caps = {q: (r, c) for r, c, q in items}
+        if not (v == b or abs(v - b) < 1e-9) or (f is not None and (
+                sum(g for _, g in f) != need or len(f) > k_max or
+                any(not 0 < g <= caps[q][1] for q, g in f) or abs(sum(caps[q][0] * g for q, g in f) - v) > 1e-9)):
+            bad.append("best_fill(%d, %d, %s) = %s %s, brute force %s" % (need, k_max, items, v, f, b))
+    return bad[:3]
 
 
 def lp_solve(jobs, inst, p, kind, fixed=None, seed_trades=None):
     """kind 'fill': max GPU-hours (an upper bound); kind 'cost': min cost of the
     cheapest-objective orders among `fixed`, every one of them filled (a lower bound for that
-    set).  Solved by column generation: a restricted LP (each order's columns in a few groups,
-    plus the groups of seed_trades, a feasible assignment) is solved by glpsol, the row duals
-    price every missing column z[o,g,b] (reduced cost c − α[o,b] − τ[o] − μ[g,b]), the improving
-    ones are added, until none improves: then the restricted optimum is the LP's optimum."""
+    set).  A time-indexed LP over placements (bench/README.md, "The LP and its relaxation"):
+
+      gang x[o,p,s] ∈ [0,1]: order o on pool p from start s;
+      split x[o,s,F] ∈ [0,1]: order o from start s with the pieces F (at most max_pieces pools,
+        each within what it keeps free, all the order's GPUs);
+      Σ x ≤ 1 per order (= 1 for the fixed orders of the cost LP);
+      per pool and hour: the GPUs of the placements covering it ≤ its free GPUs.
+
+    Solved by column generation: a restricted LP (per order its cheapest and roomiest
+    placements and the placements of seed_trades, a feasible assignment) is solved by glpsol;
+    the row duals price every missing placement — a gang one directly (c − τ[o] −
+    gpus·Σ_h μ[p,h]), a split order's best pieces at each start exactly by best_fill — up to 8
+    improving ones per order are added, until none improves (the LP's optimum) or the
+    Lagrangian bound is within 0.05 % of the restricted optimum."""
     t0 = time.time()
     js = [j for j in jobs if fixed is None or j["i"] in fixed]
     if not js:
-        return {"value": 0, "cols": 0, "rows": 0, "block_h": 0, "status": "empty", "secs": 0, "iters": 0}
+        return {"value": 0, "cols": 0, "rows": 0, "status": "empty", "secs": 0, "iters": 0}
     cost = kind == "cost"
-    groups, group_of = lp_groups(js, inst, cost)
-    bh = p["block_h"]
-    of = collections.defaultdict(list)
-    for gi, g in enumerate(groups):
-        for i in g["orders"]:
-            of[i].append(gi)
-    capcache = {}
+    jb = {j["i"]: j for j in js}
+    pl = {j["i"]: lp_placements(j, inst) for j in js}
 
-    def cap(gi, b):
-        k = (gi, b)
-        if k not in capcache:
-            tot = 0
-            for q in groups[gi]["pools"]:
-                bg = inst.bg.get(q["id"], {})
-                for s in range(max(b * bh, q["from"]), min((b + 1) * bh, q["until"])):
-                    tot += q["gpus"] - bg.get(s, 0)
-            capcache[k] = tot
-        return capcache[k]
+    def per_gpu(j, pid):
+        """Objective coefficient of one GPU of order j on pool pid for its duration."""
+        if not cost:
+            return j["hours"]
+        return inst.by_id[pid]["price"] * j["hours"] if j["objective"] == "cheapest" else 0
 
-    span = {}
-    for j in js:
-        lo, hi = j["earliest"], j["latest"] + j["hours"]
-        span[j["i"]] = [(b, min(hi, (b + 1) * bh) - max(lo, b * bh)) for b in range(lo // bh, (hi - 1) // bh + 1)]
-    price = lambda gi: groups[gi]["price"]  # noqa: E731
-    coef = {j["i"]: (1 if not cost else (1 if j["objective"] == "cheapest" else 0)) for j in js}
+    def coef(col):
+        j = jb[col[1]]
+        if col[0] == "x":
+            return per_gpu(j, col[2]) * j["gpus"]
+        return sum(per_gpu(j, pid) * g for pid, g in col[3])
+
+    def free(pid, h):
+        return inst.by_id[pid]["gpus"] - inst.bg.get(pid, {}).get(h, 0)
+
+    # columns: ("x", i, pid, s) gang; ("f", i, s, ((pid, gpus), ...)) split
     cols = set()
-    # the initial columns: per order and block the 3 cheapest groups and the 3 largest, and the
-    # groups of the given feasible assignment
     for j in js:
-        gs = [gi for gi in of[j["i"]]]
-        if not gs:
-            continue
-        for b, ov in span[j["i"]]:
-            pick = sorted(gs, key=lambda gi: (price(gi), gi))[:3] + sorted(gs, key=lambda gi: (-cap(gi, b), gi))[:3]
-            for gi in pick:
-                if cap(gi, b) > 0:
-                    cols.add((j["i"], gi, b))
+        i = j["i"]
+        if j["split"]:
+            for s, ps in pl[i].items():
+                for r in ((per_gpu(j, pid), pid) for pid, _ in ps), ((-c, pid) for pid, c in ps):
+                    key = {pid: v for v, pid in r}
+                    _, f = best_fill(j["gpus"], SPLIT_PIECES, [(key[pid], c, pid) for pid, c in ps])
+                    if f:
+                        cols.add(("f", i, s, f))
+        elif pl[i]:
+            price = lambda x: inst.by_id[x[0]]["price"]  # noqa: E731
+            for pid, s in sorted(pl[i], key=lambda x: (price(x), x[1], x[0]))[:3] + \
+                    sorted(pl[i], key=lambda x: (-inst.by_id[x[0]]["gpus"], x[1], x[0]))[:3]:
+                cols.add(("x", i, pid, s))
     for i, ts in (seed_trades or {}).items():
-        if i not in span:
+        if i not in jb or not ts:
             continue
-        for t in ts:
-            gi = group_of.get(t["pool"])
-            if gi is None:
-                continue
-            for b, ov in span[i]:
-                if t["start"] < (b + 1) * bh and t["start"] + t["hours"] > b * bh:
-                    cols.add((i, gi, b))
-    jobs_by = {j["i"]: j for j in js}
-    it, status, value, nrows, converged = 0, "?", None, 0, False
+        if jb[i]["split"]:
+            cols.add(("f", i, ts[0]["start"], tuple(sorted((t["pool"], t["gpus"]) for t in ts))))
+        else:
+            cols.add(("x", i, ts[0]["pool"], ts[0]["start"]))
+    it, status, value, nrows, converged, gap_stop, col_list, vals = 0, "?", None, 0, False, False, [], []
     path = os.path.join(TMP, "%s-%d.lp" % (kind, os.getpid()))
+    h_lo = min(j["earliest"] for j in js)
+    h_hi = max(j["latest"] + j["hours"] for j in js) + 1
     while True:
         it += 1
-        col_list = sorted(cols)
-        rows = []  # (kind, key, [col idx], op, rhs)
-        by_ob, by_o, by_gb = collections.defaultdict(list), collections.defaultdict(list), collections.defaultdict(list)
-        for n, (i, gi, b) in enumerate(col_list):
-            by_ob[(i, b)].append(n)
-            by_o[i].append(n)
-            by_gb[(gi, b)].append(n)
-        hours = {i: jobs_by[i]["hours"] for i in by_o}
-        for (i, b), ns in by_ob.items():
-            ov = dict(span[i])[b]
-            if ov < hours[i]:
-                rows.append(("a", (i, b), ns, "<=", jobs_by[i]["gpus"] * ov))
-        for i, ns in by_o.items():
-            rows.append(("t", i, ns, "=" if cost else "<=", jobs_by[i]["gpus"] * hours[i]))
-        for (gi, b), ns in by_gb.items():
-            rows.append(("c", (gi, b), ns, "<=", cap(gi, b)))
+        col_list = sorted(cols, key=repr)
+        by_o, by_cap = collections.defaultdict(list), collections.defaultdict(list)
+        for n, col in enumerate(col_list):
+            j = jb[col[1]]
+            by_o[col[1]].append((n, 1))
+            pieces = [(col[2], j["gpus"])] if col[0] == "x" else col[3]
+            s = col[3] if col[0] == "x" else col[2]
+            for pid, g in pieces:
+                for h in range(s, s + j["hours"]):
+                    by_cap[(pid, h)].append((n, g))
+        rows = [("t", i, ns, "=" if cost else "<=", 1) for i, ns in by_o.items()]
+        rows += [("c", k, ns, "<=", free(*k)) for k, ns in by_cap.items()]
         with open(path, "w") as f:
             f.write("Minimize\n obj:" if cost else "Maximize\n obj:")
-            for n, (i, gi, b) in enumerate(col_list):
-                f.write(" + %d x%d" % (coef[i] * (price(gi) if cost else 1), n))
+            for n, col in enumerate(col_list):
+                f.write(" + %d x%d" % (coef(col), n))
                 if n % 10 == 9:
                     f.write("\n")
             f.write("\nSubject To\n")
             for r, (_, _, ns, op, rhs) in enumerate(rows):
                 f.write(" r%d:" % r)
-                for k, n in enumerate(ns):
-                    f.write(" + x%d" % n)
+                for k, (n, a) in enumerate(ns):
+                    f.write(" + %d x%d" % (a, n))
                     if k % 12 == 11:
                         f.write("\n")
                 f.write(" %s %d\n" % (op, rhs))
+            f.write("Bounds\n")
+            for n in range(len(col_list)):
+                f.write(" x%d <= 1\n" % n)
             f.write("End\n")
         status, value, duals, vals = glpsol(path, kind, p["lp_tmlim"])
         nrows = len(rows)
         if status != "OPTIMAL" or time.time() - t0 > p["lp_tmlim"]:
             break
-        alpha, tau, mu = {}, {}, {}
+        tau, mu = {}, collections.defaultdict(dict)
         for (rk, key, _, _, _), d in zip(rows, duals):
-            (alpha if rk == "a" else tau if rk == "t" else mu)[key] = d
+            if rk == "t":
+                tau[key] = d
+            elif d:
+                mu[key[0]][key[1]] = d
+        pref = {}  # per pool with a priced hour: prefix sums of μ over [h_lo, h_hi)
+        for pid, hs in mu.items():
+            acc, a = [0.0], 0.0
+            for h in range(h_lo, h_hi):
+                a += hs.get(h, 0.0)
+                acc.append(a)
+            pref[pid] = acc
+
+        def m(pid, s, d):
+            a = pref.get(pid)
+            return a[s + d - h_lo] - a[s - h_lo] if a else 0.0
+
+        # Pricing, and on the way a Lagrangian bound that holds whatever columns are missing:
+        # the capacity rows priced at μ, each order's own row kept, so the order contributes
+        # its best placement at reduced cost c − (its GPUs)·Σμ: max(0, best) (fill, Σ ≤ 1),
+        # the best (cost, Σ = 1).  Orientation: `sg` turns every reduced cost into "lower is
+        # better".
+        sg = 1.0 if cost else -1.0
         added = 0
+        lagr = sum(d * rhs for (rk, _, _, _, rhs), d in zip(rows, duals) if rk == "c")
         for j in js:
-            i = j["i"]
-            if cost and i not in by_o:
-                continue
-            for b, ov in span[i]:
-                base = alpha.get((i, b), 0.0) + tau.get(i, 0.0)
-                cand = []
-                for gi in of[i]:
-                    if (i, gi, b) in cols:
+            i, d, cand, best = j["i"], j["hours"], [], None
+            base = tau.get(i, 0.0)
+            if j["split"]:
+                for s, ps in pl[i].items():
+                    v, f = best_fill(j["gpus"], SPLIT_PIECES,
+                                     [(sg * (per_gpu(j, pid) - m(pid, s, d)), c, pid) for pid, c in ps])
+                    if f is None:
                         continue
-                    d = coef[i] * (price(gi) if cost else 1) - base - mu.get((gi, b), 0.0)
-                    if (d < -1e-7) if cost else (d > 1e-7):
-                        if cap(gi, b) > 0:
-                            cand.append((d if cost else -d, gi))
-                cand.sort()
-                for _, gi in cand[:8]:
-                    cols.add((i, gi, b))
-                    added += 1
-        log("LP %s: iteration %d, %d columns, %d rows, objective %s, %d columns added" % (kind, it, len(col_list), nrows, value, added))
+                    best = v if best is None else min(best, v)
+                    if ("f", i, s, f) not in cols:
+                        cand.append((v - sg * base, ("f", i, s, f)))
+            else:
+                for pid, s in pl[i]:
+                    v = sg * (per_gpu(j, pid) - m(pid, s, d)) * j["gpus"]
+                    best = v if best is None else min(best, v)
+                    if ("x", i, pid, s) not in cols:
+                        cand.append((v - sg * base, ("x", i, pid, s)))
+            if best is not None:
+                lagr += best if cost else max(0.0, -best)
+            good = sorted((rc, c) for rc, c in cand if rc < -1e-7)
+            for _, c in good[:8]:
+                cols.add(c)
+                added += 1
+        log("LP %s: iteration %d, %d columns, %d rows, objective %s, Lagrangian bound %.1f, %d columns added" % (
+            kind, it, len(col_list), nrows, value, lagr, added))
         if not added:
             converged = True
+            break
+        if abs(lagr - value) <= 5e-4 * max(1.0, abs(value)):
+            value, gap_stop = lagr, True  # within 0.05 %: the Lagrangian bound is the bound
             break
     if status != "OPTIMAL":
         log("glpsol %s: status %s: no bound" % (kind, status))
         value = None
+    elif gap_stop:
+        status = "BOUND"  # the Lagrangian bound, within 0.05 % of the restricted optimum
     elif not converged:
         status, value = "TIME_LIMIT", None  # column generation not finished: no valid bound
     per_class = collections.defaultdict(float)  # GPU-hours the bound gives each order class
     if value is not None and kind == "fill":
-        for (i, gi, b), v in zip(col_list, vals):
-            for c in classes(jobs_by[i]):
-                per_class[c] += v
-    return {"value": value, "cols": len(cols), "rows": nrows, "block_h": bh, "status": status,
-            "secs": time.time() - t0, "groups": len(groups), "iters": it, "classes": dict(per_class)}
+        for col, v in zip(col_list, vals):
+            for c in classes(jb[col[1]]):
+                per_class[c] += v * coef(col)
+    return {"value": value, "cols": len(cols), "rows": nrows, "status": status,
+            "secs": time.time() - t0, "iters": it, "classes": dict(per_class)}
 
 
 # ------------------------------------------------------------------------------ figures
@@ -978,6 +1094,9 @@ def run():
     res = {"pattern": pattern, "mode": mode, "params": p, "h0": h0, "replay_s": secs, "api_errors": errors,
            "pools": len(inst.pools), "gpus": sum(q["gpus"] for q in inst.pools)}
     res["violations"] = violations(jobs, outs, inst, db_slots)
+    if ENV("MQ_DUMP"):  # the trades, for a closer look (MQ_DUMP=file.json)
+        with open(ENV("MQ_DUMP"), "w") as f:
+            json.dump({"h0": h0, "trades": {str(i): trades_of(o) for i, o in outs.items()}}, f)
     log("replayed in %.0fs; %d violations; %d API errors" % (secs, len(res["violations"]), len(errors)))
     t0 = time.time()
     g = greedy(jobs, inst)
@@ -1008,7 +1127,7 @@ def run():
         json.dump(res, f)
     if ENV("MQ_STRICT") == "1":  # the smoke run: any violation, error or untrue explanation fails
         e = res["explanations"]
-        bad = res["violations"] + res["greedy_violations"] + errors + e["problems"]
+        bad = res["violations"] + res["greedy_violations"] + errors + e["problems"] + check_best_fill()
         if e["with_reason"] != e["non_fills"] or e["true"] != e["non_fills"]:
             bad.append("%d non-fills, %d with a reason, %d true" % (e["non_fills"], e["with_reason"], e["true"]))
         if res["bound_fill"]["value"] is None or res["bound_fill"]["value"] + 1e-6 < max(
@@ -1066,9 +1185,9 @@ def report():
             money(int(r["bound_cost_market"]["value"])) if r["bound_cost_market"]["value"] is not None else "n/a",
             money(r["greedy"]["cheapest_cost"]),
             money(int(r["bound_cost_greedy"]["value"])) if r["bound_cost_greedy"]["value"] is not None else "n/a"))
-        o.append("- %s/%s: demand %d GPU-h; filled market %d, greedy %d, bound %s GPU-h; LP fill %d cols × %d rows, %d groups, %d-h blocks, %.0f s (%s); cost LPs %s/%s s; non-fill reasons %s; API errors %d"
+        o.append("- %s/%s: demand %d GPU-h; filled market %d, greedy %d, bound %s GPU-h; LP fill %d placements × %d rows, %d rounds, %.0f s (%s); cost LPs %s/%s s; non-fill reasons %s; API errors %d"
                  % (r["pattern"], r["mode"], r["market"]["demand_gpu_hours"], r["market"]["filled_gpu_hours"], r["greedy"]["filled_gpu_hours"],
-                    "%.0f" % bf["value"] if bf["value"] is not None else "n/a", bf["cols"], bf["rows"], bf.get("groups", 0), bf["block_h"], bf["secs"], bf["status"],
+                    "%.0f" % bf["value"] if bf["value"] is not None else "n/a", bf["cols"], bf["rows"], bf.get("iters", 0), bf["secs"], bf["status"],
                     "%.0f" % r["bound_cost_market"]["secs"], "%.0f" % r["bound_cost_greedy"]["secs"],
                     json.dumps(r["explanations"]["by_reason"], sort_keys=True), len(r["api_errors"])))
         m, g, e = r["market"], r["greedy"], r["explanations"]
