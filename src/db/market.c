@@ -128,6 +128,10 @@ const sl_db_stmt sl_db_stmts_market[] = {
     {"accel_unknown", "SELECT x FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, i)"
                       " WHERE NOT EXISTS (SELECT 1 FROM accelerator_names WHERE name = lower(x)) "
                       "ORDER BY i LIMIT 1"},
+    {"accel_rated",
+     "SELECT EXISTS (SELECT 1 FROM accelerator_names n JOIN accelerators a"
+     " ON a.id = n.accelerator_id WHERE a.score_milli > 0"
+     " AND n.name IN (SELECT lower(x) FROM json_array_elements_text($1::json) AS t(x)))"},
     {"book_pools", "SELECT p.id, p.owner_id, p.region, p.accelerator_id, coalesce(a.memory_gb, -1),"
                    " coalesce(a.score_milli, -1), p.intra_node, p.inter_node, p.inter_node_gbps,"
                    " p.price_minor, extract(epoch FROM p.available_from)::bigint,"
@@ -454,6 +458,20 @@ sl_dbrc sl_db_first_unknown(sl_dbc *c, bool accelerators, const json_t *codes, c
   free(js);
   if (rc != SL_DB_OK) return rc;
   if (PQntuples(r) > 0) *first = strdup(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return SL_DB_OK;
+}
+
+sl_dbrc sl_db_any_rated(sl_dbc *c, const json_t *codes, bool *any) {
+  *any = false;
+  char *js = json_dumps(codes, JSON_COMPACT);
+  if (!js) return SL_DB_HARD;
+  const char *v[1] = {js};
+  PGresult *r;
+  sl_dbrc rc = sl_db_exec(c, "accel_rated", 1, v, &r);
+  free(js);
+  if (rc != SL_DB_OK) return rc;
+  *any = PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
   PQclear(r);
   return SL_DB_OK;
 }

@@ -46,6 +46,18 @@ static bool parse_order(sl_req *r, json_t *body, sl_market_order_req *o) {
     }
   }
   json_decref(origin);
+  if (ok && o->m.ncu_milli_wanted > 0 && o->accelerators) { /* NCU needs a rated model */
+    bool any = false;
+    sl_dbrc rc = sl_db_any_rated(r->db, o->accelerators, &any);
+    if (rc != SL_DB_OK) {
+      sl_reply_db(r, rc);
+      ok = false;
+    } else if (!any) {
+      sl_reply_error(r, SL_E_INVALID_VALUE, "spec.accelerators",
+                     "no model named has an NCU rating: none can deliver ncu");
+      ok = false;
+    }
+  }
   if (!ok) sl_market_order_req_free(o);
   return ok;
 }

@@ -979,8 +979,11 @@ bool sl_market_book_match_order(const sl_market_book *b, const sl_market_order *
       if (!in_add(&in, p, true)) goto cleanup;
       if (!whole) goto next; /* a partial placement: ranked after every whole one */
       counted++;
-      gpus_seen += p->gpu_count;
-      if (!stopping && counted >= need && (!m->split || gpus_seen >= 2 * (int64_t)m->gpus)) {
+      /* a split NCU order counts NCU (issue 15): GPUs x the model's NCU per GPU */
+      gpus_seen += m->ncu_milli_wanted > 0 ? (int64_t)p->gpu_count * p->ncu_milli : p->gpu_count;
+      if (!stopping && counted >= need &&
+          (!m->split ||
+           gpus_seen >= 2 * (m->ncu_milli_wanted > 0 ? m->ncu_milli_wanted : (int64_t)m->gpus))) {
         stopping = true;
         memcpy(stop_key, e.key, sizeof stop_key);
       }

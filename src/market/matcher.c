@@ -61,6 +61,12 @@
  * capacity get BUDGET (the others CAPACITY).  `ranked` = every statically-ok pool at its
  * earliest start with a free GPU, gpus = min(its free GPUs there, order.gpus), sorted.
  *
+ * SPLIT NCU ORDERS (issue 15, src/market/README.md "Split NCU orders"): the split fill counts
+ * units, thousandths of an NCU (a pool of u NCU per GPU offers min(cap * u, wanted)), taking
+ * all a pool has or the fewest GPUs covering the rest; the repair counts units too.  CHEAPEST
+ * walks the pools by price per NCU (cheapest_ncu_walk) for the fill of least hourly cost with an
+ * exact last piece; fills compare by (hourly cost, excess) for CHEAPEST and CHEAPEST_PER_NCU.
+ *
  * INDEPENDENT STARTS (split, issue 15): each pool offers its largest cap over every start; the
  * split fill runs once over those offers, as at one start, and each piece starts at the earliest
  * start whose cap covers its GPUs.
@@ -243,7 +249,6 @@ static bool args_valid(const sl_market_order *o, const sl_market_pool *pools, si
     return false;
   if (need_end > window_end) return false;
   if (o->split && o->max_pieces < 1) return false;
-  if (o->ncu_milli_wanted > 0 && o->split) return false; /* NCU orders are gang only */
   if (o->min_gpus < 0 || o->min_gpus > o->gpus) return false;
   if (o->independent_starts && !o->split) return false;
   if (o->ncu_milli_wanted > 0 && o->min_gpus != 0 && o->min_gpus != o->gpus) return false;
@@ -375,8 +380,12 @@ static bool static_checks(const sl_market_order *o, const sl_market_pool *p, sl_
 static mkey pool_key(const sl_market_order *o, const sl_market_pool *p) {
   mkey k = {{0, 0, 0}};
   bool unknown = o->has_origin && p->rtt_us < 0;
-  switch (o->objective) {
-  case SL_OBJ_CHEAPEST: /* an NCU order: the hourly cost of the GPUs that deliver it */
+  /* a split NCU order's pieces are walked cheapest NCU first, whether CHEAPEST or not */
+  sl_market_objective obj = o->objective == SL_OBJ_CHEAPEST && o->split && o->ncu_milli_wanted > 0
+                                ? SL_OBJ_CHEAPEST_PER_NCU
+                                : o->objective;
+  switch (obj) {
+  case SL_OBJ_CHEAPEST: /* a gang NCU order: the hourly cost of the GPUs that deliver it */
     k.k[1] = o->ncu_milli_wanted > 0 ? sat_mul(sl_market_gpus_for(o, p), p->price_minor)
                                      : p->price_minor;
     break;
@@ -538,6 +547,9 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     out->npieces = 1;
     out->filled = true;
     out->gpus_filled = out->pieces[0].gpus;
+    if (o->ncu_milli_wanted > 0)
+      out->ncu_milli_filled =
+          (int64_t)out->pieces[0].gpus * c->pools[out->pieces[0].pool].ncu_milli;
   } else {
     out->gpus_filled = most;
   }
@@ -555,12 +567,17 @@ typedef struct {
 
 typedef struct {
   size_t r;
-  int32_t cap;
+  int64_t cap; /* what the pool can give, in the order's units (GPUs, or NCU thousandths) */
 } rcap;
 
 static int cmp_rcap_desc(const void *pa, const void *pb) {
   const rcap *a = pa, *b = pb;
   if (a->cap != b->cap) return a->cap > b->cap ? -1 : 1;
+  return a->r < b->r ? -1 : a->r > b->r;
+}
+
+static int cmp_take_r(const void *pa, const void *pb) {
+  const take *a = pa, *b = pb;
   return a->r < b->r ? -1 : a->r > b->r;
 }
 
@@ -589,7 +606,7 @@ static void fw_build(fenwick *f, const rcap *desc, size_t n, size_t *dpos) {
   }
 }
 
-static void fw_remove(fenwick *f, size_t i, int32_t cap) {
+static void fw_remove(fenwick *f, size_t i, int64_t cap) {
   for (size_t x = i + 1; x <= f->n; x += x & (~x + 1)) {
     f->cnt[x] -= 1;
     f->sum[x] -= cap;
@@ -611,30 +628,145 @@ static int64_t fw_top(const fenwick *f, size_t j) {
   return s;
 }
 
+/* The order's units (issue 15): a GPU order counts GPUs (every pool's unit is 1), an NCU order
+ * thousandths of an NCU (a pool's unit is its NCU per GPU, >= 1 once statically ok). */
+typedef struct {
+  const int64_t *unit; /* per key position */
+  int64_t want;        /* gpus, or ncu_milli_wanted */
+} units;
+
+/* What `cap` GPUs of unit u give, at most `want` (a pool giving more than the order asks
+ * counts as giving exactly that: coverage is unchanged and the sums stay small). */
+static int64_t cap_units(int32_t cap, int64_t u, int64_t want) {
+  if (cap <= 0) return 0;
+  __int128 v = (__int128)cap * u;
+  return v > want ? want : (int64_t)v;
+}
+
+/* The GPUs a pool of `cap` free GPUs of unit u gives towards `need` units: all it has, or the
+ * fewest that cover `need`. */
+static int32_t cover_gpus(int32_t cap, int64_t u, int64_t need) {
+  int64_t g = need / u + (need % u != 0);
+  return g < cap ? (int32_t)g : cap;
+}
+
+/* The cheapest single piece covering `rem` units at start t among the pools not in used[]:
+ * least hourly cost, then least excess, then key order.  Returns false when none covers. */
+static bool cheapest_cover(const mctx *c, const size_t *byk, const units *un, size_t nok,
+                           const int32_t *capm, size_t t, const bool *used, int64_t rem, take *out,
+                           __int128 *cost, int64_t *excess) {
+  bool found = false;
+  for (size_t j = 0; j < nok; j++) {
+    int32_t cap = capm[j * c->nstarts + t];
+    if (used[j] || cap <= 0 || cap_units(cap, un->unit[j], un->want) < rem) continue;
+    int32_t g = cover_gpus(cap, un->unit[j], rem);
+    __int128 cst = (__int128)g * c->pools[byk[j]].price_minor;
+    int64_t ex = (int64_t)g * un->unit[j] - rem;
+    if (!found || cst < *cost || (cst == *cost && ex < *excess)) {
+      found = true;
+      *out = (take){j, g};
+      *cost = cst;
+      *excess = ex;
+    }
+  }
+  return found;
+}
+
+/* CHEAPEST for an NCU split order at start t (src/market/README.md, "Split NCU orders"): walk
+ * the pools in key order (price per NCU-hour), taking from each the whole GPUs that do not
+ * overshoot what is still needed; before each take, the fill so far plus the cheapest single
+ * piece covering the rest (any unused pool) is a candidate.  fill[0..*n) is the best candidate
+ * by (hourly cost, excess), in key order; false when none (the piece limit).  The plain greedy
+ * fill is one of the candidates.  O(max_pieces * P).  used[] is scratch of nok entries, all
+ * false on entry and on return. */
+static bool cheapest_ncu_walk(const mctx *c, const size_t *byk, const units *un, size_t nok,
+                              const int32_t *capm, size_t t, size_t kmax, bool *used, take *cur,
+                              take *fill, size_t *n) {
+  __int128 best_cost = -1, cf = 0, cst;
+  int64_t best_ex = 0, rem = un->want, ex;
+  size_t nc = 0, r = 0;
+  take last;
+  for (;;) {
+    if (nc >= kmax) break;
+    if (cheapest_cover(c, byk, un, nok, capm, t, used, rem, &last, &cst, &ex) &&
+        (best_cost < 0 || cf + cst < best_cost || (cf + cst == best_cost && ex < best_ex))) {
+      best_cost = cf + cst;
+      best_ex = ex;
+      memcpy(fill, cur, nc * sizeof *cur);
+      fill[nc] = last;
+      *n = nc + 1;
+    }
+    while (r < nok && (capm[r * c->nstarts + t] <= 0 || un->unit[r] > rem)) r++;
+    if (r == nok) break;
+    int64_t fl = rem / un->unit[r];
+    int32_t cap = capm[r * c->nstarts + t], g = fl < cap ? (int32_t)fl : cap;
+    cur[nc++] = (take){r, g};
+    used[r] = true;
+    rem -= (int64_t)g * un->unit[r];
+    cf += (__int128)g * c->pools[byk[r]].price_minor;
+    r++;
+    if (rem == 0) { /* covered exactly by whole-GPU takes */
+      if (best_cost < 0 || cf < best_cost || (cf == best_cost && best_ex > 0)) {
+        best_cost = cf;
+        best_ex = 0;
+        memcpy(fill, cur, nc * sizeof *cur);
+        *n = nc;
+      }
+      break;
+    }
+  }
+  for (size_t e = 0; e < nc; e++) used[cur[e].r] = false;
+  if (best_cost < 0) return false;
+  qsort(fill, *n, sizeof *fill, cmp_take_r);
+  return true;
+}
+
+/* The hourly cost and excess (units over `want`) of fill[0..n). */
+static void fill_cost(const mctx *c, const size_t *byk, const units *un, const take *fill, size_t n,
+                      __int128 *cost, int64_t *excess) {
+  __int128 h = 0, got = 0;
+  for (size_t e = 0; e < n; e++) {
+    h += (__int128)fill[e].g * c->pools[byk[fill[e].r]].price_minor;
+    got += (__int128)fill[e].g * un->unit[fill[e].r];
+  }
+  *cost = h;
+  *excess = sat128(got - un->want);
+}
+
 /* Split matching.  byk[0..nok) = statically-ok pool indices in key order; capm[r*nstarts+t]
- * their caps (<= 0: none).  Independent starts: c->nstarts is 1 and capm[r] each pool's most
- * GPUs at any start; real[r*nreal+t] are the caps per real start, and each piece starts at the
- * earliest real start giving its GPUs (real is NULL otherwise). */
-static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size_t nok,
-                        const int32_t *capm, const int32_t *real, size_t nreal,
+ * their caps (<= 0: none); un the order's units per key position.  Independent starts:
+ * c->nstarts is 1 and capm[r] each pool's most GPUs at any start; real[r*nreal+t] are the caps
+ * per real start, and each piece starts at the earliest real start giving its GPUs (real is
+ * NULL otherwise). */
+static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, const units *un,
+                        size_t nok, const int32_t *capm, const int32_t *real, size_t nreal,
                         sl_market_result *out) {
   const sl_market_order *o = c->o;
   const int32_t *rcap_m = real ? real : capm; /* caps per real start */
   const size_t rns = real ? nreal : c->nstarts;
   const size_t kmax = (size_t)o->max_pieces < nok ? (size_t)o->max_pieces : nok;
   const int64_t dslots = o->duration_slots;
-  char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN];
+  const bool ncu = o->ncu_milli_wanted > 0;
+  /* an NCU order scores a fill by its money (CHEAPEST, CHEAPEST_PER_NCU) and CHEAPEST picks
+   * the fill of least hourly cost (cheapest_ncu_walk) */
+  const bool by_money =
+      ncu && (o->objective == SL_OBJ_CHEAPEST || o->objective == SL_OBJ_CHEAPEST_PER_NCU);
+  const bool walk = ncu && o->objective == SL_OBJ_CHEAPEST;
+  const int64_t want = un->want;
+  char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], x[32], y[32];
   bool okrc = false;
-  take *fill = NULL, *best = NULL;
+  take *fill = NULL, *best = NULL, *wfill = NULL, *wcur = NULL;
   rcap *desc = NULL;
   size_t *dpos = NULL;
   fenwick fw = {0, NULL, NULL};
   rank_ent *ents = NULL;
-  bool *hascap = NULL, *chosen = NULL;
+  bool *hascap = NULL, *chosen = NULL, *used = NULL;
   size_t *rankpos = NULL;
   if (nok > 0) {
     fill = calloc(nok, sizeof *fill);
     best = calloc(nok, sizeof *best);
+    wfill = calloc(nok, sizeof *wfill);
+    wcur = calloc(nok, sizeof *wcur);
     desc = calloc(nok, sizeof *desc);
     dpos = calloc(nok, sizeof *dpos);
     fw.cnt = calloc(nok + 1, sizeof *fw.cnt);
@@ -642,15 +774,17 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
     ents = calloc(nok, sizeof *ents);
     hascap = calloc(nok, sizeof *hascap);
     chosen = calloc(nok, sizeof *chosen);
+    used = calloc(nok, sizeof *used);
     rankpos = calloc(c->npools, sizeof *rankpos);
-    if (!fill || !best || !desc || !dpos || !fw.cnt || !fw.sum || !ents || !hascap || !chosen ||
-        !rankpos)
+    if (!fill || !best || !wfill || !wcur || !desc || !dpos || !fw.cnt || !fw.sum || !ents ||
+        !hascap || !chosen || !used || !rankpos)
       goto cleanup;
   }
 
   size_t nbest = 0, best_t = 0;
-  const int32_t lo = sl_market_min_gpus_for(o, NULL); /* split: never an NCU order */
-  int32_t best_got = 0;
+  /* the fewest units a fill may give: an NCU order is filled whole */
+  const int64_t lo = ncu ? want : sl_market_min_gpus_for(o, NULL);
+  int64_t best_got = 0;
   bool have_best = false, any_full = false;
   mscore best_score;
   memset(&best_score, 0, sizeof best_score);
@@ -658,77 +792,108 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
   __int128 min_hourly = -1, min_total = -1; /* over full fills that broke the budget */
 
   for (size_t t = 0; t < c->nstarts; t++) {
-    int64_t need = o->gpus;
-    int32_t got = o->gpus; /* GPUs of this start's fill */
+    int64_t need = want;
+    int64_t got = want; /* units of this start's fill (an NCU order: want, for the comparison) */
     size_t n = 0;
     for (size_t r = 0; r < nok && need > 0 && n < kmax; r++) {
       int32_t cap = capm[r * c->nstarts + t];
       if (cap <= 0) continue;
-      int32_t g = cap < need ? cap : (int32_t)need;
+      int32_t g = cover_gpus(cap, un->unit[r], need);
       fill[n++] = (take){r, g};
-      need -= g;
+      need -= (int64_t)g * un->unit[r];
     }
     if (need > 0) {
       /* The greedy fill falls short: what can max_pieces pools gather at this start? */
       size_t nd = 0;
       for (size_t r = 0; r < nok; r++) {
         int32_t cap = capm[r * c->nstarts + t];
-        if (cap > 0) desc[nd++] = (rcap){r, cap};
+        if (cap > 0) desc[nd++] = (rcap){r, cap_units(cap, un->unit[r], want)};
       }
       if (nd > 1) qsort(desc, nd, sizeof *desc, cmp_rcap_desc);
       int64_t top = 0;
       for (size_t e = 0; e < nd && e < kmax; e++) top += desc[e].cap;
-      if (top < o->gpus) {
+      if (top < want) {
         if (top > max_gather) max_gather = top;
         if (top < lo) continue;
-        /* a partial fill: the max_pieces largest caps (ties: key order) gather the most GPUs
-         * any fill at this start can; taken whole, listed in key order */
+        /* a partial fill (GPU orders only: unit 1): the max_pieces largest caps (ties: key
+         * order) gather the most GPUs any fill at this start can; taken whole, in key order */
         n = 0;
         for (size_t e = 0; e < nd && e < kmax; e++) {
-          take x = {desc[e].r, desc[e].cap};
+          take tk = {desc[e].r, (int32_t)desc[e].cap};
           size_t j = n++;
-          for (; j > 0 && fill[j - 1].r > x.r; j--) fill[j] = fill[j - 1];
-          fill[j] = x;
+          for (; j > 0 && fill[j - 1].r > tk.r; j--) fill[j] = fill[j - 1];
+          fill[j] = tk;
         }
-        got = (int32_t)top;
+        got = top;
         goto candidate;
       }
       /* Repair: key order, but take a pool only if the rest stays coverable by the kl - 1
        * largest caps after it (a Fenwick tree over the caps in descending order holds
        * exactly the pools after the walk's position). */
       fw_build(&fw, desc, nd, dpos);
-      need = o->gpus;
+      need = want;
       n = 0;
       size_t kl = kmax;
       for (size_t r = 0; r < nok && need > 0; r++) {
         int32_t cap = capm[r * c->nstarts + t];
         if (cap <= 0) continue;
-        int32_t g = cap < need ? cap : (int32_t)need;
-        fw_remove(&fw, dpos[r], cap);
-        if (g == need) {
+        int32_t g = cover_gpus(cap, un->unit[r], need);
+        int64_t gave = (int64_t)g * un->unit[r];
+        fw_remove(&fw, dpos[r], cap_units(cap, un->unit[r], want));
+        if (gave >= need) {
           fill[n++] = (take){r, g};
           need = 0;
           break;
         }
         if (kl < 2) continue;
-        if (fw_top(&fw, kl - 1) >= need - g) {
+        if (fw_top(&fw, kl - 1) >= need - gave) {
           fill[n++] = (take){r, g};
-          need -= g;
+          need -= gave;
           kl--;
         }
       }
       if (need > 0) continue; /* cannot happen: the invariant keeps the rest coverable */
     }
+    if (walk && n > 0) {
+      /* CHEAPEST for NCU: the exact last piece of this fill (the cheapest single pool that
+       * covers what the others leave), then the walk's fill when that costs less */
+      __int128 cst, wc;
+      int64_t ex, wex;
+      take last;
+      int64_t rem = want;
+      for (size_t e = 0; e + 1 < n; e++) {
+        rem -= (int64_t)fill[e].g * un->unit[fill[e].r];
+        used[fill[e].r] = true;
+      }
+      if (cheapest_cover(c, byk, un, nok, capm, t, used, rem, &last, &cst, &ex)) fill[n - 1] = last;
+      for (size_t e = 0; e + 1 < n; e++) used[fill[e].r] = false;
+      qsort(fill, n, sizeof *fill, cmp_take_r);
+      size_t nw = 0;
+      fill_cost(c, byk, un, fill, n, &cst, &ex);
+      if (cheapest_ncu_walk(c, byk, un, nok, capm, t, kmax, used, wcur, wfill, &nw)) {
+        fill_cost(c, byk, un, wfill, nw, &wc, &wex);
+        if (wc < cst || (wc == cst && wex < ex)) {
+          memcpy(fill, wfill, nw * sizeof *fill);
+          n = nw;
+        }
+      }
+    }
 
-  candidate:; /* A fill of `got` GPUs: budget, then the most GPUs, then the score. */
-    __int128 hourly = 0, total = 0;
+  candidate:; /* A fill of `got` units: budget, then the most units, then the score. */
+    __int128 hourly = 0, total = 0, gave = 0;
     mscore sc;
     memset(&sc, 0, sizeof sc);
     for (size_t e = 0; e < n; e++) {
       const sl_market_pool *p = &c->pools[byk[fill[e].r]];
       hourly += (__int128)fill[e].g * p->price_minor;
       total += (__int128)fill[e].g * dslots * p->price_minor;
+      gave += (__int128)fill[e].g * un->unit[fill[e].r];
       for (int i = 0; i < 3; i++) sc.s[i] += (__int128)fill[e].g * keys[fill[e].r].k[i];
+    }
+    if (by_money) { /* an NCU order: the hourly cost, then the fewest excess NCU */
+      memset(&sc, 0, sizeof sc);
+      sc.s[0] = hourly;
+      sc.s[1] = gave - want;
     }
     if ((o->budget_hourly_minor >= 0 && hourly > o->budget_hourly_minor) ||
         (o->budget_total_minor >= 0 && total > o->budget_total_minor)) {
@@ -750,6 +915,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
   /* ranked: each statically-ok pool at its earliest start with a free GPU */
   size_t nr = 0;
   for (size_t r = 0; r < nok; r++) {
+    const int32_t most = sl_market_gpus_for(o, &c->pools[byk[r]]); /* a piece needs no more */
     for (size_t t = 0; t < rns; t++) {
       int32_t cap = rcap_m[r * rns + t];
       if (cap <= 0) continue;
@@ -757,7 +923,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       ents[nr].start = start_of(c, t);
       ents[nr].id = c->pools[byk[r]].id;
       ents[nr].idx = byk[r];
-      ents[nr].gpus = cap < o->gpus ? cap : o->gpus;
+      ents[nr].gpus = cap < most ? cap : most;
       nr++;
       hascap[r] = true;
       break;
@@ -775,18 +941,28 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
 
   if (have_best) {
     if ((out->pieces = calloc(nbest, sizeof *out->pieces)) == NULL) goto cleanup;
+    int64_t gpus = 0, gave = 0;
     for (size_t e = 0; e < nbest; e++) {
       size_t t = best_t;
       if (real) /* independent starts: the earliest start giving the piece's GPUs (exists) */
         for (t = 0; t < rns - 1 && real[best[e].r * rns + t] < best[e].g; t++) continue;
       fill_piece(c, &out->pieces[e], byk[best[e].r], start_of(c, t), best[e].g);
       chosen[best[e].r] = true;
-      verdict(&out->verdicts[byk[best[e].r]], SL_WHY_CHOSEN, "%d GPUs, piece %zu of %zu",
-              (int)best[e].g, e + 1, nbest);
+      gpus += best[e].g;
+      gave += (int64_t)best[e].g * un->unit[best[e].r];
+      if (ncu) {
+        fmt_milli((int64_t)best[e].g * un->unit[best[e].r], 3, x, sizeof x);
+        verdict(&out->verdicts[byk[best[e].r]], SL_WHY_CHOSEN, "%d GPUs (%s NCU), piece %zu of %zu",
+                (int)best[e].g, x, e + 1, nbest);
+      } else {
+        verdict(&out->verdicts[byk[best[e].r]], SL_WHY_CHOSEN, "%d GPUs, piece %zu of %zu",
+                (int)best[e].g, e + 1, nbest);
+      }
     }
     out->npieces = nbest;
     out->filled = true;
-    out->gpus_filled = best_got;
+    out->gpus_filled = gpus > INT32_MAX ? INT32_MAX : (int32_t)gpus;
+    out->ncu_milli_filled = ncu ? gave : 0;
   }
 
   for (size_t r = 0; r < nok; r++) {
@@ -814,22 +990,39 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, size
       else verdict(v, SL_WHY_BUDGET, "no full fill meets both the hourly and the total budget");
     } else if (any_full) {
       verdict(v, SL_WHY_CAPACITY, "no free GPU at any start in window");
+    } else if (has_cap && ncu) { /* NCU short has no GPU distance: none */
+      fmt_milli(want, 3, x, sizeof x);
+      fmt_milli(max_gather, 3, y, sizeof y);
+      verdict(v, SL_WHY_CAPACITY,
+              "no start in window gathers %s NCU (best: %s in at most %d pools)", x, y,
+              (int)o->max_pieces);
     } else if (has_cap) {
       verdict_gap(v, SL_WHY_CAPACITY, o->gpus - max_gather,
                   "no start in window gathers %d GPUs (best: %lld in at most %d pools)",
                   (int)o->gpus, (long long)max_gather, (int)o->max_pieces);
+    } else if (ncu) {
+      fmt_milli(max_gather, 3, y, sizeof y);
+      fmt_milli(want, 3, x, sizeof x);
+      verdict(v, SL_WHY_CAPACITY,
+              "no free GPU at any start in window (best start gathers %s of %s NCU)", y, x);
     } else {
       verdict(v, SL_WHY_CAPACITY,
               "no free GPU at any start in window (best start gathers %lld of %d)",
               (long long)max_gather, (int)o->gpus);
     }
   }
-  if (!have_best && !any_full) out->gpus_filled = (int32_t)max_gather;
+  if (!have_best && !any_full) {
+    /* an NCU order: the NCU, not GPUs (its pools' GPUs are not comparable) */
+    out->gpus_filled = ncu ? 0 : (int32_t)max_gather;
+    out->ncu_milli_filled = ncu ? max_gather : 0;
+  }
   okrc = true;
 
 cleanup:
   free(fill);
   free(best);
+  free(wfill);
+  free(wcur);
   free(desc);
   free(dpos);
   free(fw.cnt);
@@ -837,6 +1030,7 @@ cleanup:
   free(ents);
   free(hascap);
   free(chosen);
+  free(used);
   free(rankpos);
   return okrc;
 }
@@ -873,6 +1067,7 @@ bool sl_market_match(const sl_market_order *order, const sl_market_pool *pools, 
   int32_t *caps = NULL, *capm = NULL, *capv = NULL;
   size_t *dq = NULL, *byk = NULL;
   mkey *keys = NULL;
+  int64_t *unit = NULL;
   rank_ent *ord = NULL;
 
   if (npools == 0) return true; /* nothing to match: not filled, no verdicts */
@@ -903,7 +1098,8 @@ bool sl_market_match(const sl_market_order *order, const sl_market_pool *pools, 
     byk = calloc(nok, sizeof *byk);
     keys = calloc(nok, sizeof *keys);
     capm = calloc(nok * c.nstarts, sizeof *capm);
-    if (!ord || !byk || !keys || !capm) goto cleanup;
+    unit = calloc(nok, sizeof *unit);
+    if (!ord || !byk || !keys || !capm || !unit) goto cleanup;
     size_t n = 0;
     for (size_t i = 0; i < npools; i++) {
       if (!ok[i]) continue;
@@ -914,9 +1110,11 @@ bool sl_market_match(const sl_market_order *order, const sl_market_pool *pools, 
     for (size_t r = 0; r < nok; r++) {
       byk[r] = ord[r].idx;
       keys[r] = ord[r].key;
+      unit[r] = order->ncu_milli_wanted > 0 ? pools[byk[r]].ncu_milli : 1; /* >= 1: static ok */
       window_caps(&c, &pools[byk[r]], &capm[r * c.nstarts], dq);
     }
   }
+  const units un = {unit, order->ncu_milli_wanted > 0 ? order->ncu_milli_wanted : order->gpus};
   if (order->independent_starts) {
     /* each pool offers its most GPUs at any start: one fill over those, as at a single start */
     if (nok > 0 && (capv = calloc(nok, sizeof *capv)) == NULL) goto cleanup;
@@ -927,10 +1125,10 @@ bool sl_market_match(const sl_market_order *order, const sl_market_pool *pools, 
     }
     mctx cv = c;
     cv.nstarts = 1;
-    rc = match_split(&cv, byk, keys, nok, capv, capm, c.nstarts, out);
+    rc = match_split(&cv, byk, keys, &un, nok, capv, capm, c.nstarts, out);
     goto cleanup;
   }
-  rc = match_split(&c, byk, keys, nok, capm, NULL, 0, out);
+  rc = match_split(&c, byk, keys, &un, nok, capm, NULL, 0, out);
 
 cleanup:
   free(ok);
@@ -941,6 +1139,7 @@ cleanup:
   free(dq);
   free(byk);
   free(keys);
+  free(unit);
   free(ord);
   if (!rc) sl_market_result_free(out);
   return rc;

@@ -154,9 +154,6 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "latency_tolerance_ms",
                        "only allowed with objective lowest_latency");
   bool split = sl_vocab_is(placement, SL_PLACEMENT_SPLIT);
-  if (split && has_ncu)
-    return sl_jerr_set(err, SL_E_INVALID_VALUE, "placement",
-                       "an order for an amount of ncu is placed gang (one pool)");
   if (!split && has_pieces)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "max_pieces", "only allowed with placement split");
   if (!split && starts)

@@ -234,7 +234,13 @@ static json_t *quote_json_locked(const sl_trading_book *b, const sl_market_order
                         placements, "ranked", ranked, "reasons", reasons, "pools", "total",
                         (json_int_t)b->m.total, "examined", (json_int_t)b->m.examined, "unexamined",
                         (json_int_t)b->m.unexamined);
-  if (j && o->m.ncu_milli_wanted > 0) json_object_set_new(j, "ncu", milli(o->m.ncu_milli_wanted));
+  if (j && o->m.ncu_milli_wanted > 0) {
+    json_object_set_new(j, "ncu", milli(o->m.ncu_milli_wanted));
+    /* the NCU the placements deliver (issue 15), or the most a split order could gather */
+    json_object_set_new(j, "ncu_delivered",
+                        res->filled ? milli(res->ncu_milli_filled) : json_null());
+    json_object_set_new(j, "ncu_available", milli(res->ncu_milli_filled));
+  }
   if (j) /* a call order: the placement shown is today's; its auction may choose another */
     json_object_set_new(j, "clearing", json_string(o->call ? "call" : "continuous"));
   if (!j || !q->rejected) return j;

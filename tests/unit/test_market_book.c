@@ -136,7 +136,8 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   if (o->objective == SL_OBJ_TRADEOFF) o->money_per_ms_minor = rnd(20);
   /* RTT bands (issue 15): keys stay monotone in price within a bucket */
   if (o->objective == SL_OBJ_LOWEST_LATENCY && rnd(2)) o->latency_tol_us = (int64_t)rnd(40) * 1000;
-  if (!o->split && rnd(4) == 0) o->ncu_milli_wanted = 500 + rnd(8000); /* an amount of NCU */
+  /* an amount of NCU, gang or split (issue 15: split pieces on pools of different models) */
+  if (rnd(4) == 0) o->ncu_milli_wanted = 500 + rnd(o->split ? 20000 : 8000);
   /* partial fills (issue 15): at least min_gpus of gpus */
   if (!o->ncu_milli_wanted && rnd(3) == 0) o->min_gpus = (int32_t)(1 + rnd((uint32_t)o->gpus));
   o->independent_starts = o->split && rnd(2) == 0; /* split pieces at their own starts */
@@ -179,8 +180,8 @@ static void full_match(const model *m, const sl_market_order *o, const char *ori
   assert_true(sl_market_match(o, pools, k, T0, NS, res));
 }
 
-static int n_filled, n_split_filled, n_unexamined; /* the test is not vacuous */
-static int n_nearest[SL_WHY_OUTRANKED + 1];        /* nearest misses checked per reason */
+static int n_filled, n_split_filled, n_split_ncu_filled, n_unexamined; /* not vacuous */
+static int n_nearest[SL_WHY_OUTRANKED + 1]; /* nearest misses checked per reason */
 
 static void compare(const sl_market_book *b, const model *m, const sl_market_order *o,
                     const char *origin, size_t limit) {
@@ -195,6 +196,7 @@ static void compare(const sl_market_book *b, const model *m, const sl_market_ord
   assert_int_equal(bm.total, n);
   assert_int_equal(bm.result.filled, full.filled);
   assert_int_equal(bm.result.gpus_filled, full.gpus_filled);
+  assert_int_equal(bm.result.ncu_milli_filled, full.ncu_milli_filled);
   assert_int_equal(bm.result.npieces, full.npieces);
   for (size_t i = 0; i < full.npieces; i++) {
     assert_int_equal(bm.pools[bm.result.pieces[i].pool].id, pools[full.pieces[i].pool].id);
@@ -244,6 +246,7 @@ static void compare(const sl_market_book *b, const model *m, const sl_market_ord
                        want[SL_WHY_LATENCY] - want[SL_WHY_PRICE]);
   n_filled += full.filled;
   n_split_filled += full.filled && o->split;
+  n_split_ncu_filled += full.filled && o->split && o->ncu_milli_wanted > 0;
   n_unexamined += bm.unexamined > 0;
   sl_market_book_match_free(&bm);
   sl_market_result_free(&full);
@@ -327,9 +330,10 @@ static void test_random_book_agrees_with_full_matcher(void **state) {
     sl_market_book_free(f);
   }
   sl_market_book_free(b);
-  printf("# %d fills (%d split), %d matches left pools unexamined\n", n_filled, n_split_filled,
-         n_unexamined);
-  assert_true(n_filled > 400 && n_split_filled > 100 && n_unexamined > 400);
+  printf("# %d fills (%d split, %d of them for NCU), %d matches left pools unexamined\n", n_filled,
+         n_split_filled, n_split_ncu_filled, n_unexamined);
+  assert_true(n_filled > 400 && n_split_filled > 100 && n_split_ncu_filled > 20 &&
+              n_unexamined > 400);
   printf("# nearest misses checked: latency %d, price %d, capacity %d, budget %d\n",
          n_nearest[SL_WHY_LATENCY], n_nearest[SL_WHY_PRICE], n_nearest[SL_WHY_CAPACITY],
          n_nearest[SL_WHY_BUDGET]);

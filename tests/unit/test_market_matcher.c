@@ -1596,8 +1596,21 @@ static void test_ncu_order(void **state) {
   expect_gang(&r, 1, T0);
   assert_int_equal(r.pieces[0].gpus, 15);
   sl_market_result_free(&r);
-  o.split = true; /* NCU orders are gang only */
-  assert_false(sl_market_match(&o, b.p, b.n, T0, NS, &r));
+  /* split (issue 15, tests/unit/test_market_ncu.c): 12 NCU, the cheapest NCU first: all 16
+   * GPUs of the 0.5-NCU pool (8 NCU), then 4 H100s */
+  o.split = true;
+  o.max_pieces = 4;
+  o.ncu_milli_wanted = 12000;
+  match(&b, &o, &r);
+  assert_true(r.filled);
+  assert_int_equal(r.npieces, 2);
+  assert_int_equal(r.pieces[0].pool, 1);
+  assert_int_equal(r.pieces[0].gpus, 16);
+  assert_int_equal(r.pieces[1].pool, 2);
+  assert_int_equal(r.pieces[1].gpus, 4);
+  assert_int_equal(r.ncu_milli_filled, 12000);
+  expect_verdict(&r, 0, SL_WHY_SPEC, "unrated model cannot deliver NCU");
+  sl_market_result_free(&r);
 }
 
 int main(void) {

@@ -203,8 +203,17 @@ static void test_explicit_defaults_same(void **state) {
   assert_int_equal(o.m.ncu_milli_wanted, 7500);
   assert_int_equal(o.m.gpus, 8);
   sl_market_order_req_free(&o);
-  FAIL("{\"gpus\":null,\"ncu\":\"8\",\"placement\":\"split\"}", NOW, SL_E_INVALID_VALUE,
-       "placement");
+  /* split too (issue 15): pieces on any rated models */
+  o = parse_ok("{\"gpus\":null,\"ncu\":\"24\",\"placement\":\"split\",\"max_pieces\":3,"
+               "\"starts\":\"independent\"}",
+               NOW);
+  assert_int_equal(o.m.ncu_milli_wanted, 24000);
+  assert_true(o.m.split && o.m.independent_starts);
+  assert_int_equal(o.m.max_pieces, 3);
+  sl_market_order_req_free(&o);
+  FAIL("{\"gpus\":null,\"ncu\":\"-1\",\"placement\":\"split\"}", NOW, SL_E_INVALID_VALUE, "ncu");
+  FAIL("{\"gpus\":null,\"ncu\":\"100001\",\"placement\":\"split\"}", NOW, SL_E_INVALID_VALUE,
+       "ncu");
   FAIL("{\"gpus\":null,\"ncu\":\"0\"}", NOW, SL_E_INVALID_VALUE, "ncu");
   FAIL("{\"ncu\":\"8\"}", NOW, SL_E_INVALID_VALUE, "ncu"); /* and gpus: not both */
 

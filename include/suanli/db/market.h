@@ -125,6 +125,9 @@ sl_dbrc sl_db_settings_set(sl_dbc *c, int64_t fee_bp, int64_t free_hours, int64_
 /* The first code in a JSON array of strings that names no region (or, with accelerators,
  * no accelerator model); *first = NULL when all exist (malloc'd otherwise). */
 sl_dbrc sl_db_first_unknown(sl_dbc *c, bool accelerators, const json_t *codes, char **first);
+/* *any = some accelerator that `codes` (a JSON array of model ids, aliases or families) names
+ * has an NCU rating above 0 (issue 15: an order for an amount of NCU needs one). */
+sl_dbrc sl_db_any_rated(sl_dbc *c, const json_t *codes, bool *any);
 
 /* Queue a re-match of one resting order (after it commits), or of all of a tenant's. */
 sl_dbrc sl_db_order_wake(sl_dbc *c, int64_t order, const char *cause);

@@ -80,8 +80,11 @@ typedef struct sl_market_pool {
 typedef struct sl_market_order {
   int32_t gpus; /* >= 1; ignored (but still >= 1) when ncu_milli_wanted > 0 */
   /* > 0: an amount of normalized capacity (thousandths of an NCU) instead of a GPU count
-   * (issue 15; gang only): each pool must give sl_market_gpus_for() GPUs, ceil(wanted / its NCU
-   * per GPU); unrated models fail SPEC.  CHEAPEST then ranks by the hourly cost of those GPUs. */
+   * (issue 15).  Gang: the pool must give sl_market_gpus_for() GPUs, ceil(wanted / its NCU per
+   * GPU), and CHEAPEST ranks by the hourly cost of those GPUs.  Split: pieces on pools of any
+   * rated model, each delivering gpus x its NCU per GPU, together at least `wanted`; CHEAPEST
+   * takes the fill of least hourly cost the rule of src/market/README.md ("Split NCU orders")
+   * finds.  Unrated models fail SPEC. */
   int64_t ncu_milli_wanted;
   /* Partial fills (issue 15): 1..gpus-1 lets the order be filled in part, with at least this
    * many GPUs (gang: one pool giving min_gpus..gpus; split: pieces summing to at least
@@ -157,10 +160,14 @@ typedef struct sl_market_verdict {
 typedef struct sl_market_result {
   bool filled; /* the order can be placed now: in whole, or in part (>= min_gpus) */
   int32_t
-      gpus_filled;         /* filled: GPUs placed by `pieces` (== gpus unless a partial fill);
-                            * not filled: the most GPUs the market offers the order (split: any
-                            * start with at most max_pieces pools; gang: any pool passing the
-                            * static checks, over a whole window), at most gpus (src/market/README.md) */
+      gpus_filled; /* filled: GPUs placed by `pieces` (== gpus unless a partial fill);
+                    * not filled: the most GPUs the market offers the order (split: any
+                    * start with at most max_pieces pools; gang: any pool passing the
+                    * static checks, over a whole window), at most gpus (src/market/README.md) */
+  /* An NCU order (issue 15): filled, the NCU thousandths `pieces` deliver (sum of gpus x NCU
+   * per GPU, at least ncu_milli_wanted); not filled, a split order's most NCU any start gathers
+   * in at most max_pieces pools (gang: 0).  0 for a GPU order. */
+  int64_t ncu_milli_filled;
   sl_market_piece *pieces; /* the chosen fill (gang: one piece), best first */
   size_t npieces;
   sl_market_piece *ranked; /* every feasible (pool, its best start), best first */

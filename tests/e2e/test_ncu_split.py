@@ -1,0 +1,80 @@
+"""Issue 15, buying normalized capacity over several models, end to end: a split order for an
+amount of NCU (src/market/README.md, "Split NCU orders"; api/openapi.yaml, OrderRequest.ncu and
+Quote.ncu_delivered).
+
+Through the real server and PostgreSQL: `"ncu": 16a + 4, "placement": "split"` (a = the
+A100-80GB-SXM's NCU per GPU) over an A100 pool priced at 1.50 per NCU-hour and an H100 pool at
+2.00 buys all 16 A100 GPUs and 4 H100s — the cheapest NCU first, the last piece exactly what is
+still needed; the quote shows the NCU of each placement and in total; the order's two trades are
+charged once each (escrow = the total, every journal transaction sums to zero, the calendar
+equals the trades).  A piece limit of one leaves it unfilled with the NCU available named; bad
+values (ncu with gpus or min_gpus, negative, too large, over unrated models only) are 400 naming
+the field, and change nothing.
+"""
+from decimal import Decimal
+
+from harness import expect_error, expect_status, hour, snapshot, snapshot_diff
+from market_util import Scene, calendar_problems, ledger_problems, minor, money, trade_journal_problems
+
+
+def test_split_ncu_over_two_models():
+    w = Scene(1, "1000.00")
+    c, r = w.c, w.regions[0]
+    h100 = w.e.pool(w.P["token"], r, gpu_count=8, gpus_per_node=8, accelerator="H100-SXM",
+                    price_per_gpu_hour="2.00")
+    a = Decimal(expect_status(w.e.c.get("/v1/accelerators/A100-80GB-SXM", token=w.e.admin), 200)["ncu"])
+    c.check(Decimal("0.25") < a < Decimal("1"), "A100 NCU per GPU %s" % a)
+    a_price = int((a * 150).quantize(Decimal(1)))  # cents per GPU-hour: ~1.50 per NCU-hour
+    a100 = w.e.pool(w.P["token"], r, gpu_count=16, gpus_per_node=8, accelerator="A100-80GB-SXM",
+                    price_per_gpu_hour=money(a_price))
+    pools = [h100["id"], a100["id"]]
+    want = 16 * a + 4  # all 16 A100s, then exactly 4 H100-equivalents
+    hours = 3
+    body = {"ncu": "%.3f" % want, "placement": "split", "duration_hours": hours,
+            "earliest_start": hour(30), "regions": [r]}
+    total = (16 * a_price + 4 * 200) * hours
+
+    for objective in ("cheapest", "cheapest_per_ncu"):
+        qj = w.mk.quote(w.T["token"], dict(body, objective=objective), full=False)
+        got = [(p["pool_id"], p["gpus"], p["ncu"]) for p in qj["placements"]]
+        c.check(qj["filled"] is True and got == [(a100["id"], 16, "%.3f" % (16 * a)), (h100["id"], 4, "4.000")],
+                "%s: placements %s" % (objective, got))
+        c.check(qj["ncu"] == "%.3f" % want and qj["ncu_delivered"] == "%.3f" % want
+                and qj["ncu_available"] == "%.3f" % want and qj["gpus"] == 20 and qj["gpus_available"] == 20
+                and qj["total"] == money(total),
+                "%s: quote %s" % (objective, {k: qj.get(k) for k in ("ncu", "ncu_delivered", "ncu_available",
+                                                                      "gpus", "gpus_available", "total")}))
+
+    # one piece only: no single pool holds the amount; the most NCU one pool offers is named
+    qj = w.mk.quote(w.T["token"], dict(body, max_pieces=1), full=False)
+    best = max(Decimal(8), 16 * a)
+    c.check(qj["filled"] is False and qj["ncu_delivered"] is None and qj["ncu_available"] == "%.3f" % best
+            and qj["placements"] == [],
+            "max_pieces 1: %s" % {k: qj.get(k) for k in ("filled", "ncu_delivered", "ncu_available")})
+    cap = [x for x in qj["reasons"] if x["reason"] == "capacity"]
+    c.check(len(cap) == 1 and "NCU" in (cap[0]["examples"] or [{}])[0].get("detail", ""),
+            "capacity reason %s" % cap)
+
+    # bad input: 400 naming the field, nothing changed
+    before = snapshot()
+    for bad, field in (({"gpus": 4}, "ncu"), ({"ncu": "-1"}, "ncu"), ({"ncu": "100001"}, "ncu"),
+                       ({"ncu": "0"}, "ncu"), ({"min_gpus": 2}, "min_gpus"),
+                       ({"spec": {"accelerators": ["T4G", "K80"]}}, "spec.accelerators")):
+        for path in ("/v1/quotes", "/v1/orders"):
+            res = w.e.c.post(path, dict(body, **bad), token=w.T["token"])
+            expect_error(res, 400, "invalid_value", field)
+    c.check(not snapshot_diff(before, snapshot()), "bad input changed something")
+
+    # the order: two trades, each charged once
+    o = expect_status(w.mk.order(w.T["token"], body), 201)
+    trades = sorted((t["pool_id"], t["gpus"], t["total"]) for t in o["trades"])
+    c.check(o["state"] == "filled" and o["gpus_filled"] == 20
+            and trades == sorted([(a100["id"], 16, money(16 * a_price * hours)), (h100["id"], 4, money(800 * hours))]),
+            "order %s %s trades %s" % (o["state"], o.get("reason"), trades))
+    avail, escrow = w.mk.avail_escrow(w.T["id"])
+    c.check((avail, escrow) == (100000 - total, total),
+            "balances available %d escrow %d, expected %d and %d" % (avail, escrow, 100000 - total, total))
+    c.check(sum(minor(t["total"]) for t in o["trades"]) == total, "trades total")
+    for p in trade_journal_problems([t["id"] for t in o["trades"]]) + ledger_problems() + calendar_problems(pools):
+        c.add(p)
+    c.done()
