@@ -27,11 +27,12 @@ const sl_db_stmt sl_db_stmts_market[] = {
      " VALUES ($1, 'open', $2::jsonb, $3, $4, to_timestamp($5::bigint), to_timestamp($6::bigint),"
      " $7, to_timestamp($8::bigint), " TEXT_ARRAY("$9") ", $10, $11, $12, " TEXT_ARRAY(
          "$13") ", " TEXT_ARRAY("$14") ", coalesce($15, 'continuous'), $16) RETURNING id"},
-    {"order_lock_open",
-     "SELECT request::text, tenant_id, gpus_filled FROM orders WHERE id = $1 AND state = 'open'"
-     " FOR UPDATE"},
-    /* the GPUs a part of the order bought (partial fills, schema/025) */
-    {"order_add_filled", "UPDATE orders SET gpus_filled = gpus_filled + $2::int WHERE id = $1"},
+    {"order_lock_open", "SELECT request::text, tenant_id, gpus_filled, ncu_filled_milli FROM orders"
+                        " WHERE id = $1 AND state = 'open'"
+                        " FOR UPDATE"},
+    /* the GPUs and NCU a part of the order bought (partial fills, schema/025 and 029) */
+    {"order_add_filled", "UPDATE orders SET gpus_filled = gpus_filled + $2::int,"
+                         " ncu_filled_milli = ncu_filled_milli + $3::bigint WHERE id = $1"},
     {"order_set_state",
      "UPDATE orders SET state = $2, reason = $3, updated_at = sl_now(),"
      " filled_at = CASE WHEN $2 = 'filled' THEN sl_now() ELSE filled_at END WHERE id = $1"},
@@ -203,7 +204,7 @@ sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id) {
 }
 
 sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *tenant,
-                              int32_t *filled) {
+                              int32_t *filled, int64_t *ncu_filled) {
   char b[24];
   const char *v[1] = {sl_db_i64(b, id)};
   PGresult *r;
@@ -213,14 +214,15 @@ sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *
   *request = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
   *tenant = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
   *filled = (int32_t)strtol(PQgetvalue(r, 0, 2), NULL, 10);
+  *ncu_filled = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
   PQclear(r);
   return *request ? SL_DB_OK : SL_DB_HARD;
 }
 
-sl_dbrc sl_db_order_add_filled(sl_dbc *c, int64_t id, int32_t gpus) {
-  char b[24], g[24];
-  const char *v[2] = {sl_db_i64(b, id), sl_db_i64(g, gpus)};
-  return sl_db_exec(c, "order_add_filled", 2, v, NULL);
+sl_dbrc sl_db_order_add_filled(sl_dbc *c, int64_t id, int32_t gpus, int64_t ncu_milli) {
+  char b[24], g[24], n[24];
+  const char *v[3] = {sl_db_i64(b, id), sl_db_i64(g, gpus), sl_db_i64(n, ncu_milli)};
+  return sl_db_exec(c, "order_add_filled", 3, v, NULL);
 }
 
 sl_dbrc sl_db_order_set_state(sl_dbc *c, int64_t id, const char *state, const char *reason) {

@@ -793,10 +793,12 @@ static int32_t need_of(const sl_market_order *m, const bpool *p) {
   return sl_market_gpus_for(m, &mp);
 }
 
-/* The fewest GPUs pool p may give for order m (a partial-fill order: min_gpus). */
+/* The fewest GPUs pool p may give for order m (a partial-fill order: min_gpus, or for an NCU
+ * order the GPUs of min_ncu_milli_filled). */
 static int32_t min_of(const sl_market_order *m, const bpool *p) {
   if (m->ncu_milli_wanted <= 0) return sl_market_min_gpus_for(m, NULL);
-  return need_of(m, p);
+  sl_market_pool mp = {.ncu_milli = p->ncu_milli};
+  return sl_market_min_gpus_for(m, &mp);
 }
 
 /* A lower bound of capacity_gap that reads no bookings: GPUs short of the whole pool. */

@@ -252,6 +252,9 @@ static bool args_valid(const sl_market_order *o, const sl_market_pool *pools, si
   if (o->min_gpus < 0 || o->min_gpus > o->gpus) return false;
   if (o->independent_starts && !o->split) return false;
   if (o->ncu_milli_wanted > 0 && o->min_gpus != 0 && o->min_gpus != o->gpus) return false;
+  if (o->min_ncu_milli_filled < 0 ||
+      (o->min_ncu_milli_filled > 0 && o->min_ncu_milli_filled > o->ncu_milli_wanted))
+    return false; /* only with an amount of NCU, and at most that */
   if ((unsigned)o->objective > SL_OBJ_CHEAPEST_PER_NCU) return false;
   if (o->objective == SL_OBJ_TRADEOFF && o->money_per_ms_minor < 0) return false;
   if ((unsigned)o->intra > SL_INTRA_OTHER || (unsigned)o->min_inter > SL_INTER_INFINIBAND)
@@ -469,7 +472,10 @@ static void fill_piece(const mctx *c, sl_market_piece *pc, size_t idx, int64_t s
 static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int32_t *caps,
                        size_t *dq, sl_market_result *out) {
   const sl_market_order *o = c->o;
-  const bool partial = o->min_gpus > 0 && o->min_gpus < o->gpus && o->ncu_milli_wanted <= 0;
+  const bool ncu = o->ncu_milli_wanted > 0;
+  const bool partial =
+      ncu ? o->min_ncu_milli_filled > 0 && o->min_ncu_milli_filled < o->ncu_milli_wanted
+          : o->min_gpus > 0 && o->min_gpus < o->gpus;
   char a[SL_MONEY_STRLEN], b[SL_MONEY_STRLEN], f[24], u[24];
   rank_ent *ents = NULL;
   size_t n = 0;
@@ -519,7 +525,11 @@ static bool match_gang(const mctx *c, const bool *ok, const int64_t *totals, int
     size_t found = 0;
     while (caps[found] < g) found++; /* exists: g <= best */
     ents[n].key = pool_key(o, p);
-    ents[n].prio = partial ? -g : 0; /* a partial-fill order: the most GPUs first */
+    /* a partial-fill order: the most GPUs (an NCU order: the most NCU, at most the amount, so
+     * that every whole placement ties) first */
+    const int64_t gave = ncu ? sat_mul(g, p->ncu_milli) : g;
+    const int64_t cap = ncu ? o->ncu_milli_wanted : o->gpus;
+    ents[n].prio = !partial ? 0 : -(gave < cap ? gave : cap);
     ents[n].start = start_of(c, found);
     ents[n].id = p->id;
     ents[n].idx = i;
@@ -782,8 +792,10 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, cons
   }
 
   size_t nbest = 0, best_t = 0;
-  /* the fewest units a fill may give: an NCU order is filled whole */
-  const int64_t lo = ncu ? want : sl_market_min_gpus_for(o, NULL);
+  /* the fewest units a fill may give (an NCU order: min_ncu_milli_filled, else whole) */
+  const int64_t lo = !ncu                          ? sl_market_min_gpus_for(o, NULL)
+                     : o->min_ncu_milli_filled > 0 ? o->min_ncu_milli_filled
+                                                   : want;
   int64_t best_got = 0;
   bool have_best = false, any_full = false;
   mscore best_score;
@@ -815,11 +827,11 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, cons
       if (top < want) {
         if (top > max_gather) max_gather = top;
         if (top < lo) continue;
-        /* a partial fill (GPU orders only: unit 1): the max_pieces largest caps (ties: key
-         * order) gather the most GPUs any fill at this start can; taken whole, in key order */
+        /* a partial fill: the max_pieces largest caps (ties: key order) gather the most units
+         * any fill at this start can; taken whole (all their GPUs), in key order */
         n = 0;
         for (size_t e = 0; e < nd && e < kmax; e++) {
-          take tk = {desc[e].r, (int32_t)desc[e].cap};
+          take tk = {desc[e].r, capm[desc[e].r * c->nstarts + t]};
           size_t j = n++;
           for (; j > 0 && fill[j - 1].r > tk.r; j--) fill[j] = fill[j - 1];
           fill[j] = tk;
@@ -1195,6 +1207,12 @@ bool sl_market_nearer(const sl_market_verdict *a, const sl_market_pool *pa,
 
 int32_t sl_market_min_gpus_for(const sl_market_order *o, const sl_market_pool *p) {
   if (o->ncu_milli_wanted <= 0 && o->min_gpus > 0 && o->min_gpus < o->gpus) return o->min_gpus;
+  if (o->ncu_milli_wanted > 0 && o->min_ncu_milli_filled > 0 &&
+      o->min_ncu_milli_filled < o->ncu_milli_wanted && p->ncu_milli > 0) {
+    int64_t g =
+        o->min_ncu_milli_filled / p->ncu_milli + (o->min_ncu_milli_filled % p->ncu_milli != 0);
+    return g > INT32_MAX ? 0 : (int32_t)g;
+  }
   return sl_market_gpus_for(o, p);
 }
 

@@ -66,6 +66,8 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   memset(out, 0, sizeof *out);
   int64_t gpus = 0, hours = 0, earliest = 0, latest = 0, expires = 0, max_pieces = 16;
   int64_t max_price = -1, max_ncu_price = -1, mpm = -1, max_rtt = -1, ncu = 0, min_gpus = 0;
+  int64_t min_ncu_filled = 0;
+  bool has_min_ncu_filled = false;
   int64_t tol = -1;
   bool has_latest = false, has_max_price = false, has_ncu_price = false, has_mpm = false,
        has_rtt = false, has_expires = false, has_pieces = false, has_objective = false,
@@ -80,6 +82,8 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   const sl_jfield f[] = {
       {"gpus", SL_JT_INT, gpus_required, &gpus, &has_gpus, 1, 100000, NULL},
       {"ncu", SL_JT_MILLI, false, &ncu, &has_ncu, 1, 100000000, NULL},
+      {"min_ncu_filled", SL_JT_MILLI, false, &min_ncu_filled, &has_min_ncu_filled, 1, 100000000,
+       NULL},
       {"min_gpus", SL_JT_INT, false, &min_gpus, &has_min_gpus, 1, 100000, NULL},
       {"duration_hours", SL_JT_HOURS, true, &hours, NULL, 1, 2160, NULL},
       {"earliest_start", SL_JT_START, true, &earliest, NULL, 0, 1, NULL},
@@ -123,7 +127,12 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "ncu", "give gpus or ncu, not both");
   if (has_min_gpus && has_ncu)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "min_gpus",
-                       "only allowed with gpus (an order for an amount of ncu fills whole)");
+                       "only allowed with gpus (an order for ncu has min_ncu_filled)");
+  if (has_min_ncu_filled && !has_ncu)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "min_ncu_filled",
+                       "only allowed with ncu (an order for gpus has min_gpus)");
+  if (has_min_ncu_filled && min_ncu_filled > ncu)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "min_ncu_filled", "must not exceed ncu");
   if (has_min_gpus && min_gpus > gpus)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "min_gpus", "must not exceed gpus (%lld)",
                        (long long)gpus);
@@ -166,6 +175,9 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
   if (call && split)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "clearing",
                        "clearing call orders are placed gang (one pool)");
+  if (call && has_min_ncu_filled)
+    return sl_jerr_set(err, SL_E_INVALID_VALUE, "clearing",
+                       "clearing call orders are filled whole (no min_ncu_filled)");
   if (call && has_min_gpus)
     return sl_jerr_set(err, SL_E_INVALID_VALUE, "clearing",
                        "clearing call orders are filled whole (no min_gpus)");
@@ -203,6 +215,8 @@ bool sl_market_order_parse(json_t *body, int64_t now, sl_market_order_req *out, 
    * gives sl_market_gpus_for) */
   m->gpus = has_ncu ? (int32_t)((ncu + 999) / 1000) : (int32_t)gpus;
   m->ncu_milli_wanted = has_ncu ? ncu : 0;
+  /* == ncu: whole (0) */
+  m->min_ncu_milli_filled = has_min_ncu_filled && min_ncu_filled < ncu ? min_ncu_filled : 0;
   m->min_gpus = has_min_gpus && min_gpus < gpus ? (int32_t)min_gpus : 0; /* == gpus: whole */
   m->duration_slots = (int32_t)hours;
   m->earliest_start = earliest;

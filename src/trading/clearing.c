@@ -290,7 +290,11 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
       rc = buy(c, o, pool, start, op->gpus, p.prices[op->pool], &bought, &why);
       if (rc != SL_DB_OK) goto cleanup;
       if (bought) {
-        rc = sl_db_order_add_filled(c, o->id, op->gpus); /* orders.gpus_filled (schema/025) */
+        int64_t ncu = 0; /* an order for ncu: the NCU bought (schema/029) */
+        for (size_t i = 0; o->req.m.ncu_milli_wanted > 0 && i < o->b.m.npools; i++)
+          if (o->b.m.pools[i].id == pool && o->b.m.pools[i].ncu_milli > 0)
+            ncu = (int64_t)op->gpus * o->b.m.pools[i].ncu_milli;
+        rc = sl_db_order_add_filled(c, o->id, op->gpus, ncu); /* gpus_filled (schema/025) */
         if (rc != SL_DB_OK) goto cleanup;
         snprintf(reason, sizeof reason, "filled by call auction round %lld of region %s",
                  (long long)a->round, a->region);

@@ -307,26 +307,42 @@ void sl_trading_summary(const sl_trading_book *b, char *out, size_t len) {
   }
 }
 
-/* The pieces of a match (`got` GPUs) are bought: count them and set the order's state — filled,
- * or for a good-till order filled in part, open with the rest resting (src/market/README.md,
- * "Partial fills").  A replacement of a failed-over trade counts nothing (counted already). */
+/* "partly filled: 6 of 8 GPUs" or, for an order for ncu, "partly filled: 18.000 of 24.000 NCU"
+ * (the parts bought before this match included). */
+static void part_text(const sl_market_order_req *o, int32_t got, int64_t got_ncu, char *buf,
+                      size_t len) {
+  if (o->m.ncu_milli_wanted > 0) {
+    int64_t have = o->ncu_filled_before + got_ncu,
+            asked = o->ncu_filled_before + o->m.ncu_milli_wanted;
+    snprintf(buf, len, "partly filled: %lld.%03lld of %lld.%03lld NCU", (long long)(have / 1000),
+             (long long)(have % 1000), (long long)(asked / 1000), (long long)(asked % 1000));
+  } else {
+    snprintf(buf, len, "partly filled: %d of %d GPUs", (int)o->filled_before + (int)got,
+             (int)o->filled_before + (int)o->m.gpus);
+  }
+}
+
+/* The pieces of a match (`got` GPUs, `got_ncu` NCU thousandths for an order for ncu) are bought:
+ * count them and set the order's state — filled, or for a good-till order filled in part, open
+ * with the rest resting (src/market/README.md, "Partial fills").  A replacement of a
+ * failed-over trade counts nothing (counted already). */
 static sl_dbrc finish(sl_dbc *c, int64_t order_id, const sl_market_order_req *o, int32_t got,
-                      sl_trading_outcome *outcome, char *reason, size_t reason_len,
+                      int64_t got_ncu, sl_trading_outcome *outcome, char *reason, size_t reason_len,
                       json_t **filled) {
-  bool part = !o->replacing && o->m.ncu_milli_wanted <= 0 && got < o->m.gpus;
-  sl_dbrc rc = o->replacing ? SL_DB_OK : sl_db_order_add_filled(c, order_id, got);
+  bool part = !o->replacing &&
+              (o->m.ncu_milli_wanted > 0 ? got_ncu < o->m.ncu_milli_wanted : got < o->m.gpus);
+  sl_dbrc rc = o->replacing ? SL_DB_OK : sl_db_order_add_filled(c, order_id, got, got_ncu);
   if (rc != SL_DB_OK) return rc;
-  int have = (int)o->filled_before + (int)got, asked = (int)o->filled_before + (int)o->m.gpus;
+  char what[96];
+  part_text(o, got, got_ncu, what, sizeof what);
   const char *st = sl_vocab_name(SL_ORDER_STATE_FILLED);
   *outcome = SL_TRADING_FILLED;
   if (part && o->good_till) {
     *outcome = SL_TRADING_PARTIAL;
     st = sl_vocab_name(SL_ORDER_STATE_OPEN);
-    snprintf(reason, reason_len, "partly filled: %d of %d GPUs; the rest rests on the book", have,
-             asked);
+    snprintf(reason, reason_len, "%s; the rest rests on the book", what);
   } else if (part) {
-    snprintf(reason, reason_len, "partly filled: %d of %d GPUs; the rest is cancelled", have,
-             asked);
+    snprintf(reason, reason_len, "%s; the rest is cancelled", what);
   }
   return filled ? sl_db_order_set_state_get(c, order_id, st, reason, filled)
                 : sl_db_order_set_state(c, order_id, st, reason);
@@ -359,7 +375,8 @@ sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_marke
     }
     rc = sl_db_savepoint(c, "sl_pieces");
     bool retry = false;
-    int32_t got = b.m.result.gpus_filled; /* < o->m.gpus: a partial fill (min_gpus) */
+    int32_t got = b.m.result.gpus_filled;          /* < o->m.gpus: a partial fill (min_gpus) */
+    int64_t got_ncu = b.m.result.ncu_milli_filled; /* an order for ncu: the NCU placed */
     for (size_t i = 0; rc == SL_DB_OK && i < b.m.result.npieces && !retry; i++) {
       const sl_market_piece *p = &b.m.result.pieces[i];
       int64_t trade = 0, pool = b.m.pools[p->pool].id;
@@ -389,7 +406,7 @@ sl_dbrc sl_trading_execute(sl_dbc *c, int64_t order_id, int64_t tenant, sl_marke
     }
     sl_trading_book_free(&b);
     if (rc != SL_DB_OK) return rc;
-    if (!retry) return finish(c, order_id, o, got, outcome, reason, reason_len, filled);
+    if (!retry) return finish(c, order_id, o, got, got_ncu, outcome, reason, reason_len, filled);
     sl_trading_retries_add(1);
   }
   snprintf(reason, reason_len, "the capacity kept changing while matching; try again");

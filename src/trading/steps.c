@@ -27,9 +27,10 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
   json_t *req = NULL;
   int64_t tenant = 0;
   int32_t filled = 0;
+  int64_t ncu_filled = 0;
   sl_dbrc rc = sl_db_savepoint(c, "sl_order");
   if (rc != SL_DB_OK) return rc;
-  rc = sl_db_order_lock_open(c, id, &req, &tenant, &filled);
+  rc = sl_db_order_lock_open(c, id, &req, &tenant, &filled, &ncu_filled);
   if (rc == SL_DB_NOROWS) return SL_DB_OK; /* filled, cancelled or expired meanwhile */
   if (rc != SL_DB_OK) return rc;
   sl_market_order_req o;
@@ -53,10 +54,22 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
     o.m.gpus -= filled;
     o.m.min_gpus = o.m.gpus > 1 ? 1 : 0; /* the minimum is met: any part of the rest will do */
   }
+  if (ncu_filled > 0 && o.m.ncu_milli_wanted > 0) { /* an order for ncu filled in part */
+    if (ncu_filled >= o.m.ncu_milli_wanted) {
+      sl_market_order_req_free(&o);
+      return sl_db_order_set_state(c, id, sl_vocab_name(SL_ORDER_STATE_FILLED), "");
+    }
+    o.filled_before = filled;
+    o.ncu_filled_before = ncu_filled;
+    o.m.ncu_milli_wanted -= ncu_filled;
+    o.m.gpus = (int32_t)((o.m.ncu_milli_wanted + 999) / 1000);
+    o.m.min_ncu_milli_filled = o.m.ncu_milli_wanted > 1 ? 1 : 0; /* any part of the rest */
+  }
   sl_trading_outcome out;
   char reason[512], why[600];
   rc = sl_trading_execute(c, id, tenant, &o, sl_clock_now(), &out, reason, sizeof reason, NULL);
   int asked = (int)(o.filled_before + o.m.gpus);
+  int64_t ncu_asked = o.m.ncu_milli_wanted > 0 ? o.ncu_filled_before + o.m.ncu_milli_wanted : 0;
   sl_market_order_req_free(&o);
   if (rc != SL_DB_OK) {
     sl_db_rollback_to_savepoint(c, "sl_order");
@@ -67,6 +80,12 @@ static sl_dbrc rematch(sl_dbc *c, int64_t id) {
            out == SL_TRADING_FILLED ? "resting order filled" : "resting order part-filled",
            json_pack("{s:I}", "order_id", (json_int_t)id));
     return SL_DB_OK;
+  }
+  if (ncu_filled > 0 && ncu_asked > 0) { /* the rest found nothing: say what is bought already */
+    snprintf(why, sizeof why, "partly filled: %lld.%03lld of %lld.%03lld NCU; the rest: %s",
+             (long long)(ncu_filled / 1000), (long long)(ncu_filled % 1000),
+             (long long)(ncu_asked / 1000), (long long)(ncu_asked % 1000), reason);
+    return sl_db_order_set_state(c, id, sl_vocab_name(SL_ORDER_STATE_OPEN), why);
   }
   if (filled > 0) { /* the rest found nothing: say what is bought already */
     snprintf(why, sizeof why, "partly filled: %d of %d GPUs; the rest: %s", (int)filled, asked,

@@ -25,7 +25,8 @@ TRADE_KEYS = {"id", "order_id", "tenant_id", "provider_id", "pool_id", "region",
 TRADE_KEYS_DISPATCH = {"lost_gpus", "replaces_trade_id"}  # added with dispatch (schema 004)
 ORDER_KEYS = {"id", "tenant_id", "state", "reason", "request", "gpus", "min_gpus", "gpus_filled", "created_at",
               "updated_at", "filled_at", "trades",
-              "clearing", "clearing_region", "clearing_rounds"}  # clearing: issue 15 (schema 028)
+              "clearing", "clearing_region", "clearing_rounds",  # clearing: issue 15 (schema 028)
+              "ncu_filled"}  # null for an order for gpus (schema 029)
 PLACEMENT_KEYS = {"pool_id", "provider_id", "region", "accelerator", "rtt_ms", "rtt_source", "start", "end", "gpus", "ncu", "unit_price",
                   "price_per_ncu_hour", "total"}
 QUOTE_KEYS = {"filled", "gpus", "gpus_available", "total", "window", "placements", "ranked", "reasons", "pools",

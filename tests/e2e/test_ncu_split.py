@@ -11,6 +11,7 @@ equals the trades).  A piece limit of one leaves it unfilled with the NCU availa
 values (ncu with gpus or min_gpus, negative, too large, over unrated models only) are 400 naming
 the field, and change nothing.
 """
+import time
 from decimal import Decimal
 
 from harness import expect_error, expect_status, hour, snapshot, snapshot_diff
@@ -76,5 +77,64 @@ def test_split_ncu_over_two_models():
             "balances available %d escrow %d, expected %d and %d" % (avail, escrow, 100000 - total, total))
     c.check(sum(minor(t["total"]) for t in o["trades"]) == total, "trades total")
     for p in trade_journal_problems([t["id"] for t in o["trades"]]) + ledger_problems() + calendar_problems(pools):
+        c.add(p)
+    c.done()
+
+
+def _wait(mk, oid, token, pred, timeout=10.0):
+    deadline = time.time() + timeout
+    o = mk.get_order(oid, token)
+    while time.time() < deadline and not pred(o):
+        time.sleep(0.1)
+        o = mk.get_order(oid, token)
+    return o
+
+
+def test_ncu_partial_fills():
+    """`min_ncu_filled`: 8 NCU asked, split, with only 4 H100s (4 NCU) free.  Fill-or-kill with at
+    least 3: the order buys the 4 and is `filled` with ncu_filled 4.000, the rest cancelled; with
+    at least 5 it is killed.  Good-till with at least 2 (another window): it buys 4 NCU and rests
+    `open`; when an A100 pool appears the book worker buys the rest, ceil(4 / a) A100 GPUs, and the
+    order is `filled` with ncu_filled >= 8 — each part its own trade, the money exact."""
+    w = Scene(1, "1000.00")
+    c, r = w.c, w.regions[0]
+    h100 = w.e.pool(w.P["token"], r, gpu_count=4, gpus_per_node=4, accelerator="H100-SXM",
+                    price_per_gpu_hour="2.00")
+    pools = [h100["id"]]
+    body = {"ncu": "8", "placement": "split", "duration_hours": 2, "earliest_start": hour(30),
+            "regions": [r]}
+    qj = w.mk.quote(w.T["token"], dict(body, min_ncu_filled="3"), full=False)
+    c.check(qj["filled"] is True and qj["ncu_delivered"] == "4.000" and qj["gpus_available"] == 4,
+            "partial quote %s" % {k: qj.get(k) for k in ("filled", "ncu_delivered", "gpus_available")})
+    o = expect_status(w.mk.order(w.T["token"], dict(body, min_ncu_filled="5")), 201)
+    c.check(o["state"] == "killed" and o["ncu_filled"] == "0.000" and o["trades"] == [], "min 5: %s %s" % (o["state"], o["reason"]))
+    o = expect_status(w.mk.order(w.T["token"], dict(body, min_ncu_filled="3")), 201)
+    c.check(o["state"] == "filled" and o["ncu_filled"] == "4.000" and o["gpus_filled"] == 4
+            and o["reason"] == "partly filled: 4.000 of 8.000 NCU; the rest is cancelled"
+            and [(t["pool_id"], t["gpus"]) for t in o["trades"]] == [(h100["id"], 4)],
+            "fill-or-kill part: %s %s %r %s" % (o["state"], o["ncu_filled"], o["reason"], o["trades"]))
+    spent, fok = 4 * 200 * 2, o
+
+    gt = dict(body, earliest_start=hour(40), min_ncu_filled="2", time_in_force="good_till", expires_at=hour(60))
+    o = expect_status(w.mk.order(w.T["token"], gt), 201)
+    c.check(o["state"] == "open" and o["ncu_filled"] == "4.000" and o["reason"].startswith("partly filled: 4.000 of 8.000 NCU"),
+            "good-till part: %s %s %r" % (o["state"], o["ncu_filled"], o["reason"]))
+    spent += 4 * 200 * 2
+    a = Decimal(expect_status(w.e.c.get("/v1/accelerators/A100-80GB-SXM", token=w.e.admin), 200)["ncu"])
+    a100 = w.e.pool(w.P["token"], r, gpu_count=16, gpus_per_node=8, accelerator="A100-80GB-SXM",
+                    price_per_gpu_hour="1.00")
+    pools.append(a100["id"])
+    need = int(-(-4 // a))
+    o2 = _wait(w.mk, o["id"], w.T["token"], lambda x: x["state"] != "open", timeout=10)
+    parts = [(t["pool_id"], t["gpus"]) for t in o2["trades"]]
+    c.check(o2["state"] == "filled" and Decimal(o2["ncu_filled"]) == 4 + need * a and o2["gpus_filled"] == 4 + need
+            and parts == [(h100["id"], 4), (a100["id"], need)],
+            "good-till rest: %s %s %s %r" % (o2["state"], o2["ncu_filled"], parts, o2["reason"]))
+    spent += need * 100 * 2
+    avail, escrow = w.mk.avail_escrow(w.T["id"])
+    c.check((avail, escrow) == (100000 - spent, spent),
+            "balances available %d escrow %d, expected %d and %d" % (avail, escrow, 100000 - spent, spent))
+    ids = [t["id"] for t in fok["trades"] + o2["trades"]]
+    for p in trade_journal_problems(ids) + ledger_problems() + calendar_problems(pools):
         c.add(p)
     c.done()

@@ -138,6 +138,9 @@ static void random_order(sl_market_order *o, const char **acc, const char **reg,
   if (o->objective == SL_OBJ_LOWEST_LATENCY && rnd(2)) o->latency_tol_us = (int64_t)rnd(40) * 1000;
   /* an amount of NCU, gang or split (issue 15: split pieces on pools of different models) */
   if (rnd(4) == 0) o->ncu_milli_wanted = 500 + rnd(o->split ? 20000 : 8000);
+  /* with a least part (min_ncu_milli_filled) for a third of them */
+  if (o->ncu_milli_wanted && rnd(3) == 0)
+    o->min_ncu_milli_filled = 1 + rnd((uint32_t)o->ncu_milli_wanted);
   /* partial fills (issue 15): at least min_gpus of gpus */
   if (!o->ncu_milli_wanted && rnd(3) == 0) o->min_gpus = (int32_t)(1 + rnd((uint32_t)o->gpus));
   o->independent_starts = o->split && rnd(2) == 0; /* split pieces at their own starts */

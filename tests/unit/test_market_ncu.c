@@ -236,6 +236,56 @@ static void test_independent_starts(void **state) {
   sl_market_result_free(&r);
 }
 
+/* Partial fills (min_ncu_milli_filled): split, the max_pieces largest offers in NCU when no
+ * full fill exists; gang, the pool giving the most NCU (at least the minimum). */
+static void test_partial(void **state) {
+  (void)state;
+  book b = {.n = 0};
+  add_pool(&b, 1, 200, 6, 1000); /* 6 NCU */
+  add_pool(&b, 2, 100, 10, 500); /* 5 NCU */
+  add_pool(&b, 3, 10, 8, 250);   /* 2 NCU */
+  sl_market_order o = mk_order(16000, 2);
+  o.max_pieces = 2;
+  sl_market_result r;
+  match(&b, &o, &r);
+  assert_false(r.filled);
+  assert_int_equal(r.ncu_milli_filled, 11000);
+  sl_market_result_free(&r);
+  o.min_ncu_milli_filled = 11001;
+  match(&b, &o, &r);
+  assert_false(r.filled);
+  sl_market_result_free(&r);
+  o.min_ncu_milli_filled = 11000; /* the two largest offers, whole, in key order */
+  match(&b, &o, &r);
+  expect_pieces(&r, 2, (size_t[]){1, 0}, (int32_t[]){10, 6});
+  assert_int_equal(r.ncu_milli_filled, 11000);
+  assert_int_equal(r.gpus_filled, 16);
+  sl_market_result_free(&r);
+  o.max_pieces = 3; /* 13 NCU in three pieces: still a part */
+  match(&b, &o, &r);
+  assert_int_equal(r.npieces, 3);
+  assert_int_equal(r.ncu_milli_filled, 13000);
+  sl_market_result_free(&r);
+  /* gang: the most NCU one pool gives, at least 5 NCU: the H100 pool's 6 */
+  o.split = false;
+  o.max_pieces = 1;
+  o.min_ncu_milli_filled = 5000;
+  match(&b, &o, &r);
+  expect_pieces(&r, 1, (size_t[]){0}, (int32_t[]){6});
+  assert_int_equal(r.ncu_milli_filled, 6000);
+  assert_int_equal(r.verdicts[2].why, SL_WHY_CAPACITY); /* 2 NCU < 5 */
+  sl_market_result_free(&r);
+  /* a whole fill beats any part */
+  o.ncu_milli_wanted = 5000;
+  o.min_ncu_milli_filled = 1000;
+  match(&b, &o, &r);
+  expect_pieces(&r, 1, (size_t[]){0}, (int32_t[]){5}); /* 10.00 an hour either way: lower id */
+  assert_int_equal(r.ncu_milli_filled, 5000);
+  sl_market_result_free(&r);
+  o.min_ncu_milli_filled = 5001; /* more than asked: invalid */
+  assert_false(sl_market_match(&o, b.p, b.n, T0, NS, &r));
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Property test against a brute force                                                       */
 
@@ -257,6 +307,7 @@ static int32_t wmin(const sl_market_pool *p, size_t t, size_t dur) {
 typedef struct {
   bool any, in_budget; /* a fill exists (ignoring budgets), one within them */
   int64_t opt;         /* least hourly cost of a fill, ignoring budgets (-1 none) */
+  int64_t most;        /* the most NCU any vector of at most max_pieces pools gives */
 } brute;
 
 /* Every vector of GPUs per pool (caps[i] each, at most k non-zero) over the ok pools. */
@@ -270,7 +321,9 @@ static void enumerate(const book *b, const sl_market_order *o, const int32_t *ca
       h += (int64_t)g[j] * b->p[j].price_minor;
       used += g[j] > 0;
     }
-    if (used > o->max_pieces || got < o->ncu_milli_wanted) return;
+    if (used > o->max_pieces) return;
+    if (got > out->most) out->most = got;
+    if (got < o->ncu_milli_wanted) return;
     out->any = true;
     if (out->opt < 0 || h < out->opt) out->opt = h;
     if ((o->budget_hourly_minor < 0 || h <= o->budget_hourly_minor) &&
@@ -320,7 +373,8 @@ static void test_ncu_brute_force(void **state) {
   (void)state;
   static const int64_t ratings[] = {-1, 250, 500, 700, 1000, 1500};
   int64_t worst = 0; /* CHEAPEST: the most over the optimum, in tenths of a percent */
-  int nfilled = 0, ncheap = 0, nexact = 0, nbound = 0, nunfilled = 0, nmodels = 0, nindep = 0;
+  int nfilled = 0, npart = 0, ncheap = 0, nexact = 0, nbound = 0, nunfilled = 0, nmodels = 0,
+      nindep = 0;
   for (int k = 0; k < 3000; k++) {
     book b = {.n = 0};
     size_t np = 1 + rnd(4);
@@ -343,6 +397,9 @@ static void test_ncu_brute_force(void **state) {
     if (rnd(5) == 0) o.max_ncu_price_minor = 50 + rnd(200);
     bool budget = rnd(4) == 0;
     if (budget) o.budget_hourly_minor = 100 + rnd(1500);
+    /* a partial fill of at least min_ncu_milli_filled (a third of the orders) */
+    if (rnd(3) == 0) o.min_ncu_milli_filled = 1 + rnd((uint32_t)o.ncu_milli_wanted);
+    const int64_t lo = o.min_ncu_milli_filled ? o.min_ncu_milli_filled : o.ncu_milli_wanted;
     size_t nstarts = (size_t)((o.latest_start - o.earliest_start) / H) + 1;
     bool ok[MAXP];
     for (size_t i = 0; i < b.n; i++) {
@@ -351,7 +408,7 @@ static void test_ncu_brute_force(void **state) {
                                    p->price_minor * 1000 <= o.max_ncu_price_minor * p->ncu_milli);
     }
 
-    brute bf = {false, false, -1};
+    brute bf = {false, false, -1, 0};
     int64_t greedy = -1;
     int32_t caps[NS][MAXP], g[MAXP] = {0};
     for (size_t t = 0; t < nstarts; t++)
@@ -374,8 +431,15 @@ static void test_ncu_brute_force(void **state) {
 
     sl_market_result r;
     match(&b, &o, &r);
-    if (!budget) assert_int_equal(r.filled, bf.any);
-    if (!bf.in_budget) assert_false(r.filled);
+    /* whole when a whole fill exists; else the most NCU, when that is at least the minimum */
+    bool part = !bf.any && bf.most >= lo;
+    if (!budget) assert_int_equal(r.filled, bf.any || part);
+    /* (under a budget, a part at another start may stand in for a whole fill over budget) */
+    if (!bf.in_budget && !o.min_ncu_milli_filled) assert_false(r.filled);
+    if (r.filled && !bf.any) {
+      assert_int_equal(r.ncu_milli_filled, bf.most);
+      npart++;
+    }
     if (!r.filled) {
       nunfilled++;
       assert_int_equal(r.npieces, 0);
@@ -406,11 +470,13 @@ static void test_ncu_brute_force(void **state) {
     nindep += o.independent_starts;
     assert_int_equal(r.ncu_milli_filled, got);
     assert_int_equal(r.gpus_filled, gpus);
-    assert_true(got >= o.ncu_milli_wanted && got - o.ncu_milli_wanted < umax);
+    if (bf.any && !budget)
+      assert_true(got >= o.ncu_milli_wanted && got - o.ncu_milli_wanted < umax);
+    assert_true(got >= lo);
     if (o.budget_hourly_minor >= 0) assert_true(h <= o.budget_hourly_minor);
     /* CHEAPEST: never dearer than the plain greedy, and within one GPU-hour of the dearest
      * pool of the optimum when the piece limit does not bind */
-    if (o.objective == SL_OBJ_CHEAPEST && !budget) {
+    if (o.objective == SL_OBJ_CHEAPEST && !budget && bf.any) {
       int64_t pmax = 0;
       size_t nok = 0;
       for (size_t i = 0; i < b.n; i++)
@@ -429,18 +495,20 @@ static void test_ncu_brute_force(void **state) {
     }
     sl_market_result_free(&r);
   }
+  printf("# %d partial fills\n", npart);
   printf("# %d filled (%d over several models, %d independent), %d not filled; cheapest without "
          "budget: %d, %d at the exact optimum, %d checked against the bound, worst +%lld.%lld%%\n",
          nfilled, nmodels, nindep, nunfilled, ncheap, nexact, nbound, (long long)(worst / 10),
          (long long)(worst % 10));
-  assert_true(nfilled > 500 && nunfilled > 300 && nmodels > 100 && nbound > 100);
+  assert_true(nfilled > 500 && nunfilled > 300 && nmodels > 100 && nbound > 100 && npart > 50);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_two_models),         cmocka_unit_test(test_exact_last_piece),
       cmocka_unit_test(test_piece_limit_repair), cmocka_unit_test(test_limits_and_budget),
-      cmocka_unit_test(test_independent_starts), cmocka_unit_test(test_ncu_brute_force),
+      cmocka_unit_test(test_independent_starts), cmocka_unit_test(test_partial),
+      cmocka_unit_test(test_ncu_brute_force),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

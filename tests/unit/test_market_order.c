@@ -215,6 +215,18 @@ static void test_explicit_defaults_same(void **state) {
   FAIL("{\"gpus\":null,\"ncu\":\"100001\",\"placement\":\"split\"}", NOW, SL_E_INVALID_VALUE,
        "ncu");
   FAIL("{\"gpus\":null,\"ncu\":\"0\"}", NOW, SL_E_INVALID_VALUE, "ncu");
+  /* a least part of an NCU order (issue 15): only with ncu, at most ncu; equal is whole */
+  o = parse_ok("{\"gpus\":null,\"ncu\":\"24\",\"min_ncu_filled\":\"12.5\"}", NOW);
+  assert_int_equal(o.m.min_ncu_milli_filled, 12500);
+  sl_market_order_req_free(&o);
+  o = parse_ok("{\"gpus\":null,\"ncu\":\"24\",\"min_ncu_filled\":\"24\"}", NOW);
+  assert_int_equal(o.m.min_ncu_milli_filled, 0);
+  sl_market_order_req_free(&o);
+  FAIL("{\"gpus\":null,\"ncu\":\"24\",\"min_ncu_filled\":\"24.001\"}", NOW, SL_E_INVALID_VALUE,
+       "min_ncu_filled");
+  FAIL("{\"gpus\":null,\"ncu\":\"24\",\"min_ncu_filled\":\"0\"}", NOW, SL_E_INVALID_VALUE,
+       "min_ncu_filled");
+  FAIL("{\"min_ncu_filled\":\"2\"}", NOW, SL_E_INVALID_VALUE, "min_ncu_filled");
   FAIL("{\"ncu\":\"8\"}", NOW, SL_E_INVALID_VALUE, "ncu"); /* and gpus: not both */
 
   /* partial fills (issue 15): min_gpus 1..gpus; equal to gpus is whole (0 in the order) */

@@ -69,11 +69,13 @@ typedef struct sl_db_order_new {
 
 sl_dbrc sl_db_order_insert(sl_dbc *c, const sl_db_order_new *o, int64_t *id);
 /* Lock an open order for matching; NOROWS when it is not open (or not there).  *filled: the
- * GPUs its earlier parts bought (a good-till order filled in part). */
+ * GPUs its earlier parts bought (a good-till order filled in part); *ncu_filled: their NCU in
+ * thousandths (an order for ncu, schema/029). */
 sl_dbrc sl_db_order_lock_open(sl_dbc *c, int64_t id, json_t **request, int64_t *tenant,
-                              int32_t *filled);
-/* Count `gpus` more GPUs bought by a part of order id (orders.gpus_filled). */
-sl_dbrc sl_db_order_add_filled(sl_dbc *c, int64_t id, int32_t gpus);
+                              int32_t *filled, int64_t *ncu_filled);
+/* Count `gpus` more GPUs (and `ncu_milli` more NCU thousandths) bought by a part of order id
+ * (orders.gpus_filled, orders.ncu_filled_milli). */
+sl_dbrc sl_db_order_add_filled(sl_dbc *c, int64_t id, int32_t gpus, int64_t ncu_milli);
 sl_dbrc sl_db_order_set_state(sl_dbc *c, int64_t id, const char *state, const char *reason);
 /* One order with its trades; tenant != 0 restricts to that tenant. */
 /* sl_db_order_set_state, returning the order as sl_db_order_get would (*order owned by the

@@ -90,6 +90,11 @@ typedef struct sl_market_order {
    * many GPUs (gang: one pool giving min_gpus..gpus; split: pieces summing to at least
    * min_gpus); 0 or gpus = all or nothing.  Not with ncu_milli_wanted (invalid). */
   int32_t min_gpus;
+  /* Partial fills of an NCU order (issue 15): 1..ncu_milli_wanted-1 lets it be filled in part,
+   * with at least this many NCU thousandths (gang: one pool giving ceil(min / its NCU) GPUs or
+   * more; split: pieces delivering at least this much); 0 or ncu_milli_wanted = whole.  Only
+   * with ncu_milli_wanted (else invalid). */
+  int64_t min_ncu_milli_filled;
   int32_t duration_slots;               /* hours, >= 1 */
   int64_t earliest_start, latest_start; /* slot-aligned, earliest <= latest */
   /* spec (each optional; all given ones must hold) */
@@ -192,7 +197,8 @@ sl_market_why sl_market_static_check(const sl_market_order *o, const sl_market_p
  * p->ncu_milli) (0 when the pool is unrated or the count does not fit int32). */
 int32_t sl_market_gpus_for(const sl_market_order *o, const sl_market_pool *p);
 /* The fewest GPUs pool p may give for order o: o->min_gpus for a partial-fill order
- * (0 < min_gpus < gpus), else sl_market_gpus_for(o, p). */
+ * (0 < min_gpus < gpus), ceil(min_ncu_milli_filled / p->ncu_milli) for a partial-fill NCU order,
+ * else sl_market_gpus_for(o, p). */
 int32_t sl_market_min_gpus_for(const sl_market_order *o, const sl_market_pool *p);
 
 /* The most free GPUs pool p keeps over a whole window of the order's duration at any start

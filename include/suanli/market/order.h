@@ -40,6 +40,7 @@ typedef struct sl_market_order_req {
    * m.gpus / m.min_gpus describe the rest), and whether this match replaces a failed-over trade
    * (its GPUs are counted already) */
   int32_t filled_before;
+  int64_t ncu_filled_before; /* an order for ncu: the NCU (thousandths) earlier parts bought */
   bool replacing;
   json_t *accelerators, *regions, *excluded; /* borrowed arrays or NULL */
   const char **lists;                        /* owned storage for m.accelerators/regions/excluded */
