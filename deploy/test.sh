@@ -15,7 +15,9 @@
 #                tools/checks/check_vocab.py: api/vocab.def = api/openapi.yaml and the
 #                CHECKs of a freshly migrated database (with its self-test)
 #      slurm     tests/slurm/smoke.sh against the private Slurm cluster (deploy/slurm.sh)
-#      e2e       python3 tests/e2e/run.py with build-asan/suanlid       (when it exists), and
+#      e2e       python3 tests/e2e/run.py --shards 2 with build-asan/suanlid (when it exists):
+#                the modules in two processes at once, each on a database of its own, then
+#                the timing-sensitive ones and test_ops alone (tests/e2e/README.md); and
 #                bench/market_quality.sh on 50 jobs (smoke: no timing; needs glpsol)
 #      contract  tests/contract/run.sh                                  (when it exists)
 #      browser   tests/browser/run.sh: the dashboard in headless chromium, and a real
@@ -33,7 +35,8 @@
 # Environment: SUANLI_DATABASE_URL (use that server: the test databases are created on it with
 # CREATE DATABASE, so its role needs CREATEDB), SUANLI_PG_PORT (private cluster port, default
 # 15432), SUANLI_TEST_ONLY (space-separated stage names to run, e.g. "unit e2e browser"),
-# SUANLI_TEST_NO_BUILD=1 (reuse build/ and build-asan/ as they are).
+# SUANLI_TEST_NO_BUILD=1 (reuse build/ and build-asan/ as they are), SUANLI_E2E_SHARDS (the e2e
+# stage's worker processes, default 2; 1 runs the suite in one process, in module order).
 # The private cluster is stopped at the end only when this script started it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -225,7 +228,8 @@ if want_stage e2e && [[ -f tests/e2e/run.py && $ASAN_OK == 0 ]]; then
   record "e2e" 0 1 "(not run: build-asan/ did not build)"
 elif want_stage e2e && [[ -f tests/e2e/run.py ]]; then
   fresh_db suanli_test_e2e
-  # ~5 minutes on an idle 2-core machine; the limit leaves room for a loaded one
+  # the shards make their own databases next to this one (suanli_test_e2e_shard<i>) and drop them;
+  # the limit leaves room for a loaded machine
   run_stage "e2e" parse_e2e 1500 env \
     SUANLI_BIN="$SL_ROOT/build-asan/suanlid" \
     SUANLI_DATABASE_URL="$FRESH_URL" \
@@ -239,7 +243,7 @@ elif want_stage e2e && [[ -f tests/e2e/run.py ]]; then
     SUANLI_WEBHOOK_ALLOW="127.0.0.0/8" \
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    python3 tests/e2e/run.py
+    python3 tests/e2e/run.py --shards "${SUANLI_E2E_SHARDS:-2}"
   # The market-quality benchmark on a tiny instance (50 jobs, relaxed, not timed, results
   # thrown away): catches breakage of bench/market_quality.sh and checks on the way that its
   # trades break no constraint, every non-fill is explained truly and the LP bounds hold

@@ -44,7 +44,7 @@ def pick_port():
     order = list(PORTS)
     start = secrets.randbelow(len(order))
     for p in order[start:] + order[:start]:
-        if p in _used_ports:
+        if p in _used_ports or not harness.port_ok(p):
             continue
         s = socket.socket()
         try:

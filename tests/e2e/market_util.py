@@ -198,7 +198,7 @@ def pick_ports(n, start=18440):
     out = []
     order = list(range(start, PORT_RANGE.stop)) + list(range(PORT_RANGE.start, start))
     for p in order:
-        if port_free(p):
+        if harness.port_ok(p) and port_free(p):
             out.append(p)
             if len(out) == n:
                 return out

@@ -63,6 +63,8 @@ US = 1000000
 
 def pick_port():
     for p in PORTS:
+        if not harness.port_ok(p):
+            continue
         s = socket.socket()
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -126,7 +128,7 @@ def epoch_of(s):
 
 def psql_stdin(url, text, timeout=120):
     """Run SQL text (any size) through psql's stdin; returns stdout.  ON_ERROR_STOP."""
-    p = subprocess.run(["psql", url, "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1"], input=text,
+    p = subprocess.run([harness.PSQL, url, "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1"], input=text,
                        capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
         raise Failed("psql failed (%s...): %s" % (text[:160], p.stderr.strip()[:800]))
@@ -151,11 +153,14 @@ _snap_sql = {}
 
 def snapshot(url):
     """{table: md5} of every table of `url` but request logs and what workers change on their
-    own (the same exclusions as harness.snapshot, on another database)."""
+    own (the same exclusions as harness.snapshot, on another database).  Tables only, as in
+    harness.snapshot: a view is a function of them (and region_rtt, which estimates every
+    pair of regions, took seconds per snapshot)."""
     if url not in _snap_sql:
         cols = {}
-        for t, c in L.rows(url, "SELECT table_name, column_name FROM information_schema.columns"
-                                " WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"):
+        for t, c in L.rows(url, "SELECT c.table_name, c.column_name FROM information_schema.columns c"
+                                " JOIN pg_tables p ON p.schemaname = c.table_schema AND p.tablename = c.table_name"
+                                " WHERE c.table_schema = 'public' ORDER BY c.table_name, c.ordinal_position"):
             cols.setdefault(t, []).append(c)
         parts = []
         for t in sorted(cols):

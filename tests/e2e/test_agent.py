@@ -35,6 +35,12 @@ from harness import Collector, Failed, Skip, check, error_problems, hour
 from dispatch_util import PrivateEnv, wait_for
 from market_util import minor
 
+# run.py --shards: run these tests alone, after the shards (timing-sensitive: reads and a wake-up
+# within 3 s while long polls wait)
+E2E_ALONE = ("test_agent_long_poll_holds_no_thread_or_connection",)
+# and the rest in the shard of the other modules that use the Slurm test cluster
+E2E_GROUP = "slurm"
+
 FUNDS = "10000.00"
 AGENT_HOST = {"kind": "agent", "config": {"mode": "host"}}
 AGENT_SLURM = {"kind": "agent", "config": {"mode": "slurm", "partition": "gpu"}}

@@ -23,6 +23,9 @@ from dispatch_util import PrivateEnv, wait_for
 from market_util import Market
 from test_agent import AGENT_HOST, AGENT_SLURM, _agent_pool, _buy, _events, _market, _need_slurm, agent_once
 
+# run.py --shards: in the shard of the other modules that use the Slurm test cluster
+E2E_GROUP = "slurm"
+
 HOME = "exchange-home"
 FRANKFURT, SINGAPORE = (50.1109, 8.6821), (1.3521, 103.8198)
 

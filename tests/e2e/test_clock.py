@@ -97,7 +97,7 @@ def test_clock_frozen_forward_only_running():
                   "\\! SUANLI_CLOCK=test SUANLI_DATABASE_URL='%s' %s clock set '+1 hour' >/dev/null\n"
                   "SELECT (extract(epoch FROM sl_now()) * 1000000)::bigint;\nCOMMIT;\n"
                   "SELECT (extract(epoch FROM sl_now()) * 1000000)::bigint;\n" % (url, harness.binary()))
-        r = subprocess.run(["psql", url, "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1"], input=script,
+        r = subprocess.run([harness.PSQL, url, "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1"], input=script,
                            capture_output=True, text=True, timeout=60)
         vals = [int(x) for x in r.stdout.split()]
         c.check(r.returncode == 0 and len(vals) == 3 and vals[0] == vals[1] and vals[2] == vals[0] + 3600 * 10 ** 6,

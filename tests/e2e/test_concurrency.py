@@ -29,6 +29,10 @@ from harness import Collector, check, env, hour
 from market_util import (Market, PortServer, book_quiet, calendar_problems, ids_sql, ledger_problems, minor, money,
                          pick_ports, q, trade_journal_problems)
 
+# run.py --shards: run this module alone, after the shards (timing-sensitive: 32 threads racing on
+# two servers of its own; resting orders racing pool creation)
+E2E_ALONE = True
+
 N_POOLS = 10
 GPUS_PER_POOL = 8
 N_TENANTS = 8

@@ -30,6 +30,12 @@ from harness import Collector, Failed, Skip, check, hour, parse_ts
 from dispatch_util import PrivateEnv, Receiver, wait_for
 from market_util import bp_of, minor, money
 
+# run.py --shards: run these tests alone, after the shards (timing-sensitive: dispatch to Slurm
+# within 10 s of the trade)
+E2E_ALONE = ("test_slurm_reserve_cancel_and_too_big",)
+# and the rest in the shard of the other modules that use the Slurm test cluster
+E2E_GROUP = "slurm"
+
 TENANT_FUNDS = "10000.00"
 
 

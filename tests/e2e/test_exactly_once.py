@@ -54,6 +54,16 @@ from harness import Collector, Failed, check, hour
 from dispatch_util import PrivateEnv, Srv, wait_for
 from market_util import minor
 
+# run.py --shards: run these tests alone, after the shards (timing-sensitive: sleeps past a 3 s
+# claim lease, the outcome resolution window, heartbeat timeouts)
+E2E_ALONE = ("test_commit_reply_lost_per_money_route",
+             "test_commit_outcome_unknown",
+             "test_claim_outlives_lease_two_servers",
+             "test_killed_claim_resolves_in_seconds",
+             "test_crash_windows_health_and_failover",
+             "test_crash_window_dispatch_failure",
+             "test_taken_over_claim_is_fenced")
+
 # ---------------------------------------------------------------- the proxy
 
 
@@ -357,7 +367,7 @@ def test_commit_outcome_unknown():
 def hold_tenant_rows(e, t, seconds):
     """Lock the tenant's ledger accounts from another connection for `seconds` (an order's
     escrow posting waits on them); returns the psql process (close its stdin, then wait)."""
-    holder = subprocess.Popen(["psql", e.url, "-X", "-q", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+    holder = subprocess.Popen([harness.PSQL, e.url, "-X", "-q", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     holder.stdin.write("BEGIN; SELECT 1 FROM ledger_accounts WHERE owner_id = %d FOR UPDATE;\n"
                        "SELECT pg_sleep(%d); COMMIT;\n" % (t["id"], seconds))

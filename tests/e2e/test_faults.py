@@ -35,6 +35,10 @@ from harness import Collector, Failed, check, hour
 from dispatch_util import PrivateEnv, wait_for
 from market_util import minor, money
 
+# run.py --shards: run these tests alone, after the shards (timing-sensitive: a pool offline
+# 9.5..15.5 s after its heartbeat, measured in real seconds)
+E2E_ALONE = ("test_failover_silent_pool",)
+
 # ---------------------------------------------------------------- shared checks
 
 

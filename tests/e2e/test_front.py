@@ -14,6 +14,10 @@ import time
 
 from harness import (ROOT, Collector, Server, Skip, check, env, error_problems, free_port, psql, quote_lit)
 
+# run.py --shards: run this module alone, after the shards (timing-sensitive: HAProxy's whole-
+# request deadline and connection cap)
+E2E_ALONE = True
+
 
 class _R:
     def __init__(self, status, headers, body, raw):

@@ -13,6 +13,11 @@ import time
 
 from harness import (RUN, Collector, Failed, Server, check, env, error_problems, hour, psql, quote_lit, uniq)
 
+# run.py --shards: run these tests alone, after the shards (timing-sensitive: a flood and a
+# slowloris against servers with small budgets)
+E2E_ALONE = ("test_flood_from_one_token_gets_429_while_another_tenant_is_served",
+             "test_slowloris_from_many_addresses_does_not_starve_legitimate_requests")
+
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 
 

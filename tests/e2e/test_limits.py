@@ -12,6 +12,12 @@ import time
 from harness import (Collector, Server, check, env, error_problems, psql, quote_lit, snapshot,
                      snapshot_diff, ts, utcnow)
 
+# run.py --shards: run these tests alone, after the shards (timing-sensitive: request budgets per
+# second; answers within 0.4 s while refusals are held)
+E2E_ALONE = ("test_account_limits_override_the_kind_rate",
+             "test_refusals_over_a_token_budget_are_held",
+             "test_address_budget_refusals_are_counted_not_audited")
+
 
 def _audit(request_id):
     return json.loads(psql("SELECT coalesce(json_agg(a), '[]') FROM audit_log a WHERE request_id = %s"

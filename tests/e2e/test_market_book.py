@@ -23,6 +23,13 @@ import time
 from harness import Collector, env, hour
 from market_util import Market, PortServer, minor, money, pick_ports, q, q1
 
+# run.py --shards: run these tests alone, after the shards (timing-sensitive: the book's
+# connection found by the query it last ran; a 32-client burst, none slower than 2 s; a change
+# listed within 2 s)
+E2E_ALONE = ("test_lost_notification_reconnect_and_pruned_feed_recover",
+             "test_keepalive_burst_of_32_clients",
+             "test_listing_etag_304_and_invalidation")
+
 SEED = 20261202
 
 

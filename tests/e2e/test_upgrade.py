@@ -38,7 +38,7 @@ def _previous_release(url):
         with open(path, encoding="utf-8") as f:
             sql = f.read()
         p = subprocess.run(
-            ["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+            [harness.PSQL, url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
              "-c", "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET client_min_messages = warning", "-f", "-"],
             input=sql + "\nINSERT INTO schema_migrations(version, name) VALUES (%d, '%s');\n" % (version, name),
             capture_output=True, text=True, timeout=120)
