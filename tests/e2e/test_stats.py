@@ -10,10 +10,6 @@ import re
 
 from harness import Collector, check, env, error_problems, hour, snapshot, snapshot_diff
 
-# run.py --shards: run these tests alone, after the shards (timing-sensitive: it expects a new
-# pool's health still unknown, before the simulated adapter's first heartbeat)
-E2E_ALONE = ("test_metrics_exposition",)
-
 MODEL = "H100-SXM"
 
 
@@ -170,7 +166,10 @@ def test_metrics_exposition():
     c.check(val("suanli_trades_total", region=R1, accelerator=MODEL) == 2, "R1 trades %s" % val("suanli_trades_total", region=R1))
     c.check(val("suanli_trade_gpu_hours_total", region=R1) == 7, "R1 GPU-hours %s" % val("suanli_trade_gpu_hours_total", region=R1))
     c.check(abs(val("suanli_trade_value_usd_total", region=R1) - 17.50) < 1e-9, "R1 value %s" % val("suanli_trade_value_usd_total", region=R1))
-    c.check(val("suanli_pools", region=R1, health="unknown") == 1, "R1 pools %s" % [x for x in m if x[0] == "suanli_pools" and x[1].get("region") == R1])
+    # one pool in R1: health "unknown" until the simulated adapter's first heartbeat, "healthy"
+    # after it (the heartbeat may come first on a loaded machine)
+    r1 = [(lb.get("health"), v) for n, lb, v in m if n == "suanli_pools" and lb.get("region") == R1 and v]
+    c.check(len(r1) == 1 and r1[0][1] == 1 and r1[0][0] in ("unknown", "healthy"), "R1 pools %s" % r1)
     c.check(val("suanli_http_requests_total", method="POST", route="/v1/orders", status="201") >= 3, "order counter")
     c.check(val("process_resident_memory_bytes") > 0 and val("process_open_fds") > 0, "process metrics")
     c.check(any(n == "suanli_db_pool_acquires_total" and v > 0 for n, _, v in m), "pool counters")
