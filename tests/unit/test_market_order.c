@@ -198,7 +198,7 @@ static void test_explicit_defaults_same(void **state) {
   assert_int_equal(o.m.objective, SL_OBJ_CHEAPEST_PER_NCU);
   sl_market_order_req_free(&o);
 
-  /* an amount of NCU instead of gpus (gang only; gpus records it rounded up) */
+  /* an amount of NCU instead of gpus (gpus records it rounded up) */
   o = parse_ok("{\"gpus\":null,\"ncu\":\"7.5\"}", NOW);
   assert_int_equal(o.m.ncu_milli_wanted, 7500);
   assert_int_equal(o.m.gpus, 8);
