@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "market_fixture.h"
 #include "suanli/market/book.h"
 #include "suanli/market/market.h"
 
@@ -512,18 +513,7 @@ static void put_plain(sl_market_book *b, int64_t id, const char *region, const c
 
 /* A gang order without limits, starting in the first `starts` + 1 hours. */
 static sl_market_order plain_order(int32_t gpus, int32_t dur, int64_t starts) {
-  return (sl_market_order){.gpus = gpus,
-                           .duration_slots = dur,
-                           .earliest_start = T0,
-                           .latest_start = T0 + starts * H,
-                           .min_memory_gb = -1,
-                           .min_ncu_milli = -1,
-                           .max_rtt_us = -1,
-                           .max_price_minor = -1,
-                           .max_ncu_price_minor = -1,
-                           .budget_hourly_minor = -1,
-                           .budget_total_minor = -1,
-                           .max_pieces = 1};
+  return fx_order(gpus, dur, T0, T0 + starts * H);
 }
 
 /* The id of a book match's nearest miss of reason w, which is also its first example. */

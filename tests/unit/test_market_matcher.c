@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "market_fixture.h"
 #include "suanli/market/market.h"
 
 #define H    INT64_C(3600)
@@ -37,23 +38,8 @@ static sl_market_pool *add_pool(book *b, int64_t id, int64_t price, int32_t nfre
   assert_true(b->n < MAXP);
   size_t i = b->n++;
   for (size_t s = 0; s < NS; s++) b->fr[i][s] = nfree;
-  sl_market_pool *p = &b->p[i];
-  *p = (sl_market_pool){.id = id,
-                        .region = "us-east-1",
-                        .accelerator = "H100-SXM",
-                        .memory_gb = 80,
-                        .ncu_milli = 1000,
-                        .intra = SL_INTRA_NVLINK,
-                        .inter = SL_INTER_INFINIBAND,
-                        .inter_gbps = 400,
-                        .price_minor = price,
-                        .avail_from = T0,
-                        .avail_until = T0 + NS * H,
-                        .active = true,
-                        .down = false,
-                        .rtt_us = 10000,
-                        .free = b->fr[i]};
-  return p;
+  b->p[i] = fx_pool(id, price, b->fr[i], T0, T0 + NS * H);
+  return &b->p[i];
 }
 
 /* Book `g` GPUs of pool i in slots [from, to). */
@@ -62,25 +48,7 @@ static void book_slots(book *b, size_t i, size_t from, size_t to, int32_t g) {
 }
 
 static sl_market_order mk_order(int32_t gpus, int32_t dur) {
-  return (sl_market_order){.gpus = gpus,
-                           .duration_slots = dur,
-                           .earliest_start = T0,
-                           .latest_start = T0 + (NS - dur) * H,
-                           .min_memory_gb = -1,
-                           .min_ncu_milli = -1,
-                           .intra = SL_INTRA_ANY,
-                           .min_inter = SL_INTER_NONE,
-                           .min_inter_gbps = 0,
-                           .has_origin = false,
-                           .max_rtt_us = -1,
-                           .max_price_minor = -1,
-                           .max_ncu_price_minor = -1,
-                           .budget_hourly_minor = -1,
-                           .budget_total_minor = -1,
-                           .split = false,
-                           .max_pieces = 1,
-                           .objective = SL_OBJ_CHEAPEST,
-                           .money_per_ms_minor = 0};
+  return fx_order(gpus, dur, T0, T0 + (NS - dur) * H);
 }
 
 static void match(const book *b, const sl_market_order *o, sl_market_result *r) {

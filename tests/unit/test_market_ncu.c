@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "market_fixture.h"
 #include "suanli/market/market.h"
 
 #define H    INT64_C(3600)
@@ -38,40 +39,19 @@ static sl_market_pool *add_pool(book *b, int64_t id, int64_t price, int32_t nfre
   size_t i = b->n++;
   for (size_t s = 0; s < NS; s++) b->fr[i][s] = nfree;
   sl_market_pool *p = &b->p[i];
-  *p = (sl_market_pool){.id = id,
-                        .region = "us-east-1",
-                        .accelerator = ncu == 1000 ? "H100-SXM" : "other",
-                        .memory_gb = 80,
-                        .ncu_milli = ncu,
-                        .intra = SL_INTRA_NVLINK,
-                        .inter = SL_INTER_INFINIBAND,
-                        .inter_gbps = 400,
-                        .price_minor = price,
-                        .avail_from = T0,
-                        .avail_until = T0 + NS * H,
-                        .active = true,
-                        .rtt_us = 10000,
-                        .free = b->fr[i]};
+  *p = fx_pool(id, price, b->fr[i], T0, T0 + NS * H);
+  p->accelerator = ncu == 1000 ? "H100-SXM" : "other";
+  p->ncu_milli = ncu;
   return p;
 }
 
 /* A split order for `ncu` thousandths of an NCU for `dur` hours starting at T0. */
 static sl_market_order mk_order(int64_t ncu, int32_t dur) {
-  return (sl_market_order){.gpus = (int32_t)((ncu + 999) / 1000),
-                           .ncu_milli_wanted = ncu,
-                           .duration_slots = dur,
-                           .earliest_start = T0,
-                           .latest_start = T0,
-                           .min_memory_gb = -1,
-                           .min_ncu_milli = -1,
-                           .max_rtt_us = -1,
-                           .max_price_minor = -1,
-                           .max_ncu_price_minor = -1,
-                           .budget_hourly_minor = -1,
-                           .budget_total_minor = -1,
-                           .split = true,
-                           .max_pieces = 16,
-                           .objective = SL_OBJ_CHEAPEST};
+  sl_market_order o = fx_order((int32_t)((ncu + 999) / 1000), dur, T0, T0);
+  o.ncu_milli_wanted = ncu;
+  o.split = true;
+  o.max_pieces = 16;
+  return o;
 }
 
 static void match(const book *b, const sl_market_order *o, sl_market_result *r) {
