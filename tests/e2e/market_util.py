@@ -308,13 +308,14 @@ class Market:
     def patch_pool(self, token, pid, body):
         return self.c.patch("/v1/pools/%d" % pid, body, token=token)
 
-    def wait_order(self, oid, token, states=("filled",), timeout=10.0):
-        """Poll GET /v1/orders/{id} until its state is one of `states`; returns the last order."""
+    def wait_order(self, oid, token, states=("filled",), timeout=10.0, pred=None):
+        """Poll GET /v1/orders/{id} until its state is one of `states` (or, given pred, until
+        pred(order) holds); returns the last order."""
         deadline = time.time() + timeout
         o = None
         while time.time() < deadline:
             o = self.get_order(oid, token)
-            if o["state"] in states:
+            if pred(o) if pred else o["state"] in states:
                 return o
             time.sleep(0.1)
         return o
@@ -337,3 +338,17 @@ class Scene:
     def pool(self, region, price, gpus=8):
         return self.e.pool(self.P["token"], region, gpu_count=gpus, gpus_per_node=gpus,
                            price_per_gpu_hour=price)
+
+    def money_checks(self, orders, spent, pools, funded=100000):
+        """The tenant (funded with `funded` minor units) paid exactly `spent` into escrow, the
+        trades of `orders` total `spent`, one trade transaction per trade, every journal
+        transaction sums to zero, the ledger holds, the calendar of `pools` equals the trades."""
+        c = self.c
+        avail, escrow = self.mk.avail_escrow(self.T["id"])
+        c.check((avail, escrow) == (funded - spent, spent),
+                "balances available %d escrow %d, expected %d and %d" % (avail, escrow, funded - spent, spent))
+        trades = [t for o in orders for t in o["trades"]]
+        total = sum(minor(t["total"]) for t in trades)
+        c.check(total == spent, "the orders' trades total %d, expected %d" % (total, spent))
+        for p in trade_journal_problems([t["id"] for t in trades]) + ledger_problems() + calendar_problems(pools):
+            c.add(p)

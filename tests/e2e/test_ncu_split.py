@@ -11,11 +11,10 @@ equals the trades).  A piece limit of one leaves it unfilled with the NCU availa
 values (ncu with gpus or min_gpus, negative, too large, over unrated models only) are 400 naming
 the field, and change nothing.
 """
-import time
 from decimal import Decimal
 
 from harness import expect_error, expect_status, hour, snapshot, snapshot_diff
-from market_util import Scene, calendar_problems, ledger_problems, minor, money, trade_journal_problems
+from market_util import Scene, money
 
 
 def test_split_ncu_over_two_models():
@@ -72,22 +71,8 @@ def test_split_ncu_over_two_models():
     c.check(o["state"] == "filled" and o["gpus_filled"] == 20
             and trades == sorted([(a100["id"], 16, money(16 * a_price * hours)), (h100["id"], 4, money(800 * hours))]),
             "order %s %s trades %s" % (o["state"], o.get("reason"), trades))
-    avail, escrow = w.mk.avail_escrow(w.T["id"])
-    c.check((avail, escrow) == (100000 - total, total),
-            "balances available %d escrow %d, expected %d and %d" % (avail, escrow, 100000 - total, total))
-    c.check(sum(minor(t["total"]) for t in o["trades"]) == total, "trades total")
-    for p in trade_journal_problems([t["id"] for t in o["trades"]]) + ledger_problems() + calendar_problems(pools):
-        c.add(p)
+    w.money_checks([o], total, pools)
     c.done()
-
-
-def _wait(mk, oid, token, pred, timeout=10.0):
-    deadline = time.time() + timeout
-    o = mk.get_order(oid, token)
-    while time.time() < deadline and not pred(o):
-        time.sleep(0.1)
-        o = mk.get_order(oid, token)
-    return o
 
 
 def test_ncu_partial_fills():
@@ -125,16 +110,11 @@ def test_ncu_partial_fills():
                     price_per_gpu_hour="1.00")
     pools.append(a100["id"])
     need = int(-(-4 // a))
-    o2 = _wait(w.mk, o["id"], w.T["token"], lambda x: x["state"] != "open", timeout=10)
+    o2 = w.mk.wait_order(o["id"], w.T["token"], pred=lambda x: x["state"] != "open", timeout=10)
     parts = [(t["pool_id"], t["gpus"]) for t in o2["trades"]]
     c.check(o2["state"] == "filled" and Decimal(o2["ncu_filled"]) == 4 + need * a and o2["gpus_filled"] == 4 + need
             and parts == [(h100["id"], 4), (a100["id"], need)],
             "good-till rest: %s %s %s %r" % (o2["state"], o2["ncu_filled"], parts, o2["reason"]))
     spent += need * 100 * 2
-    avail, escrow = w.mk.avail_escrow(w.T["id"])
-    c.check((avail, escrow) == (100000 - spent, spent),
-            "balances available %d escrow %d, expected %d and %d" % (avail, escrow, 100000 - spent, spent))
-    ids = [t["id"] for t in fok["trades"] + o2["trades"]]
-    for p in trade_journal_problems(ids) + ledger_problems() + calendar_problems(pools):
-        c.add(p)
+    w.money_checks([fok, o2], spent, pools)
     c.done()

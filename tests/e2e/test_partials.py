@@ -11,10 +11,9 @@ independently; and bad min_gpus / starts values refused
 with 400 naming the field, nothing changed.  Each test builds its own regions and pools (named
 with the run's tag) and restricts its orders to them.
 """
-import time
 
 from harness import expect_error, expect_status, hour, snapshot, snapshot_diff
-from market_util import Scene, calendar_problems, ledger_problems, minor, trade_journal_problems
+from market_util import Scene
 
 
 class World(Scene):
@@ -36,20 +35,8 @@ class World(Scene):
         return b
 
     def money_checks(self, order, spent):
-        """The tenant paid exactly `spent` (minor units) into escrow, one trade transaction per
-        trade, every journal transaction sums to zero, the calendar equals the trades."""
-        c = self.c
-        avail, escrow = self.mk.avail_escrow(self.T["id"])
-        c.check((avail, escrow) == (100000 - spent, spent),
-                "balances available %d escrow %d, expected %d and %d" % (avail, escrow, 100000 - spent, spent))
-        total = sum(minor(t["total"]) for t in order["trades"])
-        c.check(total == spent, "the order's trades total %d, expected %d" % (total, spent))
-        for p in trade_journal_problems([t["id"] for t in order["trades"]]):
-            c.add(p)
-        for p in ledger_problems():
-            c.add(p)
-        for p in calendar_problems(self.pools):
-            c.add(p)
+        """Scene.money_checks of one order over this world's pools."""
+        super().money_checks([order], spent, self.pools)
 
 
 def test_fill_or_kill_gang_partial():
@@ -110,15 +97,6 @@ def test_fill_or_kill_split_partial():
     c.done()
 
 
-def _wait(mk, oid, token, pred, timeout=10.0):
-    deadline = time.time() + timeout
-    o = mk.get_order(oid, token)
-    while time.time() < deadline and not pred(o):
-        time.sleep(0.1)
-        o = mk.get_order(oid, token)
-    return o
-
-
 def test_good_till_partial_rests_then_fills():
     """6 GPUs asked, at least 3, good-till, one start: a pool of 4 (1.00) gives 4 now; the order
     stays `open` with gpus_filled 4 and its rest (2 GPUs) rests.  A pool of 8 (1.50) appears:
@@ -137,12 +115,12 @@ def test_good_till_partial_rests_then_fills():
     c.check([x["id"] for x in lst["items"]] == [o["id"]], "open orders %s" % [x["id"] for x in lst["items"]])
     w.money_checks(o, 4 * 2 * 100)
     # the wake after the order committed finds nothing for the rest: still open, the reason says so
-    o1 = _wait(w.mk, o["id"], w.T["token"], lambda x: "the rest:" in x["reason"], timeout=5)
+    o1 = w.mk.wait_order(o["id"], w.T["token"], pred=lambda x: "the rest:" in x["reason"], timeout=5)
     c.check(o1["state"] == "open" and o1["gpus_filled"] == 4 and len(o1["trades"]) == 1,
             "after the wake: %s filled %s %r" % (o1["state"], o1["gpus_filled"], o1["reason"]))
 
     big = w.pool("1.50", 8)
-    o2 = _wait(w.mk, o["id"], w.T["token"], lambda x: x["state"] != "open", timeout=10)
+    o2 = w.mk.wait_order(o["id"], w.T["token"], pred=lambda x: x["state"] != "open", timeout=10)
     c.check(o2["state"] == "filled" and o2["gpus_filled"] == 6 and o2["reason"] == "",
             "10 s after a pool appeared the order is %s, filled %s, %r" % (o2["state"], o2["gpus_filled"], o2["reason"]))
     parts = [(t["pool_id"], t["gpus"]) for t in o2["trades"]]
