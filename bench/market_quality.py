@@ -110,7 +110,6 @@ pieces exactly (best_fill, a knapsack); it stops when no placement improves (the
 optimum) or when the Lagrangian bound, valid whatever placements are missing, is within
 0.05 % of the restricted optimum (that Lagrangian bound is then reported).
 """
-import bisect
 import collections
 import datetime
 import http.client
