@@ -405,9 +405,16 @@ def test_claim_outlives_lease_two_servers():
         holder.wait(30)
         r1 = out.get("r")
         c.check(r1 is not None and r1.status == 201, "the stalled request: %s" % (r1.short() if r1 else "no reply"))
-        c.check(retries and all(r.status == 409 and (r.json or {}).get("error") == "idempotency_in_flight"
-                                for r in retries),
-                "retries during the stall must be 409 idempotency_in_flight: %s" % [r.short() for r in retries][:3])
+        # The stalled request may finish while the last retry is in flight (the loop checks
+        # the thread before it sends): that retry then gets the replay, which is correct.
+        # Every other retry must be 409 idempotency_in_flight, and at least one must be.
+        others = [i for i, r in enumerate(retries)
+                  if not (r.status == 409 and (r.json or {}).get("error") == "idempotency_in_flight")]
+        replay_last = (others == [len(retries) - 1] and r1 is not None
+                       and retries[-1].status == r1.status and retries[-1].raw == r1.raw)
+        c.check(len(retries) > len(others) and (not others or replay_last),
+                "retries during the stall must be 409 idempotency_in_flight (the last may be the replay): %s"
+                % [retries[i].short() for i in others][:3])
         r3 = b.client.req("POST", "/v1/orders", body=order_body(region), token=t["token"], headers={"Idempotency-Key": k})
         c.check(r1 is not None and r3.status == r1.status and r3.raw == r1.raw,
                 "the retry after completion is not a replay: %s" % r3.short())
