@@ -25,7 +25,9 @@ What one `run` does, on exactly one instance:
     (b) an offline upper bound on GPU-hours filled: the LP relaxation of "assign the orders'
         GPU-hours to pools" solved by glpsol (model below; MQ_LP_TMLIM, default 240 s, per LP);
     (c) a lower bound on the cost of the cheapest-objective fills, for the set of orders the
-        market filled (and, separately, for the set the greedy filled);
+        market filled (and, separately, for the set the greedy filled); with MQ_MIP_S=N (and
+        Debian's coinor-cbc) also a real assignment of the market's set found by CBC in N s
+        over the generated placements (integral_check), which shows how tight that bound is;
  5. checks every trade against its order (model, memory, region/RTT cap, price limit, start
     window, duration, GPUs, pieces, availability) and every pool's slots against its capacity
     (from the trades and from pool_slots in the database): the violations must be 0;
@@ -118,6 +120,7 @@ import math
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -920,7 +923,8 @@ def lp_solve(jobs, inst, p, kind, fixed=None, seed_trades=None):
         else:
             cols.add(("x", i, ts[0]["pool"], ts[0]["start"]))
     it, status, value, nrows, converged, gap_stop, col_list, vals = 0, "?", None, 0, False, False, [], []
-    path = os.path.join(TMP, "%s-%d.lp" % (kind, os.getpid()))
+    fd, path = tempfile.mkstemp(prefix=kind + "-", suffix=".lp", dir=TMP)  # one per LP: integral_check reads it
+    os.close(fd)
     h_lo = min(j["earliest"] for j in js)
     h_hi = max(j["latest"] + j["hours"] for j in js) + 1
     while True:
@@ -1029,8 +1033,60 @@ def lp_solve(jobs, inst, p, kind, fixed=None, seed_trades=None):
         for col, v in zip(col_list, vals):
             for c in classes(jb[col[1]]):
                 per_class[c] += v * coef(col)
-    return {"value": value, "cols": len(cols), "rows": nrows, "status": status,
-            "secs": time.time() - t0, "iters": it, "classes": dict(per_class)}
+    out = {"value": value, "cols": len(cols), "rows": nrows, "status": status,
+           "secs": time.time() - t0, "iters": it, "classes": dict(per_class)}
+    if value is not None and cost:
+        out["_restricted"] = (path, col_list, jb)  # for integral_check; dropped before the JSON
+    return out
+
+
+def integral_check(bound, inst, secs):
+    """How tight is a cost bound?  The restricted LP of its last round (every generated
+    placement, among them the known feasible assignment) with 0/1 variables, solved by CBC
+    (Debian coinor-cbc) for at most `secs` s: its best integral assignment is a real one of the
+    same set of orders — re-checked here (each order once, no pool-hour over its free GPUs) —
+    so the optimum lies between the bound and its cost.  Returns {cost, status, secs} or None."""
+    if not bound.get("_restricted") or not shutil.which("cbc"):
+        return None
+    path, col_list, jb = bound["_restricted"]
+    t0 = time.time()
+    mip, sol = path + ".mip.lp", path + ".mip.sol"
+    with open(path) as f, open(mip, "w") as g:
+        g.write(f.read().replace("End\n", "Binary\n" + "".join(" x%d\n" % n for n in range(len(col_list))) + "End\n"))
+    r = subprocess.run(["cbc", mip, "sec", str(secs), "solve", "solu", sol], capture_output=True, text=True,
+                       timeout=secs + 300)
+    status = "optimal" if "Optimal solution found" in r.stdout else "time limit" if "Stopped on time" in r.stdout else "?"
+    chosen = collections.defaultdict(list)
+    if os.path.exists(sol):
+        for line in open(sol):
+            f = line.split()
+            if len(f) >= 3 and f[1].startswith("x") and float(f[2]) > 0.5:
+                col = col_list[int(f[1][1:])]
+                chosen[col[1]].append(col)
+        os.unlink(sol)
+    os.unlink(mip)
+    if not chosen:
+        log("integral check: CBC found no assignment (%s)" % status)
+        return None
+    use = collections.Counter()
+    total = 0
+    for i, j in jb.items():
+        cs = chosen.get(i, [])
+        if len(cs) != 1:
+            raise SystemExit("integral check: order %d has %d placements in CBC's answer" % (i, len(cs)))
+        col = cs[0]
+        pieces = [(col[2], j["gpus"])] if col[0] == "x" else col[3]
+        s = col[3] if col[0] == "x" else col[2]
+        for pid, g in pieces:
+            for h in range(s, s + j["hours"]):
+                use[(pid, h)] += g
+            if j["objective"] == "cheapest":
+                total += inst.by_id[pid]["price"] * j["hours"] * g
+    for (pid, h), g in use.items():
+        if g > inst.by_id[pid]["gpus"] - inst.bg.get(pid, {}).get(h, 0):
+            raise SystemExit("integral check: pool %d hour %d over its free GPUs in CBC's answer" % (pid, h))
+    log("integral check: an assignment of the set costs %d (bound %.0f), CBC %s" % (total, bound["value"], status))
+    return {"cost": total, "status": status, "secs": time.time() - t0}
 
 
 # ------------------------------------------------------------------------------ figures
@@ -1095,7 +1151,10 @@ def run():
     res["violations"] = violations(jobs, outs, inst, db_slots)
     if ENV("MQ_DUMP"):  # the trades, for a closer look (MQ_DUMP=file.json)
         with open(ENV("MQ_DUMP"), "w") as f:
-            json.dump({"h0": h0, "trades": {str(i): trades_of(o) for i, o in outs.items()}}, f)
+            json.dump({"h0": h0, "trades": {str(i): trades_of(o) for i, o in outs.items()}, "jobs": jobs,
+                       "instance": {"pools": inst.pools, "rtt": [[a, b, v] for (a, b), v in inst.rtt.items()],
+                                    "memory": inst.memory,
+                                    "bg": {str(k): {str(h): v for h, v in hs.items()} for k, hs in inst.bg.items()}}}, f)
     log("replayed in %.0fs; %d violations; %d API errors" % (secs, len(res["violations"]), len(errors)))
     t0 = time.time()
     g = greedy(jobs, inst)
@@ -1120,8 +1179,11 @@ def run():
                                         seed_trades={i: trades_of(o) for i, o in outs.items()})
     res["bound_cost_greedy"] = lp_solve(jobs, inst, p, "cost", fixed=set(res["greedy"]["filled_ids"]), seed_trades=g)
     log("cost bounds: market set %s, greedy set %s" % (res["bound_cost_market"]["value"], res["bound_cost_greedy"]["value"]))
+    if int(ENV("MQ_MIP_S", "0")) > 0:  # how tight the market set's cost bound is (CBC, opt-in)
+        res["integral_market"] = integral_check(res["bound_cost_market"], inst, int(ENV("MQ_MIP_S")))
     for k in ("market", "greedy"):
         res[k].pop("filled_ids")
+        res["bound_cost_" + k].pop("_restricted", None)
     with open(ENV("MQ_OUT"), "w") as f:
         json.dump(res, f)
     if ENV("MQ_STRICT") == "1":  # the smoke run: any violation, error or untrue explanation fails
@@ -1136,6 +1198,9 @@ def run():
             c = res["bound_cost_" + k]["value"]
             if c is None or c > res[k]["cheapest_cost"] + 1e-6:
                 bad.append("the %s cost bound %s is above its cost %d" % (k, c, res[k]["cheapest_cost"]))
+        im = res.get("integral_market")
+        if int(ENV("MQ_MIP_S", "0")) > 0 and (im is None or im["cost"] + 1e-6 < (res["bound_cost_market"]["value"] or 0)):
+            bad.append("the integral check: %s against the cost bound %s" % (im, res["bound_cost_market"]["value"]))
         if bad:
             raise SystemExit("market_quality: FAILED:\n  " + "\n  ".join(bad[:20]))
         log("smoke: 0 violations, every non-fill explained and true, bounds consistent")
@@ -1184,6 +1249,12 @@ def report():
             money(int(r["bound_cost_market"]["value"])) if r["bound_cost_market"]["value"] is not None else "n/a",
             money(r["greedy"]["cheapest_cost"]),
             money(int(r["bound_cost_greedy"]["value"])) if r["bound_cost_greedy"]["value"] is not None else "n/a"))
+        im = r.get("integral_market")
+        if im and r["bound_cost_market"]["value"]:
+            o.append("  - integral check (MQ_MIP_S, CBC %s after %.0f s): a real assignment of the market's set costs %s, "
+                     "%s above the bound, so the optimum lies within that of the bound" % (
+                         im["status"], im["secs"], money(im["cost"]),
+                         pct(im["cost"] - r["bound_cost_market"]["value"], r["bound_cost_market"]["value"])))
         o.append("- %s/%s: demand %d GPU-h; filled market %d, greedy %d, bound %s GPU-h; LP fill %d placements × %d rows, %d rounds, %.0f s (%s); cost LPs %s/%s s; non-fill reasons %s; API errors %d"
                  % (r["pattern"], r["mode"], r["market"]["demand_gpu_hours"], r["market"]["filled_gpu_hours"], r["greedy"]["filled_gpu_hours"],
                     "%.0f" % bf["value"] if bf["value"] is not None else "n/a", bf["cols"], bf["rows"], bf.get("iters", 0), bf["secs"], bf["status"],

@@ -38,7 +38,7 @@ trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 sl_pg_start >"$TMP/pg.log" 2>&1 || { cat "$TMP/pg.log" >&2; die "PostgreSQL did not start"; }
 CMD="bench/market_quality.sh"
-for v in MQ_JOBS MQ_SEED MQ_PATTERNS MQ_MODES MQ_DAYS MQ_CONTENDED_DAYS MQ_BG MQ_CLEARING_INTERVAL_S; do
+for v in MQ_JOBS MQ_SEED MQ_PATTERNS MQ_MODES MQ_DAYS MQ_CONTENDED_DAYS MQ_BG MQ_CLEARING_INTERVAL_S MQ_MIP_S; do
   [[ -n ${!v:-} ]] && CMD="$v=\"${!v}\" $CMD"
 done
 export BENCH_CMD="$CMD"

@@ -65,7 +65,7 @@ _sl_as_root() {
 SL_PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libpq-dev libjansson-dev
              libsodium-dev libssl-dev libcurl4-openssl-dev libcmocka-dev libglpk-dev postgresql-15 postgresql-client-15
              python3 curl wrk ca-certificates slurm-wlm munge
-             chromium prometheus clang clang-format haproxy openssl glpk-utils)  # glpk-utils: glpsol, the LP bound of bench/market_quality.sh; clang: libFuzzer targets (tests/fuzz); clang-format: tools/checks; haproxy: the production front (deploy/haproxy)
+             chromium prometheus clang clang-format haproxy openssl glpk-utils coinor-cbc)  # glpk-utils: glpsol, the LP bound of bench/market_quality.sh; coinor-cbc: its MQ_MIP_S integral check; clang: libFuzzer targets (tests/fuzz); clang-format: tools/checks; haproxy: the production front (deploy/haproxy)
 
 sl_install_packages() {
   local want=("${SL_PACKAGES[@]}") missing=() p st

@@ -247,15 +247,16 @@ elif want_stage e2e && [[ -f tests/e2e/run.py ]]; then
   # The market-quality benchmark on a tiny instance (50 jobs, relaxed, not timed, results
   # thrown away): catches breakage of bench/market_quality.sh and checks on the way that its
   # trades break no constraint, every non-fill is explained truly and the LP bounds hold
-  # (MQ_STRICT).  ~30 s; needs glpsol.
-  if command -v glpsol >/dev/null 2>&1; then
+  # (MQ_STRICT) — the cost bound also against a real assignment found by CBC (MQ_MIP_S).
+  # ~30 s; needs glpsol and cbc.
+  if command -v glpsol >/dev/null 2>&1 && command -v cbc >/dev/null 2>&1; then
     MQ_BIN="$SL_ROOT/build/suanlid"
     [[ -x $MQ_BIN ]] || MQ_BIN="$SL_ROOT/build-asan/suanlid"
     run_stage "e2e (market quality smoke)" parse_summary 180 env SUANLI_BIN="$MQ_BIN" \
-      MQ_JOBS=50 MQ_BG_DAYS=2 MQ_PATTERNS=relaxed MQ_STRICT=1 BENCH_RESULTS=/dev/null BENCH_DB_NAME=suanli_test_mq \
+      MQ_JOBS=50 MQ_BG_DAYS=2 MQ_PATTERNS=relaxed MQ_STRICT=1 MQ_MIP_S=30 BENCH_RESULTS=/dev/null BENCH_DB_NAME=suanli_test_mq \
       SUANLI_KEY_DIR="$SUANLI_KEY_DIR" bash bench/market_quality.sh
   else
-    record "e2e (market quality smoke)" 0 1 "(not run: glpsol not found; sl_install_packages installs glpk-utils)"
+    record "e2e (market quality smoke)" 0 1 "(not run: glpsol or cbc not found; sl_install_packages installs glpk-utils and coinor-cbc)"
   fi
 fi
 

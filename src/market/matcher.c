@@ -50,8 +50,11 @@
  * repair pass walks the pools in key order again and takes a pool only when the remainder can
  * still be covered by the remaining pieces (checked against the largest caps after it); it
  * equals the greedy fill whenever the greedy fill succeeds, and always succeeds when any fill
- * of <= max_pieces pools exists.  A full fill within budget (sum gpus_i*price_i <= hourly,
- * sum of totals <= total) is a candidate with score sum(gpus_i * key_i) (per component, in
+ * of <= max_pieces pools exists; where the repair runs, a GPU order takes the exact least-score
+ * fill of <= max_pieces pools instead when it scores lower (exact_fill, a knapsack over the
+ * pools in key order, at most SL_SPLIT_EXACT_WORK cells per match).  A full fill within budget (sum
+ * gpus_i*price_i <= hourly, sum of totals <= total) is a candidate with score sum(gpus_i * key_i)
+ * (per component, in
  * __int128); the lowest score wins, ties to the earliest start.
  * Verdicts: pools of the fill CHOSEN; other statically-ok pools with a free GPU at some start
  * OUTRANKED; statically-ok pools never free at any start CAPACITY.  When no start fills:
@@ -731,6 +734,117 @@ static bool cheapest_ncu_walk(const mctx *c, const size_t *byk, const units *un,
   return true;
 }
 
+/* At most this many DP cell updates per match (all starts together) for exact split fills;
+ * a start whose DP would pass it keeps its repaired fill (src/market/README.md, "Split fills"). */
+#define SL_SPLIT_EXACT_WORK ((size_t)1 << 24)
+
+static void score_add(mscore *dst, const mscore *a, const mkey *k, int64_t g) {
+  for (int i = 0; i < 3; i++) dst->s[i] = a->s[i] + (__int128)g * k->k[i];
+}
+
+/* The least-score fill of exactly `want` GPUs (a GPU order: every unit is 1) from at most kmax
+ * of the pools at start t — pool r (key order) giving up to capm[r*nstarts+t] GPUs, g of them
+ * scoring g * keys[r] per component, fills compared lexicographically (for CHEAPEST: the
+ * hourly cost).  Exact: some optimum fills every chosen pool but its last in key order to its
+ * cap (moving GPUs to an earlier pool with room never raises the score), so a knapsack
+ * dp[k][g] = the least score of k pools filled to their caps holding g GPUs, built over the
+ * pools in key order, with each pool also tried as the last one taking the rest, finds one.
+ * Of pools of equal cap (clipped to want) only the kmax first in key order can be in it, so
+ * the others are skipped.  Ties: the first optimum found in key order.  Writes fill[0..*n) in
+ * key order and returns true; false when no fill exists, when the work would pass *budget
+ * (cell updates left; decremented by the work done) or on no memory.
+ * O(I * kmax * want) time with I <= min(P, want * kmax) the pools kept; memory O(kmax * want)
+ * scores plus I * kmax * want bits to rebuild the optimum. */
+static bool exact_fill(const mctx *c, const mkey *keys, size_t nok, const int32_t *capm, size_t t,
+                       size_t kmax, int64_t want, size_t *budget, take *fill, size_t *n) {
+  if (want < 1 || kmax < 1 || want > INT32_MAX) return false;
+  const size_t w = (size_t)want;
+  bool ok = false;
+  size_t *items = calloc(nok ? nok : 1, sizeof *items);
+  int32_t *kept = calloc(w + 1, sizeof *kept);
+  mscore *dp = NULL;
+  bool *reach = NULL;
+  uint8_t *set = NULL;
+  if (!items || !kept) goto cleanup;
+  size_t ni = 0;
+  for (size_t r = 0; r < nok; r++) {
+    int64_t cap = capm[r * c->nstarts + t];
+    if (cap <= 0) continue;
+    size_t cc = cap < want ? (size_t)cap : w;
+    if ((size_t)kept[cc] >= kmax) continue;
+    kept[cc]++;
+    items[ni++] = r;
+  }
+  if (ni == 0 || ni > *budget / kmax / w) goto cleanup;
+  *budget -= ni * kmax * w;
+  const size_t cells = kmax * w, bits = ni * cells;
+  dp = calloc(cells, sizeof *dp);
+  reach = calloc(cells, sizeof *reach);
+  set = calloc(bits / 8 + 1, 1);
+  if (!dp || !reach || !set) goto cleanup;
+  reach[0] = true; /* dp[0][0]: no pool, no GPU, score 0 */
+  bool have = false;
+  mscore best, v;
+  size_t bn = 0, bk = 0, bg = 0;
+  for (size_t i = 0; i < ni; i++) {
+    const size_t r = items[i];
+    const int64_t cap = capm[r * c->nstarts + t];
+    const size_t cc = cap < want ? (size_t)cap : w;
+    for (size_t k = 0; k < kmax; k++) /* pool r as the last one, taking the rest */
+      for (size_t g = w - cc; g < w; g++) {
+        if (!reach[k * w + g]) continue;
+        score_add(&v, &dp[k * w + g], &keys[r], (int64_t)(w - g));
+        if (!have || cmp_score(&v, &best) < 0) {
+          have = true;
+          best = v;
+          bn = i, bk = k, bg = g;
+        }
+      }
+    if (cc >= w) continue;
+    for (size_t k = kmax - 1; k-- > 0;) /* pool r filled to its cap (a later pool is last) */
+      for (size_t g = 0; g + cc < w; g++) {
+        if (!reach[k * w + g]) continue;
+        score_add(&v, &dp[k * w + g], &keys[r], (int64_t)cc);
+        size_t d = (k + 1) * w + g + cc;
+        if (!reach[d] || cmp_score(&v, &dp[d]) < 0) {
+          reach[d] = true;
+          dp[d] = v;
+          size_t b = i * cells + d;
+          set[b / 8] |= (uint8_t)(1u << (b % 8));
+        }
+      }
+  }
+  if (!have) goto cleanup;
+  /* rebuild: the last pool, then walking back the pool that last set each state */
+  size_t m = 0, k = bk, g = bg;
+  fill[m++] = (take){items[bn], (int32_t)(w - g)};
+  for (size_t i = bn; k > 0 && i-- > 0;) {
+    size_t b = i * cells + k * w + g;
+    if (!(set[b / 8] & (1u << (b % 8)))) continue;
+    int64_t cap = capm[items[i] * c->nstarts + t];
+    fill[m++] = (take){items[i], (int32_t)cap};
+    k--;
+    g -= (size_t)cap;
+  }
+  qsort(fill, m, sizeof *fill, cmp_take_r);
+  *n = m;
+  ok = true;
+
+cleanup:
+  free(items);
+  free(kept);
+  free(dp);
+  free(reach);
+  free(set);
+  return ok;
+}
+
+/* The score of fill[0..n): the GPUs of each piece times its pool's key, per component. */
+static void take_score(const mkey *keys, const take *fill, size_t n, mscore *sc) {
+  memset(sc, 0, sizeof *sc);
+  for (size_t e = 0; e < n; e++) score_add(sc, sc, &keys[fill[e].r], fill[e].g);
+}
+
 /* The hourly cost and excess (units over `want`) of fill[0..n). */
 static void fill_cost(const mctx *c, const size_t *byk, const units *un, const take *fill, size_t n,
                       __int128 *cost, int64_t *excess) {
@@ -802,6 +916,7 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, cons
   memset(&best_score, 0, sizeof best_score);
   int64_t max_gather = 0;
   __int128 min_hourly = -1, min_total = -1; /* over full fills that broke the budget */
+  size_t exact_budget = SL_SPLIT_EXACT_WORK;
 
   for (size_t t = 0; t < c->nstarts; t++) {
     int64_t need = want;
@@ -865,6 +980,19 @@ static bool match_split(const mctx *c, const size_t *byk, const mkey *keys, cons
         }
       }
       if (need > 0) continue; /* cannot happen: the invariant keeps the rest coverable */
+      /* The repaired fill keeps early pieces that may force dear late ones: a GPU order takes
+       * the exact least-score fill instead when it is better (the plain greedy fill, when it
+       * succeeds, is already the least-score one). */
+      size_t ne = 0;
+      if (!ncu && exact_fill(c, keys, nok, capm, t, kmax, want, &exact_budget, wfill, &ne)) {
+        mscore se, sg;
+        take_score(keys, wfill, ne, &se);
+        take_score(keys, fill, n, &sg);
+        if (cmp_score(&se, &sg) < 0) {
+          memcpy(fill, wfill, ne * sizeof *fill);
+          n = ne;
+        }
+      }
     }
     if (walk && n > 0) {
       /* CHEAPEST for NCU: the exact last piece of this fill (the cheapest single pool that

@@ -871,6 +871,38 @@ static void test_split_start_choice(void **state) {
   sl_market_result_free(&r);
 }
 
+/* A repaired fill may keep a cheap small piece that forces a dear big one (12 GPUs in 2
+ * pieces: 2@0.10 leaves 10 that only the 10@1.00 pool covers); the exact fill takes the two
+ * 6@0.20 pools instead.  With a third piece the plain greedy fill succeeds and is optimal. */
+static void test_split_exact_fill(void **state) {
+  (void)state;
+  book b = {0};
+  sl_market_order o = mk_order(12, 1);
+  o.split = true;
+  o.max_pieces = 2;
+  add_pool(&b, 1, 10, 2);
+  add_pool(&b, 2, 20, 6);
+  add_pool(&b, 3, 20, 6);
+  add_pool(&b, 4, 100, 10);
+  sl_market_result r;
+  match(&b, &o, &r);
+  assert_true(r.filled);
+  assert_int_equal(r.npieces, 2);
+  assert_int_equal(b.p[r.pieces[0].pool].id, 2);
+  assert_int_equal(r.pieces[0].gpus, 6);
+  assert_int_equal(b.p[r.pieces[1].pool].id, 3);
+  assert_int_equal(r.pieces[1].gpus, 6);
+  expect_verdict(&r, 0, SL_WHY_OUTRANKED, "rank 1");
+  expect_verdict(&r, 3, SL_WHY_OUTRANKED, "rank 4");
+  sl_market_result_free(&r);
+  o.max_pieces = 3; /* 2@0.10 + 6@0.20 + 4@0.20 */
+  match(&b, &o, &r);
+  assert_int_equal(r.npieces, 3);
+  assert_int_equal(b.p[r.pieces[0].pool].id, 1);
+  assert_int_equal(r.pieces[2].gpus, 4);
+  sl_market_result_free(&r);
+}
+
 static void test_split_latency(void **state) {
   (void)state;
   book b = {0};
@@ -1042,6 +1074,26 @@ static bool in_strs(const char *s, const char *const *l, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(s, l[i]) == 0) return true;
   return false;
+}
+
+/* The hourly cost of filling `need` GPUs from the pools in `mask` (cap[i] GPUs at price[i]),
+ * the cheapest first, each to its cap; -1 when they cannot cover it. */
+static int64_t subset_cost(const int64_t *price, const int64_t *cap, size_t n, unsigned mask,
+                           int64_t need) {
+  bool taken[MAXP] = {0};
+  int64_t cost = 0;
+  while (need > 0) {
+    int bi = -1;
+    for (size_t i = 0; i < n; i++)
+      if ((mask >> i & 1) && !taken[i] && cap[i] > 0 && (bi < 0 || price[i] < price[bi]))
+        bi = (int)i;
+    if (bi < 0) return -1;
+    taken[bi] = true;
+    int64_t g = cap[bi] < need ? cap[bi] : need;
+    cost += g * price[bi];
+    need -= g;
+  }
+  return cost;
 }
 
 /* Independent restatement of the static checks. */
@@ -1286,29 +1338,24 @@ static void check_properties(const rcase *c, const sl_market_result *r, size_t c
                (long long)most, o->gpus);
     if (!r->filled && r->gpus_filled != most)
       fail_msg("case %zu: gpus_filled %d, want %lld", caseno, r->gpus_filled, (long long)most);
-    /* cheapest with enough pieces: the greedy fill of each start is optimal, so the chosen
-     * cost equals the cheapest start's greedy cost */
-    if (r->filled && o->objective == SL_OBJ_CHEAPEST && (size_t)o->max_pieces >= b->n) {
-      __int128 bestc = -1;
+    /* cheapest: the chosen fill costs the least any fill of at most max_pieces pools at one
+     * start costs (every subset of pools; in a subset, the cheapest first to their caps) */
+    if (r->filled && r->gpus_filled == o->gpus && o->objective == SL_OBJ_CHEAPEST) {
+      int64_t bestc = -1, price[MAXP], cap[MAXP];
       for (int64_t s = o->earliest_start; s <= o->latest_start; s += H) {
-        bool taken[MAXP] = {0};
-        int64_t need = o->gpus;
-        __int128 cost = 0;
-        while (need > 0) {
-          int bi = -1;
-          for (size_t i = 0; i < b->n; i++)
-            if (!taken[i] && brute_static(o, &b->p[i]) && brute_cap(o, &b->p[i], s) > 0 &&
-                (bi < 0 || b->p[i].price_minor < b->p[bi].price_minor))
-              bi = (int)i;
-          if (bi < 0) break;
-          taken[bi] = true;
-          int64_t g = brute_cap(o, &b->p[bi], s) < need ? brute_cap(o, &b->p[bi], s) : need;
-          cost += (__int128)g * b->p[bi].price_minor;
-          need -= g;
+        for (size_t i = 0; i < b->n; i++) {
+          price[i] = b->p[i].price_minor;
+          cap[i] = brute_static(o, &b->p[i]) ? brute_cap(o, &b->p[i], s) : 0;
         }
-        if (need == 0 && (bestc < 0 || cost < bestc)) bestc = cost;
+        for (unsigned mask = 1; mask < (1u << b->n); mask++) {
+          if (__builtin_popcount(mask) > o->max_pieces) continue;
+          int64_t cost = subset_cost(price, cap, b->n, mask, o->gpus);
+          if (cost >= 0 && (bestc < 0 || cost < bestc)) bestc = cost;
+        }
       }
-      if (hourly != bestc) fail_msg("case %zu: split cheapest cost not minimal", caseno);
+      if (hourly != bestc)
+        fail_msg("case %zu: split cheapest cost %lld, brute force %lld", caseno, (long long)hourly,
+                 (long long)bestc);
     }
   }
 }
@@ -1363,6 +1410,51 @@ static void test_random_properties(void **state) {
     sl_market_result_free(&s);
     sl_market_result_free(&r);
   }
+}
+
+/* Split CHEAPEST with a binding piece limit, one start: the fill costs exactly the least
+ * any set of at most max_pieces pools costs (brute force over every subset), covers the order
+ * exactly, and uses at most max_pieces pools, each within its free GPUs. */
+static void test_split_exact_random(void **state) {
+  (void)state;
+  rng_state = 0x5eed15u;
+  size_t exact = 0;
+  for (size_t n = 0; n < 4000; n++) {
+    book b = {0};
+    size_t np = (size_t)rnd_in(2, 10);
+    for (size_t i = 0; i < np; i++)
+      add_pool(&b, (int64_t)i + 1, rnd_in(1, 30), (int32_t)rnd_in(0, 12));
+    sl_market_order o = fx_order((int32_t)rnd_in(2, 40), 1, T0, T0);
+    o.split = true;
+    o.max_pieces = (int32_t)rnd_in(1, 4);
+    int64_t best = -1, price[MAXP], cap[MAXP];
+    for (size_t i = 0; i < np; i++) {
+      price[i] = b.p[i].price_minor;
+      cap[i] = b.fr[i][0];
+    }
+    for (unsigned mask = 1; mask < (1u << np); mask++) {
+      if (__builtin_popcount(mask) > o.max_pieces) continue;
+      int64_t cost = subset_cost(price, cap, np, mask, o.gpus);
+      if (cost >= 0 && (best < 0 || cost < best)) best = cost;
+    }
+    sl_market_result r;
+    assert_true(sl_market_match(&o, b.p, b.n, T0, NS, &r));
+    if (r.filled != (best >= 0))
+      fail_msg("case %zu: filled=%d, brute force %lld", n, r.filled, (long long)best);
+    int64_t cost = 0, got = 0;
+    for (size_t k = 0; k < r.npieces; k++) {
+      if (r.pieces[k].gpus < 1 || r.pieces[k].gpus > b.fr[r.pieces[k].pool][0])
+        fail_msg("case %zu: piece %zu takes %d GPUs", n, k, r.pieces[k].gpus);
+      cost += (int64_t)r.pieces[k].gpus * b.p[r.pieces[k].pool].price_minor;
+      got += r.pieces[k].gpus;
+    }
+    if (r.filled && (cost != best || got != o.gpus || r.npieces > (size_t)o.max_pieces))
+      fail_msg("case %zu: %zu pieces, %lld GPUs at %lld; brute force %lld", n, r.npieces,
+               (long long)got, (long long)cost, (long long)best);
+    exact += r.filled;
+    sl_market_result_free(&r);
+  }
+  assert_true(exact > 1000); /* the cases fill often enough to mean something */
 }
 
 /* Hand-made determinism case: equal prices everywhere, every permutation of 4 pools. */
@@ -1614,6 +1706,8 @@ int main(void) {
       cmocka_unit_test(test_split_cheapest_combination),
       cmocka_unit_test(test_split_max_pieces),
       cmocka_unit_test(test_split_not_filled),
+      cmocka_unit_test(test_split_exact_fill),
+      cmocka_unit_test(test_split_exact_random),
       cmocka_unit_test(test_split_start_choice),
       cmocka_unit_test(test_split_latency),
       cmocka_unit_test(test_overflow),
