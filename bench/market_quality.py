@@ -915,13 +915,15 @@ def lp_solve(jobs, inst, p, kind, fixed=None, seed_trades=None):
             for pid, s in sorted(pl[i], key=lambda x: (price(x), x[1], x[0]))[:3] + \
                     sorted(pl[i], key=lambda x: (-inst.by_id[x[0]]["gpus"], x[1], x[0]))[:3]:
                 cols.add(("x", i, pid, s))
+    seed = set()  # the known feasible assignment's placements (integral_check starts from them)
     for i, ts in (seed_trades or {}).items():
         if i not in jb or not ts:
             continue
         if jb[i]["split"]:
-            cols.add(("f", i, ts[0]["start"], tuple(sorted((t["pool"], t["gpus"]) for t in ts))))
+            seed.add(("f", i, ts[0]["start"], tuple(sorted((t["pool"], t["gpus"]) for t in ts))))
         else:
-            cols.add(("x", i, ts[0]["pool"], ts[0]["start"]))
+            seed.add(("x", i, ts[0]["pool"], ts[0]["start"]))
+    cols |= seed
     it, status, value, nrows, converged, gap_stop, col_list, vals = 0, "?", None, 0, False, False, [], []
     fd, path = tempfile.mkstemp(prefix=kind + "-", suffix=".lp", dir=TMP)  # one per LP: integral_check reads it
     os.close(fd)
@@ -1036,7 +1038,7 @@ def lp_solve(jobs, inst, p, kind, fixed=None, seed_trades=None):
     out = {"value": value, "cols": len(cols), "rows": nrows, "status": status,
            "secs": time.time() - t0, "iters": it, "classes": dict(per_class)}
     if value is not None and cost:
-        out["_restricted"] = (path, col_list, jb)  # for integral_check; dropped before the JSON
+        out["_restricted"] = (path, col_list, jb, seed)  # for integral_check; dropped before the JSON
     return out
 
 
@@ -1048,13 +1050,20 @@ def integral_check(bound, inst, secs):
     so the optimum lies between the bound and its cost.  Returns {cost, status, secs} or None."""
     if not bound.get("_restricted") or not shutil.which("cbc"):
         return None
-    path, col_list, jb = bound["_restricted"]
+    path, col_list, jb, seed = bound["_restricted"]
     t0 = time.time()
-    mip, sol = path + ".mip.lp", path + ".mip.sol"
+    mip, sol, start = path + ".mip.lp", path + ".mip.sol", path + ".start"
     with open(path) as f, open(mip, "w") as g:
         g.write(f.read().replace("End\n", "Binary\n" + "".join(" x%d\n" % n for n in range(len(col_list))) + "End\n"))
-    r = subprocess.run(["cbc", mip, "sec", str(secs), "solve", "solu", sol], capture_output=True, text=True,
-                       timeout=secs + 300)
+    cmd = ["cbc", mip, "sec", str(secs)]
+    if seed:  # CBC starts from the known assignment (a MIP start in its solution format)
+        with open(start, "w") as g:
+            g.write("Known assignment - objective value 0\n")
+            g.writelines("%d x%d 1\n" % (n, n) for n, col in enumerate(col_list) if col in seed)
+        cmd += ["mips", start]
+    r = subprocess.run(cmd + ["solve", "solu", sol], capture_output=True, text=True, timeout=secs + 300)
+    if os.path.exists(start):
+        os.unlink(start)
     status = "optimal" if "Optimal solution found" in r.stdout else "time limit" if "Stopped on time" in r.stdout else "?"
     chosen = collections.defaultdict(list)
     if os.path.exists(sol):
@@ -1068,12 +1077,17 @@ def integral_check(bound, inst, secs):
     if not chosen:
         log("integral check: CBC found no assignment (%s)" % status)
         return None
+    if "Integer solution" not in r.stdout and "Optimal solution found" not in r.stdout \
+            and "mipstart values could be" not in r.stdout:
+        log("integral check: CBC found no integral assignment in %d s" % secs)
+        return None
     use = collections.Counter()
     total = 0
     for i, j in jb.items():
         cs = chosen.get(i, [])
         if len(cs) != 1:
-            raise SystemExit("integral check: order %d has %d placements in CBC's answer" % (i, len(cs)))
+            log("integral check: order %d has %d placements in CBC's answer: not used" % (i, len(cs)))
+            return None
         col = cs[0]
         pieces = [(col[2], j["gpus"])] if col[0] == "x" else col[3]
         s = col[3] if col[0] == "x" else col[2]
@@ -1084,7 +1098,8 @@ def integral_check(bound, inst, secs):
                 total += inst.by_id[pid]["price"] * j["hours"] * g
     for (pid, h), g in use.items():
         if g > inst.by_id[pid]["gpus"] - inst.bg.get(pid, {}).get(h, 0):
-            raise SystemExit("integral check: pool %d hour %d over its free GPUs in CBC's answer" % (pid, h))
+            log("integral check: pool %d hour %d over its free GPUs in CBC's answer: not used" % (pid, h))
+            return None
     log("integral check: an assignment of the set costs %d (bound %.0f), CBC %s" % (total, bound["value"], status))
     return {"cost": total, "status": status, "secs": time.time() - t0}
 
