@@ -54,15 +54,17 @@ static bool args_valid(const sl_clearing_problem *p) {
     const sl_clearing_order *o = &p->orders[i];
     if (o->duration_slots < 1 || o->weight < 1 || o->weight > 1000000) return false;
   }
-  __int128 vsum = 0, csum = 0;
+  __int128 vsum = 0, csum = 0, lsum = 0;
   for (size_t j = 0; j < p->noptions; j++) {
     const sl_clearing_option *o = &p->options[j];
-    if (o->order >= p->norders || o->pool >= p->npools || o->gpus < 1 || o->cost_minor < 0)
+    if (o->order >= p->norders || o->pool >= p->npools || o->gpus < 1 || o->cost_minor < 0 ||
+        o->latency_us < 0 || o->extra_minor < 0)
       return false;
     const sl_clearing_order *ord = &p->orders[o->order];
     vsum += (__int128)ord->weight * o->gpus * ord->duration_slots;
-    csum += o->cost_minor;
-    if (vsum >= EXACT_LIMIT || csum >= EXACT_LIMIT) return false;
+    csum += (__int128)o->cost_minor + o->extra_minor;
+    lsum += o->latency_us;
+    if (vsum >= EXACT_LIMIT || csum >= EXACT_LIMIT || lsum >= EXACT_LIMIT) return false;
   }
   return true;
 }
@@ -124,9 +126,51 @@ static int cmp_gent(const void *pa, const void *pb) {
   return a->order < b->order ? -1 : a->order > b->order;
 }
 
+/* What a phase optimises, per option j: its priority-weighted GPU-hours (phase 1), its latency
+ * regret (phase 2) or its score, cost plus the objective's extra money (phase 3). */
+typedef enum { M_VALUE, M_LATENCY, M_SCORE } measure;
+
+static int64_t measure_of(const sl_clearing_problem *p, const int64_t *regret, size_t j,
+                          measure m) {
+  const sl_clearing_option *o = &p->options[j];
+  switch (m) {
+  case M_VALUE: return opt_value(p, o);
+  case M_LATENCY: return regret[j];
+  case M_SCORE: return o->cost_minor + o->extra_minor;
+  }
+  return 0;
+}
+
+/* The sum of measure m over the placed orders of chosen[] (args_valid keeps it below 2^53). */
+static int64_t total(const sl_clearing_problem *p, const int64_t *regret, const size_t *chosen,
+                     measure m) {
+  int64_t s = 0;
+  for (size_t i = 0; i < p->norders; i++)
+    if (chosen[i] != SIZE_MAX) s += measure_of(p, regret, chosen[i], m);
+  return s;
+}
+
+/* Per usable option: its latency_us minus the least latency_us among its order's usable
+ * options (>= 0; 0 for unusable options).  false on allocation failure. */
+static bool regrets(const sl_clearing_problem *p, const bool *usable, int64_t *regret) {
+  int64_t *least = malloc((p->norders + 1) * sizeof *least);
+  if (!least) return false;
+  for (size_t i = 0; i < p->norders; i++) least[i] = INT64_MAX;
+  for (size_t j = 0; j < p->noptions; j++) {
+    const sl_clearing_option *o = &p->options[j];
+    if (usable[j] && o->latency_us < least[o->order]) least[o->order] = o->latency_us;
+  }
+  for (size_t j = 0; j < p->noptions; j++)
+    regret[j] = usable[j] ? p->options[j].latency_us - least[p->options[j].order] : 0;
+  free(least);
+  return true;
+}
+
 /* Greedy: forced order first, then by weighted GPU-hours (larger first), then id; each order
- * takes its cheapest option (then the lowest index) that still fits.  chosen[] is filled. */
-static bool greedy(const sl_clearing_problem *p, const bool *usable, size_t *chosen) {
+ * takes its option of least latency regret, then least score (then the lowest index), that
+ * still fits.  chosen[] is filled. */
+static bool greedy(const sl_clearing_problem *p, const bool *usable, const int64_t *regret,
+                   size_t *chosen) {
   gent *ord = calloc(p->norders + 1, sizeof *ord);
   int32_t *used = calloc(p->npools * p->nslots + 1, sizeof *used);
   if (!ord || !used) {
@@ -148,7 +192,11 @@ static bool greedy(const sl_clearing_problem *p, const bool *usable, size_t *cho
     for (size_t j = 0; j < p->noptions; j++) {
       const sl_clearing_option *o = &p->options[j];
       if (!usable[j] || o->order != i) continue;
-      if (pick != SIZE_MAX && o->cost_minor >= p->options[pick].cost_minor) continue;
+      if (pick != SIZE_MAX &&
+          (regret[j] > regret[pick] ||
+           (regret[j] == regret[pick] &&
+            measure_of(p, regret, j, M_SCORE) >= measure_of(p, regret, pick, M_SCORE))))
+        continue;
       bool fits = true;
       for (size_t t = o->start; fits && t < o->start + (size_t)p->orders[i].duration_slots; t++)
         fits = (int64_t)used[o->pool * p->nslots + t] + o->gpus <= free_at(p, o->pool, t);
@@ -310,30 +358,76 @@ cleanup:
   return ok;
 }
 
-/* Phase 2 on the same lp: keep the value at v1 or more, minimise the cost. */
-static void to_phase2(glp_prob *lp, const sl_clearing_problem *p, const int *col_of, int64_t v1) {
-  int row = glp_add_rows(lp, 1);
-  int n = 0;
-  int *ja = calloc(p->noptions + 1, sizeof *ja);
-  double *ar = calloc(p->noptions + 1, sizeof *ar);
-  if (!ja || !ar) {
-    free(ja);
-    free(ar);
-    glp_set_row_bnds(lp, row, GLP_FR, 0.0, 0.0); /* phase 2 then keeps phase 1's value anyway */
-    return;
+/* The usable options' coefficients of measure m: ja[1..n], ar[1..n] (GLPK's 1-based arrays);
+ * false on allocation failure. */
+static bool coefs(const sl_clearing_problem *p, const int64_t *regret, const int *col_of, measure m,
+                  int **ja, double **ar, int *n) {
+  *ja = calloc(p->noptions + 1, sizeof **ja);
+  *ar = calloc(p->noptions + 1, sizeof **ar);
+  *n = 0;
+  if (!*ja || !*ar) {
+    free(*ja);
+    free(*ar);
+    return false;
   }
   for (size_t j = 0; j < p->noptions; j++) {
     if (!col_of[j]) continue;
-    n++;
-    ja[n] = col_of[j];
-    ar[n] = (double)opt_value(p, &p->options[j]);
-    glp_set_obj_coef(lp, col_of[j], (double)p->options[j].cost_minor);
+    ++*n;
+    (*ja)[*n] = col_of[j];
+    (*ar)[*n] = (double)measure_of(p, regret, j, m);
   }
+  return true;
+}
+
+/* Add the row "measure m >= bound" (lower) or "<= bound" (!lower) to lp; false on allocation
+ * failure (lp is then unchanged). */
+static bool bound_row(glp_prob *lp, const sl_clearing_problem *p, const int64_t *regret,
+                      const int *col_of, measure m, bool lower, double bound) {
+  int *ja, n;
+  double *ar;
+  if (!coefs(p, regret, col_of, m, &ja, &ar, &n)) return false;
+  int row = glp_add_rows(lp, 1);
   glp_set_mat_row(lp, row, n, ja, ar);
-  glp_set_row_bnds(lp, row, GLP_LO, (double)v1 - 0.5, 0.0); /* integral values */
+  glp_set_row_bnds(lp, row, lower ? GLP_LO : GLP_UP, lower ? bound : 0.0, lower ? 0.0 : bound);
+  free(ja);
+  free(ar);
+  return true;
+}
+
+/* The floors a later phase keeps: the value at least value_min, the latency regret at most
+ * latency_max. */
+typedef struct {
+  int64_t value_min, latency_max;
+} floors;
+
+/* One later phase on lp: minimise measure m, starting from chosen[] (which meets fl); chosen[]
+ * becomes GLPK's answer when that is feasible, meets fl and is no worse in m.  Returns false
+ * on allocation failure; *finished whether the phase was proven optimal. */
+static bool min_phase(glp_prob *lp, const sl_clearing_problem *p, const int64_t *regret,
+                      const int *col_of, measure m, const floors *fl, size_t *chosen, size_t *alt,
+                      double *xs, bool *finished) {
+  int *ja, n;
+  double *ar;
+  if (!coefs(p, regret, col_of, m, &ja, &ar, &n)) return false;
+  for (int k = 1; k <= glp_get_num_cols(lp); k++) glp_set_obj_coef(lp, k, 0.0);
+  for (int k = 1; k <= n; k++) glp_set_obj_coef(lp, ja[k], ar[k]);
   glp_set_obj_dir(lp, GLP_MIN);
   free(ja);
   free(ar);
+  memset(xs, 0, (p->noptions + 2) * sizeof *xs); /* the previous answer starts this phase */
+  for (size_t i = 0; i < p->norders; i++)
+    if (chosen[i] != SIZE_MAX) xs[col_of[chosen[i]]] = 1.0;
+  bool done;
+  int st = run_mip(lp, p->time_limit_ms, xs, &done);
+  *finished = done && st == GLP_OPT;
+  if (st != GLP_OPT && st != GLP_FEAS) return true;
+  read_mip(lp, p, col_of, alt);
+  int64_t v = 0;
+  if (sl_clearing_check(p, alt, &v, NULL, NULL) && v >= fl->value_min &&
+      total(p, regret, alt, M_LATENCY) <= fl->latency_max &&
+      total(p, regret, alt, m) <= total(p, regret, chosen, m))
+    memcpy(chosen, alt, p->norders * sizeof *chosen);
+  return true;
 }
 
 bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
@@ -341,13 +435,15 @@ bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
   if (!args_valid(p)) return false;
   bool *usable = calloc(p->noptions + 1, sizeof *usable);
   int *col_of = calloc(p->noptions + 1, sizeof *col_of);
+  int64_t *regret = calloc(p->noptions + 1, sizeof *regret);
   size_t *chosen = calloc(p->norders + 1, sizeof *chosen);
   size_t *alt = calloc(p->norders + 1, sizeof *alt);
   glp_prob *lp = NULL;
   double *xs = NULL;
   bool ok = false, any = false;
-  if (!usable || !col_of || !chosen || !alt) goto cleanup;
+  if (!usable || !col_of || !regret || !chosen || !alt) goto cleanup;
   for (size_t j = 0; j < p->noptions; j++) any |= usable[j] = fits_alone(p, &p->options[j]);
+  if (!regrets(p, usable, regret)) goto cleanup;
   for (size_t i = 0; i < p->norders; i++) chosen[i] = SIZE_MAX;
   out->method = SL_CLEARING_OPTIMAL;
   if (any) {
@@ -355,7 +451,7 @@ bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
     lp = glp_create_prob();
     if (!build(lp, p, usable, col_of)) goto cleanup;
     /* the greedy assignment is GLPK's first incumbent (and the fallback) */
-    if (!greedy(p, usable, chosen)) goto cleanup;
+    if (!greedy(p, usable, regret, chosen)) goto cleanup;
     xs = calloc(p->noptions + 2, sizeof *xs);
     if (!xs) goto cleanup;
     for (size_t i = 0; i < p->norders; i++)
@@ -364,7 +460,7 @@ bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
     int st = run_mip(lp, p->time_limit_ms, xs, &done);
     if (!done || st != GLP_OPT) {
       /* time limit (or trouble): the greedy fallback, or GLPK's incumbent when better */
-      if (!greedy(p, usable, chosen)) goto cleanup;
+      if (!greedy(p, usable, regret, chosen)) goto cleanup;
       out->method = SL_CLEARING_GREEDY;
       int64_t vg = 0, vi = 0;
       if (st == GLP_FEAS || st == GLP_OPT) {
@@ -375,27 +471,33 @@ bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
       }
     } else {
       read_mip(lp, p, col_of, chosen);
-      int64_t v1 = 0;
-      if (!sl_clearing_check(p, chosen, &v1, NULL, NULL)) { /* numerically off: never trust */
-        if (!greedy(p, usable, chosen)) goto cleanup;
+      floors fl = {.latency_max = INT64_MAX};
+      if (!sl_clearing_check(p, chosen, &fl.value_min, NULL, NULL)) { /* numerically off */
+        if (!greedy(p, usable, regret, chosen)) goto cleanup;
         out->method = SL_CLEARING_GREEDY;
       } else {
-        to_phase2(lp, p, col_of, v1);
-        memset(xs, 0, (p->noptions + 2) * sizeof *xs); /* phase 1's answer starts phase 2 */
-        for (size_t i = 0; i < p->norders; i++)
-          if (chosen[i] != SIZE_MAX) xs[col_of[chosen[i]]] = 1.0;
-        st = run_mip(lp, p->time_limit_ms, xs, &done);
-        int64_t v2 = 0;
-        if (st == GLP_OPT || st == GLP_FEAS) {
-          read_mip(lp, p, col_of, alt);
-          if (sl_clearing_check(p, alt, &v2, NULL, NULL) && v2 >= v1)
-            memcpy(chosen, alt, p->norders * sizeof *chosen);
+        /* phase 2 (when any latency regret exists), then phase 3, each keeping the optima of
+         * the phases before it (values are integers: a margin of 1/2 is exact) */
+        if (!bound_row(lp, p, regret, col_of, M_VALUE, true, (double)fl.value_min - 0.5))
+          goto cleanup;
+        bool lat = false;
+        for (size_t j = 0; j < p->noptions && !lat; j++) lat = regret[j] > 0;
+        if (lat) {
+          if (!min_phase(lp, p, regret, col_of, M_LATENCY, &fl, chosen, alt, xs, &done))
+            goto cleanup;
+          if (!done) out->method = SL_CLEARING_VALUE_OPTIMAL;
+          fl.latency_max = total(p, regret, chosen, M_LATENCY);
+          if (!bound_row(lp, p, regret, col_of, M_LATENCY, false, (double)fl.latency_max + 0.5))
+            goto cleanup;
         }
-        if (!done || st != GLP_OPT) out->method = SL_CLEARING_VALUE_OPTIMAL;
+        if (!min_phase(lp, p, regret, col_of, M_SCORE, &fl, chosen, alt, xs, &done)) goto cleanup;
+        if (!done) out->method = SL_CLEARING_VALUE_OPTIMAL;
       }
     }
   }
   if (!sl_clearing_check(p, chosen, &out->value, &out->gpu_hours, &out->cost)) goto cleanup;
+  out->latency = total(p, regret, chosen, M_LATENCY);
+  out->score = total(p, regret, chosen, M_SCORE);
   for (size_t i = 0; i < p->norders; i++) out->nplaced += chosen[i] != SIZE_MAX;
   out->chosen = chosen;
   chosen = NULL;
@@ -405,6 +507,7 @@ cleanup:
   if (any) glp_free_env(); /* GLPK's per-thread environment: nothing outlives the call */
   free(usable);
   free(col_of);
+  free(regret);
   free(chosen);
   free(alt);
   free(xs);
