@@ -430,9 +430,9 @@ static bool min_phase(glp_prob *lp, const sl_clearing_problem *p, const int64_t 
   return true;
 }
 
-bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
+/* One exact solve of p (the contract's three phases; p->chunk_orders is not looked at). */
+static bool solve_one(const sl_clearing_problem *p, sl_clearing_result *out) {
   memset(out, 0, sizeof *out);
-  if (!args_valid(p)) return false;
   bool *usable = calloc(p->noptions + 1, sizeof *usable);
   int *col_of = calloc(p->noptions + 1, sizeof *col_of);
   int64_t *regret = calloc(p->noptions + 1, sizeof *regret);
@@ -513,4 +513,141 @@ cleanup:
   free(xs);
   if (!ok) sl_clearing_result_free(out);
   return ok;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Chunks: large batches are solved exactly in slices of the oldest orders first            */
+
+static int cmp_age(const void *pa, const void *pb) {
+  const gent *a = pa, *b = pb; /* key unused: forced first, then id, then index */
+  if (a->forced != b->forced) return a->forced ? -1 : 1;
+  if (a->id != b->id) return a->id < b->id ? -1 : 1;
+  return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* The worse of two methods (GREEDY worst, then VALUE_OPTIMAL). */
+static sl_clearing_method worse(sl_clearing_method a, sl_clearing_method b) {
+  if (a == SL_CLEARING_GREEDY || b == SL_CLEARING_GREEDY) return SL_CLEARING_GREEDY;
+  if (a == SL_CLEARING_VALUE_OPTIMAL || b == SL_CLEARING_VALUE_OPTIMAL)
+    return SL_CLEARING_VALUE_OPTIMAL;
+  return SL_CLEARING_OPTIMAL;
+}
+
+typedef struct {
+  gent *age;                 /* the orders, oldest first */
+  size_t *sub_of;            /* order -> index in the current chunk, SIZE_MAX when outside */
+  size_t *opt_of;            /* sub-problem option -> option of p */
+  sl_clearing_order *orders; /* the chunk's orders */
+  sl_clearing_option *opts;  /* the chunk's options */
+  int32_t *freebuf;          /* npools * nslots: what earlier chunks left free */
+  const int32_t **free;
+  size_t *chosen;
+} chunks;
+
+static void chunks_free(chunks *c) {
+  free(c->age);
+  free(c->sub_of);
+  free(c->opt_of);
+  free(c->orders);
+  free(c->opts);
+  free(c->freebuf);
+  free(c->free);
+  free(c->chosen);
+}
+
+/* Solve p in chunks of p->chunk_orders orders, oldest first: each chunk exactly (solve_one)
+ * over the capacity the chunks before it left. */
+static bool solve_chunked(const sl_clearing_problem *p, sl_clearing_result *out) {
+  chunks c = {0};
+  bool ok = false;
+  size_t ns = p->nslots, np = p->npools;
+  c.age = calloc(p->norders + 1, sizeof *c.age);
+  c.sub_of = calloc(p->norders + 1, sizeof *c.sub_of);
+  c.opt_of = calloc(p->noptions + 1, sizeof *c.opt_of);
+  c.orders = calloc(p->chunk_orders + 1, sizeof *c.orders);
+  c.opts = calloc(p->noptions + 1, sizeof *c.opts);
+  c.freebuf = calloc(np * ns + 1, sizeof *c.freebuf);
+  c.free = calloc(np + 1, sizeof *c.free);
+  c.chosen = calloc(p->norders + 1, sizeof *c.chosen);
+  if (!c.age || !c.sub_of || !c.opt_of || !c.orders || !c.opts || !c.freebuf || !c.free ||
+      !c.chosen)
+    goto cleanup;
+  for (size_t k = 0; k < np; k++) {
+    c.free[k] = &c.freebuf[k * ns];
+    for (size_t t = 0; t < ns; t++) c.freebuf[k * ns + t] = free_at(p, k, t);
+  }
+  for (size_t i = 0; i < p->norders; i++) {
+    c.age[i] = (gent){.order = i, .id = p->orders[i].id, .forced = i == p->forced};
+    c.sub_of[i] = SIZE_MAX;
+    c.chosen[i] = SIZE_MAX;
+  }
+  qsort(c.age, p->norders, sizeof *c.age, cmp_age);
+  sl_clearing_method method = SL_CLEARING_OPTIMAL;
+  for (size_t c0 = 0; c0 < p->norders; c0 += p->chunk_orders) {
+    size_t n = p->norders - c0 < p->chunk_orders ? p->norders - c0 : p->chunk_orders, nopt = 0;
+    sl_clearing_problem sub = {.orders = c.orders,
+                               .norders = n,
+                               .free = c.free,
+                               .npools = np,
+                               .nslots = ns,
+                               .options = c.opts,
+                               .forced = SIZE_MAX,
+                               .time_limit_ms = p->time_limit_ms};
+    for (size_t k = 0; k < n; k++) {
+      size_t i = c.age[c0 + k].order;
+      c.sub_of[i] = k;
+      c.orders[k] = p->orders[i];
+      if (i == p->forced) sub.forced = k;
+    }
+    for (size_t j = 0; j < p->noptions; j++) {
+      size_t k = c.sub_of[p->options[j].order];
+      if (k == SIZE_MAX) continue;
+      c.opts[nopt] = p->options[j];
+      c.opts[nopt].order = k;
+      c.opt_of[nopt++] = j;
+    }
+    sub.noptions = nopt;
+    sl_clearing_result r;
+    if (!solve_one(&sub, &r)) goto cleanup;
+    method = worse(method, r.method);
+    for (size_t k = 0; k < n; k++) {
+      size_t i = c.age[c0 + k].order;
+      c.sub_of[i] = SIZE_MAX;
+      if (r.chosen[k] == SIZE_MAX) continue;
+      const sl_clearing_option *o = &c.opts[r.chosen[k]];
+      c.chosen[i] = c.opt_of[r.chosen[k]];
+      for (size_t t = o->start; t < o->start + (size_t)p->orders[i].duration_slots; t++)
+        c.freebuf[o->pool * ns + t] -= o->gpus;
+    }
+    sl_clearing_result_free(&r);
+  }
+  /* the whole assignment, re-checked against p itself */
+  bool *usable = calloc(p->noptions + 1, sizeof *usable);
+  int64_t *regret = calloc(p->noptions + 1, sizeof *regret);
+  if (usable && regret) {
+    for (size_t j = 0; j < p->noptions; j++) usable[j] = fits_alone(p, &p->options[j]);
+    if (regrets(p, usable, regret) &&
+        sl_clearing_check(p, c.chosen, &out->value, &out->gpu_hours, &out->cost)) {
+      out->latency = total(p, regret, c.chosen, M_LATENCY);
+      out->score = total(p, regret, c.chosen, M_SCORE);
+      for (size_t i = 0; i < p->norders; i++) out->nplaced += c.chosen[i] != SIZE_MAX;
+      out->method = method;
+      out->chosen = c.chosen;
+      c.chosen = NULL;
+      ok = true;
+    }
+  }
+  free(usable);
+  free(regret);
+cleanup:
+  chunks_free(&c);
+  if (!ok) sl_clearing_result_free(out);
+  return ok;
+}
+
+bool sl_clearing_solve(const sl_clearing_problem *p, sl_clearing_result *out) {
+  memset(out, 0, sizeof *out);
+  if (!args_valid(p)) return false;
+  if (p->chunk_orders == 0 || p->norders <= p->chunk_orders) return solve_one(p, out);
+  return solve_chunked(p, out);
 }

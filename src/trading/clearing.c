@@ -44,7 +44,8 @@ sl_trading_clearing_cfg sl_trading_clearing_defaults(void) {
                                    .max_orders = 200,
                                    .pools_per_order = 8,
                                    .starts_per_pool = 12,
-                                   .patience_rounds = 5};
+                                   .patience_rounds = 5,
+                                   .chunk_orders = 64};
 }
 
 /* One call order of the round. */
@@ -341,7 +342,8 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
                               .options = p.opts,
                               .noptions = p.nopts,
                               .forced = forced,
-                              .time_limit_ms = a->cfg->time_limit_ms};
+                              .time_limit_ms = a->cfg->time_limit_ms,
+                              .chunk_orders = a->cfg->chunk_orders};
   if (!sl_clearing_solve(&prob, &res)) goto cleanup;
   a->method = res.method;
   /* book the assignment, oldest order first; the rest wait for the next round */

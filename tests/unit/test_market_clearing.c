@@ -317,6 +317,95 @@ static void test_objectives_honoured(void **state) {
   assert_false(sl_clearing_solve(&in.p, &r));
 }
 
+/* Chunks (chunk_orders): random instances solved in chunks of 1 to 3 orders, oldest first.
+ * The assignment is feasible, and the first chunk (the forced order, then the lowest ids)
+ * reaches the lexicographic optimum of those orders alone (brute force over their options). */
+static void test_chunks_oldest_first(void **state) {
+  (void)state;
+  for (int round = 0; round < 600; round++) {
+    inst in;
+    random_inst(&in);
+    in.p.chunk_orders = 1 + rnd(3);
+    sl_clearing_result r;
+    assert_true(sl_clearing_solve(&in.p, &r));
+    int64_t v, c, l, sc;
+    assert_true(recount(&in, r.chosen, &v, &c, &l, &sc));
+    assert_true(sl_clearing_check(&in.p, r.chosen, NULL, NULL, NULL));
+    assert_int_equal(r.value, v);
+    assert_int_equal(r.latency, l);
+    assert_int_equal(r.score, sc);
+    /* the first chunk: forced first, then by id, then index */
+    size_t order[MAXO], no = in.p.norders;
+    for (size_t i = 0; i < no; i++) order[i] = i;
+    for (size_t a = 0; a < no; a++)
+      for (size_t b = a + 1; b < no; b++) {
+        size_t x = order[a], y = order[b];
+        bool fx = x == in.p.forced, fy = y == in.p.forced;
+        if (fy > fx || (fy == fx && (in.orders[y].id < in.orders[x].id ||
+                                     (in.orders[y].id == in.orders[x].id && y < x)))) {
+          order[a] = y;
+          order[b] = x;
+        }
+      }
+    bool first[MAXO] = {false};
+    for (size_t k = 0; k < no && k < in.p.chunk_orders; k++) first[order[k]] = true;
+    inst only = in; /* the first chunk's options only */
+    for (size_t k = 0; k < MAXP; k++) only.free[k] = only.freebuf[k];
+    only.p.free = only.free;
+    only.p.orders = only.orders;
+    only.p.options = only.opts;
+    size_t n = 0, as_only[MAXJ];
+    for (size_t j = 0; j < in.p.noptions; j++) {
+      as_only[j] = n;
+      if (first[in.opts[j].order]) only.opts[n++] = in.opts[j];
+    }
+    only.p.noptions = n;
+    size_t mine[MAXO]; /* the solver's choice for them, as options of `only` */
+    for (size_t i = 0; i < no; i++)
+      mine[i] = first[i] && r.chosen[i] != SIZE_MAX ? as_only[r.chosen[i]] : SIZE_MAX;
+    int64_t mv, mc, ml, ms;
+    assert_true(recount(&only, mine, &mv, &mc, &ml, &ms));
+    size_t ch[MAXO];
+    best b = {0};
+    brute(&only, 0, ch, &b);
+    if (mv != b.v || ml != b.l || ms != b.s)
+      fail_msg("round %d: first chunk (%lld, %lld, %lld) != brute force (%lld, %lld, %lld)", round,
+               (long long)mv, (long long)ml, (long long)ms, (long long)b.v, (long long)b.l,
+               (long long)b.s);
+    sl_clearing_result_free(&r);
+  }
+}
+
+/* Chunks of one order are arrival-order greedy: on the conflict of
+ * test_auction_beats_arrival_greedy they fill 48 GPU-hours, one chunk 64. */
+static void test_chunks_of_one(void **state) {
+  (void)state;
+  inst in;
+  inst_init(&in, 4, 2, 4);
+  for (int k = 0; k < 2; k++)
+    for (int s = 0; s < 4; s++) in.freebuf[k][s] = 8;
+  int32_t dur[4] = {2, 4, 4, 2};
+  for (size_t i = 0; i < 4; i++)
+    in.orders[i] = (sl_clearing_order){.id = (int64_t)i + 1, .duration_slots = dur[i], .weight = 1};
+  sl_clearing_option o[] = {{0, 0, 0, 8, 160, 0, 0},
+                            {0, 0, 2, 8, 160, 0, 0},
+                            {1, 0, 0, 8, 320, 0, 0},
+                            {2, 1, 0, 8, 320, 0, 0},
+                            {3, 1, 0, 8, 100, 0, 0}};
+  memcpy(in.opts, o, sizeof o);
+  in.p.noptions = 5;
+  in.p.chunk_orders = 1;
+  sl_clearing_result r;
+  assert_true(sl_clearing_solve(&in.p, &r));
+  assert_int_equal(r.gpu_hours, 48);
+  assert_int_equal(r.method, SL_CLEARING_OPTIMAL);
+  sl_clearing_result_free(&r);
+  in.p.chunk_orders = 4;
+  assert_true(sl_clearing_solve(&in.p, &r));
+  assert_int_equal(r.gpu_hours, 64);
+  sl_clearing_result_free(&r);
+}
+
 /* Options that never fit are ignored; bad arguments are refused. */
 static void test_bad_arguments(void **state) {
   (void)state;
@@ -397,6 +486,8 @@ int main(void) {
       cmocka_unit_test(test_auction_beats_arrival_greedy),
       cmocka_unit_test(test_cheapest_among_equal_value),
       cmocka_unit_test(test_objectives_honoured),
+      cmocka_unit_test(test_chunks_oldest_first),
+      cmocka_unit_test(test_chunks_of_one),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_time_limit_stays_feasible),
   };

@@ -66,6 +66,10 @@ typedef struct sl_clearing_problem {
   size_t noptions;
   size_t forced;     /* an order that must be placed when one of its options fits; SIZE_MAX none */
   int time_limit_ms; /* per phase; <= 0: no limit */
+  /* More orders than this are solved in chunks of this many, oldest (lowest id) first, the
+   * forced order in the first: each chunk exactly, over the capacity the chunks before it left.
+   * 0: one solve whatever the size. */
+  size_t chunk_orders;
 } sl_clearing_problem;
 
 typedef enum {

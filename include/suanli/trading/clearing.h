@@ -22,9 +22,11 @@ typedef struct sl_trading_clearing_cfg {
   size_t pools_per_order; /* candidate pools per order */
   size_t starts_per_pool; /* candidate starts per pool */
   int patience_rounds;    /* rounds after which the oldest waiting order is forced in */
+  size_t chunk_orders;    /* the solver's chunk: larger batches are solved oldest first in
+                             exact slices of this many orders (src/market/clearing.c) */
 } sl_trading_clearing_cfg;
 
-/* The defaults: 60 s, 2000 ms, 200 orders, 8 pools, 12 starts, 5 rounds. */
+/* The defaults: 60 s, 2000 ms, 200 orders, 8 pools, 12 starts, 5 rounds, chunks of 64. */
 sl_trading_clearing_cfg sl_trading_clearing_defaults(void);
 
 /* One pass: claim every due clearing region and clear all their batches as one problem, in
