@@ -176,7 +176,7 @@ def main():
                     sys.exit("order: %s %s" % (st, o))
                 ids.append(o["id"])
             post_s = time.time() - t0
-            if mode == "call":  # the first round runs one interval after the first order; wait for 2
+            if mode == "call":  # the first round runs at the end of the first order's interval; wait for 2
                 deadline = time.time() + 3 * a.interval + 30
                 while time.time() < deadline:
                     st, page = call(m.base, m.admin, "GET", "/v1/orders?state=open&limit=500")

@@ -5,8 +5,9 @@
  * every maintenance_ms) and the ledger
  * sequencer (sl_ledger_sequence: folds signed entries into the Merkle tree in batches and signs
  * a checkpoint per batch; one process at a time holds its advisory lock) and the call
- * auction (sl_trading_clearing_step once a second: each clearing region is cleared every
- * clearing.interval_s seconds by one process, under its advisory lock and lease row).  Any
+ * auction (sl_trading_clearing_step once a second: each clearing region is cleared once per
+ * clearing.interval_s seconds of the wall-clock grid by one process, under its advisory lock
+ * and lease row, together with the other regions due then).  Any
  * number of processes may run them on one database. */
 #include "server/workers.h"
 #include "suanli/core/log.h"

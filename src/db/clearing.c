@@ -9,15 +9,18 @@ const sl_db_stmt sl_db_stmts_clearing[] = {
                      " LEFT JOIN clearing_runs c ON c.region = o.clearing_region"
                      " WHERE o.state = 'open' AND o.clearing = 'call'"
                      "   AND (c.last_run_at IS NULL"
-                     "        OR c.last_run_at <= sl_now() - make_interval(secs => $1::int))) s"},
-    /* the advisory lock first (never waiting), then the lease row, only when due */
+                     "        OR floor(extract(epoch FROM c.last_run_at) / $1::int)"
+                     "           < floor(extract(epoch FROM sl_now()) / $1::int))) s"},
+    /* the advisory lock first (never waiting), then the lease row, only when due: rounds run on
+     * the wall-clock grid of the interval, at most one per interval (floor(epoch / interval)) */
     {"clearing_claim",
      "WITH l AS (SELECT pg_try_advisory_xact_lock(hashtext('suanli_clearing'), hashtext($1))"
      "  AS got)"
      " INSERT INTO clearing_runs AS c (region, last_run_at, runs)"
      " SELECT $1, sl_now(), 1 FROM l WHERE l.got"
      " ON CONFLICT (region) DO UPDATE SET last_run_at = sl_now(), runs = c.runs + 1"
-     " WHERE c.last_run_at <= sl_now() - make_interval(secs => $2::int)"
+     " WHERE floor(extract(epoch FROM c.last_run_at) / $2::int)"
+     "       < floor(extract(epoch FROM sl_now()) / $2::int)"
      " RETURNING runs"},
     {"clearing_batch",
      "SELECT coalesce(json_agg(json_build_object('id', id, 'tenant_id', tenant_id,"
@@ -29,7 +32,7 @@ const sl_db_stmt sl_db_stmts_clearing[] = {
     {"clearing_rest",
      "UPDATE orders SET clearing_rounds = clearing_rounds + 1, reason = $2, updated_at = sl_now()"
      " WHERE id = $1 AND state = 'open'"},
-    /* a region's first round runs one interval after its first call order (a batch forms) */
+    /* a region's first round runs at the end of the interval of its first call order */
     {"clearing_touch", "INSERT INTO clearing_runs(region, last_run_at) VALUES ($1, sl_now())"
                        " ON CONFLICT (region) DO NOTHING"},
     {"clearing_done",

@@ -44,12 +44,14 @@ sl_trading_clearing_cfg sl_trading_clearing_defaults(void) {
                                    .max_orders = 200,
                                    .pools_per_order = 8,
                                    .starts_per_pool = 12,
-                                   .patience_rounds = 5};
+                                   .patience_rounds = 5,
+                                   .chunk_orders = 64};
 }
 
 /* One call order of the round. */
 typedef struct {
   int64_t id, tenant, rounds;
+  size_t reg; /* index of its clearing region among the step's claimed regions */
   sl_market_order_req req;
   bool parsed, matched;
   sl_trading_book b;
@@ -134,8 +136,38 @@ static bool fill_free(cproblem *p) {
   return true;
 }
 
+/* An RTT the book does not know, as the solver's latency key: after every known RTT, as the
+ * matcher ranks it (1000 s). */
+#define UNKNOWN_RTT_US INT64_C(1000000000)
+/* The most extra money one option carries into phase 3 (keeps the solver's sums exact). */
+#define EXTRA_CAP_MINOR (INT64_C(1) << 36)
+
+/* Order o's own objective as the solver's phase keys for pool mp with gpus GPUs (src/market/
+ * README.md, "Periodic clearing"): *latency_us the lowest_latency order's RTT band (floor of
+ * rtt / latency_tol_us, in microseconds), UNKNOWN_RTT_US for an unknown RTT when the order
+ * ranks by latency (lowest_latency, tradeoff), else 0; *extra_minor a tradeoff order's
+ * money_per_ms x RTT x GPU-hours (rounded, at most EXTRA_CAP_MINOR), else 0. */
+static void objective_keys(const sl_market_order *o, const sl_market_pool *mp, int32_t gpus,
+                           int64_t *latency_us, int64_t *extra_minor) {
+  *latency_us = *extra_minor = 0;
+  bool unknown = o->has_origin && mp->rtt_us < 0;
+  if (o->objective == SL_OBJ_LOWEST_LATENCY) {
+    if (unknown) *latency_us = UNKNOWN_RTT_US;
+    else if (o->has_origin)
+      *latency_us =
+          o->latency_tol_us > 0 ? mp->rtt_us / o->latency_tol_us * o->latency_tol_us : mp->rtt_us;
+  } else if (o->objective == SL_OBJ_TRADEOFF) {
+    if (unknown) *latency_us = UNKNOWN_RTT_US;
+    else if (o->has_origin) {
+      __int128 e =
+          ((__int128)mp->rtt_us * o->money_per_ms_minor * gpus * o->duration_slots + 500) / 1000;
+      *extra_minor = e > EXTRA_CAP_MINOR ? EXTRA_CAP_MINOR : (int64_t)e;
+    }
+  }
+}
+
 /* Options of order k: each of its best pools at its first starts that fit the grid's free
- * GPUs, inside the order's window. */
+ * GPUs, inside the order's window, with its objective's keys. */
 static bool order_options(cproblem *p, const corder *o, size_t k,
                           const sl_trading_clearing_cfg *cfg) {
   const sl_market_result *res = &o->b.m.result;
@@ -154,11 +186,16 @@ static bool order_options(cproblem *p, const corder *o, size_t k,
       bool fits = true;
       for (size_t t = t0; fits && t < t0 + (size_t)d; t++) fits = p->free[gi][t] >= pc->gpus;
       if (!fits) continue;
-      int64_t cost;
+      int64_t cost, lat, extra;
       if (__builtin_mul_overflow((int64_t)pc->gpus * d, pc->unit_price_minor, &cost)) break;
-      if (!add_opt(p,
-                   (sl_clearing_option){
-                       .order = k, .pool = gi, .start = t0, .gpus = pc->gpus, .cost_minor = cost}))
+      objective_keys(&o->b.order, mp, pc->gpus, &lat, &extra);
+      if (!add_opt(p, (sl_clearing_option){.order = k,
+                                           .pool = gi,
+                                           .start = t0,
+                                           .gpus = pc->gpus,
+                                           .cost_minor = cost,
+                                           .latency_us = lat,
+                                           .extra_minor = extra}))
         return false;
       found++;
     }
@@ -166,12 +203,18 @@ static bool order_options(cproblem *p, const corder *o, size_t k,
   return true;
 }
 
+/* One claimed clearing region of a step: its name, round and counts. */
 typedef struct {
-  const sl_trading_clearing_cfg *cfg;
-  const char *region;
-  bool ran;
+  const char *name;
   int64_t round;
   size_t norders, placed, refused;
+} cregion;
+
+typedef struct {
+  const sl_trading_clearing_cfg *cfg;
+  json_t *due;      /* the due regions (strings) */
+  cregion *claimed; /* json_array_size(due) entries, nclaimed used */
+  size_t nclaimed;
   sl_clearing_method method;
 } round_arg;
 
@@ -194,21 +237,46 @@ static sl_dbrc buy(sl_dbc *c, const corder *o, int64_t pool, int64_t start, int3
   return SL_DB_OK;
 }
 
+/* One step's rounds, in one transaction: claim every due region this process can, lock each
+ * one's batch, and clear all the batches as one problem. */
 static sl_dbrc round_body(sl_dbc *c, void *arg) {
   round_arg *a = arg;
-  a->ran = false;
-  a->norders = a->placed = a->refused = 0;
-  json_t *batch = NULL;
+  a->nclaimed = 0;
+  json_t *batch = json_array();
   corder *ords = NULL;
   cproblem p = {0};
   sl_clearing_result res = {0};
   size_t n = 0;
-  sl_dbrc rc = sl_db_clearing_claim(c, a->region, a->cfg->interval_s, &a->round);
-  if (rc == SL_DB_NOROWS) return SL_DB_OK; /* another process holds it, or not due */
-  if (rc != SL_DB_OK) return rc;
-  a->ran = true;
-  rc = sl_db_clearing_batch(c, a->region, a->cfg->max_orders, &batch);
-  if (rc != SL_DB_OK) goto cleanup;
+  sl_dbrc rc = SL_DB_HARD;
+  if (!batch) return rc;
+  size_t di;
+  json_t *dr;
+  json_array_foreach(a->due, di, dr) {
+    cregion *g = &a->claimed[a->nclaimed];
+    *g = (cregion){.name = json_string_value(dr)};
+    if (!g->name) continue;
+    rc = sl_db_clearing_claim(c, g->name, a->cfg->interval_s, &g->round);
+    if (rc == SL_DB_NOROWS) continue; /* another process holds it, or not due */
+    if (rc != SL_DB_OK) goto cleanup;
+    json_t *rows = NULL;
+    rc = sl_db_clearing_batch(c, g->name, a->cfg->max_orders, &rows);
+    if (rc != SL_DB_OK) goto cleanup;
+    size_t k;
+    json_t *row;
+    json_array_foreach(rows, k, row) {
+      g->norders++;
+      if (json_object_set_new(row, "region", json_integer((json_int_t)a->nclaimed)) ||
+          json_array_append(batch, row)) {
+        json_decref(rows);
+        rc = SL_DB_HARD;
+        goto cleanup;
+      }
+    }
+    json_decref(rows);
+    a->nclaimed++;
+  }
+  rc = SL_DB_OK;
+  if (!a->nclaimed) goto cleanup;
   n = json_array_size(batch);
   ords = calloc(n + 1, sizeof *ords);
   p.orders = calloc(n + 1, sizeof *p.orders);
@@ -221,6 +289,7 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
     o->id = json_integer_value(json_object_get(row, "id"));
     o->tenant = json_integer_value(json_object_get(row, "tenant_id"));
     o->rounds = json_integer_value(json_object_get(row, "rounds"));
+    o->reg = (size_t)json_integer_value(json_object_get(row, "region"));
     sl_jerr je;
     if (!(o->parsed = sl_market_order_parse(json_object_get(row, "request"), 0, &o->req, &je))) {
       rc = sl_db_order_set_state(c, o->id, sl_vocab_name(SL_ORDER_STATE_KILLED),
@@ -236,7 +305,6 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
     if (o->b.window_start < gs) gs = o->b.window_start;
     if (end > ge) ge = end;
   }
-  a->norders = n;
   rc = SL_DB_HARD;
   if (gs < ge) {
     p.grid_start = gs;
@@ -262,7 +330,8 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
     bool has_opt = false;
     for (size_t j = 0; j < p.nopts && !has_opt; j++) has_opt = p.opts[j].order == k;
     if (has_opt && ords[k].rounds >= a->cfg->patience_rounds &&
-        (forced == SIZE_MAX || ords[k].rounds > ords[forced].rounds))
+        (forced == SIZE_MAX || ords[k].rounds > ords[forced].rounds ||
+         (ords[k].rounds == ords[forced].rounds && ords[k].id < ords[forced].id)))
       forced = k;
   }
   sl_clearing_problem prob = {.orders = p.orders,
@@ -273,13 +342,15 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
                               .options = p.opts,
                               .noptions = p.nopts,
                               .forced = forced,
-                              .time_limit_ms = a->cfg->time_limit_ms};
+                              .time_limit_ms = a->cfg->time_limit_ms,
+                              .chunk_orders = a->cfg->chunk_orders};
   if (!sl_clearing_solve(&prob, &res)) goto cleanup;
   a->method = res.method;
   /* book the assignment, oldest order first; the rest wait for the next round */
   for (size_t k = 0; k < n; k++) {
     corder *o = &ords[k];
     if (!o->parsed || !o->matched) continue;
+    cregion *g = &a->claimed[o->reg];
     char reason[448];
     size_t j = res.chosen[k];
     if (j != SIZE_MAX) {
@@ -297,17 +368,17 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
         rc = sl_db_order_add_filled(c, o->id, op->gpus, ncu); /* gpus_filled (schema/025) */
         if (rc != SL_DB_OK) goto cleanup;
         snprintf(reason, sizeof reason, "filled by call auction round %lld of region %s",
-                 (long long)a->round, a->region);
+                 (long long)g->round, g->name);
         rc = sl_db_order_set_state(c, o->id, sl_vocab_name(SL_ORDER_STATE_FILLED), reason);
         if (rc != SL_DB_OK) goto cleanup;
-        a->placed++;
+        g->placed++;
         continue;
       }
-      a->refused++;
+      g->refused++;
       snprintf(reason, sizeof reason,
                "call auction round %lld of region %s: the placement on pool %lld was refused "
                "(%s); rests for the next round",
-               (long long)a->round, a->region, (long long)pool, why);
+               (long long)g->round, g->name, (long long)pool, why);
     } else {
       bool any = false;
       for (size_t q = 0; q < p.nopts && !any; q++) any = p.opts[q].order == k;
@@ -318,12 +389,16 @@ static sl_dbrc round_body(sl_dbc *c, void *arg) {
       else if (!o->b.m.result.filled) sl_trading_summary(&o->b, why, sizeof why); /* nearest miss */
       snprintf(reason, sizeof reason,
                "call auction round %lld of region %s: %s; rests for the next round",
-               (long long)a->round, a->region, why);
+               (long long)g->round, g->name, why);
     }
     rc = sl_db_clearing_rest(c, o->id, reason);
     if (rc != SL_DB_OK) goto cleanup;
   }
-  rc = sl_db_clearing_done(c, a->region, (int64_t)n, (int64_t)a->placed);
+  for (size_t g = 0; g < a->nclaimed; g++) {
+    const cregion *cr = &a->claimed[g];
+    rc = sl_db_clearing_done(c, cr->name, (int64_t)cr->norders, (int64_t)cr->placed);
+    if (rc != SL_DB_OK) goto cleanup;
+  }
 cleanup:
   for (size_t k = 0; ords && k < n; k++) {
     if (ords[k].matched) sl_trading_book_free(&ords[k].b);
@@ -338,31 +413,34 @@ cleanup:
 
 int sl_trading_clearing_step(sl_dbc *c, const sl_trading_clearing_cfg *cfg) {
   json_t *regions = NULL;
-  int ran = 0;
   if (sl_db_clearing_due(c, cfg->interval_s, &regions) != SL_DB_OK) return 0;
-  size_t i;
-  json_t *r;
-  json_array_foreach(regions, i, r) {
-    round_arg a = {.cfg = cfg, .region = json_string_value(r)};
-    if (!a.region) continue;
-    sl_dbrc rc = sl_db_txn_run(c, round_body, &a, 3);
-    if (rc != SL_DB_OK) {
-      sl_log(SL_LOG_WARN, "call auction round failed",
-             json_pack("{s:s,s:s}", "region", a.region, "rc", sl_dbrc_name(rc)));
-      continue;
-    }
-    if (!a.ran) continue;
-    ran++;
+  round_arg a = {.cfg = cfg, .due = regions};
+  size_t nd = json_array_size(regions);
+  if (!nd || !(a.claimed = calloc(nd, sizeof *a.claimed))) {
+    json_decref(regions);
+    return 0;
+  }
+  sl_dbrc rc = sl_db_txn_run(c, round_body, &a, 3);
+  if (rc != SL_DB_OK) {
+    sl_log(SL_LOG_WARN, "call auction round failed",
+           json_pack("{s:i,s:s}", "regions", (int)nd, "rc", sl_dbrc_name(rc)));
+    a.nclaimed = 0;
+  }
+  for (size_t g = 0; g < a.nclaimed; g++) {
+    const cregion *cr = &a.claimed[g];
     st_rounds++;
-    st_orders += a.norders;
-    st_placed += a.placed;
-    st_refused += a.refused;
+    st_orders += cr->norders;
+    st_placed += cr->placed;
+    st_refused += cr->refused;
     if (a.method == SL_CLEARING_GREEDY) st_greedy++;
     sl_log(SL_LOG_INFO, "call auction",
-           json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "region", a.region, "round", (json_int_t)a.round,
-                     "orders", (json_int_t)a.norders, "placed", (json_int_t)a.placed, "refused",
-                     (json_int_t)a.refused, "method", sl_clearing_method_name(a.method)));
+           json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:I}", "region", cr->name, "round",
+                     (json_int_t)cr->round, "orders", (json_int_t)cr->norders, "placed",
+                     (json_int_t)cr->placed, "refused", (json_int_t)cr->refused, "method",
+                     sl_clearing_method_name(a.method), "regions", (json_int_t)a.nclaimed));
   }
+  int ran = (int)a.nclaimed;
+  free(a.claimed);
   json_decref(regions);
   return ran;
 }

@@ -4,9 +4,11 @@
  * Many small random instances (orders with a few options over a few pools and slots, some
  * forced) are solved and compared with an exhaustive enumeration of every assignment: the
  * solver's assignment is feasible (sl_clearing_check, and independently recounted here) and
- * reaches the lexicographic optimum — the highest priority-weighted GPU-hours, then the lowest
- * cost.  Plus hand-made cases: a gang conflict over a multi-hour window where arrival-order
- * greedy fills less, the forced order, the greedy fallback's feasibility, bad arguments. */
+ * reaches the lexicographic optimum — the highest priority-weighted GPU-hours, then the least
+ * latency regret (each option's latency_us minus its order's least over the options that fit
+ * alone), then the lowest score (cost + extra).  Plus hand-made cases: a gang conflict over a
+ * multi-hour window where arrival-order greedy fills less, the forced order, objectives
+ * honoured, the greedy fallback's feasibility, bad arguments. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -56,9 +58,28 @@ static void inst_init(inst *in, size_t norders, size_t npools, size_t nslots) {
 
 /* Independent recount: each order once, per pool slot no more than free, forced placed when
  * any of its options fits alone.  Returns false when infeasible. */
-static bool recount(const inst *in, const size_t *ch, int64_t *value, int64_t *cost) {
+static bool fits_alone(const inst *in, const sl_clearing_option *o) {
+  bool fits = o->start + (size_t)in->orders[o->order].duration_slots <= in->p.nslots;
+  for (int32_t t = 0; fits && t < in->orders[o->order].duration_slots; t++)
+    fits = in->freebuf[o->pool][o->start + (size_t)t] >= o->gpus;
+  return fits;
+}
+
+/* The latency regret of option j: its latency_us minus the least of its order's options that
+ * fit alone. */
+static int64_t regret(const inst *in, size_t j) {
+  int64_t least = INT64_MAX;
+  for (size_t k = 0; k < in->p.noptions; k++)
+    if (in->opts[k].order == in->opts[j].order && fits_alone(in, &in->opts[k]) &&
+        in->opts[k].latency_us < least)
+      least = in->opts[k].latency_us;
+  return in->opts[j].latency_us - least;
+}
+
+static bool recount(const inst *in, const size_t *ch, int64_t *value, int64_t *cost,
+                    int64_t *latency, int64_t *score) {
   int32_t used[MAXP][MAXS] = {{0}};
-  int64_t v = 0, c = 0;
+  int64_t v = 0, c = 0, l = 0, sc = 0;
   for (size_t i = 0; i < in->p.norders; i++) {
     if (ch[i] == SIZE_MAX) continue;
     if (ch[i] >= in->p.noptions) return false;
@@ -73,39 +94,40 @@ static bool recount(const inst *in, const size_t *ch, int64_t *value, int64_t *c
     }
     v += in->orders[i].weight * o->gpus * in->orders[i].duration_slots;
     c += o->cost_minor;
+    l += regret(in, ch[i]);
+    sc += o->cost_minor + o->extra_minor;
   }
   if (in->p.forced != SIZE_MAX && ch[in->p.forced] == SIZE_MAX)
-    for (size_t j = 0; j < in->p.noptions; j++) {
-      const sl_clearing_option *o = &in->opts[j];
-      if (o->order != in->p.forced) continue;
-      bool fits = o->start + (size_t)in->orders[o->order].duration_slots <= in->p.nslots;
-      for (int32_t t = 0; fits && t < in->orders[o->order].duration_slots; t++)
-        fits = in->freebuf[o->pool][o->start + (size_t)t] >= o->gpus;
-      if (fits) return false;
-    }
+    for (size_t j = 0; j < in->p.noptions; j++)
+      if (in->opts[j].order == in->p.forced && fits_alone(in, &in->opts[j])) return false;
   *value = v;
   *cost = c;
+  *latency = l;
+  *score = sc;
   return true;
 }
 
+/* The best of the enumeration so far: value (higher), latency regret, score (lower). */
+typedef struct {
+  int64_t v, l, s;
+  bool found;
+} best;
+
 /* Exhaustive: every order takes none or one of its options. */
-static void brute(const inst *in, size_t i, size_t *ch, int64_t *bv, int64_t *bc, bool *found) {
+static void brute(const inst *in, size_t i, size_t *ch, best *b) {
   if (i == in->p.norders) {
-    int64_t v, c;
-    if (!recount(in, ch, &v, &c)) return;
-    if (!*found || v > *bv || (v == *bv && c < *bc)) {
-      *bv = v;
-      *bc = c;
-      *found = true;
-    }
+    int64_t v, c, l, sc;
+    if (!recount(in, ch, &v, &c, &l, &sc)) return;
+    if (!b->found || v > b->v || (v == b->v && (l < b->l || (l == b->l && sc < b->s))))
+      *b = (best){.v = v, .l = l, .s = sc, .found = true};
     return;
   }
   ch[i] = SIZE_MAX;
-  brute(in, i + 1, ch, bv, bc, found);
+  brute(in, i + 1, ch, b);
   for (size_t j = 0; j < in->p.noptions; j++) {
     if (in->opts[j].order != i) continue;
     ch[i] = j;
-    brute(in, i + 1, ch, bv, bc, found);
+    brute(in, i + 1, ch, b);
   }
   ch[i] = SIZE_MAX;
 }
@@ -123,6 +145,7 @@ static void random_inst(inst *in) {
   if (nj > MAXJ) nj = MAXJ;
   /* keep the enumeration small: at most 3 options per order */
   size_t per[MAXO] = {0}, n = 0;
+  bool lat = rnd(2) == 0, extra = rnd(2) == 0; /* some instances rank by latency, some not */
   for (size_t k = 0; k < nj; k++) {
     size_t o = rnd(no);
     if (per[o] >= 3) continue;
@@ -133,7 +156,9 @@ static void random_inst(inst *in) {
                                          .pool = rnd(np),
                                          .start = rnd(ns),
                                          .gpus = g,
-                                         .cost_minor = g * in->orders[o].duration_slots * price};
+                                         .cost_minor = g * in->orders[o].duration_slots * price,
+                                         .latency_us = lat ? (int64_t)rnd(4) * 1000 : 0,
+                                         .extra_minor = extra ? (int64_t)rnd(7) : 0};
   }
   in->p.noptions = n;
   if (rnd(3) == 0) in->p.forced = rnd(no);
@@ -148,21 +173,23 @@ static void test_random_against_brute_force(void **state) {
     sl_clearing_result r;
     assert_true(sl_clearing_solve(&in.p, &r));
     assert_int_equal(r.method, SL_CLEARING_OPTIMAL);
-    int64_t v, c, v2, gh, c2;
-    assert_true(recount(&in, r.chosen, &v, &c));
+    int64_t v, c, l, sc, v2, gh, c2;
+    assert_true(recount(&in, r.chosen, &v, &c, &l, &sc));
     assert_true(sl_clearing_check(&in.p, r.chosen, &v2, &gh, &c2));
     assert_int_equal(v, v2);
     assert_int_equal(c, c2);
     assert_int_equal(r.value, v);
     assert_int_equal(r.cost, c);
+    assert_int_equal(r.latency, l);
+    assert_int_equal(r.score, sc);
     size_t ch[MAXO];
-    int64_t bv = 0, bc = 0;
-    bool found = false;
-    brute(&in, 0, ch, &bv, &bc, &found);
-    assert_true(found); /* placing nothing (or only the forced order) is always feasible */
-    if (r.value != bv || r.cost != bc)
-      fail_msg("round %d: solver (%lld, %lld) != brute force (%lld, %lld)", round,
-               (long long)r.value, (long long)r.cost, (long long)bv, (long long)bc);
+    best b = {0};
+    brute(&in, 0, ch, &b);
+    assert_true(b.found); /* placing nothing (or only the forced order) is always feasible */
+    if (r.value != b.v || r.latency != b.l || r.score != b.s)
+      fail_msg("round %d: solver (%lld, %lld, %lld) != brute force (%lld, %lld, %lld)", round,
+               (long long)r.value, (long long)r.latency, (long long)r.score, (long long)b.v,
+               (long long)b.l, (long long)b.s);
     solved++;
     placed_any += r.nplaced > 0;
     sl_clearing_result_free(&r);
@@ -185,11 +212,11 @@ static void test_auction_beats_arrival_greedy(void **state) {
   int32_t dur[4] = {2, 4, 4, 2};
   for (size_t i = 0; i < 4; i++)
     in.orders[i] = (sl_clearing_order){.id = (int64_t)i + 1, .duration_slots = dur[i], .weight = 1};
-  sl_clearing_option o[] = {{0, 0, 0, 8, 160},
-                            {0, 0, 2, 8, 160},
-                            {1, 0, 0, 8, 320},
-                            {2, 1, 0, 8, 320},
-                            {3, 1, 0, 8, 100}};
+  sl_clearing_option o[] = {{0, 0, 0, 8, 160, 0, 0},
+                            {0, 0, 2, 8, 160, 0, 0},
+                            {1, 0, 0, 8, 320, 0, 0},
+                            {2, 1, 0, 8, 320, 0, 0},
+                            {3, 1, 0, 8, 100, 0, 0}};
   memcpy(in.opts, o, sizeof o);
   in.p.noptions = 5;
   sl_clearing_result r;
@@ -226,13 +253,156 @@ static void test_cheapest_among_equal_value(void **state) {
   for (int k = 0; k < 2; k++) in.freebuf[k][0] = in.freebuf[k][1] = 4;
   in.orders[0] = (sl_clearing_order){.id = 1, .duration_slots = 2, .weight = 1};
   in.orders[1] = (sl_clearing_order){.id = 2, .duration_slots = 2, .weight = 1};
-  sl_clearing_option o[] = {{0, 0, 0, 4, 80}, {0, 1, 0, 4, 40}, {1, 0, 0, 4, 80}, {1, 1, 0, 4, 50}};
+  sl_clearing_option o[] = {{0, 0, 0, 4, 80, 0, 0},
+                            {0, 1, 0, 4, 40, 0, 0},
+                            {1, 0, 0, 4, 80, 0, 0},
+                            {1, 1, 0, 4, 50, 0, 0}};
   memcpy(in.opts, o, sizeof o);
   in.p.noptions = 4;
   sl_clearing_result r;
   assert_true(sl_clearing_solve(&in.p, &r));
   assert_int_equal(r.nplaced, 2);
   assert_int_equal(r.cost, 80 + 40); /* order 0 in pool 1 (40), order 1 in pool 0 (80): 120 */
+  sl_clearing_result_free(&r);
+}
+
+/* Each order's objective is honoured after the value: pools 0 (10 a GPU-hour), 1 (20) and 2
+ * (30), 4 GPUs each, one hour.  A lowest_latency order may take pool 0 (40 ms away) or pool 2
+ * (5 ms); a cheapest order pool 0 or 1.  The least total cost (40 + 80) would send the
+ * lowest_latency order to the far cheap pool and the cheapest order to the dearer one; the
+ * auction keeps the lowest_latency order near (pool 2) and the cheapest order gets pool 0.
+ * A tradeoff order's extra money (money_per_ms x RTT) counts with its cost in phase 3. */
+static void test_objectives_honoured(void **state) {
+  (void)state;
+  inst in;
+  inst_init(&in, 2, 3, 1);
+  for (int k = 0; k < 3; k++) in.freebuf[k][0] = 4;
+  in.orders[0] = (sl_clearing_order){.id = 1, .duration_slots = 1, .weight = 1};
+  in.orders[1] = (sl_clearing_order){.id = 2, .duration_slots = 1, .weight = 1};
+  sl_clearing_option o[] = {{0, 0, 0, 4, 40, 40000, 0},
+                            {0, 2, 0, 4, 120, 5000, 0},
+                            {1, 0, 0, 4, 40, 0, 0},
+                            {1, 1, 0, 4, 80, 0, 0}};
+  memcpy(in.opts, o, sizeof o);
+  in.p.noptions = 4;
+  sl_clearing_result r;
+  assert_true(sl_clearing_solve(&in.p, &r));
+  assert_int_equal(r.method, SL_CLEARING_OPTIMAL);
+  assert_int_equal(r.chosen[0], 1);
+  assert_int_equal(r.chosen[1], 2);
+  assert_int_equal(r.latency, 0);
+  assert_int_equal(r.cost, 160);
+  sl_clearing_result_free(&r);
+  /* without latency keys the least cost wins: 40 + 80 */
+  in.opts[0].latency_us = in.opts[1].latency_us = 0;
+  assert_true(sl_clearing_solve(&in.p, &r));
+  assert_int_equal(r.chosen[0], 0);
+  assert_int_equal(r.chosen[1], 3);
+  assert_int_equal(r.cost, 120);
+  sl_clearing_result_free(&r);
+  /* order 0 as a tradeoff order: pool 0's RTT costs it 100 more, pool 2's 10: 40 + 100 > 120
+   * + 10, so it takes pool 2 although pool 0 is cheaper */
+  in.opts[0].extra_minor = 100;
+  in.opts[1].extra_minor = 10;
+  assert_true(sl_clearing_solve(&in.p, &r));
+  assert_int_equal(r.chosen[0], 1);
+  assert_int_equal(r.chosen[1], 2);
+  assert_int_equal(r.score, 120 + 10 + 40);
+  sl_clearing_result_free(&r);
+  /* a negative key is refused */
+  in.opts[0].extra_minor = -1;
+  assert_false(sl_clearing_solve(&in.p, &r));
+  in.opts[0].extra_minor = 0;
+  in.opts[0].latency_us = -1;
+  assert_false(sl_clearing_solve(&in.p, &r));
+}
+
+/* Chunks (chunk_orders): random instances solved in chunks of 1 to 3 orders, oldest first.
+ * The assignment is feasible, and the first chunk (the forced order, then the lowest ids)
+ * reaches the lexicographic optimum of those orders alone (brute force over their options). */
+static void test_chunks_oldest_first(void **state) {
+  (void)state;
+  for (int round = 0; round < 600; round++) {
+    inst in;
+    random_inst(&in);
+    in.p.chunk_orders = 1 + rnd(3);
+    sl_clearing_result r;
+    assert_true(sl_clearing_solve(&in.p, &r));
+    int64_t v, c, l, sc;
+    assert_true(recount(&in, r.chosen, &v, &c, &l, &sc));
+    assert_true(sl_clearing_check(&in.p, r.chosen, NULL, NULL, NULL));
+    assert_int_equal(r.value, v);
+    assert_int_equal(r.latency, l);
+    assert_int_equal(r.score, sc);
+    /* the first chunk: forced first, then by id, then index */
+    size_t order[MAXO], no = in.p.norders;
+    for (size_t i = 0; i < no; i++) order[i] = i;
+    for (size_t a = 0; a < no; a++)
+      for (size_t b = a + 1; b < no; b++) {
+        size_t x = order[a], y = order[b];
+        bool fx = x == in.p.forced, fy = y == in.p.forced;
+        if (fy > fx || (fy == fx && (in.orders[y].id < in.orders[x].id ||
+                                     (in.orders[y].id == in.orders[x].id && y < x)))) {
+          order[a] = y;
+          order[b] = x;
+        }
+      }
+    bool first[MAXO] = {false};
+    for (size_t k = 0; k < no && k < in.p.chunk_orders; k++) first[order[k]] = true;
+    inst only = in; /* the first chunk's options only */
+    for (size_t k = 0; k < MAXP; k++) only.free[k] = only.freebuf[k];
+    only.p.free = only.free;
+    only.p.orders = only.orders;
+    only.p.options = only.opts;
+    size_t n = 0, as_only[MAXJ];
+    for (size_t j = 0; j < in.p.noptions; j++) {
+      as_only[j] = n;
+      if (first[in.opts[j].order]) only.opts[n++] = in.opts[j];
+    }
+    only.p.noptions = n;
+    size_t mine[MAXO]; /* the solver's choice for them, as options of `only` */
+    for (size_t i = 0; i < no; i++)
+      mine[i] = first[i] && r.chosen[i] != SIZE_MAX ? as_only[r.chosen[i]] : SIZE_MAX;
+    int64_t mv, mc, ml, ms;
+    assert_true(recount(&only, mine, &mv, &mc, &ml, &ms));
+    size_t ch[MAXO];
+    best b = {0};
+    brute(&only, 0, ch, &b);
+    if (mv != b.v || ml != b.l || ms != b.s)
+      fail_msg("round %d: first chunk (%lld, %lld, %lld) != brute force (%lld, %lld, %lld)", round,
+               (long long)mv, (long long)ml, (long long)ms, (long long)b.v, (long long)b.l,
+               (long long)b.s);
+    sl_clearing_result_free(&r);
+  }
+}
+
+/* Chunks of one order are arrival-order greedy: on the conflict of
+ * test_auction_beats_arrival_greedy they fill 48 GPU-hours, one chunk 64. */
+static void test_chunks_of_one(void **state) {
+  (void)state;
+  inst in;
+  inst_init(&in, 4, 2, 4);
+  for (int k = 0; k < 2; k++)
+    for (int s = 0; s < 4; s++) in.freebuf[k][s] = 8;
+  int32_t dur[4] = {2, 4, 4, 2};
+  for (size_t i = 0; i < 4; i++)
+    in.orders[i] = (sl_clearing_order){.id = (int64_t)i + 1, .duration_slots = dur[i], .weight = 1};
+  sl_clearing_option o[] = {{0, 0, 0, 8, 160, 0, 0},
+                            {0, 0, 2, 8, 160, 0, 0},
+                            {1, 0, 0, 8, 320, 0, 0},
+                            {2, 1, 0, 8, 320, 0, 0},
+                            {3, 1, 0, 8, 100, 0, 0}};
+  memcpy(in.opts, o, sizeof o);
+  in.p.noptions = 5;
+  in.p.chunk_orders = 1;
+  sl_clearing_result r;
+  assert_true(sl_clearing_solve(&in.p, &r));
+  assert_int_equal(r.gpu_hours, 48);
+  assert_int_equal(r.method, SL_CLEARING_OPTIMAL);
+  sl_clearing_result_free(&r);
+  in.p.chunk_orders = 4;
+  assert_true(sl_clearing_solve(&in.p, &r));
+  assert_int_equal(r.gpu_hours, 64);
   sl_clearing_result_free(&r);
 }
 
@@ -243,7 +413,8 @@ static void test_bad_arguments(void **state) {
   inst_init(&in, 1, 1, 2);
   in.freebuf[0][0] = in.freebuf[0][1] = 2;
   in.orders[0] = (sl_clearing_order){.id = 1, .duration_slots = 2, .weight = 1};
-  sl_clearing_option o[] = {{0, 0, 1, 1, 10}, {0, 0, 0, 3, 10}}; /* past the grid; too big */
+  sl_clearing_option o[] = {{0, 0, 1, 1, 10, 0, 0},
+                            {0, 0, 0, 3, 10, 0, 0}}; /* past the grid; too big */
   memcpy(in.opts, o, sizeof o);
   in.p.noptions = 2;
   sl_clearing_result r;
@@ -314,6 +485,9 @@ int main(void) {
       cmocka_unit_test(test_random_against_brute_force),
       cmocka_unit_test(test_auction_beats_arrival_greedy),
       cmocka_unit_test(test_cheapest_among_equal_value),
+      cmocka_unit_test(test_objectives_honoured),
+      cmocka_unit_test(test_chunks_oldest_first),
+      cmocka_unit_test(test_chunks_of_one),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_time_limit_stays_feasible),
   };

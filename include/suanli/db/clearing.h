@@ -5,8 +5,10 @@
 #include "suanli/db/db.h"
 #include <jansson.h>
 
-/* The clearing regions with resting call orders whose last round is interval_s old or more
- * (or that never ran): *regions, a JSON array of strings owned by the caller. */
+/* The clearing regions with resting call orders whose last round lies in an earlier interval
+ * of the wall-clock grid (floor(epoch / interval_s); or that never ran): *regions, a JSON array
+ * of strings owned by the caller.  Every region comes due at the same instants, so that one
+ * step can clear them together. */
 sl_dbrc sl_db_clearing_due(sl_dbc *c, int64_t interval_s, json_t **regions);
 /* In the caller's transaction: take region's transaction-scoped advisory lock without waiting
  * and, when it was free and the region is due, stamp its lease row (clearing_runs).  OK with
@@ -20,7 +22,8 @@ sl_dbrc sl_db_clearing_batch(sl_dbc *c, const char *region, int limit, json_t **
 /* A call order was not placed this round: it stays open with `reason`, one more round waited. */
 sl_dbrc sl_db_clearing_rest(sl_dbc *c, int64_t order, const char *reason);
 /* A call order arrived for region: a region that never ran gets its lease row stamped now, so
- * its first round runs one interval later (a batch forms); otherwise nothing changes. */
+ * its first round runs at the end of the current interval of the grid (a batch forms);
+ * otherwise nothing changes. */
 sl_dbrc sl_db_clearing_touch(sl_dbc *c, const char *region);
 /* Record the round's size on the region's lease row. */
 sl_dbrc sl_db_clearing_done(sl_dbc *c, const char *region, int64_t orders, int64_t placed);
