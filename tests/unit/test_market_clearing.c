@@ -198,6 +198,24 @@ static void test_random_against_brute_force(void **state) {
   assert_true(placed_any > 500); /* the instances are not trivially empty */
 }
 
+/* The gang conflict of test_auction_beats_arrival_greedy (described there) in *in. */
+static void gang_conflict(inst *in) {
+  inst_init(in, 4, 2, 4);
+  for (int k = 0; k < 2; k++)
+    for (int s = 0; s < 4; s++) in->freebuf[k][s] = 8;
+  int32_t dur[4] = {2, 4, 4, 2};
+  for (size_t i = 0; i < 4; i++)
+    in->orders[i] =
+        (sl_clearing_order){.id = (int64_t)i + 1, .duration_slots = dur[i], .weight = 1};
+  sl_clearing_option o[] = {{0, 0, 0, 8, 160, 0, 0},
+                            {0, 0, 2, 8, 160, 0, 0},
+                            {1, 0, 0, 8, 320, 0, 0},
+                            {2, 1, 0, 8, 320, 0, 0},
+                            {3, 1, 0, 8, 100, 0, 0}};
+  memcpy(in->opts, o, sizeof o);
+  in->p.noptions = 5;
+}
+
 /* Two pools of 8 GPUs over 4 hours.  Arrival order: A (8 GPUs, 2 h, may start at 0 or 2 in
  * pool 0), B (8 GPUs, 4 h, pool 0 only), C (8 GPUs, 4 h, pool 1 only), D (8 GPUs, 2 h, pool 1
  * at 0 only).  Greedy by arrival takes A@0 in pool 0 and C in pool 1, then B and D fail: 16
@@ -206,19 +224,7 @@ static void test_random_against_brute_force(void **state) {
 static void test_auction_beats_arrival_greedy(void **state) {
   (void)state;
   inst in;
-  inst_init(&in, 4, 2, 4);
-  for (int k = 0; k < 2; k++)
-    for (int s = 0; s < 4; s++) in.freebuf[k][s] = 8;
-  int32_t dur[4] = {2, 4, 4, 2};
-  for (size_t i = 0; i < 4; i++)
-    in.orders[i] = (sl_clearing_order){.id = (int64_t)i + 1, .duration_slots = dur[i], .weight = 1};
-  sl_clearing_option o[] = {{0, 0, 0, 8, 160, 0, 0},
-                            {0, 0, 2, 8, 160, 0, 0},
-                            {1, 0, 0, 8, 320, 0, 0},
-                            {2, 1, 0, 8, 320, 0, 0},
-                            {3, 1, 0, 8, 100, 0, 0}};
-  memcpy(in.opts, o, sizeof o);
-  in.p.noptions = 5;
+  gang_conflict(&in);
   sl_clearing_result r;
   assert_true(sl_clearing_solve(&in.p, &r));
   assert_int_equal(r.gpu_hours, 64);
@@ -381,19 +387,7 @@ static void test_chunks_oldest_first(void **state) {
 static void test_chunks_of_one(void **state) {
   (void)state;
   inst in;
-  inst_init(&in, 4, 2, 4);
-  for (int k = 0; k < 2; k++)
-    for (int s = 0; s < 4; s++) in.freebuf[k][s] = 8;
-  int32_t dur[4] = {2, 4, 4, 2};
-  for (size_t i = 0; i < 4; i++)
-    in.orders[i] = (sl_clearing_order){.id = (int64_t)i + 1, .duration_slots = dur[i], .weight = 1};
-  sl_clearing_option o[] = {{0, 0, 0, 8, 160, 0, 0},
-                            {0, 0, 2, 8, 160, 0, 0},
-                            {1, 0, 0, 8, 320, 0, 0},
-                            {2, 1, 0, 8, 320, 0, 0},
-                            {3, 1, 0, 8, 100, 0, 0}};
-  memcpy(in.opts, o, sizeof o);
-  in.p.noptions = 5;
+  gang_conflict(&in);
   in.p.chunk_orders = 1;
   sl_clearing_result r;
   assert_true(sl_clearing_solve(&in.p, &r));
