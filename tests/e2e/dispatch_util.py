@@ -28,7 +28,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.parse
 
 import harness
 import ledger_util
@@ -83,19 +82,10 @@ def verifier():
 
 # ---------------------------------------------------------------- private databases
 
-def _url_with_db(url, name):
-    u = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
-
-
-def _db_name(url):
-    return urllib.parse.urlsplit(url).path.lstrip("/") or "postgres"
-
-
 def create_db(tag):
     """A new empty database next to SUANLI_DATABASE_URL's (same server and role); its URL."""
     base = harness.db_url()
-    name = ("%s_%s_%s" % (_db_name(base), tag, harness.RUN))[-63:].lstrip("_")
+    name = ("%s_%s_%s" % (harness.db_name(base), tag, harness.RUN))[-63:].lstrip("_")
     try:
         harness.psql("CREATE DATABASE %s" % quote_ident(name), base)
     except Failed as e:
@@ -105,7 +95,7 @@ def create_db(tag):
                          "SUANLI_PG_ADMIN_URL): %s" % e)
         role = harness.psql("SELECT current_user", base)
         harness.psql("CREATE DATABASE %s OWNER %s" % (quote_ident(name), quote_ident(role)), admin)
-    return _url_with_db(base, name)
+    return harness.url_with_db(base, name)
 
 
 def drop_db(url):
@@ -115,7 +105,7 @@ def drop_db(url):
         if not u:
             continue
         try:
-            harness.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident(_db_name(url)), u)
+            harness.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident(harness.db_name(url)), u)
             return
         except Failed:
             continue

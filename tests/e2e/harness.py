@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("SUANLI_ROOT") or os.path.dirname(os.path.dirname(HERE))
@@ -318,6 +319,17 @@ def db_url():
     if not url:
         raise RuntimeError("SUANLI_DATABASE_URL is not set (a fresh, empty database per run)")
     return url
+
+
+def url_with_db(url, name):
+    """`url` (a libpq URL) pointing at database `name` instead."""
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+
+
+def db_name(url):
+    """The database a libpq URL names (postgres when none)."""
+    return urllib.parse.urlsplit(url).path.lstrip("/") or "postgres"
 
 
 def _psql_bin():

@@ -28,7 +28,6 @@ import sys
 import threading
 import time
 import traceback
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -163,15 +162,6 @@ def plan(pattern, shards):
     return out, alone
 
 
-def with_db(url, name):
-    u = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
-
-
-def db_of(url):
-    return urllib.parse.urlsplit(url).path.lstrip("/") or "postgres"
-
-
 def sql_on_server(sql):
     """Run sql as the suite's role, else through SUANLI_PG_ADMIN_URL (as dispatch_util does)."""
     try:
@@ -188,7 +178,7 @@ def fresh_db(name):
     role = harness.psql("SELECT current_user")
     sql_on_server("DROP DATABASE IF EXISTS %s WITH (FORCE)" % harness.quote_ident(name))
     sql_on_server("CREATE DATABASE %s OWNER %s" % (harness.quote_ident(name), harness.quote_ident(role)))
-    return with_db(harness.db_url(), name)
+    return harness.url_with_db(harness.db_url(), name)
 
 
 class Worker:
@@ -281,7 +271,7 @@ def main_sharded(argv, shards):
         for i, mods in enumerate(groups):
             if not mods:
                 continue
-            name = ("%s_shard%d" % (db_of(base), i + 1))[-63:]
+            name = ("%s_shard%d" % (harness.db_name(base), i + 1))[-63:]
             url = fresh_db(name)
             dbs.append(name)
             workers.append(Worker("shard%d" % (i + 1), mods, url, i, shards, argv, out))
